@@ -1,0 +1,131 @@
+# contree - see README.  Plain POSIX make.
+.POSIX:
+.SUFFIXES:
+.SUFFIXES: .c .o
+
+VERSION = 0.6.0
+CC = cc
+CFLAGS = -O2 -g
+LDFLAGS =
+LDLIBS = -lbearssl
+PREFIX = /usr/local
+MANPREFIX = $(PREFIX)/share/man
+DESTDIR =
+
+# Our own flags: kept apart so a user's CFLAGS cannot drop them.
+WFLAGS = -std=c99 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -pedantic
+ALL_CFLAGS = $(WFLAGS) $(CFLAGS)
+
+# Sanitizer build used by `make asan`.
+SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+
+OBJ = contree.o table.o util.o json.o ini.o out.o store.o http.o tls.o \
+	api.o cmd_images.o cmd_fs.o cmd_session.o cmd_auth.o cmd_run.o \
+	cmd_ops.o cmd_misc.o
+HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h
+
+UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
+	tests/unit_store tests/unit_http
+TESTBIN = tests/jsonparse tests/apitool $(UNIT)
+
+all: contree tests/jsonparse
+
+contree: $(OBJ)
+	$(CC) $(LDFLAGS) -o $@ $(OBJ) $(LDLIBS)
+
+$(OBJ): $(HDR)
+
+.c.o:
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+tests/jsonparse: tests/jsonparse.c json.c util.c json.h util.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/jsonparse.c json.c util.c
+
+tests/apitool: tests/apitool.c api.c http.c tls.c json.c util.c $(HDR)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/apitool.c api.c http.c \
+		tls.c json.c util.c $(LDLIBS)
+
+tests/unit_json: tests/unit_json.c json.c util.c json.h util.h tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_json.c json.c util.c
+
+tests/unit_util: tests/unit_util.c util.c util.h tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_util.c util.c
+
+tests/unit_ini: tests/unit_ini.c ini.c util.c ini.h util.h tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_ini.c ini.c util.c
+
+tests/unit_out: tests/unit_out.c out.c json.c util.c $(HDR) tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_out.c out.c json.c \
+		util.c
+
+tests/unit_store: tests/unit_store.c store.c util.c $(HDR) tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_store.c store.c util.c
+
+tests/unit_http: tests/unit_http.c http.c tls.c api.c json.c util.c $(HDR) \
+	tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_http.c http.c tls.c \
+		api.c json.c util.c $(LDLIBS)
+
+# Build everything, then run every test; the last line is
+# "N passed, N failed".
+test: contree $(TESTBIN)
+	sh tests/run.sh
+
+# The same tests with AddressSanitizer and UndefinedBehaviorSanitizer.
+asan:
+	$(MAKE) clean
+	$(MAKE) CFLAGS="$(SANFLAGS)" LDFLAGS="$(SANFLAGS)" test
+	$(MAKE) clean
+
+# libFuzzer targets (clang); not part of all.
+FUZZ = tests/fuzz_json tests/fuzz_http tests/fuzz_sse tests/fuzz_store \
+	tests/fuzz_ini
+FUZZFLAGS = -g -O1 -fsanitize=fuzzer,address,undefined
+fuzz: $(FUZZ)
+tests/fuzz_json: tests/fuzz_json.c json.c util.c
+	clang $(WFLAGS) $(FUZZFLAGS) -o $@ tests/fuzz_json.c json.c util.c
+tests/fuzz_http: tests/fuzz_http.c http.c tls.c util.c
+	clang $(WFLAGS) $(FUZZFLAGS) -o $@ tests/fuzz_http.c http.c tls.c \
+		util.c $(LDLIBS)
+tests/fuzz_sse: tests/fuzz_sse.c http.c tls.c util.c
+	clang $(WFLAGS) $(FUZZFLAGS) -o $@ tests/fuzz_sse.c http.c tls.c \
+		util.c $(LDLIBS)
+tests/fuzz_store: tests/fuzz_store.c store.c util.c
+	clang $(WFLAGS) $(FUZZFLAGS) -o $@ tests/fuzz_store.c store.c util.c
+tests/fuzz_ini: tests/fuzz_ini.c ini.c util.c
+	clang $(WFLAGS) $(FUZZFLAGS) -o $@ tests/fuzz_ini.c ini.c util.c
+
+# Benchmarks: numbers for the notes, never pass/fail.
+bench: contree $(TESTBIN)
+	sh tests/bench.sh
+
+# A tour of the tool against the bundled fake API (no account needed).
+demo: contree
+	sh tests/demo.sh
+
+# Static binary with musl (Debian: musl-tools).
+static:
+	$(MAKE) clean
+	$(MAKE) CC=musl-gcc CFLAGS="-Os" LDFLAGS="-static -s" \
+		OBJ="$(OBJ) compat_musl.o" contree
+
+# Install what building and testing need (Debian/Ubuntu apt-get, Alpine apk).
+deps:
+	sh tests/deps.sh
+
+install: contree
+	mkdir -p $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1
+	cp -f contree $(DESTDIR)$(PREFIX)/bin/contree
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/contree
+	cp -f contree.1 $(DESTDIR)$(MANPREFIX)/man1/contree.1
+	chmod 644 $(DESTDIR)$(MANPREFIX)/man1/contree.1
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/contree \
+		$(DESTDIR)$(MANPREFIX)/man1/contree.1
+
+clean:
+	rm -f contree $(OBJ) compat_musl.o $(TESTBIN) $(FUZZ)
+
+.PHONY: all test asan fuzz bench demo static deps install uninstall clean

@@ -1,0 +1,74 @@
+/* api.h - the ConTree API over HTTP: credentials, base URL, retries.
+ * (Owned by the http helper; this is the contract the commands use.) */
+#ifndef API_H
+#define API_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct buf;
+
+struct api_cfg {
+	const char *url;        /* profile base URL, e.g. https://h/sandboxes */
+	const char *token;      /* bearer token; NULL -> every call fails locally */
+	const char *project;    /* IAM: sent as Project header; NULL for jwt */
+	int iam;                /* 1: IAM profile (project required) */
+	int timeout_ms;         /* per-request read timeout; 0 = default */
+	int noretry;            /* 1: single attempt (auth list probes) */
+	const char *cafile;     /* extra trust anchors (CONTREE_CA_FILE) */
+};
+
+struct api;
+
+/* NULL with the error slot set for a bad URL.  Caller frees. */
+struct api *api_new(const struct api_cfg *cfg);
+void api_free(struct api *a);
+
+struct api_resp {
+	int status;             /* HTTP status; 0 = no response */
+	struct buf *body;       /* caller-provided, appended to; may be NULL */
+	char location[512];     /* Location header, if any */
+};
+
+enum {
+	API_NOREPLAY = 1        /* spawn/import: never re-send once written */
+};
+
+/* Query parameters: NULL-terminated array of key, value pairs; values
+ * are percent-encoded by api.  NULL values are skipped. */
+
+/* One API call: METHOD <base>/v1<path>?<query>.  json may be NULL.
+ * Returns 0 for a 2xx answer; else -1 with the error slot set to the
+ * user-facing message ("API 404 Not Found: <body>", "Network error: ...",
+ * "TLS error: ...") and r->status the HTTP status (0 if none). */
+int api_call(struct api *a, const char *method, const char *path,
+    const char *const *query, const char *json, int flags,
+    struct api_resp *r);
+
+/* POST /v1/files with the bytes of fd (from offset 0, size bytes);
+ * retried by re-reading from offset 0.  Body of the reply into r. */
+int api_upload(struct api *a, int fd, off_t size, struct api_resp *r);
+
+/* GET path?query streaming the 2xx body to fd.  progress, if not NULL,
+ * is called with bytes so far and total (-1 unknown). */
+int api_download(struct api *a, const char *path, const char *const *query,
+    int fd, void (*progress)(void *arg, off_t done, off_t total),
+    void *arg, struct api_resp *r);
+
+/* Follow /v1/operations/<op>/events?follow=1 until the completion event.
+ * cb is called for every event with its type and data JSON (the whole
+ * envelope); returning non-zero stops.  Resumes with Last-Event-Id after
+ * a broken stream.  Returns 0 after completion, 1 when the server has no
+ * events route (caller polls instead), -1 on error (slot set). */
+int api_events(struct api *a, const char *op,
+    int (*cb)(void *arg, const char *type, const char *data, size_t len),
+    void *arg);
+
+/* "contree-cli/<version> C/99 <sysname>-<release>-<machine>", sent as
+ * User-Agent (also fit for -v).  Static storage. */
+const char *api_user_agent(void);
+
+/* Connections opened and requests sent so far (benchmarks, -L debug). */
+void api_stats(const struct api *a, long *conns, long *reqs);
+
+#endif

@@ -1,0 +1,697 @@
+/* cmd_auth.c - profiles in auth.ini (cli.md §3.2, §9.20, §9.21): auth,
+ * auth list, auth switch, auth remove; and the one-time move of the
+ * legacy configuration layout (§3.5). */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bearssl.h>
+
+#include "api.h"
+#include "cmds.h"
+#include "contree.h"
+#include "ini.h"
+#include "json.h"
+#include "out.h"
+#include "store.h"
+#include "util.h"
+
+#define IAM_URL "https://api.tokenfactory.nebius.com/sandboxes"
+#define PREFIX "profile:"
+
+static const char *
+envnz(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+static int
+isprofile(const char *sect)
+{
+	return strncmp(sect, PREFIX, strlen(PREFIX)) == 0;
+}
+
+/* Value of key in [sect] only (no DEFAULT fallback), interpolated;
+ * NULL if the section does not have it.  Storage: ini's. */
+static const char *
+own(struct ini *ini, const char *sect, const char *key)
+{
+	if (!ini || !ini_raw(ini, sect, key))
+		return NULL;
+	return ini_get(ini, sect, key);
+}
+
+static void
+strip_slashes(char *u)
+{
+	size_t n = u ? strlen(u) : 0;
+
+	while (n > 0 && u[n - 1] == '/')
+		u[--n] = '\0';
+}
+
+/* Put the profile keys of sect in the order of cli.md §3.2: token, url,
+ * type, project after any other keys. */
+static void
+normalise(struct ini *ini, const char *sect)
+{
+	static const char *const keys[] = { "token", "url", "type", "project" };
+	char *v[LEN(keys)];
+	size_t i;
+
+	for (i = 0; i < LEN(keys); i++) {
+		const char *s = own(ini, sect, keys[i]);
+
+		v[i] = s ? xstrdup(s) : NULL;
+		ini_unset(ini, sect, keys[i]);
+	}
+	for (i = 0; i < LEN(keys); i++) {
+		if (v[i] && *v[i])
+			ini_set(ini, sect, keys[i], v[i]);
+		free(v[i]);
+	}
+}
+
+static int
+nprofiles(struct ini *ini)
+{
+	const char *s;
+	int i, n = 0;
+
+	for (i = 0; (s = ini_section(ini, i)); i++)
+		n += isprofile(s);
+	return n;
+}
+
+/* Write ini to path: [DEFAULT] profile = active, profile sections in
+ * their canonical key order; directory created (0700) if needed. */
+static int
+save(struct ini *ini, const char *path, const char *active)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	char *act = xstrdup(active);
+	const char *s;
+	int i, r;
+
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdirs(dir, 0700) < 0) {
+			free(dir);
+			free(act);
+			return -1;
+		}
+	}
+	free(dir);
+	ini_set(ini, "DEFAULT", "profile", act);
+	free(act);
+	for (i = 0; (s = ini_section(ini, i)); i++)
+		if (isprofile(s))
+			normalise(ini, s);
+	r = ini_save(ini, path);
+	if (r == 0)
+		chmod(path, 0600);
+	return r;
+}
+
+/* ---- auth ---- */
+
+/* The token, URL or project from the option, else the environment
+ * variables, else NULL; *from names the variable it came from. */
+static const char *
+pick(struct ctx *c, const char *opt, const char *env1, const char *env2,
+    const char **from)
+{
+	const char *v = arg_str(c, opt);
+
+	*from = NULL;
+	if (v && *v)
+		return v;
+	if ((v = envnz(env1))) {
+		*from = env1;
+		return v;
+	}
+	if (env2 && (v = envnz(env2))) {
+		*from = env2;
+		return v;
+	}
+	return NULL;
+}
+
+/* GET /v1/whoami with these credentials.  1 list permission, 0 not,
+ * -1 error (slot set: API error, network error or bad reply). */
+static int
+whoami(const char *url, const char *token, const char *project, int iam,
+    int probe)
+{
+	struct api_cfg cfg;
+	struct api_resp r;
+	struct buf body = {0};
+	struct json j;
+	struct api *a;
+	int rc, t;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.url = url;
+	cfg.token = token;
+	cfg.iam = iam;
+	cfg.project = iam ? project : NULL;
+	cfg.cafile = envnz("CONTREE_CA_FILE");
+	if (probe) {
+		cfg.noretry = 1;
+		cfg.timeout_ms = 2000;
+	}
+	if (!(a = api_new(&cfg)))
+		return -1;
+	memset(&r, 0, sizeof r);
+	r.body = &body;
+	rc = api_call(a, "GET", "/whoami", NULL, NULL, 0, &r);
+	api_free(a);
+	if (rc < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	if (!body.p || json_parse_alloc(&j, body.p, body.len) < 0) {
+		seterr("unexpected reply from GET /v1/whoami: not JSON");
+		buf_free(&body);
+		return -1;
+	}
+	if (j.tok[0].type != JSON_OBJECT) {
+		seterr("unexpected reply from GET /v1/whoami: not a JSON object");
+		json_free(&j);
+		buf_free(&body);
+		return -1;
+	}
+	t = json_path(&j, 0, "permissions", "list", (char *)NULL);
+	rc = t >= 0 && json_bool(&j, t) == 1;
+	json_free(&j);
+	buf_free(&body);
+	return rc;
+}
+
+int
+cmd_auth(struct ctx *c)
+{
+	const char *name = arg_str(c, "profile"), *type = arg_str(c, "type");
+	const char *path = c->config, *from, *v, *active;
+	char *sect, *token = NULL, *url = NULL, *project = NULL;
+	char line[8192];
+	struct ini *ini;
+	int iam = strcmp(type, "iam") == 0, exists, rc = -1, perm;
+
+	if (!name || !*name) {
+		seterr("profile name must not be empty");
+		return -1;
+	}
+	if (!(ini = ini_load(path, NULL)))
+		return -1;
+	sect = xasprintf(PREFIX "%s", name);
+	exists = ini_has(ini, sect);
+	if (exists && !arg_flag(c, "force")) {
+		char *q = xasprintf("Profile '%s' already exists. Overwrite? [y/N] ",
+		    name);
+		int yes = ask_yn(q);
+
+		free(q);
+		if (!yes) {
+			printf("Aborted.\n");
+			rc = EXIT_ERR;
+			goto done;
+		}
+	}
+	logmsg(LOG_INFO, "%s token for profile '%s' (type %s)",
+	    exists ? "Updating" : "Setting", name, type);
+
+	/* token */
+	if ((v = pick(c, "token", "CONTREE_TOKEN", "NEBIUS_API_KEY", &from))) {
+		if (from)
+			logmsg(LOG_INFO, "Using the token from $%s", from);
+		token = xstrdup(v);
+	} else {
+		if (read_secret("Token: ", line, sizeof line) < 0) {
+			seterr("no token given");
+			goto done;
+		}
+		token = xstrdup(line);
+	}
+	if (!*token) {
+		seterr("no token given");
+		goto done;
+	}
+	/* URL */
+	if ((v = pick(c, "url", "CONTREE_URL", NULL, &from))) {
+		if (from)
+			logmsg(LOG_INFO, "Using the URL from $%s", from);
+		url = xstrdup(v);
+	} else if (iam) {
+		url = xstrdup(IAM_URL);
+	} else {
+		if (read_line("URL: ", line, sizeof line) < 0)
+			line[0] = '\0';
+		url = xstrdup(line);
+	}
+	strip_slashes(url);
+	if (!*url) {
+		seterr("a JWT profile needs a URL; give one with --url");
+		goto done;
+	}
+	/* project */
+	if (iam) {
+		if ((v = pick(c, "project", "CONTREE_PROJECT",
+		    "NEBIUS_AI_PROJECT", &from))) {
+			if (from)
+				logmsg(LOG_INFO, "Using the project from $%s", from);
+			project = xstrdup(v);
+		} else {
+			if (read_line("Project ID: ", line, sizeof line) < 0)
+				line[0] = '\0';
+			project = xstrdup(line);
+		}
+		if (!*project) {
+			seterr("an IAM profile needs a project; give one with --project");
+			goto done;
+		}
+	}
+
+	perm = whoami(url, token, project, iam, 0);
+	if (perm < 0) {
+		if (strncmp(geterr(), "API ", 4) == 0)
+			seterr("token verification failed, profile '%s' not changed: %s",
+			    name, geterr());
+		goto done;
+	}
+	if (!perm) {
+		if (iam)
+			logmsg(LOG_WARNING, "The token is valid, but sandboxes are not enabled for project '%s'.",
+			    project);
+		else
+			logmsg(LOG_WARNING, "The token is valid, but sandboxes are not enabled at %s.",
+			    url);
+	}
+
+	/* save: the active profile stays, except that the first profile
+	 * written becomes the active one */
+	active = nprofiles(ini) == 0 ? name :
+	    ini_get(ini, "DEFAULT", "profile") ? ini_get(ini, "DEFAULT",
+	    "profile") : "default";
+	{
+		char *act = xstrdup(active);
+
+		ini_set(ini, sect, "token", token);
+		ini_set(ini, sect, "url", url);
+		ini_set(ini, sect, "type", type);
+		if (project)
+			ini_set(ini, sect, "project", project);
+		else
+			ini_unset(ini, sect, "project");
+		rc = save(ini, path, act);
+		free(act);
+	}
+	if (rc == 0)
+		logmsg(LOG_INFO, "Profile '%s' saved to %s", name, path);
+done:
+	if (token)
+		memset(token, 0, strlen(token));
+	memset(line, 0, sizeof line);
+	free(token);
+	free(url);
+	free(project);
+	free(sect);
+	ini_free(ini);
+	return rc;
+}
+
+/* ---- auth list ---- */
+
+struct prof {
+	char *name, *type, *url, *project, *token;
+};
+
+static void
+prof_free(struct prof *p)
+{
+	free(p->name);
+	free(p->type);
+	free(p->url);
+	free(p->project);
+	free(p->token);
+}
+
+/* auth.ini wins over cli.ini for each key. */
+static char *
+merged(struct ini *auth, struct ini *cli, const char *sect, const char *key)
+{
+	const char *v = own(auth, sect, key);
+
+	if (!v)
+		v = own(cli, sect, key);
+	return v ? xstrdup(v) : NULL;
+}
+
+/* Profiles of auth.ini in file order, then those only in cli.ini. */
+static struct prof *
+profiles(struct ini *auth, struct ini *cli, size_t *n)
+{
+	struct prof *p = NULL;
+	struct ini *src[2];
+	size_t k, m = 0;
+	const char *s;
+	int i;
+
+	src[0] = auth;
+	src[1] = cli;
+	for (k = 0; k < 2; k++) {
+		for (i = 0; src[k] && (s = ini_section(src[k], i)); i++) {
+			size_t j;
+			int dup = 0;
+
+			if (!isprofile(s))
+				continue;
+			for (j = 0; j < m; j++)
+				dup |= strcmp(p[j].name, s + strlen(PREFIX)) == 0;
+			if (dup)
+				continue;
+			p = xreallocarray(p, m + 1, sizeof *p);
+			p[m].name = xstrdup(s + strlen(PREFIX));
+			p[m].type = merged(auth, cli, s, "type");
+			p[m].url = merged(auth, cli, s, "url");
+			p[m].project = merged(auth, cli, s, "project");
+			p[m].token = merged(auth, cli, s, "token");
+			if (!p[m].type)
+				p[m].type = xstrdup("jwt");
+			if (!p[m].url && strcmp(p[m].type, "iam") == 0)
+				p[m].url = xstrdup(IAM_URL);
+			strip_slashes(p[m].url);
+			m++;
+		}
+	}
+	*n = m;
+	return p;
+}
+
+static const char *
+probe(const struct prof *p)
+{
+	int r;
+
+	if (!p->url || !*p->url)
+		return "no url";
+	if (!p->token || !*p->token)
+		return "error";
+	r = whoami(p->url, p->token, p->project, strcmp(p->type, "iam") == 0,
+	    1);
+	if (r == 1)
+		return "ok";
+	if (r == 0)
+		return "inactive";
+	logmsg(LOG_DEBUG, "profile '%s': %s", p->name, geterr());
+	return strstr(geterr(), "timed out") ? "timeout" : "error";
+}
+
+int
+cmd_auth_list(struct ctx *c)
+{
+	struct ini *auth, *cli;
+	struct prof *p;
+	struct out *o;
+	char *clipath;
+	size_t n, i;
+	int offline = arg_flag(c, "offline"), configured = 0, rc = 0;
+
+	if (!(auth = ini_load(c->config, NULL)))
+		return -1;
+	clipath = xasprintf("%s/cli.ini", c->home);
+	cli = ini_load(clipath, NULL);
+	if (!cli)
+		logmsg(LOG_WARNING, "%s", geterr());
+	free(clipath);
+	p = profiles(auth, cli, &n);
+	logmsg(LOG_INFO, "Profiles in %s%s", c->config,
+	    offline ? " (offline mode)" : "");
+	if (n == 0) {
+		printf("No profiles configured.\n");
+		goto done;
+	}
+	for (i = 0; i < n; i++)
+		configured |= strcmp(p[i].name, c->prof_name) == 0;
+	if (!configured)
+		logmsg(LOG_WARNING, "The active profile '%s' is not configured.",
+		    c->prof_name);
+	o = out_new(c->fmt, 1);
+	for (i = 0; i < n; i++) {
+		struct row *r = row_new();
+		char hex[65];
+
+		row_str(r, "name", p[i].name);
+		row_str(r, "type", p[i].type);
+		row_str(r, "url", p[i].url ? p[i].url : "");
+		row_str(r, "project", p[i].project ? p[i].project : "");
+		if (p[i].token && *p[i].token) {
+			br_sha256_context sc;
+			unsigned char d[32];
+
+			br_sha256_init(&sc);
+			br_sha256_update(&sc, p[i].token, strlen(p[i].token));
+			br_sha256_out(&sc, d);
+			hexstr(hex, d, 8);
+			row_str(r, "token_sha256", hex);
+		} else {
+			row_str(r, "token_sha256", "<no token>");
+		}
+		row_bool(r, "active", strcmp(p[i].name, c->prof_name) == 0);
+		row_str(r, "status", offline ? "offline mode" : probe(&p[i]));
+		if (out_row(o, r) < 0)
+			break;
+	}
+	if (out_end(o) < 0)
+		rc = errno == EPIPE ? 0 : -1;
+done:
+	for (i = 0; i < n; i++)
+		prof_free(&p[i]);
+	free(p);
+	ini_free(auth);
+	ini_free(cli);
+	return rc;
+}
+
+/* ---- auth switch / remove ---- */
+
+int
+cmd_auth_switch(struct ctx *c)
+{
+	int np, known, rc;
+	char **pos = arg_pos(c, "NAME", &np);
+	char *sect = xasprintf(PREFIX "%s", pos[0]), *clipath;
+	struct ini *ini, *cli;
+
+	if (!(ini = ini_load(c->config, NULL))) {
+		free(sect);
+		return -1;
+	}
+	clipath = xasprintf("%s/cli.ini", c->home);
+	cli = ini_load(clipath, NULL);
+	free(clipath);
+	known = ini_has(ini, sect) || (cli && ini_has(cli, sect));
+	ini_free(cli);
+	if (!known) {
+		seterr("Profile '%s' not found. Run 'contree auth list' to see the profiles.",
+		    pos[0]);
+		rc = -1;
+	} else if ((rc = save(ini, c->config, pos[0])) == 0) {
+		logmsg(LOG_INFO, "Switched to profile '%s'", pos[0]);
+	}
+	free(sect);
+	ini_free(ini);
+	return rc;
+}
+
+/* Delete the session log of profile name (and the reference's database
+ * files that the layout migration may have moved there). */
+static void
+remove_sessions(struct ctx *c, const char *name)
+{
+	static const char *const peer[] = { ".db", ".db-wal", ".db-shm" };
+	char *p;
+	size_t i;
+
+	if (!envnz("CONTREE_SESSION_DB")) {
+		p = store_path(c->home, name);
+		if (unlink(p) == 0)
+			logmsg(LOG_DEBUG, "removed %s", p);
+		else if (errno != ENOENT)
+			logmsg(LOG_WARNING, "cannot remove %s: %s", p,
+			    strerror(errno));
+		free(p);
+	}
+	if (strchr(name, '/') || strcmp(name, "..") == 0 ||
+	    strcmp(name, ".") == 0)
+		return;
+	for (i = 0; i < LEN(peer); i++) {
+		p = xasprintf("%s/cli/sessions/%s%s", c->home, name, peer[i]);
+		unlink(p);
+		free(p);
+	}
+}
+
+int
+cmd_auth_remove(struct ctx *c)
+{
+	int np, rc;
+	char **pos = arg_pos(c, "NAME", &np);
+	const char *name = pos[0];
+	char *sect = xasprintf(PREFIX "%s", name), *active, *q;
+	struct ini *ini;
+
+	if (!(ini = ini_load(c->config, NULL))) {
+		free(sect);
+		return -1;
+	}
+	if (!ini_has(ini, sect)) {
+		seterr("Profile '%s' not found in %s", name, c->config);
+		free(sect);
+		ini_free(ini);
+		return -1;
+	}
+	if (!arg_flag(c, "yes")) {
+		int yes;
+
+		q = xasprintf("Remove profile '%s'? [y/N] ", name);
+		yes = ask_yn(q);
+		free(q);
+		if (!yes) {
+			printf("Aborted.\n");
+			free(sect);
+			ini_free(ini);
+			return EXIT_ERR;
+		}
+	}
+	ini_del(ini, sect);
+	active = xstrdup(ini_get(ini, "DEFAULT", "profile") ?
+	    ini_get(ini, "DEFAULT", "profile") : "default");
+	if (strcmp(active, name) == 0) {
+		const char *s;
+		int i;
+
+		free(active);
+		active = xstrdup("default");
+		for (i = 0; (s = ini_section(ini, i)); i++)
+			if (isprofile(s)) {
+				free(active);
+				active = xstrdup(s + strlen(PREFIX));
+				break;
+			}
+		logmsg(LOG_INFO, "Active profile is now '%s'", active);
+	}
+	rc = save(ini, c->config, active);
+	if (rc == 0) {
+		remove_sessions(c, name);
+		logmsg(LOG_INFO, "Removed profile '%s'", name);
+	}
+	free(active);
+	free(sect);
+	ini_free(ini);
+	return rc;
+}
+
+/* ---- layout migration (cli.md §3.5) ---- */
+
+static int
+exists(const char *p)
+{
+	struct stat st;
+
+	return lstat(p, &st) == 0;
+}
+
+/* Move src to dst unless dst exists (then warn).  1 moved, 0 not. */
+static int
+move(const char *src, const char *dst)
+{
+	if (exists(dst)) {
+		logmsg(LOG_WARNING, "Not moving %s: %s already exists", src, dst);
+		return 0;
+	}
+	if (rename(src, dst) < 0) {
+		logmsg(LOG_WARNING, "Cannot move %s to %s: %s", src, dst,
+		    strerror(errno));
+		return 0;
+	}
+	return 1;
+}
+
+void
+migrate_layout(const char *home)
+{
+	char *base, *slash, *old, *auth;
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int moved = 0;
+
+	/* 1. ~/.config/contree-cli -> CONTREE_HOME */
+	base = xstrdup(home);
+	strip_slashes(base);
+	slash = strrchr(base, '/');
+	if (slash)
+		*slash = '\0';
+	old = xasprintf("%s/contree-cli", slash ? (*base ? base : "") : ".");
+	auth = xasprintf("%s/auth.ini", home);
+	if (stat(old, &st) == 0 && S_ISDIR(st.st_mode) && !exists(auth) &&
+	    mkdirs(home, 0700) == 0 && (d = opendir(old))) {
+		while ((e = readdir(d))) {
+			char *src, *dst;
+
+			if (strcmp(e->d_name, ".") == 0 ||
+			    strcmp(e->d_name, "..") == 0)
+				continue;
+			src = xasprintf("%s/%s", old, e->d_name);
+			dst = xasprintf("%s/%s", home,
+			    strcmp(e->d_name, "config.ini") == 0 ? "auth.ini" :
+			    e->d_name);
+			move(src, dst);
+			free(src);
+			free(dst);
+		}
+		closedir(d);
+		rmdir(old);
+		logmsg(LOG_INFO, "Moved the configuration from %s to %s", old,
+		    home);
+	}
+	free(auth);
+	free(old);
+	free(base);
+
+	/* 2. sessions-<X> -> cli/sessions/<X>, skills.db* -> cli/ */
+	if (!(d = opendir(home)))
+		return;
+	while ((e = readdir(d))) {
+		char *src, *dst = NULL, *dir = NULL;
+		const char *n = e->d_name;
+
+		if (strncmp(n, "sessions-", 9) == 0 && n[9]) {
+			dir = xasprintf("%s/cli/sessions", home);
+			dst = xasprintf("%s/%s", dir, n + 9);
+		} else if (strncmp(n, "skills.db", 9) == 0) {
+			dir = xasprintf("%s/cli", home);
+			dst = xasprintf("%s/%s", dir, n);
+		} else {
+			continue;
+		}
+		src = xasprintf("%s/%s", home, n);
+		if (lstat(src, &st) == 0 && S_ISREG(st.st_mode) &&
+		    mkdirs(dir, 0700) == 0)
+			moved |= move(src, dst);
+		free(src);
+		free(dst);
+		free(dir);
+	}
+	closedir(d);
+	if (moved)
+		logmsg(LOG_INFO, "Moved session and skill files under %s/cli",
+		    home);
+}

@@ -1,0 +1,433 @@
+/* cmd_fs.c - read the session's image without a sandbox: ls, cat, cp;
+ * and the list of uploaded files (file ls). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cmds.h"
+#include "contree.h"
+#include "json.h"
+#include "out.h"
+#include "store.h"
+#include "util.h"
+
+char *
+join_path(const char *cwd, const char *p)
+{
+	struct buf in = {0}, out = {0};
+	char *s, *seg, *save;
+
+	if (p[0] != '/')
+		buf_printf(&in, "%s/", cwd && *cwd ? cwd : "/");
+	buf_puts(&in, p);
+	for (seg = strtok_r(in.p, "/", &save); seg;
+	    seg = strtok_r(NULL, "/", &save)) {
+		if (strcmp(seg, ".") == 0)
+			continue;
+		if (strcmp(seg, "..") == 0) {
+			char *slash = out.len ? strrchr(out.p, '/') : NULL;
+
+			if (slash) {
+				out.len = (size_t)(slash - out.p);
+				out.p[out.len] = '\0';
+			}
+			continue;
+		}
+		buf_printf(&out, "/%s", seg);
+	}
+	if (!out.len)
+		buf_puts(&out, "/");
+	buf_free(&in);
+	s = out.p;
+	return s;
+}
+
+/* The session's tip and the argument resolved against its working
+ * directory.  0, 1 (no session: message printed), -1. */
+static int
+session_path(struct ctx *c, const char *arg, char image[37], char **path)
+{
+	struct store *st = ctx_store(c);
+	const struct store_entry *tip;
+
+	if (!st)
+		return -1;
+	if (!(tip = store_tip(st, c->session))) {
+		no_session();
+		return 1;
+	}
+	memcpy(image, tip->image, 37);
+	*path = join_path(store_cwd(st, c->session), arg ? arg : ".");
+	return 0;
+}
+
+static int
+row_entry(struct out *o, const struct json *j, int t)
+{
+	struct row *r = row_new();
+	int own = json_get(j, t, "owner"), grp = json_get(j, t, "group");
+	int dir = json_get(j, t, "is_dir"), lnk = json_get(j, t, "is_symlink");
+
+	row_json(r, j, t);
+	/* empty owner/group: the numeric ids */
+	if (own < 0 || (j->tok[own].type == JSON_STRING && j->tok[own].len == 0) ||
+	    j->tok[own].type == JSON_NULL) {
+		int uid = json_get(j, t, "uid");
+		int64_t v;
+
+		if (uid >= 0 && json_int64(j, uid, &v) == 0)
+			row_int(r, "owner", v);
+	}
+	if (grp < 0 || (j->tok[grp].type == JSON_STRING && j->tok[grp].len == 0) ||
+	    j->tok[grp].type == JSON_NULL) {
+		int gid = json_get(j, t, "gid");
+		int64_t v;
+
+		if (gid >= 0 && json_int64(j, gid, &v) == 0)
+			row_int(r, "group", v);
+	}
+	row_str(r, "type", dir >= 0 && json_bool(j, dir) == 1 ? "d" :
+	    lnk >= 0 && json_bool(j, lnk) == 1 ? "l" : "-");
+	out_row(o, r);
+	return 0;
+}
+
+int
+cmd_ls(struct ctx *c)
+{
+	struct api *a;
+	struct buf body = {0};
+	struct api_resp r;
+	char image[37], *path = NULL, *url;
+	char **p;
+	int n, rc;
+
+	p = arg_pos(c, "PATH", &n);
+	if ((rc = session_path(c, n ? p[0] : NULL, image, &path)) != 0)
+		return rc;
+	if (!(a = ctx_api(c))) {
+		free(path);
+		return -1;
+	}
+	url = xasprintf("/inspect/%s/list", image);
+	memset(&r, 0, sizeof r);
+	r.body = &body;
+	if (c->fmt == FMT_DEFAULT) {
+		const char *q[] = {"path", path, "text", "1", NULL};
+
+		rc = api_call(a, "GET", url, q, NULL, 0, &r);
+		if (rc == 0 && body.len && writeall(1, body.p, body.len) < 0 &&
+		    errno != EPIPE) {
+			seterr("standard output:");
+			rc = -1;
+		}
+	} else {
+		const char *q[] = {"path", path, NULL};
+		struct json j;
+
+		rc = api_call(a, "GET", url, q, NULL, 0, &r);
+		if (rc == 0) {
+			int files, t;
+			struct out *o;
+			static const char *const tail[] = {"type", NULL};
+
+			if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0 ||
+			    (files = json_get(&j, 0, "files")) < 0 ||
+			    j.tok[files].type != JSON_ARRAY) {
+				seterr("malformed reply to GET %s", url);
+				json_free(&j);
+				rc = -1;
+			} else {
+				o = out_new(c->fmt, 1);
+				out_pin(o, NULL, tail);
+				for (t = json_first(&j, files); t >= 0;
+				    t = json_after(&j, t))
+					row_entry(o, &j, t);
+				rc = out_end(o);
+				json_free(&j);
+			}
+		}
+	}
+	free(url);
+	free(path);
+	buf_free(&body);
+	return rc < 0 ? -1 : 0;
+}
+
+/* Valid UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
+static int
+utf8ok(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i], need, min, v;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) { need = 1; min = 0x80; v = c & 0x1f; }
+		else if ((c & 0xf0) == 0xe0) { need = 2; min = 0x800; v = c & 0x0f; }
+		else if ((c & 0xf8) == 0xf0) { need = 3; min = 0x10000; v = c & 0x07; }
+		else return 0;
+		for (i++; need; need--, i++) {
+			if (i >= n || (s[i] & 0xc0) != 0x80)
+				return 0;
+			v = v << 6 | (s[i] & 0x3f);
+		}
+		if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
+int
+cmd_cat(struct ctx *c)
+{
+	struct api *a;
+	struct buf body = {0};
+	struct api_resp r;
+	char image[37], *path = NULL, *url;
+	const char *q[3];
+	char **p;
+	int n, rc;
+
+	if (c->fmt != FMT_DEFAULT)
+		logmsg(LOG_WARNING, "--format is ignored by cat");
+	p = arg_pos(c, "PATH", &n);
+	if ((rc = session_path(c, p[0], image, &path)) != 0)
+		return rc;
+	if (!(a = ctx_api(c))) {
+		free(path);
+		return -1;
+	}
+	url = xasprintf("/inspect/%s/download", image);
+	q[0] = "path";
+	q[1] = path;
+	q[2] = NULL;
+	memset(&r, 0, sizeof r);
+	r.body = &body;
+	rc = api_call(a, "GET", url, q, NULL, 0, &r);
+	if (rc == 0 && isatty(1) &&
+	    !utf8ok((const unsigned char *)body.p, body.len)) {
+		seterr("%s is binary; not writing it to a terminal (redirect the output or use 'contree cp')",
+		    path);
+		rc = -1;
+	} else if (rc == 0 && body.len && writeall(1, body.p, body.len) < 0 &&
+	    errno != EPIPE) {
+		seterr("standard output:");
+		rc = -1;
+	}
+	free(url);
+	free(path);
+	buf_free(&body);
+	return rc < 0 ? -1 : 0;
+}
+
+static void
+human(char *out, size_t n, double v)
+{
+	static const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	int i = 0;
+
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(out, n, "%.1f %s", v, u[i]);
+}
+
+static void
+dur(char *out, size_t n, long long s)
+{
+	if (s < 60)
+		snprintf(out, n, "%llds", s);
+	else if (s < 3600)
+		snprintf(out, n, "%lldm%02llds", s / 60, s % 60);
+	else
+		snprintf(out, n, "%lldh%02lldm%02llds", s / 3600, s / 60 % 60,
+		    s % 60);
+}
+
+struct progress {
+	int64_t start, last;
+};
+
+static void
+cp_progress(void *arg, off_t done, off_t total)
+{
+	struct progress *pg = arg;
+	int64_t now = now_ms();
+	double secs = (double)(now - pg->start) / 1000.0, speed;
+	char a[32], b[32], e[32];
+
+	if (now - pg->last < 5000)
+		return;
+	pg->last = now;
+	speed = secs > 0 ? (double)done / secs : 0;
+	human(a, sizeof a, (double)done);
+	human(b, sizeof b, speed);
+	if (total > 0 && speed > 0) {
+		dur(e, sizeof e, (long long)((double)(total - done) / speed));
+		logmsg(LOG_INFO, "%s downloaded | %d%% | ETA %s | %s/s", a,
+		    (int)(done * 100 / total), e, b);
+	} else {
+		logmsg(LOG_INFO, "%s downloaded | %s/s", a, b);
+	}
+}
+
+int
+cmd_cp(struct ctx *c)
+{
+	struct api *a;
+	struct api_resp r;
+	struct progress pg;
+	struct stat sb;
+	char image[37], *path = NULL, *url, *tmp, sz[32], sp[32];
+	const char *dest, *q[3];
+	char **p;
+	int n, rc, fd;
+	double secs;
+
+	if (c->fmt != FMT_DEFAULT)
+		logmsg(LOG_WARNING, "--format is ignored by cp");
+	p = arg_pos(c, "PATH", &n);
+	dest = arg_pos(c, "DEST", &n)[0];
+	if (stat(dest, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		seterr("%s is a directory; name the file to write", dest);
+		return -1;
+	}
+	if ((rc = session_path(c, p[0], image, &path)) != 0)
+		return rc;
+	if (!(a = ctx_api(c))) {
+		free(path);
+		return -1;
+	}
+	/* download beside DEST, rename into place only when complete */
+	tmp = xasprintf("%s.contree-XXXXXX", dest);
+	if ((fd = mkstemp(tmp)) < 0) {
+		seterr("%s:", dest);
+		free(tmp);
+		free(path);
+		return -1;
+	}
+	{
+		mode_t um = umask(0);
+
+		umask(um);
+		fchmod(fd, 0666 & ~um);
+	}
+	url = xasprintf("/inspect/%s/download", image);
+	q[0] = "path";
+	q[1] = path;
+	q[2] = NULL;
+	memset(&r, 0, sizeof r);
+	pg.start = pg.last = now_ms();
+	rc = api_download(a, url, q, fd, cp_progress, &pg, &r);
+	if (rc == 0 && (fsync(fd) < 0 || fstat(fd, &sb) < 0)) {
+		seterr("%s:", dest);
+		rc = -1;
+	}
+	if (close(fd) < 0 && rc == 0) {
+		seterr("%s:", dest);
+		rc = -1;
+	}
+	if (rc == 0 && rename(tmp, dest) < 0) {
+		seterr("%s:", dest);
+		rc = -1;
+	}
+	if (rc < 0)
+		unlink(tmp);
+	else {
+		secs = (double)(now_ms() - pg.start) / 1000.0;
+		human(sz, sizeof sz, (double)sb.st_size);
+		human(sp, sizeof sp, secs > 0 ? (double)sb.st_size / secs :
+		    (double)sb.st_size);
+		logmsg(LOG_INFO, "Downloaded %s to %s (%s/s)", sz, dest, sp);
+	}
+	free(tmp);
+	free(url);
+	free(path);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- file ls ---- */
+
+struct filels {
+	struct out *o;
+	int quiet;
+};
+
+static int
+file_row(void *arg, const struct json *j, int t)
+{
+	struct filels *f = arg;
+	struct row *r = row_new();
+
+	if (f->quiet) {
+		char *u = json_getstr(j, t, "uuid"), *s = json_getstr(j, t, "sha256");
+
+		row_str(r, "uuid", u ? u : "");
+		row_str(r, "sha256", s ? s : "");
+		free(u);
+		free(s);
+	} else {
+		row_json(r, j, t);
+	}
+	/* the upload cache is not consulted yet: source unknown */
+	row_str(r, "source", "");
+	out_row(f->o, r);
+	return 0;
+}
+
+static void
+file_batch(void *arg)
+{
+	out_batch(((struct filels *)arg)->o);
+}
+
+int
+cmd_file_ls(struct ctx *c)
+{
+	struct filels f;
+	char since[32] = "", until[32] = "";
+	const char *q[8];
+	long long t, limit = arg_int(c, "limit");
+	int nq = 0, more, rc, re;
+
+	if (arg_str(c, "since")) {
+		if (parse_when(arg_str(c, "since"), &t) < 0)
+			goto usage;
+		iso_utc(t, since, sizeof since);
+		q[nq++] = "since";
+		q[nq++] = since;
+	}
+	if (arg_str(c, "until")) {
+		if (parse_when(arg_str(c, "until"), &t) < 0)
+			goto usage;
+		iso_utc(t, until, sizeof until);
+		q[nq++] = "until";
+		q[nq++] = until;
+	}
+	q[nq] = NULL;
+	f.o = out_new(c->fmt, 1);
+	f.quiet = arg_flag(c, "quiet");
+	rc = list_pages(c, "/files", q, "files", limit, file_row, file_batch,
+	    &f, &more);
+	re = out_end(f.o);
+	if (rc < 0)
+		return -1;
+	if (more)
+		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with --since/--until",
+		    limit);
+	return re < 0 ? -1 : 0;
+usage:
+	fprintf(stderr, "%s: error: %s\n", c->path, geterr());
+	return EXIT_USAGE;
+}

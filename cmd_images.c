@@ -1,0 +1,738 @@
+/* cmd_images.c - images, images import, tag; and the helpers other
+ * commands share: image references, time expressions, paged listings. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "cmds.h"
+#include "contree.h"
+#include "json.h"
+#include "out.h"
+#include "store.h"
+#include "util.h"
+
+#define MAXPAGES 1000
+
+int
+is_uuid(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f'))) {
+			return 0;
+		}
+	}
+	return s[36] == '\0';
+}
+
+void
+iso_utc(long long t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static long long
+days_from_civil(long long y, int m, int d)
+{
+	long long era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int
+mdays(long long y, int m)
+{
+	static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return d[m - 1];
+}
+
+static int
+digits(const char *s, int n, int *out)
+{
+	int i, v = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+issep(int c)
+{
+	return c == '-' || c == '/' || c == '.' || c == ' ';
+}
+
+/* Absolute form: YYYY[sep MM[sep DD[(T| )hh[sep mm[sep ss]]]]][Z].
+ * 1 parsed, 0 not this form, -1 impossible date. */
+static int
+absolute(const char *s, long long *out)
+{
+	int f[6] = {0, 1, 1, 0, 0, 0}, n;
+	const char *p = s;
+	size_t len = strlen(s);
+
+	if (len && (s[len - 1] == 'Z' || s[len - 1] == 'z'))
+		len--;
+	if (len < 4 || digits(p, 4, &f[0]) < 0)
+		return 0;
+	p += 4;
+	for (n = 1; n < 6 && (size_t)(p - s) < len; n++) {
+		if (n == 3) {
+			if (*p == 'T' || *p == 't' || *p == ' ')
+				p++;
+			else if (!isdigit((unsigned char)*p))
+				return 0;
+		} else if (issep(*p) || (n > 3 && *p == ':')) {
+			p++;
+		}
+		if ((size_t)(p - s) + 2 > len || digits(p, 2, &f[n]) < 0)
+			return 0;
+		p += 2;
+	}
+	if ((size_t)(p - s) != len)
+		return 0;
+	if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > mdays(f[0], f[1]) ||
+	    f[3] > 23 || f[4] > 59 || f[5] > 59) {
+		seterr("invalid date: '%s'", s);
+		return -1;
+	}
+	*out = days_from_civil(f[0], f[1], f[2]) * 86400 + f[3] * 3600 +
+	    f[4] * 60 + f[5];
+	return 1;
+}
+
+int
+parse_when(const char *s, long long *out)
+{
+	long long now = (long long)time(NULL), total = 0, num = 0;
+	int h, m, sec = 0, r, have = 0;
+	const char *p;
+
+	if ((r = absolute(s, out)) != 0)
+		return r < 0 ? -1 : 0;
+	/* HH:MM or HH:MM:SS today (UTC) */
+	if ((strlen(s) == 5 || strlen(s) == 8) && digits(s, 2, &h) == 0 &&
+	    s[2] == ':' && digits(s + 3, 2, &m) == 0 &&
+	    (s[5] == '\0' || (s[5] == ':' && digits(s + 6, 2, &sec) == 0))) {
+		if (h > 23 || m > 59 || sec > 59) {
+			seterr("invalid time: '%s'", s);
+			return -1;
+		}
+		*out = now - now % 86400 + h * 3600 + m * 60 + sec;
+		return 0;
+	}
+	/* a duration ago: 90, 1d, 2h30m; unknown units count as seconds */
+	p = s;
+	if (*p == '+' || *p == '-')
+		p++;
+	for (; *p; p++) {
+		if (isdigit((unsigned char)*p)) {
+			if (num > (1LL << 40))
+				num = 1LL << 40;
+			num = num * 10 + (*p - '0');
+			have = 1;
+			continue;
+		}
+		if (have) {
+			switch (*p) {
+			case 'm': total += num * 60; break;
+			case 'h': total += num * 3600; break;
+			case 'd': total += num * 86400; break;
+			case 'M': total += num * 30 * 86400; break;
+			case 'y': total += num * 365 * 86400; break;
+			default: total += num; break;
+			}
+		}
+		num = 0;
+		have = 0;
+	}
+	total += num;
+	*out = now - total;
+	return 0;
+}
+
+/* ---- paged listings ---- */
+
+int
+list_pages(struct ctx *c, const char *path, const char *const *query,
+    const char *arraykey, long long limit,
+    int (*row)(void *arg, const struct json *j, int t),
+    void (*endbatch)(void *arg), void *arg, int *more)
+{
+	struct api *a = ctx_api(c);
+	long long page = limit + 1 < 1000 ? limit + 1 : 1000, seen = 0;
+	long long offset = 0;
+	const char *q[64];
+	char off[32], lim[32];
+	int nq = 0, pages;
+
+	*more = 0;
+	if (!a)
+		return -1;
+	while (query && query[nq] && nq < 58) {
+		q[nq] = query[nq];
+		q[nq + 1] = query[nq + 1];
+		nq += 2;
+	}
+	q[nq] = "offset";
+	q[nq + 1] = off;
+	q[nq + 2] = "limit";
+	q[nq + 3] = lim;
+	q[nq + 4] = NULL;
+	snprintf(lim, sizeof lim, "%lld", page);
+	for (pages = 0; pages < MAXPAGES; pages++) {
+		struct buf body = {0};
+		struct api_resp r;
+		struct json j;
+		int arr, t, n = 0, emitted = 0;
+
+		snprintf(off, sizeof off, "%lld", offset);
+		memset(&r, 0, sizeof r);
+		r.body = &body;
+		if (api_call(a, "GET", path, q, NULL, 0, &r) < 0) {
+			buf_free(&body);
+			return -1;
+		}
+		if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0) {
+			seterr("malformed reply to GET %s: %s", path,
+			    json_strerror(&j));
+			buf_free(&body);
+			return -1;
+		}
+		arr = arraykey ? json_get(&j, 0, arraykey) : 0;
+		if (arr < 0 || j.tok[arr].type != JSON_ARRAY) {
+			seterr("malformed reply to GET %s: no %s list", path,
+			    arraykey ? arraykey : "JSON");
+			json_free(&j);
+			buf_free(&body);
+			return -1;
+		}
+		for (t = json_first(&j, arr); t >= 0; t = json_after(&j, t)) {
+			n++;
+			if (seen >= limit) {
+				*more = 1;
+				continue;
+			}
+			seen++;
+			emitted = 1;
+			if (row(arg, &j, t) < 0) {
+				json_free(&j);
+				buf_free(&body);
+				return -1;
+			}
+		}
+		json_free(&j);
+		buf_free(&body);
+		if (emitted && endbatch)
+			endbatch(arg);
+		if (*more || n < page || n == 0)
+			break;
+		offset += n;
+	}
+	return 0;
+}
+
+/* ---- image references ---- */
+
+int
+resolve_image(struct ctx *c, const char *ref, char uuid[37])
+{
+	struct api *a;
+	struct buf body = {0};
+	struct api_resp r;
+	struct json j;
+	const char *name = ref;
+	const char *q[] = {"tag", NULL, "limit", "1000", NULL};
+	int imgs, t, pick = -1;
+
+	if (is_uuid(ref)) {
+		memcpy(uuid, ref, 37);
+		return 0;
+	}
+	if (strncmp(name, "tag:", 4) == 0)
+		name += 4;
+	if (!(a = ctx_api(c)))
+		return -1;
+	q[1] = name;
+	memset(&r, 0, sizeof r);
+	r.body = &body;
+	if (api_call(a, "GET", "/images", q, NULL, 0, &r) < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0 ||
+	    (imgs = json_get(&j, 0, "images")) < 0 ||
+	    j.tok[imgs].type != JSON_ARRAY) {
+		seterr("malformed reply to GET /images");
+		json_free(&j);
+		buf_free(&body);
+		return -1;
+	}
+	/* the tag filter matches prefixes: prefer the exact tag */
+	for (t = json_first(&j, imgs); t >= 0; t = json_after(&j, t)) {
+		int tag = json_get(&j, t, "tag");
+
+		if (pick < 0)
+			pick = t;
+		if (tag >= 0 && json_streq(&j, tag, name)) {
+			pick = t;
+			break;
+		}
+	}
+	if (pick >= 0) {
+		char *u = json_getstr(&j, pick, "uuid");
+
+		if (u && strlen(u) == 36) {
+			memcpy(uuid, u, 37);
+			free(u);
+			json_free(&j);
+			buf_free(&body);
+			return 0;
+		}
+		free(u);
+	}
+	json_free(&j);
+	buf_free(&body);
+	seterr("API 404 Not Found: no image with tag %s", name);
+	return -1;
+}
+
+/* ---- images ---- */
+
+struct listctx {
+	struct out *o;
+};
+
+static int
+img_row(void *arg, const struct json *j, int t)
+{
+	struct listctx *l = arg;
+	struct row *r = row_new();
+
+	row_json(r, j, t);
+	out_row(l->o, r);
+	return 0;
+}
+
+static void
+batch(void *arg)
+{
+	out_batch(((struct listctx *)arg)->o);
+}
+
+/* --since/--until to the ISO form the API takes.  -1: usage error,
+ * already printed. */
+static int
+when_opt(struct ctx *c, const char *name, char *iso, size_t n)
+{
+	const char *v = arg_str(c, name);
+	long long t;
+
+	iso[0] = '\0';
+	if (!v)
+		return 0;
+	if (parse_when(v, &t) < 0) {
+		fprintf(stderr, "%s: error: argument --%s: %s\n", c->path, name,
+		    geterr());
+		return -1;
+	}
+	iso_utc(t, iso, n);
+	return 0;
+}
+
+int
+cmd_images(struct ctx *c)
+{
+	struct listctx l;
+	char since[32], until[32];
+	const char *q[16];
+	long long limit = arg_int(c, "limit");
+	int nq = 0, more, r, re;
+
+	if (when_opt(c, "since", since, sizeof since) < 0 ||
+	    when_opt(c, "until", until, sizeof until) < 0)
+		return EXIT_USAGE;
+	if (!arg_flag(c, "all")) {
+		q[nq++] = "tagged";
+		q[nq++] = "1";
+	}
+	if (arg_str(c, "prefix")) {
+		q[nq++] = "tag";
+		q[nq++] = arg_str(c, "prefix");
+	}
+	if (arg_str(c, "uuid")) {
+		q[nq++] = "uuid";
+		q[nq++] = arg_str(c, "uuid");
+	}
+	if (*since) {
+		q[nq++] = "since";
+		q[nq++] = since;
+	}
+	if (*until) {
+		q[nq++] = "until";
+		q[nq++] = until;
+	}
+	q[nq] = NULL;
+	l.o = out_new(c->fmt, 1);
+	r = list_pages(c, "/images", q, "images", limit, img_row, batch, &l,
+	    &more);
+	re = out_end(l.o);
+	if (r < 0)
+		return -1;
+	if (more)
+		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with --prefix/--since/--until",
+		    limit);
+	return re < 0 ? -1 : 0;
+}
+
+/* ---- tag ---- */
+
+int
+cmd_tag(struct ctx *c)
+{
+	struct api *a;
+	struct buf body = {0}, js = {0};
+	struct api_resp r;
+	struct jw w;
+	char uuid[37], *path;
+	char **args;
+	int n, rc;
+
+	args = arg_pos(c, "ARGS", &n);
+	if (n > 2) {
+		fprintf(stderr, "%s: error: expected [IMAGE] TAG, got %d arguments\n",
+		    c->path, n);
+		return EXIT_USAGE;
+	}
+	if (n == 1) {
+		const struct store_entry *tip;
+		struct store *st = ctx_store(c);
+
+		if (!st)
+			return -1;
+		if (!(tip = store_tip(st, c->session))) {
+			no_session();
+			return EXIT_ERR;
+		}
+		memcpy(uuid, tip->image, 37);
+	} else if (resolve_image(c, args[0], uuid) < 0) {
+		return -1;
+	}
+	if (!(a = ctx_api(c)))
+		return -1;
+	path = xasprintf("/images/%s/tag", uuid);
+	memset(&r, 0, sizeof r);
+	r.body = &body;
+	if (arg_flag(c, "delete")) {
+		const char *q[] = {"tag", args[n - 1], NULL};
+
+		rc = api_call(a, "DELETE", path, q, NULL, 0, &r);
+		if (rc == 0)
+			logmsg(LOG_INFO, "Removed tag '%s' from image %s",
+			    args[n - 1], uuid);
+	} else {
+		jw_init(&w, &js, 0);
+		jw_obj(&w);
+		jw_key(&w, "tag");
+		jw_str(&w, args[n - 1]);
+		jw_obj_end(&w);
+		rc = api_call(a, "PATCH", path, NULL, js.p, 0, &r);
+		if (rc == 0)
+			logmsg(LOG_INFO, "Tagged image %s as '%s'", uuid,
+			    args[n - 1]);
+	}
+	free(path);
+	buf_free(&body);
+	buf_free(&js);
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- images import ---- */
+
+struct import {
+	char *url, *tag, *op;
+	int done;
+};
+
+/* docker://<registry>/<path>:<tag> for a user's reference (cli.md §9.5). */
+static char *
+registry_url(const char *ref)
+{
+	const char *slash;
+	char *first, *r, *last;
+
+	if (strncmp(ref, "docker://", 9) == 0)
+		return xstrdup(ref);
+	slash = strchr(ref, '/');
+	if (!slash) {
+		r = xasprintf("docker.io/library/%s", ref);
+	} else {
+		first = xstrndup(ref, (size_t)(slash - ref));
+		if (strpbrk(first, ".:")) {
+			if (strcmp(first, "docker.io") == 0 &&
+			    !strchr(slash + 1, '/'))
+				r = xasprintf("docker.io/library/%s", slash + 1);
+			else
+				r = xstrdup(ref);
+		} else {
+			r = xasprintf("docker.io/%s", ref);
+		}
+		free(first);
+	}
+	last = strrchr(r, '/');
+	if (!strchr(last ? last : r, ':')) {
+		char *t = xasprintf("%s:latest", r);
+
+		free(r);
+		r = t;
+	}
+	first = xasprintf("docker://%s", r);
+	free(r);
+	return first;
+}
+
+/* The tag an import gets by default: the reference without docker://,
+ * without a registry host and without a leading library/. */
+static char *
+default_tag(const char *ref)
+{
+	const char *s = ref, *slash;
+
+	if (strncmp(s, "docker://", 9) == 0)
+		s += 9;
+	slash = strchr(s, '/');
+	if (slash && memchr(s, '.', (size_t)(slash - s)))
+		s = slash + 1;
+	if (strncmp(s, "library/", 8) == 0)
+		s += 8;
+	return xstrdup(s);
+}
+
+/* Expand the first {a,b,c} group; no closing brace: literal. */
+static void
+brace(const char *ref, char ***out, int *n)
+{
+	const char *o = strchr(ref, '{'), *e = o ? strchr(o, '}') : NULL;
+	const char *p;
+
+	if (!o || !e) {
+		*out = xreallocarray(*out, (size_t)*n + 1, sizeof **out);
+		(*out)[(*n)++] = xstrdup(ref);
+		return;
+	}
+	for (p = o + 1;; ) {
+		const char *q = p;
+
+		while (q < e && *q != ',')
+			q++;
+		*out = xreallocarray(*out, (size_t)*n + 1, sizeof **out);
+		(*out)[(*n)++] = xasprintf("%.*s%.*s%s", (int)(o - ref), ref,
+		    (int)(q - p), p, e + 1);
+		if (q >= e)
+			break;
+		p = q + 1;
+	}
+}
+
+int
+cmd_images_import(struct ctx *c)
+{
+	struct api *a = ctx_api(c);
+	struct import *im = NULL;
+	struct out *o;
+	char **refs = NULL, **args, pw[512];
+	const char *user = arg_str(c, "username"), *pass = arg_str(c, "password");
+	int nrefs = 0, nargs, i, left, failed = 0, rc = 0;
+	int64_t delay = 0;
+
+	if (!a)
+		return -1;
+	args = arg_pos(c, "REF", &nargs);
+	for (i = 0; i < nargs; i++)
+		brace(args[i], &refs, &nrefs);
+	if (user && !pass) {
+		if (read_secret("Registry password: ", pw, sizeof pw) < 0)
+			return -1;
+		pass = pw;
+	}
+	im = xcalloc((size_t)nrefs, sizeof *im);
+	for (i = 0; i < nrefs; i++) {
+		char *q = strstr(refs[i], "?tag=");
+		struct buf js = {0}, body = {0};
+		struct api_resp r;
+		struct jw w;
+
+		if (q) {
+			im[i].tag = xstrdup(q + 5);
+			*q = '\0';
+		}
+		im[i].url = registry_url(refs[i]);
+		if (!im[i].tag)
+			im[i].tag = default_tag(im[i].url);
+		if (user)
+			logmsg(LOG_INFO, "Importing %s as %s (user:%.3s***)",
+			    im[i].url, im[i].tag, pass);
+		else
+			logmsg(LOG_INFO, "Importing %s as %s (anonymous)",
+			    im[i].url, im[i].tag);
+		jw_init(&w, &js, 0);
+		jw_obj(&w);
+		jw_key(&w, "registry");
+		jw_obj(&w);
+		jw_key(&w, "url");
+		jw_str(&w, im[i].url);
+		if (user) {
+			jw_key(&w, "credentials");
+			jw_obj(&w);
+			jw_key(&w, "username");
+			jw_str(&w, user);
+			jw_key(&w, "password");
+			jw_str(&w, pass);
+			jw_obj_end(&w);
+		}
+		jw_obj_end(&w);
+		jw_key(&w, "tag");
+		jw_str(&w, im[i].tag);
+		if (arg_given(c, "timeout")) {
+			jw_key(&w, "timeout");
+			jw_int(&w, arg_int(c, "timeout"));
+		}
+		jw_obj_end(&w);
+		memset(&r, 0, sizeof r);
+		r.body = &body;
+		if (api_call(a, "POST", "/images/import", NULL, js.p,
+		    API_NOREPLAY, &r) == 0) {
+			struct json j;
+
+			if (json_parse_alloc(&j, body.p ? body.p : "", body.len) == 0) {
+				im[i].op = json_getstr(&j, 0, "uuid");
+				json_free(&j);
+			}
+			if (!im[i].op)
+				logmsg(LOG_ERROR, "import of %s: no operation in the reply",
+				    im[i].url);
+		} else {
+			logmsg(LOG_ERROR, "import of %s: %s", im[i].url, geterr());
+		}
+		if (!im[i].op) {
+			im[i].done = 1;
+			failed = 1;
+		}
+		buf_free(&js);
+		buf_free(&body);
+	}
+	memzero(pw, sizeof pw);
+	o = out_new(c->fmt, 1);
+	{
+		static const char *const tail[] = {"error", NULL};
+
+		out_pin(o, NULL, tail);
+	}
+	for (;;) {
+		left = 0;
+		for (i = 0; i < nrefs; i++)
+			left += !im[i].done;
+		if (!left)
+			break;
+		if (sleep_ms(delay) < 0)
+			break;
+		delay = 5000;
+		for (i = 0; i < nrefs; i++) {
+			struct buf body = {0};
+			struct api_resp r;
+			struct json j;
+			char *path, *st;
+
+			if (im[i].done)
+				continue;
+			path = xasprintf("/operations/%s", im[i].op);
+			memset(&r, 0, sizeof r);
+			r.body = &body;
+			if (api_call(a, "GET", path, NULL, NULL, 0, &r) < 0) {
+				logmsg(LOG_ERROR, "%s: %s", im[i].op, geterr());
+				im[i].done = 1;
+				failed = 1;
+			} else if (json_parse_alloc(&j, body.p, body.len) == 0) {
+				st = json_getstr(&j, 0, "status");
+				if (st && (!strcmp(st, "SUCCESS") ||
+				    !strcmp(st, "FAILED") ||
+				    !strcmp(st, "CANCELLED"))) {
+					struct row *row = row_new();
+					int res = json_get(&j, 0, "result");
+					char *img = res >= 0 ?
+					    json_getstr(&j, res, "image") : NULL;
+
+					row_json(row, &j, 0);
+					row_str(row, "uuid", im[i].op);
+					row_str(row, "registry_url", im[i].url);
+					row_str(row, "image", img ? img : "");
+					out_row(o, row);
+					out_batch(o);
+					free(img);
+					im[i].done = 1;
+					failed |= strcmp(st, "SUCCESS") != 0;
+				}
+				free(st);
+				json_free(&j);
+			}
+			free(path);
+			buf_free(&body);
+		}
+	}
+	if (interrupted) {
+		for (i = 0; i < nrefs; i++) {
+			struct api_resp r;
+			char *path;
+
+			if (im[i].done)
+				continue;
+			path = xasprintf("/operations/%s", im[i].op);
+			memset(&r, 0, sizeof r);
+			interrupted = 0;  /* let the cancel through */
+			if (api_call(a, "DELETE", path, NULL, NULL, 0, &r) == 0)
+				logmsg(LOG_INFO, "Cancelled import %s", im[i].op);
+			free(path);
+		}
+		interrupted = 1;
+		seterr("User interrupted");
+		rc = -1;
+	}
+	if (out_end(o) < 0)
+		rc = -1;
+	for (i = 0; i < nrefs; i++) {
+		free(im[i].url);
+		free(im[i].tag);
+		free(im[i].op);
+		free(refs[i]);
+	}
+	free(im);
+	free(refs);
+	if (rc < 0)
+		return rc;
+	return failed ? EXIT_ERR : 0;
+}

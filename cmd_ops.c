@@ -1,0 +1,910 @@
+/* cmd_ops.c - operations: ps / op list, show / op show, kill / op cancel,
+ * op wait; operation references (@, @-1, HEAD~2 ...); and the helpers
+ * that run and session wait share: fetching, caching and waiting for an
+ * operation record and reading its result (cli.md §7.6, §9.7-9.10). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cmds.h"
+#include "contree.h"
+#include "json.h"
+#include "out.h"
+#include "store.h"
+#include "util.h"
+
+static const char *const active_statuses[] = {
+	"PENDING", "ASSIGNED", "EXECUTING", NULL
+};
+static const char *const tail_error[] = { "error", NULL };
+
+/* ---- operation references (cli.md §7.6) ---- */
+
+/* Digits only, at least one, into *n.  1 ok, 0 not a number. */
+static int
+number(const char *s, long long *n)
+{
+	const char *p;
+
+	for (p = s; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	if (!*s)
+		return 0;
+	return parse_ll(s, 0, 1LL << 53, n, "number") == 0;
+}
+
+/* A reference token: 1 = it is one (then *e or *why is set), 0 = it is
+ * not a reference at all.  why is a static or malloc'd reason (*freewhy). */
+static int
+parse_ref(struct store *st, const char *key, const char *tok,
+    const struct store_entry **e, char **why)
+{
+	const struct store_entry *tip;
+	const char *rest;
+	long long n, have;
+	int mode;   /* 0 tip, 1 id, 2 back, 3 forward */
+
+	*e = NULL;
+	*why = NULL;
+	if (strncmp(tok, "HEAD", 4) == 0)
+		rest = tok + 4;
+	else if (tok[0] == '@' || tok[0] == ':')
+		rest = tok + 1;
+	else if (number(tok, &n))
+		rest = tok;
+	else
+		return 0;
+	if (!*rest) {
+		mode = 0;
+		n = 0;
+	} else if (number(rest, &n)) {
+		mode = 1;
+	} else if ((rest[0] == '-' || (rest[0] == '~' && tok[0] == 'H')) &&
+	    number(rest + 1, &n)) {
+		mode = 2;
+	} else if (rest[0] == '~' && tok[0] == 'H' && !rest[1]) {
+		mode = 2;
+		n = 1;
+	} else if (rest[0] == '+' && number(rest + 1, &n)) {
+		mode = 3;
+	} else {
+		return 0;
+	}
+	if (!st || !(tip = store_tip(st, key))) {
+		*why = xstrdup("no active session");
+		return 1;
+	}
+	switch (mode) {
+	case 0:
+		*e = tip;
+		break;
+	case 1:
+		/* decided (cli.md §7.6): @N must belong to this session */
+		if (!(*e = store_entry(st, key, n)))
+			*why = xasprintf("entry %lld not found in this session", n);
+		break;
+	case 2:
+		if (!(*e = store_back(tip, n, &have)))
+			*why = xasprintf("cannot go back %lld steps, only %lld ancestors",
+			    n, have);
+		break;
+	case 3:
+		if (!(*e = store_forward(st, tip, n, &have)))
+			*why = xasprintf("cannot go forward %lld steps, only %lld",
+			    n, have);
+		break;
+	}
+	if (*e && !*(*e)->op) {
+		*why = xasprintf("entry %lld (%s) has no operation", (*e)->id,
+		    (*e)->kind);
+		*e = NULL;
+	}
+	return 1;
+}
+
+int
+resolve_ops(struct ctx *c, char **args, int nargs, char ***out, int *n)
+{
+	struct store *st = NULL;
+	struct buf bad = {0};
+	char **ops = NULL;
+	int i, nops = 0, nbad = 0;
+
+	for (i = 0; i < nargs; i++) {
+		char *copy = xstrdup(args[i]), *tok, *save = NULL;
+
+		for (tok = strtok_r(copy, " \t\n\r\f\v", &save); tok;
+		    tok = strtok_r(NULL, " \t\n\r\f\v", &save)) {
+			const struct store_entry *e;
+			char *why;
+
+			if (is_uuid(tok)) {
+				ops = xreallocarray(ops, (size_t)nops + 1,
+				    sizeof *ops);
+				ops[nops++] = xstrdup(tok);
+				continue;
+			}
+			if (!st)
+				st = ctx_store(c);
+			if (!st) {
+				free(copy);
+				goto fail_store;
+			}
+			if (!parse_ref(st, c->session, tok, &e, &why)) {
+				buf_printf(&bad, "%s'%s'", nbad++ ? "; " : "", tok);
+				continue;
+			}
+			if (!e) {
+				buf_printf(&bad, "%s'%s' (%s)", nbad++ ? "; " : "",
+				    tok, why);
+				free(why);
+				continue;
+			}
+			ops = xreallocarray(ops, (size_t)nops + 1, sizeof *ops);
+			ops[nops++] = xstrdup(e->op);
+		}
+		free(copy);
+	}
+	if (nbad) {
+		seterr("invalid operation UUID or reference: %s", bad.p);
+		buf_free(&bad);
+		for (i = 0; i < nops; i++)
+			free(ops[i]);
+		free(ops);
+		return -1;
+	}
+	*out = ops;
+	*n = nops;
+	return 0;
+fail_store:
+	buf_free(&bad);
+	for (i = 0; i < nops; i++)
+		free(ops[i]);
+	free(ops);
+	return -1;
+}
+
+static void
+free_ops(char **ops, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(ops[i]);
+	free(ops);
+}
+
+/* ---- operation records ---- */
+
+int
+op_status_is(const struct json *j, const char *s)
+{
+	int t = json_get(j, 0, "status");
+
+	return t >= 0 && json_streq(j, t, s);
+}
+
+int
+op_terminal(const struct json *j)
+{
+	return op_status_is(j, "SUCCESS") || op_status_is(j, "FAILED") ||
+	    op_status_is(j, "CANCELLED");
+}
+
+int
+op_exit_code(const struct json *j, long long *code)
+{
+	int64_t v;
+	int t = json_path(j, 0, "metadata", "result", "state", "exit_code",
+	    (char *)NULL);
+
+	if (t < 0 || json_int64(j, t, &v) < 0)
+		t = json_path(j, 0, "result", "exit_code", (char *)NULL);
+	if (t < 0 || json_int64(j, t, &v) < 0)
+		return 0;
+	*code = v;
+	return 1;
+}
+
+int
+op_timed_out(const struct json *j)
+{
+	int t = json_path(j, 0, "metadata", "result", "state", "timed_out",
+	    (char *)NULL);
+
+	return t >= 0 && json_bool(j, t) == 1;
+}
+
+char *
+op_result_image(const struct json *j)
+{
+	int t = json_get(j, 0, "result");
+	char *s = NULL;
+
+	if (t >= 0 && j->tok[t].type == JSON_OBJECT)
+		s = json_getstr(j, t, "image");
+	if (!s || !*s) {
+		free(s);
+		s = json_getstr(j, 0, "result_image_uuid");
+	}
+	if (s && !*s) {
+		free(s);
+		s = NULL;
+	}
+	return s;
+}
+
+void
+op_stream(const struct json *j, const char *which, struct buf *out,
+    int *trunc)
+{
+	int t = json_path(j, 0, "metadata", "result", which, (char *)NULL);
+	int v, enc, tr;
+	struct buf raw = {0};
+
+	if (trunc)
+		*trunc = 0;
+	if (t < 0 || j->tok[t].type != JSON_OBJECT)
+		return;
+	if (trunc && (tr = json_get(j, t, "truncated")) >= 0)
+		*trunc = json_bool(j, tr) == 1;
+	if ((v = json_get(j, t, "value")) < 0 || json_str(j, v, &raw) < 0)
+		return;
+	enc = json_get(j, t, "encoding");
+	if (enc >= 0 && json_streq(j, enc, "base64")) {
+		size_t before = out->len;
+
+		/* invalid base64 decodes to nothing (api.md §3.1) */
+		if (b64_decode(out, raw.p ? raw.p : "", raw.len) < 0) {
+			out->len = before;
+			if (out->p)
+				out->p[before] = '\0';
+		}
+	} else if (raw.len) {
+		buf_add(out, raw.p, raw.len);
+	}
+	buf_free(&raw);
+}
+
+void
+op_row(struct row *r, const struct json *j)
+{
+	long long code;
+	char *img;
+	int res = json_get(j, 0, "result"), tag;
+
+	row_json(r, j, 0);
+	if (op_exit_code(j, &code))
+		row_int(r, "exit_code", code);
+	else
+		row_null(r, "exit_code");
+	img = op_result_image(j);
+	row_str(r, "image", img ? img : "");
+	free(img);
+	tag = res >= 0 && j->tok[res].type == JSON_OBJECT ?
+	    json_get(j, res, "tag") : -1;
+	if (tag >= 0 && j->tok[tag].type == JSON_STRING) {
+		struct buf b = {0};
+
+		json_str(j, tag, &b);
+		row_strn(r, "tag", b.p ? b.p : "", b.len);
+		buf_free(&b);
+	} else {
+		row_str(r, "tag", "");
+	}
+	if (json_get(j, 0, "error") < 0)
+		row_str(r, "error", "");
+}
+
+/* Cache of terminal records (cli.md §7.10): one file per operation,
+ * CONTREE_HOME/cli/operations/<uuid>.json.  Losing it costs a request,
+ * so it is written with rename() but without fsync. */
+static char *
+cache_path(struct ctx *c, const char *uuid)
+{
+	return xasprintf("%s/cli/operations/%s.json", c->home, uuid);
+}
+
+static void
+cache_put(struct ctx *c, const char *uuid, const char *p, size_t n)
+{
+	char *path, *tmp, *dir;
+	int fd;
+
+	if (!is_uuid(uuid))
+		return;
+	dir = xasprintf("%s/cli/operations", c->home);
+	if (mkdirs(dir, 0700) < 0) {
+		free(dir);
+		return;
+	}
+	path = cache_path(c, uuid);
+	tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0) {
+		if (writeall(fd, p, n) == 0 && close(fd) == 0)
+			fd = rename(tmp, path);
+		else
+			fd = -1;
+		if (fd < 0)
+			unlink(tmp);
+	}
+	free(tmp);
+	free(path);
+	free(dir);
+}
+
+static int
+parse_record(const char *uuid, struct buf *body, struct json *j)
+{
+	if (json_parse_alloc(j, body->p ? body->p : "", body->len) < 0) {
+		seterr("malformed reply to GET /operations/%s: %s", uuid,
+		    json_strerror(j));
+		return -1;
+	}
+	if (j->tok[0].type != JSON_OBJECT) {
+		json_free(j);
+		seterr("malformed reply to GET /operations/%s: not an object",
+		    uuid);
+		return -1;
+	}
+	return 0;
+}
+
+int
+op_get(struct ctx *c, const char *uuid, int cached, struct buf *body,
+    struct json *j)
+{
+	struct api *a;
+	struct api_resp r;
+	char *path;
+	int rc;
+
+	memset(body, 0, sizeof *body);
+	if (cached && is_uuid(uuid)) {
+		path = cache_path(c, uuid);
+		rc = access(path, R_OK) == 0 ? readfile(path, body) : -1;
+		free(path);
+		if (rc == 0 && parse_record(uuid, body, j) == 0) {
+			if (op_terminal(j))
+				return 0;
+			json_free(j);
+		}
+		buf_free(body);
+		geterr();
+	}
+	if (!(a = ctx_api(c)))
+		return -1;
+	path = xasprintf("/operations/%s", uuid);
+	memset(&r, 0, sizeof r);
+	r.body = body;
+	rc = api_call(a, "GET", path, NULL, NULL, 0, &r);
+	free(path);
+	if (rc < 0 || parse_record(uuid, body, j) < 0) {
+		buf_free(body);
+		return -1;
+	}
+	if (op_terminal(j))
+		cache_put(c, uuid, body->p, body->len);
+	return 0;
+}
+
+static int
+stop_on_interrupt(void *arg, const char *type, const char *data, size_t len)
+{
+	(void)arg;
+	(void)type;
+	(void)data;
+	(void)len;
+	return interrupted != 0;
+}
+
+int
+op_wait(struct ctx *c, const char *uuid, struct buf *body, struct json *j)
+{
+	struct api *a = ctx_api(c);
+	int64_t delay = 100;
+	int rc;
+
+	if (!a)
+		return -1;
+	rc = interrupted ? -1 : api_events(a, uuid, stop_on_interrupt, NULL);
+	if (interrupted) {
+		seterr("User interrupted");
+		return -1;
+	}
+	if (rc < 0) {
+		/* the stream failed for good: polling still works if the
+		 * server does */
+		logmsg(LOG_DEBUG, "events: %s; polling instead", geterr());
+	}
+	for (;;) {
+		if (op_get(c, uuid, 0, body, j) < 0)
+			return -1;
+		if (op_terminal(j))
+			return 0;
+		json_free(j);
+		buf_free(body);
+		if (sleep_ms(delay) < 0 || interrupted) {
+			seterr("User interrupted");
+			return -1;
+		}
+		delay = delay * 2 > 2000 ? 2000 : delay * 2;
+	}
+}
+
+/* ---- ps / operation list ---- */
+
+static const char *
+full_status(const char *s)
+{
+	static const char *const names[] = {
+		"PENDING", "ASSIGNED", "EXECUTING", "SUCCESS", "FAILED",
+		"CANCELLED"
+	};
+	size_t i;
+
+	for (i = 0; i < LEN(names); i++)
+		if (strcmp(s, names[i]) == 0 || (s[0] == names[i][0] && !s[1]))
+			return names[i];
+	return s;
+}
+
+/* --since/--until in the ISO form the API takes; -1: usage error
+ * (printed). */
+static int
+when_opt(struct ctx *c, const char *name, char *iso, size_t n)
+{
+	const char *v = arg_str(c, name);
+	long long t;
+
+	iso[0] = '\0';
+	if (!v)
+		return 0;
+	if (parse_when(v, &t) < 0) {
+		fprintf(stderr, "%s: error: argument --%s: %s\n", c->path, name,
+		    geterr());
+		return -1;
+	}
+	iso_utc(t, iso, n);
+	return 0;
+}
+
+struct psctx {
+	struct out *o;
+	int quiet, werr;
+};
+
+static int
+ps_row(void *arg, const struct json *j, int t)
+{
+	struct psctx *p = arg;
+
+	if (p->werr)
+		return 0;
+	if (p->quiet) {
+		int u = json_get(j, t, "uuid");
+		struct buf b = {0};
+
+		if (u >= 0 && json_str(j, u, &b) == 0) {
+			buf_addc(&b, '\n');
+			if (writeall(1, b.p, b.len) < 0) {
+				p->werr = 1;
+				seterr("writing output:");
+			}
+		}
+		buf_free(&b);
+		return 0;
+	} else {
+		struct row *r = row_new();
+
+		row_json(r, j, t);
+		if (out_row(p->o, r) < 0)
+			p->werr = 1;
+	}
+	return 0;
+}
+
+static void
+ps_batch(void *arg)
+{
+	struct psctx *p = arg;
+
+	if (p->o && !p->werr && out_batch(p->o) < 0)
+		p->werr = 1;
+}
+
+int
+cmd_op_list(struct ctx *c)
+{
+	struct psctx p;
+	struct buf filt = {0};
+	char since[32], until[32];
+	const char *q[16], *status = NULL;
+	long long max = arg_int(c, "show-max");
+	int nq = 0, more = 0, rc, re = 0;
+
+	if (when_opt(c, "since", since, sizeof since) < 0 ||
+	    when_opt(c, "until", until, sizeof until) < 0)
+		return EXIT_USAGE;
+	if (arg_str(c, "status"))
+		status = full_status(arg_str(c, "status"));
+	else if (!arg_flag(c, "all"))
+		status = "EXECUTING";
+	if (status) {
+		q[nq++] = "status";
+		q[nq++] = status;
+		buf_printf(&filt, "status=%s", status);
+	}
+	if (arg_str(c, "kind")) {
+		q[nq++] = "kind";
+		q[nq++] = arg_str(c, "kind");
+		buf_printf(&filt, "%skind=%s", filt.len ? ", " : "",
+		    arg_str(c, "kind"));
+	}
+	if (*since) {
+		q[nq++] = "since";
+		q[nq++] = since;
+		buf_printf(&filt, "%ssince=%s", filt.len ? ", " : "", since);
+	}
+	if (*until) {
+		q[nq++] = "until";
+		q[nq++] = until;
+		buf_printf(&filt, "%suntil=%s", filt.len ? ", " : "", until);
+	}
+	q[nq] = NULL;
+	memset(&p, 0, sizeof p);
+	p.quiet = arg_flag(c, "quiet");
+	if (!p.quiet) {
+		p.o = out_new(c->fmt, 1);
+		out_pin(p.o, NULL, tail_error);
+	}
+	rc = list_pages(c, "/operations", q, NULL, max, ps_row, ps_batch, &p,
+	    &more);
+	if (p.o)
+		re = out_end(p.o);
+	if (rc == 0 && more)
+		logmsg(LOG_WARNING, "Output truncated at --show-max=%lld (filters: %s); raise --show-max or narrow the filters",
+		    max, filt.len ? filt.p : "none");
+	buf_free(&filt);
+	if (p.werr || re < 0)
+		return errno == EPIPE ? 0 : -1;
+	return rc < 0 ? -1 : 0;
+}
+
+/* ---- show / operation show ---- */
+
+/* Write bytes with a newline added when missing (cli.md §9.2.4). */
+static int
+put_stream(int fd, const struct buf *b)
+{
+	if (!b->len)
+		return 0;
+	if (writeall(fd, b->p, b->len) < 0)
+		return -1;
+	if (b->p[b->len - 1] != '\n' && writeall(fd, "\n", 1) < 0)
+		return -1;
+	return 0;
+}
+
+int
+cmd_op_show(struct ctx *c)
+{
+	struct out *o = NULL;
+	char **args, **ops;
+	int nargs, nops, i, failed = 0, raw = arg_flag(c, "raw"), werr = 0;
+
+	args = arg_pos(c, "UUID_OR_REF", &nargs);
+	if (resolve_ops(c, args, nargs, &ops, &nops) < 0)
+		return -1;
+	for (i = 0; i < nops && !werr; i++) {
+		struct buf body, line = {0};
+		struct json j;
+
+		if (op_get(c, ops[i], 1, &body, &j) < 0) {
+			logmsg(LOG_ERROR, "operation %s: %s", ops[i], geterr());
+			failed = 1;
+			if (interrupted)
+				break;
+			continue;
+		}
+		if (raw) {
+			struct jw w;
+
+			jw_init(&w, &line, JW_SPACED | JW_ASCII);
+			jw_tok(&w, &j, 0);
+			buf_addc(&line, '\n');
+			if (writeall(1, line.p, line.len) < 0)
+				werr = 1;
+		} else {
+			struct row *r = row_new();
+
+			/* default: one table per operation, followed by its
+			 * output (a fix: other formats get the row only, so
+			 * JSON Lines stay parsable, cli.md §9.8) */
+			if (!o) {
+				o = out_new(c->fmt, 1);
+				out_pin(o, NULL, tail_error);
+			}
+			op_row(r, &j);
+			if (out_row(o, r) < 0 || out_batch(o) < 0)
+				werr = 1;
+			if (c->fmt == FMT_DEFAULT) {
+				struct buf so = {0}, se = {0};
+
+				if (out_end(o) < 0)
+					werr = 1;
+				o = NULL;
+				fflush(stdout);
+				op_stream(&j, "stdout", &so, NULL);
+				op_stream(&j, "stderr", &se, NULL);
+				if (!werr && put_stream(1, &so) < 0)
+					werr = 1;
+				put_stream(2, &se);
+				buf_free(&so);
+				buf_free(&se);
+			}
+		}
+		buf_free(&line);
+		json_free(&j);
+		buf_free(&body);
+	}
+	if (o && out_end(o) < 0)
+		werr = 1;
+	free_ops(ops, nops);
+	if (werr) {
+		if (errno == EPIPE)
+			return failed;
+		seterr("writing output:");
+		return -1;
+	}
+	return failed ? EXIT_ERR : 0;
+}
+
+/* ---- kill / operation cancel ---- */
+
+/* UUIDs of every PENDING, ASSIGNED or EXECUTING operation, listed with
+ * limit=100 pages per status (cli.md §9.9).  -1 with the slot set. */
+static int
+list_active(struct ctx *c, char ***out, int *n)
+{
+	struct api *a = ctx_api(c);
+	char **ops = NULL;
+	int nops = 0, s;
+
+	*out = NULL;
+	*n = 0;
+	if (!a)
+		return -1;
+	for (s = 0; active_statuses[s]; s++) {
+		long long offset = 0;
+
+		for (;;) {
+			struct buf body = {0};
+			struct api_resp r;
+			struct json j;
+			char off[32];
+			const char *q[] = {"status", active_statuses[s],
+			    "limit", "100", "offset", off, NULL};
+			int t, cnt = 0;
+
+			snprintf(off, sizeof off, "%lld", offset);
+			memset(&r, 0, sizeof r);
+			r.body = &body;
+			if (api_call(a, "GET", "/operations", q, NULL, 0, &r) < 0) {
+				buf_free(&body);
+				free_ops(ops, nops);
+				return -1;
+			}
+			if (json_parse_alloc(&j, body.p ? body.p : "",
+			    body.len) < 0 || j.tok[0].type != JSON_ARRAY) {
+				if (j.err == JSON_OK)
+					json_free(&j);
+				buf_free(&body);
+				free_ops(ops, nops);
+				seterr("malformed reply to GET /operations");
+				return -1;
+			}
+			for (t = json_first(&j, 0); t >= 0; t = json_after(&j, t)) {
+				char *u = json_getstr(&j, t, "uuid");
+				int k, dup = 0;
+
+				cnt++;
+				if (!u)
+					continue;
+				for (k = 0; k < nops; k++)
+					dup |= strcmp(ops[k], u) == 0;
+				if (dup) {
+					free(u);
+					continue;
+				}
+				ops = xreallocarray(ops, (size_t)nops + 1,
+				    sizeof *ops);
+				ops[nops++] = u;
+			}
+			json_free(&j);
+			buf_free(&body);
+			if (cnt < 100)
+				break;
+			offset += cnt;
+		}
+	}
+	*out = ops;
+	*n = nops;
+	return 0;
+}
+
+/* Operations named on the command line or, with --all, every active
+ * one.  1 = nothing to do (message printed), 0 = *ops filled, -1. */
+static int
+targets(struct ctx *c, char ***ops, int *nops)
+{
+	char **args;
+	int nargs;
+
+	args = arg_pos(c, "UUID_OR_REF", &nargs);
+	if (arg_flag(c, "all")) {
+		if (nargs)
+			logmsg(LOG_WARNING, "--all takes precedence over the operations given");
+		if (list_active(c, ops, nops) < 0)
+			return -1;
+		if (*nops == 0) {
+			logmsg(LOG_INFO, "No active operations");
+			free(*ops);
+			return 1;
+		}
+		return 0;
+	}
+	if (nargs == 0) {
+		seterr("give at least one operation UUID or reference, or --all");
+		return -1;
+	}
+	return resolve_ops(c, args, nargs, ops, nops);
+}
+
+int
+cmd_op_cancel(struct ctx *c)
+{
+	struct api *a;
+	char **ops;
+	int nops, i, failed = 0, rc;
+
+	if ((rc = targets(c, &ops, &nops)) != 0)
+		return rc < 0 ? -1 : 0;
+	if (!(a = ctx_api(c))) {
+		free_ops(ops, nops);
+		return -1;
+	}
+	for (i = 0; i < nops; i++) {
+		struct api_resp r;
+		char *path = xasprintf("/operations/%s", ops[i]);
+
+		memset(&r, 0, sizeof r);
+		if (api_call(a, "DELETE", path, NULL, NULL, 0, &r) < 0) {
+			logmsg(LOG_ERROR, "Failed to cancel operation %s: %s",
+			    ops[i], geterr());
+			failed = 1;
+		} else {
+			logmsg(LOG_INFO, "Cancelled operation %s", ops[i]);
+		}
+		free(path);
+	}
+	free_ops(ops, nops);
+	return failed ? EXIT_ERR : 0;
+}
+
+/* ---- operation wait ---- */
+
+static void
+wait_row(struct out *o, const struct json *j, int timed_out)
+{
+	struct row *r = row_new();
+	long long code;
+
+	row_json(r, j, 0);
+	if (op_exit_code(j, &code))
+		row_int(r, "exit_code", code);
+	else
+		row_null(r, "exit_code");
+	row_bool(r, "timed_out", timed_out);
+	if (json_get(j, 0, "duration") < 0)
+		row_null(r, "duration");
+	if (json_get(j, 0, "error") < 0)
+		row_str(r, "error", "");
+	out_row(o, r);
+}
+
+int
+cmd_op_wait(struct ctx *c)
+{
+	static const char *const head[] = {
+		"uuid", "status", "exit_code", "timed_out", "duration", NULL
+	};
+	struct out *o;
+	char **ops;
+	int nops, i, rc, left, st = 0, *done;
+	long long secs = arg_int(c, "timeout");
+	int64_t deadline, delay = 100;
+
+	if ((rc = targets(c, &ops, &nops)) != 0)
+		return rc < 0 ? -1 : 0;
+	deadline = now_ms() + secs * 1000;
+	done = xcalloc((size_t)nops, sizeof *done);
+	o = out_new(c->fmt, 1);
+	out_pin(o, head, tail_error);
+	left = nops;
+	for (;;) {
+		for (i = 0; i < nops; i++) {
+			struct buf body;
+			struct json j;
+			long long code;
+
+			if (done[i])
+				continue;
+			if (op_get(c, ops[i], 1, &body, &j) < 0)
+				goto fail;
+			if (op_terminal(&j)) {
+				done[i] = 1;
+				left--;
+				wait_row(o, &j, 0);
+				if (!op_status_is(&j, "SUCCESS"))
+					st = st > 1 ? st : 1;
+				else if (op_exit_code(&j, &code) && code != 0) {
+					int e = (int)(code & 255);
+
+					st = st > e ? st : e;
+				}
+			}
+			json_free(&j);
+			buf_free(&body);
+		}
+		if (out_batch(o) < 0)
+			break;
+		if (left == 0 || now_ms() >= deadline)
+			break;
+		{
+			int64_t rest = deadline - now_ms();
+
+			if (sleep_ms(delay < rest ? delay : rest) < 0 ||
+			    interrupted) {
+				seterr("User interrupted");
+				goto fail;
+			}
+		}
+		delay = delay * 2 > 2000 ? 2000 : delay * 2;
+	}
+	if (left > 0) {
+		for (i = 0; i < nops; i++) {
+			struct buf body;
+			struct json j;
+
+			if (done[i])
+				continue;
+			if (op_get(c, ops[i], 1, &body, &j) < 0)
+				goto fail;
+			wait_row(o, &j, 1);
+			json_free(&j);
+			buf_free(&body);
+		}
+		out_batch(o);
+		logmsg(LOG_WARNING, "%d operation%s did not finish within %lld seconds",
+		    left, left == 1 ? "" : "s", secs);
+		st = st > 1 ? st : 1;
+	}
+	free(done);
+	free_ops(ops, nops);
+	if (out_end(o) < 0 && errno != EPIPE)
+		return -1;
+	return st;
+fail:
+	out_end(o);
+	free(done);
+	free_ops(ops, nops);
+	return -1;
+}

@@ -1,0 +1,1935 @@
+/* cmd_run.c - `run` and `session wait`: build the spawn request (modes,
+ * files, environment, stdin), upload attached files once per content,
+ * spawn without ever sending twice, wait, print the output byte-exact,
+ * record the result in the session (cli.md §9.2, §9.19, design.md §1). */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bearssl.h>
+
+#include "api.h"
+#include "cmds.h"
+#include "contree.h"
+#include "json.h"
+#include "out.h"
+#include "store.h"
+#include "util.h"
+
+#define UPLOAD_TTL   (90LL * 86400)     /* upload cache lifetime, s */
+#define ENVCACHE_MAX 1000               /* images remembered by --preserve-env */
+#define HASHBUF      (1 << 20)
+
+static const char *const default_excludes[] = {
+	".*", ".git", "*.pyc", "__pycache__", ".mypy_cache", ".pytest_cache",
+	".venv", "node_modules", "dist", "build", NULL
+};
+static const char *const tail_error[] = { "error", NULL };
+
+/* ---- small helpers ---- */
+
+static void
+freev(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Escape sequences that would disturb a terminal (cli.md §9.2.4): CSI
+ * sequences other than colour (final byte in ABCDEFGHJKSTfhlrsu, an
+ * optional '?'), ESC c, ESC 7, ESC 8 and OSC strings.  Only used when
+ * the destination is a terminal: design.md §1 wants the bytes unchanged
+ * everywhere else (files, pipes), so `run cat x > y` copies exactly. */
+static void
+strip_escapes(struct buf *out, const char *p, size_t n)
+{
+	size_t i = 0, k;
+
+	while (i < n) {
+		if (p[i] != 0x1b || i + 1 >= n) {
+			buf_addc(out, p[i++]);
+			continue;
+		}
+		switch (p[i + 1]) {
+		case 'c': case '7': case '8':
+			i += 2;
+			continue;
+		case ']':
+			for (k = i + 2; k < n; k++)
+				if (p[k] == 0x07 ||
+				    (p[k] == 0x1b && k + 1 < n && p[k + 1] == '\\'))
+					break;
+			if (k < n) {
+				i = k + (p[k] == 0x07 ? 1 : 2);
+				continue;
+			}
+			break;
+		case '[':
+			k = i + 2;
+			if (k < n && p[k] == '?')
+				k++;
+			while (k < n && ((p[k] >= '0' && p[k] <= '9') || p[k] == ';'))
+				k++;
+			if (k < n && p[k] && strchr("ABCDEFGHJKSTfhlrsu", p[k])) {
+				i = k + 1;
+				continue;
+			}
+			break;
+		}
+		buf_addc(out, p[i++]);
+	}
+}
+
+/* Write a sandbox stream to fd: bytes as they are (terminal: escapes
+ * cleaned), plus a newline if it does not end with one. */
+static int
+emit_stream(int fd, const struct buf *b)
+{
+	struct buf clean = {0};
+	const char *p = b->p;
+	size_t n = b->len;
+	int rc;
+
+	if (!n)
+		return 0;
+	if (isatty(fd)) {
+		strip_escapes(&clean, b->p, b->len);
+		p = clean.p ? clean.p : "";
+		n = clean.len;
+	}
+	rc = writeall(fd, p, n);
+	if (rc == 0 && b->p[b->len - 1] != '\n')
+		rc = writeall(fd, "\n", 1);
+	buf_free(&clean);
+	return rc;
+}
+
+/* POSIX shell quoting only where needed (cli.md §9.2.1). */
+static void
+shquote(struct buf *b, const char *w)
+{
+	const char *s;
+	int safe = *w != '\0';
+
+	for (s = w; *s && safe; s++)
+		safe = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9') || strchr("_@%+=:,./-", *s);
+	if (safe) {
+		buf_puts(b, w);
+		return;
+	}
+	buf_addc(b, '\'');
+	for (s = w; *s; s++) {
+		if (*s == '\'')
+			buf_puts(b, "'\"'\"'");
+		else
+			buf_addc(b, *s);
+	}
+	buf_addc(b, '\'');
+}
+
+static void
+sha256_hex(const void *p, size_t n, char hex[65])
+{
+	br_sha256_context sc;
+	unsigned char d[32];
+
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, p, n);
+	br_sha256_out(&sc, d);
+	hexstr(hex, d, sizeof d);
+}
+
+/* Write a cache file: temp + rename, mode 0600, no fsync (a lost cache
+ * costs a request, never correctness). */
+static void
+cache_write(const char *path, const struct buf *b)
+{
+	char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd >= 0) {
+		int ok = writeall(fd, b->p ? b->p : "", b->len) == 0;
+
+		if (close(fd) == 0 && ok && rename(tmp, path) == 0) {
+			free(tmp);
+			return;
+		}
+		unlink(tmp);
+	}
+	logmsg(LOG_DEBUG, "could not write %s: %s", path, strerror(errno));
+	free(tmp);
+}
+
+/* Cache files live in CONTREE_HOME/cli/.  Caller frees. */
+static char *
+cache_file(struct ctx *c, const char *name)
+{
+	char *dir = xasprintf("%s/cli", c->home), *p;
+
+	mkdirs(dir, 0700);
+	p = xasprintf("%s/%s", dir, name);
+	free(dir);
+	return p;
+}
+
+/* ---- the upload cache (cli.md §7.10, §9.2.3) ----
+ * CONTREE_HOME/cli/uploads: a line "contree-uploads 1", then one line
+ * per host file:
+ *   uuid TAB sha256 TAB inode TAB mtime_ns TAB size TAB recorded TAB path
+ * path is absolute with '\\', TAB and LF escaped as \\ \t \n.  Entries
+ * older than 90 days are dropped when read.  `file ls` may read it to
+ * show the source of an upload. */
+
+struct upent {
+	char *path;
+	unsigned long long ino;
+	long long mtime_ns, size, when;
+	char uuid[37], sha[65];
+	int mine;               /* added by this process */
+};
+
+struct upcache {
+	struct upent *e;
+	size_t n;
+	size_t *tab, tabn;      /* open addressing: index + 1, 0 empty */
+	int changed;
+};
+
+static size_t
+strhash(const char *s)
+{
+	size_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void
+up_rehash(struct upcache *u)
+{
+	size_t i;
+
+	free(u->tab);
+	u->tabn = 64;
+	while (u->tabn < u->n * 2 + 2)
+		u->tabn *= 2;
+	u->tab = xcalloc(u->tabn, sizeof *u->tab);
+	for (i = 0; i < u->n; i++) {
+		size_t h = strhash(u->e[i].path) & (u->tabn - 1);
+
+		while (u->tab[h])
+			h = (h + 1) & (u->tabn - 1);
+		u->tab[h] = i + 1;
+	}
+}
+
+static struct upent *
+up_find(struct upcache *u, const char *path)
+{
+	size_t h;
+
+	if (!u->tabn)
+		return NULL;
+	for (h = strhash(path) & (u->tabn - 1); u->tab[h];
+	    h = (h + 1) & (u->tabn - 1))
+		if (strcmp(u->e[u->tab[h] - 1].path, path) == 0)
+			return &u->e[u->tab[h] - 1];
+	return NULL;
+}
+
+/* Add or replace (by path); takes ownership of e->path. */
+static void
+up_put(struct upcache *u, struct upent *e)
+{
+	struct upent *old = up_find(u, e->path);
+
+	if (old) {
+		free(old->path);
+		*old = *e;
+		return;
+	}
+	u->e = xreallocarray(u->e, u->n + 1, sizeof *u->e);
+	u->e[u->n++] = *e;
+	if (u->n * 2 + 2 > u->tabn)
+		up_rehash(u);
+	else {
+		size_t h = strhash(e->path) & (u->tabn - 1);
+
+		while (u->tab[h])
+			h = (h + 1) & (u->tabn - 1);
+		u->tab[h] = u->n;
+	}
+}
+
+static char *
+unescape(const char *s, size_t n)
+{
+	char *o = xmalloc(n + 1), *p = o;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\\' && i + 1 < n) {
+			i++;
+			*p++ = s[i] == 't' ? '\t' : s[i] == 'n' ? '\n' : s[i];
+		} else {
+			*p++ = s[i];
+		}
+	}
+	*p = '\0';
+	return o;
+}
+
+static void
+up_load(struct upcache *u, const char *path)
+{
+	struct buf b = {0};
+	char *line, *end;
+	long long now = (long long)time(NULL);
+
+	if (access(path, F_OK) != 0 || readfile(path, &b) < 0) {
+		geterr();
+		up_rehash(u);
+		return;
+	}
+	line = b.p;
+	end = b.p + b.len;
+	if (b.len < 18 || strncmp(b.p, "contree-uploads 1\n", 18) != 0)
+		line = end;     /* unknown format: start afresh */
+	else
+		line += 18;
+	while (line < end) {
+		char *nl = memchr(line, '\n', (size_t)(end - line));
+		char *f[7];
+		int nf = 0;
+		struct upent e;
+
+		if (!nl)
+			break;
+		*nl = '\0';
+		f[nf++] = line;
+		for (char *p = line; *p && nf < 7; p++)
+			if (*p == '\t') {
+				*p = '\0';
+				f[nf++] = p + 1;
+			}
+		line = nl + 1;
+		if (nf != 7 || strlen(f[0]) != 36 || strlen(f[1]) != 64)
+			continue;
+		memset(&e, 0, sizeof e);
+		memcpy(e.uuid, f[0], 37);
+		memcpy(e.sha, f[1], 65);
+		e.ino = strtoull(f[2], NULL, 10);
+		e.mtime_ns = strtoll(f[3], NULL, 10);
+		e.size = strtoll(f[4], NULL, 10);
+		e.when = strtoll(f[5], NULL, 10);
+		if (e.when > now || now - e.when >= UPLOAD_TTL)
+			continue;
+		e.path = unescape(f[6], (size_t)(nl - f[6]));
+		up_put(u, &e);
+	}
+	if (!u->tab)
+		up_rehash(u);
+	buf_free(&b);
+}
+
+static void
+up_free(struct upcache *u)
+{
+	size_t i;
+
+	for (i = 0; i < u->n; i++)
+		free(u->e[i].path);
+	free(u->e);
+	free(u->tab);
+	memset(u, 0, sizeof *u);
+}
+
+/* Save: re-read the file (another process may have added entries since
+ * we loaded it), put ours over it, write atomically. */
+static void
+up_save(struct ctx *c, struct upcache *u)
+{
+	struct upcache disk;
+	struct buf b = {0};
+	char *path;
+	size_t i;
+
+	if (!u->changed)
+		return;
+	path = cache_file(c, "uploads");
+	memset(&disk, 0, sizeof disk);
+	up_load(&disk, path);
+	for (i = 0; i < u->n; i++)
+		if (u->e[i].mine) {
+			struct upent e = u->e[i];
+
+			e.path = xstrdup(e.path);
+			up_put(&disk, &e);
+		}
+	buf_puts(&b, "contree-uploads 1\n");
+	for (i = 0; i < disk.n; i++) {
+		const struct upent *e = &disk.e[i];
+		const char *s;
+
+		buf_printf(&b, "%s\t%s\t%llu\t%lld\t%lld\t%lld\t", e->uuid, e->sha,
+		    e->ino, e->mtime_ns, e->size, e->when);
+		for (s = e->path; *s; s++) {
+			if (*s == '\\')
+				buf_puts(&b, "\\\\");
+			else if (*s == '\t')
+				buf_puts(&b, "\\t");
+			else if (*s == '\n')
+				buf_puts(&b, "\\n");
+			else
+				buf_addc(&b, *s);
+		}
+		buf_addc(&b, '\n');
+	}
+	cache_write(path, &b);
+	buf_free(&b);
+	free(path);
+	up_free(&disk);
+}
+
+/* ---- --file specifications (cli.md §9.2.2) ---- */
+
+struct hostfile {
+	char *host;             /* path to open */
+	char *abs;              /* absolute path: the cache key */
+	char *dest;             /* destination in the sandbox */
+	long long uid, gid;
+	unsigned mode;
+	struct stat st;
+	char uuid[37];
+};
+
+struct filelist {
+	struct hostfile *f;
+	size_t n;
+};
+
+struct spec {
+	char *host, *dest;
+	long long uid, gid;
+	unsigned mode;
+	int has_uid, has_gid, has_mode;
+};
+
+static int
+parse_id(const char *field, const char *v, int user, long long *out)
+{
+	long long n;
+
+	if (!*v) {
+		seterr("invalid --file field '%s': empty %s", field,
+		    user ? "uid" : "gid");
+		return -1;
+	}
+	if (parse_ll(v, 0, 4294967295LL, &n, "id") == 0) {
+		*out = n;
+		return 0;
+	}
+	geterr();
+	if (user) {
+		struct passwd *pw = getpwnam(v);
+
+		if (pw) {
+			*out = pw->pw_uid;
+			return 0;
+		}
+	} else {
+		struct group *gr = getgrnam(v);
+
+		if (gr) {
+			*out = gr->gr_gid;
+			return 0;
+		}
+	}
+	logmsg(LOG_WARNING, "Unknown %s '%s' in --file; using 0",
+	    user ? "user" : "group", v);
+	*out = 0;
+	return 0;
+}
+
+static int
+parse_spec(const char *text, struct spec *s)
+{
+	char *copy = xstrdup(text), *p, *next;
+
+	memset(s, 0, sizeof *s);
+	next = strchr(copy, ':');
+	if (next)
+		*next++ = '\0';
+	if (!*copy) {
+		seterr("invalid --file '%s': no host path", text);
+		goto fail;
+	}
+	s->host = xstrdup(copy);
+	for (p = next; p; p = next) {
+		next = strchr(p, ':');
+		if (next)
+			*next++ = '\0';
+		if (p[0] == '/') {
+			if (s->dest) {
+				seterr("invalid --file '%s': more than one destination",
+				    text);
+				goto fail;
+			}
+			s->dest = xstrdup(p);
+		} else if (p[0] == 'u') {
+			if (parse_id(p, p + 1, 1, &s->uid) < 0)
+				goto fail;
+			s->has_uid = 1;
+		} else if (p[0] == 'g') {
+			if (parse_id(p, p + 1, 0, &s->gid) < 0)
+				goto fail;
+			s->has_gid = 1;
+		} else if (p[0] == 'm') {
+			char *end;
+			unsigned long m;
+
+			/* decided (cli.md §9.2.2): a mode that is not octal is
+			 * an error, not a silent 0 */
+			errno = 0;
+			m = strtoul(p + 1, &end, 8);
+			if (!p[1] || *end || errno || m > 07777 ||
+			    !isdigit((unsigned char)p[1])) {
+				seterr("invalid --file '%s': mode '%s' is not an octal number up to 7777",
+				    text, p + 1);
+				goto fail;
+			}
+			s->mode = (unsigned)m;
+			s->has_mode = 1;
+		} else {
+			seterr("invalid --file '%s': unknown field '%s' (expected /DEST, uUID, gGID or mMODE)",
+			    text, p);
+			goto fail;
+		}
+	}
+	free(copy);
+	return 0;
+fail:
+	free(copy);
+	free(s->host);
+	free(s->dest);
+	s->host = s->dest = NULL;
+	return -1;
+}
+
+static int
+excluded(const char *rel, const char *name, char **pats, int npats)
+{
+	int i;
+
+	for (i = 0; default_excludes[i]; i++)
+		if (fnmatch(default_excludes[i], name, 0) == 0 ||
+		    fnmatch(default_excludes[i], rel, 0) == 0)
+			return 1;
+	for (i = 0; i < npats; i++)
+		if (fnmatch(pats[i], name, 0) == 0 || fnmatch(pats[i], rel, 0) == 0)
+			return 1;
+	return 0;
+}
+
+static char *
+join(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	if (n && a[n - 1] == '/')
+		return xasprintf("%s%s", a, b);
+	return xasprintf("%s/%s", a, b);
+}
+
+static void
+add_file(struct filelist *l, const struct spec *s, const char *host,
+    const char *abs, const char *dest, const struct stat *st)
+{
+	struct hostfile *f;
+
+	l->f = xreallocarray(l->f, l->n + 1, sizeof *l->f);
+	f = &l->f[l->n++];
+	memset(f, 0, sizeof *f);
+	f->host = xstrdup(host);
+	f->abs = xstrdup(abs);
+	f->dest = xstrdup(dest);
+	f->uid = s->has_uid ? s->uid : (long long)st->st_uid;
+	f->gid = s->has_gid ? s->gid : (long long)st->st_gid;
+	f->mode = s->has_mode ? s->mode : (unsigned)(st->st_mode & 07777);
+	f->st = *st;
+}
+
+static int
+walk(struct filelist *l, const struct spec *s, const char *host,
+    const char *abs, const char *dest, const char *rel, char **pats,
+    int npats)
+{
+	struct dirent **ents;
+	int n, i, rc = 0;
+
+	if ((n = scandir(host, &ents, NULL, alphasort)) < 0) {
+		seterr("cannot read directory %s:", host);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		char *h, *a, *d, *r;
+		struct stat st;
+
+		if (rc < 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		r = *rel ? join(rel, name) : xstrdup(name);
+		if (excluded(r, name, pats, npats)) {
+			free(r);
+			continue;
+		}
+		h = join(host, name);
+		a = join(abs, name);
+		d = join(dest, name);
+		if (lstat(h, &st) < 0) {
+			seterr("cannot access %s:", h);
+			rc = -1;
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = walk(l, s, h, a, d, r, pats, npats);
+		} else {
+			/* symbolic links to regular files count as files;
+			 * links to directories are not followed */
+			if (S_ISLNK(st.st_mode) && stat(h, &st) < 0)
+				st.st_mode = 0;
+			if (S_ISREG(st.st_mode)) {
+				if (access(h, R_OK) < 0) {
+					seterr("cannot read %s:", h);
+					rc = -1;
+				} else {
+					add_file(l, s, h, a, d, &st);
+				}
+			}
+		}
+		free(h);
+		free(a);
+		free(d);
+		free(r);
+	}
+	for (i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return rc;
+}
+
+/* Parse every --file and walk directories; nothing is sent yet. */
+static int
+collect_files(struct ctx *c, struct filelist *l)
+{
+	char **specs, **pats, cwd[4096];
+	int nspecs, npats, i;
+
+	specs = arg_list(c, "file", &nspecs);
+	pats = arg_list(c, "file-excludes", &npats);
+	if (!nspecs)
+		return 0;
+	if (!getcwd(cwd, sizeof cwd)) {
+		seterr("cannot get the current directory:");
+		return -1;
+	}
+	for (i = 0; i < nspecs; i++) {
+		struct spec s;
+		struct stat st;
+		char *abs;
+		int rc = 0;
+
+		if (parse_spec(specs[i], &s) < 0)
+			return -1;
+		if (!s.dest)
+			s.dest = xstrdup(s.host);   /* as written (cli.md, keep) */
+		abs = s.host[0] == '/' ? xstrdup(s.host) : join(cwd, s.host);
+		if (stat(s.host, &st) < 0) {
+			seterr("--file %s: cannot access %s:", specs[i], s.host);
+			rc = -1;
+		} else if (S_ISREG(st.st_mode)) {
+			if (access(s.host, R_OK) < 0) {
+				seterr("--file %s: cannot read %s:", specs[i], s.host);
+				rc = -1;
+			} else {
+				add_file(l, &s, s.host, abs, s.dest, &st);
+			}
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = walk(l, &s, s.host, abs, s.dest, "", pats, npats);
+		} else {
+			seterr("--file %s: %s is neither a file nor a directory",
+			    specs[i], s.host);
+			rc = -1;
+		}
+		free(abs);
+		free(s.host);
+		free(s.dest);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+free_files(struct filelist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->f[i].host);
+		free(l->f[i].abs);
+		free(l->f[i].dest);
+	}
+	free(l->f);
+	l->f = NULL;
+	l->n = 0;
+}
+
+/* SHA-256 of a file, read in 1 MiB pieces. */
+static int
+hash_file(const char *path, char hex[65])
+{
+	br_sha256_context sc;
+	unsigned char d[32];
+	char *b;
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0) {
+		seterr("cannot open %s:", path);
+		return -1;
+	}
+	b = xmalloc(HASHBUF);
+	br_sha256_init(&sc);
+	while ((n = read(fd, b, HASHBUF)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR && !interrupted)
+				continue;
+			seterr("reading %s:", path);
+			free(b);
+			close(fd);
+			return -1;
+		}
+		br_sha256_update(&sc, b, (size_t)n);
+	}
+	free(b);
+	close(fd);
+	br_sha256_out(&sc, d);
+	hexstr(hex, d, sizeof d);
+	return 0;
+}
+
+static int
+reply_uuid(const struct buf *body, const char *what, char uuid[37])
+{
+	struct json j;
+	char *u;
+
+	if (json_parse_alloc(&j, body->p ? body->p : "", body->len) < 0) {
+		seterr("malformed reply to %s: %s", what, json_strerror(&j));
+		return -1;
+	}
+	u = j.tok[0].type == JSON_OBJECT ? json_getstr(&j, 0, "uuid") : NULL;
+	json_free(&j);
+	if (!u || strlen(u) != 36) {
+		free(u);
+		seterr("malformed reply to %s: no uuid", what);
+		return -1;
+	}
+	memcpy(uuid, u, 37);
+	free(u);
+	return 0;
+}
+
+/* Give every attached file its uploaded UUID: the cache, else the
+ * server's copy of the same content, else an upload (cli.md §9.2.3). */
+static int
+upload_files(struct ctx *c, struct api *a, struct filelist *l)
+{
+	struct upcache u;
+	char *cpath = cache_file(c, "uploads");
+	size_t i;
+	int rc = 0;
+
+	memset(&u, 0, sizeof u);
+	if (l->n)
+		up_load(&u, cpath);
+	for (i = 0; i < l->n && rc == 0; i++) {
+		struct hostfile *f = &l->f[i];
+		struct upent *e = up_find(&u, f->abs), ne;
+		long long mns = (long long)f->st.st_mtim.tv_sec * 1000000000LL +
+		    f->st.st_mtim.tv_nsec;
+		struct buf body = {0};
+		struct api_resp r;
+		char *path;
+
+		if (e && e->ino == (unsigned long long)f->st.st_ino &&
+		    e->mtime_ns == mns && e->size == (long long)f->st.st_size) {
+			memcpy(f->uuid, e->uuid, 37);
+			logmsg(LOG_DEBUG, "upload cache: %s is %s", f->host, f->uuid);
+			continue;
+		}
+		memset(&ne, 0, sizeof ne);
+		if (hash_file(f->host, ne.sha) < 0) {
+			rc = -1;
+			break;
+		}
+		path = xasprintf("/files/%s", ne.sha);
+		memset(&r, 0, sizeof r);
+		r.body = &body;
+		if (api_call(a, "GET", path, NULL, NULL, 0, &r) == 0) {
+			rc = reply_uuid(&body, "GET /files", f->uuid);
+			if (rc == 0)
+				logmsg(LOG_INFO, "Reusing uploaded file %s for %s",
+				    f->uuid, f->host);
+		} else if (r.status == 404) {
+			int fd = open(f->host, O_RDONLY);
+			struct stat st;
+
+			geterr();
+			buf_reset(&body);
+			if (fd < 0) {
+				seterr("cannot open %s:", f->host);
+				rc = -1;
+			} else if (fstat(fd, &st) < 0) {
+				seterr("cannot stat %s:", f->host);
+				rc = -1;
+			} else {
+				memset(&r, 0, sizeof r);
+				r.body = &body;
+				logmsg(LOG_DEBUG, "uploading %s (%lld bytes)", f->host,
+				    (long long)st.st_size);
+				rc = api_upload(a, fd, st.st_size, &r);
+				if (rc == 0)
+					rc = reply_uuid(&body, "POST /files", f->uuid);
+			}
+			if (fd >= 0)
+				close(fd);
+		} else {
+			rc = -1;
+		}
+		free(path);
+		buf_free(&body);
+		if (rc < 0)
+			break;
+		ne.path = xstrdup(f->abs);
+		ne.ino = (unsigned long long)f->st.st_ino;
+		ne.mtime_ns = mns;
+		ne.size = (long long)f->st.st_size;
+		ne.when = (long long)time(NULL);
+		memcpy(ne.uuid, f->uuid, 37);
+		ne.mine = 1;
+		up_put(&u, &ne);
+		u.changed = 1;
+	}
+	/* what was uploaded before a failure is still worth remembering */
+	up_save(c, &u);
+	up_free(&u);
+	free(cpath);
+	if (rc < 0 && interrupted)
+		seterr("User interrupted");
+	return rc;
+}
+
+/* ---- environment ---- */
+
+struct env {
+	char **k, **v;
+	size_t n;
+};
+
+static void
+env_set(struct env *e, const char *k, size_t klen, const char *v)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (strlen(e->k[i]) == klen && strncmp(e->k[i], k, klen) == 0) {
+			free(e->v[i]);
+			e->v[i] = xstrdup(v);
+			return;
+		}
+	e->k = xreallocarray(e->k, e->n + 1, sizeof *e->k);
+	e->v = xreallocarray(e->v, e->n + 1, sizeof *e->v);
+	e->k[e->n] = xstrndup(k, klen);
+	e->v[e->n++] = xstrdup(v);
+}
+
+static void
+env_free(struct env *e)
+{
+	freev(e->k, e->n);
+	freev(e->v, e->n);
+	memset(e, 0, sizeof *e);
+}
+
+/* -e pairs, checked before anything is sent. */
+static int
+check_env_pairs(struct ctx *c)
+{
+	char **pairs;
+	int n, i;
+
+	pairs = arg_list(c, "env", &n);
+	for (i = 0; i < n; i++) {
+		const char *eq = strchr(pairs[i], '=');
+		size_t klen = eq ? (size_t)(eq - pairs[i]) : strlen(pairs[i]);
+
+		if (klen == 0 || memchr(pairs[i], '\0', klen)) {
+			seterr("invalid -e '%s': expected NAME=VALUE with a non-empty NAME",
+			    pairs[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Session environment overlaid by -e pairs (K without '=' → ""). */
+static void
+build_env(struct ctx *c, struct store *st, struct env *e)
+{
+	struct store_kv *kv;
+	size_t n, i;
+	char **pairs;
+	int np, k;
+
+	memset(e, 0, sizeof *e);
+	kv = store_env(st, c->session, &n);
+	for (i = 0; i < n; i++)
+		env_set(e, kv[i].name, strlen(kv[i].name), kv[i].value);
+	free(kv);
+	pairs = arg_list(c, "env", &np);
+	for (k = 0; k < np; k++) {
+		const char *eq = strchr(pairs[k], '=');
+
+		if (eq)
+			env_set(e, pairs[k], (size_t)(eq - pairs[k]), eq + 1);
+		else
+			env_set(e, pairs[k], strlen(pairs[k]), "");
+	}
+}
+
+static int
+cmpidx(const void *a, const void *b, const struct env *e)
+{
+	return strcmp(e->k[*(const size_t *)a], e->k[*(const size_t *)b]);
+}
+
+/* Digest of the environment independent of order. */
+static void
+env_digest(const struct env *e, char hex[65])
+{
+	struct buf b = {0};
+	size_t *idx = xcalloc(e->n + 1, sizeof *idx), i, j;
+
+	for (i = 0; i < e->n; i++)
+		idx[i] = i;
+	for (i = 1; i < e->n; i++)      /* insertion sort: env is small */
+		for (j = i; j > 0 && cmpidx(&idx[j - 1], &idx[j], e) > 0; j--) {
+			size_t t = idx[j];
+
+			idx[j] = idx[j - 1];
+			idx[j - 1] = t;
+		}
+	for (i = 0; i < e->n; i++) {
+		buf_add(&b, e->k[idx[i]], strlen(e->k[idx[i]]) + 1);
+		buf_add(&b, e->v[idx[i]], strlen(e->v[idx[i]]) + 1);
+	}
+	sha256_hex(b.p ? b.p : "", b.len, hex);
+	buf_free(&b);
+	free(idx);
+}
+
+/* The --preserve-env memory (cli.md §7.10): CONTREE_HOME/cli/
+ * preserved-env, lines "image TAB env-digest TAB recorded".  1 if image
+ * is remembered with this digest. */
+static int
+envcache_has(struct ctx *c, const char *image, const char *digest)
+{
+	struct buf b = {0};
+	char *path = cache_file(c, "preserved-env"), *line, *want;
+	int found = 0;
+
+	if (access(path, F_OK) == 0 && readfile(path, &b) == 0 && b.p) {
+		want = xasprintf("%s\t%s\t", image, digest);
+		for (line = b.p; line && *line; ) {
+			if (strncmp(line, want, strlen(want)) == 0) {
+				found = 1;
+				break;
+			}
+			line = strchr(line, '\n');
+			if (line)
+				line++;
+		}
+		free(want);
+	}
+	geterr();
+	buf_free(&b);
+	free(path);
+	return found;
+}
+
+static void
+envcache_put(struct ctx *c, const char *image, const char *digest)
+{
+	struct buf b = {0}, out = {0};
+	char *path = cache_file(c, "preserved-env"), *line, *nl;
+	size_t nlines = 0, keep, skip;
+
+	if (access(path, F_OK) == 0 && readfile(path, &b) < 0)
+		buf_reset(&b);
+	geterr();
+	for (line = b.p; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		nlines++;
+	}
+	keep = ENVCACHE_MAX - 1;
+	skip = nlines > keep ? nlines - keep : 0;
+	for (line = b.p; line && *line; line = nl ? nl + 1 : NULL) {
+		size_t len;
+
+		nl = strchr(line, '\n');
+		len = nl ? (size_t)(nl - line) : strlen(line);
+		if (skip) {
+			skip--;
+			continue;
+		}
+		if (strncmp(line, image, strlen(image)) == 0 &&
+		    line[strlen(image)] == '\t')
+			continue;
+		buf_add(&out, line, len);
+		buf_addc(&out, '\n');
+	}
+	buf_printf(&out, "%s\t%s\t%lld\n", image, digest, (long long)time(NULL));
+	cache_write(path, &out);
+	buf_free(&out);
+	buf_free(&b);
+	free(path);
+}
+
+/* ---- the spawn request (cli.md §9.2.1) ---- */
+
+struct fileent {
+	const char *dest, *uuid;
+	long long uid, gid;
+	unsigned mode;
+};
+
+struct spawn {
+	char image[37];
+	char *command;
+	char **args;
+	size_t nargs;
+	int shell;
+	char *title;
+	struct buf stdin_data;
+	int has_stdin;
+};
+
+static void
+spawn_free(struct spawn *s)
+{
+	free(s->command);
+	freev(s->args, s->nargs);
+	free(s->title);
+	buf_free(&s->stdin_data);
+}
+
+/* Read all of stdin if it is not a terminal and has data ready now
+ * (zero-timeout poll; cli.md §9.2.1).  -1 on a read error. */
+static int
+read_piped_stdin(struct buf *b, int *has)
+{
+	struct pollfd p;
+	char tmp[65536];
+	ssize_t n;
+
+	*has = 0;
+	if (isatty(0))
+		return 0;
+	p.fd = 0;
+	p.events = POLLIN;
+	p.revents = 0;
+	if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP)))
+		return 0;
+	for (;;) {
+		n = read(0, tmp, sizeof tmp);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			if (errno == EINTR && !interrupted)
+				continue;
+			if (interrupted) {
+				seterr("User interrupted");
+				return -1;
+			}
+			seterr("reading standard input:");
+			return -1;
+		}
+		buf_add(b, tmp, (size_t)n);
+	}
+	*has = b->len > 0;
+	return 0;
+}
+
+/* Mode, command, args, title, stdin (cli.md §9.2.1). */
+static int
+build_command(struct ctx *c, struct spawn *s)
+{
+	char **w;
+	int nw, i, script_body = 0;
+	struct buf t = {0};
+
+	w = arg_pos(c, "COMMAND", &nw);
+	for (i = 0; i < nw; i++)
+		buf_printf(&t, "%s%s", i ? " " : "", w[i]);
+	s->title = xstrdup(t.p ? t.p : "");
+	buf_free(&t);
+	if (arg_flag(c, "interpreter") && nw > 0) {
+		struct buf sc = {0}, body = {0};
+		size_t k;
+		const char *nl;
+
+		if (readfile(w[0], &sc) < 0)
+			return -1;
+		for (k = 0; k < sc.len; k++)
+			if (!(sc.p[k] == '\r' && k + 1 < sc.len && sc.p[k + 1] == '\n'))
+				buf_addc(&body, sc.p[k]);
+		buf_free(&sc);
+		nl = body.p ? memchr(body.p, '\n', body.len) : NULL;
+		if (nl && (size_t)(nl + 1 - body.p) < body.len) {
+			buf_add(&s->stdin_data, nl + 1,
+			    body.len - (size_t)(nl + 1 - body.p));
+			s->has_stdin = 1;
+			script_body = 1;
+		}
+		buf_free(&body);
+		s->command = xstrdup("/bin/sh");
+		s->shell = 1;
+		s->nargs = nw > 1 ? (size_t)nw + 1 : 1;
+		s->args = xcalloc(s->nargs, sizeof *s->args);
+		s->args[0] = xstrdup("-s");
+		if (nw > 1) {
+			s->args[1] = xstrdup("--");
+			for (i = 1; i < nw; i++)
+				s->args[i + 1] = xstrdup(w[i]);
+		}
+	} else if (arg_flag(c, "shell")) {
+		s->shell = 1;
+		if (nw == 1) {
+			s->command = xstrdup(w[0]);
+		} else {
+			struct buf q = {0};
+
+			for (i = 0; i < nw; i++) {
+				if (i)
+					buf_addc(&q, ' ');
+				shquote(&q, w[i]);
+			}
+			s->command = xstrdup(q.p ? q.p : "");
+			buf_free(&q);
+		}
+	} else {
+		s->command = xstrdup(nw ? w[0] : "");
+		if (nw > 1) {
+			s->nargs = (size_t)nw - 1;
+			s->args = xcalloc(s->nargs, sizeof *s->args);
+			for (i = 1; i < nw; i++)
+				s->args[i - 1] = xstrdup(w[i]);
+		}
+	}
+	if (!script_body &&
+	    read_piped_stdin(&s->stdin_data, &s->has_stdin) < 0)
+		return -1;
+	return 0;
+}
+
+static void
+spawn_body(struct ctx *c, const struct spawn *s, const struct env *env,
+    int send_env, const char *cwd, const struct fileent *files,
+    size_t nfiles, struct buf *out)
+{
+	struct jw w;
+	size_t i;
+
+	jw_init(&w, out, 0);
+	jw_obj(&w);
+	jw_key(&w, "image");
+	jw_str(&w, s->image);
+	jw_key(&w, "command");
+	jw_str(&w, s->command);
+	if (s->nargs) {
+		jw_key(&w, "args");
+		jw_arr(&w);
+		for (i = 0; i < s->nargs; i++)
+			jw_str(&w, s->args[i]);
+		jw_arr_end(&w);
+	}
+	jw_key(&w, "shell");
+	jw_bool(&w, s->shell);
+	jw_key(&w, "disposable");
+	jw_bool(&w, arg_flag(c, "disposable") > 0);
+	jw_key(&w, "hostname");
+	jw_str(&w, arg_str(c, "hostname") ? arg_str(c, "hostname") : "linuxkit");
+	jw_key(&w, "truncate_output_at");
+	jw_int(&w, arg_int(c, "truncate"));
+	jw_key(&w, "timeout");
+	jw_int(&w, arg_int(c, "timeout"));
+	if (cwd && *cwd) {
+		jw_key(&w, "cwd");
+		jw_str(&w, cwd);
+	}
+	if (send_env && env->n) {
+		jw_key(&w, "env");
+		jw_obj(&w);
+		for (i = 0; i < env->n; i++) {
+			jw_key(&w, env->k[i]);
+			jw_str(&w, env->v[i]);
+		}
+		jw_obj_end(&w);
+	}
+	if (arg_flag(c, "preserve-env")) {
+		jw_key(&w, "preserve_env");
+		jw_bool(&w, 1);
+	}
+	if (nfiles) {
+		char mode[16];
+
+		jw_key(&w, "files");
+		jw_obj(&w);
+		for (i = 0; i < nfiles; i++) {
+			jw_key(&w, files[i].dest);
+			jw_obj(&w);
+			jw_key(&w, "uuid");
+			jw_str(&w, files[i].uuid);
+			jw_key(&w, "uid");
+			jw_int(&w, files[i].uid);
+			jw_key(&w, "gid");
+			jw_int(&w, files[i].gid);
+			jw_key(&w, "mode");
+			snprintf(mode, sizeof mode, "%04o", files[i].mode & 07777);
+			jw_str(&w, mode);
+			jw_obj_end(&w);
+		}
+		jw_obj_end(&w);
+	}
+	if (s->has_stdin) {
+		struct buf b64 = {0};
+
+		b64_encode(&b64, s->stdin_data.p, s->stdin_data.len);
+		jw_key(&w, "stdin");
+		jw_obj(&w);
+		jw_key(&w, "value");
+		jw_strn(&w, b64.p ? b64.p : "", b64.len);
+		jw_key(&w, "encoding");
+		jw_str(&w, "base64");
+		jw_obj_end(&w);
+		buf_free(&b64);
+	}
+	jw_obj_end(&w);
+}
+
+/* Pending files first, then --file (an explicit --file wins for the
+ * same destination).  The array points into pend and l. */
+static struct fileent *
+merge_files(const struct store_file *pend, size_t npend,
+    const struct filelist *l, size_t *n)
+{
+	struct fileent *f = xcalloc(npend + l->n + 1, sizeof *f);
+	size_t i, k, m = 0;
+
+	for (i = 0; i < npend + l->n; i++) {
+		struct fileent e;
+
+		if (i < npend) {
+			e.dest = pend[i].path;
+			e.uuid = pend[i].uuid;
+			e.uid = pend[i].uid;
+			e.gid = pend[i].gid;
+			e.mode = pend[i].mode;
+		} else {
+			const struct hostfile *h = &l->f[i - npend];
+
+			e.dest = h->dest;
+			e.uuid = h->uuid;
+			e.uid = h->uid;
+			e.gid = h->gid;
+			e.mode = h->mode;
+		}
+		for (k = 0; k < m; k++)
+			if (strcmp(f[k].dest, e.dest) == 0)
+				break;
+		f[k] = e;
+		if (k == m)
+			m++;
+	}
+	*n = m;
+	return f;
+}
+
+/* ---- a spawn whose answer was lost ---- */
+
+static int
+json_streq_str(const struct json *j, int t, const char *s)
+{
+	return t >= 0 && json_streq(j, t, s);
+}
+
+/* Does the operation record j look like the request we sent? */
+static int
+same_request(const struct json *j, const struct spawn *s)
+{
+	int m = json_get(j, 0, "metadata"), a, t;
+	size_t i;
+
+	if (m < 0 || j->tok[m].type != JSON_OBJECT)
+		return 0;
+	if (!json_streq_str(j, json_get(j, m, "image"), s->image) ||
+	    !json_streq_str(j, json_get(j, m, "command"), s->command))
+		return 0;
+	t = json_get(j, m, "shell");
+	if (t >= 0 && json_bool(j, t) != s->shell)
+		return 0;
+	a = json_get(j, m, "args");
+	if (a >= 0 && j->tok[a].type == JSON_ARRAY) {
+		if ((size_t)j->tok[a].size != s->nargs)
+			return 0;
+		for (i = 0, t = json_first(j, a); t >= 0 && i < s->nargs;
+		    i++, t = json_after(j, t))
+			if (!json_streq(j, t, s->args[i]))
+				return 0;
+	} else if (s->nargs) {
+		return 0;
+	}
+	return 1;
+}
+
+/* Look for the operation a lost spawn may have created: instance
+ * operations created since just before the spawn whose metadata match.
+ * 1 found (uuid set), 0 not found or not decidable (slot set), -1. */
+static int
+find_lost_spawn(struct ctx *c, struct api *a, const struct spawn *s,
+    long long t0, char uuid[37])
+{
+	struct buf body = {0};
+	struct api_resp r;
+	struct json j;
+	char since[32];
+	const char *q[] = {"kind", "instance", "since", since, "limit", "100",
+	    NULL};
+	int t, found = 0;
+
+	iso_utc(t0 - 10, since, sizeof since);
+	memset(&r, 0, sizeof r);
+	r.body = &body;
+	if (api_call(a, "GET", "/operations", q, NULL, 0, &r) < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0) {
+		buf_free(&body);
+		seterr("malformed reply to GET /operations");
+		return -1;
+	}
+	if (j.tok[0].type == JSON_ARRAY)
+		for (t = json_first(&j, 0); t >= 0; t = json_after(&j, t)) {
+			char *u = json_getstr(&j, t, "uuid");
+			struct buf ob;
+			struct json oj;
+
+			if (!u || !is_uuid(u) ||
+			    op_get(c, u, 0, &ob, &oj) < 0) {
+				free(u);
+				continue;
+			}
+			if (same_request(&oj, s)) {
+				if (found++ == 0)
+					memcpy(uuid, u, 37);
+			}
+			json_free(&oj);
+			buf_free(&ob);
+			free(u);
+		}
+	json_free(&j);
+	buf_free(&body);
+	if (found > 1) {
+		seterr("%d recent operations match this run", found);
+		return 0;
+	}
+	if (!found)
+		seterr("no matching operation found");
+	return found;
+}
+
+/* POST /v1/instances, never re-sent once written (design.md §1).
+ * 0 with uuid and the reply, or -1. */
+static int
+spawn(struct ctx *c, struct api *a, const struct spawn *s,
+    const char *json, struct buf *reply, char uuid[37])
+{
+	struct api_resp r;
+	long long t0 = (long long)time(NULL);
+	char *orig;
+	int saved, found;
+
+	memset(&r, 0, sizeof r);
+	r.body = reply;
+	if (api_call(a, "POST", "/instances", NULL, json, API_NOREPLAY, &r) == 0)
+		return reply_uuid(reply, "POST /instances", uuid);
+	if (r.status != 0)
+		return -1;      /* the server answered: it did not start */
+	/* The request may have reached the server and the answer got
+	 * lost.  Sending it again could run the command twice, so look
+	 * for it instead (with Ctrl-C held back while we look). */
+	orig = xstrdup(geterr());
+	saved = interrupted;
+	interrupted = 0;
+	logmsg(LOG_WARNING, "No answer to the spawn request (%s); looking for the operation",
+	    orig);
+	found = find_lost_spawn(c, a, s, t0, uuid);
+	interrupted = saved || interrupted;
+	buf_reset(reply);
+	if (found == 1) {
+		logmsg(LOG_WARNING, "Found operation %s started by this run", uuid);
+		free(orig);
+		return 0;
+	}
+	seterr("the spawn request was sent but its answer was lost (%s), and the operation could not be identified (%s): the command MAY have started; check 'contree ps -a' before running it again",
+	    orig, geterr());
+	free(orig);
+	return -1;
+}
+
+/* ---- run ---- */
+
+static int
+status_of(const struct json *j, long long *code, int *has)
+{
+	*has = op_exit_code(j, code);
+	if (*has)
+		return (int)(*code & 255);
+	return op_status_is(j, "SUCCESS") ? 0 : EXIT_ERR;
+}
+
+static void
+cancel_op(struct api *a, const char *uuid)
+{
+	struct api_resp r;
+	char *path = xasprintf("/operations/%s", uuid);
+	int saved = interrupted;
+
+	interrupted = 0;
+	memset(&r, 0, sizeof r);
+	if (api_call(a, "DELETE", path, NULL, NULL, 0, &r) < 0)
+		logmsg(LOG_DEBUG, "cancel %s: %s", uuid, geterr());
+	(void)saved;
+	interrupted = 1;
+	logmsg(LOG_INFO, "Operation %s cancelled", uuid);
+	free(path);
+}
+
+/* The row of cli.md §9.2.4 for structured formats. */
+static int
+print_row(struct ctx *c, const struct json *j, const struct buf *so,
+    const struct buf *se)
+{
+	struct out *o = out_new(c->fmt, 1);
+	struct row *r = row_new();
+
+	out_pin(o, NULL, tail_error);
+	op_row(r, j);
+	row_strn(r, "stdout", so->p ? so->p : "", so->len);
+	row_strn(r, "stderr", se->p ? se->p : "", se->len);
+	out_row(o, r);
+	return out_end(o);
+}
+
+/* Append the --use entry (when given); returns the entry the run starts
+ * from: the use entry, else from. */
+static long long
+record_use(struct store *st, struct ctx *c, const char *useimg,
+    long long from)
+{
+	struct store_new u;
+	long long id;
+
+	if (!useimg)
+		return from;
+	memset(&u, 0, sizeof u);
+	u.kind = STORE_USE;
+	u.image = useimg;
+	u.title = arg_str(c, "use");
+	id = store_append(st, c->session, &u, NULL);
+	return id < 0 ? -1 : id;
+}
+
+static int
+detached(struct ctx *c, struct store *st, const struct spawn *s,
+    const char *useimg, long long from, const char *uuid,
+    const struct buf *reply)
+{
+	int disp = arg_flag(c, "disposable") > 0;
+	char *branch = xasprintf("%s-%s", disp ? "disposable" : "detached", uuid);
+	struct store_new e;
+	struct out *o;
+	struct row *r;
+	struct json j;
+	int rc = 0;
+
+	if ((from = record_use(st, c, useimg, from)) < 0) {
+		free(branch);
+		return -1;
+	}
+	memset(&e, 0, sizeof e);
+	e.kind = disp ? STORE_RUN_DISPOSABLE : STORE_RUN_DETACHED;
+	e.image = s->image;
+	e.title = s->title;
+	e.op = uuid;
+	e.branch = branch;
+	e.from = from;
+	if (store_append(st, c->session, &e, NULL) < 0 ||
+	    store_pending_add(st, c->session, uuid, s->title, branch, disp) < 0) {
+		free(branch);
+		return -1;
+	}
+	free(branch);
+	o = out_new(c->fmt, 1);
+	r = row_new();
+	row_str(r, "uuid", uuid);
+	row_str(r, "status", "PENDING");
+	if (reply->len && json_parse_alloc(&j, reply->p, reply->len) == 0) {
+		row_json(r, &j, 0);
+		json_free(&j);
+	}
+	out_row(o, r);
+	if (out_end(o) < 0 && errno != EPIPE)
+		rc = -1;
+	return rc;
+}
+
+/* Record a finished run (cli.md §9.2.5).  0 or -1. */
+static int
+record_run(struct ctx *c, struct store *st, const struct spawn *s,
+    const char *useimg, long long from, const char *uuid,
+    const struct json *j, const struct env *env)
+{
+	struct store_new e;
+	char *img, *branch = NULL;
+	int disp = arg_flag(c, "disposable") > 0, forked = 0;
+	long long id;
+
+	if ((from = record_use(st, c, useimg, from)) < 0)
+		return -1;
+	if (!op_status_is(j, "SUCCESS"))
+		return 0;
+	img = op_result_image(j);
+	memset(&e, 0, sizeof e);
+	e.title = s->title;
+	e.op = uuid;
+	e.from = from;
+	if (disp) {
+		branch = xasprintf("disposable-%s", uuid);
+		e.kind = STORE_RUN_DISPOSABLE;
+		e.image = s->image;
+		e.branch = branch;
+	} else if (img) {
+		e.kind = STORE_RUN;
+		e.image = img;
+	} else {
+		free(img);
+		return 0;
+	}
+	id = store_append(st, c->session, &e, disp ? NULL : &forked);
+	if (id >= 0 && forked)
+		logmsg(LOG_WARNING, "The session moved while this run was in progress: entry %lld was recorded on top of the newer work (the session forked; 'contree session show' has both)",
+		    id);
+	if (id >= 0 && !disp && arg_flag(c, "preserve-env")) {
+		char dig[65];
+
+		env_digest(env, dig);
+		envcache_put(c, img, dig);
+	}
+	free(branch);
+	free(img);
+	return id < 0 ? -1 : 0;
+}
+
+int
+cmd_run(struct ctx *c)
+{
+	struct spawn s;
+	struct filelist files;
+	struct store *st;
+	struct api *a;
+	struct env env;
+	struct store_file *pend = NULL;
+	struct fileent *fe = NULL;
+	struct buf body = {0}, reply = {0}, rec = {0}, so = {0}, se = {0};
+	struct json j;
+	const struct store_entry *tip;
+	const char *useref = arg_str(c, "use"), *cwd;
+	char uuid[37], useimg[37], dig[65];
+	size_t npend = 0, nfe = 0;
+	long long from = 0, code;
+	int rc = -1, send_env = 1, has, tso, tse, status;
+
+	memset(&s, 0, sizeof s);
+	memset(&files, 0, sizeof files);
+	memset(&env, 0, sizeof env);
+	/* 1. everything local first: nothing is sent if any of it fails */
+	if (check_env_pairs(c) < 0 || collect_files(c, &files) < 0 ||
+	    build_command(c, &s) < 0)
+		goto out;
+	if (!(st = ctx_store(c)))
+		goto out;
+	tip = store_tip(st, c->session);
+	if (!useref && !tip) {
+		no_session();
+		rc = EXIT_ERR;
+		goto out;
+	}
+	if (!(a = ctx_api(c)))
+		goto out;
+	/* 2. the image */
+	if (useref) {
+		if (resolve_image(c, useref, useimg) < 0)
+			goto out;
+		memcpy(s.image, useimg, 37);
+	} else {
+		memcpy(s.image, tip->image, 37);
+	}
+	from = tip ? tip->id : 0;
+	/* 3. uploads, then the request */
+	if (upload_files(c, a, &files) < 0)
+		goto out;
+	pend = store_pending_files(st, c->session, &npend);
+	fe = merge_files(pend, npend, &files, &nfe);
+	build_env(c, st, &env);
+	env_digest(&env, dig);
+	if (env.n && envcache_has(c, s.image, dig))
+		send_env = 0;
+	cwd = arg_str(c, "cwd");
+	if (!cwd || !*cwd)
+		cwd = store_cwd(st, c->session);
+	spawn_body(c, &s, &env, send_env, cwd, fe, nfe, &body);
+	if (interrupted) {
+		seterr("User interrupted");
+		goto out;
+	}
+	if (spawn(c, a, &s, body.p, &reply, uuid) < 0) {
+		if (interrupted)
+			seterr("User interrupted (the spawn request's outcome is unknown: check 'contree ps -a')");
+		goto out;
+	}
+	logmsg(LOG_DEBUG, "operation %s", uuid);
+	if (interrupted) {
+		cancel_op(a, uuid);
+		seterr("User interrupted");
+		goto out;
+	}
+	if (arg_flag(c, "detach")) {
+		rc = detached(c, st, &s, useref ? useimg : NULL, from, uuid, &reply);
+		goto out;
+	}
+	/* 4. wait; Ctrl-C cancels and records nothing */
+	if (op_wait(c, uuid, &rec, &j) < 0) {
+		if (interrupted) {
+			cancel_op(a, uuid);
+			seterr("User interrupted");
+		}
+		goto out;
+	}
+	/* 5. record, report, print */
+	rc = 0;
+	if (record_run(c, st, &s, useref ? useimg : NULL, from, uuid, &j,
+	    &env) < 0) {
+		logmsg(LOG_ERROR, "%s", geterr());
+		rc = -2;
+	}
+	status = status_of(&j, &code, &has);
+	if (op_timed_out(&j))
+		logmsg(LOG_WARNING, "Operation %s timed out after %lld seconds",
+		    uuid, arg_int(c, "timeout"));
+	else if (!op_status_is(&j, "SUCCESS")) {
+		char *stt = json_getstr(&j, 0, "status");
+		char *err = json_getstr(&j, 0, "error");
+
+		logmsg(LOG_CRITICAL, "Operation %s finished with status %s%s%s",
+		    uuid, stt ? stt : "?", err && *err ? ": " : "",
+		    err ? err : "");
+		free(stt);
+		free(err);
+	}
+	op_stream(&j, "stdout", &so, &tso);
+	op_stream(&j, "stderr", &se, &tse);
+	if (c->fmt == FMT_DEFAULT) {
+		fflush(stdout);
+		if (emit_stream(1, &so) < 0 && errno != EPIPE) {
+			seterr("writing output:");
+			rc = -2;
+		}
+		emit_stream(2, &se);
+	} else if (print_row(c, &j, &so, &se) < 0 && errno != EPIPE) {
+		rc = -2;
+	}
+	if (tso || tse)
+		logmsg(LOG_WARNING, "The server truncated %s%s%s at %lld bytes (raise -T/--truncate)",
+		    tso ? "stdout" : "", tso && tse ? " and " : "",
+		    tse ? "stderr" : "", arg_int(c, "truncate"));
+	json_free(&j);
+	rc = rc == -2 ? EXIT_ERR : status;
+out:
+	buf_free(&rec);
+	buf_free(&so);
+	buf_free(&se);
+	buf_free(&body);
+	buf_free(&reply);
+	free(fe);
+	free(pend);
+	env_free(&env);
+	free_files(&files);
+	spawn_free(&s);
+	return rc;
+}
+
+/* ---- session wait (cli.md §9.19) ---- */
+
+struct waited {
+	char *op, *title, *branch;
+	int disposable;
+};
+
+static int
+fallback_active(struct ctx *c, struct waited **w, size_t *n)
+{
+	struct api *a = ctx_api(c);
+	struct buf body = {0};
+	struct api_resp r;
+	struct json j;
+	int t;
+
+	if (!a)
+		return -1;
+	memset(&r, 0, sizeof r);
+	r.body = &body;
+	if (api_call(a, "GET", "/operations", NULL, NULL, 0, &r) < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0) {
+		buf_free(&body);
+		seterr("malformed reply to GET /operations");
+		return -1;
+	}
+	if (j.tok[0].type == JSON_ARRAY)
+		for (t = json_first(&j, 0); t >= 0; t = json_after(&j, t)) {
+			int sk = json_get(&j, t, "session_key");
+			int stt = json_get(&j, t, "status");
+			char *u;
+
+			if (sk < 0 || !json_streq(&j, sk, c->session) || stt < 0 ||
+			    !(json_streq(&j, stt, "PENDING") ||
+			    json_streq(&j, stt, "ASSIGNED") ||
+			    json_streq(&j, stt, "EXECUTING")))
+				continue;
+			if (!(u = json_getstr(&j, t, "uuid")))
+				continue;
+			*w = xreallocarray(*w, *n + 1, sizeof **w);
+			memset(&(*w)[*n], 0, sizeof **w);
+			(*w)[(*n)++].op = u;
+		}
+	json_free(&j);
+	buf_free(&body);
+	return 0;
+}
+
+/* Turn a finished detached operation into history. */
+static int
+record_waited(struct ctx *c, struct store *st, const struct waited *w,
+    const struct json *j)
+{
+	long long code;
+	struct store_new e;
+	int t = json_get(j, 0, "kind");
+
+	if (!op_status_is(j, "SUCCESS") || (op_exit_code(j, &code) && code) ||
+	    t < 0 || !json_streq(j, t, "instance"))
+		return 0;
+	memset(&e, 0, sizeof e);
+	e.title = w->title;
+	e.op = w->op;
+	if (w->disposable) {
+		char *branch = xasprintf("disposable-%s", w->op);
+		const struct store_entry *bt = store_branch_tip(st, c->session,
+		    branch), *base;
+		long long id;
+
+		/* fix (cli.md §9.19): `run -d -D` made this entry already */
+		if (bt) {
+			free(branch);
+			return 0;
+		}
+		base = store_branch_tip(st, c->session, w->branch);
+		if (!base)
+			base = store_tip(st, c->session);
+		if (!base) {
+			free(branch);
+			return 0;
+		}
+		e.kind = STORE_RUN_DISPOSABLE;
+		e.image = base->image;
+		e.branch = branch;
+		id = store_append(st, c->session, &e, NULL);
+		free(branch);
+		return id < 0 ? -1 : 0;
+	} else {
+		char *img = op_result_image(j);
+		long long id;
+
+		if (!img)
+			return 0;
+		e.kind = STORE_RUN;
+		e.image = img;
+		id = store_append(st, c->session, &e, NULL);
+		free(img);
+		return id < 0 ? -1 : 0;
+	}
+}
+
+int
+cmd_session_wait(struct ctx *c)
+{
+	struct store *st = ctx_store(c);
+	struct waited *w = NULL;
+	struct out *o;
+	char **args;
+	size_t n = 0, i;
+	int nargs, record = 0, status = 0;
+
+	if (!st)
+		return -1;
+	args = arg_pos(c, "UUID_OR_REF", &nargs);
+	if (nargs) {
+		struct store_pending *p;
+		char **ops;
+		int nops, k;
+		size_t np, m;
+
+		if (resolve_ops(c, args, nargs, &ops, &nops) < 0)
+			return -1;
+		p = store_pending(st, c->session, &np);
+		w = xcalloc((size_t)nops + 1, sizeof *w);
+		for (k = 0; k < nops; k++) {
+			w[k].op = ops[k];
+			for (m = 0; m < np; m++)
+				if (strcmp(p[m].op, ops[k]) == 0)
+					w[k].title = xstrdup(p[m].title);
+		}
+		n = (size_t)nops;
+		free(ops);
+		free(p);
+	} else {
+		struct store_pending *p;
+		size_t np;
+
+		if (!store_get(st, c->session, NULL)) {
+			no_session();
+			return EXIT_ERR;
+		}
+		p = store_pending(st, c->session, &np);
+		w = xcalloc(np + 1, sizeof *w);
+		for (i = 0; i < np; i++) {
+			w[i].op = xstrdup(p[i].op);
+			w[i].title = xstrdup(p[i].title);
+			w[i].branch = xstrdup(p[i].branch);
+			w[i].disposable = p[i].disposable;
+		}
+		n = np;
+		free(p);
+		record = 1;
+		if (n == 0) {
+			record = 0;
+			if (fallback_active(c, &w, &n) < 0) {
+				free(w);
+				return -1;
+			}
+		}
+		if (n == 0) {
+			fputs("No active operations for this session.\n", stderr);
+			free(w);
+			return 0;
+		}
+	}
+	logmsg(LOG_INFO, "Waiting for %zu operation%s", n, n == 1 ? "" : "s");
+	o = out_new(c->fmt, 1);
+	out_pin(o, NULL, tail_error);
+	for (i = 0; i < n; i++) {
+		struct buf body;
+		struct json j;
+		struct row *r;
+		long long code;
+
+		if (op_wait(c, w[i].op, &body, &j) < 0) {
+			if (interrupted)
+				break;
+			logmsg(LOG_ERROR, "operation %s: %s", w[i].op, geterr());
+			status = status > 1 ? status : 1;
+			continue;
+		}
+		if (record) {
+			if (record_waited(c, st, &w[i], &j) < 0 ||
+			    store_pending_done(st, c->session, w[i].op) < 0) {
+				logmsg(LOG_ERROR, "recording %s: %s", w[i].op,
+				    geterr());
+				status = status > 1 ? status : 1;
+			}
+		}
+		r = row_new();
+		row_json(r, &j, 0);
+		row_str(r, "uuid", w[i].op);
+		if (op_exit_code(&j, &code))
+			row_int(r, "exit_code", code);
+		else
+			row_null(r, "exit_code");
+		row_str(r, "title", w[i].title ? w[i].title : "");
+		if (json_get(&j, 0, "error") < 0)
+			row_str(r, "error", "");
+		out_row(o, r);
+		out_batch(o);
+		if (!op_status_is(&j, "SUCCESS"))
+			status = status > 1 ? status : 1;
+		else if (op_exit_code(&j, &code) && (code & 255)) {
+			int e = (int)(code & 255);
+
+			status = status > e ? status : e;
+		}
+		json_free(&j);
+		buf_free(&body);
+	}
+	out_end(o);
+	for (i = 0; i < n; i++) {
+		free(w[i].op);
+		free(w[i].title);
+		free(w[i].branch);
+	}
+	free(w);
+	if (interrupted) {
+		seterr("User interrupted");
+		return -1;
+	}
+	return status;
+}

@@ -1,0 +1,126 @@
+/* contree.h - the command table, parsed arguments and the context that
+ * every command receives.  Commands live in cmd_*.c; contree.c parses
+ * the command line from the one table and dispatches. */
+#ifndef CONTREE_H
+#define CONTREE_H
+
+#include <stddef.h>
+
+struct api;
+struct store;
+
+/* Option kinds. */
+enum {
+	OPT_FLAG,     /* no value; counted */
+	OPT_STR,      /* one value; last wins */
+	OPT_INT,      /* integer */
+	OPT_POSINT,   /* integer >= 1 */
+	OPT_CHOICE,   /* one of .choices */
+	OPT_APPEND,   /* one value per use, collected */
+	OPT_NARGS     /* one or more values per use, collected (--file-excludes) */
+};
+
+struct opt {
+	char s;                 /* short letter or 0 */
+	const char *l;          /* long name without "--"; the lookup key */
+	int kind;
+	const char *meta;       /* value name in help, e.g. "N" */
+	const char *def;        /* default as text, or NULL */
+	const char *help;
+	const char *const *choices;
+	const char *const *alias;  /* extra long names ("no-wait", "rm") */
+};
+
+/* Positional arity. */
+enum { P_ONE = 1, P_OPT, P_ANY, P_SOME, P_REST };
+
+struct pos {
+	const char *name;       /* lookup key and help name */
+	int nargs;
+	const char *help;
+	const char *const *choices;
+};
+
+/* Command flags. */
+enum {
+	C_LOCAL = 1,            /* needs no configured profile (auth, agent, skill) */
+	C_NOSTORE = 2           /* does not open the session store */
+};
+
+struct ctx;
+
+struct cmd {
+	const char *name;
+	const char *const *alias;
+	const char *summary;    /* one line for lists */
+	const char *desc;       /* paragraph(s) for --help */
+	const struct opt *opts;
+	const struct pos *pos;
+	const struct cmd *subs; /* NULL-name-terminated array, or NULL */
+	int subreq;             /* 1: a subcommand is required */
+	int (*fn)(struct ctx *);
+	int flags;
+	const char *examples;
+};
+
+/* Parsed values of one option (by long name). */
+struct optval {
+	const struct opt *o;
+	int count;              /* times given (flags) */
+	char **v;               /* values given, in order */
+	int nv;
+};
+
+struct ctx {
+	/* global options */
+	const char *profile, *token, *url, *project, *config, *session_opt;
+	int fmt;                /* out.h FMT_* */
+	/* resolved at start-up */
+	char *home;             /* CONTREE_HOME */
+	char *prof_name;        /* resolved profile */
+	char *prof_token, *prof_url, *prof_type, *prof_project;
+	int prof_found;
+	char *session;          /* session key */
+	char *editor_default;   /* [cli] editor */
+	/* the command */
+	const struct cmd *cmd;  /* leaf command */
+	const char *path;       /* "session show" */
+	struct optval *ov;
+	int nov;
+	char **pos;             /* positional tokens in order */
+	int npos;
+	const char **posname;   /* which positional each token was given to */
+	/* lazily opened */
+	struct api *api_;
+	struct store *store_;
+};
+
+/* Option access by long name; values are defaults when not given. */
+int arg_flag(struct ctx *c, const char *name);          /* count */
+const char *arg_str(struct ctx *c, const char *name);   /* NULL if none */
+long long arg_int(struct ctx *c, const char *name);
+char **arg_list(struct ctx *c, const char *name, int *n);
+int arg_given(struct ctx *c, const char *name);
+/* Positional tokens given to the positional `name`. */
+char **arg_pos(struct ctx *c, const char *name, int *n);
+
+/* The API client for the resolved profile; NULL with the error slot set
+ * when credentials are missing (status 0 "API error") or the URL is bad. */
+struct api *ctx_api(struct ctx *c);
+/* The profile's session store, opened on first use; NULL + error. */
+struct store *ctx_store(struct ctx *c);
+
+/* Print the two-line "no active session" message (cli.md §6). */
+void no_session(void);
+
+/* Prompt on stderr and read one line without echo from the terminal
+ * (/dev/tty, else standard input); the newline is removed.  0, or -1
+ * with the slot set (EOF, no input). */
+int read_secret(const char *prompt, char *buf, size_t n);
+/* Prompt and read one line with echo (standard input).  0 or -1 (EOF). */
+int read_line(const char *prompt, char *buf, size_t n);
+
+/* y/N prompt on stdout; EOF counts as no.  1 yes, 0 no. */
+int ask_yn(const char *question);
+
+#endif

@@ -1,0 +1,1228 @@
+/* out.c - rows and the eight output formats of cli.md §4.
+ *
+ * A row is an array of typed fields.  out_row orders it (head, then the
+ * names in the order first seen by this output, then tail) and either
+ * writes it at once (csv, tsv, json, plain) or queues it until
+ * out_batch (table, default, toml, json-pretty).
+ *
+ * Widths and cuts count code points, not display cells, as the peer's
+ * len() does; wide characters therefore misalign a table the same way. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "out.h"
+#include "util.h"
+
+/* Value types after typing by name. */
+enum { V_NULL, V_BOOL, V_INT, V_NUM, V_FLOAT, V_STR, V_TIME, V_DUR };
+
+struct field {
+	char *name;
+	int t;
+	int64_t i;      /* V_BOOL, V_INT; V_TIME: Unix seconds */
+	long us;        /* V_TIME: microseconds */
+	double d;       /* V_FLOAT; V_DUR: seconds, to the microsecond */
+	char *s;        /* V_STR bytes (NUL-terminated, may hold NULs);
+	                   V_NUM: an integer literal beyond int64 */
+	size_t n;
+};
+
+struct row {
+	struct field *f;
+	int n, cap;
+};
+
+struct out {
+	int fmt, fd;
+	int term;               /* table: terminal behaviour (§4.3) */
+	int colour;
+	const char *ell;        /* ellipsis */
+	int ellw;               /* its width in code points */
+	int cols_w;             /* terminal width */
+	int err;                /* errno of the first failed write, or 0 */
+	char **order;           /* head names, then names as first seen */
+	int norder, caporder;
+	char **tail;
+	int ntail, captail;
+	struct row **q;         /* queued rows of the current batch */
+	int nq, capq;
+	long nrows;             /* rows written so far */
+	/* table layout, fixed by the first batch */
+	int laid, ncol;
+	char **col;
+	size_t *width;
+};
+
+const char *const fmt_names[] = {
+	"csv", "default", "json", "json-pretty", "plain", "table", "toml",
+	"tsv", NULL
+};
+static const int fmt_ids[] = {
+	FMT_CSV, FMT_DEFAULT, FMT_JSON, FMT_JSON_PRETTY, FMT_PLAIN, FMT_TABLE,
+	FMT_TOML, FMT_TSV
+};
+
+int
+fmt_parse(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && fmt_names[i]; i++)
+		if (strcmp(name, fmt_names[i]) == 0)
+			return fmt_ids[i];
+	return -1;
+}
+
+const char *
+fmt_name(int fmt)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(fmt_ids); i++)
+		if (fmt_ids[i] == fmt)
+			return fmt_names[i];
+	return "default";
+}
+
+/* ---- time ---- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date. */
+static int64_t
+days_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* n decimal digits at *p into *v; advances *p.  -1 if not all digits. */
+static int
+digits(const char **p, int n, int *v)
+{
+	int i;
+
+	*v = 0;
+	for (i = 0; i < n; i++) {
+		if ((*p)[i] < '0' || (*p)[i] > '9')
+			return -1;
+		*v = *v * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	return 0;
+}
+
+int
+ts_parse(const char *s, int64_t *sec, long *nsec)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31};
+	int y, mo, d, h = 0, mi = 0, se = 0, oh = 0, om = 0, sign = 0, k;
+	long ns = 0;
+	const char *p = s;
+
+	if (!s || digits(&p, 4, &y) < 0 || *p++ != '-' ||
+	    digits(&p, 2, &mo) < 0 || *p++ != '-' || digits(&p, 2, &d) < 0)
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || y < 1 ||
+	    (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))))
+		return -1;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if (digits(&p, 2, &h) < 0 || *p++ != ':' ||
+		    digits(&p, 2, &mi) < 0)
+			return -1;
+		if (*p == ':') {
+			p++;
+			if (digits(&p, 2, &se) < 0)
+				return -1;
+			if (*p == '.' || *p == ',') {
+				p++;
+				if (*p < '0' || *p > '9')
+					return -1;
+				for (k = 0; *p >= '0' && *p <= '9'; p++, k++)
+					if (k < 9)
+						ns = ns * 10 + (*p - '0');
+				for (; k < 9; k++)
+					ns *= 10;
+			}
+		}
+		if (h > 23 || mi > 59 || se > 59)
+			return -1;
+		if (*p == 'Z' || *p == 'z') {
+			p++;
+		} else if (*p == '+' || *p == '-') {
+			sign = *p++ == '-' ? -1 : 1;
+			if (digits(&p, 2, &oh) < 0)
+				return -1;
+			if (*p == ':') {
+				p++;
+				if (digits(&p, 2, &om) < 0)
+					return -1;
+			} else if (*p && digits(&p, 2, &om) < 0) {
+				return -1;
+			}
+			if (oh > 23 || om > 59)
+				return -1;
+		}
+	}
+	if (*p)
+		return -1;
+	*sec = days_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
+	    sign * (oh * 3600 + om * 60);
+	*nsec = ns;
+	return 0;
+}
+
+void
+ts_local(char *out, size_t n, int64_t sec)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+
+	tzset();
+	if ((int64_t)t != sec || !localtime_r(&t, &tm)) {
+		snprintf(out, n, "%lld", (long long)sec);
+		return;
+	}
+	snprintf(out, n, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+void
+ts_iso(char *out, size_t n, int64_t sec, long nsec)
+{
+	time_t t = (time_t)sec;
+	struct tm tm;
+	long us = nsec / 1000 % 1000000;
+	char frac[24] = "";
+
+	if ((int64_t)t != sec || !gmtime_r(&t, &tm)) {
+		snprintf(out, n, "%lld", (long long)sec);
+		return;
+	}
+	if (us > 0)
+		snprintf(frac, sizeof frac, ".%06ld", us);
+	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d%s+00:00",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, frac);
+}
+
+void
+dur_text(char *out, size_t n, double secs)
+{
+	long long t;
+
+	if (secs != secs || secs > 9e18 || secs < -9e18)
+		t = 0;
+	else
+		t = (long long)secs;    /* toward zero, as int() */
+	if (t < 60)
+		snprintf(out, n, "%llds", t);
+	else if (t < 3600)
+		snprintf(out, n, "%lldm%llds", t / 60, t % 60);
+	else
+		snprintf(out, n, "%lldh%lldm", t / 3600, t % 3600 / 60);
+}
+
+/* x rounded to an integer, ties to even (Python's round()).  |x| must
+ * be below 2^62. */
+static int64_t
+round_even(double x)
+{
+	int64_t v = (int64_t)x;
+	double r = x - (double)v;
+
+	if (r > 0.5 || (r == 0.5 && (v & 1)))
+		v++;
+	else if (r < -0.5 || (r == -0.5 && (v & 1)))
+		v--;
+	return v;
+}
+
+/* Seconds as Python's timedelta keeps them: rounded to whole
+ * microseconds (half to even).  Values timedelta cannot hold stay. */
+static double
+dur_us(double s)
+{
+	int64_t w;
+
+	if (s != s || s > 8.64e13 || s < -8.64e13)
+		return s;
+	w = (int64_t)s;
+	return (double)(w * 1000000 + round_even((s - (double)w) * 1e6)) /
+	    1e6;
+}
+
+/* ---- rows ---- */
+
+struct row *
+row_new(void)
+{
+	return xcalloc(1, sizeof(struct row));
+}
+
+static void
+field_free(struct field *f)
+{
+	free(f->name);
+	free(f->s);
+}
+
+void
+row_free(struct row *r)
+{
+	int i;
+
+	if (!r)
+		return;
+	for (i = 0; i < r->n; i++)
+		field_free(&r->f[i]);
+	free(r->f);
+	free(r);
+}
+
+static struct field *
+row_find(const struct row *r, const char *name)
+{
+	int i;
+
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->f[i].name, name) == 0)
+			return &r->f[i];
+	return NULL;
+}
+
+static void
+setstr(struct field *f, const char *s, size_t n)
+{
+	f->t = V_STR;
+	f->s = xmalloc(n + 1);
+	memcpy(f->s, s, n);
+	f->s[n] = '\0';
+	f->n = n;
+}
+
+/* Apply the typing of cli.md §4.1.3 to f (named already). */
+static void
+typeby(struct field *f)
+{
+	const char *k = f->name;
+	int64_t sec;
+	long ns;
+
+	if (!strcmp(k, "created_at") || !strcmp(k, "updated_at")) {
+		if (f->t == V_STR && strlen(f->s) == f->n &&
+		    ts_parse(f->s, &sec, &ns) == 0) {
+			free(f->s);
+			f->s = NULL;
+			f->t = V_TIME;
+			f->i = sec;
+			f->us = ns / 1000;
+		}
+	} else if (!strcmp(k, "duration")) {
+		if (f->t == V_INT || f->t == V_FLOAT) {
+			f->d = dur_us(f->t == V_INT ? (double)f->i : f->d);
+			f->t = V_DUR;
+		}
+	} else if (!strcmp(k, "error") || !strcmp(k, "tag")) {
+		if (f->t == V_NULL)
+			setstr(f, "", 0);
+	} else if (!strcmp(k, "mode")) {
+		if (f->t == V_INT) {
+			char o[32];
+			uint64_t u = f->i < 0 ? -(uint64_t)f->i : (uint64_t)f->i;
+			int n = sizeof o;
+
+			o[--n] = '\0';
+			do
+				o[--n] = (char)('0' + (u & 7));
+			while ((u >>= 3) != 0);
+			if (f->i < 0)
+				o[--n] = '-';
+			setstr(f, o + n, strlen(o + n));
+		}
+	} else if (!strcmp(k, "mtime")) {
+		/* datetime.fromtimestamp(v, timezone.utc), years 1..9999 */
+		if (f->t == V_INT && f->i > -62135596800LL &&
+		    f->i < 253402300800LL) {
+			f->t = V_TIME;
+			f->us = 0;
+		} else if (f->t == V_FLOAT && f->d > -62135596800.0 &&
+		    f->d < 253402300799.0) {
+			int64_t w = (int64_t)f->d;
+			int64_t us = round_even((f->d - (double)w) * 1e6);
+
+			if (us >= 1000000) {
+				w++;
+				us -= 1000000;
+			} else if (us < 0) {
+				w--;
+				us += 1000000;
+			}
+			f->t = V_TIME;
+			f->i = w;
+			f->us = (long)us;
+		}
+	}
+}
+
+/* The field called name, emptied (new at the end, or the existing one
+ * in its place). */
+static struct field *
+row_slot(struct row *r, const char *name)
+{
+	struct field *f = row_find(r, name);
+
+	if (f) {
+		free(f->s);
+		f->s = NULL;
+		f->n = 0;
+		return f;
+	}
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 8;
+		r->f = xreallocarray(r->f, (size_t)r->cap, sizeof(*r->f));
+	}
+	f = &r->f[r->n++];
+	memset(f, 0, sizeof(*f));
+	f->name = xstrdup(name);
+	return f;
+}
+
+void
+row_strn(struct row *r, const char *name, const char *v, size_t n)
+{
+	struct field *f = row_slot(r, name);
+
+	setstr(f, v, n);
+	typeby(f);
+}
+
+void
+row_str(struct row *r, const char *name, const char *v)
+{
+	if (!v)
+		row_null(r, name);
+	else
+		row_strn(r, name, v, strlen(v));
+}
+
+void
+row_int(struct row *r, const char *name, int64_t v)
+{
+	struct field *f = row_slot(r, name);
+
+	f->t = V_INT;
+	f->i = v;
+	typeby(f);
+}
+
+void
+row_float(struct row *r, const char *name, double v)
+{
+	struct field *f = row_slot(r, name);
+
+	f->t = V_FLOAT;
+	f->d = v;
+	typeby(f);
+}
+
+void
+row_bool(struct row *r, const char *name, int v)
+{
+	struct field *f = row_slot(r, name);
+
+	f->t = V_BOOL;
+	f->i = v != 0;
+	typeby(f);
+}
+
+void
+row_null(struct row *r, const char *name)
+{
+	struct field *f = row_slot(r, name);
+
+	f->t = V_NULL;
+	typeby(f);
+}
+
+void
+row_time(struct row *r, const char *name, const char *iso)
+{
+	struct field *f;
+	int64_t sec;
+	long ns;
+
+	if (!iso || ts_parse(iso, &sec, &ns) < 0) {
+		row_str(r, name, iso);
+		return;
+	}
+	f = row_slot(r, name);
+	f->t = V_TIME;
+	f->i = sec;
+	f->us = ns / 1000;
+}
+
+/* A JSON number token as Python's json.loads sees it: an integer
+ * literal is an int (exact), anything with a fraction or exponent a
+ * float. */
+static void
+row_jnum(struct row *r, const char *name, const struct json *j, int t)
+{
+	const struct json_tok *tk = &j->tok[t];
+	const char *s = j->src + tk->start;
+	int64_t v;
+	double d;
+	struct field *f;
+
+	if (memchr(s, '.', tk->len) || memchr(s, 'e', tk->len) ||
+	    memchr(s, 'E', tk->len)) {
+		if (json_double(j, t, &d) < 0)
+			d = s[0] == '-' ? -HUGE_VAL : HUGE_VAL;
+		row_float(r, name, d);
+	} else if (json_int64(j, t, &v) == 0) {
+		row_int(r, name, v);
+	} else {
+		f = row_slot(r, name);
+		setstr(f, s, tk->len);
+		f->t = V_NUM;
+	}
+}
+
+void
+row_json(struct row *r, const struct json *j, int obj)
+{
+	struct buf b = {0};
+	char *key;
+	int c, v;
+
+	if (obj < 0 || obj >= j->ntok || j->tok[obj].type != JSON_OBJECT)
+		return;
+	for (c = json_first(j, obj); c >= 0; c = json_after(j, c)) {
+		v = c + 1;
+		if (!(key = json_strdup(j, c)))
+			continue;
+		switch (j->tok[v].type) {
+		case JSON_NULL:
+			row_null(r, key);
+			break;
+		case JSON_TRUE:
+		case JSON_FALSE:
+			row_bool(r, key, j->tok[v].type == JSON_TRUE);
+			break;
+		case JSON_NUMBER:
+			row_jnum(r, key, j, v);
+			break;
+		case JSON_STRING:
+			buf_reset(&b);
+			json_str(j, v, &b);
+			row_strn(r, key, b.p ? b.p : "", b.len);
+			break;
+		default:        /* objects and arrays are dropped */
+			break;
+		}
+		free(key);
+	}
+	buf_free(&b);
+}
+
+/* ---- rendering values ---- */
+
+/* Python's repr of a double (json.c writes the same digits). */
+static void
+add_repr(struct buf *b, double v)
+{
+	struct jw w;
+
+	if (v != v)
+		buf_puts(b, "nan");
+	else if (v > 1.7976931348623157e308)
+		buf_puts(b, "inf");
+	else if (v < -1.7976931348623157e308)
+		buf_puts(b, "-inf");
+	else {
+		jw_init(&w, b, 0);
+		jw_double(&w, v);
+	}
+}
+
+/* The text form of cli.md §4.1, appended to b. */
+static void
+add_text(struct buf *b, const struct field *f)
+{
+	char t[64];
+
+	switch (f->t) {
+	case V_NULL:
+		break;
+	case V_BOOL:
+		buf_puts(b, f->i ? "true" : "false");
+		break;
+	case V_INT:
+		buf_printf(b, "%lld", (long long)f->i);
+		break;
+	case V_NUM:
+	case V_STR:
+		buf_add(b, f->s, f->n);
+		break;
+	case V_FLOAT:
+		if (f->d != f->d || f->d > 1.7976931348623157e308 ||
+		    f->d < -1.7976931348623157e308)
+			add_repr(b, f->d);
+		else
+			buf_printf(b, "%.2f", f->d);
+		break;
+	case V_TIME:
+		ts_local(t, sizeof t, f->i);
+		buf_puts(b, t);
+		break;
+	case V_DUR:
+		dur_text(t, sizeof t, f->d);
+		buf_puts(b, t);
+		break;
+	}
+}
+
+static void
+jw_field(struct jw *w, const struct field *f)
+{
+	char t[64];
+
+	jw_key(w, f->name);
+	switch (f->t) {
+	case V_NULL:  jw_null(w); break;
+	case V_BOOL:  jw_bool(w, (int)f->i); break;
+	case V_INT:   jw_int(w, f->i); break;
+	case V_NUM:   jw_num(w, f->s); break;
+	case V_STR:   jw_strn(w, f->s, f->n); break;
+	case V_FLOAT:
+	case V_DUR:   jw_double(w, f->d); break;
+	case V_TIME:
+		ts_iso(t, sizeof t, f->i, f->us * 1000);
+		jw_str(w, t);
+		break;
+	}
+}
+
+static void
+add_json(struct buf *b, const struct row *r, int flags)
+{
+	struct jw w;
+	int i;
+
+	jw_init(&w, b, flags);
+	jw_obj(&w);
+	for (i = 0; i < r->n; i++)
+		jw_field(&w, &r->f[i]);
+	jw_obj_end(&w);
+}
+
+static void
+add_toml(struct buf *b, const struct field *f)
+{
+	char t[64];
+	size_t i;
+
+	switch (f->t) {
+	case V_NULL:
+		buf_puts(b, "\"\"");
+		break;
+	case V_BOOL:
+	case V_INT:
+	case V_NUM:
+		add_text(b, f);
+		break;
+	case V_FLOAT:
+	case V_DUR:
+		add_repr(b, f->d);
+		break;
+	case V_TIME:
+		ts_iso(t, sizeof t, f->i, f->us * 1000);
+		buf_puts(b, t);
+		break;
+	case V_STR:
+		buf_addc(b, '"');
+		for (i = 0; i < f->n; i++) {
+			switch (f->s[i]) {
+			case '\\': buf_puts(b, "\\\\"); break;
+			case '"':  buf_puts(b, "\\\""); break;
+			case '\n': buf_puts(b, "\\n"); break;
+			case '\r': buf_puts(b, "\\r"); break;
+			case '\t': buf_puts(b, "\\t"); break;
+			default:   buf_addc(b, f->s[i]); break;
+			}
+		}
+		buf_addc(b, '"');
+		break;
+	}
+}
+
+/* One csv/tsv cell: quoted only when it holds the delimiter, a quote,
+ * CR or LF; quotes doubled. */
+static void
+add_csv(struct buf *b, const char *s, size_t n, int delim)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == delim || s[i] == '"' || s[i] == '\r' ||
+		    s[i] == '\n')
+			break;
+	if (i == n) {
+		buf_add(b, s, n);
+		return;
+	}
+	buf_addc(b, '"');
+	for (i = 0; i < n; i++) {
+		if (s[i] == '"')
+			buf_addc(b, '"');
+		buf_addc(b, s[i]);
+	}
+	buf_addc(b, '"');
+}
+
+/* ---- code points ---- */
+
+static size_t
+cpcount(const char *s, size_t n)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < n; i++)
+		c += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return c;
+}
+
+/* Bytes taken by the first k code points of s[0..n). */
+static size_t
+cpbytes(const char *s, size_t n, size_t k)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xC0) != 0x80 && k-- == 0)
+			break;
+	return i;
+}
+
+/* ---- output ---- */
+
+static int
+envset(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v;
+}
+
+static int
+termwidth(int fd)
+{
+	const char *c = getenv("COLUMNS");
+	long long v;
+
+	if (c && *c) {
+		char *end;
+
+		v = strtoll(c, &end, 10);
+		if (*end == '\0' && v > 0 && v < 100000)
+			return (int)v;
+	}
+#ifdef TIOCGWINSZ
+	{
+		struct winsize ws;
+
+		if (ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+			return ws.ws_col;
+	}
+#else
+	(void)fd;
+#endif
+	return 80;
+}
+
+struct out *
+out_new(int fmt, int fd)
+{
+	struct out *o = xcalloc(1, sizeof(*o));
+
+	o->fmt = fmt;
+	o->fd = fd;
+	if (fmt == FMT_TABLE || fmt == FMT_DEFAULT) {
+		o->term = isatty(fd) || envset("FORCE_COLOR");
+		o->colour = o->term && !envset("NO_COLOR");
+		if (o->term)
+			o->cols_w = termwidth(fd);
+	}
+	o->ell = o->term ? "\xe2\x80\xa6" : "...";
+	o->ellw = o->term ? 1 : 3;
+	tzset();
+	return o;
+}
+
+static void
+addname(char ***v, int *n, int *cap, const char *s)
+{
+	if (*n == *cap) {
+		*cap = *cap ? *cap * 2 : 16;
+		*v = xreallocarray(*v, (size_t)*cap, sizeof(**v));
+	}
+	(*v)[(*n)++] = xstrdup(s);
+}
+
+static int
+inlist(char **v, int n, const char *s)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+void
+out_pin(struct out *o, const char *const *head, const char *const *tail)
+{
+	for (; head && *head; head++)
+		if (!inlist(o->order, o->norder, *head) &&
+		    !inlist(o->tail, o->ntail, *head))
+			addname(&o->order, &o->norder, &o->caporder, *head);
+	for (; tail && *tail; tail++)
+		if (!inlist(o->order, o->norder, *tail) &&
+		    !inlist(o->tail, o->ntail, *tail))
+			addname(&o->tail, &o->ntail, &o->captail, *tail);
+}
+
+/* Put r's fields in output order and remember new names. */
+static void
+order(struct out *o, struct row *r)
+{
+	struct field *nf;
+	int i, k, n = 0;
+
+	for (i = 0; i < r->n; i++)
+		if (!inlist(o->order, o->norder, r->f[i].name) &&
+		    !inlist(o->tail, o->ntail, r->f[i].name))
+			addname(&o->order, &o->norder, &o->caporder,
+			    r->f[i].name);
+	nf = xreallocarray(NULL, (size_t)(r->n ? r->n : 1), sizeof(*nf));
+	for (k = 0; k < o->norder + o->ntail; k++) {
+		const char *name = k < o->norder ? o->order[k] :
+		    o->tail[k - o->norder];
+		struct field *f = row_find(r, name);
+
+		if (f)
+			nf[n++] = *f;
+	}
+	free(r->f);
+	r->f = nf;
+	r->cap = r->n ? r->n : 1;
+}
+
+/* -1 with the error slot and errno telling the first write failure. */
+static int
+werr(struct out *o)
+{
+	seterr("writing output: %s", strerror(o->err));
+	errno = o->err;
+	return -1;
+}
+
+/* Write b (and reset it); after a failure nothing more is written. */
+static int
+flush(struct out *o, struct buf *b)
+{
+	if (!o->err && b->len && writeall(o->fd, b->p, b->len) < 0)
+		o->err = errno ? errno : EIO;
+	buf_reset(b);
+	return o->err ? werr(o) : 0;
+}
+
+static void
+emit_csv(struct out *o, const struct row *r, struct buf *b)
+{
+	int delim = o->fmt == FMT_TSV ? '\t' : ',';
+	struct buf t = {0};
+	int i;
+
+	if (o->nrows == 0) {
+		for (i = 0; i < r->n; i++) {
+			if (i)
+				buf_addc(b, delim);
+			add_csv(b, r->f[i].name, strlen(r->f[i].name), delim);
+		}
+		if (r->n == 1 && !r->f[0].name[0])
+			buf_puts(b, "\"\"");
+		buf_puts(b, "\r\n");
+	}
+	for (i = 0; i < r->n; i++) {
+		if (i)
+			buf_addc(b, delim);
+		buf_reset(&t);
+		add_text(&t, &r->f[i]);
+		add_csv(b, t.p ? t.p : "", t.len, delim);
+	}
+	/* Python's csv writes a lone empty field as "" (not an empty line) */
+	if (r->n == 1 && t.len == 0)
+		buf_puts(b, "\"\"");
+	buf_puts(b, "\r\n");
+	buf_free(&t);
+}
+
+static void
+emit_plain(struct out *o, const struct row *r, struct buf *b)
+{
+	struct buf t = {0};
+	size_t kw = 0, w, i, j;
+	int k;
+
+	if (o->nrows)
+		buf_puts(b, "---\n");
+	for (k = 0; k < r->n; k++)
+		if ((w = cpcount(r->f[k].name, strlen(r->f[k].name))) > kw)
+			kw = w;
+	for (k = 0; k < r->n; k++) {
+		buf_reset(&t);
+		add_text(&t, &r->f[k]);
+		buf_puts(b, r->f[k].name);
+		buf_addc(b, ':');
+		for (w = cpcount(r->f[k].name, strlen(r->f[k].name)) + 1;
+		    w < kw + 2; w++)
+			buf_addc(b, ' ');
+		for (i = 0; i < t.len; i++) {
+			buf_addc(b, t.p[i]);
+			if (t.p[i] == '\n')
+				for (j = 0; j < kw + 2; j++)
+					buf_addc(b, ' ');
+		}
+		buf_addc(b, '\n');
+	}
+	buf_free(&t);
+}
+
+static void
+emit_toml(struct out *o, const struct row *r, struct buf *b)
+{
+	int k;
+
+	if (o->nrows)	/* an empty line between rows, batches or not */
+		buf_addc(b, '\n');
+	buf_puts(b, "[[results]]\n");
+	for (k = 0; k < r->n; k++) {
+		buf_puts(b, r->f[k].name);
+		buf_puts(b, " = ");
+		add_toml(b, &r->f[k]);
+		buf_addc(b, '\n');
+	}
+}
+
+/* ---- table ---- */
+
+/* One line of a cell: s[0..n) cut to width w with the ellipsis, padded
+ * to w, coloured with c (NULL: none). */
+static void
+add_cell(struct out *o, struct buf *b, const char *s, size_t n, size_t w,
+    const char *c)
+{
+	size_t len = cpcount(s, n);
+
+	if (c)
+		buf_puts(b, c);
+	if (len > w) {
+		if (w > (size_t)o->ellw) {
+			buf_add(b, s, cpbytes(s, n, w - o->ellw));
+			buf_puts(b, o->ell);
+		} else {
+			buf_add(b, s, cpbytes(s, n, w));
+		}
+		len = w;
+	} else {
+		buf_add(b, s, n);
+	}
+	for (; len < w; len++)
+		buf_addc(b, ' ');
+	if (c)
+		buf_puts(b, "\033[0m");
+}
+
+static int
+isws(int c)
+{
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+/* Colour of a cell by its trimmed value, or NULL. */
+static const char *
+value_colour(const char *s, size_t n)
+{
+	static const struct { const char *v, *c; } vc[] = {
+		{"SUCCESS", "\033[32m"}, {"FAILED", "\033[31m"},
+		{"CANCELLED", "\033[33m"}, {"PENDING", "\033[90m"},
+		{"ASSIGNED", "\033[36m"}, {"EXECUTING", "\033[34m"},
+		{"true", "\033[32m"}, {"false", "\033[31m"}, {"", "\033[90m"}
+	};
+	size_t i;
+
+	while (n && isws(s[0]))
+		s++, n--;
+	while (n && isws(s[n - 1]))
+		n--;
+	for (i = 0; i < LEN(vc); i++)
+		if (strlen(vc[i].v) == n && memcmp(vc[i].v, s, n) == 0)
+			return vc[i].c;
+	return NULL;
+}
+
+/* Shrink widths to fit the terminal (cli.md §4.3).  1 if anything was
+ * cut. */
+static int
+fit(struct out *o)
+{
+	long avail = o->cols_w - 2L * (o->ncol - 1), sum = 0, share;
+	int *idx, i, j, t, cut = 0;
+
+	for (i = 0; i < o->ncol; i++)
+		sum += (long)o->width[i];
+	if (sum <= avail)
+		return 0;
+	/* narrowest first; equal widths keep column order */
+	idx = xreallocarray(NULL, (size_t)o->ncol, sizeof(*idx));
+	for (i = 0; i < o->ncol; i++) {
+		for (j = i; j > 0 && o->width[idx[j - 1]] > o->width[i]; j--)
+			idx[j] = idx[j - 1];
+		idx[j] = i;
+	}
+	for (i = 0; i < o->ncol; i++) {
+		t = idx[i];
+		share = avail / (o->ncol - i);
+		if (avail < 0 && avail % (o->ncol - i))
+			share--;        /* floor, as Python's // */
+		if (share < 3)
+			share = 3;
+		if ((long)o->width[t] > share) {
+			o->width[t] = (size_t)share;
+			cut = 1;
+		}
+		avail -= (long)o->width[t];
+	}
+	free(idx);
+	return cut;
+}
+
+static const char *const palette[] = {
+	"\033[36m", "\033[32m", "\033[33m", "\033[34m", "\033[35m", "\033[0m"
+};
+
+/* Lay the table out from the queued rows and write its header. */
+static int
+table_head(struct out *o, struct buf *b)
+{
+	struct row *r0 = o->q[0];
+	struct buf t = {0};
+	size_t w, s, e;
+	int i, k, cut = 0;
+
+	o->laid = 1;
+	o->ncol = r0->n;
+	o->col = xreallocarray(NULL, (size_t)(o->ncol ? o->ncol : 1),
+	    sizeof(*o->col));
+	o->width = xreallocarray(NULL, (size_t)(o->ncol ? o->ncol : 1),
+	    sizeof(*o->width));
+	for (i = 0; i < o->ncol; i++) {
+		o->col[i] = xstrdup(r0->f[i].name);
+		o->width[i] = cpcount(o->col[i], strlen(o->col[i]));
+		for (k = 0; k < o->nq; k++) {
+			struct field *f = row_find(o->q[k], o->col[i]);
+
+			if (!f)
+				continue;
+			buf_reset(&t);
+			add_text(&t, f);
+			for (s = 0; s <= t.len; s = e + 1) {
+				for (e = s; e < t.len && t.p[e] != '\n'; e++)
+					;
+				if ((w = cpcount(t.p + s, e - s)) > o->width[i])
+					o->width[i] = w;
+			}
+		}
+	}
+	buf_free(&t);
+	if (o->ncol == 0)
+		return 0;
+	if (o->term)
+		cut = fit(o);
+	for (i = 0; i < o->ncol; i++) {
+		char *u = xstrdup(o->col[i]), *p;
+
+		for (p = u; *p; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 'a' + 'A');
+		if (i)
+			buf_puts(b, "  ");
+		add_cell(o, b, u, strlen(u), o->width[i],
+		    o->colour ? "\033[1m" : NULL);
+		free(u);
+	}
+	buf_addc(b, '\n');
+	if (flush(o, b) < 0)
+		return -1;
+	if (cut)
+		logmsg(LOG_WARNING, "Output truncated to fit the terminal; "
+		    "use --format json to see full values");
+	return 0;
+}
+
+static void
+table_row(struct out *o, const struct row *r, struct buf *b)
+{
+	struct buf *t = xcalloc((size_t)o->ncol, sizeof(*t));
+	size_t *pos = xcalloc((size_t)o->ncol, sizeof(*pos));
+	int i, more = 1, line;
+
+	for (i = 0; i < o->ncol; i++) {
+		struct field *f = row_find(r, o->col[i]);
+
+		if (f)
+			add_text(&t[i], f);
+	}
+	for (line = 0; more; line++) {
+		more = 0;
+		for (i = 0; i < o->ncol; i++) {
+			const char *s = "", *c = NULL;
+			size_t n = 0;
+
+			/* the cell's next line, or "" once its lines ran out */
+			if (pos[i] <= t[i].len) {
+				if (t[i].p)
+					s = t[i].p + pos[i];
+				while (pos[i] + n < t[i].len && s[n] != '\n')
+					n++;
+				pos[i] += n + 1;
+				if (pos[i] <= t[i].len)
+					more = 1;
+			}
+			if (o->colour && !(c = value_colour(s, n)))
+				c = palette[i % LEN(palette)];
+			if (i)
+				buf_puts(b, "  ");
+			add_cell(o, b, s, n, o->width[i], c);
+		}
+		buf_addc(b, '\n');
+	}
+	for (i = 0; i < o->ncol; i++)
+		buf_free(&t[i]);
+	free(t);
+	free(pos);
+}
+
+int
+out_batch(struct out *o)
+{
+	struct buf b = {0};
+	int k, rc = 0;
+
+	if (o->nq == 0)
+		return o->err ? werr(o) : 0;
+	if ((o->fmt == FMT_TABLE || o->fmt == FMT_DEFAULT) && !o->laid)
+		rc = table_head(o, &b);
+	for (k = 0; k < o->nq; k++) {
+		if (o->fmt == FMT_TABLE || o->fmt == FMT_DEFAULT) {
+			if (rc == 0 && o->ncol)
+				table_row(o, o->q[k], &b);
+		} else if (o->fmt == FMT_JSON_PRETTY) {
+			buf_puts(&b, o->nrows ? ",\n" : "[\n");
+			add_json(&b, o->q[k], JW_PRETTY | JW_ASCII);
+		} else {
+			emit_toml(o, o->q[k], &b);
+		}
+		o->nrows++;
+		row_free(o->q[k]);
+	}
+	o->nq = 0;
+	rc = flush(o, &b);
+	buf_free(&b);
+	return rc;
+}
+
+int
+out_row(struct out *o, struct row *r)
+{
+	struct buf b = {0};
+	int rc;
+
+	order(o, r);
+	switch (o->fmt) {
+	case FMT_CSV:
+	case FMT_TSV:
+		emit_csv(o, r, &b);
+		break;
+	case FMT_JSON:
+		add_json(&b, r, JW_SPACED | JW_ASCII);
+		buf_addc(&b, '\n');
+		break;
+	case FMT_PLAIN:
+		emit_plain(o, r, &b);
+		break;
+	default:
+		if (o->nq == o->capq) {
+			o->capq = o->capq ? o->capq * 2 : 64;
+			o->q = xreallocarray(o->q, (size_t)o->capq,
+			    sizeof(*o->q));
+		}
+		o->q[o->nq++] = r;
+		return o->err ? werr(o) : 0;
+	}
+	o->nrows++;
+	row_free(r);
+	rc = flush(o, &b);
+	buf_free(&b);
+	return rc;
+}
+
+int
+out_end(struct out *o)
+{
+	struct buf b = {0};
+	int i, err;
+
+	if (!o)
+		return 0;
+	out_batch(o);
+	if (o->fmt == FMT_JSON_PRETTY && o->nrows) {
+		buf_puts(&b, "\n]\n");
+		flush(o, &b);
+	}
+	buf_free(&b);
+	err = o->err;
+	for (i = 0; i < o->norder; i++)
+		free(o->order[i]);
+	for (i = 0; i < o->ntail; i++)
+		free(o->tail[i]);
+	for (i = 0; i < o->ncol; i++)
+		free(o->col[i]);
+	free(o->order);
+	free(o->tail);
+	free(o->q);
+	free(o->col);
+	free(o->width);
+	free(o);
+	if (err) {
+		seterr("writing output: %s", strerror(err));
+		errno = err;
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,242 @@
+/* store.h - the session store: every session of one profile, kept in an
+ * append-only log file (format: top of store.c).  Commands use only this
+ * interface and never see the file format.
+ *
+ * Model (cli.md §7): a session is named by its key and has history
+ * entries (ids global to the profile, never reused), branches (name ->
+ * entry), one active branch whose entry is the tip, environment
+ * variables, pending detached operations and shell-history lines.
+ * A session "exists" once it has an entry.
+ *
+ * Lifetime: every pointer the store hands out (entries, strings) stays
+ * valid and unchanged until store_close(), even across mutations;
+ * entries are immutable.  Arrays returned by store_*() list functions
+ * are malloc'd: the caller free()s the array, never the strings in it.
+ *
+ * Concurrency: each mutation takes an exclusive lock on the file, first
+ * replays what other processes appended since (so "the tip" is the tip
+ * at the moment of writing), appends one record with one write(2) and
+ * fsyncs before returning.  Waiting for the lock is bounded by
+ * $CONTREE_DB_TIMEOUT seconds (default 30).  Use one struct store per
+ * file per process (fcntl locks are per process). */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+/* Entry kinds (cli.md §7.1); an entry's kind is one of these strings. */
+#define STORE_USE            "use"
+#define STORE_RUN            "run"
+#define STORE_RUN_DETACHED   "run-detached"
+#define STORE_RUN_DISPOSABLE "run-disposable"
+#define STORE_FILE           "file"
+#define STORE_CD             "cd"
+#define STORE_SESSION_USE    "session use"
+
+/* Lines of shell history kept per session; older ones are dropped. */
+#define STORE_HIST_MAX 10000
+
+/* A file staged by a `file` entry. */
+struct store_file {
+	const char *path;       /* destination in the sandbox */
+	const char *uuid;       /* uploaded file UUID */
+	long long uid, gid;
+	unsigned mode;          /* permission bits, e.g. 0644 */
+};
+
+struct store_entry {
+	long long id;                   /* > 0, unique in the profile */
+	long long parent;               /* 0 for a root */
+	const struct store_entry *up;   /* the parent entry; NULL for a root */
+	const char *key;                /* session key */
+	const char *kind;               /* STORE_* kind */
+	const char *image;              /* never NULL */
+	const char *title;              /* never NULL, may be "" */
+	const char *op;                 /* operation UUID or "" */
+	long long created;              /* Unix seconds, UTC */
+	const struct store_file *files; /* `file` entries: staged files */
+	int nfiles;
+};
+
+/* One session's summary (store_get, store_list). */
+struct store_session {
+	const char *key;
+	const char *branch;             /* active branch; NULL if none */
+	const struct store_entry *tip;  /* NULL if no history */
+	long long updated;              /* Unix seconds of the last update */
+	size_t nentries;
+};
+
+struct store_branch {
+	const char *name;
+	const struct store_entry *tip;
+};
+
+struct store_kv {
+	const char *name, *value;
+};
+
+/* A detached operation not yet turned into history (cli.md §7.8). */
+struct store_pending {
+	const char *op;         /* operation UUID */
+	const char *title;
+	const char *branch;     /* detached-<op> or disposable-<op> */
+	int disposable;
+};
+
+/* What store_append() records. */
+struct store_new {
+	const char *kind;       /* STORE_*, required */
+	const char *image;      /* required, non-empty */
+	const char *title;      /* NULL means "" */
+	const char *op;         /* NULL means "" */
+	const struct store_file *files; /* STORE_FILE: the staged files */
+	int nfiles;
+	/* NULL: append to the active branch (a new session gets "main").
+	 * Otherwise set this branch (e.g. "detached-<op>") to the new entry
+	 * and leave the active branch where it is. */
+	const char *branch;
+	/* 0: the parent is the tip at the moment of writing.  > 0: the entry
+	 * the work started from (design.md §1): it becomes the parent if it
+	 * is still in the session, else the tip does; *forked reports
+	 * whether the tip had moved away from it meanwhile. */
+	long long from;
+};
+
+/* Path of the log: $CONTREE_SESSION_DB if set and non-empty, else
+ * <home>/cli/sessions/<profile>.log (profile bytes other than
+ * [A-Za-z0-9._-] and a leading '.' are written as %XX).  Caller frees. */
+char *store_path(const char *home, const char *profile);
+
+/* Open (creating directories, mode 0700, and the file, mode 0600, with
+ * its format line) and replay the log.  A file we may read but not write
+ * opens read-only: mutations then fail.  NULL with the error slot set
+ * (naming the file) on: no permission, a foreign format line, a corrupt
+ * record before the last line, lock timeout.  A torn last line is
+ * ignored here and cut off by the next mutation. */
+struct store *store_open(const char *path);
+/* Commits an open transaction; frees everything. NULL is allowed. */
+void store_close(struct store *st);
+const char *store_file(const struct store *st);
+
+/* ---- queries (never fail; they see the state as of the last open or
+ * mutation, plus what other processes wrote before our last lock) ---- */
+
+/* 1 and *out filled if the session exists (has history), else 0.
+ * out may be NULL. */
+int store_get(struct store *st, const char *key, struct store_session *out);
+/* Sessions with history, most recently updated first.  Caller frees. */
+struct store_session *store_list(struct store *st, size_t *n);
+/* The tip (current image = tip->image); NULL if no history. */
+const struct store_entry *store_tip(struct store *st, const char *key);
+/* Entry id of this session, or NULL. */
+const struct store_entry *store_entry(struct store *st, const char *key,
+    long long id);
+/* All entries of the session in id order.  Caller frees the array. */
+const struct store_entry **store_entries(struct store *st, const char *key,
+    size_t *n);
+/* n parents back from e (n >= 0).  NULL if the root comes first; then
+ * *have (if not NULL) is the number of ancestors e has. */
+const struct store_entry *store_back(const struct store_entry *e, long long n,
+    long long *have);
+/* n steps forward from e: each step takes the child (an entry of the
+ * same session whose parent is the current one) with the highest id.
+ * NULL if some step has no child; *have is the steps possible. */
+const struct store_entry *store_forward(struct store *st,
+    const struct store_entry *e, long long n, long long *have);
+/* Entries from the root to the tip (1 for a root tip); 0 if no history. */
+long long store_depth(struct store *st, const char *key);
+/* Working directory: title of the nearest `cd` entry from the tip;
+ * NULL if none or if that title is empty (reset). */
+const char *store_cwd(struct store *st, const char *key);
+/* Pending files: from the tip towards the root, files of `file` entries
+ * up to the first `run` entry; for a path staged twice the newest wins.
+ * Newest first.  Caller frees the array (NULL when *n == 0). */
+struct store_file *store_pending_files(struct store *st, const char *key,
+    size_t *n);
+/* Active branch name or NULL. */
+const char *store_active(struct store *st, const char *key);
+/* Tip of branch name, or NULL if there is no such branch. */
+const struct store_entry *store_branch_tip(struct store *st, const char *key,
+    const char *name);
+/* Branches sorted by name (strcmp).  Caller frees the array. */
+struct store_branch *store_branches(struct store *st, const char *key,
+    size_t *n);
+/* Environment sorted by name (strcmp).  Caller frees the array. */
+struct store_kv *store_env(struct store *st, const char *key, size_t *n);
+/* Pending detached operations, oldest first.  Caller frees the array. */
+struct store_pending *store_pending(struct store *st, const char *key,
+    size_t *n);
+/* Shell-history lines, oldest first (at most STORE_HIST_MAX).  Caller
+ * frees the array. */
+const char **store_history(struct store *st, const char *key, size_t *n);
+
+/* ---- mutations: 0 (or the documented value) on success; -1 with the
+ * error slot set on failure, and then nothing was recorded ---- */
+
+/* Append a history entry (see struct store_new); updated_at = now.
+ * Returns the new id.  forked may be NULL. */
+long long store_append(struct store *st, const char *key,
+    const struct store_new *e, int *forked);
+/* Create branch name at the tip of branch from (NULL: the active one);
+ * does not switch.  Errors: name exists, from unknown, no session. */
+int store_branch_create(struct store *st, const char *key, const char *name,
+    const char *from);
+/* Delete a branch (its entries stay).  Errors: unknown, active. */
+int store_branch_delete(struct store *st, const char *key, const char *name);
+/* Delete every non-active detached-* and disposable-* branch in one
+ * record.  *names (caller frees; may be NULL when *n == 0) gets their
+ * names, sorted.  names may be NULL. */
+int store_prune(struct store *st, const char *key, const char ***names,
+    size_t *n);
+/* Make branch name active.  Error: unknown branch. */
+int store_checkout(struct store *st, const char *key, const char *name);
+/* Point the active branch at entry id of this session (rollback).
+ * Error: id not in this session. */
+int store_reset(struct store *st, const char *key, long long id);
+/* Set n variables (names[i] = values[i]) in one record; all or nothing.
+ * Error: an empty name or one containing '='.  Works without history. */
+int store_env_set(struct store *st, const char *key,
+    const char *const *names, const char *const *values, size_t n);
+/* Unset n variables in one record (absent ones are fine). */
+int store_env_unset(struct store *st, const char *key,
+    const char *const *names, size_t n);
+/* Remember a detached operation (replaces one with the same op). */
+int store_pending_add(struct store *st, const char *key, const char *op,
+    const char *title, const char *branch, int disposable);
+/* Forget a detached operation: 1 removed, 0 it was not pending, -1. */
+int store_pending_done(struct store *st, const char *key, const char *op);
+/* Append n shell-history lines in one record. */
+int store_history_add(struct store *st, const char *key,
+    const char *const *lines, size_t n);
+/* Delete the session: entries, branches, environment, pending
+ * operations, history (ids are not reused), then compact the file.
+ * 1 deleted, 0 no such session (nothing stored under key), -1 error. */
+int store_delete(struct store *st, const char *key);
+/* Rewrite the live state into a new file (temp + fsync + rename).
+ * Done automatically after store_delete and when the file holds much
+ * more than the live state. */
+int store_compact(struct store *st);
+
+/* Transactions: between store_begin and store_commit the lock is held,
+ * queries see the newest state, and mutations are fsynced once at
+ * commit.  Use to read-then-write atomically (e.g. rollback -N); never
+ * hold it across network I/O.  They nest.  store_commit always unlocks
+ * (-1 if the fsync failed). */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+
+/* ---- for tests, benchmarks and debugging ---- */
+
+/* CRC-32 (IEEE 802.3, as in zlib's crc32()) of p[0..n), continuing crc
+ * (start with 0). */
+uint32_t store_crc32(uint32_t crc, const void *p, size_t n);
+/* Append the live state, as a compacted log would hold it, to out
+ * (a struct buf from util.h). */
+struct buf;
+void store_dump(struct store *st, struct buf *out);
+
+#endif

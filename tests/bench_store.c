@@ -1,0 +1,247 @@
+/* bench_store.c - session-log numbers for the notes (never pass/fail).
+ *
+ *   tests/bench_store [DIR] [ENTRIES]
+ *
+ * Builds a log of ENTRIES (default 100,000) history entries in DIR
+ * (default $TMPDIR or /tmp), then reports: replay time and peak RSS of
+ * store_open (each run in a fresh child process), store_list time,
+ * append latency (lock + catch-up + write + fsync), compaction time,
+ * and the same open for a small everyday log. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../store.h"
+#include "../util.h"
+
+#define RUNS 9
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int
+cmpd(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmpd);
+	return v[n / 2];
+}
+
+static void
+uuid(char *out, unsigned long long n)
+{
+	snprintf(out, 37, "%08llx-%04llx-4%03llx-8%03llx-%012llx",
+	    n * 2654435761u & 0xffffffffu, n & 0xffff, n >> 4 & 0xfff,
+	    n >> 8 & 0xfff, n * 11400714819323198485u & 0xffffffffffffu);
+}
+
+/* A realistic mix: runs, cds, file stagings, uses, over 100 sessions. */
+static int
+build(const char *path, long entries)
+{
+	struct store *st = store_open(path);
+	struct store_file f = { "/app/config.yaml", NULL, 0, 0, 0644 };
+	char key[64], img[40], op[40], fu[40], title[128];
+	const char *nm[] = { "PYTHONPATH", "DEBUG" }, *vl[] = { "/app", "1" };
+	const char *hl[] = { "ls -la", "python3 -m pytest tests/ -x",
+	    "cat /etc/os-release" };
+	struct store_new n;
+	long i;
+
+	if (!st || store_begin(st) < 0)
+		return -1;
+	for (i = 0; i < entries; i++) {
+		snprintf(key, sizeof key, "project%ld+%08lx", i % 100,
+		    (unsigned long)(i % 100) * 2654435761u & 0xffffffffu);
+		uuid(img, (unsigned long long)i + 1);
+		uuid(op, (unsigned long long)i + 1000003);
+		memset(&n, 0, sizeof n);
+		n.image = img;
+		switch (i % 10) {
+		case 0:
+			n.kind = STORE_USE;
+			n.title = "tag:python:3.12-slim";
+			break;
+		case 3:
+			n.kind = STORE_CD;
+			n.title = "/app/src";
+			break;
+		case 6:
+			uuid(fu, (unsigned long long)i + 7000001);
+			f.uuid = fu;
+			n.kind = STORE_FILE;
+			n.title = "Change file /app/config.yaml";
+			n.files = &f;
+			n.nfiles = 1;
+			break;
+		default:
+			snprintf(title, sizeof title,
+			    "python3 -m pytest tests/test_%ld.py -x -q", i);
+			n.kind = STORE_RUN;
+			n.title = title;
+			n.op = op;
+		}
+		if (store_append(st, key, &n, NULL) < 0)
+			return -1;
+		if (i % 1000 == 0 && (store_env_set(st, key, nm, vl, 2) < 0 ||
+		    store_history_add(st, key, hl, 3) < 0))
+			return -1;
+	}
+	if (store_commit(st) < 0)
+		return -1;
+	store_close(st);
+	return 0;
+}
+
+/* store_open in a fresh process: *ms, *rss_kb (peak), *base_kb. */
+static int
+measure_open(const char *path, double *ms, long *rss, long *base)
+{
+	int fd[2];
+	pid_t pid;
+	double r[3];
+	int ws;
+
+	if (pipe(fd) < 0)
+		return -1;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		struct rusage ru;
+		struct store *st;
+		double t0;
+
+		getrusage(RUSAGE_SELF, &ru);
+		r[2] = (double)ru.ru_maxrss;
+		t0 = now();
+		st = store_open(path);
+		r[0] = now() - t0;
+		getrusage(RUSAGE_SELF, &ru);
+		r[1] = (double)ru.ru_maxrss;
+		if (!st)
+			_exit(1);
+		(void)!write(fd[1], r, sizeof r);
+		_exit(0);
+	}
+	close(fd[1]);
+	if (read(fd[0], r, sizeof r) != (ssize_t)sizeof r) {
+		close(fd[0]);
+		waitpid(pid, &ws, 0);
+		return -1;
+	}
+	close(fd[0]);
+	waitpid(pid, &ws, 0);
+	*ms = r[0];
+	*rss = (long)r[1];
+	*base = (long)r[2];
+	return 0;
+}
+
+static void
+report_open(const char *what, const char *path)
+{
+	double t[RUNS];
+	long rss = 0, base = 0, r, b;
+	struct stat sb;
+	int i;
+
+	for (i = 0; i < RUNS; i++) {
+		if (measure_open(path, &t[i], &r, &b) < 0) {
+			printf("bench_store: %s: open failed\n", what);
+			return;
+		}
+		if (r > rss)
+			rss = r;
+		base = b;
+	}
+	stat(path, &sb);
+	printf("bench_store: open %s (%.1f MB file): median %.2f ms, "
+	    "min %.2f ms; peak RSS %.1f MB (process before open %.1f MB)\n",
+	    what, sb.st_size / 1e6, median(t, RUNS), t[0], rss / 1024.0,
+	    base / 1024.0);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *tmp = getenv("TMPDIR");
+	const char *dir = argc > 1 ? argv[1] : tmp && *tmp ? tmp : "/tmp";
+	long entries = argc > 2 ? atol(argv[2]) : 100000;
+	char *big, *small, *d;
+	struct store *st;
+	struct store_session *l;
+	struct store_new n;
+	double t[200], t0;
+	size_t cnt;
+	int i;
+
+	d = xasprintf("%s/bench_store.%ld", dir, (long)getpid());
+	big = xasprintf("%s/big.log", d);
+	small = xasprintf("%s/small.log", d);
+	t0 = now();
+	if (build(big, entries) < 0 || build(small, 50) < 0) {
+		fprintf(stderr, "bench_store: %s\n", geterr());
+		return 1;
+	}
+	printf("bench_store: built %ld entries in %.0f ms (one transaction)\n",
+	    entries, now() - t0);
+	report_open("100,000-entry log", big);
+	report_open("50-entry log", small);
+
+	st = store_open(big);
+	for (i = 0; i < RUNS; i++) {
+		t0 = now();
+		l = store_list(st, &cnt);
+		t[i] = now() - t0;
+		free(l);
+	}
+	printf("bench_store: store_list of %zu sessions: median %.3f ms\n",
+	    cnt, median(t, RUNS));
+	memset(&n, 0, sizeof n);
+	n.kind = STORE_RUN;
+	n.image = "0b9f6a1e-2c1d-4e7a-9a55-3f2f1c0d9e11";
+	n.title = "make test";
+	n.op = "473b32e9-3e54-48a1-82b4-4760a120b15b";
+	for (i = 0; i < 200; i++) {
+		t0 = now();
+		if (store_append(st, "project1+9e3779b1", &n, NULL) < 0) {
+			fprintf(stderr, "bench_store: %s\n", geterr());
+			return 1;
+		}
+		t[i] = now() - t0;
+	}
+	qsort(t, 200, sizeof *t, cmpd);
+	printf("bench_store: append (lock, catch up, write, fsync) on %s: "
+	    "median %.2f ms, p90 %.2f ms, max %.2f ms\n", dir, t[100], t[180],
+	    t[199]);
+	t0 = now();
+	if (store_compact(st) < 0)
+		fprintf(stderr, "bench_store: %s\n", geterr());
+	printf("bench_store: compaction of %ld entries: %.0f ms\n",
+	    entries + 200, now() - t0);
+	store_close(st);
+	if (!getenv("BENCH_KEEP")) unlink(big);
+	unlink(small);
+	rmdir(d);
+	free(big);
+	free(small);
+	free(d);
+	return 0;
+}

@@ -1,0 +1,33 @@
+#!/bin/sh
+# Install what building and testing contree need, only when missing.
+# Debian/Ubuntu: apt-get; Alpine: apk.  Does nothing when all is there.
+need=
+have() { command -v "$1" >/dev/null 2>&1; }
+if [ -f /etc/alpine-release ]; then
+	[ -f /usr/include/bearssl.h ] || need="$need bearssl-dev"
+	have cc || need="$need build-base"
+	have python3 || need="$need python3"
+	have openssl || need="$need openssl"
+	have mandoc || need="$need mandoc"
+	[ -z "$need" ] && exit 0
+	echo "deps: apk add$need"
+	exec apk add --no-cache $need
+fi
+[ -f /usr/include/bearssl.h ] || need="$need libbearssl-dev"
+have cc || need="$need gcc libc6-dev"
+have make || need="$need make"
+have python3 || need="$need python3"
+have openssl || need="$need openssl"
+have mandoc || need="$need mandoc"
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh ||
+	need="$need busybox-static"
+# libFuzzer and clang are only for `make fuzz`; not installed here.
+[ -z "$need" ] && exit 0
+if ! have apt-get; then
+	echo "deps: missing:$need (no apt-get or apk here; install them by hand)" >&2
+	exit 1
+fi
+echo "deps: apt-get install$need"
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+export DEBIAN_FRONTEND=noninteractive
+${sudo:-} apt-get update -qq && ${sudo:-} apt-get install -y -qq $need

@@ -1,0 +1,242 @@
+/* fuzz_store.c - libFuzzer target for session-log replay.
+ *
+ * The first input byte selects what to do with the rest:
+ *   bit 0  give every line after the first a valid checksum, so the
+ *          fuzzer reaches the record parser instead of the CRC check
+ *          (bit 2 then leaves the last line without LF: a torn write)
+ *   bit 1  after a successful open, also append records, and check that
+ *          a fresh open of the file sees exactly the in-memory state
+ * Always, after a successful open: run every query, and check that the
+ * compacted form of the state replays to the same state.
+ *
+ * Build: make tests/fuzz_store; run: tests/fuzz_store [corpus dir].
+ * Without libFuzzer: cc -DSTANDALONE ... and pass files as arguments. */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../store.h"
+#include "../util.h"
+
+static char *path;
+
+static void
+setup(void)
+{
+	const char *dir = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+
+	path = xasprintf("%s/fuzz_store.%ld.log", dir, (long)getpid());
+	setenv("CONTREE_DB_TIMEOUT", "1", 1);
+	unsetenv("CONTREE_SESSION_DB");
+}
+
+static void
+put(const void *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0 || writeall(fd, p, n) < 0)
+		abort();
+	close(fd);
+}
+
+static char *
+dump(struct store *st)
+{
+	struct buf b = {0};
+
+	store_dump(st, &b);
+	return b.p;
+}
+
+static void
+exercise(struct store *st)
+{
+	struct store_session *l = NULL, si;
+	size_t n, i, k, m;
+	long long have;
+
+	l = store_list(st, &n);
+	for (i = 0; i < n; i++) {
+		const char *key = l[i].key;
+		const struct store_entry **ev;
+		struct store_branch *br;
+		struct store_kv *env;
+		struct store_pending *pd;
+		struct store_file *pf;
+		const char **h;
+
+		if (!store_get(st, key, &si) || si.tip != store_tip(st, key))
+			abort();
+		(void)store_depth(st, key);
+		(void)store_cwd(st, key);
+		(void)store_active(st, key);
+		pf = store_pending_files(st, key, &m);
+		for (k = 0; k < m; k++)
+			if (!pf[k].path || !pf[k].uuid)
+				abort();
+		free(pf);
+		ev = store_entries(st, key, &m);
+		for (k = 0; k < m; k++) {
+			if (store_entry(st, key, ev[k]->id) != ev[k] ||
+			    strlen(ev[k]->image) == 0)
+				abort();
+			(void)store_back(ev[k], 3, &have);
+			(void)store_forward(st, ev[k], 2, &have);
+		}
+		free(ev);
+		br = store_branches(st, key, &m);
+		for (k = 0; k < m; k++)
+			if (store_branch_tip(st, key, br[k].name) != br[k].tip)
+				abort();
+		free(br);
+		env = store_env(st, key, &m);
+		free(env);
+		pd = store_pending(st, key, &m);
+		free(pd);
+		h = store_history(st, key, &m);
+		if (m > STORE_HIST_MAX)
+			abort();
+		free(h);
+	}
+	free(l);
+}
+
+/* The compacted form of the state must replay to itself. */
+static void
+check_dump(const char *want)
+{
+	struct store *st;
+	char *got;
+
+	put(want, strlen(want));
+	if (!(st = store_open(path))) {
+		fprintf(stderr, "dump does not open: %s\n%s", geterr(), want);
+		abort();
+	}
+	got = dump(st);
+	if (strcmp(got, want) != 0) {
+		fprintf(stderr, "dump differs:\n%s---\n%s", want, got);
+		abort();
+	}
+	free(got);
+	store_close(st);
+}
+
+static void
+mutate(struct store *st)
+{
+	struct store_session *l;
+	struct store_new n;
+	size_t cnt;
+	const char *key, *nm[] = { "FZ" }, *vl[] = { "v\tv" };
+	const char *hl[] = { "echo fuzz" };
+	struct store *again;
+	char *a, *b;
+
+	l = store_list(st, &cnt);
+	key = cnt ? l[0].key : "fz";
+	memset(&n, 0, sizeof n);
+	n.kind = STORE_RUN;
+	n.image = "img";
+	n.title = "fuzz";
+	if (store_append(st, key, &n, NULL) < 0 ||
+	    store_env_set(st, key, nm, vl, 1) < 0 ||
+	    store_history_add(st, key, hl, 1) < 0) {
+		fprintf(stderr, "mutation failed: %s\n", geterr());
+		abort();
+	}
+	free(l);
+	a = dump(st);
+	if (!(again = store_open(path))) {
+		fprintf(stderr, "reopen failed: %s\n", geterr());
+		abort();
+	}
+	b = dump(again);
+	if (strcmp(a, b) != 0) {
+		fprintf(stderr, "state after append differs\n");
+		abort();
+	}
+	store_close(again);
+	free(a);
+	free(b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct store *st;
+	struct buf b = {0};
+	unsigned flags = 0;
+	char *d;
+
+	if (!path)
+		setup();
+	if (size) {
+		flags = data[0];
+		data++;
+		size--;
+	}
+	if (flags & 1) {
+		const uint8_t *p = data, *end = data + size, *nl;
+		int first = 1;
+
+		while (p < end) {
+			nl = memchr(p, '\n', (size_t)(end - p));
+			if (!nl) {
+				buf_add(&b, p, (size_t)(end - p));
+				if (!first && !(flags & 4))
+					buf_printf(&b, "\t%08x\n", (unsigned)
+					    store_crc32(0, p, (size_t)(end - p)));
+				break;
+			}
+			buf_add(&b, p, (size_t)(nl - p));
+			if (!first)
+				buf_printf(&b, "\t%08x", (unsigned)
+				    store_crc32(0, p, (size_t)(nl - p)));
+			buf_addc(&b, '\n');
+			first = 0;
+			p = nl + 1;
+		}
+		put(b.p ? b.p : "", b.len);
+	} else {
+		put(data, size);
+	}
+	buf_free(&b);
+	if ((st = store_open(path))) {
+		exercise(st);
+		d = dump(st);
+		if (flags & 2)
+			mutate(st);
+		store_close(st);
+		check_dump(d);
+		free(d);
+	}
+	unlink(path);
+	return 0;
+}
+
+#ifdef STANDALONE
+int
+main(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		struct buf b = {0};
+
+		if (readfile(argv[i], &b) < 0) {
+			fprintf(stderr, "%s\n", geterr());
+			return 1;
+		}
+		LLVMFuzzerTestOneInput((const uint8_t *)b.p, b.len);
+		buf_free(&b);
+	}
+	return 0;
+}
+#endif

@@ -1,0 +1,1317 @@
+/* unit_store.c - the session log through store.h, in temp directories. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../store.h"
+#include "../util.h"
+#include "unit.h"
+
+static char tmpdir[] = "/tmp/unit_store.XXXXXX";
+static int nfile;
+
+static void
+rmtree(const char *p)
+{
+	DIR *d = opendir(p);
+	struct dirent *de;
+
+	if (d) {
+		while ((de = readdir(d))) {
+			char *q;
+
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			q = xasprintf("%s/%s", p, de->d_name);
+			rmtree(q);
+			free(q);
+		}
+		closedir(d);
+		rmdir(p);
+	} else {
+		unlink(p);
+	}
+}
+
+/* A fresh log path in the temp dir (not created). */
+static char *
+newpath(void)
+{
+	return xasprintf("%s/d%d/s.log", tmpdir, ++nfile);
+}
+
+static char *
+slurp(const char *path)
+{
+	struct buf b = {0};
+
+	if (readfile(path, &b) < 0)
+		return NULL;
+	return b.p;
+}
+
+static void
+spit(const char *path, const char *p, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	if (fd < 0 || writeall(fd, p, n) < 0)
+		perror(path);
+	close(fd);
+}
+
+static char *
+dumpstr(struct store *st)
+{
+	struct buf b = {0};
+
+	store_dump(st, &b);
+	return b.p;
+}
+
+static long long
+add(struct store *st, const char *key, const char *kind, const char *image,
+    const char *title, const char *op)
+{
+	struct store_new n;
+
+	memset(&n, 0, sizeof n);
+	n.kind = kind;
+	n.image = image;
+	n.title = title;
+	n.op = op;
+	return store_append(st, key, &n, NULL);
+}
+
+static int
+contains(const char *hay, const char *needle)
+{
+	return hay && needle && strstr(hay, needle) != NULL;
+}
+
+static void
+test_crc(void)
+{
+	T_INTEQ(store_crc32(0, "123456789", 9), 0xCBF43926u);
+	T_INTEQ(store_crc32(0, "", 0), 0);
+	/* incremental equals one-shot, across the 8-byte stride */
+	T_INTEQ(store_crc32(store_crc32(0, "The quick brown ", 16),
+	    "fox jumps over the lazy dog", 27),
+	    store_crc32(0, "The quick brown fox jumps over the lazy dog", 43));
+	T_INTEQ(store_crc32(0, "The quick brown fox jumps over the lazy dog",
+	    43), 0x414FA339u);
+}
+
+static void
+test_path(void)
+{
+	char *p;
+
+	unsetenv("CONTREE_SESSION_DB");
+	p = store_path("/h", "default");
+	T_STREQ(p, "/h/cli/sessions/default.log");
+	free(p);
+	p = store_path("/h", "../x y.z");
+	T_STREQ(p, "/h/cli/sessions/%2E.%2Fx%20y.z.log");
+	free(p);
+	setenv("CONTREE_SESSION_DB", "", 1);
+	p = store_path("/h", "a");
+	T_STREQ(p, "/h/cli/sessions/a.log");
+	free(p);
+	setenv("CONTREE_SESSION_DB", "/elsewhere/db", 1);
+	p = store_path("/h", "a");
+	T_STREQ(p, "/elsewhere/db");
+	free(p);
+	unsetenv("CONTREE_SESSION_DB");
+}
+
+static void
+test_create(void)
+{
+	char *path = newpath(), *s, *dir;
+	struct store *st = store_open(path);
+	struct stat sb;
+	size_t n;
+	struct store_session *l;
+
+	T_OK(st != NULL);
+	T_OK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	dir = xstrdup(path);
+	*strrchr(dir, '/') = '\0';
+	T_OK(stat(dir, &sb) == 0 && (sb.st_mode & 0777) == 0700);
+	free(dir);
+	s = slurp(path);
+	T_STREQ(s, "contree-log 1\n");
+	free(s);
+	T_OK(store_tip(st, "k") == NULL);
+	T_OK(!store_get(st, "k", NULL));
+	l = store_list(st, &n);
+	T_INTEQ(n, 0);
+	free(l);
+	T_STREQ(store_file(st), path);
+	store_close(st);
+	/* an empty file and a file that died while its format line was
+	 * written both get the format line */
+	spit(path, "", 0);
+	st = store_open(path);
+	T_OK(st != NULL);
+	store_close(st);
+	s = slurp(path);
+	T_STREQ(s, "contree-log 1\n");
+	free(s);
+	spit(path, "contree-l", 9);
+	st = store_open(path);
+	T_OK(st != NULL);
+	T_OK(add(st, "k", STORE_USE, "img", "t", NULL) == 1);
+	store_close(st);
+	s = slurp(path);
+	T_OK(s && strncmp(s, "contree-log 1\nentry\t1\tk\t0\t", 26) == 0);
+	free(s);
+	free(path);
+}
+
+/* Build a state with every record type.  Returns the store. */
+static struct store *
+build_all(const char *path, long long *ids)
+{
+	struct store *st = store_open(path);
+	struct store_file files[2] = {
+		{ "/etc/a b\tc", "f-1", 0, 0, 0644 },
+		{ "/root/x", "f-2", 1000, 100, 0755 }
+	};
+	struct store_new n;
+	const char *names[] = { "A", "EMPTY", "Z" }, *vals[] = { "1", "", "=z" };
+	const char *un[] = { "Z" };
+	const char *hist[] = { "ls -l", "echo 'a\tb'\nsecond" };
+	int forked = -1;
+
+	if (!st)
+		return NULL;
+	ids[0] = add(st, "s1", STORE_USE, "img-0", "tag:ubuntu:latest", NULL);
+	ids[1] = add(st, "s1", STORE_RUN, "img-1", "uname -a", "op-1");
+	memset(&n, 0, sizeof n);
+	n.kind = STORE_FILE;
+	n.image = "img-1";
+	n.title = "Change file /etc/a b\tc";
+	n.files = files;
+	n.nfiles = 2;
+	ids[2] = store_append(st, "s1", &n, &forked);
+	T_INTEQ(forked, 0);
+	ids[3] = add(st, "s1", STORE_CD, "img-1", "/work", NULL);
+	memset(&n, 0, sizeof n);
+	n.kind = STORE_RUN_DETACHED;
+	n.image = "img-1";
+	n.title = "sleep 100";
+	n.op = "op-2";
+	n.branch = "detached-op-2";
+	ids[4] = store_append(st, "s1", &n, NULL);
+	ids[5] = add(st, "s2", STORE_USE, "img-9", "u", NULL);
+	ids[6] = add(st, "s1", STORE_SESSION_USE, "img-9", "s2", NULL);
+	T_INTEQ(store_branch_create(st, "s1", "exp", NULL), 0);
+	T_INTEQ(store_branch_create(st, "s1", "gone", "exp"), 0);
+	T_INTEQ(store_branch_delete(st, "s1", "gone"), 0);
+	T_INTEQ(store_checkout(st, "s1", "exp"), 0);
+	T_INTEQ(store_reset(st, "s1", ids[3]), 0);
+	T_INTEQ(store_env_set(st, "s1", names, vals, 3), 0);
+	T_INTEQ(store_env_unset(st, "s1", un, 1), 0);
+	T_INTEQ(store_env_set(st, "envonly", names, vals, 1), 0);
+	T_INTEQ(store_pending_add(st, "s1", "op-2", "sleep 100",
+	    "detached-op-2", 0), 0);
+	T_INTEQ(store_pending_add(st, "s1", "op-3", "x", "disposable-op-3",
+	    1), 0);
+	T_INTEQ(store_pending_done(st, "s1", "op-3"), 1);
+	T_INTEQ(store_pending_done(st, "s1", "op-3"), 0);
+	T_INTEQ(store_history_add(st, "s1", hist, 2), 0);
+	ids[7] = add(st, "s3", STORE_USE, "img-3", "doomed", NULL);
+	T_INTEQ(store_history_add(st, "s3", hist, 1), 0);
+	T_INTEQ(store_delete(st, "s3"), 1);
+	T_INTEQ(store_delete(st, "s3"), 0);
+	T_INTEQ(store_delete(st, "never"), 0);
+	return st;
+}
+
+static void
+check_all(struct store *st, const long long *ids)
+{
+	const struct store_entry *e, **ev;
+	struct store_session si;
+	struct store_branch *br;
+	struct store_kv *env;
+	struct store_pending *pd;
+	struct store_file *pf;
+	const char **h;
+	size_t n;
+	long long have;
+
+	T_OK(ids[0] == 1 && ids[1] == 2 && ids[7] == 8);
+	T_OK(store_get(st, "s1", &si));
+	T_STREQ(si.branch, "exp");
+	T_OK(si.tip && si.tip->id == ids[3]);
+	T_INTEQ(si.nentries, 6);
+	T_STREQ(store_active(st, "s1"), "exp");
+	e = store_entry(st, "s1", ids[2]);
+	T_OK(e != NULL);
+	if (e) {
+		T_STREQ(e->kind, STORE_FILE);
+		T_STREQ(e->title, "Change file /etc/a b\tc");
+		T_INTEQ(e->nfiles, 2);
+		T_INTEQ(e->parent, ids[1]);
+		T_OK(e->up && e->up->id == ids[1]);
+		if (e->nfiles == 2) {
+			T_STREQ(e->files[0].path, "/etc/a b\tc");
+			T_STREQ(e->files[1].uuid, "f-2");
+			T_INTEQ(e->files[1].uid, 1000);
+			T_INTEQ(e->files[1].gid, 100);
+			T_INTEQ(e->files[1].mode, 0755);
+			T_INTEQ(e->files[0].mode, 0644);
+		}
+		T_OK(e->created > 1600000000);
+	}
+	e = store_entry(st, "s1", ids[1]);
+	T_OK(e && !strcmp(e->op, "op-1") && !strcmp(e->image, "img-1"));
+	T_OK(store_entry(st, "s1", ids[5]) == NULL);    /* other session */
+	T_OK(store_entry(st, "s3", ids[7]) == NULL);    /* deleted */
+	T_OK(!store_get(st, "s3", NULL));
+	T_OK(!store_get(st, "envonly", NULL));
+	T_STREQ(store_cwd(st, "s1"), "/work");
+	T_INTEQ(store_depth(st, "s1"), 4);
+	pf = store_pending_files(st, "s1", &n);
+	T_INTEQ(n, 2);
+	free(pf);
+	ev = store_entries(st, "s1", &n);
+	T_INTEQ(n, 6);
+	if (n == 6) {
+		T_STREQ(ev[4]->kind, STORE_RUN_DETACHED);
+		T_INTEQ(ev[4]->parent, ids[3]);
+		T_STREQ(ev[5]->kind, STORE_SESSION_USE);
+		T_STREQ(ev[5]->title, "s2");
+		T_INTEQ(ev[5]->parent, ids[3]);
+	}
+	free(ev);
+	br = store_branches(st, "s1", &n);
+	T_INTEQ(n, 3);
+	if (n == 3) {
+		T_STREQ(br[0].name, "detached-op-2");
+		T_INTEQ(br[0].tip->id, ids[4]);
+		T_STREQ(br[1].name, "exp");
+		T_INTEQ(br[1].tip->id, ids[3]);
+		T_STREQ(br[2].name, "main");
+		T_INTEQ(br[2].tip->id, ids[6]);
+	}
+	free(br);
+	env = store_env(st, "s1", &n);
+	T_INTEQ(n, 2);
+	if (n == 2) {
+		T_STREQ(env[0].name, "A");
+		T_STREQ(env[0].value, "1");
+		T_STREQ(env[1].name, "EMPTY");
+		T_STREQ(env[1].value, "");
+	}
+	free(env);
+	env = store_env(st, "envonly", &n);
+	T_INTEQ(n, 1);
+	free(env);
+	pd = store_pending(st, "s1", &n);
+	T_INTEQ(n, 1);
+	if (n == 1) {
+		T_STREQ(pd[0].op, "op-2");
+		T_STREQ(pd[0].branch, "detached-op-2");
+		T_STREQ(pd[0].title, "sleep 100");
+		T_INTEQ(pd[0].disposable, 0);
+	}
+	free(pd);
+	h = store_history(st, "s1", &n);
+	T_INTEQ(n, 2);
+	if (n == 2)
+		T_STREQ(h[1], "echo 'a\tb'\nsecond");
+	free(h);
+	h = store_history(st, "s3", &n);
+	T_INTEQ(n, 0);
+	free(h);
+	e = store_tip(st, "s1");
+	T_OK(store_back(e, 3, &have) && store_back(e, 3, NULL)->id == ids[0]);
+	T_OK(store_back(e, 4, &have) == NULL);
+	T_INTEQ(have, 3);
+	T_OK(store_back(e, 0, NULL) == e);
+}
+
+static void
+test_roundtrip(void)
+{
+	char *path = newpath(), *d1, *d2, *d3, *raw;
+	long long ids[8];
+	struct store *st = build_all(path, ids);
+	struct stat sb;
+
+	T_OK(st != NULL);
+	if (!st)
+		return;
+	check_all(st, ids);
+	d1 = dumpstr(st);
+	store_close(st);
+	/* store_delete compacted the file: it holds the live state only */
+	raw = slurp(path);
+	T_OK(raw && !contains(raw, "doomed") && !contains(raw, "\tgone\t"));
+	T_OK(contains(raw, "maxid\t8\t"));
+	free(raw);
+	st = store_open(path);
+	T_OK(st != NULL);
+	if (!st)
+		return;
+	check_all(st, ids);
+	d2 = dumpstr(st);
+	T_STREQ(d1, d2);
+	/* explicit compaction keeps state and mode */
+	T_INTEQ(store_compact(st), 0);
+	T_OK(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	check_all(st, ids);
+	d3 = dumpstr(st);
+	T_STREQ(d1, d3);
+	T_INTEQ(add(st, "s1", STORE_RUN, "img-x", "ls", "op-x"), 9);
+	store_close(st);
+	st = store_open(path);
+	T_OK(st && store_tip(st, "s1") && store_tip(st, "s1")->id == 9 &&
+	    store_tip(st, "s1")->parent == ids[3]);
+	store_close(st);
+	free(d1);
+	free(d2);
+	free(d3);
+	free(path);
+}
+
+static void
+test_escape(void)
+{
+	static const char *const weird[] = {
+		"tab\there", "nl\nthere", "back\\slash", "\\t literal",
+		"\\", "\\\\n", "ünïcødé ✓ 日本", "trailing\t", "\n", " ",
+		"cr\r\n", "a\\\tb\\\nc"
+	};
+	char *path = newpath(), *raw;
+	struct store *st = store_open(path);
+	const char *names[LEN(weird)], *vals[LEN(weird)];
+	char nb[LEN(weird)][16];
+	const struct store_entry **ev;
+	struct store_kv *env;
+	const char **h;
+	size_t i, n, lines = 0;
+	const char *key = "my\tkey\\with\nstuff";
+	int round;
+
+	for (i = 0; i < LEN(weird); i++) {
+		T_OK(add(st, key, STORE_RUN, weird[i], weird[i], weird[i]) > 0);
+		snprintf(nb[i], sizeof nb[i], "K%zu\t\\", i);
+		names[i] = nb[i];
+		vals[i] = weird[i];
+	}
+	T_INTEQ(store_env_set(st, key, names, vals, LEN(weird)), 0);
+	T_INTEQ(store_history_add(st, key, weird, LEN(weird)), 0);
+	T_INTEQ(store_branch_create(st, key, "br\tanch\n", NULL), 0);
+	store_close(st);
+	raw = slurp(path);
+	for (i = 0; raw && raw[i]; i++)
+		lines += raw[i] == '\n';
+	T_INTEQ(lines, 1 + LEN(weird) + 3);
+	free(raw);
+	for (round = 0; round < 2; round++) {
+		st = store_open(path);
+		T_OK(st != NULL);
+		if (!st)
+			break;
+		ev = store_entries(st, key, &n);
+		T_INTEQ(n, LEN(weird));
+		for (i = 0; i < n && i < LEN(weird); i++) {
+			T_STREQ(ev[i]->title, weird[i]);
+			T_STREQ(ev[i]->image, weird[i]);
+			T_STREQ(ev[i]->op, weird[i]);
+			T_STREQ(ev[i]->key, key);
+		}
+		free(ev);
+		env = store_env(st, key, &n);
+		T_INTEQ(n, LEN(weird));
+		for (i = 0; i < n; i++) {
+			size_t j;
+
+			for (j = 0; j < LEN(weird); j++)
+				if (!strcmp(names[j], env[i].name))
+					break;
+			T_OK(j < LEN(weird) && !strcmp(env[i].value, vals[j]));
+		}
+		free(env);
+		h = store_history(st, key, &n);
+		T_INTEQ(n, LEN(weird));
+		for (i = 0; i < n; i++)
+			T_STREQ(h[i], weird[i]);
+		free(h);
+		T_OK(store_branch_tip(st, key, "br\tanch\n") != NULL);
+		if (round == 0)
+			T_INTEQ(store_compact(st), 0);
+		store_close(st);
+	}
+	free(path);
+}
+
+/* Byte offset where the last record starts. */
+static size_t
+last_record(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n < 2)
+		return 0;
+	n -= 2;
+	while (n > 0 && s[n] != '\n')
+		n--;
+	return n + 1;
+}
+
+static void
+test_torn(void)
+{
+	char *path = newpath(), *good, *full, *before, *after, *s;
+	long long ids[8];
+	struct store *st = build_all(path, ids);
+	size_t start, len, cut;
+	int bad = 0, badrepair = 0;
+
+	if (!st)
+		return;
+	before = dumpstr(st);
+	good = slurp(path);
+	T_OK(add(st, "s1", STORE_RUN, "img-t", "torn\ttitle", "op-t") == 9);
+	after = dumpstr(st);
+	store_close(st);
+	full = slurp(path);
+	start = last_record(full);
+	len = strlen(full);
+	T_OK(start == strlen(good) && len > start + 20);
+	/* every truncation inside the last record (its LF included) */
+	for (cut = start; cut < len; cut++) {
+		char *d;
+
+		spit(path, full, cut);
+		st = store_open(path);
+		if (!st) {
+			bad++;
+			fprintf(stderr, "cut %zu: %s\n", cut, geterr());
+			continue;
+		}
+		d = dumpstr(st);
+		if (strcmp(d, before) != 0)
+			bad++;
+		free(d);
+		/* the next writer cuts the torn tail off and appends */
+		if (add(st, "s1", STORE_RUN, "img-t", "torn\ttitle", "op-t") != 9)
+			badrepair++;
+		store_close(st);
+		st = store_open(path);
+		if (!st) {
+			badrepair++;
+			continue;
+		}
+		s = slurp(path);
+		if (!s || strncmp(s, good, start) != 0 ||
+		    store_tip(st, "s1") == NULL ||
+		    store_tip(st, "s1")->id != 9 ||
+		    strcmp(store_tip(st, "s1")->title, "torn\ttitle"))
+			badrepair++;
+		free(s);
+		store_close(st);
+	}
+	T_INTEQ(bad, 0);
+	T_INTEQ(badrepair, 0);
+	/* a complete last line with a bad checksum is a torn write too */
+	s = xstrdup(full);
+	s[start + 7] ^= 1;
+	spit(path, s, len);
+	st = store_open(path);
+	T_OK(st != NULL);
+	if (st) {
+		char *d = dumpstr(st);
+
+		T_STREQ(d, before);
+		free(d);
+		T_INTEQ(add(st, "s1", STORE_CD, "i", "/", NULL), 9);
+		store_close(st);
+	}
+	free(s);
+	s = slurp(path);
+	T_OK(s && strlen(s) > start && strncmp(s, full, start) == 0 &&
+	    contains(s + start, "\tcd\t"));
+	free(s);
+	/* appending to an intact file yields the full state */
+	spit(path, full, len);
+	st = store_open(path);
+	if (st) {
+		char *d = dumpstr(st);
+
+		T_STREQ(d, after);
+		free(d);
+		store_close(st);
+	}
+	free(good);
+	free(full);
+	free(before);
+	free(after);
+	free(path);
+}
+
+static void
+test_corrupt(void)
+{
+	char *path = newpath(), *full, *bad, *now;
+	long long ids[8];
+	struct store *st = build_all(path, ids);
+	size_t start, len, second;
+
+	if (!st)
+		return;
+	T_OK(add(st, "s1", STORE_RUN, "img-t", "x", "op-t") > 0);
+	store_close(st);
+	full = slurp(path);
+	len = strlen(full);
+	start = last_record(full);
+	second = strchr(full, '\n') - full + 1;
+	/* flipped byte in a middle record: error naming the file and line */
+	bad = xstrdup(full);
+	bad[second + 3] ^= 0x20;
+	spit(path, bad, len);
+	st = store_open(path);
+	T_OK(st == NULL);
+	T_OK(contains(geterr(), path));
+	T_OK(contains(geterr(), "line 2"));
+	T_OK(contains(geterr(), "checksum"));
+	store_close(st);
+	now = slurp(path);
+	T_OK(now && memcmp(now, bad, len) == 0 && strlen(now) == len);
+	free(now);
+	free(bad);
+	/* a valid-checksum record that makes no sense is an error too */
+	{
+		struct buf b = {0};
+		const char *rec = "branch\ts1\tx\t999";
+
+		buf_add(&b, full, start);
+		buf_printf(&b, "%s\t%08x\n", rec,
+		    (unsigned)store_crc32(0, rec, strlen(rec)));
+		buf_add(&b, full + start, len - start);
+		spit(path, b.p, b.len);
+		st = store_open(path);
+		T_OK(st == NULL);
+		T_OK(contains(geterr(), path) && contains(geterr(), "corrupt"));
+		buf_free(&b);
+	}
+	/* a line without checksum in the middle */
+	{
+		struct buf b = {0};
+
+		buf_add(&b, full, start);
+		buf_puts(&b, "garbage\n");
+		buf_add(&b, full + start, len - start);
+		spit(path, b.p, b.len);
+		st = store_open(path);
+		T_OK(st == NULL && contains(geterr(), path));
+		buf_free(&b);
+	}
+	/* foreign format lines */
+	spit(path, "SQLite format 3\0\0\0", 18);
+	st = store_open(path);
+	T_OK(st == NULL && contains(geterr(), path) &&
+	    contains(geterr(), "not a contree session log"));
+	now = slurp(path);
+	T_OK(now && !strcmp(now, "SQLite format 3"));
+	free(now);
+	spit(path, "contree-log 2\nwhatever\n", 23);
+	st = store_open(path);
+	T_OK(st == NULL && contains(geterr(), path) &&
+	    contains(geterr(), "version"));
+	spit(path, "hello", 5);
+	st = store_open(path);
+	T_OK(st == NULL && contains(geterr(), path));
+	now = slurp(path);
+	T_STREQ(now, "hello");
+	free(now);
+	/* a directory where the file should be */
+	{
+		char *d = xasprintf("%s.dir", path);
+
+		mkdir(d, 0700);
+		st = store_open(d);
+		T_OK(st == NULL && contains(geterr(), d));
+		free(d);
+	}
+	free(full);
+	free(path);
+}
+
+/* Run f in a child as user nobody when we are root; its exit status is
+ * the number of failures. */
+static int
+as_nobody(const char *path, int (*f)(const char *))
+{
+	pid_t pid;
+	int ws;
+
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		if (geteuid() == 0 && (setgid(65534) < 0 || setuid(65534) < 0))
+			_exit(99);
+		_exit(f(path));
+	}
+	if (pid < 0 || waitpid(pid, &ws, 0) < 0 || !WIFEXITED(ws))
+		return 98;
+	return WEXITSTATUS(ws);
+}
+
+static int
+child_noperm(const char *path)
+{
+	struct store *st = store_open(path);
+	int fails = 0;
+
+	if (st) {
+		fails++;
+		store_close(st);
+	}
+	if (!contains(geterr(), path) || !contains(geterr(), "denied")) {
+		fprintf(stderr, "noperm: %s\n", geterr());
+		fails++;
+	}
+	return fails;
+}
+
+static int
+child_readonly(const char *path)
+{
+	struct store *st = store_open(path);
+	const struct store_entry *e;
+	int fails = 0;
+
+	if (!st) {
+		fprintf(stderr, "readonly open: %s\n", geterr());
+		return 1;
+	}
+	e = store_tip(st, "k");
+	if (!e || strcmp(e->image, "img"))
+		fails++;
+	if (add(st, "k", STORE_RUN, "i2", "t", "o") != -1 ||
+	    !contains(geterr(), path) || !contains(geterr(), "read-only")) {
+		fprintf(stderr, "readonly append: %s\n", geterr());
+		fails++;
+	}
+	store_close(st);
+	return fails;
+}
+
+static void
+test_permission(void)
+{
+	char *path = newpath(), *dir, *before, *after;
+	struct store *st = store_open(path);
+
+	T_OK(st != NULL);
+	T_OK(add(st, "k", STORE_USE, "img", "t", NULL) == 1);
+	store_close(st);
+	dir = xstrdup(path);
+	*strrchr(dir, '/') = '\0';
+	chmod(tmpdir, 0755);
+	chmod(dir, 0755);
+	before = slurp(path);
+	chmod(path, 0);
+	T_INTEQ(as_nobody(path, child_noperm), 0);
+	chmod(path, 0444);
+	T_INTEQ(as_nobody(path, child_readonly), 0);
+	chmod(path, 0600);
+	after = slurp(path);
+	T_STREQ(before, after);
+	chmod(dir, 0700);
+	chmod(tmpdir, 0700);
+	free(before);
+	free(after);
+	free(dir);
+	free(path);
+}
+
+static void
+test_ids_and_delete(void)
+{
+	char *path = newpath();
+	struct store *st = store_open(path);
+	const struct store_entry *keep;
+	size_t n;
+	struct store_session *l;
+	const char *nm[] = { "X" }, *vl[] = { "1" };
+
+	T_INTEQ(add(st, "a", STORE_USE, "i", "", NULL), 1);
+	T_INTEQ(add(st, "b", STORE_USE, "i", "", NULL), 2);
+	T_INTEQ(add(st, "b", STORE_RUN, "i", "", "o"), 3);
+	keep = store_tip(st, "b");
+	T_INTEQ(store_delete(st, "b"), 1);
+	/* pointers handed out earlier stay valid */
+	T_OK(keep->id == 3 && !strcmp(keep->key, "b"));
+	T_INTEQ(add(st, "a", STORE_RUN, "i", "", "o"), 4);
+	T_INTEQ(add(st, "b", STORE_USE, "i", "", NULL), 5);
+	T_OK(store_tip(st, "b")->parent == 0);
+	T_INTEQ(store_depth(st, "b"), 1);
+	T_INTEQ(store_delete(st, "b"), 1);
+	T_INTEQ(store_delete(st, "a"), 1);
+	l = store_list(st, &n);
+	T_INTEQ(n, 0);
+	free(l);
+	store_close(st);
+	/* highest ids belonged to deleted sessions; still not reused */
+	st = store_open(path);
+	T_INTEQ(add(st, "c", STORE_USE, "i", "", NULL), 6);
+	/* env-only session can be deleted */
+	T_INTEQ(store_env_set(st, "e", nm, vl, 1), 0);
+	T_INTEQ(store_delete(st, "e"), 1);
+	T_INTEQ(store_compact(st), 0);
+	store_close(st);
+	st = store_open(path);
+	T_INTEQ(add(st, "c", STORE_RUN, "i", "", "o"), 7);
+	{
+		size_t ne;
+		struct store_kv *env = store_env(st, "e", &ne);
+
+		T_INTEQ(ne, 0);
+		free(env);
+	}
+	store_close(st);
+	free(path);
+}
+
+static void
+test_derived(void)
+{
+	char *path = newpath();
+	struct store *st = store_open(path);
+	struct store_file f1 = { "/a", "u1", 0, 0, 0644 };
+	struct store_file f2 = { "/a", "u2", 0, 0, 0600 };
+	struct store_file f3 = { "/b", "u3", 1, 2, 0755 };
+	struct store_new n;
+	struct store_file *pf;
+	const struct store_entry *e, *r;
+	size_t cnt;
+	long long use1, run1, c1, have;
+	const char **names;
+
+	use1 = add(st, "k", STORE_USE, "i0", "img", NULL);
+	T_OK(store_cwd(st, "k") == NULL);
+	memset(&n, 0, sizeof n);
+	n.kind = STORE_FILE;
+	n.image = "i0";
+	n.files = &f1;
+	n.nfiles = 1;
+	store_append(st, "k", &n, NULL);
+	run1 = add(st, "k", STORE_RUN, "i1", "make", "op1");
+	pf = store_pending_files(st, "k", &cnt);
+	T_INTEQ(cnt, 0);                /* consumed by the run */
+	free(pf);
+	store_append(st, "k", &n, NULL);        /* /a u1 */
+	c1 = add(st, "k", STORE_CD, "i1", "/src", NULL);
+	n.files = &f2;
+	store_append(st, "k", &n, NULL);        /* /a u2 wins */
+	add(st, "k", STORE_USE, "i5", "other", NULL);   /* does not stop */
+	n.files = &f3;
+	store_append(st, "k", &n, NULL);
+	add(st, "k", STORE_RUN_DETACHED, "i5", "x", "op9");     /* not "run" */
+	pf = store_pending_files(st, "k", &cnt);
+	T_INTEQ(cnt, 2);
+	if (cnt == 2) {
+		T_STREQ(pf[0].path, "/b");
+		T_STREQ(pf[1].path, "/a");
+		T_STREQ(pf[1].uuid, "u2");
+		T_INTEQ(pf[1].mode, 0600);
+	}
+	free(pf);
+	T_STREQ(store_cwd(st, "k"), "/src");
+	add(st, "k", STORE_CD, "i5", "", NULL);
+	T_OK(store_cwd(st, "k") == NULL);       /* reset */
+	T_INTEQ(store_depth(st, "k"), 10);
+	/* rollback to the cd entry: derived state follows the chain */
+	T_INTEQ(store_reset(st, "k", c1), 0);
+	T_STREQ(store_cwd(st, "k"), "/src");
+	T_INTEQ(store_depth(st, "k"), 5);
+	pf = store_pending_files(st, "k", &cnt);
+	T_INTEQ(cnt, 1);
+	free(pf);
+	/* forward: highest-id child, whatever its branch */
+	e = store_tip(st, "k");
+	{
+		struct store_new d;
+
+		memset(&d, 0, sizeof d);
+		d.kind = STORE_RUN_DISPOSABLE;
+		d.image = "i1";
+		d.op = "opd";
+		d.branch = "disposable-opd";
+		T_OK(store_append(st, "k", &d, NULL) > 0);
+	}
+	T_OK(store_tip(st, "k") == e);  /* active branch did not move */
+	r = store_forward(st, e, 1, &have);
+	T_OK(r && !strcmp(r->kind, STORE_RUN_DISPOSABLE) && have == 1);
+	r = store_forward(st, store_entry(st, "k", use1), 2, &have);
+	T_OK(r && r->id == run1 && have == 2);
+	r = store_forward(st, e, 3, &have);
+	T_OK(r == NULL && have == 1);
+	/* errors */
+	T_INTEQ(store_reset(st, "k", 999), -1);
+	T_OK(contains(geterr(), "999"));
+	T_INTEQ(store_reset(st, "nokey", use1), -1);
+	T_INTEQ(store_checkout(st, "k", "nope"), -1);
+	T_OK(contains(geterr(), "nope"));
+	T_INTEQ(store_branch_create(st, "k", "main", NULL), -1);
+	T_OK(contains(geterr(), "exists"));
+	T_INTEQ(store_branch_create(st, "k", "x", "nope"), -1);
+	T_INTEQ(store_branch_create(st, "nokey", "x", NULL), -1);
+	T_INTEQ(store_branch_delete(st, "k", "main"), -1);
+	T_OK(contains(geterr(), "active"));
+	T_INTEQ(store_branch_delete(st, "k", "nope"), -1);
+	{
+		const char *nm[] = { "OK", "BAD=1" }, *vl[] = { "1", "2" };
+		struct store_kv *env;
+
+		T_INTEQ(store_env_set(st, "k", nm, vl, 2), -1);
+		env = store_env(st, "k", &cnt);
+		T_INTEQ(cnt, 0);        /* all or nothing */
+		free(env);
+	}
+	memset(&n, 0, sizeof n);
+	n.kind = "bogus";
+	n.image = "i";
+	T_INTEQ(store_append(st, "k", &n, NULL), -1);
+	n.kind = STORE_RUN;
+	n.image = "";
+	T_INTEQ(store_append(st, "k", &n, NULL), -1);
+	/* prune removes non-active detached-/disposable- branches */
+	{
+		struct store_new d;
+
+		memset(&d, 0, sizeof d);
+		d.kind = STORE_RUN_DETACHED;
+		d.image = "i1";
+		d.op = "opq";
+		d.branch = "detached-opq";
+		store_append(st, "k", &d, NULL);
+	}
+	T_INTEQ(store_branch_create(st, "k", "detached-mine", NULL), 0);
+	T_INTEQ(store_checkout(st, "k", "detached-mine"), 0);
+	T_INTEQ(store_prune(st, "k", &names, &cnt), 0);
+	T_INTEQ(cnt, 2);
+	if (cnt == 2) {
+		T_STREQ(names[0], "detached-opq");
+		T_STREQ(names[1], "disposable-opd");
+	}
+	free(names);
+	T_INTEQ(store_prune(st, "k", &names, &cnt), 0);
+	T_INTEQ(cnt, 0);
+	free(names);
+	T_OK(store_branch_tip(st, "k", "detached-mine") != NULL);
+	T_OK(store_branch_tip(st, "k", "main") != NULL);
+	store_close(st);
+	free(path);
+}
+
+static void
+test_list_order(void)
+{
+	char *path = newpath();
+	struct store *st = store_open(path);
+	struct store_session *l;
+	size_t n;
+
+	add(st, "old", STORE_USE, "i", "", NULL);
+	add(st, "mid", STORE_USE, "i", "", NULL);
+	add(st, "new", STORE_USE, "i", "", NULL);
+	store_branch_create(st, "old", "b", NULL);      /* no refresh */
+	l = store_list(st, &n);
+	T_INTEQ(n, 3);
+	if (n == 3) {
+		T_STREQ(l[0].key, "new");
+		T_STREQ(l[2].key, "old");
+	}
+	free(l);
+	store_checkout(st, "old", "b");                 /* refresh */
+	l = store_list(st, &n);
+	if (n == 3) {
+		T_STREQ(l[0].key, "old");
+		T_STREQ(l[1].key, "new");
+		T_STREQ(l[2].key, "mid");
+		T_STREQ(l[0].branch, "b");
+		T_INTEQ(l[0].nentries, 1);
+	}
+	free(l);
+	T_INTEQ(store_compact(st), 0);
+	store_close(st);
+	st = store_open(path);
+	l = store_list(st, &n);
+	T_INTEQ(n, 3);
+	if (n == 3) {
+		T_STREQ(l[0].key, "old");
+		T_STREQ(l[1].key, "new");
+		T_STREQ(l[2].key, "mid");
+	}
+	free(l);
+	store_close(st);
+	free(path);
+}
+
+static void
+test_history_cap(void)
+{
+	char *path = newpath();
+	struct store *st = store_open(path);
+	const char **lines = xreallocarray(NULL, 4000, sizeof *lines);
+	char (*txt)[16] = xreallocarray(NULL, 4000, 16);
+	const char **h;
+	size_t i, n, r;
+	int round;
+
+	for (r = 0; r < 3; r++) {
+		for (i = 0; i < 4000; i++) {
+			snprintf(txt[i], 16, "cmd %zu", r * 4000 + i);
+			lines[i] = txt[i];
+		}
+		T_INTEQ(store_history_add(st, "k", lines, 4000), 0);
+	}
+	for (round = 0; round < 3; round++) {
+		h = store_history(st, "k", &n);
+		T_INTEQ(n, STORE_HIST_MAX);
+		if (n == STORE_HIST_MAX) {
+			T_STREQ(h[0], "cmd 2000");
+			T_STREQ(h[n - 1], "cmd 11999");
+		}
+		free(h);
+		if (round == 1)
+			T_INTEQ(store_compact(st), 0);
+		store_close(st);
+		st = store_open(path);
+	}
+	store_close(st);
+	free(lines);
+	free(txt);
+	free(path);
+}
+
+static long long
+count_lines(const char *path)
+{
+	char *s = slurp(path);
+	long long n = 0;
+	size_t i;
+
+	for (i = 0; s && s[i]; i++)
+		n += s[i] == '\n';
+	free(s);
+	return n;
+}
+
+static void
+test_autocompact(void)
+{
+	char *path = newpath();
+	struct store *st = store_open(path);
+	int i, ok = 1;
+
+	add(st, "k", STORE_USE, "i", "", NULL);
+	store_branch_create(st, "k", "b", NULL);
+	for (i = 0; i < 3000; i++)
+		if (store_checkout(st, "k", i % 2 ? "main" : "b") < 0)
+			ok = 0;
+	T_OK(ok);
+	T_OK(count_lines(path) < 1100);
+	T_STREQ(store_active(st, "k"), "main");
+	store_close(st);
+	st = store_open(path);
+	T_STREQ(store_active(st, "k"), "main");
+	T_INTEQ(store_depth(st, "k"), 1);
+	store_close(st);
+	free(path);
+}
+
+/* Two handles on one file (as two processes would be): each sees the
+ * other's records before writing, and survives the other's compaction. */
+static void
+test_two_handles(void)
+{
+	char *path = newpath();
+	struct store *a = store_open(path), *b = store_open(path);
+	const struct store_entry *old;
+	int forked = -1;
+	long long id;
+	struct store_new n;
+
+	T_INTEQ(add(a, "k", STORE_USE, "i", "", NULL), 1);
+	T_OK(store_tip(b, "k") == NULL);        /* b has not looked yet */
+	T_INTEQ(add(b, "k", STORE_RUN, "i2", "", "o"), 2);
+	T_OK(store_tip(b, "k")->parent == 1);   /* tip at the time of writing */
+	old = store_tip(b, "k");
+	T_INTEQ(add(a, "k", STORE_RUN, "i3", "", "o"), 3);
+	T_OK(store_tip(a, "k")->parent == 2);
+	T_INTEQ(store_compact(a), 0);
+	T_INTEQ(add(a, "k", STORE_RUN, "i4", "", "o"), 4);
+	/* b started work from entry 2 before a appended 3 and 4 */
+	memset(&n, 0, sizeof n);
+	n.kind = STORE_RUN;
+	n.image = "i5";
+	n.from = 2;
+	id = store_append(b, "k", &n, &forked);
+	T_INTEQ(id, 5);
+	T_INTEQ(forked, 1);
+	T_OK(store_tip(b, "k")->parent == 2);
+	T_OK(old->id == 2 && !strcmp(old->image, "i2"));
+	T_INTEQ(store_entry(b, "k", 4) != NULL, 1);
+	n.from = 5;
+	T_INTEQ(store_append(b, "k", &n, &forked), 6);
+	T_INTEQ(forked, 0);
+	/* a entry gone from the session: falls back to the tip */
+	n.from = 77;
+	T_INTEQ(store_append(a, "k", &n, &forked), 7);
+	T_INTEQ(forked, 1);
+	T_OK(store_tip(a, "k")->parent == 6);
+	T_INTEQ(store_depth(a, "k"), 5);        /* 1 2 5 6 7 */
+	store_close(a);
+	store_close(b);
+	free(path);
+}
+
+static int
+child_append(const char *path, int who, int count)
+{
+	struct store *st = store_open(path);
+	int i, fails = 0;
+	char title[32];
+
+	if (!st) {
+		fprintf(stderr, "child %d: %s\n", who, geterr());
+		return 1;
+	}
+	for (i = 0; i < count; i++) {
+		snprintf(title, sizeof title, "w%d-%d", who, i);
+		if (add(st, "shared", i ? STORE_RUN : STORE_USE, "img", title,
+		    "op") < 0) {
+			fprintf(stderr, "child %d: %s\n", who, geterr());
+			fails++;
+		}
+	}
+	store_close(st);
+	return fails;
+}
+
+static int
+child_compact(const char *path, int count)
+{
+	struct store *st = store_open(path);
+	int i, fails = 0;
+
+	if (!st)
+		return 1;
+	for (i = 0; i < count; i++) {
+		if (store_compact(st) < 0) {
+			fprintf(stderr, "compactor: %s\n", geterr());
+			fails++;
+		}
+		sleep_ms(2);
+	}
+	store_close(st);
+	return fails;
+}
+
+static void
+concurrent(int compactor)
+{
+	char *path = newpath();
+	struct store *st = store_open(path);
+	pid_t pids[9];
+	int i, ws, fails = 0, nproc = 8 + compactor;
+	const struct store_entry **ev;
+	size_t n, k;
+	char *seen;
+	int badparent = 0, dup = 0, titles = 0;
+
+	store_close(st);
+	fflush(NULL);
+	for (i = 0; i < nproc; i++) {
+		if ((pids[i] = fork()) == 0)
+			_exit(i < 8 ? child_append(path, i, 50) :
+			    child_compact(path, 40));
+	}
+	for (i = 0; i < nproc; i++)
+		if (waitpid(pids[i], &ws, 0) < 0 || !WIFEXITED(ws) ||
+		    WEXITSTATUS(ws))
+			fails++;
+	T_INTEQ(fails, 0);
+	st = store_open(path);
+	T_OK(st != NULL);
+	if (!st)
+		return;
+	ev = store_entries(st, "shared", &n);
+	T_INTEQ(n, 400);
+	seen = xcalloc(402, 1);
+	for (k = 0; k < n; k++) {
+		if (ev[k]->id < 1 || ev[k]->id > 400 || seen[ev[k]->id]++)
+			dup++;
+		if (ev[k]->parent && (!ev[k]->up ||
+		    !store_entry(st, "shared", ev[k]->parent)))
+			badparent++;
+		if (!ev[k]->parent && k)
+			badparent++;
+		if (ev[k]->title[0] == 'w')
+			titles++;
+	}
+	T_INTEQ(dup, 0);
+	T_INTEQ(badparent, 0);
+	T_INTEQ(titles, 400);
+	/* each append went onto the tip of its moment: one chain */
+	T_INTEQ(store_depth(st, "shared"), 400);
+	free(seen);
+	free(ev);
+	store_close(st);
+	free(path);
+}
+
+static void
+test_concurrency(void)
+{
+	concurrent(0);
+	concurrent(1);
+}
+
+static void
+test_lock_timeout(void)
+{
+	char *path = newpath();
+	struct store *st = store_open(path);
+	int up[2], down[2], ws;
+	pid_t pid;
+	char c;
+	int64_t t0;
+
+	if (pipe(up) < 0 || pipe(down) < 0)
+		return;
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		struct store *cs = store_open(path);
+
+		if (!cs || store_begin(cs) < 0)
+			_exit(1);
+		(void)!write(up[1], "x", 1);
+		(void)!read(down[0], &c, 1);
+		store_commit(cs);
+		store_close(cs);
+		_exit(0);
+	}
+	T_OK(read(up[0], &c, 1) == 1);
+	setenv("CONTREE_DB_TIMEOUT", "0.3", 1);
+	store_close(st);
+	t0 = now_ms();
+	st = store_open(path);          /* even reading waits for the lock */
+	T_OK(st == NULL && contains(geterr(), "timed out") &&
+	    contains(geterr(), path));
+	T_OK(now_ms() - t0 >= 250);
+	(void)!write(down[1], "x", 1);
+	T_OK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) &&
+	    WEXITSTATUS(ws) == 0);
+	st = store_open(path);
+	T_OK(st != NULL);
+	T_INTEQ(add(st, "k", STORE_USE, "i", "", NULL), 1);
+	/* and a writer that finds the lock held */
+	if ((pid = fork()) == 0) {
+		struct store *cs = store_open(path);
+
+		if (!cs || store_begin(cs) < 0)
+			_exit(1);
+		(void)!write(up[1], "x", 1);
+		(void)!read(down[0], &c, 1);
+		store_close(cs);        /* commits */
+		_exit(0);
+	}
+	T_OK(read(up[0], &c, 1) == 1);
+	T_INTEQ(add(st, "k", STORE_RUN, "i", "", "o"), -1);
+	T_OK(contains(geterr(), "timed out"));
+	(void)!write(down[1], "x", 1);
+	waitpid(pid, &ws, 0);
+	T_INTEQ(add(st, "k", STORE_RUN, "i", "", "o"), 2);
+	unsetenv("CONTREE_DB_TIMEOUT");
+	store_close(st);
+	close(up[0]);
+	close(up[1]);
+	close(down[0]);
+	close(down[1]);
+	free(path);
+}
+
+static void
+test_transaction(void)
+{
+	char *path = newpath();
+	struct store *st = store_open(path), *other;
+	const struct store_entry *t;
+	pid_t pid;
+	int ws;
+
+	add(st, "k", STORE_USE, "i", "", NULL);
+	T_INTEQ(store_begin(st), 0);
+	T_INTEQ(store_begin(st), 0);    /* nests */
+	t = store_back(store_tip(st, "k"), 0, NULL);
+	T_INTEQ(add(st, "k", STORE_RUN, "i", "", "o"), 2);
+	T_INTEQ(store_reset(st, "k", t->id), 0);
+	T_INTEQ(store_commit(st), 0);
+	/* still locked: another process times out */
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		setenv("CONTREE_DB_TIMEOUT", "0.1", 1);
+		other = store_open(path);
+		_exit(other == NULL ? 0 : 1);
+	}
+	T_OK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) &&
+	    WEXITSTATUS(ws) == 0);
+	T_INTEQ(store_commit(st), 0);
+	if ((pid = fork()) == 0) {
+		other = store_open(path);
+		_exit(other && store_tip(other, "k")->id == 1 &&
+		    store_entry(other, "k", 2) ? 0 : 1);
+	}
+	T_OK(waitpid(pid, &ws, 0) == pid && WIFEXITED(ws) &&
+	    WEXITSTATUS(ws) == 0);
+	T_INTEQ(store_commit(st), 0);   /* extra commit is harmless */
+	store_close(st);
+	free(path);
+}
+
+int
+main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (!mkdtemp(tmpdir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	test_crc();
+	test_path();
+	test_create();
+	test_roundtrip();
+	test_escape();
+	test_torn();
+	test_corrupt();
+	test_permission();
+	test_ids_and_delete();
+	test_derived();
+	test_list_order();
+	test_history_cap();
+	test_autocompact();
+	test_two_handles();
+	test_concurrency();
+	test_lock_timeout();
+	test_transaction();
+	rmtree(tmpdir);
+	return T_END("unit_store");
+}

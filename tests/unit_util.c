@@ -1,0 +1,130 @@
+/* unit_util.c - util.c through its interface. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../util.h"
+#include "unit.h"
+
+static void
+t_b64(void)
+{
+	static const struct { const char *in, *out; } v[] = {
+		{"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
+		{"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+		{"foobar", "Zm9vYmFy"},
+	};
+	size_t i;
+
+	for (i = 0; i < LEN(v); i++) {
+		struct buf e = {0}, d = {0};
+
+		b64_encode(&e, v[i].in, strlen(v[i].in));
+		T_STREQ(e.p ? e.p : "", v[i].out);
+		T_INTEQ(b64_decode(&d, v[i].out, strlen(v[i].out)), 0);
+		T_STREQ(d.p ? d.p : "", v[i].in);
+		buf_free(&e);
+		buf_free(&d);
+	}
+	{
+		struct buf d = {0};
+		unsigned char all[256];
+		struct buf e = {0};
+
+		for (i = 0; i < 256; i++)
+			all[i] = (unsigned char)i;
+		b64_encode(&e, all, sizeof all);
+		T_INTEQ(b64_decode(&d, e.p, e.len), 0);
+		T_INTEQ(d.len, 256);
+		T_OK(memcmp(d.p, all, 256) == 0);
+		buf_reset(&d);
+		T_INTEQ(b64_decode(&d, "Zm9v!", 5), -1);
+		buf_reset(&d);
+		T_INTEQ(b64_decode(&d, "Zg=a", 4), -1);
+		buf_reset(&d);
+		T_INTEQ(b64_decode(&d, "Z", 1), -1);
+		buf_free(&d);
+		buf_free(&e);
+	}
+}
+
+static void
+t_parse_ll(void)
+{
+	long long v = 0;
+
+	T_INTEQ(parse_ll("42", 0, 100, &v, "n"), 0);
+	T_INTEQ(v, 42);
+	T_INTEQ(parse_ll("-5", -10, 10, &v, "n"), 0);
+	T_INTEQ(v, -5);
+	T_INTEQ(parse_ll("-5", 0, 10, &v, "n"), -1);
+	T_INTEQ(parse_ll("", 0, 10, &v, "n"), -1);
+	T_INTEQ(parse_ll("1x", 0, 10, &v, "n"), -1);
+	T_INTEQ(parse_ll("11", 0, 10, &v, "n"), -1);
+	T_STREQ(geterr(), "n out of range: '11'");
+	T_INTEQ(parse_ll("99999999999999999999", 0, 10, &v, "n"), -1);
+	T_INTEQ(parse_ll("9223372036854775807", 0, 9223372036854775807LL, &v,
+	    "n"), 0);
+}
+
+static void
+t_buf(void)
+{
+	struct buf b = {0};
+	int i;
+
+	for (i = 0; i < 1000; i++)
+		buf_printf(&b, "%d,", i);
+	T_INTEQ(strlen(b.p), b.len);
+	T_OK(strncmp(b.p, "0,1,2,", 6) == 0);
+	buf_reset(&b);
+	T_INTEQ(b.len, 0);
+	T_STREQ(b.p, "");
+	buf_addc(&b, 'x');
+	buf_puts(&b, "yz");
+	T_STREQ(b.p, "xyz");
+	buf_free(&b);
+	T_OK(b.p == NULL);
+}
+
+static void
+t_files(void)
+{
+	char dir[] = "/tmp/unit_utilXXXXXX", *p, *q;
+	struct buf b = {0};
+	struct stat st;
+
+	T_OK(mkdtemp(dir) != NULL);
+	p = xasprintf("%s/a/b/c", dir);
+	T_INTEQ(mkdirs(p, 0700), 0);
+	T_OK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+	q = xasprintf("%s/f", p);
+	T_INTEQ(writefile_atomic(q, "hello", 5, 0600), 0);
+	T_OK(stat(q, &st) == 0 && (st.st_mode & 0777) == 0600);
+	T_INTEQ(readfile(q, &b), 0);
+	T_STREQ(b.p, "hello");
+	T_INTEQ(writefile_atomic("/nonexistent-dir/x", "a", 1, 0600), -1);
+	T_INTEQ(mkdirs(q, 0700), -1);   /* a file is in the way */
+	unlink(q);
+	free(q);
+	free(p);
+	buf_free(&b);
+	{
+		char h[5];
+
+		hexstr(h, "\x01\xab", 2);
+		T_STREQ(h, "01ab");
+	}
+	(void)!system(xasprintf("rm -rf %s", dir));
+}
+
+int
+main(void)
+{
+	t_b64();
+	t_parse_ll();
+	t_buf();
+	t_files();
+	return T_END("unit_util");
+}

@@ -1,0 +1,925 @@
+/* tls.c - BearSSL glue: trust anchors, certificate verification with
+ * errors in words, session resumption, and record I/O over a socket with
+ * timeouts.
+ *
+ * One connection at a time.  The engine, the X.509 context and the I/O
+ * buffer are static; the only heap memory is the trust anchor set,
+ * loaded once per process. */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bearssl.h>
+
+#include "util.h"
+#include "tls.h"
+
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+#ifndef MSG_DONTWAIT
+#define MSG_DONTWAIT 0
+#endif
+
+#define MINRSA 256          /* bytes: RSA keys under 2048 bits are weak */
+
+/* The X.509 engine wrapped to keep a copy of the server's certificate,
+ * so that "expired" can say which date and whether it is not yet valid. */
+struct xwrap {
+	const br_x509_class *vtable;
+	br_x509_minimal_context min;
+	int ncert;
+	unsigned char leaf[16384];
+	size_t leaflen;
+	int leafover;
+};
+
+struct tls {
+	int fd;
+	int timeout_ms;
+	int open;
+	int ioerr;              /* socket error (slot already set) */
+	int eof;                /* TCP EOF seen */
+};
+
+static unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
+static br_ssl_client_context cc;
+static struct xwrap xw;
+static struct tls conn;
+static int ccinit;
+static char lasthost[256];
+static unsigned char lastsid[32];
+static size_t lastsidlen;
+
+static br_x509_trust_anchor *tas;
+static size_t ntas, tascap;
+static int tasloaded;
+static const char *tasfrom;
+
+/* ------------------------------------------------------ trust anchors */
+
+static void
+dnappend(void *ctx, const void *p, size_t n)
+{
+	buf_add(ctx, p, n);
+}
+
+static unsigned char *
+dupmem(const void *p, size_t n)
+{
+	unsigned char *q = xmalloc(n ? n : 1);
+
+	memcpy(q, p, n);
+	return q;
+}
+
+/* Add one DER certificate as a trust anchor.  0, or -1 if unusable. */
+static int
+addcert(const unsigned char *der, size_t len)
+{
+	br_x509_decoder_context dc;
+	const br_x509_pkey *pk;
+	br_x509_trust_anchor *ta;
+	struct buf dn = {0};
+
+	br_x509_decoder_init(&dc, dnappend, &dn);
+	br_x509_decoder_push(&dc, der, len);
+	pk = br_x509_decoder_get_pkey(&dc);
+	if (!pk) {
+		buf_free(&dn);
+		return -1;
+	}
+	if (ntas == tascap) {
+		tascap = tascap ? tascap * 2 : 64;
+		tas = xreallocarray(tas, tascap, sizeof *tas);
+	}
+	ta = &tas[ntas];
+	memset(ta, 0, sizeof *ta);
+	ta->dn.data = dupmem(dn.p, dn.len);
+	ta->dn.len = dn.len;
+	buf_free(&dn);
+	ta->flags = br_x509_decoder_isCA(&dc) ? BR_X509_TA_CA : 0;
+	ta->pkey.key_type = pk->key_type;
+	if (pk->key_type == BR_KEYTYPE_RSA) {
+		ta->pkey.key.rsa.n = dupmem(pk->key.rsa.n, pk->key.rsa.nlen);
+		ta->pkey.key.rsa.nlen = pk->key.rsa.nlen;
+		ta->pkey.key.rsa.e = dupmem(pk->key.rsa.e, pk->key.rsa.elen);
+		ta->pkey.key.rsa.elen = pk->key.rsa.elen;
+	} else if (pk->key_type == BR_KEYTYPE_EC) {
+		ta->pkey.key.ec.curve = pk->key.ec.curve;
+		ta->pkey.key.ec.q = dupmem(pk->key.ec.q, pk->key.ec.qlen);
+		ta->pkey.key.ec.qlen = pk->key.ec.qlen;
+	} else {
+		free(ta->dn.data);
+		return -1;
+	}
+	ntas++;
+	return 0;
+}
+
+/* Load every CERTIFICATE of a PEM file.  Number added, or -1 if the file
+ * cannot be read. */
+static int
+loadpem(const char *path)
+{
+	struct buf f = {0}, der = {0};
+	br_pem_decoder_context pc;
+	const char *p;
+	size_t left;
+	int incert = 0, n = 0;
+
+	if (readfile(path, &f) < 0)
+		return -1;
+	br_pem_decoder_init(&pc);
+	p = f.p;
+	left = f.len;
+	while (left > 0) {
+		size_t k = br_pem_decoder_push(&pc, p, left);
+
+		p += k;
+		left -= k;
+		switch (br_pem_decoder_event(&pc)) {
+		case BR_PEM_BEGIN_OBJ:
+			buf_reset(&der);
+			incert = strcmp(br_pem_decoder_name(&pc),
+			    "CERTIFICATE") == 0 || strcmp(br_pem_decoder_name(
+			    &pc), "TRUSTED CERTIFICATE") == 0;
+			br_pem_decoder_setdest(&pc, incert ? dnappend : NULL,
+			    &der);
+			break;
+		case BR_PEM_END_OBJ:
+			if (incert && addcert((unsigned char *)der.p,
+			    der.len) == 0)
+				n++;
+			incert = 0;
+			break;
+		case BR_PEM_ERROR:
+			/* skip junk: restart the decoder past it */
+			br_pem_decoder_init(&pc);
+			incert = 0;
+			break;
+		}
+	}
+	buf_free(&f);
+	buf_free(&der);
+	return n;
+}
+
+static int
+loaddir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		char *path;
+		int k;
+
+		if (e->d_name[0] == '.')
+			continue;
+		/* *.pem, *.crt and OpenSSL hash links (xxxxxxxx.N) */
+		if (!(l > 4 && (strcmp(e->d_name + l - 4, ".pem") == 0 ||
+		    strcmp(e->d_name + l - 4, ".crt") == 0)) &&
+		    !(l >= 10 && e->d_name[8] == '.'))
+			continue;
+		path = xasprintf("%s/%s", dir, e->d_name);
+		k = loadpem(path);
+		free(path);
+		if (k > 0)
+			n += k;
+	}
+	closedir(d);
+	return n;
+}
+
+int
+tls_anchors(const char *extra_ca, const char **where)
+{
+	static const char *const files[] = {
+		"/etc/ssl/certs/ca-certificates.crt",   /* Debian, Alpine, Arch */
+		"/etc/pki/tls/certs/ca-bundle.crt",     /* Fedora, RHEL */
+		"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+		"/etc/ssl/ca-bundle.pem",               /* openSUSE */
+		"/etc/ssl/cert.pem",           /* Alpine, macOS, OpenBSD */
+		"/usr/local/share/certs/ca-root-nss.crt",   /* FreeBSD */
+		"/usr/local/etc/ssl/cert.pem",
+		"/etc/openssl/certs/ca-certificates.crt",   /* NetBSD */
+		"/usr/local/etc/openssl/cert.pem",      /* Homebrew */
+	};
+	const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
+	size_t i;
+	int n;
+
+	if (tasloaded) {
+		if (where)
+			*where = tasfrom;
+		return 0;
+	}
+	if (f && *f) {
+		if (loadpem(f) < 0) {
+			seterr("TLS error: cannot read SSL_CERT_FILE %s:", f);
+			return -1;
+		}
+		tasfrom = f;
+	} else if (d && *d) {
+		/* SSL_CERT_DIR may list several directories */
+		char *copy = xstrdup(d), *s, *save = NULL;
+
+		for (s = strtok_r(copy, ":", &save); s;
+		    s = strtok_r(NULL, ":", &save))
+			loaddir(s);
+		free(copy);
+		tasfrom = d;
+	} else {
+		for (i = 0; i < LEN(files); i++) {
+			if (access(files[i], R_OK) == 0 &&
+			    loadpem(files[i]) > 0) {
+				tasfrom = files[i];
+				break;
+			}
+		}
+		if (ntas == 0 && loaddir("/etc/ssl/certs") > 0)
+			tasfrom = "/etc/ssl/certs";
+	}
+	if (extra_ca && *extra_ca) {
+		n = loadpem(extra_ca);
+		if (n < 0) {
+			seterr("TLS error: cannot read CA file %s:", extra_ca);
+			return -1;
+		}
+		if (n == 0) {
+			seterr("TLS error: no certificate in CA file %s",
+			    extra_ca);
+			return -1;
+		}
+		if (!tasfrom)
+			tasfrom = extra_ca;
+	}
+	if (ntas == 0) {
+		seterr("TLS error: no trusted CA certificates found (set "
+		    "SSL_CERT_FILE to a PEM bundle, or install "
+		    "ca-certificates)");
+		return -1;
+	}
+	tasloaded = 1;
+	if (where)
+		*where = tasfrom;
+	logmsg(LOG_DEBUG, "TLS: %zu trust anchors from %s%s%s", ntas, tasfrom,
+	    extra_ca && *extra_ca ? " and " : "", extra_ca ? extra_ca : "");
+	return 0;
+}
+
+/* ---------------------------------------------------- X.509 wrapper */
+
+static void
+xw_start_chain(const br_x509_class **ctx, const char *name)
+{
+	struct xwrap *x = (struct xwrap *)ctx;
+
+	x->ncert = 0;
+	x->leaflen = 0;
+	x->leafover = 0;
+	x->min.vtable->start_chain(&x->min.vtable, name);
+}
+
+static void
+xw_start_cert(const br_x509_class **ctx, uint32_t len)
+{
+	struct xwrap *x = (struct xwrap *)ctx;
+
+	x->ncert++;
+	x->min.vtable->start_cert(&x->min.vtable, len);
+}
+
+static void
+xw_append(const br_x509_class **ctx, const unsigned char *p, size_t n)
+{
+	struct xwrap *x = (struct xwrap *)ctx;
+
+	if (x->ncert == 1) {
+		if (x->leaflen + n <= sizeof x->leaf) {
+			memcpy(x->leaf + x->leaflen, p, n);
+			x->leaflen += n;
+		} else {
+			x->leafover = 1;
+		}
+	}
+	x->min.vtable->append(&x->min.vtable, p, n);
+}
+
+static void
+xw_end_cert(const br_x509_class **ctx)
+{
+	struct xwrap *x = (struct xwrap *)ctx;
+
+	x->min.vtable->end_cert(&x->min.vtable);
+}
+
+static unsigned
+xw_end_chain(const br_x509_class **ctx)
+{
+	struct xwrap *x = (struct xwrap *)ctx;
+
+	return x->min.vtable->end_chain(&x->min.vtable);
+}
+
+static const br_x509_pkey *
+xw_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
+{
+	const struct xwrap *x = (const struct xwrap *)ctx;
+
+	return x->min.vtable->get_pkey(&x->min.vtable, usages);
+}
+
+static const br_x509_class xw_vtable = {
+	sizeof(struct xwrap), xw_start_chain, xw_start_cert, xw_append,
+	xw_end_cert, xw_end_chain, xw_get_pkey
+};
+
+/* A DER element: tag, content span.  0 or -1. */
+static int
+der(const unsigned char **p, const unsigned char *end, int *tag,
+    const unsigned char **c, size_t *clen)
+{
+	const unsigned char *s = *p;
+	size_t len;
+
+	if (end - s < 2)
+		return -1;
+	*tag = *s++;
+	len = *s++;
+	if (len & 0x80) {
+		int k = len & 0x7f;
+
+		if (k == 0 || k > 4 || end - s < k)
+			return -1;
+		len = 0;
+		while (k--)
+			len = (len << 8) | *s++;
+	}
+	if ((size_t)(end - s) < len)
+		return -1;
+	*c = s;
+	*clen = len;
+	*p = s + len;
+	return 0;
+}
+
+/* Days from 1970-01-01 of a civil date. */
+static long long
+days_from_civil(int y, int m, int d)
+{
+	long long era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static int
+num(const unsigned char *s, int n)
+{
+	int v = 0;
+
+	while (n--) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		v = v * 10 + (*s++ - '0');
+	}
+	return v;
+}
+
+/* Parse a UTCTime/GeneralizedTime into seconds since the epoch and a
+ * printable form.  0 or -1. */
+static int
+dertime(int tag, const unsigned char *c, size_t n, long long *t, char *out,
+    size_t outsz)
+{
+	int y, mo, d, h, mi, s;
+
+	if (tag == 0x17 && n >= 13) {
+		y = num(c, 2);
+		y += y < 50 ? 2000 : 1900;
+		c += 2;
+	} else if (tag == 0x18 && n >= 15) {
+		y = num(c, 4);
+		c += 4;
+	} else {
+		return -1;
+	}
+	mo = num(c, 2);
+	d = num(c + 2, 2);
+	h = num(c + 4, 2);
+	mi = num(c + 6, 2);
+	s = num(c + 8, 2);
+	if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 ||
+	    mi < 0 || s < 0)
+		return -1;
+	*t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+	snprintf(out, outsz, "%04d-%02d-%02d %02d:%02d:%02d UTC", y, mo, d, h,
+	    mi, s);
+	return 0;
+}
+
+/* Describe the validity problem of the server's certificate. */
+static void
+validity(char *out, size_t outsz)
+{
+	const unsigned char *p = xw.leaf, *end = xw.leaf + xw.leaflen, *c;
+	const unsigned char *vp, *ve;
+	size_t n;
+	int tag, t1, t2, i;
+	long long nb, na, now = (long long)time(NULL);
+	char snb[40], sna[40];
+	const unsigned char *c1, *c2;
+	size_t n1, n2;
+
+	snprintf(out, outsz, "a certificate in the chain has expired or is "
+	    "not yet valid");
+	if (xw.leafover || der(&p, end, &tag, &c, &n) < 0 || tag != 0x30)
+		return;
+	p = c;
+	end = c + n;
+	if (der(&p, end, &tag, &c, &n) < 0 || tag != 0x30)     /* tbs */
+		return;
+	p = c;
+	end = c + n;
+	/* [0] version, serial, signature algorithm, issuer */
+	for (i = 0; i < 4; i++) {
+		if (der(&p, end, &tag, &c, &n) < 0)
+			return;
+		if (i == 0 && tag != 0xa0)
+			i++;        /* no version: that was the serial */
+	}
+	if (der(&p, end, &tag, &c, &n) < 0 || tag != 0x30)     /* validity */
+		return;
+	vp = c;
+	ve = c + n;
+	if (der(&vp, ve, &t1, &c1, &n1) < 0 || der(&vp, ve, &t2, &c2,
+	    &n2) < 0)
+		return;
+	if (dertime(t1, c1, n1, &nb, snb, sizeof snb) < 0 ||
+	    dertime(t2, c2, n2, &na, sna, sizeof sna) < 0)
+		return;
+	if (now > na)
+		snprintf(out, outsz, "certificate has expired (valid until "
+		    "%s)", sna);
+	else if (now < nb)
+		snprintf(out, outsz, "certificate is not yet valid (valid "
+		    "from %s)", snb);
+}
+
+/* ---------------------------------------------------- errors in words */
+
+static const char *
+alertname(int a)
+{
+	switch (a) {
+	case 0: return "close_notify";
+	case 10: return "unexpected_message";
+	case 20: return "bad_record_mac";
+	case 40: return "handshake_failure";
+	case 42: return "bad_certificate";
+	case 43: return "unsupported_certificate";
+	case 44: return "certificate_revoked";
+	case 45: return "certificate_expired";
+	case 46: return "certificate_unknown";
+	case 47: return "illegal_parameter";
+	case 48: return "unknown_ca";
+	case 50: return "decode_error";
+	case 51: return "decrypt_error";
+	case 70: return "protocol_version";
+	case 71: return "insufficient_security";
+	case 80: return "internal_error";
+	case 86: return "inappropriate_fallback";
+	case 90: return "user_canceled";
+	case 109: return "missing_extension";
+	case 112: return "unrecognized_name";
+	case 116: return "certificate_required";
+	case 120: return "no_application_protocol";
+	}
+	return "unknown alert";
+}
+
+/* Words for a BearSSL error; 1 if it is a certificate problem. */
+static int
+tlswords(int err, const char *host, char *out, size_t outsz)
+{
+	const char *s = NULL;
+
+	switch (err) {
+	case BR_ERR_X509_EXPIRED:
+		validity(out, outsz);
+		return 1;
+	case BR_ERR_X509_BAD_SERVER_NAME:
+		snprintf(out, outsz, "certificate does not match the host "
+		    "name %s", host);
+		return 1;
+	case BR_ERR_X509_NOT_TRUSTED:
+		s = "certificate is not trusted (unknown issuer or "
+		    "self-signed)";
+		break;
+	case BR_ERR_X509_WEAK_PUBLIC_KEY:
+		s = "certificate key is too weak (RSA keys need 2048 bits "
+		    "or more)";
+		break;
+	case BR_ERR_X509_NOT_CA:
+		s = "certificate was issued by a certificate that is not a CA";
+		break;
+	case BR_ERR_X509_FORBIDDEN_KEY_USAGE:
+		s = "certificate key usage does not allow a TLS server";
+		break;
+	case BR_ERR_X509_CRITICAL_EXTENSION:
+		s = "certificate has an unsupported critical extension";
+		break;
+	case BR_ERR_X509_BAD_SIGNATURE:
+		s = "certificate signature is invalid";
+		break;
+	case BR_ERR_X509_UNSUPPORTED:
+	case BR_ERR_X509_WRONG_KEY_TYPE:
+		s = "certificate uses an unsupported algorithm";
+		break;
+	case BR_ERR_X509_EMPTY_CHAIN:
+		s = "server sent no certificate";
+		break;
+	case BR_ERR_X509_LIMIT_EXCEEDED:
+		s = "certificate chain is too long";
+		break;
+	case BR_ERR_X509_TIME_UNKNOWN:
+		s = "cannot check certificate dates (clock unknown)";
+		break;
+	case BR_ERR_X509_DN_MISMATCH:
+		s = "certificate chain is out of order (issuer name mismatch)";
+		break;
+	}
+	if (s) {
+		snprintf(out, outsz, "%s", s);
+		return 1;
+	}
+	if (err >= BR_ERR_X509_OK && err < BR_ERR_X509_OK + 32) {
+		snprintf(out, outsz, "certificate is malformed (BearSSL "
+		    "error %d)", err);
+		return 1;
+	}
+	if (err >= BR_ERR_SEND_FATAL_ALERT) {
+		int a = err - BR_ERR_SEND_FATAL_ALERT;
+
+		snprintf(out, outsz, "handshake aborted by us (alert %d, %s)",
+		    a, alertname(a));
+		return 0;
+	}
+	if (err >= BR_ERR_RECV_FATAL_ALERT) {
+		int a = err - BR_ERR_RECV_FATAL_ALERT;
+
+		if (a == 70)
+			snprintf(out, outsz, "protocol version mismatch: the "
+			    "server refused TLS 1.0-1.2 (alert 70, "
+			    "protocol_version)");
+		else
+			snprintf(out, outsz, "server sent fatal alert %d (%s)",
+			    a, alertname(a));
+		return 0;
+	}
+	switch (err) {
+	case BR_ERR_UNSUPPORTED_VERSION:
+		s = "protocol version mismatch (server wants a version other "
+		    "than TLS 1.0-1.2)";
+		break;
+	case BR_ERR_BAD_VERSION:
+		s = "protocol error: unexpected protocol version";
+		break;
+	case BR_ERR_BAD_MAC:
+		s = "record authentication failed (data corrupted in transit)";
+		break;
+	case BR_ERR_BAD_CIPHER_SUITE:
+	case BR_ERR_BAD_COMPRESSION:
+	case BR_ERR_INVALID_ALGORITHM:
+		s = "protocol error: server chose parameters we did not offer";
+		break;
+	case BR_ERR_BAD_SIGNATURE:
+		s = "server's handshake signature is invalid";
+		break;
+	case BR_ERR_UNKNOWN_TYPE:
+	case BR_ERR_BAD_LENGTH:
+	case BR_ERR_TOO_LARGE:
+	case BR_ERR_BAD_FRAGLEN:
+		s = "protocol error: not a TLS server, or garbled records";
+		break;
+	case BR_ERR_WRONG_KEY_USAGE:
+		s = "certificate key usage does not match the cipher suite";
+		break;
+	case BR_ERR_NO_RANDOM:
+		s = "no source of random numbers";
+		break;
+	}
+	if (s)
+		snprintf(out, outsz, "%s", s);
+	else
+		snprintf(out, outsz, "protocol error (BearSSL error %d)", err);
+	return 0;
+}
+
+/* ------------------------------------------------------------- I/O */
+
+static int
+waitfd(struct tls *t, short ev)
+{
+	struct pollfd pfd;
+	int rc;
+
+	for (;;) {
+		pfd.fd = t->fd;
+		pfd.events = ev;
+		rc = poll(&pfd, 1, t->timeout_ms > 0 ? t->timeout_ms : -1);
+		if (rc > 0)
+			return 0;
+		if (rc == 0) {
+			seterr("Network error: no answer within %d s (read "
+			    "timeout)", t->timeout_ms / 1000);
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (errno != EINTR || interrupted) {
+			if (interrupted)
+				seterr("interrupted");
+			else
+				seterr("Network error: poll:");
+			return -1;
+		}
+	}
+}
+
+/* Run the engine until one of the target states is reached.  0; -1 on
+ * error (slot set unless it is an engine error, which the caller reads);
+ * -2 at a TCP EOF. */
+static int
+rununtil(struct tls *t, unsigned target)
+{
+	br_ssl_engine_context *eng = &cc.eng;
+
+	for (;;) {
+		unsigned st = br_ssl_engine_current_state(eng);
+		unsigned char *p;
+		size_t len;
+		ssize_t n;
+
+		if (st & BR_SSL_CLOSED)
+			return -1;
+		if (st & BR_SSL_SENDREC) {
+			p = br_ssl_engine_sendrec_buf(eng, &len);
+			n = send(t->fd, p, len, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EINTR && !interrupted)
+					continue;
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					if (waitfd(t, POLLOUT) < 0)
+						goto ioerr;
+					continue;
+				}
+				seterr("Network error: sending:");
+				goto ioerr;
+			}
+			br_ssl_engine_sendrec_ack(eng, (size_t)n);
+			continue;
+		}
+		if (st & target)
+			return 0;
+		if (st & BR_SSL_RECVAPP) {
+			/* the peer talks while we want to write: not for
+			 * HTTP/1.1 (an early answer); stop here */
+			seterr("Network error: server answered before the "
+			    "request was sent");
+			goto ioerr;
+		}
+		if (st & BR_SSL_RECVREC) {
+			p = br_ssl_engine_recvrec_buf(eng, &len);
+			if (waitfd(t, POLLIN) < 0)
+				goto ioerr;
+			n = recv(t->fd, p, len, 0);
+			if (n == 0) {
+				t->eof = 1;
+				return -2;
+			}
+			if (n < 0) {
+				if ((errno == EINTR && !interrupted) ||
+				    errno == EAGAIN || errno == EWOULDBLOCK)
+					continue;
+				seterr("Network error: receiving:");
+				goto ioerr;
+			}
+			br_ssl_engine_recvrec_ack(eng, (size_t)n);
+			continue;
+		}
+		/* nothing to do but wait for app data to be pushed */
+		br_ssl_engine_flush(eng, 0);
+	}
+ioerr:
+	t->ioerr = 1;
+	return -1;
+}
+
+/* Set the slot for a failed engine; 1 if it is a certificate problem. */
+static int
+engerr(struct tls *t, const char *host)
+{
+	char words[256];
+	int err = br_ssl_engine_last_error(&cc.eng), cert;
+
+	if (t->ioerr)
+		return 0;
+	if (err == BR_ERR_OK) {
+		seterr("Network error: connection closed by %s", host);
+		return 0;
+	}
+	cert = tlswords(err, host, words, sizeof words);
+	if (cert)
+		seterr("TLS error: certificate verification failed for %s: %s",
+		    host, words);
+	else
+		seterr("TLS error: %s: %s", host, words);
+	return cert;
+}
+
+struct tls *
+tls_open(int fd, const char *host, const char *extra_ca, int timeout_ms,
+    int *certfail)
+{
+	struct tls *t = &conn;
+	int resume, rc;
+	const br_ssl_session_parameters *sp;
+
+	*certfail = 0;
+	if (t->open)
+		tls_close(t);
+	if (tls_anchors(extra_ca, NULL) < 0)
+		return NULL;
+	if (!ccinit) {
+		br_ssl_client_init_full(&cc, &xw.min, tas, ntas);
+		br_x509_minimal_set_minrsa(&xw.min, MINRSA);
+		xw.vtable = &xw_vtable;
+		br_ssl_engine_set_x509(&cc.eng, &xw.vtable);
+		br_ssl_engine_set_buffer(&cc.eng, iobuf, sizeof iobuf, 1);
+		ccinit = 1;
+	}
+	memset(t, 0, sizeof *t);
+	t->fd = fd;
+	t->timeout_ms = timeout_ms;
+	resume = lastsidlen > 0 && strcmp(lasthost, host) == 0;
+	if (!br_ssl_client_reset(&cc, host, resume)) {
+		char words[256];
+
+		tlswords(br_ssl_engine_last_error(&cc.eng), host, words,
+		    sizeof words);
+		seterr("TLS error: %s", words);
+		return NULL;
+	}
+	t->open = 1;
+	rc = rununtil(t, BR_SSL_SENDAPP);
+	if (rc < 0) {
+		if (rc == -2 && br_ssl_engine_last_error(&cc.eng) == 0)
+			seterr("TLS error: %s closed the connection during "
+			    "the handshake (not a TLS server?)", host);
+		else
+			*certfail = engerr(t, host);
+		t->open = 0;
+		lastsidlen = 0;
+		return NULL;
+	}
+	sp = &cc.eng.session;
+	if (resume && sp->session_id_len == lastsidlen &&
+	    memcmp(sp->session_id, lastsid, lastsidlen) == 0)
+		logmsg(LOG_DEBUG, "TLS session with %s resumed", host);
+	else
+		logmsg(LOG_DEBUG, "TLS handshake with %s done (version %x)",
+		    host, br_ssl_engine_get_version(&cc.eng));
+	lastsidlen = sp->session_id_len;
+	memcpy(lastsid, sp->session_id, lastsidlen);
+	snprintf(lasthost, sizeof lasthost, "%s", host);
+	return t;
+}
+
+void
+tls_timeout(struct tls *t, int timeout_ms)
+{
+	t->timeout_ms = timeout_ms;
+}
+
+ssize_t
+tls_read(struct tls *t, void *p, size_t n)
+{
+	unsigned char *b;
+	size_t len;
+	int rc;
+
+	if (!t->open)
+		return 0;
+	rc = rununtil(t, BR_SSL_RECVAPP);
+	if (rc == -2)
+		return -2;
+	if (rc < 0) {
+		if (!t->ioerr && br_ssl_engine_last_error(&cc.eng) == BR_ERR_OK)
+			return 0;       /* close_notify */
+		engerr(t, lasthost);
+		return -1;
+	}
+	b = br_ssl_engine_recvapp_buf(&cc.eng, &len);
+	if (len > n)
+		len = n;
+	memcpy(p, b, len);
+	br_ssl_engine_recvapp_ack(&cc.eng, len);
+	return (ssize_t)len;
+}
+
+ssize_t
+tls_write(struct tls *t, const void *p, size_t n)
+{
+	unsigned char *b;
+	size_t len;
+	int rc;
+
+	if (!t->open) {
+		seterr("Network error: TLS connection is closed");
+		return -1;
+	}
+	rc = rununtil(t, BR_SSL_SENDAPP);
+	if (rc < 0) {
+		if (rc == -2)
+			seterr("Network error: connection closed by %s while "
+			    "sending", lasthost);
+		else
+			engerr(t, lasthost);
+		return -1;
+	}
+	b = br_ssl_engine_sendapp_buf(&cc.eng, &len);
+	if (len > n)
+		len = n;
+	memcpy(b, p, len);
+	br_ssl_engine_sendapp_ack(&cc.eng, len);
+	return (ssize_t)len;
+}
+
+int
+tls_flush(struct tls *t)
+{
+	int rc;
+
+	if (!t->open) {
+		seterr("Network error: TLS connection is closed");
+		return -1;
+	}
+	br_ssl_engine_flush(&cc.eng, 0);
+	rc = rununtil(t, BR_SSL_SENDAPP | BR_SSL_RECVAPP);
+	if (rc < 0) {
+		if (rc == -2)
+			seterr("Network error: connection closed by %s while "
+			    "sending", lasthost);
+		else
+			engerr(t, lasthost);
+		return -1;
+	}
+	return 0;
+}
+
+void
+tls_close(struct tls *t)
+{
+	br_ssl_engine_context *eng = &cc.eng;
+	int i;
+
+	if (!t->open)
+		return;
+	t->open = 0;
+	if (t->ioerr || t->eof)
+		return;
+	br_ssl_engine_close(eng);
+	/* push the close_notify out, without waiting for the peer's */
+	for (i = 0; i < 4; i++) {
+		unsigned st = br_ssl_engine_current_state(eng);
+		unsigned char *p;
+		size_t len;
+		ssize_t n;
+
+		if (!(st & BR_SSL_SENDREC))
+			break;
+		p = br_ssl_engine_sendrec_buf(eng, &len);
+		n = send(t->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		br_ssl_engine_sendrec_ack(eng, (size_t)n);
+	}
+}

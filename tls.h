@@ -1,0 +1,37 @@
+/* tls.h - TLS client over a connected socket (BearSSL).  One connection
+ * at a time: the engine and its I/O buffer are static, nothing is
+ * allocated per connection.  Trust anchors are loaded once. */
+#ifndef TLS_H
+#define TLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tls;
+
+/* Start TLS on the connected socket fd for host (SNI and name check),
+ * with socket timeouts of timeout_ms (<= 0: none).  extra_ca: a PEM file
+ * of additional trust anchors or NULL.  Resumes the previous session
+ * with the same host when it can.  Returns the (static) connection, or
+ * NULL with the slot set ("TLS error: ..."); *certfail is set to 1 when
+ * verification of the server certificate failed (never worth a retry). */
+struct tls *tls_open(int fd, const char *host, const char *extra_ca,
+    int timeout_ms, int *certfail);
+void tls_timeout(struct tls *t, int timeout_ms);
+/* >0 bytes, 0 after close_notify, -2 at an EOF without close_notify,
+ * -1 on error (slot set; errno ETIMEDOUT for a timeout). */
+ssize_t tls_read(struct tls *t, void *p, size_t n);
+/* Queue bytes; records go out as the buffer fills.  >0 or -1. */
+ssize_t tls_write(struct tls *t, const void *p, size_t n);
+/* Send everything queued.  0 or -1. */
+int tls_flush(struct tls *t);
+/* Send close_notify (best effort) and forget the connection; the caller
+ * closes fd. */
+void tls_close(struct tls *t);
+
+/* Load the trust anchors now (also done by the first tls_open): 0 or -1
+ * with the slot set when no usable bundle exists.  *where gets the
+ * source used. */
+int tls_anchors(const char *extra_ca, const char **where);
+
+#endif

@@ -1,0 +1,537 @@
+/* util.c - errors, logging, checked allocation, buffers, base64, files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+int loglevel = LOG_INFO;
+const char *argv0 = "contree";
+volatile int interrupted;
+
+static char errbuf[2048];
+
+static void
+vfmt(char *out, size_t n, const char *fmt, va_list ap)
+{
+	size_t len;
+	int saved = errno;
+
+	vsnprintf(out, n, fmt, ap);
+	len = strlen(fmt);
+	if (len && fmt[len - 1] == ':') {
+		size_t l = strlen(out);
+		snprintf(out + l, n - l, " %s", strerror(saved));
+	}
+}
+
+void
+seterr(const char *fmt, ...)
+{
+	va_list ap;
+	char tmp[sizeof errbuf];
+
+	/* The format may refer to the current message (wrapping it). */
+	va_start(ap, fmt);
+	vfmt(tmp, sizeof tmp, fmt, ap);
+	va_end(ap);
+	memcpy(errbuf, tmp, sizeof errbuf);
+}
+
+const char *
+geterr(void)
+{
+	return errbuf[0] ? errbuf : "unknown error";
+}
+
+static int
+colour_stderr(void)
+{
+	const char *fc = getenv("FORCE_COLOR"), *nc = getenv("NO_COLOR");
+
+	if (nc && *nc)
+		return 0;
+	if (fc && *fc)
+		return 1;
+	return isatty(2);
+}
+
+void
+logmsg(int level, const char *fmt, ...)
+{
+	static const char *names[] = {
+		"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"
+	};
+	static const char *colours[] = {
+		"\033[36m", "\033[32m", "\033[33m", "\033[31m", "\033[1;31m"
+	};
+	char msg[4096];
+	va_list ap;
+
+	if (level < loglevel || level < 0 || level > LOG_CRITICAL)
+		return;
+	va_start(ap, fmt);
+	vfmt(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (colour_stderr()) {
+		const char *mc = level == LOG_DEBUG ? "\033[90m" :
+		    level == LOG_CRITICAL ? "\033[31m" : "";
+		fprintf(stderr, "%s[%s]\033[0m %s%s%s\n", colours[level],
+		    names[level], mc, msg, *mc ? "\033[0m" : "");
+	} else {
+		fprintf(stderr, "[%s] %s\n", names[level], msg);
+	}
+	fflush(stderr);
+}
+
+static void
+oom(void)
+{
+	static const char m[] = "contree: out of memory\n";
+
+	(void)!write(2, m, sizeof m - 1);
+	exit(EXIT_ERR);
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+xcalloc(size_t nmemb, size_t size)
+{
+	void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		oom();
+	return p;
+}
+
+void *
+xreallocarray(void *p, size_t nmemb, size_t size)
+{
+	if (size && nmemb > SIZE_MAX / size)
+		oom();
+	return xrealloc(p, nmemb * size);
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p;
+	size_t l = 0;
+
+	while (l < n && s[l])
+		l++;
+	p = xmalloc(l + 1);
+	memcpy(p, s, l);
+	p[l] = '\0';
+	return p;
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	struct buf b = {0};
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		oom();
+	buf_grow(&b, (size_t)n + 1);
+	va_start(ap, fmt);
+	vsnprintf(b.p, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	return b.p;
+}
+
+void
+buf_grow(struct buf *b, size_t extra)
+{
+	size_t need;
+
+	if (extra > SIZE_MAX - b->len - 1)
+		oom();
+	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	if (b->cap < 64)
+		b->cap = 64;
+	while (b->cap < need)
+		b->cap = b->cap > SIZE_MAX / 2 ? need : b->cap * 2;
+	b->p = xrealloc(b->p, b->cap);
+	b->p[b->len] = '\0';
+}
+
+void
+buf_add(struct buf *b, const void *p, size_t n)
+{
+	buf_grow(b, n);
+	if (n)
+		memcpy(b->p + b->len, p, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void
+buf_addc(struct buf *b, int c)
+{
+	char ch = (char)c;
+
+	buf_add(b, &ch, 1);
+}
+
+void
+buf_puts(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	buf_grow(b, (size_t)n);
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	if (b->p)
+		b->p[0] = '\0';
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+static const char b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void
+b64_encode(struct buf *out, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	char q[4];
+	size_t i;
+
+	buf_grow(out, (n + 2) / 3 * 4);
+	for (i = 0; i + 2 < n; i += 3) {
+		q[0] = b64[s[i] >> 2];
+		q[1] = b64[(s[i] & 3) << 4 | s[i + 1] >> 4];
+		q[2] = b64[(s[i + 1] & 15) << 2 | s[i + 2] >> 6];
+		q[3] = b64[s[i + 2] & 63];
+		buf_add(out, q, 4);
+	}
+	if (i < n) {
+		q[0] = b64[s[i] >> 2];
+		if (i + 1 < n) {
+			q[1] = b64[(s[i] & 3) << 4 | s[i + 1] >> 4];
+			q[2] = b64[(s[i + 1] & 15) << 2];
+		} else {
+			q[1] = b64[(s[i] & 3) << 4];
+			q[2] = '=';
+		}
+		q[3] = '=';
+		buf_add(out, q, 4);
+	}
+}
+
+static int
+b64val(int c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+' || c == '-')
+		return 62;
+	if (c == '/' || c == '_')
+		return 63;
+	return -1;
+}
+
+/* Accepts standard and URL-safe alphabets, ignores whitespace, padding
+ * optional; anything else is an error. */
+int
+b64_decode(struct buf *out, const char *s, size_t n)
+{
+	unsigned acc = 0;
+	int bits = 0, pad = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		int c = (unsigned char)s[i], v;
+
+		if (c == ' ' || c == '\n' || c == '\r' || c == '\t')
+			continue;
+		if (c == '=') {
+			pad++;
+			continue;
+		}
+		if (pad || (v = b64val(c)) < 0)
+			return -1;
+		acc = acc << 6 | (unsigned)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			buf_addc(out, (int)(acc >> bits & 0xff));
+		}
+	}
+	if (bits >= 6 || pad > 2)
+		return -1;
+	if (out->p == NULL)
+		buf_grow(out, 0);
+	return 0;
+}
+
+void
+hexstr(char *out, const void *p, size_t n)
+{
+	static const char hx[] = "0123456789abcdef";
+	const unsigned char *s = p;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = hx[s[i] >> 4];
+		out[2 * i + 1] = hx[s[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int
+parse_ll(const char *s, long long min, long long max, long long *out,
+    const char *what)
+{
+	const char *p = s;
+	long long v = 0;
+	int neg = 0;
+
+	if (*p == '-' && min < 0) {
+		neg = 1;
+		p++;
+	} else if (*p == '+') {
+		p++;
+	}
+	if (!*p)
+		goto bad;
+	for (; *p; p++) {
+		if (*p < '0' || *p > '9')
+			goto bad;
+		if (v > (LLONG_MAX - (*p - '0')) / 10)
+			goto range;
+		v = v * 10 + (*p - '0');
+	}
+	if (neg)
+		v = -v;
+	if (v < min || v > max)
+		goto range;
+	*out = v;
+	return 0;
+bad:
+	seterr("invalid %s: '%s'", what, s);
+	return -1;
+range:
+	seterr("%s out of range: '%s'", what, s);
+	return -1;
+}
+
+void
+memzero(void *p, size_t n)
+{
+	volatile unsigned char *s = p;
+
+	while (n--)
+		*s++ = 0;
+}
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+sleep_ms(int64_t ms)
+{
+	struct timespec ts;
+
+	if (ms <= 0)
+		return interrupted ? -1 : 0;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000;
+	while (nanosleep(&ts, &ts) < 0) {
+		if (errno != EINTR || interrupted)
+			return -1;
+	}
+	return interrupted ? -1 : 0;
+}
+
+int
+readfile(const char *path, struct buf *b)
+{
+	char tmp[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0) {
+		seterr("%s:", path);
+		return -1;
+	}
+	for (;;) {
+		n = read(fd, tmp, sizeof tmp);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			seterr("%s:", path);
+			close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		buf_add(b, tmp, (size_t)n);
+	}
+	close(fd);
+	if (!b->p)
+		buf_grow(b, 0);
+	return 0;
+}
+
+int
+writeall(int fd, const void *p, size_t n)
+{
+	const char *s = p;
+	ssize_t w;
+
+	while (n) {
+		w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+writefile_atomic(const char *path, const void *p, size_t n, int mode)
+{
+	char *tmp, *dcopy;
+	int fd, dfd;
+
+	tmp = xasprintf("%s.tmpXXXXXX", path);
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		seterr("%s:", tmp);
+		free(tmp);
+		return -1;
+	}
+	if (fchmod(fd, (mode_t)mode) < 0 || writeall(fd, p, n) < 0 ||
+	    fsync(fd) < 0) {
+		seterr("%s:", path);
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		seterr("%s:", path);
+		unlink(tmp);
+		free(tmp);
+		return -1;
+	}
+	free(tmp);
+	dcopy = xstrdup(path);
+	if ((dfd = open(dirname(dcopy), O_RDONLY)) >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	free(dcopy);
+	return 0;
+}
+
+int
+mkdirs(const char *path, int mode)
+{
+	char *p = xstrdup(path), *s;
+	struct stat st;
+
+	for (s = p + 1;; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+
+			*s = '\0';
+			if (mkdir(p, (mode_t)mode) < 0 && errno != EEXIST) {
+				seterr("cannot create %s:", p);
+				free(p);
+				return -1;
+			}
+			*s = c;
+			if (!c)
+				break;
+		}
+	}
+	if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		seterr("cannot create %s:", p);
+		free(p);
+		return -1;
+	}
+	free(p);
+	return 0;
+}

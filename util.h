@@ -1,0 +1,95 @@
+/* util.h - errors, logging, checked allocation, buffers, base64, time.
+ * Everything here is small and used by every other file. */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define VERSION "0.6.0"
+
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Exit status (see contree.1 EXIT STATUS). */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERR = 1,     /* any handled error */
+	EXIT_USAGE = 2,   /* bad command line */
+	EXIT_INTR = 130   /* interrupted (Ctrl-C) */
+};
+
+/* Log levels, as in -L. */
+enum { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR, LOG_CRITICAL };
+extern int loglevel;            /* messages below it are dropped */
+extern const char *argv0;       /* "contree" */
+
+/* Write "[LEVEL] message\n" to stderr if level >= loglevel.  A format
+ * ending in ':' gets ": strerror(errno)" appended. */
+void logmsg(int level, const char *fmt, ...);
+
+/* The one error slot.  Functions that fail set it and return -1 (or
+ * NULL); main prints it.  A format ending in ':' appends strerror(errno). */
+void seterr(const char *fmt, ...);
+const char *geterr(void);
+
+/* Out of memory is the one condition that ends the process outside
+ * main: it prints "contree: out of memory" and exits 1. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+void *xreallocarray(void *p, size_t nmemb, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...);
+
+/* Growable byte buffer, always NUL-terminated after len (when p != NULL).
+ * Zero-initialise ({0}) before first use; buf_free releases. */
+struct buf {
+	char *p;
+	size_t len, cap;
+};
+void buf_grow(struct buf *b, size_t extra);     /* room for extra more */
+void buf_add(struct buf *b, const void *p, size_t n);
+void buf_addc(struct buf *b, int c);
+void buf_puts(struct buf *b, const char *s);
+void buf_printf(struct buf *b, const char *fmt, ...);
+void buf_reset(struct buf *b);                  /* len = 0, keeps memory */
+void buf_free(struct buf *b);
+
+/* Base64 (RFC 4648, with padding).  b64_encode appends to out.
+ * b64_decode appends decoded bytes; returns 0, or -1 on invalid input
+ * (out then holds whatever decoded before the error). */
+void b64_encode(struct buf *out, const void *p, size_t n);
+int b64_decode(struct buf *out, const char *s, size_t n);
+
+/* Hex of n bytes into out (2n+1 bytes). */
+void hexstr(char *out, const void *p, size_t n);
+
+/* Bounded number parsing, strtonum style: whole string must be digits
+ * (optional leading '-' when min < 0), value within [min, max].
+ * Returns 0 or -1 (and sets the error slot with what). */
+int parse_ll(const char *s, long long min, long long max, long long *out,
+    const char *what);
+
+/* Zero memory that held a secret (not optimised away). */
+void memzero(void *p, size_t n);
+
+/* Monotonic time in milliseconds. */
+int64_t now_ms(void);
+/* Sleep ms milliseconds; returns early (-1) if interrupted flag set. */
+int sleep_ms(int64_t ms);
+/* Set by the SIGINT handler. */
+extern volatile int interrupted;
+
+/* Read a whole file into b (appending).  0 or -1 (error slot set). */
+int readfile(const char *path, struct buf *b);
+/* Write data to path atomically: temp file in the same directory with
+ * the given mode, fsync, rename, fsync dir.  0 or -1 (error slot set). */
+int writefile_atomic(const char *path, const void *p, size_t n, int mode);
+/* Write all of n bytes to fd, retrying on EINTR/short writes. 0 or -1. */
+int writeall(int fd, const void *p, size_t n);
+/* mkdir -p with the given mode for created directories.  0 or -1. */
+int mkdirs(const char *path, int mode);
+
+#endif
