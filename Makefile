@@ -62,6 +62,9 @@ tests/unit_out: tests/unit_out.c out.c json.c util.c $(HDR) tests/unit.h
 tests/unit_store: tests/unit_store.c store.c util.c $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_store.c store.c util.c
 
+tests/bench_store: tests/bench_store.c store.c util.c store.h util.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/bench_store.c store.c util.c
+
 tests/unit_http: tests/unit_http.c http.c tls.c api.c json.c util.c $(HDR) \
 	tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_http.c http.c tls.c \

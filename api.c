@@ -445,6 +445,7 @@ run(struct api *a, const struct call *c, struct api_resp *r, bodyfn fn,
 
 			if (rc == BODY_OK) {
 				http_done(a->h);
+				buf_free(&err);
 				return 0;
 			}
 			retry = rc == BODY_RETRY;
@@ -459,6 +460,9 @@ run(struct api *a, const struct call *c, struct api_resp *r, bodyfn fn,
 			buf_reset(&err);
 			if (!c->head && http_body(a->h, &err, MAXERRBODY) < 0)
 				buf_reset(&err);
+			if (loglevel <= LOG_DEBUG)
+				http_logbody('<', http_hdr(rs, "Content-Type"),
+				    err.p, err.len);
 			http_done(a->h);
 			apierror(st, reason, &err);
 			if (!retry && r && r->body && err.len)

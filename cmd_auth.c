@@ -410,7 +410,8 @@ probe(const struct prof *p)
 	if (r == 0)
 		return "inactive";
 	logmsg(LOG_DEBUG, "profile '%s': %s", p->name, geterr());
-	return strstr(geterr(), "timed out") ? "timeout" : "error";
+	return strstr(geterr(), "timed out") || strstr(geterr(), "timeout") ?
+	    "timeout" : "error";
 }
 
 int

@@ -807,8 +807,8 @@ cmd_session_delete(struct ctx *c)
 
 /* ---- cd ---- */
 
-/* 1 if the JSON text is "empty" in the Python sense (no body, null,
- * false, 0, "", {}, []). */
+/* 1 if the JSON reply is "empty" in the Python sense (no body, null,
+ * false, 0, "", {}, []), 0 if not, -1 if it is not JSON. */
 static int
 falsy(const struct buf *b)
 {
@@ -821,7 +821,7 @@ falsy(const struct buf *b)
 	memset(&j, 0, sizeof j);
 	if (json_parse_alloc(&j, b->p, b->len) < 0) {
 		json_free(&j);
-		return 0;
+		return -1;
 	}
 	t = &j.tok[0];
 	r = t->type == JSON_NULL || t->type == JSON_FALSE ||
@@ -872,9 +872,12 @@ cmd_cd(struct ctx *c)
 	r.body = &body;
 	rc = api_call(a, "GET", path, q, NULL, 0, &r);
 	free(path);
-	if (rc < 0 && r.status == 404)
+	if (rc < 0 && r.status == 404) {
 		seterr("no such directory: %s", dir);
-	else if ((rc < 0 && r.status == 422) || (rc == 0 && falsy(&body))) {
+	} else if (rc == 0 && falsy(&body) < 0) {
+		seterr("malformed reply to GET /v1/inspect/%s/list", img);
+		rc = -1;
+	} else if ((rc < 0 && r.status == 422) || (rc == 0 && falsy(&body))) {
 		seterr("not a directory: %s", dir);
 		rc = -1;
 	}

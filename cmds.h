@@ -5,6 +5,8 @@
 #ifndef CMDS_H
 #define CMDS_H
 
+#include <stddef.h>
+
 struct ctx;
 struct json;
 

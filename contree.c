@@ -15,6 +15,7 @@
 #include <bearssl.h>
 
 #include "api.h"
+#include "cmds.h"
 #include "contree.h"
 #include "ini.h"
 #include "out.h"
@@ -98,6 +99,8 @@ help_opts(struct buf *b, const struct opt *o, int withhelp)
 			buf_printf(&l, ", --%s", o[i].alias[j]);
 		if (o[i].kind != OPT_FLAG)
 			buf_printf(&l, " %s", o[i].meta ? o[i].meta : "X");
+		if (o[i].kind == OPT_NARGS)
+			buf_printf(&l, " [%s ...]", o[i].meta ? o[i].meta : "X");
 		if (l.len < 24)
 			buf_printf(b, "%-24s%s", l.p, o[i].help);
 		else
@@ -145,11 +148,19 @@ print_help(const char *prog, const struct cmd *c)
 	}
 	buf_puts(&b, "\noptions:\n");
 	help_opts(&b, c->opts, 1);
-	if (c->examples)
-		buf_printf(&b, "\nexamples:\n  %s\n", c->examples);
+	if (c->examples) {
+		const char *e;
+
+		buf_puts(&b, "\nexamples:\n  ");
+		for (e = c->examples; *e; e++) {
+			buf_addc(&b, *e);
+			if (*e == '\n')
+				buf_puts(&b, "  ");
+		}
+		buf_puts(&b, "\n");
+	}
 	if (strcmp(c->name, "agent") != 0)
 		buf_printf(&b, "\n%s\n", AGENT_NOTE);
-	/* indent multi-line examples */
 	fwrite(b.p, 1, b.len, stdout);
 	buf_free(&b);
 }
@@ -197,9 +208,17 @@ static jmp_buf parse_done;
 
 struct parser {
 	const char *prog;       /* "contree session show" */
+	char *progbuf;          /* prog when allocated */
 	const struct cmd *cmd;
 	struct ctx *c;
 };
+
+static void
+setprog(struct parser *p, char *s)
+{
+	free(p->progbuf);
+	p->prog = p->progbuf = s;
+}
 
 static void __attribute__((format(printf, 2, 3)))
 usage_error(struct parser *p, const char *fmt, ...)
@@ -474,7 +493,7 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 				    a, b.p);
 			}
 			p->cmd = sub;
-			p->prog = xasprintf("contree %s", sub->name);
+			setprog(p, xasprintf("contree %s", sub->name));
 			parse(p, argc, argv, i + 1, 0);
 			return;
 		}
@@ -483,7 +502,7 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 
 			if (sub) {
 				p->cmd = sub;
-				p->prog = xasprintf("%s %s", p->prog, sub->name);
+				setprog(p, xasprintf("%s %s", p->prog, sub->name));
 				parse(p, argc, argv, i + 1, 0);
 				buf_free(&extra);
 				return;
@@ -733,12 +752,10 @@ cli_defaults(struct ctx *c, struct ini *cli, struct ini *auth)
 		c->session_opt = xstrdup(v[2]);
 	if (v[3] && !c->profile && !envnz("CONTREE_PROFILE"))
 		c->profile = xstrdup(v[3]);
-	if (v[4] && !c->token)
-		c->token = xstrdup(v[4]);
-	if (v[5] && !c->url)
-		c->url = xstrdup(v[5]);
-	if (v[6] && !c->project)
-		c->project = xstrdup(v[6]);
+	/* token/url/project: below the environment (resolve_profile) */
+	c->cli_token = v[4] ? xstrdup(v[4]) : NULL;
+	c->cli_url = v[5] ? xstrdup(v[5]) : NULL;
+	c->cli_project = v[6] ? xstrdup(v[6]) : NULL;
 	if (v[7])
 		c->editor_default = xstrdup(v[7]);
 }
@@ -764,7 +781,7 @@ strip_slashes(char *u)
 
 /* Resolve profile and credentials: flags > environment > config. */
 static int
-resolve_profile(struct ctx *c)
+resolve_profile(struct ctx *c, int local)
 {
 	struct ini *auth, *cli;
 	char *clipath, *sect, *tok, *url, *proj, *type;
@@ -772,6 +789,7 @@ resolve_profile(struct ctx *c)
 	int missing;
 
 	c->home = homedir();
+	migrate_layout(c->home);
 	clipath = xasprintf("%s/cli.ini", c->home);
 	cfg = c->config ? c->config : NULL;
 	{
@@ -823,7 +841,10 @@ resolve_profile(struct ctx *c)
 		free(tok); free(url); free(proj); free(type);
 		tok = url = proj = type = NULL;
 	}
-	/* environment (design.md §1), then flags */
+	/* [cli] defaults, then the environment (design.md §1), then flags */
+	if (c->cli_token) { free(tok); tok = xstrdup(c->cli_token); }
+	if (c->cli_url) { free(url); url = xstrdup(c->cli_url); }
+	if (c->cli_project) { free(proj); proj = xstrdup(c->cli_project); }
 	if (!c->token && (envnz("CONTREE_TOKEN") || envnz("NEBIUS_API_KEY"))) {
 		free(tok);
 		tok = xstrdup(envnz("CONTREE_TOKEN") ? envnz("CONTREE_TOKEN") :
@@ -850,7 +871,7 @@ resolve_profile(struct ctx *c)
 	}
 	if (!type)
 		type = xstrdup("jwt");
-	if (strcmp(type, "iam") != 0 && strcmp(type, "jwt") != 0) {
+	if (strcmp(type, "iam") != 0 && strcmp(type, "jwt") != 0 && !local) {
 		seterr("profile '%s' in %s has an unknown type '%s' (expected iam or jwt)",
 		    c->prof_name, cfg, type);
 		return -1;
@@ -1045,6 +1066,7 @@ main(int argc, char **argv)
 
 	c->fmt = fmt_parse("default");
 	p.prog = "contree";
+	p.progbuf = NULL;
 	p.cmd = &commands[0];
 	p.c = c;
 	if ((st = setjmp(parse_done)) != 0)
@@ -1098,7 +1120,7 @@ main(int argc, char **argv)
 		if (getov(c, "format") && getov(c, "format")->nv)
 			c->fmt = fmt_parse(getov(c, "format")->v[getov(c, "format")->nv - 1]);
 	}
-	if (resolve_profile(c) < 0) {
+	if (resolve_profile(c, c->cmd->flags & C_LOCAL) < 0) {
 		logmsg(LOG_ERROR, "%s", geterr());
 		return EXIT_ERR;
 	}

@@ -82,6 +82,7 @@ struct ctx {
 	int prof_found;
 	char *session;          /* session key */
 	char *editor_default;   /* [cli] editor */
+	char *cli_token, *cli_url, *cli_project;  /* [cli] defaults */
 	/* the command */
 	const struct cmd *cmd;  /* leaf command */
 	const char *path;       /* "session show" */

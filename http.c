@@ -55,6 +55,7 @@ struct http {
 	int open;                   /* a connection exists */
 	int reusable;               /* server allows another request */
 	int reused;                 /* the last request used an old conn */
+	int broken;                 /* request not fully sent: close after */
 	int64_t lastused;
 	enum http_err err;
 	long nconns, nreqs;
@@ -579,6 +580,7 @@ http_close(struct http *h)
 	h->fd = -1;
 	h->open = 0;
 	h->reusable = 0;
+	h->broken = 0;
 	h->rpos = h->rlen = 0;
 	h->wlen = 0;
 	h->state = B_DONE;
@@ -741,6 +743,8 @@ openconn(struct http *h)
 	h->rpos = h->rlen = 0;
 	h->wlen = 0;
 	h->nconns++;
+	logmsg(LOG_DEBUG, "opening connection %ld to %s port %s%s", h->nconns,
+	    to->host, to->port, h->useproxy ? " (proxy)" : "");
 	if (h->hastestio) {
 		h->io = h->testio;
 		h->open = 1;
@@ -918,6 +922,21 @@ sendfd(struct http *h, const struct http_req *rq)
 	return 0;
 }
 
+/* After a failed send: is an answer from the server waiting? */
+static int
+earlyanswer(struct http *h)
+{
+	struct pollfd pfd;
+
+	if (h->hastestio || h->fd < 0 || errno == ETIMEDOUT || interrupted)
+		return 0;
+	if (h->tls && tls_pending(h->tls))
+		return 1;
+	pfd.fd = h->fd;
+	pfd.events = POLLIN;
+	return poll(&pfd, 1, 200) > 0;
+}
+
 int
 http_send(struct http *h, const struct http_req *rq)
 {
@@ -972,14 +991,32 @@ http_send(struct http *h, const struct http_req *rq)
 		if (sendfd(h, rq) < 0) {
 			enum http_err e = h->err;
 
+			if (e == HTTP_ESEND && earlyanswer(h))
+				goto early;
 			http_close(h);
 			return fail(h, e);
 		}
 	} else if (rq->len && wput(h, rq->body, rq->len) < 0) {
+		if (earlyanswer(h))
+			goto early;
 		return fail(h, HTTP_ESEND);
 	}
-	if (wflush(h) < 0 || (h->io.flush && h->io.flush(h->io.ctx) < 0))
+	if (wflush(h) < 0 || (h->io.flush && h->io.flush(h->io.ctx) < 0)) {
+		if (earlyanswer(h))
+			goto early;
 		return fail(h, HTTP_ESEND);
+	}
+	h->state = B_DONE;
+	h->gotbytes = 0;
+	return 0;
+early:
+	/* the server answered before taking the whole body (401, 413...):
+	 * hand its answer to the caller; the connection goes after it */
+	logmsg(LOG_DEBUG, "server answered before the whole request was "
+	    "sent (%s)", geterr());
+	h->err = HTTP_OK;
+	h->broken = 1;
+	h->wlen = 0;
 	h->state = B_DONE;
 	h->gotbytes = 0;
 	return 0;
@@ -1285,7 +1322,7 @@ http_recv(struct http *h, int head)
 		h->state = B_CLOSE;
 		h->closeafter = 1;
 	}
-	h->reusable = !h->closeafter;
+	h->reusable = !h->closeafter && !h->broken;
 	return r;
 }
 

@@ -54,7 +54,7 @@ findsect(struct ini *ini, const char *name)
 	int i;
 
 	if (strcmp(name, "DEFAULT") == 0)
-		return &ini->s[0];
+		return ini->ns ? &ini->s[0] : NULL;
 	for (i = 1; i < ini->ns; i++)
 		if (strcmp(ini->s[i].name, name) == 0)
 			return &ini->s[i];

@@ -6,7 +6,17 @@
  * out_batch (table, default, toml, json-pretty).
  *
  * Widths and cuts count code points, not display cells, as the peer's
- * len() does; wide characters therefore misalign a table the same way. */
+ * len() does; wide characters therefore misalign a table the same way.
+ *
+ * Where cli.md leaves room, the peer's observable behaviour is followed:
+ * JSON/TOML timestamps are Python's isoformat() of the UTC time (six
+ * fraction digits, none when they are zero: ".10Z" -> ".100000+00:00");
+ * JSON durations are timedelta.total_seconds() (always a float, "41.0").
+ * Our own choices: zone-less timestamps are UTC (cli.md §4.1 fix);
+ * NaN/infinity in JSON are null (json.c) rather than Python's invalid
+ * NaN/Infinity; colours need only stdout to be a terminal (or
+ * FORCE_COLOR), and NO_COLOR turns them off; toml puts an empty line
+ * between all rows, across batches too. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -188,10 +198,16 @@ ts_parse(const char *s, int64_t *sec, long *nsec)
 void
 ts_local(char *out, size_t n, int64_t sec)
 {
+	static int tzdone;
 	time_t t = (time_t)sec;
 	struct tm tm;
 
-	tzset();
+	/* localtime_r need not read TZ; tzset once (it stats the zone
+	 * file each time).  A process that changes TZ calls tzset. */
+	if (!tzdone) {
+		tzset();
+		tzdone = 1;
+	}
 	if ((int64_t)t != sec || !localtime_r(&t, &tm)) {
 		snprintf(out, n, "%lld", (long long)sec);
 		return;
@@ -758,6 +774,8 @@ out_new(int fmt, int fd)
 {
 	struct out *o = xcalloc(1, sizeof(*o));
 
+	if (fmt < FMT_DEFAULT || fmt > FMT_TOML)
+		fmt = FMT_DEFAULT;
 	o->fmt = fmt;
 	o->fd = fd;
 	if (fmt == FMT_TABLE || fmt == FMT_DEFAULT) {
@@ -768,7 +786,6 @@ out_new(int fmt, int fd)
 	}
 	o->ell = o->term ? "\xe2\x80\xa6" : "...";
 	o->ellw = o->term ? 1 : 3;
-	tzset();
 	return o;
 }
 

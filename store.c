@@ -61,6 +61,7 @@
 #define CRCLEN 8                /* hex digits of the checksum */
 #define CHUNK (64 * 1024)       /* arena block */
 #define COMPACT_MIN 1024        /* records before auto compaction */
+#define READBUF (256 * 1024)    /* replay reads this much at a time */
 
 static const char *const kinds[] = {
 	STORE_USE, STORE_RUN, STORE_RUN_DETACHED, STORE_RUN_DISPOSABLE,
@@ -69,15 +70,15 @@ static const char *const kinds[] = {
 enum { K_USE, K_RUN, K_RUN_DETACHED, K_RUN_DISPOSABLE, K_FILE, K_CD,
 	K_SESSION_USE };
 
-/* Memory that lives until store_close: read buffers, records we wrote,
- * entries and staged-file arrays.  Nothing in it is ever freed early, so
+/* Memory that lives until store_close: entries, staged-file arrays and
+ * the strings the state keeps.  Nothing in it is ever freed early, so
  * pointers handed to callers stay valid. */
 struct chunk {
 	struct chunk *next;
 	size_t used, cap;
 	/* data follows, aligned */
 };
-#define CHUNKHDR ((sizeof(struct chunk) + 15) & ~(size_t)15)
+#define CHUNKHDR ((sizeof(struct chunk) + 7) & ~(size_t)7)
 
 struct brn {
 	const char *name;
@@ -130,9 +131,9 @@ struct store {
 	struct buf rec;         /* record being written */
 };
 
-/* ---- CRC-32, slicing by 8 ---- */
+/* ---- CRC-32, slicing by 16 (replay checks every byte of the log) ---- */
 
-static uint32_t crctab[8][256];
+static uint32_t crctab[16][256];
 static int crcready;
 
 static void
@@ -148,32 +149,39 @@ crcinit(void)
 		crctab[0][i] = c;
 	}
 	for (i = 0; i < 256; i++)
-		for (k = 1; k < 8; k++)
+		for (k = 1; k < 16; k++)
 			crctab[k][i] = crctab[k - 1][i] >> 8 ^
 			    crctab[0][crctab[k - 1][i] & 0xff];
 	crcready = 1;
 }
 
+#define LE32(p) ((uint32_t)(p)[0] | (uint32_t)(p)[1] << 8 | \
+	(uint32_t)(p)[2] << 16 | (uint32_t)(p)[3] << 24)
+
 uint32_t
 store_crc32(uint32_t crc, const void *buf, size_t n)
 {
 	const unsigned char *p = buf;
-	uint32_t a, b;
+	uint32_t a, b, c, d;
 
 	if (!crcready)
 		crcinit();
 	crc = ~crc;
-	while (n >= 8) {
-		a = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
-		    (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-		b = (uint32_t)p[4] | (uint32_t)p[5] << 8 |
-		    (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
-		crc = crctab[7][a & 0xff] ^ crctab[6][a >> 8 & 0xff] ^
-		    crctab[5][a >> 16 & 0xff] ^ crctab[4][a >> 24] ^
-		    crctab[3][b & 0xff] ^ crctab[2][b >> 8 & 0xff] ^
-		    crctab[1][b >> 16 & 0xff] ^ crctab[0][b >> 24];
-		p += 8;
-		n -= 8;
+	while (n >= 16) {
+		a = crc ^ LE32(p);
+		b = LE32(p + 4);
+		c = LE32(p + 8);
+		d = LE32(p + 12);
+		crc = crctab[15][a & 0xff] ^ crctab[14][a >> 8 & 0xff] ^
+		    crctab[13][a >> 16 & 0xff] ^ crctab[12][a >> 24] ^
+		    crctab[11][b & 0xff] ^ crctab[10][b >> 8 & 0xff] ^
+		    crctab[9][b >> 16 & 0xff] ^ crctab[8][b >> 24] ^
+		    crctab[7][c & 0xff] ^ crctab[6][c >> 8 & 0xff] ^
+		    crctab[5][c >> 16 & 0xff] ^ crctab[4][c >> 24] ^
+		    crctab[3][d & 0xff] ^ crctab[2][d >> 8 & 0xff] ^
+		    crctab[1][d >> 16 & 0xff] ^ crctab[0][d >> 24];
+		p += 16;
+		n -= 16;
 	}
 	while (n--)
 		crc = crctab[0][(crc ^ *p++) & 0xff] ^ crc >> 8;
@@ -194,14 +202,16 @@ chunk_new(struct store *s, size_t cap)
 	return (char *)c + CHUNKHDR;
 }
 
+/* n bytes aligned to align (1 or 8). */
 static void *
-aalloc(struct store *s, size_t n)
+aalloc(struct store *s, size_t n, size_t align)
 {
 	struct chunk *c = s->cur;
 	char *p;
 
-	n = (n + 15) & ~(size_t)15;
-	if (!c || c->cap - c->used < n) {
+	if (c)
+		c->used = (c->used + align - 1) & ~(align - 1);
+	if (!c || c->used > c->cap || c->cap - c->used < n) {
 		if (n > CHUNK / 4)
 			return chunk_new(s, n);
 		chunk_new(s, CHUNK);
@@ -210,6 +220,15 @@ aalloc(struct store *s, size_t n)
 	p = (char *)c + CHUNKHDR + c->used;
 	c->used += n;
 	return p;
+}
+
+/* A copy of a replayed field that lives until store_close. */
+static const char *
+keep(struct store *s, const char *p)
+{
+	size_t n = strlen(p) + 1;
+
+	return n == 1 ? "" : memcpy(aalloc(s, n, 1), p, n);
 }
 
 /* ---- sessions ---- */
@@ -240,8 +259,8 @@ rehash(struct store *s)
 	}
 }
 
-/* The session called key; with create, made if missing (key must then
- * live until store_close).  The pointer is valid until the next create. */
+/* The session called key; with create, made if missing.  The pointer
+ * is valid until the next create. */
 static struct session *
 sess_get(struct store *s, const char *key, int create)
 {
@@ -260,6 +279,7 @@ sess_get(struct store *s, const char *key, int create)
 		s->csess = s->csess ? s->csess * 2 : 16;
 		s->sess = xreallocarray(s->sess, s->csess, sizeof *s->sess);
 	}
+	key = keep(s, key);
 	se = &s->sess[s->nsess++];
 	memset(se, 0, sizeof *se);
 	se->key = key;
@@ -350,8 +370,9 @@ ent_find(const struct session *se, long long id)
 	return lo < se->nent && se->ent[lo]->id == id ? se->ent[lo] : NULL;
 }
 
-static void
-br_set(struct session *se, const char *name, const struct store_entry *e)
+static struct brn *
+br_set(struct store *s, struct session *se, const char *name,
+    const struct store_entry *e)
 {
 	struct brn *b = br_find(se, name);
 
@@ -361,9 +382,10 @@ br_set(struct session *se, const char *name, const struct store_entry *e)
 			se->br = xreallocarray(se->br, se->cbr, sizeof *se->br);
 		}
 		b = &se->br[se->nbr++];
-		b->name = name;
+		b->name = keep(s, name);
 	}
 	b->tip = e;
+	return b;
 }
 
 static void
@@ -493,26 +515,28 @@ apply_entry(struct store *s, char **f, size_t nf)
 	if (!se)
 		se = sess_get(s, f[2], 1);
 	if (nfiles) {
-		files = aalloc(s, nfiles * sizeof *files);
+		files = aalloc(s, nfiles * sizeof *files, 8);
 		for (i = 0; i < nfiles; i++) {
 			char **g = f + 10 + 5 * i;
 
-			files[i].path = g[0];
-			files[i].uuid = g[1];
+			files[i].path = keep(s, g[0]);
+			files[i].uuid = keep(s, g[1]);
 			num(g[2], &files[i].uid);
 			num(g[3], &files[i].gid);
 			octal(g[4], &files[i].mode);
 		}
 	}
-	e = aalloc(s, sizeof *e);
+	e = aalloc(s, sizeof *e, 8);
 	e->id = id;
 	e->parent = parent;
 	e->up = up;
 	e->key = se->key;
 	e->kind = kind;
-	e->image = f[7];
-	e->op = f[8];
-	e->title = f[9];
+	/* Entries that keep their parent's image share the string. */
+	e->image = up && strcmp(up->image, f[7]) == 0 ? up->image :
+	    keep(s, f[7]);
+	e->op = keep(s, f[8]);
+	e->title = keep(s, f[9]);
 	e->created = t;
 	e->files = files;
 	e->nfiles = (int)nfiles;
@@ -522,9 +546,10 @@ apply_entry(struct store *s, char **f, size_t nf)
 	}
 	se->ent[se->nent++] = e;
 	if (*f[5]) {
-		br_set(se, f[5], e);
+		struct brn *b = br_set(s, se, f[5], e);
+
 		if (!se->active)
-			se->active = f[5];
+			se->active = b->name;
 	}
 	if (id > s->maxid)
 		s->maxid = id;
@@ -538,6 +563,7 @@ apply(struct store *s, char **f, size_t nf)
 	const char *t = f[0];
 	struct session *se;
 	const struct store_entry *e;
+	struct brn *b;
 	long long id, tm = 0;
 	size_t i, j;
 
@@ -556,7 +582,7 @@ apply(struct store *s, char **f, size_t nf)
 			return "branch target not in session";
 		if (reset && (!se->active || strcmp(se->active, f[2])))
 			return "not the active branch";
-		br_set(se, f[2], e);
+		br_set(s, se, f[2], e);
 		if (reset)
 			touch(s, se, tm);
 		return NULL;
@@ -576,9 +602,9 @@ apply(struct store *s, char **f, size_t nf)
 	if (strcmp(t, "checkout") == 0) {
 		if (nf != 4 || num(f[3], &tm) < 0)
 			return "bad fields";
-		if (!se || !br_find(se, f[2]))
+		if (!se || !(b = br_find(se, f[2])))
 			return "no such branch";
-		se->active = f[2];
+		se->active = b->name;
 		touch(s, se, tm);
 		return NULL;
 	}
@@ -601,9 +627,9 @@ apply(struct store *s, char **f, size_t nf)
 					    se->cenv, sizeof *se->env);
 				}
 				se->nenv++;
-				se->env[j].name = f[i];
+				se->env[j].name = keep(s, f[i]);
 			}
-			se->env[j].value = f[i + 1];
+			se->env[j].value = keep(s, f[i + 1]);
 		}
 		return NULL;
 	}
@@ -635,10 +661,10 @@ apply(struct store *s, char **f, size_t nf)
 			}
 			se->npend++;
 		}
-		se->pend[j].op = f[2];
+		se->pend[j].op = keep(s, f[2]);
 		se->pend[j].disp = f[3][0] == '1';
-		se->pend[j].branch = f[4];
-		se->pend[j].title = f[5];
+		se->pend[j].branch = keep(s, f[4]);
+		se->pend[j].title = keep(s, f[5]);
 		return NULL;
 	}
 	if (strcmp(t, "done") == 0) {
@@ -674,7 +700,7 @@ apply(struct store *s, char **f, size_t nf)
 					    se->chist, sizeof *se->hist);
 				}
 			}
-			se->hist[se->nhist++] = f[i];
+			se->hist[se->nhist++] = keep(s, f[i]);
 			if (se->nhist - se->hoff > STORE_HIST_MAX)
 				se->hoff++;
 		}
@@ -711,9 +737,10 @@ apply_line(struct store *s, char *l, size_t len)
 		q = t + 1;
 	}
 	*end = '\0';
-	for (i = 0; i < nf; i++)
-		if (unescape(s->f[i]) < 0)
-			return "bad escape";
+	if (memchr(l, '\\', len))
+		for (i = 0; i < nf; i++)
+			if (unescape(s->f[i]) < 0)
+				return "bad escape";
 	s->seq++;
 	if (strcmp(s->f[0], "maxid") == 0) {
 		if (nf != 2 || num(s->f[1], &id) < 0)
@@ -741,13 +768,15 @@ crc_ok(const char *l, size_t len)
 	return memcmp(want, l + len - CRCLEN, CRCLEN) == 0;
 }
 
-/* Replay the bytes p[0..n) found at file offset s->off (the lines are
- * rewritten in place and must live until store_close).  Advances s->off
- * over complete good records.  *torn: bytes after them are a torn write.
- * -1 (error slot set) on a foreign format line or a bad record that is
- * not the last line. */
-static int
-replay(struct store *s, char *p, size_t n, int *torn)
+/* Replay the complete lines of p[0..n), which holds the file from
+ * offset s->off on; end is the file's size.  Lines are rewritten in place
+ * (fields cut and unescaped); what the state keeps is copied.  Advances
+ * s->off over good records and returns how many bytes of p it used.
+ * *torn: the rest of the file, from there on, is a torn write.  -1 (error
+ * slot set) on a foreign format line or a bad record that is not the
+ * last line of the file. */
+static long long
+replay(struct store *s, char *p, size_t n, off_t end, int *torn)
 {
 	size_t pos = 0, len;
 	char *l, *nl;
@@ -757,6 +786,8 @@ replay(struct store *s, char *p, size_t n, int *torn)
 	if (s->off == 0 && n) {
 		nl = memchr(p, '\n', n);
 		len = nl ? (size_t)(nl - p) : n;
+		if (!nl && (off_t)n < end)
+			return 0;               /* need more */
 		if (!nl && len < sizeof HEADER &&
 		    memcmp(p, HEADER "\n", len) == 0) {
 			*torn = 1;      /* died while creating the file */
@@ -779,14 +810,15 @@ replay(struct store *s, char *p, size_t n, int *torn)
 	while (pos < n) {
 		l = p + pos;
 		if (!(nl = memchr(l, '\n', n - pos))) {
-			*torn = 1;
-			return 0;
+			if (s->off + (off_t)(n - pos) >= end)
+				*torn = 1;
+			return (long long)pos;
 		}
 		len = (size_t)(nl - l);
 		if (!crc_ok(l, len)) {
-			if (pos + len + 1 == n) {
+			if (s->off + (off_t)(len + 1) >= end) {
 				*torn = 1;
-				return 0;
+				return (long long)pos;
 			}
 			seterr("%s: line %lld: corrupt record (bad checksum)",
 			    s->path, s->lineno + 1);
@@ -802,7 +834,7 @@ replay(struct store *s, char *p, size_t n, int *torn)
 		pos += len + 1;
 		s->off += (off_t)(len + 1);
 	}
-	return 0;
+	return (long long)pos;
 }
 
 /* ---- file, lock ---- */
@@ -905,15 +937,19 @@ lockfile(struct store *s, short type)
 	}
 }
 
-/* Under a lock: replay what was appended since s->off.  *torn as for
+/* Under a lock: replay what was appended since s->off, reading through
+ * a buffer that grows only for a line longer than it.  *torn as for
  * replay().  Starts over if the file shrank below what we read. */
 static int
 catchup(struct store *s, int *torn)
 {
 	struct stat st;
-	char *p;
-	size_t n, got = 0;
+	char *b = NULL;
+	size_t cap, have = 0;
+	off_t rd, end;
 	ssize_t r;
+	long long k;
+	int rc = 0;
 
 	for (;;) {
 		if (fstat(s->fd, &st) < 0) {
@@ -925,24 +961,35 @@ catchup(struct store *s, int *torn)
 		reset_state(s);
 	}
 	*torn = 0;
-	if (st.st_size == s->off)
+	end = st.st_size;
+	if (end == s->off)
 		return 0;
-	n = (size_t)(st.st_size - s->off);
-	p = chunk_new(s, n + 1);
-	while (got < n) {
-		r = pread(s->fd, p + got, n - got, s->off + (off_t)got);
+	cap = end - s->off < READBUF ? (size_t)(end - s->off) + 1 : READBUF;
+	b = xmalloc(cap);
+	for (rd = s->off; !*torn && s->off < end;) {
+		if (have == cap)
+			b = xreallocarray(b, cap *= 2, 1);
+		r = pread(s->fd, b + have, cap - have, rd);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
 			seterr("%s: read:", s->path);
-			return -1;
+			rc = -1;
+			break;
 		}
 		if (r == 0)
+			end = rd;       /* shorter than it was: ends here */
+		have += (size_t)r;
+		rd += r;
+		if ((k = replay(s, b, have, end, torn)) < 0) {
+			rc = -1;
 			break;
-		got += (size_t)r;
+		}
+		have -= (size_t)k;
+		memmove(b, b + k, have);
 	}
-	p[got] = '\0';
-	return replay(s, p, got, torn);
+	free(b);
+	return rc;
 }
 
 /* ---- writing ---- */
@@ -977,7 +1024,17 @@ rec_str(struct buf *b, const char *p)
 static void
 rec_num(struct buf *b, long long v)
 {
-	buf_printf(b, "\t%lld", v);
+	char d[24], *p = d + sizeof d;
+	unsigned long long u = v < 0 ? 0 - (unsigned long long)v :
+	    (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--p = '-';
+	*--p = '\t';
+	buf_add(b, p, (size_t)(d + sizeof d - p));
 }
 
 static void
@@ -992,10 +1049,9 @@ static int
 emit(struct store *s)
 {
 	size_t len = s->rec.len;
-	char *l = aalloc(s, len + 1);
+	char *l = s->rec.p;
 	const char *why;
 
-	memcpy(l, s->rec.p, len + 1);
 	if (writeall(s->fd, l, len) < 0) {
 		int e = errno;
 
@@ -1126,6 +1182,12 @@ cmp_sess(const void *a, const void *b)
 	if (x->seq != y->seq)
 		return x->seq < y->seq ? -1 : 1;
 	return strcmp(x->key, y->key);      /* sessions without history */
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static int
@@ -1472,6 +1534,30 @@ store_list(struct store *s, size_t *n)
 	return v;
 }
 
+size_t
+store_match(struct store *s, const char *name, const char ***keys)
+{
+	const char **v = xreallocarray(NULL, s->nsess + 1, sizeof *v);
+	size_t i, k = 0, nl = strlen(name), kl;
+
+	for (i = 0; i < s->nsess; i++) {
+		const char *key = s->sess[i].key;
+
+		kl = strlen(key);
+		if (s->sess[i].nent && kl > nl &&
+		    memcmp(key + kl - nl, name, nl) == 0)
+			v[k++] = key;
+	}
+	if (!k && store_get(s, name, NULL))
+		v[k++] = sess_get(s, name, 0)->key;
+	qsort(v, k, sizeof *v, cmp_str);
+	if (keys)
+		*keys = v;
+	else
+		free(v);
+	return k;
+}
+
 const struct store_entry *
 store_tip(struct store *s, const char *key)
 {
@@ -1537,6 +1623,99 @@ store_forward(struct store *s, const struct store_entry *e, long long n,
 	if (have)
 		*have = step;
 	return se ? e : NULL;
+}
+
+/* Strict 1..18 digits after p; -1 otherwise. */
+static long long
+count(const char *p)
+{
+	long long v;
+
+	return num(p, &v) < 0 ? -1 : v;
+}
+
+/* Move from the tip: dir -1 back, +1 forward, 0 to id n. */
+static const struct store_entry *
+walk(struct store *s, const char *key, int dir, long long n)
+{
+	const struct store_entry *tip = store_tip(s, key), *e = NULL;
+	long long have = 0;
+
+	if (!tip) {
+		seterr("no session '%s'", key);
+		return NULL;
+	}
+	if (dir < 0 && !(e = store_back(tip, n, &have)))
+		seterr("cannot go back %lld steps, only %lld ancestors", n,
+		    have);
+	else if (dir > 0 && !(e = store_forward(s, tip, n, &have)))
+		seterr("cannot go forward %lld steps, only %lld", n, have);
+	else if (dir == 0 && !(e = store_entry(s, key, n)))
+		seterr("entry %lld not found in this session", n);
+	return e;
+}
+
+const struct store_entry *
+store_target(struct store *s, const char *key, const char *t)
+{
+	int dir = 0;
+	long long n;
+
+	if (!t || !*t)
+		t = "-1";
+	if (*t == '-' || *t == '+')
+		dir = *t == '-' ? -1 : 1;
+	if ((n = count(t + (dir != 0))) < 0) {
+		seterr("invalid rollback target '%s' (use N, -N or +N)", t);
+		return NULL;
+	}
+	if (n == 0) {
+		seterr("rollback target must not be 0");
+		return NULL;
+	}
+	return walk(s, key, dir, n);
+}
+
+int
+store_ref(struct store *s, const char *key, const char *t,
+    const struct store_entry **out)
+{
+	const struct store_entry *e;
+	const char *p;
+	int dir = 0;
+	long long n;
+
+	*out = NULL;
+	if (t[0] == '@' || t[0] == ':')
+		p = t + 1;
+	else if (strncmp(t, "HEAD", 4) == 0)
+		p = t + 4;
+	else if (count(t) >= 0)
+		p = t;
+	else
+		return 0;
+	if (!*p) {
+		dir = -1;
+		n = 0;
+	} else if (p != t + 1 && strcmp(p, "~") == 0) {
+		dir = -1;
+		n = 1;
+	} else {
+		if (*p == '-' || *p == '+' || (*p == '~' && p == t + 4)) {
+			dir = *p == '+' ? 1 : -1;
+			p++;
+		}
+		if ((n = count(p)) < 0)
+			return 0;
+	}
+	if (!(e = walk(s, key, dir, n)))
+		return -1;
+	if (!*e->op) {
+		seterr("entry %lld (%s) has no operation", e->id, e->kind);
+		return -1;
+	}
+	*out = e;
+	return 1;
 }
 
 long long
@@ -1853,12 +2032,6 @@ store_branch_delete(struct store *s, const char *key, const char *name)
 	rc = emit(s);
 out:
 	return finish(s, rc);
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 int

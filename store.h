@@ -130,6 +130,12 @@ const char *store_file(const struct store *st);
 int store_get(struct store *st, const char *key, struct store_session *out);
 /* Sessions with history, most recently updated first.  Caller frees. */
 struct store_session *store_list(struct store *st, size_t *n);
+/* Find a session by name (cli.md §7.3): the sessions whose key ends with
+ * name and is longer than it; if there are none, the session whose key is
+ * name.  Returns how many matched (only sessions with history); *keys
+ * (may be NULL; caller frees the array) gets their keys, sorted.
+ * 0: not found; more than 1: ambiguous. */
+size_t store_match(struct store *st, const char *name, const char ***keys);
 /* The tip (current image = tip->image); NULL if no history. */
 const struct store_entry *store_tip(struct store *st, const char *key);
 /* Entry id of this session, or NULL. */
@@ -147,6 +153,24 @@ const struct store_entry *store_back(const struct store_entry *e, long long n,
  * NULL if some step has no child; *have is the steps possible. */
 const struct store_entry *store_forward(struct store *st,
     const struct store_entry *e, long long n, long long *have);
+/* A rollback TARGET (cli.md §7.5) from the session's tip: NULL or ""
+ * means -1; "-N" N parents back; "+N" N steps forward; "N" entry id N of
+ * this session.  NULL with the error slot set: no session, "target must
+ * not be 0", "invalid rollback target 'X'", "cannot go back N steps,
+ * only I ancestors", "cannot go forward N steps, only I", "entry N not
+ * found in this session". */
+const struct store_entry *store_target(struct store *st, const char *key,
+    const char *target);
+/* An operation reference token (cli.md §7.6): "@" ":" "HEAD" the tip;
+ * "@N" ":N" "N" "HEADN" entry N (of this session only); "@-N" ":-N"
+ * "HEAD-N" "HEAD~N" N back; "HEAD~" one back; "@+N" ":+N" "HEAD+N" N
+ * forward.  1: *out is the entry, which has an operation.  0: token is
+ * not reference syntax (maybe a UUID).  -1: a reference that fails; the
+ * error slot holds the reason without the token ("no session", "cannot
+ * go back ...", "entry N not found in this session", "entry N (use) has
+ * no operation"). */
+int store_ref(struct store *st, const char *key, const char *token,
+    const struct store_entry **out);
 /* Entries from the root to the tip (1 for a root tip); 0 if no history. */
 long long store_depth(struct store *st, const char *key);
 /* Working directory: title of the nearest `cd` entry from the tip;

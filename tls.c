@@ -47,6 +47,7 @@ struct tls {
 	int timeout_ms;
 	int open;
 	int ioerr;              /* socket error (slot already set) */
+	int sendfail;           /* sending failed; receiving may work */
 	int eof;                /* TCP EOF seen */
 };
 
@@ -680,7 +681,7 @@ rununtil(struct tls *t, unsigned target)
 
 		if (st & BR_SSL_CLOSED)
 			return -1;
-		if (st & BR_SSL_SENDREC) {
+		if ((st & BR_SSL_SENDREC) && !t->sendfail) {
 			p = br_ssl_engine_sendrec_buf(eng, &len);
 			n = send(t->fd, p, len, MSG_NOSIGNAL);
 			if (n < 0) {
@@ -691,20 +692,30 @@ rununtil(struct tls *t, unsigned target)
 						goto ioerr;
 					continue;
 				}
+				/* the peer may still have said something
+				 * (an early answer): reads stay possible */
 				seterr("Network error: sending:");
-				goto ioerr;
+				t->sendfail = 1;
+				return -1;
 			}
 			br_ssl_engine_sendrec_ack(eng, (size_t)n);
 			continue;
 		}
+		if ((st & BR_SSL_SENDREC) && !(st & (BR_SSL_RECVREC |
+		    BR_SSL_RECVAPP))) {
+			seterr("Network error: connection broken while "
+			    "sending");
+			goto ioerr;
+		}
 		if (st & target)
 			return 0;
 		if (st & BR_SSL_RECVAPP) {
-			/* the peer talks while we want to write: not for
-			 * HTTP/1.1 (an early answer); stop here */
+			/* the peer talks while we want to write: an early
+			 * answer (e.g. 413 to an upload); the caller may
+			 * read it with tls_read */
 			seterr("Network error: server answered before the "
 			    "request was sent");
-			goto ioerr;
+			return -1;
 		}
 		if (st & BR_SSL_RECVREC) {
 			p = br_ssl_engine_recvrec_buf(eng, &len);
@@ -740,7 +751,7 @@ engerr(struct tls *t, const char *host)
 	char words[256];
 	int err = br_ssl_engine_last_error(&cc.eng), cert;
 
-	if (t->ioerr)
+	if (t->ioerr || t->sendfail)
 		return 0;
 	if (err == BR_ERR_OK) {
 		seterr("Network error: connection closed by %s", host);
@@ -895,6 +906,13 @@ tls_flush(struct tls *t)
 	return 0;
 }
 
+int
+tls_pending(struct tls *t)
+{
+	return t->open && (br_ssl_engine_current_state(&cc.eng) &
+	    BR_SSL_RECVAPP) != 0;
+}
+
 void
 tls_close(struct tls *t)
 {
@@ -904,7 +922,7 @@ tls_close(struct tls *t)
 	if (!t->open)
 		return;
 	t->open = 0;
-	if (t->ioerr || t->eof)
+	if (t->ioerr || t->eof || t->sendfail)
 		return;
 	br_ssl_engine_close(eng);
 	/* push the close_notify out, without waiting for the peer's */

@@ -25,6 +25,8 @@ ssize_t tls_read(struct tls *t, void *p, size_t n);
 ssize_t tls_write(struct tls *t, const void *p, size_t n);
 /* Send everything queued.  0 or -1. */
 int tls_flush(struct tls *t);
+/* 1 if application data from the peer is waiting to be read. */
+int tls_pending(struct tls *t);
 /* Send close_notify (best effort) and forget the connection; the caller
  * closes fd. */
 void tls_close(struct tls *t);

@@ -111,13 +111,25 @@ build(const char *path, long entries)
 	return 0;
 }
 
-/* store_open in a fresh process: *ms, *rss_kb (peak), *base_kb. */
+static double
+cpu(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec * 1e3 + ru.ru_utime.tv_usec / 1e3 +
+	    ru.ru_stime.tv_sec * 1e3 + ru.ru_stime.tv_usec / 1e3;
+}
+
+/* store_open in a fresh process: wall *ms, *cpums, *rss_kb (peak),
+ * *base_kb (peak before the open). */
 static int
-measure_open(const char *path, double *ms, long *rss, long *base)
+measure_open(const char *path, double *ms, double *cpums, long *rss,
+    long *base)
 {
 	int fd[2];
 	pid_t pid;
-	double r[3];
+	double r[4];
 	int ws;
 
 	if (pipe(fd) < 0)
@@ -126,13 +138,15 @@ measure_open(const char *path, double *ms, long *rss, long *base)
 	if ((pid = fork()) == 0) {
 		struct rusage ru;
 		struct store *st;
-		double t0;
+		double t0, c0;
 
 		getrusage(RUSAGE_SELF, &ru);
 		r[2] = (double)ru.ru_maxrss;
+		c0 = cpu();
 		t0 = now();
 		st = store_open(path);
 		r[0] = now() - t0;
+		r[3] = cpu() - c0;
 		getrusage(RUSAGE_SELF, &ru);
 		r[1] = (double)ru.ru_maxrss;
 		if (!st)
@@ -149,6 +163,7 @@ measure_open(const char *path, double *ms, long *rss, long *base)
 	close(fd[0]);
 	waitpid(pid, &ws, 0);
 	*ms = r[0];
+	*cpums = r[3];
 	*rss = (long)r[1];
 	*base = (long)r[2];
 	return 0;
@@ -157,13 +172,13 @@ measure_open(const char *path, double *ms, long *rss, long *base)
 static void
 report_open(const char *what, const char *path)
 {
-	double t[RUNS];
+	double t[RUNS], c[RUNS], cm, tm;
 	long rss = 0, base = 0, r, b;
 	struct stat sb;
 	int i;
 
 	for (i = 0; i < RUNS; i++) {
-		if (measure_open(path, &t[i], &r, &b) < 0) {
+		if (measure_open(path, &t[i], &c[i], &r, &b) < 0) {
 			printf("bench_store: %s: open failed\n", what);
 			return;
 		}
@@ -172,9 +187,12 @@ report_open(const char *what, const char *path)
 		base = b;
 	}
 	stat(path, &sb);
-	printf("bench_store: open %s (%.1f MB file): median %.2f ms, "
-	    "min %.2f ms; peak RSS %.1f MB (process before open %.1f MB)\n",
-	    what, sb.st_size / 1e6, median(t, RUNS), t[0], rss / 1024.0,
+	cm = median(c, RUNS);
+	tm = median(t, RUNS);
+	printf("bench_store: open %s (%.1f MB file): CPU median %.2f ms "
+	    "(min %.2f); wall median %.2f ms (min %.2f); peak RSS %.1f MB "
+	    "(%.1f MB before the open)\n", what, sb.st_size / 1e6,
+	    cm, c[0], tm, t[0], rss / 1024.0,
 	    base / 1024.0);
 }
 
@@ -188,7 +206,7 @@ main(int argc, char **argv)
 	struct store *st;
 	struct store_session *l;
 	struct store_new n;
-	double t[200], t0;
+	double t[200], t0, c0;
 	size_t cnt;
 	int i;
 
@@ -232,10 +250,11 @@ main(int argc, char **argv)
 	    "median %.2f ms, p90 %.2f ms, max %.2f ms\n", dir, t[100], t[180],
 	    t[199]);
 	t0 = now();
+	c0 = cpu();
 	if (store_compact(st) < 0)
 		fprintf(stderr, "bench_store: %s\n", geterr());
-	printf("bench_store: compaction of %ld entries: %.0f ms\n",
-	    entries + 200, now() - t0);
+	printf("bench_store: compaction of %ld entries: wall %.0f ms, "
+	    "CPU %.0f ms\n", entries + 200, now() - t0, cpu() - c0);
 	store_close(st);
 	if (!getenv("BENCH_KEEP")) unlink(big);
 	unlink(small);

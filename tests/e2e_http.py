@@ -536,3 +536,41 @@ def test_proxy_refused_connection(t):
     s.close()
     r = api(t, "-1", "/images", env={"http_proxy": "http://127.0.0.1:%d" % port})
     assert r.code == 1 and "cannot connect to 127.0.0.1 port %d" % port in r.stderr, r.stderr
+
+
+def early_server(ctx=None, delay=0.3):
+    """Answers 413 as soon as it has the request head, without reading the
+    body, then closes.  Returns the port."""
+    import time
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+
+    def serve():
+        c, _ = s.accept()
+        if ctx:
+            c = ctx.wrap_socket(c, server_side=True)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += c.recv(4096)
+        body = b'{"error": "too big", "status": 413}'
+        c.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: "
+                  b"application/json\r\nContent-Length: %d\r\n"
+                  b"Connection: close\r\n\r\n" % len(body) + body)
+        time.sleep(delay)
+        c.close()
+        s.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return s.getsockname()[1]
+
+
+def test_early_answer_to_upload(t):
+    # a server that refuses a big upload before reading it: the user sees
+    # its answer, not "broken pipe"
+    path = t.write("big", os.urandom(20 << 20))
+    t.fake
+    port = early_server()
+    r = api(t, "-U", path, url="http://127.0.0.1:%d" % port)
+    assert r.code == 1, r.stdout
+    assert "API 413 Payload Too Large" in r.stderr, r.stderr

@@ -110,15 +110,17 @@ def man_source():
 
 
 def man_blocks(src):
-    """{path string: block text} from the @cmd markers."""
+    """{path string: (block text, [paths sharing the block])} from the
+    @cmd markers."""
     blocks, cur, buf = {}, None, []
     for line in src.splitlines():
-        m = re.match(r'^\.\\"\s*@(cmd|end)\b\s*(.*)$', line)
+        m = re.match(r'^\.\\" @(cmd|end)\b ?(.*)$', line)
         if m:
             if cur:
+                text = "\n".join(buf)
                 for p in cur:
                     assert p not in blocks, "two @cmd blocks for " + p
-                    blocks[p] = "\n".join(buf)
+                    blocks[p] = (text, cur)
             cur = [p.strip() for p in m.group(2).split("|")] \
                 if m.group(1) == "cmd" else None
             buf = []
@@ -143,10 +145,41 @@ def has_word(text, w):
         is not None
 
 
+def item_text(text, long):
+    """The `.It` item of a block that documents --long, up to the next
+    item or the end of the list ("" if there is none)."""
+    out, inside = [], False
+    for line in text.splitlines():
+        if line.startswith(".It") or line.startswith(".El"):
+            if inside:
+                break
+            inside = line.startswith(".It") and has_fl(line, "-" + long)
+        if inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+MACROS = re.compile(r"(?<![\w-])(?:Ar|Cm|Em|Ev|Fl|It|Ns|No|Op|Pa|Pq|Ql|Sy"
+                    r"|Xc|Xo)(?![\w-])")
+
+
+def says_default(item, value):
+    """The item says value is the default: "(default VALUE)",
+    "default: VALUE", "; default VALUE)" or "VALUE (the default)"."""
+    plain = " ".join(MACROS.sub(" ", re.sub(r"(?m)^\.", "", item)).split())
+    v = re.escape(value)
+    return re.search(r"default:? %s(?![\w-])" % v, plain) is not None or \
+        re.search(r"(?<![\w-])%s ?,? ?\(the default\)" % v, plain) \
+        is not None
+
+
 def check_opts(where, text, opts, missing):
+    """Each option of opts in the block text: its long and short names and
+    aliases as Fl macros; its default and choices in its own item."""
     for o in opts:
         if o["long"] == "help":
             continue
+        item = item_text(text, o["long"])
         if not has_fl(text, "-" + o["long"]):
             missing.append("%s: Fl -%s" % (where, o["long"]))
         if o["short"] and not has_fl(text, o["short"]):
@@ -156,11 +189,11 @@ def check_opts(where, text, opts, missing):
             if not has_fl(text, "-" + a):
                 missing.append("%s: Fl -%s (alias of --%s)" % (where, a,
                                                                o["long"]))
-        if o["default"] and not has_word(text, o["default"]):
+        if o["default"] and not says_default(item, o["default"]):
             missing.append("%s: default %r of --%s" % (where, o["default"],
                                                        o["long"]))
         for ch in o["choices"]:
-            if len(ch) > 1 and not has_word(text, ch):
+            if len(ch) > 1 and not has_word(item, ch):
                 missing.append("%s: choice %r of --%s" % (where, ch,
                                                           o["long"]))
 
@@ -223,13 +256,13 @@ def test_manpage_blocks_match_each_command(t):
     blocks = man_blocks(src)
     missing, extra = [], []
     assert "global" in blocks, "no @cmd global block for the global options"
-    check_opts("global", blocks["global"], gopts, missing)
+    check_opts("global", blocks["global"][0], gopts, missing)
     for path, c in sorted(cmds.items()):
         name = " ".join(path)
         if name not in blocks:
             missing.append("no @cmd block for " + name)
             continue
-        text = blocks[name]
+        text = blocks[name][0]
         check_opts(name, text, c["opts"], missing)
         for a in c["aliases"]:
             if not macro("Cm", a).search(text) and \
@@ -237,20 +270,16 @@ def test_manpage_blocks_match_each_command(t):
                 missing.append("%s: alias Cm %s" % (name, a))
     # nothing documented that the table does not have
     known = {" ".join(p) for p in cmds} | {"global"}
-    for name, text in sorted(blocks.items()):
+    for name, (text, group) in sorted(blocks.items()):
         if name not in known:
             extra.append("@cmd block for unknown command " + repr(name))
             continue
-        paths = [n for n in (x.strip() for x in name.split("|"))]
-        allowed = set()
-        for n in paths:
-            allowed |= opt_names(gopts if n == "global" else
-                                 cmds[tuple(n.split())]["opts"])
         # a block shared by several commands holds the options of all
-        for other, t2 in blocks.items():
-            if t2 is text and other != name:
-                allowed |= opt_names(cmds[tuple(other.split())]["opts"]
-                                     if other != "global" else gopts)
+        allowed = set()
+        for n in group:
+            if n in known:
+                allowed |= opt_names(gopts if n == "global" else
+                                     cmds[tuple(n.split())]["opts"])
         for f in sorted(listed_flags(text) - allowed):
             extra.append("%s: option %s is not in the command table"
                          % (name, f))
@@ -278,7 +307,7 @@ def test_manpage_synopsis_has_every_form(t):
 
 def test_manpage_rollback_says_absolute(t):
     blocks = man_blocks(man_source())
-    text = blocks.get("session rollback", "")
+    text = blocks.get("session rollback", ("", []))[0]
     assert re.search(r"absolute", text, re.I), \
         "session rollback: the man page must say N is an absolute entry id"
     assert re.search(r"rollback -\d", text), \

@@ -109,6 +109,7 @@ def test_show_row_output_and_cache(t):
     assert r2.out == r1.out and t.fake.requests() == [], t.fake.requests()
     # an active operation is never cached
     live = spawn_sleep(t)
+    t.fake.clear_requests()
     t.run(*S, "show", live)
     t.run(*S, "show", live)
     assert len(t.fake.requests("GET", "/v1/operations/" + live)) == 2

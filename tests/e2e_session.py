@@ -580,6 +580,9 @@ def test_cd(t):
     # other API errors propagate
     t.fake.fault(path="/inspect/", kind="status", status=403)
     fails(t.run("-S", "c", "cd", "/etc"), "403")
+    t.fake.fault(path="/inspect/", kind="badjson")
+    fails(t.run("-S", "c", "cd", "/etc"), "malformed")
+    assert len(show(t, "c")) == n, "failed cd recorded"
     # derived: rollback changes the working directory
     ok(t.run("-S", "c", "session", "rollback", "-2"))
     assert t.run("-S", "c", "cd").stdout == "/root\n"
@@ -841,3 +844,46 @@ def test_log_file_mode_and_session_db(t):
     assert [x["session_key"] for x in rows(r)] == ["m2"], r
     r = ok(t.run("-f", "json", "session", "list"))
     assert [x["session_key"] for x in rows(r)] == ["m"], r
+
+
+def test_pending_files_lifetime(t):
+    """Staged files go with the next run and are consumed by it; they are
+    derived from history (cli.md §7.4), so rollback brings them back."""
+    a = img(t, "alpine:3.19")
+    ok(t.run("-S", "pf", "use", a))
+    one = t.write("one.txt", "one\n")
+    two = t.write("two.txt", "two\n")
+    ok(t.run("-S", "pf", "file", "cp", one, "/app/a.txt"))
+    ok(t.run("-S", "pf", "file", "cp", one, "/app/b.txt"))
+    ok(t.run("-S", "pf", "file", "cp", two, "/app/a.txt"))   # newest wins
+    # a use of another image does not drop them (peer quirk, kept)
+    ok(t.run("-S", "pf", "use", "tag:busybox:latest"))
+    ok(t.run("-S", "pf", "env", "K=V"))
+    s1 = hashlib.sha256(b"one\n").hexdigest()
+    s2 = hashlib.sha256(b"two\n").hexdigest()
+    uuids = {s: t.fake.call("GET", "/v1/files/" + s).json["uuid"]
+             for s in (s1, s2)}
+    t.fake.clear_requests()
+    r = ok(t.run("-S", "pf", "run", "true"))
+    spawn = t.fake.requests("POST", "/v1/instances")
+    assert len(spawn) == 1, spawn
+    body = spawn[0]["json"]
+    files = body.get("files") or {}
+    assert set(files) == {"/app/a.txt", "/app/b.txt"}, body
+    for path, spec in files.items():
+        assert spec["mode"] == "0644" and spec["uid"] == 0 and \
+            spec["gid"] == 0, spec
+    assert files["/app/a.txt"]["uuid"] == uuids[s2], (files, uuids)
+    assert files["/app/b.txt"]["uuid"] == uuids[s1], (files, uuids)
+    assert body.get("env", {}).get("K") == "V", body
+    # consumed: the next run sends none
+    t.fake.clear_requests()
+    ok(t.run("-S", "pf", "run", "true"))
+    body = t.fake.requests("POST", "/v1/instances")[0]["json"]
+    assert not body.get("files"), body
+    # rolling back past both runs makes them pending again
+    ok(t.run("-S", "pf", "session", "rollback", "-2"))
+    t.fake.clear_requests()
+    ok(t.run("-S", "pf", "run", "true"))
+    body = t.fake.requests("POST", "/v1/instances")[0]["json"]
+    assert set(body.get("files") or {}) == {"/app/a.txt", "/app/b.txt"}, body

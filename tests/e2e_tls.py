@@ -290,3 +290,18 @@ def test_session_resumed_on_reconnect(t):
     finally:
         srv.kill()
         srv.wait()
+
+
+def test_early_answer_to_upload_tls(t):
+    from e2e_http import early_server
+    ca = Certs(t.tmp)
+    cert, key = ca.leaf("good")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    path = t.write("big", os.urandom(20 << 20))
+    t.fake
+    port = early_server(ctx)
+    r = api(t, "-U", path, url="https://localhost:%d" % port,
+            env={"CONTREE_CA_FILE": ca.pem})
+    assert r.code == 1, r.stdout
+    assert "API 413 Payload Too Large" in r.stderr, r.stderr

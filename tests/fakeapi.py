@@ -11,6 +11,13 @@ Usage
         [--prefix /sandboxes] [--token T] [--project P] [--delay SECONDS]
         [--seed-images N] [--state-dir DIR] [--no-chroot] [--verbose]
 
+--prefix serves the API under PREFIX/v1 only; --project requires that
+Project header; --delay is how long an operation takes at least (a third
+each for PENDING, ASSIGNED and EXECUTING); --state-dir is where the working
+directory (blobs) is created (default: a temp dir); nothing persists across
+restarts.  Per-run trees live on /dev/shm when writable
+($CONTREE_FAKE_RUNDIR overrides).  --verbose logs requests to stderr.
+
 Listens on 127.0.0.1 (port 0 = chosen by the OS), prints exactly one line
 `listening on http[s]://127.0.0.1:PORT` on stdout, then serves until killed
 (SIGTERM/SIGINT clean up the temporary state directory).
@@ -1168,9 +1175,14 @@ class Runner:
                 cwd=None if chroot else hcwd,
                 preexec_fn=preexec if chroot else None, start_new_session=True)
         except (OSError, subprocess.SubprocessError) as e:
-            code = 126 if isinstance(e, PermissionError) else 127
-            msg = ("%s: %s\n" % (argv[0], "Permission denied" if code == 126
-                                 else "not found")).encode()
+            # exec failed: report it the way a shell would (127/126)
+            if isinstance(e, FileNotFoundError):
+                code, why = 127, "not found"
+            elif isinstance(e, PermissionError):
+                code, why = 126, "Permission denied"
+            else:  # preexec failed: cwd not enterable as that user, etc.
+                code, why = 126, "cannot start: %s" % e
+            msg = ("%s: %s\n" % (argv[0], why)).encode()
             st.event(op, 1, "spawn", self._spawn_data(0, req, argv, cwd, redacted))
             st.event(op, 1, "stderr", stream_repr(msg[:cap]))
             st.event(op, 1, "exit", {"pid": 0, "code": code, "signal": -1,

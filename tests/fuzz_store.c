@@ -71,6 +71,18 @@ exercise(struct store *st)
 
 		if (!store_get(st, key, &si) || si.tip != store_tip(st, key))
 			abort();
+		{
+			static const char *const toks[] = { "@", "@-1",
+			    "HEAD~2", "@+1", "1", ":3", "HEAD", "-2", "+1" };
+			const struct store_entry *e;
+
+			for (k = 0; k < sizeof toks / sizeof *toks; k++) {
+				if (store_ref(st, key, toks[k], &e) == 1 &&
+				    (!e || !*e->op))
+					abort();
+				(void)store_target(st, key, toks[k]);
+			}
+		}
 		(void)store_depth(st, key);
 		(void)store_cwd(st, key);
 		(void)store_active(st, key);

@@ -660,7 +660,7 @@ test_terminal(void)
 	    "{\"a\": \"FAILED\", \"b\": \"PENDING\", \"c\": \"ASSIGNED\", "
 	    "\"d\": \"CANCELLED\", \"e\": \"false\", \"f\": \"SUCCESS\", "
 	    "\"g\": false}",
-	    "{\"a\": \"EXECUTING\"}"));
+	    "{\"a\": \"EXECUTING\", \"g\": \"t\"}"));
 	/* no fitting or colour for the other formats */
 	check_json_rows("images.csv", "csv", NULL, NULL, images);
 	unsetenv("FORCE_COLOR");
@@ -750,6 +750,25 @@ test_time(void)
 		} else {
 			t_pass++;
 		}
+	/* every prefix in an exact-size buffer: ASan sees any over-read */
+	{
+		const char *full = "2026-06-08T20:00:00.123456789+05:30";
+		size_t k, len = strlen(full);
+
+		for (k = 0; k <= len; k++) {
+			char *pre = malloc(k + 1);
+			int rc;
+
+			memcpy(pre, full, k);
+			pre[k] = '\0';
+			rc = ts_parse(pre, &sec, &ns);
+			/* whole date, date+HH:MM, +:SS, any fraction, +HH,
+			 * +HH:MM parse; the rest must not */
+			T_INTEQ(rc == 0, k == 10 || k == 16 || k == 19 ||
+			    (k >= 21 && k <= 29) || k == 32 || k == 35);
+			free(pre);
+		}
+	}
 	ts_iso(b, sizeof b, 1771277130, 265927999);
 	T_STREQ(b, "2026-02-16T21:25:30.265927+00:00");
 	ts_iso(b, sizeof b, 1780948800, 999);
@@ -759,9 +778,11 @@ test_time(void)
 	ts_local(b, sizeof b, 1748772000);
 	T_STREQ(b, "2025-06-01 10:00:00");
 	setenv("TZ", "XYZ+5", 1);
+	tzset();
 	ts_local(b, sizeof b, 1748772000);
 	T_STREQ(b, "2025-06-01 05:00:00");
 	setenv("TZ", "UTC", 1);
+	tzset();
 	ts_local(b, sizeof b, 1748772000);
 	T_STREQ(b, "2025-06-01 10:00:00");
 

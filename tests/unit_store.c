@@ -921,6 +921,93 @@ test_derived(void)
 }
 
 static void
+test_refs(void)
+{
+	char *path = newpath();
+	struct store *st = store_open(path);
+	const struct store_entry *e;
+	long long u, r1, r2, r3, other;
+	static const struct {
+		const char *tok;
+		int rc;
+		int which;      /* index into ids, -1 none */
+	} cases[] = {
+		{ "@", 1, 3 }, { ":", 1, 3 }, { "HEAD", 1, 3 },
+		{ "@-1", 1, 2 }, { ":-2", 1, 1 }, { "HEAD-1", 1, 2 },
+		{ "HEAD~2", 1, 1 }, { "HEAD~", 1, 2 }, { "@-0", 1, 3 },
+		{ "@-3", -1, -1 },      /* the use entry: no operation */
+		{ "@-4", -1, -1 },      /* past the root */
+		{ "@2", 1, 1 }, { ":3", 1, 2 }, { "2", 1, 1 }, { "HEAD4", 1, 3 },
+		{ "@5", -1, -1 },       /* another session's entry */
+		{ "@0", -1, -1 }, { "@1", -1, -1 },
+		{ "@+1", -1, -1 },      /* nothing after the tip */
+		{ "@x", 0, -1 }, { "HEAD~x", 0, -1 }, { "@~", 0, -1 },
+		{ "~1", 0, -1 }, { "abc", 0, -1 }, { "", 0, -1 },
+		{ "473b32e9-3e54-48a1-82b4-4760a120b15b", 0, -1 },
+		{ "@--1", 0, -1 }, { "HEAD+", 0, -1 }
+	};
+	long long ids[4];
+	size_t i;
+
+	u = add(st, "k", STORE_USE, "i0", "img", NULL);
+	r1 = add(st, "k", STORE_RUN, "i1", "a", "op1");
+	r2 = add(st, "k", STORE_RUN, "i2", "b", "op2");
+	r3 = add(st, "k", STORE_RUN, "i3", "c", "op3");
+	other = add(st, "j", STORE_RUN, "i9", "c", "op9");
+	T_INTEQ(other, 5);
+	ids[0] = u;
+	ids[1] = r1;
+	ids[2] = r2;
+	ids[3] = r3;
+	for (i = 0; i < LEN(cases); i++) {
+		int rc = store_ref(st, "k", cases[i].tok, &e);
+
+		if (rc != cases[i].rc || (rc == 1 &&
+		    e->id != ids[cases[i].which]) || (rc != 1 && e)) {
+			fprintf(stderr, "ref '%s': rc %d (want %d): %s\n",
+			    cases[i].tok, rc, cases[i].rc, geterr());
+			T_OK(0);
+		} else {
+			T_OK(1);
+		}
+	}
+	T_INTEQ(store_ref(st, "k", "@-4", &e), -1);
+	T_OK(contains(geterr(), "cannot go back 4 steps, only 3 ancestors"));
+	T_INTEQ(store_ref(st, "k", "@-3", &e), -1);
+	T_OK(contains(geterr(), "no operation"));
+	T_INTEQ(store_ref(st, "k", "@5", &e), -1);
+	T_OK(contains(geterr(), "entry 5 not found in this session"));
+	T_INTEQ(store_ref(st, "nokey", "@", &e), -1);
+	/* rollback targets */
+	e = store_target(st, "k", NULL);
+	T_OK(e && e->id == r2);
+	e = store_target(st, "k", "-3");
+	T_OK(e && e->id == u);
+	T_OK(store_target(st, "k", "-4") == NULL);
+	T_OK(contains(geterr(), "cannot go back 4 steps, only 3 ancestors"));
+	e = store_target(st, "k", "1");
+	T_OK(e && e->id == u);
+	T_OK(store_target(st, "k", "5") == NULL);
+	T_OK(contains(geterr(), "entry 5 not found in this session"));
+	T_OK(store_target(st, "k", "0") == NULL);
+	T_OK(contains(geterr(), "must not be 0"));
+	T_OK(store_target(st, "k", "+0") == NULL);
+	T_OK(contains(geterr(), "must not be 0"));
+	T_OK(store_target(st, "k", "two") == NULL);
+	T_OK(contains(geterr(), "'two'"));
+	T_OK(store_target(st, "k", "-") == NULL);
+	T_OK(store_target(st, "k", "1.5") == NULL);
+	T_OK(store_target(st, "k", "+1") == NULL);
+	T_OK(contains(geterr(), "forward"));
+	T_INTEQ(store_reset(st, "k", u), 0);
+	e = store_target(st, "k", "+2");
+	T_OK(e && e->id == r2);
+	T_OK(store_target(st, "nokey", "-1") == NULL);
+	store_close(st);
+	free(path);
+}
+
+static void
 test_list_order(void)
 {
 	char *path = newpath();
@@ -960,6 +1047,35 @@ test_list_order(void)
 		T_STREQ(l[2].key, "mid");
 	}
 	free(l);
+	store_close(st);
+	free(path);
+}
+
+static void
+test_match(void)
+{
+	char *path = newpath();
+	struct store *st = store_open(path);
+	const char **k;
+	const char *nm[] = { "A" }, *vl[] = { "1" };
+
+	add(st, "proj+7521a664", STORE_USE, "i", "", NULL);
+	add(st, "other+7521a664", STORE_USE, "i", "", NULL);
+	add(st, "7521a664", STORE_USE, "i", "", NULL);
+	add(st, "build", STORE_USE, "i", "", NULL);
+	store_env_set(st, "x+build", nm, vl, 1);        /* no history */
+	T_INTEQ(store_match(st, "7521a664", &k), 2);    /* suffix first */
+	T_STREQ(k[0], "other+7521a664");
+	T_STREQ(k[1], "proj+7521a664");
+	free(k);
+	T_INTEQ(store_match(st, "proj+7521a664", &k), 1);       /* exact */
+	T_STREQ(k[0], "proj+7521a664");
+	free(k);
+	T_INTEQ(store_match(st, "build", &k), 1);
+	T_STREQ(k[0], "build");
+	free(k);
+	T_INTEQ(store_match(st, "a664", NULL), 3);
+	T_INTEQ(store_match(st, "nothing", NULL), 0);
 	store_close(st);
 	free(path);
 }
@@ -1012,6 +1128,83 @@ count_lines(const char *path)
 		n += s[i] == '\n';
 	free(s);
 	return n;
+}
+
+/* Logs bigger than the replay buffer, lines longer than it. */
+static void
+test_big(void)
+{
+	char *path = newpath(), *d1, *d2, *full;
+	struct store *st = store_open(path);
+	char *title = xmalloc(700), *huge = xmalloc(600001);
+	const char *lines[2];
+	int i, ok = 1;
+	size_t len, cut;
+
+	T_OK(store_begin(st) == 0);
+	for (i = 0; i < 3000; i++) {
+		memset(title, 'a' + i % 26, (size_t)(i % 691));
+		title[i % 691] = '\0';
+		if (i % 97 == 0)
+			title[0] = '\t';
+		if (add(st, i % 3 ? "k" : "j", STORE_RUN, "img", title,
+		    "op") < 0)
+			ok = 0;
+	}
+	memset(huge, 'x', 600000);
+	huge[600000] = '\0';
+	huge[300000] = '\n';
+	lines[0] = huge;
+	lines[1] = "after";
+	T_INTEQ(store_history_add(st, "k", lines, 2), 0);
+	T_OK(add(st, "k", STORE_CD, "img", "/end", NULL) > 0);
+	T_INTEQ(store_commit(st), 0);
+	T_OK(ok);
+	d1 = dumpstr(st);
+	store_close(st);
+	st = store_open(path);
+	T_OK(st != NULL);
+	if (!st)
+		goto out;
+	d2 = dumpstr(st);
+	T_STREQ(d1, d2);
+	free(d2);
+	T_STREQ(store_cwd(st, "k"), "/end");
+	{
+		size_t n;
+		const char **h = store_history(st, "k", &n);
+
+		T_INTEQ(n, 2);
+		T_OK(n == 2 && strlen(h[0]) == 600000 && h[0][300000] == '\n');
+		free(h);
+	}
+	store_close(st);
+	/* torn inside the huge record, which is the second last line */
+	full = slurp(path);
+	len = strlen(full);
+	cut = last_record(full);
+	full[cut - 1] = '\0';
+	cut = last_record(full) + 123456;
+	spit(path, full, cut);
+	st = store_open(path);
+	T_OK(st != NULL);
+	if (st) {
+		size_t n;
+		const char **h = store_history(st, "k", &n);
+
+		T_INTEQ(n, 0);
+		free(h);
+		free(store_entries(st, "k", &n));
+		T_INTEQ(n, 2000);
+		store_close(st);
+	}
+	(void)len;
+	free(full);
+out:
+	free(d1);
+	free(title);
+	free(huge);
+	free(path);
 }
 
 static void
@@ -1305,8 +1498,11 @@ main(void)
 	test_permission();
 	test_ids_and_delete();
 	test_derived();
+	test_refs();
 	test_list_order();
+	test_match();
 	test_history_cap();
+	test_big();
 	test_autocompact();
 	test_two_handles();
 	test_concurrency();

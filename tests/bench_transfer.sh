@@ -1,0 +1,184 @@
+#!/bin/sh
+# bench_transfer.sh - transfer benchmarks of the HTTP/TLS layer (numbers
+# for the notes, never pass/fail):
+#   * upload and download of SIZE_MB (default 1024) over loopback, plain
+#     and TLS: seconds, MB/s and peak RSS of the client;
+#   * requests and connections used to list 2,500 images (contree images
+#     against the fake, if ./contree exists; else apitool paging).
+# The transfer server is a small Python sink/source (below) so that the
+# client is what gets measured, not the fake's storage.
+# Usage: sh tests/bench_transfer.sh [SIZE_MB]
+cd "$(dirname "$0")/.." || exit 2
+SIZE_MB=${1:-${BENCH_SIZE_MB:-1024}}
+[ -x tests/apitool ] || make tests/apitool >/dev/null || exit 2
+tmp=$(mktemp -d) || exit 2
+pids=
+cleanup() {
+	for p in $pids; do kill "$p" 2>/dev/null; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+cat >"$tmp/srv.py" <<'EOF'
+import socket, ssl, sys, threading
+size = int(sys.argv[1])
+ctx = None
+if len(sys.argv) > 3:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0))
+s.listen(8)
+print(s.getsockname()[1], flush=True)
+zeros = memoryview(bytes(1 << 20))
+
+def readline(c, buf):
+    while b"\n" not in buf:
+        d = c.recv(65536)
+        if not d:
+            raise EOFError
+        buf += d
+    line, _, rest = buf.partition(b"\n")
+    return line.rstrip(b"\r"), rest
+
+def serve(c):
+    if ctx:
+        c = ctx.wrap_socket(c, server_side=True)
+    buf = b""
+    big = bytearray(1 << 20)
+    try:
+        while True:
+            line, buf = readline(c, buf)
+            method, target = line.split()[:2]
+            hdrs = {}
+            while True:
+                line, buf = readline(c, buf)
+                if not line:
+                    break
+                k, _, v = line.partition(b":")
+                hdrs[k.strip().lower()] = v.strip()
+            got = 0
+            if b"content-length" in hdrs:
+                n = int(hdrs[b"content-length"])
+                got = min(n, len(buf)); buf = buf[got:]
+                mv = memoryview(big)
+                while got < n:
+                    k = c.recv_into(mv, min(len(big), n - got))
+                    if not k:
+                        raise EOFError
+                    got += k
+            elif hdrs.get(b"transfer-encoding") == b"chunked":
+                while True:
+                    line, buf = readline(c, buf)
+                    n = int(line.split(b";")[0], 16)
+                    while len(buf) < n + 2:
+                        d = c.recv(1 << 20)
+                        if not d:
+                            raise EOFError
+                        buf += d
+                    buf = buf[n + 2:]
+                    got += n
+                    if n == 0:
+                        break
+            if method == b"POST":
+                body = b'{"uuid": "00000000-0000-0000-0000-000000000000", "size": %d}' % got
+                c.sendall(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            else:
+                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                          b"Content-Length: %d\r\n\r\n" % size)
+                left = size
+                while left:
+                    k = min(left, len(zeros))
+                    c.sendall(zeros[:k])
+                    left -= k
+    except (EOFError, OSError, ValueError):
+        pass
+    c.close()
+
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+EOF
+
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$tmp/key.pem" \
+	-out "$tmp/cert.pem" -days 2 -subj /CN=localhost \
+	-addext subjectAltName=DNS:localhost >/dev/null 2>&1 || exit 2
+
+bytes=$((SIZE_MB * 1024 * 1024))
+# a real (not sparse) file, in the page cache
+dd if=/dev/urandom of="$tmp/up.bin" bs=1048576 count="$SIZE_MB" \
+	2>/dev/null || exit 2
+cat "$tmp/up.bin" >/dev/null
+
+start() {   # start [tls]: sets $port and adds the server to $pids
+	rm -f "$tmp/port"
+	if [ "$1" = tls ]; then
+		python3 "$tmp/srv.py" "$bytes" "$tmp/cert.pem" "$tmp/key.pem" \
+			>"$tmp/port" 2>/dev/null &
+	else
+		python3 "$tmp/srv.py" "$bytes" >"$tmp/port" 2>/dev/null &
+	fi
+	pids="$pids $!"
+	i=0
+	while [ ! -s "$tmp/port" ] && [ $i -lt 100 ]; do
+		sleep 0.05; i=$((i + 1))
+	done
+	port=$(cat "$tmp/port")
+}
+
+# The server is Python, so wall-clock numbers are often the server's
+# limit; "client CPU" is the rate the client alone could sustain.
+measure() {   # measure LABEL URL apitool-args...
+	label=$1 url=$2
+	shift 2
+	CONTREE_URL=$url CONTREE_TOKEN=t CONTREE_CA_FILE="$tmp/cert.pem" \
+		/usr/bin/time -f '%e %U %S %M' -o "$tmp/time" tests/apitool -1 "$@" \
+		>/dev/null 2>"$tmp/err" || { echo "$label: FAILED: $(cat "$tmp/err")"; return; }
+	read -r secs usr sys rss <"$tmp/time"
+	awk -v l="$label" -v s="$secs" -v u="$usr" -v y="$sys" -v r="$rss" \
+	    -v b="$bytes" 'BEGIN {
+		mb = b / 1048576; c = u + y
+		printf "%-24s %6.2f s %6.0f MB/s  client CPU %5.2f s (%5.0f MB/s)  peak RSS %5.1f MB\n",
+		    l, s, (s > 0 ? mb / s : 0), c, (c > 0 ? mb / c : 0), r / 1024 }'
+}
+
+echo "transfer of $SIZE_MB MB over loopback"
+start plain
+measure "upload plain (length)" "http://127.0.0.1:$port" -U "$tmp/up.bin"
+measure "upload plain (chunked)" "http://127.0.0.1:$port" -U - <"$tmp/up.bin"
+measure "download plain" "http://127.0.0.1:$port" -O /dev/null /x
+start tls
+measure "upload TLS (length)" "https://localhost:$port" -U "$tmp/up.bin"
+measure "download TLS" "https://localhost:$port" -O /dev/null /x
+
+# Listing 2,500 images: requests and connections.
+echo "listing 2,500 images"
+python3 tests/fakeapi.py --seed-images 2500 >"$tmp/fake" 2>/dev/null &
+pids="$pids $!"
+i=0
+while ! grep -q listening "$tmp/fake" 2>/dev/null && [ $i -lt 600 ]; do
+	sleep 0.05; i=$((i + 1))
+done
+url=$(sed -n 's/listening on //p' "$tmp/fake")
+admin() {
+	python3 -c 'import sys, urllib.request as u
+r = u.Request(sys.argv[1] + sys.argv[2], method=sys.argv[3])
+print(u.urlopen(r).read().decode())' "$url" "$@"
+}
+if [ -x ./contree ]; then
+	mkdir -p "$tmp/home/.config/contree"
+	printf '[DEFAULT]\nprofile = default\n\n[profile:default]\ntoken = test-token\nurl = %s\ntype = jwt\n' \
+		"$url" >"$tmp/home/.config/contree/auth.ini"
+	admin /_admin/requests DELETE >/dev/null
+	HOME=$tmp/home /usr/bin/time -f '%e s wall, %U s user, %S s sys, peak RSS %M KB' \
+		./contree -L debug images -a >"$tmp/out" 2>"$tmp/err"
+	rows=$(grep -c . "$tmp/out")
+	reqs=$(grep -c '^\[DEBUG\] > GET ' "$tmp/err")
+	echo "contree images: $rows lines of output, $reqs requests ($(tail -n 1 "$tmp/err"))"
+fi
+# the same through apitool: pages of 1000 on one kept-alive connection
+CONTREE_URL=$url /usr/bin/time -f '%e s wall, %U s user' -o "$tmp/time" \
+	tests/apitool -s -r 3 -q limit=1000 /images >/dev/null 2>"$tmp/err"
+echo "apitool 3 pages of 1000: $(grep conns "$tmp/err"), $(cat "$tmp/time")"
