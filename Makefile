@@ -100,7 +100,7 @@ tests/fuzz_ini: tests/fuzz_ini.c ini.c util.c
 	clang $(WFLAGS) $(FUZZFLAGS) -o $@ tests/fuzz_ini.c ini.c util.c
 
 # Benchmarks: numbers for the notes, never pass/fail.
-bench: contree $(TESTBIN)
+bench: contree $(TESTBIN) tests/bench_store
 	sh tests/bench.sh
 
 # A tour of the tool against the bundled fake API (no account needed).
@@ -110,7 +110,8 @@ demo: contree
 # Static binary with musl (Debian: musl-tools).
 static:
 	$(MAKE) clean
-	$(MAKE) CC=musl-gcc CFLAGS="-Os" LDFLAGS="-static -s" \
+	$(MAKE) CC=musl-gcc CFLAGS="-Os -I/usr/include/bearssl" LDFLAGS="-static -s" \
+		LDLIBS=/usr/lib/$$(gcc -dumpmachine)/libbearssl.a \
 		OBJ="$(OBJ) compat_musl.o" contree
 
 # Install what building and testing need (Debian/Ubuntu apt-get, Alpine apk).

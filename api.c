@@ -234,7 +234,11 @@ apierror(int status, const char *reason, const struct buf *body)
 		n--;
 	if (!reason || !*reason)
 		reason = stdreason(status);
-	buf_printf(&m, "API %d %s:", status, reason);
+	buf_printf(&m, "API %d ", status);
+	for (i = 0; reason[i] && i < 100; i++)
+		buf_addc(&m, (unsigned char)reason[i] < 0x20 ||
+		    reason[i] == 0x7f ? '?' : reason[i]);
+	buf_addc(&m, ':');
 	if (n)
 		buf_addc(&m, ' ');
 	for (i = 0; i < n && i < 1500; i++) {
@@ -717,7 +721,7 @@ evdeliver(void *arg, const char *event, const char *data, size_t len)
 
 	if (rc)
 		return rc;
-	if (w->s->hasid) {
+	if (w->s->frameid) {
 		if (e->lastid >= 0 && w->s->lastid <= e->lastid)
 			return 0;   /* already seen before a resume */
 		e->lastid = w->s->lastid;
@@ -801,7 +805,8 @@ api_events(struct api *a, const char *op,
 
 			http_timeouts(a->h, 0, a->timeout_ms > 0 ?
 			    a->timeout_ms : 300000);
-			if (ec == HTTP_ECERT || ec == HTTP_ELOCAL ||
+			if (ec == HTTP_ECERT || ec == HTTP_ETLSPROTO ||
+			    ec == HTTP_ELOCAL ||
 			    ec == HTTP_EPROXY || interrupted)
 				break;
 			if (http_reused(a->h) && (ec == HTTP_ESEND ||
@@ -889,12 +894,15 @@ api_events(struct api *a, const char *op,
 				brk = 1;
 				break;
 			}
+			/* frames with an id but no data advance the cursor */
+			if (s.hasid && s.lastid > e.lastid)
+				e.lastid = s.lastid;
 		}
 		sse_free(&s);
 		if (e.done || e.stopped) {
 			/* let the server end the stream so the connection
 			 * can serve the next request; else drop it */
-			http_timeouts(a->h, 0, 2000);
+			http_timeouts(a->h, 0, 1000);
 			while (http_read(a->h, rbuf, 16384) > 0)
 				;
 			http_done(a->h);

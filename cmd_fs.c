@@ -398,20 +398,17 @@ cmd_file_ls(struct ctx *c)
 	struct filels f;
 	char since[32] = "", until[32] = "";
 	const char *q[8];
-	long long t, limit = arg_int(c, "limit");
+	long long limit = arg_int(c, "limit");
 	int nq = 0, more, rc, re;
 
-	if (arg_str(c, "since")) {
-		if (parse_when(arg_str(c, "since"), &t) < 0)
-			goto usage;
-		iso_utc(t, since, sizeof since);
+	if (when_opt(c, "since", since, sizeof since) < 0 ||
+	    when_opt(c, "until", until, sizeof until) < 0)
+		return EXIT_USAGE;
+	if (*since) {
 		q[nq++] = "since";
 		q[nq++] = since;
 	}
-	if (arg_str(c, "until")) {
-		if (parse_when(arg_str(c, "until"), &t) < 0)
-			goto usage;
-		iso_utc(t, until, sizeof until);
+	if (*until) {
 		q[nq++] = "until";
 		q[nq++] = until;
 	}
@@ -427,7 +424,4 @@ cmd_file_ls(struct ctx *c)
 		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with --since/--until",
 		    limit);
 	return re < 0 ? -1 : 0;
-usage:
-	fprintf(stderr, "%s: error: %s\n", c->path, geterr());
-	return EXIT_USAGE;
 }

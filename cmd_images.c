@@ -43,20 +43,6 @@ iso_utc(long long t, char *buf, size_t n)
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static long long
-days_from_civil(long long y, int m, int d)
-{
-	long long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int
 mdays(long long y, int m)
 {
@@ -345,23 +331,34 @@ batch(void *arg)
 	out_batch(((struct listctx *)arg)->o);
 }
 
-/* --since/--until to the ISO form the API takes.  -1: usage error,
- * already printed. */
-static int
-when_opt(struct ctx *c, const char *name, char *iso, size_t n)
+int
+when_arg(struct ctx *c, const char *name, long long *t, int *set)
 {
 	const char *v = arg_str(c, name);
-	long long t;
 
-	iso[0] = '\0';
+	*set = 0;
 	if (!v)
 		return 0;
-	if (parse_when(v, &t) < 0) {
+	if (parse_when(v, t) < 0) {
 		fprintf(stderr, "%s: error: argument --%s: %s\n", c->path, name,
 		    geterr());
 		return -1;
 	}
-	iso_utc(t, iso, n);
+	*set = 1;
+	return 0;
+}
+
+int
+when_opt(struct ctx *c, const char *name, char *iso, size_t n)
+{
+	long long t;
+	int set;
+
+	iso[0] = '\0';
+	if (when_arg(c, name, &t, &set) < 0)
+		return -1;
+	if (set)
+		iso_utc(t, iso, n);
 	return 0;
 }
 

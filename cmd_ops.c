@@ -456,26 +456,6 @@ full_status(const char *s)
 	return s;
 }
 
-/* --since/--until in the ISO form the API takes; -1: usage error
- * (printed). */
-static int
-when_opt(struct ctx *c, const char *name, char *iso, size_t n)
-{
-	const char *v = arg_str(c, name);
-	long long t;
-
-	iso[0] = '\0';
-	if (!v)
-		return 0;
-	if (parse_when(v, &t) < 0) {
-		fprintf(stderr, "%s: error: argument --%s: %s\n", c->path, name,
-		    geterr());
-		return -1;
-	}
-	iso_utc(t, iso, n);
-	return 0;
-}
-
 struct psctx {
 	struct out *o;
 	int quiet, werr;

@@ -650,23 +650,6 @@ cmd_session_rollback(struct ctx *c)
 
 /* ---- show ---- */
 
-static int
-when_opt(struct ctx *c, const char *name, long long *t, int *set)
-{
-	const char *v = arg_str(c, name);
-
-	*set = 0;
-	if (!v)
-		return 0;
-	if (parse_when(v, t) < 0) {
-		fprintf(stderr, "%s: error: argument --%s: %s\n", c->path, name,
-		    geterr());
-		return -1;
-	}
-	*set = 1;
-	return 0;
-}
-
 int
 cmd_session_show(struct ctx *c)
 {
@@ -680,8 +663,8 @@ cmd_session_show(struct ctx *c)
 	char **kp = arg_pos(c, "KEY", &np);
 	struct out *o;
 
-	if (when_opt(c, "since", &since, &hs) < 0 ||
-	    when_opt(c, "until", &until, &hu) < 0)
+	if (when_arg(c, "since", &since, &hs) < 0 ||
+	    when_arg(c, "until", &until, &hu) < 0)
 		return EXIT_USAGE;
 	if (!st)
 		return -1;

@@ -23,6 +23,14 @@ int is_uuid(const char *s);
 /* Time expression of cli.md §9.4.1 (--since/--until) to Unix seconds.
  * -1 with the slot set for an impossible date (a usage error). */
 int parse_when(const char *s, long long *out);
+/* The option `name` (--since/--until) as Unix seconds in *t, *set = 1
+ * when given.  -1: a usage error, already printed with the command's
+ * name (exit status 2). */
+int when_arg(struct ctx *c, const char *name, long long *t, int *set);
+/* The same as the ISO form the API takes, in
+ * iso ("" when not given).  -1: a usage error, already printed with the
+ * command's name (exit status 2). */
+int when_opt(struct ctx *c, const char *name, char *iso, size_t n);
 /* Unix seconds to "YYYY-MM-DDTHH:MM:SSZ" (buf of 21+ bytes). */
 void iso_utc(long long t, char *buf, size_t n);
 /* Page through a listing (cli.md §8, api.md §5.1): GET path with query

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/utsname.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -604,12 +603,8 @@ help:
 	longjmp(parse_done, (fflush(stdout) == 0 ? EXIT_OK : EXIT_ERR) + 1);
 version:
 	{
-		struct utsname u;
-
-		if (uname(&u) < 0)
-			memset(&u, 0, sizeof u);
-		printf("contree-cli/%s C/%ld %s-%s-%s\n", VERSION,
-		    (long)__STDC_VERSION__, u.sysname, u.release, u.machine);
+		/* the User-Agent: contree-cli/<version> <runtime> <platform> */
+		printf("%s\n", api_user_agent());
 		longjmp(parse_done, (fflush(stdout) == 0 ? EXIT_OK : EXIT_ERR) + 1);
 	}
 }
@@ -1054,7 +1049,7 @@ main(int argc, char **argv)
 {
 	static struct ctx ctx;
 	struct ctx *c = &ctx;
-	struct parser p;
+	static struct parser p;  /* static: prog stays reachable at exit */
 	struct sigaction sa;
 	const char *lv;
 	int st, k;

@@ -191,6 +191,8 @@ url_parse(const char *s, struct url *u)
 		return -1;
 	}
 	memcpy(u->host, hs, (size_t)(he - hs));
+	if (*p == '[' && (q = strstr(u->host, "%25")))
+		memmove((char *)q + 1, q + 3, strlen(q + 3) + 1); /* zone id */
 	if (colon) {
 		if (!validport(colon + 1, (size_t)(end - colon - 1))) {
 			seterr("invalid URL '%s': bad port", s);
@@ -359,8 +361,8 @@ sock_read(void *ctx, void *p, size_t n)
 			return -1;
 		}
 		if (rc == 0) {
-			seterr("Network error: no answer from %s within %d s "
-			    "(read timeout)", h->u.host, h->read_ms / 1000);
+			seterr("Network error: no answer from %s within %g s "
+			    "(read timeout)", h->u.host, h->read_ms / 1000.0);
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -662,7 +664,7 @@ dial(struct http *h, const char *host, const char *port)
 	errno = err;
 	if (err == ETIMEDOUT)
 		seterr("Network error: connecting to %s port %s timed out "
-		    "after %d s", host, port, h->connect_ms / 1000);
+		    "after %g s", host, port, h->connect_ms / 1000.0);
 	else
 		seterr("Network error: cannot connect to %s port %s:", host,
 		    port);
@@ -770,7 +772,8 @@ openconn(struct http *h)
 		    &certfail);
 		if (!h->tls) {
 			http_close(h);
-			return fail(h, certfail ? HTTP_ECERT : HTTP_ETLS);
+			return fail(h, certfail == 1 ? HTTP_ECERT :
+			    certfail == 2 ? HTTP_ETLSPROTO : HTTP_ETLS);
 		}
 		h->io.read = tlsio_read;
 		h->io.write = tlsio_write;
@@ -1551,6 +1554,7 @@ sse_line(struct sse *s, const char *l, size_t n, sse_cb cb, void *arg)
 
 	if (n == 0) {
 		/* end of frame */
+		s->frameid = 0;
 		if (s->gotid) {
 			char *end;
 			long long id;
@@ -1560,6 +1564,7 @@ sse_line(struct sse *s, const char *l, size_t n, sse_cb cb, void *arg)
 			if (s->id[0] && !*end && errno == 0) {
 				s->lastid = id;
 				s->hasid = 1;
+				s->frameid = 1;
 			}
 		}
 		rc = 0;

@@ -55,8 +55,11 @@ enum http_err {
 	HTTP_OK,
 	HTTP_ECONNECT,  /* no connection made (DNS, refused, connect timeout);
 	                   nothing was sent */
-	HTTP_ETLS,      /* TLS handshake failed before the request was sent */
+	HTTP_ETLS,      /* TLS handshake I/O failed before the request was
+	                   sent */
 	HTTP_ECERT,     /* certificate verification failed: never retry */
+	HTTP_ETLSPROTO, /* TLS protocol failure (alert, version mismatch, not
+	                   a TLS server): never retry */
 	HTTP_EPROXY,    /* the proxy refused CONNECT: nothing was sent */
 	HTTP_ESEND,     /* error while sending the request */
 	HTTP_ELOST,     /* request sent; connection ended before any byte of
@@ -143,18 +146,20 @@ void http_done(struct http *h);
 void http_logbody(int dir, const char *ctype, const void *p, size_t n);
 
 /* Server-Sent Events parser.  Zero-initialise, feed bytes as they come,
- * sse_free at the end.  For every frame with data or an event name, cb
- * gets the event name ("message" if none), the data (lines joined with
- * '\n', NUL-terminated) and its length; a non-zero return from cb stops
- * and is returned by sse_feed.  lastid is the id of the latest frame
- * that carried one (hasid set).  -1 (slot set) for a frame too large. */
+ * sse_free at the end.  For every frame with data, cb gets the event
+ * name ("message" if none), the data (lines joined with '\n',
+ * NUL-terminated) and its length; a non-zero return from cb stops and is
+ * returned by sse_feed.  lastid is the id of the latest frame that
+ * carried a numeric one (hasid set; frames without data count too);
+ * frameid tells whether the frame being delivered carried it.  -1 (slot
+ * set) for a frame or line too large. */
 struct sse {
 	struct buf line, data;   /* internal: partial line, frame data */
 	char event[64];
 	char id[64];
 	int gotid, gotdata, cr;
 	long long lastid;
-	int hasid;
+	int hasid, frameid;
 };
 typedef int (*sse_cb)(void *arg, const char *event, const char *data,
     size_t len);

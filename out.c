@@ -103,20 +103,6 @@ fmt_name(int fmt)
 
 /* ---- time ---- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t
-days_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 /* n decimal digits at *p into *v; advances *p.  -1 if not all digits. */
 static int
 digits(const char **p, int n, int *v)
@@ -189,7 +175,7 @@ ts_parse(const char *s, int64_t *sec, long *nsec)
 	}
 	if (*p)
 		return -1;
-	*sec = days_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
+	*sec = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
 	    sign * (oh * 3600 + om * 60);
 	*nsec = ns;
 	return 0;

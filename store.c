@@ -125,6 +125,7 @@ struct store {
 	size_t nsess, csess;
 	uint32_t *htab;         /* session index + 1, open addressing */
 	size_t hcap;
+	size_t last;            /* session found last */
 	struct chunk *chunks, *cur;
 	char **f;               /* fields of the record being replayed */
 	size_t cf;
@@ -267,11 +268,16 @@ sess_get(struct store *s, const char *key, int create)
 	size_t j;
 	struct session *se;
 
+	/* Records of one session tend to come in runs. */
+	if (s->last < s->nsess && strcmp(s->sess[s->last].key, key) == 0)
+		return &s->sess[s->last];
 	if (s->hcap) {
 		j = hashstr(key) & (s->hcap - 1);
 		for (; s->htab[j]; j = (j + 1) & (s->hcap - 1))
-			if (strcmp(s->sess[s->htab[j] - 1].key, key) == 0)
-				return &s->sess[s->htab[j] - 1];
+			if (strcmp(s->sess[s->htab[j] - 1].key, key) == 0) {
+				s->last = s->htab[j] - 1;
+				return &s->sess[s->last];
+			}
 	}
 	if (!create)
 		return NULL;
@@ -449,7 +455,7 @@ kind_of(const char *k)
 	size_t i;
 
 	for (i = 0; i < LEN(kinds); i++)
-		if (strcmp(k, kinds[i]) == 0)
+		if (k[0] == kinds[i][0] && strcmp(k, kinds[i]) == 0)
 			return kinds[i];
 	return NULL;
 }
@@ -742,6 +748,8 @@ apply_line(struct store *s, char *l, size_t len)
 			if (unescape(s->f[i]) < 0)
 				return "bad escape";
 	s->seq++;
+	if (strcmp(s->f[0], "entry") == 0)
+		return apply_entry(s, s->f, nf);
 	if (strcmp(s->f[0], "maxid") == 0) {
 		if (nf != 2 || num(s->f[1], &id) < 0)
 			return "bad fields";

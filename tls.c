@@ -378,20 +378,6 @@ der(const unsigned char **p, const unsigned char *end, int *tag,
 	return 0;
 }
 
-/* Days from 1970-01-01 of a civil date. */
-static long long
-days_from_civil(int y, int m, int d)
-{
-	long long era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int
 num(const unsigned char *s, int n)
 {
@@ -650,8 +636,8 @@ waitfd(struct tls *t, short ev)
 		if (rc > 0)
 			return 0;
 		if (rc == 0) {
-			seterr("Network error: no answer within %d s (read "
-			    "timeout)", t->timeout_ms / 1000);
+			seterr("Network error: no answer within %g s (read "
+			    "timeout)", t->timeout_ms / 1000.0);
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -805,8 +791,10 @@ tls_open(int fd, const char *host, const char *extra_ca, int timeout_ms,
 		if (rc == -2 && br_ssl_engine_last_error(&cc.eng) == 0)
 			seterr("TLS error: %s closed the connection during "
 			    "the handshake (not a TLS server?)", host);
-		else
-			*certfail = engerr(t, host);
+		else if (engerr(t, host))
+			*certfail = 1;
+		else if (!t->ioerr && !t->sendfail)
+			*certfail = 2;      /* protocol failure */
 		t->open = 0;
 		lastsidlen = 0;
 		return NULL;

@@ -73,7 +73,7 @@ logmsg(int level, const char *fmt, ...)
 	static const char *colours[] = {
 		"\033[36m", "\033[32m", "\033[33m", "\033[31m", "\033[1;31m"
 	};
-	char msg[4096];
+	char msg[16384];  /* room for a 4096-byte debug body, escaped */
 	va_list ap;
 
 	if (level < loglevel || level < 0 || level > LOG_CRITICAL)
@@ -393,6 +393,19 @@ memzero(void *p, size_t n)
 
 	while (n--)
 		*s++ = 0;
+}
+
+long long
+days_from_civil(long long y, int m, int d)
+{
+	long long era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
 }
 
 int64_t

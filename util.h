@@ -75,6 +75,10 @@ int parse_ll(const char *s, long long min, long long max, long long *out,
 /* Zero memory that held a secret (not optimised away). */
 void memzero(void *p, size_t n);
 
+/* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (month
+ * 1-12, day 1-31; not range-checked). */
+long long days_from_civil(long long y, int m, int d);
+
 /* Monotonic time in milliseconds. */
 int64_t now_ms(void);
 /* Sleep ms milliseconds; returns early (-1) if interrupted flag set. */

@@ -176,7 +176,9 @@ if [ -x ./contree ]; then
 		./contree -L debug images -a >"$tmp/out" 2>"$tmp/err"
 	rows=$(grep -c . "$tmp/out")
 	reqs=$(grep -c '^\[DEBUG\] > GET ' "$tmp/err")
-	echo "contree images: $rows lines of output, $reqs requests ($(tail -n 1 "$tmp/err"))"
+	conns=$(grep -c '^\[DEBUG\] opening connection' "$tmp/err")
+	echo "contree images -a: $rows lines of output, $reqs requests," \
+		"$conns connections ($(tail -n 1 "$tmp/err"))"
 fi
 # the same through apitool: pages of 1000 on one kept-alive connection
 CONTREE_URL=$url /usr/bin/time -f '%e s wall, %U s user' -o "$tmp/time" \

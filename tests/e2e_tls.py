@@ -248,16 +248,18 @@ def test_protocol_version_mismatch(t):
     ctx.load_cert_chain(cert, key)
     t.fake
     port = _one_shot_server(ctx, b"", True)
-    r = api(t, "-1", "/images", url="https://localhost:%d" % port,
+    r = api(t, "/images", url="https://localhost:%d" % port,
             env={"CONTREE_CA_FILE": ca.pem})
     assert r.code == 1, r.stdout
+    assert not warnings(r), r.stderr
     assert "TLS error" in r.stderr and "protocol version" in r.stderr, r.stderr
 
 
 def test_plain_server_on_https_url(t):
-    r = api(t, "-1", "/images", url=t.fake.url.replace("http://127.0.0.1",
-                                                       "https://localhost"))
+    r = api(t, "/images", url=t.fake.url.replace("http://127.0.0.1",
+                                                 "https://localhost"))
     assert r.code == 1 and "TLS error" in r.stderr, r.stderr
+    assert not warnings(r), "protocol failures are not retried: %r" % r.stderr
 
 
 def test_session_resumed_on_reconnect(t):

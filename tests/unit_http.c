@@ -406,7 +406,7 @@ urls(void)
 	T_STREQ(u.prefix, "/p");
 
 	T_INTEQ(url_parse("http://[fe80::1%25eth0]/", &u), 0);
-	T_STREQ(u.host, "fe80::1%25eth0");
+	T_STREQ(u.host, "fe80::1%eth0");
 	T_STREQ(u.port, "80");
 
 	T_INTEQ(url_parse("https://[2001:db8::7]", &u), 0);
@@ -459,6 +459,21 @@ ssecb(void *arg, const char *event, const char *data, size_t len)
 
 	T_INTEQ(strlen(data), len);     /* NUL-terminated, no NUL inside */
 	buf_printf(b, "[%s|%s]", event, data);
+	return 0;
+}
+
+static struct sse *idsse;
+
+static int
+idcb(void *arg, const char *event, const char *data, size_t len)
+{
+	int *calls = arg;
+
+	(void)event;
+	(void)len;
+	(*calls)++;
+	/* first frame carries id 4, the second none */
+	T_INTEQ(idsse->frameid, strcmp(data, "a") == 0);
 	return 0;
 }
 
@@ -547,8 +562,20 @@ sse(void)
 	ssecase("event: a\ndata: 1\n\nevent: b\ndata: 2\n\n",
 	    "[a|1][b|2]", -1);
 
+	/* frameid: only frames that carry an id */
+	memset(&p, 0, sizeof p);
+	idsse = &p;
+	calls = 0;
+	T_INTEQ(sse_feed(&p, "id: 4\ndata: a\n\n", 15, idcb, &calls), 0);
+	T_INTEQ(calls, 1);
+	T_INTEQ(sse_feed(&p, "data: b\n\n", 9, idcb, &calls), 0);
+	T_INTEQ(calls, 2);
+	T_INTEQ(p.lastid, 4);
+	sse_free(&p);
+
 	/* the callback's return value stops feeding */
 	memset(&p, 0, sizeof p);
+	calls = 0;
 	T_INTEQ(sse_feed(&p, "event: a\ndata: 1\n\nevent: stop\ndata: 2\n\n"
 	    "event: c\ndata: 3\n\n", 48, stopcb, &calls), 7);
 	T_INTEQ(calls, 2);
