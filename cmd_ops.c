@@ -395,27 +395,191 @@ op_get(struct ctx *c, const char *uuid, int cached, struct buf *body,
 	return 0;
 }
 
+/* What the events stream told about a run (api.md §4.5), enough to stand
+ * in for the final GET when the caller needs only status, exit code,
+ * result image and output. */
+struct evrun {
+	struct buf out, err;    /* decoded stdout/stderr chunks of spid 1 */
+	int tso, tse;           /* a `truncated` event for the stream */
+	int exited, timed_out;  /* the `exit` event of spid 1 */
+	long long code;
+	int done;               /* the `completion` event */
+	char *status, *image, *error;
+	double duration;
+	int bad;                /* something we could not read: use GET */
+};
+
 static int
-stop_on_interrupt(void *arg, const char *type, const char *data, size_t len)
+ev_collect(void *arg, const char *type, const char *data, size_t len)
 {
-	(void)arg;
-	(void)type;
-	(void)data;
-	(void)len;
-	return interrupted != 0;
+	struct evrun *e = arg;
+	struct json j;
+	int d, t, spid = -1;
+	int64_t v;
+
+	if (interrupted)
+		return 1;
+	if (!e || e->bad)
+		return 0;
+	if (json_parse_alloc(&j, data, len) < 0) {
+		e->bad = 1;
+		return 0;
+	}
+	d = json_get(&j, 0, "data");
+	if ((t = json_get(&j, 0, "spid")) >= 0 && json_int64(&j, t, &v) == 0)
+		spid = (int)v;
+	if (d < 0 || j.tok[d].type != JSON_OBJECT) {
+		json_free(&j);
+		return 0;
+	}
+	if ((strcmp(type, "stdout") == 0 || strcmp(type, "stderr") == 0) &&
+	    spid == 1) {
+		struct buf *b = type[3] == 'o' ? &e->out : &e->err;
+		int val = json_get(&j, d, "value");
+		int enc = json_get(&j, d, "encoding");
+
+		if (val < 0)
+			e->bad = 1;
+		else if (enc >= 0 && json_streq(&j, enc, "base64")) {
+			struct buf raw = {0};
+
+			json_str(&j, val, &raw);
+			if (b64_decode(b, raw.p ? raw.p : "", raw.len) < 0)
+				e->bad = 1;
+			buf_free(&raw);
+		} else {
+			json_str(&j, val, b);
+		}
+	} else if (strcmp(type, "truncated") == 0) {
+		int st = json_get(&j, d, "stream");
+
+		if (st >= 0 && json_streq(&j, st, "stdout"))
+			e->tso = 1;
+		else if (st >= 0 && json_streq(&j, st, "stderr"))
+			e->tse = 1;
+	} else if (strcmp(type, "exit") == 0 && spid == 1) {
+		int to = json_get(&j, d, "timed_out");
+
+		if ((t = json_get(&j, d, "code")) >= 0 &&
+		    json_int64(&j, t, &v) == 0) {
+			e->exited = 1;
+			e->code = v;
+		}
+		e->timed_out = to >= 0 && json_bool(&j, to) == 1;
+	} else if (strcmp(type, "completion") == 0) {
+		double ms;
+
+		e->done = 1;
+		e->status = json_getstr(&j, d, "status");
+		e->image = json_getstr(&j, d, "result_image_uuid");
+		if (!e->image)
+			e->image = json_getstr(&j, d, "result_image");
+		e->error = json_getstr(&j, d, "error");
+		if ((t = json_get(&j, d, "duration_ms")) >= 0 &&
+		    json_double(&j, t, &ms) == 0)
+			e->duration = ms / 1000.0;
+		else if ((t = json_get(&j, d, "duration")) >= 0)
+			json_double(&j, t, &e->duration);
+	}
+	json_free(&j);
+	return 0;
+}
+
+static void
+ev_stream(struct jw *w, const char *name, const struct buf *b, int trunc)
+{
+	struct buf enc = {0};
+
+	b64_encode(&enc, b->p ? b->p : "", b->len);
+	jw_key(w, name);
+	jw_obj(w);
+	jw_key(w, "value");
+	jw_strn(w, enc.p ? enc.p : "", enc.len);
+	jw_key(w, "encoding");
+	jw_str(w, "base64");
+	jw_key(w, "truncated");
+	jw_bool(w, trunc);
+	jw_obj_end(w);
+	buf_free(&enc);
+}
+
+/* The record of api.md §3.6 built from the events, in the shape the
+ * accessors above read.  -1 if the events were not complete. */
+static int
+ev_record(const struct evrun *e, const char *uuid, struct buf *body,
+    struct json *j)
+{
+	struct jw w;
+
+	if (!e->done || e->bad || !e->status || !e->exited)
+		return -1;
+	jw_init(&w, body, 0);
+	jw_obj(&w);
+	jw_key(&w, "uuid");
+	jw_str(&w, uuid);
+	jw_key(&w, "kind");
+	jw_str(&w, "instance");
+	jw_key(&w, "status");
+	jw_str(&w, e->status);
+	jw_key(&w, "error");
+	jw_str(&w, e->error);   /* NULL writes null */
+	jw_key(&w, "duration");
+	jw_double(&w, e->duration);
+	jw_key(&w, "metadata");
+	jw_obj(&w);
+	jw_key(&w, "result");
+	jw_obj(&w);
+	jw_key(&w, "state");
+	jw_obj(&w);
+	jw_key(&w, "exit_code");
+	jw_int(&w, e->code);
+	jw_key(&w, "timed_out");
+	jw_bool(&w, e->timed_out);
+	jw_obj_end(&w);
+	ev_stream(&w, "stdout", &e->out, e->tso);
+	ev_stream(&w, "stderr", &e->err, e->tse);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	jw_key(&w, "result");
+	jw_obj(&w);
+	jw_key(&w, "image");
+	jw_str(&w, e->image);
+	jw_obj_end(&w);
+	jw_key(&w, "result_image_uuid");
+	jw_str(&w, e->image);
+	jw_obj_end(&w);
+	if (json_parse_alloc(j, body->p, body->len) < 0) {
+		buf_free(body);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ev_free(struct evrun *e)
+{
+	buf_free(&e->out);
+	buf_free(&e->err);
+	free(e->status);
+	free(e->image);
+	free(e->error);
 }
 
 int
-op_wait(struct ctx *c, const char *uuid, struct buf *body, struct json *j)
+op_wait(struct ctx *c, const char *uuid, int fromevents, struct buf *body,
+    struct json *j)
 {
 	struct api *a = ctx_api(c);
+	struct evrun ev;
 	int64_t delay = 100;
 	int rc;
 
 	if (!a)
 		return -1;
-	rc = interrupted ? -1 : api_events(a, uuid, stop_on_interrupt, NULL);
+	memset(&ev, 0, sizeof ev);
+	rc = interrupted ? -1 : api_events(a, uuid, ev_collect, &ev);
 	if (interrupted) {
+		ev_free(&ev);
 		seterr("User interrupted");
 		return -1;
 	}
@@ -424,6 +588,12 @@ op_wait(struct ctx *c, const char *uuid, struct buf *body, struct json *j)
 		 * server does */
 		logmsg(LOG_DEBUG, "events: %s; polling instead", geterr());
 	}
+	/* the whole run came with the stream: no GET needed */
+	if (rc == 0 && fromevents && ev_record(&ev, uuid, body, j) == 0) {
+		ev_free(&ev);
+		return 0;
+	}
+	ev_free(&ev);
 	for (;;) {
 		if (op_get(c, uuid, 0, body, j) < 0)
 			return -1;

@@ -1646,7 +1646,7 @@ cmd_run(struct ctx *c)
 		goto out;
 	}
 	/* 4. wait; Ctrl-C cancels and records nothing */
-	if (op_wait(c, uuid, &rec, &j) < 0) {
+	if (op_wait(c, uuid, c->fmt == FMT_DEFAULT, &rec, &j) < 0) {
 		if (interrupted) {
 			cancel_op(a, uuid);
 			seterr("User interrupted");
@@ -1883,7 +1883,7 @@ cmd_session_wait(struct ctx *c)
 		struct row *r;
 		long long code;
 
-		if (op_wait(c, w[i].op, &body, &j) < 0) {
+		if (op_wait(c, w[i].op, 0, &body, &j) < 0) {
 			if (interrupted)
 				break;
 			logmsg(LOG_ERROR, "operation %s: %s", w[i].op, geterr());

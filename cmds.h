@@ -73,10 +73,14 @@ int op_get(struct ctx *c, const char *uuid, int cached, struct buf *body,
     struct json *j);
 /* Wait until the operation is terminal: the /events stream, polling
  * (100 ms doubling to 2 s) when the server has none, then one GET of the
- * full record (cached).  -1 with the slot set; on Ctrl-C the slot says
- * "User interrupted" and `interrupted` is set. */
-int op_wait(struct ctx *c, const char *uuid, struct buf *body,
-    struct json *j);
+ * full record (cached).  With fromevents, a stream that carried the
+ * whole run (output, exit, completion) stands in for the GET: *j then
+ * holds only uuid, kind, status, error, duration, metadata.result and
+ * result (enough for `run` in the default format).  -1 with the slot
+ * set; on Ctrl-C the slot says "User interrupted" and `interrupted` is
+ * set. */
+int op_wait(struct ctx *c, const char *uuid, int fromevents,
+    struct buf *body, struct json *j);
 /* 1 if the record's status is SUCCESS, FAILED or CANCELLED. */
 int op_terminal(const struct json *j);
 /* 1 if the status equals s. */

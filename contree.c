@@ -411,7 +411,7 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 			continue;
 		}
 		if (!nomore && a[0] == '-' && a[1] && !isnegnum(a)) {
-			const struct opt *o;
+			const struct opt *o = NULL;
 			char *val = NULL;
 			int ishelp;
 

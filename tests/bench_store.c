@@ -53,13 +53,15 @@ uuid(char *out, unsigned long long n)
 	    n >> 8 & 0xfff, n * 11400714819323198485u & 0xffffffffffffu);
 }
 
-/* A realistic mix: runs, cds, file stagings, uses, over 100 sessions. */
+/* A realistic mix over 100 sessions: 70% runs (new image, operation,
+ * command line), 10% use, 10% cd and 10% file staging (these two keep
+ * the session's current image, as the commands do). */
 static int
 build(const char *path, long entries)
 {
 	struct store *st = store_open(path);
 	struct store_file f = { "/app/config.yaml", NULL, 0, 0, 0644 };
-	char key[64], img[40], op[40], fu[40], title[128];
+	char key[64], img[100][40], op[40], fu[40], title[128];
 	const char *nm[] = { "PYTHONPATH", "DEBUG" }, *vl[] = { "/app", "1" };
 	const char *hl[] = { "ls -la", "python3 -m pytest tests/ -x",
 	    "cat /etc/os-release" };
@@ -71,11 +73,12 @@ build(const char *path, long entries)
 	for (i = 0; i < entries; i++) {
 		snprintf(key, sizeof key, "project%ld+%08lx", i % 100,
 		    (unsigned long)(i % 100) * 2654435761u & 0xffffffffu);
-		uuid(img, (unsigned long long)i + 1);
 		uuid(op, (unsigned long long)i + 1000003);
 		memset(&n, 0, sizeof n);
-		n.image = img;
-		switch (i % 10) {
+		n.image = img[i % 100];
+		if (i / 100 % 10 != 3 && i / 100 % 10 != 6)
+			uuid(img[i % 100], (unsigned long long)i + 1);
+		switch (i / 100 % 10) {
 		case 0:
 			n.kind = STORE_USE;
 			n.title = "tag:python:3.12-slim";

@@ -545,9 +545,25 @@ def test_status_500_then_success(t):
     start(t)
     t.fake.fault(path="/v1/operations/[0-9a-f-]+$", method="GET", kind="status",
                  status=500, count=1)
-    r = t.run(*S, "run", "echo", "ok", env=FAST)
-    assert r.code == 0 and r.out == b"ok\n", r
+    # -f json needs the full record, so the GET (and its retry) happens
+    r = t.run("-f", "json", *S, "run", "echo", "ok", env=FAST)
+    assert r.code == 0 and json.loads(r.out)["stdout"] == "ok\n", r
     assert "[WARNING]" in r.stderr and "500" in r.stderr, r.stderr
+
+
+def test_default_run_uses_two_requests(t):
+    """design.md §4: spawn, then the events stream; the stream carries
+    output, exit code and result image, so no GET is needed."""
+    start(t)
+    t.fake.clear_requests()
+    r = t.run(*S, "run", "-s", "echo out; echo err >&2; exit 3")
+    assert r.code == 3 and r.out == b"out\n" and r.err == b"err\n", r
+    reqs = [(q["method"], q["path"]) for q in t.fake.requests()]
+    assert len(reqs) == 2 and reqs[0][0] == "POST" and \
+        reqs[1][1].endswith("/events"), reqs
+    # the result image was recorded from the completion event
+    h = history(t)
+    assert h[-1]["kind"] == "run" and h[-1]["image"], h
 
 
 def test_upload_failure_retried(t):

@@ -412,14 +412,24 @@ class T:
             raise AssertionError("contree binary not found: %s (build it or set "
                                  "CONTREE_BIN)" % exe)
         argv = [exe] + [str(a) for a in args]
+        # Input comes from a file, as with `contree run cat < file`: a
+        # pipe written after the start would race contree's zero-timeout
+        # check for ready input (cli.md §9.2.1), making tests flaky.
+        src = subprocess.DEVNULL
+        if stdin is not None:
+            src = tempfile.TemporaryFile(dir=self.tmp)
+            src.write(stdin.encode() if isinstance(stdin, str) else stdin)
+            src.seek(0)
         try:
-            p = subprocess.run(argv, input=stdin,
-                               stdin=subprocess.DEVNULL if stdin is None else None,
-                               capture_output=True, env=self.env(env),
-                               cwd=cwd or self.home, timeout=timeout)
+            p = subprocess.run(argv, stdin=src, capture_output=True,
+                               env=self.env(env), cwd=cwd or self.home,
+                               timeout=timeout)
         except subprocess.TimeoutExpired:
             raise AssertionError("contree %s: no exit after %ss"
                                  % (" ".join(map(str, args)), timeout))
+        finally:
+            if stdin is not None:
+                src.close()
         return Result([str(a) for a in args], p.returncode, p.stdout, p.stderr)
 
     # -- files -----------------------------------------------------------------
