@@ -362,6 +362,7 @@ cmd_cp(struct ctx *c)
 struct filels {
 	struct out *o;
 	int quiet;
+	struct ctx *c;
 };
 
 static int
@@ -369,7 +370,10 @@ file_row(void *arg, const struct json *j, int t)
 {
 	struct filels *f = arg;
 	struct row *r = row_new();
+	char *uuid = json_getstr(j, t, "uuid");
+	const char *src = uuid ? upload_source(f->c, uuid) : NULL;
 
+	free(uuid);
 	if (f->quiet) {
 		char *u = json_getstr(j, t, "uuid"), *s = json_getstr(j, t, "sha256");
 
@@ -380,8 +384,7 @@ file_row(void *arg, const struct json *j, int t)
 	} else {
 		row_json(r, j, t);
 	}
-	/* the upload cache is not consulted yet: source unknown */
-	row_str(r, "source", "");
+	row_str(r, "source", src ? src : "");
 	out_row(f->o, r);
 	return 0;
 }
@@ -415,6 +418,7 @@ cmd_file_ls(struct ctx *c)
 	q[nq] = NULL;
 	f.o = out_new(c->fmt, 1);
 	f.quiet = arg_flag(c, "quiet");
+	f.c = c;
 	rc = list_pages(c, "/files", q, "files", limit, file_row, file_batch,
 	    &f, &more);
 	re = out_end(f.o);

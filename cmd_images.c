@@ -591,9 +591,11 @@ cmd_images_import(struct ctx *c)
 		im[i].url = registry_url(refs[i]);
 		if (!im[i].tag)
 			im[i].tag = default_tag(im[i].url);
+		/* the reference shows the password's first three
+		 * characters; we show none of it */
 		if (user)
-			logmsg(LOG_INFO, "Importing %s as %s (user:%.3s***)",
-			    im[i].url, im[i].tag, pass);
+			logmsg(LOG_INFO, "Importing %s as %s (user:%s, password ***)",
+			    im[i].url, im[i].tag, user);
 		else
 			logmsg(LOG_INFO, "Importing %s as %s (anonymous)",
 			    im[i].url, im[i].tag);

@@ -360,6 +360,27 @@ up_free(struct upcache *u)
 	memset(u, 0, sizeof *u);
 }
 
+char *
+upload_source(struct ctx *c, const char *uuid)
+{
+	static struct upcache u;
+	static int loaded;
+	size_t i;
+
+	if (!loaded) {
+		char *path = cache_file(c, "uploads");
+
+		up_load(&u, path);
+		free(path);
+		loaded = 1;
+	}
+	/* newest first: the same content may have come from several files */
+	for (i = u.n; i-- > 0; )
+		if (strcmp(u.e[i].uuid, uuid) == 0)
+			return u.e[i].path;
+	return NULL;
+}
+
 /* Save: re-read the file (another process may have added entries since
  * we loaded it), put ours over it, write atomically. */
 static void

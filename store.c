@@ -22,8 +22,8 @@
  *            BRANCH is not empty it now points at ID, and becomes the
  *            active branch if the session had none.  updated_at = TIME.
  *   branch   KEY NAME ID         create or move branch NAME to entry ID
- *   reset    KEY NAME ID TIME    move branch NAME to ID (rollback);
- *                                updated_at = TIME
+ *   reset    KEY NAME ID TIME    move the active branch NAME to ID
+ *                                (rollback); updated_at = TIME
  *   unbranch KEY TIME NAME...    delete branches; updated_at = TIME
  *   checkout KEY NAME TIME       make NAME active; updated_at = TIME
  *   env      KEY NAME VALUE [NAME VALUE]...   set variables
@@ -34,7 +34,9 @@
  *   delete   KEY                 drop everything of the session
  *   maxid    ID                  ids up to ID were issued (compaction)
  *
- * The next entry id is one more than the highest id or maxid seen.
+ * The next entry id is one more than the highest id or maxid seen.  A
+ * record that does not fit the state before it (unknown branch, parent
+ * not in the session, ids not increasing within a session) is corrupt.
  *
  * Writers lock the whole file (fcntl F_WRLCK), replay what others
  * appended since they last read, cut off a torn last line, append each
@@ -42,9 +44,11 @@
  * unlocking.  Readers hold F_RDLCK while reading.  On read, a last line
  * without LF or with a bad checksum is a torn write and is ignored; a bad
  * line anywhere else is an error and the file is left alone.
- * Compaction writes the live state to a temporary file, fsyncs it and
- * renames it over the log while holding the lock; a writer that finds
- * the path now names another file starts over with the new one. */
+ * Compaction (after "session delete", and when the file holds over
+ * twice the records the live state needs) writes the live state to a
+ * temporary file, fsyncs it and renames it over the log while holding
+ * the lock; a process that then finds the path names another file
+ * rereads it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
