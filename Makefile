@@ -110,7 +110,9 @@ demo: contree
 # Static binary with musl (Debian: musl-tools).
 static:
 	$(MAKE) clean
-	$(MAKE) CC=musl-gcc CFLAGS="-Os -I/usr/include/bearssl" LDFLAGS="-static -s" \
+	$(MAKE) CC=musl-gcc \
+		CFLAGS="-Os -I/usr/include/bearssl -ffunction-sections -fdata-sections" \
+		LDFLAGS="-static -s -Wl,--gc-sections" \
 		LDLIBS=/usr/lib/$$(gcc -dumpmachine)/libbearssl.a \
 		OBJ="$(OBJ) compat_musl.o" contree
 

@@ -752,6 +752,53 @@ engerr(struct tls *t, const char *host)
 	return cert;
 }
 
+/* The client profile: TLS 1.2 with ECDHE key exchange and AEAD ciphers
+ * only (AES-GCM, ChaCha20-Poly1305), RSA and ECDSA server keys, SHA-2
+ * (and SHA-1, still found in some chains) for signatures.  This is what
+ * current servers offer; leaving out TLS 1.0/1.1, CBC, 3DES and static
+ * RSA key exchange keeps the static binary small and the attack surface
+ * narrow.  (br_ssl_client_init_full would link in all of BearSSL.) */
+static void
+client_profile(br_ssl_client_context *c, br_x509_minimal_context *x)
+{
+	static const uint16_t suites[] = {
+		BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+	};
+	static const br_hash_class *const hashes[] = {
+		&br_sha1_vtable, &br_sha224_vtable, &br_sha256_vtable,
+		&br_sha384_vtable, &br_sha512_vtable
+	};
+	size_t i;
+
+	br_ssl_client_zero(c);
+	br_ssl_engine_set_versions(&c->eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_suites(&c->eng, suites,
+	    sizeof suites / sizeof suites[0]);
+	br_x509_minimal_init(x, &br_sha256_vtable, tas, ntas);
+	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++) {
+		int id = (int)(hashes[i]->desc >> BR_HASHDESC_ID_OFF &
+		    BR_HASHDESC_ID_MASK);
+
+		br_ssl_engine_set_hash(&c->eng, id, hashes[i]);
+		br_x509_minimal_set_hash(x, id, hashes[i]);
+	}
+	br_ssl_engine_set_prf_sha256(&c->eng, &br_tls12_sha256_prf);
+	br_ssl_engine_set_prf_sha384(&c->eng, &br_tls12_sha384_prf);
+	br_ssl_engine_set_default_rsavrfy(&c->eng);
+	br_ssl_engine_set_default_ecdsa(&c->eng);
+	br_x509_minimal_set_rsa(x, br_ssl_engine_get_rsavrfy(&c->eng));
+	br_x509_minimal_set_ecdsa(x, br_ssl_engine_get_ec(&c->eng),
+	    br_ssl_engine_get_ecdsa(&c->eng));
+	br_ssl_engine_set_default_aes_gcm(&c->eng);
+	br_ssl_engine_set_default_chapol(&c->eng);
+}
+
+
 struct tls *
 tls_open(int fd, const char *host, const char *extra_ca, int timeout_ms,
     int *certfail)
@@ -766,7 +813,7 @@ tls_open(int fd, const char *host, const char *extra_ca, int timeout_ms,
 	if (tls_anchors(extra_ca, NULL) < 0)
 		return NULL;
 	if (!ccinit) {
-		br_ssl_client_init_full(&cc, &xw.min, tas, ntas);
+		client_profile(&cc, &xw.min);
 		br_x509_minimal_set_minrsa(&xw.min, MINRSA);
 		xw.vtable = &xw_vtable;
 		br_ssl_engine_set_x509(&cc.eng, &xw.vtable);
