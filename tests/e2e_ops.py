@@ -87,10 +87,16 @@ def test_show_row_output_and_cache(t):
     start(t)
     r = t.run(*S, "run", "-s", "echo to-out; echo to-err >&2; exit 4")
     assert r.code == 4, r
-    # run cached the finished record: show needs no request
+    # run took its result from the events stream (2 requests), so the
+    # first show fetches the full record once and caches it; the second
+    # needs no request
     t.fake.clear_requests()
     r = t.run(*S, "show", "@")
     assert r.code == 0, r   # the sandbox exit code is not propagated
+    assert len(t.fake.requests("GET")) == 1, t.fake.requests()
+    t.fake.clear_requests()
+    r = t.run(*S, "show", "@")
+    assert r.code == 0, r
     assert t.fake.requests() == [], t.fake.requests()
     lines = r.stdout.splitlines()
     assert lines[0].split()[0] == "UUID" and lines[0].split()[-1] == "ERROR", r.stdout
