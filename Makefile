@@ -132,6 +132,6 @@ uninstall:
 		$(DESTDIR)$(MANPREFIX)/man1/contree.1
 
 clean:
-	rm -f contree $(OBJ) compat_musl.o $(TESTBIN) $(FUZZ)
+	rm -f contree $(OBJ) compat_musl.o $(TESTBIN) $(FUZZ) tests/bench_store
 
 .PHONY: all test asan fuzz bench demo static deps install uninstall clean

@@ -25,89 +25,6 @@ static const char *const tail_error[] = { "error", NULL };
 
 /* ---- operation references (cli.md §7.6) ---- */
 
-/* Digits only, at least one, into *n.  1 ok, 0 not a number. */
-static int
-number(const char *s, long long *n)
-{
-	const char *p;
-
-	for (p = s; *p; p++)
-		if (*p < '0' || *p > '9')
-			return 0;
-	if (!*s)
-		return 0;
-	return parse_ll(s, 0, 1LL << 53, n, "number") == 0;
-}
-
-/* A reference token: 1 = it is one (then *e or *why is set), 0 = it is
- * not a reference at all.  why is a static or malloc'd reason (*freewhy). */
-static int
-parse_ref(struct store *st, const char *key, const char *tok,
-    const struct store_entry **e, char **why)
-{
-	const struct store_entry *tip;
-	const char *rest;
-	long long n, have;
-	int mode;   /* 0 tip, 1 id, 2 back, 3 forward */
-
-	*e = NULL;
-	*why = NULL;
-	if (strncmp(tok, "HEAD", 4) == 0)
-		rest = tok + 4;
-	else if (tok[0] == '@' || tok[0] == ':')
-		rest = tok + 1;
-	else if (number(tok, &n))
-		rest = tok;
-	else
-		return 0;
-	if (!*rest) {
-		mode = 0;
-		n = 0;
-	} else if (number(rest, &n)) {
-		mode = 1;
-	} else if ((rest[0] == '-' || (rest[0] == '~' && tok[0] == 'H')) &&
-	    number(rest + 1, &n)) {
-		mode = 2;
-	} else if (rest[0] == '~' && tok[0] == 'H' && !rest[1]) {
-		mode = 2;
-		n = 1;
-	} else if (rest[0] == '+' && number(rest + 1, &n)) {
-		mode = 3;
-	} else {
-		return 0;
-	}
-	if (!st || !(tip = store_tip(st, key))) {
-		*why = xstrdup("no active session");
-		return 1;
-	}
-	switch (mode) {
-	case 0:
-		*e = tip;
-		break;
-	case 1:
-		/* decided (cli.md §7.6): @N must belong to this session */
-		if (!(*e = store_entry(st, key, n)))
-			*why = xasprintf("entry %lld not found in this session", n);
-		break;
-	case 2:
-		if (!(*e = store_back(tip, n, &have)))
-			*why = xasprintf("cannot go back %lld steps, only %lld ancestors",
-			    n, have);
-		break;
-	case 3:
-		if (!(*e = store_forward(st, tip, n, &have)))
-			*why = xasprintf("cannot go forward %lld steps, only %lld",
-			    n, have);
-		break;
-	}
-	if (*e && !*(*e)->op) {
-		*why = xasprintf("entry %lld (%s) has no operation", (*e)->id,
-		    (*e)->kind);
-		*e = NULL;
-	}
-	return 1;
-}
-
 int
 resolve_ops(struct ctx *c, char **args, int nargs, char ***out, int *n)
 {
@@ -122,7 +39,7 @@ resolve_ops(struct ctx *c, char **args, int nargs, char ***out, int *n)
 		for (tok = strtok_r(copy, " \t\n\r\f\v", &save); tok;
 		    tok = strtok_r(NULL, " \t\n\r\f\v", &save)) {
 			const struct store_entry *e;
-			char *why;
+			int k;
 
 			if (is_uuid(tok)) {
 				ops = xreallocarray(ops, (size_t)nops + 1,
@@ -136,14 +53,15 @@ resolve_ops(struct ctx *c, char **args, int nargs, char ***out, int *n)
 				free(copy);
 				goto fail_store;
 			}
-			if (!parse_ref(st, c->session, tok, &e, &why)) {
+			/* decided (cli.md §7.6): @N must be of this session */
+			if ((k = store_ref(st, c->session, tok, &e)) == 0) {
 				buf_printf(&bad, "%s'%s'", nbad++ ? "; " : "", tok);
 				continue;
 			}
-			if (!e) {
+			if (k < 0) {
 				buf_printf(&bad, "%s'%s' (%s)", nbad++ ? "; " : "",
-				    tok, why);
-				free(why);
+				    tok, store_tip(st, c->session) ? geterr() :
+				    "no active session");
 				continue;
 			}
 			ops = xreallocarray(ops, (size_t)nops + 1, sizeof *ops);

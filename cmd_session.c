@@ -74,36 +74,22 @@ print_row(struct ctx *c, struct row *r)
 static const char *
 find_session(struct store *st, const char *name)
 {
-	struct store_session *s;
-	size_t n = 0, i, len = strlen(name), hits = 0;
-	const char *found = NULL, *exact = NULL;
+	const char **keys = NULL, *found = NULL;
+	size_t n = store_match(st, name, &keys), i;
 	struct buf amb = {0};
 
-	s = store_list(st, &n);
-	for (i = 0; i < n; i++) {
-		size_t kl = strlen(s[i].key);
-
-		if (kl > len && strcmp(s[i].key + kl - len, name) == 0) {
-			buf_printf(&amb, "%s%s", hits ? ", " : "", s[i].key);
-			found = s[i].key;
-			hits++;
-		} else if (strcmp(s[i].key, name) == 0) {
-			exact = s[i].key;
-		}
-	}
-	free(s);
-	if (hits > 1) {
+	if (n == 1) {
+		found = keys[0];
+	} else if (n == 0) {
+		seterr("session '%s' not found", name);
+	} else {
+		for (i = 0; i < n; i++)
+			buf_printf(&amb, "%s%s", i ? ", " : "", keys[i]);
 		seterr("session '%s' is ambiguous; it matches: %s", name, amb.p);
 		buf_free(&amb);
-		return NULL;
 	}
-	buf_free(&amb);
-	if (hits == 1)
-		return found;
-	if (exact)
-		return exact;
-	seterr("session '%s' not found", name);
-	return NULL;
+	free(keys);
+	return found;
 }
 
 static char *
@@ -597,7 +583,7 @@ cmd_session_rollback(struct ctx *c)
 	int np, rc;
 	char **t = arg_pos(c, "TARGET", &np);
 	const char *arg = np ? t[0] : "-1", *digits = arg;
-	long long n, have = 0;
+	long long n;
 	struct row *r;
 
 	if (*digits == '-' || *digits == '+')
@@ -622,18 +608,7 @@ cmd_session_rollback(struct ctx *c)
 		no_session();
 		return EXIT_ERR;
 	}
-	if (arg[0] == '-') {
-		if (!(to = store_back(tip, n, &have)))
-			seterr("cannot go back %lld steps, only %lld ancestors",
-			    n, have);
-	} else if (arg[0] == '+') {
-		if (!(to = store_forward(st, tip, n, &have)))
-			seterr("cannot go forward %lld steps, only %lld",
-			    n, have);
-	} else {
-		if (!(to = store_entry(st, c->session, n)))
-			seterr("entry %lld not found in this session", n);
-	}
+	to = store_target(st, c->session, arg);
 	if (!to || store_reset(st, c->session, to->id) < 0) {
 		store_commit(st);
 		return -1;

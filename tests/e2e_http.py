@@ -437,7 +437,9 @@ def test_events_404_falls_back(t):
 
 
 def test_events_425_then_stream(t):
-    op = t.fake.spawn(command="echo x", shell=True)
+    # still running at the 425, so the client must reconnect (a finished
+    # operation may end the wait without its stream: api.md §4.5 step 3)
+    op = t.fake.spawn(command="sleep 3; echo x", shell=True)
     t.fake.fault(path="/events$", kind="status", status=425, retry_after=1)
     r = api(t, "-E", op)
     assert r.code == 0, r.stderr

@@ -116,7 +116,9 @@ t_files(void)
 		hexstr(h, "\x01\xab", 2);
 		T_STREQ(h, "01ab");
 	}
-	(void)!system(xasprintf("rm -rf %s", dir));
+	p = xasprintf("rm -rf %s", dir);
+	(void)!system(p);
+	free(p);
 }
 
 int
