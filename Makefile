@@ -104,7 +104,10 @@ bench: contree $(TESTBIN) tests/bench_store
 	sh tests/bench.sh
 
 # A tour of the tool against the bundled fake API (no account needed).
-demo: contree
+# On a fresh machine it first installs what is missing (as `make deps`).
+demo:
+	sh tests/deps.sh
+	$(MAKE) contree
 	sh tests/demo.sh
 
 # Static binary with musl (Debian: musl-tools).

@@ -41,8 +41,21 @@ fi
 # One session for the whole tour, as agents do with -S.
 export CONTREE_SESSION=demo-$$
 
+# Echo a command as it would be typed: words quoted where needed.
+show() {
+	printf '\n$ contree'
+	for w in "$@"; do
+		case $w in
+		*[!A-Za-z0-9_@%+=:,./-]*|'') printf " '%s'" "$(printf '%s' "$w" |
+			sed "s/'/'\\\\''/g")" ;;
+		*) printf ' %s' "$w" ;;
+		esac
+	done
+	printf '\n'
+}
+
 c() {
-	printf '\n$ contree %s\n' "$*"
+	show "$@"
 	"$bin" "$@"
 	st=$?
 	[ $st -eq 0 ] || printf '(exit status %d)\n' $st
@@ -65,7 +78,9 @@ c cat /tmp/greeting
 c session rollback -2
 c run -s 'cat /tmp/greeting || echo "no greeting yet: rolled back"'
 c session show
-c ls /tmp
-c -f json ls /tmp
+c ls /etc
+c cat /etc/os-release
+c -f json session branch
+c session list
 echo
 echo "# done"
