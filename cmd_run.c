@@ -94,8 +94,11 @@ strip_escapes(struct buf *out, const char *p, size_t n)
 	}
 }
 
-/* Write a sandbox stream to fd: bytes as they are (terminal: escapes
- * cleaned), plus a newline if it does not end with one. */
+/* Write a sandbox stream to fd.  A pipe or file gets the bytes exactly
+ * as the command wrote them (design.md §1: byte-exact).  A terminal gets
+ * what the reference shows: escape sequences that would disturb it
+ * removed (colours kept) and a final newline if the output lacks one, so
+ * the prompt starts on its own line. */
 static int
 emit_stream(int fd, const struct buf *b)
 {
@@ -106,11 +109,11 @@ emit_stream(int fd, const struct buf *b)
 
 	if (!n)
 		return 0;
-	if (isatty(fd)) {
-		strip_escapes(&clean, b->p, b->len);
-		p = clean.p ? clean.p : "";
-		n = clean.len;
-	}
+	if (!isatty(fd))
+		return writeall(fd, p, n);
+	strip_escapes(&clean, b->p, b->len);
+	p = clean.p ? clean.p : "";
+	n = clean.len;
 	rc = writeall(fd, p, n);
 	if (rc == 0 && b->p[b->len - 1] != '\n')
 		rc = writeall(fd, "\n", 1);

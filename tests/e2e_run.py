@@ -91,8 +91,11 @@ def test_binary_output_byte_exact(t):
     start(t)
     r = t.run(*S, "run", "-s", r"printf '\000\377\376abc\033[2J\r'")
     assert r.code == 0, r
-    # bytes unchanged (stdout is a pipe: no escape cleaning), newline added
-    assert r.out == b"\x00\xff\xfeabc\x1b[2J\r\n", r.out
+    # stdout is a pipe: the bytes exactly, no escape cleaning, no newline
+    # added (design.md §1)
+    assert r.out == b"\x00\xff\xfeabc\x1b[2J\r", r.out
+    r = t.run(*S, "run", "-s", "printf no-newline; printf err >&2")
+    assert r.out == b"no-newline" and r.err == b"err", r
 
 
 def test_multi_megabyte_output(t):
@@ -101,8 +104,8 @@ def test_multi_megabyte_output(t):
     r = t.run(*S, "run", "-T", str(n + 10), "-s",
               "dd if=/dev/zero bs=1024 count=3072 2>/dev/null | tr '\\0' 'z'; printf '\\377'")
     assert r.code == 0, r.err
-    assert len(r.out) == n + 2, len(r.out)
-    assert r.out[:n] == b"z" * n and r.out[n:] == b"\xff\n"
+    assert len(r.out) == n + 1, len(r.out)
+    assert r.out[:n] == b"z" * n and r.out[n:] == b"\xff"
 
 
 def test_unicode_output(t):
@@ -208,7 +211,7 @@ def test_truncation_reported(t):
     start(t)
     r = t.run(*S, "run", "-T", "10", "-s", "echo 0123456789abcdef")
     assert r.code == 0, r
-    assert r.out == b"0123456789\n", r
+    assert r.out == b"0123456789", r
     assert "[WARNING]" in r.stderr and "truncated" in r.stderr, r.stderr
 
 
