@@ -219,7 +219,7 @@ setprog(struct parser *p, char *s)
 	p->prog = p->progbuf = s;
 }
 
-static void __attribute__((format(printf, 2, 3)))
+static void PRINTFLIKE(2, 3)
 usage_error(struct parser *p, const char *fmt, ...)
 {
 	struct buf b = {0};

@@ -9,6 +9,13 @@
 
 #define VERSION "0.6.0"
 
+/* printf-style format checking where the compiler offers it. */
+#if defined(__GNUC__) || defined(__clang__)
+#define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PRINTFLIKE(f, a)
+#endif
+
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Exit status (see contree.1 EXIT STATUS). */
@@ -26,11 +33,11 @@ extern const char *argv0;       /* "contree" */
 
 /* Write "[LEVEL] message\n" to stderr if level >= loglevel.  A format
  * ending in ':' gets ": strerror(errno)" appended. */
-void logmsg(int level, const char *fmt, ...);
+void logmsg(int level, const char *fmt, ...) PRINTFLIKE(2, 3);
 
 /* The one error slot.  Functions that fail set it and return -1 (or
  * NULL); main prints it.  A format ending in ':' appends strerror(errno). */
-void seterr(const char *fmt, ...);
+void seterr(const char *fmt, ...) PRINTFLIKE(1, 2);
 const char *geterr(void);
 
 /* Out of memory is the one condition that ends the process outside
@@ -41,7 +48,7 @@ void *xrealloc(void *p, size_t n);
 void *xreallocarray(void *p, size_t nmemb, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
-char *xasprintf(const char *fmt, ...);
+char *xasprintf(const char *fmt, ...) PRINTFLIKE(1, 2);
 
 /* Growable byte buffer, always NUL-terminated after len (when p != NULL).
  * Zero-initialise ({0}) before first use; buf_free releases. */
@@ -53,7 +60,7 @@ void buf_grow(struct buf *b, size_t extra);     /* room for extra more */
 void buf_add(struct buf *b, const void *p, size_t n);
 void buf_addc(struct buf *b, int c);
 void buf_puts(struct buf *b, const char *s);
-void buf_printf(struct buf *b, const char *fmt, ...);
+void buf_printf(struct buf *b, const char *fmt, ...) PRINTFLIKE(2, 3);
 void buf_reset(struct buf *b);                  /* len = 0, keeps memory */
 void buf_free(struct buf *b);
 
