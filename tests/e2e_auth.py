@@ -11,20 +11,7 @@ import time
 import harness
 
 
-def ok(r, what=""):
-    assert r.code == 0, "%s: %r" % (what or " ".join(r.args), r)
-    return r
-
-
-def fails(r, text=None, code=1):
-    assert r.code == code, "expected exit %d: %r" % (code, r)
-    if text:
-        assert text in r.stderr, "expected %r in stderr: %r" % (text, r)
-    return r
-
-
-def rows(r):
-    return [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
+from harness import ok, fails, rows
 
 
 def auth_path(t):

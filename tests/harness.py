@@ -447,3 +447,24 @@ class T:
             self._fake.stop()
         if not keep:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---- assertions shared by the e2e files ----------------------------------------
+
+def ok(r, what=""):
+    """r exited 0; returns r."""
+    assert r.code == 0, "%s: %r" % (what or " ".join(r.args), r)
+    return r
+
+
+def fails(r, text=None, code=1):
+    """r exited with code and, if given, text is in its stderr."""
+    assert r.code == code, "expected exit %d: %r" % (code, r)
+    if text:
+        assert text in r.stderr, "expected %r in stderr: %r" % (text, r)
+    return r
+
+
+def rows(r):
+    """JSON Lines output -> list of dicts."""
+    return [json.loads(x) for x in r.stdout.splitlines() if x.strip()]
