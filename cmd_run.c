@@ -1703,11 +1703,12 @@ cmd_run(struct ctx *c)
 	if (c->fmt == FMT_DEFAULT) {
 		fflush(stdout);
 		if (emit_stream(1, &so) < 0 && errno != EPIPE) {
-			seterr("writing output:");
+			logmsg(LOG_ERROR, "writing output:");
 			rc = -2;
 		}
 		emit_stream(2, &se);
 	} else if (print_row(c, &j, &so, &se) < 0 && errno != EPIPE) {
+		logmsg(LOG_ERROR, "%s", geterr());
 		rc = -2;
 	}
 	if (tso || tse)

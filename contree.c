@@ -600,12 +600,12 @@ help:
 		print_top_help();
 	else
 		print_help(p->prog, cmd);
-	longjmp(parse_done, (fflush(stdout) == 0 ? EXIT_OK : EXIT_ERR) + 1);
+	longjmp(parse_done, EXIT_OK + 1);
 version:
 	{
 		/* the User-Agent: contree-cli/<version> <runtime> <platform> */
 		printf("%s\n", api_user_agent());
-		longjmp(parse_done, (fflush(stdout) == 0 ? EXIT_OK : EXIT_ERR) + 1);
+		longjmp(parse_done, EXIT_OK + 1);
 	}
 }
 
@@ -1037,6 +1037,18 @@ read_secret(const char *prompt, char *buf, size_t n)
 	return 0;
 }
 
+/* Flush standard output at the end: a failure other than a closed pipe
+ * is an error (a full disk must not pass for success). */
+static int
+flushout(void)
+{
+	if (fflush(stdout) != 0 && errno != EPIPE) {
+		logmsg(LOG_ERROR, "write error on standard output:");
+		return EXIT_ERR;
+	}
+	return EXIT_OK;
+}
+
 static void
 onint(int sig)
 {
@@ -1065,10 +1077,10 @@ main(int argc, char **argv)
 	p.cmd = &commands[0];
 	p.c = c;
 	if ((st = setjmp(parse_done)) != 0)
-		return st - 1;
+		return st - 1 == EXIT_OK ? flushout() : st - 1;
 	if (argc < 2) {
 		print_top_help();
-		return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERR;
+		return flushout();
 	}
 	/* global options, then the command word and its own parse */
 	{
@@ -1080,7 +1092,7 @@ main(int argc, char **argv)
 	}
 	if (!c->cmd) {
 		print_top_help();
-		return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERR;
+		return flushout();
 	}
 	/* global values (they were parsed into the same option slots) */
 	{
@@ -1150,10 +1162,8 @@ main(int argc, char **argv)
 	}
 	if (interrupted && st == EXIT_ERR)
 		st = EXIT_INTR;
-	if (fflush(stdout) != 0 && errno != EPIPE) {
-		logmsg(LOG_ERROR, "write error on standard output:");
+	if (flushout() != EXIT_OK)
 		st = EXIT_ERR;
-	}
 	if (c->store_)
 		store_close(c->store_);
 	if (c->api_)

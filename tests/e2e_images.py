@@ -237,3 +237,19 @@ def test_file_ls_shows_upload_source(t):
     assert list(rows(r)[0]) == ["uuid", "sha256", "source"], r
     r = t.run("file", "ls", "--since", "2025-13-01")
     assert r.code == 2, r
+
+
+def test_full_disk_on_stdout_is_an_error(t):
+    """Output that cannot be written (ENOSPC) is a one-line error and exit
+    1, never silent success; a closed pipe stays quiet (above)."""
+    start(t)
+    for args in (["images"], ["-f", "json", "images"], ["--help"], ["-v"],
+                 ["images", "--help"], [*S, "cat", "/etc/os-release"],
+                 [*S, "run", "echo", "hi"], ["-f", "json", *S, "run", "true"]):
+        with open("/dev/full", "w") as full:
+            p = subprocess.run([t.binary(), *args], stdout=full,
+                               stderr=subprocess.PIPE, env=t.env(),
+                               cwd=t.home, stdin=subprocess.DEVNULL)
+        err = p.stderr.decode()
+        assert p.returncode == 1, (args, p.returncode, err)
+        assert err.count("\n") == 1 and "No space left" in err, (args, err)
