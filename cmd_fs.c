@@ -16,6 +16,8 @@
 #include "store.h"
 #include "util.h"
 
+#include <bearssl.h>
+
 char *
 join_path(const char *cwd, const char *p)
 {
@@ -66,6 +68,75 @@ session_path(struct ctx *c, const char *arg, char image[37], char **path)
 	return 0;
 }
 
+/* Images never change, so what the server said about (image, path) holds
+ * forever (cli.md §7.10): JSON listings and file contents up to
+ * CACHE_MAX bytes are kept in CONTREE_HOME/cli/inspect/<image>/. */
+#define CACHE_MAX (8 << 20)
+
+/* The cache file for what ("list" or "file") of path in image; NULL when
+ * image is not a UUID.  Caller frees. */
+static char *
+cache_name(struct ctx *c, const char *image, const char *what,
+    const char *path)
+{
+	br_sha256_context sc;
+	unsigned char d[32];
+	char hex[65];
+
+	if (!is_uuid(image))
+		return NULL;
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, path, strlen(path));
+	br_sha256_out(&sc, d);
+	hexstr(hex, d, sizeof d);
+	return xasprintf("%s/cli/inspect/%s/%s-%s", c->home, image, what, hex);
+}
+
+/* GET url?path=path[&text=1] into body, through the cache unless text
+ * (the text listing is formatted by the server, so it is not kept).
+ * 0 or -1 (slot set; *status the HTTP status). */
+static int
+inspect_get(struct ctx *c, const char *image, const char *what,
+    const char *path, int text, struct buf *body)
+{
+	struct api *a;
+	struct api_resp r;
+	char *url, *cache = text ? NULL : cache_name(c, image, what, path);
+	const char *q[5] = {"path", path, NULL, NULL, NULL};
+	int rc;
+
+	if (cache && access(cache, R_OK) == 0 && readfile(cache, body) == 0) {
+		logmsg(LOG_DEBUG, "cache: %s of %s in %s", what, path, image);
+		free(cache);
+		return 0;
+	}
+	buf_reset(body);
+	if (!(a = ctx_api(c))) {
+		free(cache);
+		return -1;
+	}
+	if (text) {
+		q[2] = "text";
+		q[3] = "1";
+	}
+	url = xasprintf("/inspect/%s/%s", image,
+	    strcmp(what, "file") == 0 ? "download" : "list");
+	memset(&r, 0, sizeof r);
+	r.body = body;
+	rc = api_call(a, "GET", url, q, NULL, 0, &r);
+	if (rc == 0 && cache && body->len <= CACHE_MAX) {
+		char *dir = xasprintf("%s/cli/inspect/%s", c->home, image);
+
+		if (mkdirs(dir, 0700) < 0 ||
+		    writefile_cache(cache, body->p ? body->p : "", body->len) < 0)
+			logmsg(LOG_DEBUG, "cache: %s", geterr());
+		free(dir);
+	}
+	free(url);
+	free(cache);
+	return rc;
+}
+
 static int
 row_entry(struct out *o, const struct json *j, int t)
 {
@@ -100,60 +171,44 @@ row_entry(struct out *o, const struct json *j, int t)
 int
 cmd_ls(struct ctx *c)
 {
-	struct api *a;
 	struct buf body = {0};
-	struct api_resp r;
-	char image[37], *path = NULL, *url;
+	char image[37], *path = NULL;
 	char **p;
 	int n, rc;
 
 	p = arg_pos(c, "PATH", &n);
 	if ((rc = session_path(c, n ? p[0] : NULL, image, &path)) != 0)
 		return rc;
-	if (!(a = ctx_api(c))) {
-		free(path);
-		return -1;
-	}
-	url = xasprintf("/inspect/%s/list", image);
-	memset(&r, 0, sizeof r);
-	r.body = &body;
-	if (c->fmt == FMT_DEFAULT) {
-		const char *q[] = {"path", path, "text", "1", NULL};
-
-		rc = api_call(a, "GET", url, q, NULL, 0, &r);
-		if (rc == 0 && body.len && writeall(1, body.p, body.len) < 0 &&
+	rc = inspect_get(c, image, "list", path, c->fmt == FMT_DEFAULT, &body);
+	if (rc == 0 && c->fmt == FMT_DEFAULT) {
+		/* the server's own ls-style text, unchanged */
+		if (body.len && writeall(1, body.p, body.len) < 0 &&
 		    errno != EPIPE) {
 			seterr("standard output:");
 			rc = -1;
 		}
-	} else {
-		const char *q[] = {"path", path, NULL};
+	} else if (rc == 0) {
+		static const char *const tail[] = {"type", NULL};
 		struct json j;
+		struct out *o;
+		int files, t;
 
-		rc = api_call(a, "GET", url, q, NULL, 0, &r);
-		if (rc == 0) {
-			int files, t;
-			struct out *o;
-			static const char *const tail[] = {"type", NULL};
-
-			if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0 ||
-			    (files = json_get(&j, 0, "files")) < 0 ||
-			    j.tok[files].type != JSON_ARRAY) {
-				seterr("malformed reply to GET %s", url);
-				json_free(&j);
-				rc = -1;
-			} else {
-				o = out_new(c->fmt, 1);
-				out_pin(o, NULL, tail);
-				for (t = json_first(&j, files); t >= 0;
-				    t = json_after(&j, t))
-					row_entry(o, &j, t);
-				rc = out_end(o);
-				json_free(&j);
-			}
+		if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0 ||
+		    (files = json_get(&j, 0, "files")) < 0 ||
+		    j.tok[files].type != JSON_ARRAY) {
+			seterr("malformed reply to GET /inspect/%s/list", image);
+			json_free(&j);
+			rc = -1;
+		} else {
+			o = out_new(c->fmt, 1);
+			out_pin(o, NULL, tail);
+			for (t = json_first(&j, files); t >= 0;
+			    t = json_after(&j, t))
+				row_entry(o, &j, t);
+			rc = out_end(o);
+			json_free(&j);
 		}
 	}
-	free(url);
 	free(path);
 	buf_free(&body);
 	return rc < 0 ? -1 : 0;
@@ -190,11 +245,8 @@ utf8ok(const unsigned char *s, size_t n)
 int
 cmd_cat(struct ctx *c)
 {
-	struct api *a;
 	struct buf body = {0};
-	struct api_resp r;
-	char image[37], *path = NULL, *url;
-	const char *q[3];
+	char image[37], *path = NULL;
 	char **p;
 	int n, rc;
 
@@ -203,17 +255,7 @@ cmd_cat(struct ctx *c)
 	p = arg_pos(c, "PATH", &n);
 	if ((rc = session_path(c, p[0], image, &path)) != 0)
 		return rc;
-	if (!(a = ctx_api(c))) {
-		free(path);
-		return -1;
-	}
-	url = xasprintf("/inspect/%s/download", image);
-	q[0] = "path";
-	q[1] = path;
-	q[2] = NULL;
-	memset(&r, 0, sizeof r);
-	r.body = &body;
-	rc = api_call(a, "GET", url, q, NULL, 0, &r);
+	rc = inspect_get(c, image, "file", path, 0, &body);
 	if (rc == 0 && isatty(1) &&
 	    !utf8ok((const unsigned char *)body.p, body.len)) {
 		seterr("%s is binary; not writing it to a terminal (redirect the output or use 'contree cp')",
@@ -224,7 +266,6 @@ cmd_cat(struct ctx *c)
 		seterr("standard output:");
 		rc = -1;
 	}
-	free(url);
 	free(path);
 	buf_free(&body);
 	return rc < 0 ? -1 : 0;

@@ -232,28 +232,14 @@ cache_path(struct ctx *c, const char *uuid)
 static void
 cache_put(struct ctx *c, const char *uuid, const char *p, size_t n)
 {
-	char *path, *tmp, *dir;
-	int fd;
+	char *path, *dir;
 
 	if (!is_uuid(uuid))
 		return;
 	dir = xasprintf("%s/cli/operations", c->home);
-	if (mkdirs(dir, 0700) < 0) {
-		free(dir);
-		return;
-	}
 	path = cache_path(c, uuid);
-	tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	if (fd >= 0) {
-		if (writeall(fd, p, n) == 0 && close(fd) == 0)
-			fd = rename(tmp, path);
-		else
-			fd = -1;
-		if (fd < 0)
-			unlink(tmp);
-	}
-	free(tmp);
+	if (mkdirs(dir, 0700) < 0 || writefile_cache(path, p, n) < 0)
+		logmsg(LOG_DEBUG, "cache: %s", geterr());
 	free(path);
 	free(dir);
 }

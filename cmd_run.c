@@ -157,25 +157,12 @@ sha256_hex(const void *p, size_t n, char hex[65])
 	hexstr(hex, d, sizeof d);
 }
 
-/* Write a cache file: temp + rename, mode 0600, no fsync (a lost cache
- * costs a request, never correctness). */
+/* Write a cache file; a failure only costs requests later. */
 static void
 cache_write(const char *path, const struct buf *b)
 {
-	char *tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	if (fd >= 0) {
-		int ok = writeall(fd, b->p ? b->p : "", b->len) == 0;
-
-		if (close(fd) == 0 && ok && rename(tmp, path) == 0) {
-			free(tmp);
-			return;
-		}
-		unlink(tmp);
-	}
-	logmsg(LOG_DEBUG, "could not write %s: %s", path, strerror(errno));
-	free(tmp);
+	if (writefile_cache(path, b->p ? b->p : "", b->len) < 0)
+		logmsg(LOG_DEBUG, "cache: %s", geterr());
 }
 
 /* Cache files live in CONTREE_HOME/cli/.  Caller frees. */

@@ -481,8 +481,8 @@ writeall(int fd, const void *p, size_t n)
 	return 0;
 }
 
-int
-writefile_atomic(const char *path, const void *p, size_t n, int mode)
+static int
+atomic_write(const char *path, const void *p, size_t n, int mode, int sync)
 {
 	char *tmp, *dcopy;
 	int fd, dfd;
@@ -495,7 +495,7 @@ writefile_atomic(const char *path, const void *p, size_t n, int mode)
 		return -1;
 	}
 	if (fchmod(fd, (mode_t)mode) < 0 || writeall(fd, p, n) < 0 ||
-	    fsync(fd) < 0) {
+	    (sync && fsync(fd) < 0)) {
 		seterr("%s:", path);
 		close(fd);
 		unlink(tmp);
@@ -509,6 +509,8 @@ writefile_atomic(const char *path, const void *p, size_t n, int mode)
 		return -1;
 	}
 	free(tmp);
+	if (!sync)
+		return 0;
 	dcopy = xstrdup(path);
 	if ((dfd = open(dirname(dcopy), O_RDONLY)) >= 0) {
 		fsync(dfd);
@@ -516,6 +518,18 @@ writefile_atomic(const char *path, const void *p, size_t n, int mode)
 	}
 	free(dcopy);
 	return 0;
+}
+
+int
+writefile_atomic(const char *path, const void *p, size_t n, int mode)
+{
+	return atomic_write(path, p, n, mode, 1);
+}
+
+int
+writefile_cache(const char *path, const void *p, size_t n)
+{
+	return atomic_write(path, p, n, 0600, 0);
 }
 
 int

@@ -98,6 +98,9 @@ int readfile(const char *path, struct buf *b);
 /* Write data to path atomically: temp file in the same directory with
  * the given mode, fsync, rename, fsync dir.  0 or -1 (error slot set). */
 int writefile_atomic(const char *path, const void *p, size_t n, int mode);
+/* The same with mode 0600 and no fsync: for caches, where a lost write
+ * costs a request, never correctness.  0 or -1 (error slot set). */
+int writefile_cache(const char *path, const void *p, size_t n);
 /* Write all of n bytes to fd, retrying on EINTR/short writes. 0 or -1. */
 int writeall(int fd, const void *p, size_t n);
 /* mkdir -p with the given mode for created directories.  0 or -1. */

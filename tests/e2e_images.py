@@ -253,3 +253,29 @@ def test_full_disk_on_stdout_is_an_error(t):
         err = p.stderr.decode()
         assert p.returncode == 1, (args, p.returncode, err)
         assert err.count("\n") == 1 and "No space left" in err, (args, err)
+
+
+def test_inspect_cache(t):
+    """cli.md §7.10: JSON listings and file contents are cached per
+    (image, path) forever; the server-formatted text listing is not."""
+    img = t.fake.add_image({"/etc/motd": "hello\n"}, tag="fs:5")["uuid"]
+    start(t, "tag:fs:5")
+    t.fake.clear_requests()
+    for _ in range(2):
+        r = t.run(*S, "cat", "/etc/motd")
+        assert r.code == 0 and r.out == b"hello\n", r
+        r = t.run("-f", "json", *S, "ls", "/etc")
+        assert r.code == 0 and rows(r)[0]["path"] == "motd", r
+        r = t.run(*S, "ls", "/etc")
+        assert r.code == 0 and "motd" in r.stdout, r
+    paths = [(q["path"], q["query"].get("text")) for q in t.fake.requests("GET")]
+    assert paths.count(("/v1/inspect/%s/download" % img, None)) == 1, paths
+    assert paths.count(("/v1/inspect/%s/list" % img, None)) == 1, paths
+    assert paths.count(("/v1/inspect/%s/list" % img, ["1"])) == 2, paths
+    d = os.path.join(t.home, ".config", "contree", "cli", "inspect", img)
+    assert all(os.stat(os.path.join(d, f)).st_mode & 0o777 == 0o600
+               for f in os.listdir(d)), os.listdir(d)
+    # errors are not cached
+    r = t.run(*S, "cat", "/etc/none")
+    r = t.run(*S, "cat", "/etc/none")
+    assert r.code == 1 and len(t.fake.requests("GET", "/download")) == 3
