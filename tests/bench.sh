@@ -6,7 +6,7 @@ bin=${CONTREE_BIN:-./contree}
 
 echo "== start-up: contree --version and session list (no network)"
 python3 - "$bin" <<'PY'
-import os, resource, statistics, subprocess, sys, tempfile, time
+import os, statistics, subprocess, sys, tempfile, time
 binary = os.path.abspath(sys.argv[1])
 home = tempfile.mkdtemp()
 env = {"HOME": home, "PATH": os.environ.get("PATH", ""),
@@ -18,10 +18,16 @@ for args in (["--version"], ["session", "list"]):
         subprocess.run([binary, *args], env=env, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         walls.append(time.perf_counter() - t0)
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print("%-14s median %.2f ms (incl. fork/exec from Python), "
-          "peak RSS of any child so far %d KiB"
-          % (" ".join(args), statistics.median(walls) * 1e3, rss))
+    # RSS through GNU time: a child forked from Python would report
+    # Python's own pages as its peak
+    rss = "n/a (no /usr/bin/time)"
+    if os.path.exists("/usr/bin/time"):
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", binary, *args],
+                           env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        rss = p.stderr.decode().strip().splitlines()[-1] + " KiB"
+    print("%-14s median %.2f ms wall (incl. fork/exec from Python), "
+          "peak RSS %s" % (" ".join(args), statistics.median(walls) * 1e3, rss))
 PY
 echo
 echo "== binary size"
