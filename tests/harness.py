@@ -19,7 +19,7 @@ fresh $HOME for every test, and a way to run the contree binary.
         t.fake.seed_images(n)
         t.fake.image_tree(uuid)                   # {path: bytes} (files)
 
-Extras (beyond TEAM.md, for convenience):
+More:
     t.start_fake(tls=False, tls_cert=None, tls_key=None, prefix="",
                  project=None, delay=None, seed_images=0, chroot=None,
                  token="test-token", host=None, args=())
@@ -37,7 +37,7 @@ Extras (beyond TEAM.md, for convenience):
 
 Runs get a clean environment: HOME=t.home, PATH, LANG=C.UTF-8, TZ=UTC, plus
 env= (a None value removes a key).  cwd=None runs in t.home.  stdin=None
-gives /dev/null.  The binary is $CONTREE_BIN or ./contree of the repo root.
+gives /dev/null; other input comes from a file (see T.run).  The binary is $CONTREE_BIN or ./contree of the repo root.
 """
 
 import base64
