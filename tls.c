@@ -810,8 +810,12 @@ tls_open(int fd, const char *host, const char *extra_ca, int timeout_ms,
 	*certfail = 0;
 	if (t->open)
 		tls_close(t);
-	if (tls_anchors(extra_ca, NULL) < 0)
+	if (tls_anchors(extra_ca, NULL) < 0) {
+		/* no trust anchors: a local setup problem that no retry
+		 * can mend, so it is reported like a certificate failure */
+		*certfail = 1;
 		return NULL;
+	}
 	if (!ccinit) {
 		client_profile(&cc, &xw.min);
 		br_x509_minimal_set_minrsa(&xw.min, MINRSA);

@@ -14,7 +14,8 @@ struct tls;
  * of additional trust anchors or NULL.  Resumes the previous session
  * with the same host when it can.  Returns the (static) connection, or
  * NULL with the slot set ("TLS error: ..."); *certfail is set to 1 when
- * verification of the server certificate failed, 2 for another protocol
+ * verification of the server certificate failed or no trust anchors
+ * could be loaded, 2 for another protocol
  * failure (alert, version or cipher mismatch, not TLS): neither is worth
  * a retry; 0 for an I/O failure. */
 struct tls *tls_open(int fd, const char *host, const char *extra_ca,

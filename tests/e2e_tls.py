@@ -307,3 +307,20 @@ def test_early_answer_to_upload_tls(t):
             env={"CONTREE_CA_FILE": ca.pem})
     assert r.code == 1, r.stdout
     assert "API 413 Payload Too Large" in r.stderr, r.stderr
+
+
+def test_cli_over_tls(t):
+    """The contree binary itself over https: trusted through
+    CONTREE_CA_FILE works (use, run, cat); without it the certificate is
+    refused at once, with no retries."""
+    t.start_fake(tls=True)
+    ca = {"CONTREE_CA_FILE": t.fake.ca_file}
+    r = t.run("-S", "tls", "use", "tag:alpine:3.19", env=ca)
+    assert r.code == 0, r
+    r = t.run("-S", "tls", "run", "-s", "echo secure > /tmp/x; cat /tmp/x", env=ca)
+    assert r.code == 0 and r.out == b"secure\n", r
+    r = t.run("-S", "tls", "cat", "/tmp/x", env=ca)
+    assert r.code == 0 and r.out == b"secure\n", r
+    r = t.run("images", env={"SSL_CERT_FILE": "/dev/null"})
+    assert r.code == 1 and "TLS error" in r.stderr, r
+    assert "[WARNING]" not in r.stderr, r.stderr
