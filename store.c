@@ -96,6 +96,7 @@ struct pend {
 
 struct session {
 	const char *key;
+	size_t klen;                            /* strlen(key) */
 	const struct store_entry **ent;         /* id order */
 	size_t nent, cent;
 	struct brn *br;
@@ -132,6 +133,7 @@ struct store {
 	size_t last;            /* session found last */
 	struct chunk *chunks, *cur;
 	char **f;               /* fields of the record being replayed */
+	size_t *fl;             /* and their lengths */
 	size_t cf;
 	struct buf rec;         /* record being written */
 };
@@ -188,6 +190,13 @@ store_crc32(uint32_t crc, const void *buf, size_t n)
 		p += 16;
 		n -= 16;
 	}
+	while (n >= 4) {
+		a = crc ^ LE32(p);
+		crc = crctab[3][a & 0xff] ^ crctab[2][a >> 8 & 0xff] ^
+		    crctab[1][a >> 16 & 0xff] ^ crctab[0][a >> 24];
+		p += 4;
+		n -= 4;
+	}
 	while (n--)
 		crc = crctab[0][(crc ^ *p++) & 0xff] ^ crc >> 8;
 	return ~crc;
@@ -227,25 +236,62 @@ aalloc(struct store *s, size_t n, size_t align)
 	return p;
 }
 
-/* A copy of a replayed field that lives until store_close. */
+/* A copy of p[0..n) and a NUL that lives until store_close. */
+static const char *
+keepn(struct store *s, const char *p, size_t n)
+{
+	char *q;
+
+	if (n == 0)
+		return "";
+	q = aalloc(s, n + 1, 1);
+	memcpy(q, p, n);
+	q[n] = '\0';
+	return q;
+}
+
+/* Copy p[0..n) and a NUL to *sp (which has room) and advance it. */
+static const char *
+put(char **sp, const char *p, size_t n)
+{
+	char *q = *sp;
+
+	if (n == 0)
+		return "";
+	memcpy(q, p, n);
+	q[n] = '\0';
+	*sp = q + n + 1;
+	return q;
+}
+
 static const char *
 keep(struct store *s, const char *p)
 {
-	size_t n = strlen(p) + 1;
-
-	return n == 1 ? "" : memcpy(aalloc(s, n, 1), p, n);
+	return keepn(s, p, strlen(p));
 }
 
 /* ---- sessions ---- */
 
+/* Hash of p[0..n), eight bytes at a time (replay hashes a key per
+ * record).  Depends on byte order; it is never stored. */
 static uint32_t
-hashstr(const char *p)
+hashstr(const char *p, size_t n)
 {
-	uint32_t h = 2166136261u;
+	uint64_t h = 0x9e3779b97f4a7c15u ^ n, w;
 
-	for (; *p; p++)
-		h = (h ^ (unsigned char)*p) * 16777619u;
-	return h;
+	for (; n >= 8; n -= 8, p += 8) {
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+		h ^= h >> 32;
+	}
+	if (n) {
+		w = 0;
+		memcpy(&w, p, n);
+		h = (h ^ w) * 0xff51afd7ed558ccdu;
+	}
+	h ^= h >> 29;
+	h *= 0xc4ceb9fe1a85ec53u;
+	return (uint32_t)(h ^ h >> 32);
 }
 
 static void
@@ -257,28 +303,34 @@ rehash(struct store *s)
 	s->htab = xcalloc(cap, sizeof *s->htab);
 	s->hcap = cap;
 	for (i = 0; i < s->nsess; i++) {
-		j = hashstr(s->sess[i].key) & (cap - 1);
+		j = hashstr(s->sess[i].key, s->sess[i].klen) & (cap - 1);
 		while (s->htab[j])
 			j = (j + 1) & (cap - 1);
 		s->htab[j] = (uint32_t)(i + 1);
 	}
 }
 
-/* The session called key; with create, made if missing.  The pointer
- * is valid until the next create. */
+static int
+sess_is(const struct session *se, const char *key, size_t n)
+{
+	return se->klen == n && memcmp(se->key, key, n) == 0;
+}
+
+/* The session called key[0..n) (no NUL in it); with create, made if
+ * missing.  The pointer is valid until the next create. */
 static struct session *
-sess_get(struct store *s, const char *key, int create)
+sess_find(struct store *s, const char *key, size_t n, int create)
 {
 	size_t j;
 	struct session *se;
 
 	/* Records of one session tend to come in runs. */
-	if (s->last < s->nsess && strcmp(s->sess[s->last].key, key) == 0)
+	if (s->last < s->nsess && sess_is(&s->sess[s->last], key, n))
 		return &s->sess[s->last];
 	if (s->hcap) {
-		j = hashstr(key) & (s->hcap - 1);
+		j = hashstr(key, n) & (s->hcap - 1);
 		for (; s->htab[j]; j = (j + 1) & (s->hcap - 1))
-			if (strcmp(s->sess[s->htab[j] - 1].key, key) == 0) {
+			if (sess_is(&s->sess[s->htab[j] - 1], key, n)) {
 				s->last = s->htab[j] - 1;
 				return &s->sess[s->last];
 			}
@@ -289,14 +341,15 @@ sess_get(struct store *s, const char *key, int create)
 		s->csess = s->csess ? s->csess * 2 : 16;
 		s->sess = xreallocarray(s->sess, s->csess, sizeof *s->sess);
 	}
-	key = keep(s, key);
+	key = keepn(s, key, n);
 	se = &s->sess[s->nsess++];
 	memset(se, 0, sizeof *se);
 	se->key = key;
+	se->klen = n;
 	if (s->nsess * 2 > s->hcap) {
 		rehash(s);
 	} else {
-		j = hashstr(key) & (s->hcap - 1);
+		j = hashstr(key, n) & (s->hcap - 1);
 		while (s->htab[j])
 			j = (j + 1) & (s->hcap - 1);
 		s->htab[j] = (uint32_t)s->nsess;
@@ -304,10 +357,17 @@ sess_get(struct store *s, const char *key, int create)
 	return se;
 }
 
+static struct session *
+sess_get(struct store *s, const char *key, int create)
+{
+	return sess_find(s, key, strlen(key), create);
+}
+
 static void
 sess_clear(struct session *se)
 {
 	const char *key = se->key;
+	size_t klen = se->klen;
 
 	free(se->ent);
 	free(se->br);
@@ -316,6 +376,7 @@ sess_clear(struct session *se)
 	free(se->hist);
 	memset(se, 0, sizeof *se);
 	se->key = key;
+	se->klen = klen;
 }
 
 static int
@@ -348,7 +409,8 @@ br_find(struct session *se, const char *name)
 	size_t i;
 
 	for (i = 0; i < se->nbr; i++)
-		if (strcmp(se->br[i].name, name) == 0)
+		if (se->br[i].name[0] == name[0] &&
+		    strcmp(se->br[i].name, name) == 0)
 			return &se->br[i];
 	return NULL;
 }
@@ -422,17 +484,14 @@ touch(struct store *s, struct session *se, long long t)
 static int
 num(const char *p, long long *v)
 {
-	long long n = 0;
-	int i;
+	unsigned long long n = 0;       /* may wrap; then refused below */
+	const char *q;
 
-	for (i = 0; p[i]; i++) {
-		if (p[i] < '0' || p[i] > '9' || i == 18)
-			return -1;
-		n = n * 10 + (p[i] - '0');
-	}
-	if (i == 0)
+	for (q = p; (unsigned)(*q - '0') <= 9; q++)
+		n = n * 10 + (unsigned)(*q - '0');
+	if (*q || q == p || q - p > 18)
 		return -1;
-	*v = n;
+	*v = (long long)n;
 	return 0;
 }
 
@@ -464,13 +523,16 @@ kind_of(const char *k)
 	return NULL;
 }
 
-static int
-unescape(char *p)
+/* Unescapes the string p, n bytes up to its final NUL, in place;
+ * returns the new n, -1 if bad.  (A field with a NUL byte in it reads
+ * as the string before that byte, escapes included.) */
+static long
+unescape(char *p, size_t n)
 {
-	char *w;
+	char *w, *start = p;
 
 	if (!(p = strchr(p, '\\')))
-		return 0;
+		return (long)n;
 	for (w = p; *p; p++) {
 		if (*p != '\\') {
 			*w++ = *p;
@@ -484,16 +546,17 @@ unescape(char *p)
 		}
 	}
 	*w = '\0';
-	return 0;
+	return (long)(w - start);
 }
 
 static const char *
-apply_entry(struct store *s, char **f, size_t nf)
+apply_entry(struct store *s, char **f, const size_t *fl, size_t nf)
 {
 	long long id, parent, t, uid, gid;
-	const char *kind;
+	const char *kind, *image;
 	const struct store_entry *up = NULL;
 	struct store_entry *e;
+	char *sp;
 	struct store_file *files = NULL;
 	struct session *se;
 	size_t i, nfiles;
@@ -529,24 +592,28 @@ apply_entry(struct store *s, char **f, size_t nf)
 		for (i = 0; i < nfiles; i++) {
 			char **g = f + 10 + 5 * i;
 
-			files[i].path = keep(s, g[0]);
-			files[i].uuid = keep(s, g[1]);
+			files[i].path = keepn(s, g[0], fl[10 + 5 * i]);
+			files[i].uuid = keepn(s, g[1], fl[11 + 5 * i]);
 			num(g[2], &files[i].uid);
 			num(g[3], &files[i].gid);
 			octal(g[4], &files[i].mode);
 		}
 	}
-	e = aalloc(s, sizeof *e, 8);
+	/* Entries that keep their parent's image share the string. */
+	image = up && up->image[0] == f[7][0] && strcmp(up->image, f[7]) == 0 ?
+	    up->image : NULL;
+	/* One allocation: the entry, then its strings. */
+	e = aalloc(s, sizeof *e + (image ? 0 : fl[7] + 1) + fl[8] + 1 +
+	    fl[9] + 1, 8);
+	sp = (char *)(e + 1);
 	e->id = id;
 	e->parent = parent;
 	e->up = up;
 	e->key = se->key;
 	e->kind = kind;
-	/* Entries that keep their parent's image share the string. */
-	e->image = up && strcmp(up->image, f[7]) == 0 ? up->image :
-	    keep(s, f[7]);
-	e->op = keep(s, f[8]);
-	e->title = keep(s, f[9]);
+	e->image = image ? image : put(&sp, f[7], fl[7]);
+	e->op = put(&sp, f[8], fl[8]);
+	e->title = put(&sp, f[9], fl[9]);
 	e->created = t;
 	e->files = files;
 	e->nfiles = (int)nfiles;
@@ -567,23 +634,42 @@ apply_entry(struct store *s, char **f, size_t nf)
 	return NULL;
 }
 
-static const char *
-apply(struct store *s, char **f, size_t nf)
+/* Record types, as the first field of a line. */
+static const char *const rtypes[] = {
+	"entry", "maxid", "branch", "reset", "unbranch", "checkout", "env",
+	"unenv", "pending", "done", "hist", "delete"
+};
+enum { R_ENTRY, R_MAXID, R_BRANCH, R_RESET, R_UNBRANCH, R_CHECKOUT, R_ENV,
+	R_UNENV, R_PENDING, R_DONE, R_HIST, R_DELETE, R_UNKNOWN };
+
+static int
+rtype(const char *p)
 {
-	const char *t = f[0];
+	int i;
+
+	for (i = 0; i < R_UNKNOWN; i++)
+		if (p[0] == rtypes[i][0] && strcmp(p, rtypes[i]) == 0)
+			break;
+	return i;
+}
+
+/* Records with a session key. */
+static const char *
+apply(struct store *s, int ty, char **f, size_t nf)
+{
 	struct session *se;
 	const struct store_entry *e;
 	struct brn *b;
 	long long id, tm = 0;
 	size_t i, j;
 
-	if (strcmp(t, "entry") == 0)
-		return apply_entry(s, f, nf);
+	if (ty == R_UNKNOWN)
+		return "unknown record type";
 	if (nf < 2 || !*f[1])
 		return "missing session key";
 	se = sess_get(s, f[1], 0);
-	if (strcmp(t, "branch") == 0 || strcmp(t, "reset") == 0) {
-		int reset = t[0] == 'r';
+	if (ty == R_BRANCH || ty == R_RESET) {
+		int reset = ty == R_RESET;
 
 		if (nf != 4u + reset || num(f[3], &id) < 0 ||
 		    (reset && num(f[4], &tm) < 0))
@@ -597,7 +683,7 @@ apply(struct store *s, char **f, size_t nf)
 			touch(s, se, tm);
 		return NULL;
 	}
-	if (strcmp(t, "unbranch") == 0) {
+	if (ty == R_UNBRANCH) {
 		if (nf < 4 || num(f[2], &tm) < 0)
 			return "bad fields";
 		for (i = 3; i < nf; i++)
@@ -609,7 +695,7 @@ apply(struct store *s, char **f, size_t nf)
 		touch(s, se, tm);
 		return NULL;
 	}
-	if (strcmp(t, "checkout") == 0) {
+	if (ty == R_CHECKOUT) {
 		if (nf != 4 || num(f[3], &tm) < 0)
 			return "bad fields";
 		if (!se || !(b = br_find(se, f[2])))
@@ -618,7 +704,7 @@ apply(struct store *s, char **f, size_t nf)
 		touch(s, se, tm);
 		return NULL;
 	}
-	if (strcmp(t, "env") == 0) {
+	if (ty == R_ENV) {
 		if (nf < 4 || nf % 2)
 			return "bad fields";
 		for (i = 2; i < nf; i += 2)
@@ -643,7 +729,7 @@ apply(struct store *s, char **f, size_t nf)
 		}
 		return NULL;
 	}
-	if (strcmp(t, "unenv") == 0) {
+	if (ty == R_UNENV) {
 		if (nf < 3)
 			return "bad fields";
 		for (i = 2; se && i < nf; i++)
@@ -654,7 +740,7 @@ apply(struct store *s, char **f, size_t nf)
 				}
 		return NULL;
 	}
-	if (strcmp(t, "pending") == 0) {
+	if (ty == R_PENDING) {
 		if (nf != 6 || !*f[2] || (strcmp(f[3], "0") &&
 		    strcmp(f[3], "1")))
 			return "bad fields";
@@ -677,7 +763,7 @@ apply(struct store *s, char **f, size_t nf)
 		se->pend[j].title = keep(s, f[5]);
 		return NULL;
 	}
-	if (strcmp(t, "done") == 0) {
+	if (ty == R_DONE) {
 		if (nf != 3)
 			return "bad fields";
 		for (j = 0; se && j < se->npend; j++)
@@ -689,7 +775,7 @@ apply(struct store *s, char **f, size_t nf)
 			}
 		return NULL;
 	}
-	if (strcmp(t, "hist") == 0) {
+	if (ty == R_HIST) {
 		if (nf < 3)
 			return "bad fields";
 		if (!se)
@@ -716,14 +802,14 @@ apply(struct store *s, char **f, size_t nf)
 		}
 		return NULL;
 	}
-	if (strcmp(t, "delete") == 0) {
+	if (ty == R_DELETE) {
 		if (nf != 2)
 			return "bad fields";
 		if (se)
 			sess_clear(se);
 		return NULL;
 	}
-	return "unknown record type";
+	return "unknown record type";   /* not reached */
 }
 
 /* "maxid" has no session key; handled here. */
@@ -733,51 +819,63 @@ apply_line(struct store *s, char *l, size_t len)
 	char *end = l + len, *q = l, *t;
 	size_t nf = 0, i;
 	long long id;
+	long n;
+	int ty;
 
 	for (;;) {
 		if (nf == s->cf) {
 			s->cf = s->cf ? s->cf * 2 : 32;
 			s->f = xreallocarray(s->f, s->cf, sizeof *s->f);
+			s->fl = xreallocarray(s->fl, s->cf, sizeof *s->fl);
 		}
-		s->f[nf++] = q;
+		s->f[nf] = q;
 		t = memchr(q, '\t', (size_t)(end - q));
 		if (!t)
 			break;
 		*t = '\0';
+		s->fl[nf++] = (size_t)(t - q);
 		q = t + 1;
 	}
 	*end = '\0';
+	s->fl[nf++] = (size_t)(end - q);
 	if (memchr(l, '\\', len))
-		for (i = 0; i < nf; i++)
-			if (unescape(s->f[i]) < 0)
+		for (i = 0; i < nf; i++) {
+			if ((n = unescape(s->f[i], s->fl[i])) < 0)
 				return "bad escape";
+			s->fl[i] = (size_t)n;
+		}
 	s->seq++;
-	if (strcmp(s->f[0], "entry") == 0)
-		return apply_entry(s, s->f, nf);
-	if (strcmp(s->f[0], "maxid") == 0) {
+	ty = rtype(s->f[0]);
+	if (ty == R_ENTRY)
+		return apply_entry(s, s->f, s->fl, nf);
+	if (ty == R_MAXID) {
 		if (nf != 2 || num(s->f[1], &id) < 0)
 			return "bad fields";
 		if (id > s->maxid)
 			s->maxid = id;
 		return NULL;
 	}
-	return apply(s, s->f, nf);
+	return apply(s, ty, s->f, nf);
 }
 
 static int
 crc_ok(const char *l, size_t len)
 {
-	char want[CRCLEN + 1];
-	static const char hx[] = "0123456789abcdef";
-	uint32_t c;
+	const char *h;
+	uint32_t want = 0;
+	unsigned d;
 	int i;
 
 	if (len < CRCLEN + 2 || l[len - CRCLEN - 1] != '\t')
 		return 0;
-	c = store_crc32(0, l, len - CRCLEN - 1);
-	for (i = CRCLEN - 1; i >= 0; i--, c >>= 4)
-		want[i] = hx[c & 15];
-	return memcmp(want, l + len - CRCLEN, CRCLEN) == 0;
+	h = l + len - CRCLEN;
+	for (i = 0; i < CRCLEN; i++) {         /* lowercase hex only */
+		if ((d = (unsigned)(h[i] - '0')) > 9 &&
+		    (d = (unsigned)(h[i] - 'a') + 10) - 10 > 5)
+			return 0;
+		want = want << 4 | d;
+	}
+	return store_crc32(0, l, len - CRCLEN - 1) == want;
 }
 
 /* Replay the complete lines of p[0..n), which holds the file from
@@ -1501,6 +1599,7 @@ store_close(struct store *s)
 		free(c);
 	}
 	free(s->f);
+	free(s->fl);
 	buf_free(&s->rec);
 	free(s->path);
 	free(s);
