@@ -415,7 +415,11 @@ ev_record(const struct evrun *e, const char *uuid, struct buf *body,
 {
 	struct jw w;
 
-	if (!e->done || e->bad || !e->status || !e->exited)
+	/* fix: a cancelled run's record carries no result (no exit code:
+	 * `run` exits 1, cli.md §9.2.5) although the stream saw the
+	 * process die; take the record itself */
+	if (!e->done || e->bad || !e->status || !e->exited ||
+	    strcmp(e->status, "CANCELLED") == 0)
 		return -1;
 	jw_init(&w, body, 0);
 	jw_obj(&w);

@@ -114,8 +114,10 @@ emit_stream(int fd, const struct buf *b)
 	strip_escapes(&clean, b->p, b->len);
 	p = clean.p ? clean.p : "";
 	n = clean.len;
-	rc = writeall(fd, p, n);
-	if (rc == 0 && b->p[b->len - 1] != '\n')
+	/* fix: the newline rule and "nothing for an empty stream" apply
+	 * to the cleaned text (`x\n` + ESC[?25h gets no blank line) */
+	rc = n ? writeall(fd, p, n) : 0;
+	if (rc == 0 && n && p[n - 1] != '\n')
 		rc = writeall(fd, "\n", 1);
 	buf_free(&clean);
 	return rc;

@@ -615,6 +615,30 @@ def test_ctrl_c_cancels(t):
     assert history(t) == before
 
 
+def test_cancelled_elsewhere_exits_1(t):
+    """A run cancelled from outside (kill): the record has no result, so
+    the exit status is 1 (cli.md §9.2.5), although the events stream saw
+    the process die with 137; nothing is recorded."""
+    start(t)
+    before = history(t)
+    p = subprocess.Popen([t.binary(), *S, "run", "sleep", "30"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=t.env(), cwd=t.home)
+    op = None
+    deadline = time.time() + 20
+    while time.time() < deadline and not op:
+        ops = t.fake.call("GET", "/v1/operations", query={"status": "EXECUTING"}).json
+        op = ops[0]["uuid"] if ops else None
+        time.sleep(0.05)
+    assert op, "the run never started"
+    time.sleep(0.2)
+    assert t.run(*S, "kill", op).code == 0
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 1, (p.returncode, err)
+    assert b"[CRITICAL]" in err and b"CANCELLED" in err, err
+    assert history(t) == before
+
+
 def test_terminal_output_cleaned(t):
     """Escape cleaning happens only when the destination is a terminal
     (pipes get the bytes unchanged: test_binary_output_byte_exact)."""
@@ -639,3 +663,36 @@ def test_terminal_output_cleaned(t):
     os.close(fd)
     assert os.waitstatus_to_exitcode(st) == 0, out
     assert out == b"ab\x1b[31mred\x1b[0mcd\r\n", out
+
+
+def pty_run(t, *args):
+    """Run contree with stdout and stderr on a terminal; (status, bytes)."""
+    import pty
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(t.home)
+        os.execve(t.binary(), [t.binary(), *args], t.env())
+    out = b""
+    while True:
+        try:
+            d = os.read(fd, 4096)
+        except OSError:
+            break
+        if not d:
+            break
+        out += d
+    _, st = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(st), out
+
+
+def test_terminal_newline_after_cleaning(t):
+    """The final-newline rule and "nothing for an empty stream" apply to
+    the cleaned text (cli.md §9.2.4): a trailing cursor sequence after the
+    last newline adds no blank line; a stream of escapes alone prints
+    nothing."""
+    start(t)
+    st, out = pty_run(t, *S, "run", "-s", r"printf 'x\n\033[?25h'")
+    assert st == 0 and out == b"x\r\n", out
+    st, out = pty_run(t, *S, "run", "-s", r"printf '\033[2J'")
+    assert st == 0 and out == b"", out
