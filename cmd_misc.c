@@ -1,5 +1,5 @@
 /* cmd_misc.c - the agent manual, and the commands this version does not
- * have yet (build, skill, shell), which say so plainly. */
+ * have yet (build, shell), which say so plainly. */
 #include <stdio.h>
 #include <string.h>
 
@@ -90,6 +90,18 @@ static const struct {
 };
 
 int
+agent_section(size_t i, const char **title, const char **topic,
+    const char **body)
+{
+	if (i >= LEN(sect))
+		return 0;
+	*title = sect[i].title;
+	*topic = sect[i].topic;
+	*body = sect[i].body;
+	return 1;
+}
+
+int
 cmd_agent(struct ctx *c)
 {
 	const char *topic = "all";
@@ -146,8 +158,4 @@ missing(struct ctx *c)
 }
 
 int cmd_build(struct ctx *c) { return missing(c); }
-int cmd_skill_list(struct ctx *c) { return missing(c); }
-int cmd_skill_install(struct ctx *c) { return missing(c); }
-int cmd_skill_remove(struct ctx *c) { return missing(c); }
-int cmd_skill_upgrade(struct ctx *c) { return missing(c); }
 int cmd_shell(struct ctx *c) { return missing(c); }

@@ -147,11 +147,16 @@ int cmd_op_cancel(struct ctx *);
 int cmd_op_wait(struct ctx *);
 /* cmd_misc.c */
 int cmd_build(struct ctx *);
+/* Section i of the agent manual (cmd_misc.c), for the skill files
+ * (cmd_skill.c): 1 with title, topic and body set, 0 past the end. */
+int agent_section(size_t i, const char **title, const char **topic,
+    const char **body);
+int cmd_agent(struct ctx *);
+int cmd_shell(struct ctx *);
+/* cmd_skill.c */
 int cmd_skill_list(struct ctx *);
 int cmd_skill_install(struct ctx *);
 int cmd_skill_remove(struct ctx *);
 int cmd_skill_upgrade(struct ctx *);
-int cmd_agent(struct ctx *);
-int cmd_shell(struct ctx *);
 
 #endif

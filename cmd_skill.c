@@ -1,0 +1,1024 @@
+/* cmd_skill.c - skill list/install/remove/upgrade (cli.md §9.22, §11):
+ * instruction files that teach coding agents to use contree.
+ *
+ * A skill directory holds SKILL.md, .version and agents/openai.yaml; it
+ * is built in a temporary directory beside the target and renamed into
+ * place.  The single-file kinds are written atomically.  Installed
+ * locations are remembered in CONTREE_HOME/cli/skills, one
+ * "kind<TAB>absolute path" per line. */
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmds.h"
+#include "contree.h"
+#include "out.h"
+#include "util.h"
+
+enum { K_DIR, K_SUBAGENT, K_AGENT };
+
+/* The kinds, in the order rows come out (cli.md §9.22 fix). */
+static const struct kind {
+	const char *name;
+	const char *env;        /* overrides base, or NULL */
+	const char *base;       /* under $HOME */
+	const char *sub;        /* under the base: the target */
+	const char *proj;       /* under the current directory */
+	int type;
+	int claude;             /* installed by default only with ~/.claude */
+} kinds[] = {
+	{"codex", "CODEX_HOME", ".codex", "skills/contree",
+	    ".codex/skills/contree", K_DIR, 0},
+	{"claude", NULL, ".claude", "skills/contree",
+	    ".claude/skills/contree", K_DIR, 1},
+	{"opencode", "OPENCODE_HOME", ".config/opencode", "skills/contree",
+	    ".opencode/skills/contree", K_DIR, 0},
+	{"amp", NULL, ".config/agents", "skills/contree",
+	    ".amp/skills/contree", K_DIR, 0},
+	{"cline", "CLINE_DIR", ".cline", "skills/contree",
+	    ".cline/skills/contree", K_DIR, 0},
+	{"claude-subagent", NULL, ".claude", "agents/contree-subagent.md",
+	    ".claude/agents/contree-subagent.md", K_SUBAGENT, 1},
+	{"claude-agent", NULL, ".claude", "agents/contree.md",
+	    ".claude/agents/contree.md", K_AGENT, 1},
+};
+
+/* One install location. */
+struct loc {
+	const struct kind *k;
+	char *path;             /* absolute */
+	int guessed;            /* kind guessed from a plain path */
+};
+
+struct locs {
+	struct loc *v;
+	size_t n;
+};
+
+static void
+locs_add(struct locs *l, const struct kind *k, char *path)
+{
+	l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
+	l->v[l->n].k = k;
+	l->v[l->n].path = path;
+	l->v[l->n].guessed = 0;
+	l->n++;
+}
+
+static void
+locs_free(struct locs *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i].path);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
+}
+
+static const struct kind *
+kind_find(const char *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(kinds); i++)
+		if (strlen(kinds[i].name) == n &&
+		    strncmp(kinds[i].name, name, n) == 0)
+			return &kinds[i];
+	return NULL;
+}
+
+static const char *
+home(void)
+{
+	const char *h = getenv("HOME");
+
+	if (!h || !*h) {
+		seterr("HOME is not set");
+		return NULL;
+	}
+	return h;
+}
+
+/* The path as shown: $HOME replaced by ~. */
+static char *
+shown(const char *path)
+{
+	const char *h = getenv("HOME");
+	size_t n;
+
+	if (h && *h) {
+		n = strlen(h);
+		while (n > 1 && h[n - 1] == '/')
+			n--;
+		if (strncmp(path, h, n) == 0 && (path[n] == '/' || !path[n]))
+			return xasprintf("~%s", path + n);
+	}
+	return xstrdup(path);
+}
+
+/* path made absolute (relative to the current directory, ~ expanded),
+ * trailing slashes removed.  NULL with the slot set. */
+static char *
+absolute(const char *path)
+{
+	char cwd[4096], *r;
+	size_t n;
+
+	if (path[0] == '~' && (path[1] == '/' || !path[1])) {
+		const char *h = home();
+
+		if (!h)
+			return NULL;
+		r = xasprintf("%s%s", h, path + 1);
+	} else if (path[0] == '/') {
+		r = xstrdup(path);
+	} else {
+		if (!getcwd(cwd, sizeof cwd)) {
+			seterr("cannot get the current directory:");
+			return NULL;
+		}
+		r = xasprintf("%s/%s", cwd, path);
+	}
+	n = strlen(r);
+	while (n > 1 && r[n - 1] == '/')
+		r[--n] = '\0';
+	if (n >= 2 && strcmp(r + n - 2, "/.") == 0)
+		r[n - 2] = '\0';
+	if (!*r)
+		strcpy(r, "/");
+	return r;
+}
+
+/* The global location of kind k. */
+static char *
+global_path(const struct kind *k)
+{
+	const char *e = k->env ? getenv(k->env) : NULL, *h;
+	char *base, *r;
+
+	if (e && *e) {
+		if (!(base = absolute(e)))
+			return NULL;
+	} else {
+		if (!(h = home()))
+			return NULL;
+		base = xasprintf("%s/%s", h, k->base);
+	}
+	r = xasprintf("%s/%s", base, k->sub);
+	free(base);
+	return r;
+}
+
+/* The kind a path suggests (cli.md §9.22). */
+static const struct kind *
+guess(const char *path)
+{
+	static const struct {
+		const char *comp, *kind;
+	} comps[] = {
+		{".claude", "claude"}, {".codex", "codex"},
+		{"opencode", "opencode"}, {".opencode", "opencode"},
+		{"agents", "amp"}, {".amp", "amp"}, {".cline", "cline"},
+	};
+	size_t n = strlen(path), i;
+	const char *s, *e;
+
+	if (n >= 3 && strcmp(path + n - 3, ".md") == 0)
+		return kind_find("claude-subagent", 15);
+	for (i = 0; i < LEN(comps); i++)
+		for (s = path; *s; s = *e ? e + 1 : e) {
+			e = s + strcspn(s, "/");
+			if ((size_t)(e - s) == strlen(comps[i].comp) &&
+			    strncmp(s, comps[i].comp, (size_t)(e - s)) == 0)
+				return kind_find(comps[i].kind,
+				    strlen(comps[i].kind));
+		}
+	return kind_find("claude", 6);
+}
+
+/* One spec to a location.  -1 with the slot set. */
+static int
+parse_spec(const char *spec, struct loc *l)
+{
+	const char *colon = strchr(spec, ':');
+	const struct kind *k = colon ? kind_find(spec, (size_t)(colon - spec)) :
+	    NULL;
+
+	if (!*spec) {
+		seterr("empty skill spec");
+		return -1;
+	}
+	if (k) {
+		const char *rest = colon + 1;
+
+		l->k = k;
+		l->guessed = 0;
+		if (strcmp(rest, "~") == 0)
+			l->path = global_path(k);
+		else if (!*rest)
+			l->path = absolute(k->proj);
+		else {
+			while (*rest == '/')    /* peer quirk, kept */
+				rest++;
+			l->path = absolute(*rest ? rest : ".");
+		}
+	} else {
+		l->k = guess(spec);
+		l->guessed = 1;
+		l->path = absolute(spec);
+	}
+	return l->path ? 0 : -1;
+}
+
+static int
+parse_specs(struct ctx *c, struct locs *out)
+{
+	int n, i;
+	char **p = arg_pos(c, "SPEC", &n);
+
+	for (i = 0; i < n; i++) {
+		struct loc l;
+
+		if (parse_spec(p[i], &l) < 0) {
+			locs_free(out);
+			return -1;
+		}
+		locs_add(out, l.k, l.path);
+		out->v[out->n - 1].guessed = l.guessed;
+	}
+	return 0;
+}
+
+/* ---- the registry -------------------------------------------------------- */
+
+static char *
+reg_path(struct ctx *c)
+{
+	return xasprintf("%s/cli/skills", c->home);
+}
+
+/* Read the remembered installs.  A missing file is an empty list;
+ * lines with an unknown kind are dropped. */
+static int
+reg_load(struct ctx *c, struct locs *l)
+{
+	char *path = reg_path(c), *s, *nl, *tab;
+	struct buf b = {0};
+	struct stat st;
+
+	if (stat(path, &st) < 0 && errno == ENOENT) {
+		free(path);
+		return 0;
+	}
+	if (readfile(path, &b) < 0) {
+		free(path);
+		return -1;
+	}
+	free(path);
+	for (s = b.p; s && *s; s = nl ? nl + 1 : s + strlen(s)) {
+		const struct kind *k;
+
+		nl = strchr(s, '\n');
+		if (nl)
+			*nl = '\0';
+		if (!(tab = strchr(s, '\t')) || tab[1] != '/')
+			continue;
+		if ((k = kind_find(s, (size_t)(tab - s))))
+			locs_add(l, k, xstrdup(tab + 1));
+		if (!nl)
+			break;
+	}
+	buf_free(&b);
+	return 0;
+}
+
+static int
+reg_save(struct ctx *c, const struct locs *l)
+{
+	char *path = reg_path(c), *dir = xasprintf("%s/cli", c->home);
+	struct buf b = {0};
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < l->n; i++)
+		buf_printf(&b, "%s\t%s\n", l->v[i].k->name, l->v[i].path);
+	if (mkdirs(dir, 0700) == 0)
+		rc = writefile_atomic(path, b.p ? b.p : "", b.len, 0600);
+	buf_free(&b);
+	free(path);
+	free(dir);
+	return rc;
+}
+
+static ptrdiff_t
+reg_find(const struct locs *l, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (strcmp(l->v[i].path, path) == 0)
+			return (ptrdiff_t)i;
+	return -1;
+}
+
+/* Remember (add or update) or forget one location. */
+static int
+reg_update(struct ctx *c, const struct loc *loc, int add)
+{
+	struct locs l = {0};
+	ptrdiff_t i;
+	int rc;
+
+	if (reg_load(c, &l) < 0)
+		return -1;
+	i = reg_find(&l, loc->path);
+	if (add && i < 0)
+		locs_add(&l, loc->k, xstrdup(loc->path));
+	else if (add)
+		l.v[i].k = loc->k;
+	else if (i >= 0) {
+		free(l.v[i].path);
+		memmove(l.v + i, l.v + i + 1,
+		    (l.n - (size_t)i - 1) * sizeof *l.v);
+		l.n--;
+	} else {
+		locs_free(&l);
+		return 0;
+	}
+	rc = reg_save(c, &l);
+	locs_free(&l);
+	return rc;
+}
+
+/* Kind table order, then path. */
+static int
+cmp_kind(const void *a, const void *b)
+{
+	const struct loc *x = a, *y = b;
+
+	if (x->k != y->k)
+		return x->k < y->k ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+static int
+cmp_path(const void *a, const void *b)
+{
+	return strcmp(((const struct loc *)a)->path,
+	    ((const struct loc *)b)->path);
+}
+
+/* The locations named by the specs, or every remembered one. */
+static int
+targets(struct ctx *c, struct locs *l)
+{
+	int n;
+
+	arg_pos(c, "SPEC", &n);
+	if (n) {
+		struct locs r = {0};
+		size_t i;
+		ptrdiff_t j;
+
+		if (parse_specs(c, l) < 0)
+			return -1;
+		if (reg_load(c, &r) < 0) {
+			locs_free(l);
+			return -1;
+		}
+		/* a plain path takes the kind it was installed as */
+		for (i = 0; i < l->n; i++)
+			if (l->v[i].guessed &&
+			    (j = reg_find(&r, l->v[i].path)) >= 0)
+				l->v[i].k = r.v[j].k;
+		locs_free(&r);
+		return 0;
+	}
+	if (reg_load(c, l) < 0)
+		return -1;
+	if (!l->n) {
+		seterr("No installed skills found");
+		return -1;
+	}
+	qsort(l->v, l->n, sizeof *l->v, cmp_kind);
+	return 0;
+}
+
+/* ---- content ------------------------------------------------------------- */
+
+static const char description[] =
+    "Run commands, builds and tests in isolated ConTree sandboxes with "
+    "versioned filesystem images, branches and rollback. Use it when a task "
+    "needs a clean Linux machine, must install packages or run untrusted "
+    "code without touching the host, or wants to try alternatives side by "
+    "side and keep the result that works.";
+
+static const char install_hint[] =
+    "## If the CLI is missing\n\n"
+    "Check with `contree --version`. If the command is not found, ask the\n"
+    "user to install it (`make install` in the contree source tree, or the\n"
+    "`contree-cli` Python package) and to register a profile with\n"
+    "`contree auth`. Do not try to work around a missing CLI.\n\n";
+
+static const char codex_perms[] =
+    "## Sandbox permissions (Codex)\n\n"
+    "contree talks to the ConTree API over the network and keeps its session\n"
+    "history under `CONTREE_HOME` (default `~/.config/contree`). Inside the\n"
+    "Codex sandbox it therefore needs network access and write access to\n"
+    "that directory. The rules file installed beside this skill lets\n"
+    "commands starting with `contree` run outside the sandbox; if they are\n"
+    "still blocked, ask the user to grant those two permissions instead of\n"
+    "retrying.\n\n";
+
+static const char workflow_extra[] =
+    "8. Never run the mutating auth commands (contree auth, auth switch,\n"
+    "   auth remove): credentials belong to the user.  The read-only\n"
+    "   contree auth ls is fine.\n"
+    "9. When a run fails, read its output, roll back if the step left the\n"
+    "   image in a bad state, and try again; never guess at results.\n";
+
+static const char history_refs[] =
+    "## History references\n\n"
+    "`show`, `kill`, the `operation` commands and `session wait` take\n"
+    "operation UUIDs or references to entries of the current session:\n\n"
+    "| Reference | Entry |\n"
+    "|---|---|\n"
+    "| `@`, `:`, `HEAD` | the tip |\n"
+    "| `@N`, `:N`, `N` | entry with id N |\n"
+    "| `@-N`, `:-N`, `HEAD~N`, `HEAD-N` | N parents back from the tip |\n"
+    "| `HEAD~` | one parent back |\n"
+    "| `@+N`, `:+N`, `HEAD+N` | N steps forward |\n\n";
+
+static const char subagent_rules[] =
+    "## Rules for subagents\n\n"
+    "- Every subagent uses its own session key: pass a unique `-S` (for\n"
+    "  example `-S task+agent2`) on every command. Two agents must never\n"
+    "  share a session.\n"
+    "- A subagent starts from an image it is given (UUID or tag) with\n"
+    "  `contree -S KEY use IMAGE`, and reports back the image UUID or tag of\n"
+    "  its result, so the caller can continue from it.\n"
+    "- Subagents do not tag over tags they did not create and do not delete\n"
+    "  or roll back sessions that are not theirs.\n\n";
+
+static const char agent_body[] =
+    "This agent works inside ConTree sandboxes and preloads the `contree`\n"
+    "skill: follow its required workflow.\n\n"
+    "When there are several ways to solve a task, try each one in its own\n"
+    "isolated session (a separate `-S` key, started from the same image),\n"
+    "compare the results, and report which image holds the one that works.\n\n"
+    "`contree agent` prints the full manual; `contree agent TOPIC` one part.\n";
+
+/* A manual section as Markdown. */
+static void
+add_section(struct buf *b, const char *title, const char *body)
+{
+	buf_printf(b, "## %s\n\n```text\n%s```\n\n", title, body);
+}
+
+/* The body shared by SKILL.md (full) and the subagent file. */
+static void
+skill_body(struct buf *b, int full)
+{
+	const char *title, *topic, *body;
+	size_t i;
+
+	buf_printf(b, "# contree\n\n"
+	    "These instructions were installed by contree %s.\n\n", VERSION);
+	buf_puts(b, install_hint);
+	buf_puts(b, codex_perms);
+	for (i = 0; agent_section(i, &title, &topic, &body); i++) {
+		if (strcmp(topic, "core_workflow") == 0) {
+			buf_printf(b, "## Required workflow\n\n```text\n%s%s```\n\n",
+			    body, workflow_extra);
+		} else if (strcmp(topic, "all_commands") != 0 || full)
+			add_section(b, title, body);
+	}
+	buf_puts(b, history_refs);
+	buf_puts(b, subagent_rules);
+	if (!full)
+		return;
+	buf_puts(b, "## More\n\n"
+	    "`contree agent` prints the whole manual; `contree agent TOPIC`\n"
+	    "prints one section.  Topics:");
+	for (i = 0; agent_section(i, &title, &topic, &body); i++)
+		buf_printf(b, "%s\n`%s`", i ? "," : "", topic);
+	buf_puts(b, ".\n`contree COMMAND --help` describes each command.\n");
+}
+
+static void
+skill_md(struct buf *b, const struct kind *k)
+{
+	buf_printf(b, "---\nname: contree\ndescription: %s\n", description);
+	if (strcmp(k->name, "claude") == 0)
+		buf_puts(b, "allowed-tools: Bash(contree:*)\n");
+	buf_puts(b, "---\n\n");
+	skill_body(b, 1);
+}
+
+static void
+single_file(struct buf *b, const struct kind *k)
+{
+	if (k->type == K_SUBAGENT) {
+		buf_printf(b, "---\nname: contree-subagent\n"
+		    "description: Carries out one self-contained task in its own "
+		    "ConTree sandbox session and reports the resulting image. %s\n"
+		    "allowed-tools: Bash(contree:*)\n---\n\n", description);
+		skill_body(b, 0);
+	} else {
+		buf_printf(b, "---\nname: contree\n"
+		    "description: Works in isolated ConTree sandboxes and runs "
+		    "commands, builds and tests there instead of on the host.\n"
+		    "tools: Bash, Read, Grep\nskills: contree\n---\n\n");
+		buf_puts(b, agent_body);
+	}
+}
+
+static const char openai_yaml[] =
+    "interface:\n"
+    "  display_name: \"ConTree\"\n"
+    "  short_description: \"Run commands in isolated, versioned sandboxes\"\n"
+    "  default_prompt: \"Use the contree skill to run this task in a ConTree "
+    "sandbox session instead of on the host.\"\n";
+
+static const char codex_rules[] =
+    "# Installed by contree skill install: let contree commands run.\n"
+    "prefix_rule(pattern = [\"contree\"], decision = \"allow\")\n";
+
+/* ---- files --------------------------------------------------------------- */
+
+static int
+exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+static int
+isdir(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* rm -r.  -1 with the slot set. */
+static int
+rmtree(const char *path)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int rc = 0;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		seterr("cannot remove %s:", path);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (!(d = opendir(path))) {
+			seterr("cannot remove %s:", path);
+			return -1;
+		}
+		while ((e = readdir(d))) {
+			char *p;
+
+			if (strcmp(e->d_name, ".") == 0 ||
+			    strcmp(e->d_name, "..") == 0)
+				continue;
+			p = xasprintf("%s/%s", path, e->d_name);
+			if (rmtree(p) < 0)
+				rc = -1;
+			free(p);
+		}
+		closedir(d);
+		if (rc == 0 && rmdir(path) < 0) {
+			seterr("cannot remove %s:", path);
+			rc = -1;
+		}
+	} else if (unlink(path) < 0) {
+		seterr("cannot remove %s:", path);
+		rc = -1;
+	}
+	return rc;
+}
+
+/* 1 if what is at l->path may be replaced or removed: for a skill
+ * directory, a directory holding SKILL.md, or an empty one; for the
+ * single-file kinds, a regular file.  0 with the slot set. */
+static int
+ours(const struct loc *l)
+{
+	struct stat st;
+	char *p;
+	int r;
+	DIR *d;
+	struct dirent *e;
+
+	if (lstat(l->path, &st) < 0) {
+		seterr("cannot use %s:", l->path);
+		return 0;
+	}
+	if (l->k->type != K_DIR) {
+		if (S_ISREG(st.st_mode))
+			return 1;
+		seterr("%s is not a file; not touching it", l->path);
+		return 0;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		seterr("%s is not a directory; not touching it", l->path);
+		return 0;
+	}
+	p = xasprintf("%s/SKILL.md", l->path);
+	r = lstat(p, &st) == 0 && S_ISREG(st.st_mode);
+	free(p);
+	if (!r && (d = opendir(l->path))) {
+		r = 1;
+		while ((e = readdir(d)))
+			if (strcmp(e->d_name, ".") != 0 &&
+			    strcmp(e->d_name, "..") != 0)
+				r = 0;
+		closedir(d);
+	}
+	if (!r)
+		seterr("%s has no SKILL.md and is not empty; not touching it",
+		    l->path);
+	return r;
+}
+
+static char *
+parent_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	if (!s || s == path)
+		return xstrdup("/");
+	return xstrndup(path, (size_t)(s - path));
+}
+
+/* The codex rules file of a codex skill at path: <codex home>/rules/
+ * contree.rules when path ends in skills/contree, else NULL. */
+static char *
+rules_path(const char *path)
+{
+	size_t n = strlen(path), m = strlen("/skills/contree");
+
+	if (n <= m || strcmp(path + n - m, "/skills/contree") != 0)
+		return NULL;
+	return xasprintf("%.*s/rules/contree.rules", (int)(n - m), path);
+}
+
+static int
+put(const char *path, const char *data, size_t n)
+{
+	return writefile_atomic(path, data, n, 0644);
+}
+
+/* Write the kind's files at l->path, replacing what is there. */
+static int
+write_loc(const struct loc *l)
+{
+	char *parent = parent_of(l->path), *tmp = NULL, *p = NULL, *q = NULL;
+	struct buf b = {0};
+	int rc = -1;
+
+	if (exists(l->path) && !ours(l))
+		goto out;
+	if (mkdirs(parent, 0755) < 0)
+		goto out;
+	if (l->k->type != K_DIR) {
+		single_file(&b, l->k);
+		rc = put(l->path, b.p, b.len);
+		goto out;
+	}
+	tmp = xasprintf("%s/.contree-skill.XXXXXX", parent);
+	if (!mkdtemp(tmp)) {
+		seterr("cannot create a directory in %s:", parent);
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	p = xasprintf("%s/new", tmp);
+	q = xasprintf("%s/new/agents", tmp);
+	if (mkdirs(q, 0755) < 0)
+		goto out;
+	free(q);
+	skill_md(&b, l->k);
+	q = xasprintf("%s/SKILL.md", p);
+	if (put(q, b.p, b.len) < 0)
+		goto out;
+	free(q);
+	buf_reset(&b);
+	buf_printf(&b, "%s\n", VERSION);
+	q = xasprintf("%s/.version", p);
+	if (put(q, b.p, b.len) < 0)
+		goto out;
+	free(q);
+	q = xasprintf("%s/agents/openai.yaml", p);
+	if (put(q, openai_yaml, sizeof openai_yaml - 1) < 0)
+		goto out;
+	free(q);
+	q = xasprintf("%s/old", tmp);
+	if (exists(l->path) && rename(l->path, q) < 0) {
+		seterr("cannot replace %s:", l->path);
+		goto out;
+	}
+	if (rename(p, l->path) < 0) {
+		seterr("cannot install %s:", l->path);
+		if (exists(q))
+			(void)rename(q, l->path);
+		goto out;
+	}
+	if (strcmp(l->k->name, "codex") == 0) {
+		char *r = rules_path(l->path), *rd;
+
+		if (r) {
+			rd = parent_of(r);
+			rc = mkdirs(rd, 0755) < 0 ? -1 :
+			    put(r, codex_rules, sizeof codex_rules - 1);
+			free(rd);
+			free(r);
+			if (rc < 0)
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (tmp) {
+		char *err = xstrdup(geterr());
+
+		(void)rmtree(tmp);
+		seterr("%s", err);
+		free(err);
+	}
+	buf_free(&b);
+	free(parent);
+	free(tmp);
+	free(p);
+	free(q);
+	return rc;
+}
+
+static void
+action_row(struct out *o, const char *action, const struct loc *l)
+{
+	struct row *r = row_new();
+	char *s = shown(l->path);
+
+	row_str(r, "action", action);
+	row_str(r, "name", "contree");
+	row_str(r, "kind", l->k->name);
+	row_str(r, "path", s);
+	free(s);
+	out_row(o, r);
+}
+
+static int
+finish(struct out *o, int failed)
+{
+	if (out_end(o) < 0)
+		return -1;
+	return failed ? EXIT_ERR : EXIT_OK;
+}
+
+/* ---- commands ------------------------------------------------------------ */
+
+int
+cmd_skill_install(struct ctx *c)
+{
+	struct locs l = {0};
+	struct out *o;
+	size_t i;
+	int n, failed = 0, yes = arg_flag(c, "yes");
+
+	arg_pos(c, "SPEC", &n);
+	if (n) {
+		if (parse_specs(c, &l) < 0)
+			return -1;
+	} else {
+		const char *h = home();
+		char *cl;
+		int claude;
+
+		if (!h)
+			return -1;
+		cl = xasprintf("%s/.claude", h);
+		claude = isdir(cl);
+		free(cl);
+		for (i = 0; i < LEN(kinds); i++) {
+			char *p;
+
+			if (kinds[i].claude && !claude)
+				continue;
+			if (!(p = global_path(&kinds[i]))) {
+				locs_free(&l);
+				return -1;
+			}
+			locs_add(&l, &kinds[i], p);
+		}
+	}
+	o = out_new(c->fmt, 1);
+	for (i = 0; i < l.n; i++) {
+		char *s = shown(l.v[i].path);
+
+		if (exists(l.v[i].path) && !yes) {
+			logmsg(LOG_WARNING, "contree skill (%s) is already "
+			    "installed at %s; use 'contree skill upgrade' or -y "
+			    "to replace it", l.v[i].k->name, s);
+		} else if (write_loc(&l.v[i]) < 0 ||
+		    reg_update(c, &l.v[i], 1) < 0) {
+			logmsg(LOG_ERROR, "%s", geterr());
+			failed = 1;
+		} else {
+			logmsg(LOG_INFO, "Installed contree skill (%s) at %s",
+			    l.v[i].k->name, s);
+			action_row(o, "install", &l.v[i]);
+		}
+		free(s);
+	}
+	locs_free(&l);
+	return finish(o, failed);
+}
+
+int
+cmd_skill_upgrade(struct ctx *c)
+{
+	struct locs l = {0};
+	struct out *o;
+	size_t i;
+	int failed = 0;
+
+	if (targets(c, &l) < 0)
+		return -1;
+	o = out_new(c->fmt, 1);
+	for (i = 0; i < l.n; i++) {
+		char *s = shown(l.v[i].path);
+
+		if (!exists(l.v[i].path)) {
+			logmsg(LOG_ERROR, "contree skill (%s) is not installed "
+			    "at %s", l.v[i].k->name, s);
+			failed = 1;
+		} else if (write_loc(&l.v[i]) < 0 ||
+		    reg_update(c, &l.v[i], 1) < 0) {
+			logmsg(LOG_ERROR, "%s", geterr());
+			failed = 1;
+		} else {
+			logmsg(LOG_INFO, "Upgraded contree skill (%s) at %s",
+			    l.v[i].k->name, s);
+			action_row(o, "upgrade", &l.v[i]);
+		}
+		free(s);
+	}
+	locs_free(&l);
+	return finish(o, failed);
+}
+
+int
+cmd_skill_remove(struct ctx *c)
+{
+	struct locs l = {0};
+	struct out *o;
+	size_t i;
+	int failed = 0, yes = arg_flag(c, "yes");
+
+	if (targets(c, &l) < 0)
+		return -1;
+	o = out_new(c->fmt, 1);
+	for (i = 0; i < l.n; i++) {
+		char *s = shown(l.v[i].path), *q;
+		int rc;
+
+		if (!exists(l.v[i].path)) {
+			logmsg(LOG_ERROR, "contree skill (%s) is not installed "
+			    "at %s", l.v[i].k->name, s);
+			(void)reg_update(c, &l.v[i], 0);
+			failed = 1;
+			free(s);
+			continue;
+		}
+		if (!ours(&l.v[i])) {
+			logmsg(LOG_ERROR, "%s", geterr());
+			failed = 1;
+			free(s);
+			continue;
+		}
+		if (!yes) {
+			q = xasprintf("Remove 'contree' from %s? [y/N] ", s);
+			rc = ask_yn(q);
+			free(q);
+			if (!rc) {
+				logmsg(LOG_WARNING, "Not removed: %s", s);
+				failed = 1;
+				free(s);
+				continue;
+			}
+		}
+		rc = rmtree(l.v[i].path);
+		if (rc == 0 && strcmp(l.v[i].k->name, "codex") == 0) {
+			char *r = rules_path(l.v[i].path);
+
+			if (r)
+				rc = rmtree(r);
+			free(r);
+		}
+		if (rc == 0)
+			rc = reg_update(c, &l.v[i], 0);
+		if (rc < 0) {
+			logmsg(LOG_ERROR, "%s", geterr());
+			failed = 1;
+		} else {
+			logmsg(LOG_INFO, "Removed contree skill (%s) from %s",
+			    l.v[i].k->name, s);
+			action_row(o, "remove", &l.v[i]);
+		}
+		free(s);
+	}
+	locs_free(&l);
+	return finish(o, failed);
+}
+
+/* -1, 0, 1 as dotted version a is older than, equal to, newer than b. */
+static int
+vercmp(const char *a, const char *b)
+{
+	while (*a || *b) {
+		unsigned long x = strtoul(a, (char **)&a, 10);
+		unsigned long y = strtoul(b, (char **)&b, 10);
+
+		if (x != y)
+			return x < y ? -1 : 1;
+		if (*a == '.')
+			a++;
+		else if (*a)
+			return -1;      /* not a plain version: treat as older */
+		if (*b == '.')
+			b++;
+		else if (*b)
+			break;
+	}
+	return 0;
+}
+
+int
+cmd_skill_list(struct ctx *c)
+{
+	struct locs l = {0};
+	struct out *o;
+	size_t i, kept = 0;
+	int rc = 0;
+
+	if (reg_load(c, &l) < 0)
+		return -1;
+	qsort(l.v, l.n, sizeof *l.v, cmp_path);
+	o = out_new(c->fmt, 1);
+	for (i = 0; i < l.n; i++) {
+		struct row *r = row_new();
+		char *s = shown(l.v[i].path), *vp;
+		struct buf v = {0};
+		int ex = exists(l.v[i].path), have = 0;
+
+		if (ex && l.v[i].k->type == K_DIR) {
+			vp = xasprintf("%s/.version", l.v[i].path);
+			if (readfile(vp, &v) == 0) {
+				while (v.len && (v.p[v.len - 1] == '\n' ||
+				    v.p[v.len - 1] == '\r' || v.p[v.len - 1] == ' '))
+					v.p[--v.len] = '\0';
+				have = v.len > 0;
+			}
+			free(vp);
+		}
+		row_str(r, "name", "contree");
+		row_str(r, "path", s);
+		row_str(r, "kind", l.v[i].k->name);
+		row_str(r, "version", have ? v.p : "?");
+		row_str(r, "latest", VERSION);
+		row_bool(r, "outdated", !have || vercmp(v.p, VERSION) < 0);
+		row_bool(r, "exists", ex);
+		out_row(o, r);
+		buf_free(&v);
+		free(s);
+		if (ex)
+			l.v[kept++] = l.v[i];
+		else
+			free(l.v[i].path);
+	}
+	if (kept != l.n) {
+		/* forget what is gone; it was listed one last time */
+		l.n = kept;
+		if (reg_save(c, &l) < 0)
+			logmsg(LOG_WARNING, "%s", geterr());
+	}
+	locs_free(&l);
+	if (out_end(o) < 0)
+		rc = -1;
+	return rc;
+}
