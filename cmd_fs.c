@@ -298,6 +298,7 @@ dur(char *out, size_t n, long long s)
 
 struct progress {
 	int64_t start, last;
+	off_t done;
 };
 
 static void
@@ -308,6 +309,7 @@ cp_progress(void *arg, off_t done, off_t total)
 	double secs = (double)(now - pg->start) / 1000.0, speed;
 	char a[32], b[32], e[32];
 
+	pg->done = done;
 	if (now - pg->last < 5000)
 		return;
 	pg->last = now;
@@ -350,15 +352,23 @@ cmd_cp(struct ctx *c)
 		free(path);
 		return -1;
 	}
-	/* download beside DEST, rename into place only when complete */
-	tmp = xasprintf("%s.contree-XXXXXX", dest);
-	if ((fd = mkstemp(tmp)) < 0) {
+	/* download beside DEST, rename into place only when complete;
+	 * but a device, FIFO or symlink (cp X /dev/stdout) is written
+	 * through, as "created or truncated" says: never replaced */
+	if (lstat(dest, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		tmp = NULL;
+		fd = open(dest, O_WRONLY | O_TRUNC | O_CREAT, 0666);
+	} else {
+		tmp = xasprintf("%s.contree-XXXXXX", dest);
+		fd = mkstemp(tmp);
+	}
+	if (fd < 0) {
 		seterr("%s:", dest);
 		free(tmp);
 		free(path);
 		return -1;
 	}
-	{
+	if (tmp) {
 		mode_t um = umask(0);
 
 		umask(um);
@@ -370,8 +380,9 @@ cmd_cp(struct ctx *c)
 	q[2] = NULL;
 	memset(&r, 0, sizeof r);
 	pg.start = pg.last = now_ms();
+	pg.done = 0;
 	rc = api_download(a, url, q, fd, cp_progress, &pg, &r);
-	if (rc == 0 && (fsync(fd) < 0 || fstat(fd, &sb) < 0)) {
+	if (rc == 0 && ((tmp && fsync(fd) < 0) || fstat(fd, &sb) < 0)) {
 		seterr("%s:", dest);
 		rc = -1;
 	}
@@ -379,13 +390,16 @@ cmd_cp(struct ctx *c)
 		seterr("%s:", dest);
 		rc = -1;
 	}
-	if (rc == 0 && rename(tmp, dest) < 0) {
+	if (rc == 0 && tmp && rename(tmp, dest) < 0) {
 		seterr("%s:", dest);
 		rc = -1;
 	}
-	if (rc < 0)
-		unlink(tmp);
-	else {
+	if (rc < 0) {
+		if (tmp)
+			unlink(tmp);
+	} else {
+		if (!tmp)
+			sb.st_size = pg.done;
 		secs = (double)(now_ms() - pg.start) / 1000.0;
 		human(sz, sizeof sz, (double)sb.st_size);
 		human(sp, sizeof sp, secs > 0 ? (double)sb.st_size / secs :

@@ -340,8 +340,7 @@ when_arg(struct ctx *c, const char *name, long long *t, int *set)
 	if (!v)
 		return 0;
 	if (parse_when(v, t) < 0) {
-		fprintf(stderr, "%s: error: argument --%s: %s\n", c->path, name,
-		    geterr());
+		usage_fail(c, "argument --%s: %s", name, geterr());
 		return -1;
 	}
 	*set = 1;
@@ -422,8 +421,7 @@ cmd_tag(struct ctx *c)
 
 	args = arg_pos(c, "ARGS", &n);
 	if (n > 2) {
-		fprintf(stderr, "%s: error: expected [IMAGE] TAG, got %d arguments\n",
-		    c->path, n);
+		usage_fail(c, "expected [IMAGE] TAG, got %d arguments", n);
 		return EXIT_USAGE;
 	}
 	if (n == 1) {

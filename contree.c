@@ -219,6 +219,10 @@ setprog(struct parser *p, char *s)
 	p->prog = p->progbuf = s;
 }
 
+/* A message buffer that usage_error frees once the message is formatted:
+ * the longjmp would leave it behind. */
+static struct buf *ue_buf;
+
 static void PRINTFLIKE(2, 3)
 usage_error(struct parser *p, const char *fmt, ...)
 {
@@ -229,6 +233,9 @@ usage_error(struct parser *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (ue_buf)
+		buf_free(ue_buf);
+	ue_buf = NULL;
 	usage_line(&b, p->prog, p->cmd);
 	fprintf(stderr, "%s%s: error: %s\n", b.p, p->prog, msg);
 	buf_free(&b);
@@ -257,15 +264,19 @@ findcmd(const struct cmd *list, const char *w)
 	return NULL;
 }
 
+/* argparse's negative number: -N or -[N].N */
 static int
 isnegnum(const char *s)
 {
-	if (*s++ != '-' || !*s)
+	size_t n;
+
+	if (*s++ != '-')
 		return 0;
-	for (; *s; s++)
-		if ((*s < '0' || *s > '9') && *s != '.')
-			return 0;
-	return 1;
+	n = strspn(s, "0123456789");
+	if (s[n] == '.')
+		return s[n + 1] && strspn(s + n + 1, "0123456789") ==
+		    strlen(s + n + 1);
+	return n > 0 && !s[n];
 }
 
 static struct optval *
@@ -320,6 +331,7 @@ checkval(struct parser *p, const struct opt *o, const char *val)
 			for (i = 0; o->choices[i]; i++)
 				buf_printf(&b, "%s'%s'", i ? ", " : "",
 				    o->choices[i]);
+			ue_buf = &b;
 			usage_error(p, "argument --%s: invalid choice: '%s' (choose from %s)",
 			    o->l, val, b.p);
 		}
@@ -372,9 +384,11 @@ findlong(struct parser *p, const struct opt *opts, const char *name,
 		buf_printf(&amb, ", --help");
 		nhit++;
 	}
-	if (!exact && nhit > 1)
+	if (!exact && nhit > 1) {
+		ue_buf = &amb;
 		usage_error(p, "ambiguous option: --%.*s could match %s",
 		    (int)len, name, amb.p);
+	}
 	buf_free(&amb);
 	return hit;
 }
@@ -441,7 +455,10 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 					if (!o)
 						goto unknown;
 					if (o->kind != OPT_FLAG) {
-						if (s[1])
+						/* -fjson, and -f=json as argparse */
+						if (s == a + 1 && s[1] == '=')
+							val = s + 2;
+						else if (s[1])
 							val = s + 1;
 						break;
 					}
@@ -471,8 +488,8 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 			addval(optslot(c, o), val);
 			optslot(c, o)->count++;
 			if (o->kind == OPT_NARGS)
-				while (i + 1 < argc && !(argv[i + 1][0] == '-' &&
-				    argv[i + 1][1]))
+				while (i + 1 < argc && (!(argv[i + 1][0] == '-' &&
+				    argv[i + 1][1]) || isnegnum(argv[i + 1])))
 					addval(optslot(c, o), argv[++i]);
 			continue;
 		}
@@ -488,6 +505,7 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 				for (k = 0; commands[k].name; k++)
 					buf_printf(&b, "%s'%s'", k ? ", " : "",
 					    commands[k].name);
+				ue_buf = &b;
 				usage_error(p, "argument COMMAND: invalid choice: '%s' (choose from %s)",
 				    a, b.p);
 			}
@@ -513,6 +531,7 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 				for (k = 0; cmd->subs[k].name; k++)
 					buf_printf(&b, "%s'%s'", k ? ", " : "",
 					    cmd->subs[k].name);
+				ue_buf = &b;
 				usage_error(p, "argument command: invalid choice: '%s' (choose from %s)",
 				    a, b.p);
 			}
@@ -551,6 +570,7 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 				for (k = 0; spec[si].choices[k]; k++)
 					buf_printf(&b, "%s'%s'", k ? ", " : "",
 					    spec[si].choices[k]);
+				ue_buf = &b;
 				usage_error(p, "argument %s: invalid choice: '%s' (choose from %s)",
 				    spec[si].name, a, b.p);
 			}
@@ -567,8 +587,10 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 		p->cmd = NULL;
 		return;
 	}
-	if (extra.len)
+	if (extra.len) {
+		ue_buf = &extra;
 		usage_error(p, "unrecognized arguments: %s", extra.p);
+	}
 	/* required positionals still missing */
 	{
 		struct buf miss = {0};
@@ -585,15 +607,18 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 		}
 		if (cmd->subs && cmd->subreq)
 			buf_printf(&miss, "%scommand", miss.len ? ", " : "");
-		if (miss.len)
+		if (miss.len) {
+			ue_buf = &miss;
 			usage_error(p, "the following arguments are required: %s",
 			    miss.p);
+		}
 	}
 	c->cmd = cmd;
 	c->path = p->prog;
 	return;
 unknown:
 	buf_printf(&extra, "%s%s", extra.len ? " " : "", argv[i]);
+	ue_buf = &extra;
 	usage_error(p, "unrecognized arguments: %s", extra.p);
 help:
 	if (global)
@@ -723,13 +748,16 @@ cli_defaults(struct ctx *c, struct ini *cli, struct ini *auth)
 		"output_format", "log_level", "session_key", "profile", "token",
 		"url", "project", "editor"
 	};
-	const char *v[LEN(keys)];
+	char *v[LEN(keys)];
 	size_t i;
 
+	/* the section's own keys ([DEFAULT] does not leak in: the fix of
+	 * cli.md §3.3), %-interpolated like every value */
 	for (i = 0; i < LEN(keys); i++) {
-		v[i] = auth ? ini_raw(auth, "cli", keys[i]) : NULL;
-		if (!v[i] && cli)
-			v[i] = ini_raw(cli, "cli", keys[i]);
+		struct ini *src = auth && ini_raw(auth, "cli", keys[i]) ? auth :
+		    cli && ini_raw(cli, "cli", keys[i]) ? cli : NULL;
+
+		v[i] = src ? xstrdup(ini_get(src, "cli", keys[i])) : NULL;
 	}
 	if (v[0] && !getov(c, "format") && fmt_parse(v[0]) >= 0)
 		c->fmt = fmt_parse(v[0]);
@@ -753,6 +781,8 @@ cli_defaults(struct ctx *c, struct ini *cli, struct ini *auth)
 	c->cli_project = v[6] ? xstrdup(v[6]) : NULL;
 	if (v[7])
 		c->editor_default = xstrdup(v[7]);
+	for (i = 0; i < LEN(keys); i++)
+		free(v[i]);
 }
 
 static char *
@@ -962,6 +992,21 @@ ctx_store(struct ctx *c)
 	return c->store_;
 }
 
+void PRINTFLIKE(2, 3)
+usage_fail(struct ctx *c, const char *fmt, ...)
+{
+	struct buf b = {0};
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	usage_line(&b, c->path, c->cmd);
+	fprintf(stderr, "%s%s: error: %s\n", b.p, c->path, msg);
+	buf_free(&b);
+}
+
 void
 no_session(void)
 {
@@ -1143,7 +1188,7 @@ main(int argc, char **argv)
 			return EXIT_ERR;
 		}
 	}
-	if (c->session_opt)
+	if (c->session_opt && *c->session_opt)
 		c->session = xstrdup(c->session_opt);
 	else if (envnz("CONTREE_SESSION"))
 		c->session = xstrdup(envnz("CONTREE_SESSION"));

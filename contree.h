@@ -111,6 +111,11 @@ struct api *ctx_api(struct ctx *c);
 /* The profile's session store, opened on first use; NULL + error. */
 struct store *ctx_store(struct ctx *c);
 
+/* Print the command's usage line and "<path>: error: <msg>" to stderr,
+ * as the parser does for a usage error (cli.md §1); the caller then
+ * returns EXIT_USAGE. */
+void usage_fail(struct ctx *c, const char *fmt, ...);
+
 /* Print the two-line "no active session" message (cli.md §6). */
 void no_session(void);
 

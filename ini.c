@@ -121,7 +121,7 @@ ini_load(const char *path, int *missing)
 	struct sect *cur = NULL;
 	struct kv *last = NULL;
 	char *line, *next;
-	int lineno = 0;
+	int lineno = 0, kindent = 0;
 
 	if (missing)
 		*missing = 0;
@@ -148,8 +148,8 @@ ini_load(const char *path, int *missing)
 				last = NULL;
 			continue;
 		}
-		if ((line[0] == ' ' || line[0] == '\t') && last) {
-			/* continuation of the previous value */
+		if (last && t - line > kindent) {
+			/* indented deeper than its key: a continuation */
 			char *v = xasprintf("%s\n%s", last->v, t);
 
 			free(last->v);
@@ -181,6 +181,7 @@ ini_load(const char *path, int *missing)
 		}
 		sep = t + i;
 		*sep = '\0';
+		kindent = (int)(t - line);
 		setraw(cur, trim(t), trim(sep + 1));
 		last = findkv(cur, trim(t));
 	}

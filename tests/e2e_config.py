@@ -162,6 +162,10 @@ def test_cli_ini(t):
     assert "[INFO]" not in r.stderr, r
     r = ok(t.run("-L", "info", "-S", "k", "env", "A=1"))
     assert "[INFO]" in r.stderr, r
+    # values are %-interpolated like every other value
+    write(cli, "[cli]\nsession_key = a%%b\n")
+    r = ok(t.run("use", "tag:alpine:3.19"))
+    assert r.stdout == "export CONTREE_SESSION=a%b\n", r
     # a [cli] section in auth.ini is honoured
     os.unlink(cli)
     with open(os.path.join(confdir(t), "auth.ini"), "a") as f:
@@ -226,3 +230,35 @@ def test_migration(t):
     ok(t.run("images"))
     assert os.path.exists(os.path.join(old, "config.ini"))
     assert "[profile:old]" not in open(os.path.join(new, "auth.ini")).read()
+
+
+def test_option_syntax(t):
+    """cli.md §1: the argparse conventions of the global parser."""
+    t.fake
+    # -X=VALUE is a value, as argparse reads it (not "=VALUE")
+    r = ok(t.run("-f=json", "-S=k", "env", "A=1"))
+    r = ok(t.run("-f=json", "-S=k", "env"))
+    assert rows(r) == [{"key": "A", "value": "1"}], r
+    r = ok(t.run("-fjson", "-Sk", "env"))
+    assert rows(r) == [{"key": "A", "value": "1"}], r
+    # a value starting with '-' needs '='
+    r = t.run("-S", "-k", "env")
+    assert r.code == 2 and "contree: error: argument -S" in r.stderr, r
+    assert r.stderr.startswith("usage: contree "), r
+    r = ok(t.run("--session=-k", "env"))
+    # ambiguous prefixes name the candidates; unique ones work
+    r = t.run("--pro", "x", "env")
+    assert r.code == 2 and "--profile" in r.stderr and \
+        "--project" in r.stderr, r
+    ok(t.run("--form", "json", "-S", "k", "env"))
+    # -h inside a cluster is help, exit 0
+    r = ok(t.run("-S", "k", "session", "show", "-ah"))
+    assert r.stdout.startswith("usage: contree session show"), r
+    # unknown command and subcommand
+    r = t.run("nosuch")
+    assert r.code == 2 and "contree: error: " in r.stderr and \
+        "'nosuch'" in r.stderr, r
+    r = t.run("session", "nosuch")
+    assert r.code == 2 and "contree session: error: " in r.stderr, r
+    r = t.run("operation")
+    assert r.code == 2 and "contree operation: error: " in r.stderr, r

@@ -5,6 +5,7 @@ lead-owned file commands: ls, cat, cp, file ls (§9.11-9.13, §9.16)."""
 import json
 import os
 import subprocess
+import threading
 
 S = ("-S", "i1")
 
@@ -72,6 +73,8 @@ def test_images_time_window(t):
     assert r.code == 0 and q["since"] == ["2025-06-01T10:30:00Z"], (r, q)
     r = t.run("images", "--since", "2025-02-30")
     assert r.code == 2 and "invalid date" in r.stderr, r
+    assert r.stderr.startswith("usage: contree images ") and \
+        "\ncontree images: error: argument --since: " in r.stderr, r
 
 
 def test_images_closed_pipe_is_quiet(t):
@@ -120,6 +123,9 @@ def test_tag_and_untag(t):
     assert d["query"] == {"tag": ["a b&c=d"]}, d
     r = t.run(*S, "tag", "a", "b", "c")
     assert r.code == 2, r
+    # a usage error: usage line, then "contree tag: error: ..." (cli.md §1)
+    assert r.stderr.startswith("usage: contree tag ") and \
+        "\ncontree tag: error: " in r.stderr, r
     r = t.run("-S", "nobody", "tag", "x")
     assert r.code == 1 and "no active session" in r.stderr.lower(), r
 
@@ -220,6 +226,37 @@ def test_cp_downloads_atomically(t):
     assert r.code == 1, r
     assert open(dest, "rb").read() == b"old"
     assert sorted(os.listdir(t.tmp)) == ["out.bin"], os.listdir(t.tmp)
+
+
+def test_cp_writes_through_special_dest(t):
+    # DEST is "created or truncated": a symlink or a FIFO (/dev/stdout)
+    # is written through, never replaced by a regular file
+    blob = os.urandom(100000)
+    t.fake.add_image({"/data/f": blob}, tag="fs:5")
+    start(t, "tag:fs:5")
+    real = os.path.join(t.tmp, "real.bin")
+    with open(real, "wb") as f:
+        f.write(b"old contents that are longer" * 10000)
+    link = os.path.join(t.tmp, "link.bin")
+    os.symlink(real, link)
+    r = t.run(*S, "cp", "/data/f", link)
+    assert r.code == 0, r
+    assert os.path.islink(link), "symlink replaced"
+    assert open(real, "rb").read() == blob
+    fifo = os.path.join(t.tmp, "fifo")
+    os.mkfifo(fifo)
+    got = []
+    th = threading.Thread(target=lambda: got.append(open(fifo, "rb").read()))
+    th.start()
+    r = t.run(*S, "cp", "/data/f", fifo)
+    th.join(30)
+    assert r.code == 0, r
+    assert got == [blob], len(got[0]) if got else got
+    assert "[INFO] Downloaded 97.7 KiB" in r.stderr, r.stderr
+    import stat
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(os.listdir(t.tmp)) == ["fifo", "link.bin", "real.bin"], \
+        os.listdir(t.tmp)
 
 
 # ---- file ls ---------------------------------------------------------------------------

@@ -116,6 +116,9 @@ def test_key_root_dir_and_precedence(t):
     r = ok(t.run("use", u, env={"CONTREE_SESSION": ""}, stdin=b"", cwd=d))
     assert r.stdout.strip().endswith(expected_key("proj2", "default",
                                                   os.getpid())), r
+    # so is an empty -S: never a session with an empty key
+    r = ok(t.run("-S", "", "use", u, env={"CONTREE_SESSION": "envkey"}))
+    assert r.stdout.strip() == "export CONTREE_SESSION=envkey", r
 
 
 # ---- use / session ---------------------------------------------------------------
@@ -480,6 +483,11 @@ def test_rollback(t):
     fails(t.run("-S", "r", "session", "rollback", "-0"), "0")
     r = fails(t.run("-S", "r", "session", "rollback", "abc"), "abc")
     r = fails(t.run("-S", "r", "session", "rollback", "1.5"), "1.5")
+    # only argparse's negative numbers (-N, -[N].N) are positionals
+    r = fails(t.run("-S", "r", "session", "rollback", "-.5"), "-.5")
+    for a in ("-.", "-1.", "-1.2.3"):
+        r = t.run("-S", "r", "session", "rollback", a)
+        assert r.code == 2 and "unrecognized arguments: " + a in r.stderr, r
     # an entry of another session is not in this one
     ok(t.run("-S", "other", "use", u))
     oid = show(t, "other")[0]["id"]

@@ -134,6 +134,28 @@ test_continuation(void)
 }
 
 static void
+test_indented_keys(void)
+{
+	/* as configparser: a line continues a value only when indented
+	 * deeper than its key, so indented keys stay keys */
+	struct ini *ini = parse(
+	    "  [s]\n"
+	    "  token = x\n"
+	    "  url = y\n"
+	    "# a comment does not end a value\n"
+	    "    more\n"
+	    "type = jwt\n");
+
+	T_OK(ini != NULL);
+	if (!ini)
+		return;
+	T_STREQ(ini_get(ini, "s", "token"), "x");
+	T_STREQ(ini_get(ini, "s", "url"), "y\nmore");
+	T_STREQ(ini_get(ini, "s", "type"), "jwt");
+	ini_free(ini);
+}
+
+static void
 test_interpolation(void)
 {
 	struct ini *ini = parse(
@@ -327,6 +349,7 @@ main(void)
 	}
 	test_basic();
 	test_continuation();
+	test_indented_keys();
 	test_interpolation();
 	test_errors();
 	test_roundtrip();
