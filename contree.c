@@ -242,6 +242,22 @@ usage_error(struct parser *p, const char *fmt, ...)
 	longjmp(parse_done, EXIT_USAGE + 1);
 }
 
+/* "'a', 'b', 'c'": the names of a NULL-terminated list, or of a command
+ * table when names is NULL.  Static storage, so it stays reachable when
+ * usage_error jumps away. */
+static const char *
+quoted_list(const char *const *names, const struct cmd *cmds)
+{
+	static struct buf b;
+	int k;
+
+	buf_reset(&b);
+	for (k = 0; names ? names[k] != NULL : cmds[k].name != NULL; k++)
+		buf_printf(&b, "%s'%s'", k ? ", " : "",
+		    names ? names[k] : cmds[k].name);
+	return b.p ? b.p : "";
+}
+
 static int
 matchname(const char *name, const char *const *alias, const char *w)
 {
@@ -325,16 +341,8 @@ checkval(struct parser *p, const struct opt *o, const char *val)
 		for (i = 0; o->choices[i]; i++)
 			if (strcmp(o->choices[i], val) == 0)
 				return;
-		{
-			struct buf b = {0};
-
-			for (i = 0; o->choices[i]; i++)
-				buf_printf(&b, "%s'%s'", i ? ", " : "",
-				    o->choices[i]);
-			ue_buf = &b;
-			usage_error(p, "argument --%s: invalid choice: '%s' (choose from %s)",
-			    o->l, val, b.p);
-		}
+		usage_error(p, "argument --%s: invalid choice: '%s' (choose from %s)",
+		    o->l, val, quoted_list(o->choices, NULL));
 	}
 }
 
@@ -498,17 +506,9 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 			/* the command word; the rest is the command's */
 			const struct cmd *sub = findcmd(commands, a);
 
-			if (!sub) {
-				struct buf b = {0};
-				int k;
-
-				for (k = 0; commands[k].name; k++)
-					buf_printf(&b, "%s'%s'", k ? ", " : "",
-					    commands[k].name);
-				ue_buf = &b;
+			if (!sub)
 				usage_error(p, "argument COMMAND: invalid choice: '%s' (choose from %s)",
-				    a, b.p);
-			}
+				    a, quoted_list(NULL, commands));
 			p->cmd = sub;
 			setprog(p, xasprintf("contree %s", sub->name));
 			parse(p, argc, argv, i + 1, 0);
@@ -524,17 +524,9 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 				buf_free(&extra);
 				return;
 			}
-			if (!spec || !spec->name) {
-				struct buf b = {0};
-				int k;
-
-				for (k = 0; cmd->subs[k].name; k++)
-					buf_printf(&b, "%s'%s'", k ? ", " : "",
-					    cmd->subs[k].name);
-				ue_buf = &b;
+			if (!spec || !spec->name)
 				usage_error(p, "argument command: invalid choice: '%s' (choose from %s)",
-				    a, b.p);
-			}
+				    a, quoted_list(NULL, cmd->subs));
 		}
 		/* advance past finished positional specs */
 		while (spec && spec[si].name && taken > 0 &&
@@ -564,16 +556,9 @@ parse(struct parser *p, int argc, char **argv, int i, int global)
 
 			for (k = 0; spec[si].choices[k]; k++)
 				ok |= strcmp(spec[si].choices[k], a) == 0;
-			if (!ok) {
-				struct buf b = {0};
-
-				for (k = 0; spec[si].choices[k]; k++)
-					buf_printf(&b, "%s'%s'", k ? ", " : "",
-					    spec[si].choices[k]);
-				ue_buf = &b;
+			if (!ok)
 				usage_error(p, "argument %s: invalid choice: '%s' (choose from %s)",
-				    spec[si].name, a, b.p);
-			}
+				    spec[si].name, a, quoted_list(spec[si].choices, NULL));
 		}
 		c->pos = xreallocarray(c->pos, (size_t)c->npos + 1, sizeof *c->pos);
 		c->posname = xreallocarray(c->posname, (size_t)c->npos + 1,
