@@ -978,7 +978,8 @@ cmd_skill_list(struct ctx *c)
 
 	if (reg_load(c, &l) < 0)
 		return -1;
-	qsort(l.v, l.n, sizeof *l.v, cmp_path);
+	if (l.n)  /* qsort wants a non-NULL base even for no elements */
+		qsort(l.v, l.n, sizeof *l.v, cmp_path);
 	o = out_new(c->fmt, 1);
 	for (i = 0; i < l.n; i++) {
 		struct row *r = row_new();
