@@ -223,22 +223,30 @@ setprog(struct parser *p, char *s)
  * the longjmp would leave it behind. */
 static struct buf *ue_buf;
 
-static void PRINTFLIKE(2, 3)
-usage_error(struct parser *p, const char *fmt, ...)
+/* The usage line of cmd and "PROG: error: MESSAGE" on stderr. */
+static void
+vusage(const char *prog, const struct cmd *cmd, const char *fmt, va_list ap)
 {
 	struct buf b = {0};
 	char msg[1024];
+
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	usage_line(&b, prog, cmd);
+	fprintf(stderr, "%s%s: error: %s\n", b.p, prog, msg);
+	buf_free(&b);
+}
+
+static void PRINTFLIKE(2, 3)
+usage_error(struct parser *p, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vusage(p->prog, p->cmd, fmt, ap);
 	va_end(ap);
 	if (ue_buf)
 		buf_free(ue_buf);
 	ue_buf = NULL;
-	usage_line(&b, p->prog, p->cmd);
-	fprintf(stderr, "%s%s: error: %s\n", b.p, p->prog, msg);
-	buf_free(&b);
 	longjmp(parse_done, EXIT_USAGE + 1);
 }
 
@@ -980,16 +988,11 @@ ctx_store(struct ctx *c)
 void PRINTFLIKE(2, 3)
 usage_fail(struct ctx *c, const char *fmt, ...)
 {
-	struct buf b = {0};
-	char msg[1024];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vusage(c->path, c->cmd, fmt, ap);
 	va_end(ap);
-	usage_line(&b, c->path, c->cmd);
-	fprintf(stderr, "%s%s: error: %s\n", b.p, c->path, msg);
-	buf_free(&b);
 }
 
 void

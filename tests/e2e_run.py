@@ -591,10 +591,9 @@ def test_server_error_mid_run_leaves_session(t):
     assert after.out == before.out, (before.out, after.out)
 
 
-def test_ctrl_c_cancels(t):
-    start(t)
-    before = history(t)
-    t.fake.clear_requests()
+def sleeping_run(t):
+    """Start `contree run sleep 30` in the background; wait until its
+    operation executes.  -> (Popen, operation uuid)"""
     p = subprocess.Popen([t.binary(), *S, "run", "sleep", "30"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=t.env(), cwd=t.home)
@@ -606,6 +605,14 @@ def test_ctrl_c_cancels(t):
         time.sleep(0.05)
     assert op, "the run never started"
     time.sleep(0.2)
+    return p, op
+
+
+def test_ctrl_c_cancels(t):
+    start(t)
+    before = history(t)
+    t.fake.clear_requests()
+    p, op = sleeping_run(t)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 130, (p.returncode, err)
@@ -621,17 +628,7 @@ def test_cancelled_elsewhere_exits_1(t):
     the process die with 137; nothing is recorded."""
     start(t)
     before = history(t)
-    p = subprocess.Popen([t.binary(), *S, "run", "sleep", "30"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=t.env(), cwd=t.home)
-    op = None
-    deadline = time.time() + 20
-    while time.time() < deadline and not op:
-        ops = t.fake.call("GET", "/v1/operations", query={"status": "EXECUTING"}).json
-        op = ops[0]["uuid"] if ops else None
-        time.sleep(0.05)
-    assert op, "the run never started"
-    time.sleep(0.2)
+    p, op = sleeping_run(t)
     assert t.run(*S, "kill", op).code == 0
     out, err = p.communicate(timeout=30)
     assert p.returncode == 1, (p.returncode, err)
