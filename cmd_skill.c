@@ -792,6 +792,25 @@ finish(struct out *o, int failed)
 
 /* ---- commands ------------------------------------------------------------ */
 
+/* Write the skill at loc, remember it, log it and add its row: the
+ * common step of install and upgrade.  0, or -1 (already logged). */
+static int
+put_skill(struct ctx *c, struct out *o, const struct loc *loc,
+    const char *done, const char *action)
+{
+	char *s;
+
+	if (write_loc(loc) < 0 || reg_update(c, loc, 1) < 0) {
+		logmsg(LOG_ERROR, "%s", geterr());
+		return -1;
+	}
+	s = shown(loc->path);
+	logmsg(LOG_INFO, "%s contree skill (%s) at %s", done, loc->k->name, s);
+	free(s);
+	action_row(o, action, loc);
+	return 0;
+}
+
 int
 cmd_skill_install(struct ctx *c)
 {
@@ -834,14 +853,8 @@ cmd_skill_install(struct ctx *c)
 			logmsg(LOG_WARNING, "contree skill (%s) is already "
 			    "installed at %s; use 'contree skill upgrade' or -y "
 			    "to replace it", l.v[i].k->name, s);
-		} else if (write_loc(&l.v[i]) < 0 ||
-		    reg_update(c, &l.v[i], 1) < 0) {
-			logmsg(LOG_ERROR, "%s", geterr());
+		} else if (put_skill(c, o, &l.v[i], "Installed", "install") < 0) {
 			failed = 1;
-		} else {
-			logmsg(LOG_INFO, "Installed contree skill (%s) at %s",
-			    l.v[i].k->name, s);
-			action_row(o, "install", &l.v[i]);
 		}
 		free(s);
 	}
@@ -867,14 +880,8 @@ cmd_skill_upgrade(struct ctx *c)
 			logmsg(LOG_ERROR, "contree skill (%s) is not installed "
 			    "at %s", l.v[i].k->name, s);
 			failed = 1;
-		} else if (write_loc(&l.v[i]) < 0 ||
-		    reg_update(c, &l.v[i], 1) < 0) {
-			logmsg(LOG_ERROR, "%s", geterr());
+		} else if (put_skill(c, o, &l.v[i], "Upgraded", "upgrade") < 0) {
 			failed = 1;
-		} else {
-			logmsg(LOG_INFO, "Upgraded contree skill (%s) at %s",
-			    l.v[i].k->name, s);
-			action_row(o, "upgrade", &l.v[i]);
 		}
 		free(s);
 	}

@@ -636,32 +636,6 @@ def test_cancelled_elsewhere_exits_1(t):
     assert history(t) == before
 
 
-def test_terminal_output_cleaned(t):
-    """Escape cleaning happens only when the destination is a terminal
-    (pipes get the bytes unchanged: test_binary_output_byte_exact)."""
-    import pty
-    start(t)
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(t.home)
-        os.execve(t.binary(), [t.binary(), *S, "run", "-s",
-                  r"printf 'a\033[2Jb\033[31mred\033[0m\033]0;title\007c\0337d'"],
-                  t.env())
-    out = b""
-    while True:
-        try:
-            d = os.read(fd, 4096)
-        except OSError:
-            break
-        if not d:
-            break
-        out += d
-    _, st = os.waitpid(pid, 0)
-    os.close(fd)
-    assert os.waitstatus_to_exitcode(st) == 0, out
-    assert out == b"ab\x1b[31mred\x1b[0mcd\r\n", out
-
-
 def pty_run(t, *args):
     """Run contree with stdout and stderr on a terminal; (status, bytes)."""
     import pty
@@ -681,6 +655,16 @@ def pty_run(t, *args):
     _, st = os.waitpid(pid, 0)
     os.close(fd)
     return os.waitstatus_to_exitcode(st), out
+
+
+def test_terminal_output_cleaned(t):
+    """Escape cleaning happens only when the destination is a terminal
+    (pipes get the bytes unchanged: test_binary_output_byte_exact)."""
+    start(t)
+    st, out = pty_run(t, *S, "run", "-s",
+                      r"printf 'a\033[2Jb\033[31mred\033[0m\033]0;title\007c\0337d'")
+    assert st == 0, out
+    assert out == b"ab\x1b[31mred\x1b[0mcd\r\n", out
 
 
 def test_terminal_newline_after_cleaning(t):
