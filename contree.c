@@ -1184,14 +1184,16 @@ main(int argc, char **argv)
 		c->session = auto_session_key(c->prof_name);
 	logmsg(LOG_DEBUG, "session key %s", c->session);
 
-	geterr();
+	clearerr_slot();
+	errno = 0;
 	st = c->cmd->fn(c);
-	if (st < 0 && (errno == EPIPE || strstr(geterr(), strerror(EPIPE)))) {
+	if (st < 0 && (geterrclass() == ERR_PIPE ||
+	    (geterrclass() == ERR_NONE && errno == EPIPE))) {
 		/* the reader went away (contree images | head -1): quiet */
 		st = EXIT_OK;
 	} else if (st < 0) {
 		logmsg(LOG_ERROR, "%s", geterr());
-		st = EXIT_ERR;
+		st = errexit();
 	}
 	if (interrupted && st == EXIT_ERR)
 		st = EXIT_INTR;

@@ -839,8 +839,8 @@ order(struct out *o, struct row *r)
 static int
 werr(struct out *o)
 {
-	seterr("writing output: %s", strerror(o->err));
 	errno = o->err;
+	seterr("writing output:");
 	return -1;
 }
 
@@ -1223,8 +1223,8 @@ out_end(struct out *o)
 	free(o->width);
 	free(o);
 	if (err) {
-		seterr("writing output: %s", strerror(err));
 		errno = err;
+		seterr("writing output:");
 		return -1;
 	}
 	return 0;

@@ -18,6 +18,7 @@ const char *argv0 = "contree";
 volatile int interrupted;
 
 static char errbuf[2048];
+static int errcls;
 
 static void
 vfmt(char *out, size_t n, const char *fmt, va_list ap)
@@ -33,23 +34,96 @@ vfmt(char *out, size_t n, const char *fmt, va_list ap)
 	}
 }
 
+static void
+vseterr(int cls, const char *fmt, va_list ap)
+{
+	char tmp[sizeof errbuf];
+
+	/* The format may refer to the current message (wrapping it). */
+	vfmt(tmp, sizeof tmp, fmt, ap);
+	memcpy(errbuf, tmp, sizeof errbuf);
+	errcls = cls;
+}
+
 void
 seterr(const char *fmt, ...)
 {
 	va_list ap;
-	char tmp[sizeof errbuf];
+	size_t len = strlen(fmt);
+	int cls = ERR_OTHER;
 
-	/* The format may refer to the current message (wrapping it). */
+	if (len && fmt[len - 1] == ':') {
+		if (errno == EPIPE)
+			cls = ERR_PIPE;
+		else if (errno == EINTR && interrupted)
+			cls = ERR_INTR;
+		else if (errno == ETIMEDOUT)
+			cls = ERR_TIMEOUT;
+		else
+			cls = ERR_IO;
+	}
 	va_start(ap, fmt);
-	vfmt(tmp, sizeof tmp, fmt, ap);
+	vseterr(cls, fmt, ap);
 	va_end(ap);
+}
+
+void
+seterrc(int cls, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vseterr(cls, fmt, ap);
+	va_end(ap);
+}
+
+void
+errwrap(const char *fmt, ...)
+{
+	va_list ap;
+	char pre[256], tmp[sizeof errbuf];
+
+	va_start(ap, fmt);
+	vsnprintf(pre, sizeof pre, fmt, ap);
+	va_end(ap);
+	snprintf(tmp, sizeof tmp, "%s: %.1780s", pre, geterr());
 	memcpy(errbuf, tmp, sizeof errbuf);
+	if (errcls == ERR_NONE)
+		errcls = ERR_OTHER;
 }
 
 const char *
 geterr(void)
 {
 	return errbuf[0] ? errbuf : "unknown error";
+}
+
+int
+geterrclass(void)
+{
+	return errcls;
+}
+
+void
+clearerr_slot(void)
+{
+	errbuf[0] = '\0';
+	errcls = ERR_NONE;
+}
+
+int
+errexit(void)
+{
+	switch (errcls) {
+	case ERR_PIPE:
+		return EXIT_OK;
+	case ERR_USAGE:
+		return EXIT_USAGE;
+	case ERR_INTR:
+		return EXIT_INTR;
+	default:
+		return EXIT_ERR;
+	}
 }
 
 static int

@@ -35,10 +35,33 @@ extern const char *argv0;       /* "contree" */
  * ending in ':' gets ": strerror(errno)" appended. */
 void logmsg(int level, const char *fmt, ...) PRINTFLIKE(2, 3);
 
-/* The one error slot.  Functions that fail set it and return -1 (or
- * NULL); main prints it.  A format ending in ':' appends strerror(errno). */
+/* The one error slot: a message and its class.  Functions that fail
+ * set it and return -1 (or NULL); main prints the message and maps the
+ * class to the exit status (contree.1 EXIT STATUS).  A format ending in
+ * ':' appends strerror(errno). */
+enum errclass {
+	ERR_NONE,       /* nothing recorded */
+	ERR_OTHER,      /* any other handled error: status 1 */
+	ERR_USAGE,      /* bad command line: status 2 */
+	ERR_NET,        /* could not reach the server, connection lost */
+	ERR_TIMEOUT,    /* a deadline passed */
+	ERR_TLS,        /* handshake or certificate failure */
+	ERR_API,        /* the server answered with an error status */
+	ERR_IO,         /* local file or terminal I/O */
+	ERR_PIPE,       /* the reader of our output went away: quiet, 0 */
+	ERR_INTR        /* interrupted by the user: status 130 */
+};
+/* seterr classifies by errno for a ':' format (EPIPE: ERR_PIPE, EINTR
+ * after Ctrl-C: ERR_INTR, other errno: ERR_IO), else ERR_OTHER. */
 void seterr(const char *fmt, ...) PRINTFLIKE(1, 2);
+void seterrc(int cls, const char *fmt, ...) PRINTFLIKE(2, 3);
+/* Prefix the current message with "<text>: ", keeping its class. */
+void errwrap(const char *fmt, ...) PRINTFLIKE(1, 2);
 const char *geterr(void);
+int geterrclass(void);
+void clearerr_slot(void);
+/* The exit status for the current class (EXIT_ERR when unclassified). */
+int errexit(void);
 
 /* Out of memory is the one condition that ends the process outside
  * main: it prints "contree: out of memory" and exits 1. */
