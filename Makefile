@@ -20,13 +20,13 @@ ALL_CFLAGS = $(WFLAGS) $(CFLAGS)
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
-OBJ = contree.o table.o util.o json.o ini.o out.o store.o http.o tls.o \
+OBJ = contree.o parse.o table.o util.o json.o ini.o out.o store.o http.o tls.o \
 	api.o cmd_images.o cmd_fs.o cmd_session.o cmd_auth.o cmd_run.o \
-	cmd_ops.o cmd_misc.o cmd_skill.o
-HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h
+	cmd_ops.o cmd_misc.o cmd_skill.o manual.o
+HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h manual.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
-	tests/unit_store tests/unit_http
+	tests/unit_store tests/unit_http tests/unit_parse
 TESTBIN = tests/jsonparse tests/apitool $(UNIT)
 
 all: contree tests/jsonparse
@@ -69,6 +69,11 @@ tests/unit_http: tests/unit_http.c http.c tls.c api.c json.c util.c $(HDR) \
 	tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_http.c http.c tls.c \
 		api.c json.c util.c $(LDLIBS)
+
+tests/unit_parse: tests/unit_parse.c parse.c out.c api.c http.c tls.c json.c \
+	util.c $(HDR) tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_parse.c parse.c out.c \
+		api.c http.c tls.c json.c util.c $(LDLIBS)
 
 # Build everything, then run every test; the last line is
 # "N passed, N failed".

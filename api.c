@@ -942,3 +942,147 @@ api_events(struct api *a, const char *op,
 	buf_free(&extra);
 	return rc;
 }
+
+/* ---- paged listings and image references ---- */
+
+#define MAXPAGES 1000
+
+int
+api_list_pages(struct api *a, const char *path, const char *const *query,
+    const char *arraykey, long long limit,
+    int (*row)(void *arg, const struct json *j, int t),
+    void (*endbatch)(void *arg), void *arg, int *more)
+{
+	long long page = limit + 1 < 1000 ? limit + 1 : 1000, seen = 0;
+	long long offset = 0;
+	const char *q[64];
+	char off[32], lim[32];
+	int nq = 0, pages;
+
+	*more = 0;
+	if (!a)
+		return -1;
+	while (query && query[nq] && nq < 58) {
+		q[nq] = query[nq];
+		q[nq + 1] = query[nq + 1];
+		nq += 2;
+	}
+	q[nq] = "offset";
+	q[nq + 1] = off;
+	q[nq + 2] = "limit";
+	q[nq + 3] = lim;
+	q[nq + 4] = NULL;
+	snprintf(lim, sizeof lim, "%lld", page);
+	for (pages = 0; pages < MAXPAGES; pages++) {
+		struct buf body = {0};
+		struct api_resp r;
+		struct json j;
+		int arr, t, n = 0, emitted = 0;
+
+		snprintf(off, sizeof off, "%lld", offset);
+		memset(&r, 0, sizeof r);
+		r.body = &body;
+		if (api_call(a, "GET", path, q, NULL, 0, &r) < 0) {
+			buf_free(&body);
+			return -1;
+		}
+		if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0) {
+			seterr("malformed reply to GET %s: %s", path,
+			    json_strerror(&j));
+			buf_free(&body);
+			return -1;
+		}
+		arr = arraykey ? json_get(&j, 0, arraykey) : 0;
+		if (arr < 0 || j.tok[arr].type != JSON_ARRAY) {
+			seterr("malformed reply to GET %s: no %s list", path,
+			    arraykey ? arraykey : "JSON");
+			json_free(&j);
+			buf_free(&body);
+			return -1;
+		}
+		for (t = json_first(&j, arr); t >= 0; t = json_after(&j, t)) {
+			n++;
+			if (seen >= limit) {
+				*more = 1;
+				continue;
+			}
+			seen++;
+			emitted = 1;
+			if (row(arg, &j, t) < 0) {
+				json_free(&j);
+				buf_free(&body);
+				return -1;
+			}
+		}
+		json_free(&j);
+		buf_free(&body);
+		if (emitted && endbatch)
+			endbatch(arg);
+		if (*more || n < page || n == 0)
+			break;
+		offset += n;
+	}
+	return 0;
+}
+
+int
+api_image_resolve(struct api *a, const char *ref, char uuid[37])
+{
+	struct buf body = {0};
+	struct api_resp r;
+	struct json j;
+	const char *name = ref;
+	const char *q[] = {"tag", NULL, "limit", "1000", NULL};
+	int imgs, t, pick = -1;
+
+	if (is_uuid(ref)) {
+		memcpy(uuid, ref, 37);
+		return 0;
+	}
+	if (strncmp(name, "tag:", 4) == 0)
+		name += 4;
+	if (!a)
+		return -1;
+	q[1] = name;
+	memset(&r, 0, sizeof r);
+	r.body = &body;
+	if (api_call(a, "GET", "/images", q, NULL, 0, &r) < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0 ||
+	    (imgs = json_get(&j, 0, "images")) < 0 ||
+	    j.tok[imgs].type != JSON_ARRAY) {
+		seterr("malformed reply to GET /images");
+		json_free(&j);
+		buf_free(&body);
+		return -1;
+	}
+	/* the tag filter matches prefixes: prefer the exact tag */
+	for (t = json_first(&j, imgs); t >= 0; t = json_after(&j, t)) {
+		int tag = json_get(&j, t, "tag");
+
+		if (pick < 0)
+			pick = t;
+		if (tag >= 0 && json_streq(&j, tag, name)) {
+			pick = t;
+			break;
+		}
+	}
+	if (pick >= 0) {
+		char *u = json_getstr(&j, pick, "uuid");
+
+		if (u && strlen(u) == 36) {
+			memcpy(uuid, u, 37);
+			free(u);
+			json_free(&j);
+			buf_free(&body);
+			return 0;
+		}
+		free(u);
+	}
+	json_free(&j);
+	buf_free(&body);
+	seterr("API 404 Not Found: no image with tag %s", name);
+	return -1;
+}

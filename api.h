@@ -64,6 +64,28 @@ int api_events(struct api *a, const char *op,
     int (*cb)(void *arg, const char *type, const char *data, size_t len),
     void *arg);
 
+/* Page through a listing (cli.md §8, api.md §5.1): GET path with query
+ * plus offset/limit, page size min(1000, limit + 1), until a short or
+ * empty page or limit + 1 items.  arraykey names the array member of the
+ * reply object ("images"), or NULL for a bare array.  row() is called for
+ * each of the first `limit` items; endbatch() (may be NULL) after each
+ * page that produced rows.  *more is set when more than limit exist.
+ * a may be NULL (the slot then already says why).  0, or -1 with the
+ * slot set. */
+struct json;
+int api_list_pages(struct api *a, const char *path,
+    const char *const *query, const char *arraykey, long long limit,
+    int (*row)(void *arg, const struct json *j, int t),
+    void (*endbatch)(void *arg), void *arg, int *more);
+
+/* Resolve an image reference (cli.md §8): a lowercase canonical UUID is
+ * used as is (a may then be NULL); "tag:NAME" or any other text is
+ * looked up with GET /v1/images?tag=NAME, preferring an exact tag match
+ * over the first prefix match.  uuid gets 36 chars + NUL.  -1 with the
+ * slot set ("API 404 Not Found: no image with tag NAME" when nothing
+ * matches). */
+int api_image_resolve(struct api *a, const char *ref, char uuid[37]);
+
 /* "contree-cli/<version> C/99 <sysname>-<release>-<machine>", sent as
  * User-Agent (also fit for -v).  Static storage. */
 const char *api_user_agent(void);

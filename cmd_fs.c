@@ -18,37 +18,6 @@
 
 #include <bearssl.h>
 
-char *
-join_path(const char *cwd, const char *p)
-{
-	struct buf in = {0}, out = {0};
-	char *s, *seg, *save;
-
-	if (p[0] != '/')
-		buf_printf(&in, "%s/", cwd && *cwd ? cwd : "/");
-	buf_puts(&in, p);
-	for (seg = strtok_r(in.p, "/", &save); seg;
-	    seg = strtok_r(NULL, "/", &save)) {
-		if (strcmp(seg, ".") == 0)
-			continue;
-		if (strcmp(seg, "..") == 0) {
-			char *slash = out.len ? strrchr(out.p, '/') : NULL;
-
-			if (slash) {
-				out.len = (size_t)(slash - out.p);
-				out.p[out.len] = '\0';
-			}
-			continue;
-		}
-		buf_printf(&out, "/%s", seg);
-	}
-	if (!out.len)
-		buf_puts(&out, "/");
-	buf_free(&in);
-	s = out.p;
-	return s;
-}
-
 /* The session's tip and the argument resolved against its working
  * directory.  0, 1 (no session: message printed), -1. */
 static int
@@ -459,8 +428,8 @@ cmd_file_ls(struct ctx *c)
 	long long limit = arg_int(c, "limit");
 	int nq = 0, more, rc, re;
 
-	if (when_opt(c, "since", since, sizeof since) < 0 ||
-	    when_opt(c, "until", until, sizeof until) < 0)
+	if (arg_when_iso(c, "since", since, sizeof since) < 0 ||
+	    arg_when_iso(c, "until", until, sizeof until) < 0)
 		return EXIT_USAGE;
 	if (*since) {
 		q[nq++] = "since";
@@ -474,7 +443,7 @@ cmd_file_ls(struct ctx *c)
 	f.o = out_new(c->fmt, 1);
 	f.quiet = arg_flag(c, "quiet");
 	f.c = c;
-	rc = list_pages(c, "/files", q, "files", limit, file_row, file_batch,
+	rc = api_list_pages(ctx_api(c), "/files", q, "files", limit, file_row, file_batch,
 	    &f, &more);
 	re = out_end(f.o);
 	if (rc < 0)

@@ -1,5 +1,4 @@
-/* cmd_images.c - images, images import, tag; and the helpers other
- * commands share: image references, time expressions, paged listings. */
+/* cmd_images.c - images, images import, tag. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,300 +12,6 @@
 #include "out.h"
 #include "store.h"
 #include "util.h"
-
-#define MAXPAGES 1000
-
-int
-is_uuid(const char *s)
-{
-	int i;
-
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return 0;
-		} else if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f'))) {
-			return 0;
-		}
-	}
-	return s[36] == '\0';
-}
-
-void
-iso_utc(long long t, char *buf, size_t n)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	gmtime_r(&tt, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static int
-mdays(long long y, int m)
-{
-	static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-
-	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-		return 29;
-	return d[m - 1];
-}
-
-static int
-digits(const char *s, int n, int *out)
-{
-	int i, v = 0;
-
-	for (i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	*out = v;
-	return 0;
-}
-
-static int
-issep(int c)
-{
-	return c == '-' || c == '/' || c == '.' || c == ' ';
-}
-
-/* Absolute form: YYYY[sep MM[sep DD[(T| )hh[sep mm[sep ss]]]]][Z].
- * 1 parsed, 0 not this form, -1 impossible date. */
-static int
-absolute(const char *s, long long *out)
-{
-	int f[6] = {0, 1, 1, 0, 0, 0}, n;
-	const char *p = s;
-	size_t len = strlen(s);
-
-	if (len && (s[len - 1] == 'Z' || s[len - 1] == 'z'))
-		len--;
-	if (len < 4 || digits(p, 4, &f[0]) < 0)
-		return 0;
-	p += 4;
-	for (n = 1; n < 6 && (size_t)(p - s) < len; n++) {
-		if (n == 3) {
-			if (*p == 'T' || *p == 't' || *p == ' ')
-				p++;
-			else if (!isdigit((unsigned char)*p))
-				return 0;
-		} else if (issep(*p) || (n > 3 && *p == ':')) {
-			p++;
-		}
-		if ((size_t)(p - s) + 2 > len || digits(p, 2, &f[n]) < 0)
-			return 0;
-		p += 2;
-	}
-	if ((size_t)(p - s) != len)
-		return 0;
-	if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > mdays(f[0], f[1]) ||
-	    f[3] > 23 || f[4] > 59 || f[5] > 59) {
-		seterr("invalid date: '%s'", s);
-		return -1;
-	}
-	*out = days_from_civil(f[0], f[1], f[2]) * 86400 + f[3] * 3600 +
-	    f[4] * 60 + f[5];
-	return 1;
-}
-
-int
-parse_when(const char *s, long long *out)
-{
-	long long now = (long long)time(NULL), total = 0, num = 0;
-	int h, m, sec = 0, r, have = 0;
-	const char *p;
-
-	if ((r = absolute(s, out)) != 0)
-		return r < 0 ? -1 : 0;
-	/* HH:MM or HH:MM:SS today (UTC) */
-	if ((strlen(s) == 5 || strlen(s) == 8) && digits(s, 2, &h) == 0 &&
-	    s[2] == ':' && digits(s + 3, 2, &m) == 0 &&
-	    (s[5] == '\0' || (s[5] == ':' && digits(s + 6, 2, &sec) == 0))) {
-		if (h > 23 || m > 59 || sec > 59) {
-			seterr("invalid time: '%s'", s);
-			return -1;
-		}
-		*out = now - now % 86400 + h * 3600 + m * 60 + sec;
-		return 0;
-	}
-	/* a duration ago: 90, 1d, 2h30m; unknown units count as seconds */
-	p = s;
-	if (*p == '+' || *p == '-')
-		p++;
-	for (; *p; p++) {
-		if (isdigit((unsigned char)*p)) {
-			if (num > (1LL << 40))
-				num = 1LL << 40;
-			num = num * 10 + (*p - '0');
-			have = 1;
-			continue;
-		}
-		if (have) {
-			switch (*p) {
-			case 'm': total += num * 60; break;
-			case 'h': total += num * 3600; break;
-			case 'd': total += num * 86400; break;
-			case 'M': total += num * 30 * 86400; break;
-			case 'y': total += num * 365 * 86400; break;
-			default: total += num; break;
-			}
-		}
-		num = 0;
-		have = 0;
-	}
-	total += num;
-	*out = now - total;
-	return 0;
-}
-
-/* ---- paged listings ---- */
-
-int
-list_pages(struct ctx *c, const char *path, const char *const *query,
-    const char *arraykey, long long limit,
-    int (*row)(void *arg, const struct json *j, int t),
-    void (*endbatch)(void *arg), void *arg, int *more)
-{
-	struct api *a = ctx_api(c);
-	long long page = limit + 1 < 1000 ? limit + 1 : 1000, seen = 0;
-	long long offset = 0;
-	const char *q[64];
-	char off[32], lim[32];
-	int nq = 0, pages;
-
-	*more = 0;
-	if (!a)
-		return -1;
-	while (query && query[nq] && nq < 58) {
-		q[nq] = query[nq];
-		q[nq + 1] = query[nq + 1];
-		nq += 2;
-	}
-	q[nq] = "offset";
-	q[nq + 1] = off;
-	q[nq + 2] = "limit";
-	q[nq + 3] = lim;
-	q[nq + 4] = NULL;
-	snprintf(lim, sizeof lim, "%lld", page);
-	for (pages = 0; pages < MAXPAGES; pages++) {
-		struct buf body = {0};
-		struct api_resp r;
-		struct json j;
-		int arr, t, n = 0, emitted = 0;
-
-		snprintf(off, sizeof off, "%lld", offset);
-		memset(&r, 0, sizeof r);
-		r.body = &body;
-		if (api_call(a, "GET", path, q, NULL, 0, &r) < 0) {
-			buf_free(&body);
-			return -1;
-		}
-		if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0) {
-			seterr("malformed reply to GET %s: %s", path,
-			    json_strerror(&j));
-			buf_free(&body);
-			return -1;
-		}
-		arr = arraykey ? json_get(&j, 0, arraykey) : 0;
-		if (arr < 0 || j.tok[arr].type != JSON_ARRAY) {
-			seterr("malformed reply to GET %s: no %s list", path,
-			    arraykey ? arraykey : "JSON");
-			json_free(&j);
-			buf_free(&body);
-			return -1;
-		}
-		for (t = json_first(&j, arr); t >= 0; t = json_after(&j, t)) {
-			n++;
-			if (seen >= limit) {
-				*more = 1;
-				continue;
-			}
-			seen++;
-			emitted = 1;
-			if (row(arg, &j, t) < 0) {
-				json_free(&j);
-				buf_free(&body);
-				return -1;
-			}
-		}
-		json_free(&j);
-		buf_free(&body);
-		if (emitted && endbatch)
-			endbatch(arg);
-		if (*more || n < page || n == 0)
-			break;
-		offset += n;
-	}
-	return 0;
-}
-
-/* ---- image references ---- */
-
-int
-resolve_image(struct ctx *c, const char *ref, char uuid[37])
-{
-	struct api *a;
-	struct buf body = {0};
-	struct api_resp r;
-	struct json j;
-	const char *name = ref;
-	const char *q[] = {"tag", NULL, "limit", "1000", NULL};
-	int imgs, t, pick = -1;
-
-	if (is_uuid(ref)) {
-		memcpy(uuid, ref, 37);
-		return 0;
-	}
-	if (strncmp(name, "tag:", 4) == 0)
-		name += 4;
-	if (!(a = ctx_api(c)))
-		return -1;
-	q[1] = name;
-	memset(&r, 0, sizeof r);
-	r.body = &body;
-	if (api_call(a, "GET", "/images", q, NULL, 0, &r) < 0) {
-		buf_free(&body);
-		return -1;
-	}
-	if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0 ||
-	    (imgs = json_get(&j, 0, "images")) < 0 ||
-	    j.tok[imgs].type != JSON_ARRAY) {
-		seterr("malformed reply to GET /images");
-		json_free(&j);
-		buf_free(&body);
-		return -1;
-	}
-	/* the tag filter matches prefixes: prefer the exact tag */
-	for (t = json_first(&j, imgs); t >= 0; t = json_after(&j, t)) {
-		int tag = json_get(&j, t, "tag");
-
-		if (pick < 0)
-			pick = t;
-		if (tag >= 0 && json_streq(&j, tag, name)) {
-			pick = t;
-			break;
-		}
-	}
-	if (pick >= 0) {
-		char *u = json_getstr(&j, pick, "uuid");
-
-		if (u && strlen(u) == 36) {
-			memcpy(uuid, u, 37);
-			free(u);
-			json_free(&j);
-			buf_free(&body);
-			return 0;
-		}
-		free(u);
-	}
-	json_free(&j);
-	buf_free(&body);
-	seterr("API 404 Not Found: no image with tag %s", name);
-	return -1;
-}
 
 /* ---- images ---- */
 
@@ -332,36 +37,6 @@ batch(void *arg)
 }
 
 int
-when_arg(struct ctx *c, const char *name, long long *t, int *set)
-{
-	const char *v = arg_str(c, name);
-
-	*set = 0;
-	if (!v)
-		return 0;
-	if (parse_when(v, t) < 0) {
-		usage_fail(c, "argument --%s: %s", name, geterr());
-		return -1;
-	}
-	*set = 1;
-	return 0;
-}
-
-int
-when_opt(struct ctx *c, const char *name, char *iso, size_t n)
-{
-	long long t;
-	int set;
-
-	iso[0] = '\0';
-	if (when_arg(c, name, &t, &set) < 0)
-		return -1;
-	if (set)
-		iso_utc(t, iso, n);
-	return 0;
-}
-
-int
 cmd_images(struct ctx *c)
 {
 	struct listctx l;
@@ -370,8 +45,8 @@ cmd_images(struct ctx *c)
 	long long limit = arg_int(c, "limit");
 	int nq = 0, more, r, re;
 
-	if (when_opt(c, "since", since, sizeof since) < 0 ||
-	    when_opt(c, "until", until, sizeof until) < 0)
+	if (arg_when_iso(c, "since", since, sizeof since) < 0 ||
+	    arg_when_iso(c, "until", until, sizeof until) < 0)
 		return EXIT_USAGE;
 	if (!arg_flag(c, "all")) {
 		q[nq++] = "tagged";
@@ -395,7 +70,7 @@ cmd_images(struct ctx *c)
 	}
 	q[nq] = NULL;
 	l.o = out_new(c->fmt, 1);
-	r = list_pages(c, "/images", q, "images", limit, img_row, batch, &l,
+	r = api_list_pages(ctx_api(c), "/images", q, "images", limit, img_row, batch, &l,
 	    &more);
 	re = out_end(l.o);
 	if (r < 0)
@@ -435,7 +110,7 @@ cmd_tag(struct ctx *c)
 			return EXIT_ERR;
 		}
 		memcpy(uuid, tip->image, 37);
-	} else if (resolve_image(c, args[0], uuid) < 0) {
+	} else if (api_image_resolve(ctx_api(c), args[0], uuid) < 0) {
 		return -1;
 	}
 	if (!(a = ctx_api(c)))

@@ -588,8 +588,8 @@ cmd_op_list(struct ctx *c)
 	long long max = arg_int(c, "show-max");
 	int nq = 0, more = 0, rc, re = 0;
 
-	if (when_opt(c, "since", since, sizeof since) < 0 ||
-	    when_opt(c, "until", until, sizeof until) < 0)
+	if (arg_when_iso(c, "since", since, sizeof since) < 0 ||
+	    arg_when_iso(c, "until", until, sizeof until) < 0)
 		return EXIT_USAGE;
 	if (arg_str(c, "status"))
 		status = full_status(arg_str(c, "status"));
@@ -623,7 +623,7 @@ cmd_op_list(struct ctx *c)
 		p.o = out_new(c->fmt, 1);
 		out_pin(p.o, NULL, tail_error);
 	}
-	rc = list_pages(c, "/operations", q, NULL, max, ps_row, ps_batch, &p,
+	rc = api_list_pages(ctx_api(c), "/operations", q, NULL, max, ps_row, ps_batch, &p,
 	    &more);
 	if (p.o)
 		re = out_end(p.o);

@@ -1619,7 +1619,7 @@ cmd_run(struct ctx *c)
 		goto out;
 	/* 2. the image */
 	if (useref) {
-		if (resolve_image(c, useref, useimg) < 0)
+		if (api_image_resolve(ctx_api(c), useref, useimg) < 0)
 			goto out;
 		memcpy(s.image, useimg, 37);
 	} else {

@@ -340,7 +340,7 @@ cmd_use(struct ctx *c)
 		}
 		return show_session(c, 0);
 	}
-	if (resolve_image(c, img[0], uuid) < 0)
+	if (api_image_resolve(ctx_api(c), img[0], uuid) < 0)
 		return -1;
 	if (isnew) {
 		if (uuid4(newkey) < 0)
@@ -638,8 +638,8 @@ cmd_session_show(struct ctx *c)
 	char **kp = arg_pos(c, "KEY", &np);
 	struct out *o;
 
-	if (when_arg(c, "since", &since, &hs) < 0 ||
-	    when_arg(c, "until", &until, &hu) < 0)
+	if (arg_when(c, "since", &since, &hs) < 0 ||
+	    arg_when(c, "until", &until, &hu) < 0)
 		return EXIT_USAGE;
 	if (!st)
 		return -1;

@@ -17,6 +17,7 @@
 
 #include "cmds.h"
 #include "contree.h"
+#include "manual.h"
 #include "out.h"
 #include "util.h"
 
@@ -486,19 +487,19 @@ add_section(struct buf *b, const char *title, const char *body)
 static void
 skill_body(struct buf *b, int full)
 {
-	const char *title, *topic, *body;
+	const struct manual_section *m;
 	size_t i;
 
 	buf_printf(b, "# contree\n\n"
 	    "These instructions were installed by contree %s.\n\n", VERSION);
 	buf_puts(b, install_hint);
 	buf_puts(b, codex_perms);
-	for (i = 0; agent_section(i, &title, &topic, &body); i++) {
-		if (strcmp(topic, "core_workflow") == 0) {
+	for (i = 0; (m = manual_section(i)); i++) {
+		if (strcmp(m->topic, "core_workflow") == 0) {
 			buf_printf(b, "## Required workflow\n\n```text\n%s%s```\n\n",
-			    body, workflow_extra);
-		} else if (strcmp(topic, "all_commands") != 0 || full)
-			add_section(b, title, body);
+			    m->body, workflow_extra);
+		} else if (strcmp(m->topic, "all_commands") != 0 || full)
+			add_section(b, m->title, m->body);
 	}
 	buf_puts(b, history_refs);
 	buf_puts(b, subagent_rules);
@@ -507,8 +508,8 @@ skill_body(struct buf *b, int full)
 	buf_puts(b, "## More\n\n"
 	    "`contree agent` prints the whole manual; `contree agent TOPIC`\n"
 	    "prints one section.  Topics:");
-	for (i = 0; agent_section(i, &title, &topic, &body); i++)
-		buf_printf(b, "%s\n`%s`", i ? "," : "", topic);
+	for (i = 0; (m = manual_section(i)); i++)
+		buf_printf(b, "%s\n`%s`", i ? "," : "", m->topic);
 	buf_puts(b, ".\n`contree COMMAND --help` describes each command.\n");
 }
 

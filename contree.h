@@ -85,7 +85,8 @@ struct ctx {
 	char *cli_token, *cli_url, *cli_project;  /* [cli] defaults */
 	/* the command */
 	const struct cmd *cmd;  /* leaf command */
-	const char *path;       /* "session show" */
+	const char *path;       /* "contree session show" */
+	char *pathbuf;          /* path's storage */
 	struct optval *ov;
 	int nov;
 	char **pos;             /* positional tokens in order */
@@ -96,6 +97,15 @@ struct ctx {
 	struct store *store_;
 };
 
+/* Parse a command line (argv[0] is the program name) into c, which
+ * the caller zeroed (or emptied with ctx_free_args).  1: c->cmd is the
+ * command to run, the global options are in c.  0: nothing to run; the
+ * line was handled (help, the version, a usage error: printed) and
+ * *status is the exit status.  Re-entrant: nothing static, no exit. */
+int ctx_parse(struct ctx *c, int argc, char **argv, int *status);
+/* Free what ctx_parse allocated in c (not the argv strings). */
+void ctx_free_args(struct ctx *c);
+
 /* Option access by long name; values are defaults when not given. */
 int arg_flag(struct ctx *c, const char *name);          /* count */
 const char *arg_str(struct ctx *c, const char *name);   /* NULL if none */
@@ -104,6 +114,13 @@ char **arg_list(struct ctx *c, const char *name, int *n);
 int arg_given(struct ctx *c, const char *name);
 /* Positional tokens given to the positional `name`. */
 char **arg_pos(struct ctx *c, const char *name, int *n);
+
+/* The option `name` (--since/--until), a time expression (util.h
+ * parse_when), as Unix seconds in *t, *set = 1 when given.  -1: a usage
+ * error, already printed with the command's name (exit status 2). */
+int arg_when(struct ctx *c, const char *name, long long *t, int *set);
+/* The same in the ISO form the API takes, in iso ("" when not given). */
+int arg_when_iso(struct ctx *c, const char *name, char *iso, size_t n);
 
 /* The API client for the resolved profile; NULL with the error slot set
  * when credentials are missing (status 0 "API error") or the URL is bad. */

@@ -5,18 +5,13 @@
 
 #include "contree.h"
 #include "cmds.h"
+#include "out.h"
+#include "util.h"
 
 #define A(...) ((const char *const[]){__VA_ARGS__, NULL})
 #define END {0, NULL, 0, NULL, NULL, NULL, NULL, NULL}
 #define PEND {NULL, 0, NULL, NULL}
 
-static const char *const fmts[] = {
-	"csv", "default", "json", "json-pretty", "plain", "table", "toml",
-	"tsv", NULL
-};
-static const char *const levels[] = {
-	"debug", "info", "warning", "error", "critical", NULL
-};
 static const char *const statuses[] = {
 	"PENDING", "ASSIGNED", "EXECUTING", "SUCCESS", "FAILED", "CANCELLED",
 	"P", "A", "E", "S", "F", "C", NULL
@@ -37,8 +32,8 @@ const struct opt global_opts[] = {
 	{'u', "url", OPT_STR, "URL", NULL, "API base URL for this command (replaces the profile's)", NULL, NULL},
 	{'P', "project", OPT_STR, "ID", NULL, "project for this command (replaces the profile's)", NULL, NULL},
 	{'c', "config", OPT_STR, "PATH", NULL, "credentials file (default: $CONTREE_HOME/auth.ini)", NULL, NULL},
-	{'L', "log-level", OPT_CHOICE, "LEVEL", "info", "log level", levels, NULL},
-	{'f', "format", OPT_CHOICE, "FMT", "default", "output format", fmts, NULL},
+	{'L', "log-level", OPT_CHOICE, "LEVEL", "info", "log level", log_names, NULL},
+	{'f', "format", OPT_CHOICE, "FMT", "default", "output format", fmt_names, NULL},
 	{'S', "session", OPT_STR, "KEY", NULL, "session key (default: $CONTREE_SESSION, else derived from directory, parent process and terminal)", NULL, NULL},
 	END
 };

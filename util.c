@@ -1,4 +1,5 @@
 /* util.c - errors, logging, checked allocation, buffers, base64, files. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -138,20 +139,37 @@ colour_stderr(void)
 	return isatty(2);
 }
 
+const char *const log_names[] = {
+	"debug", "info", "warning", "error", "critical", NULL
+};
+
+int
+log_parse(const char *name)
+{
+	int i;
+
+	for (i = 0; log_names[i]; i++)
+		if (strcmp(name, log_names[i]) == 0)
+			return i;
+	return LOG_INFO;
+}
+
 void
 logmsg(int level, const char *fmt, ...)
 {
-	static const char *names[] = {
-		"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"
-	};
 	static const char *colours[] = {
 		"\033[36m", "\033[32m", "\033[33m", "\033[31m", "\033[1;31m"
 	};
 	char msg[16384];  /* room for a 4096-byte debug body, escaped */
+	char name[16];
 	va_list ap;
+	size_t i;
 
 	if (level < loglevel || level < 0 || level > LOG_CRITICAL)
 		return;
+	for (i = 0; log_names[level][i] && i < sizeof name - 1; i++)
+		name[i] = (char)toupper((unsigned char)log_names[level][i]);
+	name[i] = '\0';
 	va_start(ap, fmt);
 	vfmt(msg, sizeof msg, fmt, ap);
 	va_end(ap);
@@ -159,9 +177,9 @@ logmsg(int level, const char *fmt, ...)
 		const char *mc = level == LOG_DEBUG ? "\033[90m" :
 		    level == LOG_CRITICAL ? "\033[31m" : "";
 		fprintf(stderr, "%s[%s]\033[0m %s%s%s\n", colours[level],
-		    names[level], mc, msg, *mc ? "\033[0m" : "");
+		    name, mc, msg, *mc ? "\033[0m" : "");
 	} else {
-		fprintf(stderr, "[%s] %s\n", names[level], msg);
+		fprintf(stderr, "[%s] %s\n", name, msg);
 	}
 	fflush(stderr);
 }
@@ -635,4 +653,185 @@ mkdirs(const char *path, int mode)
 	}
 	free(p);
 	return 0;
+}
+
+/* ---- UUIDs and time expressions ---- */
+
+int
+is_uuid(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f'))) {
+			return 0;
+		}
+	}
+	return s[36] == '\0';
+}
+
+void
+iso_utc(long long t, char *buf, size_t n)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	gmtime_r(&tt, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int
+mdays(long long y, int m)
+{
+	static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return 29;
+	return d[m - 1];
+}
+
+static int
+digits(const char *s, int n, int *out)
+{
+	int i, v = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+issep(int c)
+{
+	return c == '-' || c == '/' || c == '.' || c == ' ';
+}
+
+/* Absolute form: YYYY[sep MM[sep DD[(T| )hh[sep mm[sep ss]]]]][Z].
+ * 1 parsed, 0 not this form, -1 impossible date. */
+static int
+absolute(const char *s, long long *out)
+{
+	int f[6] = {0, 1, 1, 0, 0, 0}, n;
+	const char *p = s;
+	size_t len = strlen(s);
+
+	if (len && (s[len - 1] == 'Z' || s[len - 1] == 'z'))
+		len--;
+	if (len < 4 || digits(p, 4, &f[0]) < 0)
+		return 0;
+	p += 4;
+	for (n = 1; n < 6 && (size_t)(p - s) < len; n++) {
+		if (n == 3) {
+			if (*p == 'T' || *p == 't' || *p == ' ')
+				p++;
+			else if (!isdigit((unsigned char)*p))
+				return 0;
+		} else if (issep(*p) || (n > 3 && *p == ':')) {
+			p++;
+		}
+		if ((size_t)(p - s) + 2 > len || digits(p, 2, &f[n]) < 0)
+			return 0;
+		p += 2;
+	}
+	if ((size_t)(p - s) != len)
+		return 0;
+	if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > mdays(f[0], f[1]) ||
+	    f[3] > 23 || f[4] > 59 || f[5] > 59) {
+		seterr("invalid date: '%s'", s);
+		return -1;
+	}
+	*out = days_from_civil(f[0], f[1], f[2]) * 86400 + f[3] * 3600 +
+	    f[4] * 60 + f[5];
+	return 1;
+}
+
+int
+parse_when(const char *s, long long *out)
+{
+	long long now = (long long)time(NULL), total = 0, num = 0;
+	int h, m, sec = 0, r, have = 0;
+	const char *p;
+
+	if ((r = absolute(s, out)) != 0)
+		return r < 0 ? -1 : 0;
+	/* HH:MM or HH:MM:SS today (UTC) */
+	if ((strlen(s) == 5 || strlen(s) == 8) && digits(s, 2, &h) == 0 &&
+	    s[2] == ':' && digits(s + 3, 2, &m) == 0 &&
+	    (s[5] == '\0' || (s[5] == ':' && digits(s + 6, 2, &sec) == 0))) {
+		if (h > 23 || m > 59 || sec > 59) {
+			seterr("invalid time: '%s'", s);
+			return -1;
+		}
+		*out = now - now % 86400 + h * 3600 + m * 60 + sec;
+		return 0;
+	}
+	/* a duration ago: 90, 1d, 2h30m; unknown units count as seconds */
+	p = s;
+	if (*p == '+' || *p == '-')
+		p++;
+	for (; *p; p++) {
+		if (isdigit((unsigned char)*p)) {
+			if (num > (1LL << 40))
+				num = 1LL << 40;
+			num = num * 10 + (*p - '0');
+			have = 1;
+			continue;
+		}
+		if (have) {
+			switch (*p) {
+			case 'm': total += num * 60; break;
+			case 'h': total += num * 3600; break;
+			case 'd': total += num * 86400; break;
+			case 'M': total += num * 30 * 86400; break;
+			case 'y': total += num * 365 * 86400; break;
+			default: total += num; break;
+			}
+		}
+		num = 0;
+		have = 0;
+	}
+	total += num;
+	*out = now - total;
+	return 0;
+}
+
+/* ---- paths ---- */
+
+char *
+join_path(const char *cwd, const char *p)
+{
+	struct buf in = {0}, out = {0};
+	char *s, *seg, *save;
+
+	if (p[0] != '/')
+		buf_printf(&in, "%s/", cwd && *cwd ? cwd : "/");
+	buf_puts(&in, p);
+	for (seg = strtok_r(in.p, "/", &save); seg;
+	    seg = strtok_r(NULL, "/", &save)) {
+		if (strcmp(seg, ".") == 0)
+			continue;
+		if (strcmp(seg, "..") == 0) {
+			char *slash = out.len ? strrchr(out.p, '/') : NULL;
+
+			if (slash) {
+				out.len = (size_t)(slash - out.p);
+				out.p[out.len] = '\0';
+			}
+			continue;
+		}
+		buf_printf(&out, "/%s", seg);
+	}
+	if (!out.len)
+		buf_puts(&out, "/");
+	buf_free(&in);
+	s = out.p;
+	return s;
 }

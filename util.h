@@ -28,6 +28,10 @@ enum {
 
 /* Log levels, as in -L. */
 enum { LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERROR, LOG_CRITICAL };
+/* The -L names in level order: "debug" ... "critical", NULL. */
+extern const char *const log_names[];
+/* LOG_* for a name; LOG_INFO if unknown. */
+int log_parse(const char *name);
 extern int loglevel;            /* messages below it are dropped */
 extern const char *argv0;       /* "contree" */
 
@@ -108,6 +112,18 @@ void memzero(void *p, size_t n);
 /* Days from 1970-01-01 to the proleptic Gregorian date y-m-d (month
  * 1-12, day 1-31; not range-checked). */
 long long days_from_civil(long long y, int m, int d);
+
+/* 1 if s is a lowercase canonical 8-4-4-4-12 UUID. */
+int is_uuid(const char *s);
+/* Time expression of cli.md §9.4.1 (--since/--until) to Unix seconds:
+ * an absolute date, HH:MM[:SS] today, or a duration ago (2h30m).  -1
+ * with the slot set for an impossible date. */
+int parse_when(const char *s, long long *out);
+/* Unix seconds to "YYYY-MM-DDTHH:MM:SSZ" (buf of 21+ bytes). */
+void iso_utc(long long t, char *buf, size_t n);
+/* Join p to cwd (NULL or "" means "/") unless p is absolute, and
+ * normalise: ".", ".." and repeated '/' removed.  Caller frees. */
+char *join_path(const char *cwd, const char *p);
 
 /* Monotonic time in milliseconds. */
 int64_t now_ms(void);

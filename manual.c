@@ -1,0 +1,91 @@
+/* manual.c - the manual for coding agents: the text of `contree agent`
+ * and of the installed skill files, one copy for both. */
+#include <stddef.h>
+
+#include "manual.h"
+#include "util.h"
+
+const char manual_title[] = "contree manual for coding agents";
+
+static const struct manual_section sect[] = {
+	{"Core workflow", "core_workflow", "core",
+	"1. Pick one session key for your task and pass it on every command:\n"
+	"   contree -S mytask+1 ...  (or export CONTREE_SESSION once).\n"
+	"2. Find a base image before you start: contree images --prefix ubuntu\n"
+	"3. Start the session: contree -S KEY use tag:ubuntu:latest\n"
+	"4. Set the working directory early: contree -S KEY cd /app\n"
+	"5. Look before you change: contree ls, contree cat, contree session show.\n"
+	"6. Make one mutating step per run: contree -S KEY run -- apt-get install -y curl\n"
+	"   Every successful run records a new image; the next run starts from it.\n"
+	"7. Tag images worth keeping: contree -S KEY tag mybase:v1\n"},
+	{"Sessions", "sessions", NULL,
+	"A session is a local, per-profile history of images with branches.\n"
+	"Without -S or CONTREE_SESSION the key is derived from the directory,\n"
+	"the parent process and the terminal, so it changes between shells:\n"
+	"agents should always pass -S.\n"
+	"  contree session                 the current session\n"
+	"  contree session show            history entries (ids, images, operations)\n"
+	"  contree session branch NAME     create a branch at the tip (no switch)\n"
+	"  contree session checkout NAME   switch branch\n"
+	"  contree session rollback        one step back (same as -1)\n"
+	"  contree session rollback -N     N steps back\n"
+	"  contree session rollback N      jump to entry id N: positive numbers are\n"
+	"                                  ABSOLUTE ids, not step counts\n"
+	"Operation references accepted by show/kill/op wait/session wait:\n"
+	"  @ (tip), @-N or HEAD~N (N back), @N (entry id N), @+N (N forward).\n"},
+	{"Images and tags", "images_and_tags", "images",
+	"Images are immutable filesystem snapshots named by UUID; tags are\n"
+	"movable names.  IMAGE arguments accept tag:NAME, a bare tag, or a UUID.\n"
+	"  contree images --prefix python     tagged images\n"
+	"  contree images import alpine:3.19  import from a registry\n"
+	"  contree tag [IMAGE] TAG            tag (default: current image)\n"
+	"  contree tag -U [IMAGE] TAG         untag\n"},
+	{"Files and directories", "files_and_directories", "files",
+	"Reading needs no sandbox: contree ls [PATH], contree cat PATH,\n"
+	"contree cp PATH LOCALFILE.\n"
+	"Inputs for one run: contree run -F ./src:/app/src -- make\n"
+	"(HOST[:/DEST][:uUID][:gGID][:mMODE]; directories are walked, .git and\n"
+	"friends excluded).\n"
+	"Staged inputs: contree file cp LOCAL /dest and contree file edit /path\n"
+	"are kept pending and included in the NEXT run, then consumed.\n"
+	"contree cd DIR sets the working directory of later runs.\n"},
+	{"Execution modes", "execution_modes", "execution",
+	"Direct (default): contree run CMD ARG...  no shell; safest.\n"
+	"Shell: contree run -s 'cmd | other > file'  when you need pipes,\n"
+	"globs, redirections or variables.\n"
+	"Interpreter: contree run -I script.sh ARGS  runs the script body.\n"
+	"Piped input: echo data | contree run cat\n"
+	"Disposable: contree run -D ...  discards filesystem changes.\n"
+	"Detached: contree run -d ...  returns at once; later\n"
+	"contree session wait records the results, contree op wait just waits.\n"
+	"Everything after the command word belongs to the command:\n"
+	"contree run ls -t 5 runs `ls -t 5`.  contree's exit status is the\n"
+	"sandbox command's exit status.\n"},
+	{"Command safety", "command_safety", "command",
+	"Read-only: images, ps, show, ls, cat, cp, session, session show,\n"
+	"session list, session branch (listing), env (listing), auth list, agent.\n"
+	"Mutating local state: use, cd, env K=V, file cp, file edit, session\n"
+	"branch/checkout/rollback/delete.\n"
+	"Mutating remote state: run, tag, images import, kill, build.\n"
+	"Do not run mutating auth commands (auth, auth switch, auth remove).\n"},
+	{"Output formats", "output_formats", "output",
+	"Global -f goes BEFORE the command: contree -f json images\n"
+	"Formats: default, table, json (one object per line), json-pretty, csv,\n"
+	"tsv, plain, toml.  Use json for parsing; diagnostics go to stderr as\n"
+	"[LEVEL] lines, data to stdout.\n"},
+	{"Profiles", "profiles", NULL,
+	"Profiles live in auth.ini under CONTREE_HOME (default\n"
+	"~/.config/contree).  -p NAME picks one for a command; CONTREE_TOKEN,\n"
+	"CONTREE_URL and CONTREE_PROJECT supply credentials without a file.\n"
+	"contree auth list shows profiles and whether they work.\n"},
+	{"All commands", "all_commands", NULL,
+	"use run build images tag ps kill show operation ls cat cp file\n"
+	"session auth skill cd env agent shell.\n"
+	"contree COMMAND --help describes each; man contree has everything.\n"},
+};
+
+const struct manual_section *
+manual_section(size_t i)
+{
+	return i < LEN(sect) ? &sect[i] : NULL;
+}
