@@ -3,7 +3,6 @@
 .SUFFIXES:
 .SUFFIXES: .c .o
 
-VERSION = 0.6.0
 CC = cc
 CFLAGS = -O2 -g
 LDFLAGS =

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <bearssl.h>
@@ -306,76 +305,6 @@ no_session(void)
 	logmsg(LOG_ERROR, "Automated agents: read 'contree agent' first.");
 }
 
-int
-ask_yn(const char *question)
-{
-	char line[256];
-
-	fputs(question, stdout);
-	fflush(stdout);
-	if (!fgets(line, sizeof line, stdin)) {
-		fputs("\n", stdout);
-		return 0;
-	}
-	return (line[0] == 'y' || line[0] == 'Y') &&
-	    (line[1] == '\n' || line[1] == '\0');
-}
-
-int
-read_line(const char *prompt, char *buf, size_t n)
-{
-	size_t len;
-
-	fputs(prompt, stdout);
-	fflush(stdout);
-	if (!fgets(buf, (int)n, stdin)) {
-		seterr("no input");
-		return -1;
-	}
-	len = strlen(buf);
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	return 0;
-}
-
-int
-read_secret(const char *prompt, char *buf, size_t n)
-{
-	struct termios old, raw;
-	FILE *in = fopen("/dev/tty", "r+");
-	int fd, echo_off = 0;
-	size_t len;
-	char *r;
-
-	if (!in)
-		in = stdin;
-	fd = fileno(in);
-	fputs(prompt, stderr);
-	fflush(stderr);
-	if (isatty(fd) && tcgetattr(fd, &old) == 0) {
-		raw = old;
-		raw.c_lflag &= ~(tcflag_t)ECHO;
-		echo_off = tcsetattr(fd, TCSAFLUSH, &raw) == 0;
-	}
-	r = fgets(buf, (int)n, in);
-	if (echo_off) {
-		tcsetattr(fd, TCSAFLUSH, &old);
-		fputs("\n", stderr);
-	}
-	if (in != stdin)
-		fclose(in);
-	if (!r) {
-		seterr("no input");
-		return -1;
-	}
-	len = strlen(buf);
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
-	return 0;
-}
-
-/* Flush standard output at the end: a failure other than a closed pipe
- * is an error (a full disk must not pass for success). */
 static int
 flushout(void)
 {

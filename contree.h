@@ -136,14 +136,4 @@ void usage_fail(struct ctx *c, const char *fmt, ...);
 /* Print the two-line "no active session" message (cli.md §6). */
 void no_session(void);
 
-/* Prompt on stderr and read one line without echo from the terminal
- * (/dev/tty, else standard input); the newline is removed.  0, or -1
- * with the slot set (EOF, no input). */
-int read_secret(const char *prompt, char *buf, size_t n);
-/* Prompt and read one line with echo (standard input).  0 or -1 (EOF). */
-int read_line(const char *prompt, char *buf, size_t n);
-
-/* y/N prompt on stdout; EOF counts as no.  1 yes, 0 no. */
-int ask_yn(const char *question);
-
 #endif

@@ -14,6 +14,16 @@
 #define PRINTFLIKE(f, a) __attribute__((format(printf, f, a)))
 #else
 #define PRINTFLIKE(f, a)
+/* Prompt on stderr and read one line without echo from the terminal
+ * (/dev/tty, else standard input); the newline is removed.  0, or -1
+ * with the slot set (EOF, no input). */
+int read_secret(const char *prompt, char *buf, size_t n);
+/* Prompt and read one line with echo (standard input).  0 or -1 (EOF). */
+int read_line(const char *prompt, char *buf, size_t n);
+
+/* y/N prompt on stdout; EOF counts as no.  1 yes, 0 no. */
+int ask_yn(const char *question);
+
 #endif
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -144,5 +154,15 @@ int writefile_cache(const char *path, const void *p, size_t n);
 int writeall(int fd, const void *p, size_t n);
 /* mkdir -p with the given mode for created directories.  0 or -1. */
 int mkdirs(const char *path, int mode);
+
+/* Prompt on stderr and read one line without echo from the terminal
+ * (/dev/tty, else standard input); the newline is removed.  0, or -1
+ * with the slot set (EOF, no input). */
+int read_secret(const char *prompt, char *buf, size_t n);
+/* Prompt and read one line with echo (standard input).  0 or -1 (EOF). */
+int read_line(const char *prompt, char *buf, size_t n);
+
+/* y/N prompt on stdout; EOF counts as no.  1 yes, 0 no. */
+int ask_yn(const char *question);
 
 #endif

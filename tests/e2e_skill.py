@@ -4,12 +4,16 @@ No profile is needed: every test calls t.noauth(), and HOME is t.home."""
 
 import json
 import os
+import re
 import shutil
 import stat
 
 from harness import ok, fails, rows
 
-VERSION = "0.6.0"
+# the one definition of the version: util.h
+with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                       "util.h")) as _f:
+    VERSION = re.search(r'#define VERSION "([^"]+)"', _f.read()).group(1)
 DIR_FILES = ("SKILL.md", ".version", os.path.join("agents", "openai.yaml"))
 
 
