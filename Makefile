@@ -25,7 +25,7 @@ OBJ = contree.o parse.o table.o util.o json.o ini.o out.o store.o http.o tls.o \
 HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h manual.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
-	tests/unit_store tests/unit_http tests/unit_parse
+	tests/unit_store tests/unit_http tests/unit_parse tests/unit_edit
 TESTBIN = tests/jsonparse tests/apitool $(UNIT)
 
 all: contree tests/jsonparse
@@ -73,6 +73,9 @@ tests/unit_parse: tests/unit_parse.c parse.c out.c api.c http.c tls.c json.c \
 	util.c $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_parse.c parse.c out.c \
 		api.c http.c tls.c json.c util.c $(LDLIBS)
+
+tests/unit_edit: tests/unit_edit.c edit.c util.c edit.h util.h tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_edit.c edit.c util.c
 
 # Build everything, then run every test; the last line is
 # "N passed, N failed".
