@@ -9,6 +9,9 @@ LDFLAGS =
 LDLIBS = -lbearssl
 PREFIX = /usr/local
 MANPREFIX = $(PREFIX)/share/man
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR = $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR = $(PREFIX)/share/fish/vendor_completions.d
 DESTDIR =
 
 # Our own flags: kept apart so a user's CFLAGS cannot drop them.
@@ -21,8 +24,8 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 OBJ = contree.o parse.o table.o util.o json.o ini.o out.o store.o http.o tls.o \
 	api.o cmd_images.o cmd_fs.o cmd_session.o cmd_auth.o cmd_run.o \
-	cmd_ops.o cmd_misc.o cmd_skill.o manual.o
-HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h manual.h
+	cmd_ops.o cmd_misc.o cmd_skill.o cmd_shell.o manual.o complete.o
+HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h manual.h complete.h edit.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
 	tests/unit_store tests/unit_http tests/unit_parse tests/unit_edit
@@ -136,10 +139,18 @@ install: contree
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/contree
 	cp -f contree.1 $(DESTDIR)$(MANPREFIX)/man1/contree.1
 	chmod 644 $(DESTDIR)$(MANPREFIX)/man1/contree.1
+	mkdir -p $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) \
+		$(DESTDIR)$(FISHCOMPDIR)
+	./contree completion bash > $(DESTDIR)$(BASHCOMPDIR)/contree
+	./contree completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_contree
+	./contree completion fish > $(DESTDIR)$(FISHCOMPDIR)/contree.fish
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/contree \
-		$(DESTDIR)$(MANPREFIX)/man1/contree.1
+		$(DESTDIR)$(MANPREFIX)/man1/contree.1 \
+		$(DESTDIR)$(BASHCOMPDIR)/contree \
+		$(DESTDIR)$(ZSHCOMPDIR)/_contree \
+		$(DESTDIR)$(FISHCOMPDIR)/contree.fish
 
 clean:
 	rm -f contree $(OBJ) compat_musl.o $(TESTBIN) $(FUZZ) tests/bench_store

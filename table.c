@@ -38,6 +38,16 @@ const struct opt global_opts[] = {
 	END
 };
 
+/* --- completion --- */
+static const struct opt completion_opts[] = {
+	{0, "words", OPT_FLAG, NULL, NULL, "print the candidates for the last of ARGS (a partial command line, after --)", NULL, NULL},
+	END
+};
+static const struct pos completion_pos[] = {
+	{"ARGS", P_REST, "bash, zsh or fish; with --words: contree and the words typed so far", NULL},
+	PEND
+};
+
 /* --- images --- */
 static const struct opt images_opts[] = {
 	{0, "prefix", OPT_STR, "P", NULL, "only images whose tag starts with P", NULL, NULL},
@@ -398,5 +408,9 @@ const struct cmd commands[] = {
 	{"shell", A("sh"), "interactive shell bound to the session",
 	    "Start an interactive shell: lines run in the sandbox, contree commands run locally.",
 	    NULL, NULL, NULL, 0, cmd_shell, 0, "contree shell"},
+	{"completion", NULL, "print a shell completion script",
+	    "Print the completion script for bash, zsh or fish.  The script asks contree itself for the candidates: commands, options, choices, branches, sessions, profiles, image tags and operations.  With --words, print the candidates for the last of WORDS, one per line.",
+	    completion_opts, completion_pos, NULL, 0, cmd_completion, C_LOCAL,
+	    "eval \"$(contree completion bash)\"\ncontree completion fish > ~/.config/fish/completions/contree.fish"},
 	{0}
 };

@@ -479,6 +479,12 @@ range:
 	return -1;
 }
 
+int
+cmpstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 void
 memzero(void *p, size_t n)
 {

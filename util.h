@@ -116,6 +116,9 @@ void hexstr(char *out, const void *p, size_t n);
 int parse_ll(const char *s, long long min, long long max, long long *out,
     const char *what);
 
+/* qsort comparator for an array of char *, by strcmp. */
+int cmpstr(const void *a, const void *b);
+
 /* Zero memory that held a secret (not optimised away). */
 void memzero(void *p, size_t n);
 

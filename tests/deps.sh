@@ -9,6 +9,8 @@ if [ -f /etc/alpine-release ]; then
 	have python3 || need="$need python3"
 	have openssl || need="$need openssl"
 	have mandoc || need="$need mandoc"
+	have zsh || need="$need zsh"
+	have fish || need="$need fish"
 	[ -z "$need" ] && exit 0
 	echo "deps: apk add$need"
 	exec apk add --no-cache $need
@@ -19,6 +21,8 @@ have make || need="$need make"
 have python3 || need="$need python3"
 have openssl || need="$need openssl"
 have mandoc || need="$need mandoc"
+have zsh || need="$need zsh"            # completion script tests
+have fish || need="$need fish"
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh ||
 	need="$need busybox-static"
 # libFuzzer and clang are only for `make fuzz`; not installed here.

@@ -1,0 +1,387 @@
+/* complete.c - completion candidates for a partial command line, read
+ * from the one command table: commands, aliases, subcommands, options,
+ * choices; and values by kind (branches, sessions, profiles, image tags,
+ * operations, environment keys, agents).  Used by `contree completion`
+ * (the bash, zsh and fish scripts call it) and by the shell's Tab. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "api.h"
+#include "complete.h"
+#include "contree.h"
+#include "ini.h"
+#include "json.h"
+#include "store.h"
+#include "util.h"
+
+extern const struct opt global_opts[];
+extern const struct cmd commands[];
+
+enum { V_NONE, V_BRANCH, V_SESSION, V_PROFILE, V_IMAGE, V_OP, V_ENV,
+    V_AGENT, V_EDITOR };
+
+/* Values that are not choices, by command path and option or
+ * positional name ("" path: any command). */
+static const struct {
+	const char *path, *name;
+	int kind;
+} kinds[] = {
+	{"", "profile", V_PROFILE},
+	{"", "session", V_SESSION},
+	{"", "use", V_IMAGE},
+	{"", "editor", V_EDITOR},
+	{"", "BRANCH", V_BRANCH},
+	{"session branch", "from", V_BRANCH},
+	{"session branch", "NAME", V_BRANCH},
+	{"session use", "KEY", V_SESSION},
+	{"session show", "KEY", V_SESSION},
+	{"session delete", "KEY", V_SESSION},
+	{"auth switch", "NAME", V_PROFILE},
+	{"auth remove", "NAME", V_PROFILE},
+	{"use", "IMAGE", V_IMAGE},
+	{"tag", "ARGS", V_IMAGE},
+	{"", "UUID_OR_REF", V_OP},
+	{"env", "PAIRS", V_ENV},
+	{"skill install", "SPEC", V_AGENT},
+	{"skill remove", "SPEC", V_AGENT},
+};
+
+struct cands {
+	const char *prefix;
+	char **v;
+	size_t n;
+};
+
+static void
+add(struct cands *k, const char *s)
+{
+	if (strncmp(s, k->prefix, strlen(k->prefix)) != 0)
+		return;
+	k->v = xreallocarray(k->v, k->n + 1, sizeof *k->v);
+	k->v[k->n++] = xstrdup(s);
+}
+
+static void
+addlist(struct cands *k, const char *const *l)
+{
+	for (; l && *l; l++)
+		add(k, *l);
+}
+
+static const struct cmd *
+lookup(const struct cmd *list, const char *w)
+{
+	int i;
+
+	for (; list && list->name; list++) {
+		if (strcmp(list->name, w) == 0)
+			return list;
+		for (i = 0; list->alias && list->alias[i]; i++)
+			if (strcmp(list->alias[i], w) == 0)
+				return list;
+	}
+	return NULL;
+}
+
+static const struct opt *
+findopt(const struct opt *o, const char *w)
+{
+	int i;
+
+	for (; o && o->l; o++) {
+		if (w[1] != '-' && w[1] == o->s && !w[2])
+			return o;
+		if (w[1] == '-' && strcmp(w + 2, o->l) == 0)
+			return o;
+		for (i = 0; w[1] == '-' && o->alias && o->alias[i]; i++)
+			if (strcmp(w + 2, o->alias[i]) == 0)
+				return o;
+	}
+	return NULL;
+}
+
+/* ---- values ---- */
+
+static void
+sessions(struct ctx *c, struct cands *k)
+{
+	struct store *st = ctx_store(c);
+	struct store_session *s;
+	size_t i, n;
+
+	if (!st || !(s = store_list(st, &n)))
+		return;
+	for (i = 0; i < n; i++)
+		add(k, s[i].key);
+	free(s);
+}
+
+static void
+branches(struct ctx *c, const char *key, struct cands *k)
+{
+	struct store *st = ctx_store(c);
+	struct store_branch *b;
+	size_t i, n;
+
+	if (!st || !(b = store_branches(st, key, &n)))
+		return;
+	for (i = 0; i < n; i++)
+		add(k, b[i].name);
+	free(b);
+}
+
+static void
+envkeys(struct ctx *c, const char *key, struct cands *k)
+{
+	struct store *st = ctx_store(c);
+	struct store_kv *e;
+	size_t i, n;
+
+	if (!st || !(e = store_env(st, key, &n)))
+		return;
+	for (i = 0; i < n; i++) {
+		char *s = xasprintf("%s=", e[i].name);
+
+		add(k, s);
+		free(s);
+	}
+	free(e);
+}
+
+static void
+profiles(struct ctx *c, struct cands *k)
+{
+	struct ini *ini = c->config ? ini_load(c->config, NULL) : NULL;
+	const char *s;
+	int i;
+
+	for (i = 0; ini && (s = ini_section(ini, i)); i++)
+		if (strncmp(s, "profile:", 8) == 0)
+			add(k, s + 8);
+	if (ini)
+		ini_free(ini);
+}
+
+/* The API listing of path (100 newest), one field per line, cached for
+ * ttl seconds under CONTREE_HOME/cli/complete/<name>. */
+struct listing {
+	struct buf out;
+	const char *field, *prefix;
+};
+
+static int
+listing_row(void *arg, const struct json *j, int t)
+{
+	struct listing *l = arg;
+	char *v = json_getstr(j, t, l->field);
+
+	if (v && *v)
+		buf_printf(&l->out, "%s%s\n", l->prefix, v);
+	free(v);
+	return 0;
+}
+
+static void
+listing(struct ctx *c, struct cands *k, const char *name, const char *path,
+    const char *arraykey, const char *const *fields, int ttl)
+{
+	char *cache = xasprintf("%s/cli/complete/%s-%s", c->home, c->prof_name,
+	    name), *p, *nl;
+	struct listing l = {{0}, NULL, NULL};
+	struct stat sb;
+	int more, i;
+
+	if (stat(cache, &sb) < 0 || sb.st_mtime + ttl < time(NULL) ||
+	    readfile(cache, &l.out) < 0) {
+		buf_reset(&l.out);
+		for (i = 0; fields[i]; i += 2) {
+			l.field = fields[i];
+			l.prefix = fields[i + 1];
+			if (api_list_pages(ctx_api(c), path, NULL, arraykey, 100,
+			    listing_row, NULL, &l, &more) < 0)
+				break;
+		}
+		if (!fields[i]) {
+			char *dir = xasprintf("%s/cli/complete", c->home);
+
+			if (mkdirs(dir, 0700) == 0)
+				writefile_cache(cache, l.out.p ? l.out.p : "",
+				    l.out.len);
+			free(dir);
+		}
+	}
+	for (p = l.out.p; p && *p; p = nl + 1) {
+		if (!(nl = strchr(p, '\n')))
+			break;
+		*nl = '\0';
+		add(k, p);
+	}
+	buf_free(&l.out);
+	free(cache);
+}
+
+/* Values of kind; key is the session of the command line. */
+static void
+values(struct ctx *c, const char *key, int kind, struct cands *k)
+{
+	static const char *const agents[] = {"claude", "codex", "claude:~",
+	    "codex:~", "claude-subagent", "claude-agent", NULL};
+	static const char *const editors[] = {"vim", "vi", "nvim", "nano",
+	    "emacs", NULL};
+	static const char *const images[] = {"tag", "tag:", "uuid", "", NULL};
+	static const char *const ops[] = {"uuid", "", NULL};
+
+	switch (kind) {
+	case V_BRANCH: branches(c, key, k); break;
+	case V_SESSION: sessions(c, k); break;
+	case V_PROFILE: profiles(c, k); break;
+	case V_ENV: envkeys(c, key, k); break;
+	case V_AGENT: addlist(k, agents); break;
+	case V_EDITOR: addlist(k, editors); break;
+	case V_IMAGE:
+		listing(c, k, "images", "/images", "images", images, 60);
+		break;
+	case V_OP:
+		listing(c, k, "operations", "/operations", NULL, ops, 5);
+		break;
+	}
+}
+
+static int
+kindof(const char *path, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(kinds); i++)
+		if ((!*kinds[i].path || strcmp(kinds[i].path, path) == 0) &&
+		    strcmp(kinds[i].name, name) == 0)
+			return kinds[i].kind;
+	return V_NONE;
+}
+
+/* ---- the command line ---- */
+
+struct walk {
+	const struct cmd *cmd;  /* NULL: still among the global options */
+	const char *session;    /* -S KEY among the words */
+	struct buf path;        /* "session show" */
+	const struct opt *want; /* the last word is this option's value */
+	int npos;               /* positional words given to cmd */
+	int rest;               /* after "--" */
+};
+
+static void
+options(const struct opt *o, struct cands *k)
+{
+	char s[64];
+	int i;
+
+	for (; o && o->l; o++) {
+		snprintf(s, sizeof s, "--%s", o->l);
+		add(k, s);
+		for (i = 0; o->alias && o->alias[i]; i++) {
+			snprintf(s, sizeof s, "--%s", o->alias[i]);
+			add(k, s);
+		}
+	}
+	add(k, "--help");
+}
+
+/* Follow words[1..n-1) (the last word is being completed). */
+static void
+walk(struct walk *w, char **words, int n)
+{
+	const struct cmd *sub;
+	const struct opt *o;
+	int i;
+
+	memset(w, 0, sizeof *w);
+	for (i = 1; i < n - 1; i++) {
+		const char *a = words[i];
+
+		if (w->rest || (a[0] != '-' || !a[1])) {
+			const struct cmd *list = w->cmd ? w->cmd->subs : commands;
+
+			if (!w->rest && w->npos == 0 &&
+			    (sub = lookup(list, a))) {
+				w->cmd = sub;
+				buf_printf(&w->path, "%s%s", w->path.len ? " " :
+				    "", sub->name);
+			} else {
+				w->npos++;
+			}
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			w->rest = 1;
+			continue;
+		}
+		o = findopt(w->cmd ? w->cmd->opts : global_opts, a);
+		if (o && o->kind != OPT_FLAG && !strchr(a, '=') && i + 1 < n) {
+			if (i + 1 == n - 1)
+				w->want = o;
+			else if (!w->cmd && strcmp(o->l, "session") == 0)
+				w->session = words[i + 1];
+			i++;
+		}
+	}
+}
+
+/* The positional spec the next positional word goes to. */
+static const struct pos *
+nextpos(const struct cmd *cmd, int npos)
+{
+	const struct pos *p = cmd->pos;
+
+	for (; p && p->name; p++) {
+		if (p->nargs == P_ANY || p->nargs == P_SOME || p->nargs == P_REST)
+			return p;
+		if (npos-- == 0)
+			return p;
+	}
+	return NULL;
+}
+
+void
+complete_words(struct ctx *c, char **words, int n, struct buf *out)
+{
+	struct cands k = {0};
+	struct walk w;
+	const struct pos *p;
+	const char *key;
+	size_t i;
+
+	if (n < 2)
+		return;
+	k.prefix = words[n - 1];
+	walk(&w, words, n);
+	key = w.session ? w.session : c->session;
+	if (w.want) {
+		addlist(&k, w.want->choices);
+		values(c, key, kindof(w.path.p ? w.path.p : "", w.want->l), &k);
+	} else if (k.prefix[0] == '-' && !w.rest) {
+		options(w.cmd ? w.cmd->opts : global_opts, &k);
+	} else if (!w.cmd) {
+		for (i = 0; w.npos == 0 && commands[i].name; i++)
+			add(&k, commands[i].name);
+	} else {
+		if (w.cmd->subs && w.npos == 0)
+			for (i = 0; w.cmd->subs[i].name; i++)
+				add(&k, w.cmd->subs[i].name);
+		if ((p = nextpos(w.cmd, w.npos)) && p->nargs != P_REST) {
+			addlist(&k, p->choices);
+			values(c, key, kindof(w.path.p, p->name), &k);
+		}
+	}
+	qsort(k.v, k.n, sizeof *k.v, cmpstr);
+	for (i = 0; i < k.n; i++) {
+		if (i == 0 || strcmp(k.v[i], k.v[i - 1]) != 0)
+			buf_printf(out, "%s\n", k.v[i]);
+		free(k.v[i]);
+	}
+	free(k.v);
+	buf_free(&w.path);
+}

@@ -1,0 +1,140 @@
+"""e2e_complete.py - shell completion: `contree completion --words` (the
+engine, complete.c, read from the command table) and the bash, zsh and
+fish scripts loaded into the real shells, which ask the binary."""
+
+import os
+import shutil
+import subprocess
+
+from harness import ok, fails
+
+
+def words(t, *w, env=None):
+    r = ok(t.run("completion", "--words", "--", "contree", *w, env=env))
+    return r.stdout.splitlines()
+
+
+def test_commands_options_choices(t):
+    t.noauth()
+    assert words(t, "se") == ["session"]
+    assert words(t, "sess", "") == []       # no prefixes of command words
+    assert words(t, "session", "") == ["branch", "checkout", "delete", "list",
+                                    "rollback", "show", "use", "wait"]
+    # aliases resolve: `s` is session
+    assert "checkout" in words(t, "s", "ch")
+    assert words(t, "-f", "json") == ["json", "json-pretty"]
+    assert words(t, "-L", "") == ["critical", "debug", "error", "info",
+                                  "warning"]
+    assert words(t, "run", "--file") == ["--file", "--file-excludes"]
+    assert "--help" in words(t, "ls", "-")
+    assert words(t, "agent", "core") == ["core", "core_workflow"]
+    # the value of an option is not taken for a command word
+    assert words(t, "-p", "x", "ima") == ["images"]
+    # nothing matches: empty, so the shell completes file names
+    assert words(t, "cp", "/etc/x", "") == []
+    assert words(t, "zzz") == []
+
+
+def test_usage_errors(t):
+    t.noauth()
+    fails(t.run("completion"), "expected one SHELL", code=2)
+    fails(t.run("completion", "tcsh"), "invalid choice: 'tcsh'", code=2)
+
+
+def test_dynamic_values(t):
+    f = t.fake
+    base = f.image_uuid("ubuntu:latest") if hasattr(f, "image_uuid") else None
+    assert base
+    ok(t.run("-S", "k1", "use", "tag:ubuntu:latest"))
+    ok(t.run("-S", "k1", "session", "branch", "feature-x"))
+    ok(t.run("-S", "k2", "use", "tag:ubuntu:latest"))
+    ok(t.run("-S", "k1", "env", "DEBUG=1"))
+    assert words(t, "-S", "k1", "session", "checkout", "fe") == ["feature-x"]
+    assert words(t, "session", "use", "k") == ["k1", "k2"]
+    assert words(t, "-S", "") == ["k1", "k2"]
+    assert words(t, "-S", "k1", "env", "DE") == ["DEBUG="]
+    assert words(t, "auth", "switch", "") == ["default"]
+    got = words(t, "use", "tag:ubu")
+    assert "tag:ubuntu:latest" in got, got
+    assert words(t, "use", base[:8]) == [base]
+    # image listings are cached for a minute: one request for two Tabs
+    f.clear_requests()
+    words(t, "use", "tag:")
+    words(t, "use", "tag:")
+    assert len(f.requests("GET", "/v1/images")) == 0
+    # without a usable profile, API values are simply absent
+    assert words(t, "use", "tag:", env={"CONTREE_TOKEN": "", "HOME": t.tmp}) \
+        == []
+
+
+def shell_env(t):
+    # the scripts run `contree` from PATH
+    bindir = os.path.join(t.dir, "bin")
+    os.makedirs(bindir, exist_ok=True)
+    link = os.path.join(bindir, "contree")
+    if not os.path.exists(link):
+        os.symlink(t.binary(), link)
+    return dict(t.env(), PATH=bindir + ":" + os.environ.get("PATH", ""))
+
+
+def script(t, sh):
+    return ok(t.run("completion", sh)).stdout
+
+
+def test_bash_script(t):
+    t.noauth()
+    path = t.write("c.bash", script(t, "bash"))
+    prog = ('source %s; complete -p contree; '
+            'for line in "contree sess" "contree session ch" '
+            '"contree -f json-p" "contree agent "; do '
+            'COMP_LINE=$line; COMP_POINT=${#line}; _contree; '
+            'printf "%%s|" "${COMPREPLY[@]}"; echo; done' % path)
+    r = subprocess.run(["bash", "-c", prog], capture_output=True, text=True,
+                       env=shell_env(t), timeout=30)
+    assert r.returncode == 0, r
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("complete -o default -F _contree contree"), r
+    assert lines[1] == "session|", lines
+    assert lines[2] == "checkout|", lines
+    assert lines[3] == "json-pretty|", lines
+    assert lines[4].startswith("all|all_commands|command|"), lines
+
+
+def test_zsh_script(t):
+    ok(t.run("-S", "k1", "use", "tag:ubuntu:latest"))
+    ok(t.run("-S", "k1", "env", "DEBUG=1"))
+    if not shutil.which("zsh"):
+        raise AssertionError("zsh is not installed (make deps installs it)")
+    path = t.write("c.zsh", script(t, "zsh"))
+    # compsys stand-ins that print what would be offered
+    prog = ('compdef() { print -r -- "compdef $*" }; '
+            'compadd() { local s=" "; while [[ $1 == -* ]]; do '
+            '[[ $1 == -S ]] && { s=$2; shift; }; [[ $1 == -- ]] && '
+            '{ shift; break; }; shift; done; print -rl -- "${@/%%/$s}" }; '
+            '_files() { print -r -- FILES }; '
+            'source %s; print -r -- "${functions[_contree]:+loaded}"; '
+            'words=(contree sess); CURRENT=2; _contree; '
+            'words=(contree -S k1 env DE); CURRENT=5; _contree; '
+            'words=(contree cp /x ""); CURRENT=4; _contree' % path)
+    r = subprocess.run(["zsh", "-f", "-c", prog], capture_output=True,
+                       text=True, env=shell_env(t), timeout=30)
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == ["compdef _contree contree", "loaded",
+                                     "session ", "DEBUG=", "FILES"], r
+
+
+def test_fish_script(t):
+    t.noauth()
+    if not shutil.which("fish"):
+        raise AssertionError("fish is not installed (make deps installs it)")
+    path = t.write("c.fish", script(t, "fish"))
+    prog = ('source %s; complete -C "contree sess"; '
+            'complete -C "contree session chec"; complete -C "contree -f tom"'
+            % path)
+    env = shell_env(t)
+    env["XDG_CONFIG_HOME"] = os.path.join(t.dir, "fishcfg")
+    r = subprocess.run(["fish", "--no-config", "-c", prog],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r
+    got = [l.split("\t")[0] for l in r.stdout.splitlines()]
+    assert got == ["session", "checkout", "toml"], r
