@@ -24,7 +24,7 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 OBJ = contree.o parse.o table.o util.o json.o ini.o out.o store.o http.o tls.o \
 	api.o cmd_images.o cmd_fs.o cmd_session.o cmd_auth.o cmd_run.o \
-	cmd_ops.o cmd_misc.o cmd_skill.o cmd_shell.o manual.o complete.o
+	cmd_ops.o cmd_misc.o cmd_skill.o cmd_shell.o manual.o complete.o edit.o
 HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h manual.h complete.h edit.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \

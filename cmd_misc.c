@@ -65,4 +65,3 @@ missing(struct ctx *c)
 }
 
 int cmd_build(struct ctx *c) { return missing(c); }
-int cmd_shell(struct ctx *c) { return missing(c); }

@@ -107,8 +107,8 @@ int cmd_op_wait(struct ctx *);
 /* cmd_misc.c */
 int cmd_build(struct ctx *);
 int cmd_agent(struct ctx *);
-int cmd_shell(struct ctx *);
 /* cmd_shell.c */
+int cmd_shell(struct ctx *);
 int cmd_completion(struct ctx *);
 /* cmd_skill.c */
 int cmd_skill_list(struct ctx *);

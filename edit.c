@@ -533,7 +533,7 @@ ed_readline(struct ed *e, const char *prompt,
 			writeall(1, "\033[H\033[2J", 7);
 		if (r == ED_TAB && complete)
 			complete(arg, e);
-		if (r != ED_LINE && r != ED_EOF && r != ED_INTR)
+		if (r != ED_LINE && r != ED_EOF && r != ED_INTR && !e->esc)
 			draw(e, prompt);
 	}
 	restore();

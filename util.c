@@ -479,6 +479,75 @@ range:
 	return -1;
 }
 
+/* One word of shsplit from *s into w; 1 when the input ended inside
+ * quotes or after a lone backslash. */
+static int
+shword(const char **s, struct buf *w)
+{
+	const char *p = *s;
+	char q = 0;
+
+	for (; *p && (q || (*p != ' ' && *p != '\t' && *p != '\n')); p++) {
+		if (q == '\'') {
+			if (*p == '\'')
+				q = 0;
+			else
+				buf_addc(w, *p);
+		} else if (*p == '\\' && (!q || (p[1] && strchr("\"\\$`\n", p[1])))) {
+			if (!*++p)
+				return 1;
+			if (*p != '\n')
+				buf_addc(w, *p);
+		} else if (*p == '\\' && !p[1]) {
+			return 1;
+		} else if (q ? *p == '"' : (*p == '"' || *p == '\'')) {
+			q = q ? 0 : *p;
+		} else {
+			buf_addc(w, *p);
+		}
+	}
+	*s = p;
+	return q != 0;
+}
+
+int
+shsplit(const char *s, char ***words, int *n)
+{
+	struct buf w = {0};
+
+	*words = xcalloc(1, sizeof **words);
+	*n = 0;
+	for (;;) {
+		while (*s == ' ' || *s == '\t' || *s == '\n')
+			s++;
+		if (!*s)
+			return 0;
+		buf_reset(&w);
+		buf_add(&w, "", 0);
+		if (shword(&s, &w)) {
+			buf_free(&w);
+			freewords(*words);
+			*words = NULL;
+			*n = 0;
+			return 1;
+		}
+		*words = xreallocarray(*words, (size_t)*n + 2, sizeof **words);
+		(*words)[(*n)++] = w.p;
+		(*words)[*n] = NULL;
+		memset(&w, 0, sizeof w);
+	}
+}
+
+void
+freewords(char **words)
+{
+	char **p;
+
+	for (p = words; p && *p; p++)
+		free(*p);
+	free(words);
+}
+
 int
 cmpstr(const void *a, const void *b)
 {

@@ -116,6 +116,15 @@ void hexstr(char *out, const void *p, size_t n);
 int parse_ll(const char *s, long long min, long long max, long long *out,
     const char *what);
 
+/* Split s into words by POSIX shell quoting: blanks separate words;
+ * '...' keeps every byte; "..." keeps every byte but a backslash before
+ * " \\ $ ` or a newline; a backslash outside quotes keeps the next byte
+ * as it is; backslash-newline is removed.  0 with *words (n of them,
+ * NULL-terminated; free with freewords), or 1 when s ends inside quotes
+ * or with a lone backslash: the line goes on. */
+int shsplit(const char *s, char ***words, int *n);
+void freewords(char **words);
+
 /* qsort comparator for an array of char *, by strcmp. */
 int cmpstr(const void *a, const void *b);
 

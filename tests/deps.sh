@@ -9,6 +9,7 @@ if [ -f /etc/alpine-release ]; then
 	have python3 || need="$need python3"
 	have openssl || need="$need openssl"
 	have mandoc || need="$need mandoc"
+	have groff || need="$need groff"
 	have zsh || need="$need zsh"
 	have fish || need="$need fish"
 	[ -z "$need" ] && exit 0
@@ -21,6 +22,7 @@ have make || need="$need make"
 have python3 || need="$need python3"
 have openssl || need="$need openssl"
 have mandoc || need="$need mandoc"
+have groff || need="$need groff-base"
 have zsh || need="$need zsh"            # completion script tests
 have fish || need="$need fish"
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh ||

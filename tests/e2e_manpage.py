@@ -325,3 +325,16 @@ def test_manpage_mandoc_lint(t):
     out = (p.stdout + p.stderr).decode("utf-8", "replace")
     assert out == "", "mandoc -Tlint -W warning contree.1:\n" + out
     assert p.returncode == 0, "mandoc exited %d" % p.returncode
+
+
+def test_manpage_groff_lint(t):
+    """Debian's default man(1) renders with groff, which knows mdoc
+    differently from mandoc (`.Ds` is a defunct macro there)."""
+    groff = shutil.which("groff")
+    assert groff, "groff is not installed (make deps installs groff-base)"
+    p = subprocess.run([groff, "-mandoc", "-ww", "-z", MANPAGE],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    out = (p.stdout + p.stderr).decode("utf-8", "replace")
+    assert out == "", "groff -mandoc -ww -z contree.1:\n" + out
+    assert p.returncode == 0, "groff exited %d" % p.returncode

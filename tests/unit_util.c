@@ -121,9 +121,50 @@ t_files(void)
 	free(p);
 }
 
+/* shsplit: the words, joined with '|', or "MORE" for an unfinished
+ * line. */
+static const char *
+split(const char *line)
+{
+	static char out[256];
+	char **w;
+	int n, i;
+
+	out[0] = '\0';
+	if (shsplit(line, &w, &n) != 0)
+		return "MORE";
+	for (i = 0; i < n; i++)
+		snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s",
+		    i ? "|" : "", w[i]);
+	T_OK(w[n] == NULL);
+	freewords(w);
+	return out;
+}
+
+static void
+t_shsplit(void)
+{
+	T_STREQ(split(""), "");
+	T_STREQ(split("  \t "), "");
+	T_STREQ(split("echo  a\tb"), "echo|a|b");
+	T_STREQ(split("'a b' \"c d\""), "a b|c d");
+	T_STREQ(split("a'b'\"c\"d"), "abcd");
+	T_STREQ(split("'\\n $x'"), "\\n $x");
+	T_STREQ(split("\"\\\" \\\\ \\$ \\` \\a\""), "\" \\ $ ` \\a");
+	T_STREQ(split("a\\ b \\'c"), "a b|'c");
+	T_STREQ(split("a\\\nb"), "ab");
+	T_STREQ(split("'x\ny'"), "x\ny");
+	T_STREQ(split("\"\""), "");
+	T_STREQ(split("'open"), "MORE");
+	T_STREQ(split("\"open \\\""), "MORE");
+	T_STREQ(split("tail\\"), "MORE");
+	T_STREQ(split("\"in\\"), "MORE");
+}
+
 int
 main(void)
 {
+	t_shsplit();
 	t_b64();
 	t_parse_ll();
 	t_buf();
