@@ -119,9 +119,6 @@ struct shell {
 	struct ed ed;
 	int status;             /* of the last command */
 	int done;               /* exit or quit */
-	char *lskey;            /* "image:dir" of the listing in ls */
-	struct buf ls;          /* last sandbox listing, for Tab */
-	int64_t lsat;           /* when it was fetched */
 };
 
 static const char *const builtins[] = {
@@ -565,65 +562,6 @@ execute(struct shell *sh, const char *line)
 
 /* ---- Tab ---- */
 
-/* Entries of a sandbox directory starting with base, as prefix + name
- * (+ "/" for directories), one per line into out.  The last listing
- * is kept for 30 s. */
-static void
-sandbox_paths(struct shell *sh, const char *word, struct buf *out)
-{
-	const char *slash = strrchr(word, '/'), *q[] = {"path", NULL, NULL};
-	char *prefix = xstrndup(word, slash ? (size_t)(slash - word + 1) : 0);
-	const char *base = slash ? slash + 1 : word;
-	struct view v;
-	char *dir, *key, *path;
-	struct json j;
-	int t, f;
-
-	sh_view(sh, &v);
-	dir = join_path(v.cwd, *prefix ? prefix : ".");
-	key = xasprintf("%s:%s", v.image ? v.image : "", dir);
-	if (!sh->lskey || strcmp(sh->lskey, key) != 0 ||
-	    now_ms() - sh->lsat > 30000) {
-		struct api_resp r;
-
-		free(sh->lskey);
-		sh->lskey = NULL;
-		buf_reset(&sh->ls);
-		memset(&r, 0, sizeof r);
-		r.body = &sh->ls;
-		q[1] = dir;
-		path = xasprintf("/inspect/%s/list", v.image ? v.image : "-");
-		if (v.image && api_call(ctx_api(sh->c), "GET", path, q, NULL, 0,
-		    &r) == 0) {
-			sh->lskey = key;
-			sh->lsat = now_ms();
-			key = NULL;
-		}
-		free(path);
-	}
-	if (sh->lskey && json_parse_alloc(&j, sh->ls.p ? sh->ls.p : "",
-	    sh->ls.len) == 0) {
-		f = json_get(&j, 0, "files");
-		for (t = f >= 0 ? json_first(&j, f) : -1; t >= 0;
-		    t = json_after(&j, t)) {
-			char *name = json_getstr(&j, t, "path");
-			const char *nm = name && strrchr(name, '/') ?
-			    strrchr(name, '/') + 1 : name;
-			int d = json_get(&j, t, "is_dir");
-
-			if (nm && strncmp(nm, base, strlen(base)) == 0)
-				buf_printf(out, "%s%s%s\n", prefix, nm,
-				    d >= 0 && j.tok[d].type == JSON_TRUE ? "/" : "");
-			free(name);
-		}
-		json_free(&j);
-	}
-	free(key);
-	free(dir);
-	free(prefix);
-	view_free(&v);
-}
-
 /* Split out into lines (in place). */
 static size_t
 lines(struct buf *out, char ***v)
@@ -707,7 +645,8 @@ complete_tab(void *arg, struct ed *e)
 		complete_words(sh->c, w, nw, &out);
 		sh_store_done(sh);
 	} else {
-		sandbox_paths(sh, w[nw - 1], &out);
+		complete_sandbox_path(sh->c, w[nw - 1], &out);
+		sh_store_done(sh);
 	}
 	n = lines(&out, &c);
 	apply(e, start, c, n);
@@ -849,8 +788,6 @@ cmd_shell(struct ctx *c)
 	buf_free(&p);
 	ed_free(&sh.ed);
 	free(sh.prevdir);
-	free(sh.lskey);
-	buf_free(&sh.ls);
 	sh_store_done(&sh);
 	return sh.status;
 }

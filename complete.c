@@ -1,8 +1,9 @@
 /* complete.c - completion candidates for a partial command line, read
  * from the one command table: commands, aliases, subcommands, options,
  * choices; and values by kind (branches, sessions, profiles, image tags,
- * operations, environment keys, agents).  Used by `contree completion`
+ * operations, environment keys, agents, local and sandbox paths).  Used by `contree completion`
  * (the bash, zsh and fish scripts call it) and by the shell's Tab. */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,7 @@ extern const struct opt global_opts[];
 extern const struct cmd commands[];
 
 enum { V_NONE, V_BRANCH, V_SESSION, V_PROFILE, V_IMAGE, V_OP, V_ENV,
-    V_AGENT, V_EDITOR };
+    V_AGENT, V_EDITOR, V_LOCAL, V_SANDBOX };
 
 /* Values that are not choices, by command path and option or
  * positional name ("" path: any command). */
@@ -47,6 +48,16 @@ static const struct {
 	{"env", "PAIRS", V_ENV},
 	{"skill install", "SPEC", V_AGENT},
 	{"skill remove", "SPEC", V_AGENT},
+	{"", "config", V_LOCAL},
+	{"", "dockerfile", V_LOCAL},
+	{"", "CONTEXT", V_LOCAL},
+	{"run", "file", V_LOCAL},
+	{"file cp", "SRC", V_LOCAL},
+	{"file cp", "DEST", V_SANDBOX},
+	{"file edit", "PATH", V_SANDBOX},
+	{"cp", "DEST", V_LOCAL},
+	{"", "PATH", V_SANDBOX},
+	{"run", "cwd", V_SANDBOX},
 };
 
 struct cands {
@@ -223,6 +234,142 @@ listing(struct ctx *c, struct cands *k, const char *name, const char *path,
 	free(cache);
 }
 
+/* Entries of the local directory part of word that start with its
+ * last part; directories end in '/'. */
+static void
+localpaths(struct cands *k)
+{
+	const char *slash = strrchr(k->prefix, '/');
+	char *dir = slash ? xstrndup(k->prefix, (size_t)(slash - k->prefix + 1)) :
+	    xstrdup("");
+	const char *base = slash ? slash + 1 : k->prefix;
+	DIR *d = opendir(*dir ? dir : ".");
+	struct dirent *de;
+	struct stat sb;
+
+	while (d && (de = readdir(d))) {
+		char *p;
+
+		if (de->d_name[0] == '.' && base[0] != '.')
+			continue;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		p = xasprintf("%s%s", dir, de->d_name);
+		if (stat(p, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+			free(p);
+			p = xasprintf("%s%s/", dir, de->d_name);
+		}
+		add(k, p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
+/* The inspect listing of dir in image, from a 30-second cache. */
+static int
+sandbox_listing(struct ctx *c, const char *image, const char *dir,
+    struct buf *out)
+{
+	const char *q[] = {"path", NULL, NULL};
+	char *name, *cache, *path, hex[9];
+	struct api_resp r;
+	struct stat sb;
+	int rc = 0;
+
+	name = xasprintf("%s:%s", image, dir);
+	snprintf(hex, sizeof hex, "%08lx",
+	    (unsigned long)store_crc32(0, name, strlen(name)));
+	cache = xasprintf("%s/cli/complete/ls-%.8s-%s", c->home, image, hex);
+	free(name);
+	if (stat(cache, &sb) == 0 && sb.st_mtime + 30 >= time(NULL) &&
+	    readfile(cache, out) == 0) {
+		free(cache);
+		return 0;
+	}
+	buf_reset(out);
+	memset(&r, 0, sizeof r);
+	r.body = out;
+	q[1] = dir;
+	path = xasprintf("/inspect/%s/list", image);
+	if (api_call(ctx_api(c), "GET", path, q, NULL, 0, &r) == 0) {
+		char *d = xasprintf("%s/cli/complete", c->home);
+
+		if (mkdirs(d, 0700) == 0)
+			writefile_cache(cache, out->p ? out->p : "", out->len);
+		free(d);
+	} else {
+		rc = -1;
+	}
+	free(path);
+	free(cache);
+	return rc;
+}
+
+/* Paths in the session's image: the directory part of the word
+ * resolved against the session's working directory. */
+static void
+sandboxpaths(struct ctx *c, const char *key, struct cands *k)
+{
+	struct store *st = ctx_store(c);
+	const struct store_entry *tip = st ? store_tip(st, key) : NULL;
+	const char *slash = strrchr(k->prefix, '/');
+	char *pre = xstrndup(k->prefix, slash ? (size_t)(slash - k->prefix + 1) :
+	    0), *dir, *image;
+	const char *base = slash ? slash + 1 : k->prefix;
+	struct buf b = {0};
+	struct json j;
+	int f, t;
+
+	if (!tip) {
+		free(pre);
+		return;
+	}
+	image = xstrdup(tip->image);
+	dir = join_path(store_cwd(st, key), *pre ? pre : ".");
+	if (sandbox_listing(c, image, dir, &b) == 0 &&
+	    json_parse_alloc(&j, b.p ? b.p : "", b.len) == 0) {
+		f = json_get(&j, 0, "files");
+		for (t = f >= 0 ? json_first(&j, f) : -1; t >= 0;
+		    t = json_after(&j, t)) {
+			char *n = json_getstr(&j, t, "path");
+			const char *nm = n && strrchr(n, '/') ? strrchr(n, '/') + 1 : n;
+			int d = json_get(&j, t, "is_dir");
+			char *s;
+
+			if (nm && strncmp(nm, base, strlen(base)) == 0) {
+				s = xasprintf("%s%s%s", pre, nm, d >= 0 &&
+				    j.tok[d].type == JSON_TRUE ? "/" : "");
+				add(k, s);
+				free(s);
+			}
+			free(n);
+		}
+		json_free(&j);
+	}
+	buf_free(&b);
+	free(dir);
+	free(image);
+	free(pre);
+}
+
+void
+complete_sandbox_path(struct ctx *c, const char *word, struct buf *out)
+{
+	struct cands k = {0};
+	size_t i;
+
+	k.prefix = word;
+	sandboxpaths(c, c->session, &k);
+	qsort(k.v, k.n, sizeof *k.v, cmpstr);
+	for (i = 0; i < k.n; i++) {
+		buf_printf(out, "%s\n", k.v[i]);
+		free(k.v[i]);
+	}
+	free(k.v);
+}
+
 /* Values of kind; key is the session of the command line. */
 static void
 values(struct ctx *c, const char *key, int kind, struct cands *k)
@@ -247,6 +394,8 @@ values(struct ctx *c, const char *key, int kind, struct cands *k)
 	case V_OP:
 		listing(c, k, "operations", "/operations", NULL, ops, 5);
 		break;
+	case V_LOCAL: localpaths(k); break;
+	case V_SANDBOX: sandboxpaths(c, key, k); break;
 	}
 }
 

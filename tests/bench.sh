@@ -30,6 +30,28 @@ for args in (["--version"], ["session", "list"]):
           "peak RSS %s" % (" ".join(args), statistics.median(walls) * 1e3, rss))
 PY
 echo
+echo "== shell: peak RSS of an idle contree shell at its prompt (a pty)"
+python3 - "$bin" <<'PY'
+import os, pty, select, sys, tempfile, time
+binary = os.path.abspath(sys.argv[1])
+home = tempfile.mkdtemp()
+env = {"HOME": home, "PATH": os.environ.get("PATH", ""), "TERM": "xterm",
+       "CONTREE_TOKEN": "x", "CONTREE_URL": "http://127.0.0.1:9"}
+pid, fd = pty.fork()
+if pid == 0:
+    os.execve(binary, [binary, "-S", "bench", "shell"], env)
+out, end = b"", time.time() + 10
+while b"$ " not in out and time.time() < end:
+    if select.select([fd], [], [], 0.2)[0]:
+        out += os.read(fd, 4096)
+time.sleep(0.2)
+with open("/proc/%d/status" % pid) as f:
+    hwm = [l.split()[1] for l in f if l.startswith("VmHWM")]
+os.write(fd, b"\x04")
+os.waitpid(pid, 0)
+print("idle shell: peak RSS %s KiB" % (hwm[0] if hwm else "n/a"))
+PY
+echo
 echo "== binary size"
 ls -l "$bin" | awk '{print "contree: " $5 " bytes (dynamic, not stripped; make static for the budgeted build)"}'
 echo

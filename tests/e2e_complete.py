@@ -31,8 +31,15 @@ def test_commands_options_choices(t):
     # the value of an option is not taken for a command word
     assert words(t, "-p", "x", "ima") == ["images"]
     # nothing matches: empty, so the shell completes file names
-    assert words(t, "cp", "/etc/x", "") == []
+    assert words(t, "run", "-t", "") == []
     assert words(t, "zzz") == []
+    # local paths where the table wants a local file
+    d = os.path.join(t.tmp, "loc")
+    os.makedirs(os.path.join(d, "sub"))
+    t.write("loc/file.txt", "x")
+    assert words(t, "file", "cp", d + "/") == [d + "/file.txt", d + "/sub/"]
+    assert words(t, "run", "-F", d + "/f") == [d + "/file.txt"]
+    assert words(t, "cp", "/etc/x", d + "/s") == [d + "/sub/"]
 
 
 def test_usage_errors(t):
@@ -57,6 +64,11 @@ def test_dynamic_values(t):
     got = words(t, "use", "tag:ubu")
     assert "tag:ubuntu:latest" in got, got
     assert words(t, "use", base[:8]) == [base]
+    # paths of the session's image, relative to its directory
+    assert words(t, "-S", "k1", "ls", "/et") == ["/etc/"]
+    assert "/etc/hostname" in words(t, "-S", "k1", "cat", "/etc/h")
+    ok(t.run("-S", "k1", "cd", "/etc"))
+    assert words(t, "-S", "k1", "cat", "hostn") == ["hostname"]
     # image listings are cached for a minute: one request for two Tabs
     f.clear_requests()
     words(t, "use", "tag:")
@@ -115,7 +127,7 @@ def test_zsh_script(t):
             'source %s; print -r -- "${functions[_contree]:+loaded}"; '
             'words=(contree sess); CURRENT=2; _contree; '
             'words=(contree -S k1 env DE); CURRENT=5; _contree; '
-            'words=(contree cp /x ""); CURRENT=4; _contree' % path)
+            'words=(contree run -t ""); CURRENT=4; _contree' % path)
     r = subprocess.run(["zsh", "-f", "-c", prog], capture_output=True,
                        text=True, env=shell_env(t), timeout=30)
     assert r.returncode == 0, r

@@ -236,3 +236,29 @@ def test_pty_history_up_and_search_across_shells(t):
     q.prompt()
     q.send("\x04")
     assert q.wait() == 0
+
+
+def test_pty_ctrl_c_cancels_the_run_and_the_shell_goes_on(t):
+    start(t)
+    p = Pty(t)
+    p.prompt()
+    p.send("sleep 30\r")
+    end = time.time() + 20
+    while not t.fake.requests("POST", "/v1/instances"):
+        assert time.time() < end, "no spawn"
+        time.sleep(0.1)
+    time.sleep(0.3)
+    p.send("\x03")
+    p.prompt()
+    cancels = t.fake.requests("DELETE")
+    assert len(cancels) == 1 and "/v1/operations/" in cancels[0]["path"], \
+        cancels
+    p.send("echo alive\r")
+    p.expect(r"\r\nalive\r\n")
+    p.prompt()
+    p.send("\x04")
+    assert p.wait() == 0
+    # the cancelled run recorded nothing
+    es = rows(ok(t.run("-f", "json", *S, "session", "show", "-a")))
+    assert [e["kind"] for e in es] == ["use", "run"], es
+    assert [e["title"] for e in es][1] == "echo alive", es
