@@ -662,9 +662,22 @@ cmd_session_show(struct ctx *c)
 		logmsg(LOG_INFO, "No history.");
 		return 0;
 	}
+	/* -l N as the reference slices [-N:]: the last N; 0 keeps all, and
+	 * a negative N drops the first -N */
 	first = 0;
-	if (arg_given(c, "last") && (size_t)arg_int(c, "last") < m)
-		first = m - (size_t)arg_int(c, "last");
+	if (arg_given(c, "last")) {
+		long long l = arg_int(c, "last");
+
+		if (l > 0 && (size_t)l < m)
+			first = m - (size_t)l;
+		else if (l < 0)
+			first = (size_t)-l < m ? (size_t)-l : m;
+	}
+	if (first == m) {
+		free(e);
+		logmsg(LOG_INFO, "No history.");
+		return 0;
+	}
 	if (!arg_flag(c, "all") && m - first > SHOW_DEFAULT) {
 		logmsg(LOG_INFO, "Showing the last %d of %zu entries; use --all to see all of them.",
 		    SHOW_DEFAULT, m - first);

@@ -216,6 +216,17 @@ parse_spec(const char *spec, struct loc *l)
 		seterr("empty skill spec");
 		return -1;
 	}
+	if (colon && !k && strcspn(spec, "/.~") > (size_t)(colon - spec)) {
+		struct buf names = {0};
+		size_t i;
+
+		for (i = 0; i < LEN(kinds); i++)
+			buf_printf(&names, "%s%s", i ? ", " : "", kinds[i].name);
+		seterrc(ERR_USAGE, "unknown agent '%.*s' in '%s' (known: %s; a path with a colon: ./%s)",
+		    (int)(colon - spec), spec, spec, names.p, spec);
+		buf_free(&names);
+		return -1;
+	}
 	if (k) {
 		const char *rest = colon + 1;
 

@@ -301,8 +301,7 @@ ctx_store(struct ctx *c)
 void
 no_session(void)
 {
-	logmsg(LOG_ERROR, "No active session. Start one with 'contree use IMAGE'.");
-	logmsg(LOG_ERROR, "Automated agents: read 'contree agent' first.");
+	logmsg(LOG_ERROR, "No active session. Start one with 'contree use IMAGE' (automated agents: read 'contree agent' first).");
 }
 
 static int

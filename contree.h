@@ -133,7 +133,7 @@ struct store *ctx_store(struct ctx *c);
  * returns EXIT_USAGE. */
 void usage_fail(struct ctx *c, const char *fmt, ...);
 
-/* Print the two-line "no active session" message (cli.md §6). */
+/* Print the "no active session" error (cli.md §6), with its hint. */
 void no_session(void);
 
 #endif

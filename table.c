@@ -248,7 +248,7 @@ static const struct pos rb_pos[] = {
 static const struct opt sshow_opts[] = {
 	{'a', "all", OPT_FLAG, NULL, NULL, "show every entry (default: the last 20)", NULL, NULL},
 	{'k', "kind", OPT_STR, "KIND", NULL, "only entries of this kind (run includes run-detached and run-disposable)", NULL, NULL},
-	{'l', "last", OPT_POSINT, "N", NULL, "only the last N entries", NULL, NULL},
+	{'l', "last", OPT_INT, "N", NULL, "only the last N entries (0: all; -N: all but the first N)", NULL, NULL},
 	{0, "since", OPT_STR, "T", NULL, "created at or after T", NULL, NULL},
 	{0, "until", OPT_STR, "T", NULL, "created at or before T", NULL, NULL},
 	END

@@ -937,7 +937,9 @@ read_line(const char *prompt, char *buf, size_t n)
 	fputs(prompt, stdout);
 	fflush(stdout);
 	if (!fgets(buf, (int)n, stdin)) {
-		seterr("no input");
+		fputs("\n", stdout);   /* the error goes on a line of its own */
+		fflush(stdout);
+		seterrc(ERR_IO, "no input (standard input ended at the prompt)");
 		return -1;
 	}
 	len = strlen(buf);
@@ -969,11 +971,13 @@ read_secret(const char *prompt, char *buf, size_t n)
 	if (echo_off) {
 		tcsetattr(fd, TCSAFLUSH, &old);
 		fputs("\n", stderr);
+	} else if (!r) {
+		fputs("\n", stderr);   /* the error goes on a line of its own */
 	}
 	if (in != stdin)
 		fclose(in);
 	if (!r) {
-		seterr("no input");
+		seterrc(ERR_IO, "no input (standard input ended at the prompt)");
 		return -1;
 	}
 	len = strlen(buf);

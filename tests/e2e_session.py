@@ -213,7 +213,8 @@ def test_use_new(t):
 
 def test_session_info(t):
     r = fails(t.run("-S", "x", "session"), NO_SESSION)
-    assert len(r.stderr.strip().splitlines()) == 2, r
+    # one error line; the hint for agents is part of it (issue 11)
+    assert len(r.stderr.strip().splitlines()) == 1, r
     assert "agent" in r.stderr, r
     ok(t.run("-S", "x", "use", "tag:alpine:3.19"))
     r = ok(t.run("-f", "json", "-S", "x", "s"))
@@ -359,7 +360,16 @@ def test_session_show_limits(t):
     assert rows(r) == allrows[-3:], r
     r = ok(t.run("-f", "json", "-S", "many", "session", "show", "-l", "100"))
     assert len(rows(r)) == 20 and "--all" in r.stderr, r
-    fails(t.run("-S", "many", "session", "show", "-l", "0"), code=2)
+    # -l as the reference's slice [-N:] (issue 11): 0 keeps all, -N
+    # drops the first N
+    r = ok(t.run("-f", "json", "-S", "many", "session", "show", "-a",
+                 "-l", "0"))
+    assert rows(r) == allrows, r
+    r = ok(t.run("-f", "json", "-S", "many", "session", "show", "-a",
+                 "-l", "-22"))
+    assert rows(r) == allrows[22:], r
+    r = ok(t.run("-S", "many", "session", "show", "-l", "-99"))
+    assert "No history." in r.stderr, r
     fails(t.run("-S", "many", "session", "show", "-l", "x"), code=2)
 
 

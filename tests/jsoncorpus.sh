@@ -5,7 +5,8 @@
 #
 # Corpus: $JSONTESTSUITE (the JSONTestSuite directory, or its
 # test_parsing directory), else ../shared/corpora/JSONTestSuite next to
-# the repository.  Binary: $JSONPARSE, else tests/jsonparse.
+# the repository; without either the check is skipped with a note.
+# Binary: $JSONPARSE, else tests/jsonparse.
 # Last line: "jsoncorpus: N passed, N failed"; exit 1 on any failure.
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,8 +22,13 @@ if [ ! -x "$bin" ]; then
 	exit 1
 fi
 set -- "$suite"/*.json
-if [ ! -e "$1" ]; then
-	echo "jsoncorpus: no corpus in $suite (set JSONTESTSUITE)" >&2
+if [ ! -e "$1" ] && [ -z "${JSONTESTSUITE:-}" ]; then
+	# a plain clone has no ../shared: say so, do not fail
+	echo "jsoncorpus: skipped: no corpus in $suite (set JSONTESTSUITE to the JSONTestSuite directory)"
+	echo "jsoncorpus: 0 passed, 0 failed"
+	exit 0
+elif [ ! -e "$1" ]; then
+	echo "jsoncorpus: no corpus in $suite" >&2
 	echo "jsoncorpus: 0 passed, 1 failed"
 	exit 1
 fi
