@@ -1100,6 +1100,9 @@ table_row(struct out *o, const struct row *r, struct buf *b)
 
 		if (f)
 			add_text(&t[i], f);
+		/* a value's final newlines (run's "hi\n") add no blank line */
+		while (t[i].len && t[i].p[t[i].len - 1] == '\n')
+			t[i].p[--t[i].len] = '\0';
 	}
 	for (line = 0; more; line++) {
 		more = 0;

@@ -457,6 +457,9 @@ test_multiline(void)
 
 	check_json_rows("multiline.table", "table", NULL, NULL, rows);
 	check_json_rows("multiline.plain", "plain", NULL, NULL, rows);
+	/* run's stdout "hi\n": the final newline adds no blank row */
+	check_json_rows("trailing-newline.table", "table", NULL, NULL,
+	    ROWS("{\"exit_code\": 0, \"stdout\": \"hi\\n\", \"error\": \"\"}"));
 }
 
 static void
