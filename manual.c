@@ -16,7 +16,10 @@ static const struct manual_section sect[] = {
 	"4. Set the working directory early: contree -S KEY cd /app\n"
 	"5. Look before you change: contree ls, contree cat, contree session show.\n"
 	"6. Make one mutating step per run: contree -S KEY run -- apt-get install -y curl\n"
-	"   Every successful run records a new image; the next run starts from it.\n"
+	"   Every run whose operation completes records a new image, even when\n"
+	"   the command exits non-zero (roll back a bad step with\n"
+	"   contree session rollback -1); the next run starts from it.  A run\n"
+	"   whose operation fails, is cancelled or interrupted records nothing.\n"
 	"7. Tag images worth keeping: contree -S KEY tag mybase:v1\n"},
 	{"Sessions", "sessions", NULL,
 	"A session is a local, per-profile history of images with branches.\n"
