@@ -667,10 +667,12 @@ prompt(struct shell *sh, struct buf *p)
 	sh_view(sh, &v);
 	fprintf(stderr, "session: %s [%lld] image: %s\n", v.key, v.depth,
 	    v.image ? v.image : "(none)");
+	/* the README's "contree:/etc> ", with the branch */
 	buf_reset(p);
+	buf_puts(p, "contree");
 	if (v.branch)
-		buf_printf(p, colour ? "(\033[35m%s\033[0m) " : "(%s) ", v.branch);
-	buf_printf(p, colour ? "\033[1;34m%s\033[0m $ " : "%s $ ",
+		buf_printf(p, colour ? "(\033[35m%s\033[0m)" : "(%s)", v.branch);
+	buf_printf(p, colour ? ":\033[1;34m%s\033[0m> " : ":%s> ",
 	    v.cwd ? v.cwd : "/");
 	view_free(&v);
 }
@@ -776,7 +778,7 @@ cmd_shell(struct ctx *c)
 	while (!sh.done) {
 		if (sh.tty)
 			prompt(&sh, &p);
-		r = readlogical(&sh, p.p ? p.p : "$ ", &line);
+		r = readlogical(&sh, p.p ? p.p : "contree> ", &line);
 		if (r == ED_EOF)
 			break;
 		if (r == ED_INTR)

@@ -60,7 +60,7 @@ class Pty:
                 self.out += d
 
     def prompt(self):
-        return self.expect(r"\$ \x1b\[K\r\x1b\[\d+C")
+        return self.expect(r"> \x1b\[K\r\x1b\[\d+C")
 
     def wait(self, timeout=20):
         end = time.time() + timeout
@@ -166,7 +166,12 @@ def test_pty_typing_editing_and_exit(t):
     p = Pty(t)
     p.expect("'help' for more")
     p.expect(r"session: sh1 \[1\] image: [0-9a-f-]{36}")
-    p.prompt()
+    # the README's prompt, with the branch
+    p.expect(r"contree\(\x1b\[35mmain\x1b\[0m\):\x1b\[1;34m/\x1b\[0m> "
+             r"\x1b\[K\r\x1b\[\d+C")
+    p.send("cd /etc\r")
+    p.expect(r"contree\(\x1b\[35mmain\x1b\[0m\):\x1b\[1;34m/etc\x1b\[0m> "
+             r"\x1b\[K\r\x1b\[\d+C")
     # type, move left, insert, kill to end, yank back
     p.send("echo wrld\x1b[D\x1b[D\x1b[Do\r")
     p.expect(r"\r\nworld\r\n")
