@@ -267,3 +267,21 @@ def test_pty_ctrl_c_cancels_the_run_and_the_shell_goes_on(t):
     es = rows(ok(t.run("-f", "json", *S, "session", "show", "-a")))
     assert [e["kind"] for e in es] == ["use", "run"], es
     assert [e["title"] for e in es][1] == "echo alive", es
+
+
+def test_script_editor_clear_quit(t):
+    """vim PATH is `file edit --editor vim PATH` (here a stand-in vim);
+    clear writes the screen-clearing sequence; quit leaves."""
+    start(t)
+    bindir = os.path.join(t.dir, "bin")
+    os.makedirs(bindir)
+    with open(os.path.join(bindir, "vim"), "w") as f:
+        f.write("#!/bin/sh\necho edited > \"$1\"\n")
+    os.chmod(os.path.join(bindir, "vim"), 0o755)
+    env = {"PATH": bindir + ":" + os.environ.get("PATH", "")}
+    r = t.run(*S, "shell", stdin="vim /etc/hostname\nclear\nquit\necho no\n",
+              env=env)
+    assert r.code == 0, r
+    assert r.stdout.endswith("\x1b[2J\x1b[H"), r
+    es = rows(ok(t.run("-f", "json", *S, "session", "show", "-a")))
+    assert es[-1]["kind"] == "file" and "/etc/hostname" in es[-1]["title"], es
