@@ -547,24 +547,29 @@ octal(const char *p, unsigned *v)
 	return 0;
 }
 
-/* Canonical lowercase UUID: 8-4-4-4-12 hex digits. */
+/* Canonical lowercase UUID: 8-4-4-4-12 hex digits.  Branch-free (replay
+ * checks one per entry): hex digits weigh 0, '-' 1, anything else 64,
+ * so a weight of 4 with the four dashes in place is a UUID. */
 static int
 uuid_ok(const char *p, size_t n)
 {
+	static unsigned char w[256];
+	const unsigned char *u = (const unsigned char *)p;
+	unsigned sum = 0;
 	size_t i;
 
-	if (n != 36)
-		return 0;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (p[i] != '-')
-				return 0;
-		} else if ((unsigned)(p[i] - '0') > 9 &&
-		    (unsigned)(p[i] - 'a') > 5) {
-			return 0;
-		}
+	if (!w['-']) {
+		memset(w, 64, sizeof w);
+		memset(&w['0'], 0, 10);
+		memset(&w['a'], 0, 6);
+		w['-'] = 1;
 	}
-	return 1;
+	if (n != 36 || p[8] != '-' || p[13] != '-' || p[18] != '-' ||
+	    p[23] != '-')
+		return 0;
+	for (i = 0; i < 36; i++)
+		sum += w[u[i]];
+	return sum == 4;
 }
 
 #define NAME_OK(n) ((n) > 0 && (n) <= NAMEMAX)
