@@ -34,23 +34,38 @@
  *   delete   KEY                 drop everything of the session
  *   maxid    ID                  ids up to ID were issued (compaction)
  *
- * The next entry id is one more than the highest id or maxid seen.  A
- * record that does not fit the state before it (unknown branch, parent
- * not in the session, ids not increasing within a session) is corrupt.
+ * The next entry id is one more than the highest id or maxid seen.
+ *
+ * Every field is checked on replay (the handlers below): IDs 1..10^15-1,
+ * TIME 0..253402300799, UID/GID 0..2^32-1, MODE <= 07777; IMAGE a
+ * canonical lowercase UUID (the commands copy it into 37 bytes); KEY,
+ * branch and variable names 1..1024 bytes (a variable name without
+ * '='); OP and staged-file ids at most 64 bytes; PATH 1..4096 bytes;
+ * titles, values and history lines at most 4 MiB; no NUL bytes, no
+ * unknown escapes.  A record must also fit the state before it: parent
+ * and branch targets are entries of the session, ids increase within a
+ * session, checkout/reset/unbranch name existing branches.  Writers
+ * check each record the same way before writing it.
  *
  * Writers lock the whole file (fcntl F_WRLCK), replay what others
  * appended since they last read, cut off a torn last line, append each
  * record with one write(2) on an O_APPEND descriptor and fsync before
- * unlocking.  Readers hold F_RDLCK while reading.  On read, a last line
- * without LF or with a bad checksum is a torn write and is ignored; a bad
- * line anywhere else is an error and the file is left alone.
+ * unlocking; a failed write is cut off again.  Readers hold F_RDLCK
+ * while reading.  A CR before an LF is ignored.  On read, a last line
+ * without LF or with a bad checksum is a torn write: ignored with one
+ * warning, cut off by the next writer.  Any other bad line (checksum,
+ * fields, references) is skipped with one warning naming file and line,
+ * and the next writer rewrites the file without it (a compaction).
  * Compaction (after "session delete", and when the file holds over
  * twice the records the live state needs) writes the live state to a
- * temporary file, fsyncs it and renames it over the log while holding
- * the lock; a process that then finds the path names another file
- * rereads it. */
+ * temporary file <log>.tmp.<pid>.XXXXXX, fsyncs it and renames it over
+ * the log while holding the lock; a process that then finds the path
+ * names another file rereads it.  Opening the store removes temporary
+ * files whose process no longer exists. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +81,7 @@
 #define CHUNK (64 * 1024)       /* arena block */
 #define COMPACT_MIN 1024        /* records before auto compaction */
 #define READBUF (256 * 1024)    /* replay reads this much at a time */
+#define TMPSUF ".tmp."          /* compaction: <log>.tmp.<pid>.XXXXXX */
 
 static const char *const kinds[] = {
 	STORE_USE, STORE_RUN, STORE_RUN_DETACHED, STORE_RUN_DISPOSABLE,
@@ -136,6 +152,9 @@ struct store {
 	size_t *fl;             /* and their lengths */
 	size_t cf;
 	struct buf rec;         /* record being written */
+	struct buf scratch;     /* its copy, checked before writing */
+	long long nbad;         /* corrupt records skipped in the file */
+	int tornwarned;         /* warned about a torn last line */
 };
 
 /* ---- CRC-32, slicing by 16 (replay checks every byte of the log) ---- */
@@ -399,7 +418,7 @@ reset_state(struct store *s)
 	s->htab = NULL;
 	s->nsess = s->csess = s->hcap = 0;
 	s->off = 0;
-	s->lineno = s->nrec = 0;
+	s->lineno = s->nrec = s->nbad = 0;
 	s->maxid = 0;
 }
 
@@ -478,7 +497,16 @@ touch(struct store *s, struct session *se, long long t)
 	se->seq = s->seq;
 }
 
-/* ---- replay ---- */
+/* ---- validation (every field of every record, before it is used) ---- */
+
+#define NAMEMAX 1024            /* session key, branch, variable name */
+#define TOKMAX 64               /* operation id, staged file id */
+#define PATHMAX 4096            /* staged file destination */
+#define TEXTMAX (4 << 20)       /* title, variable value, history line */
+#define FILESMAX 65536          /* staged files of one entry */
+#define IDMAX 999999999999999LL
+#define TIMEMAX 253402300799LL  /* 9999-12-31T23:59:59Z */
+#define UGMAX 4294967295LL
 
 /* Strict decimal: 1..18 digits. */
 static int
@@ -493,6 +521,13 @@ num(const char *p, long long *v)
 		return -1;
 	*v = (long long)n;
 	return 0;
+}
+
+/* 1 if p is a decimal in [min, max]; *v gets it. */
+static int
+inrange(const char *p, long long min, long long max, long long *v)
+{
+	return num(p, v) == 0 && *v >= min && *v <= max;
 }
 
 static int
@@ -512,6 +547,33 @@ octal(const char *p, unsigned *v)
 	return 0;
 }
 
+/* Canonical lowercase UUID: 8-4-4-4-12 hex digits.  Branch-free (replay
+ * checks one per entry): hex digits weigh 0, '-' 1, anything else 64,
+ * so a weight of 4 with the four dashes in place is a UUID. */
+static int
+uuid_ok(const char *p, size_t n)
+{
+	static unsigned char w[256];
+	const unsigned char *u = (const unsigned char *)p;
+	unsigned sum = 0;
+	size_t i;
+
+	if (!w['-']) {
+		memset(w, 64, sizeof w);
+		memset(&w['0'], 0, 10);
+		memset(&w['a'], 0, 6);
+		w['-'] = 1;
+	}
+	if (n != 36 || p[8] != '-' || p[13] != '-' || p[18] != '-' ||
+	    p[23] != '-')
+		return 0;
+	for (i = 0; i < 36; i++)
+		sum += w[u[i]];
+	return sum == 4;
+}
+
+#define NAME_OK(n) ((n) > 0 && (n) <= NAMEMAX)
+
 static const char *
 kind_of(const char *k)
 {
@@ -524,8 +586,7 @@ kind_of(const char *k)
 }
 
 /* Unescapes the string p, n bytes up to its final NUL, in place;
- * returns the new n, -1 if bad.  (A field with a NUL byte in it reads
- * as the string before that byte, escapes included.) */
+ * returns the new n, -1 if bad. */
 static long
 unescape(char *p, size_t n)
 {
@@ -549,74 +610,74 @@ unescape(char *p, size_t n)
 	return (long)(w - start);
 }
 
+/* ---- replay: one handler per record type ----
+ *
+ * A handler gets the unescaped fields f[0..nf) (f[0] is the type) and
+ * their lengths.  It checks every field and every reference against the
+ * state first and returns why the record is bad, or NULL; with dry set
+ * it stops there (writers check a record before writing it), else it
+ * applies the record. */
+
+typedef const char *handler(struct store *, char **, const size_t *, size_t,
+    int);
+
+/* The session of a record's key field, which must be sane. */
 static const char *
-apply_entry(struct store *s, char **f, const size_t *fl, size_t nf)
+keyed(struct store *s, const char *key, size_t n, struct session **se)
 {
-	long long id, parent, t, uid, gid;
-	const char *kind, *image;
-	const struct store_entry *up = NULL;
-	struct store_entry *e;
-	char *sp;
-	struct store_file *files = NULL;
-	struct session *se;
-	size_t i, nfiles;
+	if (!NAME_OK(n))
+		return "bad session key";
+	*se = sess_find(s, key, n, 0);
+	return NULL;
+}
+
+/* Checks the staged-file groups of an entry record. */
+static const char *
+check_files(char **g, const size_t *gl, size_t nfiles)
+{
+	long long v;
 	unsigned mode;
+	size_t i;
 
-	/* entry ID KEY PARENT TIME BRANCH KIND IMAGE OP TITLE [files] */
-	if (nf < 10 || (nf - 10) % 5)
-		return "wrong number of fields";
-	nfiles = (nf - 10) / 5;
-	if (num(f[1], &id) < 0 || id == 0 || num(f[3], &parent) < 0 ||
-	    num(f[4], &t) < 0)
-		return "bad number";
-	if (!*f[2] || !*f[7])
-		return "empty key or image";
-	if (!(kind = kind_of(f[6])))
-		return "unknown entry kind";
-	for (i = 0; i < nfiles; i++) {
-		char **g = f + 10 + 5 * i;
-
-		if (num(g[2], &uid) < 0 || num(g[3], &gid) < 0 ||
-		    octal(g[4], &mode) < 0)
+	for (i = 0; i < nfiles; i++, g += 5, gl += 5)
+		if (gl[0] == 0 || gl[0] > PATHMAX || gl[1] == 0 ||
+		    gl[1] > TOKMAX || !inrange(g[2], 0, UGMAX, &v) ||
+		    !inrange(g[3], 0, UGMAX, &v) || octal(g[4], &mode) < 0)
 			return "bad staged file";
-	}
-	se = sess_get(s, f[2], 0);
-	if (se && se->nent && se->ent[se->nent - 1]->id >= id)
-		return "entry id not increasing";
-	if (parent && (!se || !(up = ent_find(se, parent))))
-		return "parent not in session";
-	if (!se)
-		se = sess_get(s, f[2], 1);
-	if (nfiles) {
-		files = aalloc(s, nfiles * sizeof *files, 8);
-		for (i = 0; i < nfiles; i++) {
-			char **g = f + 10 + 5 * i;
+	return NULL;
+}
 
-			files[i].path = keepn(s, g[0], fl[10 + 5 * i]);
-			files[i].uuid = keepn(s, g[1], fl[11 + 5 * i]);
-			num(g[2], &files[i].uid);
-			num(g[3], &files[i].gid);
-			octal(g[4], &files[i].mode);
-		}
+static struct store_file *
+keep_files(struct store *s, char **g, const size_t *gl, size_t nfiles)
+{
+	struct store_file *files;
+	size_t i;
+
+	if (!nfiles)
+		return NULL;
+	files = aalloc(s, nfiles * sizeof *files, 8);
+	for (i = 0; i < nfiles; i++, g += 5, gl += 5) {
+		files[i].path = keepn(s, g[0], gl[0]);
+		files[i].uuid = keepn(s, g[1], gl[1]);
+		num(g[2], &files[i].uid);
+		num(g[3], &files[i].gid);
+		octal(g[4], &files[i].mode);
 	}
-	/* Entries that keep their parent's image share the string. */
-	image = up && up->image[0] == f[7][0] && strcmp(up->image, f[7]) == 0 ?
-	    up->image : NULL;
-	/* One allocation: the entry, then its strings. */
-	e = aalloc(s, sizeof *e + (image ? 0 : fl[7] + 1) + fl[8] + 1 +
-	    fl[9] + 1, 8);
-	sp = (char *)(e + 1);
-	e->id = id;
-	e->parent = parent;
-	e->up = up;
+	return files;
+}
+
+/* Adds entry e (fields f as h_entry checked them) to session se. */
+static void
+add_entry(struct store *s, struct session *se, struct store_entry *e,
+    char **f, const size_t *fl)
+{
+	char *sp = (char *)(e + 1);
+
 	e->key = se->key;
-	e->kind = kind;
-	e->image = image ? image : put(&sp, f[7], fl[7]);
+	if (!e->image)
+		e->image = put(&sp, f[7], fl[7]);
 	e->op = put(&sp, f[8], fl[8]);
 	e->title = put(&sp, f[9], fl[9]);
-	e->created = t;
-	e->files = files;
-	e->nfiles = (int)nfiles;
 	if (se->nent == se->cent) {
 		se->cent = se->cent ? se->cent * 2 : 8;
 		se->ent = xreallocarray(se->ent, se->cent, sizeof *se->ent);
@@ -628,200 +689,371 @@ apply_entry(struct store *s, char **f, const size_t *fl, size_t nf)
 		if (!se->active)
 			se->active = b->name;
 	}
-	if (id > s->maxid)
+	if (e->id > s->maxid)
+		s->maxid = e->id;
+	touch(s, se, e->created);
+}
+
+/* entry ID KEY PARENT TIME BRANCH KIND IMAGE OP TITLE [files] */
+static const char *
+h_entry(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+{
+	long long id, parent, t;
+	const struct store_entry *up = NULL;
+	const char *kind, *why, *image;
+	struct store_entry *e;
+	struct session *se;
+	size_t nfiles = (nf - 10) / 5;
+
+	if (nf < 10 || (nf - 10) % 5 || nfiles > FILESMAX)
+		return "wrong number of fields";
+	if (!inrange(f[1], 1, IDMAX, &id) ||
+	    !inrange(f[3], 0, id - 1, &parent) ||
+	    !inrange(f[4], 0, TIMEMAX, &t))
+		return "bad number";
+	if ((why = keyed(s, f[2], fl[2], &se)))
+		return why;
+	if (fl[5] > NAMEMAX)
+		return "bad branch name";
+	if (!(kind = kind_of(f[6])))
+		return "unknown entry kind";
+	if (!uuid_ok(f[7], fl[7]))
+		return "image is not a UUID";
+	if (fl[8] > TOKMAX || fl[9] > TEXTMAX)
+		return "operation id or title too long";
+	if ((why = check_files(f + 10, fl + 10, nfiles)))
+		return why;
+	if (se && se->nent && se->ent[se->nent - 1]->id >= id)
+		return "entry id not increasing";
+	if (parent && (!se || !(up = ent_find(se, parent))))
+		return "parent not in session";
+	if (dry)
+		return NULL;
+	if (!se)
+		se = sess_find(s, f[2], fl[2], 1);
+	/* One allocation: the entry, then its strings.  Entries that keep
+	 * their parent's image share the string. */
+	image = up && memcmp(up->image, f[7], 37) == 0 ? up->image : NULL;
+	e = aalloc(s, sizeof *e + (image ? 0 : 37) + fl[8] + 1 + fl[9] + 1,
+	    8);
+	e->image = image;
+	e->id = id;
+	e->parent = parent;
+	e->up = up;
+	e->kind = kind;
+	e->created = t;
+	e->files = keep_files(s, f + 10, fl + 10, nfiles);
+	e->nfiles = (int)nfiles;
+	add_entry(s, se, e, f, fl);
+	return NULL;
+}
+
+/* maxid ID */
+static const char *
+h_maxid(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+{
+	long long id;
+
+	(void)fl;
+	if (nf != 2 || !inrange(f[1], 0, IDMAX, &id))
+		return "bad fields";
+	if (!dry && id > s->maxid)
 		s->maxid = id;
-	touch(s, se, t);
+	return NULL;
+}
+
+/* branch KEY NAME ID, reset KEY NAME ID TIME */
+static const char *
+h_branch(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+{
+	int reset = f[0][0] == 'r';
+	const struct store_entry *e;
+	struct session *se;
+	long long id, tm = 0;
+	const char *why;
+
+	if (nf != 4u + reset || !inrange(f[3], 1, IDMAX, &id) ||
+	    (reset && !inrange(f[4], 0, TIMEMAX, &tm)))
+		return "bad fields";
+	if ((why = keyed(s, f[1], fl[1], &se)))
+		return why;
+	if (!NAME_OK(fl[2]))
+		return "bad branch name";
+	if (!se || !(e = ent_find(se, id)))
+		return "branch target not in session";
+	if (reset && (!se->active || strcmp(se->active, f[2])))
+		return "not the active branch";
+	if (dry)
+		return NULL;
+	br_set(s, se, f[2], e);
+	if (reset)
+		touch(s, se, tm);
+	return NULL;
+}
+
+/* unbranch KEY TIME NAME... */
+static const char *
+h_unbranch(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+{
+	struct session *se;
+	const char *why;
+	long long tm;
+	size_t i;
+
+	if (nf < 4 || !inrange(f[2], 0, TIMEMAX, &tm))
+		return "bad fields";
+	if ((why = keyed(s, f[1], fl[1], &se)))
+		return why;
+	for (i = 3; i < nf; i++)
+		if (!se || !se->active || !br_find(se, f[i]) ||
+		    strcmp(f[i], se->active) == 0)
+			return "cannot delete branch";
+	if (dry)
+		return NULL;
+	for (i = 3; i < nf; i++)
+		br_del(se, f[i]);
+	touch(s, se, tm);
+	return NULL;
+}
+
+/* checkout KEY NAME TIME */
+static const char *
+h_checkout(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+{
+	struct session *se;
+	struct brn *b;
+	const char *why;
+	long long tm;
+
+	if (nf != 4 || !inrange(f[3], 0, TIMEMAX, &tm))
+		return "bad fields";
+	if ((why = keyed(s, f[1], fl[1], &se)))
+		return why;
+	if (!se || !(b = br_find(se, f[2])))
+		return "no such branch";
+	if (dry)
+		return NULL;
+	se->active = b->name;
+	touch(s, se, tm);
+	return NULL;
+}
+
+/* env KEY NAME VALUE [NAME VALUE]... */
+static const char *
+h_env(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+{
+	struct session *se;
+	const char *why;
+	size_t i, j;
+
+	if (nf < 4 || nf % 2)
+		return "bad fields";
+	if ((why = keyed(s, f[1], fl[1], &se)))
+		return why;
+	for (i = 2; i < nf; i += 2)
+		if (!NAME_OK(fl[i]) || strchr(f[i], '=') ||
+		    fl[i + 1] > TEXTMAX)
+			return "bad variable";
+	if (dry)
+		return NULL;
+	if (!se)
+		se = sess_find(s, f[1], fl[1], 1);
+	for (i = 2; i < nf; i += 2) {
+		for (j = 0; j < se->nenv; j++)
+			if (strcmp(se->env[j].name, f[i]) == 0)
+				break;
+		if (j == se->nenv) {
+			if (se->nenv == se->cenv) {
+				se->cenv = se->cenv ? se->cenv * 2 : 8;
+				se->env = xreallocarray(se->env, se->cenv,
+				    sizeof *se->env);
+			}
+			se->nenv++;
+			se->env[j].name = keepn(s, f[i], fl[i]);
+		}
+		se->env[j].value = keepn(s, f[i + 1], fl[i + 1]);
+	}
+	return NULL;
+}
+
+/* unenv KEY NAME... */
+static const char *
+h_unenv(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+{
+	struct session *se;
+	const char *why;
+	size_t i, j;
+
+	if (nf < 3)
+		return "bad fields";
+	if ((why = keyed(s, f[1], fl[1], &se)))
+		return why;
+	for (i = 2; i < nf; i++)
+		if (fl[i] > NAMEMAX)
+			return "bad variable";
+	for (i = 2; !dry && se && i < nf; i++)
+		for (j = 0; j < se->nenv; j++)
+			if (strcmp(se->env[j].name, f[i]) == 0) {
+				se->env[j] = se->env[--se->nenv];
+				break;
+			}
+	return NULL;
+}
+
+/* pending KEY OP DISPOSABLE BRANCH TITLE */
+static const char *
+h_pending(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+{
+	struct session *se;
+	const char *why;
+	size_t j;
+
+	if (nf != 6 || fl[2] == 0 || fl[2] > TOKMAX ||
+	    (strcmp(f[3], "0") && strcmp(f[3], "1")) || fl[4] > NAMEMAX ||
+	    fl[5] > TEXTMAX)
+		return "bad fields";
+	if ((why = keyed(s, f[1], fl[1], &se)) || dry)
+		return why;
+	if (!se)
+		se = sess_find(s, f[1], fl[1], 1);
+	for (j = 0; j < se->npend; j++)
+		if (strcmp(se->pend[j].op, f[2]) == 0)
+			break;
+	if (j == se->npend) {
+		if (se->npend == se->cpend) {
+			se->cpend = se->cpend ? se->cpend * 2 : 4;
+			se->pend = xreallocarray(se->pend, se->cpend,
+			    sizeof *se->pend);
+		}
+		se->npend++;
+	}
+	se->pend[j].op = keepn(s, f[2], fl[2]);
+	se->pend[j].disp = f[3][0] == '1';
+	se->pend[j].branch = keepn(s, f[4], fl[4]);
+	se->pend[j].title = keepn(s, f[5], fl[5]);
+	return NULL;
+}
+
+/* done KEY OP */
+static const char *
+h_done(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+{
+	struct session *se;
+	const char *why;
+	size_t j;
+
+	if (nf != 3 || fl[2] > TOKMAX)
+		return "bad fields";
+	if ((why = keyed(s, f[1], fl[1], &se)) || dry)
+		return why;
+	for (j = 0; se && j < se->npend; j++)
+		if (strcmp(se->pend[j].op, f[2]) == 0) {
+			memmove(se->pend + j, se->pend + j + 1,
+			    (se->npend - j - 1) * sizeof *se->pend);
+			se->npend--;
+			break;
+		}
+	return NULL;
+}
+
+static void
+hist_push(struct store *s, struct session *se, const char *p, size_t n)
+{
+	if (se->nhist == se->chist) {
+		/* Drop dead lines before growing. */
+		if (se->hoff >= STORE_HIST_MAX) {
+			memmove(se->hist, se->hist + se->hoff,
+			    (se->nhist - se->hoff) * sizeof *se->hist);
+			se->nhist -= se->hoff;
+			se->hoff = 0;
+		} else {
+			se->chist = se->chist ? se->chist * 2 : 64;
+			se->hist = xreallocarray(se->hist, se->chist,
+			    sizeof *se->hist);
+		}
+	}
+	se->hist[se->nhist++] = keepn(s, p, n);
+	if (se->nhist - se->hoff > STORE_HIST_MAX)
+		se->hoff++;
+}
+
+/* hist KEY LINE... */
+static const char *
+h_hist(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+{
+	struct session *se;
+	const char *why;
+	size_t i;
+
+	if (nf < 3)
+		return "bad fields";
+	if ((why = keyed(s, f[1], fl[1], &se)))
+		return why;
+	for (i = 2; i < nf; i++)
+		if (fl[i] > TEXTMAX)
+			return "history line too long";
+	if (dry)
+		return NULL;
+	if (!se)
+		se = sess_find(s, f[1], fl[1], 1);
+	for (i = 2; i < nf; i++)
+		hist_push(s, se, f[i], fl[i]);
+	return NULL;
+}
+
+/* delete KEY */
+static const char *
+h_delete(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+{
+	struct session *se;
+	const char *why;
+
+	if (nf != 2)
+		return "bad fields";
+	if ((why = keyed(s, f[1], fl[1], &se)) || dry)
+		return why;
+	if (se)
+		sess_clear(se);
 	return NULL;
 }
 
 /* Record types, as the first field of a line. */
-static const char *const rtypes[] = {
-	"entry", "maxid", "branch", "reset", "unbranch", "checkout", "env",
-	"unenv", "pending", "done", "hist", "delete"
+static const struct {
+	const char *name;
+	handler *fn;
+} rtypes[] = {
+	{ "entry", h_entry }, { "maxid", h_maxid }, { "branch", h_branch },
+	{ "reset", h_branch }, { "unbranch", h_unbranch },
+	{ "checkout", h_checkout }, { "env", h_env }, { "unenv", h_unenv },
+	{ "pending", h_pending }, { "done", h_done }, { "hist", h_hist },
+	{ "delete", h_delete }
 };
-enum { R_ENTRY, R_MAXID, R_BRANCH, R_RESET, R_UNBRANCH, R_CHECKOUT, R_ENV,
-	R_UNENV, R_PENDING, R_DONE, R_HIST, R_DELETE, R_UNKNOWN };
 
-static int
-rtype(const char *p)
+static handler *
+handler_of(const char *p)
 {
-	int i;
+	size_t i;
 
-	for (i = 0; i < R_UNKNOWN; i++)
-		if (p[0] == rtypes[i][0] && strcmp(p, rtypes[i]) == 0)
-			break;
-	return i;
+	for (i = 0; i < LEN(rtypes); i++)
+		if (p[0] == rtypes[i].name[0] && strcmp(p, rtypes[i].name) == 0)
+			return rtypes[i].fn;
+	return NULL;
 }
 
-/* Records with a session key. */
-static const char *
-apply(struct store *s, int ty, char **f, size_t nf)
-{
-	struct session *se;
-	const struct store_entry *e;
-	struct brn *b;
-	long long id, tm = 0;
-	size_t i, j;
-
-	if (ty == R_UNKNOWN)
-		return "unknown record type";
-	if (nf < 2 || !*f[1])
-		return "missing session key";
-	se = sess_get(s, f[1], 0);
-	if (ty == R_BRANCH || ty == R_RESET) {
-		int reset = ty == R_RESET;
-
-		if (nf != 4u + reset || num(f[3], &id) < 0 ||
-		    (reset && num(f[4], &tm) < 0))
-			return "bad fields";
-		if (!*f[2] || !se || !(e = ent_find(se, id)))
-			return "branch target not in session";
-		if (reset && (!se->active || strcmp(se->active, f[2])))
-			return "not the active branch";
-		br_set(s, se, f[2], e);
-		if (reset)
-			touch(s, se, tm);
-		return NULL;
-	}
-	if (ty == R_UNBRANCH) {
-		if (nf < 4 || num(f[2], &tm) < 0)
-			return "bad fields";
-		for (i = 3; i < nf; i++)
-			if (!se || !se->active || !br_find(se, f[i]) ||
-			    strcmp(f[i], se->active) == 0)
-				return "cannot delete branch";
-		for (i = 3; i < nf; i++)
-			br_del(se, f[i]);
-		touch(s, se, tm);
-		return NULL;
-	}
-	if (ty == R_CHECKOUT) {
-		if (nf != 4 || num(f[3], &tm) < 0)
-			return "bad fields";
-		if (!se || !(b = br_find(se, f[2])))
-			return "no such branch";
-		se->active = b->name;
-		touch(s, se, tm);
-		return NULL;
-	}
-	if (ty == R_ENV) {
-		if (nf < 4 || nf % 2)
-			return "bad fields";
-		for (i = 2; i < nf; i += 2)
-			if (!*f[i] || strchr(f[i], '='))
-				return "bad variable name";
-		if (!se)
-			se = sess_get(s, f[1], 1);
-		for (i = 2; i < nf; i += 2) {
-			for (j = 0; j < se->nenv; j++)
-				if (strcmp(se->env[j].name, f[i]) == 0)
-					break;
-			if (j == se->nenv) {
-				if (se->nenv == se->cenv) {
-					se->cenv = se->cenv ? se->cenv * 2 : 8;
-					se->env = xreallocarray(se->env,
-					    se->cenv, sizeof *se->env);
-				}
-				se->nenv++;
-				se->env[j].name = keep(s, f[i]);
-			}
-			se->env[j].value = keep(s, f[i + 1]);
-		}
-		return NULL;
-	}
-	if (ty == R_UNENV) {
-		if (nf < 3)
-			return "bad fields";
-		for (i = 2; se && i < nf; i++)
-			for (j = 0; j < se->nenv; j++)
-				if (strcmp(se->env[j].name, f[i]) == 0) {
-					se->env[j] = se->env[--se->nenv];
-					break;
-				}
-		return NULL;
-	}
-	if (ty == R_PENDING) {
-		if (nf != 6 || !*f[2] || (strcmp(f[3], "0") &&
-		    strcmp(f[3], "1")))
-			return "bad fields";
-		if (!se)
-			se = sess_get(s, f[1], 1);
-		for (j = 0; j < se->npend; j++)
-			if (strcmp(se->pend[j].op, f[2]) == 0)
-				break;
-		if (j == se->npend) {
-			if (se->npend == se->cpend) {
-				se->cpend = se->cpend ? se->cpend * 2 : 4;
-				se->pend = xreallocarray(se->pend, se->cpend,
-				    sizeof *se->pend);
-			}
-			se->npend++;
-		}
-		se->pend[j].op = keep(s, f[2]);
-		se->pend[j].disp = f[3][0] == '1';
-		se->pend[j].branch = keep(s, f[4]);
-		se->pend[j].title = keep(s, f[5]);
-		return NULL;
-	}
-	if (ty == R_DONE) {
-		if (nf != 3)
-			return "bad fields";
-		for (j = 0; se && j < se->npend; j++)
-			if (strcmp(se->pend[j].op, f[2]) == 0) {
-				memmove(se->pend + j, se->pend + j + 1,
-				    (se->npend - j - 1) * sizeof *se->pend);
-				se->npend--;
-				break;
-			}
-		return NULL;
-	}
-	if (ty == R_HIST) {
-		if (nf < 3)
-			return "bad fields";
-		if (!se)
-			se = sess_get(s, f[1], 1);
-		for (i = 2; i < nf; i++) {
-			if (se->nhist == se->chist) {
-				/* Drop dead lines before growing. */
-				if (se->hoff >= STORE_HIST_MAX) {
-					memmove(se->hist, se->hist + se->hoff,
-					    (se->nhist - se->hoff) *
-					    sizeof *se->hist);
-					se->nhist -= se->hoff;
-					se->hoff = 0;
-				} else {
-					se->chist = se->chist ?
-					    se->chist * 2 : 64;
-					se->hist = xreallocarray(se->hist,
-					    se->chist, sizeof *se->hist);
-				}
-			}
-			se->hist[se->nhist++] = keep(s, f[i]);
-			if (se->nhist - se->hoff > STORE_HIST_MAX)
-				se->hoff++;
-		}
-		return NULL;
-	}
-	if (ty == R_DELETE) {
-		if (nf != 2)
-			return "bad fields";
-		if (se)
-			sess_clear(se);
-		return NULL;
-	}
-	return "unknown record type";   /* not reached */
-}
-
-/* "maxid" has no session key; handled here. */
-static const char *
-apply_line(struct store *s, char *l, size_t len)
+/* Cuts l[0..len) (checksum removed) into s->f/s->fl at the TABs and
+ * unescapes the fields; returns the number of fields, or -1 (*why set)
+ * if a field holds a NUL byte or a bad escape. */
+static long
+split(struct store *s, char *l, size_t len, const char **why)
 {
 	char *end = l + len, *q = l, *t;
 	size_t nf = 0, i;
-	long long id;
 	long n;
-	int ty;
 
+	if (memchr(l, '\0', len)) {
+		*why = "NUL byte";
+		return -1;
+	}
 	for (;;) {
 		if (nf == s->cf) {
 			s->cf = s->cf ? s->cf * 2 : 32;
@@ -829,8 +1061,7 @@ apply_line(struct store *s, char *l, size_t len)
 			s->fl = xreallocarray(s->fl, s->cf, sizeof *s->fl);
 		}
 		s->f[nf] = q;
-		t = memchr(q, '\t', (size_t)(end - q));
-		if (!t)
+		if (!(t = memchr(q, '\t', (size_t)(end - q))))
 			break;
 		*t = '\0';
 		s->fl[nf++] = (size_t)(t - q);
@@ -840,22 +1071,31 @@ apply_line(struct store *s, char *l, size_t len)
 	s->fl[nf++] = (size_t)(end - q);
 	if (memchr(l, '\\', len))
 		for (i = 0; i < nf; i++) {
-			if ((n = unescape(s->f[i], s->fl[i])) < 0)
-				return "bad escape";
+			if ((n = unescape(s->f[i], s->fl[i])) < 0) {
+				*why = "bad escape";
+				return -1;
+			}
 			s->fl[i] = (size_t)n;
 		}
-	s->seq++;
-	ty = rtype(s->f[0]);
-	if (ty == R_ENTRY)
-		return apply_entry(s, s->f, s->fl, nf);
-	if (ty == R_MAXID) {
-		if (nf != 2 || num(s->f[1], &id) < 0)
-			return "bad fields";
-		if (id > s->maxid)
-			s->maxid = id;
-		return NULL;
-	}
-	return apply(s, ty, s->f, nf);
+	return (long)nf;
+}
+
+/* Checks the record l[0..len) (checksum removed; rewritten in place)
+ * and, unless dry, applies it.  NULL, or why it is bad. */
+static const char *
+apply_line(struct store *s, char *l, size_t len, int dry)
+{
+	const char *why = NULL;
+	handler *fn;
+	long nf;
+
+	if ((nf = split(s, l, len, &why)) < 0)
+		return why;
+	if (!(fn = handler_of(s->f[0])))
+		return "unknown record type";
+	if (!dry)
+		s->seq++;
+	return fn(s, s->f, s->fl, (size_t)nf, dry);
 }
 
 static int
@@ -878,19 +1118,68 @@ crc_ok(const char *l, size_t len)
 	return store_crc32(0, l, len - CRCLEN - 1) == want;
 }
 
+/* The format line p[0..len) (CR stripped); 0 or -1 (error slot set). */
+static int
+check_header(struct store *s, const char *p, size_t len)
+{
+	if (len == sizeof HEADER - 1 && memcmp(p, HEADER, len) == 0)
+		return 0;
+	if (len > 12 && memcmp(p, "contree-log ", 12) == 0)
+		seterr("%s: unsupported session log version '%.*s'", s->path,
+		    (int)(len > 40 ? 40 : len), p);
+	else
+		seterr("%s: not a contree session log (first line is not '"
+		    HEADER "')", s->path);
+	return -1;
+}
+
+/* Replays the complete line l[0..len) (LF excluded, a CR before it
+ * stripped); last: it ends the file.  A bad record is skipped with one
+ * warning and counted in s->nbad (the next writer rewrites the file
+ * without it); 1 if it is instead a torn write (the last line, with a
+ * bad checksum), else 0. */
+static int
+replay_line(struct store *s, char *l, size_t len, int last)
+{
+	const char *why = "bad checksum";
+
+	if (len && l[len - 1] == '\r')
+		len--;
+	if (crc_ok(l, len)) {
+		if (!(why = apply_line(s, l, len - CRCLEN - 1, 0)))
+			return 0;
+	} else if (last) {
+		return 1;
+	}
+	logmsg(LOG_WARNING, "%s:%lld: skipping a corrupt record (%s); the "
+	    "next change rewrites the log without it", s->path,
+	    s->lineno + 1, why);
+	s->nbad++;
+	return 0;
+}
+
+static void
+warn_torn(struct store *s)
+{
+	if (s->tornwarned)
+		return;
+	s->tornwarned = 1;
+	logmsg(LOG_WARNING, "%s:%lld: ignoring an incomplete last record (an "
+	    "interrupted write); the next change removes it", s->path,
+	    s->lineno + 1);
+}
+
 /* Replay the complete lines of p[0..n), which holds the file from
  * offset s->off on; end is the file's size.  Lines are rewritten in place
  * (fields cut and unescaped); what the state keeps is copied.  Advances
- * s->off over good records and returns how many bytes of p it used.
+ * s->off over the lines and returns how many bytes of p it used.
  * *torn: the rest of the file, from there on, is a torn write.  -1 (error
- * slot set) on a foreign format line or a bad record that is not the
- * last line of the file. */
+ * slot set) on a foreign format line. */
 static long long
 replay(struct store *s, char *p, size_t n, off_t end, int *torn)
 {
 	size_t pos = 0, len;
 	char *l, *nl;
-	const char *why;
 
 	*torn = 0;
 	if (s->off == 0 && n) {
@@ -903,16 +1192,9 @@ replay(struct store *s, char *p, size_t n, off_t end, int *torn)
 			*torn = 1;      /* died while creating the file */
 			return 0;
 		}
-		if (len != sizeof HEADER - 1 || memcmp(p, HEADER, len)) {
-			if (len > 12 && memcmp(p, "contree-log ", 12) == 0)
-				seterr("%s: unsupported session log version "
-				    "'%.*s'", s->path, (int)(len > 40 ? 40 :
-				    len), p);
-			else
-				seterr("%s: not a contree session log (first "
-				    "line is not '" HEADER "')", s->path);
+		if (check_header(s, p, len && p[len - 1] == '\r' ? len - 1 :
+		    len) < 0)
 			return -1;
-		}
 		pos = len + 1;
 		s->off = (off_t)pos;
 		s->lineno = 1;
@@ -920,24 +1202,17 @@ replay(struct store *s, char *p, size_t n, off_t end, int *torn)
 	while (pos < n) {
 		l = p + pos;
 		if (!(nl = memchr(l, '\n', n - pos))) {
-			if (s->off + (off_t)(n - pos) >= end)
+			if (s->off + (off_t)(n - pos) >= end) {
 				*torn = 1;
+				warn_torn(s);
+			}
 			return (long long)pos;
 		}
 		len = (size_t)(nl - l);
-		if (!crc_ok(l, len)) {
-			if (s->off + (off_t)(len + 1) >= end) {
-				*torn = 1;
-				return (long long)pos;
-			}
-			seterr("%s: line %lld: corrupt record (bad checksum)",
-			    s->path, s->lineno + 1);
-			return -1;
-		}
-		if ((why = apply_line(s, l, len - CRCLEN - 1))) {
-			seterr("%s: line %lld: corrupt record (%s)", s->path,
-			    s->lineno + 1, why);
-			return -1;
+		if (replay_line(s, l, len, s->off + (off_t)(len + 1) >= end)) {
+			*torn = 1;
+			warn_torn(s);
+			return (long long)pos;
 		}
 		s->lineno++;
 		s->nrec++;
@@ -1162,6 +1437,13 @@ emit(struct store *s)
 	char *l = s->rec.p;
 	const char *why;
 
+	buf_reset(&s->scratch);
+	buf_add(&s->scratch, l, len);
+	if ((why = apply_line(s, s->scratch.p, len - CRCLEN - 2, 1))) {
+		seterr("%s: refusing to write an invalid record (%s)", s->path,
+		    why);
+		return -1;
+	}
 	if (writeall(s->fd, l, len) < 0) {
 		int e = errno;
 
@@ -1173,7 +1455,7 @@ emit(struct store *s)
 		return -1;
 	}
 	s->dirty = 1;
-	if ((why = apply_line(s, l, len - CRCLEN - 2))) {
+	if ((why = apply_line(s, l, len - CRCLEN - 2, 0))) {
 		seterr("%s: internal error: wrote a bad record (%s)", s->path,
 		    why);
 		return -1;
@@ -1201,6 +1483,22 @@ write_header(struct store *s)
 	return 0;
 }
 
+static int compact_locked(struct store *s);
+
+/* Under the write lock: rewrite a log in which replay skipped corrupt
+ * records without them.  A failure leaves the log as it was. */
+static void
+repair(struct store *s)
+{
+	long long n = s->nbad;
+
+	if (compact_locked(s) < 0)
+		logmsg(LOG_WARNING, "%s", geterr());
+	else
+		logmsg(LOG_WARNING, "%s: rewrote the log without %lld corrupt "
+		    "record%s", s->path, n, n == 1 ? "" : "s");
+}
+
 int
 store_begin(struct store *s)
 {
@@ -1224,14 +1522,14 @@ store_begin(struct store *s)
 	}
 	if (s->off == 0 && write_header(s) < 0)
 		goto fail;
+	if (s->nbad)
+		repair(s);
 	s->locked = 1;
 	return 0;
 fail:
 	unlock(s);
 	return -1;
 }
-
-static int compact_locked(struct store *s);
 
 /* Records that compaction would write. */
 static long long
@@ -1447,7 +1745,8 @@ compact_locked(struct store *s)
 {
 	struct buf b = {0};
 	struct stat st;
-	char *tmp = xasprintf("%s.tmpXXXXXX", s->path);
+	char *tmp = xasprintf("%s" TMPSUF "%ld.XXXXXX", s->path,
+	    (long)getpid());
 	long long nrec;
 	int fd;
 
@@ -1475,6 +1774,7 @@ compact_locked(struct store *s)
 	s->off = (off_t)b.len;
 	s->nrec = nrec;
 	s->lineno = nrec + 1;
+	s->nbad = 0;
 	s->dirty = 0;
 	free(tmp);
 	buf_free(&b);
@@ -1523,6 +1823,52 @@ store_path(const char *home, const char *profile)
 	return b.p;
 }
 
+/* The pid in name if it is base TMPSUF <pid> "." XXXXXX; else 0. */
+static long
+tmp_pid(const char *name, const char *base, size_t bl)
+{
+	const char *p = name + bl + sizeof TMPSUF - 1, *q;
+	long pid = 0;
+
+	if (strncmp(name, base, bl) || strncmp(name + bl, TMPSUF,
+	    sizeof TMPSUF - 1))
+		return 0;
+	for (q = p; *q >= '0' && *q <= '9' && q - p < 9; q++)
+		pid = pid * 10 + (*q - '0');
+	return q > p && *q == '.' && strlen(q + 1) == 6 ? pid : 0;
+}
+
+/* Remove the temp files that compactions of processes which no longer
+ * exist left next to the log (killed between mkstemp and rename). */
+static void
+sweep(const char *path)
+{
+	const char *sl = strrchr(path, '/'), *base = sl ? sl + 1 : path;
+	char *dir = sl ? xstrndup(path, (size_t)(sl - path + 1)) :
+	    xstrdup("./");
+	size_t bl = strlen(base);
+	struct dirent *d;
+	DIR *dp;
+	char *f;
+	long pid;
+
+	if (!(dp = opendir(dir))) {
+		free(dir);
+		return;
+	}
+	while ((d = readdir(dp)))
+		if ((pid = tmp_pid(d->d_name, base, bl)) > 0 &&
+		    kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+			f = xasprintf("%s%s", dir, d->d_name);
+			if (unlink(f) == 0)
+				logmsg(LOG_INFO, "%s: removed a stale temporary "
+				    "file of process %ld", f, pid);
+			free(f);
+		}
+	closedir(dp);
+	free(dir);
+}
+
 static int64_t
 db_timeout(void)
 {
@@ -1567,6 +1913,8 @@ store_open(const char *path)
 		if (store_begin(s) < 0 || store_commit(s) < 0)
 			goto fail;
 	}
+	if (!s->rdonly)
+		sweep(s->path);
 	return s;
 fail:
 	store_close(s);
@@ -1601,6 +1949,7 @@ store_close(struct store *s)
 	free(s->f);
 	free(s->fl);
 	buf_free(&s->rec);
+	buf_free(&s->scratch);
 	free(s->path);
 	free(s);
 }
@@ -2012,6 +2361,10 @@ store_append(struct store *s, const char *key, const struct store_new *n,
 	}
 	if (!n->image || !*n->image) {
 		seterr("history entry without an image");
+		return -1;
+	}
+	if (!uuid_ok(n->image, strlen(n->image))) {
+		seterr("history entry image '%s' is not a UUID", n->image);
 		return -1;
 	}
 	if (n->branch && !*n->branch) {

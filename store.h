@@ -53,7 +53,7 @@ struct store_entry {
 	const struct store_entry *up;   /* the parent entry; NULL for a root */
 	const char *key;                /* session key */
 	const char *kind;               /* STORE_* kind */
-	const char *image;              /* never NULL */
+	const char *image;              /* a lowercase UUID, 36 chars */
 	const char *title;              /* never NULL, may be "" */
 	const char *op;                 /* operation UUID or "" */
 	long long created;              /* Unix seconds, UTC */
@@ -90,7 +90,7 @@ struct store_pending {
 /* What store_append() records. */
 struct store_new {
 	const char *kind;       /* STORE_*, required */
-	const char *image;      /* required, non-empty */
+	const char *image;      /* required: a canonical lowercase UUID */
 	const char *title;      /* NULL means "" */
 	const char *op;         /* NULL means "" */
 	const struct store_file *files; /* STORE_FILE: the staged files */
@@ -114,9 +114,13 @@ char *store_path(const char *home, const char *profile);
 /* Open (creating directories, mode 0700, and the file, mode 0600, with
  * its format line) and replay the log.  A file we may read but not write
  * opens read-only: mutations then fail.  NULL with the error slot set
- * (naming the file) on: no permission, a foreign format line, a corrupt
- * record before the last line, lock timeout.  A torn last line is
- * ignored here and cut off by the next mutation. */
+ * (naming the file) on: no permission, a foreign format line, lock
+ * timeout.  A torn last line is ignored with a warning and cut off by
+ * the next mutation; any other corrupt record (bad checksum, a field
+ * out of bounds, a reference to a missing entry or branch) is skipped
+ * with a warning naming file and line, and the next mutation rewrites
+ * the file without it.  Removes temporary files of compactions whose
+ * process no longer exists. */
 struct store *store_open(const char *path);
 /* Commits an open transaction; frees everything. NULL is allowed. */
 void store_close(struct store *st);

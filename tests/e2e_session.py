@@ -809,14 +809,16 @@ def test_bad_log(t):
         r = fails(t.run("-S", "bl", *args))
         assert path in r.stderr, r
         assert open(path, "rb").read() == bad, "log overwritten by %r" % (args,)
-    # a corrupt record in the middle
+    # a corrupt record in the middle: skipped with a warning naming the
+    # file and line, the rest kept, the file left to the next writer
+    # (design.md §3; more in e2e_store.py)
     lines = good.split(b"\n")
     lines[2] = lines[2].replace(b"use", b"usf", 1)
     bad = b"\n".join(lines)
     open(path, "wb").write(bad)
-    for args in (("session", "show"), ("use", u), ("session", "list")):
-        r = fails(t.run("-S", "bl", *args))
-        assert path in r.stderr, r
+    for args in (("session", "show"), ("session", "list")):
+        r = ok(t.run("-S", "bl", *args))
+        assert "%s:3:" % path in r.stderr, r
         assert open(path, "rb").read() == bad, "log overwritten"
     open(path, "wb").write(good)
     assert len(show(t, "bl")) == 3

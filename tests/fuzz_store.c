@@ -6,8 +6,12 @@
  *          (bit 2 then leaves the last line without LF: a torn write)
  *   bit 1  after a successful open, also append records, and check that
  *          a fresh open of the file sees exactly the in-memory state
- * Always, after a successful open: run every query, and check that the
- * compacted form of the state replays to the same state.
+ * Always, after a successful open: run every query, do with the state
+ * what the commands do (copy the tip's image into a UUID buffer, walk
+ * and print every session's history, resolve branches and references
+ * such as @-1), check the invariants replay promises (images are UUIDs,
+ * parents and branch tips are entries of the session), and check that
+ * the compacted form of the state replays to the same state.
  *
  * Build: make tests/fuzz_store; run: tests/fuzz_store [corpus dir].
  * Without libFuzzer: cc -DSTANDALONE ... and pass files as arguments. */
@@ -30,6 +34,7 @@ setup(void)
 
 	path = xasprintf("%s/fuzz_store.%ld.log", dir, (long)getpid());
 	setenv("CONTREE_DB_TIMEOUT", "1", 1);
+	loglevel = LOG_CRITICAL;        /* warnings about skipped records */
 	unsetenv("CONTREE_SESSION_DB");
 }
 
@@ -52,6 +57,55 @@ dump(struct store *st)
 	return b.p;
 }
 
+/* Canonical lowercase UUID, the shape the commands rely on. */
+static int
+is_uuid(const char *p)
+{
+	int i;
+
+	for (i = 0; i < 36; i++)
+		if (i == 8 || i == 13 || i == 18 || i == 23 ? p[i] != '-' :
+		    !((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' &&
+		    p[i] <= 'f')))
+			return 0;
+	return p[36] == '\0';
+}
+
+/* What `session show -a`, `ls` and `rollback` do with one session. */
+static void
+as_commands(struct store *st, const char *key)
+{
+	const struct store_entry *tip = store_tip(st, key), *e;
+	const char *active = store_active(st, key);
+	char image[37], line[256];
+	struct buf out = {0};
+	long long depth = 0;
+	int i;
+
+	if (!tip)               /* history but no active branch */
+		return;
+	memcpy(image, tip->image, 37);          /* cmd_fs.c session_path */
+	if (!is_uuid(image) || !active ||
+	    store_branch_tip(st, key, active) != tip)
+		abort();
+	for (e = tip; e; e = e->up, depth++) {
+		if (strcmp(e->key, key) || !is_uuid(e->image) ||
+		    store_entry(st, key, e->id) != e ||
+		    (e->up ? e->up->id != e->parent || e->parent >= e->id :
+		    e->parent != 0) || e->nfiles < 0)
+			abort();
+		snprintf(line, sizeof line, "%lld %s %.36s %s %s %lld\n",
+		    e->id, e->kind, e->image, e->op, e->title, e->created);
+		buf_puts(&out, line);
+		for (i = 0; i < e->nfiles; i++)
+			if (!*e->files[i].path || e->files[i].mode > 07777)
+				abort();
+	}
+	if (depth != store_depth(st, key))
+		abort();
+	buf_free(&out);
+}
+
 static void
 exercise(struct store *st)
 {
@@ -70,6 +124,9 @@ exercise(struct store *st)
 		const char **h;
 
 		if (!store_get(st, key, &si) || si.tip != store_tip(st, key))
+			abort();
+		as_commands(st, key);
+		if (store_match(st, key, NULL) < 1)
 			abort();
 		{
 			static const char *const toks[] = { "@", "@-1",
@@ -102,7 +159,8 @@ exercise(struct store *st)
 		free(ev);
 		br = store_branches(st, key, &m);
 		for (k = 0; k < m; k++)
-			if (store_branch_tip(st, key, br[k].name) != br[k].tip)
+			if (store_branch_tip(st, key, br[k].name) != br[k].tip ||
+			    store_entry(st, key, br[k].tip->id) != br[k].tip)
 				abort();
 		free(br);
 		env = store_env(st, key, &m);
@@ -153,7 +211,7 @@ mutate(struct store *st)
 	key = cnt ? l[0].key : "fz";
 	memset(&n, 0, sizeof n);
 	n.kind = STORE_RUN;
-	n.image = "img";
+	n.image = "0123abcd-0000-4000-8000-00000000cafe";
 	n.title = "fuzz";
 	if (store_append(st, key, &n, NULL) < 0 ||
 	    store_env_set(st, key, nm, vl, 1) < 0 ||
