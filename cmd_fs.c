@@ -11,12 +11,11 @@
 #include "api.h"
 #include "cmds.h"
 #include "contree.h"
+#include "files.h"
 #include "json.h"
 #include "out.h"
 #include "store.h"
 #include "util.h"
-
-#include <bearssl.h>
 
 char *
 join_path(const char *cwd, const char *p)
@@ -79,16 +78,11 @@ static char *
 cache_name(struct ctx *c, const char *image, const char *what,
     const char *path)
 {
-	br_sha256_context sc;
-	unsigned char d[32];
 	char hex[65];
 
 	if (!is_uuid(image))
 		return NULL;
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, path, strlen(path));
-	br_sha256_out(&sc, d);
-	hexstr(hex, d, sizeof d);
+	sha256_hex(path, strlen(path), hex);
 	return xasprintf("%s/cli/inspect/%s/%s-%s", c->home, image, what, hex);
 }
 
@@ -417,7 +411,7 @@ cmd_cp(struct ctx *c)
 struct filels {
 	struct out *o;
 	int quiet;
-	struct ctx *c;
+	struct upcache up;      /* for the source column */
 };
 
 static int
@@ -426,7 +420,7 @@ file_row(void *arg, const struct json *j, int t)
 	struct filels *f = arg;
 	struct row *r = row_new();
 	char *uuid = json_getstr(j, t, "uuid");
-	const char *src = uuid ? upload_source(f->c, uuid) : NULL;
+	const char *src = uuid ? upcache_source(&f->up, uuid) : NULL;
 
 	free(uuid);
 	if (f->quiet) {
@@ -473,10 +467,11 @@ cmd_file_ls(struct ctx *c)
 	q[nq] = NULL;
 	f.o = out_new(c->fmt, 1);
 	f.quiet = arg_flag(c, "quiet");
-	f.c = c;
+	upcache_load(&f.up, c->home);
 	rc = list_pages(c, "/files", q, "files", limit, file_row, file_batch,
 	    &f, &more);
 	re = out_end(f.o);
+	upcache_free(&f.up);
 	if (rc < 0)
 		return -1;
 	if (more)
