@@ -27,7 +27,7 @@ HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h \
 	files.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
-	tests/unit_store tests/unit_http
+	tests/unit_store tests/unit_http tests/unit_files
 TESTBIN = tests/jsonparse tests/apitool $(UNIT)
 
 all: contree tests/jsonparse
@@ -70,6 +70,11 @@ tests/unit_http: tests/unit_http.c http.c tls.c api.c json.c util.c $(HDR) \
 	tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_http.c http.c tls.c \
 		api.c json.c util.c $(LDLIBS)
+
+tests/unit_files: tests/unit_files.c files.c http.c tls.c api.c json.c util.c \
+	$(HDR) tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_files.c files.c http.c \
+		tls.c api.c json.c util.c $(LDLIBS)
 
 # Build everything, then run every test; the last line is
 # "N passed, N failed".
