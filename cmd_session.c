@@ -1003,6 +1003,8 @@ cmd_file_edit(struct ctx *c)
 			goto done;
 		}
 	} else if (code < 0) {
+		if (geterrclass() == ERR_IO)
+			errwrap("writing %s", file);    /* a full disk, say */
 		close(fd);
 		goto done;
 	}
