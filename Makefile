@@ -24,11 +24,14 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 OBJ = contree.o parse.o table.o util.o json.o ini.o out.o store.o http.o tls.o \
 	api.o cmd_images.o cmd_fs.o cmd_session.o cmd_auth.o cmd_run.o \
-	cmd_ops.o cmd_misc.o cmd_skill.o cmd_shell.o manual.o complete.o edit.o
-HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h manual.h complete.h edit.h
+	cmd_ops.o cmd_misc.o cmd_skill.o cmd_shell.o manual.o complete.o edit.o \
+	files.o
+HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h \
+	manual.h complete.h edit.h files.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
-	tests/unit_store tests/unit_http tests/unit_parse tests/unit_edit
+	tests/unit_store tests/unit_http tests/unit_parse tests/unit_edit \
+	tests/unit_files
 TESTBIN = tests/jsonparse tests/apitool $(UNIT)
 
 all: contree tests/jsonparse
@@ -79,6 +82,11 @@ tests/unit_parse: tests/unit_parse.c parse.c out.c api.c http.c tls.c json.c \
 
 tests/unit_edit: tests/unit_edit.c edit.c util.c edit.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_edit.c edit.c util.c
+
+tests/unit_files: tests/unit_files.c files.c http.c tls.c api.c json.c util.c \
+	$(HDR) tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_files.c files.c http.c \
+		tls.c api.c json.c util.c $(LDLIBS)
 
 # Build everything, then run every test; the last line is
 # "N passed, N failed".

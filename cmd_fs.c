@@ -2,6 +2,7 @@
  * and the list of uploaded files (file ls). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,12 @@
 #include "api.h"
 #include "cmds.h"
 #include "contree.h"
+#include "files.h"
 #include "json.h"
 #include "out.h"
 #include "store.h"
 #include "util.h"
 
-#include <bearssl.h>
 
 /* The session's tip and the argument resolved against its working
  * directory.  0, 1 (no session: message printed), -1. */
@@ -48,16 +49,11 @@ static char *
 cache_name(struct ctx *c, const char *image, const char *what,
     const char *path)
 {
-	br_sha256_context sc;
-	unsigned char d[32];
 	char hex[65];
 
 	if (!is_uuid(image))
 		return NULL;
-	br_sha256_init(&sc);
-	br_sha256_update(&sc, path, strlen(path));
-	br_sha256_out(&sc, d);
-	hexstr(hex, d, sizeof d);
+	sha256_hex(path, strlen(path), hex);
 	return xasprintf("%s/cli/inspect/%s/%s-%s", c->home, image, what, hex);
 }
 
@@ -294,6 +290,111 @@ cp_progress(void *arg, off_t done, off_t total)
 	}
 }
 
+/* SIGTERM and SIGHUP end cp too, after the partial download is gone
+ * (SIGINT is main's: it sets `interrupted`). */
+static volatile sig_atomic_t cp_sig;
+static const int cp_sigs[] = { SIGTERM, SIGHUP };
+
+static void
+cp_onsig(int sig)
+{
+	cp_sig = sig;
+	interrupted = 1;
+}
+
+/* Catch cp_sigs (unless ignored, as under nohup); old keeps what was. */
+static void
+cp_catch(struct sigaction old[LEN(cp_sigs)])
+{
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = cp_onsig;
+	sigemptyset(&sa.sa_mask);
+	cp_sig = 0;
+	for (i = 0; i < LEN(cp_sigs); i++) {
+		sigaction(cp_sigs[i], NULL, &old[i]);
+		if (old[i].sa_handler != SIG_IGN)
+			sigaction(cp_sigs[i], &sa, NULL);
+	}
+}
+
+/* Put the old actions back and deliver a signal caught meanwhile. */
+static void
+cp_release(const struct sigaction old[LEN(cp_sigs)])
+{
+	size_t i;
+
+	for (i = 0; i < LEN(cp_sigs); i++)
+		sigaction(cp_sigs[i], &old[i], NULL);
+	if (cp_sig)
+		raise(cp_sig);
+}
+
+/* DEST for writing: a temporary file beside it (*tmp), renamed into
+ * place when complete; but a device, FIFO or symlink (cp X /dev/stdout)
+ * is written through, as "created or truncated" says: never replaced.
+ * -1 with the slot set. */
+static int
+open_dest(const char *dest, char **tmp)
+{
+	struct stat sb;
+	mode_t um;
+	int fd;
+
+	*tmp = NULL;
+	if (lstat(dest, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		fd = open(dest, O_WRONLY | O_TRUNC | O_CREAT, 0666);
+	} else {
+		*tmp = xasprintf("%s.contree-XXXXXX", dest);
+		if ((fd = mkstemp(*tmp)) >= 0) {
+			um = umask(0);
+			umask(um);
+			fchmod(fd, 0666 & ~um);
+		}
+	}
+	if (fd < 0) {
+		seterr("%s:", dest);
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return fd;
+}
+
+/* End the download that returned rc: sync, close and rename into place,
+ * or remove the partial file.  *size: the size written, when known.
+ * 0 or -1 with the slot set, naming DEST for local errors. */
+static int
+close_dest(int fd, const char *tmp, const char *dest, int rc, off_t *size)
+{
+	struct stat sb;
+
+	if (rc < 0 && geterrclass() == ERR_IO)
+		errwrap("writing %s", dest);    /* a full disk, say */
+	if (rc == 0 && ((tmp && fsync(fd) < 0) || fstat(fd, &sb) < 0)) {
+		seterr("%s:", dest);
+		rc = -1;
+	}
+	if (close(fd) < 0 && rc == 0) {
+		seterr("%s:", dest);
+		rc = -1;
+	}
+	if (rc == 0 && interrupted)
+		rc = -1;
+	if (rc < 0 && interrupted)
+		seterrc(ERR_INTR, "User interrupted");
+	if (rc == 0 && tmp && rename(tmp, dest) < 0) {
+		seterr("%s:", dest);
+		rc = -1;
+	}
+	if (rc < 0 && tmp)
+		unlink(tmp);
+	if (rc == 0 && tmp)
+		*size = sb.st_size;
+	return rc;
+}
+
 int
 cmd_cp(struct ctx *c)
 {
@@ -301,10 +402,12 @@ cmd_cp(struct ctx *c)
 	struct api_resp r;
 	struct progress pg;
 	struct stat sb;
+	struct sigaction old[LEN(cp_sigs)];
 	char image[37], *path = NULL, *url, *tmp, sz[32], sp[32];
 	const char *dest, *q[3];
 	char **p;
 	int n, rc, fd;
+	off_t size;
 	double secs;
 
 	if (c->fmt != FMT_DEFAULT)
@@ -321,27 +424,11 @@ cmd_cp(struct ctx *c)
 		free(path);
 		return -1;
 	}
-	/* download beside DEST, rename into place only when complete;
-	 * but a device, FIFO or symlink (cp X /dev/stdout) is written
-	 * through, as "created or truncated" says: never replaced */
-	if (lstat(dest, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-		tmp = NULL;
-		fd = open(dest, O_WRONLY | O_TRUNC | O_CREAT, 0666);
-	} else {
-		tmp = xasprintf("%s.contree-XXXXXX", dest);
-		fd = mkstemp(tmp);
-	}
-	if (fd < 0) {
-		seterr("%s:", dest);
-		free(tmp);
+	cp_catch(old);
+	if ((fd = open_dest(dest, &tmp)) < 0) {
+		cp_release(old);
 		free(path);
 		return -1;
-	}
-	if (tmp) {
-		mode_t um = umask(0);
-
-		umask(um);
-		fchmod(fd, 0666 & ~um);
 	}
 	url = xasprintf("/inspect/%s/download", image);
 	q[0] = "path";
@@ -351,28 +438,14 @@ cmd_cp(struct ctx *c)
 	pg.start = pg.last = now_ms();
 	pg.done = 0;
 	rc = api_download(a, url, q, fd, cp_progress, &pg, &r);
-	if (rc == 0 && ((tmp && fsync(fd) < 0) || fstat(fd, &sb) < 0)) {
-		seterr("%s:", dest);
-		rc = -1;
-	}
-	if (close(fd) < 0 && rc == 0) {
-		seterr("%s:", dest);
-		rc = -1;
-	}
-	if (rc == 0 && tmp && rename(tmp, dest) < 0) {
-		seterr("%s:", dest);
-		rc = -1;
-	}
-	if (rc < 0) {
-		if (tmp)
-			unlink(tmp);
-	} else {
-		if (!tmp)
-			sb.st_size = pg.done;
+	size = pg.done;
+	rc = close_dest(fd, tmp, dest, rc, &size);
+	cp_release(old);
+	if (rc == 0) {
 		secs = (double)(now_ms() - pg.start) / 1000.0;
-		human(sz, sizeof sz, (double)sb.st_size);
-		human(sp, sizeof sp, secs > 0 ? (double)sb.st_size / secs :
-		    (double)sb.st_size);
+		human(sz, sizeof sz, (double)size);
+		human(sp, sizeof sp, secs > 0 ? (double)size / secs :
+		    (double)size);
 		logmsg(LOG_INFO, "Downloaded %s to %s (%s/s)", sz, dest, sp);
 	}
 	free(tmp);
@@ -386,7 +459,7 @@ cmd_cp(struct ctx *c)
 struct filels {
 	struct out *o;
 	int quiet;
-	struct ctx *c;
+	struct upcache up;      /* for the source column */
 };
 
 static int
@@ -395,7 +468,7 @@ file_row(void *arg, const struct json *j, int t)
 	struct filels *f = arg;
 	struct row *r = row_new();
 	char *uuid = json_getstr(j, t, "uuid");
-	const char *src = uuid ? upload_source(f->c, uuid) : NULL;
+	const char *src = uuid ? upcache_source(&f->up, uuid) : NULL;
 
 	free(uuid);
 	if (f->quiet) {
@@ -442,10 +515,11 @@ cmd_file_ls(struct ctx *c)
 	q[nq] = NULL;
 	f.o = out_new(c->fmt, 1);
 	f.quiet = arg_flag(c, "quiet");
-	f.c = c;
+	upcache_load(&f.up, c->home);
 	rc = api_list_pages(ctx_api(c), "/files", q, "files", limit, file_row, file_batch,
 	    &f, &more);
 	re = out_end(f.o);
+	upcache_free(&f.up);
 	if (rc < 0)
 		return -1;
 	if (more)

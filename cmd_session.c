@@ -12,11 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <bearssl.h>
-
 #include "api.h"
 #include "cmds.h"
 #include "contree.h"
+#include "files.h"
 #include "json.h"
 #include "out.h"
 #include "store.h"
@@ -92,118 +91,33 @@ find_session(struct store *st, const char *name)
 	return found;
 }
 
-static char *
-sha256_fd(int fd, char hex[65])
-{
-	br_sha256_context sc;
-	unsigned char d[32];
-	char tmp[65536];
-	ssize_t n;
-
-	br_sha256_init(&sc);
-	for (;;) {
-		n = read(fd, tmp, sizeof tmp);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return NULL;
-		if (n == 0)
-			break;
-		br_sha256_update(&sc, tmp, (size_t)n);
-	}
-	br_sha256_out(&sc, d);
-	hexstr(hex, d, sizeof d);
-	return hex;
-}
-
+/* Upload the local file path, shown as shown (cli.md §9.2.3), through
+ * the upload cache of home (NULL: not remembered); sha: its SHA-256
+ * when already known, else NULL.  0 or -1. */
 static int
-sha256_file(const char *path, char hex[65])
-{
-	int fd = open(path, O_RDONLY);
-	char *r;
-
-	if (fd < 0) {
-		seterr("%s:", path);
-		return -1;
-	}
-	r = sha256_fd(fd, hex);
-	if (!r)
-		seterr("%s:", path);
-	close(fd);
-	return r ? 0 : -1;
-}
-
-/* The "uuid" member of a JSON reply into uuid[37].  0 or -1. */
-static int
-reply_uuid(const struct buf *body, const char *what, char uuid[37])
-{
-	struct json j;
-	char *u;
-
-	memset(&j, 0, sizeof j);
-	if (!body->p || json_parse_alloc(&j, body->p, body->len) < 0 ||
-	    j.tok[0].type != JSON_OBJECT ||
-	    !(u = json_getstr(&j, 0, "uuid")) || strlen(u) != 36) {
-		if (j.tok && j.tok[0].type == JSON_OBJECT)
-			free(json_getstr(&j, 0, "uuid"));
-		json_free(&j);
-		seterr("malformed reply to %s", what);
-		return -1;
-	}
-	memcpy(uuid, u, 37);
-	free(u);
-	json_free(&j);
-	return 0;
-}
-
-/* Upload a local file with content dedup (cli.md §9.2.3 step 2):
- * GET /v1/files/<sha256>, else POST /v1/files.  0 or -1. */
-static int
-upload(struct ctx *c, const char *path, const char *shown, char uuid[37])
+upload(struct ctx *c, const char *path, const char *shown, const char *home,
+    const char *sha, char uuid[37])
 {
 	struct api *a = ctx_api(c);
-	struct api_resp r;
-	struct buf body = {0};
-	struct stat sb;
-	char hex[65], *p;
-	int fd, rc;
+	struct filelist l = {0};
+	struct hostfile *f;
+	int rc;
 
-	if (!a || sha256_file(path, hex) < 0)
+	if (!a || files_add(&l, path, shown) < 0)
 		return -1;
-	p = xasprintf("/files/%s", hex);
-	memset(&r, 0, sizeof r);
-	r.body = &body;
-	rc = api_call(a, "GET", p, NULL, NULL, 0, &r);
-	free(p);
-	if (rc == 0) {
-		rc = reply_uuid(&body, "GET /v1/files", uuid);
-		if (rc == 0)
-			logmsg(LOG_INFO, "Reusing the uploaded file %s for %s",
+	f = &l.f[0];
+	f->name = shown;
+	if (sha)
+		memcpy(f->sha, sha, 65);
+	if ((rc = files_upload(a, home, &l)) == 0) {
+		memcpy(uuid, f->uuid, 37);
+		if (f->how == UP_SENT)
+			logmsg(LOG_INFO, "Uploaded %s as %s", shown, uuid);
+		else if (f->how == UP_CACHED)
+			logmsg(LOG_INFO, "Reusing uploaded file %s for %s (unchanged since uploaded)",
 			    uuid, shown);
-		buf_free(&body);
-		return rc;
 	}
-	if (r.status != 404) {
-		buf_free(&body);
-		return -1;
-	}
-	buf_reset(&body);
-	if ((fd = open(path, O_RDONLY)) < 0 || fstat(fd, &sb) < 0) {
-		seterr("%s:", path);
-		if (fd >= 0)
-			close(fd);
-		buf_free(&body);
-		return -1;
-	}
-	memset(&r, 0, sizeof r);
-	r.body = &body;
-	rc = api_upload(a, fd, sb.st_size, &r);
-	close(fd);
-	if (rc == 0)
-		rc = reply_uuid(&body, "POST /v1/files", uuid);
-	if (rc == 0)
-		logmsg(LOG_INFO, "Uploaded %s as %s", shown, uuid);
-	buf_free(&body);
+	files_free(&l);
 	return rc;
 }
 
@@ -1102,6 +1016,8 @@ cmd_file_edit(struct ctx *c)
 			goto done;
 		}
 	} else if (code < 0) {
+		if (geterrclass() == ERR_IO)
+			errwrap("writing %s", file);    /* a full disk, say */
 		close(fd);
 		goto done;
 	}
@@ -1125,7 +1041,8 @@ cmd_file_edit(struct ctx *c)
 		rc = 0;
 		goto done;
 	}
-	if (upload(c, file, path, uuid) < 0)
+	/* a temporary file: nothing for the upload cache to remember */
+	if (upload(c, file, path, NULL, after, uuid) < 0)
 		goto done;
 	rc = stage(st, c->session, img, path, uuid);
 done:
@@ -1141,23 +1058,14 @@ cmd_file_cp(struct ctx *c)
 {
 	struct store *st;
 	const struct store_entry *tip;
-	struct stat sb;
 	int np, rc;
 	char **src = arg_pos(c, "SRC", &np), **dst = arg_pos(c, "DEST", &np);
 	char uuid[37], *img;
 
 	if ((rc = need_session(c, &st, &tip)) != 0)
 		return rc < 0 ? -1 : EXIT_ERR;
-	if (stat(src[0], &sb) < 0) {
-		seterr("%s:", src[0]);
-		return -1;
-	}
-	if (!S_ISREG(sb.st_mode)) {
-		seterr("%s: not a regular file", src[0]);
-		return -1;
-	}
 	img = xstrdup(tip->image);
-	rc = upload(c, src[0], src[0], uuid);
+	rc = upload(c, src[0], src[0], c->home, NULL, uuid);
 	if (rc == 0)
 		rc = stage(st, c->session, img, dst[0], uuid);
 	free(img);

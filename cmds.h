@@ -10,12 +10,6 @@
 struct ctx;
 struct json;
 
-/* ---- shared helpers (cmd_run.c) ---- */
-
-/* The host path this machine uploaded file uuid from, per the local
- * upload cache (cli.md §7.10), or NULL.  Storage lives until exit. */
-char *upload_source(struct ctx *c, const char *uuid);
-
 /* ---- shared helpers (cmd_ops.c) ---- */
 
 /* Operation references (cli.md §7.6): split each argument on white

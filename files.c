@@ -1,0 +1,827 @@
+/* files.c - uploads (cli.md §7.10, §9.2.2, §9.2.3; api.md §6): the
+ * SHA-256 of a file, the local upload cache, dedup against the server,
+ * uploads, and the host-file walker of `run -F`.  Called by commands
+ * and by long-lived processes: nothing here exits or keeps state
+ * between calls. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bearssl.h>
+
+#include "api.h"
+#include "files.h"
+#include "json.h"
+#include "util.h"
+
+#define UPLOAD_TTL (90LL * 86400)       /* upload cache lifetime, s */
+#define HASHBUF    (1 << 18)
+#define UPMAGIC    "contree-uploads 1\n"
+
+static const char *const default_excludes[] = {
+	".*", ".git", "*.pyc", "__pycache__", ".mypy_cache", ".pytest_cache",
+	".venv", "node_modules", "dist", "build", NULL
+};
+
+/* ---- hashing ---- */
+
+void
+sha256_hex(const void *p, size_t n, char hex[65])
+{
+	br_sha256_context sc;
+	unsigned char d[32];
+
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, p, n);
+	br_sha256_out(&sc, d);
+	hexstr(hex, d, sizeof d);
+}
+
+int
+sha256_fd(int fd, const char *name, char hex[65])
+{
+	br_sha256_context sc;
+	unsigned char d[32];
+	char *b = xmalloc(HASHBUF);
+	ssize_t n;
+
+	br_sha256_init(&sc);
+	while ((n = read(fd, b, HASHBUF)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR && !interrupted)
+				continue;
+			seterr("reading %s:", name);
+			free(b);
+			return -1;
+		}
+		br_sha256_update(&sc, b, (size_t)n);
+	}
+	free(b);
+	br_sha256_out(&sc, d);
+	hexstr(hex, d, sizeof d);
+	return 0;
+}
+
+int
+sha256_file(const char *path, char hex[65])
+{
+	int fd = open(path, O_RDONLY), rc;
+
+	if (fd < 0) {
+		seterr("cannot open %s:", path);
+		return -1;
+	}
+	rc = sha256_fd(fd, path, hex);
+	close(fd);
+	return rc;
+}
+
+int
+reply_uuid(const struct buf *body, const char *what, char uuid[37])
+{
+	struct json j;
+	char *u;
+
+	if (json_parse_alloc(&j, body->p ? body->p : "", body->len) < 0) {
+		seterr("malformed reply to %s: %s", what, json_strerror(&j));
+		return -1;
+	}
+	u = j.tok[0].type == JSON_OBJECT ? json_getstr(&j, 0, "uuid") : NULL;
+	json_free(&j);
+	if (!u || strlen(u) != 36) {
+		free(u);
+		seterr("malformed reply to %s: no uuid", what);
+		return -1;
+	}
+	memcpy(uuid, u, 37);
+	free(u);
+	return 0;
+}
+
+/* ---- the upload cache ---- */
+
+static size_t
+strhash(const char *s)
+{
+	size_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}
+
+static void
+tab_add(struct upcache *u, size_t i)
+{
+	size_t h = strhash(u->e[i].path) & (u->tabn - 1);
+
+	while (u->tab[h])
+		h = (h + 1) & (u->tabn - 1);
+	u->tab[h] = i + 1;
+}
+
+static void
+rehash(struct upcache *u)
+{
+	size_t i;
+
+	free(u->tab);
+	u->tabn = 64;
+	while (u->tabn < u->n * 2 + 2)
+		u->tabn *= 2;
+	u->tab = xcalloc(u->tabn, sizeof *u->tab);
+	for (i = 0; i < u->n; i++)
+		tab_add(u, i);
+}
+
+struct upent *
+upcache_find(const struct upcache *u, const char *path)
+{
+	size_t h;
+
+	if (!u->tabn)
+		return NULL;
+	for (h = strhash(path) & (u->tabn - 1); u->tab[h];
+	    h = (h + 1) & (u->tabn - 1))
+		if (strcmp(u->e[u->tab[h] - 1].path, path) == 0)
+			return &u->e[u->tab[h] - 1];
+	return NULL;
+}
+
+static long long
+mtime_ns(const struct stat *st)
+{
+	return (long long)st->st_mtim.tv_sec * 1000000000LL +
+	    st->st_mtim.tv_nsec;
+}
+
+struct upent *
+upcache_match(const struct upcache *u, const char *path,
+    const struct stat *st)
+{
+	struct upent *e = upcache_find(u, path);
+
+	if (e && e->ino == (unsigned long long)st->st_ino &&
+	    e->mtime_ns == mtime_ns(st) && e->size == (long long)st->st_size)
+		return e;
+	return NULL;
+}
+
+/* Add or replace by path; takes ownership of e->path. */
+static void
+put(struct upcache *u, const struct upent *e)
+{
+	struct upent *old = upcache_find(u, e->path);
+
+	if (old) {
+		free(old->path);
+		*old = *e;
+		return;
+	}
+	u->e = xreallocarray(u->e, u->n + 1, sizeof *u->e);
+	u->e[u->n++] = *e;
+	if (u->n * 2 + 2 > u->tabn)
+		rehash(u);
+	else
+		tab_add(u, u->n - 1);
+}
+
+void
+upcache_put(struct upcache *u, const struct upent *e)
+{
+	struct upent c = *e;
+
+	c.path = xstrdup(e->path);
+	c.mine = 1;
+	put(u, &c);
+}
+
+const char *
+upcache_source(const struct upcache *u, const char *uuid)
+{
+	size_t i;
+
+	/* newest first: the same content may have come from several files */
+	for (i = u->n; i-- > 0; )
+		if (strcmp(u->e[i].uuid, uuid) == 0)
+			return u->e[i].path;
+	return NULL;
+}
+
+static char *
+unescape(const char *s, size_t n)
+{
+	char *o = xmalloc(n + 1), *p = o;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\\' && i + 1 < n) {
+			i++;
+			*p++ = s[i] == 't' ? '\t' : s[i] == 'n' ? '\n' : s[i];
+		} else {
+			*p++ = s[i];
+		}
+	}
+	*p = '\0';
+	return o;
+}
+
+/* One line of the cache file (NUL-terminated, no LF) into e; 0 or -1. */
+static int
+parse_line(char *line, long long now, struct upent *e)
+{
+	char *f[7];
+	int nf = 1;
+
+	f[0] = line;
+	for (char *p = line; *p && nf < 7; p++)
+		if (*p == '\t') {
+			*p = '\0';
+			f[nf++] = p + 1;
+		}
+	if (nf != 7 || strlen(f[0]) != 36 || strlen(f[1]) != 64 || !*f[6])
+		return -1;
+	memset(e, 0, sizeof *e);
+	memcpy(e->uuid, f[0], 37);
+	memcpy(e->sha, f[1], 65);
+	e->ino = strtoull(f[2], NULL, 10);
+	e->mtime_ns = strtoll(f[3], NULL, 10);
+	e->size = strtoll(f[4], NULL, 10);
+	e->when = strtoll(f[5], NULL, 10);
+	if (e->when > now || now - e->when >= UPLOAD_TTL)
+		return -1;
+	e->path = unescape(f[6], strlen(f[6]));
+	return 0;
+}
+
+static void
+load_file(struct upcache *u, const char *path)
+{
+	struct buf b = {0};
+	char *line, *end, *nl;
+	long long now = (long long)time(NULL);
+	struct upent e;
+
+	if (access(path, F_OK) == 0 && readfile(path, &b) < 0)
+		logmsg(LOG_DEBUG, "upload cache: %s", geterr());
+	line = b.p;
+	end = b.p + b.len;
+	if (b.len < strlen(UPMAGIC) || strncmp(b.p, UPMAGIC,
+	    strlen(UPMAGIC)) != 0)
+		line = end;     /* unknown format: start afresh */
+	else
+		line += strlen(UPMAGIC);
+	for (; line < end && (nl = memchr(line, '\n', (size_t)(end - line)));
+	    line = nl + 1) {
+		*nl = '\0';
+		if (parse_line(line, now, &e) == 0)
+			put(u, &e);
+	}
+	if (!u->tab)
+		rehash(u);
+	buf_free(&b);
+}
+
+void
+upcache_load(struct upcache *u, const char *home)
+{
+	memset(u, 0, sizeof *u);
+	u->file = xasprintf("%s/cli/uploads", home);
+	load_file(u, u->file);
+}
+
+static void
+put_escaped(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\\')
+			buf_puts(b, "\\\\");
+		else if (*s == '\t')
+			buf_puts(b, "\\t");
+		else if (*s == '\n')
+			buf_puts(b, "\\n");
+		else
+			buf_addc(b, *s);
+	}
+}
+
+int
+upcache_save(const struct upcache *u)
+{
+	struct upcache disk;
+	struct buf b = {0};
+	char *dir, *slash;
+	size_t i;
+	int rc, mine = 0;
+
+	for (i = 0; i < u->n; i++)
+		mine |= u->e[i].mine;
+	if (!mine || !u->file)
+		return 0;
+	memset(&disk, 0, sizeof disk);
+	load_file(&disk, u->file);
+	for (i = 0; i < u->n; i++)
+		if (u->e[i].mine)
+			upcache_put(&disk, &u->e[i]);
+	buf_puts(&b, UPMAGIC);
+	for (i = 0; i < disk.n; i++) {
+		const struct upent *e = &disk.e[i];
+
+		buf_printf(&b, "%s\t%s\t%llu\t%lld\t%lld\t%lld\t", e->uuid,
+		    e->sha, e->ino, e->mtime_ns, e->size, e->when);
+		put_escaped(&b, e->path);
+		buf_addc(&b, '\n');
+	}
+	dir = xstrdup(u->file);
+	if ((slash = strrchr(dir, '/')))
+		*slash = '\0';
+	mkdirs(dir, 0700);
+	rc = writefile_cache(u->file, b.p, b.len);
+	free(dir);
+	buf_free(&b);
+	upcache_free(&disk);
+	return rc;
+}
+
+void
+upcache_free(struct upcache *u)
+{
+	size_t i;
+
+	for (i = 0; i < u->n; i++)
+		free(u->e[i].path);
+	free(u->e);
+	free(u->tab);
+	free(u->file);
+	memset(u, 0, sizeof *u);
+}
+
+/* ---- uploads ---- */
+
+/* f's content by hash on the server, else sent from fd. */
+static int
+lookup_or_send(struct api *a, int fd, off_t size, struct hostfile *f)
+{
+	const char *name = f->name ? f->name : f->host;
+	struct buf body = {0};
+	struct api_resp r;
+	char *path = xasprintf("/files/%s", f->sha);
+	int rc;
+
+	memset(&r, 0, sizeof r);
+	r.body = &body;
+	rc = api_call(a, "GET", path, NULL, NULL, 0, &r);
+	free(path);
+	if (rc == 0) {
+		f->how = UP_FOUND;
+		if ((rc = reply_uuid(&body, "GET /files", f->uuid)) == 0)
+			logmsg(LOG_INFO, "Reusing uploaded file %s for %s",
+			    f->uuid, name);
+	} else if (r.status == 404) {
+		f->how = UP_SENT;
+		buf_reset(&body);
+		memset(&r, 0, sizeof r);
+		r.body = &body;
+		logmsg(LOG_DEBUG, "uploading %s (%lld bytes)", name,
+		    (long long)size);
+		if (lseek(fd, 0, SEEK_SET) < 0) {
+			seterr("%s:", f->host);
+			rc = -1;
+		} else if ((rc = api_upload(a, fd, size, &r)) == 0) {
+			rc = reply_uuid(&body, "POST /files", f->uuid);
+		}
+	}
+	buf_free(&body);
+	return rc;
+}
+
+/* One file: the cache u (may be NULL), else hash, look up, send. */
+static int
+upload_one(struct api *a, struct upcache *u, struct hostfile *f)
+{
+	struct upent *e = u ? upcache_match(u, f->abs, &f->st) : NULL, ne;
+	struct stat st;
+	int fd, rc;
+
+	if (e) {
+		memcpy(f->uuid, e->uuid, 37);
+		memcpy(f->sha, e->sha, 65);
+		f->how = UP_CACHED;
+		logmsg(LOG_DEBUG, "upload cache: %s is %s", f->host, f->uuid);
+		return 0;
+	}
+	if ((fd = open(f->host, O_RDONLY)) < 0 || fstat(fd, &st) < 0) {
+		seterr("cannot open %s:", f->host);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	rc = f->sha[0] ? 0 : sha256_fd(fd, f->host, f->sha);
+	if (rc == 0)
+		rc = lookup_or_send(a, fd, st.st_size, f);
+	close(fd);
+	if (rc < 0 || !u)
+		return rc;
+	memset(&ne, 0, sizeof ne);
+	ne.path = f->abs;
+	ne.ino = (unsigned long long)st.st_ino;
+	ne.mtime_ns = mtime_ns(&st);
+	ne.size = (long long)st.st_size;
+	ne.when = (long long)time(NULL);
+	memcpy(ne.uuid, f->uuid, 37);
+	memcpy(ne.sha, f->sha, 65);
+	upcache_put(u, &ne);
+	return 0;
+}
+
+/* Save the cache without losing the message of a failed upload. */
+static void
+save_keeping_error(struct upcache *u, int failed)
+{
+	char *msg = failed ? xstrdup(geterr()) : NULL;
+	int cls = geterrclass();
+
+	if (upcache_save(u) < 0)
+		logmsg(LOG_DEBUG, "upload cache: %s", geterr());
+	if (msg) {
+		seterrc(cls, "%s", msg);
+		free(msg);
+	}
+}
+
+int
+files_upload(struct api *a, const char *home, struct filelist *l)
+{
+	struct upcache u;
+	size_t i;
+	int rc = 0;
+
+	if (!l->n)
+		return 0;
+	if (home)
+		upcache_load(&u, home);
+	for (i = 0; i < l->n && rc == 0; i++)
+		rc = upload_one(a, home ? &u : NULL, &l->f[i]);
+	/* what was uploaded before a failure is still worth remembering */
+	if (home) {
+		save_keeping_error(&u, rc < 0);
+		upcache_free(&u);
+	}
+	if (rc < 0 && interrupted)
+		seterrc(ERR_INTR, "User interrupted");
+	return rc;
+}
+
+/* ---- host files ---- */
+
+static char *
+join(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	if (n && a[n - 1] == '/')
+		return xasprintf("%s%s", a, b);
+	return xasprintf("%s/%s", a, b);
+}
+
+/* host joined to the working directory unless absolute; NULL with the
+ * slot set. */
+static char *
+abspath(const char *host)
+{
+	char cwd[4096];
+
+	if (host[0] == '/')
+		return xstrdup(host);
+	if (!getcwd(cwd, sizeof cwd)) {
+		seterr("cannot get the current directory:");
+		return NULL;
+	}
+	return join(cwd, host);
+}
+
+static void
+add_file(struct filelist *l, const struct spec *s, const char *host,
+    const char *abs, const char *dest, const struct stat *st)
+{
+	struct hostfile *f;
+
+	l->f = xreallocarray(l->f, l->n + 1, sizeof *l->f);
+	f = &l->f[l->n++];
+	memset(f, 0, sizeof *f);
+	f->host = xstrdup(host);
+	f->abs = xstrdup(abs);
+	f->dest = xstrdup(dest);
+	f->uid = s && s->has_uid ? s->uid : (long long)st->st_uid;
+	f->gid = s && s->has_gid ? s->gid : (long long)st->st_gid;
+	f->mode = s && s->has_mode ? s->mode :
+	    (unsigned)(st->st_mode & 07777);
+	f->st = *st;
+}
+
+int
+files_add(struct filelist *l, const char *host, const char *dest)
+{
+	struct stat st;
+	char *abs;
+
+	if (stat(host, &st) < 0) {
+		seterr("%s:", host);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		seterr("%s: not a regular file", host);
+		return -1;
+	}
+	if (access(host, R_OK) < 0) {
+		seterr("cannot read %s:", host);
+		return -1;
+	}
+	if (!(abs = abspath(host)))
+		return -1;
+	add_file(l, NULL, host, abs, dest, &st);
+	free(abs);
+	return 0;
+}
+
+void
+files_free(struct filelist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		free(l->f[i].host);
+		free(l->f[i].abs);
+		free(l->f[i].dest);
+	}
+	free(l->f);
+	l->f = NULL;
+	l->n = 0;
+}
+
+/* ---- --file specifications ---- */
+
+static int
+parse_id(const char *field, const char *v, int user, long long *out)
+{
+	struct passwd *pw;
+	struct group *gr;
+
+	if (!*v) {
+		seterr("invalid --file field '%s': empty %s", field,
+		    user ? "uid" : "gid");
+		return -1;
+	}
+	if (parse_ll(v, 0, 4294967295LL, out, "id") == 0)
+		return 0;
+	if (user && (pw = getpwnam(v))) {
+		*out = pw->pw_uid;
+		return 0;
+	}
+	if (!user && (gr = getgrnam(v))) {
+		*out = gr->gr_gid;
+		return 0;
+	}
+	logmsg(LOG_WARNING, "Unknown %s '%s' in --file; using 0",
+	    user ? "user" : "group", v);
+	*out = 0;
+	return 0;
+}
+
+/* decided (cli.md §9.2.2): a mode that is not octal is an error, not a
+ * silent 0 */
+static int
+parse_mode(const char *text, const char *v, unsigned *mode)
+{
+	char *end;
+	unsigned long m;
+
+	errno = 0;
+	m = strtoul(v, &end, 8);
+	if (!*v || *end || errno || m > 07777 ||
+	    !isdigit((unsigned char)*v)) {
+		seterr("invalid --file '%s': mode '%s' is not an octal number up to 7777",
+		    text, v);
+		return -1;
+	}
+	*mode = (unsigned)m;
+	return 0;
+}
+
+static int
+parse_field(const char *text, char *p, struct spec *s)
+{
+	if (p[0] == '/') {
+		if (s->dest) {
+			seterr("invalid --file '%s': more than one destination",
+			    text);
+			return -1;
+		}
+		s->dest = xstrdup(p);
+	} else if (p[0] == 'u') {
+		if (parse_id(p, p + 1, 1, &s->uid) < 0)
+			return -1;
+		s->has_uid = 1;
+	} else if (p[0] == 'g') {
+		if (parse_id(p, p + 1, 0, &s->gid) < 0)
+			return -1;
+		s->has_gid = 1;
+	} else if (p[0] == 'm') {
+		if (parse_mode(text, p + 1, &s->mode) < 0)
+			return -1;
+		s->has_mode = 1;
+	} else {
+		seterr("invalid --file '%s': unknown field '%s' (expected /DEST, uUID, gGID or mMODE)",
+		    text, p);
+		return -1;
+	}
+	return 0;
+}
+
+int
+parse_spec(const char *text, struct spec *s)
+{
+	char *copy = xstrdup(text), *p, *next;
+
+	memset(s, 0, sizeof *s);
+	next = strchr(copy, ':');
+	if (next)
+		*next++ = '\0';
+	if (!*copy) {
+		seterr("invalid --file '%s': no host path", text);
+		goto fail;
+	}
+	s->host = xstrdup(copy);
+	for (p = next; p; p = next) {
+		next = strchr(p, ':');
+		if (next)
+			*next++ = '\0';
+		if (parse_field(text, p, s) < 0)
+			goto fail;
+	}
+	free(copy);
+	return 0;
+fail:
+	free(copy);
+	free(s->host);
+	free(s->dest);
+	s->host = s->dest = NULL;
+	return -1;
+}
+
+int
+excluded(const char *rel, const char *name, char *const *pats, int npats)
+{
+	int i;
+
+	for (i = 0; default_excludes[i]; i++)
+		if (fnmatch(default_excludes[i], name, 0) == 0 ||
+		    fnmatch(default_excludes[i], rel, 0) == 0)
+			return 1;
+	for (i = 0; i < npats; i++)
+		if (fnmatch(pats[i], name, 0) == 0 ||
+		    fnmatch(pats[i], rel, 0) == 0)
+			return 1;
+	return 0;
+}
+
+struct walk {
+	struct filelist *l;
+	const struct spec *s;
+	char *const *pats;
+	int npats;
+};
+
+/* One directory entry h (a for the cache, d in the sandbox, r relative
+ * to the spec's directory). */
+static int
+walk_entry(const struct walk *w, const char *h, const char *a,
+    const char *d, const char *r);
+
+static int
+walk(const struct walk *w, const char *host, const char *abs,
+    const char *dest, const char *rel)
+{
+	struct dirent **ents;
+	int n, i, rc = 0;
+
+	if ((n = scandir(host, &ents, NULL, alphasort)) < 0) {
+		seterr("cannot read directory %s:", host);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		char *h, *a, *d, *r;
+
+		if (rc < 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+			continue;
+		r = *rel ? join(rel, name) : xstrdup(name);
+		if (!excluded(r, name, w->pats, w->npats)) {
+			h = join(host, name);
+			a = join(abs, name);
+			d = join(dest, name);
+			rc = walk_entry(w, h, a, d, r);
+			free(h);
+			free(a);
+			free(d);
+		}
+		free(r);
+	}
+	for (i = 0; i < n; i++)
+		free(ents[i]);
+	free(ents);
+	return rc;
+}
+
+static int
+walk_entry(const struct walk *w, const char *h, const char *a,
+    const char *d, const char *r)
+{
+	struct stat st;
+
+	if (lstat(h, &st) < 0) {
+		seterr("cannot access %s:", h);
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode))
+		return walk(w, h, a, d, r);
+	/* symbolic links to regular files count as files; links to
+	 * directories are not followed */
+	if (S_ISLNK(st.st_mode) && stat(h, &st) < 0)
+		st.st_mode = 0;
+	if (!S_ISREG(st.st_mode))
+		return 0;
+	if (access(h, R_OK) < 0) {
+		seterr("cannot read %s:", h);
+		return -1;
+	}
+	add_file(w->l, w->s, h, a, d, &st);
+	return 0;
+}
+
+/* One parsed spec (dest set) into l. */
+static int
+collect_one(const char *text, const struct spec *s, char *const *pats,
+    int npats, struct filelist *l)
+{
+	struct walk w;
+	struct stat st;
+	char *abs;
+	int rc = 0;
+
+	if (!(abs = abspath(s->host)))
+		return -1;
+	w.l = l;
+	w.s = s;
+	w.pats = pats;
+	w.npats = npats;
+	if (stat(s->host, &st) < 0) {
+		seterr("--file %s: cannot access %s:", text, s->host);
+		rc = -1;
+	} else if (S_ISREG(st.st_mode)) {
+		if (access(s->host, R_OK) < 0) {
+			seterr("--file %s: cannot read %s:", text, s->host);
+			rc = -1;
+		} else {
+			add_file(l, s, s->host, abs, s->dest, &st);
+		}
+	} else if (S_ISDIR(st.st_mode)) {
+		rc = walk(&w, s->host, abs, s->dest, "");
+	} else {
+		seterr("--file %s: %s is neither a file nor a directory",
+		    text, s->host);
+		rc = -1;
+	}
+	free(abs);
+	return rc;
+}
+
+int
+files_collect(char *const *specs, int nspecs, char *const *pats,
+    int npats, struct filelist *l)
+{
+	int i, rc = 0;
+
+	for (i = 0; i < nspecs && rc == 0; i++) {
+		struct spec s;
+
+		if (parse_spec(specs[i], &s) < 0)
+			return -1;
+		if (!s.dest)
+			s.dest = xstrdup(s.host);   /* as written (cli.md, keep) */
+		rc = collect_one(specs[i], &s, pats, npats, l);
+		free(s.host);
+		free(s.dest);
+	}
+	return rc;
+}
