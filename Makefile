@@ -27,7 +27,7 @@ HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h \
 	config.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
-	tests/unit_store tests/unit_http
+	tests/unit_store tests/unit_http tests/unit_config
 TESTBIN = tests/jsonparse tests/apitool $(UNIT)
 
 all: contree tests/jsonparse
@@ -55,6 +55,11 @@ tests/unit_util: tests/unit_util.c util.c util.h tests/unit.h
 
 tests/unit_ini: tests/unit_ini.c ini.c util.c ini.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_ini.c ini.c util.c
+
+tests/unit_config: tests/unit_config.c config.c ini.c util.c config.h ini.h \
+	util.h tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_config.c config.c \
+		ini.c util.c $(LDLIBS)
 
 tests/unit_out: tests/unit_out.c out.c json.c util.c $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_out.c out.c json.c \
