@@ -170,6 +170,48 @@ whoami(const char *url, const char *token, const char *project, int iam,
 	return rc;
 }
 
+/* The credentials file cannot be read (the slot says path:line): say
+ * so and, with -y or a yes, start from an empty one.  NULL if refused
+ * ("Aborted." printed). */
+static struct ini *
+fresh(struct ctx *c, const char *path, const char *name)
+{
+	char *q;
+	int yes = 1;
+
+	logmsg(LOG_WARNING, "%s", geterr());
+	if (!arg_flag(c, "force")) {
+		q = xasprintf("Replace %s with a new file holding only profile '%s'? The old file is kept as %s.bak. [y/N] ",
+		    path, name, path);
+		yes = ask_yn(q);
+		free(q);
+	}
+	if (!yes) {
+		printf("Aborted.\n");
+		return NULL;
+	}
+	return ini_new();
+}
+
+/* Copy the unreadable file to PATH.bak (0600) before it is replaced. */
+static int
+backup(const char *path)
+{
+	struct buf b = {0};
+	char *bak = xasprintf("%s.bak", path);
+	int r = readfile(path, &b);
+
+	if (r == 0)
+		r = writefile_atomic(bak, b.p ? b.p : "", b.len, 0600);
+	if (r == 0)
+		logmsg(LOG_INFO, "The old %s is kept as %s", path, bak);
+	if (b.p)
+		memzero(b.p, b.len);
+	buf_free(&b);
+	free(bak);
+	return r;
+}
+
 int
 cmd_auth(struct ctx *c)
 {
@@ -178,14 +220,17 @@ cmd_auth(struct ctx *c)
 	char *sect, *token = NULL, *url = NULL, *project = NULL;
 	char line[8192];
 	struct ini *ini;
-	int iam = strcmp(type, "iam") == 0, exists, rc = -1, perm;
+	int iam = strcmp(type, "iam") == 0, exists, rc = -1, perm, broken = 0;
 
 	if (!name || !*name) {
 		seterr("profile name must not be empty");
 		return -1;
 	}
-	if (!(ini = ini_load(path, NULL)))
-		return -1;
+	if (!(ini = ini_load(path, NULL))) {
+		if (!(ini = fresh(c, path, name)))
+			return EXIT_ERR;
+		broken = 1;
+	}
 	sect = xasprintf(PREFIX "%s", name);
 	exists = ini_has(ini, sect);
 	if (exists && !arg_flag(c, "force")) {
@@ -287,7 +332,7 @@ cmd_auth(struct ctx *c)
 			ini_set(ini, sect, "project", project);
 		else
 			ini_unset(ini, sect, "project");
-		rc = save(ini, path, act);
+		rc = broken && backup(path) < 0 ? -1 : save(ini, path, act);
 		free(act);
 	}
 	if (rc == 0)

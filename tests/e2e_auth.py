@@ -390,3 +390,45 @@ def test_auth_list_default_section(t):
     ok(t.run("auth", "switch", "c"))
     text = read(auth_path(t)).decode()
     assert text.startswith("[DEFAULT]\n") and "\nprofile = c\n" in text, text
+
+
+def test_auth_broken_file(t):
+    """A malformed auth.ini does not block `auth`: it names file:line and
+    offers to start a new file (-y does it); the old one is kept."""
+    t.noauth()
+    t.fake
+    path = auth_path(t)
+    os.makedirs(os.path.dirname(path))
+    broken = b"[profile:old]\ntoken = secret\nthis is not ini\n"
+    with open(path, "wb") as f:
+        f.write(broken)
+    # other commands still fail on it
+    fails(t.run("images"), path + ":3:")
+    fails(t.run("auth", "list"), path + ":3:")
+    # refused: nothing written
+    r = fails(jwt(t, stdin=b"n\n"))
+    assert path + ":3:" in r.stderr, r
+    assert ("Replace %s with a new file holding only profile 'default'? "
+            "The old file is kept as %s.bak. [y/N] " % (path, path)) \
+        in r.stdout, r
+    assert "Aborted." in r.stdout, r
+    assert read(path) == broken and read(path + ".bak") is None
+    assert not whoamis(t), "verified before asking"
+    # a failed verification changes nothing either
+    fails(jwt(t, "-y", token="wrong"), "verification failed")
+    assert read(path) == broken and read(path + ".bak") is None
+    # yes: a fresh file with the new profile, the old one kept
+    r = ok(jwt(t, stdin=b"y\n"))
+    assert read(path + ".bak") == broken
+    assert os.stat(path + ".bak").st_mode & 0o777 == 0o600
+    assert read(path).decode() == (
+        "[DEFAULT]\nprofile = default\n\n[profile:default]\n"
+        "token = %s\nurl = %s\ntype = jwt\n\n" % (t.fake.token, t.fake.url))
+    ok(t.run("images"))
+    # -y: no question
+    with open(path, "wb") as f:
+        f.write(broken)
+    r = ok(jwt(t, "-y", "-p", "n2"))
+    assert "[y/N]" not in r.stdout and path + ":3:" in r.stderr, r
+    assert "[profile:n2]" in read(path).decode()
+    ok(t.run("-p", "n2", "images"))
