@@ -733,6 +733,7 @@ resolve_profile(struct ctx *c, struct config *cf, int local)
 {
 	struct config_in in;
 	char *home = config_home(NULL);
+	int r;
 
 	config_migrate(home);
 	memset(&in, 0, sizeof in);
@@ -743,11 +744,10 @@ resolve_profile(struct ctx *c, struct config *cf, int local)
 	in.url = c->url;
 	in.project = c->project;
 	in.lenient = local;
-	if (config_load(cf, &in) < 0) {
-		free(home);
-		return -1;
-	}
+	r = config_load(cf, &in);
 	free(home);
+	if (r < 0)
+		return -1;
 	cli_defaults(c, &cf->def);
 	c->conf = cf;
 	c->home = cf->home;
