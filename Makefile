@@ -22,16 +22,16 @@ ALL_CFLAGS = $(WFLAGS) $(CFLAGS)
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
-OBJ = contree.o parse.o table.o util.o json.o ini.o out.o store.o http.o tls.o \
-	api.o cmd_images.o cmd_fs.o cmd_session.o cmd_auth.o cmd_run.o \
-	cmd_ops.o cmd_misc.o cmd_skill.o cmd_shell.o manual.o complete.o edit.o \
-	files.o
+OBJ = contree.o parse.o config.o table.o util.o json.o ini.o out.o store.o \
+	http.o tls.o api.o cmd_images.o cmd_fs.o cmd_session.o cmd_auth.o \
+	cmd_run.o cmd_ops.o cmd_misc.o cmd_skill.o cmd_shell.o manual.o \
+	complete.o edit.o files.o
 HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h \
-	manual.h complete.h edit.h files.h
+	config.h manual.h complete.h edit.h files.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
 	tests/unit_store tests/unit_http tests/unit_parse tests/unit_edit \
-	tests/unit_files
+	tests/unit_files tests/unit_config
 TESTBIN = tests/jsonparse tests/apitool $(UNIT)
 
 all: contree tests/jsonparse
@@ -59,6 +59,11 @@ tests/unit_util: tests/unit_util.c util.c util.h tests/unit.h
 
 tests/unit_ini: tests/unit_ini.c ini.c util.c ini.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_ini.c ini.c util.c
+
+tests/unit_config: tests/unit_config.c config.c ini.c util.c config.h ini.h \
+	util.h tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_config.c config.c \
+		ini.c util.c $(LDLIBS)
 
 tests/unit_out: tests/unit_out.c out.c json.c util.c $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_out.c out.c json.c \

@@ -1,7 +1,6 @@
 /* cmd_auth.c - profiles in auth.ini (cli.md §3.2, §9.20, §9.21): auth,
- * auth list, auth switch, auth remove; and the one-time move of the
- * legacy configuration layout (§3.5). */
-#include <dirent.h>
+ * auth list, auth switch, auth remove.  Reading the files is config.c's
+ * job; this file writes them. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 
 #include "api.h"
 #include "cmds.h"
+#include "config.h"
 #include "contree.h"
 #include "ini.h"
 #include "json.h"
@@ -20,22 +20,7 @@
 #include "store.h"
 #include "util.h"
 
-#define IAM_URL "https://api.tokenfactory.nebius.com/sandboxes"
 #define PREFIX "profile:"
-
-static const char *
-envnz(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v && *v ? v : NULL;
-}
-
-static int
-isprofile(const char *sect)
-{
-	return strncmp(sect, PREFIX, strlen(PREFIX)) == 0;
-}
 
 /* Value of key in [sect] only (no DEFAULT fallback), interpolated;
  * NULL if the section does not have it.  Storage: ini's. */
@@ -45,15 +30,6 @@ own(struct ini *ini, const char *sect, const char *key)
 	if (!ini || !ini_raw(ini, sect, key))
 		return NULL;
 	return ini_get(ini, sect, key);
-}
-
-static void
-strip_slashes(char *u)
-{
-	size_t n = u ? strlen(u) : 0;
-
-	while (n > 0 && u[n - 1] == '/')
-		u[--n] = '\0';
 }
 
 /* Put the profile keys of sect in the order of cli.md §3.2: token, url,
@@ -85,7 +61,7 @@ nprofiles(struct ini *ini)
 	int i, n = 0;
 
 	for (i = 0; (s = ini_section(ini, i)); i++)
-		n += isprofile(s);
+		n += profile_name(s) != NULL;
 	return n;
 }
 
@@ -111,7 +87,7 @@ save(struct ini *ini, const char *path, const char *active)
 	ini_set(ini, "DEFAULT", "profile", act);
 	free(act);
 	for (i = 0; (s = ini_section(ini, i)); i++)
-		if (isprofile(s))
+		if (profile_name(s) != NULL)
 			normalise(ini, s);
 	r = ini_save(ini, path);
 	if (r == 0)
@@ -132,11 +108,11 @@ pick(struct ctx *c, const char *opt, const char *env1, const char *env2,
 	*from = NULL;
 	if (v && *v)
 		return v;
-	if ((v = envnz(env1))) {
+	if ((v = config_env(NULL, env1))) {
 		*from = env1;
 		return v;
 	}
-	if (env2 && (v = envnz(env2))) {
+	if (env2 && (v = config_env(NULL, env2))) {
 		*from = env2;
 		return v;
 	}
@@ -161,7 +137,7 @@ whoami(const char *url, const char *token, const char *project, int iam,
 	cfg.token = token;
 	cfg.iam = iam;
 	cfg.project = iam ? project : NULL;
-	cfg.cafile = envnz("CONTREE_CA_FILE");
+	cfg.cafile = config_env(NULL, "CONTREE_CA_FILE");
 	if (probe) {
 		cfg.noretry = 1;
 		cfg.timeout_ms = 2000;
@@ -194,6 +170,48 @@ whoami(const char *url, const char *token, const char *project, int iam,
 	return rc;
 }
 
+/* The credentials file cannot be read (the slot says path:line): say
+ * so and, with -y or a yes, start from an empty one.  NULL if refused
+ * ("Aborted." printed). */
+static struct ini *
+fresh(struct ctx *c, const char *path, const char *name)
+{
+	char *q;
+	int yes = 1;
+
+	logmsg(LOG_WARNING, "%s", geterr());
+	if (!arg_flag(c, "force")) {
+		q = xasprintf("Replace %s with a new file holding only profile '%s'? The old file is kept as %s.bak. [y/N] ",
+		    path, name, path);
+		yes = ask_yn(q);
+		free(q);
+	}
+	if (!yes) {
+		printf("Aborted.\n");
+		return NULL;
+	}
+	return ini_new();
+}
+
+/* Copy the unreadable file to PATH.bak (0600) before it is replaced. */
+static int
+backup(const char *path)
+{
+	struct buf b = {0};
+	char *bak = xasprintf("%s.bak", path);
+	int r = readfile(path, &b);
+
+	if (r == 0)
+		r = writefile_atomic(bak, b.p ? b.p : "", b.len, 0600);
+	if (r == 0)
+		logmsg(LOG_INFO, "The old %s is kept as %s", path, bak);
+	if (b.p)
+		memzero(b.p, b.len);
+	buf_free(&b);
+	free(bak);
+	return r;
+}
+
 int
 cmd_auth(struct ctx *c)
 {
@@ -202,14 +220,17 @@ cmd_auth(struct ctx *c)
 	char *sect, *token = NULL, *url = NULL, *project = NULL;
 	char line[8192];
 	struct ini *ini;
-	int iam = strcmp(type, "iam") == 0, exists, rc = -1, perm;
+	int iam = strcmp(type, "iam") == 0, exists, rc = -1, perm, broken = 0;
 
 	if (!name || !*name) {
 		seterr("profile name must not be empty");
 		return -1;
 	}
-	if (!(ini = ini_load(path, NULL)))
-		return -1;
+	if (!(ini = ini_load(path, NULL))) {
+		if (!(ini = fresh(c, path, name)))
+			return EXIT_ERR;
+		broken = 1;
+	}
 	sect = xasprintf(PREFIX "%s", name);
 	exists = ini_has(ini, sect);
 	if (exists && !arg_flag(c, "force")) {
@@ -280,7 +301,9 @@ cmd_auth(struct ctx *c)
 
 	perm = whoami(url, token, project, iam, 0);
 	if (perm < 0) {
-		if (strncmp(geterr(), "API ", 4) == 0)
+		/* FALLBACK: the prefix test goes when api.c sets ERR_API */
+		if (geterrclass() == ERR_API ||
+		    strncmp(geterr(), "API ", 4) == 0)
 			seterr("token verification failed, profile '%s' not changed: %s",
 			    name, geterr());
 		goto done;
@@ -309,7 +332,7 @@ cmd_auth(struct ctx *c)
 			ini_set(ini, sect, "project", project);
 		else
 			ini_unset(ini, sect, "project");
-		rc = save(ini, path, act);
+		rc = broken && backup(path) < 0 ? -1 : save(ini, path, act);
 		free(act);
 	}
 	if (rc == 0)
@@ -328,74 +351,8 @@ done:
 
 /* ---- auth list ---- */
 
-struct prof {
-	char *name, *type, *url, *project, *token;
-};
-
-static void
-prof_free(struct prof *p)
-{
-	free(p->name);
-	free(p->type);
-	free(p->url);
-	free(p->project);
-	free(p->token);
-}
-
-/* auth.ini wins over cli.ini for each key. */
-static char *
-merged(struct ini *auth, struct ini *cli, const char *sect, const char *key)
-{
-	const char *v = own(auth, sect, key);
-
-	if (!v)
-		v = own(cli, sect, key);
-	return v ? xstrdup(v) : NULL;
-}
-
-/* Profiles of auth.ini in file order, then those only in cli.ini. */
-static struct prof *
-profiles(struct ini *auth, struct ini *cli, size_t *n)
-{
-	struct prof *p = NULL;
-	struct ini *src[2];
-	size_t k, m = 0;
-	const char *s;
-	int i;
-
-	src[0] = auth;
-	src[1] = cli;
-	for (k = 0; k < 2; k++) {
-		for (i = 0; src[k] && (s = ini_section(src[k], i)); i++) {
-			size_t j;
-			int dup = 0;
-
-			if (!isprofile(s))
-				continue;
-			for (j = 0; j < m; j++)
-				dup |= strcmp(p[j].name, s + strlen(PREFIX)) == 0;
-			if (dup)
-				continue;
-			p = xreallocarray(p, m + 1, sizeof *p);
-			p[m].name = xstrdup(s + strlen(PREFIX));
-			p[m].type = merged(auth, cli, s, "type");
-			p[m].url = merged(auth, cli, s, "url");
-			p[m].project = merged(auth, cli, s, "project");
-			p[m].token = merged(auth, cli, s, "token");
-			if (!p[m].type)
-				p[m].type = xstrdup("jwt");
-			if (!p[m].url && strcmp(p[m].type, "iam") == 0)
-				p[m].url = xstrdup(IAM_URL);
-			strip_slashes(p[m].url);
-			m++;
-		}
-	}
-	*n = m;
-	return p;
-}
-
 static const char *
-probe(const struct prof *p)
+probe(const struct profile *p)
 {
 	int r;
 
@@ -410,6 +367,10 @@ probe(const struct prof *p)
 	if (r == 0)
 		return "inactive";
 	logmsg(LOG_DEBUG, "profile '%s': %s", p->name, geterr());
+	if (geterrclass() == ERR_TIMEOUT)
+		return "timeout";
+	/* FALLBACK until http.c classifies its timeouts as ERR_TIMEOUT:
+	 * then delete these lines */
 	return strstr(geterr(), "timed out") || strstr(geterr(), "timeout") ?
 	    "timeout" : "error";
 }
@@ -418,20 +379,16 @@ int
 cmd_auth_list(struct ctx *c)
 {
 	struct ini *auth, *cli;
-	struct prof *p;
+	struct profile *p;
 	struct out *o;
-	char *clipath;
 	size_t n, i;
 	int offline = arg_flag(c, "offline"), configured = 0, rc = 0;
 
-	if (!(auth = ini_load(c->config, NULL)))
+	if (config_files(c->config, c->home, &auth, &cli) < 0)
 		return -1;
-	clipath = xasprintf("%s/cli.ini", c->home);
-	cli = ini_load(clipath, NULL);
-	if (!cli)
-		logmsg(LOG_WARNING, "%s", geterr());
-	free(clipath);
-	p = profiles(auth, cli, &n);
+	p = profile_list(auth, cli, &n);
+	ini_free(auth);
+	ini_free(cli);
 	logmsg(LOG_INFO, "Profiles in %s%s", c->config,
 	    offline ? " (offline mode)" : "");
 	if (n == 0) {
@@ -472,11 +429,7 @@ cmd_auth_list(struct ctx *c)
 	if (out_end(o) < 0)
 		rc = errno == EPIPE ? 0 : -1;
 done:
-	for (i = 0; i < n; i++)
-		prof_free(&p[i]);
-	free(p);
-	ini_free(auth);
-	ini_free(cli);
+	profiles_free(p, n);
 	return rc;
 }
 
@@ -487,17 +440,13 @@ cmd_auth_switch(struct ctx *c)
 {
 	int np, known, rc;
 	char **pos = arg_pos(c, "NAME", &np);
-	char *sect = xasprintf(PREFIX "%s", pos[0]), *clipath;
 	struct ini *ini, *cli;
+	struct profile p;
 
-	if (!(ini = ini_load(c->config, NULL))) {
-		free(sect);
+	if (config_files(c->config, c->home, &ini, &cli) < 0)
 		return -1;
-	}
-	clipath = xasprintf("%s/cli.ini", c->home);
-	cli = ini_load(clipath, NULL);
-	free(clipath);
-	known = ini_has(ini, sect) || (cli && ini_has(cli, sect));
+	known = profile_read(ini, cli, pos[0], &p);
+	profile_free(&p);
 	ini_free(cli);
 	if (!known) {
 		seterr("Profile '%s' not found. Run 'contree auth list' to see the profiles.",
@@ -506,7 +455,6 @@ cmd_auth_switch(struct ctx *c)
 	} else if ((rc = save(ini, c->config, pos[0])) == 0) {
 		logmsg(LOG_INFO, "Switched to profile '%s'", pos[0]);
 	}
-	free(sect);
 	ini_free(ini);
 	return rc;
 }
@@ -520,7 +468,7 @@ remove_sessions(struct ctx *c, const char *name)
 	char *p;
 	size_t i;
 
-	if (!envnz("CONTREE_SESSION_DB")) {
+	if (!config_env(NULL, "CONTREE_SESSION_DB")) {
 		p = store_path(c->home, name);
 		if (unlink(p) == 0)
 			logmsg(LOG_DEBUG, "removed %s", p);
@@ -581,9 +529,9 @@ cmd_auth_remove(struct ctx *c)
 		free(active);
 		active = xstrdup("default");
 		for (i = 0; (s = ini_section(ini, i)); i++)
-			if (isprofile(s)) {
+			if (profile_name(s)) {
 				free(active);
-				active = xstrdup(s + strlen(PREFIX));
+				active = xstrdup(profile_name(s));
 				break;
 			}
 		logmsg(LOG_INFO, "Active profile is now '%s'", active);
@@ -597,102 +545,4 @@ cmd_auth_remove(struct ctx *c)
 	free(sect);
 	ini_free(ini);
 	return rc;
-}
-
-/* ---- layout migration (cli.md §3.5) ---- */
-
-static int
-exists(const char *p)
-{
-	struct stat st;
-
-	return lstat(p, &st) == 0;
-}
-
-/* Move src to dst unless dst exists (then warn).  1 moved, 0 not. */
-static int
-move(const char *src, const char *dst)
-{
-	if (exists(dst)) {
-		logmsg(LOG_WARNING, "Not moving %s: %s already exists", src, dst);
-		return 0;
-	}
-	if (rename(src, dst) < 0) {
-		logmsg(LOG_WARNING, "Cannot move %s to %s: %s", src, dst,
-		    strerror(errno));
-		return 0;
-	}
-	return 1;
-}
-
-void
-migrate_layout(const char *home)
-{
-	char *base, *slash, *old, *auth;
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	int moved = 0;
-
-	/* 1. ~/.config/contree-cli -> CONTREE_HOME */
-	base = xstrdup(home);
-	strip_slashes(base);
-	slash = strrchr(base, '/');
-	if (slash)
-		*slash = '\0';
-	old = xasprintf("%s/contree-cli", slash ? (*base ? base : "") : ".");
-	auth = xasprintf("%s/auth.ini", home);
-	if (stat(old, &st) == 0 && S_ISDIR(st.st_mode) && !exists(auth) &&
-	    mkdirs(home, 0700) == 0 && (d = opendir(old))) {
-		while ((e = readdir(d))) {
-			char *src, *dst;
-
-			if (strcmp(e->d_name, ".") == 0 ||
-			    strcmp(e->d_name, "..") == 0)
-				continue;
-			src = xasprintf("%s/%s", old, e->d_name);
-			dst = xasprintf("%s/%s", home,
-			    strcmp(e->d_name, "config.ini") == 0 ? "auth.ini" :
-			    e->d_name);
-			move(src, dst);
-			free(src);
-			free(dst);
-		}
-		closedir(d);
-		rmdir(old);
-		logmsg(LOG_INFO, "Moved the configuration from %s to %s", old,
-		    home);
-	}
-	free(auth);
-	free(old);
-	free(base);
-
-	/* 2. sessions-<X> -> cli/sessions/<X>, skills.db* -> cli/ */
-	if (!(d = opendir(home)))
-		return;
-	while ((e = readdir(d))) {
-		char *src, *dst = NULL, *dir = NULL;
-		const char *n = e->d_name;
-
-		if (strncmp(n, "sessions-", 9) == 0 && n[9]) {
-			dir = xasprintf("%s/cli/sessions", home);
-			dst = xasprintf("%s/%s", dir, n + 9);
-		} else if (strncmp(n, "skills.db", 9) == 0) {
-			dir = xasprintf("%s/cli", home);
-			dst = xasprintf("%s/%s", dir, n);
-		} else {
-			continue;
-		}
-		src = xasprintf("%s/%s", home, n);
-		if (lstat(src, &st) == 0 && S_ISREG(st.st_mode) &&
-		    mkdirs(dir, 0700) == 0)
-			moved |= move(src, dst);
-		free(src);
-		free(dst);
-		free(dir);
-	}
-	closedir(d);
-	if (moved)
-		logmsg(LOG_INFO, "Moved session and skill files under %s/cli",
-		    home);
 }

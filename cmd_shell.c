@@ -207,9 +207,7 @@ inherit(struct ctx *l, const struct ctx *c)
 	l->prof_project = c->prof_project;
 	l->prof_found = c->prof_found;
 	l->editor_default = c->editor_default;
-	l->cli_token = c->cli_token;
-	l->cli_url = c->cli_url;
-	l->cli_project = c->cli_project;
+	l->conf = c->conf;
 	l->config = c->config;
 	l->session = l->session_opt && *l->session_opt ?
 	    (char *)l->session_opt : c->session;

@@ -88,8 +88,6 @@ int cmd_auth(struct ctx *);
 int cmd_auth_list(struct ctx *);
 int cmd_auth_switch(struct ctx *);
 int cmd_auth_remove(struct ctx *);
-/* Move the legacy layout into home (cli.md §3.5); never fails. */
-void migrate_layout(const char *home);
 /* cmd_run.c */
 int cmd_run(struct ctx *);
 int cmd_session_wait(struct ctx *);

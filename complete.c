@@ -12,6 +12,7 @@
 
 #include "api.h"
 #include "complete.h"
+#include "config.h"
 #include "contree.h"
 #include "ini.h"
 #include "json.h"
@@ -165,15 +166,19 @@ envkeys(struct ctx *c, const char *key, struct cands *k)
 static void
 profiles(struct ctx *c, struct cands *k)
 {
-	struct ini *ini = c->config ? ini_load(c->config, NULL) : NULL;
-	const char *s;
-	int i;
+	struct ini *auth = NULL, *cli = NULL;
+	struct profile *p = NULL;
+	size_t i, n = 0;
 
-	for (i = 0; ini && (s = ini_section(ini, i)); i++)
-		if (strncmp(s, "profile:", 8) == 0)
-			add(k, s + 8);
-	if (ini)
-		ini_free(ini);
+	if (c->config && config_files(c->config, c->home, &auth, &cli) == 0)
+		p = profile_list(auth, cli, &n);
+	for (i = 0; i < n; i++)
+		add(k, p[i].name);
+	profiles_free(p, n);
+	if (auth)
+		ini_free(auth);
+	if (cli)
+		ini_free(cli);
 }
 
 /* The API listing of path (100 newest), one field per line, cached for

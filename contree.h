@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 struct api;
+struct config;
 struct store;
 
 /* Option kinds. */
@@ -75,14 +76,14 @@ struct ctx {
 	/* global options */
 	const char *profile, *token, *url, *project, *config, *session_opt;
 	int fmt;                /* out.h FMT_* */
-	/* resolved at start-up */
+	/* resolved at start-up (config.h); the strings belong to conf */
+	struct config *conf;
 	char *home;             /* CONTREE_HOME */
 	char *prof_name;        /* resolved profile */
 	char *prof_token, *prof_url, *prof_type, *prof_project;
 	int prof_found;
 	char *session;          /* session key */
 	char *editor_default;   /* [cli] editor */
-	char *cli_token, *cli_url, *cli_project;  /* [cli] defaults */
 	/* the command */
 	const struct cmd *cmd;  /* leaf command */
 	const char *path;       /* "contree session show" */

@@ -353,3 +353,82 @@ def test_auth_remove(t):
     ok(t.run("auth", "remove", "-y", "three"))
     assert read(auth_path(t)).decode().startswith(
         "[DEFAULT]\nprofile = default\n")
+
+
+def test_auth_list_default_section(t):
+    """auth list reads profiles as every other command does: [DEFAULT]
+    values are visible in every profile (cli.md §3.2)."""
+    t.noauth()
+    t.fake
+    os.makedirs(os.path.dirname(auth_path(t)))
+    with open(auth_path(t), "w") as f:
+        f.write("[DEFAULT]\nprofile = d\nurl = %s/\ntype = jwt\n\n"
+                "[profile:d]\ntoken = %s\n\n"
+                "[profile:own]\ntoken = %s\nurl = http://127.0.0.1:1\n"
+                "type = iam\nproject = pr\n"
+                % (t.fake.url, t.fake.token, t.fake.token))
+    ok(t.run("images"))                     # main reads url/type from it
+    r = ok(t.run("-f", "json", "auth", "list", "-O"))
+    got = {x["name"]: x for x in rows(r)}
+    assert got["d"]["url"] == t.fake.url, got
+    assert got["d"]["type"] == "jwt", got
+    assert got["own"]["url"] == "http://127.0.0.1:1", got   # own wins
+    assert got["own"]["type"] == "iam", got
+    r = ok(t.run("-f", "json", "auth", "list"))
+    assert {x["name"]: x["status"] for x in rows(r)}["d"] == "ok", r
+    # an IAM type from [DEFAULT] gives the IAM default URL
+    with open(auth_path(t), "w") as f:
+        f.write("[DEFAULT]\ntype = iam\n\n[profile:x]\ntoken = t\n")
+    r = ok(t.run("-f", "json", "auth", "list", "-O"))
+    assert rows(r)[0]["type"] == "iam", r
+    assert rows(r)[0]["url"] == \
+        "https://api.tokenfactory.nebius.com/sandboxes", r
+    # auth switch knows a profile that only cli.ini has
+    with open(os.path.join(os.path.dirname(auth_path(t)), "cli.ini"),
+              "w") as f:
+        f.write("[profile:c]\ntoken = t\n")
+    ok(t.run("auth", "switch", "c"))
+    text = read(auth_path(t)).decode()
+    assert text.startswith("[DEFAULT]\n") and "\nprofile = c\n" in text, text
+
+
+def test_auth_broken_file(t):
+    """A malformed auth.ini does not block `auth`: it names file:line and
+    offers to start a new file (-y does it); the old one is kept."""
+    t.noauth()
+    t.fake
+    path = auth_path(t)
+    os.makedirs(os.path.dirname(path))
+    broken = b"[profile:old]\ntoken = secret\nthis is not ini\n"
+    with open(path, "wb") as f:
+        f.write(broken)
+    # other commands still fail on it
+    fails(t.run("images"), path + ":3:")
+    fails(t.run("auth", "list"), path + ":3:")
+    # refused: nothing written
+    r = fails(jwt(t, stdin=b"n\n"))
+    assert path + ":3:" in r.stderr, r
+    assert ("Replace %s with a new file holding only profile 'default'? "
+            "The old file is kept as %s.bak. [y/N] " % (path, path)) \
+        in r.stdout, r
+    assert "Aborted." in r.stdout, r
+    assert read(path) == broken and read(path + ".bak") is None
+    assert not whoamis(t), "verified before asking"
+    # a failed verification changes nothing either
+    fails(jwt(t, "-y", token="wrong"), "verification failed")
+    assert read(path) == broken and read(path + ".bak") is None
+    # yes: a fresh file with the new profile, the old one kept
+    r = ok(jwt(t, stdin=b"y\n"))
+    assert read(path + ".bak") == broken
+    assert os.stat(path + ".bak").st_mode & 0o777 == 0o600
+    assert read(path).decode() == (
+        "[DEFAULT]\nprofile = default\n\n[profile:default]\n"
+        "token = %s\nurl = %s\ntype = jwt\n\n" % (t.fake.token, t.fake.url))
+    ok(t.run("images"))
+    # -y: no question
+    with open(path, "wb") as f:
+        f.write(broken)
+    r = ok(jwt(t, "-y", "-p", "n2"))
+    assert "[y/N]" not in r.stdout and path + ":3:" in r.stderr, r
+    assert "[profile:n2]" in read(path).decode()
+    ok(t.run("-p", "n2", "images"))

@@ -262,3 +262,93 @@ def test_option_syntax(t):
     assert r.code == 2 and "contree session: error: " in r.stderr, r
     r = t.run("operation")
     assert r.code == 2 and "contree operation: error: " in r.stderr, r
+
+
+def test_migration_mode(t):
+    """Files moved from the legacy layout are private (0600) like the
+    files we create, whatever their mode was."""
+    t.fake
+    old = os.path.join(t.home, ".config", "contree-cli")
+    new = confdir(t)
+    os.unlink(os.path.join(new, "auth.ini"))
+    os.rmdir(new)
+    write(os.path.join(old, "config.ini"),
+          "[profile:default]\ntoken = %s\nurl = %s\ntype = jwt\n"
+          % (t.fake.token, t.fake.url))
+    write(os.path.join(old, "sessions-default.db"), "peer db")
+    write(os.path.join(old, "skills.db-wal"), "skills")
+    for n in ("config.ini", "sessions-default.db", "skills.db-wal"):
+        os.chmod(os.path.join(old, n), 0o644)
+    ok(t.run("images"))
+    for p in ("auth.ini", "cli/sessions/default.db", "cli/skills.db-wal"):
+        mode = os.stat(os.path.join(new, p)).st_mode & 0o777
+        assert mode == 0o600, (p, oct(mode))
+    # step 2 on its own
+    write(os.path.join(new, "sessions-x"), "one")
+    os.chmod(os.path.join(new, "sessions-x"), 0o664)
+    ok(t.run("images"))
+    mode = os.stat(os.path.join(new, "cli", "sessions", "x")).st_mode
+    assert mode & 0o777 == 0o600, oct(mode)
+
+
+def test_precedence_cli_defaults(t):
+    """flags > environment > [cli] > the profile, for token, URL and
+    project (design.md §1)."""
+    t.noauth()
+    t.start_fake(project="proj-1")
+    write(os.path.join(confdir(t), "auth.ini"),
+          "[profile:default]\ntoken = wrong\nurl = %s\ntype = iam\n"
+          "project = wrongp\n" % t.fake.url)
+    cli = os.path.join(confdir(t), "cli.ini")
+    fails(t.run("images"), "401")
+    # [cli] beats the profile
+    write(cli, "[cli]\ntoken = %s\nproject = proj-1\n" % t.fake.token)
+    ok(t.run("images"))
+    # the environment beats [cli]
+    fails(t.run("images", env={"CONTREE_TOKEN": "wrong2"}), "401")
+    fails(t.run("images", env={"NEBIUS_API_KEY": "wrong2"}), "401")
+    fails(t.run("images", env={"CONTREE_PROJECT": "wrongp"}))
+    fails(t.run("images", env={"NEBIUS_AI_PROJECT": "wrongp"}))
+    # CONTREE_* beat NEBIUS_*
+    ok(t.run("images", env={"NEBIUS_API_KEY": "wrong2",
+                            "CONTREE_TOKEN": t.fake.token}))
+    # flags beat the environment
+    ok(t.run("--token", t.fake.token, "-P", "proj-1", "images",
+             env={"CONTREE_TOKEN": "wrong2", "CONTREE_PROJECT": "wrongp"}))
+    fails(t.run("-P", "wrongp", "images",
+                env={"CONTREE_PROJECT": "proj-1"}))
+    heads = [(r["headers"].get("authorization"), r["headers"].get("project"))
+             for r in t.fake.requests("GET", "/v1/images")]
+    good, bad = "Bearer " + t.fake.token, "Bearer wrong2"
+    assert heads == [("Bearer wrong", "wrongp"), (good, "proj-1"),
+                     (bad, "proj-1"), (bad, "proj-1"), (good, "wrongp"),
+                     (good, "wrongp"), (good, "proj-1"), (good, "proj-1"),
+                     (good, "wrongp")], heads
+    # [cli] url beats the profile's, the environment beats [cli]
+    write(cli, "[cli]\ntoken = %s\nproject = proj-1\n"
+          "url = ftp://nowhere.invalid\n" % t.fake.token)
+    fails(t.run("images"))
+    ok(t.run("images", env={"CONTREE_URL": t.fake.url}))
+
+
+def test_env_partial_credentials(t):
+    """Part of the credentials in the environment and no profile: the
+    error names the variable that is missing."""
+    t.noauth()
+    t.fake
+    r = fails(t.run("images", env={"CONTREE_TOKEN": "x"}))
+    assert "$CONTREE_TOKEN is set but $CONTREE_URL is not" in r.stderr, r
+    assert "not configured" not in r.stderr, r
+    r = fails(t.run("images", env={"NEBIUS_API_KEY": "x"}))
+    assert "$NEBIUS_API_KEY is set but $CONTREE_URL is not" in r.stderr, r
+    r = fails(t.run("images", env={"CONTREE_URL": t.fake.url}))
+    assert "$CONTREE_URL is set but $CONTREE_TOKEN is not" in r.stderr, r
+    r = fails(t.run("images", env={"CONTREE_PROJECT": "p"}))
+    assert "$CONTREE_PROJECT is set but $CONTREE_TOKEN is not" in r.stderr, r
+    # nothing at all: the profile is named
+    r = fails(t.run("images"))
+    assert "Profile 'default' is not configured" in r.stderr, r
+    # with CONTREE_PROJECT the token alone is enough (IAM, default URL)
+    r = t.run("images", env={"CONTREE_TOKEN": "x", "CONTREE_PROJECT": "p",
+                             "HTTPS_PROXY": "http://127.0.0.1:1"})
+    assert "is set but" not in r.stderr, r
