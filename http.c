@@ -44,6 +44,7 @@ struct http {
 	struct url proxy;
 	int useproxy;
 	int connect_ms, read_ms;
+	int64_t deadline;           /* absolute, 0 = none (http_deadline) */
 	const char *cafile;
 
 	/* the connection */
@@ -339,6 +340,23 @@ http_logbody(int dir, const char *ctype, const void *p, size_t n)
 
 /* ----------------------------------------------------- socket transport */
 
+/* Poll timeout for the next wait: the read timeout, shortened to the
+ * deadline; 0 once the deadline has passed, -1 for none. */
+static int
+waitms(const struct http *h)
+{
+	int64_t ms = h->read_ms > 0 ? h->read_ms : -1, left;
+
+	if (h->deadline) {
+		left = h->deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		if (ms < 0 || left < ms)
+			ms = left;
+	}
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 static ssize_t
 sock_read(void *ctx, void *p, size_t n)
 {
@@ -350,19 +368,21 @@ sock_read(void *ctx, void *p, size_t n)
 	for (;;) {
 		pfd.fd = h->fd;
 		pfd.events = POLLIN;
-		rc = poll(&pfd, 1, h->read_ms > 0 ? h->read_ms : -1);
+		rc = waitms(h);
+		if (rc != 0)
+			rc = poll(&pfd, 1, rc);
 		if (rc < 0) {
 			if (errno == EINTR && !interrupted)
 				continue;
 			if (interrupted)
-				seterr("interrupted");
+				seterrc(ERR_INTR, "interrupted");
 			else
-				seterr("Network error: poll:");
+				seterrc(ERR_NET, "Network error: poll:");
 			return -1;
 		}
 		if (rc == 0) {
-			seterr("Network error: no answer from %s within %g s "
-			    "(read timeout)", h->u.host, h->read_ms / 1000.0);
+			seterrc(ERR_TIMEOUT, "Network error: no answer from %s "
+			    "(timeout)", h->u.host);
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -373,7 +393,7 @@ sock_read(void *ctx, void *p, size_t n)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			continue;
-		seterr("Network error: receiving from %s:", h->u.host);
+		seterrc(ERR_NET, "Network error: receiving from %s:", h->u.host);
 		return -1;
 	}
 }
@@ -393,24 +413,26 @@ sock_write(void *ctx, const void *p, size_t n)
 		if (errno == EINTR && !interrupted)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			seterr("Network error: sending to %s:", h->u.host);
+			seterrc(ERR_NET, "Network error: sending to %s:", h->u.host);
 			return -1;
 		}
 		pfd.fd = h->fd;
 		pfd.events = POLLOUT;
-		rc = poll(&pfd, 1, h->read_ms > 0 ? h->read_ms : -1);
+		rc = waitms(h);
+		if (rc != 0)
+			rc = poll(&pfd, 1, rc);
 		if (rc == 0) {
-			seterr("Network error: sending to %s timed out",
-			    h->u.host);
+			seterrc(ERR_TIMEOUT, "Network error: sending to %s timed "
+			    "out", h->u.host);
 			errno = ETIMEDOUT;
 			return -1;
 		}
 		if (rc < 0 && errno != EINTR) {
-			seterr("Network error: poll:");
+			seterrc(ERR_NET, "Network error: poll:");
 			return -1;
 		}
 		if (interrupted) {
-			seterr("interrupted");
+			seterrc(ERR_INTR, "interrupted");
 			return -1;
 		}
 	}
@@ -534,6 +556,14 @@ http_timeouts(struct http *h, int connect_ms, int read_ms)
 }
 
 void
+http_deadline(struct http *h, int64_t abs_ms)
+{
+	h->deadline = abs_ms;
+	if (h->tls)
+		tls_deadline(h->tls, abs_ms);
+}
+
+void
 http_cafile(struct http *h, const char *path)
 {
 	h->cafile = path;
@@ -595,85 +625,107 @@ fail(struct http *h, enum http_err e)
 	return -1;
 }
 
-/* Connect a TCP socket to host:port within the connect timeout. */
+/* Wait for a non-blocking connect on fd until deadline: 0 connected,
+ * else an errno value. */
+static int
+connwait(int fd, int64_t deadline)
+{
+	struct pollfd pfd;
+	socklen_t len;
+	int64_t left;
+	int rc, err = 0;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return ETIMEDOUT;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (rc > 0)
+			break;
+		if (rc == 0)
+			return ETIMEDOUT;
+		if (errno != EINTR || interrupted)
+			return errno;
+	}
+	len = sizeof err;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
+}
+
+/* Open a non-blocking socket to one address.  fd, or -1 with *err. */
+static int
+connect1(const struct addrinfo *ai, int64_t deadline, int *err)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	*err = errno;
+	if (*err == EINPROGRESS || *err == EINTR)
+		*err = connwait(fd, deadline);
+	if (*err == 0)
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* Connect a TCP socket to host:port within the connect timeout (and the
+ * deadline).  fd, or -1 with the slot set and h->err: HTTP_EDNS,
+ * HTTP_EREFUSED (refused, unreachable) or HTTP_ECONNECT. */
 static int
 dial(struct http *h, const char *host, const char *port)
 {
 	struct addrinfo hints, *res, *ai;
 	int fd = -1, rc, err = 0, one = 1;
-	int64_t deadline = now_ms() + h->connect_ms;
+	int64_t start = now_ms(), deadline = start + h->connect_ms;
 
+	if (h->deadline && h->deadline < deadline)
+		deadline = h->deadline;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0) {
-		seterr("Network error: cannot resolve %s: %s", host,
-		    gai_strerror(rc));
-		return -1;
+		seterrc(ERR_NET, "Network error: cannot resolve %s: %s", host,
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return fail(h, rc == EAI_AGAIN ? HTTP_ECONNECT : HTTP_EDNS);
 	}
-	for (ai = res; ai; ai = ai->ai_next) {
-		struct pollfd pfd;
-		socklen_t len = sizeof err;
-		int64_t left;
-
-		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-		if (fd < 0) {
-			err = errno;
-			continue;
-		}
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			goto ok;
-		if (errno != EINPROGRESS && errno != EINTR) {
-			err = errno;
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		for (;;) {
-			left = deadline - now_ms();
-			if (left <= 0) {
-				rc = 0;
-				break;
-			}
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			rc = poll(&pfd, 1, (int)left);
-			if (rc >= 0 || errno != EINTR || interrupted)
-				break;
-		}
-		if (rc > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-		    &len) == 0 && err == 0)
-			goto ok;
-		if (rc == 0)
-			err = ETIMEDOUT;
-		else if (rc < 0)
-			err = errno;
-		close(fd);
-		fd = -1;
+	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = connect1(ai, deadline, &err);
 		if (interrupted || err == ETIMEDOUT)
 			break;
 	}
 	freeaddrinfo(res);
+	if (fd >= 0) {
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		return fd;
+	}
 	if (interrupted) {
-		seterr("interrupted");
-		return -1;
+		seterrc(ERR_INTR, "interrupted");
+		return fail(h, HTTP_ECONNECT);
 	}
 	errno = err;
-	if (err == ETIMEDOUT)
-		seterr("Network error: connecting to %s port %s timed out "
-		    "after %g s", host, port, h->connect_ms / 1000.0);
-	else
-		seterr("Network error: cannot connect to %s port %s:", host,
-		    port);
-	return -1;
-ok:
-	freeaddrinfo(res);
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	return fd;
+	if (err == ETIMEDOUT) {
+		seterrc(ERR_TIMEOUT, "Network error: connecting to %s port %s "
+		    "timed out after %.1f s", host, port,
+		    (now_ms() - start) / 1000.0);
+		return fail(h, HTTP_ECONNECT);
+	}
+	seterrc(ERR_NET, "Network error: cannot connect to %s port %s:", host,
+	    port);
+	return fail(h, err == ECONNREFUSED || err == ENETUNREACH ||
+	    err == EHOSTUNREACH || err == EADDRNOTAVAIL ? HTTP_EREFUSED :
+	    HTTP_ECONNECT);
 }
 
 static void
@@ -723,13 +775,13 @@ tunnel(struct http *h)
 	if (rc < 0)
 		return fail(h, HTTP_EPROXY);
 	if (h->resp.status / 100 != 2) {
-		seterr("Network error: proxy %s refused the tunnel to %s: "
+		seterrc(ERR_NET, "Network error: proxy %s refused the tunnel to %s: "
 		    "%d %s", h->proxy.host, h->u.host, h->resp.status,
 		    h->resp.reason);
 		return fail(h, HTTP_EPROXY);
 	}
 	if (h->rpos != h->rlen) {
-		seterr("Network error: proxy sent data after its answer");
+		seterrc(ERR_NET, "Network error: proxy sent data after its answer");
 		return fail(h, HTTP_EPROXY);
 	}
 	h->rpos = h->rlen = 0;
@@ -754,7 +806,7 @@ openconn(struct http *h)
 	}
 	h->fd = dial(h, to->host, to->port);
 	if (h->fd < 0)
-		return fail(h, HTTP_ECONNECT);
+		return -1;
 	h->io.ctx = h;
 	h->io.read = sock_read;
 	h->io.write = sock_write;
@@ -768,13 +820,20 @@ openconn(struct http *h)
 		return fail(h, e);
 	}
 	if (h->u.tls) {
-		h->tls = tls_open(h->fd, h->u.host, h->cafile, h->read_ms,
+		int64_t dl = now_ms() + h->connect_ms;
+
+		if (h->deadline && h->deadline < dl)
+			dl = h->deadline;
+		h->tls = tls_open(h->fd, h->u.host, h->cafile, h->read_ms, dl,
 		    &certfail);
 		if (!h->tls) {
 			http_close(h);
+			if (!certfail && geterrclass() == ERR_TIMEOUT)
+				return fail(h, HTTP_ETIMEOUT);
 			return fail(h, certfail == 1 ? HTTP_ECERT :
 			    certfail == 2 ? HTTP_ETLSPROTO : HTTP_ETLS);
 		}
+		tls_deadline(h->tls, h->deadline);
 		h->io.read = tlsio_read;
 		h->io.write = tlsio_write;
 		h->io.flush = tlsio_flush;
@@ -814,7 +873,7 @@ wflush(struct http *h)
 
 		if (n <= 0) {
 			if (n == 0)
-				seterr("Network error: connection closed "
+				seterrc(ERR_NET, "Network error: connection closed "
 				    "while sending");
 			h->wlen = 0;
 			return -1;
@@ -839,7 +898,7 @@ wput(struct http *h, const void *p, size_t n)
 
 				if (w <= 0) {
 					if (w == 0)
-						seterr("Network error: "
+						seterrc(ERR_NET, "Network error: "
 						    "connection closed while "
 						    "sending");
 					return -1;
@@ -984,6 +1043,8 @@ http_send(struct http *h, const struct http_req *rq)
 		if (rq->fd >= 0)
 			logmsg(LOG_DEBUG, "> <streamed body from file%s>",
 			    rq->size < 0 ? ", chunked" : "");
+		else if (rq->logbody)
+			http_logbody('>', rq->ctype, rq->logbody, rq->loglen);
 		else
 			http_logbody('>', rq->ctype, rq->body, rq->len);
 	}
@@ -1056,11 +1117,11 @@ readfail(struct http *h, ssize_t n, const char *where)
 {
 	if (n == 0 || n == HTTP_IO_TRUNC) {
 		if (!h->gotbytes) {
-			seterr("Network error: server closed the connection "
+			seterrc(ERR_NET, "Network error: server closed the connection "
 			    "without answering");
 			return fail(h, HTTP_ELOST);
 		}
-		seterr("Network error: connection closed %s", where);
+		seterrc(ERR_NET, "Network error: connection closed %s", where);
 		return fail(h, HTTP_ERECV);
 	}
 	if (errno == ETIMEDOUT)
@@ -1071,7 +1132,7 @@ readfail(struct http *h, ssize_t n, const char *where)
 static int
 proto(struct http *h, const char *msg)
 {
-	seterr("Network error: malformed response from %s: %s", h->u.host,
+	seterrc(ERR_NET, "Network error: malformed response from %s: %s", h->u.host,
 	    msg);
 	return fail(h, HTTP_EPROTO);
 }
@@ -1289,7 +1350,7 @@ http_recv(struct http *h, int head)
 
 	h->err = HTTP_OK;
 	if (!h->open) {
-		seterr("Network error: no connection");
+		seterrc(ERR_NET, "Network error: no connection");
 		fail(h, HTTP_ELOST);
 		return NULL;
 	}
@@ -1308,6 +1369,16 @@ http_recv(struct http *h, int head)
 			http_close(h);
 			return NULL;
 		}
+	}
+	if (!head && r->status != 204 && r->status != 304 && r->clen != 0 &&
+	    (c = http_hdr(r, "Content-Encoding")) && *c &&
+	    strcasecmp(c, "identity") != 0) {
+		seterrc(ERR_NET, "Network error: %s answered with "
+		    "Content-Encoding '%.40s' although we asked for identity "
+		    "(no compression)", h->u.host, c);
+		http_close(h);
+		fail(h, HTTP_EENCODING);
+		return NULL;
 	}
 	c = http_hdr(r, "Connection");
 	h->closeafter = (c && hdrvalue_has(c, "close")) ||
@@ -1407,17 +1478,17 @@ bodybytes(struct http *h, void *p, size_t n)
 		if (r == 0)
 			return 0;
 		if (r == HTTP_IO_TRUNC) {
-			seterr("TLS error: connection truncated (closed "
+			seterrc(ERR_TLS, "TLS error: connection truncated (closed "
 			    "without close_notify)");
 			return fail(h, HTTP_ERECV);
 		}
 	}
 	if (r == 0 || r == HTTP_IO_TRUNC) {
 		if (h->resp.chunked)
-			seterr("Network error: connection closed in the "
+			seterrc(ERR_NET, "Network error: connection closed in the "
 			    "middle of a chunked body");
 		else
-			seterr("Network error: connection closed before the "
+			seterrc(ERR_NET, "Network error: connection closed before the "
 			    "end of the body (%llu of %lld bytes missing)",
 			    h->remain, h->resp.clen);
 		return fail(h, HTTP_ERECV);
@@ -1466,7 +1537,7 @@ http_read(struct http *h, void *p, size_t n)
 				r = fill(h);
 				if (r <= 0) {
 					if (r == 0 || r == HTTP_IO_TRUNC)
-						seterr("Network error: "
+						seterrc(ERR_NET, "Network error: "
 						    "connection closed in the "
 						    "middle of a chunked body");
 					fail(h, r == 0 || r == HTTP_IO_TRUNC ||
@@ -1524,7 +1595,7 @@ http_body(struct http *h, struct buf *b, size_t max)
 		b->len += (size_t)n;
 		b->p[b->len] = 0;
 		if (b->len > max) {
-			seterr("Network error: response body larger than "
+			seterrc(ERR_NET, "Network error: response body larger than "
 			    "%zu bytes", max);
 			http_close(h);
 			return fail(h, HTTP_EPROTO);
@@ -1593,7 +1664,7 @@ sse_line(struct sse *s, const char *l, size_t n, sse_cb cb, void *arg)
 	}
 	if (fl == 4 && memcmp(l, "data", 4) == 0) {
 		if (s->data.len + vl + 1 > SSE_MAXFRAME) {
-			seterr("Network error: event stream frame larger than "
+			seterrc(ERR_NET, "Network error: event stream frame larger than "
 			    "%d bytes", SSE_MAXFRAME);
 			return -1;
 		}
@@ -1644,7 +1715,7 @@ sse_feed(struct sse *s, const char *p, size_t n, sse_cb cb, void *arg)
 		m = k - i;
 		if (k == n) {
 			if (s->line.len + m > SSE_MAXFRAME + 64) {
-				seterr("Network error: event stream line "
+				seterrc(ERR_NET, "Network error: event stream line "
 				    "too long");
 				return -1;
 			}
@@ -1655,7 +1726,7 @@ sse_feed(struct sse *s, const char *p, size_t n, sse_cb cb, void *arg)
 			s->cr = 1;
 		if (s->line.len) {
 			if (s->line.len + m > SSE_MAXFRAME + 64) {
-				seterr("Network error: event stream line "
+				seterrc(ERR_NET, "Network error: event stream line "
 				    "too long");
 				return -1;
 			}

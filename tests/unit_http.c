@@ -227,7 +227,7 @@ runcase(struct kase *k, size_t split, int onebyte, size_t rdsz)
 	rq.method = k->head ? "HEAD" : "GET";
 	rq.target = "/x";
 	rq.fd = -1;
-	seterr("");
+	clearerr_slot();
 	if (http_send(h, &rq) < 0) {
 		snprintf(why, sizeof why, "send failed: %s", geterr());
 		res = why;
