@@ -1121,8 +1121,9 @@ readfail(struct http *h, ssize_t n, const char *where)
 			    "without answering");
 			return fail(h, HTTP_ELOST);
 		}
+		/* a clean close in the middle: broken framing */
 		seterrc(ERR_NET, "Network error: connection closed %s", where);
-		return fail(h, HTTP_ERECV);
+		return fail(h, HTTP_EPROTO);
 	}
 	if (errno == ETIMEDOUT)
 		return fail(h, HTTP_ETIMEOUT);
@@ -1480,18 +1481,19 @@ bodybytes(struct http *h, void *p, size_t n)
 		if (r == HTTP_IO_TRUNC) {
 			seterrc(ERR_TLS, "TLS error: connection truncated (closed "
 			    "without close_notify)");
-			return fail(h, HTTP_ERECV);
+			return fail(h, HTTP_EPROTO);
 		}
 	}
 	if (r == 0 || r == HTTP_IO_TRUNC) {
+		/* the server closed before the end it announced */
 		if (h->resp.chunked)
-			seterrc(ERR_NET, "Network error: connection closed in the "
-			    "middle of a chunked body");
+			seterrc(ERR_NET, "Network error: connection closed in "
+			    "the middle of a chunked body (no last chunk)");
 		else
-			seterrc(ERR_NET, "Network error: connection closed before the "
-			    "end of the body (%llu of %lld bytes missing)",
-			    h->remain, h->resp.clen);
-		return fail(h, HTTP_ERECV);
+			seterrc(ERR_NET, "Network error: connection closed "
+			    "before the end of the body (%llu of %lld bytes "
+			    "missing)", h->remain, h->resp.clen);
+		return fail(h, HTTP_EPROTO);
 	}
 	return fail(h, errno == ETIMEDOUT ? HTTP_ETIMEOUT : HTTP_ERECV);
 }
@@ -1536,13 +1538,15 @@ http_read(struct http *h, void *p, size_t n)
 			while (h->rlen - h->rpos < 2) {
 				r = fill(h);
 				if (r <= 0) {
-					if (r == 0 || r == HTTP_IO_TRUNC)
+					if (r == 0 || r == HTTP_IO_TRUNC) {
 						seterrc(ERR_NET, "Network error: "
 						    "connection closed in the "
 						    "middle of a chunked body");
-					fail(h, r == 0 || r == HTTP_IO_TRUNC ||
-					    errno != ETIMEDOUT ? HTTP_ERECV :
-					    HTTP_ETIMEOUT);
+						fail(h, HTTP_EPROTO);
+					} else {
+						fail(h, errno == ETIMEDOUT ?
+						    HTTP_ETIMEOUT : HTTP_ERECV);
+					}
 					goto bad;
 				}
 			}

@@ -67,9 +67,11 @@ enum http_err {
 	HTTP_ESEND,     /* error while sending the request */
 	HTTP_ELOST,     /* request sent; connection ended before any byte of
 	                   the response */
-	HTTP_ERECV,     /* connection failed while reading the response */
+	HTTP_ERECV,     /* connection failed (reset, error) while reading
+	                   the response */
 	HTTP_ETIMEOUT,  /* read timeout */
-	HTTP_EPROTO,    /* malformed response (framing, limits) */
+	HTTP_EPROTO,    /* malformed response: framing, limits, closed
+	                   before the end it announced */
 	HTTP_EENCODING, /* a Content-Encoding other than identity, which we
 	                   never ask for: never retry */
 	HTTP_ELOCAL     /* local error: reading the body file, writing output */
