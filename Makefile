@@ -26,7 +26,7 @@ OBJ = contree.o table.o util.o json.o ini.o out.o store.o http.o tls.o \
 HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
-	tests/unit_store tests/unit_http
+	tests/unit_store tests/unit_http tests/unit_tls
 TESTBIN = tests/jsonparse tests/apitool $(UNIT)
 
 all: contree tests/jsonparse
@@ -69,6 +69,10 @@ tests/unit_http: tests/unit_http.c http.c tls.c api.c json.c util.c $(HDR) \
 	tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_http.c http.c tls.c \
 		api.c json.c util.c $(LDLIBS)
+
+tests/unit_tls: tests/unit_tls.c tls.c util.c tls.h util.h tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_tls.c tls.c util.c \
+		$(LDLIBS)
 
 # Build everything, then run every test; the last line is
 # "N passed, N failed".
