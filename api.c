@@ -537,6 +537,7 @@ statusretry(int st, int noreplay, int hasra)
 struct tries {
 	int64_t start;
 	int n;                  /* attempts made */
+	int nnet;               /* of them failed in the network */
 	int quick, once;
 	int stale;              /* 1: reconnecting now, 2: done once */
 	int kind;               /* retry kind of a BODY_NET */
@@ -552,6 +553,8 @@ backoff(struct api *a, struct call *c, struct tries *t, int kind)
 	long long ms;
 	char what[2048], d[32];
 
+	if (max <= 1)
+		return -1;
 	if (kind == QUICK) {
 		if (t->quick >= (int)LEN(quickladder))
 			return -1;
@@ -760,21 +763,19 @@ run(struct api *a, struct call *c, struct api_resp *r)
 		t.ra = -1;
 		t.n++;
 		rc = attempt(a, c, r, &t);
+		if (rc == BODY_OK || rc == BODY_OTHER)
+			return rc == BODY_OK ? 0 : 1;
 		if (interrupted) {
 			seterrc(ERR_INTR, "interrupted");
 			return -1;
 		}
 		switch (rc) {
-		case BODY_OK:
-			return 0;
-		case BODY_OTHER:
-			return 1;
 		case BODY_AGAIN:
 			if (t.stale == 1) {
 				t.stale = 2;    /* not counted */
 				t.n--;
 			} else {
-				t.n = 0;        /* progress: a new call */
+				t.n = t.nnet = 0;   /* progress: a new call */
 				t.start = now_ms();
 			}
 			continue;
@@ -782,7 +783,7 @@ run(struct api *a, struct call *c, struct api_resp *r)
 			kind = LONG;
 			break;
 		case BODY_NET:
-			kind = t.kind;
+			kind = ++t.nnet < MAXTRIES ? t.kind : NORETRY;
 			break;
 		default:
 			return -1;
