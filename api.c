@@ -353,6 +353,23 @@ redact(struct buf *out, const char *p, size_t n)
 	json_free(&j);
 }
 
+/* -L debug trace of a response body; JSON has its secrets redacted
+ * (an operation's metadata echoes the env of its spawn). */
+static void
+logbody(struct api *a, const struct http_resp *rs, const char *p, size_t n)
+{
+	struct json j;
+
+	if (loglevel > LOG_DEBUG)
+		return;
+	if (p && n && json_parse(&j, p, n, NULL, 0) >= 0) {
+		redact(&a->logb, p, n);
+		p = a->logb.p;
+		n = a->logb.len;
+	}
+	http_logbody('<', http_hdr(rs, "Content-Type"), p, n);
+}
+
 static const char *
 stdreason(int st)
 {
@@ -675,9 +692,7 @@ apifail(struct api *a, struct call *c, const struct http_resp *rs,
 	t->ra = retryafter(http_hdr(rs, "Retry-After"));
 	if (!c->head && http_body(a->h, &err, MAXERRBODY) < 0)
 		buf_reset(&err);
-	if (loglevel <= LOG_DEBUG)
-		http_logbody('<', http_hdr(rs, "Content-Type"), err.p,
-		    err.len);
+	logbody(a, rs, err.p, err.len);
 	http_done(a->h);
 	apierror(st, reason, &err);
 	if (c->onstatus)
@@ -821,9 +836,7 @@ readmem(struct api *a, const struct http_resp *rs, struct call *c)
 		}
 		return BODY_NET;
 	}
-	if (loglevel <= LOG_DEBUG)
-		http_logbody('<', http_hdr(rs, "Content-Type"),
-		    b->p ? b->p + m->start : NULL, b->len - m->start);
+	logbody(a, rs, b->p ? b->p + m->start : NULL, b->len - m->start);
 	if (!m->b)
 		buf_reset(&m->own);
 	return BODY_OK;

@@ -100,12 +100,75 @@ validport(const char *s, size_t n)
 	return v >= 1 && v <= 65535;
 }
 
+/* The host of URL s between p and end (after any user info) into u;
+ * *colon gets the ':' before the port, or NULL.  0 or -1. */
+static int
+urlhost(const char *s, const char *p, const char *end, struct url *u,
+    const char **colon)
+{
+	const char *hs, *he, *q;
+	int zone = 0;
+
+	*colon = NULL;
+	if (*p == '[') {
+		hs = p + 1;
+		he = memchr(hs, ']', (size_t)(end - hs));
+		if (!he || he == hs) {
+			seterr("invalid URL '%s': bad IPv6 literal", s);
+			return -1;
+		}
+		for (q = hs; q < he; q++) {
+			if (*q == '%' && !zone && q > hs)
+				zone = 1;
+			else if (zone ? !isalnum((unsigned char)*q) &&
+			    *q != '-' && *q != '_' && *q != '.' :
+			    !isxdigit((unsigned char)*q) && *q != ':' &&
+			    *q != '.') {
+				seterr("invalid URL '%s': bad IPv6 literal", s);
+				return -1;
+			}
+		}
+		if (he + 1 < end) {
+			if (he[1] != ':') {
+				seterr("invalid URL '%s': junk after ']'", s);
+				return -1;
+			}
+			*colon = he + 1;
+		}
+	} else {
+		hs = p;
+		he = memchr(p, ':', (size_t)(end - p));
+		if (he)
+			*colon = he;
+		else
+			he = end;
+		for (q = hs; q < he; q++)
+			if (!isalnum((unsigned char)*q) && *q != '-' &&
+			    *q != '.' && *q != '_') {
+				seterr("invalid URL '%s': bad character in "
+				    "host name", s);
+				return -1;
+			}
+	}
+	if (he == hs) {
+		seterr("invalid URL '%s': no host", s);
+		return -1;
+	}
+	if ((size_t)(he - hs) >= sizeof u->host) {
+		seterr("invalid URL '%s': host name too long", s);
+		return -1;
+	}
+	memcpy(u->host, hs, (size_t)(he - hs));
+	if (*p == '[' && (q = strstr(u->host, "%25")))
+		memmove((char *)q + 1, q + 3, strlen(q + 3) + 1); /* zone id */
+	return 0;
+}
+
 int
 url_parse(const char *s, struct url *u)
 {
-	const char *p, *hs, *he, *end, *at, *colon = NULL, *q;
+	const char *p, *end, *at = NULL, *colon, *q;
 	size_t n;
-	int zone;
 
 	memset(u, 0, sizeof *u);
 	if (!s || !*s) {
@@ -129,9 +192,7 @@ url_parse(const char *s, struct url *u)
 	}
 	p += 3;
 	end = p + strcspn(p, "/?#");
-	/* userinfo */
-	at = NULL;
-	for (q = p; q < end; q++)
+	for (q = p; q < end; q++)           /* user info */
 		if (*q == '@')
 			at = q;
 	if (at) {
@@ -142,58 +203,8 @@ url_parse(const char *s, struct url *u)
 		memcpy(u->userinfo, p, (size_t)(at - p));
 		p = at + 1;
 	}
-	if (*p == '[') {
-		hs = p + 1;
-		he = memchr(hs, ']', (size_t)(end - hs));
-		if (!he || he == hs) {
-			seterr("invalid URL '%s': bad IPv6 literal", s);
-			return -1;
-		}
-		zone = 0;
-		for (q = hs; q < he; q++) {
-			if (*q == '%' && !zone && q > hs)
-				zone = 1;
-			else if (zone ? !isalnum((unsigned char)*q) &&
-			    *q != '-' && *q != '_' && *q != '.' :
-			    !isxdigit((unsigned char)*q) && *q != ':' &&
-			    *q != '.') {
-				seterr("invalid URL '%s': bad IPv6 literal", s);
-				return -1;
-			}
-		}
-		if (he + 1 < end) {
-			if (he[1] != ':') {
-				seterr("invalid URL '%s': junk after ']'", s);
-				return -1;
-			}
-			colon = he + 1;
-		}
-	} else {
-		hs = p;
-		he = memchr(p, ':', (size_t)(end - p));
-		if (he)
-			colon = he;
-		else
-			he = end;
-		for (q = hs; q < he; q++)
-			if (!isalnum((unsigned char)*q) && *q != '-' &&
-			    *q != '.' && *q != '_') {
-				seterr("invalid URL '%s': bad character in "
-				    "host name", s);
-				return -1;
-			}
-	}
-	if (he == hs) {
-		seterr("invalid URL '%s': no host", s);
+	if (urlhost(s, p, end, u, &colon) < 0)
 		return -1;
-	}
-	if ((size_t)(he - hs) >= sizeof u->host) {
-		seterr("invalid URL '%s': host name too long", s);
-		return -1;
-	}
-	memcpy(u->host, hs, (size_t)(he - hs));
-	if (*p == '[' && (q = strstr(u->host, "%25")))
-		memmove((char *)q + 1, q + 3, strlen(q + 3) + 1); /* zone id */
 	if (colon) {
 		if (!validport(colon + 1, (size_t)(end - colon - 1))) {
 			seterr("invalid URL '%s': bad port", s);
@@ -461,11 +472,65 @@ tlsio_flush(void *ctx)
 
 /* ---------------------------------------------------------- connection */
 
+/* Does NO_PROXY (or no_proxy) exempt host? */
+static int
+noproxy(const char *host)
+{
+	const char *p = getenv("no_proxy");
+	size_t hl = strlen(host);
+
+	if (!p || !*p)
+		p = getenv("NO_PROXY");
+	while (p && *p) {
+		size_t n = strcspn(p, ", \t");
+		const char *e = memchr(p, ':', n);
+		size_t m = e ? (size_t)(e - p) : n;
+		const char *d = p;
+
+		if (m && *d == '.') {
+			d++;
+			m--;
+		}
+		if (n == 1 && *p == '*')
+			return 1;
+		if (m && m <= hl && strncasecmp(host + hl - m, d, m) == 0 &&
+		    (m == hl || host[hl - m - 1] == '.'))
+			return 1;
+		p += n;
+		p += strspn(p, ", \t");
+	}
+	return 0;
+}
+
+/* Take the proxy from env into h->proxy.  0 or -1 (slot set). */
+static int
+setproxy(struct http *h, const char *env)
+{
+	struct buf b = {0};
+
+	if (!strstr(env, "://"))
+		buf_puts(&b, "http://");
+	buf_puts(&b, env);
+	if (url_parse(b.p, &h->proxy) < 0) {
+		seterr("bad proxy setting: %s", geterr());
+		buf_free(&b);
+		return -1;
+	}
+	buf_free(&b);
+	if (h->proxy.tls) {
+		seterr("bad proxy setting: https:// proxies are not "
+		    "supported");
+		return -1;
+	}
+	h->useproxy = 1;
+	return 0;
+}
+
 struct http *
 http_new(const struct url *u)
 {
 	struct http *h = xcalloc(1, sizeof *h);
-	const char *env = NULL, *np;
+	const char *env = NULL;
 	static const char *const vars_tls[] = { "https_proxy", "HTTPS_PROXY" };
 	static const char *const vars_plain[] = { "http_proxy", "HTTP_PROXY" };
 	const char *const *vars = u->tls ? vars_tls : vars_plain;
@@ -478,57 +543,9 @@ http_new(const struct url *u)
 	h->iobuf = xmalloc(IOBUFSZ);
 	for (i = 0; i < 2 && !(env && *env); i++)
 		env = getenv(vars[i]);
-	np = getenv("no_proxy");
-	if (!np || !*np)
-		np = getenv("NO_PROXY");
-	if (env && *env) {
-		int skip = 0;
-
-		if (np && *np) {
-			const char *p = np;
-			size_t hl = strlen(u->host);
-
-			while (*p) {
-				size_t n = strcspn(p, ", \t");
-				const char *e = memchr(p, ':', n);
-				size_t m = e ? (size_t)(e - p) : n;
-				const char *d = p;
-
-				if (m && *d == '.') {
-					d++;
-					m--;
-				}
-				if (n == 1 && *p == '*')
-					skip = 1;
-				else if (m && m <= hl &&
-				    strncasecmp(u->host + hl - m, d, m) == 0 &&
-				    (m == hl || u->host[hl - m - 1] == '.'))
-					skip = 1;
-				p += n;
-				p += strspn(p, ", \t");
-			}
-		}
-		if (!skip) {
-			struct buf b = {0};
-
-			if (!strstr(env, "://"))
-				buf_puts(&b, "http://");
-			buf_puts(&b, env);
-			if (url_parse(b.p, &h->proxy) < 0) {
-				seterr("bad proxy setting: %s", geterr());
-				buf_free(&b);
-				http_free(h);
-				return NULL;
-			}
-			buf_free(&b);
-			if (h->proxy.tls) {
-				seterr("bad proxy setting: https:// proxies "
-				    "are not supported");
-				http_free(h);
-				return NULL;
-			}
-			h->useproxy = 1;
-		}
+	if (env && *env && !noproxy(u->host) && setproxy(h, env) < 0) {
+		http_free(h);
+		return NULL;
 	}
 	return h;
 }
@@ -961,7 +978,7 @@ sendfd(struct http *h, const struct http_req *rq)
 		}
 		if (n == 0) {
 			if (rq->size >= 0) {
-				seterr("reading upload body: file shrank "
+				seterrc(ERR_IO, "reading upload body: file shrank "
 				    "while uploading (%lld of %lld bytes)",
 				    (long long)off, (long long)rq->size);
 				return fail(h, HTTP_ELOCAL);
@@ -999,20 +1016,11 @@ earlyanswer(struct http *h)
 	return poll(&pfd, 1, 200) > 0;
 }
 
-int
-http_send(struct http *h, const struct http_req *rq)
+/* The request head of rq into h->head, traced with -L debug. */
+static void
+buildhead(struct http *h, const struct http_req *rq)
 {
 	struct buf *b = &h->head;
-
-	h->err = HTTP_OK;
-	h->reused = 0;
-	if (h->open && (!h->reusable || h->state != B_DONE ||
-	    !stillgood(h, rq->fresh)))
-		http_close(h);
-	if (h->open)
-		h->reused = 1;
-	else if (openconn(h) < 0)
-		return -1;
 
 	buf_reset(b);
 	buf_printf(b, "%s ", rq->method);
@@ -1037,7 +1045,6 @@ http_send(struct http *h, const struct http_req *rq)
 	    strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "PATCH") == 0)
 		buf_printf(b, "Content-Length: %zu\r\n", rq->len);
 	buf_puts(b, "\r\n");
-
 	if (loglevel <= LOG_DEBUG) {
 		loghead('>', b->p, b->len);
 		if (rq->fd >= 0)
@@ -1048,6 +1055,23 @@ http_send(struct http *h, const struct http_req *rq)
 		else
 			http_logbody('>', rq->ctype, rq->body, rq->len);
 	}
+}
+
+int
+http_send(struct http *h, const struct http_req *rq)
+{
+	struct buf *b = &h->head;
+
+	h->err = HTTP_OK;
+	h->reused = 0;
+	if (h->open && (!h->reusable || h->state != B_DONE ||
+	    !stillgood(h, rq->fresh)))
+		http_close(h);
+	if (h->open)
+		h->reused = 1;
+	else if (openconn(h) < 0)
+		return -1;
+	buildhead(h, rq);
 	h->nreqs++;
 	if (wput(h, b->p, b->len) < 0)
 		return fail(h, HTTP_ESEND);
@@ -1236,22 +1260,12 @@ content_length(struct http *h, const char *v, long long *cl)
 	return 0;
 }
 
-/* Read one response head (status line and headers) into h->resp. */
+/* Parse the status line into h->resp and h->hbuf. */
 static int
-readhead(struct http *h)
+statusline(struct http *h, const char *line, size_t len)
 {
 	struct http_resp *r = &h->resp;
-	char *line, *p, *colon;
-	size_t len, i;
-	int te = 0;
 
-	h->hlen = 0;
-	memset(r, 0, offsetof(struct http_resp, hdr));
-	r->nhdr = 0;
-	r->clen = -1;
-	if (getline_(h, HTTP_MAXLINE, "status line too long",
-	    "before the status line", &line, &len) < 0)
-		return -1;
 	if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 ||
 	    !isdigit((unsigned char)line[7]) || line[8] != ' ' ||
 	    !isdigit((unsigned char)line[9]) ||
@@ -1270,9 +1284,102 @@ readhead(struct http *h)
 	h->hbuf[len] = 0;
 	h->hlen = len + 1;
 	r->reason = len > 13 ? h->hbuf + 13 : "";
+	return 0;
+}
+
+/* Add one header line (or an obsolete continuation) to h->resp. */
+static int
+headerline(struct http *h, char *line, size_t len)
+{
+	struct http_resp *r = &h->resp;
+	char *p, *colon;
+	size_t i;
+
+	if (line[0] == ' ' || line[0] == '\t') {
+		/* obsolete line folding: join to the last value */
+		if (r->nhdr == 0)
+			return proto(h, "bad header line");
+		while (len && (*line == ' ' || *line == '\t')) {
+			line++;
+			len--;
+		}
+		if (h->hlen + len + 1 > HTTP_MAXHEAD)
+			return proto(h, "headers too large");
+		h->hbuf[h->hlen - 1] = ' ';
+		memcpy(h->hbuf + h->hlen, line, len);
+		h->hlen += len;
+		h->hbuf[h->hlen++] = 0;
+		return 0;
+	}
+	colon = memchr(line, ':', len);
+	if (!colon || colon == line)
+		return proto(h, "bad header line");
+	for (p = line; p < colon; p++)
+		if (!istchar((unsigned char)*p))
+			return proto(h, "bad header name");
+	if (r->nhdr == HTTP_MAXHDRS)
+		return proto(h, "too many headers");
+	if (h->hlen + len + 2 > HTTP_MAXHEAD)
+		return proto(h, "headers too large");
+	p = h->hbuf + h->hlen;
+	memcpy(p, line, len);
+	p[colon - line] = 0;
+	p[len] = 0;
+	r->hdr[r->nhdr].name = p;
+	p += (colon - line) + 1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	i = strlen(p);
+	while (i > 0 && (p[i - 1] == ' ' || p[i - 1] == '\t'))
+		p[--i] = 0;
+	r->hdr[r->nhdr].value = p;
+	r->nhdr++;
+	h->hlen += len + 1;
+	return 0;
+}
+
+/* Content-Length and Transfer-Encoding of h->resp. */
+static int
+framing(struct http *h)
+{
+	struct http_resp *r = &h->resp;
+	int i;
+
+	r->chunked = 0;
+	for (i = 0; i < r->nhdr; i++) {
+		const char *n = r->hdr[i].name, *v = r->hdr[i].value;
+
+		if (strcasecmp(n, "Content-Length") == 0) {
+			if (content_length(h, v, &r->clen) < 0)
+				return -1;
+		} else if (strcasecmp(n, "Transfer-Encoding") == 0) {
+			if (strcasecmp(v, "chunked") == 0)
+				r->chunked = 1;
+			else if (*v)
+				return proto(h, "unsupported Transfer-Encoding");
+		}
+	}
+	return 0;
+}
+
+/* Read one response head (status line and headers) into h->resp. */
+static int
+readhead(struct http *h)
+{
+	struct http_resp *r = &h->resp;
+	char *line;
+	size_t len;
+
+	h->hlen = 0;
+	memset(r, 0, offsetof(struct http_resp, hdr));
+	r->nhdr = 0;
+	r->clen = -1;
+	if (getline_(h, HTTP_MAXLINE, "status line too long",
+	    "before the status line", &line, &len) < 0 ||
+	    statusline(h, line, len) < 0)
+		return -1;
 	if (loglevel <= LOG_DEBUG)
 		logheader('<', line, len);
-
 	for (;;) {
 		if (getline_(h, HTTP_MAXLINE, "header line too long",
 		    "in the headers", &line, &len) < 0)
@@ -1283,64 +1390,10 @@ readhead(struct http *h)
 			return proto(h, "NUL byte in header");
 		if (loglevel <= LOG_DEBUG)
 			logheader('<', line, len);
-		if (line[0] == ' ' || line[0] == '\t') {
-			/* obsolete line folding: join to the last value */
-			if (r->nhdr == 0)
-				return proto(h, "bad header line");
-			while (len && (*line == ' ' || *line == '\t')) {
-				line++;
-				len--;
-			}
-			if (h->hlen + len + 1 > HTTP_MAXHEAD)
-				return proto(h, "headers too large");
-			h->hbuf[h->hlen - 1] = ' ';
-			memcpy(h->hbuf + h->hlen, line, len);
-			h->hlen += len;
-			h->hbuf[h->hlen++] = 0;
-			continue;
-		}
-		colon = memchr(line, ':', len);
-		if (!colon || colon == line)
-			return proto(h, "bad header line");
-		for (p = line; p < colon; p++)
-			if (!istchar((unsigned char)*p))
-				return proto(h, "bad header name");
-		if (r->nhdr == HTTP_MAXHDRS)
-			return proto(h, "too many headers");
-		if (h->hlen + len + 2 > HTTP_MAXHEAD)
-			return proto(h, "headers too large");
-		p = h->hbuf + h->hlen;
-		memcpy(p, line, len);
-		p[colon - line] = 0;
-		p[len] = 0;
-		r->hdr[r->nhdr].name = p;
-		p += (colon - line) + 1;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		i = strlen(p);
-		while (i > 0 && (p[i - 1] == ' ' || p[i - 1] == '\t'))
-			p[--i] = 0;
-		r->hdr[r->nhdr].value = p;
-		r->nhdr++;
-		h->hlen += len + 1;
+		if (headerline(h, line, len) < 0)
+			return -1;
 	}
-	r->chunked = 0;
-	for (i = 0; i < (size_t)r->nhdr; i++) {
-		const char *n = r->hdr[i].name, *v = r->hdr[i].value;
-
-		if (strcasecmp(n, "Content-Length") == 0) {
-			if (content_length(h, v, &r->clen) < 0)
-				return -1;
-		} else if (strcasecmp(n, "Transfer-Encoding") == 0) {
-			te = 1;
-			if (strcasecmp(v, "chunked") == 0)
-				r->chunked = 1;
-			else if (*v)
-				return proto(h, "unsupported Transfer-Encoding");
-		}
-	}
-	(void)te;
-	return 0;
+	return framing(h);
 }
 
 const struct http_resp *
@@ -1498,6 +1551,30 @@ bodybytes(struct http *h, void *p, size_t n)
 	return fail(h, errno == ETIMEDOUT ? HTTP_ETIMEOUT : HTTP_ERECV);
 }
 
+/* The CRLF after a chunk's data.  0 or -1 (slot set). */
+static int
+chunkend(struct http *h)
+{
+	ssize_t r;
+
+	while (h->rlen - h->rpos < 2) {
+		r = fill(h);
+		if (r == 0 || r == HTTP_IO_TRUNC) {
+			seterrc(ERR_NET, "Network error: connection closed in "
+			    "the middle of a chunked body");
+			return fail(h, HTTP_EPROTO);
+		}
+		if (r < 0)
+			return fail(h, errno == ETIMEDOUT ? HTTP_ETIMEOUT :
+			    HTTP_ERECV);
+	}
+	if (memcmp(h->rbuf + h->rpos, "\r\n", 2) != 0)
+		return proto(h, "missing CRLF after chunk data");
+	h->rpos += 2;
+	h->state = B_CSIZE;
+	return 0;
+}
+
 ssize_t
 http_read(struct http *h, void *p, size_t n)
 {
@@ -1535,27 +1612,8 @@ http_read(struct http *h, void *p, size_t n)
 				goto bad;
 			break;
 		case B_CCRLF:
-			while (h->rlen - h->rpos < 2) {
-				r = fill(h);
-				if (r <= 0) {
-					if (r == 0 || r == HTTP_IO_TRUNC) {
-						seterrc(ERR_NET, "Network error: "
-						    "connection closed in the "
-						    "middle of a chunked body");
-						fail(h, HTTP_EPROTO);
-					} else {
-						fail(h, errno == ETIMEDOUT ?
-						    HTTP_ETIMEOUT : HTTP_ERECV);
-					}
-					goto bad;
-				}
-			}
-			if (memcmp(h->rbuf + h->rpos, "\r\n", 2) != 0) {
-				proto(h, "missing CRLF after chunk data");
+			if (chunkend(h) < 0)
 				goto bad;
-			}
-			h->rpos += 2;
-			h->state = B_CSIZE;
 			break;
 		case B_TRAILER:
 			if (getline_(h, HTTP_MAXLINE, "trailer line too long",

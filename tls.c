@@ -212,8 +212,10 @@ loaddir(const char *dir)
 	return n;
 }
 
-int
-tls_anchors(const char *extra_ca, const char **where)
+/* The first system bundle that has certificates, else the hashed
+ * directory.  The source, or NULL. */
+static const char *
+loadsystem(void)
 {
 	static const char *const files[] = {
 		"/etc/ssl/certs/ca-certificates.crt",   /* Debian, Alpine, Arch */
@@ -226,15 +228,26 @@ tls_anchors(const char *extra_ca, const char **where)
 		"/etc/openssl/certs/ca-certificates.crt",   /* NetBSD */
 		"/usr/local/etc/openssl/cert.pem",      /* Homebrew */
 	};
-	const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
 	size_t i;
+
+	for (i = 0; i < LEN(files); i++)
+		if (access(files[i], R_OK) == 0 && loadpem(files[i]) > 0)
+			return files[i];
+	if (loaddir("/etc/ssl/certs") > 0)
+		return "/etc/ssl/certs";
+	return NULL;
+}
+
+/* SSL_CERT_FILE, else SSL_CERT_DIR (directories separated by ':'),
+ * else the system.  0, or -1 (slot set) for an unusable
+ * SSL_CERT_FILE. */
+static int
+loadbase(void)
+{
+	const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
+	char *copy, *s, *save = NULL;
 	int n;
 
-	if (tasloaded) {
-		if (where)
-			*where = tasfrom;
-		return 0;
-	}
 	if (f && *f) {
 		n = loadpem(f);
 		if (n < 0) {
@@ -250,42 +263,48 @@ tls_anchors(const char *extra_ca, const char **where)
 		}
 		tasfrom = f;
 	} else if (d && *d) {
-		/* SSL_CERT_DIR may list several directories */
-		char *copy = xstrdup(d), *s, *save = NULL;
-
+		copy = xstrdup(d);
 		for (s = strtok_r(copy, ":", &save); s;
 		    s = strtok_r(NULL, ":", &save))
 			loaddir(s);
 		free(copy);
 		tasfrom = d;
 	} else {
-		for (i = 0; i < LEN(files); i++) {
-			if (access(files[i], R_OK) == 0 &&
-			    loadpem(files[i]) > 0) {
-				tasfrom = files[i];
-				break;
-			}
-		}
-		if (ntas == 0 && loaddir("/etc/ssl/certs") > 0)
-			tasfrom = "/etc/ssl/certs";
+		tasfrom = loadsystem();
 	}
+	return 0;
+}
+
+int
+tls_anchors(const char *extra_ca, const char **where)
+{
+	int n;
+
+	if (tasloaded) {
+		if (where)
+			*where = tasfrom;
+		return 0;
+	}
+	if (loadbase() < 0)
+		return -1;
 	if (extra_ca && *extra_ca) {
 		n = loadpem(extra_ca);
 		if (n < 0) {
-			seterrc(ERR_TLS, "TLS error: cannot read CA file %s:", extra_ca);
+			seterrc(ERR_TLS, "TLS error: cannot read CA file %s:",
+			    extra_ca);
 			return -1;
 		}
 		if (n == 0) {
-			seterrc(ERR_TLS, "TLS error: no certificate in CA file %s",
-			    extra_ca);
+			seterrc(ERR_TLS, "TLS error: no certificate in CA file "
+			    "%s", extra_ca);
 			return -1;
 		}
 		if (!tasfrom)
 			tasfrom = extra_ca;
 	}
 	if (ntas == 0) {
-		seterrc(ERR_TLS, "TLS error: no trusted CA certificates found (set "
-		    "SSL_CERT_FILE to a PEM bundle, or install "
+		seterrc(ERR_TLS, "TLS error: no trusted CA certificates found "
+		    "(set SSL_CERT_FILE to a PEM bundle, or install "
 		    "ca-certificates)");
 		return -1;
 	}

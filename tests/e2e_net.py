@@ -250,3 +250,11 @@ def test_debug_log_redacts_env_values(t):
     assert b["env"]["API_TOKEN"] == "tok-12345", b
     assert "tok-12345" not in r.stderr and "visible-67890" not in r.stderr, r.stderr
     assert "API_TOKEN" in r.stderr and "<redacted>" in r.stderr, r.stderr
+    # the operation's metadata echoes the env: redacted in answers too
+    ops = t.fake.call("GET", "/v1/operations", query={"limit": 10}).json
+    op = ops[0]["uuid"]
+    r = api(t, "-L", "debug", "/operations/%s" % op)
+    assert r.code == 0, r.stderr
+    assert "tok-12345" in r.stdout, "the answer itself is not changed"
+    assert "tok-12345" not in r.stderr and "visible-67890" not in r.stderr, r.stderr
+    assert "<redacted>" in r.stderr, r.stderr
