@@ -585,7 +585,8 @@ backoff(struct api *a, struct call *c, struct tries *t, int kind)
 		    ladder[t->n - 1 < (int)LEN(ladder) ? t->n - 1 :
 		    (int)LEN(ladder) - 1];
 	}
-	if (now_ms() - t->start + ms > DEADLINE_MS ||
+	/* (a stream may wait for a long operation: its handler counts) */
+	if ((!c->stream && now_ms() - t->start + ms > DEADLINE_MS) ||
 	    (a->deadline && now_ms() + (int64_t)(ms * a->scale) >=
 	    a->deadline))
 		return -1;
