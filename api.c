@@ -49,6 +49,7 @@
 #define MAXBODY      (64 << 20)      /* JSON answers */
 #define MAXERRBODY   (64 << 10)      /* error answers kept */
 #define SSE_IDLE_MS  (120 * 1000)    /* silent events stream: reconnect */
+#define CONNECT_MS   (30 * 1000)     /* longest connect (and handshake) */
 
 static const int ladder[] = { 1000, 2000, 4000, 5000, 10000, 10000, 10000 };
 static const int quickladder[] = { 500, 1000, 2000 };   /* wrong URL? */
@@ -197,7 +198,6 @@ api_new(const struct api_cfg *cfg)
 	a->iam = cfg->iam;
 	a->noretry = cfg->noretry;
 	http_cafile(a->h, a->cafile);
-	http_timeouts(a->h, a->req_ms, a->req_ms);
 	a->scale = 1.0;
 	if ((sc = getenv("CONTREE_RETRY_SCALE")) && *sc) {
 		char *end;
@@ -232,6 +232,7 @@ api_free(struct api *a)
 	free(a->cafile);
 	buf_free(&a->target);
 	buf_free(&a->hdrs);
+	buf_free(&a->logb);
 	free(a);
 }
 
@@ -634,7 +635,8 @@ exchange(struct api *a, const struct call *c)
 		rq.logbody = a->logb.p;
 		rq.loglen = a->logb.len;
 	}
-	http_timeouts(a->h, a->req_ms, a->req_ms);
+	http_timeouts(a->h, a->req_ms < CONNECT_MS ? a->req_ms : CONNECT_MS,
+	    a->req_ms);
 	/* a body from a file may take long to send: only its answer is
 	 * bounded as a whole */
 	http_deadline(a->h, c->fd >= 0 ? a->deadline : bound(a, a->req_ms));

@@ -23,9 +23,9 @@ struct api_cfg {
 
 struct api;
 
-/* The default bound of one request: connecting, the TLS handshake,
- * each read, and the whole wait for an in-memory answer (a streamed
- * body - download, events - is bounded per read). */
+/* The default bound of one request: connecting and the TLS handshake
+ * (each at most 30 s), each read, and the whole wait for an in-memory
+ * answer (a streamed body - download, events - is bounded per read). */
 #define API_TIMEOUT_MS (60 * 1000)
 
 /* Parse a request timeout in seconds ("30", "0.5") into *ms: 0, or -1
