@@ -63,8 +63,8 @@ int api_sent(const struct api *a);
  * Returns 0 for a 2xx answer; else -1 with the error slot set to the
  * user-facing message and its class: ERR_API "API 404 Not Found: <body>"
  * (r->status the HTTP status), ERR_NET "Network error: ...", ERR_TLS
- * "TLS error: ...", ERR_TIMEOUT "Timeout: ...", ERR_INTR (r->status 0
- * for all but ERR_API). */
+ * "TLS error: ...", ERR_TIMEOUT "Network timeout: ...", ERR_INTR
+ * (r->status 0 for all but ERR_API). */
 int api_call(struct api *a, const char *method, const char *path,
     const char *const *query, const char *json, int flags,
     struct api_resp *r);
