@@ -31,7 +31,7 @@ HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h \
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
 	tests/unit_store tests/unit_http tests/unit_parse tests/unit_edit \
-	tests/unit_files tests/unit_config
+	tests/unit_files tests/unit_config tests/unit_tls
 TESTBIN = tests/jsonparse tests/apitool $(UNIT)
 
 all: contree tests/jsonparse
@@ -92,6 +92,10 @@ tests/unit_files: tests/unit_files.c files.c http.c tls.c api.c json.c util.c \
 	$(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_files.c files.c http.c \
 		tls.c api.c json.c util.c $(LDLIBS)
+
+tests/unit_tls: tests/unit_tls.c tls.c util.c tls.h util.h tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_tls.c tls.c util.c \
+		$(LDLIBS)
 
 # Build everything, then run every test; the last line is
 # "N passed, N failed".

@@ -1,21 +1,33 @@
 /* api.c - the ConTree API over http.c: request building (base URL
- * prefix, /v1, query encoding, headers), the retry policy, uploads,
- * downloads and the events stream.
+ * prefix, /v1, query encoding, headers), the one retry loop, uploads,
+ * downloads and the events stream (a body handler of that loop).
  *
  * Retry policy (design.md §1):
- * - idempotent requests (everything but API_NOREPLAY ones) retry on
- *   connect failure, a connection that dies before or during the answer,
- *   a malformed answer, 500/502/503/504, and 425/429;
+ * - idempotent requests (everything but API_NOREPLAY ones) retry on a
+ *   connection that dies before the answer, 500/502/503/504, and
+ *   425/429, on the ladder 1, 2, 4, 5, 10, 10, 10 s (8 attempts), or
+ *   Retry-After capped at RA_CAP_MS, all within DEADLINE_MS;
+ * - a refused connection or a host name that does not resolve is almost
+ *   always a wrong URL: a short ladder (0.5, 1, 2 s), then the error
+ *   names the URL.  Nothing was sent, so API_NOREPLAY requests retry
+ *   too, and api_sent() tells the caller the request never left;
+ * - a reply that arrived broken (bad framing, a body cut short) is
+ *   retried at most once;
  * - API_NOREPLAY requests (spawn, import) are re-sent only when the
  *   server provably did not act: no connection, a TLS handshake failure
  *   (both before anything was written), 425, 429, or 503 with
  *   Retry-After;
- * - certificate failures, timeouts and local errors never retry;
- * - sleeps follow the ladder 1, 2, 4, 5, 10, 10, 10 s (8 attempts), or
- *   Retry-After capped at RA_CAP_MS, all within DEADLINE_MS.
+ * - certificate failures, an unasked Content-Encoding, timeouts, local
+ *   errors and Ctrl-C never retry.
+ *
+ * Deadlines: every attempt is bounded by the request timeout (connect,
+ * TLS handshake, each read, and the wait for a whole in-memory answer);
+ * streamed bodies (downloads, events) by the time between reads.
+ * api_set_deadline() bounds everything, sleeps included.
  * CONTREE_RETRY_SCALE (test hook) multiplies every sleep. */
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,18 +48,42 @@
 #define RA_CAP_MS    (60 * 1000)     /* longest Retry-After we honour */
 #define MAXBODY      (64 << 20)      /* JSON answers */
 #define MAXERRBODY   (64 << 10)      /* error answers kept */
-#define SSE_READ_MS  (120 * 1000)    /* idle events stream: reconnect */
+#define SSE_IDLE_MS  (120 * 1000)    /* silent events stream: reconnect */
+#define CONNECT_MS   (30 * 1000)     /* longest connect (and handshake) */
 
 static const int ladder[] = { 1000, 2000, 4000, 5000, 10000, 10000, 10000 };
+static const int quickladder[] = { 500, 1000, 2000 };   /* wrong URL? */
+static const int evladder[] = { 100, 200, 500, 1000, 2000, 5000 };
 
 struct api {
 	struct url u;
 	struct http *h;
 	char *token, *project, *cafile;
-	int iam, noretry, timeout_ms;
+	char origin[400];           /* scheme://host:port/prefix, for errors */
+	int iam, noretry, req_ms;
+	int64_t deadline;           /* api_set_deadline, 0 = none */
+	int sent;                   /* last failed call may have arrived */
 	double scale;
-	struct buf target, hdrs;
+	struct buf target, hdrs, logb;
 };
+
+/* What a handler reports. */
+enum {
+	BODY_OK,        /* done: run() returns 0 */
+	BODY_OTHER,     /* done the other way: run() returns 1 */
+	BODY_FAIL,      /* give up (slot set) */
+	BODY_RETRY,     /* try again after the back-off (or c->wait) */
+	BODY_NET,       /* body I/O failed: the network policy decides */
+	BODY_AGAIN      /* send again at once, as a new call */
+};
+
+struct call;
+/* A 2xx answer: read the body. */
+typedef int (*bodyfn)(struct api *a, const struct http_resp *rs,
+    struct call *c);
+/* A non-2xx answer (body read, slot set to the API error). */
+typedef int (*statusfn)(struct api *a, int st, long long ra,
+    struct call *c);
 
 /* One logical request; the body is either in memory or from a fd. */
 struct call {
@@ -62,10 +98,13 @@ struct call {
 	const char *accept;
 	const char *extra;          /* extra header lines */
 	int head;
+	bodyfn onbody;
+	statusfn onstatus;          /* NULL: the retry policy */
+	void *arg;
+	int stream;                 /* long body: bounded per read only */
+	int maxtries;               /* 0: MAXTRIES */
+	long long wait;             /* set by a handler: next sleep, ms */
 };
-
-/* What a body handler reports. */
-enum { BODY_OK, BODY_RETRY, BODY_FAIL };
 
 const char *
 api_user_agent(void)
@@ -93,11 +132,39 @@ headersafe(const char *s)
 	return 1;
 }
 
+int
+api_parse_timeout(const char *s, int *ms)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = s && *s ? strtod(s, &end) : -1;
+	if (!s || !*s || *end || errno || !(d > 0) || d > 86400) {
+		seterrc(ERR_USAGE, "invalid request timeout '%s' (want seconds, "
+		    "more than 0 and at most 86400)", s ? s : "");
+		return -1;
+	}
+	*ms = d * 1000 < 1 ? 1 : (int)(d * 1000);
+	return 0;
+}
+
+/* scheme://host[:port]/prefix, without user info: for messages. */
+static void
+setorigin(struct api *a)
+{
+	int v6 = strchr(a->u.host, ':') != NULL;
+
+	snprintf(a->origin, sizeof a->origin, "%s://%s%.256s%s:%s%.100s",
+	    a->u.tls ? "https" : "http", v6 ? "[" : "", a->u.host,
+	    v6 ? "]" : "", a->u.port, a->u.prefix);
+}
+
 struct api *
 api_new(const struct api_cfg *cfg)
 {
 	struct api *a;
-	const char *sc;
+	const char *sc, *rt;
 
 	a = xcalloc(1, sizeof *a);
 	if (url_parse(cfg->url, &a->u) < 0) {
@@ -110,20 +177,27 @@ api_new(const struct api_cfg *cfg)
 		free(a);
 		return NULL;
 	}
+	a->req_ms = API_TIMEOUT_MS;
+	if (cfg->timeout_ms > 0)
+		a->req_ms = cfg->timeout_ms;
+	else if ((rt = getenv("CONTREE_REQUEST_TIMEOUT")) && *rt &&
+	    api_parse_timeout(rt, &a->req_ms) < 0) {
+		errwrap("CONTREE_REQUEST_TIMEOUT");
+		free(a);
+		return NULL;
+	}
 	a->h = http_new(&a->u);
 	if (!a->h) {
 		free(a);
 		return NULL;
 	}
+	setorigin(a);
 	a->token = cfg->token ? xstrdup(cfg->token) : NULL;
 	a->project = cfg->project ? xstrdup(cfg->project) : NULL;
 	a->cafile = cfg->cafile ? xstrdup(cfg->cafile) : NULL;
 	a->iam = cfg->iam;
 	a->noretry = cfg->noretry;
-	a->timeout_ms = cfg->timeout_ms;
 	http_cafile(a->h, a->cafile);
-	http_timeouts(a->h, cfg->timeout_ms > 0 && cfg->timeout_ms < 30000 ?
-	    cfg->timeout_ms : 0, cfg->timeout_ms);
 	a->scale = 1.0;
 	if ((sc = getenv("CONTREE_RETRY_SCALE")) && *sc) {
 		char *end;
@@ -133,6 +207,18 @@ api_new(const struct api_cfg *cfg)
 			a->scale = d;
 	}
 	return a;
+}
+
+void
+api_set_deadline(struct api *a, int64_t abs_ms)
+{
+	a->deadline = abs_ms > 0 ? abs_ms : 0;
+}
+
+int
+api_sent(const struct api *a)
+{
+	return a->sent;
 }
 
 void
@@ -146,6 +232,7 @@ api_free(struct api *a)
 	free(a->cafile);
 	buf_free(&a->target);
 	buf_free(&a->hdrs);
+	buf_free(&a->logb);
 	free(a);
 }
 
@@ -190,6 +277,98 @@ buildheaders(struct api *a, const struct call *c)
 		buf_printf(b, "Project: %s\r\n", a->project);
 	if (c->extra)
 		buf_puts(b, c->extra);
+}
+
+/* ------------------------------------------------------ debug log */
+
+/* Does the JSON key t name a secret?  (Case-insensitive substrings.) */
+static int
+secretkey(const struct json *j, int t)
+{
+	static const char *const words[] = {
+		"token", "secret", "pass", "key", "credential", "auth"
+	};
+	struct buf k = {0};
+	size_t i;
+	int hit = 0;
+
+	if (json_str(j, t, &k) < 0 || !k.p) {
+		buf_free(&k);
+		return 0;
+	}
+	for (i = 0; k.p[i]; i++)
+		k.p[i] = (char)tolower((unsigned char)k.p[i]);
+	for (i = 0; i < LEN(words) && !hit; i++)
+		hit = strstr(k.p, words[i]) != NULL;
+	buf_free(&k);
+	return hit;
+}
+
+/* Is object token o the value of a key "env"? */
+static int
+envobj(const struct json *j, int o)
+{
+	int q = j->tok[o].parent;
+
+	return q >= 0 && j->tok[q].type == JSON_OBJECT &&
+	    json_streq(j, o - 1, "env");
+}
+
+/* A JSON request body for the debug log: string values of keys that
+ * look secret, and every value of an "env" object, become <redacted>.
+ * A body that does not parse is not shown. */
+static void
+redact(struct buf *out, const char *p, size_t n)
+{
+	struct json j;
+	char *mark;
+	size_t at = 0;
+	int o, k;
+
+	buf_reset(out);
+	if (json_parse_alloc(&j, p, n) < 0) {
+		buf_printf(out, "<%zu bytes, not shown: not JSON>", n);
+		return;
+	}
+	mark = xcalloc((size_t)j.ntok + 1, 1);
+	for (o = 0; o < j.ntok; o++) {
+		int env;
+
+		if (j.tok[o].type != JSON_OBJECT)
+			continue;
+		env = envobj(&j, o);
+		for (k = json_first(&j, o); k >= 0; k = json_after(&j, k))
+			if (j.tok[k + 1].type == JSON_STRING &&
+			    (env || secretkey(&j, k)))
+				mark[k + 1] = 1;
+	}
+	for (k = 0; k < j.ntok; k++) {
+		if (!mark[k])
+			continue;
+		buf_add(out, p + at, j.tok[k].start - at);
+		buf_puts(out, "<redacted>");
+		at = j.tok[k].start + j.tok[k].len;
+	}
+	buf_add(out, p + at, n - at);
+	free(mark);
+	json_free(&j);
+}
+
+/* -L debug trace of a response body; JSON has its secrets redacted
+ * (an operation's metadata echoes the env of its spawn). */
+static void
+logbody(struct api *a, const struct http_resp *rs, const char *p, size_t n)
+{
+	struct json j;
+
+	if (loglevel > LOG_DEBUG)
+		return;
+	if (p && n && json_parse(&j, p, n, NULL, 0) >= 0) {
+		redact(&a->logb, p, n);
+		p = a->logb.p;
+		n = a->logb.len;
+	}
+	http_logbody('<', http_hdr(rs, "Content-Type"), p, n);
 }
 
 static const char *
@@ -251,7 +430,7 @@ apierror(int status, const char *reason, const struct buf *body)
 	}
 	if (n > 1500)
 		buf_printf(&m, "... (%zu bytes)", n);
-	seterr("%s", m.p);
+	seterrc(ERR_API, "%s", m.p);
 	buf_free(&m);
 }
 
@@ -309,45 +488,56 @@ fmtdelay(char *out, size_t n, long long ms)
 		snprintf(out, n, "%.1f s", ms / 1000.0);
 }
 
-/* Sleep before attempt number `try` (1-based retry count) and log it.
- * ra: Retry-After ms or -1.  0 to go on, -1 to give up (slot kept or
- * set to "interrupted"). */
-static int
-backoff(struct api *a, int try, long long ra, int64_t start)
-{
-	long long ms = try - 1 < (int)LEN(ladder) ? ladder[try - 1] :
-	    ladder[LEN(ladder) - 1];
-	char what[2048], d[32];
+/* ------------------------------------------------------ retry loop */
 
-	if (ra >= 0)
-		ms = ra > RA_CAP_MS ? RA_CAP_MS : ra;
-	if (now_ms() - start + ms > DEADLINE_MS)
-		return -1;
-	snprintf(what, sizeof what, "%s", geterr());
-	fmtdelay(d, sizeof d, ms);
-	logmsg(LOG_WARNING, "%s; retrying in %s (attempt %d of %d)", what, d,
-	    try + 1, MAXTRIES);
-	if (sleep_ms((int64_t)(ms * a->scale)) < 0) {
-		seterr("interrupted");
-		return -1;
+/* The slot for an attempt that ran into a timeout: waiting for the
+ * answer (idle_ms 0), or idle_ms without a byte of a streamed body. */
+static void
+timeoutmsg(struct api *a, int idle_ms)
+{
+	char d[32];
+
+	if (a->deadline && now_ms() >= a->deadline - 50) {
+		seterrc(ERR_TIMEOUT, "Network timeout: the deadline passed "
+		    "while waiting for %s", a->origin);
+		return;
 	}
-	return 0;
+	fmtdelay(d, sizeof d, idle_ms ? idle_ms : a->req_ms);
+	seterrc(ERR_TIMEOUT, idle_ms ? "Network timeout: %s sent nothing "
+	    "for %s" : "Network timeout: no answer from %s in %s", a->origin,
+	    d);
 }
 
+/* Bound from now by ms, and by the call's deadline. */
+static int64_t
+bound(const struct api *a, int64_t ms)
+{
+	int64_t t = now_ms() + ms;
+
+	return a->deadline && a->deadline < t ? a->deadline : t;
+}
+
+enum { NORETRY, LONG, QUICK, ONCE };
+
+/* How a failed exchange may be retried (before any 2xx body). */
 static int
-netretry(enum http_err e, int noreplay)
+netpolicy(enum http_err e, int noreplay)
 {
 	switch (e) {
+	case HTTP_EDNS:
+	case HTTP_EREFUSED:
+		return QUICK;
 	case HTTP_ECONNECT:
 	case HTTP_ETLS:
-		return 1;
+		return LONG;
 	case HTTP_ESEND:
 	case HTTP_ELOST:
 	case HTTP_ERECV:
+		return noreplay ? NORETRY : LONG;
 	case HTTP_EPROTO:
-		return !noreplay;
+		return noreplay ? NORETRY : ONCE;
 	default:
-		return 0;
+		return NORETRY;
 	}
 }
 
@@ -361,20 +551,211 @@ statusretry(int st, int noreplay, int hasra)
 	return st == 500 || st == 502 || st == 503 || st == 504;
 }
 
-typedef int (*bodyfn)(struct api *a, const struct http_resp *rs,
-    void *arg, int replayable);
+/* Retry state of one call. */
+struct tries {
+	int64_t start;
+	int n;                  /* attempts made */
+	int nnet;               /* of them failed in the network */
+	int quick, once;
+	int stale;              /* 1: reconnecting now, 2: done once */
+	int kind;               /* retry kind of a BODY_NET */
+	long long ra;           /* Retry-After of the last answer, or -1 */
+};
 
-/* Run call c with retries.  On a 2xx answer, fn reads the body.  r gets
- * status and Location of the final answer; a non-2xx body goes to
- * r->body.  0 or -1 (slot set). */
+/* Sleep before the next attempt and log it.  0 to go on, -1 to give
+ * up (slot kept, or set for Ctrl-C). */
 static int
-run(struct api *a, const struct call *c, struct api_resp *r, bodyfn fn,
-    void *arg)
+backoff(struct api *a, struct call *c, struct tries *t, int kind)
 {
-	int64_t start = now_ms();
-	int noreplay = (c->flags & API_NOREPLAY) != 0;
-	int try, stale = 0;
+	int max = a->noretry ? 1 : c->maxtries ? c->maxtries : MAXTRIES;
+	long long ms;
+	char what[2048], d[32];
+
+	if (max <= 1)
+		return -1;
+	if (kind == QUICK) {
+		if (t->quick >= (int)LEN(quickladder))
+			return -1;
+		ms = quickladder[t->quick++];
+		max = (int)LEN(quickladder) + 1;
+	} else {
+		if (t->n >= max)
+			return -1;
+		ms = c->wait >= 0 ? c->wait : t->ra >= 0 ?
+		    (t->ra > RA_CAP_MS ? RA_CAP_MS : t->ra) :
+		    ladder[t->n - 1 < (int)LEN(ladder) ? t->n - 1 :
+		    (int)LEN(ladder) - 1];
+	}
+	/* (a stream may wait for a long operation: its handler counts) */
+	if ((!c->stream && now_ms() - t->start + ms > DEADLINE_MS) ||
+	    (a->deadline && now_ms() + (int64_t)(ms * a->scale) >=
+	    a->deadline))
+		return -1;
+	snprintf(what, sizeof what, "%s", geterr());
+	fmtdelay(d, sizeof d, ms);
+	logmsg(c->wait >= 0 ? LOG_DEBUG : LOG_WARNING, "%s; retrying in %s "
+	    "(attempt %d of %d)", what, d, (kind == QUICK ? t->quick :
+	    t->n) + 1, max);
+	if (sleep_ms((int64_t)(ms * a->scale)) < 0) {
+		seterrc(ERR_INTR, "interrupted");
+		return -1;
+	}
+	return 0;
+}
+
+/* The final words for a connection that was never made. */
+static void
+wrongurl(struct api *a, const struct call *c)
+{
+	char m[1024];
+
+	snprintf(m, sizeof m, "%s", geterr());
+	seterrc(ERR_NET, "%s (is the URL %s right?)%s", m, a->origin,
+	    c->flags & API_NOREPLAY ? "; the request was not sent" : "");
+}
+
+/* Send c once and read the answer head.  NULL on failure (slot set). */
+static const struct http_resp *
+exchange(struct api *a, const struct call *c)
+{
+	struct http_req rq;
+
+	memset(&rq, 0, sizeof rq);
+	rq.method = c->method;
+	rq.target = a->target.p;
+	rq.headers = a->hdrs.p;
+	rq.ctype = c->ctype;
+	rq.body = c->body;
+	rq.len = c->len;
+	rq.fd = c->fd;
+	rq.size = c->size;
+	rq.fresh = (c->flags & API_NOREPLAY) != 0;
+	if (loglevel <= LOG_DEBUG && c->body && c->len) {
+		redact(&a->logb, c->body, c->len);
+		rq.logbody = a->logb.p;
+		rq.loglen = a->logb.len;
+	}
+	http_timeouts(a->h, a->req_ms < CONNECT_MS ? a->req_ms : CONNECT_MS,
+	    a->req_ms);
+	/* a body from a file may take long to send: only its answer is
+	 * bounded as a whole */
+	http_deadline(a->h, c->fd >= 0 ? a->deadline : bound(a, a->req_ms));
+	if (http_send(a->h, &rq) < 0)
+		return NULL;
+	if (c->fd >= 0)
+		http_deadline(a->h, bound(a, a->req_ms));
+	return http_recv(a->h, c->head);
+}
+
+/* A failed exchange: BODY_AGAIN for a stale connection, else BODY_NET
+ * with t->kind (slot set). */
+static int
+netfail(struct api *a, const struct call *c, struct tries *t)
+{
+	enum http_err e = http_errclass(a->h);
+	int noreplay = (c->flags & API_NOREPLAY) != 0, k;
+
+	a->sent = !(e == HTTP_EDNS || e == HTTP_EREFUSED ||
+	    e == HTTP_ECONNECT || e == HTTP_ETLS || e == HTTP_ECERT ||
+	    e == HTTP_ETLSPROTO || e == HTTP_EPROXY);
+	if (e == HTTP_ETIMEOUT)
+		timeoutmsg(a, 0);
+	/* a kept-alive connection the server had closed: re-open at once,
+	 * once, if the request may be replayed */
+	if (http_reused(a->h) && !t->stale && !noreplay &&
+	    (e == HTTP_ESEND || e == HTTP_ELOST) &&
+	    !(c->fd >= 0 && c->size < 0)) {
+		t->stale = 1;
+		logmsg(LOG_DEBUG, "stale connection (%s); reconnecting",
+		    geterr());
+		return BODY_AGAIN;
+	}
+	k = netpolicy(e, noreplay);
+	if (c->fd >= 0 && c->size < 0 && a->sent)
+		k = NORETRY;            /* body cannot be rewound */
+	if (k == ONCE && t->once++)
+		k = NORETRY;
+	if (e == HTTP_ELOST && noreplay)
+		seterrc(ERR_NET, "%s; the request may have been processed, "
+		    "so it is not re-sent", geterr());
+	t->kind = k;
+	return BODY_NET;
+}
+
+/* A non-2xx answer: read its body into r (if kept), set the slot. */
+static int
+apifail(struct api *a, struct call *c, const struct http_resp *rs,
+    struct api_resp *r, struct tries *t)
+{
 	struct buf err = {0};
+	char reason[128];
+	int st = rs->status, rc;
+
+	snprintf(reason, sizeof reason, "%s", rs->reason);
+	t->ra = retryafter(http_hdr(rs, "Retry-After"));
+	if (!c->head && http_body(a->h, &err, MAXERRBODY) < 0)
+		buf_reset(&err);
+	logbody(a, rs, err.p, err.len);
+	http_done(a->h);
+	apierror(st, reason, &err);
+	if (c->onstatus)
+		rc = c->onstatus(a, st, t->ra, c);
+	else
+		rc = statusretry(st, (c->flags & API_NOREPLAY) != 0,
+		    t->ra >= 0) ? BODY_RETRY : BODY_FAIL;
+	if (rc != BODY_RETRY && r && r->body && err.len)
+		buf_add(r->body, err.p, err.len);
+	buf_free(&err);
+	return rc;
+}
+
+/* One attempt: a BODY_* code; BODY_NET with t->kind for a network
+ * failure. */
+static int
+attempt(struct api *a, struct call *c, struct api_resp *r, struct tries *t)
+{
+	const struct http_resp *rs;
+	const char *loc;
+	int rc;
+
+	buildtarget(a, c->path, c->query);
+	buildheaders(a, c);
+	rs = exchange(a, c);
+	if (!rs)
+		return netfail(a, c, t);
+	a->sent = 1;
+	if (r) {
+		r->status = rs->status;
+		loc = http_hdr(rs, "Location");
+		if (loc)
+			snprintf(r->location, sizeof r->location, "%s", loc);
+	}
+	if (rs->status / 100 != 2)
+		return apifail(a, c, rs, r, t);
+	if (c->stream)
+		http_deadline(a->h, a->deadline);
+	rc = c->onbody(a, rs, c);
+	if (rc == BODY_OK)
+		http_done(a->h);
+	if (rc != BODY_NET)
+		return rc;
+	if (http_errclass(a->h) == HTTP_ETIMEOUT)
+		timeoutmsg(a, c->stream ? a->req_ms : 0);
+	t->kind = netpolicy(http_errclass(a->h), (c->flags & API_NOREPLAY) !=
+	    0);
+	if (t->kind == ONCE && t->once++)
+		t->kind = NORETRY;
+	return BODY_NET;
+}
+
+/* Run call c with retries.  r gets status and Location of the final
+ * answer; a non-2xx body goes to r->body.  0, 1 (a handler's
+ * BODY_OTHER) or -1 (slot set). */
+static int
+run(struct api *a, struct call *c, struct api_resp *r)
+{
+	struct tries t;
+	int rc, kind;
 
 	if (!a->token || !*a->token) {
 		seterr("no token configured; run 'contree auth'");
@@ -384,102 +765,54 @@ run(struct api *a, const struct call *c, struct api_resp *r, bodyfn fn,
 		seterr("IAM profile without a project; run 'contree auth'");
 		return -1;
 	}
-	buildtarget(a, c->path, c->query);
-	buildheaders(a, c);
-	if (r) {
-		r->status = 0;
-		r->location[0] = 0;
-	}
-	for (try = 1;; try++) {
-		struct http_req rq;
-		const struct http_resp *rs = NULL;
-		enum http_err e;
-		long long ra = -1;
-		int retry = 0, st;
-		const char *loc;
-
-		memset(&rq, 0, sizeof rq);
-		rq.method = c->method;
-		rq.target = a->target.p;
-		rq.headers = a->hdrs.p;
-		rq.ctype = c->ctype;
-		rq.body = c->body;
-		rq.len = c->len;
-		rq.fd = c->fd;
-		rq.size = c->size;
-		rq.fresh = noreplay;
-		if (interrupted) {
-			seterr("interrupted");
-			return -1;
-		}
-		if (http_send(a->h, &rq) == 0)
-			rs = http_recv(a->h, c->head);
-		if (!rs) {
-			e = http_errclass(a->h);
-			/* a kept-alive connection the server had closed:
-			 * re-open at once, once, if the request may be
-			 * replayed */
-			if (http_reused(a->h) && !stale && !noreplay &&
-			    (e == HTTP_ESEND || e == HTTP_ELOST) &&
-			    !(c->fd >= 0 && c->size < 0)) {
-				stale = 1;
-				try--;
-				logmsg(LOG_DEBUG, "stale connection (%s); "
-				    "reconnecting", geterr());
-				continue;
-			}
-			retry = netretry(e, noreplay);
-			if (c->fd >= 0 && c->size < 0)
-				retry = 0;      /* body cannot be rewound */
-			if (e == HTTP_ELOST && noreplay)
-				seterr("%s; the request may have been "
-				    "processed, so it is not re-sent", geterr());
-			goto next;
-		}
-		st = rs->status;
+	memset(&t, 0, sizeof t);
+	t.start = now_ms();
+	a->sent = 0;
+	for (;;) {
 		if (r) {
-			r->status = st;
-			loc = http_hdr(rs, "Location");
-			if (loc)
-				snprintf(r->location, sizeof r->location, "%s",
-				    loc);
+			r->status = 0;
+			r->location[0] = 0;
 		}
-		if (st / 100 == 2) {
-			int rc = fn(a, rs, arg, !noreplay);
-
-			if (rc == BODY_OK) {
-				http_done(a->h);
-				buf_free(&err);
-				return 0;
-			}
-			retry = rc == BODY_RETRY;
-			goto next;
-		}
-		ra = retryafter(http_hdr(rs, "Retry-After"));
-		retry = statusretry(st, noreplay, ra >= 0);
-		{
-			char reason[128];
-
-			snprintf(reason, sizeof reason, "%s", rs->reason);
-			buf_reset(&err);
-			if (!c->head && http_body(a->h, &err, MAXERRBODY) < 0)
-				buf_reset(&err);
-			if (loglevel <= LOG_DEBUG)
-				http_logbody('<', http_hdr(rs, "Content-Type"),
-				    err.p, err.len);
-			http_done(a->h);
-			apierror(st, reason, &err);
-			if (!retry && r && r->body && err.len)
-				buf_add(r->body, err.p, err.len);
-		}
-next:
-		if (!retry || a->noretry || try >= MAXTRIES ||
-		    backoff(a, try, ra, start) < 0) {
-			buf_free(&err);
+		if (interrupted) {
+			seterrc(ERR_INTR, "interrupted");
 			return -1;
 		}
-		if (r)
-			r->status = 0;
+		c->wait = -1;
+		t.ra = -1;
+		t.n++;
+		rc = attempt(a, c, r, &t);
+		if (rc == BODY_OK || rc == BODY_OTHER)
+			return rc == BODY_OK ? 0 : 1;
+		if (interrupted) {
+			seterrc(ERR_INTR, "interrupted");
+			return -1;
+		}
+		switch (rc) {
+		case BODY_AGAIN:
+			if (t.stale == 1) {
+				t.stale = 2;    /* not counted */
+				t.n--;
+			} else {
+				t.n = t.nnet = 0;   /* progress: a new call */
+				t.start = now_ms();
+			}
+			continue;
+		case BODY_RETRY:
+			kind = LONG;
+			break;
+		case BODY_NET:
+			kind = ++t.nnet < MAXTRIES ? t.kind : NORETRY;
+			break;
+		default:
+			return -1;
+		}
+		if (kind == NORETRY)
+			return -1;
+		if (backoff(a, c, &t, kind) < 0) {
+			if (kind == QUICK && geterrclass() != ERR_INTR)
+				wrongurl(a, c);
+			return -1;
+		}
 	}
 }
 
@@ -492,9 +825,9 @@ struct membody {
 };
 
 static int
-readmem(struct api *a, const struct http_resp *rs, void *arg, int replayable)
+readmem(struct api *a, const struct http_resp *rs, struct call *c)
 {
-	struct membody *m = arg;
+	struct membody *m = c->arg;
 	struct buf *b = m->b ? m->b : &m->own;
 
 	if (b->p)
@@ -504,15 +837,29 @@ readmem(struct api *a, const struct http_resp *rs, void *arg, int replayable)
 			b->len = m->start;
 			b->p[b->len] = 0;
 		}
-		return replayable && http_errclass(a->h) != HTTP_ETIMEOUT ?
-		    BODY_RETRY : BODY_FAIL;
+		return BODY_NET;
 	}
-	if (loglevel <= LOG_DEBUG)
-		http_logbody('<', http_hdr(rs, "Content-Type"),
-		    b->p ? b->p + m->start : NULL, b->len - m->start);
+	logbody(a, rs, b->p ? b->p + m->start : NULL, b->len - m->start);
 	if (!m->b)
 		buf_reset(&m->own);
 	return BODY_OK;
+}
+
+/* Run c with its answer into r->body (if any). */
+static int
+runmem(struct api *a, struct call *c, struct api_resp *r)
+{
+	struct membody m;
+	int rc;
+
+	memset(&m, 0, sizeof m);
+	m.b = r ? r->body : NULL;
+	m.start = m.b ? m.b->len : 0;
+	c->onbody = readmem;
+	c->arg = &m;
+	rc = run(a, c, r);
+	buf_free(&m.own);
+	return rc;
 }
 
 int
@@ -521,8 +868,6 @@ api_call(struct api *a, const char *method, const char *path,
     struct api_resp *r)
 {
 	struct call c;
-	struct membody m;
-	int rc;
 
 	memset(&c, 0, sizeof c);
 	c.method = method;
@@ -534,20 +879,13 @@ api_call(struct api *a, const char *method, const char *path,
 	c.fd = -1;
 	c.flags = flags;
 	c.head = strcmp(method, "HEAD") == 0;
-	memset(&m, 0, sizeof m);
-	m.b = r ? r->body : NULL;
-	m.start = m.b ? m.b->len : 0;
-	rc = run(a, &c, r, readmem, &m);
-	buf_free(&m.own);
-	return rc;
+	return runmem(a, &c, r);
 }
 
 int
 api_upload(struct api *a, int fd, off_t size, struct api_resp *r)
 {
 	struct call c;
-	struct membody m;
-	int rc;
 
 	memset(&c, 0, sizeof c);
 	c.method = "POST";
@@ -555,12 +893,7 @@ api_upload(struct api *a, int fd, off_t size, struct api_resp *r)
 	c.ctype = "application/octet-stream";
 	c.fd = fd;
 	c.size = size;
-	memset(&m, 0, sizeof m);
-	m.b = r ? r->body : NULL;
-	m.start = m.b ? m.b->len : 0;
-	rc = run(a, &c, r, readmem, &m);
-	buf_free(&m.own);
-	return rc;
+	return runmem(a, &c, r);
 }
 
 struct dlbody {
@@ -572,9 +905,9 @@ struct dlbody {
 };
 
 static int
-readdl(struct api *a, const struct http_resp *rs, void *arg, int replayable)
+readdl(struct api *a, const struct http_resp *rs, struct call *c)
 {
-	struct dlbody *d = arg;
+	struct dlbody *d = c->arg;
 	off_t done = 0, total = rs->clen >= 0 && !rs->chunked ?
 	    (off_t)rs->clen : -1;
 
@@ -586,14 +919,11 @@ readdl(struct api *a, const struct http_resp *rs, void *arg, int replayable)
 		ssize_t n = http_read(a->h, d->buf, 1 << 17);
 
 		if (n < 0) {
-			if (!replayable || http_errclass(a->h) == HTTP_ETIMEOUT)
+			if (done > 0 && (d->start < 0 ||
+			    lseek(d->fd, d->start, SEEK_SET) < 0 ||
+			    ftruncate(d->fd, d->start) < 0))
 				return BODY_FAIL;
-			if (done == 0)
-				return BODY_RETRY;
-			if (d->start < 0 || lseek(d->fd, d->start, SEEK_SET) < 0 ||
-			    ftruncate(d->fd, d->start) < 0)
-				return BODY_FAIL;
-			return BODY_RETRY;
+			return BODY_NET;
 		}
 		if (n == 0)
 			break;
@@ -628,6 +958,9 @@ api_download(struct api *a, const char *path, const char *const *query,
 	c.query = query;
 	c.fd = -1;
 	c.accept = "*/*";
+	c.stream = 1;
+	c.onbody = readdl;
+	c.arg = &d;
 	d.fd = fd;
 	d.start = -1;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
@@ -635,7 +968,7 @@ api_download(struct api *a, const char *path, const char *const *query,
 	d.progress = progress;
 	d.arg = arg;
 	d.buf = xmalloc(1 << 17);
-	rc = run(a, &c, r, readdl, &d);
+	rc = run(a, &c, r);
 	free(d.buf);
 	return rc;
 }
@@ -643,55 +976,61 @@ api_download(struct api *a, const char *path, const char *const *query,
 /* ----------------------------------------------------------- events */
 
 struct ev {
-	struct api *a;
+	const char *op;
 	int (*cb)(void *, const char *, const char *, size_t);
 	void *arg;
 	long long lastid;       /* -1: none yet */
 	int progress;           /* events delivered on this connection */
 	int done;               /* completion seen */
 	int stopped;            /* cb asked to stop */
-	int broken;             /* sse_error or bad frame */
+	int fails, step;        /* broken streams and 425s in a row */
+	char *rbuf;
+	struct buf *extra;      /* the Last-Event-Id header */
 };
 
 enum { EV_STOP = 1, EV_BREAK = 2 };
 
 static int
-evframe(void *arg, const char *event, const char *data, size_t len)
+evframe(const char *event, const char *data, size_t len)
 {
-	struct ev *e = arg;
 	struct json j;
 
 	if (strcmp(event, "sse_error") == 0) {
 		logmsg(LOG_DEBUG, "events stream error frame: %.200s", data);
-		e->broken = 1;
 		return EV_BREAK;
 	}
 	if (json_parse(&j, data, len, NULL, 0) < 0) {
 		logmsg(LOG_DEBUG, "events stream: malformed frame (%s)",
 		    json_strerror(&j));
-		e->broken = 1;
 		return EV_BREAK;
 	}
 	return 0;
 }
 
-/* Status of an operation: 1 terminal, 0 active, -1 error (slot set). */
+/* Status of an operation, one attempt: 1 terminal, 0 active, -1 error
+ * (slot set). */
 static int
 opterminal(struct api *a, const char *op)
 {
 	struct buf b = {0}, path = {0};
 	struct api_resp r;
+	struct call c;
 	struct json j;
 	char *st;
 	int rc = -1;
 
 	buf_printf(&path, "/operations/%s", op);
+	memset(&c, 0, sizeof c);
+	c.method = "GET";
+	c.path = path.p;
+	c.fd = -1;
+	c.maxtries = 1;
 	memset(&r, 0, sizeof r);
 	r.body = &b;
-	if (api_call(a, "GET", path.p, NULL, NULL, 0, &r) == 0) {
+	if (runmem(a, &c, &r) == 0) {
 		if (json_parse_alloc(&j, b.p ? b.p : "", b.len) < 0) {
-			seterr("malformed reply to GET /v1%s: %s", path.p,
-			    json_strerror(&j));
+			seterrc(ERR_API, "malformed reply to GET /v1%s: %s",
+			    path.p, json_strerror(&j));
 		} else {
 			st = json_getstr(&j, 0, "status");
 			rc = st && (strcmp(st, "SUCCESS") == 0 ||
@@ -717,7 +1056,7 @@ evdeliver(void *arg, const char *event, const char *data, size_t len)
 {
 	struct evwrap *w = arg;
 	struct ev *e = w->e;
-	int rc = evframe(e, event, data, len);
+	int rc = evframe(event, data, len);
 
 	if (rc)
 		return rc;
@@ -738,7 +1077,100 @@ evdeliver(void *arg, const char *event, const char *data, size_t len)
 	return 0;
 }
 
-static const int evladder[] = { 100, 200, 500, 1000, 2000, 5000 };
+/* Read the stream until completion, a stop, its end or a break. */
+static void
+evread(struct api *a, struct ev *e)
+{
+	struct sse s;
+	struct evwrap w;
+	ssize_t n;
+
+	memset(&s, 0, sizeof s);
+	w.e = e;
+	w.s = &s;
+	e->progress = 0;
+	http_timeouts(a->h, a->req_ms, SSE_IDLE_MS);
+	for (;;) {
+		n = http_read(a->h, e->rbuf, 16384);
+		if (n < 0)
+			logmsg(LOG_DEBUG, "events stream broke: %s", geterr());
+		if (n <= 0)
+			break;
+		n = sse_feed(&s, e->rbuf, (size_t)n, evdeliver, &w);
+		if (n != 0)
+			break;      /* stop, break, or a frame too large */
+		/* frames with an id but no data advance the cursor */
+		if (s.hasid && s.lastid > e->lastid)
+			e->lastid = s.lastid;
+	}
+	sse_free(&s);
+}
+
+/* The events stream (a 2xx body): deliver, then decide how to go on. */
+static int
+evbody(struct api *a, const struct http_resp *rs, struct call *c)
+{
+	struct ev *e = c->arg;
+	int t;
+
+	(void)rs;
+	logmsg(LOG_DEBUG, "< <event stream>");
+	evread(a, e);
+	if (e->done || e->stopped) {
+		/* let the server end the stream so the connection can
+		 * serve the next request; else it is dropped */
+		http_timeouts(a->h, a->req_ms, 1000);
+		while (http_read(a->h, e->rbuf, 16384) > 0)
+			;
+		return BODY_OK;
+	}
+	http_close(a->h);
+	if (a->deadline && now_ms() >= a->deadline) {
+		timeoutmsg(a, 0);
+		return BODY_FAIL;
+	}
+	buf_reset(e->extra);
+	if (e->lastid >= 0)
+		buf_printf(e->extra, "Last-Event-Id: %lld\r\n", e->lastid);
+	c->extra = e->extra->p;
+	if (e->progress) {
+		e->fails = e->step = 0;
+		return BODY_AGAIN;
+	}
+	if (++e->fails >= MAXTRIES * 2) {
+		seterrc(ERR_NET, "Network error: the events stream of %s keeps "
+		    "breaking", e->op);
+		return BODY_FAIL;
+	}
+	/* ended without completion or anything new */
+	if ((t = opterminal(a, e->op)) != 0)
+		return t < 0 ? BODY_FAIL : BODY_OTHER;
+	seterrc(ERR_NET, "the events stream of %s ended early", e->op);
+	c->wait = 500;
+	return BODY_RETRY;
+}
+
+/* A non-2xx answer to the events request (api.md §4.5). */
+static int
+evstatus(struct api *a, int st, long long ra, struct call *c)
+{
+	struct ev *e = c->arg;
+	char msg[1024];
+	int t;
+
+	if (st == 400 || st == 404 || st == 405 || st == 406)
+		return BODY_OTHER;      /* no events route: poll instead */
+	if (st != 410 && st != 425 && st / 100 != 5)
+		return BODY_FAIL;
+	snprintf(msg, sizeof msg, "%s", geterr());
+	if ((t = opterminal(a, e->op)) != 0)
+		return t < 0 ? BODY_FAIL : BODY_OTHER;
+	seterrc(ERR_API, "%s", msg);
+	c->wait = ra >= 0 ? (ra > RA_CAP_MS ? RA_CAP_MS : ra) :
+	    evladder[e->step < (int)LEN(evladder) ? e->step++ :
+	    (int)LEN(evladder) - 1];
+	return BODY_RETRY;
+}
 
 int
 api_events(struct api *a, const char *op,
@@ -746,197 +1178,40 @@ api_events(struct api *a, const char *op,
     void *arg)
 {
 	struct ev e;
+	struct call c;
 	struct buf path = {0}, extra = {0};
 	const char *q[] = { "follow", "1", NULL };
 	const char *p;
-	int fails = 0, rc = -1, terminal = 0, step = 0;
-	char *rbuf = xmalloc(16384);
+	char *rbuf;
+	int rc;
 
 	for (p = op; *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_') {
 			seterr("bad operation id '%s'", op);
-			free(rbuf);
 			return -1;
 		}
+	rbuf = xmalloc(16384);
 	memset(&e, 0, sizeof e);
-	e.a = a;
+	e.op = op;
 	e.cb = cb;
 	e.arg = arg;
 	e.lastid = -1;
+	e.rbuf = rbuf;
+	e.extra = &extra;
 	buf_printf(&path, "/operations/%s/events", op);
-	for (;;) {
-		struct http_req rq;
-		const struct http_resp *rs = NULL;
-		struct sse s;
-		struct evwrap w;
-		long long ra = -1, wait;
-		int st, brk = 0, saved = a->noretry;
-
-		if (interrupted) {
-			seterr("interrupted");
-			break;
-		}
-		if (!a->token || !*a->token) {
-			seterr("no token configured; run 'contree auth'");
-			break;
-		}
-		buildtarget(a, path.p, q);
-		buf_reset(&extra);
-		if (e.lastid >= 0)
-			buf_printf(&extra, "Last-Event-Id: %lld\r\n", e.lastid);
-		{
-			struct call c;
-
-			memset(&c, 0, sizeof c);
-			c.accept = "text/event-stream";
-			c.extra = extra.p;
-			buildheaders(a, &c);
-		}
-		memset(&rq, 0, sizeof rq);
-		rq.method = "GET";
-		rq.target = a->target.p;
-		rq.headers = a->hdrs.p;
-		rq.fd = -1;
-		http_timeouts(a->h, 0, SSE_READ_MS);
-		if (http_send(a->h, &rq) == 0)
-			rs = http_recv(a->h, 0);
-		if (!rs) {
-			enum http_err ec = http_errclass(a->h);
-
-			http_timeouts(a->h, 0, a->timeout_ms > 0 ?
-			    a->timeout_ms : 300000);
-			if (ec == HTTP_ECERT || ec == HTTP_ETLSPROTO ||
-			    ec == HTTP_ELOCAL ||
-			    ec == HTTP_EPROXY || interrupted)
-				break;
-			if (http_reused(a->h) && (ec == HTTP_ESEND ||
-			    ec == HTTP_ELOST) && fails == 0) {
-				fails++;
-				continue;
-			}
-			if (++fails >= MAXTRIES)
-				break;
-			logmsg(LOG_WARNING, "%s; reconnecting to the events "
-			    "stream", geterr());
-			wait = ladder[fails - 1 < (int)LEN(ladder) ? fails - 1 :
-			    (int)LEN(ladder) - 1];
-			if (sleep_ms((int64_t)(wait * a->scale)) < 0) {
-				seterr("interrupted");
-				break;
-			}
-			continue;
-		}
-		st = rs->status;
-		if (st != 200) {
-			struct buf body = {0};
-			char reason[128];
-
-			snprintf(reason, sizeof reason, "%s", rs->reason);
-			ra = retryafter(http_hdr(rs, "Retry-After"));
-			if (http_body(a->h, &body, MAXERRBODY) < 0)
-				buf_reset(&body);
-			http_done(a->h);
-			http_timeouts(a->h, 0, a->timeout_ms > 0 ?
-			    a->timeout_ms : 300000);
-			apierror(st, reason, &body);
-			buf_free(&body);
-			if (st == 400 || st == 404 || st == 405 || st == 406) {
-				rc = 1;
-				break;
-			}
-			if (st != 410 && st != 425 && st / 100 != 5)
-				break;
-			if (++fails >= MAXTRIES * 4)
-				break;
-			a->noretry = 1;
-			terminal = opterminal(a, op);
-			a->noretry = saved;
-			if (terminal < 0)
-				break;
-			if (terminal) {
-				rc = 1;     /* caller reads the final record */
-				break;
-			}
-			wait = ra >= 0 ? (ra > RA_CAP_MS ? RA_CAP_MS : ra) :
-			    evladder[step < (int)LEN(evladder) ? step++ :
-			    (int)LEN(evladder) - 1];
-			logmsg(LOG_DEBUG, "events: %d, retrying in %lld ms", st,
-			    wait);
-			if (sleep_ms((int64_t)(wait * a->scale)) < 0) {
-				seterr("interrupted");
-				break;
-			}
-			continue;
-		}
-		if (loglevel <= LOG_DEBUG)
-			logmsg(LOG_DEBUG, "< <event stream>");
-		/* the stream */
-		memset(&s, 0, sizeof s);
-		w.e = &e;
-		w.s = &s;
-		e.progress = 0;
-		e.broken = 0;
-		for (;;) {
-			ssize_t n = http_read(a->h, rbuf, 16384);
-
-			if (n < 0) {
-				logmsg(LOG_DEBUG, "events stream broke: %s",
-				    geterr());
-				brk = 1;
-				break;
-			}
-			if (n == 0)
-				break;
-			n = sse_feed(&s, rbuf, (size_t)n, evdeliver, &w);
-			if (n == EV_STOP || n == EV_BREAK)
-				break;
-			if (n < 0) {
-				brk = 1;
-				break;
-			}
-			/* frames with an id but no data advance the cursor */
-			if (s.hasid && s.lastid > e.lastid)
-				e.lastid = s.lastid;
-		}
-		sse_free(&s);
-		if (e.done || e.stopped) {
-			/* let the server end the stream so the connection
-			 * can serve the next request; else drop it */
-			http_timeouts(a->h, 0, 1000);
-			while (http_read(a->h, rbuf, 16384) > 0)
-				;
-			http_done(a->h);
-			http_timeouts(a->h, 0, a->timeout_ms > 0 ?
-			    a->timeout_ms : 300000);
-			rc = 0;
-			break;
-		}
-		http_close(a->h);
-		http_timeouts(a->h, 0, a->timeout_ms > 0 ? a->timeout_ms :
-		    300000);
-		(void)brk;
-		if (e.progress)
-			fails = 0, step = 0;
-		else if (++fails >= MAXTRIES * 2) {
-			seterr("Network error: the events stream of %s keeps "
-			    "breaking", op);
-			break;
-		}
-		/* stream ended without completion */
-		a->noretry = 1;
-		terminal = opterminal(a, op);
-		a->noretry = saved;
-		if (terminal < 0)
-			break;
-		if (terminal && !e.progress) {
-			rc = 1;
-			break;
-		}
-		if (!e.progress && sleep_ms((int64_t)(500 * a->scale)) < 0) {
-			seterr("interrupted");
-			break;
-		}
-	}
+	memset(&c, 0, sizeof c);
+	c.method = "GET";
+	c.path = path.p;
+	c.query = q;
+	c.fd = -1;
+	c.accept = "text/event-stream";
+	c.stream = 1;
+	c.maxtries = MAXTRIES * 4;
+	c.onbody = evbody;
+	c.onstatus = evstatus;
+	c.arg = &e;
+	rc = run(a, &c, NULL);
+	http_timeouts(a->h, a->req_ms, a->req_ms);
 	free(rbuf);
 	buf_free(&path);
 	buf_free(&extra);

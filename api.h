@@ -4,6 +4,7 @@
 #define API_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct buf;
@@ -13,12 +14,23 @@ struct api_cfg {
 	const char *token;      /* bearer token; NULL -> every call fails locally */
 	const char *project;    /* IAM: sent as Project header; NULL for jwt */
 	int iam;                /* 1: IAM profile (project required) */
-	int timeout_ms;         /* per-request read timeout; 0 = default */
+	int timeout_ms;         /* request timeout (--request-timeout);
+	                           0: $CONTREE_REQUEST_TIMEOUT, else
+	                           API_TIMEOUT_MS */
 	int noretry;            /* 1: single attempt (auth list probes) */
 	const char *cafile;     /* extra trust anchors (CONTREE_CA_FILE) */
 };
 
 struct api;
+
+/* The default bound of one request: connecting and the TLS handshake
+ * (each at most 30 s), each read, and the whole wait for an in-memory
+ * answer (a streamed body - download, events - is bounded per read). */
+#define API_TIMEOUT_MS (60 * 1000)
+
+/* Parse a request timeout in seconds ("30", "0.5") into *ms: 0, or -1
+ * with the slot set (class ERR_USAGE). */
+int api_parse_timeout(const char *s, int *ms);
 
 /* NULL with the error slot set for a bad URL.  Caller frees. */
 struct api *api_new(const struct api_cfg *cfg);
@@ -34,13 +46,25 @@ enum {
 	API_NOREPLAY = 1        /* spawn/import: never re-send once written */
 };
 
+/* Bound every request, retry sleep and events stream of a from now on
+ * by the absolute time abs_ms (now_ms() clock); 0 clears it.  A call
+ * that runs into it fails with class ERR_TIMEOUT. */
+void api_set_deadline(struct api *a, int64_t abs_ms);
+
+/* After a failed call: 1 if the request may have reached the server,
+ * 0 if it was provably never sent (refused connection, unknown host,
+ * TLS handshake failure): an API_NOREPLAY request then did not act. */
+int api_sent(const struct api *a);
+
 /* Query parameters: NULL-terminated array of key, value pairs; values
  * are percent-encoded by api.  NULL values are skipped. */
 
 /* One API call: METHOD <base>/v1<path>?<query>.  json may be NULL.
  * Returns 0 for a 2xx answer; else -1 with the error slot set to the
- * user-facing message ("API 404 Not Found: <body>", "Network error: ...",
- * "TLS error: ...") and r->status the HTTP status (0 if none). */
+ * user-facing message and its class: ERR_API "API 404 Not Found: <body>"
+ * (r->status the HTTP status), ERR_NET "Network error: ...", ERR_TLS
+ * "TLS error: ...", ERR_TIMEOUT "Network timeout: ...", ERR_INTR
+ * (r->status 0 for all but ERR_API). */
 int api_call(struct api *a, const char *method, const char *path,
     const char *const *query, const char *json, int flags,
     struct api_resp *r);

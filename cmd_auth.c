@@ -301,10 +301,8 @@ cmd_auth(struct ctx *c)
 
 	perm = whoami(url, token, project, iam, 0);
 	if (perm < 0) {
-		/* FALLBACK: the prefix test goes when api.c sets ERR_API */
-		if (geterrclass() == ERR_API ||
-		    strncmp(geterr(), "API ", 4) == 0)
-			seterr("token verification failed, profile '%s' not changed: %s",
+		if (geterrclass() == ERR_API)
+			seterrc(ERR_API, "token verification failed, profile '%s' not changed: %s",
 			    name, geterr());
 		goto done;
 	}
@@ -367,12 +365,7 @@ probe(const struct profile *p)
 	if (r == 0)
 		return "inactive";
 	logmsg(LOG_DEBUG, "profile '%s': %s", p->name, geterr());
-	if (geterrclass() == ERR_TIMEOUT)
-		return "timeout";
-	/* FALLBACK until http.c classifies its timeouts as ERR_TIMEOUT:
-	 * then delete these lines */
-	return strstr(geterr(), "timed out") || strstr(geterr(), "timeout") ?
-	    "timeout" : "error";
+	return geterrclass() == ERR_TIMEOUT ? "timeout" : "error";
 }
 
 int

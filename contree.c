@@ -77,6 +77,7 @@ struct api *
 ctx_api(struct ctx *c)
 {
 	struct api_cfg cfg;
+	const char *rt;
 
 	if (c->api_)
 		return c->api_;
@@ -92,6 +93,9 @@ ctx_api(struct ctx *c)
 		return NULL;
 	}
 	memset(&cfg, 0, sizeof cfg);
+	if ((rt = arg_str(c, "request-timeout")) &&
+	    api_parse_timeout(rt, &cfg.timeout_ms) < 0)
+		return NULL;
 	cfg.url = c->prof_url;
 	cfg.token = c->prof_token;
 	cfg.iam = strcmp(c->prof_type, "iam") == 0;

@@ -44,6 +44,7 @@ struct http {
 	struct url proxy;
 	int useproxy;
 	int connect_ms, read_ms;
+	int64_t deadline;           /* absolute, 0 = none (http_deadline) */
 	const char *cafile;
 
 	/* the connection */
@@ -99,12 +100,75 @@ validport(const char *s, size_t n)
 	return v >= 1 && v <= 65535;
 }
 
+/* The host of URL s between p and end (after any user info) into u;
+ * *colon gets the ':' before the port, or NULL.  0 or -1. */
+static int
+urlhost(const char *s, const char *p, const char *end, struct url *u,
+    const char **colon)
+{
+	const char *hs, *he, *q;
+	int zone = 0;
+
+	*colon = NULL;
+	if (*p == '[') {
+		hs = p + 1;
+		he = memchr(hs, ']', (size_t)(end - hs));
+		if (!he || he == hs) {
+			seterr("invalid URL '%s': bad IPv6 literal", s);
+			return -1;
+		}
+		for (q = hs; q < he; q++) {
+			if (*q == '%' && !zone && q > hs)
+				zone = 1;
+			else if (zone ? !isalnum((unsigned char)*q) &&
+			    *q != '-' && *q != '_' && *q != '.' :
+			    !isxdigit((unsigned char)*q) && *q != ':' &&
+			    *q != '.') {
+				seterr("invalid URL '%s': bad IPv6 literal", s);
+				return -1;
+			}
+		}
+		if (he + 1 < end) {
+			if (he[1] != ':') {
+				seterr("invalid URL '%s': junk after ']'", s);
+				return -1;
+			}
+			*colon = he + 1;
+		}
+	} else {
+		hs = p;
+		he = memchr(p, ':', (size_t)(end - p));
+		if (he)
+			*colon = he;
+		else
+			he = end;
+		for (q = hs; q < he; q++)
+			if (!isalnum((unsigned char)*q) && *q != '-' &&
+			    *q != '.' && *q != '_') {
+				seterr("invalid URL '%s': bad character in "
+				    "host name", s);
+				return -1;
+			}
+	}
+	if (he == hs) {
+		seterr("invalid URL '%s': no host", s);
+		return -1;
+	}
+	if ((size_t)(he - hs) >= sizeof u->host) {
+		seterr("invalid URL '%s': host name too long", s);
+		return -1;
+	}
+	memcpy(u->host, hs, (size_t)(he - hs));
+	if (*p == '[' && (q = strstr(u->host, "%25")))
+		memmove((char *)q + 1, q + 3, strlen(q + 3) + 1); /* zone id */
+	return 0;
+}
+
 int
 url_parse(const char *s, struct url *u)
 {
-	const char *p, *hs, *he, *end, *at, *colon = NULL, *q;
+	const char *p, *end, *at = NULL, *colon, *q;
 	size_t n;
-	int zone;
 
 	memset(u, 0, sizeof *u);
 	if (!s || !*s) {
@@ -128,9 +192,7 @@ url_parse(const char *s, struct url *u)
 	}
 	p += 3;
 	end = p + strcspn(p, "/?#");
-	/* userinfo */
-	at = NULL;
-	for (q = p; q < end; q++)
+	for (q = p; q < end; q++)           /* user info */
 		if (*q == '@')
 			at = q;
 	if (at) {
@@ -141,58 +203,8 @@ url_parse(const char *s, struct url *u)
 		memcpy(u->userinfo, p, (size_t)(at - p));
 		p = at + 1;
 	}
-	if (*p == '[') {
-		hs = p + 1;
-		he = memchr(hs, ']', (size_t)(end - hs));
-		if (!he || he == hs) {
-			seterr("invalid URL '%s': bad IPv6 literal", s);
-			return -1;
-		}
-		zone = 0;
-		for (q = hs; q < he; q++) {
-			if (*q == '%' && !zone && q > hs)
-				zone = 1;
-			else if (zone ? !isalnum((unsigned char)*q) &&
-			    *q != '-' && *q != '_' && *q != '.' :
-			    !isxdigit((unsigned char)*q) && *q != ':' &&
-			    *q != '.') {
-				seterr("invalid URL '%s': bad IPv6 literal", s);
-				return -1;
-			}
-		}
-		if (he + 1 < end) {
-			if (he[1] != ':') {
-				seterr("invalid URL '%s': junk after ']'", s);
-				return -1;
-			}
-			colon = he + 1;
-		}
-	} else {
-		hs = p;
-		he = memchr(p, ':', (size_t)(end - p));
-		if (he)
-			colon = he;
-		else
-			he = end;
-		for (q = hs; q < he; q++)
-			if (!isalnum((unsigned char)*q) && *q != '-' &&
-			    *q != '.' && *q != '_') {
-				seterr("invalid URL '%s': bad character in "
-				    "host name", s);
-				return -1;
-			}
-	}
-	if (he == hs) {
-		seterr("invalid URL '%s': no host", s);
+	if (urlhost(s, p, end, u, &colon) < 0)
 		return -1;
-	}
-	if ((size_t)(he - hs) >= sizeof u->host) {
-		seterr("invalid URL '%s': host name too long", s);
-		return -1;
-	}
-	memcpy(u->host, hs, (size_t)(he - hs));
-	if (*p == '[' && (q = strstr(u->host, "%25")))
-		memmove((char *)q + 1, q + 3, strlen(q + 3) + 1); /* zone id */
 	if (colon) {
 		if (!validport(colon + 1, (size_t)(end - colon - 1))) {
 			seterr("invalid URL '%s': bad port", s);
@@ -339,6 +351,23 @@ http_logbody(int dir, const char *ctype, const void *p, size_t n)
 
 /* ----------------------------------------------------- socket transport */
 
+/* Poll timeout for the next wait: the read timeout, shortened to the
+ * deadline; 0 once the deadline has passed, -1 for none. */
+static int
+waitms(const struct http *h)
+{
+	int64_t ms = h->read_ms > 0 ? h->read_ms : -1, left;
+
+	if (h->deadline) {
+		left = h->deadline - now_ms();
+		if (left <= 0)
+			return 0;
+		if (ms < 0 || left < ms)
+			ms = left;
+	}
+	return ms > INT_MAX ? INT_MAX : (int)ms;
+}
+
 static ssize_t
 sock_read(void *ctx, void *p, size_t n)
 {
@@ -350,19 +379,21 @@ sock_read(void *ctx, void *p, size_t n)
 	for (;;) {
 		pfd.fd = h->fd;
 		pfd.events = POLLIN;
-		rc = poll(&pfd, 1, h->read_ms > 0 ? h->read_ms : -1);
+		rc = waitms(h);
+		if (rc != 0)
+			rc = poll(&pfd, 1, rc);
 		if (rc < 0) {
 			if (errno == EINTR && !interrupted)
 				continue;
 			if (interrupted)
-				seterr("interrupted");
+				seterrc(ERR_INTR, "interrupted");
 			else
-				seterr("Network error: poll:");
+				seterrc(ERR_NET, "Network error: poll:");
 			return -1;
 		}
 		if (rc == 0) {
-			seterr("Network error: no answer from %s within %g s "
-			    "(read timeout)", h->u.host, h->read_ms / 1000.0);
+			seterrc(ERR_TIMEOUT, "Network error: no answer from %s "
+			    "(timeout)", h->u.host);
 			errno = ETIMEDOUT;
 			return -1;
 		}
@@ -373,7 +404,7 @@ sock_read(void *ctx, void *p, size_t n)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			continue;
-		seterr("Network error: receiving from %s:", h->u.host);
+		seterrc(ERR_NET, "Network error: receiving from %s:", h->u.host);
 		return -1;
 	}
 }
@@ -393,24 +424,26 @@ sock_write(void *ctx, const void *p, size_t n)
 		if (errno == EINTR && !interrupted)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			seterr("Network error: sending to %s:", h->u.host);
+			seterrc(ERR_NET, "Network error: sending to %s:", h->u.host);
 			return -1;
 		}
 		pfd.fd = h->fd;
 		pfd.events = POLLOUT;
-		rc = poll(&pfd, 1, h->read_ms > 0 ? h->read_ms : -1);
+		rc = waitms(h);
+		if (rc != 0)
+			rc = poll(&pfd, 1, rc);
 		if (rc == 0) {
-			seterr("Network error: sending to %s timed out",
-			    h->u.host);
+			seterrc(ERR_TIMEOUT, "Network error: sending to %s timed "
+			    "out", h->u.host);
 			errno = ETIMEDOUT;
 			return -1;
 		}
 		if (rc < 0 && errno != EINTR) {
-			seterr("Network error: poll:");
+			seterrc(ERR_NET, "Network error: poll:");
 			return -1;
 		}
 		if (interrupted) {
-			seterr("interrupted");
+			seterrc(ERR_INTR, "interrupted");
 			return -1;
 		}
 	}
@@ -439,11 +472,65 @@ tlsio_flush(void *ctx)
 
 /* ---------------------------------------------------------- connection */
 
+/* Does NO_PROXY (or no_proxy) exempt host? */
+static int
+noproxy(const char *host)
+{
+	const char *p = getenv("no_proxy");
+	size_t hl = strlen(host);
+
+	if (!p || !*p)
+		p = getenv("NO_PROXY");
+	while (p && *p) {
+		size_t n = strcspn(p, ", \t");
+		const char *e = memchr(p, ':', n);
+		size_t m = e ? (size_t)(e - p) : n;
+		const char *d = p;
+
+		if (m && *d == '.') {
+			d++;
+			m--;
+		}
+		if (n == 1 && *p == '*')
+			return 1;
+		if (m && m <= hl && strncasecmp(host + hl - m, d, m) == 0 &&
+		    (m == hl || host[hl - m - 1] == '.'))
+			return 1;
+		p += n;
+		p += strspn(p, ", \t");
+	}
+	return 0;
+}
+
+/* Take the proxy from env into h->proxy.  0 or -1 (slot set). */
+static int
+setproxy(struct http *h, const char *env)
+{
+	struct buf b = {0};
+
+	if (!strstr(env, "://"))
+		buf_puts(&b, "http://");
+	buf_puts(&b, env);
+	if (url_parse(b.p, &h->proxy) < 0) {
+		seterr("bad proxy setting: %s", geterr());
+		buf_free(&b);
+		return -1;
+	}
+	buf_free(&b);
+	if (h->proxy.tls) {
+		seterr("bad proxy setting: https:// proxies are not "
+		    "supported");
+		return -1;
+	}
+	h->useproxy = 1;
+	return 0;
+}
+
 struct http *
 http_new(const struct url *u)
 {
 	struct http *h = xcalloc(1, sizeof *h);
-	const char *env = NULL, *np;
+	const char *env = NULL;
 	static const char *const vars_tls[] = { "https_proxy", "HTTPS_PROXY" };
 	static const char *const vars_plain[] = { "http_proxy", "HTTP_PROXY" };
 	const char *const *vars = u->tls ? vars_tls : vars_plain;
@@ -456,57 +543,9 @@ http_new(const struct url *u)
 	h->iobuf = xmalloc(IOBUFSZ);
 	for (i = 0; i < 2 && !(env && *env); i++)
 		env = getenv(vars[i]);
-	np = getenv("no_proxy");
-	if (!np || !*np)
-		np = getenv("NO_PROXY");
-	if (env && *env) {
-		int skip = 0;
-
-		if (np && *np) {
-			const char *p = np;
-			size_t hl = strlen(u->host);
-
-			while (*p) {
-				size_t n = strcspn(p, ", \t");
-				const char *e = memchr(p, ':', n);
-				size_t m = e ? (size_t)(e - p) : n;
-				const char *d = p;
-
-				if (m && *d == '.') {
-					d++;
-					m--;
-				}
-				if (n == 1 && *p == '*')
-					skip = 1;
-				else if (m && m <= hl &&
-				    strncasecmp(u->host + hl - m, d, m) == 0 &&
-				    (m == hl || u->host[hl - m - 1] == '.'))
-					skip = 1;
-				p += n;
-				p += strspn(p, ", \t");
-			}
-		}
-		if (!skip) {
-			struct buf b = {0};
-
-			if (!strstr(env, "://"))
-				buf_puts(&b, "http://");
-			buf_puts(&b, env);
-			if (url_parse(b.p, &h->proxy) < 0) {
-				seterr("bad proxy setting: %s", geterr());
-				buf_free(&b);
-				http_free(h);
-				return NULL;
-			}
-			buf_free(&b);
-			if (h->proxy.tls) {
-				seterr("bad proxy setting: https:// proxies "
-				    "are not supported");
-				http_free(h);
-				return NULL;
-			}
-			h->useproxy = 1;
-		}
+	if (env && *env && !noproxy(u->host) && setproxy(h, env) < 0) {
+		http_free(h);
+		return NULL;
 	}
 	return h;
 }
@@ -531,6 +570,14 @@ http_timeouts(struct http *h, int connect_ms, int read_ms)
 		h->read_ms = read_ms;
 	if (h->tls)
 		tls_timeout(h->tls, h->read_ms);
+}
+
+void
+http_deadline(struct http *h, int64_t abs_ms)
+{
+	h->deadline = abs_ms;
+	if (h->tls)
+		tls_deadline(h->tls, abs_ms);
 }
 
 void
@@ -595,85 +642,107 @@ fail(struct http *h, enum http_err e)
 	return -1;
 }
 
-/* Connect a TCP socket to host:port within the connect timeout. */
+/* Wait for a non-blocking connect on fd until deadline: 0 connected,
+ * else an errno value. */
+static int
+connwait(int fd, int64_t deadline)
+{
+	struct pollfd pfd;
+	socklen_t len;
+	int64_t left;
+	int rc, err = 0;
+
+	for (;;) {
+		left = deadline - now_ms();
+		if (left <= 0)
+			return ETIMEDOUT;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (rc > 0)
+			break;
+		if (rc == 0)
+			return ETIMEDOUT;
+		if (errno != EINTR || interrupted)
+			return errno;
+	}
+	len = sizeof err;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		return errno;
+	return err;
+}
+
+/* Open a non-blocking socket to one address.  fd, or -1 with *err. */
+static int
+connect1(const struct addrinfo *ai, int64_t deadline, int *err)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
+
+	if (fd < 0) {
+		*err = errno;
+		return -1;
+	}
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+		return fd;
+	*err = errno;
+	if (*err == EINPROGRESS || *err == EINTR)
+		*err = connwait(fd, deadline);
+	if (*err == 0)
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/* Connect a TCP socket to host:port within the connect timeout (and the
+ * deadline).  fd, or -1 with the slot set and h->err: HTTP_EDNS,
+ * HTTP_EREFUSED (refused, unreachable) or HTTP_ECONNECT. */
 static int
 dial(struct http *h, const char *host, const char *port)
 {
 	struct addrinfo hints, *res, *ai;
 	int fd = -1, rc, err = 0, one = 1;
-	int64_t deadline = now_ms() + h->connect_ms;
+	int64_t start = now_ms(), deadline = start + h->connect_ms;
 
+	if (h->deadline && h->deadline < deadline)
+		deadline = h->deadline;
 	memset(&hints, 0, sizeof hints);
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0) {
-		seterr("Network error: cannot resolve %s: %s", host,
-		    gai_strerror(rc));
-		return -1;
+		seterrc(ERR_NET, "Network error: cannot resolve %s: %s", host,
+		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return fail(h, rc == EAI_AGAIN ? HTTP_ECONNECT : HTTP_EDNS);
 	}
-	for (ai = res; ai; ai = ai->ai_next) {
-		struct pollfd pfd;
-		socklen_t len = sizeof err;
-		int64_t left;
-
-		fd = socket(ai->ai_family, ai->ai_socktype, ai->ai_protocol);
-		if (fd < 0) {
-			err = errno;
-			continue;
-		}
-		fcntl(fd, F_SETFD, FD_CLOEXEC);
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			goto ok;
-		if (errno != EINPROGRESS && errno != EINTR) {
-			err = errno;
-			close(fd);
-			fd = -1;
-			continue;
-		}
-		for (;;) {
-			left = deadline - now_ms();
-			if (left <= 0) {
-				rc = 0;
-				break;
-			}
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			rc = poll(&pfd, 1, (int)left);
-			if (rc >= 0 || errno != EINTR || interrupted)
-				break;
-		}
-		if (rc > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
-		    &len) == 0 && err == 0)
-			goto ok;
-		if (rc == 0)
-			err = ETIMEDOUT;
-		else if (rc < 0)
-			err = errno;
-		close(fd);
-		fd = -1;
+	for (ai = res; ai && fd < 0; ai = ai->ai_next) {
+		fd = connect1(ai, deadline, &err);
 		if (interrupted || err == ETIMEDOUT)
 			break;
 	}
 	freeaddrinfo(res);
+	if (fd >= 0) {
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+		return fd;
+	}
 	if (interrupted) {
-		seterr("interrupted");
-		return -1;
+		seterrc(ERR_INTR, "interrupted");
+		return fail(h, HTTP_ECONNECT);
 	}
 	errno = err;
-	if (err == ETIMEDOUT)
-		seterr("Network error: connecting to %s port %s timed out "
-		    "after %g s", host, port, h->connect_ms / 1000.0);
-	else
-		seterr("Network error: cannot connect to %s port %s:", host,
-		    port);
-	return -1;
-ok:
-	freeaddrinfo(res);
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-	return fd;
+	if (err == ETIMEDOUT) {
+		seterrc(ERR_TIMEOUT, "Network error: connecting to %s port %s "
+		    "timed out after %.1f s", host, port,
+		    (now_ms() - start) / 1000.0);
+		return fail(h, HTTP_ECONNECT);
+	}
+	seterrc(ERR_NET, "Network error: cannot connect to %s port %s:", host,
+	    port);
+	return fail(h, err == ECONNREFUSED || err == ENETUNREACH ||
+	    err == EHOSTUNREACH || err == EADDRNOTAVAIL ? HTTP_EREFUSED :
+	    HTTP_ECONNECT);
 }
 
 static void
@@ -723,13 +792,13 @@ tunnel(struct http *h)
 	if (rc < 0)
 		return fail(h, HTTP_EPROXY);
 	if (h->resp.status / 100 != 2) {
-		seterr("Network error: proxy %s refused the tunnel to %s: "
+		seterrc(ERR_NET, "Network error: proxy %s refused the tunnel to %s: "
 		    "%d %s", h->proxy.host, h->u.host, h->resp.status,
 		    h->resp.reason);
 		return fail(h, HTTP_EPROXY);
 	}
 	if (h->rpos != h->rlen) {
-		seterr("Network error: proxy sent data after its answer");
+		seterrc(ERR_NET, "Network error: proxy sent data after its answer");
 		return fail(h, HTTP_EPROXY);
 	}
 	h->rpos = h->rlen = 0;
@@ -754,7 +823,7 @@ openconn(struct http *h)
 	}
 	h->fd = dial(h, to->host, to->port);
 	if (h->fd < 0)
-		return fail(h, HTTP_ECONNECT);
+		return -1;
 	h->io.ctx = h;
 	h->io.read = sock_read;
 	h->io.write = sock_write;
@@ -768,13 +837,20 @@ openconn(struct http *h)
 		return fail(h, e);
 	}
 	if (h->u.tls) {
-		h->tls = tls_open(h->fd, h->u.host, h->cafile, h->read_ms,
+		int64_t dl = now_ms() + h->connect_ms;
+
+		if (h->deadline && h->deadline < dl)
+			dl = h->deadline;
+		h->tls = tls_open(h->fd, h->u.host, h->cafile, h->read_ms, dl,
 		    &certfail);
 		if (!h->tls) {
 			http_close(h);
+			if (!certfail && geterrclass() == ERR_TIMEOUT)
+				return fail(h, HTTP_ETIMEOUT);
 			return fail(h, certfail == 1 ? HTTP_ECERT :
 			    certfail == 2 ? HTTP_ETLSPROTO : HTTP_ETLS);
 		}
+		tls_deadline(h->tls, h->deadline);
 		h->io.read = tlsio_read;
 		h->io.write = tlsio_write;
 		h->io.flush = tlsio_flush;
@@ -814,7 +890,7 @@ wflush(struct http *h)
 
 		if (n <= 0) {
 			if (n == 0)
-				seterr("Network error: connection closed "
+				seterrc(ERR_NET, "Network error: connection closed "
 				    "while sending");
 			h->wlen = 0;
 			return -1;
@@ -839,7 +915,7 @@ wput(struct http *h, const void *p, size_t n)
 
 				if (w <= 0) {
 					if (w == 0)
-						seterr("Network error: "
+						seterrc(ERR_NET, "Network error: "
 						    "connection closed while "
 						    "sending");
 					return -1;
@@ -902,7 +978,7 @@ sendfd(struct http *h, const struct http_req *rq)
 		}
 		if (n == 0) {
 			if (rq->size >= 0) {
-				seterr("reading upload body: file shrank "
+				seterrc(ERR_IO, "reading upload body: file shrank "
 				    "while uploading (%lld of %lld bytes)",
 				    (long long)off, (long long)rq->size);
 				return fail(h, HTTP_ELOCAL);
@@ -940,20 +1016,11 @@ earlyanswer(struct http *h)
 	return poll(&pfd, 1, 200) > 0;
 }
 
-int
-http_send(struct http *h, const struct http_req *rq)
+/* The request head of rq into h->head, traced with -L debug. */
+static void
+buildhead(struct http *h, const struct http_req *rq)
 {
 	struct buf *b = &h->head;
-
-	h->err = HTTP_OK;
-	h->reused = 0;
-	if (h->open && (!h->reusable || h->state != B_DONE ||
-	    !stillgood(h, rq->fresh)))
-		http_close(h);
-	if (h->open)
-		h->reused = 1;
-	else if (openconn(h) < 0)
-		return -1;
 
 	buf_reset(b);
 	buf_printf(b, "%s ", rq->method);
@@ -978,15 +1045,33 @@ http_send(struct http *h, const struct http_req *rq)
 	    strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "PATCH") == 0)
 		buf_printf(b, "Content-Length: %zu\r\n", rq->len);
 	buf_puts(b, "\r\n");
-
 	if (loglevel <= LOG_DEBUG) {
 		loghead('>', b->p, b->len);
 		if (rq->fd >= 0)
 			logmsg(LOG_DEBUG, "> <streamed body from file%s>",
 			    rq->size < 0 ? ", chunked" : "");
+		else if (rq->logbody)
+			http_logbody('>', rq->ctype, rq->logbody, rq->loglen);
 		else
 			http_logbody('>', rq->ctype, rq->body, rq->len);
 	}
+}
+
+int
+http_send(struct http *h, const struct http_req *rq)
+{
+	struct buf *b = &h->head;
+
+	h->err = HTTP_OK;
+	h->reused = 0;
+	if (h->open && (!h->reusable || h->state != B_DONE ||
+	    !stillgood(h, rq->fresh)))
+		http_close(h);
+	if (h->open)
+		h->reused = 1;
+	else if (openconn(h) < 0)
+		return -1;
+	buildhead(h, rq);
 	h->nreqs++;
 	if (wput(h, b->p, b->len) < 0)
 		return fail(h, HTTP_ESEND);
@@ -1056,12 +1141,13 @@ readfail(struct http *h, ssize_t n, const char *where)
 {
 	if (n == 0 || n == HTTP_IO_TRUNC) {
 		if (!h->gotbytes) {
-			seterr("Network error: server closed the connection "
+			seterrc(ERR_NET, "Network error: server closed the connection "
 			    "without answering");
 			return fail(h, HTTP_ELOST);
 		}
-		seterr("Network error: connection closed %s", where);
-		return fail(h, HTTP_ERECV);
+		/* a clean close in the middle: broken framing */
+		seterrc(ERR_NET, "Network error: connection closed %s", where);
+		return fail(h, HTTP_EPROTO);
 	}
 	if (errno == ETIMEDOUT)
 		return fail(h, HTTP_ETIMEOUT);
@@ -1071,7 +1157,7 @@ readfail(struct http *h, ssize_t n, const char *where)
 static int
 proto(struct http *h, const char *msg)
 {
-	seterr("Network error: malformed response from %s: %s", h->u.host,
+	seterrc(ERR_NET, "Network error: malformed response from %s: %s", h->u.host,
 	    msg);
 	return fail(h, HTTP_EPROTO);
 }
@@ -1174,22 +1260,12 @@ content_length(struct http *h, const char *v, long long *cl)
 	return 0;
 }
 
-/* Read one response head (status line and headers) into h->resp. */
+/* Parse the status line into h->resp and h->hbuf. */
 static int
-readhead(struct http *h)
+statusline(struct http *h, const char *line, size_t len)
 {
 	struct http_resp *r = &h->resp;
-	char *line, *p, *colon;
-	size_t len, i;
-	int te = 0;
 
-	h->hlen = 0;
-	memset(r, 0, offsetof(struct http_resp, hdr));
-	r->nhdr = 0;
-	r->clen = -1;
-	if (getline_(h, HTTP_MAXLINE, "status line too long",
-	    "before the status line", &line, &len) < 0)
-		return -1;
 	if (len < 12 || memcmp(line, "HTTP/1.", 7) != 0 ||
 	    !isdigit((unsigned char)line[7]) || line[8] != ' ' ||
 	    !isdigit((unsigned char)line[9]) ||
@@ -1208,9 +1284,102 @@ readhead(struct http *h)
 	h->hbuf[len] = 0;
 	h->hlen = len + 1;
 	r->reason = len > 13 ? h->hbuf + 13 : "";
+	return 0;
+}
+
+/* Add one header line (or an obsolete continuation) to h->resp. */
+static int
+headerline(struct http *h, char *line, size_t len)
+{
+	struct http_resp *r = &h->resp;
+	char *p, *colon;
+	size_t i;
+
+	if (line[0] == ' ' || line[0] == '\t') {
+		/* obsolete line folding: join to the last value */
+		if (r->nhdr == 0)
+			return proto(h, "bad header line");
+		while (len && (*line == ' ' || *line == '\t')) {
+			line++;
+			len--;
+		}
+		if (h->hlen + len + 1 > HTTP_MAXHEAD)
+			return proto(h, "headers too large");
+		h->hbuf[h->hlen - 1] = ' ';
+		memcpy(h->hbuf + h->hlen, line, len);
+		h->hlen += len;
+		h->hbuf[h->hlen++] = 0;
+		return 0;
+	}
+	colon = memchr(line, ':', len);
+	if (!colon || colon == line)
+		return proto(h, "bad header line");
+	for (p = line; p < colon; p++)
+		if (!istchar((unsigned char)*p))
+			return proto(h, "bad header name");
+	if (r->nhdr == HTTP_MAXHDRS)
+		return proto(h, "too many headers");
+	if (h->hlen + len + 2 > HTTP_MAXHEAD)
+		return proto(h, "headers too large");
+	p = h->hbuf + h->hlen;
+	memcpy(p, line, len);
+	p[colon - line] = 0;
+	p[len] = 0;
+	r->hdr[r->nhdr].name = p;
+	p += (colon - line) + 1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	i = strlen(p);
+	while (i > 0 && (p[i - 1] == ' ' || p[i - 1] == '\t'))
+		p[--i] = 0;
+	r->hdr[r->nhdr].value = p;
+	r->nhdr++;
+	h->hlen += len + 1;
+	return 0;
+}
+
+/* Content-Length and Transfer-Encoding of h->resp. */
+static int
+framing(struct http *h)
+{
+	struct http_resp *r = &h->resp;
+	int i;
+
+	r->chunked = 0;
+	for (i = 0; i < r->nhdr; i++) {
+		const char *n = r->hdr[i].name, *v = r->hdr[i].value;
+
+		if (strcasecmp(n, "Content-Length") == 0) {
+			if (content_length(h, v, &r->clen) < 0)
+				return -1;
+		} else if (strcasecmp(n, "Transfer-Encoding") == 0) {
+			if (strcasecmp(v, "chunked") == 0)
+				r->chunked = 1;
+			else if (*v)
+				return proto(h, "unsupported Transfer-Encoding");
+		}
+	}
+	return 0;
+}
+
+/* Read one response head (status line and headers) into h->resp. */
+static int
+readhead(struct http *h)
+{
+	struct http_resp *r = &h->resp;
+	char *line;
+	size_t len;
+
+	h->hlen = 0;
+	memset(r, 0, offsetof(struct http_resp, hdr));
+	r->nhdr = 0;
+	r->clen = -1;
+	if (getline_(h, HTTP_MAXLINE, "status line too long",
+	    "before the status line", &line, &len) < 0 ||
+	    statusline(h, line, len) < 0)
+		return -1;
 	if (loglevel <= LOG_DEBUG)
 		logheader('<', line, len);
-
 	for (;;) {
 		if (getline_(h, HTTP_MAXLINE, "header line too long",
 		    "in the headers", &line, &len) < 0)
@@ -1221,64 +1390,10 @@ readhead(struct http *h)
 			return proto(h, "NUL byte in header");
 		if (loglevel <= LOG_DEBUG)
 			logheader('<', line, len);
-		if (line[0] == ' ' || line[0] == '\t') {
-			/* obsolete line folding: join to the last value */
-			if (r->nhdr == 0)
-				return proto(h, "bad header line");
-			while (len && (*line == ' ' || *line == '\t')) {
-				line++;
-				len--;
-			}
-			if (h->hlen + len + 1 > HTTP_MAXHEAD)
-				return proto(h, "headers too large");
-			h->hbuf[h->hlen - 1] = ' ';
-			memcpy(h->hbuf + h->hlen, line, len);
-			h->hlen += len;
-			h->hbuf[h->hlen++] = 0;
-			continue;
-		}
-		colon = memchr(line, ':', len);
-		if (!colon || colon == line)
-			return proto(h, "bad header line");
-		for (p = line; p < colon; p++)
-			if (!istchar((unsigned char)*p))
-				return proto(h, "bad header name");
-		if (r->nhdr == HTTP_MAXHDRS)
-			return proto(h, "too many headers");
-		if (h->hlen + len + 2 > HTTP_MAXHEAD)
-			return proto(h, "headers too large");
-		p = h->hbuf + h->hlen;
-		memcpy(p, line, len);
-		p[colon - line] = 0;
-		p[len] = 0;
-		r->hdr[r->nhdr].name = p;
-		p += (colon - line) + 1;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		i = strlen(p);
-		while (i > 0 && (p[i - 1] == ' ' || p[i - 1] == '\t'))
-			p[--i] = 0;
-		r->hdr[r->nhdr].value = p;
-		r->nhdr++;
-		h->hlen += len + 1;
+		if (headerline(h, line, len) < 0)
+			return -1;
 	}
-	r->chunked = 0;
-	for (i = 0; i < (size_t)r->nhdr; i++) {
-		const char *n = r->hdr[i].name, *v = r->hdr[i].value;
-
-		if (strcasecmp(n, "Content-Length") == 0) {
-			if (content_length(h, v, &r->clen) < 0)
-				return -1;
-		} else if (strcasecmp(n, "Transfer-Encoding") == 0) {
-			te = 1;
-			if (strcasecmp(v, "chunked") == 0)
-				r->chunked = 1;
-			else if (*v)
-				return proto(h, "unsupported Transfer-Encoding");
-		}
-	}
-	(void)te;
-	return 0;
+	return framing(h);
 }
 
 const struct http_resp *
@@ -1289,7 +1404,7 @@ http_recv(struct http *h, int head)
 
 	h->err = HTTP_OK;
 	if (!h->open) {
-		seterr("Network error: no connection");
+		seterrc(ERR_NET, "Network error: no connection");
 		fail(h, HTTP_ELOST);
 		return NULL;
 	}
@@ -1308,6 +1423,16 @@ http_recv(struct http *h, int head)
 			http_close(h);
 			return NULL;
 		}
+	}
+	if (!head && r->status != 204 && r->status != 304 && r->clen != 0 &&
+	    (c = http_hdr(r, "Content-Encoding")) && *c &&
+	    strcasecmp(c, "identity") != 0) {
+		seterrc(ERR_NET, "Network error: %s answered with "
+		    "Content-Encoding '%.40s' although we asked for identity "
+		    "(no compression)", h->u.host, c);
+		http_close(h);
+		fail(h, HTTP_EENCODING);
+		return NULL;
 	}
 	c = http_hdr(r, "Connection");
 	h->closeafter = (c && hdrvalue_has(c, "close")) ||
@@ -1407,22 +1532,47 @@ bodybytes(struct http *h, void *p, size_t n)
 		if (r == 0)
 			return 0;
 		if (r == HTTP_IO_TRUNC) {
-			seterr("TLS error: connection truncated (closed "
+			seterrc(ERR_TLS, "TLS error: connection truncated (closed "
 			    "without close_notify)");
-			return fail(h, HTTP_ERECV);
+			return fail(h, HTTP_EPROTO);
 		}
 	}
 	if (r == 0 || r == HTTP_IO_TRUNC) {
+		/* the server closed before the end it announced */
 		if (h->resp.chunked)
-			seterr("Network error: connection closed in the "
-			    "middle of a chunked body");
+			seterrc(ERR_NET, "Network error: connection closed in "
+			    "the middle of a chunked body (no last chunk)");
 		else
-			seterr("Network error: connection closed before the "
-			    "end of the body (%llu of %lld bytes missing)",
-			    h->remain, h->resp.clen);
-		return fail(h, HTTP_ERECV);
+			seterrc(ERR_NET, "Network error: connection closed "
+			    "before the end of the body (%llu of %lld bytes "
+			    "missing)", h->remain, h->resp.clen);
+		return fail(h, HTTP_EPROTO);
 	}
 	return fail(h, errno == ETIMEDOUT ? HTTP_ETIMEOUT : HTTP_ERECV);
+}
+
+/* The CRLF after a chunk's data.  0 or -1 (slot set). */
+static int
+chunkend(struct http *h)
+{
+	ssize_t r;
+
+	while (h->rlen - h->rpos < 2) {
+		r = fill(h);
+		if (r == 0 || r == HTTP_IO_TRUNC) {
+			seterrc(ERR_NET, "Network error: connection closed in "
+			    "the middle of a chunked body");
+			return fail(h, HTTP_EPROTO);
+		}
+		if (r < 0)
+			return fail(h, errno == ETIMEDOUT ? HTTP_ETIMEOUT :
+			    HTTP_ERECV);
+	}
+	if (memcmp(h->rbuf + h->rpos, "\r\n", 2) != 0)
+		return proto(h, "missing CRLF after chunk data");
+	h->rpos += 2;
+	h->state = B_CSIZE;
+	return 0;
 }
 
 ssize_t
@@ -1462,25 +1612,8 @@ http_read(struct http *h, void *p, size_t n)
 				goto bad;
 			break;
 		case B_CCRLF:
-			while (h->rlen - h->rpos < 2) {
-				r = fill(h);
-				if (r <= 0) {
-					if (r == 0 || r == HTTP_IO_TRUNC)
-						seterr("Network error: "
-						    "connection closed in the "
-						    "middle of a chunked body");
-					fail(h, r == 0 || r == HTTP_IO_TRUNC ||
-					    errno != ETIMEDOUT ? HTTP_ERECV :
-					    HTTP_ETIMEOUT);
-					goto bad;
-				}
-			}
-			if (memcmp(h->rbuf + h->rpos, "\r\n", 2) != 0) {
-				proto(h, "missing CRLF after chunk data");
+			if (chunkend(h) < 0)
 				goto bad;
-			}
-			h->rpos += 2;
-			h->state = B_CSIZE;
 			break;
 		case B_TRAILER:
 			if (getline_(h, HTTP_MAXLINE, "trailer line too long",
@@ -1524,7 +1657,7 @@ http_body(struct http *h, struct buf *b, size_t max)
 		b->len += (size_t)n;
 		b->p[b->len] = 0;
 		if (b->len > max) {
-			seterr("Network error: response body larger than "
+			seterrc(ERR_NET, "Network error: response body larger than "
 			    "%zu bytes", max);
 			http_close(h);
 			return fail(h, HTTP_EPROTO);
@@ -1593,7 +1726,7 @@ sse_line(struct sse *s, const char *l, size_t n, sse_cb cb, void *arg)
 	}
 	if (fl == 4 && memcmp(l, "data", 4) == 0) {
 		if (s->data.len + vl + 1 > SSE_MAXFRAME) {
-			seterr("Network error: event stream frame larger than "
+			seterrc(ERR_NET, "Network error: event stream frame larger than "
 			    "%d bytes", SSE_MAXFRAME);
 			return -1;
 		}
@@ -1644,7 +1777,7 @@ sse_feed(struct sse *s, const char *p, size_t n, sse_cb cb, void *arg)
 		m = k - i;
 		if (k == n) {
 			if (s->line.len + m > SSE_MAXFRAME + 64) {
-				seterr("Network error: event stream line "
+				seterrc(ERR_NET, "Network error: event stream line "
 				    "too long");
 				return -1;
 			}
@@ -1655,7 +1788,7 @@ sse_feed(struct sse *s, const char *p, size_t n, sse_cb cb, void *arg)
 			s->cr = 1;
 		if (s->line.len) {
 			if (s->line.len + m > SSE_MAXFRAME + 64) {
-				seterr("Network error: event stream line "
+				seterrc(ERR_NET, "Network error: event stream line "
 				    "too long");
 				return -1;
 			}

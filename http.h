@@ -6,6 +6,7 @@
 #define HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "util.h"
@@ -53,8 +54,10 @@ struct http_io {
 /* What went wrong with the last failed call (for the retry policy). */
 enum http_err {
 	HTTP_OK,
-	HTTP_ECONNECT,  /* no connection made (DNS, refused, connect timeout);
+	HTTP_ECONNECT,  /* no connection made (connect timeout, other);
 	                   nothing was sent */
+	HTTP_EDNS,      /* the host name does not resolve: nothing was sent */
+	HTTP_EREFUSED,  /* connection refused or no route: nothing sent */
 	HTTP_ETLS,      /* TLS handshake I/O failed before the request was
 	                   sent */
 	HTTP_ECERT,     /* certificate verification failed: never retry */
@@ -64,9 +67,13 @@ enum http_err {
 	HTTP_ESEND,     /* error while sending the request */
 	HTTP_ELOST,     /* request sent; connection ended before any byte of
 	                   the response */
-	HTTP_ERECV,     /* connection failed while reading the response */
+	HTTP_ERECV,     /* connection failed (reset, error) while reading
+	                   the response */
 	HTTP_ETIMEOUT,  /* read timeout */
-	HTTP_EPROTO,    /* malformed response (framing, limits) */
+	HTTP_EPROTO,    /* malformed response: framing, limits, closed
+	                   before the end it announced */
+	HTTP_EENCODING, /* a Content-Encoding other than identity, which we
+	                   never ask for: never retry */
 	HTTP_ELOCAL     /* local error: reading the body file, writing output */
 };
 
@@ -80,6 +87,10 @@ struct http *http_new(const struct url *u);
 void http_free(struct http *h);
 /* Timeouts in ms; <= 0 leaves the default (connect 30 s, read 300 s). */
 void http_timeouts(struct http *h, int connect_ms, int read_ms);
+/* Absolute deadline (now_ms() clock) for every connect, handshake,
+ * read and write from now on; 0 removes it.  Reaching it fails the I/O
+ * with HTTP_ETIMEOUT.  The per-read timeout still applies. */
+void http_deadline(struct http *h, int64_t abs_ms);
 /* Extra trust anchors (PEM file) for https; the path must outlive h. */
 void http_cafile(struct http *h, const char *path);
 /* Tests and fuzzers: use io instead of opening connections.  Each time
@@ -107,6 +118,9 @@ struct http_req {
 	                           and send chunked (not replayable) */
 	off_t size;
 	int fresh;              /* 1: do not reuse a connection idle > 1 s */
+	const char *logbody;    /* if not NULL: what -L debug shows of the
+	                           body instead of it (secrets redacted) */
+	size_t loglen;
 };
 
 /* Send a request, opening (or re-opening) the connection as needed.

@@ -35,6 +35,7 @@ const struct opt global_opts[] = {
 	{'L', "log-level", OPT_CHOICE, "LEVEL", "info", "log level", log_names, NULL},
 	{'f', "format", OPT_CHOICE, "FMT", "default", "output format", fmt_names, NULL},
 	{'S', "session", OPT_STR, "KEY", NULL, "session key (default: $CONTREE_SESSION, else derived from directory, parent process and terminal)", NULL, NULL},
+	{0, "request-timeout", OPT_STR, "SECONDS", NULL, "bound of each request: connect, TLS handshake, each read, the whole answer (default: $CONTREE_REQUEST_TIMEOUT, else 60)", NULL, NULL},
 	END
 };
 

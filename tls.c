@@ -7,6 +7,7 @@
  * loaded once per process. */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <bearssl.h>
 
@@ -40,11 +42,16 @@ struct xwrap {
 	unsigned char leaf[16384];
 	size_t leaflen;
 	int leafover;
+	unsigned char ip[16];   /* IP literal to find in the SAN, or */
+	size_t iplen;           /* 0: the engine matches the DNS name */
 };
 
 struct tls {
 	int fd;
 	int timeout_ms;
+	int64_t deadline;       /* absolute, 0 = none */
+	int first;              /* first byte received, -1 none yet */
+	char host[256];
 	int open;
 	int ioerr;              /* socket error (slot already set) */
 	int sendfail;           /* sending failed; receiving may work */
@@ -205,8 +212,10 @@ loaddir(const char *dir)
 	return n;
 }
 
-int
-tls_anchors(const char *extra_ca, const char **where)
+/* The first system bundle that has certificates, else the hashed
+ * directory.  The source, or NULL. */
+static const char *
+loadsystem(void)
 {
 	static const char *const files[] = {
 		"/etc/ssl/certs/ca-certificates.crt",   /* Debian, Alpine, Arch */
@@ -219,8 +228,56 @@ tls_anchors(const char *extra_ca, const char **where)
 		"/etc/openssl/certs/ca-certificates.crt",   /* NetBSD */
 		"/usr/local/etc/openssl/cert.pem",      /* Homebrew */
 	};
-	const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
 	size_t i;
+
+	for (i = 0; i < LEN(files); i++)
+		if (access(files[i], R_OK) == 0 && loadpem(files[i]) > 0)
+			return files[i];
+	if (loaddir("/etc/ssl/certs") > 0)
+		return "/etc/ssl/certs";
+	return NULL;
+}
+
+/* SSL_CERT_FILE, else SSL_CERT_DIR (directories separated by ':'),
+ * else the system.  0, or -1 (slot set) for an unusable
+ * SSL_CERT_FILE. */
+static int
+loadbase(void)
+{
+	const char *f = getenv("SSL_CERT_FILE"), *d = getenv("SSL_CERT_DIR");
+	char *copy, *s, *save = NULL;
+	int n;
+
+	if (f && *f) {
+		n = loadpem(f);
+		if (n < 0) {
+			seterrc(ERR_TLS, "TLS error: cannot read SSL_CERT_FILE "
+			    "%s:", f);
+			return -1;
+		}
+		if (n == 0) {
+			seterrc(ERR_TLS, "TLS error: SSL_CERT_FILE %s holds no "
+			    "PEM certificate (want a bundle of -----BEGIN "
+			    "CERTIFICATE----- blocks)", f);
+			return -1;
+		}
+		tasfrom = f;
+	} else if (d && *d) {
+		copy = xstrdup(d);
+		for (s = strtok_r(copy, ":", &save); s;
+		    s = strtok_r(NULL, ":", &save))
+			loaddir(s);
+		free(copy);
+		tasfrom = d;
+	} else {
+		tasfrom = loadsystem();
+	}
+	return 0;
+}
+
+int
+tls_anchors(const char *extra_ca, const char **where)
+{
 	int n;
 
 	if (tasloaded) {
@@ -228,49 +285,26 @@ tls_anchors(const char *extra_ca, const char **where)
 			*where = tasfrom;
 		return 0;
 	}
-	if (f && *f) {
-		if (loadpem(f) < 0) {
-			seterr("TLS error: cannot read SSL_CERT_FILE %s:", f);
-			return -1;
-		}
-		tasfrom = f;
-	} else if (d && *d) {
-		/* SSL_CERT_DIR may list several directories */
-		char *copy = xstrdup(d), *s, *save = NULL;
-
-		for (s = strtok_r(copy, ":", &save); s;
-		    s = strtok_r(NULL, ":", &save))
-			loaddir(s);
-		free(copy);
-		tasfrom = d;
-	} else {
-		for (i = 0; i < LEN(files); i++) {
-			if (access(files[i], R_OK) == 0 &&
-			    loadpem(files[i]) > 0) {
-				tasfrom = files[i];
-				break;
-			}
-		}
-		if (ntas == 0 && loaddir("/etc/ssl/certs") > 0)
-			tasfrom = "/etc/ssl/certs";
-	}
+	if (loadbase() < 0)
+		return -1;
 	if (extra_ca && *extra_ca) {
 		n = loadpem(extra_ca);
 		if (n < 0) {
-			seterr("TLS error: cannot read CA file %s:", extra_ca);
+			seterrc(ERR_TLS, "TLS error: cannot read CA file %s:",
+			    extra_ca);
 			return -1;
 		}
 		if (n == 0) {
-			seterr("TLS error: no certificate in CA file %s",
-			    extra_ca);
+			seterrc(ERR_TLS, "TLS error: no certificate in CA file "
+			    "%s", extra_ca);
 			return -1;
 		}
 		if (!tasfrom)
 			tasfrom = extra_ca;
 	}
 	if (ntas == 0) {
-		seterr("TLS error: no trusted CA certificates found (set "
-		    "SSL_CERT_FILE to a PEM bundle, or install "
+		seterrc(ERR_TLS, "TLS error: no trusted CA certificates found "
+		    "(set SSL_CERT_FILE to a PEM bundle, or install "
 		    "ca-certificates)");
 		return -1;
 	}
@@ -292,7 +326,7 @@ xw_start_chain(const br_x509_class **ctx, const char *name)
 	x->ncert = 0;
 	x->leaflen = 0;
 	x->leafover = 0;
-	x->min.vtable->start_chain(&x->min.vtable, name);
+	x->min.vtable->start_chain(&x->min.vtable, x->iplen ? NULL : name);
 }
 
 static void
@@ -328,12 +362,20 @@ xw_end_cert(const br_x509_class **ctx)
 	x->min.vtable->end_cert(&x->min.vtable);
 }
 
+/* The chain is checked by the minimal engine; for an IP literal (the
+ * engine was given no name) the leaf must also list it in its SAN. */
 static unsigned
 xw_end_chain(const br_x509_class **ctx)
 {
 	struct xwrap *x = (struct xwrap *)ctx;
+	unsigned err = x->min.vtable->end_chain(&x->min.vtable);
 
-	return x->min.vtable->end_chain(&x->min.vtable);
+	if (err != BR_ERR_OK || x->iplen == 0)
+		return err;
+	if (x->leafover || tls_san_ip(x->leaf, x->leaflen, x->ip,
+	    x->iplen) != 1)
+		return BR_ERR_X509_BAD_SERVER_NAME;
+	return BR_ERR_OK;
 }
 
 static const br_x509_pkey *
@@ -375,6 +417,92 @@ der(const unsigned char **p, const unsigned char *end, int *tag,
 	*c = s;
 	*clen = len;
 	*p = s + len;
+	return 0;
+}
+
+/* Step into the content of the element at *p (of tag want), or -1. */
+static int
+enter(const unsigned char **p, const unsigned char **end, int want)
+{
+	const unsigned char *c;
+	size_t n;
+	int tag;
+
+	if (der(p, *end, &tag, &c, &n) < 0 || tag != want)
+		return -1;
+	*p = c;
+	*end = c + n;
+	return 0;
+}
+
+/* The extensions of a DER certificate: their SEQUENCE content in
+ * [*p, *end).  0, 1 if there are none, -1 for malformed DER. */
+static int
+extensions(const unsigned char **p, const unsigned char **end)
+{
+	const unsigned char *c;
+	size_t n;
+	int tag;
+
+	if (enter(p, end, 0x30) < 0 || enter(p, end, 0x30) < 0)
+		return -1;              /* Certificate, TBSCertificate */
+	while (*p < *end) {
+		if (der(p, *end, &tag, &c, &n) < 0)
+			return -1;
+		if (tag == 0xa3) {      /* [3] EXPLICIT Extensions */
+			*p = c;
+			*end = c + n;
+			return enter(p, end, 0x30);
+		}
+	}
+	return 1;
+}
+
+/* 1 if a GeneralNames content [p, end) holds iPAddress ip; 0; -1. */
+static int
+sanhas(const unsigned char *p, const unsigned char *end,
+    const unsigned char *ip, size_t iplen)
+{
+	const unsigned char *c;
+	size_t n;
+	int tag, found = 0;
+
+	if (enter(&p, &end, 0x30) < 0)
+		return -1;
+	while (p < end) {
+		if (der(&p, end, &tag, &c, &n) < 0)
+			return -1;
+		if (tag == 0x87 && n == iplen && memcmp(c, ip, n) == 0)
+			found = 1;      /* [7] IMPLICIT OCTET STRING */
+	}
+	return found;
+}
+
+int
+tls_san_ip(const unsigned char *cert, size_t len, const unsigned char *ip,
+    size_t iplen)
+{
+	static const unsigned char san[] = { 0x55, 0x1d, 0x11 };
+	const unsigned char *p = cert, *end = cert + len, *e, *ee, *c;
+	size_t n;
+	int tag, rc;
+
+	if ((rc = extensions(&p, &end)) != 0)
+		return rc > 0 ? 0 : -1;
+	while (p < end) {
+		if (der(&p, end, &tag, &e, &n) < 0 || tag != 0x30)
+			return -1;
+		ee = e + n;
+		if (der(&e, ee, &tag, &c, &n) < 0 || tag != 0x06)
+			return -1;
+		if (n != sizeof san || memcmp(c, san, n) != 0)
+			continue;
+		if (e < ee && *e == 0x01 && der(&e, ee, &tag, &c, &n) < 0)
+			return -1;      /* critical flag */
+		if (der(&e, ee, &tag, &c, &n) < 0 || tag != 0x04)
+			return -1;
+		return sanhas(c, c + n, ip, iplen);
+	}
 	return 0;
 }
 
@@ -503,76 +631,90 @@ alertname(int a)
 	return "unknown alert";
 }
 
+/* BearSSL errors in words; cert: a certificate problem (never retry). */
+static const struct {
+	int err, cert;
+	const char *s;
+} errwords[] = {
+	{ BR_ERR_X509_NOT_TRUSTED, 1, "certificate is not trusted (unknown "
+	    "issuer or self-signed)" },
+	{ BR_ERR_X509_WEAK_PUBLIC_KEY, 1, "certificate key is too weak (RSA "
+	    "keys need 2048 bits or more)" },
+	{ BR_ERR_X509_NOT_CA, 1, "certificate was issued by a certificate "
+	    "that is not a CA" },
+	{ BR_ERR_X509_FORBIDDEN_KEY_USAGE, 1, "certificate key usage does not "
+	    "allow a TLS server" },
+	{ BR_ERR_X509_CRITICAL_EXTENSION, 1, "certificate has an unsupported "
+	    "critical extension" },
+	{ BR_ERR_X509_BAD_SIGNATURE, 1, "certificate signature is invalid" },
+	{ BR_ERR_X509_UNSUPPORTED, 1, "certificate uses an unsupported "
+	    "algorithm" },
+	{ BR_ERR_X509_WRONG_KEY_TYPE, 1, "certificate uses an unsupported "
+	    "algorithm" },
+	{ BR_ERR_X509_EMPTY_CHAIN, 1, "server sent no certificate" },
+	{ BR_ERR_X509_LIMIT_EXCEEDED, 1, "certificate chain is too long" },
+	{ BR_ERR_X509_TIME_UNKNOWN, 1, "cannot check certificate dates (clock "
+	    "unknown)" },
+	{ BR_ERR_X509_DN_MISMATCH, 1, "certificate chain is out of order "
+	    "(issuer name mismatch)" },
+	{ BR_ERR_UNSUPPORTED_VERSION, 0, "protocol version mismatch (server "
+	    "wants a version other than TLS 1.0-1.2)" },
+	{ BR_ERR_BAD_VERSION, 0, "protocol error: unexpected protocol "
+	    "version" },
+	{ BR_ERR_BAD_MAC, 0, "record authentication failed (data corrupted "
+	    "in transit)" },
+	{ BR_ERR_BAD_CIPHER_SUITE, 0, "protocol error: server chose "
+	    "parameters we did not offer" },
+	{ BR_ERR_BAD_COMPRESSION, 0, "protocol error: server chose "
+	    "parameters we did not offer" },
+	{ BR_ERR_INVALID_ALGORITHM, 0, "protocol error: server chose "
+	    "parameters we did not offer" },
+	{ BR_ERR_BAD_SIGNATURE, 0, "server's handshake signature is invalid" },
+	{ BR_ERR_UNKNOWN_TYPE, 0, "protocol error: not a TLS server, or "
+	    "garbled records" },
+	{ BR_ERR_BAD_LENGTH, 0, "protocol error: not a TLS server, or "
+	    "garbled records" },
+	{ BR_ERR_TOO_LARGE, 0, "protocol error: not a TLS server, or garbled "
+	    "records" },
+	{ BR_ERR_BAD_FRAGLEN, 0, "protocol error: not a TLS server, or "
+	    "garbled records" },
+	{ BR_ERR_WRONG_KEY_USAGE, 0, "certificate key usage does not match "
+	    "the cipher suite" },
+	{ BR_ERR_NO_RANDOM, 0, "no source of random numbers" }
+};
+
 /* Words for a BearSSL error; 1 if it is a certificate problem. */
 static int
 tlswords(int err, const char *host, char *out, size_t outsz)
 {
-	const char *s = NULL;
+	size_t i;
+	int a;
 
-	switch (err) {
-	case BR_ERR_X509_EXPIRED:
+	if (err == BR_ERR_X509_EXPIRED) {
 		validity(out, outsz);
 		return 1;
-	case BR_ERR_X509_BAD_SERVER_NAME:
+	}
+	if (err == BR_ERR_X509_BAD_SERVER_NAME) {
 		snprintf(out, outsz, "certificate does not match the host "
 		    "name %s", host);
 		return 1;
-	case BR_ERR_X509_NOT_TRUSTED:
-		s = "certificate is not trusted (unknown issuer or "
-		    "self-signed)";
-		break;
-	case BR_ERR_X509_WEAK_PUBLIC_KEY:
-		s = "certificate key is too weak (RSA keys need 2048 bits "
-		    "or more)";
-		break;
-	case BR_ERR_X509_NOT_CA:
-		s = "certificate was issued by a certificate that is not a CA";
-		break;
-	case BR_ERR_X509_FORBIDDEN_KEY_USAGE:
-		s = "certificate key usage does not allow a TLS server";
-		break;
-	case BR_ERR_X509_CRITICAL_EXTENSION:
-		s = "certificate has an unsupported critical extension";
-		break;
-	case BR_ERR_X509_BAD_SIGNATURE:
-		s = "certificate signature is invalid";
-		break;
-	case BR_ERR_X509_UNSUPPORTED:
-	case BR_ERR_X509_WRONG_KEY_TYPE:
-		s = "certificate uses an unsupported algorithm";
-		break;
-	case BR_ERR_X509_EMPTY_CHAIN:
-		s = "server sent no certificate";
-		break;
-	case BR_ERR_X509_LIMIT_EXCEEDED:
-		s = "certificate chain is too long";
-		break;
-	case BR_ERR_X509_TIME_UNKNOWN:
-		s = "cannot check certificate dates (clock unknown)";
-		break;
-	case BR_ERR_X509_DN_MISMATCH:
-		s = "certificate chain is out of order (issuer name mismatch)";
-		break;
 	}
-	if (s) {
-		snprintf(out, outsz, "%s", s);
-		return 1;
-	}
+	for (i = 0; i < LEN(errwords); i++)
+		if (errwords[i].err == err) {
+			snprintf(out, outsz, "%s", errwords[i].s);
+			return errwords[i].cert;
+		}
 	if (err >= BR_ERR_X509_OK && err < BR_ERR_X509_OK + 32) {
 		snprintf(out, outsz, "certificate is malformed (BearSSL "
 		    "error %d)", err);
 		return 1;
 	}
 	if (err >= BR_ERR_SEND_FATAL_ALERT) {
-		int a = err - BR_ERR_SEND_FATAL_ALERT;
-
+		a = err - BR_ERR_SEND_FATAL_ALERT;
 		snprintf(out, outsz, "handshake aborted by us (alert %d, %s)",
 		    a, alertname(a));
-		return 0;
-	}
-	if (err >= BR_ERR_RECV_FATAL_ALERT) {
-		int a = err - BR_ERR_RECV_FATAL_ALERT;
-
+	} else if (err >= BR_ERR_RECV_FATAL_ALERT) {
+		a = err - BR_ERR_RECV_FATAL_ALERT;
 		if (a == 70)
 			snprintf(out, outsz, "protocol version mismatch: the "
 			    "server refused TLS 1.0-1.2 (alert 70, "
@@ -580,44 +722,9 @@ tlswords(int err, const char *host, char *out, size_t outsz)
 		else
 			snprintf(out, outsz, "server sent fatal alert %d (%s)",
 			    a, alertname(a));
-		return 0;
-	}
-	switch (err) {
-	case BR_ERR_UNSUPPORTED_VERSION:
-		s = "protocol version mismatch (server wants a version other "
-		    "than TLS 1.0-1.2)";
-		break;
-	case BR_ERR_BAD_VERSION:
-		s = "protocol error: unexpected protocol version";
-		break;
-	case BR_ERR_BAD_MAC:
-		s = "record authentication failed (data corrupted in transit)";
-		break;
-	case BR_ERR_BAD_CIPHER_SUITE:
-	case BR_ERR_BAD_COMPRESSION:
-	case BR_ERR_INVALID_ALGORITHM:
-		s = "protocol error: server chose parameters we did not offer";
-		break;
-	case BR_ERR_BAD_SIGNATURE:
-		s = "server's handshake signature is invalid";
-		break;
-	case BR_ERR_UNKNOWN_TYPE:
-	case BR_ERR_BAD_LENGTH:
-	case BR_ERR_TOO_LARGE:
-	case BR_ERR_BAD_FRAGLEN:
-		s = "protocol error: not a TLS server, or garbled records";
-		break;
-	case BR_ERR_WRONG_KEY_USAGE:
-		s = "certificate key usage does not match the cipher suite";
-		break;
-	case BR_ERR_NO_RANDOM:
-		s = "no source of random numbers";
-		break;
-	}
-	if (s)
-		snprintf(out, outsz, "%s", s);
-	else
+	} else {
 		snprintf(out, outsz, "protocol error (BearSSL error %d)", err);
+	}
 	return 0;
 }
 
@@ -630,22 +737,31 @@ waitfd(struct tls *t, short ev)
 	int rc;
 
 	for (;;) {
+		int64_t ms = t->timeout_ms > 0 ? t->timeout_ms : -1, left;
+
+		if (t->deadline) {
+			left = t->deadline - now_ms();
+			if (left < 0)
+				left = 0;
+			if (ms < 0 || left < ms)
+				ms = left;
+		}
 		pfd.fd = t->fd;
 		pfd.events = ev;
-		rc = poll(&pfd, 1, t->timeout_ms > 0 ? t->timeout_ms : -1);
+		rc = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
 		if (rc > 0)
 			return 0;
 		if (rc == 0) {
-			seterr("Network error: no answer within %g s (read "
-			    "timeout)", t->timeout_ms / 1000.0);
+			seterrc(ERR_TIMEOUT, "Network error: no answer from %s "
+			    "(timeout)", t->host);
 			errno = ETIMEDOUT;
 			return -1;
 		}
 		if (errno != EINTR || interrupted) {
 			if (interrupted)
-				seterr("interrupted");
+				seterrc(ERR_INTR, "interrupted");
 			else
-				seterr("Network error: poll:");
+				seterrc(ERR_NET, "Network error: poll:");
 			return -1;
 		}
 	}
@@ -680,7 +796,7 @@ rununtil(struct tls *t, unsigned target)
 				}
 				/* the peer may still have said something
 				 * (an early answer): reads stay possible */
-				seterr("Network error: sending:");
+				seterrc(ERR_NET, "Network error: sending:");
 				t->sendfail = 1;
 				return -1;
 			}
@@ -689,7 +805,7 @@ rununtil(struct tls *t, unsigned target)
 		}
 		if ((st & BR_SSL_SENDREC) && !(st & (BR_SSL_RECVREC |
 		    BR_SSL_RECVAPP))) {
-			seterr("Network error: connection broken while "
+			seterrc(ERR_NET, "Network error: connection broken while "
 			    "sending");
 			goto ioerr;
 		}
@@ -699,7 +815,7 @@ rununtil(struct tls *t, unsigned target)
 			/* the peer talks while we want to write: an early
 			 * answer (e.g. 413 to an upload); the caller may
 			 * read it with tls_read */
-			seterr("Network error: server answered before the "
+			seterrc(ERR_NET, "Network error: server answered before the "
 			    "request was sent");
 			return -1;
 		}
@@ -716,9 +832,11 @@ rununtil(struct tls *t, unsigned target)
 				if ((errno == EINTR && !interrupted) ||
 				    errno == EAGAIN || errno == EWOULDBLOCK)
 					continue;
-				seterr("Network error: receiving:");
+				seterrc(ERR_NET, "Network error: receiving:");
 				goto ioerr;
 			}
+			if (t->first < 0)
+				t->first = p[0];
 			br_ssl_engine_recvrec_ack(eng, (size_t)n);
 			continue;
 		}
@@ -740,15 +858,15 @@ engerr(struct tls *t, const char *host)
 	if (t->ioerr || t->sendfail)
 		return 0;
 	if (err == BR_ERR_OK) {
-		seterr("Network error: connection closed by %s", host);
+		seterrc(ERR_NET, "Network error: connection closed by %s", host);
 		return 0;
 	}
 	cert = tlswords(err, host, words, sizeof words);
 	if (cert)
-		seterr("TLS error: certificate verification failed for %s: %s",
+		seterrc(ERR_TLS, "TLS error: certificate verification failed for %s: %s",
 		    host, words);
 	else
-		seterr("TLS error: %s: %s", host, words);
+		seterrc(ERR_TLS, "TLS error: %s: %s", host, words);
 	return cert;
 }
 
@@ -799,9 +917,46 @@ client_profile(br_ssl_client_context *c, br_x509_minimal_context *x)
 }
 
 
+/* For an IP literal host: its bytes into x (no SNI, no DNS-name check;
+ * the SAN is matched in xw_end_chain). */
+static void
+iphost(struct xwrap *x, const char *host)
+{
+	char tmp[256];
+
+	snprintf(tmp, sizeof tmp, "%s", host);
+	tmp[strcspn(tmp, "%")] = 0;         /* IPv6 zone id */
+	x->iplen = 0;
+	if (inet_pton(AF_INET, tmp, x->ip) == 1)
+		x->iplen = 4;
+	else if (inet_pton(AF_INET6, tmp, x->ip) == 1)
+		x->iplen = 16;
+}
+
+/* Why the handshake failed, in the slot; *certfail as for tls_open. */
+static void
+handshakefail(struct tls *t, int rc, int *certfail)
+{
+	int err = br_ssl_engine_last_error(&cc.eng);
+
+	if (t->first >= 0 && (t->first < 20 || t->first > 24) &&
+	    !t->ioerr && !t->sendfail) {
+		seterrc(ERR_TLS, "TLS error: %s did not speak TLS (a plain "
+		    "HTTP server? try http://)", t->host);
+		*certfail = 2;
+	} else if (rc == -2 && err == 0) {
+		seterrc(ERR_TLS, "TLS error: %s closed the connection during "
+		    "the handshake (not a TLS server?)", t->host);
+	} else if (engerr(t, t->host)) {
+		*certfail = 1;
+	} else if (!t->ioerr && !t->sendfail) {
+		*certfail = 2;      /* protocol failure */
+	}
+}
+
 struct tls *
 tls_open(int fd, const char *host, const char *extra_ca, int timeout_ms,
-    int *certfail)
+    int64_t deadline, int *certfail)
 {
 	struct tls *t = &conn;
 	int resume, rc;
@@ -827,25 +982,24 @@ tls_open(int fd, const char *host, const char *extra_ca, int timeout_ms,
 	memset(t, 0, sizeof *t);
 	t->fd = fd;
 	t->timeout_ms = timeout_ms;
+	t->deadline = deadline;
+	t->first = -1;
+	snprintf(t->host, sizeof t->host, "%s", host);
+	iphost(&xw, host);
 	resume = lastsidlen > 0 && strcmp(lasthost, host) == 0;
-	if (!br_ssl_client_reset(&cc, host, resume)) {
+	/* no SNI for an IP literal (RFC 6066); its SAN is checked by xw */
+	if (!br_ssl_client_reset(&cc, xw.iplen ? NULL : host, resume)) {
 		char words[256];
 
 		tlswords(br_ssl_engine_last_error(&cc.eng), host, words,
 		    sizeof words);
-		seterr("TLS error: %s", words);
+		seterrc(ERR_TLS, "TLS error: %s", words);
 		return NULL;
 	}
 	t->open = 1;
 	rc = rununtil(t, BR_SSL_SENDAPP);
 	if (rc < 0) {
-		if (rc == -2 && br_ssl_engine_last_error(&cc.eng) == 0)
-			seterr("TLS error: %s closed the connection during "
-			    "the handshake (not a TLS server?)", host);
-		else if (engerr(t, host))
-			*certfail = 1;
-		else if (!t->ioerr && !t->sendfail)
-			*certfail = 2;      /* protocol failure */
+		handshakefail(t, rc, certfail);
 		t->open = 0;
 		lastsidlen = 0;
 		return NULL;
@@ -861,6 +1015,12 @@ tls_open(int fd, const char *host, const char *extra_ca, int timeout_ms,
 	memcpy(lastsid, sp->session_id, lastsidlen);
 	snprintf(lasthost, sizeof lasthost, "%s", host);
 	return t;
+}
+
+void
+tls_deadline(struct tls *t, int64_t abs_ms)
+{
+	t->deadline = abs_ms;
 }
 
 void
@@ -884,7 +1044,7 @@ tls_read(struct tls *t, void *p, size_t n)
 	if (rc < 0) {
 		if (!t->ioerr && br_ssl_engine_last_error(&cc.eng) == BR_ERR_OK)
 			return 0;       /* close_notify */
-		engerr(t, lasthost);
+		engerr(t, t->host);
 		return -1;
 	}
 	b = br_ssl_engine_recvapp_buf(&cc.eng, &len);
@@ -903,16 +1063,16 @@ tls_write(struct tls *t, const void *p, size_t n)
 	int rc;
 
 	if (!t->open) {
-		seterr("Network error: TLS connection is closed");
+		seterrc(ERR_NET, "Network error: TLS connection is closed");
 		return -1;
 	}
 	rc = rununtil(t, BR_SSL_SENDAPP);
 	if (rc < 0) {
 		if (rc == -2)
-			seterr("Network error: connection closed by %s while "
-			    "sending", lasthost);
+			seterrc(ERR_NET, "Network error: connection closed by %s while "
+			    "sending", t->host);
 		else
-			engerr(t, lasthost);
+			engerr(t, t->host);
 		return -1;
 	}
 	b = br_ssl_engine_sendapp_buf(&cc.eng, &len);
@@ -929,17 +1089,17 @@ tls_flush(struct tls *t)
 	int rc;
 
 	if (!t->open) {
-		seterr("Network error: TLS connection is closed");
+		seterrc(ERR_NET, "Network error: TLS connection is closed");
 		return -1;
 	}
 	br_ssl_engine_flush(&cc.eng, 0);
 	rc = rununtil(t, BR_SSL_SENDAPP | BR_SSL_RECVAPP);
 	if (rc < 0) {
 		if (rc == -2)
-			seterr("Network error: connection closed by %s while "
-			    "sending", lasthost);
+			seterrc(ERR_NET, "Network error: connection closed by %s while "
+			    "sending", t->host);
 		else
-			engerr(t, lasthost);
+			engerr(t, t->host);
 		return -1;
 	}
 	return 0;

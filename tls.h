@@ -5,12 +5,15 @@
 #define TLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct tls;
 
-/* Start TLS on the connected socket fd for host (SNI and name check),
- * with socket timeouts of timeout_ms (<= 0: none).  extra_ca: a PEM file
+/* Start TLS on the connected socket fd for host (SNI and name check;
+ * an IPv4/IPv6 literal gets no SNI and must be an iPAddress in the
+ * leaf's subjectAltName), with socket timeouts of timeout_ms (<= 0:
+ * none) and the handshake done by deadline (0: none).  extra_ca: a PEM file
  * of additional trust anchors or NULL.  Resumes the previous session
  * with the same host when it can.  Returns the (static) connection, or
  * NULL with the slot set ("TLS error: ..."); *certfail is set to 1 when
@@ -19,8 +22,10 @@ struct tls;
  * failure (alert, version or cipher mismatch, not TLS): neither is worth
  * a retry; 0 for an I/O failure. */
 struct tls *tls_open(int fd, const char *host, const char *extra_ca,
-    int timeout_ms, int *certfail);
+    int timeout_ms, int64_t deadline, int *certfail);
 void tls_timeout(struct tls *t, int timeout_ms);
+/* Absolute deadline (now_ms() clock) for all I/O; 0 = none. */
+void tls_deadline(struct tls *t, int64_t abs_ms);
 /* >0 bytes, 0 after close_notify, -2 at an EOF without close_notify,
  * -1 on error (slot set; errno ETIMEDOUT for a timeout). */
 ssize_t tls_read(struct tls *t, void *p, size_t n);
@@ -38,5 +43,11 @@ void tls_close(struct tls *t);
  * with the slot set when no usable bundle exists.  *where gets the
  * source used. */
 int tls_anchors(const char *extra_ca, const char **where);
+
+/* 1 if the DER certificate cert lists the IP address ip (4 or 16
+ * bytes) as an iPAddress subjectAltName, 0 if not, -1 if the DER is
+ * malformed.  DNS names never match an IP. */
+int tls_san_ip(const unsigned char *cert, size_t len,
+    const unsigned char *ip, size_t iplen);
 
 #endif

@@ -43,7 +43,8 @@ class Certs:
                     "default_md = sha256\npolicy = p\nunique_subject = no\n"
                     "[p]\ncommonName = supplied\n" % (db, db, db))
 
-    def leaf(self, name, host="localhost", bits=2048, start=None, end=None):
+    def leaf(self, name, host="localhost", bits=2048, start=None, end=None,
+             san=None):
         key = os.path.join(self.d, name + ".key")
         csr = os.path.join(self.d, name + ".csr")
         pem = os.path.join(self.d, name + ".pem")
@@ -51,9 +52,9 @@ class Certs:
         ossl("req", "-newkey", "rsa:%d" % bits, "-nodes", "-keyout", key,
              "-out", csr, "-subj", "/CN=%s" % host)
         with open(ext, "w") as f:
-            f.write("subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\n"
+            f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n"
                     "keyUsage=digitalSignature,keyEncipherment\n"
-                    "extendedKeyUsage=serverAuth\n" % host)
+                    "extendedKeyUsage=serverAuth\n" % (san or "DNS:" + host))
         args = ["ca", "-batch", "-config", self.cnf, "-cert", self.pem,
                 "-keyfile", self.key, "-in", csr, "-out", pem, "-notext",
                 "-extfile", ext]
@@ -324,3 +325,103 @@ def test_cli_over_tls(t):
     r = t.run("images", env={"SSL_CERT_FILE": "/dev/null"})
     assert r.code == 1 and "TLS error" in r.stderr, r
     assert "[WARNING]" not in r.stderr, r.stderr
+
+
+# ------------------------------------------------------- IP addresses
+
+def _serve_once(ctx, family=socket.AF_INET, host="127.0.0.1"):
+    """A TLS server answering one request with an empty image list."""
+    s = socket.socket(family)
+    s.bind((host, 0))
+    s.listen(1)
+
+    def serve():
+        c, _ = s.accept()
+        try:
+            tc = ctx.wrap_socket(c, server_side=True)
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                d = tc.recv(4096)
+                if not d:
+                    break
+                buf += d
+            body = b'{"images": []}'
+            tc.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json"
+                       b"\r\nContent-Length: %d\r\nConnection: close\r\n"
+                       b"\r\n%s" % (len(body), body))
+            tc.unwrap().close()
+        except (ssl.SSLError, OSError):
+            c.close()
+        s.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return s.getsockname()[1]
+
+
+def _ctx(cert, key):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    return ctx
+
+
+def test_ip_san_matches_ip_literal(t):
+    ca = Certs(t.tmp)
+    cert, key = ca.leaf("ip", host="contree-ip", san="IP:127.0.0.1")
+    t.fake  # only for the harness environment
+    port = _serve_once(_ctx(cert, key))
+    r = api(t, "-1", "/images", url="https://127.0.0.1:%d" % port,
+            env={"CONTREE_CA_FILE": ca.pem})
+    assert r.code == 0, r.stderr
+    assert '"images"' in r.stdout, r.stdout
+
+
+def test_ip_literal_not_matched_by_dns_names(t):
+    ca = Certs(t.tmp)
+    t.fake
+    # a DNS name that reads like the IP, another IP, only a host name:
+    # none of them is the iPAddress 127.0.0.1
+    for n, san in enumerate(("DNS:127.0.0.1", "IP:127.0.0.2",
+                             "DNS:localhost,IP:::1")):
+        cert, key = ca.leaf("bad%d" % n, host="127.0.0.1", san=san)
+        port = _serve_once(_ctx(cert, key))
+        r = api(t, "/images", url="https://127.0.0.1:%d" % port,
+                env={"CONTREE_CA_FILE": ca.pem})
+        assert r.code == 1, (san, r.stdout)
+        assert "certificate does not match the host name 127.0.0.1" in \
+            r.stderr, (san, r.stderr)
+        assert not warnings(r), r.stderr
+
+
+def test_ip_san_chain_still_verified(t):
+    # right IP, but signed by a CA we do not trust
+    ca, other = Certs(t.tmp), Certs(os.path.join(t.tmp, "o"), "other")
+    cert, key = other.leaf("ip", host="contree-ip", san="IP:127.0.0.1")
+    t.fake
+    port = _serve_once(_ctx(cert, key))
+    r = api(t, "/images", url="https://127.0.0.1:%d" % port,
+            env={"CONTREE_CA_FILE": ca.pem})
+    assert r.code == 1, r.stdout
+    assert "certificate is not trusted" in r.stderr, r.stderr
+
+
+def test_ipv6_san(t):
+    try:
+        probe = socket.socket(socket.AF_INET6)
+        probe.bind(("::1", 0))
+        probe.close()
+    except OSError:
+        return                  # no IPv6 loopback here
+    ca = Certs(t.tmp)
+    cert, key = ca.leaf("ip6", host="contree-ip6",
+                        san="IP:0:0:0:0:0:0:0:1,IP:127.0.0.1")
+    t.fake
+    port = _serve_once(_ctx(cert, key), socket.AF_INET6, "::1")
+    r = api(t, "-1", "/images", url="https://[::1]:%d" % port,
+            env={"CONTREE_CA_FILE": ca.pem})
+    assert r.code == 0, r.stderr
+    cert, key = ca.leaf("ip6bad", host="contree-ip6", san="IP:127.0.0.1")
+    port = _serve_once(_ctx(cert, key), socket.AF_INET6, "::1")
+    r = api(t, "-1", "/images", url="https://[::1]:%d" % port,
+            env={"CONTREE_CA_FILE": ca.pem})
+    assert r.code == 1 and "does not match the host name ::1" in r.stderr, \
+        r.stderr

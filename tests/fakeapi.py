@@ -114,6 +114,11 @@ Admin interface (no auth; never logged, never faulted)
                       send an in-band `event: sse_error` frame, end stream
              sse_cut  (events route only) after `after` events close the
                       connection without ending the chunked stream
+             hang     read the request, never answer: keep the connection
+                      open `delay` seconds (default 600), then close it
+             raw      not processed: send `message` as the raw bytes of
+                      the answer (latin-1; e.g. a status line, headers and
+                      a broken body), then close the connection
     GET    /_admin/faults, DELETE /_admin/faults
     GET    /_admin/config, POST /_admin/config {key: value...}  keys:
            delay, keepalive, default_limit, default_timeout, max_timeout,
@@ -575,7 +580,8 @@ class Fault:
         self.count = int(spec.get("count", 1))
         self.kind = spec.get("kind", "status")
         if self.kind not in ("status", "drop", "lose", "truncate", "badjson",
-                             "slow", "stall", "sse_error", "sse_cut"):
+                             "slow", "stall", "sse_error", "sse_cut",
+                             "hang", "raw"):
             raise ValueError("unknown fault kind %r" % self.kind)
         self.status = int(spec.get("status") or 503)
         self.retry_after = spec.get("retry_after")
@@ -1620,6 +1626,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     if fault.retry_after is not None else []
                 return self.reply_error(fault.status, fault.message, h)
             if k == "drop":
+                return self.cut()
+            if k == "hang":
+                time.sleep(fault.delay or 600)
+                return self.cut()
+            if k == "raw":
+                try:
+                    self.wfile.write(fault.message.encode("latin-1"))
+                    self.wfile.flush()
+                except OSError:
+                    pass
                 return self.cut()
             if k == "badjson":
                 return self.reply(200, b'{"uuid": "1f0e5b1c-", "status": PENDING,'

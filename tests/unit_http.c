@@ -9,13 +9,17 @@
  * ("Name: value" expected), error (expected substring of the error),
  * head (1: answer to HEAD), reusable (1/0: connection kept after). */
 #include <dirent.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "../util.h"
 #include "../http.h"
+#include "../api.h"
 #include "unit.h"
 
 static const char *dir = "tests/http";
@@ -592,6 +596,94 @@ sse(void)
 	buf_free(&big);
 }
 
+/* ------------------------------------------------------- deadlines */
+
+/* A port that accepts connections (the kernel does) and never answers;
+ * *fd keeps it open. */
+static int
+silent_port(int *fd)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+
+	*fd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (*fd < 0 || bind(*fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    listen(*fd, 8) < 0 ||
+	    getsockname(*fd, (struct sockaddr *)&sa, &len) < 0)
+		return -1;
+	return ntohs(sa.sin_port);
+}
+
+static int
+evcb(void *arg, const char *type, const char *data, size_t len)
+{
+	(void)arg, (void)type, (void)data, (void)len;
+	return 0;
+}
+
+/* api_set_deadline bounds a call, the events stream and retry sleeps;
+ * the request timeout bounds a silent server. */
+static void
+deadlines(void)
+{
+	struct api_cfg cfg;
+	struct api *a;
+	struct api_resp r;
+	char url[64], want[128];
+	int fd, port = silent_port(&fd);
+	int64_t t0;
+
+	T_OK(port > 0);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+	memset(&cfg, 0, sizeof cfg);
+	cfg.url = url;
+	cfg.token = "t";
+	cfg.timeout_ms = 20000;
+	a = api_new(&cfg);
+	T_OK(a != NULL);
+	memset(&r, 0, sizeof r);
+	t0 = now_ms();
+	api_set_deadline(a, t0 + 300);
+	T_INTEQ(api_call(a, "GET", "/images", NULL, NULL, 0, &r), -1);
+	T_INTEQ(geterrclass(), ERR_TIMEOUT);
+	T_OK(strstr(geterr(), "deadline passed") != NULL);
+	T_OK(now_ms() - t0 < 2000);
+	T_INTEQ(api_sent(a), 1);
+	t0 = now_ms();
+	api_set_deadline(a, t0 + 300);
+	T_INTEQ(api_events(a, "op-1", evcb, NULL), -1);
+	T_INTEQ(geterrclass(), ERR_TIMEOUT);
+	T_OK(now_ms() - t0 < 2000);
+	api_free(a);
+
+	cfg.timeout_ms = 300;
+	a = api_new(&cfg);
+	t0 = now_ms();
+	T_INTEQ(api_call(a, "GET", "/images", NULL, NULL, 0, &r), -1);
+	T_INTEQ(geterrclass(), ERR_TIMEOUT);
+	snprintf(want, sizeof want, "no answer from %s in 0.3 s", url);
+	T_OK(strstr(geterr(), want) != NULL);
+	T_OK(now_ms() - t0 < 2000);
+	api_free(a);
+	close(fd);
+
+	/* refused: the deadline cuts the retry sleeps short; not sent */
+	cfg.timeout_ms = 0;
+	a = api_new(&cfg);
+	t0 = now_ms();
+	api_set_deadline(a, t0 + 700);
+	T_INTEQ(api_call(a, "POST", "/instances", NULL, "{}", API_NOREPLAY,
+	    &r), -1);
+	T_INTEQ(geterrclass(), ERR_NET);
+	T_INTEQ(api_sent(a), 0);
+	T_OK(now_ms() - t0 < 1500);
+	api_set_deadline(a, 0);
+	api_free(a);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -605,5 +697,6 @@ main(int argc, char **argv)
 	framing();
 	urls();
 	sse();
+	deadlines();
 	return T_END("unit_http");
 }
