@@ -499,7 +499,7 @@ cmd_auth_remove(struct ctx *c)
 		ini_free(ini);
 		return -1;
 	}
-	if (!arg_flag(c, "yes")) {
+	if (!arg_flag(c, "force")) {
 		int yes;
 
 		q = xasprintf("Remove profile '%s'? [y/N] ", name);

@@ -666,7 +666,7 @@ cmd_session_delete(struct ctx *c)
 			rc = EXIT_ERR;
 			continue;
 		}
-		if (!arg_flag(c, "yes")) {
+		if (!arg_flag(c, "force")) {
 			char *q = xasprintf("Delete session '%s'? [y/N] ", keys[i]);
 			int yes = ask_yn(q);
 

@@ -829,7 +829,7 @@ cmd_skill_install(struct ctx *c)
 	struct locs l = {0};
 	struct out *o;
 	size_t i;
-	int n, failed = 0, yes = arg_flag(c, "yes");
+	int n, failed = 0, yes = arg_flag(c, "force");
 
 	arg_pos(c, "SPEC", &n);
 	if (n) {
@@ -907,7 +907,7 @@ cmd_skill_remove(struct ctx *c)
 	struct locs l = {0};
 	struct out *o;
 	size_t i;
-	int failed = 0, yes = arg_flag(c, "yes");
+	int failed = 0, yes = arg_flag(c, "force");
 
 	if (targets(c, &l) < 0)
 		return -1;

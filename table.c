@@ -259,7 +259,7 @@ static const struct pos sshow_pos[] = {
 	PEND
 };
 static const struct opt yes_opts[] = {
-	{'y', "yes", OPT_FLAG, NULL, NULL, "do not ask", NULL, NULL},
+	{'y', "force", OPT_FLAG, NULL, NULL, "do not ask", NULL, A("yes")},
 	END
 };
 static const struct pos keys_some[] = {

@@ -1,0 +1,46 @@
+"""e2e_first.py - first contact: messages that say what to do, and the
+reference's spellings that scripts written for it use."""
+
+import os
+
+from harness import ok, fails, rows
+
+
+def test_force_spelling_of_yes(t):
+    """session delete, auth remove, skill install/remove: the reference
+    spells the flag -y, --force; --yes stays an alias."""
+    ok(t.run("-S", "a", "use", "tag:ubuntu:latest"))
+    ok(t.run("-S", "b", "use", "tag:ubuntu:latest"))
+    ok(t.run("session", "delete", "--force", "a"))
+    ok(t.run("session", "delete", "--yes", "b"))
+    keys = [s["session_key"] for s in
+            rows(ok(t.run("-f", "json", "session", "list")))]
+    assert "a" not in keys and "b" not in keys, keys
+    r = ok(t.run("skill", "install", "--force", "codex:sk"))
+    assert os.path.isdir(os.path.join(t.home, "sk")), r
+    ok(t.run("skill", "remove", "--force", "codex:sk"))
+    assert not os.path.exists(os.path.join(t.home, "sk"))
+
+
+def test_unknown_agent_in_skill_spec(t):
+    t.noauth()
+    r = fails(t.run("skill", "install", "-y", "claud:~"), code=2)
+    assert "unknown agent 'claud'" in r.stderr and "claude" in r.stderr, r
+    assert not os.path.exists(os.path.join(t.home, "claud:~"))
+    assert not os.path.exists("claud:~")
+
+
+def test_prompt_error_on_its_own_line(t):
+    """A prompt that meets the end of its input ends the prompt's line
+    before the error."""
+    t.noauth()
+    r = t.run("auth", "--type", "jwt", "--url", "http://127.0.0.1:9",
+              stdin="")
+    assert r.code == 1, r
+    lines = r.stderr.splitlines()
+    err = [l for l in lines if l.startswith("[ERROR]")]
+    assert err and "no token given" in err[0], r
+    assert "Token: \n[ERROR]" in r.stderr, r
+    # the prompt is not glued to the error
+    assert not any("[ERROR]" in l and not l.startswith("[ERROR]")
+                   for l in lines), r
