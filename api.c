@@ -59,6 +59,7 @@ struct api {
 	struct url u;
 	struct http *h;
 	char *token, *project, *cafile;
+	char *tokenfrom;            /* where the token came from, for 401 */
 	char origin[400];           /* scheme://host:port/prefix, for errors */
 	int iam, noretry, req_ms;
 	int64_t deadline;           /* api_set_deadline, 0 = none */
@@ -195,6 +196,7 @@ api_new(const struct api_cfg *cfg)
 	a->token = cfg->token ? xstrdup(cfg->token) : NULL;
 	a->project = cfg->project ? xstrdup(cfg->project) : NULL;
 	a->cafile = cfg->cafile ? xstrdup(cfg->cafile) : NULL;
+	a->tokenfrom = cfg->token_from ? xstrdup(cfg->token_from) : NULL;
 	a->iam = cfg->iam;
 	a->noretry = cfg->noretry;
 	http_cafile(a->h, a->cafile);
@@ -230,6 +232,7 @@ api_free(struct api *a)
 	free(a->token);
 	free(a->project);
 	free(a->cafile);
+	free(a->tokenfrom);
 	buf_free(&a->target);
 	buf_free(&a->hdrs);
 	buf_free(&a->logb);
@@ -402,14 +405,54 @@ stdreason(int st)
 	return "";
 }
 
-/* "API <status> <reason>: <body>", control characters escaped. */
+/* The server's own words in an error body: the "error", "detail" or
+ * "message" string of a JSON object (api.md §1.8), or NULL. */
+static char *
+errtext(const struct buf *body)
+{
+	static const char *const keys[] = {"error", "detail", "message"};
+	struct json j;
+	char *s = NULL;
+	size_t i;
+
+	if (!body || !body->len ||
+	    json_parse_alloc(&j, body->p, body->len) < 0)
+		return NULL;
+	for (i = 0; !s && j.tok[0].type == JSON_OBJECT && i < LEN(keys); i++)
+		s = json_getstr(&j, 0, keys[i]);
+	json_free(&j);
+	return s;
+}
+
+/* What to do about a refused token or project. */
 static void
-apierror(int status, const char *reason, const struct buf *body)
+errhint(const struct api *a, int status, struct buf *m)
+{
+	if (status == 401)
+		buf_printf(m, " (the token%s%s was refused: run 'contree auth' "
+		    "to store a new one%s)", a->tokenfrom ? " from " : "",
+		    a->tokenfrom ? a->tokenfrom : "",
+		    a->tokenfrom && a->tokenfrom[0] == '$' ?
+		    ", or set that variable to a valid token" : "");
+	else if (status == 403 && a->project)
+		buf_printf(m, " (project %s: check that the token may use it)",
+		    a->project);
+	else if (status == 403)
+		buf_puts(m, " (the token may not do this)");
+}
+
+/* "API <status> <reason>: <the server's message, or its body>", control
+ * characters escaped, with a hint for 401 and 403. */
+static void
+apierror(const struct api *a, int status, const char *reason,
+    const struct buf *body)
 {
 	struct buf m = {0};
-	size_t i, n = body && body->p ? body->len : 0;
+	char *text = errtext(body);
+	const char *p = text ? text : body && body->p ? body->p : "";
+	size_t i, n = text ? strlen(text) : body && body->p ? body->len : 0;
 
-	while (n > 0 && isspace((unsigned char)body->p[n - 1]))
+	while (n > 0 && isspace((unsigned char)p[n - 1]))
 		n--;
 	if (!reason || !*reason)
 		reason = stdreason(status);
@@ -421,7 +464,7 @@ apierror(int status, const char *reason, const struct buf *body)
 	if (n)
 		buf_addc(&m, ' ');
 	for (i = 0; i < n && i < 1500; i++) {
-		unsigned char ch = (unsigned char)body->p[i];
+		unsigned char ch = (unsigned char)p[i];
 
 		if (ch < 0x20 || ch == 0x7f)
 			buf_printf(&m, "\\x%02x", ch);
@@ -430,8 +473,10 @@ apierror(int status, const char *reason, const struct buf *body)
 	}
 	if (n > 1500)
 		buf_printf(&m, "... (%zu bytes)", n);
+	errhint(a, status, &m);
 	seterrc(ERR_API, "%s", m.p);
 	buf_free(&m);
+	free(text);
 }
 
 /* Retry-After in ms (seconds or an HTTP-date), or -1. */
@@ -697,7 +742,7 @@ apifail(struct api *a, struct call *c, const struct http_resp *rs,
 		buf_reset(&err);
 	logbody(a, rs, err.p, err.len);
 	http_done(a->h);
-	apierror(st, reason, &err);
+	apierror(a, st, reason, &err);
 	if (c->onstatus)
 		rc = c->onstatus(a, st, t->ra, c);
 	else

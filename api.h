@@ -19,6 +19,8 @@ struct api_cfg {
 	                           API_TIMEOUT_MS */
 	int noretry;            /* 1: single attempt (auth list probes) */
 	const char *cafile;     /* extra trust anchors (CONTREE_CA_FILE) */
+	const char *token_from; /* "$CONTREE_TOKEN", "--token", "profile 'x'
+	                           in PATH": named when the token is refused */
 };
 
 struct api;

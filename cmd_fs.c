@@ -57,6 +57,22 @@ cache_name(struct ctx *c, const char *image, const char *what,
 	return xasprintf("%s/cli/inspect/%s/%s-%s", c->home, image, what, hex);
 }
 
+/* A 404 or 422 of the inspect API as the user asked it: "cat: /root/x:
+ * not found in image 1d98a3b2..." (the server's words kept for others). */
+static void
+notfound(struct ctx *c, const char *path, const char *image, int status)
+{
+	const char *cmd = c->path && strncmp(c->path, "contree ", 8) == 0 ?
+	    c->path + 8 : "contree";
+
+	if (status == 404)
+		seterrc(ERR_API, "%s: %s: not found in image %.8s...", cmd, path,
+		    image);
+	else if (status == 422)
+		seterrc(ERR_API, "%s: %s: not a directory in image %.8s...", cmd,
+		    path, image);
+}
+
 /* GET url?path=path[&text=1] into body, through the cache unless text
  * (the text listing is formatted by the server, so it is not kept).
  * 0 or -1 (slot set; *status the HTTP status). */
@@ -89,6 +105,8 @@ inspect_get(struct ctx *c, const char *image, const char *what,
 	memset(&r, 0, sizeof r);
 	r.body = body;
 	rc = api_call(a, "GET", url, q, NULL, 0, &r);
+	if (rc < 0)
+		notfound(c, path, image, r.status);
 	if (rc == 0 && cache && body->len <= CACHE_MAX) {
 		char *dir = xasprintf("%s/cli/inspect/%s", c->home, image);
 
@@ -438,6 +456,8 @@ cmd_cp(struct ctx *c)
 	pg.start = pg.last = now_ms();
 	pg.done = 0;
 	rc = api_download(a, url, q, fd, cp_progress, &pg, &r);
+	if (rc < 0)
+		notfound(c, path, image, r.status);
 	size = pg.done;
 	rc = close_dest(fd, tmp, dest, rc, &size);
 	cp_release(old);

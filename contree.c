@@ -78,6 +78,7 @@ ctx_api(struct ctx *c)
 {
 	struct api_cfg cfg;
 	const char *rt;
+	char *from;
 
 	if (c->api_)
 		return c->api_;
@@ -101,7 +102,16 @@ ctx_api(struct ctx *c)
 	cfg.iam = strcmp(c->prof_type, "iam") == 0;
 	cfg.project = cfg.iam ? c->prof_project : NULL;
 	cfg.cafile = config_env(NULL, "CONTREE_CA_FILE");
+	if (c->token)
+		from = xstrdup("--token");
+	else if (c->conf && c->conf->env_token)
+		from = xasprintf("$%s", c->conf->env_token);
+	else
+		from = xasprintf("profile '%s' in %s", c->prof_name,
+		    c->config ? c->config : "auth.ini");
+	cfg.token_from = from;
 	c->api_ = api_new(&cfg);
+	free(from);
 	return c->api_;
 }
 

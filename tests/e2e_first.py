@@ -44,3 +44,27 @@ def test_prompt_error_on_its_own_line(t):
     # the prompt is not glued to the error
     assert not any("[ERROR]" in l and not l.startswith("[ERROR]")
                    for l in lines), r
+
+
+def test_refused_token_says_where_it_came_from(t):
+    t.fake
+    r = fails(t.run("images", env={"CONTREE_TOKEN": "bad"}))
+    assert "API 401 Unauthorized: " in r.stderr, r
+    assert "the token from $CONTREE_TOKEN was refused: run 'contree auth'" \
+        in r.stderr and "set that variable" in r.stderr, r
+    r = fails(t.run("--token", "bad", "images"))
+    assert "the token from --token was refused" in r.stderr, r
+    assert len(r.stderr.splitlines()) == 1, r
+    r = ok(t.run("images"))      # the profile's token works
+
+
+def test_forbidden_names_the_project(t):
+    t.start_fake(project="proj-1")
+    r = fails(t.run("-P", "proj-2", "images"))
+    assert "API 403" in r.stderr and "project proj-2" in r.stderr, r
+
+
+def test_api_errors_are_the_servers_words(t):
+    r = fails(t.run("show", "00000000-0000-4000-8000-000000000000"))
+    assert r.stderr == "[ERROR] operation 00000000-0000-4000-8000-" \
+        "000000000000: API 404 Not Found: operation not found\n", r

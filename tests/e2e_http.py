@@ -110,7 +110,9 @@ def test_query_values_encoded(t):
 def test_api_error_message(t):
     r = api(t, "/operations/00000000-0000-0000-0000-000000000000")
     assert r.code == 1
-    assert re.search(r"error: API 404 Not Found: \{.*\}", r.stderr), r.stderr
+    # the server's message, not its JSON (issue 11)
+    assert "error: API 404 Not Found: operation not found\n" in r.stderr, \
+        r.stderr
     assert not warnings(r), "4xx must not be retried: %r" % r.stderr
 
 
