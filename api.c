@@ -1406,3 +1406,24 @@ api_image_resolve(struct api *a, const char *ref, char uuid[37])
 	seterr("API 404 Not Found: no image with tag %s", name);
 	return -1;
 }
+
+int
+api_image_check(struct api *a, const char *uuid)
+{
+	struct api_resp r;
+	char *path;
+	int rc;
+
+	if (!a)
+		return -1;
+	path = xasprintf("/inspect/%s/", uuid);
+	memset(&r, 0, sizeof r);
+	rc = api_call(a, "GET", path, NULL, NULL, 0, &r);
+	free(path);
+	if (rc < 0 && r.status == 404) {
+		seterrc(ERR_API, "no image %s on the server ('contree images -a' lists them)",
+		    uuid);
+		return -1;
+	}
+	return rc;
+}

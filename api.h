@@ -112,6 +112,10 @@ int api_list_pages(struct api *a, const char *path,
  * matches). */
 int api_image_resolve(struct api *a, const char *ref, char uuid[37]);
 
+/* GET /v1/inspect/<uuid>/: 0 when the image exists; -1 with the slot
+ * set ("no image UUID on the server ..." for a 404). */
+int api_image_check(struct api *a, const char *uuid);
+
 /* "contree-cli/<version> C/99 <sysname>-<release>-<machine>", sent as
  * User-Agent (also fit for -v).  Static storage. */
 const char *api_user_agent(void);

@@ -256,6 +256,10 @@ cmd_use(struct ctx *c)
 	}
 	if (api_image_resolve(ctx_api(c), img[0], uuid) < 0)
 		return -1;
+	/* a UUID is taken as given by the resolver: check it exists now,
+	 * not at the next run */
+	if (is_uuid(img[0]) && api_image_check(ctx_api(c), uuid) < 0)
+		return -1;
 	if (isnew) {
 		if (uuid4(newkey) < 0)
 			return -1;

@@ -68,3 +68,12 @@ def test_api_errors_are_the_servers_words(t):
     r = fails(t.run("show", "00000000-0000-4000-8000-000000000000"))
     assert r.stderr == "[ERROR] operation 00000000-0000-4000-8000-" \
         "000000000000: API 404 Not Found: operation not found\n", r
+
+
+def test_use_checks_an_image_uuid(t):
+    r = fails(t.run("-S", "u", "use", "00000000-0000-4000-8000-000000000000"))
+    assert "no image 00000000-0000-4000-8000-000000000000 on the server" \
+        in r.stderr, r
+    fails(t.run("-S", "u", "session"), "No active session")   # nothing recorded
+    u = t.fake.image_uuid("ubuntu:latest")
+    ok(t.run("-S", "u", "use", u))
