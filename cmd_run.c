@@ -23,6 +23,7 @@
 #include "cmds.h"
 #include "contree.h"
 #include "json.h"
+#include "ops.h"
 #include "out.h"
 #include "store.h"
 #include "util.h"
@@ -882,6 +883,25 @@ env_set(struct env *e, const char *k, size_t klen, const char *v)
 	e->v[e->n++] = xstrdup(v);
 }
 
+/* Drop k: the marker is ours, set anew for every spawn and kept out of
+ * the digest of --preserve-env. */
+static void
+env_del(struct env *e, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (strcmp(e->k[i], k) == 0) {
+			logmsg(LOG_WARNING, "%s is set by contree for every run; the value given is ignored",
+			    k);
+			free(e->k[i]);
+			free(e->v[i]);
+			e->k[i] = e->k[e->n - 1];
+			e->v[i] = e->v[--e->n];
+			return;
+		}
+}
+
 static void
 env_free(struct env *e)
 {
@@ -934,6 +954,7 @@ build_env(struct ctx *c, struct store *st, struct env *e)
 		else
 			env_set(e, pairs[k], strlen(pairs[k]), "");
 	}
+	env_del(e, OP_MARKER_ENV);
 }
 
 static int
@@ -1051,6 +1072,7 @@ struct spawn {
 	char *title;
 	struct buf stdin_data;
 	int has_stdin;
+	char marker[33];        /* OP_MARKER_ENV: finds a lost spawn */
 };
 
 static void
@@ -1206,15 +1228,17 @@ spawn_body(struct ctx *c, const struct spawn *s, const struct env *env,
 		jw_key(&w, "cwd");
 		jw_str(&w, cwd);
 	}
-	if (send_env && env->n) {
-		jw_key(&w, "env");
-		jw_obj(&w);
-		for (i = 0; i < env->n; i++) {
-			jw_key(&w, env->k[i]);
-			jw_str(&w, env->v[i]);
-		}
-		jw_obj_end(&w);
+	/* always sent: the marker rides along even when the rest of
+	 * the environment is baked into the image */
+	jw_key(&w, "env");
+	jw_obj(&w);
+	for (i = 0; send_env && i < env->n; i++) {
+		jw_key(&w, env->k[i]);
+		jw_str(&w, env->v[i]);
 	}
+	jw_key(&w, OP_MARKER_ENV);
+	jw_str(&w, s->marker);
+	jw_obj_end(&w);
 	if (arg_flag(c, "preserve-env")) {
 		jw_key(&w, "preserve_env");
 		jw_bool(&w, 1);
@@ -1294,139 +1318,6 @@ merge_files(const struct store_file *pend, size_t npend,
 	return f;
 }
 
-/* ---- a spawn whose answer was lost ---- */
-
-static int
-json_streq_str(const struct json *j, int t, const char *s)
-{
-	return t >= 0 && json_streq(j, t, s);
-}
-
-/* Does the operation record j look like the request we sent? */
-static int
-same_request(const struct json *j, const struct spawn *s)
-{
-	int m = json_get(j, 0, "metadata"), a, t;
-	size_t i;
-
-	if (m < 0 || j->tok[m].type != JSON_OBJECT)
-		return 0;
-	if (!json_streq_str(j, json_get(j, m, "image"), s->image) ||
-	    !json_streq_str(j, json_get(j, m, "command"), s->command))
-		return 0;
-	t = json_get(j, m, "shell");
-	if (t >= 0 && json_bool(j, t) != s->shell)
-		return 0;
-	a = json_get(j, m, "args");
-	if (a >= 0 && j->tok[a].type == JSON_ARRAY) {
-		if ((size_t)j->tok[a].size != s->nargs)
-			return 0;
-		for (i = 0, t = json_first(j, a); t >= 0 && i < s->nargs;
-		    i++, t = json_after(j, t))
-			if (!json_streq(j, t, s->args[i]))
-				return 0;
-	} else if (s->nargs) {
-		return 0;
-	}
-	return 1;
-}
-
-/* Look for the operation a lost spawn may have created: instance
- * operations created since just before the spawn whose metadata match.
- * 1 found (uuid set), 0 not found or not decidable (slot set), -1. */
-static int
-find_lost_spawn(struct ctx *c, struct api *a, const struct spawn *s,
-    long long t0, char uuid[37])
-{
-	struct buf body = {0};
-	struct api_resp r;
-	struct json j;
-	char since[32];
-	const char *q[] = {"kind", "instance", "since", since, "limit", "100",
-	    NULL};
-	int t, found = 0;
-
-	iso_utc(t0 - 10, since, sizeof since);
-	memset(&r, 0, sizeof r);
-	r.body = &body;
-	if (api_call(a, "GET", "/operations", q, NULL, 0, &r) < 0) {
-		buf_free(&body);
-		return -1;
-	}
-	if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0) {
-		buf_free(&body);
-		seterr("malformed reply to GET /operations");
-		return -1;
-	}
-	if (j.tok[0].type == JSON_ARRAY)
-		for (t = json_first(&j, 0); t >= 0; t = json_after(&j, t)) {
-			char *u = json_getstr(&j, t, "uuid");
-			struct buf ob;
-			struct json oj;
-
-			if (!u || !is_uuid(u) ||
-			    op_get(c, u, 0, &ob, &oj) < 0) {
-				free(u);
-				continue;
-			}
-			if (same_request(&oj, s)) {
-				if (found++ == 0)
-					memcpy(uuid, u, 37);
-			}
-			json_free(&oj);
-			buf_free(&ob);
-			free(u);
-		}
-	json_free(&j);
-	buf_free(&body);
-	if (found > 1) {
-		seterr("%d recent operations match this run", found);
-		return 0;
-	}
-	if (!found)
-		seterr("no matching operation found");
-	return found;
-}
-
-/* POST /v1/instances, never re-sent once written (design.md §1).
- * 0 with uuid and the reply, or -1. */
-static int
-spawn(struct ctx *c, struct api *a, const struct spawn *s,
-    const char *json, struct buf *reply, char uuid[37])
-{
-	struct api_resp r;
-	long long t0 = (long long)time(NULL);
-	char *orig;
-	int saved, found;
-
-	memset(&r, 0, sizeof r);
-	r.body = reply;
-	if (api_call(a, "POST", "/instances", NULL, json, API_NOREPLAY, &r) == 0)
-		return reply_uuid(reply, "POST /instances", uuid);
-	if (r.status != 0)
-		return -1;      /* the server answered: it did not start */
-	/* The request may have reached the server and the answer got
-	 * lost.  Sending it again could run the command twice, so look
-	 * for it instead (with Ctrl-C held back while we look). */
-	orig = xstrdup(geterr());
-	saved = interrupted;
-	interrupted = 0;
-	logmsg(LOG_WARNING, "No answer to the spawn request (%s); looking for the operation",
-	    orig);
-	found = find_lost_spawn(c, a, s, t0, uuid);
-	interrupted = saved || interrupted;
-	buf_reset(reply);
-	if (found == 1) {
-		logmsg(LOG_WARNING, "Found operation %s started by this run", uuid);
-		free(orig);
-		return 0;
-	}
-	seterr("the spawn request was sent but its answer was lost (%s), and the operation could not be identified (%s): the command MAY have started; check 'contree ps -a' before running it again",
-	    orig, geterr());
-	free(orig);
-	return -1;
-}
-
 /* ---- run ---- */
 
 static int
@@ -1435,24 +1326,17 @@ status_of(const struct json *j, long long *code, int *has)
 	*has = op_exit_code(j, code);
 	if (*has)
 		return (int)(*code & 255);
-	return op_status_is(j, "SUCCESS") ? 0 : EXIT_ERR;
+	return op_status(j, 0) == OP_SUCCESS ? 0 : EXIT_ERR;
 }
 
+/* Ctrl-C: cancel the run and say so. */
 static void
-cancel_op(struct api *a, const char *uuid)
+cancel_run(struct api *a, const char *uuid)
 {
-	struct api_resp r;
-	char *path = xasprintf("/operations/%s", uuid);
-	int saved = interrupted;
-
-	interrupted = 0;
-	memset(&r, 0, sizeof r);
-	if (api_call(a, "DELETE", path, NULL, NULL, 0, &r) < 0)
+	if (op_cancel(a, uuid) < 0)
 		logmsg(LOG_DEBUG, "cancel %s: %s", uuid, geterr());
-	(void)saved;
-	interrupted = 1;
 	logmsg(LOG_INFO, "Operation %s cancelled", uuid);
-	free(path);
+	seterr("User interrupted");
 }
 
 /* The row of cli.md §9.2.4 for structured formats. */
@@ -1547,7 +1431,7 @@ record_run(struct ctx *c, struct store *st, const struct spawn *s,
 
 	if ((from = record_use(st, c, useimg, from)) < 0)
 		return -1;
-	if (!op_status_is(j, "SUCCESS"))
+	if (op_status(j, 0) != OP_SUCCESS)
 		return 0;
 	img = op_result_image(j);
 	memset(&e, 0, sizeof e);
@@ -1581,6 +1465,63 @@ record_run(struct ctx *c, struct store *st, const struct spawn *s,
 	return id < 0 ? -1 : 0;
 }
 
+/* A run the platform did not complete: name the operation, so that
+ * `contree show` finds its record. */
+static void
+report_failed(const struct json *j, const char *uuid)
+{
+	char *stt = json_getstr(j, 0, "status");
+	char *err = json_getstr(j, 0, "error");
+
+	logmsg(LOG_CRITICAL, "Operation %s finished with status %s%s%s (details: contree show %s)",
+	    uuid, stt ? stt : "?", err && *err ? ": " : "", err ? err : "",
+	    uuid);
+	free(stt);
+	free(err);
+}
+
+/* Record, report and print a finished run; its exit status. */
+static int
+finish_run(struct ctx *c, struct store *st, const struct spawn *s,
+    const char *useimg, long long from, const char *uuid,
+    const struct json *j, const struct env *env)
+{
+	struct buf so = {0}, se = {0};
+	long long code;
+	int rc = 0, has, tso, tse, status;
+
+	if (record_run(c, st, s, useimg, from, uuid, j, env) < 0) {
+		logmsg(LOG_ERROR, "%s", geterr());
+		rc = -2;
+	}
+	status = status_of(j, &code, &has);
+	if (op_timed_out(j))
+		logmsg(LOG_WARNING, "Operation %s timed out after %lld seconds",
+		    uuid, arg_int(c, "timeout"));
+	else if (op_status(j, 0) != OP_SUCCESS)
+		report_failed(j, uuid);
+	op_stream(j, "stdout", &so, &tso);
+	op_stream(j, "stderr", &se, &tse);
+	if (c->fmt == FMT_DEFAULT) {
+		fflush(stdout);
+		if (emit_stream(1, &so) < 0 && errno != EPIPE) {
+			logmsg(LOG_ERROR, "writing output:");
+			rc = -2;
+		}
+		emit_stream(2, &se);
+	} else if (print_row(c, j, &so, &se) < 0 && errno != EPIPE) {
+		logmsg(LOG_ERROR, "%s", geterr());
+		rc = -2;
+	}
+	if (tso || tse)
+		logmsg(LOG_WARNING, "The server truncated %s%s%s at %lld bytes (raise -T/--truncate)",
+		    tso ? "stdout" : "", tso && tse ? " and " : "",
+		    tse ? "stderr" : "", arg_int(c, "truncate"));
+	buf_free(&so);
+	buf_free(&se);
+	return rc == -2 ? EXIT_ERR : status;
+}
+
 int
 cmd_run(struct ctx *c)
 {
@@ -1591,21 +1532,21 @@ cmd_run(struct ctx *c)
 	struct env env;
 	struct store_file *pend = NULL;
 	struct fileent *fe = NULL;
-	struct buf body = {0}, reply = {0}, rec = {0}, so = {0}, se = {0};
+	struct buf body = {0}, reply = {0}, rec = {0};
 	struct json j;
 	const struct store_entry *tip;
 	const char *useref = arg_str(c, "use"), *cwd;
 	char uuid[37], useimg[37], dig[65];
 	size_t npend = 0, nfe = 0;
-	long long from = 0, code;
-	int rc = -1, send_env = 1, has, tso, tse, status;
+	long long from = 0;
+	int rc = -1, send_env = 1;
 
 	memset(&s, 0, sizeof s);
 	memset(&files, 0, sizeof files);
 	memset(&env, 0, sizeof env);
 	/* 1. everything local first: nothing is sent if any of it fails */
 	if (check_env_pairs(c) < 0 || collect_files(c, &files) < 0 ||
-	    build_command(c, &s) < 0)
+	    build_command(c, &s) < 0 || op_marker(s.marker) < 0)
 		goto out;
 	if (!(st = ctx_store(c)))
 		goto out;
@@ -1643,15 +1584,14 @@ cmd_run(struct ctx *c)
 		seterr("User interrupted");
 		goto out;
 	}
-	if (spawn(c, a, &s, body.p, &reply, uuid) < 0) {
+	if (op_spawn(a, body.p, s.marker, &reply, uuid) < 0) {
 		if (interrupted)
 			seterr("User interrupted (the spawn request's outcome is unknown: check 'contree ps -a')");
 		goto out;
 	}
 	logmsg(LOG_DEBUG, "operation %s", uuid);
 	if (interrupted) {
-		cancel_op(a, uuid);
-		seterr("User interrupted");
+		cancel_run(a, uuid);
 		goto out;
 	}
 	if (arg_flag(c, "detach")) {
@@ -1659,57 +1599,17 @@ cmd_run(struct ctx *c)
 		goto out;
 	}
 	/* 4. wait; Ctrl-C cancels and records nothing */
-	if (op_wait(c, uuid, c->fmt == FMT_DEFAULT, &rec, &j) < 0) {
-		if (interrupted) {
-			cancel_op(a, uuid);
-			seterr("User interrupted");
-		}
+	if (op_wait(a, c->home, uuid, c->fmt == FMT_DEFAULT, &rec, &j) < 0) {
+		if (interrupted)
+			cancel_run(a, uuid);
 		goto out;
 	}
 	/* 5. record, report, print */
-	rc = 0;
-	if (record_run(c, st, &s, useref ? useimg : NULL, from, uuid, &j,
-	    &env) < 0) {
-		logmsg(LOG_ERROR, "%s", geterr());
-		rc = -2;
-	}
-	status = status_of(&j, &code, &has);
-	if (op_timed_out(&j))
-		logmsg(LOG_WARNING, "Operation %s timed out after %lld seconds",
-		    uuid, arg_int(c, "timeout"));
-	else if (!op_status_is(&j, "SUCCESS")) {
-		char *stt = json_getstr(&j, 0, "status");
-		char *err = json_getstr(&j, 0, "error");
-
-		logmsg(LOG_CRITICAL, "Operation %s finished with status %s%s%s",
-		    uuid, stt ? stt : "?", err && *err ? ": " : "",
-		    err ? err : "");
-		free(stt);
-		free(err);
-	}
-	op_stream(&j, "stdout", &so, &tso);
-	op_stream(&j, "stderr", &se, &tse);
-	if (c->fmt == FMT_DEFAULT) {
-		fflush(stdout);
-		if (emit_stream(1, &so) < 0 && errno != EPIPE) {
-			logmsg(LOG_ERROR, "writing output:");
-			rc = -2;
-		}
-		emit_stream(2, &se);
-	} else if (print_row(c, &j, &so, &se) < 0 && errno != EPIPE) {
-		logmsg(LOG_ERROR, "%s", geterr());
-		rc = -2;
-	}
-	if (tso || tse)
-		logmsg(LOG_WARNING, "The server truncated %s%s%s at %lld bytes (raise -T/--truncate)",
-		    tso ? "stdout" : "", tso && tse ? " and " : "",
-		    tse ? "stderr" : "", arg_int(c, "truncate"));
+	rc = finish_run(c, st, &s, useref ? useimg : NULL, from, uuid, &j,
+	    &env);
 	json_free(&j);
-	rc = rc == -2 ? EXIT_ERR : status;
 out:
 	buf_free(&rec);
-	buf_free(&so);
-	buf_free(&se);
 	buf_free(&body);
 	buf_free(&reply);
 	free(fe);
@@ -1752,13 +1652,10 @@ fallback_active(struct ctx *c, struct waited **w, size_t *n)
 	if (j.tok[0].type == JSON_ARRAY)
 		for (t = json_first(&j, 0); t >= 0; t = json_after(&j, t)) {
 			int sk = json_get(&j, t, "session_key");
-			int stt = json_get(&j, t, "status");
 			char *u;
 
-			if (sk < 0 || !json_streq(&j, sk, c->session) || stt < 0 ||
-			    !(json_streq(&j, stt, "PENDING") ||
-			    json_streq(&j, stt, "ASSIGNED") ||
-			    json_streq(&j, stt, "EXECUTING")))
+			if (sk < 0 || !json_streq(&j, sk, c->session) ||
+			    !op_active(op_status(&j, t)))
 				continue;
 			if (!(u = json_getstr(&j, t, "uuid")))
 				continue;
@@ -1780,7 +1677,7 @@ record_waited(struct ctx *c, struct store *st, const struct waited *w,
 	struct store_new e;
 	int t = json_get(j, 0, "kind");
 
-	if (!op_status_is(j, "SUCCESS") || (op_exit_code(j, &code) && code) ||
+	if (op_status(j, 0) != OP_SUCCESS || (op_exit_code(j, &code) && code) ||
 	    t < 0 || !json_streq(j, t, "instance"))
 		return 0;
 	memset(&e, 0, sizeof e);
@@ -1824,10 +1721,24 @@ record_waited(struct ctx *c, struct store *st, const struct waited *w,
 	}
 }
 
+static void
+free_waited(struct waited *w, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(w[i].op);
+		free(w[i].title);
+		free(w[i].branch);
+	}
+	free(w);
+}
+
 int
 cmd_session_wait(struct ctx *c)
 {
 	struct store *st = ctx_store(c);
+	struct api *a;
 	struct waited *w = NULL;
 	struct out *o;
 	char **args;
@@ -1843,7 +1754,7 @@ cmd_session_wait(struct ctx *c)
 		int nops, k;
 		size_t np, m;
 
-		if (resolve_ops(c, args, nargs, &ops, &nops) < 0)
+		if (resolve_ops(st, c->session, args, nargs, &ops, &nops) < 0)
 			return -1;
 		p = store_pending(st, c->session, &np);
 		w = xcalloc((size_t)nops + 1, sizeof *w);
@@ -1888,6 +1799,10 @@ cmd_session_wait(struct ctx *c)
 			return 0;
 		}
 	}
+	if (!(a = ctx_api(c))) {
+		free_waited(w, n);
+		return -1;
+	}
 	logmsg(LOG_INFO, "Waiting for %zu operation%s", n, n == 1 ? "" : "s");
 	o = out_new(c->fmt, 1);
 	out_pin(o, NULL, tail_error);
@@ -1897,7 +1812,7 @@ cmd_session_wait(struct ctx *c)
 		struct row *r;
 		long long code;
 
-		if (op_wait(c, w[i].op, 0, &body, &j) < 0) {
+		if (op_wait(a, c->home, w[i].op, 0, &body, &j) < 0) {
 			if (interrupted)
 				break;
 			logmsg(LOG_ERROR, "operation %s: %s", w[i].op, geterr());
@@ -1924,7 +1839,7 @@ cmd_session_wait(struct ctx *c)
 			row_str(r, "error", "");
 		out_row(o, r);
 		out_batch(o);
-		if (!op_status_is(&j, "SUCCESS"))
+		if (op_status(&j, 0) != OP_SUCCESS)
 			status = status > 1 ? status : 1;
 		else if (op_exit_code(&j, &code) && (code & 255)) {
 			int e = (int)(code & 255);
@@ -1935,12 +1850,7 @@ cmd_session_wait(struct ctx *c)
 		buf_free(&body);
 	}
 	out_end(o);
-	for (i = 0; i < n; i++) {
-		free(w[i].op);
-		free(w[i].title);
-		free(w[i].branch);
-	}
-	free(w);
+	free_waited(w, n);
 	if (interrupted) {
 		seterr("User interrupted");
 		return -1;
