@@ -414,23 +414,18 @@ cmd_op_wait(struct ctx *c)
 		for (i = 0; i < nops; i++) {
 			struct buf body;
 			struct json j;
-			long long code;
 
 			if (done[i])
 				continue;
 			if (get_op(c, ops[i], &body, &j) < 0)
 				goto fail;
 			if (op_terminal(op_status(&j, 0))) {
+				int e = op_outcome(&j);
+
 				done[i] = 1;
 				left--;
 				wait_row(o, &j, 0);
-				if (op_status(&j, 0) != OP_SUCCESS)
-					st = st > 1 ? st : 1;
-				else if (op_exit_code(&j, &code) && code != 0) {
-					int e = (int)(code & 255);
-
-					st = st > e ? st : e;
-				}
+				st = st > e ? st : e;
 			}
 			json_free(&j);
 			buf_free(&body);

@@ -1011,7 +1011,6 @@ envcache_has(struct ctx *c, const char *image, const char *digest)
 		}
 		free(want);
 	}
-	geterr();
 	buf_free(&b);
 	free(path);
 	return found;
@@ -1026,7 +1025,6 @@ envcache_put(struct ctx *c, const char *image, const char *digest)
 
 	if (access(path, F_OK) == 0 && readfile(path, &b) < 0)
 		buf_reset(&b);
-	geterr();
 	for (line = b.p; line && *line; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
 		nlines++;
@@ -1734,6 +1732,106 @@ free_waited(struct waited *w, size_t n)
 	free(w);
 }
 
+/* The operations named on the command line, with their titles when
+ * this session started them.  -1 with the slot set. */
+static int
+waited_args(struct ctx *c, struct store *st, char **args, int nargs,
+    struct waited **w, size_t *n)
+{
+	struct store_pending *p;
+	char **ops;
+	int nops, k;
+	size_t np, m;
+
+	if (resolve_ops(st, c->session, args, nargs, &ops, &nops) < 0)
+		return -1;
+	p = store_pending(st, c->session, &np);
+	*w = xcalloc((size_t)nops + 1, sizeof **w);
+	for (k = 0; k < nops; k++) {
+		(*w)[k].op = ops[k];
+		for (m = 0; m < np; m++)
+			if (strcmp(p[m].op, ops[k]) == 0)
+				(*w)[k].title = xstrdup(p[m].title);
+	}
+	*n = (size_t)nops;
+	free(ops);
+	free(p);
+	return 0;
+}
+
+/* The session's detached runs (*record = 1: they become history), else
+ * its active operations on the server.  -1, or 1: no session (message
+ * printed). */
+static int
+waited_session(struct ctx *c, struct store *st, struct waited **w,
+    size_t *n, int *record)
+{
+	struct store_pending *p;
+	size_t np, i;
+
+	if (!store_get(st, c->session, NULL)) {
+		no_session();
+		return 1;
+	}
+	p = store_pending(st, c->session, &np);
+	*w = xcalloc(np + 1, sizeof **w);
+	for (i = 0; i < np; i++) {
+		(*w)[i].op = xstrdup(p[i].op);
+		(*w)[i].title = xstrdup(p[i].title);
+		(*w)[i].branch = xstrdup(p[i].branch);
+		(*w)[i].disposable = p[i].disposable;
+	}
+	*n = np;
+	free(p);
+	*record = np > 0;
+	if (np == 0 && fallback_active(c, w, n) < 0) {
+		free_waited(*w, *n);
+		return -1;
+	}
+	return 0;
+}
+
+/* Wait for w, record it when asked, print its row; its share of the
+ * exit status (op wait's rule), or -1 on Ctrl-C. */
+static int
+wait_one(struct ctx *c, struct api *a, struct store *st, struct out *o,
+    const struct waited *w, int record)
+{
+	struct buf body;
+	struct json j;
+	struct row *r;
+	long long code;
+	int status;
+
+	if (op_wait(a, c->home, w->op, 0, &body, &j) < 0) {
+		if (interrupted)
+			return -1;
+		logmsg(LOG_ERROR, "operation %s: %s", w->op, geterr());
+		return 1;
+	}
+	status = op_outcome(&j);
+	if (record && (record_waited(c, st, w, &j) < 0 ||
+	    store_pending_done(st, c->session, w->op) < 0)) {
+		logmsg(LOG_ERROR, "recording %s: %s", w->op, geterr());
+		status = status > 1 ? status : 1;
+	}
+	r = row_new();
+	row_json(r, &j, 0);
+	row_str(r, "uuid", w->op);
+	if (op_exit_code(&j, &code))
+		row_int(r, "exit_code", code);
+	else
+		row_null(r, "exit_code");
+	row_str(r, "title", w->title ? w->title : "");
+	if (json_get(&j, 0, "error") < 0)
+		row_str(r, "error", "");
+	out_row(o, r);
+	out_batch(o);
+	json_free(&j);
+	buf_free(&body);
+	return status;
+}
+
 int
 cmd_session_wait(struct ctx *c)
 {
@@ -1743,61 +1841,19 @@ cmd_session_wait(struct ctx *c)
 	struct out *o;
 	char **args;
 	size_t n = 0, i;
-	int nargs, record = 0, status = 0;
+	int nargs, record = 0, status = 0, k;
 
 	if (!st)
 		return -1;
 	args = arg_pos(c, "UUID_OR_REF", &nargs);
-	if (nargs) {
-		struct store_pending *p;
-		char **ops;
-		int nops, k;
-		size_t np, m;
-
-		if (resolve_ops(st, c->session, args, nargs, &ops, &nops) < 0)
-			return -1;
-		p = store_pending(st, c->session, &np);
-		w = xcalloc((size_t)nops + 1, sizeof *w);
-		for (k = 0; k < nops; k++) {
-			w[k].op = ops[k];
-			for (m = 0; m < np; m++)
-				if (strcmp(p[m].op, ops[k]) == 0)
-					w[k].title = xstrdup(p[m].title);
-		}
-		n = (size_t)nops;
-		free(ops);
-		free(p);
-	} else {
-		struct store_pending *p;
-		size_t np;
-
-		if (!store_get(st, c->session, NULL)) {
-			no_session();
-			return EXIT_ERR;
-		}
-		p = store_pending(st, c->session, &np);
-		w = xcalloc(np + 1, sizeof *w);
-		for (i = 0; i < np; i++) {
-			w[i].op = xstrdup(p[i].op);
-			w[i].title = xstrdup(p[i].title);
-			w[i].branch = xstrdup(p[i].branch);
-			w[i].disposable = p[i].disposable;
-		}
-		n = np;
-		free(p);
-		record = 1;
-		if (n == 0) {
-			record = 0;
-			if (fallback_active(c, &w, &n) < 0) {
-				free(w);
-				return -1;
-			}
-		}
-		if (n == 0) {
-			fputs("No active operations for this session.\n", stderr);
-			free(w);
-			return 0;
-		}
+	k = nargs ? waited_args(c, st, args, nargs, &w, &n) :
+	    waited_session(c, st, &w, &n, &record);
+	if (k != 0)
+		return k < 0 ? -1 : EXIT_ERR;
+	if (n == 0) {
+		fputs("No active operations for this session.\n", stderr);
+		free_waited(w, n);
+		return 0;
 	}
 	if (!(a = ctx_api(c))) {
 		free_waited(w, n);
@@ -1806,49 +1862,9 @@ cmd_session_wait(struct ctx *c)
 	logmsg(LOG_INFO, "Waiting for %zu operation%s", n, n == 1 ? "" : "s");
 	o = out_new(c->fmt, 1);
 	out_pin(o, NULL, tail_error);
-	for (i = 0; i < n; i++) {
-		struct buf body;
-		struct json j;
-		struct row *r;
-		long long code;
-
-		if (op_wait(a, c->home, w[i].op, 0, &body, &j) < 0) {
-			if (interrupted)
-				break;
-			logmsg(LOG_ERROR, "operation %s: %s", w[i].op, geterr());
-			status = status > 1 ? status : 1;
-			continue;
-		}
-		if (record) {
-			if (record_waited(c, st, &w[i], &j) < 0 ||
-			    store_pending_done(st, c->session, w[i].op) < 0) {
-				logmsg(LOG_ERROR, "recording %s: %s", w[i].op,
-				    geterr());
-				status = status > 1 ? status : 1;
-			}
-		}
-		r = row_new();
-		row_json(r, &j, 0);
-		row_str(r, "uuid", w[i].op);
-		if (op_exit_code(&j, &code))
-			row_int(r, "exit_code", code);
-		else
-			row_null(r, "exit_code");
-		row_str(r, "title", w[i].title ? w[i].title : "");
-		if (json_get(&j, 0, "error") < 0)
-			row_str(r, "error", "");
-		out_row(o, r);
-		out_batch(o);
-		if (op_status(&j, 0) != OP_SUCCESS)
-			status = status > 1 ? status : 1;
-		else if (op_exit_code(&j, &code) && (code & 255)) {
-			int e = (int)(code & 255);
-
-			status = status > e ? status : e;
-		}
-		json_free(&j);
-		buf_free(&body);
-	}
+	for (i = 0; i < n && (k = wait_one(c, a, st, o, &w[i], record)) >= 0;
+	    i++)
+		status = status > k ? status : k;
 	out_end(o);
 	free_waited(w, n);
 	if (interrupted) {

@@ -158,6 +158,16 @@ op_exit_code(const struct json *j, long long *code)
 }
 
 int
+op_outcome(const struct json *j)
+{
+	long long code;
+
+	if (op_status(j, 0) != OP_SUCCESS)
+		return 1;
+	return op_exit_code(j, &code) ? (int)(code & 255) : 0;
+}
+
+int
 op_timed_out(const struct json *j)
 {
 	int t = json_path(j, 0, "metadata", "result", "state", "timed_out",

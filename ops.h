@@ -67,6 +67,10 @@ int op_wait(struct api *a, const char *home, const char *uuid,
 /* The sandbox exit code (metadata.result.state.exit_code, else
  * result.exit_code): 1 and *code set, or 0 if there is none. */
 int op_exit_code(const struct json *j, long long *code);
+/* What a finished operation adds to the exit status of `op wait` and
+ * `session wait` (api.md §4.3): 1 if it did not end SUCCESS, else its
+ * exit code & 255 (0 without one). */
+int op_outcome(const struct json *j);
 /* metadata.result.state.timed_out */
 int op_timed_out(const struct json *j);
 /* Result image (result.image, else result_image_uuid), malloc'd, or
