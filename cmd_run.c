@@ -1520,6 +1520,36 @@ finish_run(struct ctx *c, struct store *st, const struct spawn *s,
 	return rc == -2 ? EXIT_ERR : status;
 }
 
+/* Uploads, then the spawn request in body (cli.md §9.2.1); env gets
+ * the environment of the run.  0 or -1. */
+static int
+make_request(struct ctx *c, struct api *a, struct store *st,
+    const struct spawn *s, struct filelist *files, struct env *env,
+    struct buf *body)
+{
+	struct store_file *pend;
+	struct fileent *fe;
+	size_t npend = 0, nfe = 0;
+	const char *cwd = arg_str(c, "cwd");
+	char dig[65];
+	int send_env = 1;
+
+	if (upload_files(c, a, files) < 0)
+		return -1;
+	pend = store_pending_files(st, c->session, &npend);
+	fe = merge_files(pend, npend, files, &nfe);
+	build_env(c, st, env);
+	env_digest(env, dig);
+	if (env->n && envcache_has(c, s->image, dig))
+		send_env = 0;
+	if (!cwd || !*cwd)
+		cwd = store_cwd(st, c->session);
+	spawn_body(c, s, env, send_env, cwd, fe, nfe, body);
+	free(fe);
+	free(pend);
+	return 0;
+}
+
 int
 cmd_run(struct ctx *c)
 {
@@ -1528,16 +1558,13 @@ cmd_run(struct ctx *c)
 	struct store *st;
 	struct api *a;
 	struct env env;
-	struct store_file *pend = NULL;
-	struct fileent *fe = NULL;
 	struct buf body = {0}, reply = {0}, rec = {0};
 	struct json j;
 	const struct store_entry *tip;
-	const char *useref = arg_str(c, "use"), *cwd;
-	char uuid[37], useimg[37], dig[65];
-	size_t npend = 0, nfe = 0;
+	const char *useref = arg_str(c, "use");
+	char uuid[37], useimg[37];
 	long long from = 0;
-	int rc = -1, send_env = 1;
+	int rc = -1;
 
 	memset(&s, 0, sizeof s);
 	memset(&files, 0, sizeof files);
@@ -1566,18 +1593,8 @@ cmd_run(struct ctx *c)
 	}
 	from = tip ? tip->id : 0;
 	/* 3. uploads, then the request */
-	if (upload_files(c, a, &files) < 0)
+	if (make_request(c, a, st, &s, &files, &env, &body) < 0)
 		goto out;
-	pend = store_pending_files(st, c->session, &npend);
-	fe = merge_files(pend, npend, &files, &nfe);
-	build_env(c, st, &env);
-	env_digest(&env, dig);
-	if (env.n && envcache_has(c, s.image, dig))
-		send_env = 0;
-	cwd = arg_str(c, "cwd");
-	if (!cwd || !*cwd)
-		cwd = store_cwd(st, c->session);
-	spawn_body(c, &s, &env, send_env, cwd, fe, nfe, &body);
 	if (interrupted) {
 		seterr("User interrupted");
 		goto out;
@@ -1610,8 +1627,6 @@ out:
 	buf_free(&rec);
 	buf_free(&body);
 	buf_free(&reply);
-	free(fe);
-	free(pend);
 	env_free(&env);
 	free_files(&files);
 	spawn_free(&s);

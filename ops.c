@@ -1,7 +1,8 @@
 /* ops.c - operations: statuses, references, records and their cache,
  * waiting (events stream, polling fallback), spawning without ever
  * sending twice (a per-spawn marker finds a lost one), cancelling and
- * image import (api.md §3.6, §4, §7; cli.md §7.6, §7.10; design.md §1). */
+ * image import (api.md §3.6, §4, §7; cli.md §7.6, §7.10; design.md
+ * §1). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -357,6 +358,57 @@ struct evrun {
 	int bad;                /* something we could not read: use GET */
 };
 
+/* A stdout/stderr event's bytes, appended to b. */
+static void
+ev_output(struct evrun *e, struct buf *b, const struct json *j, int d)
+{
+	int val = json_get(j, d, "value"), enc = json_get(j, d, "encoding");
+	struct buf raw = {0};
+
+	if (val < 0) {
+		e->bad = 1;
+	} else if (enc >= 0 && json_streq(j, enc, "base64")) {
+		json_str(j, val, &raw);
+		if (b64_decode(b, raw.p ? raw.p : "", raw.len) < 0)
+			e->bad = 1;
+		buf_free(&raw);
+	} else {
+		json_str(j, val, b);
+	}
+}
+
+static void
+ev_exit(struct evrun *e, const struct json *j, int d)
+{
+	int to = json_get(j, d, "timed_out"), t = json_get(j, d, "code");
+	int64_t v;
+
+	if (t >= 0 && json_int64(j, t, &v) == 0) {
+		e->exited = 1;
+		e->code = v;
+	}
+	e->timed_out = to >= 0 && json_bool(j, to) == 1;
+}
+
+static void
+ev_completion(struct evrun *e, const struct json *j, int d)
+{
+	double ms;
+	int t;
+
+	e->done = 1;
+	e->status = json_getstr(j, d, "status");
+	e->image = json_getstr(j, d, "result_image_uuid");
+	if (!e->image)
+		e->image = json_getstr(j, d, "result_image");
+	e->error = json_getstr(j, d, "error");
+	if ((t = json_get(j, d, "duration_ms")) >= 0 &&
+	    json_double(j, t, &ms) == 0)
+		e->duration = ms / 1000.0;
+	else if ((t = json_get(j, d, "duration")) >= 0)
+		json_double(j, t, &e->duration);
+}
+
 static int
 ev_collect(void *arg, const char *type, const char *data, size_t len)
 {
@@ -380,55 +432,21 @@ ev_collect(void *arg, const char *type, const char *data, size_t len)
 		json_free(&j);
 		return 0;
 	}
-	if ((strcmp(type, "stdout") == 0 || strcmp(type, "stderr") == 0) &&
-	    spid == 1) {
-		struct buf *b = type[3] == 'o' ? &e->out : &e->err;
-		int val = json_get(&j, d, "value");
-		int enc = json_get(&j, d, "encoding");
-
-		if (val < 0)
-			e->bad = 1;
-		else if (enc >= 0 && json_streq(&j, enc, "base64")) {
-			struct buf raw = {0};
-
-			json_str(&j, val, &raw);
-			if (b64_decode(b, raw.p ? raw.p : "", raw.len) < 0)
-				e->bad = 1;
-			buf_free(&raw);
-		} else {
-			json_str(&j, val, b);
-		}
-	} else if (strcmp(type, "truncated") == 0) {
+	if (strcmp(type, "stdout") == 0 && spid == 1)
+		ev_output(e, &e->out, &j, d);
+	else if (strcmp(type, "stderr") == 0 && spid == 1)
+		ev_output(e, &e->err, &j, d);
+	else if (strcmp(type, "truncated") == 0) {
 		int st = json_get(&j, d, "stream");
 
 		if (st >= 0 && json_streq(&j, st, "stdout"))
 			e->tso = 1;
 		else if (st >= 0 && json_streq(&j, st, "stderr"))
 			e->tse = 1;
-	} else if (strcmp(type, "exit") == 0 && spid == 1) {
-		int to = json_get(&j, d, "timed_out");
-
-		if ((t = json_get(&j, d, "code")) >= 0 &&
-		    json_int64(&j, t, &v) == 0) {
-			e->exited = 1;
-			e->code = v;
-		}
-		e->timed_out = to >= 0 && json_bool(&j, to) == 1;
-	} else if (strcmp(type, "completion") == 0) {
-		double ms;
-
-		e->done = 1;
-		e->status = json_getstr(&j, d, "status");
-		e->image = json_getstr(&j, d, "result_image_uuid");
-		if (!e->image)
-			e->image = json_getstr(&j, d, "result_image");
-		e->error = json_getstr(&j, d, "error");
-		if ((t = json_get(&j, d, "duration_ms")) >= 0 &&
-		    json_double(&j, t, &ms) == 0)
-			e->duration = ms / 1000.0;
-		else if ((t = json_get(&j, d, "duration")) >= 0)
-			json_double(&j, t, &e->duration);
-	}
+	} else if (strcmp(type, "exit") == 0 && spid == 1)
+		ev_exit(e, &j, d);
+	else if (strcmp(type, "completion") == 0)
+		ev_completion(e, &j, d);
 	json_free(&j);
 	return 0;
 }
