@@ -48,8 +48,8 @@ void free_ops(char **ops, int n);
  * failure both are released.  home is CONTREE_HOME: terminal records
  * are cached in home/cli/operations/ (cli.md §7.10). */
 
-/* A terminal record from the cache: 0, or -1 (nothing cached; the slot
- * is left alone). */
+/* A terminal record from the cache: 0, or -1 when none is usable (not
+ * an error: the caller asks the server). */
 int op_cached(const char *home, const char *uuid, struct buf *body,
     struct json *j);
 /* One GET; a terminal record is cached. */
