@@ -23,11 +23,11 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
 OBJ = contree.o parse.o config.o table.o util.o json.o ini.o out.o store.o \
-	http.o tls.o api.o cmd_images.o cmd_fs.o cmd_session.o cmd_auth.o \
-	cmd_run.o cmd_ops.o cmd_misc.o cmd_skill.o cmd_shell.o manual.o \
-	complete.o edit.o files.o
+	http.o tls.o api.o ops.o files.o cmd_images.o cmd_fs.o cmd_session.o \
+	cmd_auth.o cmd_run.o cmd_ops.o cmd_misc.o cmd_skill.o cmd_shell.o \
+	manual.o complete.o edit.o
 HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h \
-	config.h manual.h complete.h edit.h files.h
+	ops.h files.h config.h manual.h complete.h edit.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
 	tests/unit_store tests/unit_http tests/unit_parse tests/unit_edit \

@@ -9,6 +9,7 @@
 #include "cmds.h"
 #include "contree.h"
 #include "json.h"
+#include "ops.h"
 #include "out.h"
 #include "store.h"
 #include "util.h"
@@ -146,7 +147,6 @@ cmd_tag(struct ctx *c)
 
 struct import {
 	char *url, *tag, *op;
-	int done;
 };
 
 /* docker://<registry>/<path>:<tag> for a user's reference (cli.md §9.5). */
@@ -229,16 +229,131 @@ brace(const char *ref, char ***out, int *n)
 	}
 }
 
+/* The import request (api.md §2.3) for im, with credentials when
+ * user is set. */
+static void
+import_body(struct ctx *c, const struct import *im, const char *user,
+    const char *pass, struct buf *js)
+{
+	struct jw w;
+
+	jw_init(&w, js, 0);
+	jw_obj(&w);
+	jw_key(&w, "registry");
+	jw_obj(&w);
+	jw_key(&w, "url");
+	jw_str(&w, im->url);
+	if (user) {
+		jw_key(&w, "credentials");
+		jw_obj(&w);
+		jw_key(&w, "username");
+		jw_str(&w, user);
+		jw_key(&w, "password");
+		jw_str(&w, pass);
+		jw_obj_end(&w);
+	}
+	jw_obj_end(&w);
+	jw_key(&w, "tag");
+	jw_str(&w, im->tag);
+	if (arg_given(c, "timeout")) {
+		jw_key(&w, "timeout");
+		jw_int(&w, arg_int(c, "timeout"));
+	}
+	jw_obj_end(&w);
+}
+
+/* Start importing ref ("REF" or "REF?tag=T"): im gets url, tag and, on
+ * success, op.  0, or -1 (logged). */
+static int
+import_start(struct ctx *c, struct api *a, char *ref, struct import *im,
+    const char *user, const char *pass)
+{
+	struct buf js = {0};
+	char *q = strstr(ref, "?tag="), uuid[37];
+	int rc;
+
+	if (q) {
+		im->tag = xstrdup(q + 5);
+		*q = '\0';
+	}
+	im->url = registry_url(ref);
+	if (!im->tag)
+		im->tag = default_tag(im->url);
+	/* the reference shows the password's first three characters; we
+	 * show none of it */
+	if (user)
+		logmsg(LOG_INFO, "Importing %s as %s (user:%s, password ***)",
+		    im->url, im->tag, user);
+	else
+		logmsg(LOG_INFO, "Importing %s as %s (anonymous)", im->url,
+		    im->tag);
+	import_body(c, im, user, pass, &js);
+	rc = op_import(a, js.p, uuid);
+	memzero(js.p, js.len);
+	buf_free(&js);
+	if (rc < 0) {
+		logmsg(LOG_ERROR, "import of %s: %s", im->url, geterr());
+		return -1;
+	}
+	im->op = xstrdup(uuid);
+	return 0;
+}
+
+/* Wait for im's operation and print its row.  1 if it did not end
+ * SUCCESS, 0, or -1 on Ctrl-C. */
+static int
+import_wait(struct ctx *c, struct api *a, struct out *o,
+    const struct import *im)
+{
+	struct buf body;
+	struct json j;
+	struct row *row;
+	char *img;
+	int bad;
+
+	if (op_wait(a, c->home, im->op, 0, &body, &j) < 0) {
+		if (interrupted)
+			return -1;
+		logmsg(LOG_ERROR, "%s: %s", im->op, geterr());
+		return 1;
+	}
+	img = op_result_image(&j);
+	row = row_new();
+	row_json(row, &j, 0);
+	row_str(row, "uuid", im->op);
+	row_str(row, "registry_url", im->url);
+	row_str(row, "image", img ? img : "");
+	out_row(o, row);
+	out_batch(o);
+	bad = op_status(&j, 0) != OP_SUCCESS;
+	free(img);
+	json_free(&j);
+	buf_free(&body);
+	return bad;
+}
+
+/* Ctrl-C: cancel the imports from im[from] on. */
+static void
+import_cancel(struct api *a, const struct import *im, int from, int n)
+{
+	int i;
+
+	for (i = from; i < n; i++)
+		if (im[i].op && op_cancel(a, im[i].op) == 0)
+			logmsg(LOG_INFO, "Cancelled import %s", im[i].op);
+	seterr("User interrupted");
+}
+
 int
 cmd_images_import(struct ctx *c)
 {
+	static const char *const tail[] = {"error", NULL};
 	struct api *a = ctx_api(c);
-	struct import *im = NULL;
+	struct import *im;
 	struct out *o;
 	char **refs = NULL, **args, pw[512];
 	const char *user = arg_str(c, "username"), *pass = arg_str(c, "password");
-	int nrefs = 0, nargs, i, left, failed = 0, rc = 0;
-	int64_t delay = 0;
+	int nrefs = 0, nargs, i, failed = 0, rc = 0, k;
 
 	if (!a)
 		return -1;
@@ -250,149 +365,22 @@ cmd_images_import(struct ctx *c)
 			return -1;
 		pass = pw;
 	}
-	im = xcalloc((size_t)nrefs, sizeof *im);
-	for (i = 0; i < nrefs; i++) {
-		char *q = strstr(refs[i], "?tag=");
-		struct buf js = {0}, body = {0};
-		struct api_resp r;
-		struct jw w;
-
-		if (q) {
-			im[i].tag = xstrdup(q + 5);
-			*q = '\0';
-		}
-		im[i].url = registry_url(refs[i]);
-		if (!im[i].tag)
-			im[i].tag = default_tag(im[i].url);
-		/* the reference shows the password's first three
-		 * characters; we show none of it */
-		if (user)
-			logmsg(LOG_INFO, "Importing %s as %s (user:%s, password ***)",
-			    im[i].url, im[i].tag, user);
-		else
-			logmsg(LOG_INFO, "Importing %s as %s (anonymous)",
-			    im[i].url, im[i].tag);
-		jw_init(&w, &js, 0);
-		jw_obj(&w);
-		jw_key(&w, "registry");
-		jw_obj(&w);
-		jw_key(&w, "url");
-		jw_str(&w, im[i].url);
-		if (user) {
-			jw_key(&w, "credentials");
-			jw_obj(&w);
-			jw_key(&w, "username");
-			jw_str(&w, user);
-			jw_key(&w, "password");
-			jw_str(&w, pass);
-			jw_obj_end(&w);
-		}
-		jw_obj_end(&w);
-		jw_key(&w, "tag");
-		jw_str(&w, im[i].tag);
-		if (arg_given(c, "timeout")) {
-			jw_key(&w, "timeout");
-			jw_int(&w, arg_int(c, "timeout"));
-		}
-		jw_obj_end(&w);
-		memset(&r, 0, sizeof r);
-		r.body = &body;
-		if (api_call(a, "POST", "/images/import", NULL, js.p,
-		    API_NOREPLAY, &r) == 0) {
-			struct json j;
-
-			if (json_parse_alloc(&j, body.p ? body.p : "", body.len) == 0) {
-				im[i].op = json_getstr(&j, 0, "uuid");
-				json_free(&j);
-			}
-			if (!im[i].op)
-				logmsg(LOG_ERROR, "import of %s: no operation in the reply",
-				    im[i].url);
-		} else {
-			logmsg(LOG_ERROR, "import of %s: %s", im[i].url, geterr());
-		}
-		if (!im[i].op) {
-			im[i].done = 1;
+	im = xcalloc((size_t)nrefs + 1, sizeof *im);
+	for (i = 0; i < nrefs && !interrupted; i++)
+		if (import_start(c, a, refs[i], &im[i], user, pass) < 0)
 			failed = 1;
-		}
-		buf_free(&js);
-		buf_free(&body);
-	}
 	memzero(pw, sizeof pw);
 	o = out_new(c->fmt, 1);
-	{
-		static const char *const tail[] = {"error", NULL};
-
-		out_pin(o, NULL, tail);
-	}
-	for (;;) {
-		left = 0;
-		for (i = 0; i < nrefs; i++)
-			left += !im[i].done;
-		if (!left)
+	out_pin(o, NULL, tail);
+	for (i = 0; i < nrefs; i++) {
+		if (!im[i].op)
+			continue;
+		if (interrupted || (k = import_wait(c, a, o, &im[i])) < 0) {
+			import_cancel(a, im, i, nrefs);
+			rc = -1;
 			break;
-		if (sleep_ms(delay) < 0)
-			break;
-		delay = 5000;
-		for (i = 0; i < nrefs; i++) {
-			struct buf body = {0};
-			struct api_resp r;
-			struct json j;
-			char *path, *st;
-
-			if (im[i].done)
-				continue;
-			path = xasprintf("/operations/%s", im[i].op);
-			memset(&r, 0, sizeof r);
-			r.body = &body;
-			if (api_call(a, "GET", path, NULL, NULL, 0, &r) < 0) {
-				logmsg(LOG_ERROR, "%s: %s", im[i].op, geterr());
-				im[i].done = 1;
-				failed = 1;
-			} else if (json_parse_alloc(&j, body.p, body.len) == 0) {
-				st = json_getstr(&j, 0, "status");
-				if (st && (!strcmp(st, "SUCCESS") ||
-				    !strcmp(st, "FAILED") ||
-				    !strcmp(st, "CANCELLED"))) {
-					struct row *row = row_new();
-					int res = json_get(&j, 0, "result");
-					char *img = res >= 0 ?
-					    json_getstr(&j, res, "image") : NULL;
-
-					row_json(row, &j, 0);
-					row_str(row, "uuid", im[i].op);
-					row_str(row, "registry_url", im[i].url);
-					row_str(row, "image", img ? img : "");
-					out_row(o, row);
-					out_batch(o);
-					free(img);
-					im[i].done = 1;
-					failed |= strcmp(st, "SUCCESS") != 0;
-				}
-				free(st);
-				json_free(&j);
-			}
-			free(path);
-			buf_free(&body);
 		}
-	}
-	if (interrupted) {
-		for (i = 0; i < nrefs; i++) {
-			struct api_resp r;
-			char *path;
-
-			if (im[i].done)
-				continue;
-			path = xasprintf("/operations/%s", im[i].op);
-			memset(&r, 0, sizeof r);
-			interrupted = 0;  /* let the cancel through */
-			if (api_call(a, "DELETE", path, NULL, NULL, 0, &r) == 0)
-				logmsg(LOG_INFO, "Cancelled import %s", im[i].op);
-			free(path);
-		}
-		interrupted = 1;
-		seterr("User interrupted");
-		rc = -1;
+		failed |= k;
 	}
 	if (out_end(o) < 0)
 		rc = -1;

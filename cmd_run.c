@@ -17,6 +17,7 @@
 #include "contree.h"
 #include "files.h"
 #include "json.h"
+#include "ops.h"
 #include "out.h"
 #include "store.h"
 #include "util.h"
@@ -206,6 +207,25 @@ env_set(struct env *e, const char *k, size_t klen, const char *v)
 	e->v[e->n++] = xstrdup(v);
 }
 
+/* Drop k: the marker is ours, set anew for every spawn and kept out of
+ * the digest of --preserve-env. */
+static void
+env_del(struct env *e, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (strcmp(e->k[i], k) == 0) {
+			logmsg(LOG_WARNING, "%s is set by contree for every run; the value given is ignored",
+			    k);
+			free(e->k[i]);
+			free(e->v[i]);
+			e->k[i] = e->k[e->n - 1];
+			e->v[i] = e->v[--e->n];
+			return;
+		}
+}
+
 static void
 env_free(struct env *e)
 {
@@ -258,6 +278,7 @@ build_env(struct ctx *c, struct store *st, struct env *e)
 		else
 			env_set(e, pairs[k], strlen(pairs[k]), "");
 	}
+	env_del(e, OP_MARKER_ENV);
 }
 
 static int
@@ -314,7 +335,6 @@ envcache_has(struct ctx *c, const char *image, const char *digest)
 		}
 		free(want);
 	}
-	geterr();
 	buf_free(&b);
 	free(path);
 	return found;
@@ -329,7 +349,6 @@ envcache_put(struct ctx *c, const char *image, const char *digest)
 
 	if (access(path, F_OK) == 0 && readfile(path, &b) < 0)
 		buf_reset(&b);
-	geterr();
 	for (line = b.p; line && *line; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
 		nlines++;
@@ -375,6 +394,7 @@ struct spawn {
 	char *title;
 	struct buf stdin_data;
 	int has_stdin;
+	char marker[33];        /* OP_MARKER_ENV: finds a lost spawn */
 };
 
 static void
@@ -530,15 +550,17 @@ spawn_body(struct ctx *c, const struct spawn *s, const struct env *env,
 		jw_key(&w, "cwd");
 		jw_str(&w, cwd);
 	}
-	if (send_env && env->n) {
-		jw_key(&w, "env");
-		jw_obj(&w);
-		for (i = 0; i < env->n; i++) {
-			jw_key(&w, env->k[i]);
-			jw_str(&w, env->v[i]);
-		}
-		jw_obj_end(&w);
+	/* always sent: the marker rides along even when the rest of
+	 * the environment is baked into the image */
+	jw_key(&w, "env");
+	jw_obj(&w);
+	for (i = 0; send_env && i < env->n; i++) {
+		jw_key(&w, env->k[i]);
+		jw_str(&w, env->v[i]);
 	}
+	jw_key(&w, OP_MARKER_ENV);
+	jw_str(&w, s->marker);
+	jw_obj_end(&w);
 	if (arg_flag(c, "preserve-env")) {
 		jw_key(&w, "preserve_env");
 		jw_bool(&w, 1);
@@ -618,139 +640,6 @@ merge_files(const struct store_file *pend, size_t npend,
 	return f;
 }
 
-/* ---- a spawn whose answer was lost ---- */
-
-static int
-json_streq_str(const struct json *j, int t, const char *s)
-{
-	return t >= 0 && json_streq(j, t, s);
-}
-
-/* Does the operation record j look like the request we sent? */
-static int
-same_request(const struct json *j, const struct spawn *s)
-{
-	int m = json_get(j, 0, "metadata"), a, t;
-	size_t i;
-
-	if (m < 0 || j->tok[m].type != JSON_OBJECT)
-		return 0;
-	if (!json_streq_str(j, json_get(j, m, "image"), s->image) ||
-	    !json_streq_str(j, json_get(j, m, "command"), s->command))
-		return 0;
-	t = json_get(j, m, "shell");
-	if (t >= 0 && json_bool(j, t) != s->shell)
-		return 0;
-	a = json_get(j, m, "args");
-	if (a >= 0 && j->tok[a].type == JSON_ARRAY) {
-		if ((size_t)j->tok[a].size != s->nargs)
-			return 0;
-		for (i = 0, t = json_first(j, a); t >= 0 && i < s->nargs;
-		    i++, t = json_after(j, t))
-			if (!json_streq(j, t, s->args[i]))
-				return 0;
-	} else if (s->nargs) {
-		return 0;
-	}
-	return 1;
-}
-
-/* Look for the operation a lost spawn may have created: instance
- * operations created since just before the spawn whose metadata match.
- * 1 found (uuid set), 0 not found or not decidable (slot set), -1. */
-static int
-find_lost_spawn(struct ctx *c, struct api *a, const struct spawn *s,
-    long long t0, char uuid[37])
-{
-	struct buf body = {0};
-	struct api_resp r;
-	struct json j;
-	char since[32];
-	const char *q[] = {"kind", "instance", "since", since, "limit", "100",
-	    NULL};
-	int t, found = 0;
-
-	iso_utc(t0 - 10, since, sizeof since);
-	memset(&r, 0, sizeof r);
-	r.body = &body;
-	if (api_call(a, "GET", "/operations", q, NULL, 0, &r) < 0) {
-		buf_free(&body);
-		return -1;
-	}
-	if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0) {
-		buf_free(&body);
-		seterr("malformed reply to GET /operations");
-		return -1;
-	}
-	if (j.tok[0].type == JSON_ARRAY)
-		for (t = json_first(&j, 0); t >= 0; t = json_after(&j, t)) {
-			char *u = json_getstr(&j, t, "uuid");
-			struct buf ob;
-			struct json oj;
-
-			if (!u || !is_uuid(u) ||
-			    op_get(c, u, 0, &ob, &oj) < 0) {
-				free(u);
-				continue;
-			}
-			if (same_request(&oj, s)) {
-				if (found++ == 0)
-					memcpy(uuid, u, 37);
-			}
-			json_free(&oj);
-			buf_free(&ob);
-			free(u);
-		}
-	json_free(&j);
-	buf_free(&body);
-	if (found > 1) {
-		seterr("%d recent operations match this run", found);
-		return 0;
-	}
-	if (!found)
-		seterr("no matching operation found");
-	return found;
-}
-
-/* POST /v1/instances, never re-sent once written (design.md §1).
- * 0 with uuid and the reply, or -1. */
-static int
-spawn(struct ctx *c, struct api *a, const struct spawn *s,
-    const char *json, struct buf *reply, char uuid[37])
-{
-	struct api_resp r;
-	long long t0 = (long long)time(NULL);
-	char *orig;
-	int saved, found;
-
-	memset(&r, 0, sizeof r);
-	r.body = reply;
-	if (api_call(a, "POST", "/instances", NULL, json, API_NOREPLAY, &r) == 0)
-		return reply_uuid(reply, "POST /instances", uuid);
-	if (r.status != 0)
-		return -1;      /* the server answered: it did not start */
-	/* The request may have reached the server and the answer got
-	 * lost.  Sending it again could run the command twice, so look
-	 * for it instead (with Ctrl-C held back while we look). */
-	orig = xstrdup(geterr());
-	saved = interrupted;
-	interrupted = 0;
-	logmsg(LOG_WARNING, "No answer to the spawn request (%s); looking for the operation",
-	    orig);
-	found = find_lost_spawn(c, a, s, t0, uuid);
-	interrupted = saved || interrupted;
-	buf_reset(reply);
-	if (found == 1) {
-		logmsg(LOG_WARNING, "Found operation %s started by this run", uuid);
-		free(orig);
-		return 0;
-	}
-	seterr("the spawn request was sent but its answer was lost (%s), and the operation could not be identified (%s): the command MAY have started; check 'contree ps -a' before running it again",
-	    orig, geterr());
-	free(orig);
-	return -1;
-}
-
 /* ---- run ---- */
 
 static int
@@ -759,24 +648,17 @@ status_of(const struct json *j, long long *code, int *has)
 	*has = op_exit_code(j, code);
 	if (*has)
 		return (int)(*code & 255);
-	return op_status_is(j, "SUCCESS") ? 0 : EXIT_ERR;
+	return op_status(j, 0) == OP_SUCCESS ? 0 : EXIT_ERR;
 }
 
+/* Ctrl-C: cancel the run and say so. */
 static void
-cancel_op(struct api *a, const char *uuid)
+cancel_run(struct api *a, const char *uuid)
 {
-	struct api_resp r;
-	char *path = xasprintf("/operations/%s", uuid);
-	int saved = interrupted;
-
-	interrupted = 0;
-	memset(&r, 0, sizeof r);
-	if (api_call(a, "DELETE", path, NULL, NULL, 0, &r) < 0)
+	if (op_cancel(a, uuid) < 0)
 		logmsg(LOG_DEBUG, "cancel %s: %s", uuid, geterr());
-	(void)saved;
-	interrupted = 1;
 	logmsg(LOG_INFO, "Operation %s cancelled", uuid);
-	free(path);
+	seterr("User interrupted");
 }
 
 /* The row of cli.md §9.2.4 for structured formats. */
@@ -871,7 +753,7 @@ record_run(struct ctx *c, struct store *st, const struct spawn *s,
 
 	if ((from = record_use(st, c, useimg, from)) < 0)
 		return -1;
-	if (!op_status_is(j, "SUCCESS"))
+	if (op_status(j, 0) != OP_SUCCESS)
 		return 0;
 	img = op_result_image(j);
 	memset(&e, 0, sizeof e);
@@ -905,6 +787,93 @@ record_run(struct ctx *c, struct store *st, const struct spawn *s,
 	return id < 0 ? -1 : 0;
 }
 
+/* A run the platform did not complete: name the operation, so that
+ * `contree show` finds its record. */
+static void
+report_failed(const struct json *j, const char *uuid)
+{
+	char *stt = json_getstr(j, 0, "status");
+	char *err = json_getstr(j, 0, "error");
+
+	logmsg(LOG_CRITICAL, "Operation %s finished with status %s%s%s (details: contree show %s)",
+	    uuid, stt ? stt : "?", err && *err ? ": " : "", err ? err : "",
+	    uuid);
+	free(stt);
+	free(err);
+}
+
+/* Record, report and print a finished run; its exit status. */
+static int
+finish_run(struct ctx *c, struct store *st, const struct spawn *s,
+    const char *useimg, long long from, const char *uuid,
+    const struct json *j, const struct env *env)
+{
+	struct buf so = {0}, se = {0};
+	long long code;
+	int rc = 0, has, tso, tse, status;
+
+	if (record_run(c, st, s, useimg, from, uuid, j, env) < 0) {
+		logmsg(LOG_ERROR, "%s", geterr());
+		rc = -2;
+	}
+	status = status_of(j, &code, &has);
+	if (op_timed_out(j))
+		logmsg(LOG_WARNING, "Operation %s timed out after %lld seconds",
+		    uuid, arg_int(c, "timeout"));
+	else if (op_status(j, 0) != OP_SUCCESS)
+		report_failed(j, uuid);
+	op_stream(j, "stdout", &so, &tso);
+	op_stream(j, "stderr", &se, &tse);
+	if (c->fmt == FMT_DEFAULT) {
+		fflush(stdout);
+		if (emit_stream(1, &so) < 0 && errno != EPIPE) {
+			logmsg(LOG_ERROR, "writing output:");
+			rc = -2;
+		}
+		emit_stream(2, &se);
+	} else if (print_row(c, j, &so, &se) < 0 && errno != EPIPE) {
+		logmsg(LOG_ERROR, "%s", geterr());
+		rc = -2;
+	}
+	if (tso || tse)
+		logmsg(LOG_WARNING, "The server truncated %s%s%s at %lld bytes (raise -T/--truncate)",
+		    tso ? "stdout" : "", tso && tse ? " and " : "",
+		    tse ? "stderr" : "", arg_int(c, "truncate"));
+	buf_free(&so);
+	buf_free(&se);
+	return rc == -2 ? EXIT_ERR : status;
+}
+
+/* Uploads, then the spawn request in body (cli.md §9.2.1); env gets
+ * the environment of the run.  0 or -1. */
+static int
+make_request(struct ctx *c, struct api *a, struct store *st,
+    const struct spawn *s, struct filelist *files, struct env *env,
+    struct buf *body)
+{
+	struct store_file *pend;
+	struct fileent *fe;
+	size_t npend = 0, nfe = 0;
+	const char *cwd = arg_str(c, "cwd");
+	char dig[65];
+	int send_env = 1;
+
+	if (upload_files(c, a, files) < 0)
+		return -1;
+	pend = store_pending_files(st, c->session, &npend);
+	fe = merge_files(pend, npend, files, &nfe);
+	build_env(c, st, env);
+	env_digest(env, dig);
+	if (env->n && envcache_has(c, s->image, dig))
+		send_env = 0;
+	if (!cwd || !*cwd)
+		cwd = store_cwd(st, c->session);
+	spawn_body(c, s, env, send_env, cwd, fe, nfe, body);
+	free(fe);
+	free(pend);
+	return 0;
+}
+
 int
 cmd_run(struct ctx *c)
 {
@@ -913,23 +882,20 @@ cmd_run(struct ctx *c)
 	struct store *st;
 	struct api *a;
 	struct env env;
-	struct store_file *pend = NULL;
-	struct fileent *fe = NULL;
-	struct buf body = {0}, reply = {0}, rec = {0}, so = {0}, se = {0};
+	struct buf body = {0}, reply = {0}, rec = {0};
 	struct json j;
 	const struct store_entry *tip;
-	const char *useref = arg_str(c, "use"), *cwd;
-	char uuid[37], useimg[37], dig[65];
-	size_t npend = 0, nfe = 0;
-	long long from = 0, code;
-	int rc = -1, send_env = 1, has, tso, tse, status;
+	const char *useref = arg_str(c, "use");
+	char uuid[37], useimg[37];
+	long long from = 0;
+	int rc = -1;
 
 	memset(&s, 0, sizeof s);
 	memset(&files, 0, sizeof files);
 	memset(&env, 0, sizeof env);
 	/* 1. everything local first: nothing is sent if any of it fails */
 	if (check_env_pairs(c) < 0 || collect_files(c, &files) < 0 ||
-	    build_command(c, &s) < 0)
+	    build_command(c, &s) < 0 || op_marker(s.marker) < 0)
 		goto out;
 	if (!(st = ctx_store(c)))
 		goto out;
@@ -951,31 +917,20 @@ cmd_run(struct ctx *c)
 	}
 	from = tip ? tip->id : 0;
 	/* 3. uploads, then the request */
-	if (upload_files(c, a, &files) < 0)
+	if (make_request(c, a, st, &s, &files, &env, &body) < 0)
 		goto out;
-	pend = store_pending_files(st, c->session, &npend);
-	fe = merge_files(pend, npend, &files, &nfe);
-	build_env(c, st, &env);
-	env_digest(&env, dig);
-	if (env.n && envcache_has(c, s.image, dig))
-		send_env = 0;
-	cwd = arg_str(c, "cwd");
-	if (!cwd || !*cwd)
-		cwd = store_cwd(st, c->session);
-	spawn_body(c, &s, &env, send_env, cwd, fe, nfe, &body);
 	if (interrupted) {
 		seterr("User interrupted");
 		goto out;
 	}
-	if (spawn(c, a, &s, body.p, &reply, uuid) < 0) {
+	if (op_spawn(a, body.p, s.marker, &reply, uuid) < 0) {
 		if (interrupted)
 			seterr("User interrupted (the spawn request's outcome is unknown: check 'contree ps -a')");
 		goto out;
 	}
 	logmsg(LOG_DEBUG, "operation %s", uuid);
 	if (interrupted) {
-		cancel_op(a, uuid);
-		seterr("User interrupted");
+		cancel_run(a, uuid);
 		goto out;
 	}
 	if (arg_flag(c, "detach")) {
@@ -983,61 +938,19 @@ cmd_run(struct ctx *c)
 		goto out;
 	}
 	/* 4. wait; Ctrl-C cancels and records nothing */
-	if (op_wait(c, uuid, c->fmt == FMT_DEFAULT, &rec, &j) < 0) {
-		if (interrupted) {
-			cancel_op(a, uuid);
-			seterr("User interrupted");
-		}
+	if (op_wait(a, c->home, uuid, c->fmt == FMT_DEFAULT, &rec, &j) < 0) {
+		if (interrupted)
+			cancel_run(a, uuid);
 		goto out;
 	}
 	/* 5. record, report, print */
-	rc = 0;
-	if (record_run(c, st, &s, useref ? useimg : NULL, from, uuid, &j,
-	    &env) < 0) {
-		logmsg(LOG_ERROR, "%s", geterr());
-		rc = -2;
-	}
-	status = status_of(&j, &code, &has);
-	if (op_timed_out(&j))
-		logmsg(LOG_WARNING, "Operation %s timed out after %lld seconds",
-		    uuid, arg_int(c, "timeout"));
-	else if (!op_status_is(&j, "SUCCESS")) {
-		char *stt = json_getstr(&j, 0, "status");
-		char *err = json_getstr(&j, 0, "error");
-
-		logmsg(LOG_CRITICAL, "Operation %s finished with status %s%s%s",
-		    uuid, stt ? stt : "?", err && *err ? ": " : "",
-		    err ? err : "");
-		free(stt);
-		free(err);
-	}
-	op_stream(&j, "stdout", &so, &tso);
-	op_stream(&j, "stderr", &se, &tse);
-	if (c->fmt == FMT_DEFAULT) {
-		fflush(stdout);
-		if (emit_stream(1, &so) < 0 && errno != EPIPE) {
-			logmsg(LOG_ERROR, "writing output:");
-			rc = -2;
-		}
-		emit_stream(2, &se);
-	} else if (print_row(c, &j, &so, &se) < 0 && errno != EPIPE) {
-		logmsg(LOG_ERROR, "%s", geterr());
-		rc = -2;
-	}
-	if (tso || tse)
-		logmsg(LOG_WARNING, "The server truncated %s%s%s at %lld bytes (raise -T/--truncate)",
-		    tso ? "stdout" : "", tso && tse ? " and " : "",
-		    tse ? "stderr" : "", arg_int(c, "truncate"));
+	rc = finish_run(c, st, &s, useref ? useimg : NULL, from, uuid, &j,
+	    &env);
 	json_free(&j);
-	rc = rc == -2 ? EXIT_ERR : status;
 out:
 	buf_free(&rec);
-	buf_free(&so);
-	buf_free(&se);
 	buf_free(&body);
 	buf_free(&reply);
-	free(fe);
-	free(pend);
 	env_free(&env);
 	free_files(&files);
 	spawn_free(&s);
@@ -1076,13 +989,10 @@ fallback_active(struct ctx *c, struct waited **w, size_t *n)
 	if (j.tok[0].type == JSON_ARRAY)
 		for (t = json_first(&j, 0); t >= 0; t = json_after(&j, t)) {
 			int sk = json_get(&j, t, "session_key");
-			int stt = json_get(&j, t, "status");
 			char *u;
 
-			if (sk < 0 || !json_streq(&j, sk, c->session) || stt < 0 ||
-			    !(json_streq(&j, stt, "PENDING") ||
-			    json_streq(&j, stt, "ASSIGNED") ||
-			    json_streq(&j, stt, "EXECUTING")))
+			if (sk < 0 || !json_streq(&j, sk, c->session) ||
+			    !op_active(op_status(&j, t)))
 				continue;
 			if (!(u = json_getstr(&j, t, "uuid")))
 				continue;
@@ -1104,7 +1014,7 @@ record_waited(struct ctx *c, struct store *st, const struct waited *w,
 	struct store_new e;
 	int t = json_get(j, 0, "kind");
 
-	if (!op_status_is(j, "SUCCESS") || (op_exit_code(j, &code) && code) ||
+	if (op_status(j, 0) != OP_SUCCESS || (op_exit_code(j, &code) && code) ||
 	    t < 0 || !json_streq(j, t, "instance"))
 		return 0;
 	memset(&e, 0, sizeof e);
@@ -1148,123 +1058,154 @@ record_waited(struct ctx *c, struct store *st, const struct waited *w,
 	}
 }
 
-int
-cmd_session_wait(struct ctx *c)
+static void
+free_waited(struct waited *w, size_t n)
 {
-	struct store *st = ctx_store(c);
-	struct waited *w = NULL;
-	struct out *o;
-	char **args;
-	size_t n = 0, i;
-	int nargs, record = 0, status = 0;
+	size_t i;
 
-	if (!st)
-		return -1;
-	args = arg_pos(c, "UUID_OR_REF", &nargs);
-	if (nargs) {
-		struct store_pending *p;
-		char **ops;
-		int nops, k;
-		size_t np, m;
-
-		if (resolve_ops(c, args, nargs, &ops, &nops) < 0)
-			return -1;
-		p = store_pending(st, c->session, &np);
-		w = xcalloc((size_t)nops + 1, sizeof *w);
-		for (k = 0; k < nops; k++) {
-			w[k].op = ops[k];
-			for (m = 0; m < np; m++)
-				if (strcmp(p[m].op, ops[k]) == 0)
-					w[k].title = xstrdup(p[m].title);
-		}
-		n = (size_t)nops;
-		free(ops);
-		free(p);
-	} else {
-		struct store_pending *p;
-		size_t np;
-
-		if (!store_get(st, c->session, NULL)) {
-			no_session();
-			return EXIT_ERR;
-		}
-		p = store_pending(st, c->session, &np);
-		w = xcalloc(np + 1, sizeof *w);
-		for (i = 0; i < np; i++) {
-			w[i].op = xstrdup(p[i].op);
-			w[i].title = xstrdup(p[i].title);
-			w[i].branch = xstrdup(p[i].branch);
-			w[i].disposable = p[i].disposable;
-		}
-		n = np;
-		free(p);
-		record = 1;
-		if (n == 0) {
-			record = 0;
-			if (fallback_active(c, &w, &n) < 0) {
-				free(w);
-				return -1;
-			}
-		}
-		if (n == 0) {
-			fputs("No active operations for this session.\n", stderr);
-			free(w);
-			return 0;
-		}
-	}
-	logmsg(LOG_INFO, "Waiting for %zu operation%s", n, n == 1 ? "" : "s");
-	o = out_new(c->fmt, 1);
-	out_pin(o, NULL, tail_error);
-	for (i = 0; i < n; i++) {
-		struct buf body;
-		struct json j;
-		struct row *r;
-		long long code;
-
-		if (op_wait(c, w[i].op, 0, &body, &j) < 0) {
-			if (interrupted)
-				break;
-			logmsg(LOG_ERROR, "operation %s: %s", w[i].op, geterr());
-			status = status > 1 ? status : 1;
-			continue;
-		}
-		if (record) {
-			if (record_waited(c, st, &w[i], &j) < 0 ||
-			    store_pending_done(st, c->session, w[i].op) < 0) {
-				logmsg(LOG_ERROR, "recording %s: %s", w[i].op,
-				    geterr());
-				status = status > 1 ? status : 1;
-			}
-		}
-		r = row_new();
-		row_json(r, &j, 0);
-		row_str(r, "uuid", w[i].op);
-		if (op_exit_code(&j, &code))
-			row_int(r, "exit_code", code);
-		else
-			row_null(r, "exit_code");
-		row_str(r, "title", w[i].title ? w[i].title : "");
-		if (json_get(&j, 0, "error") < 0)
-			row_str(r, "error", "");
-		out_row(o, r);
-		out_batch(o);
-		if (!op_status_is(&j, "SUCCESS"))
-			status = status > 1 ? status : 1;
-		else if (op_exit_code(&j, &code) && (code & 255)) {
-			int e = (int)(code & 255);
-
-			status = status > e ? status : e;
-		}
-		json_free(&j);
-		buf_free(&body);
-	}
-	out_end(o);
 	for (i = 0; i < n; i++) {
 		free(w[i].op);
 		free(w[i].title);
 		free(w[i].branch);
 	}
 	free(w);
+}
+
+/* The operations named on the command line, with their titles when
+ * this session started them.  -1 with the slot set. */
+static int
+waited_args(struct ctx *c, struct store *st, char **args, int nargs,
+    struct waited **w, size_t *n)
+{
+	struct store_pending *p;
+	char **ops;
+	int nops, k;
+	size_t np, m;
+
+	if (resolve_ops(st, c->session, args, nargs, &ops, &nops) < 0)
+		return -1;
+	p = store_pending(st, c->session, &np);
+	*w = xcalloc((size_t)nops + 1, sizeof **w);
+	for (k = 0; k < nops; k++) {
+		(*w)[k].op = ops[k];
+		for (m = 0; m < np; m++)
+			if (strcmp(p[m].op, ops[k]) == 0)
+				(*w)[k].title = xstrdup(p[m].title);
+	}
+	*n = (size_t)nops;
+	free(ops);
+	free(p);
+	return 0;
+}
+
+/* The session's detached runs (*record = 1: they become history), else
+ * its active operations on the server.  -1, or 1: no session (message
+ * printed). */
+static int
+waited_session(struct ctx *c, struct store *st, struct waited **w,
+    size_t *n, int *record)
+{
+	struct store_pending *p;
+	size_t np, i;
+
+	if (!store_get(st, c->session, NULL)) {
+		no_session();
+		return 1;
+	}
+	p = store_pending(st, c->session, &np);
+	*w = xcalloc(np + 1, sizeof **w);
+	for (i = 0; i < np; i++) {
+		(*w)[i].op = xstrdup(p[i].op);
+		(*w)[i].title = xstrdup(p[i].title);
+		(*w)[i].branch = xstrdup(p[i].branch);
+		(*w)[i].disposable = p[i].disposable;
+	}
+	*n = np;
+	free(p);
+	*record = np > 0;
+	if (np == 0 && fallback_active(c, w, n) < 0) {
+		free_waited(*w, *n);
+		return -1;
+	}
+	return 0;
+}
+
+/* Wait for w, record it when asked, print its row; its share of the
+ * exit status (op wait's rule), or -1 on Ctrl-C. */
+static int
+wait_one(struct ctx *c, struct api *a, struct store *st, struct out *o,
+    const struct waited *w, int record)
+{
+	struct buf body;
+	struct json j;
+	struct row *r;
+	long long code;
+	int status;
+
+	if (op_wait(a, c->home, w->op, 0, &body, &j) < 0) {
+		if (interrupted)
+			return -1;
+		logmsg(LOG_ERROR, "operation %s: %s", w->op, geterr());
+		return 1;
+	}
+	status = op_outcome(&j);
+	if (record && (record_waited(c, st, w, &j) < 0 ||
+	    store_pending_done(st, c->session, w->op) < 0)) {
+		logmsg(LOG_ERROR, "recording %s: %s", w->op, geterr());
+		status = status > 1 ? status : 1;
+	}
+	r = row_new();
+	row_json(r, &j, 0);
+	row_str(r, "uuid", w->op);
+	if (op_exit_code(&j, &code))
+		row_int(r, "exit_code", code);
+	else
+		row_null(r, "exit_code");
+	row_str(r, "title", w->title ? w->title : "");
+	if (json_get(&j, 0, "error") < 0)
+		row_str(r, "error", "");
+	out_row(o, r);
+	out_batch(o);
+	json_free(&j);
+	buf_free(&body);
+	return status;
+}
+
+int
+cmd_session_wait(struct ctx *c)
+{
+	struct store *st = ctx_store(c);
+	struct api *a;
+	struct waited *w = NULL;
+	struct out *o;
+	char **args;
+	size_t n = 0, i;
+	int nargs, record = 0, status = 0, k;
+
+	if (!st)
+		return -1;
+	args = arg_pos(c, "UUID_OR_REF", &nargs);
+	k = nargs ? waited_args(c, st, args, nargs, &w, &n) :
+	    waited_session(c, st, &w, &n, &record);
+	if (k != 0)
+		return k < 0 ? -1 : EXIT_ERR;
+	if (n == 0) {
+		fputs("No active operations for this session.\n", stderr);
+		free_waited(w, n);
+		return 0;
+	}
+	if (!(a = ctx_api(c))) {
+		free_waited(w, n);
+		return -1;
+	}
+	logmsg(LOG_INFO, "Waiting for %zu operation%s", n, n == 1 ? "" : "s");
+	o = out_new(c->fmt, 1);
+	out_pin(o, NULL, tail_error);
+	for (i = 0; i < n && (k = wait_one(c, a, st, o, &w[i], record)) >= 0;
+	    i++)
+		status = status > k ? status : k;
+	out_end(o);
+	free_waited(w, n);
 	if (interrupted) {
 		seterr("User interrupted");
 		return -1;

@@ -1,64 +1,15 @@
-/* cmds.h - command entry points; each returns the exit status (0, 1, or
- * a sandbox exit code) and leaves an error message in the slot when it
- * returns 1 with something to say (main prints "[ERROR] <message>"). 
- * Returning -1 means: error, message in the slot, status 1. */
+/* cmds.h - the command entry points, one per row of the command table
+ * (table.c); nothing else.  Who prints what: a command prints its own
+ * output and warnings, and a usage error (usage_fail) itself, returning
+ * EXIT_USAGE.  On any other failure it returns -1 with the message and
+ * its class in the error slot (util.h); main prints "[ERROR] message"
+ * and maps the class to the exit status (a closed pipe: quiet, 0;
+ * Ctrl-C: 130; usage: 2; else 1).  A returned value >= 0 is the exit
+ * status (a sandbox command's own exit code for run). */
 #ifndef CMDS_H
 #define CMDS_H
 
-#include <stddef.h>
-
 struct ctx;
-struct json;
-
-/* ---- shared helpers (cmd_ops.c) ---- */
-
-/* Operation references (cli.md §7.6): split each argument on white
- * space; each token is a UUID or a reference to an entry of the current
- * session.  On success *out (caller frees the array and strings) holds
- * the operation UUIDs in order.  All bad tokens are reported together in
- * the slot; -1. */
-int resolve_ops(struct ctx *c, char **args, int nargs, char ***out, int *n);
-
-/* Operation records (GET /v1/operations/<uuid>), shared by run, session
- * wait and the operation commands.  body receives the server's JSON and
- * j is parsed over it (token 0 is the object); on success the caller
- * json_free()s j and buf_free()s body; on failure both are released. */
-struct buf;
-struct row;
-/* One GET; with cached, a terminal record from the local cache
- * (CONTREE_HOME/cli/operations/) is used when present.  Terminal
- * records fetched are cached.  -1 with the slot set. */
-int op_get(struct ctx *c, const char *uuid, int cached, struct buf *body,
-    struct json *j);
-/* Wait until the operation is terminal: the /events stream, polling
- * (100 ms doubling to 2 s) when the server has none, then one GET of the
- * full record (cached).  With fromevents, a stream that carried the
- * whole run (output, exit, completion) stands in for the GET: *j then
- * holds only uuid, kind, status, error, duration, metadata.result and
- * result (enough for `run` in the default format).  -1 with the slot
- * set; on Ctrl-C the slot says "User interrupted" and `interrupted` is
- * set. */
-int op_wait(struct ctx *c, const char *uuid, int fromevents,
-    struct buf *body, struct json *j);
-/* 1 if the record's status is SUCCESS, FAILED or CANCELLED. */
-int op_terminal(const struct json *j);
-/* 1 if the status equals s. */
-int op_status_is(const struct json *j, const char *s);
-/* The sandbox exit code (metadata.result.state.exit_code, else
- * result.exit_code): 1 and *code set, or 0 if there is none. */
-int op_exit_code(const struct json *j, long long *code);
-/* metadata.result.state.timed_out */
-int op_timed_out(const struct json *j);
-/* Result image (result.image, else result_image_uuid), malloc'd, or
- * NULL. */
-char *op_result_image(const struct json *j);
-/* Decoded bytes of metadata.result.<which> ("stdout"/"stderr") appended
- * to out; *trunc (may be NULL) gets its `truncated` flag. */
-void op_stream(const struct json *j, const char *which, struct buf *out,
-    int *trunc);
-/* Row of cli.md §9.8: the record's scalar fields, then exit_code (or
- * null), image and tag (result values or ""); pin "error" last. */
-void op_row(struct row *r, const struct json *j);
 
 /* cmd_images.c */
 int cmd_images(struct ctx *);

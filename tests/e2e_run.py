@@ -5,6 +5,7 @@ output bytes, session recording, faults, Ctrl-C."""
 import base64
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -24,9 +25,20 @@ def spawns(t):
 
 
 def last_spawn(t):
+    """The last spawn request as the user's flags made it: every spawn
+    carries its own marker (CONTREE_SPAWN_ID, 32 hex digits) in env,
+    checked and taken out here; an env left empty is dropped."""
     s = spawns(t)
     assert s, "no spawn request was sent"
-    return s[-1]["json"]
+    body = dict(s[-1]["json"])
+    env = dict(body.get("env") or {})
+    mark = env.pop("CONTREE_SPAWN_ID", "")
+    assert re.fullmatch(r"[0-9a-f]{32}", mark), body
+    if env:
+        body["env"] = env
+    else:
+        body.pop("env", None)
+    return body
 
 
 def history(t):

@@ -1,0 +1,797 @@
+/* ops.c - operations: statuses, references, records and their cache,
+ * waiting (events stream, polling fallback), spawning without ever
+ * sending twice (a per-spawn marker finds a lost one), cancelling and
+ * image import (api.md §3.6, §4, §7; cli.md §7.6, §7.10; design.md
+ * §1). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cmds.h"       /* is_uuid, iso_utc (until they move to util.c) */
+#include "json.h"
+#include "ops.h"
+#include "out.h"
+#include "store.h"
+#include "util.h"
+
+/* ---- status ---- */
+
+static const char *const status_names[] = {
+	NULL, "PENDING", "ASSIGNED", "EXECUTING", "SUCCESS", "FAILED",
+	"CANCELLED"
+};
+
+enum opstatus
+op_status_parse(const char *s, int abbrev)
+{
+	size_t i;
+
+	for (i = 1; s && i < LEN(status_names); i++)
+		if (strcmp(s, status_names[i]) == 0 ||
+		    (abbrev && s[0] == status_names[i][0] && !s[1]))
+			return (enum opstatus)i;
+	return OP_UNKNOWN;
+}
+
+const char *
+op_status_name(enum opstatus s)
+{
+	return (size_t)s < LEN(status_names) ? status_names[s] : NULL;
+}
+
+enum opstatus
+op_status(const struct json *j, int t)
+{
+	int s = json_get(j, t, "status");
+	size_t i;
+
+	for (i = 1; s >= 0 && i < LEN(status_names); i++)
+		if (json_streq(j, s, status_names[i]))
+			return (enum opstatus)i;
+	return OP_UNKNOWN;
+}
+
+int
+op_terminal(enum opstatus s)
+{
+	return s == OP_SUCCESS || s == OP_FAILED || s == OP_CANCELLED;
+}
+
+int
+op_active(enum opstatus s)
+{
+	return s == OP_PENDING || s == OP_ASSIGNED || s == OP_EXECUTING;
+}
+
+/* ---- references (cli.md §7.6) ---- */
+
+void
+free_ops(char **ops, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(ops[i]);
+	free(ops);
+}
+
+static void
+add_op(char ***ops, int *n, const char *uuid)
+{
+	*ops = xreallocarray(*ops, (size_t)*n + 1, sizeof **ops);
+	(*ops)[(*n)++] = xstrdup(uuid);
+}
+
+/* One token: its UUID added to ops, or its complaint to bad. */
+static void
+resolve_one(struct store *st, const char *session, const char *tok,
+    char ***ops, int *n, struct buf *bad)
+{
+	const struct store_entry *e;
+	const char *sep = bad->len ? "; " : "";
+	int k;
+
+	if (is_uuid(tok)) {
+		add_op(ops, n, tok);
+		return;
+	}
+	if (!st) {
+		buf_printf(bad, "%s'%s' (no session store)", sep, tok);
+		return;
+	}
+	/* decided (cli.md §7.6): @N must be of this session */
+	if ((k = store_ref(st, session, tok, &e)) == 0)
+		buf_printf(bad, "%s'%s'", sep, tok);
+	else if (k < 0)
+		buf_printf(bad, "%s'%s' (%s)", sep, tok,
+		    store_tip(st, session) ? geterr() : "no active session");
+	else
+		add_op(ops, n, e->op);
+}
+
+int
+resolve_ops(struct store *st, const char *session, char **args,
+    int nargs, char ***out, int *n)
+{
+	struct buf bad = {0};
+	char **ops = NULL;
+	int i, nops = 0;
+
+	for (i = 0; i < nargs; i++) {
+		char *copy = xstrdup(args[i]), *tok, *save = NULL;
+
+		for (tok = strtok_r(copy, " \t\n\r\f\v", &save); tok;
+		    tok = strtok_r(NULL, " \t\n\r\f\v", &save))
+			resolve_one(st, session, tok, &ops, &nops, &bad);
+		free(copy);
+	}
+	if (bad.len) {
+		seterr("invalid operation UUID or reference: %s", bad.p);
+		buf_free(&bad);
+		free_ops(ops, nops);
+		return -1;
+	}
+	*out = ops;
+	*n = nops;
+	return 0;
+}
+
+/* ---- records ---- */
+
+int
+op_exit_code(const struct json *j, long long *code)
+{
+	int64_t v;
+	int t = json_path(j, 0, "metadata", "result", "state", "exit_code",
+	    (char *)NULL);
+
+	if (t < 0 || json_int64(j, t, &v) < 0)
+		t = json_path(j, 0, "result", "exit_code", (char *)NULL);
+	if (t < 0 || json_int64(j, t, &v) < 0)
+		return 0;
+	*code = v;
+	return 1;
+}
+
+int
+op_outcome(const struct json *j)
+{
+	long long code;
+
+	if (op_status(j, 0) != OP_SUCCESS)
+		return 1;
+	return op_exit_code(j, &code) ? (int)(code & 255) : 0;
+}
+
+int
+op_timed_out(const struct json *j)
+{
+	int t = json_path(j, 0, "metadata", "result", "state", "timed_out",
+	    (char *)NULL);
+
+	return t >= 0 && json_bool(j, t) == 1;
+}
+
+char *
+op_result_image(const struct json *j)
+{
+	int t = json_get(j, 0, "result");
+	char *s = NULL;
+
+	if (t >= 0 && j->tok[t].type == JSON_OBJECT)
+		s = json_getstr(j, t, "image");
+	if (!s || !*s) {
+		free(s);
+		s = json_getstr(j, 0, "result_image_uuid");
+	}
+	if (s && !*s) {
+		free(s);
+		s = NULL;
+	}
+	return s;
+}
+
+void
+op_stream(const struct json *j, const char *which, struct buf *out,
+    int *trunc)
+{
+	int t = json_path(j, 0, "metadata", "result", which, (char *)NULL);
+	int v, enc, tr;
+	struct buf raw = {0};
+
+	if (trunc)
+		*trunc = 0;
+	if (t < 0 || j->tok[t].type != JSON_OBJECT)
+		return;
+	if (trunc && (tr = json_get(j, t, "truncated")) >= 0)
+		*trunc = json_bool(j, tr) == 1;
+	if ((v = json_get(j, t, "value")) < 0 || json_str(j, v, &raw) < 0)
+		return;
+	enc = json_get(j, t, "encoding");
+	if (enc >= 0 && json_streq(j, enc, "base64")) {
+		size_t before = out->len;
+
+		/* invalid base64 decodes to nothing (api.md §3.1) */
+		if (b64_decode(out, raw.p ? raw.p : "", raw.len) < 0) {
+			out->len = before;
+			if (out->p)
+				out->p[before] = '\0';
+		}
+	} else if (raw.len) {
+		buf_add(out, raw.p, raw.len);
+	}
+	buf_free(&raw);
+}
+
+void
+op_row(struct row *r, const struct json *j)
+{
+	long long code;
+	char *img;
+	int res = json_get(j, 0, "result"), tag;
+
+	row_json(r, j, 0);
+	if (op_exit_code(j, &code))
+		row_int(r, "exit_code", code);
+	else
+		row_null(r, "exit_code");
+	img = op_result_image(j);
+	row_str(r, "image", img ? img : "");
+	free(img);
+	tag = res >= 0 && j->tok[res].type == JSON_OBJECT ?
+	    json_get(j, res, "tag") : -1;
+	if (tag >= 0 && j->tok[tag].type == JSON_STRING) {
+		struct buf b = {0};
+
+		json_str(j, tag, &b);
+		row_strn(r, "tag", b.p ? b.p : "", b.len);
+		buf_free(&b);
+	} else {
+		row_str(r, "tag", "");
+	}
+	if (json_get(j, 0, "error") < 0)
+		row_str(r, "error", "");
+}
+
+/* Cache of terminal records (cli.md §7.10): one file per operation,
+ * CONTREE_HOME/cli/operations/<uuid>.json.  Losing it costs a request,
+ * so it is written with rename() but without fsync. */
+static char *
+cache_path(const char *home, const char *uuid)
+{
+	return xasprintf("%s/cli/operations/%s.json", home, uuid);
+}
+
+static void
+cache_put(const char *home, const char *uuid, const char *p, size_t n)
+{
+	char *path, *dir;
+
+	if (!home || !is_uuid(uuid))
+		return;
+	dir = xasprintf("%s/cli/operations", home);
+	path = cache_path(home, uuid);
+	if (mkdirs(dir, 0700) < 0 || writefile_cache(path, p, n) < 0)
+		logmsg(LOG_DEBUG, "cache: %s", geterr());
+	free(path);
+	free(dir);
+}
+
+static int
+parse_record(const char *uuid, struct buf *body, struct json *j)
+{
+	if (json_parse_alloc(j, body->p ? body->p : "", body->len) < 0) {
+		seterr("malformed reply to GET /operations/%s: %s", uuid,
+		    json_strerror(j));
+		return -1;
+	}
+	if (j->tok[0].type != JSON_OBJECT) {
+		json_free(j);
+		seterr("malformed reply to GET /operations/%s: not an object",
+		    uuid);
+		return -1;
+	}
+	return 0;
+}
+
+int
+op_cached(const char *home, const char *uuid, struct buf *body,
+    struct json *j)
+{
+	char *path;
+	int rc;
+
+	memset(body, 0, sizeof *body);
+	if (!home || !is_uuid(uuid))
+		return -1;
+	path = cache_path(home, uuid);
+	rc = access(path, R_OK) == 0 ? readfile(path, body) : -1;
+	free(path);
+	if (rc == 0 && parse_record(uuid, body, j) == 0) {
+		if (op_terminal(op_status(j, 0)))
+			return 0;
+		json_free(j);
+	}
+	buf_free(body);
+	return -1;
+}
+
+int
+op_get(struct api *a, const char *home, const char *uuid,
+    struct buf *body, struct json *j)
+{
+	struct api_resp r;
+	char *path;
+	int rc;
+
+	memset(body, 0, sizeof *body);
+	path = xasprintf("/operations/%s", uuid);
+	memset(&r, 0, sizeof r);
+	r.body = body;
+	rc = api_call(a, "GET", path, NULL, NULL, 0, &r);
+	free(path);
+	if (rc < 0 || parse_record(uuid, body, j) < 0) {
+		buf_free(body);
+		return -1;
+	}
+	if (op_terminal(op_status(j, 0)))
+		cache_put(home, uuid, body->p, body->len);
+	return 0;
+}
+
+/* What the events stream told about a run (api.md §4.5), enough to stand
+ * in for the final GET when the caller needs only status, exit code,
+ * result image and output. */
+struct evrun {
+	struct buf out, err;    /* decoded stdout/stderr chunks of spid 1 */
+	int tso, tse;           /* a `truncated` event for the stream */
+	int exited, timed_out;  /* the `exit` event of spid 1 */
+	long long code;
+	int done;               /* the `completion` event */
+	char *status, *image, *error;
+	double duration;
+	int bad;                /* something we could not read: use GET */
+};
+
+/* A stdout/stderr event's bytes, appended to b. */
+static void
+ev_output(struct evrun *e, struct buf *b, const struct json *j, int d)
+{
+	int val = json_get(j, d, "value"), enc = json_get(j, d, "encoding");
+	struct buf raw = {0};
+
+	if (val < 0) {
+		e->bad = 1;
+	} else if (enc >= 0 && json_streq(j, enc, "base64")) {
+		json_str(j, val, &raw);
+		if (b64_decode(b, raw.p ? raw.p : "", raw.len) < 0)
+			e->bad = 1;
+		buf_free(&raw);
+	} else {
+		json_str(j, val, b);
+	}
+}
+
+static void
+ev_exit(struct evrun *e, const struct json *j, int d)
+{
+	int to = json_get(j, d, "timed_out"), t = json_get(j, d, "code");
+	int64_t v;
+
+	if (t >= 0 && json_int64(j, t, &v) == 0) {
+		e->exited = 1;
+		e->code = v;
+	}
+	e->timed_out = to >= 0 && json_bool(j, to) == 1;
+}
+
+static void
+ev_completion(struct evrun *e, const struct json *j, int d)
+{
+	double ms;
+	int t;
+
+	e->done = 1;
+	e->status = json_getstr(j, d, "status");
+	e->image = json_getstr(j, d, "result_image_uuid");
+	if (!e->image)
+		e->image = json_getstr(j, d, "result_image");
+	e->error = json_getstr(j, d, "error");
+	if ((t = json_get(j, d, "duration_ms")) >= 0 &&
+	    json_double(j, t, &ms) == 0)
+		e->duration = ms / 1000.0;
+	else if ((t = json_get(j, d, "duration")) >= 0)
+		json_double(j, t, &e->duration);
+}
+
+static int
+ev_collect(void *arg, const char *type, const char *data, size_t len)
+{
+	struct evrun *e = arg;
+	struct json j;
+	int d, t, spid = -1;
+	int64_t v;
+
+	if (interrupted)
+		return 1;
+	if (!e || e->bad)
+		return 0;
+	if (json_parse_alloc(&j, data, len) < 0) {
+		e->bad = 1;
+		return 0;
+	}
+	d = json_get(&j, 0, "data");
+	if ((t = json_get(&j, 0, "spid")) >= 0 && json_int64(&j, t, &v) == 0)
+		spid = (int)v;
+	if (d < 0 || j.tok[d].type != JSON_OBJECT) {
+		json_free(&j);
+		return 0;
+	}
+	if (strcmp(type, "stdout") == 0 && spid == 1)
+		ev_output(e, &e->out, &j, d);
+	else if (strcmp(type, "stderr") == 0 && spid == 1)
+		ev_output(e, &e->err, &j, d);
+	else if (strcmp(type, "truncated") == 0) {
+		int st = json_get(&j, d, "stream");
+
+		if (st >= 0 && json_streq(&j, st, "stdout"))
+			e->tso = 1;
+		else if (st >= 0 && json_streq(&j, st, "stderr"))
+			e->tse = 1;
+	} else if (strcmp(type, "exit") == 0 && spid == 1)
+		ev_exit(e, &j, d);
+	else if (strcmp(type, "completion") == 0)
+		ev_completion(e, &j, d);
+	json_free(&j);
+	return 0;
+}
+
+static void
+ev_stream(struct jw *w, const char *name, const struct buf *b, int trunc)
+{
+	struct buf enc = {0};
+
+	b64_encode(&enc, b->p ? b->p : "", b->len);
+	jw_key(w, name);
+	jw_obj(w);
+	jw_key(w, "value");
+	jw_strn(w, enc.p ? enc.p : "", enc.len);
+	jw_key(w, "encoding");
+	jw_str(w, "base64");
+	jw_key(w, "truncated");
+	jw_bool(w, trunc);
+	jw_obj_end(w);
+	buf_free(&enc);
+}
+
+/* The record of api.md §3.6 built from the events, in the shape the
+ * accessors above read.  -1 if the events were not complete. */
+static int
+ev_record(const struct evrun *e, const char *uuid, struct buf *body,
+    struct json *j)
+{
+	struct jw w;
+
+	/* fix: a cancelled run's record carries no result (no exit code:
+	 * `run` exits 1, cli.md §9.2.5) although the stream saw the
+	 * process die; take the record itself */
+	if (!e->done || e->bad || !e->status || !e->exited ||
+	    strcmp(e->status, "CANCELLED") == 0)
+		return -1;
+	jw_init(&w, body, 0);
+	jw_obj(&w);
+	jw_key(&w, "uuid");
+	jw_str(&w, uuid);
+	jw_key(&w, "kind");
+	jw_str(&w, "instance");
+	jw_key(&w, "status");
+	jw_str(&w, e->status);
+	jw_key(&w, "error");
+	jw_str(&w, e->error);   /* NULL writes null */
+	jw_key(&w, "duration");
+	jw_double(&w, e->duration);
+	jw_key(&w, "metadata");
+	jw_obj(&w);
+	jw_key(&w, "result");
+	jw_obj(&w);
+	jw_key(&w, "state");
+	jw_obj(&w);
+	jw_key(&w, "exit_code");
+	jw_int(&w, e->code);
+	jw_key(&w, "timed_out");
+	jw_bool(&w, e->timed_out);
+	jw_obj_end(&w);
+	ev_stream(&w, "stdout", &e->out, e->tso);
+	ev_stream(&w, "stderr", &e->err, e->tse);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	jw_key(&w, "result");
+	jw_obj(&w);
+	jw_key(&w, "image");
+	jw_str(&w, e->image);
+	jw_obj_end(&w);
+	jw_key(&w, "result_image_uuid");
+	jw_str(&w, e->image);
+	jw_obj_end(&w);
+	if (json_parse_alloc(j, body->p, body->len) < 0) {
+		buf_free(body);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+ev_free(struct evrun *e)
+{
+	buf_free(&e->out);
+	buf_free(&e->err);
+	free(e->status);
+	free(e->image);
+	free(e->error);
+}
+
+int
+op_wait(struct api *a, const char *home, const char *uuid, int fromevents,
+    struct buf *body, struct json *j)
+{
+	struct evrun ev;
+	int64_t delay = 100;
+	int rc;
+
+	memset(&ev, 0, sizeof ev);
+	rc = interrupted ? -1 : api_events(a, uuid, ev_collect, &ev);
+	if (interrupted) {
+		ev_free(&ev);
+		seterr("User interrupted");
+		return -1;
+	}
+	/* a stream that failed for good: polling still works if the
+	 * server does */
+	if (rc < 0)
+		logmsg(LOG_DEBUG, "events: %s; polling instead", geterr());
+	/* the whole run came with the stream: no GET needed */
+	if (rc == 0 && fromevents && ev_record(&ev, uuid, body, j) == 0) {
+		ev_free(&ev);
+		return 0;
+	}
+	ev_free(&ev);
+	for (;;) {
+		if (op_get(a, home, uuid, body, j) < 0)
+			return -1;
+		if (op_terminal(op_status(j, 0)))
+			return 0;
+		json_free(j);
+		buf_free(body);
+		if (sleep_ms(delay) < 0 || interrupted) {
+			seterr("User interrupted");
+			return -1;
+		}
+		delay = delay * 2 > 2000 ? 2000 : delay * 2;
+	}
+}
+
+/* ---- spawn (never twice), cancel, import ---- */
+
+#define LOST_WINDOW 60          /* s before the spawn a lost op may date */
+#define LOST_TRIES  3           /* lookups, 1 s apart */
+#define LOST_PAGES  10          /* pages of 100 operations per lookup */
+
+int
+op_marker(char hex[33])
+{
+	unsigned char r[16];
+	ssize_t n = -1;
+	int fd = open("/dev/urandom", O_RDONLY);
+
+	if (fd >= 0) {
+		do
+			n = read(fd, r, sizeof r);
+		while (n < 0 && errno == EINTR);
+		close(fd);
+	}
+	if (n != (ssize_t)sizeof r) {
+		seterr("/dev/urandom:");
+		return -1;
+	}
+	hexstr(hex, r, sizeof r);
+	return 0;
+}
+
+/* The "uuid" of a POST reply.  0, or -1 with the slot set. */
+static int
+reply_uuid(const struct buf *body, const char *what, char uuid[37])
+{
+	struct json j;
+	char *u;
+
+	if (json_parse_alloc(&j, body->p ? body->p : "", body->len) < 0) {
+		seterr("malformed reply to %s: %s", what, json_strerror(&j));
+		return -1;
+	}
+	u = j.tok[0].type == JSON_OBJECT ? json_getstr(&j, 0, "uuid") : NULL;
+	json_free(&j);
+	if (!u || !is_uuid(u)) {
+		free(u);
+		seterr("malformed reply to %s: no uuid", what);
+		return -1;
+	}
+	memcpy(uuid, u, 37);
+	free(u);
+	return 0;
+}
+
+/* Does the operation uuid carry marker in metadata.env?  1, 0, -1. */
+static int
+marked(struct api *a, const char *uuid, const char *marker)
+{
+	struct buf body;
+	struct json j;
+	int t, yes;
+
+	if (op_get(a, NULL, uuid, &body, &j) < 0)
+		return -1;
+	t = json_path(&j, 0, "metadata", "env", OP_MARKER_ENV, (char *)NULL);
+	yes = t >= 0 && json_streq(&j, t, marker);
+	json_free(&j);
+	buf_free(&body);
+	return yes;
+}
+
+/* One page of instance operations created since `since`: 1 with uuid
+ * set if one carries marker, else 0 and *cnt items seen; -1. */
+static int
+find_page(struct api *a, const char *since, long long offset,
+    const char *marker, char uuid[37], int *cnt)
+{
+	struct buf body = {0};
+	struct api_resp r;
+	struct json j;
+	char off[32];
+	const char *q[] = {"kind", "instance", "since", since, "limit", "100",
+	    "offset", off, NULL};
+	int t, found = 0;
+
+	*cnt = 0;
+	snprintf(off, sizeof off, "%lld", offset);
+	memset(&r, 0, sizeof r);
+	r.body = &body;
+	if (api_call(a, "GET", "/operations", q, NULL, 0, &r) < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0) {
+		buf_free(&body);
+		seterr("malformed reply to GET /operations");
+		return -1;
+	}
+	if (j.tok[0].type == JSON_ARRAY)
+		for (t = json_first(&j, 0); t >= 0 && !found;
+		    t = json_after(&j, t)) {
+			char *u = json_getstr(&j, t, "uuid");
+
+			++*cnt;
+			if (u && is_uuid(u) && marked(a, u, marker) == 1) {
+				memcpy(uuid, u, 37);
+				found = 1;
+			}
+			free(u);
+		}
+	json_free(&j);
+	buf_free(&body);
+	return found;
+}
+
+/* The instance operation whose metadata carries marker, created since
+ * LOST_WINDOW s before t0; a few lookups for a server slow to list it.
+ * 1 found (uuid set), 0 none (slot set), -1. */
+static int
+find_marked(struct api *a, const char *marker, long long t0,
+    char uuid[37])
+{
+	char since[32];
+	int try, page, cnt, rc;
+
+	iso_utc(t0 - LOST_WINDOW, since, sizeof since);
+	for (try = 0; try < LOST_TRIES; try++) {
+		if (try && sleep_ms(1000) < 0)
+			break;
+		for (page = 0; page < LOST_PAGES; page++) {
+			rc = find_page(a, since, page * 100LL, marker, uuid,
+			    &cnt);
+			if (rc != 0)
+				return rc;
+			if (cnt < 100)
+				break;
+		}
+	}
+	seterr("no operation carries this run's marker %s=%s",
+	    OP_MARKER_ENV, marker);
+	return 0;
+}
+
+/* The spawn was sent, its answer lost (status 0) or unreadable (a 2xx
+ * status: it did start): adopt the operation carrying marker, or fail
+ * saying what may have happened.  Ctrl-C is held back meanwhile. */
+static int
+find_lost(struct api *a, const char *marker, long long t0, int status,
+    char uuid[37])
+{
+	char *why = xstrdup(geterr());
+	int saved = interrupted, found;
+
+	interrupted = 0;
+	logmsg(LOG_WARNING, "%s answer to the spawn request (%s); looking for the operation by its marker",
+	    status ? "Unreadable" : "No", why);
+	found = find_marked(a, marker, t0, uuid);
+	interrupted = saved || interrupted;
+	if (found == 1) {
+		logmsg(LOG_WARNING, "Found operation %s started by this run",
+		    uuid);
+		free(why);
+		return 0;
+	}
+	if (status)
+		seterr("the server accepted the spawn request (HTTP %d) but its answer was unreadable (%s), and the operation could not be identified (%s): check 'contree ps -a'",
+		    status, why, geterr());
+	else
+		seterrc(ERR_NET, "the spawn request was sent but its answer was lost (%s), and the operation could not be identified (%s): the command MAY have started; check 'contree ps -a' before running it again",
+		    why, geterr());
+	free(why);
+	return -1;
+}
+
+int
+op_spawn(struct api *a, const char *json, const char *marker,
+    struct buf *reply, char uuid[37])
+{
+	struct api_resp r;
+	long long t0 = (long long)time(NULL);
+	int rc;
+
+	memset(&r, 0, sizeof r);
+	r.body = reply;
+	rc = api_call(a, "POST", "/instances", NULL, json, API_NOREPLAY, &r);
+	if (rc == 0 && reply_uuid(reply, "POST /instances", uuid) == 0)
+		return 0;
+	if (rc < 0 && r.status / 100 != 2 && r.status != 0)
+		return -1;      /* the server said no: nothing started */
+	buf_reset(reply);
+	return find_lost(a, marker, t0, r.status, uuid);
+}
+
+int
+op_cancel(struct api *a, const char *uuid)
+{
+	struct api_resp r;
+	char *path = xasprintf("/operations/%s", uuid);
+	int saved = interrupted, rc;
+
+	interrupted = 0;        /* let the cancel through */
+	memset(&r, 0, sizeof r);
+	rc = api_call(a, "DELETE", path, NULL, NULL, 0, &r);
+	interrupted = saved || interrupted;
+	free(path);
+	return rc;
+}
+
+int
+op_import(struct api *a, const char *json, char uuid[37])
+{
+	struct buf body = {0};
+	struct api_resp r;
+	int rc;
+
+	memset(&r, 0, sizeof r);
+	r.body = &body;
+	rc = api_call(a, "POST", "/images/import", NULL, json, API_NOREPLAY,
+	    &r);
+	if (rc == 0)
+		rc = reply_uuid(&body, "POST /images/import", uuid);
+	buf_free(&body);
+	return rc;
+}

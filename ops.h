@@ -1,0 +1,110 @@
+/* ops.h - operations: one status enum, records (with the local cache of
+ * terminal ones), waiting (events stream, polling fallback), spawning
+ * without ever sending twice, cancelling, image import.  Nothing here
+ * takes the command context or exits: the shell and the MCP server call
+ * these many times in one process.  Functions that fail return -1 with
+ * the error slot set. */
+#ifndef OPS_H
+#define OPS_H
+
+struct api;
+struct buf;
+struct json;
+struct row;
+struct store;
+
+/* ---- status (api.md §4.3) ---- */
+
+enum opstatus {
+	OP_UNKNOWN, OP_PENDING, OP_ASSIGNED, OP_EXECUTING,
+	OP_SUCCESS, OP_FAILED, OP_CANCELLED
+};
+/* "SUCCESS" -> OP_SUCCESS; with abbrev also its first letter ("S").
+ * OP_UNKNOWN for anything else. */
+enum opstatus op_status_parse(const char *s, int abbrev);
+/* "SUCCESS" for OP_SUCCESS; NULL for OP_UNKNOWN. */
+const char *op_status_name(enum opstatus s);
+/* The status of the record (or list item) at token t of j. */
+enum opstatus op_status(const struct json *j, int t);
+/* The one terminal test: SUCCESS, FAILED or CANCELLED. */
+int op_terminal(enum opstatus s);
+/* PENDING, ASSIGNED or EXECUTING. */
+int op_active(enum opstatus s);
+
+/* ---- references (cli.md §7.6) ---- */
+
+/* Split each argument on white space; each token is a UUID or a
+ * reference to an entry of session `session` in st (st may be NULL when
+ * every token is a UUID).  On success *out (caller frees the array and
+ * strings) holds the UUIDs in order.  All bad tokens are reported
+ * together; -1. */
+int resolve_ops(struct store *st, const char *session, char **args,
+    int nargs, char ***out, int *n);
+void free_ops(char **ops, int n);
+
+/* ---- records (GET /v1/operations/<uuid>) ----
+ * body receives the JSON and j is parsed over it (token 0 is the
+ * object); on success the caller json_free()s j and buf_free()s body; on
+ * failure both are released.  home is CONTREE_HOME: terminal records
+ * are cached in home/cli/operations/ (cli.md §7.10). */
+
+/* A terminal record from the cache: 0, or -1 when none is usable (not
+ * an error: the caller asks the server). */
+int op_cached(const char *home, const char *uuid, struct buf *body,
+    struct json *j);
+/* One GET; a terminal record is cached. */
+int op_get(struct api *a, const char *home, const char *uuid,
+    struct buf *body, struct json *j);
+/* Wait until the operation is terminal: the /events stream, polling
+ * (100 ms doubling to 2 s) when the server has none, then one GET of the
+ * full record.  With fromevents, a stream that carried the whole run
+ * (output, exit, completion) stands in for the GET: *j then holds only
+ * uuid, kind, status, error, duration, metadata.result and result.  On
+ * Ctrl-C the slot says "User interrupted" (class ERR_INTR). */
+int op_wait(struct api *a, const char *home, const char *uuid,
+    int fromevents, struct buf *body, struct json *j);
+
+/* The sandbox exit code (metadata.result.state.exit_code, else
+ * result.exit_code): 1 and *code set, or 0 if there is none. */
+int op_exit_code(const struct json *j, long long *code);
+/* What a finished operation adds to the exit status of `op wait` and
+ * `session wait` (api.md §4.3): 1 if it did not end SUCCESS, else its
+ * exit code & 255 (0 without one). */
+int op_outcome(const struct json *j);
+/* metadata.result.state.timed_out */
+int op_timed_out(const struct json *j);
+/* Result image (result.image, else result_image_uuid), malloc'd, or
+ * NULL. */
+char *op_result_image(const struct json *j);
+/* Decoded bytes of metadata.result.<which> ("stdout"/"stderr") appended
+ * to out; *trunc (may be NULL) gets its `truncated` flag. */
+void op_stream(const struct json *j, const char *which, struct buf *out,
+    int *trunc);
+/* Row of cli.md §9.8: the record's scalar fields, then exit_code (or
+ * null), image and tag (result values or ""); "error" always present. */
+void op_row(struct row *r, const struct json *j);
+
+/* ---- spawn, cancel, import ---- */
+
+/* The environment variable that carries a spawn's marker. */
+#define OP_MARKER_ENV "CONTREE_SPAWN_ID"
+
+/* A fresh marker: 128 random bits from /dev/urandom as 32 lowercase hex
+ * digits. */
+int op_marker(char hex[33]);
+/* POST /v1/instances with the request json, whose env carries
+ * OP_MARKER_ENV = marker.  Never re-sent once written (design.md §1):
+ * when the answer is lost or unreadable, the instance operation whose
+ * metadata.env carries this marker is looked up and adopted; without
+ * one, never another.  0 with uuid set and reply holding the server's
+ * answer (empty when looked up), or -1. */
+int op_spawn(struct api *a, const char *json, const char *marker,
+    struct buf *reply, char uuid[37]);
+/* DELETE /v1/operations/<uuid>, let through even after Ctrl-C (the flag
+ * is kept).  0 or -1. */
+int op_cancel(struct api *a, const char *uuid);
+/* POST /v1/images/import with the request json, never re-sent once
+ * written: 0 with uuid set, or -1. */
+int op_import(struct api *a, const char *json, char uuid[37]);
+
+#endif
