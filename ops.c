@@ -760,6 +760,8 @@ op_spawn(struct api *a, const char *json, const char *marker,
 		return 0;
 	if (rc < 0 && r.status / 100 != 2 && r.status != 0)
 		return -1;      /* the server said no: nothing started */
+	if (rc < 0 && r.status == 0 && !api_sent(a))
+		return -1;      /* never sent (refused): nothing started */
 	buf_reset(reply);
 	return find_lost(a, marker, t0, r.status, uuid);
 }

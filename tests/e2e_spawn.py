@@ -160,3 +160,20 @@ def test_failed_run_names_the_operation(t):
     assert "contree show %s" % op in r.stderr, r
     s = ok(t.run("-f", "json", "show", op))
     assert rows(s)[0]["status"] == "FAILED", s
+
+
+def test_refused_spawn_did_not_start(t):
+    """Nothing was sent: say so, and do not go looking for a lost
+    operation ("MAY have started") on a server that is not there."""
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    ok(t.run("-S", "rf", "use", "tag:ubuntu:latest"))
+    url = "http://127.0.0.1:%d" % port
+    r = t.run("-S", "rf", "-u", url, "run", "--", "true", timeout=60,
+              env={"CONTREE_RETRY_SCALE": "0.01"})
+    assert r.code == 1, r
+    assert "the request was not sent" in r.stderr, r
+    assert "MAY have started" not in r.stderr and "lost" not in r.stderr, r
