@@ -893,6 +893,11 @@ cmd_run(struct ctx *c)
 	memset(&s, 0, sizeof s);
 	memset(&files, 0, sizeof files);
 	memset(&env, 0, sizeof env);
+	if (!arg_pos(c, "COMMAND", &rc)) {
+		usage_fail(c, "the following arguments are required: COMMAND");
+		return EXIT_USAGE;
+	}
+	rc = -1;
 	/* 1. everything local first: nothing is sent if any of it fails */
 	if (check_env_pairs(c) < 0 || collect_files(c, &files) < 0 ||
 	    build_command(c, &s) < 0 || op_marker(s.marker) < 0)

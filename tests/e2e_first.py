@@ -77,3 +77,13 @@ def test_use_checks_an_image_uuid(t):
     fails(t.run("-S", "u", "session"), "No active session")   # nothing recorded
     u = t.fake.image_uuid("ubuntu:latest")
     ok(t.run("-S", "u", "use", u))
+
+
+def test_run_without_a_command_is_a_usage_error(t):
+    ok(t.run("-S", "n", "use", "tag:ubuntu:latest"))
+    t.fake.clear_requests()
+    for args in (("run",), ("run", "-s"), ("run", "-s", "--")):
+        r = fails(t.run("-S", "n", *args), code=2)
+        assert "contree run: error: the following arguments are required: " \
+            "COMMAND" in r.stderr, r
+    assert not t.fake.requests(), t.fake.requests()
