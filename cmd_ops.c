@@ -201,13 +201,24 @@ cmd_op_show(struct ctx *c)
 			struct row *r = row_new();
 
 			/* default: one table per operation, followed by its
-			 * output (a fix: other formats get the row only, so
-			 * JSON Lines stay parsable, cli.md §9.8) */
+			 * output; other formats carry the output in the row as
+			 * stdout and stderr, as run's row does, so JSON Lines
+			 * stay parsable (cli.md §9.8, issue 11) */
 			if (!o) {
 				o = out_new(c->fmt, 1);
 				out_pin(o, NULL, tail_error);
 			}
 			op_row(r, &j);
+			if (c->fmt != FMT_DEFAULT) {
+				struct buf so = {0}, se = {0};
+
+				op_stream(&j, "stdout", &so, NULL);
+				op_stream(&j, "stderr", &se, NULL);
+				row_strn(r, "stdout", so.p ? so.p : "", so.len);
+				row_strn(r, "stderr", se.p ? se.p : "", se.len);
+				buf_free(&so);
+				buf_free(&se);
+			}
 			if (out_row(o, r) < 0 || out_batch(o) < 0)
 				werr = 1;
 			if (c->fmt == FMT_DEFAULT) {

@@ -87,3 +87,13 @@ def test_run_without_a_command_is_a_usage_error(t):
         assert "contree run: error: the following arguments are required: " \
             "COMMAND" in r.stderr, r
     assert not t.fake.requests(), t.fake.requests()
+
+
+def test_show_json_carries_the_output_in_the_row(t):
+    ok(t.run("-S", "o", "use", "tag:ubuntu:latest"))
+    ok(t.run("-S", "o", "run", "-s", "echo out; echo err >&2"))
+    r = ok(t.run("-S", "o", "-f", "json", "show", "@"))
+    (row,) = rows(r)                    # every line is JSON
+    assert row["stdout"] == "out\n" and row["stderr"] == "err\n", row
+    r = ok(t.run("-S", "o", "-f", "csv", "show", "@"))
+    assert r.stdout.splitlines()[0].endswith("stdout,stderr,error"), r
