@@ -97,3 +97,39 @@ def test_show_json_carries_the_output_in_the_row(t):
     assert row["stdout"] == "out\n" and row["stderr"] == "err\n", row
     r = ok(t.run("-S", "o", "-f", "csv", "show", "@"))
     assert r.stdout.splitlines()[0].endswith("stdout,stderr,error"), r
+
+
+def demo(t, **env):
+    import subprocess
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    e = {"HOME": t.home, "PATH": os.environ.get("PATH", "")}
+    e.update(env)
+    return subprocess.run(["sh", os.path.join(root, "tests", "demo.sh")],
+                          capture_output=True, text=True, env=e, timeout=120,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_demo_tells_a_story_and_cleans_up(t):
+    t.noauth()
+    p = demo(t)
+    assert p.returncode == 0, p
+    assert "# 1. the version, as scripts see it" in p.stdout, p.stdout
+    assert "$ contree use tag:ubuntu:latest" in p.stdout, p.stdout
+    assert "no greeting yet: rolled back" in p.stdout, p.stdout
+    assert p.stdout.rstrip().endswith("is deleted on exit"), p.stdout
+
+
+def test_demo_stops_at_the_first_failure(t):
+    t.noauth()
+    p = demo(t, DEMO_IMAGE="tag:nope")
+    assert p.returncode == 1, p
+    assert "demo: step 3 failed" in p.stderr and "hint: " in p.stderr and \
+        "DEMO_IMAGE" in p.stderr, p.stderr
+    assert "# 4." not in p.stdout, p.stdout
+
+
+def test_demo_asks_before_using_an_account(t):
+    t.noauth()
+    p = demo(t, CONTREE_TOKEN="x", CONTREE_URL="http://127.0.0.1:9")
+    assert p.returncode == 1 and "DEMO_YES=1" in p.stderr, p
+    assert "$ contree" not in p.stdout, p.stdout
