@@ -25,7 +25,7 @@ OBJ = contree.o parse.o table.o util.o json.o ini.o out.o store.o http.o tls.o \
 HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h manual.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
-	tests/unit_store tests/unit_http tests/unit_parse
+	tests/unit_store tests/unit_http tests/unit_parse tests/unit_diff
 TESTBIN = tests/jsonparse tests/apitool $(UNIT)
 
 all: contree tests/jsonparse
@@ -60,6 +60,9 @@ tests/unit_out: tests/unit_out.c out.c json.c util.c $(HDR) tests/unit.h
 
 tests/unit_store: tests/unit_store.c store.c util.c $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_store.c store.c util.c
+
+tests/unit_diff: tests/unit_diff.c diff.c util.c diff.h util.h tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_diff.c diff.c util.c
 
 tests/bench_store: tests/bench_store.c store.c util.c store.h util.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/bench_store.c store.c util.c
