@@ -21,8 +21,9 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 
 OBJ = contree.o parse.o table.o util.o json.o ini.o out.o store.o http.o tls.o \
 	api.o cmd_images.o cmd_fs.o cmd_session.o cmd_auth.o cmd_run.o \
-	cmd_ops.o cmd_misc.o cmd_skill.o manual.o
-HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h manual.h
+	cmd_ops.o cmd_misc.o cmd_skill.o manual.o cmd_diff.o diff.o
+HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h manual.h \
+	diff.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
 	tests/unit_store tests/unit_http tests/unit_parse tests/unit_diff

@@ -70,6 +70,8 @@ void op_row(struct row *r, const struct json *j);
 int cmd_images(struct ctx *);
 int cmd_images_import(struct ctx *);
 int cmd_tag(struct ctx *);
+/* cmd_diff.c */
+int cmd_diff(struct ctx *);
 /* cmd_fs.c */
 int cmd_ls(struct ctx *);
 int cmd_cat(struct ctx *);
