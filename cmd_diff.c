@@ -94,11 +94,13 @@ parse_ent(const struct json *j, int t, struct ent *e)
 {
 	char *p = json_getstr(j, t, "path"), *s;
 
+	if (!p)
+		return -1;
 	/* some servers give absolute paths: the last component counts */
-	while (p && (s = strrchr(p, '/')) && !s[1] && s != p)
+	while ((s = strrchr(p, '/')) && !s[1] && s != p)
 		*s = '\0';
-	if (!p || !*(s = strrchr(p, '/') ? strrchr(p, '/') + 1 : p) ||
-	    !strcmp(s, ".") || !strcmp(s, "..")) {
+	s = (s = strrchr(p, '/')) ? s + 1 : p;
+	if (!*s || !strcmp(s, ".") || !strcmp(s, "..")) {
 		free(p);
 		return -1;
 	}
