@@ -23,15 +23,15 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
 OBJ = contree.o parse.o config.o table.o util.o json.o ini.o out.o store.o \
-	http.o tls.o api.o ops.o files.o cmd_images.o cmd_fs.o cmd_session.o \
-	cmd_auth.o cmd_run.o cmd_ops.o cmd_misc.o cmd_skill.o cmd_shell.o \
-	manual.o complete.o edit.o
+	http.o tls.o api.o ops.o files.o diff.o cmd_images.o cmd_fs.o \
+	cmd_session.o cmd_auth.o cmd_run.o cmd_ops.o cmd_misc.o cmd_skill.o \
+	cmd_shell.o cmd_diff.o manual.o complete.o edit.o
 HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h \
-	ops.h files.h config.h manual.h complete.h edit.h
+	ops.h files.h diff.h config.h manual.h complete.h edit.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
 	tests/unit_store tests/unit_http tests/unit_parse tests/unit_edit \
-	tests/unit_files tests/unit_config tests/unit_tls
+	tests/unit_files tests/unit_config tests/unit_tls tests/unit_diff
 TESTBIN = tests/jsonparse tests/apitool $(UNIT)
 
 all: contree tests/jsonparse
@@ -71,6 +71,9 @@ tests/unit_out: tests/unit_out.c out.c json.c util.c $(HDR) tests/unit.h
 
 tests/unit_store: tests/unit_store.c store.c util.c $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_store.c store.c util.c
+
+tests/unit_diff: tests/unit_diff.c diff.c util.c diff.h util.h tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_diff.c diff.c util.c
 
 tests/bench_store: tests/bench_store.c store.c util.c store.h util.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/bench_store.c store.c util.c

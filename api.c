@@ -43,6 +43,8 @@
 #include "http.h"
 #include "api.h"
 
+#include <bearssl.h>
+
 #define MAXTRIES     8
 #define DEADLINE_MS  (300 * 1000)    /* all attempts of one call */
 #define RA_CAP_MS    (60 * 1000)     /* longest Retry-After we honour */
@@ -1425,5 +1427,74 @@ api_image_check(struct api *a, const char *uuid)
 		    uuid);
 		return -1;
 	}
+	return rc;
+}
+
+/* ---- image inspection, through the local cache ---- */
+
+/* The cache file for what ("list" or "file") of path in image. */
+static char *
+inspect_cache(const char *dir, const char *image, const char *what,
+    const char *path)
+{
+	br_sha256_context sc;
+	unsigned char d[32];
+	char hex[65];
+
+	br_sha256_init(&sc);
+	br_sha256_update(&sc, path, strlen(path));
+	br_sha256_out(&sc, d);
+	hexstr(hex, d, sizeof d);
+	return xasprintf("%s/%s/%s-%s", dir, image, what, hex);
+}
+
+int
+api_inspect_get(struct api *a, const char *cachedir, const char *image,
+    const char *what, const char *path, int text, struct buf *body,
+    int *status)
+{
+	struct api_resp r;
+	char *url, *cache = NULL;
+	const char *q[5] = {"path", path, NULL, NULL, NULL};
+	int rc;
+
+	if (status)
+		*status = 0;
+	if (cachedir && !text && is_uuid(image))
+		cache = inspect_cache(cachedir, image, what, path);
+	buf_reset(body);
+	if (cache && access(cache, R_OK) == 0 && readfile(cache, body) == 0) {
+		logmsg(LOG_DEBUG, "cache: %s of %s in %s", what, path, image);
+		free(cache);
+		if (status)
+			*status = 200;
+		return 0;
+	}
+	buf_reset(body);
+	if (!a) {
+		free(cache);
+		return -1;
+	}
+	if (text) {
+		q[2] = "text";
+		q[3] = "1";
+	}
+	url = xasprintf("/inspect/%s/%s", image,
+	    strcmp(what, "file") == 0 ? "download" : "list");
+	memset(&r, 0, sizeof r);
+	r.body = body;
+	rc = api_call(a, "GET", url, q, NULL, 0, &r);
+	if (status)
+		*status = r.status;
+	if (rc == 0 && cache && body->len <= API_INSPECT_CACHE_MAX) {
+		char *d = xasprintf("%s/%s", cachedir, image);
+
+		if (mkdirs(d, 0700) < 0 ||
+		    writefile_cache(cache, body->p ? body->p : "", body->len) < 0)
+			logmsg(LOG_DEBUG, "cache: %s", geterr());
+		free(d);
+	}
+	free(url);
+	free(cache);
 	return rc;
 }

@@ -123,4 +123,18 @@ const char *api_user_agent(void);
 /* Connections opened and requests sent so far (benchmarks, -L debug). */
 void api_stats(const struct api *a, long *conns, long *reqs);
 
+/* Images never change, so what the server said about (image, path)
+ * holds forever (cli.md §7.10).  api_inspect_get: GET
+ * /v1/inspect/<image>/list?path=P (what "list"; text: &text=1, the
+ * server's ls-style text) or /download?path=P (what "file") into body.
+ * With cachedir (NULL: no cache), JSON listings and files up to
+ * API_INSPECT_CACHE_MAX bytes are read from and kept in
+ * <cachedir>/<image>/<what>-<sha256 of path>; text listings never.
+ * a may be NULL (a cache miss then fails; the slot says why).  0, or -1
+ * with the slot set; *status (may be NULL) the HTTP status (0: none). */
+#define API_INSPECT_CACHE_MAX (8 << 20)
+int api_inspect_get(struct api *a, const char *cachedir, const char *image,
+    const char *what, const char *path, int text, struct buf *body,
+    int *status);
+
 #endif

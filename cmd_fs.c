@@ -18,7 +18,6 @@
 #include "store.h"
 #include "util.h"
 
-
 /* The session's tip and the argument resolved against its working
  * directory.  0, 1 (no session: message printed), -1. */
 static int
@@ -38,25 +37,6 @@ session_path(struct ctx *c, const char *arg, char image[37], char **path)
 	return 0;
 }
 
-/* Images never change, so what the server said about (image, path) holds
- * forever (cli.md §7.10): JSON listings and file contents up to
- * CACHE_MAX bytes are kept in CONTREE_HOME/cli/inspect/<image>/. */
-#define CACHE_MAX (8 << 20)
-
-/* The cache file for what ("list" or "file") of path in image; NULL when
- * image is not a UUID.  Caller frees. */
-static char *
-cache_name(struct ctx *c, const char *image, const char *what,
-    const char *path)
-{
-	char hex[65];
-
-	if (!is_uuid(image))
-		return NULL;
-	sha256_hex(path, strlen(path), hex);
-	return xasprintf("%s/cli/inspect/%s/%s-%s", c->home, image, what, hex);
-}
-
 /* A 404 or 422 of the inspect API as the user asked it: "cat: /root/x:
  * not found in image 1d98a3b2..." (the server's words kept for others). */
 static void
@@ -73,50 +53,20 @@ notfound(struct ctx *c, const char *path, const char *image, int status)
 		    path, image);
 }
 
-/* GET url?path=path[&text=1] into body, through the cache unless text
- * (the text listing is formatted by the server, so it is not kept).
- * 0 or -1 (slot set; *status the HTTP status). */
+/* GET list or file of path in image (api_inspect_get), through the
+ * cache in CONTREE_HOME/cli/inspect unless text.  0 or -1 (slot set). */
 static int
 inspect_get(struct ctx *c, const char *image, const char *what,
     const char *path, int text, struct buf *body)
 {
-	struct api *a;
-	struct api_resp r;
-	char *url, *cache = text ? NULL : cache_name(c, image, what, path);
-	const char *q[5] = {"path", path, NULL, NULL, NULL};
-	int rc;
+	char *dir = xasprintf("%s/cli/inspect", c->home);
+	int rc, status;
 
-	if (cache && access(cache, R_OK) == 0 && readfile(cache, body) == 0) {
-		logmsg(LOG_DEBUG, "cache: %s of %s in %s", what, path, image);
-		free(cache);
-		return 0;
-	}
-	buf_reset(body);
-	if (!(a = ctx_api(c))) {
-		free(cache);
-		return -1;
-	}
-	if (text) {
-		q[2] = "text";
-		q[3] = "1";
-	}
-	url = xasprintf("/inspect/%s/%s", image,
-	    strcmp(what, "file") == 0 ? "download" : "list");
-	memset(&r, 0, sizeof r);
-	r.body = body;
-	rc = api_call(a, "GET", url, q, NULL, 0, &r);
+	rc = api_inspect_get(ctx_api(c), dir, image, what, path, text, body,
+	    &status);
 	if (rc < 0)
-		notfound(c, path, image, r.status);
-	if (rc == 0 && cache && body->len <= CACHE_MAX) {
-		char *dir = xasprintf("%s/cli/inspect/%s", c->home, image);
-
-		if (mkdirs(dir, 0700) < 0 ||
-		    writefile_cache(cache, body->p ? body->p : "", body->len) < 0)
-			logmsg(LOG_DEBUG, "cache: %s", geterr());
-		free(dir);
-	}
-	free(url);
-	free(cache);
+		notfound(c, path, image, status);
+	free(dir);
 	return rc;
 }
 

@@ -15,6 +15,8 @@ struct ctx;
 int cmd_images(struct ctx *);
 int cmd_images_import(struct ctx *);
 int cmd_tag(struct ctx *);
+/* cmd_diff.c */
+int cmd_diff(struct ctx *);
 /* cmd_fs.c */
 int cmd_ls(struct ctx *);
 int cmd_cat(struct ctx *);

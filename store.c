@@ -2137,7 +2137,7 @@ store_target(struct store *s, const char *key, const char *t)
 }
 
 int
-store_ref(struct store *s, const char *key, const char *t,
+store_ref_entry(struct store *s, const char *key, const char *t,
     const struct store_entry **out)
 {
 	const struct store_entry *e;
@@ -2170,10 +2170,6 @@ store_ref(struct store *s, const char *key, const char *t,
 	}
 	if (!(e = walk(s, key, dir, n)))
 		return -1;
-	if (!*e->op) {
-		seterr("entry %lld (%s) has no operation", e->id, e->kind);
-		return -1;
-	}
 	*out = e;
 	return 1;
 }
@@ -2753,4 +2749,19 @@ store_delete(struct store *s, const char *key)
 			logmsg(LOG_WARNING, "%s", geterr());
 	}
 	return finish(s, rc);
+}
+
+int
+store_ref(struct store *s, const char *key, const char *t,
+    const struct store_entry **out)
+{
+	int k = store_ref_entry(s, key, t, out);
+
+	if (k == 1 && !*(*out)->op) {
+		seterr("entry %lld (%s) has no operation", (*out)->id,
+		    (*out)->kind);
+		*out = NULL;
+		return -1;
+	}
+	return k;
 }

@@ -175,6 +175,10 @@ const struct store_entry *store_target(struct store *st, const char *key,
  * no operation"). */
 int store_ref(struct store *st, const char *key, const char *token,
     const struct store_entry **out);
+/* The same syntax for an image reference (diff): any entry, with or
+ * without an operation; 1, 0 or -1 as store_ref. */
+int store_ref_entry(struct store *st, const char *key, const char *token,
+    const struct store_entry **out);
 /* Entries from the root to the tip (1 for a root tip); 0 if no history. */
 long long store_depth(struct store *st, const char *key);
 /* Working directory: title of the nearest `cd` entry from the tip;

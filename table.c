@@ -332,6 +332,19 @@ static const struct cmd skill_subs[] = {
 	{0}
 };
 
+/* --- diff --- */
+static const struct opt diff_opts[] = {
+	{0, "path", OPT_STR, "P", NULL, "compare only P and what is below it (relative: to the working directory)", NULL, NULL},
+	{'p', "patch", OPT_FLAG, NULL, NULL, "add a unified diff for each changed text file", NULL, NULL},
+	{0, "exit-code", OPT_FLAG, NULL, NULL, "exit 1 when the images differ, as git diff", NULL, NULL},
+	END
+};
+static const struct pos diff_pos[] = {
+	{"FROM", P_OPT, "image to compare from (default: the session's image before the current one)", NULL},
+	{"TO", P_OPT, "image to compare with (default: the session's current image)", NULL},
+	PEND
+};
+
 static const struct opt env_opts[] = {
 	{'U', "delete", OPT_FLAG, NULL, NULL, "unset the named keys", NULL, A("rm")},
 	END
@@ -383,6 +396,10 @@ const struct cmd commands[] = {
 	{"cp", NULL, "download a file of the session's image",
 	    "Download a file of the current image to a local file.",
 	    NULL, cp_pos, NULL, 0, cmd_cp, 0, "contree cp /app/out.log ./out.log"},
+	{"diff", NULL, "show what changed between two images",
+	    "List the files added (A), changed (C) and deleted (D) between two images (no sandbox is started). FROM and TO take a UUID, tag:NAME, a tag, a session reference (@, @-N, HEAD~N, @N) or a branch name. With -p, unified diffs of text files follow.",
+	    diff_opts, diff_pos, NULL, 0, cmd_diff, 0,
+	    "contree diff\ncontree diff -p --path /etc @-2\ncontree diff --exit-code tag:app:1 tag:app:2"},
 	{"file", A("f"), "stage files for the next run and list uploads",
 	    "Files: edit or copy files into the next run; list uploads.",
 	    NULL, NULL, file_subs, 1, NULL, 0, "contree file cp ./conf.ini /etc/app.ini"},

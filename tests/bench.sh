@@ -69,3 +69,8 @@ if [ -f tests/bench_transfer.sh ]; then
 	echo "== transfer"
 	sh tests/bench_transfer.sh
 fi
+if [ -f tests/bench_diff.py ]; then
+	echo
+	echo "== diff"
+	CONTREE_BIN=$bin python3 tests/bench_diff.py
+fi

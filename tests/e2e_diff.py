@@ -1,0 +1,281 @@
+"""e2e_diff.py - contree diff: what changed between two images (A/C/D
+lines, -f rows, --path, -p patches, --exit-code, image references,
+content comparison when only the mtime differs, the inspect cache)."""
+
+import json
+import os
+
+from harness import fails, ok, rows
+
+S = ("-S", "d1")
+T0 = 1700000000          # a fixed mtime: equal metadata means equal files
+
+
+def f(text, **kw):
+    d = {"text": text, "mtime": T0}
+    d.update(kw)
+    return d
+
+
+def base(t, tag="d:1"):
+    return t.fake.add_image({
+        "/app/keep.txt": f("same\n"),
+        "/app/mod.txt": f("1\n2\n3\n"),
+        "/app/old/x": f("x\n"),
+        "/app/gone.txt": f("bye\n"),
+        "/etc/motd": f("hello\n"),
+    }, tag=tag)["uuid"]
+
+
+RUN = ("cd /app && rm -rf old gone.txt && mkdir -p new/sub && "
+       "echo hi > new/sub/f && printf '1\\nTWO\\n3\\n' > mod.txt && "
+       "ln -s keep.txt link && chmod 600 keep.txt")
+
+AFTER_RUN = """\
+D /app/gone.txt
+C /app/keep.txt
+A /app/link
+C /app/mod.txt
+A /app/new/
+A /app/new/sub/
+A /app/new/sub/f
+D /app/old/
+D /app/old/x
+"""
+
+
+def session_after_run(t):
+    base(t)
+    ok(t.run(*S, "use", "tag:d:1"))
+    ok(t.run(*S, "run", "-s", RUN))
+
+
+def test_bare_diff_shows_what_the_last_run_changed(t):
+    session_after_run(t)
+    r = ok(t.run(*S, "diff"))
+    assert r.stdout == AFTER_RUN and r.stderr == "", r
+    r = fails(t.run(*S, "diff", "--exit-code"), code=1)
+    assert r.stdout == AFTER_RUN and r.stderr == "", r
+    # a cd entry on top does not hide the run: FROM is the newest
+    # earlier *image*
+    ok(t.run(*S, "cd", "/app"))
+    assert ok(t.run(*S, "diff")).stdout == AFTER_RUN
+    # the same with explicit references: @-N (N back), HEAD~N, a branch
+    assert ok(t.run(*S, "diff", "@-2", "@")).stdout == AFTER_RUN
+    assert ok(t.run(*S, "diff", "HEAD~2", "main")).stdout == AFTER_RUN
+    # the other way round: added and deleted swap
+    r = ok(t.run(*S, "diff", "@", "HEAD~2"))
+    swap = {"A": "D", "D": "A", "C": "C"}
+    want = "".join(swap[l[0]] + l[1:] + "\n" for l in AFTER_RUN.splitlines())
+    assert r.stdout == want, r
+
+
+def test_rows_in_every_format(t):
+    session_after_run(t)
+    got = {x["path"]: x for x in rows(ok(t.run("-f", "json", *S, "diff")))}
+    assert list(got) == ["/app/gone.txt", "/app/keep.txt", "/app/link",
+                         "/app/mod.txt", "/app/new", "/app/new/sub",
+                         "/app/new/sub/f", "/app/old", "/app/old/x"], got
+    assert got["/app/keep.txt"] == {
+        "change": "C", "path": "/app/keep.txt", "type": "file", "size": 5,
+        "mode": "600", "uid": 0, "gid": 0, "old_mode": "644"}, got
+    assert got["/app/mod.txt"]["old_size"] == 6 and \
+        got["/app/mod.txt"]["size"] == 8, got
+    assert "old_mode" not in got["/app/mod.txt"], got
+    assert got["/app/link"]["type"] == "symlink" and \
+        got["/app/link"]["target"] == "keep.txt", got
+    assert got["/app/new"]["type"] == "dir" and \
+        got["/app/new"]["change"] == "A", got
+    assert got["/app/old/x"]["change"] == "D" and \
+        got["/app/old/x"]["size"] == 2, got
+    r = ok(t.run("-f", "csv", *S, "diff"))
+    lines = r.stdout.split("\r\n")
+    assert lines[0].startswith("change,path,type,size,mode,uid,gid"), lines
+    assert len([l for l in lines[1:] if l]) == 9, lines
+    r = ok(t.run("-f", "json", *S, "diff", "-p", "--path", "/app/mod.txt"))
+    (row,) = rows(r)
+    assert row["patch"].startswith("--- a/app/mod.txt\n+++ b/app/mod.txt\n"
+                                   "@@ -1,3 +1,3 @@\n 1\n-2\n+TWO\n 3\n"), row
+
+
+def test_path_limits_both_sides(t):
+    session_after_run(t)
+    r = ok(t.run(*S, "diff", "--path", "/app/new"))
+    assert r.stdout == "A /app/new/\nA /app/new/sub/\nA /app/new/sub/f\n", r
+    r = ok(t.run(*S, "diff", "--path", "/app/old/"))
+    assert r.stdout == "D /app/old/\nD /app/old/x\n", r
+    r = ok(t.run(*S, "diff", "--path", "/etc"))
+    assert r.stdout == "", r
+    # relative to the session's working directory, as ls
+    ok(t.run(*S, "cd", "/app/new"))
+    r = ok(t.run(*S, "diff", "--path", "sub"))
+    assert r.stdout == "A /app/new/sub/\nA /app/new/sub/f\n", r
+    r = ok(t.run(*S, "diff", "--path", "../mod.txt"))
+    assert r.stdout == "C /app/mod.txt\n", r
+    fails(t.run(*S, "diff", "--path", "/nowhere"), "/nowhere: not found")
+
+
+PATCH = """\
+D /app/gone.txt
+--- a/app/gone.txt
++++ /dev/null
+@@ -1 +0,0 @@
+-bye
+C /app/keep.txt
+A /app/link
+C /app/mod.txt
+--- a/app/mod.txt
++++ b/app/mod.txt
+@@ -1,3 +1,3 @@
+ 1
+-2
++TWO
+ 3
+A /app/new/
+A /app/new/sub/
+A /app/new/sub/f
+--- /dev/null
++++ b/app/new/sub/f
+@@ -0,0 +1 @@
++hi
+D /app/old/
+D /app/old/x
+--- a/app/old/x
++++ /dev/null
+@@ -1 +0,0 @@
+-x
+"""
+
+
+def test_patch_text(t):
+    session_after_run(t)
+    r = ok(t.run(*S, "diff", "-p"))
+    assert r.stdout == PATCH, r.stdout
+
+
+def test_patch_hunks_binary_and_no_newline(t):
+    a = t.fake.add_image({
+        "/t/long": f("".join("line %d\n" % i for i in range(1, 31))),
+        "/t/nonl": f("a\nb"),
+        "/t/bin": {"content_b64": "AAECAw==", "mtime": T0},
+    }, tag="p:1")["uuid"]
+    long2 = ["line %d\n" % i for i in range(1, 31)]
+    long2[1] = "second\n"
+    long2[19] = "twentieth\n"
+    long2.append("31\n")
+    t.fake.add_image({
+        "/t/long": f("".join(long2)),
+        "/t/nonl": f("a\nc", mtime=T0 + 1),
+        "/t/bin": {"content_b64": "AAECBA==", "mtime": T0 + 1},
+    }, tag="p:2", parent=a)
+    r = ok(t.run("diff", "-p", "tag:p:1", "tag:p:2"))
+    assert r.stdout == (
+        "C /t/bin\n"
+        "Binary files a/t/bin and b/t/bin differ\n"
+        "C /t/long\n"
+        "--- a/t/long\n+++ b/t/long\n"
+        "@@ -1,5 +1,5 @@\n line 1\n-line 2\n+second\n line 3\n line 4\n"
+        " line 5\n"
+        "@@ -17,7 +17,7 @@\n line 17\n line 18\n line 19\n-line 20\n"
+        "+twentieth\n line 21\n line 22\n line 23\n"
+        "@@ -28,3 +28,4 @@\n line 28\n line 29\n line 30\n+31\n"
+        "C /t/nonl\n"
+        "--- a/t/nonl\n+++ b/t/nonl\n"
+        "@@ -1,2 +1,2 @@\n a\n-b\n\\ No newline at end of file\n"
+        "+c\n\\ No newline at end of file\n"), r.stdout
+
+
+def test_identical_images(t):
+    base(t)
+    ok(t.run(*S, "use", "tag:d:1"))
+    for args in (["@", "@"], ["--exit-code", "@", "@"],
+                 ["--exit-code", "tag:d:1", "d:1"]):
+        r = ok(t.run(*S, "diff", *args))
+        assert r.out == b"" and r.err == b"", (args, r)
+    # a run that changes nothing gives the same image: nothing to show
+    ok(t.run(*S, "run", "true"))
+    r = t.run(*S, "diff", "--exit-code", "@-1")
+    assert r.code == 0 and r.out == b"", r
+
+
+def test_mtime_only_compares_contents(t):
+    a = base(t)
+    t.fake.add_image({"/app/keep.txt": f("same\n", mtime=T0 + 5),
+                      "/app/mod.txt": f("1\n2\n4\n", mtime=T0 + 5)},
+                     tag="d:2", parent=a)
+    t.fake.clear_requests()
+    r = fails(t.run("diff", "--exit-code", "tag:d:1", "tag:d:2"), code=1)
+    assert r.stdout == "C /app/mod.txt\n", r        # same size, other bytes
+    dl = [q["query"]["path"][0] for q in t.fake.requests("GET", "/download")]
+    assert sorted(dl) == ["/app/keep.txt"] * 2 + ["/app/mod.txt"] * 2, dl
+    # listings and contents are cached per image: nothing is fetched again
+    # (only the tag lookups remain)
+    t.fake.clear_requests()
+    assert ok(t.run("diff", "tag:d:1", "tag:d:2")).stdout == r.stdout
+    assert [q["path"] for q in t.fake.requests("GET")] == ["/v1/images"] * 2
+
+
+def test_large_file_with_new_mtime_is_changed_without_download(t):
+    big = os.path.join(t.tmp, "big")
+    with open(big, "wb") as fh:
+        fh.write(b"z" * ((8 << 20) + 1))
+    a = t.fake.add_image({"/big": {"host_path": big, "mtime": T0}},
+                         tag="b:1")["uuid"]
+    t.fake.add_image({"/big": {"host_path": big, "mtime": T0 + 1}},
+                     tag="b:2", parent=a)
+    r = ok(t.run("diff", "-p", "b:1", "b:2"))
+    assert r.stdout == "C /big\n", r
+    assert "[WARNING] /big: larger than 8 MiB" in r.stderr, r
+    assert t.fake.requests("GET", "/download") == []
+
+
+def test_metadata_changes(t):
+    a = t.fake.add_image({"/m/own": f("o\n"), "/m/ln": {
+        "type": "symlink", "target": "/a", "mtime": T0},
+        "/m/kind": f("k\n"), "/m/d": {"type": "dir", "mtime": T0}},
+        tag="m:1")["uuid"]
+    t.fake.add_image({"/m/own": f("o\n", uid=1000, gid=1000),
+                      "/m/ln": {"type": "symlink", "target": "/b",
+                                "mtime": T0},
+                      "/m/kind": {"type": "symlink", "target": "xy",
+                                  "mtime": T0},
+                      "/m/d": {"type": "dir", "mode": "0700",
+                               "mtime": T0 + 9}},
+                     tag="m:2", parent=a)
+    got = {x["path"]: x for x in rows(ok(t.run("-f", "json", "diff",
+                                                "m:1", "m:2")))}
+    assert set(got) == {"/m/own", "/m/ln", "/m/kind", "/m/d"}, got
+    assert got["/m/own"]["old_uid"] == 0 and got["/m/own"]["uid"] == 1000 \
+        and got["/m/own"]["old_gid"] == 0, got
+    assert got["/m/ln"]["old_target"] == "/a" and \
+        got["/m/ln"]["target"] == "/b", got
+    assert got["/m/kind"]["old_type"] == "file" and \
+        got["/m/kind"]["type"] == "symlink", got
+    assert got["/m/d"]["old_mode"] == "755" and got["/m/d"]["mode"] == "700"
+    assert "old_size" not in got["/m/d"], got
+
+
+def test_unknown_images_and_bad_references(t):
+    base(t)
+    ok(t.run(*S, "use", "tag:d:1"))
+    r = fails(t.run(*S, "diff", "nosuch:1"), "unknown image 'nosuch:1'")
+    assert r.stderr.count("\n") == 1, r
+    ghost = "0b9f6a1e-2c1d-4e7a-9a55-3f2f1c0d9e11"
+    r = fails(t.run(*S, "diff", ghost), "unknown image '%s'" % ghost)
+    assert r.stderr.count("\n") == 1, r
+    fails(t.run(*S, "diff", "@", ghost), "unknown image '%s'" % ghost)
+    fails(t.run(*S, "diff", "@-5"), "image reference '@-5'")
+    # a session of one entry has nothing before it
+    fails(t.run(*S, "diff"), "no image before")
+    fails(t.run("-S", "none", "diff"), "No active session")
+    fails(t.run(*S, "diff", "a", "b", "c"), code=2)
+
+
+def test_closed_pipe_is_quiet(t):
+    a = t.fake.add_image({"/many/%04d" % i: f("%d\n" % i)
+                          for i in range(3000)}, tag="w:1")["uuid"]
+    t.fake.add_image({}, tag="w:2", delete=["/many"], parent=a)
+    import subprocess
+    p = subprocess.run("'%s' diff w:1 w:2 | head -1" % t.binary(), shell=True,
+                       capture_output=True, env=t.env(), cwd=t.home)
+    assert p.stdout == b"D /many/\n" and p.stderr == b"", p
