@@ -417,6 +417,10 @@ cmd_op_wait(struct ctx *c)
 	if ((rc = targets(c, &ops, &nops)) != 0)
 		return rc < 0 ? -1 : 0;
 	deadline = now_ms() + secs * 1000;
+	/* every request inside the wait, the final fetch included, ends by
+	 * the deadline (plus a moment for that fetch) */
+	if (ctx_api(c))
+		api_set_deadline(ctx_api(c), deadline + 2000);
 	done = xcalloc((size_t)nops, sizeof *done);
 	o = out_new(c->fmt, 1);
 	out_pin(o, head, tail_error);
@@ -476,6 +480,8 @@ cmd_op_wait(struct ctx *c)
 	}
 	free(done);
 	free_ops(ops, nops);
+	if (c->api_)
+		api_set_deadline(c->api_, 0);
 	if (out_end(o) < 0 && errno != EPIPE)
 		return -1;
 	return st;
@@ -483,5 +489,7 @@ fail:
 	out_end(o);
 	free(done);
 	free_ops(ops, nops);
+	if (c->api_)
+		api_set_deadline(c->api_, 0);
 	return -1;
 }

@@ -22,6 +22,10 @@
 #include "store.h"
 #include "util.h"
 
+/* Seconds a run may take beyond its -t before the client stops waiting
+ * (the operation may queue on the server first). */
+#define RUN_MARGIN 120
+
 #define ENVCACHE_MAX 1000               /* images remembered by --preserve-env */
 
 static const char *const tail_error[] = { "error", NULL };
@@ -942,8 +946,15 @@ cmd_run(struct ctx *c)
 		rc = detached(c, st, &s, useref ? useimg : NULL, from, uuid, &reply);
 		goto out;
 	}
-	/* 4. wait; Ctrl-C cancels and records nothing */
-	if (op_wait(a, c->home, uuid, c->fmt == FMT_DEFAULT, &rec, &j) < 0) {
+	/* 4. wait, at most the run's time limit plus a margin for a queue
+	 * on the server (every request inside, the final fetch too);
+	 * Ctrl-C cancels and records nothing */
+	api_set_deadline(a, now_ms() + (arg_int(c, "timeout") + RUN_MARGIN) *
+	    1000);
+	rc = op_wait(a, c->home, uuid, c->fmt == FMT_DEFAULT, &rec, &j);
+	api_set_deadline(a, 0);
+	if (rc < 0) {
+		rc = -1;
 		if (interrupted)
 			cancel_run(a, uuid);
 		goto out;

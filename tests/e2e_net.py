@@ -269,3 +269,20 @@ def test_debug_log_redacts_env_values(t):
     assert "tok-12345" in r.stdout, "the answer itself is not changed"
     assert "tok-12345" not in r.stderr and "visible-67890" not in r.stderr, r.stderr
     assert "<redacted>" in r.stderr, r.stderr
+
+
+def test_op_wait_deadline_bounds_a_silent_server(t):
+    """op wait -t 2 against a server that accepts and never answers ends
+    near 2 s (it ran until killed at 65 s), with a timeout message."""
+    ok_run = t.run("-S", "w", "use", "tag:ubuntu:latest")
+    assert ok_run.code == 0, ok_run
+    r = t.run("-S", "w", "run", "-d", "--", "sleep", "30")
+    assert r.code == 0, r
+    op = re.search(r"[0-9a-f]{8}-[0-9a-f-]{27}", r.stdout + r.stderr).group(0)
+    t.fake.fault(path="/v1/operations/", kind="hang", delay=60, count=-1)
+    t0 = time.monotonic()
+    r = t.run("op", "wait", "-t", "2", op, timeout=40)
+    took = time.monotonic() - t0
+    assert r.code == 1, r
+    assert "no answer from" in r.stderr or "timeout" in r.stderr.lower(), r
+    assert took < 10, "took %.1f s" % took
