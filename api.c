@@ -1498,3 +1498,26 @@ api_inspect_get(struct api *a, const char *cachedir, const char *image,
 	free(cache);
 	return rc;
 }
+
+/* The "uuid" of a POST reply.  0, or -1 with the slot set. */
+int
+api_reply_uuid(const struct buf *body, const char *what, char uuid[37])
+{
+	struct json j;
+	char *u;
+
+	if (json_parse_alloc(&j, body->p ? body->p : "", body->len) < 0) {
+		seterr("malformed reply to %s: %s", what, json_strerror(&j));
+		return -1;
+	}
+	u = j.tok[0].type == JSON_OBJECT ? json_getstr(&j, 0, "uuid") : NULL;
+	json_free(&j);
+	if (!u || !is_uuid(u)) {
+		free(u);
+		seterr("malformed reply to %s: no uuid", what);
+		return -1;
+	}
+	memcpy(uuid, u, 37);
+	free(u);
+	return 0;
+}

@@ -112,6 +112,11 @@ int api_list_pages(struct api *a, const char *path,
  * matches). */
 int api_image_resolve(struct api *a, const char *ref, char uuid[37]);
 
+/* The "uuid" of a POST reply (spawn, import, upload): a canonical
+ * UUID into uuid.  0, or -1 with the slot set ("malformed reply to
+ * WHAT: ..."). */
+int api_reply_uuid(const struct buf *body, const char *what, char uuid[37]);
+
 /* GET /v1/inspect/<uuid>/: 0 when the image exists; -1 with the slot
  * set ("no image UUID on the server ..." for a 404). */
 int api_image_check(struct api *a, const char *uuid);

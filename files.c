@@ -86,28 +86,6 @@ sha256_file(const char *path, char hex[65])
 	return rc;
 }
 
-int
-reply_uuid(const struct buf *body, const char *what, char uuid[37])
-{
-	struct json j;
-	char *u;
-
-	if (json_parse_alloc(&j, body->p ? body->p : "", body->len) < 0) {
-		seterr("malformed reply to %s: %s", what, json_strerror(&j));
-		return -1;
-	}
-	u = j.tok[0].type == JSON_OBJECT ? json_getstr(&j, 0, "uuid") : NULL;
-	json_free(&j);
-	if (!u || strlen(u) != 36) {
-		free(u);
-		seterr("malformed reply to %s: no uuid", what);
-		return -1;
-	}
-	memcpy(uuid, u, 37);
-	free(u);
-	return 0;
-}
-
 /* ---- the upload cache ---- */
 
 static size_t
@@ -384,7 +362,7 @@ lookup_or_send(struct api *a, int fd, off_t size, struct hostfile *f)
 	free(path);
 	if (rc == 0) {
 		f->how = UP_FOUND;
-		if ((rc = reply_uuid(&body, "GET /files", f->uuid)) == 0)
+		if ((rc = api_reply_uuid(&body, "GET /files", f->uuid)) == 0)
 			logmsg(LOG_INFO, "Reusing uploaded file %s for %s",
 			    f->uuid, name);
 	} else if (r.status == 404) {
@@ -398,7 +376,7 @@ lookup_or_send(struct api *a, int fd, off_t size, struct hostfile *f)
 			seterr("%s:", f->host);
 			rc = -1;
 		} else if ((rc = api_upload(a, fd, size, &r)) == 0) {
-			rc = reply_uuid(&body, "POST /files", f->uuid);
+			rc = api_reply_uuid(&body, "POST /files", f->uuid);
 		}
 	}
 	buf_free(&body);

@@ -24,7 +24,6 @@ int sha256_file(const char *path, char hex[65]);
 
 /* The "uuid" member of a JSON reply into uuid; what names the request
  * in the message ("POST /files").  0, or -1 with the slot set. */
-int reply_uuid(const struct buf *body, const char *what, char uuid[37]);
 
 /* ---- the upload cache (cli.md §7.10) ----
  * HOME/cli/uploads: a line "contree-uploads 1", then one line per host

@@ -602,29 +602,6 @@ op_marker(char hex[33])
 	return 0;
 }
 
-/* The "uuid" of a POST reply.  0, or -1 with the slot set. */
-static int
-reply_uuid(const struct buf *body, const char *what, char uuid[37])
-{
-	struct json j;
-	char *u;
-
-	if (json_parse_alloc(&j, body->p ? body->p : "", body->len) < 0) {
-		seterr("malformed reply to %s: %s", what, json_strerror(&j));
-		return -1;
-	}
-	u = j.tok[0].type == JSON_OBJECT ? json_getstr(&j, 0, "uuid") : NULL;
-	json_free(&j);
-	if (!u || !is_uuid(u)) {
-		free(u);
-		seterr("malformed reply to %s: no uuid", what);
-		return -1;
-	}
-	memcpy(uuid, u, 37);
-	free(u);
-	return 0;
-}
-
 /* Does the operation uuid carry marker in metadata.env?  1, 0, -1. */
 static int
 marked(struct api *a, const char *uuid, const char *marker)
@@ -756,7 +733,7 @@ op_spawn(struct api *a, const char *json, const char *marker,
 	memset(&r, 0, sizeof r);
 	r.body = reply;
 	rc = api_call(a, "POST", "/instances", NULL, json, API_NOREPLAY, &r);
-	if (rc == 0 && reply_uuid(reply, "POST /instances", uuid) == 0)
+	if (rc == 0 && api_reply_uuid(reply, "POST /instances", uuid) == 0)
 		return 0;
 	if (rc < 0 && r.status / 100 != 2 && r.status != 0)
 		return -1;      /* the server said no: nothing started */
@@ -793,7 +770,7 @@ op_import(struct api *a, const char *json, char uuid[37])
 	rc = api_call(a, "POST", "/images/import", NULL, json, API_NOREPLAY,
 	    &r);
 	if (rc == 0)
-		rc = reply_uuid(&body, "POST /images/import", uuid);
+		rc = api_reply_uuid(&body, "POST /images/import", uuid);
 	buf_free(&body);
 	return rc;
 }

@@ -914,6 +914,16 @@ join_path(const char *cwd, const char *p)
 
 /* ---- prompts ---- */
 
+/* Remove the line end (LF, CRLF) of a line read with fgets. */
+static void
+chomp(char *buf)
+{
+	size_t len = strlen(buf);
+
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+}
+
 int
 ask_yn(const char *question)
 {
@@ -932,8 +942,6 @@ ask_yn(const char *question)
 int
 read_line(const char *prompt, char *buf, size_t n)
 {
-	size_t len;
-
 	fputs(prompt, stdout);
 	fflush(stdout);
 	if (!fgets(buf, (int)n, stdin)) {
@@ -942,9 +950,7 @@ read_line(const char *prompt, char *buf, size_t n)
 		seterrc(ERR_IO, "no input (standard input ended at the prompt)");
 		return -1;
 	}
-	len = strlen(buf);
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
+	chomp(buf);
 	return 0;
 }
 
@@ -954,7 +960,6 @@ read_secret(const char *prompt, char *buf, size_t n)
 	struct termios old, raw;
 	FILE *in = fopen("/dev/tty", "r+");
 	int fd, echo_off = 0;
-	size_t len;
 	char *r;
 
 	if (!in)
@@ -980,9 +985,7 @@ read_secret(const char *prompt, char *buf, size_t n)
 		seterrc(ERR_IO, "no input (standard input ended at the prompt)");
 		return -1;
 	}
-	len = strlen(buf);
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		buf[--len] = '\0';
+	chomp(buf);
 	return 0;
 }
 

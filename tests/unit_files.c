@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../api.h"
 #include "../files.h"
 #include "../util.h"
 #include "unit.h"
@@ -60,15 +61,15 @@ t_reply_uuid(void)
 	char u[37];
 
 	buf_puts(&b, "{\"uuid\":\"0b5e2f8e-1c1d-4c4e-9a63-2f4f9f0e1a2b\",\"sha256\":\"x\"}");
-	T_INTEQ(reply_uuid(&b, "POST /files", u), 0);
+	T_INTEQ(api_reply_uuid(&b, "POST /files", u), 0);
 	T_STREQ(u, "0b5e2f8e-1c1d-4c4e-9a63-2f4f9f0e1a2b");
 	buf_reset(&b);
 	buf_puts(&b, "{\"uuid\":\"short\"}");
-	T_INTEQ(reply_uuid(&b, "POST /files", u), -1);
+	T_INTEQ(api_reply_uuid(&b, "POST /files", u), -1);
 	T_OK(strstr(geterr(), "POST /files") != NULL);
 	buf_reset(&b);
 	buf_puts(&b, "[1");
-	T_INTEQ(reply_uuid(&b, "GET /files", u), -1);
+	T_INTEQ(api_reply_uuid(&b, "GET /files", u), -1);
 	buf_free(&b);
 }
 
