@@ -367,7 +367,8 @@ complete_sandbox_path(struct ctx *c, const char *word, struct buf *out)
 
 	k.prefix = word;
 	sandboxpaths(c, c->session, &k);
-	qsort(k.v, k.n, sizeof *k.v, cmpstr);
+	if (k.n)
+		qsort(k.v, k.n, sizeof *k.v, cmpstr);
 	for (i = 0; i < k.n; i++) {
 		buf_printf(out, "%s\n", k.v[i]);
 		free(k.v[i]);
@@ -530,12 +531,13 @@ complete_words(struct ctx *c, char **words, int n, struct buf *out)
 			values(c, key, kindof(w.path.p, p->name), &k);
 		}
 	}
-	qsort(k.v, k.n, sizeof *k.v, cmpstr);
-	for (i = 0; i < k.n; i++) {
+	if (k.n)
+		qsort(k.v, k.n, sizeof *k.v, cmpstr);
+	for (i = 0; i < k.n; i++)
 		if (i == 0 || strcmp(k.v[i], k.v[i - 1]) != 0)
 			buf_printf(out, "%s\n", k.v[i]);
+	for (i = 0; i < k.n; i++)
 		free(k.v[i]);
-	}
 	free(k.v);
 	buf_free(&w.path);
 }
