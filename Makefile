@@ -22,7 +22,7 @@ ALL_CFLAGS = $(WFLAGS) $(CFLAGS)
 SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 
-OBJ = contree.o parse.o config.o table.o util.o json.o ini.o out.o store.o \
+OBJ = contree.o parse.o ctx.o config.o table.o util.o json.o ini.o out.o store.o \
 	http.o tls.o api.o ops.o files.o diff.o cmd_images.o cmd_fs.o \
 	cmd_session.o cmd_auth.o cmd_run.o cmd_ops.o cmd_misc.o cmd_skill.o \
 	cmd_shell.o cmd_diff.o manual.o complete.o edit.o

@@ -71,69 +71,8 @@ resolve_profile(struct ctx *c, struct config *cf, int local)
 	return 0;
 }
 
-/* ---- lazily opened resources ---- */
-
-struct api *
-ctx_api(struct ctx *c)
-{
-	struct api_cfg cfg;
-	const char *rt;
-	char *from;
-
-	if (c->api_)
-		return c->api_;
-	if (!c->prof_token || !*c->prof_token) {
-		seterr("API 0: no token configured for profile '%s'; run 'contree auth'",
-		    c->prof_name);
-		return NULL;
-	}
-	if (strcmp(c->prof_type, "iam") == 0 &&
-	    (!c->prof_project || !*c->prof_project)) {
-		seterr("API 0: no project configured for IAM profile '%s'; run 'contree auth'",
-		    c->prof_name);
-		return NULL;
-	}
-	memset(&cfg, 0, sizeof cfg);
-	if ((rt = arg_str(c, "request-timeout")) &&
-	    api_parse_timeout(rt, &cfg.timeout_ms) < 0)
-		return NULL;
-	cfg.url = c->prof_url;
-	cfg.token = c->prof_token;
-	cfg.iam = strcmp(c->prof_type, "iam") == 0;
-	cfg.project = cfg.iam ? c->prof_project : NULL;
-	cfg.cafile = config_env(NULL, "CONTREE_CA_FILE");
-	if (c->token)
-		from = xstrdup("--token");
-	else if (c->conf && c->conf->env_token)
-		from = xasprintf("$%s", c->conf->env_token);
-	else
-		from = xasprintf("profile '%s' in %s", c->prof_name,
-		    c->config ? c->config : "auth.ini");
-	cfg.token_from = from;
-	c->api_ = api_new(&cfg);
-	free(from);
-	return c->api_;
-}
-
-struct store *
-ctx_store(struct ctx *c)
-{
-	char *path;
-
-	if (c->store_)
-		return c->store_;
-	path = store_path(c->home, c->prof_name);
-	c->store_ = store_open(path);
-	free(path);
-	return c->store_;
-}
-
-void
-no_session(void)
-{
-	logmsg(LOG_ERROR, "No active session. Start one with 'contree use IMAGE' (automated agents: read 'contree agent' first).");
-}
-
+/* Flush standard output at the end: a failure other than a closed pipe
+ * is an error (a full disk must not pass for success). */
 static int
 flushout(void)
 {
