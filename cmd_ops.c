@@ -454,7 +454,7 @@ cmd_op_wait(struct ctx *c)
 
 			if (sleep_ms(delay < rest ? delay : rest) < 0 ||
 			    interrupted) {
-				seterr("User interrupted");
+				seterrc(ERR_INTR, "User interrupted");
 				goto fail;
 			}
 		}

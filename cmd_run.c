@@ -435,7 +435,7 @@ read_piped_stdin(struct buf *b, int *has)
 			if (errno == EINTR && !interrupted)
 				continue;
 			if (interrupted) {
-				seterr("User interrupted");
+				seterrc(ERR_INTR, "User interrupted");
 				return -1;
 			}
 			seterr("reading standard input:");
@@ -662,7 +662,7 @@ cancel_run(struct api *a, const char *uuid)
 	if (op_cancel(a, uuid) < 0)
 		logmsg(LOG_DEBUG, "cancel %s: %s", uuid, geterr());
 	logmsg(LOG_INFO, "Operation %s cancelled", uuid);
-	seterr("User interrupted");
+	seterrc(ERR_INTR, "User interrupted");
 }
 
 /* The row of cli.md §9.2.4 for structured formats. */
@@ -929,7 +929,7 @@ cmd_run(struct ctx *c)
 	if (make_request(c, a, st, &s, &files, &env, &body) < 0)
 		goto out;
 	if (interrupted) {
-		seterr("User interrupted");
+		seterrc(ERR_INTR, "User interrupted");
 		goto out;
 	}
 	if (op_spawn(a, body.p, s.marker, &reply, uuid) < 0) {
@@ -1223,7 +1223,7 @@ cmd_session_wait(struct ctx *c)
 	out_end(o);
 	free_waited(w, n);
 	if (interrupted) {
-		seterr("User interrupted");
+		seterrc(ERR_INTR, "User interrupted");
 		return -1;
 	}
 	return status;

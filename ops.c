@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "cmds.h"       /* is_uuid, iso_utc (until they move to util.c) */
 #include "json.h"
 #include "ops.h"
 #include "out.h"
@@ -547,7 +546,7 @@ op_wait(struct api *a, const char *home, const char *uuid, int fromevents,
 	rc = interrupted ? -1 : api_events(a, uuid, ev_collect, &ev);
 	if (interrupted) {
 		ev_free(&ev);
-		seterr("User interrupted");
+		seterrc(ERR_INTR, "User interrupted");
 		return -1;
 	}
 	/* a stream that failed for good: polling still works if the
@@ -568,7 +567,7 @@ op_wait(struct api *a, const char *home, const char *uuid, int fromevents,
 		json_free(j);
 		buf_free(body);
 		if (sleep_ms(delay) < 0 || interrupted) {
-			seterr("User interrupted");
+			seterrc(ERR_INTR, "User interrupted");
 			return -1;
 		}
 		delay = delay * 2 > 2000 ? 2000 : delay * 2;
