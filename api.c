@@ -226,6 +226,13 @@ api_sent(const struct api *a)
 }
 
 void
+api_forget(struct api *a)
+{
+	if (a)
+		http_forget(a->h);
+}
+
+void
 api_free(struct api *a)
 {
 	if (!a)

@@ -37,6 +37,9 @@ int api_parse_timeout(const char *s, int *ms);
 /* NULL with the error slot set for a bad URL.  Caller frees. */
 struct api *api_new(const struct api_cfg *cfg);
 void api_free(struct api *a);
+/* In a forked child: let go of the parent's kept-alive connection
+ * without a byte on it; the next call opens its own. */
+void api_forget(struct api *a);
 
 struct api_resp {
 	int status;             /* HTTP status; 0 = no response */

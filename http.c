@@ -613,6 +613,18 @@ http_reused(const struct http *h)
 	return h->reused;
 }
 
+/* Drop the connection without a word on it: it is shared with another
+ * process (a forked job), whose it now is. */
+void
+http_forget(struct http *h)
+{
+	if (h->open && h->tls) {
+		tls_forget(h->tls);
+		h->tls = NULL;
+	}
+	http_close(h);
+}
+
 void
 http_close(struct http *h)
 {

@@ -99,6 +99,8 @@ void http_cafile(struct http *h, const char *path);
 void http_set_io(struct http *h, const struct http_io *io);
 /* Drop the connection (if any). */
 void http_close(struct http *h);
+/* Drop it without sending anything on it (a forked child's copy). */
+void http_forget(struct http *h);
 enum http_err http_errclass(const struct http *h);
 /* 1 if the last http_send went out on a kept-alive connection (so a
  * failure may just mean the server had closed it while idle). */

@@ -1113,6 +1113,12 @@ tls_pending(struct tls *t)
 }
 
 void
+tls_forget(struct tls *t)
+{
+	t->open = 0;
+}
+
+void
 tls_close(struct tls *t)
 {
 	br_ssl_engine_context *eng = &cc.eng;

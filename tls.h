@@ -38,6 +38,9 @@ int tls_pending(struct tls *t);
 /* Send close_notify (best effort) and forget the connection; the caller
  * closes fd. */
 void tls_close(struct tls *t);
+/* Mark t closed without sending anything (another process owns the
+ * connection now); the caller closes the descriptor. */
+void tls_forget(struct tls *t);
 
 /* Load the trust anchors now (also done by the first tls_open): 0 or -1
  * with the slot set when no usable bundle exists.  *where gets the
