@@ -383,12 +383,6 @@ envcache_put(struct ctx *c, const char *image, const char *digest)
 
 /* ---- the spawn request (cli.md §9.2.1) ---- */
 
-struct fileent {
-	const char *dest, *uuid;
-	long long uid, gid;
-	unsigned mode;
-};
-
 struct spawn {
 	char image[37];
 	char *command;
@@ -521,102 +515,47 @@ build_command(struct ctx *c, struct spawn *s)
 
 static void
 spawn_body(struct ctx *c, const struct spawn *s, const struct env *env,
-    int send_env, const char *cwd, const struct fileent *files,
+    int send_env, const char *cwd, const struct op_file *files,
     size_t nfiles, struct buf *out)
 {
-	struct jw w;
-	size_t i;
+	struct op_run r;
 
-	jw_init(&w, out, 0);
-	jw_obj(&w);
-	jw_key(&w, "image");
-	jw_str(&w, s->image);
-	jw_key(&w, "command");
-	jw_str(&w, s->command);
-	if (s->nargs) {
-		jw_key(&w, "args");
-		jw_arr(&w);
-		for (i = 0; i < s->nargs; i++)
-			jw_str(&w, s->args[i]);
-		jw_arr_end(&w);
+	memset(&r, 0, sizeof r);
+	r.image = s->image;
+	r.command = s->command;
+	r.args = s->args;
+	r.nargs = s->nargs;
+	r.shell = s->shell;
+	r.disposable = arg_flag(c, "disposable") > 0;
+	r.hostname = arg_str(c, "hostname");
+	r.truncate = arg_int(c, "truncate");
+	r.timeout = arg_int(c, "timeout");
+	r.cwd = cwd;
+	if (send_env) {
+		r.envk = env->k;
+		r.envv = env->v;
+		r.nenv = env->n;
 	}
-	jw_key(&w, "shell");
-	jw_bool(&w, s->shell);
-	jw_key(&w, "disposable");
-	jw_bool(&w, arg_flag(c, "disposable") > 0);
-	jw_key(&w, "hostname");
-	jw_str(&w, arg_str(c, "hostname") ? arg_str(c, "hostname") : "linuxkit");
-	jw_key(&w, "truncate_output_at");
-	jw_int(&w, arg_int(c, "truncate"));
-	jw_key(&w, "timeout");
-	jw_int(&w, arg_int(c, "timeout"));
-	if (cwd && *cwd) {
-		jw_key(&w, "cwd");
-		jw_str(&w, cwd);
-	}
-	/* always sent: the marker rides along even when the rest of
-	 * the environment is baked into the image */
-	jw_key(&w, "env");
-	jw_obj(&w);
-	for (i = 0; send_env && i < env->n; i++) {
-		jw_key(&w, env->k[i]);
-		jw_str(&w, env->v[i]);
-	}
-	jw_key(&w, OP_MARKER_ENV);
-	jw_str(&w, s->marker);
-	jw_obj_end(&w);
-	if (arg_flag(c, "preserve-env")) {
-		jw_key(&w, "preserve_env");
-		jw_bool(&w, 1);
-	}
-	if (nfiles) {
-		char mode[16];
-
-		jw_key(&w, "files");
-		jw_obj(&w);
-		for (i = 0; i < nfiles; i++) {
-			jw_key(&w, files[i].dest);
-			jw_obj(&w);
-			jw_key(&w, "uuid");
-			jw_str(&w, files[i].uuid);
-			jw_key(&w, "uid");
-			jw_int(&w, files[i].uid);
-			jw_key(&w, "gid");
-			jw_int(&w, files[i].gid);
-			jw_key(&w, "mode");
-			snprintf(mode, sizeof mode, "%04o", files[i].mode & 07777);
-			jw_str(&w, mode);
-			jw_obj_end(&w);
-		}
-		jw_obj_end(&w);
-	}
-	if (s->has_stdin) {
-		struct buf b64 = {0};
-
-		b64_encode(&b64, s->stdin_data.p, s->stdin_data.len);
-		jw_key(&w, "stdin");
-		jw_obj(&w);
-		jw_key(&w, "value");
-		jw_strn(&w, b64.p ? b64.p : "", b64.len);
-		jw_key(&w, "encoding");
-		jw_str(&w, "base64");
-		jw_obj_end(&w);
-		buf_free(&b64);
-	}
-	jw_obj_end(&w);
+	r.preserve_env = arg_flag(c, "preserve-env") > 0;
+	r.files = files;
+	r.nfiles = nfiles;
+	r.has_stdin = s->has_stdin;
+	r.stdin_data = s->stdin_data.p;
+	r.stdin_len = s->stdin_data.len;
+	op_run_json(&r, s->marker, out);
 }
 
 /* Pending files first, then --file (an explicit --file wins for the
  * same destination).  The array points into pend and l. */
-static struct fileent *
+static struct op_file *
 merge_files(const struct store_file *pend, size_t npend,
     const struct filelist *l, size_t *n)
 {
-	struct fileent *f = xcalloc(npend + l->n + 1, sizeof *f);
+	struct op_file *f = xcalloc(npend + l->n + 1, sizeof *f);
 	size_t i, k, m = 0;
 
 	for (i = 0; i < npend + l->n; i++) {
-		struct fileent e;
+		struct op_file e;
 
 		if (i < npend) {
 			e.dest = pend[i].path;
@@ -856,7 +795,7 @@ make_request(struct ctx *c, struct api *a, struct store *st,
     struct buf *body)
 {
 	struct store_file *pend;
-	struct fileent *fe;
+	struct op_file *fe;
 	size_t npend = 0, nfe = 0;
 	const char *cwd = arg_str(c, "cwd");
 	char dig[65];

@@ -580,6 +580,92 @@ op_wait(struct api *a, const char *home, const char *uuid, int fromevents,
 #define LOST_TRIES  3           /* lookups, 1 s apart */
 #define LOST_PAGES  10          /* pages of 100 operations per lookup */
 
+void
+op_run_json(const struct op_run *r, const char *marker, struct buf *out)
+{
+	struct jw w;
+	size_t i;
+
+	jw_init(&w, out, 0);
+	jw_obj(&w);
+	jw_key(&w, "image");
+	jw_str(&w, r->image);
+	jw_key(&w, "command");
+	jw_str(&w, r->command ? r->command : "");
+	if (r->nargs) {
+		jw_key(&w, "args");
+		jw_arr(&w);
+		for (i = 0; i < r->nargs; i++)
+			jw_str(&w, r->args[i]);
+		jw_arr_end(&w);
+	}
+	jw_key(&w, "shell");
+	jw_bool(&w, r->shell);
+	jw_key(&w, "disposable");
+	jw_bool(&w, r->disposable);
+	jw_key(&w, "hostname");
+	jw_str(&w, r->hostname ? r->hostname : "linuxkit");
+	jw_key(&w, "truncate_output_at");
+	jw_int(&w, r->truncate);
+	jw_key(&w, "timeout");
+	jw_int(&w, r->timeout);
+	if (r->cwd && *r->cwd) {
+		jw_key(&w, "cwd");
+		jw_str(&w, r->cwd);
+	}
+	/* always sent: the marker rides along even when the rest of
+	 * the environment is baked into the image */
+	jw_key(&w, "env");
+	jw_obj(&w);
+	for (i = 0; i < r->nenv; i++) {
+		jw_key(&w, r->envk[i]);
+		jw_str(&w, r->envv[i]);
+	}
+	jw_key(&w, OP_MARKER_ENV);
+	jw_str(&w, marker);
+	jw_obj_end(&w);
+	if (r->preserve_env) {
+		jw_key(&w, "preserve_env");
+		jw_bool(&w, 1);
+	}
+	if (r->nfiles) {
+		char mode[16];
+
+		jw_key(&w, "files");
+		jw_obj(&w);
+		for (i = 0; i < r->nfiles; i++) {
+			jw_key(&w, r->files[i].dest);
+			jw_obj(&w);
+			jw_key(&w, "uuid");
+			jw_str(&w, r->files[i].uuid);
+			jw_key(&w, "uid");
+			jw_int(&w, r->files[i].uid);
+			jw_key(&w, "gid");
+			jw_int(&w, r->files[i].gid);
+			jw_key(&w, "mode");
+			snprintf(mode, sizeof mode, "%04o",
+			    r->files[i].mode & 07777);
+			jw_str(&w, mode);
+			jw_obj_end(&w);
+		}
+		jw_obj_end(&w);
+	}
+	if (r->has_stdin) {
+		struct buf b64 = {0};
+
+		b64_encode(&b64, r->stdin_data, r->stdin_len);
+		jw_key(&w, "stdin");
+		jw_obj(&w);
+		jw_key(&w, "value");
+		jw_strn(&w, b64.p ? b64.p : "", b64.len);
+		jw_key(&w, "encoding");
+		jw_str(&w, "base64");
+		jw_obj_end(&w);
+		buf_free(&b64);
+	}
+	jw_obj_end(&w);
+}
+
 int
 op_marker(char hex[33])
 {

@@ -86,6 +86,33 @@ void op_row(struct row *r, const struct json *j);
 
 /* ---- spawn, cancel, import ---- */
 
+/* What POST /v1/instances is asked to run (cli.md §9.2.1, api.md).
+ * Strings may be NULL where optional. */
+struct op_file {
+	const char *dest, *uuid;        /* path in the sandbox, upload uuid */
+	long long uid, gid;
+	unsigned mode;
+};
+struct op_run {
+	const char *image;              /* UUID */
+	const char *command;
+	char *const *args;              /* nargs of them */
+	size_t nargs;
+	int shell, disposable, preserve_env;
+	const char *hostname;           /* NULL: "linuxkit" */
+	long long truncate, timeout;
+	const char *cwd;
+	char *const *envk, *const *envv; /* nenv pairs */
+	size_t nenv;
+	const struct op_file *files;
+	size_t nfiles;
+	const char *stdin_data;         /* sent when has_stdin */
+	size_t stdin_len;
+	int has_stdin;
+};
+/* The request body for r; the marker rides in env as OP_MARKER_ENV. */
+void op_run_json(const struct op_run *r, const char *marker, struct buf *out);
+
 /* The environment variable that carries a spawn's marker. */
 #define OP_MARKER_ENV "CONTREE_SPAWN_ID"
 
