@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <grp.h>
+#include <poll.h>
 #include <signal.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -387,6 +388,8 @@ struct xfer {
 	int phase;
 	struct share *sh;
 	int failed, stopped;    /* a file failed; the workers were told */
+	int stop[2];            /* closed write end: workers stop between
+	                           files (after a failure elsewhere) */
 	size_t failat;          /* its index */
 	int failcls;
 	char *failmsg;
@@ -506,6 +509,17 @@ fail(struct xfer *x, size_t i, int cls, const char *msg)
 	x->failmsg = xstrdup(msg);
 }
 
+/* In a worker: 1 once the parent closed the stop pipe. */
+static int
+stopped(const struct xfer *x)
+{
+	struct pollfd p;
+
+	p.fd = x->stop[0];
+	p.events = POLLIN;
+	return poll(&p, 1, 0) > 0;
+}
+
 /* A worker: its share, one result message per file; stops at the first
  * failure. */
 static int
@@ -519,7 +533,10 @@ share_run(void *arg)
 	int rc = 0;
 
 	api_forget(x->a);
+	close(x->stop[1]);      /* the parent's copy alone keeps it open */
 	for (k = 0; k < s->n && rc == 0; k++) {
+		if (stopped(x))
+			break;
 		if (interrupted) {
 			seterrc(ERR_INTR, "User interrupted");
 			rc = -1;
@@ -633,6 +650,11 @@ run_workers(struct xfer *x, const size_t *idx, size_t n, int w)
 	struct jobs *js;
 	int i;
 
+	if (pipe(x->stop) < 0) {
+		seterr("pipe:");
+		fail(x, idx[0], ERR_IO, geterr());
+		return;
+	}
 	x->sh = split(x, idx, n, w);
 	js = jobs_new(w, on_msg, on_end, x);
 	for (i = 0; i < w; i++)
@@ -641,13 +663,21 @@ run_workers(struct xfer *x, const size_t *idx, size_t n, int w)
 		/* bounded wait: a signal between the check and poll(2) must
 		 * not leave us waiting for the workers to finish */
 		jobs_step(js, -1, 250);
+		/* after a failure the others end the file they are at (it
+		 * is worth remembering); Ctrl-C stops them at once (from a
+		 * terminal SIGINT reached them already) */
 		if ((interrupted || x->failed) && !x->stopped) {
 			x->stopped = 1;
 			jobs_drop(js);
-			jobs_kill(js, -1, SIGINT);
+			close(x->stop[1]);
+			if (interrupted)
+				jobs_kill(js, -1, SIGINT);
 		}
 	}
 	jobs_free(js);
+	if (!x->stopped)
+		close(x->stop[1]);
+	close(x->stop[0]);
 	for (i = 0; i < w; i++)
 		free(x->sh[i].idx);
 	free(x->sh);
