@@ -387,13 +387,13 @@ struct xfer {
 	struct filelist *l;
 	int phase;
 	struct share *sh;
-	int failed, stopped;    /* a file failed; the workers were told */
-	int stop[2];            /* closed write end: workers stop between
-	                           files (after a failure elsewhere) */
-	size_t failat;          /* its index */
-	int failcls;
-	char *failmsg;
-	size_t got;             /* results received */
+	int failed;             /* a file failed: */
+	size_t failat;          /* the first in list order, */
+	int failcls;            /* its error class */
+	char *failmsg;          /* and message */
+	int stopped;            /* the workers were told to stop */
+	int stop[2];            /* its write end closed: workers stop
+	                           between files */
 };
 
 struct share {
@@ -489,7 +489,6 @@ apply(struct xfer *x, const struct res *r)
 		memcpy(f->uuid, r->uuid, 37);
 		f->how = r->how;
 	}
-	x->got++;
 }
 
 /* In the parent: file i failed with cls and msg.  The first failure in
@@ -775,30 +774,42 @@ from_cache(struct upcache *u, struct filelist *l, size_t *todo,
 	return n;
 }
 
-/* Of todo (all hashed), the first file of each content into uniq;
- * first[k]: the index in l of the file todo[k] shares content with. */
+struct bysha {
+	const char *sha;
+	size_t i;
+};
+
+static int
+bysha(const void *a, const void *b)
+{
+	const struct bysha *x = a, *y = b;
+	int c = strcmp(x->sha, y->sha);
+
+	return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Of todo[0..n) (all hashed), the first file of each content into uniq
+ * (in list order); first[i]: for file i of l in todo, the file whose
+ * upload it shares.  The number of distinct contents. */
 static size_t
 distinct(struct filelist *l, const size_t *todo, size_t n, size_t *uniq,
     size_t *first)
 {
-	struct upcache seen;    /* sha -> index, reusing the path table */
-	struct upent e, *p;
+	struct bysha *o = xreallocarray(NULL, n ? n : 1, sizeof *o);
 	size_t k, m = 0;
 
-	memset(&seen, 0, sizeof seen);
 	for (k = 0; k < n; k++) {
-		if ((p = upcache_find(&seen, l->f[todo[k]].sha))) {
-			first[k] = (size_t)p->size;
-			continue;
-		}
-		memset(&e, 0, sizeof e);
-		e.path = l->f[todo[k]].sha;
-		e.size = (long long)todo[k];
-		upcache_put(&seen, &e);
-		first[k] = todo[k];
-		uniq[m++] = todo[k];
+		o[k].sha = l->f[todo[k]].sha;
+		o[k].i = todo[k];
 	}
-	upcache_free(&seen);
+	qsort(o, n, sizeof *o, bysha);
+	for (k = 0; k < n; k++)
+		first[o[k].i] = k && strcmp(o[k].sha, o[k - 1].sha) == 0 ?
+		    first[o[k - 1].i] : o[k].i;
+	for (k = 0; k < n; k++)
+		if (first[todo[k]] == todo[k])
+			uniq[m++] = todo[k];
+	free(o);
 	return m;
 }
 
@@ -827,10 +838,13 @@ files_upload(struct api *a, const char *home, struct filelist *l)
 		run_phase(&x, PH_SEND, uniq, m, m >= PAR_SEND_MIN);
 	for (k = 0; k < n && !x.failed; k++) {
 		struct hostfile *f = &l->f[todo[k]];
+		size_t o = first[todo[k]];
 
-		if (first[k] != todo[k]) {      /* same content as another */
-			memcpy(f->uuid, l->f[first[k]].uuid, 37);
+		if (o != todo[k]) {     /* the same content as file o */
+			memcpy(f->uuid, l->f[o].uuid, 37);
 			f->how = UP_FOUND;
+			logmsg(LOG_DEBUG, "%s has the content of %s", f->host,
+			    l->f[o].host);
 		}
 	}
 	/* what was uploaded is worth remembering, also after a failure;
