@@ -316,7 +316,7 @@ def test_auth_list_probes_in_parallel(t):
             n, f.token if n != "p3" else "wrong-token", f.url)
     with open(os.path.join(d, "auth.ini"), "w") as fh:
         fh.write(text)
-    f.fault(path=r"/v1/", kind="slow", delay=0.3, count=-1)
+    f.fault(path=r"/v1/", kind="slow", delay=1, count=-1)
     f.clear_requests()
     r = ok(t.run("-f", "json", "auth", "list",
                  env={"CONTREE_CONCURRENCY": "8"}))
