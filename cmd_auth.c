@@ -402,18 +402,19 @@ probe_all(const struct profile *p, size_t n, int offline, char (*st)[16])
 	struct probes pr;
 	struct jobs *js;
 	size_t i;
+	int conc = offline ? 1 : jobs_concurrency();
 
 	for (i = 0; i < n; i++)
 		snprintf(st[i], sizeof st[i], "%s", offline ? "offline mode" :
 		    "error");
 	if (offline)
 		return 0;
-	if (n < 2 || jobs_concurrency() < 2) {
+	if (n < 2 || conc < 2) {
 		for (i = 0; i < n && !interrupted; i++)
 			snprintf(st[i], sizeof st[i], "%s", probe(&p[i]));
 	} else {
 		pr.st = st;
-		js = jobs_new(jobs_concurrency(), probe_msg, NULL, &pr);
+		js = jobs_new(conc, probe_msg, NULL, &pr);
 		for (i = 0; i < n; i++)
 			jobs_add(js, (int)i, probe_job, (void *)&p[i]);
 		while (jobs_pending(js) && !interrupted)

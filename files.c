@@ -391,6 +391,7 @@ struct xfer {
 	size_t failat;          /* the first in list order, */
 	int failcls;            /* its error class */
 	char *failmsg;          /* and message */
+	int conc;               /* CONTREE_CONCURRENCY */
 	int stopped;            /* the workers were told to stop */
 	int stop[2];            /* its write end closed: workers stop
 	                           between files */
@@ -690,7 +691,7 @@ run_phase(struct xfer *x, int phase, const size_t *idx, size_t n,
 {
 	struct res r;
 	size_t k;
-	int w = jobs_concurrency();
+	int w = x->conc;
 
 	x->phase = phase;
 	if ((size_t)w > n)
@@ -828,6 +829,7 @@ files_upload(struct api *a, const char *home, struct filelist *l)
 	memset(&x, 0, sizeof x);
 	x.a = a;
 	x.l = l;
+	x.conc = jobs_concurrency();
 	todo = xreallocarray(NULL, l->n, sizeof *todo);
 	uniq = xreallocarray(NULL, l->n, sizeof *uniq);
 	first = xreallocarray(NULL, l->n, sizeof *first);
