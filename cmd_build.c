@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -104,6 +105,8 @@ struct bstate {
 	struct kv env, args;
 	char *workdir, *user;
 	struct filelist held;   /* COPY/ADD files waiting for a RUN */
+	struct urlheld *uh;     /* ADD <url> files waiting for a RUN */
+	size_t nuh;
 	char image[37];
 	char key[65];
 	/* progress */
@@ -112,6 +115,28 @@ struct bstate {
 	long long timeout;
 	int live;               /* the step's output came live */
 };
+
+/* A file fetched by ADD <url>: already uploaded. */
+struct urlheld {
+	char *url, *dest;
+	struct urlfetch f;
+	long long uid, gid;
+	unsigned mode;
+};
+
+static void
+urls_free(struct bstate *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->nuh; i++) {
+		free(b->uh[i].url);
+		free(b->uh[i].dest);
+	}
+	free(b->uh);
+	b->uh = NULL;
+	b->nuh = 0;
+}
 
 /* Substitution lookup: ENV wins over ARG; before the first FROM only
  * the global ARGs are known. */
@@ -228,10 +253,11 @@ do_from(struct bstate *b, const struct dinstr *d)
 	}
 	ref = w[i];
 	/* a new stage: nothing carries over (issue 12) */
-	if (b->held.n)
+	if (b->held.n + b->nuh)
 		logmsg(LOG_WARNING, "%zu file(s) copied after the last RUN of stage %d are dropped: stages are independent (COPY --from is not supported)",
-		    b->held.n, b->stage);
+		    b->held.n + b->nuh, b->stage);
 	files_free(&b->held);
+	urls_free(b);
 	kv_free(&b->env);
 	kv_free(&b->args);
 	free(b->workdir);
@@ -706,6 +732,139 @@ copy_source(struct bstate *b, const char *src, const char *dest,
 	return rc;
 }
 
+/* ---- ADD <url> ----
+ * HOME/cli/build-urls remembers what each URL gave: lines
+ * "url TAB etag TAB last-modified TAB uuid TAB sha256 TAB recorded";
+ * the next build asks the origin with those validators and reuses the
+ * upload on 304 Not Modified. */
+
+#define URLCACHE_MAX 1000
+
+static char *
+urlcache_path(struct bstate *b)
+{
+	char *dir = xasprintf("%s/cli", b->c->home), *p;
+
+	mkdirs(dir, 0700);
+	p = xasprintf("%s/build-urls", dir);
+	free(dir);
+	return p;
+}
+
+/* The remembered fetch of url into f: 1, or 0 when none. */
+static int
+urlcache_get(struct bstate *b, const char *url, struct urlfetch *f)
+{
+	struct buf t = {0};
+	char *path = urlcache_path(b), *line, *save = NULL;
+	int found = 0;
+
+	if (access(path, F_OK) == 0 && readfile(path, &t) == 0 && t.p)
+		for (line = strtok_r(t.p, "\n", &save); line && !found;
+		    line = strtok_r(NULL, "\n", &save)) {
+			char *fl[6], *p = line;
+			int k;
+
+			for (k = 0; k < 6 && p; k++) {
+				fl[k] = p;
+				if ((p = strchr(p, '\t')))
+					*p++ = '\0';
+			}
+			if (k < 6 || strcmp(fl[0], url) != 0 || !is_uuid(fl[3]) ||
+			    strlen(fl[1]) >= sizeof f->etag ||
+			    strlen(fl[2]) >= sizeof f->lastmod ||
+			    (*fl[4] && strlen(fl[4]) != 64))
+				continue;
+			strcpy(f->etag, fl[1]);
+			strcpy(f->lastmod, fl[2]);
+			memcpy(f->uuid, fl[3], 37);
+			snprintf(f->sha, sizeof f->sha, "%s", fl[4]);
+			found = 1;
+		}
+	clearerr_slot();
+	buf_free(&t);
+	free(path);
+	return found;
+}
+
+static void
+urlcache_put(struct bstate *b, const char *url, const struct urlfetch *f)
+{
+	struct buf t = {0}, out = {0};
+	char *path = urlcache_path(b), *line, *save = NULL;
+	size_t n = 0, ulen = strlen(url);
+
+	if (access(path, F_OK) == 0 && readfile(path, &t) < 0)
+		buf_reset(&t);
+	for (line = t.p ? strtok_r(t.p, "\n", &save) : NULL; line;
+	    line = strtok_r(NULL, "\n", &save))
+		if (!(strncmp(line, url, ulen) == 0 && line[ulen] == '\t') &&
+		    n++ < URLCACHE_MAX - 1)
+			buf_printf(&out, "%s\n", line);
+	buf_printf(&out, "%s\t%s\t%s\t%s\t%s\t%lld\n", url, f->etag, f->lastmod,
+	    f->uuid, f->sha, (long long)time(NULL));
+	if (writefile_cache(path, out.p, out.len) < 0)
+		logmsg(LOG_DEBUG, "cache: %s", geterr());
+	clearerr_slot();
+	buf_free(&t);
+	buf_free(&out);
+	free(path);
+}
+
+static int
+add_url(struct bstate *b, const char *url, const char *dest, int dirdest,
+    const struct copyopt *o)
+{
+	struct urlheld u;
+	const char *p;
+	int had, rc;
+
+	memset(&u, 0, sizeof u);
+	for (p = url; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			seterr("ADD: bad URL '%s'", url);
+			return -1;
+		}
+	if (dirdest) {
+		size_t n = strcspn(url, "?#");
+		const char *s = url + n;
+
+		while (s > url && s[-1] != '/')
+			s--;
+		if (s == url + n || strstr(url, "://") + 3 > s) {
+			seterr("ADD %s: no file name in the URL; give a destination file",
+			    url);
+			return -1;
+		}
+		p = xstrndup(s, (size_t)(url + n - s));
+		u.dest = join_path(dest, p);
+		free((char *)p);
+	} else {
+		u.dest = xstrdup(dest);
+	}
+	had = urlcache_get(b, url, &u.f);
+	rc = files_upload_url(b->a, url, b->timeout, &u.f);
+	if (rc < 0 || (rc == 1 && !had)) {
+		if (rc == 1)
+			seterr("ADD %s: the server answered 304 to an unconditional request",
+			    url);
+		free(u.dest);
+		return -1;
+	}
+	if (rc == 1)
+		logmsg(LOG_INFO, "ADD %s: unchanged (304), upload %s reused", url,
+		    u.f.uuid);
+	else
+		urlcache_put(b, url, &u.f);
+	u.url = xstrdup(url);
+	u.uid = o->uid;
+	u.gid = o->gid;
+	u.mode = o->has_mode ? o->mode : 0644;
+	b->uh = xreallocarray(b->uh, b->nuh + 1, sizeof *b->uh);
+	b->uh[b->nuh++] = u;
+	return 0;
+}
+
 /* Split COPY/ADD arguments: options first (substituted), then the
  * JSON array form or shell-like words. */
 static int
@@ -770,9 +929,7 @@ do_copy(struct bstate *b, const struct dinstr *d)
 	for (i = 0; i < n - 1 && rc == 0; i++) {
 		if (d->kind == DI_ADD && (strncmp(w[i], "http://", 7) == 0 ||
 		    strncmp(w[i], "https://", 8) == 0)) {
-			seterr("ADD from a URL (%s) is not supported in this version; fetch it in a RUN step",
-			    w[i]);
-			rc = -1;
+			rc = add_url(b, w[i], dest, dirdest, &o);
 		} else {
 			/* a glob may match several files: a directory */
 			rc = copy_source(b, w[i], dest, dirdest || has_glob(w[i]),
@@ -899,6 +1056,19 @@ run_desc(struct bstate *b, const struct dinstr *d, struct buf *desc)
 		key_field(desc, "sha256", h->sha);
 		key_field(desc, "attr", attr);
 	}
+	for (i = 0; i < b->nuh; i++) {
+		const struct urlheld *u = &b->uh[i];
+		char attr[96];
+
+		snprintf(attr, sizeof attr, "%lld:%lld:%04o", u->uid, u->gid,
+		    u->mode & 07777);
+		key_field(desc, "url", u->url);
+		key_field(desc, "etag", u->f.etag);
+		key_field(desc, "last-modified", u->f.lastmod);
+		key_field(desc, "file", u->dest);
+		key_field(desc, "sha256", u->f.sha[0] ? u->f.sha : u->f.uuid);
+		key_field(desc, "attr", attr);
+	}
 }
 
 /* The environment of a step: ARG values, then ENV (which wins), then
@@ -989,13 +1159,22 @@ run_spawn(struct bstate *b, const struct dinstr *d, char op[37],
 	}
 	if (files_upload(b->a, b->c->home, &b->held) < 0)
 		goto out;
-	fe = xcalloc(b->held.n + 1, sizeof *fe);
+	fe = xcalloc(b->held.n + b->nuh + 1, sizeof *fe);
 	for (i = 0; i < b->held.n; i++) {
 		fe[i].dest = b->held.f[i].dest;
 		fe[i].uuid = b->held.f[i].uuid;
 		fe[i].uid = b->held.f[i].uid;
 		fe[i].gid = b->held.f[i].gid;
 		fe[i].mode = b->held.f[i].mode;
+	}
+	for (i = 0; i < b->nuh; i++) {
+		struct op_file *o = &fe[b->held.n + i];
+
+		o->dest = b->uh[i].dest;
+		o->uuid = b->uh[i].f.uuid;
+		o->uid = b->uh[i].uid;
+		o->gid = b->uh[i].gid;
+		o->mode = b->uh[i].mode;
 	}
 	run_env(b, &env, home);
 	r.image = b->image;
@@ -1006,7 +1185,7 @@ run_spawn(struct bstate *b, const struct dinstr *d, char op[37],
 	r.envv = env.v;
 	r.nenv = env.n;
 	r.files = fe;
-	r.nfiles = b->held.n;
+	r.nfiles = b->held.n + b->nuh;
 	if (op_marker(marker) < 0)
 		goto out;
 	op_run_json(&r, marker, &body);
@@ -1070,6 +1249,7 @@ do_run(struct bstate *b, const struct dinstr *d)
 		memcpy(b->image, e->image, 37);
 		memcpy(b->key, key, 65);
 		files_free(&b->held);
+		urls_free(b);
 		return 0;
 	}
 	if (e) {
@@ -1092,6 +1272,7 @@ do_run(struct bstate *b, const struct dinstr *d)
 	memcpy(b->image, image, 37);
 	memcpy(b->key, key, 65);
 	files_free(&b->held);
+	urls_free(b);
 	return 0;
 }
 
@@ -1215,6 +1396,7 @@ bstate_free(struct bstate *b)
 	free(b->workdir);
 	free(b->user);
 	files_free(&b->held);
+	urls_free(b);
 }
 
 /* One row IMAGE TAG SESSION in the chosen format. */
@@ -1261,7 +1443,7 @@ cmd_build(struct ctx *c)
 			goto out;
 		}
 	}
-	if (b.held.n) {         /* files copied after the last RUN */
+	if (b.held.n || b.nuh) {        /* files copied after the last RUN */
 		b.step = ++b.nsteps;
 		if (do_run(&b, &commit) < 0) {
 			step_fail(&b, &commit);

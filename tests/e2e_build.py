@@ -356,3 +356,107 @@ def test_ctrl_c_mid_step(t):
 
 
 test_ctrl_c_mid_step.timeout = 90
+
+
+class Origin:
+    """A local HTTP origin for ADD <url>: serves self.files with an ETag
+    and Last-Modified, answers 304 to a matching If-None-Match, logs
+    (path, If-None-Match, status)."""
+
+    def __init__(self):
+        import http.server
+        import threading
+        origin = self
+        self.files, self.log = {}, []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                data = origin.files.get(self.path)
+                inm = self.headers.get("If-None-Match")
+                if data is None:
+                    origin.log.append((self.path, inm, 404))
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if self.path == "/moved":
+                    origin.log.append((self.path, inm, 302))
+                    self.send_response(302)
+                    self.send_header("Location", data.decode())
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                etag = '"%s"' % hashlib.sha256(data).hexdigest()[:16]
+                if inm == etag:
+                    origin.log.append((self.path, inm, 304))
+                    self.send_response(304)
+                    self.send_header("ETag", etag)
+                    self.end_headers()
+                    return
+                origin.log.append((self.path, inm, 200))
+                self.send_response(200)
+                self.send_header("ETag", etag)
+                self.send_header("Last-Modified", "Sat, 05 Dec 2026 10:00:00 GMT")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.url = "http://127.0.0.1:%d" % self.srv.server_address[1]
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+def test_add_url_streams_and_revalidates(t):
+    o = Origin()
+    try:
+        big = bytes(range(256)) * 12288            # 3 MiB, streamed
+        o.files["/dl/tool.txt"] = b"tool v1\n"
+        o.files["/big.bin"] = big
+        o.files["/moved"] = (o.url + "/dl/tool.txt").encode()
+        root = ctx(t, {"Dockerfile": "FROM %s\n"
+                       "ADD %s/dl/tool.txt /opt/\n"
+                       "ADD --chmod=0755 %s/big.bin /opt/big\n"
+                       "ADD %s/moved /opt/moved.txt\n"
+                       "RUN cat /opt/tool.txt > /opt/seen\n"
+                       % (BASE, o.url, o.url, o.url)})
+        row = result(ok(build(t, root)))
+        files = tree(t, row["image"])
+        assert files["/opt/tool.txt"] == b"tool v1\n"
+        assert files["/opt/seen"] == b"tool v1\n"
+        assert files["/opt/big"] == big and files["/opt/moved.txt"] == b"tool v1\n"
+        req = spawns(t)[0]["json"]
+        assert req["files"]["/opt/big"]["mode"] == "0755", req["files"]
+        assert req["files"]["/opt/tool.txt"]["mode"] == "0644"
+        ups = t.fake.requests("POST", "/v1/files")
+        assert len(ups) == 3, len(ups)
+        # streamed: chunked, not a whole file with a length
+        assert all("chunked" in (u["headers"].get("Transfer-Encoding") or
+                                 u["headers"].get("transfer-encoding") or "")
+                   for u in ups), [u["headers"] for u in ups]
+        # second build: conditional GETs answered 304, nothing sent again
+        o.log.clear()
+        t.fake.clear_requests()
+        r = ok(build(t, root))
+        assert [x[2] for x in o.log] == [304, 304, 302, 304], o.log
+        assert all(x[1] for x in o.log if x[2] == 304), o.log
+        assert spawns(t) == [] and t.fake.requests("POST", "/v1/files") == []
+        assert "CACHED" in r.stderr
+        # a changed origin file: fetched, uploaded, the RUN runs again
+        o.files["/dl/tool.txt"] = b"tool v2\n"
+        t.fake.clear_requests()
+        row = result(ok(build(t, root)))
+        assert tree(t, row["image"])["/opt/seen"] == b"tool v2\n"
+        assert len(spawns(t)) == 1
+        # an origin error fails the build with the URL and the status
+        bad = ctx(t, {"Dockerfile": "FROM %s\nADD %s/nothing /x\n"
+                      % (BASE, o.url)}, "bad")
+        fails(build(t, bad), "HTTP 404")
+    finally:
+        o.close()
