@@ -74,3 +74,8 @@ if [ -f tests/bench_diff.py ]; then
 	echo "== diff"
 	CONTREE_BIN=$bin python3 tests/bench_diff.py
 fi
+if [ -f tests/bench_build.sh ]; then
+	echo
+	echo "== build"
+	CONTREE_BIN=$bin sh tests/bench_build.sh
+fi
