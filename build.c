@@ -102,6 +102,41 @@ df_add(struct dockerfile *df, const char *name, int line, const char *s)
 	return 0;
 }
 
+/* Options that can be refused before anything runs: those of RUN
+ * (--mount, --network: none supported) and of COPY/ADD other than
+ * --chown and --chmod, --from with its own message. */
+static int
+df_check(const struct dinstr *d, const char *name)
+{
+	const char *p = d->args;
+	size_t n;
+
+	if (d->kind != DI_RUN && d->kind != DI_COPY && d->kind != DI_ADD)
+		return 0;
+	while (p[0] == '-' && p[1] == '-' && p[2] && !isblank_((unsigned char)p[2])) {
+		n = strcspn(p, " \t");
+		if (d->kind == DI_RUN) {
+			seterr("%s:%d: RUN option '%.*s' is not supported", name,
+			    d->line, (int)n, p);
+			return -1;
+		}
+		if (strncmp(p, "--from=", 7) == 0) {
+			seterr("%s:%d: %s --from is not supported: contree builds one stage at a time and cannot copy between stages or images; %s the files from the context instead",
+			    name, d->line, d->word, d->word);
+			return -1;
+		}
+		if (strncmp(p, "--chown=", 8) != 0 &&
+		    strncmp(p, "--chmod=", 8) != 0) {
+			seterr("%s:%d: %s: unsupported option '%.*s'", name,
+			    d->line, d->word, (int)n, p);
+			return -1;
+		}
+		p += n;
+		p += strspn(p, " \t");
+	}
+	return 0;
+}
+
 int
 df_parse(const char *text, size_t len, const char *name,
     struct dockerfile *df)
@@ -148,6 +183,8 @@ df_parse(const char *text, size_t len, const char *name,
 		seterr("%s: no instructions", name);
 		rc = -1;
 	}
+	for (size_t i = 0; rc == 0 && i < df->n; i++)
+		rc = df_check(&df->v[i], name);
 	if (rc < 0)
 		df_free(df);
 	return rc;

@@ -34,8 +34,9 @@ struct dockerfile {
  * joined by one space); blank lines and lines whose first non-blank is
  * '#' are dropped, also inside a continued instruction; the keyword is
  * the first word in any case.  An unknown keyword, an instruction
- * without arguments, or a first instruction other than ARG that is not
- * FROM: -1 with the slot set to "NAME:LINE: ...".  On success the caller
+ * without arguments, a first instruction other than ARG that is not
+ * FROM, an option of RUN, or one of COPY/ADD other than --chown and
+ * --chmod (--from has its own message): -1 with the slot set to "NAME:LINE: ...".  On success the caller
  * frees df with df_free. */
 int df_parse(const char *text, size_t len, const char *name,
     struct dockerfile *df);

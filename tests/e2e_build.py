@@ -176,14 +176,15 @@ def test_args_and_substitution(t):
         "Dockerfile": "ARG BASE=%s\nFROM $BASE\n"
                       "ARG A=1 B=2\nARG C\n"
                       "ENV P=/opt/${APP:-app} Q=\"two words\" R='$A'\n"
+                      "ENV OLD old form $A\n"
                       "RUN mkdir -p $P\n"
                       "WORKDIR $P\n"
-                      "RUN echo \"$A $B $C|$Q|$R|\\$\" > vars\n" % BASE,
+                      "RUN echo \"$A $B $C|$Q|$R|\\$|$OLD\" > vars\n" % BASE,
     })
     r = ok(build(t, root, "--build-arg", "C=three", "--build-arg", "UNUSED=x"))
     row = result(r)
     files = tree(t, row["image"])
-    assert files["/opt/app/vars"] == b"1 2 three|two words|$A|$\n", files.get(
+    assert files["/opt/app/vars"] == b"1 2 three|two words|$A|$|old form 1\n", files.get(
         "/opt/app/vars")
     assert "UNUSED" in r.stderr and "[WARNING]" in r.stderr, r
     fails(build(t, root, "--build-arg", "NOEQUALS"), "--build-arg")
@@ -249,8 +250,12 @@ def test_malformed_dockerfiles(t):
     cases = [
         ("FROM %s\nFROBNICATE x\n" % BASE, "Dockerfile:2: unknown instruction 'FROBNICATE'"),
         ("RUN true\n", "the first instruction other than ARG must be FROM"),
-        ("FROM %s\nCOPY --from=builder /a /b\n" % BASE, "COPY --from is not supported"),
+        ("FROM %s\nRUN true\nCOPY --from=builder /a /b\n" % BASE,
+         "Dockerfile:3: COPY --from is not supported"),
         ("FROM %s\nCOPY --link a /b\n" % BASE, "unsupported option '--link'"),
+        # found before anything runs: the first RUN is not spawned
+        ("FROM %s\nRUN true\nRUN --mount=type=cache make\n" % BASE,
+         "RUN option '--mount=type=cache' is not supported"),
         ("FROM %s\nCOPY onlyone\n" % BASE, "SOURCE... DEST"),
         ("FROM %s\nENV A=\"open\n" % BASE, "unterminated"),
         ("FROM %s\nWORKDIR ${X\n" % BASE, "unterminated ${"),

@@ -29,6 +29,15 @@ static const struct {
 	{"ARG x\nCOPY a b\n", "!Dockerfile:2: the first instruction other than ARG must be FROM"},
 	{"FROM a\nRUN\n", "!Dockerfile:2: RUN needs arguments"},
 	{"\n# only\n", "!Dockerfile: no instructions"},
+	{"FROM a\nCOPY --chown=1:2 --chmod=644 a b\n",
+	    "FROM|a@1;COPY|--chown=1:2 --chmod=644 a b@2"},
+	{"FROM a\nRUN true\nRUN --network=none x\n",
+	    "!Dockerfile:3: RUN option '--network=none' is not supported"},
+	{"FROM a\nCOPY --from=b /x /y\n",
+	    "!Dockerfile:2: COPY --from is not supported"},
+	{"FROM a\nADD --checksum=x u /y\n",
+	    "!Dockerfile:2: ADD: unsupported option '--checksum=x'"},
+	{"FROM a\nRUN -- x\n", "FROM|a@1;RUN|-- x@2"},
 };
 
 static void
