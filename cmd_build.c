@@ -691,7 +691,7 @@ copy_source(struct bstate *b, const char *src, const char *dest,
 
 		if ((rc = inside(b, m[i])) < 0) {
 			if (errno == ENOENT && named)
-				seterr("COPY source '%s' not found in the build context",
+				seterr("source '%s' not found in the build context",
 				    src);
 		} else if (stat(h, &st) < 0) {
 			seterr("%s:", src);
@@ -1135,7 +1135,7 @@ run_spawn(struct bstate *b, const struct dinstr *d, char op[37],
 	struct op_run r;
 	struct op_file *fe = NULL;
 	struct kv env = {0};
-	struct buf body = {0}, reply = {0}, rec = {0}, cmd = {0};
+	struct buf body = {0}, reply = {0}, rec = {0};
 	struct json j;
 	char marker[33], **w = NULL, *home = NULL;
 	int nw = 0, rc = -1;
@@ -1220,7 +1220,6 @@ out:
 	buf_free(&body);
 	buf_free(&reply);
 	buf_free(&rec);
-	buf_free(&cmd);
 	return rc;
 }
 
