@@ -274,7 +274,6 @@ list_active(struct ctx *c, char ***out, int *n)
 
 		for (;;) {
 			struct buf body = {0};
-			struct api_resp r;
 			struct json j;
 			char off[32];
 			const char *q[] = {"status", name,
@@ -282,23 +281,11 @@ list_active(struct ctx *c, char ***out, int *n)
 			int t, cnt = 0;
 
 			snprintf(off, sizeof off, "%lld", offset);
-			memset(&r, 0, sizeof r);
-			r.body = &body;
-			if (api_call(a, "GET", "/operations", q, NULL, 0, &r) < 0) {
-				buf_free(&body);
+			if ((t = op_list(a, q, &body, &j)) < 0) {
 				free_ops(ops, nops);
 				return -1;
 			}
-			if (json_parse_alloc(&j, body.p ? body.p : "",
-			    body.len) < 0 || j.tok[0].type != JSON_ARRAY) {
-				if (j.err == JSON_OK)
-					json_free(&j);
-				buf_free(&body);
-				free_ops(ops, nops);
-				seterr("malformed reply to GET /operations");
-				return -1;
-			}
-			for (t = json_first(&j, 0); t >= 0; t = json_after(&j, t)) {
+			for (t = json_first(&j, t); t >= 0; t = json_after(&j, t)) {
 				char *u = json_getstr(&j, t, "uuid");
 				int k, dup = 0;
 

@@ -924,37 +924,24 @@ fallback_active(struct ctx *c, struct waited **w, size_t *n)
 {
 	struct api *a = ctx_api(c);
 	struct buf body = {0};
-	struct api_resp r;
 	struct json j;
 	int t;
 
-	if (!a)
+	if (!a || (t = op_list(a, NULL, &body, &j)) < 0)
 		return -1;
-	memset(&r, 0, sizeof r);
-	r.body = &body;
-	if (api_call(a, "GET", "/operations", NULL, NULL, 0, &r) < 0) {
-		buf_free(&body);
-		return -1;
-	}
-	if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0) {
-		buf_free(&body);
-		seterr("malformed reply to GET /operations");
-		return -1;
-	}
-	if (j.tok[0].type == JSON_ARRAY)
-		for (t = json_first(&j, 0); t >= 0; t = json_after(&j, t)) {
-			int sk = json_get(&j, t, "session_key");
-			char *u;
+	for (t = json_first(&j, t); t >= 0; t = json_after(&j, t)) {
+		int sk = json_get(&j, t, "session_key");
+		char *u;
 
-			if (sk < 0 || !json_streq(&j, sk, c->session) ||
-			    !op_active(op_status(&j, t)))
-				continue;
-			if (!(u = json_getstr(&j, t, "uuid")))
-				continue;
-			*w = xreallocarray(*w, *n + 1, sizeof **w);
-			memset(&(*w)[*n], 0, sizeof **w);
-			(*w)[(*n)++].op = u;
-		}
+		if (sk < 0 || !json_streq(&j, sk, c->session) ||
+		    !op_active(op_status(&j, t)))
+			continue;
+		if (!(u = json_getstr(&j, t, "uuid")))
+			continue;
+		*w = xreallocarray(*w, *n + 1, sizeof **w);
+		memset(&(*w)[*n], 0, sizeof **w);
+		(*w)[(*n)++].op = u;
+	}
 	json_free(&j);
 	buf_free(&body);
 	return 0;

@@ -726,6 +726,37 @@ marked(struct api *a, const char *uuid, const char *marker)
 	return yes;
 }
 
+/* GET /v1/operations with query (NULL-terminated name, value pairs). */
+int
+op_list(struct api *a, const char *const *query, struct buf *body,
+    struct json *j)
+{
+	struct api_resp r;
+	int t = 0;
+
+	memset(&r, 0, sizeof r);
+	r.body = body;
+	if (api_call(a, "GET", "/operations", query, NULL, 0, &r) < 0) {
+		buf_free(body);
+		return -1;
+	}
+	if (json_parse_alloc(j, body->p ? body->p : "", body->len) < 0) {
+		buf_free(body);
+		seterr("malformed reply to GET /operations");
+		return -1;
+	}
+	/* a bare array (api.md §2.12), or {"operations": [...]} */
+	if (j->tok[0].type == JSON_OBJECT)
+		t = json_get(j, 0, "operations");
+	if (t < 0 || j->tok[t].type != JSON_ARRAY) {
+		json_free(j);
+		buf_free(body);
+		seterr("malformed reply to GET /operations: not a list");
+		return -1;
+	}
+	return t;
+}
+
 /* One page of instance operations created since `since`: 1 with uuid
  * set if one carries marker, else 0 and *cnt items seen; -1. */
 static int
@@ -733,38 +764,26 @@ find_page(struct api *a, const char *since, long long offset,
     const char *marker, char uuid[37], int *cnt)
 {
 	struct buf body = {0};
-	struct api_resp r;
 	struct json j;
 	char off[32];
 	const char *q[] = {"kind", "instance", "since", since, "limit", "100",
 	    "offset", off, NULL};
-	int t, found = 0;
+	int t, arr, found = 0;
 
 	*cnt = 0;
 	snprintf(off, sizeof off, "%lld", offset);
-	memset(&r, 0, sizeof r);
-	r.body = &body;
-	if (api_call(a, "GET", "/operations", q, NULL, 0, &r) < 0) {
-		buf_free(&body);
+	if ((arr = op_list(a, q, &body, &j)) < 0)
 		return -1;
-	}
-	if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0) {
-		buf_free(&body);
-		seterr("malformed reply to GET /operations");
-		return -1;
-	}
-	if (j.tok[0].type == JSON_ARRAY)
-		for (t = json_first(&j, 0); t >= 0 && !found;
-		    t = json_after(&j, t)) {
-			char *u = json_getstr(&j, t, "uuid");
+	for (t = json_first(&j, arr); t >= 0 && !found; t = json_after(&j, t)) {
+		char *u = json_getstr(&j, t, "uuid");
 
-			++*cnt;
-			if (u && is_uuid(u) && marked(a, u, marker) == 1) {
-				memcpy(uuid, u, 37);
-				found = 1;
-			}
-			free(u);
+		++*cnt;
+		if (u && is_uuid(u) && marked(a, u, marker) == 1) {
+			memcpy(uuid, u, 37);
+			found = 1;
 		}
+		free(u);
+	}
 	json_free(&j);
 	buf_free(&body);
 	return found;

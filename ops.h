@@ -54,6 +54,12 @@ void free_ops(char **ops, int n);
  * an error: the caller asks the server). */
 int op_cached(const char *home, const char *uuid, struct buf *body,
     struct json *j);
+/* GET /v1/operations with query (name, value, ..., NULL; may be NULL):
+ * the token of the list of operations in *j, parsed over body (a bare
+ * array, or the "operations" member of an object; the caller frees
+ * both), or -1 (both released). */
+int op_list(struct api *a, const char *const *query, struct buf *body,
+    struct json *j);
 /* One GET; a terminal record is cached. */
 int op_get(struct api *a, const char *home, const char *uuid,
     struct buf *body, struct json *j);
