@@ -465,3 +465,28 @@ def test_add_url_streams_and_revalidates(t):
         fails(build(t, bad), "HTTP 404")
     finally:
         o.close()
+
+
+def test_ctrl_c_during_from_import_cancels_it(t):
+    root = ctx(t, {"Dockerfile": "FROM example.org/slow/img:1\nRUN true\n"})
+    t.fake.config(delay=20.0)
+    p = subprocess.Popen([t.binary(), "build", root], env=t.env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         cwd=t.home)
+    deadline = time.time() + 30
+    while time.time() < deadline and not t.fake.requests("POST",
+                                                         "/v1/images/import"):
+        time.sleep(0.1)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 130, (p.returncode, err)
+    dels = [q["path"] for q in t.fake.requests("DELETE")]
+    assert len(dels) == 1 and dels[0].startswith("/v1/operations/"), dels
+    op = dels[0].rsplit("/", 1)[1]
+    rec = t.fake.call("GET", "/v1/operations/" + op).json
+    assert rec["kind"] == "image_import", rec
+    assert spawns(t) == []
+
+
+test_ctrl_c_during_from_import_cancels_it.timeout = 90
