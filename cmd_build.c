@@ -483,15 +483,12 @@ hold(struct bstate *b, const char *rel, const char *dest,
 	/* a later copy to the same place replaces the earlier one */
 	for (i = 0; i < b->held.n; i++)
 		if (strcmp(b->held.f[i].dest, dest) == 0) {
-			struct hostfile t = b->held.f[i];
-
+			free(b->held.f[i].host);
+			free(b->held.f[i].abs);
+			free(b->held.f[i].dest);
 			memmove(&b->held.f[i], &b->held.f[i + 1],
-			    (b->held.n - i - 1) * sizeof t);
-			b->held.f[b->held.n - 1] = t;
+			    (b->held.n - i - 1) * sizeof *b->held.f);
 			b->held.n--;
-			free(t.host);
-			free(t.abs);
-			free(t.dest);
 			break;
 		}
 	rc = files_add(&b->held, host, dest);
@@ -946,75 +943,95 @@ do_copy(struct bstate *b, const struct dinstr *d)
 
 /* ---- RUN ---- */
 
-/* The numbers of USER name[:group] from the image's /etc/passwd and
- * /etc/group (numbers stay numbers); *home from passwd, if found. */
+/* A file of the current image (through the inspect cache) into body;
+ * a file the image lacks leaves body empty.  0 or -1. */
+static int
+image_file(struct bstate *b, const char *path, struct buf *body)
+{
+	char *dir = xasprintf("%s/cli/inspect", b->c->home);
+	int rc, status = 0;
+
+	rc = api_inspect_get(b->a, dir, b->image, "file", path, 0, body,
+	    &status);
+	free(dir);
+	if (rc < 0 && status == 404) {
+		clearerr_slot();
+		buf_reset(body);
+		rc = 0;
+	}
+	return rc;
+}
+
+/* The entry of /etc/passwd or /etc/group text named key (byid: or
+ * with the id key): 1 with its id, and for passwd its gid and home
+ * (malloc'd), else 0.  text is cut up. */
+static int
+id_find(char *text, const char *key, int byid, long long *id,
+    long long *gid, char **home)
+{
+	char *line, *save = NULL;
+
+	for (line = text ? strtok_r(text, "\n", &save) : NULL; line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char *f[7] = {0}, *p = line;
+		int k;
+
+		for (k = 0; k < 7 && p; k++) {
+			f[k] = p;
+			if ((p = strchr(p, ':')))
+				*p++ = '\0';
+		}
+		if (k < 3 || (strcmp(f[0], key) != 0 &&
+		    !(byid && strcmp(f[2], key) == 0)) ||
+		    parse_ll(f[2], 0, 4294967295LL, id, "id") < 0)
+			continue;
+		if (gid && k >= 4 && parse_ll(f[3], 0, 4294967295LL, gid,
+		    "id") < 0)
+			*gid = 0;
+		if (home && k >= 6)
+			*home = xstrdup(f[5]);
+		return 1;
+	}
+	return 0;
+}
+
+/* The uid and gid of USER name[:group]: names looked up in the current
+ * image's /etc/passwd and /etc/group, numbers as they are; *home from
+ * passwd when the user is there (else NULL).  0 or -1. */
 static int
 user_ids(struct bstate *b, long long *uid, long long *gid, char **home)
 {
+	struct buf pw = {0}, gr = {0};
 	char *u = xstrdup(b->user), *g = strchr(u, ':');
-	char *dir = xasprintf("%s/cli/inspect", b->c->home);
-	const char *files[2] = {"/etc/passwd", "/etc/group"};
-	const char *names[2];
-	long long *ids[2];
-	int i, rc = 0, found[2] = {0, 0};
+	int rc = -1;
 
 	if (g)
 		*g++ = '\0';
-	names[0] = u;
-	names[1] = g;
-	ids[0] = uid;
-	ids[1] = gid;
 	*gid = 0;
 	*home = NULL;
-	for (i = 0; i < 2 && rc == 0; i++) {
-		struct buf body = {0};
-		char *line, *save = NULL;
-		int status;
-
-		if (!names[i])
-			continue;
-		if (parse_ll(names[i], 0, 4294967295LL, ids[i], "id") == 0 &&
-		    i == 1)
-			continue;
-		clearerr_slot();
-		if (api_inspect_get(b->a, dir, b->image, "file", files[i], 0,
-		    &body, &status) < 0 && status != 404) {
-			rc = -1;
-			break;
-		}
-		for (line = body.p ? strtok_r(body.p, "\n", &save) : NULL;
-		    line && !found[i]; line = strtok_r(NULL, "\n", &save)) {
-			char *f[7] = {0}, *p = line;
-			int k;
-
-			for (k = 0; k < 7 && p; k++) {
-				f[k] = p;
-				if ((p = strchr(p, ':')))
-					*p++ = '\0';
-			}
-			if (k < 3 || !f[2])
-				continue;
-			if (strcmp(f[0], names[i]) == 0 ||
-			    (i == 0 && strcmp(f[2], names[i]) == 0)) {
-				parse_ll(f[2], 0, 4294967295LL, ids[i], "id");
-				if (i == 0 && k >= 4 && f[3])
-					parse_ll(f[3], 0, 4294967295LL, gid, "id");
-				if (i == 0 && k >= 6 && f[5])
-					*home = xstrdup(f[5]);
-				found[i] = 1;
-			}
-		}
-		clearerr_slot();
-		buf_free(&body);
-		if (!found[i] && !(i == 0 && parse_ll(names[0], 0,
-		    4294967295LL, uid, "id") == 0)) {
-			seterr("USER %s: no %s '%s' in %s of the image", b->user,
-			    i ? "group" : "user", names[i], files[i]);
-			rc = -1;
+	if (image_file(b, "/etc/passwd", &pw) < 0)
+		goto out;
+	if (!id_find(pw.p, u, 1, uid, gid, home) &&
+	    parse_ll(u, 0, 4294967295LL, uid, "id") < 0) {
+		seterr("USER %s: no user '%s' in /etc/passwd of the image",
+		    b->user, u);
+		goto out;
+	}
+	if (g && parse_ll(g, 0, 4294967295LL, gid, "id") < 0) {
+		if (image_file(b, "/etc/group", &gr) < 0)
+			goto out;
+		if (!id_find(gr.p, g, 0, gid, NULL, NULL)) {
+			seterr("USER %s: no group '%s' in /etc/group of the image",
+			    b->user, g);
+			goto out;
 		}
 	}
+	clearerr_slot();
+	rc = 0;
+out:
+	buf_free(&pw);
+	buf_free(&gr);
 	free(u);
-	free(dir);
 	return rc;
 }
 
@@ -1127,6 +1144,33 @@ run_result(struct bstate *b, const struct json *j, const char *op,
 	return rc;
 }
 
+/* The files of the step (uploaded): local ones, then those of URLs.
+ * The array points into b. */
+static struct op_file *
+held_files(struct bstate *b)
+{
+	struct op_file *fe = xcalloc(b->held.n + b->nuh + 1, sizeof *fe);
+	size_t i;
+
+	for (i = 0; i < b->held.n; i++) {
+		fe[i].dest = b->held.f[i].dest;
+		fe[i].uuid = b->held.f[i].uuid;
+		fe[i].uid = b->held.f[i].uid;
+		fe[i].gid = b->held.f[i].gid;
+		fe[i].mode = b->held.f[i].mode;
+	}
+	for (i = 0; i < b->nuh; i++) {
+		struct op_file *o = &fe[b->held.n + i];
+
+		o->dest = b->uh[i].dest;
+		o->uuid = b->uh[i].f.uuid;
+		o->uid = b->uh[i].uid;
+		o->gid = b->uh[i].gid;
+		o->mode = b->uh[i].mode;
+	}
+	return fe;
+}
+
 /* Spawn the step and wait for it, its output live on stderr. */
 static int
 run_spawn(struct bstate *b, const struct dinstr *d, char op[37],
@@ -1139,7 +1183,6 @@ run_spawn(struct bstate *b, const struct dinstr *d, char op[37],
 	struct json j;
 	char marker[33], **w = NULL, *home = NULL;
 	int nw = 0, rc = -1;
-	size_t i;
 
 	memset(&r, 0, sizeof r);
 	if (b->user && user_ids(b, &r.uid, &r.gid, &home) < 0)
@@ -1159,23 +1202,7 @@ run_spawn(struct bstate *b, const struct dinstr *d, char op[37],
 	}
 	if (files_upload(b->a, b->c->home, &b->held) < 0)
 		goto out;
-	fe = xcalloc(b->held.n + b->nuh + 1, sizeof *fe);
-	for (i = 0; i < b->held.n; i++) {
-		fe[i].dest = b->held.f[i].dest;
-		fe[i].uuid = b->held.f[i].uuid;
-		fe[i].uid = b->held.f[i].uid;
-		fe[i].gid = b->held.f[i].gid;
-		fe[i].mode = b->held.f[i].mode;
-	}
-	for (i = 0; i < b->nuh; i++) {
-		struct op_file *o = &fe[b->held.n + i];
-
-		o->dest = b->uh[i].dest;
-		o->uuid = b->uh[i].f.uuid;
-		o->uid = b->uh[i].uid;
-		o->gid = b->uh[i].gid;
-		o->mode = b->uh[i].mode;
-	}
+	fe = held_files(b);
 	run_env(b, &env, home);
 	r.image = b->image;
 	r.truncate = BUILD_TRUNCATE;
