@@ -109,6 +109,7 @@ struct bstate {
 	size_t nuh;
 	char image[37];
 	char key[65];
+	long long entry;        /* the last layer's history entry, or 0 */
 	/* progress */
 	size_t step, nsteps;
 	int nocache;
@@ -264,6 +265,7 @@ do_from(struct bstate *b, const struct dinstr *d)
 	free(b->user);
 	b->workdir = xstrdup("/");
 	b->user = NULL;
+	b->entry = 0;
 	b->stage++;
 	if (is_uuid(ref)) {
 		rc = api_image_exists(b->a, ref);
@@ -1274,6 +1276,7 @@ do_run(struct bstate *b, const struct dinstr *d)
 		    e->image);
 		memcpy(b->image, e->image, 37);
 		memcpy(b->key, key, 65);
+		b->entry = e->id;
 		files_free(&b->held);
 		urls_free(b);
 		return 0;
@@ -1292,9 +1295,12 @@ do_run(struct bstate *b, const struct dinstr *d)
 	ne.title = d->args;
 	ne.op = op;
 	ne.branch = branch;
-	if (store_append(b->st, b->skey, &ne, NULL) < 0)
+	ne.from = b->entry;     /* the history follows the chain */
+	if ((b->entry = store_append(b->st, b->skey, &ne, NULL)) < 0) {
 		logmsg(LOG_WARNING, "the layer cache was not updated: %s",
 		    geterr());
+		b->entry = 0;
+	}
 	memcpy(b->image, image, 37);
 	memcpy(b->key, key, 65);
 	files_free(&b->held);

@@ -121,6 +121,12 @@ def test_changed_copy_source_reruns_from_that_step(t):
     s = t.run("-f", "json", "-S", session_key(root), "session", "branch")
     names = [x.get("name") or x.get("branch") for x in rows(s)]
     assert sum(1 for n in names if n and n.startswith("layer:")) == 5, s
+    # the history follows the chain: the re-run step's parent is the
+    # cached layer it started from
+    h = rows(t.run("-f", "json", "-S", session_key(root), "session", "show"))
+    by = {e["id"]: e for e in h}
+    new = [e for e in h if e["title"] == "cat /src.txt > /out"][-1]
+    assert by[new["parent_id"]]["title"] == "echo one > /one", h
 
 
 def test_dockerignore(t):
