@@ -144,6 +144,7 @@ df_parse(const char *text, size_t len, const char *name,
 	struct buf cur = {0};
 	const char *p = text, *end = text + len;
 	int lineno = 0, start = 0, cont = 0, rc = 0;
+	size_t i;
 
 	memset(df, 0, sizeof *df);
 	if (memchr(text, '\0', len)) {
@@ -183,7 +184,7 @@ df_parse(const char *text, size_t len, const char *name,
 		seterr("%s: no instructions", name);
 		rc = -1;
 	}
-	for (size_t i = 0; rc == 0 && i < df->n; i++)
+	for (i = 0; rc == 0 && i < df->n; i++)
 		rc = df_check(&df->v[i], name);
 	if (rc < 0)
 		df_free(df);
