@@ -140,6 +140,38 @@ resolve_ops(struct store *st, const char *session, char **args,
 	return 0;
 }
 
+int
+resolve_image(struct api *a, struct store *st, const char *session,
+    const char *ref, char image[37], const struct store_entry **entry)
+{
+	const struct store_entry *e = NULL;
+	int k = 0;
+
+	if (entry)
+		*entry = NULL;
+	if (st && !is_uuid(ref) && strncmp(ref, "tag:", 4) != 0) {
+		if ((k = store_ref_entry(st, session, ref, &e)) < 0) {
+			errwrap("image reference '%s'", ref);
+			return -1;
+		}
+		if (k == 0 && (e = store_branch_tip(st, session, ref)))
+			k = 1;
+	}
+	if (k == 1) {
+		memcpy(image, e->image, 37);
+		if (entry)
+			*entry = e;
+		return 0;
+	}
+	if (!a)
+		return -1;
+	if (api_image_resolve(a, ref, image) < 0) {
+		errwrap("unknown image '%s'", ref);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- records ---- */
 
 int

@@ -42,6 +42,17 @@ int resolve_ops(struct store *st, const char *session, char **args,
     int nargs, char ***out, int *n);
 void free_ops(char **ops, int n);
 
+/* An image reference as every command takes it (cli.md §7.6, §8): a
+ * UUID; tag:NAME; a session reference (@, @-N, HEAD~N, @N ...) or a
+ * branch of session in st (st NULL: neither is looked up); else a tag
+ * name (api_image_resolve).  0 with image set and *entry (entry may be
+ * NULL) the session entry named, NULL for a UUID or tag; -1 with the
+ * slot set ("image reference 'X': ...", "unknown image 'X': ..."), or
+ * kept as it is when the API is needed and a is NULL. */
+struct store_entry;
+int resolve_image(struct api *a, struct store *st, const char *session,
+    const char *ref, char image[37], const struct store_entry **entry);
+
 /* ---- records (GET /v1/operations/<uuid>) ----
  * body receives the JSON and j is parsed over it (token 0 is the
  * object); on success the caller json_free()s j and buf_free()s body; on
