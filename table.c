@@ -21,7 +21,8 @@ static const char *const types[] = { "iam", "jwt", NULL };
 static const char *const topics[] = {
 	"all", "core_workflow", "core", "sessions", "images_and_tags",
 	"images", "files_and_directories", "files", "execution_modes",
-	"execution", "command_safety", "command", "output_formats", "output",
+	"execution", "tree_search", "search", "command_safety", "command",
+	"output_formats", "output",
 	"profiles", "all_commands", NULL
 };
 
