@@ -121,44 +121,6 @@ merge_files(const struct store_file *pend, size_t npend,
 	return f;
 }
 
-/* ---- branch names ---- */
-
-/* The highest k of the session's branches named prefix-k (0: none). */
-static long long
-last_number(struct store *st, const char *key, const char *prefix)
-{
-	struct store_branch *b;
-	size_t n, i, pl = strlen(prefix);
-	long long max = 0, k;
-
-	b = store_branches(st, key, &n);
-	for (i = 0; i < n; i++) {
-		const char *s = b[i].name;
-
-		if (strncmp(s, prefix, pl) || s[pl] != '-' || !s[pl + 1] ||
-		    s[pl + 1] == '0' || strspn(s + pl + 1, "0123456789") !=
-		    strlen(s + pl + 1) || strlen(s + pl + 1) > 15)
-			continue;
-		k = strtoll(s + pl + 1, NULL, 10);
-		max = k > max ? k : max;
-	}
-	free(b);
-	return max;
-}
-
-static void
-name_branches(struct xp *x, struct store *st, const char *prefix, int disp)
-{
-	long long base = disp ? 0 : last_number(st, x->c->session, prefix);
-	size_t i;
-
-	for (i = 0; i < x->n; i++) {
-		free(x->label[i]);
-		x->label[i] = disp ? xasprintf("#%zu", i + 1) :
-		    xasprintf("%s-%lld", prefix, base + (long long)i + 1);
-	}
-}
-
 /* ---- output ---- */
 
 /* A command finished (explore_run's callback): its header, then its
@@ -226,77 +188,6 @@ summary(struct xp *x, const struct explore_res *res)
 			break;
 	}
 	return out_end(o);
-}
-
-/* ---- recording ---- */
-
-static int
-keeps(const struct explore_res *r)
-{
-	return r->status == OP_SUCCESS && r->image && is_uuid(r->image);
-}
-
-/* Every result with an image becomes branch label[i] on an entry whose
- * parent is from (an entry id), or a `use` entry of image made for
- * them when from is 0.  One transaction: all or nothing. */
-static int
-record(struct xp *x, struct store *st, const struct explore_res *res,
-    const char *prefix, long long from, const char *image,
-    const char *ref)
-{
-	const char *key = x->c->session;
-	struct store_new e;
-	size_t i, first = x->n;
-	long long id;
-
-	for (i = x->n; i-- > 0; )
-		if (keeps(&res[i]))
-			first = i;
-	if (first == x->n)
-		return 0;
-	if (store_begin(st) < 0)
-		return -1;
-	/* another explore may have taken the names meanwhile */
-	for (i = 0; i < x->n; i++)
-		if (keeps(&res[i]) && store_branch_tip(st, key, x->label[i]))
-			break;
-	if (i < x->n) {
-		logmsg(LOG_WARNING, "Branch %s appeared meanwhile; numbering after it",
-		    x->label[i]);
-		name_branches(x, st, prefix, 0);
-	}
-	if (!from) {
-		memset(&e, 0, sizeof e);
-		e.kind = STORE_USE;
-		e.image = image;
-		e.title = ref;
-		/* a new session starts on main there; in an existing one
-		 * the entry goes to the first branch (moved on below) so
-		 * that the active branch stays put */
-		e.branch = store_get(st, key, NULL) ? x->label[first] : NULL;
-		if ((from = store_append(st, key, &e, NULL)) < 0)
-			goto fail;
-	}
-	for (i = 0; i < x->n; i++) {
-		if (!keeps(&res[i]))
-			continue;
-		memset(&e, 0, sizeof e);
-		e.kind = STORE_RUN;
-		e.image = res[i].image;
-		e.title = x->cmds[i];
-		e.op = res[i].op;
-		e.branch = x->label[i];
-		e.from = from;
-		if ((id = store_append(st, key, &e, NULL)) < 0)
-			goto fail;
-		x->recorded[i] = 1;
-	}
-	return store_commit(st);
-fail:
-	store_commit(st);
-	for (i = 0; i < x->n; i++)
-		x->recorded[i] = 0;
-	return -1;
 }
 
 /* ---- the command ---- */
@@ -391,9 +282,14 @@ cmd_explore(struct ctx *c)
 		goto out;
 	}
 	rc = -1;
-	x.label = xcalloc(x.n, sizeof *x.label);
 	x.recorded = xcalloc(x.n, sizeof *x.recorded);
-	name_branches(&x, st, prefix, disp);
+	if (disp) {
+		x.label = xcalloc(x.n, sizeof *x.label);
+		for (i = 0; i < x.n; i++)
+			x.label[i] = xasprintf("#%zu", i + 1);
+	} else {
+		x.label = explore_names(st, c->session, prefix, x.n);
+	}
 	if (!(a = ctx_api(c)) || files_upload(a, c->home, &files) < 0)
 		goto out;
 	if (s.tip)
@@ -419,8 +315,8 @@ cmd_explore(struct ctx *c)
 	if (explore_run(a, c->home, &q, res, shown, &x) < 0)
 		goto out;       /* Ctrl-C: cancelled, nothing recorded */
 	/* 4. record, then the summary */
-	if (!disp && (k = record(&x, st, res, prefix, s.from, s.image,
-	    s.ref ? s.ref : "")) < 0)
+	if (!disp && (k = explore_record(st, c->session, prefix, x.label, &q,
+	    res, s.from, s.ref ? s.ref : "", x.recorded)) < 0)
 		logmsg(LOG_ERROR, "recording the branches: %s", geterr());
 	if (summary(&x, res) < 0 && errno != EPIPE)
 		goto out;

@@ -24,7 +24,10 @@
  * job sees it, cancels its own operation (op_cancel is let through) and
  * ends; the parent also forwards it (a SIGINT sent to the parent alone),
  * starts no queued job, and cancels any operation whose job ended
- * without saying it did. */
+ * without saying it did.
+ *
+ * Recording (explore_record) is apart from the runs so that the caller
+ * records nothing after Ctrl-C, and uses only store.h. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +38,7 @@
 #include "jobs.h"
 #include "json.h"
 #include "ops.h"
+#include "store.h"
 #include "util.h"
 
 /* Seconds a command may take beyond its timeout before the job stops
@@ -416,4 +420,109 @@ explore_res_free(struct explore_res *res, size_t n)
 		buf_free(&res[i].out);
 		buf_free(&res[i].err);
 	}
+}
+
+/* ---- recording the results as branches ---- */
+
+/* The highest k of the session's branches named prefix-k (0: none). */
+static long long
+last_number(struct store *st, const char *key, const char *prefix)
+{
+	struct store_branch *b;
+	size_t n, i, pl = strlen(prefix);
+	long long max = 0, k;
+
+	b = store_branches(st, key, &n);
+	for (i = 0; i < n; i++) {
+		const char *s = b[i].name, *d = s + pl + 1;
+
+		if (strncmp(s, prefix, pl) || s[pl] != '-' || !*d ||
+		    *d == '0' || strspn(d, "0123456789") != strlen(d) ||
+		    strlen(d) > 15)
+			continue;
+		k = strtoll(d, NULL, 10);
+		max = k > max ? k : max;
+	}
+	free(b);
+	return max;
+}
+
+char **
+explore_names(struct store *st, const char *key, const char *prefix,
+    size_t n)
+{
+	char **v = xcalloc(n + 1, sizeof *v);
+	long long base = last_number(st, key, prefix);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		v[i] = xasprintf("%s-%lld", prefix, base + (long long)i + 1);
+	return v;
+}
+
+static int
+keeps(const struct explore_res *r)
+{
+	return r->status == OP_SUCCESS && r->image && is_uuid(r->image);
+}
+
+int
+explore_record(struct store *st, const char *key, const char *prefix,
+    char **names, const struct explore_req *q, const struct explore_res *res,
+    long long from, const char *ref, int *recorded)
+{
+	struct store_new e;
+	size_t i, n = q->ncmds, first = n;
+
+	for (i = n; i-- > 0; )
+		if (keeps(&res[i]))
+			first = i;
+	if (first == n)
+		return 0;
+	if (store_begin(st) < 0)
+		return -1;
+	/* another explore may have taken the names meanwhile */
+	for (i = 0; i < n; i++)
+		if (keeps(&res[i]) && store_branch_tip(st, key, names[i]))
+			break;
+	if (i < n) {
+		char **v = explore_names(st, key, prefix, n);
+
+		logmsg(LOG_WARNING, "Branch %s appeared meanwhile; the new branches are numbered after it",
+		    names[i]);
+		for (i = 0; i < n; i++) {
+			free(names[i]);
+			names[i] = v[i];
+		}
+		free(v);
+	}
+	if (!from) {
+		memset(&e, 0, sizeof e);
+		e.kind = STORE_USE;
+		e.image = q->image;
+		e.title = ref;
+		e.branch = store_get(st, key, NULL) ? names[first] : NULL;
+		if ((from = store_append(st, key, &e, NULL)) < 0)
+			goto fail;
+	}
+	for (i = 0; i < n; i++) {
+		if (!keeps(&res[i]))
+			continue;
+		memset(&e, 0, sizeof e);
+		e.kind = STORE_RUN;
+		e.image = res[i].image;
+		e.title = q->cmds[i];
+		e.op = res[i].op;
+		e.branch = names[i];
+		e.from = from;
+		if (store_append(st, key, &e, NULL) < 0)
+			goto fail;
+		recorded[i] = 1;
+	}
+	return store_commit(st);
+fail:
+	store_commit(st);
+	for (i = 0; i < n; i++)
+		recorded[i] = 0;
+	return -1;
 }

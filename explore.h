@@ -1,7 +1,9 @@
 /* explore.h - run N shell commands from one image at the same time and
- * collect each one's result (contree explore; the MCP server).  Nothing
- * here prints, touches the session store or exits: the caller records
- * and shows the results. */
+ * collect each one's result (contree explore; the MCP server), then,
+ * separately, record the results as branches of a session.  Nothing
+ * here prints (but warnings through logmsg) or exits, and explore_run
+ * does not touch the session store: the caller shows the results and
+ * decides whether to record them. */
 #ifndef EXPLORE_H
 #define EXPLORE_H
 
@@ -11,6 +13,7 @@
 #include "util.h"
 
 struct api;
+struct store;
 
 /* What to run.  Every command gets the same request but its command
  * (a shell expression, as `run -s`). */
@@ -59,5 +62,28 @@ typedef void (*explore_fn)(void *ctx, size_t i, const struct explore_res *r);
 int explore_run(struct api *a, const char *home, const struct explore_req *q,
     struct explore_res *res, explore_fn done, void *ctx);
 void explore_res_free(struct explore_res *res, size_t n);
+
+/* ---- recording the results as branches (store.h) ---- */
+
+/* n branch names prefix-(k+1) ... prefix-(k+n), k the highest number
+ * of the session's existing prefix-<number> branches (0 when none or
+ * no session).  Caller frees each name and the array. */
+char **explore_names(struct store *st, const char *key, const char *prefix,
+    size_t n);
+/* Record in session key every result of q that has an image (status
+ * SUCCESS, whatever the exit code) as a `run` entry titled with its
+ * command, operation set, on branch names[i], whose parent is entry
+ * from; when from is 0 (the image is not a session entry), a `use`
+ * entry of q->image titled ref comes first, off the tip and on the
+ * first new branch (so that the active branch stays put), or starting
+ * the session on main when it has no history.  The active branch never
+ * moves.  All under one lock, fsynced once.  If another process took
+ * one of the names meanwhile, every name is renumbered (names[i]
+ * replaced) with a warning.  recorded[i] is set to 1 for each branch
+ * made.  0, or -1 with the slot set (recorded[] all 0; entries written
+ * before the failure stay). */
+int explore_record(struct store *st, const char *key, const char *prefix,
+    char **names, const struct explore_req *q, const struct explore_res *res,
+    long long from, const char *ref, int *recorded);
 
 #endif
