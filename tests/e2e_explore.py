@@ -296,3 +296,40 @@ def test_no_session_and_usage(t):
     e = rows(ok(t.run("-f", "json", "-S", "fresh", "session", "show")))
     assert [x["kind"] for x in e] == ["use", "run"], e
     assert e[0]["branches"] == "main" and e[1]["branches"] == "explore-1", e
+
+
+def test_session_env_cwd_and_staged_files(t):
+    start(t)
+    ok(t.run(*S, "env", "A=session", "B=session"))
+    ok(t.run(*S, "cd", "/tmp"))
+    ok(t.run(*S, "file", "cp", t.write("s.txt", "staged\n"), "/s.txt"))
+    r = ok(t.run("-f", "json", *S, "explore", "-e", "B=flag",
+                 "echo $A $B; pwd; cat /s.txt", "-e", "C=c"))
+    got = rows(r)[0]
+    assert got["stdout"] == "session flag\n/tmp\nstaged\n", got
+    env = spawns(t)[-1]["json"]["env"]
+    assert env["A"] == "session" and env["C"] == "c", env
+    # from another entry, the staged files of the tip do not apply
+    r = ok(t.run("-f", "json", *S, "explore", "--from", "@",
+                 "cat /s.txt 2>/dev/null || echo none"))
+    assert rows(r)[0]["stdout"] == "staged\n", r        # @ is the tip
+    r = ok(t.run("-f", "json", *S, "explore", "--from", "tag:alpine:3.19",
+                 "cat /s.txt 2>/dev/null || echo none"))
+    assert rows(r)[0]["stdout"] == "none\n", r
+    fails(t.run(*S, "explore", "-e", "=x", "true"), "invalid -e")
+
+
+def test_concurrent_explores_get_their_own_names(t):
+    start(t)
+    cmd = [t.binary(), *S, "-f", "json", "explore", "--prefix", "p",
+           "sleep 1; echo a > /a", "sleep 1; echo b > /b"]
+    ps = [subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=t.env(), cwd=t.home) for _ in range(2)]
+    outs = [p.communicate(timeout=60) for p in ps]
+    assert all(p.returncode == 0 for p in ps), outs
+    names = [json.loads(l)["branch"] for o, _ in outs
+             for l in o.decode().splitlines()]
+    assert sorted(names) == ["p-1", "p-2", "p-3", "p-4"], outs
+    assert sum(b"appeared meanwhile" in e for _, e in outs) == 1, outs
+    assert {k for k in branches(t) if k.startswith("p-")} == set(names)
