@@ -30,60 +30,22 @@ struct xp {
 
 /* ---- the request ---- */
 
-static void
-env_put(char ***k, char ***v, size_t *n, const char *key, size_t klen,
-    const char *val)
-{
-	size_t i;
-
-	for (i = 0; i < *n; i++)
-		if (strlen((*k)[i]) == klen && !strncmp((*k)[i], key, klen)) {
-			free((*v)[i]);
-			(*v)[i] = xstrdup(val);
-			return;
-		}
-	*k = xreallocarray(*k, *n + 1, sizeof **k);
-	*v = xreallocarray(*v, *n + 1, sizeof **v);
-	(*k)[*n] = xstrndup(key, klen);
-	(*v)[(*n)++] = xstrdup(val);
-}
-
 /* The session's environment overlaid by -e (as run).  -1 on a bad
  * pair, before anything is sent. */
 static int
-build_env(struct ctx *c, struct store *st, char ***k, char ***v, size_t *n)
+build_env(struct ctx *c, struct store *st, struct op_env *e)
 {
 	struct store_kv *kv;
-	size_t m, i;
+	size_t n;
 	char **pairs;
-	int np, j;
+	int np;
 
 	pairs = arg_list(c, "env", &np);
-	for (j = 0; j < np; j++) {
-		const char *eq = strchr(pairs[j], '=');
-
-		if (eq == pairs[j] || !*pairs[j]) {
-			seterr("invalid -e '%s': expected NAME=VALUE with a non-empty NAME",
-			    pairs[j]);
-			return -1;
-		}
-	}
-	kv = store_env(st, c->session, &m);
-	for (i = 0; i < m; i++)
-		env_put(k, v, n, kv[i].name, strlen(kv[i].name), kv[i].value);
+	if (op_env_check(pairs, np) < 0)
+		return -1;
+	kv = store_env(st, c->session, &n);
+	op_env_build(e, kv, n, pairs, np);
 	free(kv);
-	for (j = 0; j < np; j++) {
-		const char *eq = strchr(pairs[j], '=');
-
-		if (eq && (size_t)(eq - pairs[j]) == strlen(OP_MARKER_ENV) &&
-		    !strncmp(pairs[j], OP_MARKER_ENV, strlen(OP_MARKER_ENV))) {
-			logmsg(LOG_WARNING, "%s is set by contree for every run; the value given is ignored",
-			    OP_MARKER_ENV);
-			continue;
-		}
-		env_put(k, v, n, pairs[j], eq ? (size_t)(eq - pairs[j]) :
-		    strlen(pairs[j]), eq ? eq + 1 : "");
-	}
 	return 0;
 }
 
@@ -249,8 +211,9 @@ cmd_explore(struct ctx *c)
 	struct store *st;
 	struct api *a;
 	const char *prefix = arg_str(c, "prefix");
-	char **specs, **envk = NULL, **envv = NULL;
-	size_t nenv = 0, npend = 0, nfe = 0, i;
+	struct op_env env;
+	char **specs;
+	size_t npend = 0, nfe = 0, i;
 	int nspecs, ncmds, rc = -1, k = 0;
 	int disp = arg_flag(c, "disposable") > 0;
 
@@ -258,6 +221,7 @@ cmd_explore(struct ctx *c)
 	memset(&s, 0, sizeof s);
 	memset(&q, 0, sizeof q);
 	memset(&files, 0, sizeof files);
+	memset(&env, 0, sizeof env);
 	x.c = c;
 	x.cmds = arg_pos(c, "CMD", &ncmds);
 	x.n = (size_t)ncmds;
@@ -273,7 +237,7 @@ cmd_explore(struct ctx *c)
 	/* 1. everything local first: nothing is sent if any of it fails */
 	specs = arg_list(c, "file", &nspecs);
 	if (!(st = ctx_store(c)) ||
-	    build_env(c, st, &envk, &envv, &nenv) < 0 ||
+	    build_env(c, st, &env) < 0 ||
 	    files_collect(specs, nspecs, NULL, 0, &files) < 0)
 		goto out;
 	/* 2. the image, the names, the uploads (once for all) */
@@ -303,9 +267,9 @@ cmd_explore(struct ctx *c)
 	q.cwd = arg_str(c, "cwd");
 	if (!q.cwd || !*q.cwd)
 		q.cwd = store_cwd(st, c->session);
-	q.envk = envk;
-	q.envv = envv;
-	q.nenv = nenv;
+	q.envk = env.k;
+	q.envv = env.v;
+	q.nenv = env.n;
 	q.files = fe;
 	q.nfiles = nfe;
 	q.disposable = disp;
@@ -331,8 +295,7 @@ out:
 	free(res);
 	freev(x.label, x.n);
 	free(x.recorded);
-	freev(envk, nenv);
-	freev(envv, nenv);
+	op_env_free(&env);
 	free(fe);
 	free(pend);
 	files_free(&files);

@@ -606,6 +606,92 @@ op_wait(struct api *a, const char *home, const char *uuid, int fromevents,
 	}
 }
 
+/* ---- the environment of a run ---- */
+
+static void
+env_set(struct op_env *e, const char *k, size_t klen, const char *v)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (strlen(e->k[i]) == klen && strncmp(e->k[i], k, klen) == 0) {
+			free(e->v[i]);
+			e->v[i] = xstrdup(v);
+			return;
+		}
+	e->k = xreallocarray(e->k, e->n + 1, sizeof *e->k);
+	e->v = xreallocarray(e->v, e->n + 1, sizeof *e->v);
+	e->k[e->n] = xstrndup(k, klen);
+	e->v[e->n++] = xstrdup(v);
+}
+
+/* Drop k: the marker is ours, set anew for every spawn (and kept out
+ * of run's digest of --preserve-env). */
+static void
+env_del(struct op_env *e, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (strcmp(e->k[i], k) == 0) {
+			logmsg(LOG_WARNING, "%s is set by contree for every run; the value given is ignored",
+			    k);
+			free(e->k[i]);
+			free(e->v[i]);
+			e->k[i] = e->k[e->n - 1];
+			e->v[i] = e->v[--e->n];
+			return;
+		}
+}
+
+int
+op_env_check(char *const *pairs, int npairs)
+{
+	int i;
+
+	for (i = 0; i < npairs; i++)
+		if (pairs[i][0] == '=' || pairs[i][0] == '\0') {
+			seterr("invalid -e '%s': expected NAME=VALUE with a non-empty NAME",
+			    pairs[i]);
+			return -1;
+		}
+	return 0;
+}
+
+void
+op_env_build(struct op_env *e, const struct store_kv *base, size_t nbase,
+    char *const *pairs, int npairs)
+{
+	size_t i;
+	int k;
+
+	for (i = 0; i < nbase; i++)
+		env_set(e, base[i].name, strlen(base[i].name), base[i].value);
+	for (k = 0; k < npairs; k++) {
+		const char *eq = strchr(pairs[k], '=');
+
+		if (eq)
+			env_set(e, pairs[k], (size_t)(eq - pairs[k]), eq + 1);
+		else
+			env_set(e, pairs[k], strlen(pairs[k]), "");
+	}
+	env_del(e, OP_MARKER_ENV);
+}
+
+void
+op_env_free(struct op_env *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++) {
+		free(e->k[i]);
+		free(e->v[i]);
+	}
+	free(e->k);
+	free(e->v);
+	memset(e, 0, sizeof *e);
+}
+
 /* ---- spawn (never twice), cancel, import ---- */
 
 #define LOST_WINDOW 60          /* s before the spawn a lost op may date */

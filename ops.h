@@ -103,6 +103,24 @@ void op_row(struct row *r, const struct json *j);
 
 /* ---- spawn, cancel, import ---- */
 
+/* The environment of a run (cli.md §9.2.1): the session's variables,
+ * then -e pairs over them.  k[i] = v[i], n of them; free with
+ * op_env_free. */
+struct op_env {
+	char **k, **v;
+	size_t n;
+};
+struct store_kv;
+/* Check -e pairs ("K=V", or "K" for an empty value): -1 with the slot
+ * set ("invalid -e 'X': ...") for one with an empty name. */
+int op_env_check(char *const *pairs, int npairs);
+/* e (zeroed by the caller) gets base (may be NULL), then the pairs
+ * (checked already) over it; OP_MARKER_ENV is dropped with a warning:
+ * contree sets it for every spawn. */
+void op_env_build(struct op_env *e, const struct store_kv *base,
+    size_t nbase, char *const *pairs, int npairs);
+void op_env_free(struct op_env *e);
+
 /* What POST /v1/instances is asked to run (cli.md §9.2.1, api.md).
  * Strings may be NULL where optional. */
 struct op_file {
