@@ -49,40 +49,6 @@ build_env(struct ctx *c, struct store *st, struct op_env *e)
 	return 0;
 }
 
-/* Staged files (when starting from the tip), then --file: a --file
- * wins for the same destination.  Points into pend and l. */
-static struct op_file *
-merge_files(const struct store_file *pend, size_t npend,
-    const struct filelist *l, size_t *n)
-{
-	struct op_file *f = xcalloc(npend + l->n + 1, sizeof *f), e;
-	size_t i, k, m = 0;
-
-	for (i = 0; i < npend + l->n; i++) {
-		if (i < npend) {
-			e.dest = pend[i].path;
-			e.uuid = pend[i].uuid;
-			e.uid = pend[i].uid;
-			e.gid = pend[i].gid;
-			e.mode = pend[i].mode;
-		} else {
-			const struct hostfile *h = &l->f[i - npend];
-
-			e.dest = h->dest;
-			e.uuid = h->uuid;
-			e.uid = h->uid;
-			e.gid = h->gid;
-			e.mode = h->mode;
-		}
-		for (k = 0; k < m && strcmp(f[k].dest, e.dest); k++)
-			;
-		f[k] = e;
-		m += k == m;
-	}
-	*n = m;
-	return f;
-}
-
 /* ---- output ---- */
 
 /* A command finished (explore_run's callback): its header, then its
@@ -258,7 +224,7 @@ cmd_explore(struct ctx *c)
 		goto out;
 	if (s.tip)
 		pend = store_pending_files(st, c->session, &npend);
-	fe = merge_files(pend, npend, &files, &nfe);
+	fe = files_merge(pend, npend, &files, &nfe);
 	/* 3. run them all */
 	q.image = s.image;
 	q.cmds = x.cmds;

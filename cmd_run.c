@@ -476,44 +476,6 @@ spawn_body(struct ctx *c, const struct spawn *s, const struct op_env *env,
 	op_run_json(&r, s->marker, out);
 }
 
-/* Pending files first, then --file (an explicit --file wins for the
- * same destination).  The array points into pend and l. */
-static struct op_file *
-merge_files(const struct store_file *pend, size_t npend,
-    const struct filelist *l, size_t *n)
-{
-	struct op_file *f = xcalloc(npend + l->n + 1, sizeof *f);
-	size_t i, k, m = 0;
-
-	for (i = 0; i < npend + l->n; i++) {
-		struct op_file e;
-
-		if (i < npend) {
-			e.dest = pend[i].path;
-			e.uuid = pend[i].uuid;
-			e.uid = pend[i].uid;
-			e.gid = pend[i].gid;
-			e.mode = pend[i].mode;
-		} else {
-			const struct hostfile *h = &l->f[i - npend];
-
-			e.dest = h->dest;
-			e.uuid = h->uuid;
-			e.uid = h->uid;
-			e.gid = h->gid;
-			e.mode = h->mode;
-		}
-		for (k = 0; k < m; k++)
-			if (strcmp(f[k].dest, e.dest) == 0)
-				break;
-		f[k] = e;
-		if (k == m)
-			m++;
-	}
-	*n = m;
-	return f;
-}
-
 /* ---- run ---- */
 
 static int
@@ -735,7 +697,7 @@ make_request(struct ctx *c, struct api *a, struct store *st,
 	if (upload_files(c, a, files) < 0)
 		return -1;
 	pend = store_pending_files(st, c->session, &npend);
-	fe = merge_files(pend, npend, files, &nfe);
+	fe = files_merge(pend, npend, files, &nfe);
 	build_env(c, st, env);
 	env_digest(env, dig);
 	if (env->n && envcache_has(c, s->image, dig))
