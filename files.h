@@ -137,4 +137,15 @@ int excluded(const char *rel, const char *name, char *const *pats,
 int files_collect(char *const *specs, int nspecs, char *const *pats,
     int npats, struct filelist *l);
 
+/* ---- what a run attaches ---- */
+
+struct op_file;
+struct store_file;
+/* The files of a spawn: the staged ones (pend, from the store) first,
+ * then l's (uploaded: uuid set); for one destination the later wins, so
+ * an explicit --file beats a staged file.  The array (caller frees)
+ * points into pend and l. */
+struct op_file *files_merge(const struct store_file *pend, size_t npend,
+    const struct filelist *l, size_t *n);
+
 #endif
