@@ -65,6 +65,11 @@ if [ -f tests/bench_run.sh ]; then
 	sh tests/bench_run.sh 20
 	echo
 fi
+if [ -f tests/bench_explore.sh ]; then
+	echo "== explore"
+	sh tests/bench_explore.sh
+	echo
+fi
 if [ -f tests/bench_transfer.sh ]; then
 	echo "== transfer"
 	sh tests/bench_transfer.sh
@@ -73,4 +78,9 @@ if [ -f tests/bench_diff.py ]; then
 	echo
 	echo "== diff"
 	CONTREE_BIN=$bin python3 tests/bench_diff.py
+fi
+if [ -f tests/bench_build.sh ]; then
+	echo
+	echo "== build"
+	CONTREE_BIN=$bin sh tests/bench_build.sh
 fi
