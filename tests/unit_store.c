@@ -16,6 +16,18 @@
 #include "../util.h"
 #include "unit.h"
 
+/* The tests up to test_full_disk check one log file (the engine every
+ * session log and the index use) through store_open_file, or, where
+ * profile is set, the same behaviour through a profile (store_open). */
+static int profile;
+
+static struct store *
+open_store(const char *path)
+{
+	return profile ? store_open(path) : store_open_file(path);
+}
+#define store_open open_store
+
 static char tmpdir[] = "/tmp/unit_store.XXXXXX";
 static int nfile;
 
