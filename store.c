@@ -62,6 +62,7 @@
  * the log while holding the lock; a process that then finds the path
  * names another file rereads it.  Opening the store removes temporary
  * files whose process no longer exists. */
+#define _DEFAULT_SOURCE         /* MAP_ANONYMOUS; MAP_POPULATE on Linux */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +70,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,7 +82,14 @@
 #define HEADER2 "contree-log 2" /* the index of a profile */
 #define HDRLEN (sizeof HEADER - 1)
 #define CRCLEN 8                /* hex digits of the checksum */
-#define CHUNK (64 * 1024)       /* arena block */
+#define CHUNK (64 * 1024)       /* first arena block */
+#define MAXCHUNK (4 << 20)      /* largest arena block */
+#define BIGCHUNK (512 * 1024)   /* blocks this big are mapped */
+#ifdef MAP_POPULATE
+#define POPULATE MAP_POPULATE   /* fault the block in with one call */
+#else
+#define POPULATE 0
+#endif
 #define COMPACT_MIN 1024        /* records before auto compaction */
 #define READBUF (256 * 1024)    /* replay reads this much at a time */
 #define TMPSUF ".tmp."          /* compaction: <log>.tmp.<pid>.XXXXXX */
@@ -98,6 +107,7 @@ enum { K_USE, K_RUN, K_RUN_DETACHED, K_RUN_DISPOSABLE, K_FILE, K_CD,
 struct chunk {
 	struct chunk *next;
 	size_t used, cap;
+	int mapped;             /* from mmap: munmap it */
 	/* data follows, aligned */
 };
 #define CHUNKHDR ((sizeof(struct chunk) + 7) & ~(size_t)7)
@@ -165,6 +175,7 @@ struct log {
 	size_t hcap;
 	size_t last;            /* session found last */
 	struct chunk *chunks, *cur;
+	size_t chunkcap;        /* size of the next block */
 	char **f;               /* fields of the record being replayed */
 	size_t *fl;             /* and their lengths */
 	size_t cf;
@@ -262,10 +273,23 @@ store_crc32(uint32_t crc, const void *buf, size_t n)
 
 /* ---- arena ---- */
 
+/* Blocks grow with the log (a big session's replay then costs few
+ * page faults: big blocks are mapped populated in one call). */
 static char *
 chunk_new(struct log *s, size_t cap)
 {
-	struct chunk *c = xmalloc(CHUNKHDR + cap);
+	struct chunk *c = NULL;
+	void *m;
+
+	if (CHUNKHDR + cap >= BIGCHUNK &&
+	    (m = mmap(NULL, CHUNKHDR + cap, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | POPULATE, -1, 0)) != MAP_FAILED) {
+		c = m;
+		c->mapped = 1;
+	} else {
+		c = xmalloc(CHUNKHDR + cap);
+		c->mapped = 0;
+	}
 
 	c->used = 0;
 	c->cap = cap;
@@ -286,7 +310,11 @@ aalloc(struct log *s, size_t n, size_t align)
 	if (!c || c->used > c->cap || c->cap - c->used < n) {
 		if (n > CHUNK / 4)
 			return chunk_new(s, n);
-		chunk_new(s, CHUNK);
+		if (s->chunkcap < CHUNK)
+			s->chunkcap = CHUNK;
+		chunk_new(s, s->chunkcap);
+		if (s->chunkcap < MAXCHUNK)
+			s->chunkcap *= 2;
 		c = s->cur = s->chunks;
 	}
 	p = (char *)c + CHUNKHDR + c->used;
@@ -2145,7 +2173,10 @@ lg_close(struct log *s)
 	reset_state(s);
 	for (c = s->chunks; c; c = next) {
 		next = c->next;
-		free(c);
+		if (c->mapped)
+			munmap(c, CHUNKHDR + c->cap);
+		else
+			free(c);
 	}
 	free(s->f);
 	free(s->fl);
