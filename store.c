@@ -3571,7 +3571,8 @@ rebuild(struct store *st)
 		slog_add(st, l);
 	}
 	closedir(dp);
-	qsort(v, n, sizeof *v, cmp_log_updated);
+	if (n)
+		qsort(v, n, sizeof *v, cmp_log_updated);
 	for (i = 0; i < n; i++)
 		if (!wlog(st, v[i]->only))
 			logmsg(LOG_WARNING, "%s", geterr());
