@@ -1,11 +1,23 @@
-/* store.c - the session store: an append-only log per profile, replayed
- * into memory at open (design.md §3, cli.md §7).
+/* store.c - the session store: an append-only log per session plus an
+ * index per profile, each replayed into memory when first needed
+ * (design.md §3, cli.md §7).
  *
- * FILE FORMAT
+ * LAYOUT
  *
- * $CONTREE_SESSION_DB, else $CONTREE_HOME/cli/sessions/<profile>.log,
- * mode 0600.  Text, one record per line.  Line 1 is the format line
- * "contree-log 1".  Every other line is a record:
+ * $CONTREE_SESSION_DB, else $CONTREE_HOME/cli/sessions/<profile>.log, is
+ * the profile's index; <that>.d/<key>.log (sess_name below) the log of
+ * one session.  A command reads the index and the logs of the sessions
+ * it asks about, nothing else: its cost does not depend on the other
+ * sessions' history.  The index format and the write protocol are at
+ * "the profile" below; a log's format follows.  Before this layout the
+ * profile's file was one log holding every session; store_open moves it
+ * once (migrate) and store_open_file still reads such a file.
+ *
+ * LOG FORMAT
+ *
+ * Mode 0600.  Text, one record per line.  Line 1 is the format line
+ * "contree-log 1" ("contree-log 2" in the index).  Every other line is a
+ * record:
  *
  *	TYPE <TAB> FIELD <TAB> ... <TAB> CRC <LF>
  *
@@ -33,6 +45,10 @@
  *   hist     KEY LINE...         shell-history lines (10,000 kept)
  *   delete   KEY                 drop everything of the session
  *   maxid    ID                  ids up to ID were issued (compaction)
+ *   sess     (the index only; see "the profile" below)
+ *
+ * A session log holds the records of its own key only (others are bad
+ * records); the index holds only sess and maxid records.
  *
  * The next entry id is one more than the highest id or maxid seen.
  *
@@ -60,8 +76,9 @@
  * twice the records the live state needs) writes the live state to a
  * temporary file <log>.tmp.<pid>.XXXXXX, fsyncs it and renames it over
  * the log while holding the lock; a process that then finds the path
- * names another file rereads it.  Opening the store removes temporary
- * files whose process no longer exists. */
+ * names another file rereads it.  Opening the store (the index) and the
+ * first change of a session (its log) remove temporary files whose
+ * process no longer exists. */
 #define _DEFAULT_SOURCE         /* MAP_ANONYMOUS; MAP_POPULATE on Linux */
 #include <dirent.h>
 #include <errno.h>

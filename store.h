@@ -279,9 +279,10 @@ int store_delete(struct store *st, const char *key);
  * live state. */
 int store_compact(struct store *st);
 
-/* Transactions: between store_begin and store_commit the lock is held,
- * queries see the newest state, and mutations are fsynced once at
- * commit.  Use to read-then-write atomically (e.g. rollback -N); never
+/* Transactions: between store_begin and store_commit the index's lock
+ * is held, and the lock of each session log used in between from its
+ * first use; queries see the newest state, and mutations are fsynced
+ * once at commit.  Use to read-then-write atomically (e.g. rollback -N); never
  * hold it across network I/O.  They nest.  store_commit always unlocks
  * (-1 if the fsync failed). */
 int store_begin(struct store *st);
