@@ -3816,14 +3816,16 @@ cmp_listed(const void *a, const void *b)
 /* The index's view of a session is right if its log has the size the
  * index noted; else read the log (and correct the index). */
 static int
-list_one(struct store *st, size_t i, struct listed *out)
+list_one(struct store *st, const char *key, struct listed *out)
 {
-	struct session *is = &st->idx->sess[i];
+	struct session *is = isum(st, key, strlen(key));
 	struct stat sb;
 	struct log *l;
 	char *f;
 	int same;
 
+	if (!is)
+		return 0;
 	f = sess_file(st->dir, is->key);
 	same = stat(f, &sb) == 0 ? sb.st_size == is->isize : is->isize == 0;
 	free(f);
@@ -3847,10 +3849,11 @@ list_one(struct store *st, size_t i, struct listed *out)
 			logmsg(LOG_WARNING, "%s", geterr());
 		}
 	}
-	is = &st->idx->sess[i];         /* the repair may have moved it */
-	l = qlog(st, is->key);
-	out->seq = is->seq;
-	return lg_get(l, is->key, &out->s);
+	/* The repair may have reread the index: find it again. */
+	is = isum(st, key, strlen(key));
+	l = qlog(st, key);
+	out->seq = is ? is->seq : 0;
+	return lg_get(l, key, &out->s);
 }
 
 struct store_session *
@@ -3858,15 +3861,20 @@ store_list(struct store *st, size_t *n)
 {
 	struct store_session *v;
 	struct listed *w;
+	const char **keys;
 	size_t i, k = 0, ns;
 
 	if (st->single)
 		return lg_list(st->idx, n);
+	/* list_one may reread the index: go by keys (they stay) */
 	ns = st->idx->nsess;
-	w = xreallocarray(NULL, ns + 1, sizeof *w);
-	/* list_one may add sessions to the index: index by position */
+	keys = xreallocarray(NULL, ns + 1, sizeof *keys);
 	for (i = 0; i < ns; i++)
-		k += (size_t)list_one(st, i, &w[k]);
+		keys[i] = st->idx->sess[i].key;
+	w = xreallocarray(NULL, ns + 1, sizeof *w);
+	for (i = 0; i < ns; i++)
+		k += (size_t)list_one(st, keys[i], &w[k]);
+	free(keys);
 	qsort(w, k, sizeof *w, cmp_listed);
 	v = xreallocarray(NULL, k + 1, sizeof *v);
 	for (i = 0; i < k; i++)
