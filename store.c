@@ -3154,6 +3154,10 @@ slog_load(struct store *st, const char *key)
 		logmsg(LOG_WARNING, "%s", geterr());
 		reset_state(l);
 	}
+	/* A process may read many sessions (the MCP server): no
+	 * descriptor kept; wlog opens it again. */
+	close(l->fd);
+	l->fd = -1;
 	return l;
 }
 
@@ -3261,6 +3265,9 @@ wlog(struct store *st, const char *key)
 	if (l->locked)
 		return l;
 	if (l->fd < 0) {
+		dev_t dev = l->dev;
+		ino_t ino = l->ino;
+
 		dir = xstrdup(st->dir);
 		if (access(dir, F_OK) < 0 && mkdirs(dir, 0700) < 0) {
 			free(dir);
@@ -3269,6 +3276,8 @@ wlog(struct store *st, const char *key)
 		free(dir);
 		if (openfd(l) < 0)
 			return NULL;
+		if (l->dev != dev || l->ino != ino)
+			reset_state(l);         /* not the file we read */
 	}
 	if (lg_begin(l) < 0)
 		return NULL;
