@@ -2021,6 +2021,29 @@ test_layout(void)
 	free(s);
 	free(l);
 	store_close(st);
+	/* read by one handle, rewritten by another, then written by the
+	 * first: it rereads the new file instead of trusting its offset */
+	{
+		struct store *a = store_open(path), *b = store_open(path);
+		const struct store_entry *t;
+
+		T_OK(a && store_tip(a, "a") && store_tip(a, "a")->id == 3);
+		T_OK(add(b, "a", STORE_CD, "i1", "/b", NULL) == 4);
+		T_INTEQ(store_compact(b), 0);
+		store_close(b);
+		quiet();
+		T_OK(add(a, "a", STORE_CD, "i1", "/a", NULL) == 5);
+		s = heard();
+		T_OK(s && !contains(s, "corrupt") && !contains(s, "rewrote"));
+		free(s);
+		t = store_tip(a, "a");
+		T_OK(t && t->id == 5 && t->parent == 4 && t->up &&
+		    strcmp(t->up->title, "/b") == 0);
+		store_close(a);
+		a = store_open(path);
+		T_INTEQ(store_depth(a, "a"), 4);
+		store_close(a);
+	}
 	/* a long key gets a hashed name, still its own file */
 	{
 		char key[600];
@@ -2029,12 +2052,12 @@ test_layout(void)
 		memset(key, 'k', sizeof key - 1);
 		key[sizeof key - 1] = '\0';
 		st = store_open(path);
-		T_OK(add(st, key, STORE_USE, "i", "", NULL) == 4);
+		T_OK(add(st, key, STORE_USE, "i", "", NULL) == 6);
 		store_close(st);
 		f = sfile(path, key);
 		T_OK(strlen(strrchr(f, '/')) < 200 && access(f, F_OK) == 0);
 		st = store_open(path);
-		T_OK(store_tip(st, key) && store_tip(st, key)->id == 4);
+		T_OK(store_tip(st, key) && store_tip(st, key)->id == 6);
 		store_close(st);
 		free(f);
 	}
