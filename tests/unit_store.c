@@ -2012,6 +2012,7 @@ test_layout(void)
 	T_STREQ(st ? store_cwd(st, "a") : NULL, "/etc");
 	/* the list comes from the index; b's log has another size now, so
 	 * it is read (and found broken) */
+	n = 0;
 	l = st ? store_list(st, &n) : NULL;
 	s = heard();
 	T_INTEQ(n, 1);
@@ -2241,6 +2242,7 @@ test_kill_mid_append(void)
 	s = heard();
 	T_OK(contains(s, "rebuilt the index"));
 	free(s);
+	n = 0;
 	l = st ? store_list(st, &n) : NULL;
 	T_INTEQ(n, 2);
 	T_OK(l && n == 2 && strcmp(l[0].key, "b") == 0 &&
