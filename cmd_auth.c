@@ -529,7 +529,7 @@ remove_sessions(struct ctx *c, const char *name)
 
 	if (!config_env(NULL, "CONTREE_SESSION_DB")) {
 		p = store_path(c->home, name);
-		if (unlink(p) == 0)
+		if (store_remove(p) == 0)
 			logmsg(LOG_DEBUG, "removed %s", p);
 		else if (errno != ENOENT)
 			logmsg(LOG_WARNING, "cannot remove %s: %s", p,

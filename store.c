@@ -1,11 +1,23 @@
-/* store.c - the session store: an append-only log per profile, replayed
- * into memory at open (design.md §3, cli.md §7).
+/* store.c - the session store: an append-only log per session plus an
+ * index per profile, each replayed into memory when first needed
+ * (design.md §3, cli.md §7).
  *
- * FILE FORMAT
+ * LAYOUT
  *
- * $CONTREE_SESSION_DB, else $CONTREE_HOME/cli/sessions/<profile>.log,
- * mode 0600.  Text, one record per line.  Line 1 is the format line
- * "contree-log 1".  Every other line is a record:
+ * $CONTREE_SESSION_DB, else $CONTREE_HOME/cli/sessions/<profile>.log, is
+ * the profile's index; <that>.d/<key>.log (sess_name below) the log of
+ * one session.  A command reads the index and the logs of the sessions
+ * it asks about, nothing else: its cost does not depend on the other
+ * sessions' history.  The index format and the write protocol are at
+ * "the profile" below; a log's format follows.  Before this layout the
+ * profile's file was one log holding every session; store_open moves it
+ * once (migrate) and store_open_file still reads such a file.
+ *
+ * LOG FORMAT
+ *
+ * Mode 0600.  Text, one record per line.  Line 1 is the format line
+ * "contree-log 1" ("contree-log 2" in the index).  Every other line is a
+ * record:
  *
  *	TYPE <TAB> FIELD <TAB> ... <TAB> CRC <LF>
  *
@@ -33,6 +45,10 @@
  *   hist     KEY LINE...         shell-history lines (10,000 kept)
  *   delete   KEY                 drop everything of the session
  *   maxid    ID                  ids up to ID were issued (compaction)
+ *   sess     (the index only; see "the profile" below)
+ *
+ * A session log holds the records of its own key only (others are bad
+ * records); the index holds only sess and maxid records.
  *
  * The next entry id is one more than the highest id or maxid seen.
  *
@@ -60,8 +76,10 @@
  * twice the records the live state needs) writes the live state to a
  * temporary file <log>.tmp.<pid>.XXXXXX, fsyncs it and renames it over
  * the log while holding the lock; a process that then finds the path
- * names another file rereads it.  Opening the store removes temporary
- * files whose process no longer exists. */
+ * names another file rereads it.  Opening the store (the index) and the
+ * first change of a session (its log) remove temporary files whose
+ * process no longer exists. */
+#define _DEFAULT_SOURCE         /* MAP_ANONYMOUS; MAP_POPULATE on Linux */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +87,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,9 +95,18 @@
 #include "store.h"
 #include "util.h"
 
-#define HEADER "contree-log 1"
+#define HEADER "contree-log 1"  /* a log of sessions */
+#define HEADER2 "contree-log 2" /* the index of a profile */
+#define HDRLEN (sizeof HEADER - 1)
 #define CRCLEN 8                /* hex digits of the checksum */
-#define CHUNK (64 * 1024)       /* arena block */
+#define CHUNK (64 * 1024)       /* first arena block */
+#define MAXCHUNK (4 << 20)      /* largest arena block */
+#define BIGCHUNK (512 * 1024)   /* blocks this big are mapped */
+#ifdef MAP_POPULATE
+#define POPULATE MAP_POPULATE   /* fault the block in with one call */
+#else
+#define POPULATE 0
+#endif
 #define COMPACT_MIN 1024        /* records before auto compaction */
 #define READBUF (256 * 1024)    /* replay reads this much at a time */
 #define TMPSUF ".tmp."          /* compaction: <log>.tmp.<pid>.XXXXXX */
@@ -96,6 +124,7 @@ enum { K_USE, K_RUN, K_RUN_DETACHED, K_RUN_DISPOSABLE, K_FILE, K_CD,
 struct chunk {
 	struct chunk *next;
 	size_t used, cap;
+	int mapped;             /* from mmap: munmap it */
 	/* data follows, aligned */
 };
 #define CHUNKHDR ((sizeof(struct chunk) + 7) & ~(size_t)7)
@@ -126,10 +155,25 @@ struct session {
 	size_t hoff, nhist, chist;
 	long long updated;
 	unsigned long long seq;                 /* record of the last update */
+	/* The index only: the summary of the session's own log. */
+	long long isize;                        /* that log's size */
+	long long imax;                         /* highest id it issued */
+	size_t inent;
+	const char *ibranch;                    /* NULL: none */
+	const struct store_entry *itip;         /* NULL: none */
 };
 
-struct store {
+/* What a log file holds: any sessions (the single-file format, also
+ * what migration reads), one session (key: only), or the index. */
+enum { LOG_ANY, LOG_SESSION, LOG_INDEX };
+
+struct log {
 	char *path;
+	int type;               /* LOG_* */
+	const char *only;       /* LOG_SESSION: its key (NULL: learn it) */
+	size_t onlylen;
+	struct store *owner;    /* LOG_SESSION: whose index it updates */
+	unsigned long long iseq; /* LOG_INDEX: highest SEQ seen */
 	int fd;
 	int rdonly;
 	dev_t dev;
@@ -148,6 +192,7 @@ struct store {
 	size_t hcap;
 	size_t last;            /* session found last */
 	struct chunk *chunks, *cur;
+	size_t chunkcap;        /* size of the next block */
 	char **f;               /* fields of the record being replayed */
 	size_t *fl;             /* and their lengths */
 	size_t cf;
@@ -156,6 +201,28 @@ struct store {
 	long long nbad;         /* corrupt records skipped in the file */
 	int tornwarned;         /* warned about a torn last line */
 };
+
+/* A profile: its index and the session logs read so far; or, single,
+ * one log file holding every session (idx). */
+struct store {
+	char *path;             /* the index (single: the log) */
+	char *dir;              /* path ".d": the session logs */
+	struct log *idx;
+	int single;
+	int locked;             /* transaction depth */
+	struct log **logs;
+	size_t nlogs, clogs;
+	int64_t timeout_ms;
+};
+
+void (*store_test_hook)(const char *step);
+
+static void
+hook(const char *step)
+{
+	if (store_test_hook)
+		store_test_hook(step);
+}
 
 /* ---- CRC-32, slicing by 16 (replay checks every byte of the log) ---- */
 
@@ -223,10 +290,23 @@ store_crc32(uint32_t crc, const void *buf, size_t n)
 
 /* ---- arena ---- */
 
+/* Blocks grow with the log (a big session's replay then costs few
+ * page faults: big blocks are mapped populated in one call). */
 static char *
-chunk_new(struct store *s, size_t cap)
+chunk_new(struct log *s, size_t cap)
 {
-	struct chunk *c = xmalloc(CHUNKHDR + cap);
+	struct chunk *c = NULL;
+	void *m;
+
+	if (CHUNKHDR + cap >= BIGCHUNK &&
+	    (m = mmap(NULL, CHUNKHDR + cap, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | POPULATE, -1, 0)) != MAP_FAILED) {
+		c = m;
+		c->mapped = 1;
+	} else {
+		c = xmalloc(CHUNKHDR + cap);
+		c->mapped = 0;
+	}
 
 	c->used = 0;
 	c->cap = cap;
@@ -237,7 +317,7 @@ chunk_new(struct store *s, size_t cap)
 
 /* n bytes aligned to align (1 or 8). */
 static void *
-aalloc(struct store *s, size_t n, size_t align)
+aalloc(struct log *s, size_t n, size_t align)
 {
 	struct chunk *c = s->cur;
 	char *p;
@@ -247,7 +327,11 @@ aalloc(struct store *s, size_t n, size_t align)
 	if (!c || c->used > c->cap || c->cap - c->used < n) {
 		if (n > CHUNK / 4)
 			return chunk_new(s, n);
-		chunk_new(s, CHUNK);
+		if (s->chunkcap < CHUNK)
+			s->chunkcap = CHUNK;
+		chunk_new(s, s->chunkcap);
+		if (s->chunkcap < MAXCHUNK)
+			s->chunkcap *= 2;
 		c = s->cur = s->chunks;
 	}
 	p = (char *)c + CHUNKHDR + c->used;
@@ -257,7 +341,7 @@ aalloc(struct store *s, size_t n, size_t align)
 
 /* A copy of p[0..n) and a NUL that lives until store_close. */
 static const char *
-keepn(struct store *s, const char *p, size_t n)
+keepn(struct log *s, const char *p, size_t n)
 {
 	char *q;
 
@@ -284,7 +368,7 @@ put(char **sp, const char *p, size_t n)
 }
 
 static const char *
-keep(struct store *s, const char *p)
+keep(struct log *s, const char *p)
 {
 	return keepn(s, p, strlen(p));
 }
@@ -314,7 +398,7 @@ hashstr(const char *p, size_t n)
 }
 
 static void
-rehash(struct store *s)
+rehash(struct log *s)
 {
 	size_t i, j, cap = s->hcap ? s->hcap * 2 : 64;
 
@@ -338,7 +422,7 @@ sess_is(const struct session *se, const char *key, size_t n)
 /* The session called key[0..n) (no NUL in it); with create, made if
  * missing.  The pointer is valid until the next create. */
 static struct session *
-sess_find(struct store *s, const char *key, size_t n, int create)
+sess_find(struct log *s, const char *key, size_t n, int create)
 {
 	size_t j;
 	struct session *se;
@@ -377,7 +461,7 @@ sess_find(struct store *s, const char *key, size_t n, int create)
 }
 
 static struct session *
-sess_get(struct store *s, const char *key, int create)
+sess_get(struct log *s, const char *key, int create)
 {
 	return sess_find(s, key, strlen(key), create);
 }
@@ -406,7 +490,7 @@ sess_empty(const struct session *se)
 }
 
 static void
-reset_state(struct store *s)
+reset_state(struct log *s)
 {
 	size_t i;
 
@@ -462,7 +546,7 @@ ent_find(const struct session *se, long long id)
 }
 
 static struct brn *
-br_set(struct store *s, struct session *se, const char *name,
+br_set(struct log *s, struct session *se, const char *name,
     const struct store_entry *e)
 {
 	struct brn *b = br_find(se, name);
@@ -491,7 +575,7 @@ br_del(struct session *se, const char *name)
 }
 
 static void
-touch(struct store *s, struct session *se, long long t)
+touch(struct log *s, struct session *se, long long t)
 {
 	se->updated = t;
 	se->seq = s->seq;
@@ -618,15 +702,18 @@ unescape(char *p, size_t n)
  * it stops there (writers check a record before writing it), else it
  * applies the record. */
 
-typedef const char *handler(struct store *, char **, const size_t *, size_t,
+typedef const char *handler(struct log *, char **, const size_t *, size_t,
     int);
 
 /* The session of a record's key field, which must be sane. */
 static const char *
-keyed(struct store *s, const char *key, size_t n, struct session **se)
+keyed(struct log *s, const char *key, size_t n, struct session **se)
 {
 	if (!NAME_OK(n))
 		return "bad session key";
+	if (s->type == LOG_SESSION && s->only && (n != s->onlylen ||
+	    memcmp(key, s->only, n) != 0))
+		return "record of another session";
 	*se = sess_find(s, key, n, 0);
 	return NULL;
 }
@@ -648,7 +735,7 @@ check_files(char **g, const size_t *gl, size_t nfiles)
 }
 
 static struct store_file *
-keep_files(struct store *s, char **g, const size_t *gl, size_t nfiles)
+keep_files(struct log *s, char **g, const size_t *gl, size_t nfiles)
 {
 	struct store_file *files;
 	size_t i;
@@ -668,7 +755,7 @@ keep_files(struct store *s, char **g, const size_t *gl, size_t nfiles)
 
 /* Adds entry e (fields f as h_entry checked them) to session se. */
 static void
-add_entry(struct store *s, struct session *se, struct store_entry *e,
+add_entry(struct log *s, struct session *se, struct store_entry *e,
     char **f, const size_t *fl)
 {
 	char *sp = (char *)(e + 1);
@@ -696,7 +783,7 @@ add_entry(struct store *s, struct session *se, struct store_entry *e,
 
 /* entry ID KEY PARENT TIME BRANCH KIND IMAGE OP TITLE [files] */
 static const char *
-h_entry(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+h_entry(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 {
 	long long id, parent, t;
 	const struct store_entry *up = NULL;
@@ -750,7 +837,7 @@ h_entry(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* maxid ID */
 static const char *
-h_maxid(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+h_maxid(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 {
 	long long id;
 
@@ -764,7 +851,7 @@ h_maxid(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* branch KEY NAME ID, reset KEY NAME ID TIME */
 static const char *
-h_branch(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+h_branch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 {
 	int reset = f[0][0] == 'r';
 	const struct store_entry *e;
@@ -793,7 +880,7 @@ h_branch(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* unbranch KEY TIME NAME... */
 static const char *
-h_unbranch(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+h_unbranch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 {
 	struct session *se;
 	const char *why;
@@ -818,7 +905,7 @@ h_unbranch(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* checkout KEY NAME TIME */
 static const char *
-h_checkout(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+h_checkout(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 {
 	struct session *se;
 	struct brn *b;
@@ -840,7 +927,7 @@ h_checkout(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* env KEY NAME VALUE [NAME VALUE]... */
 static const char *
-h_env(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+h_env(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 {
 	struct session *se;
 	const char *why;
@@ -878,7 +965,7 @@ h_env(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* unenv KEY NAME... */
 static const char *
-h_unenv(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+h_unenv(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 {
 	struct session *se;
 	const char *why;
@@ -902,7 +989,7 @@ h_unenv(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* pending KEY OP DISPOSABLE BRANCH TITLE */
 static const char *
-h_pending(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+h_pending(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 {
 	struct session *se;
 	const char *why;
@@ -936,7 +1023,7 @@ h_pending(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* done KEY OP */
 static const char *
-h_done(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+h_done(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 {
 	struct session *se;
 	const char *why;
@@ -957,7 +1044,7 @@ h_done(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
 }
 
 static void
-hist_push(struct store *s, struct session *se, const char *p, size_t n)
+hist_push(struct log *s, struct session *se, const char *p, size_t n)
 {
 	if (se->nhist == se->chist) {
 		/* Drop dead lines before growing. */
@@ -979,7 +1066,7 @@ hist_push(struct store *s, struct session *se, const char *p, size_t n)
 
 /* hist KEY LINE... */
 static const char *
-h_hist(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+h_hist(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 {
 	struct session *se;
 	const char *why;
@@ -1003,7 +1090,7 @@ h_hist(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* delete KEY */
 static const char *
-h_delete(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
+h_delete(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 {
 	struct session *se;
 	const char *why;
@@ -1017,6 +1104,63 @@ h_delete(struct store *s, char **f, const size_t *fl, size_t nf, int dry)
 	return NULL;
 }
 
+/* sess KEY SIZE SEQ MAXID NENT UPDATED BRANCH TIPID KIND IMAGE OP CREATED
+ * (the index): the summary of the session's own log, SIZE bytes long
+ * when it was written. */
+static const char *
+h_sess(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+{
+	long long size, seq, max, nent, upd, tipid, created;
+	struct store_entry *e = NULL;
+	const char *kind = NULL, *why;
+	struct session *se;
+
+	if (nf != 13)
+		return "wrong number of fields";
+	if (!inrange(f[2], 0, IDMAX, &size) || !inrange(f[3], 0, IDMAX, &seq) ||
+	    !inrange(f[4], 0, IDMAX, &max) || !inrange(f[5], 0, IDMAX, &nent) ||
+	    !inrange(f[6], 0, TIMEMAX, &upd) ||
+	    !inrange(f[8], 0, max, &tipid) ||
+	    !inrange(f[12], 0, TIMEMAX, &created))
+		return "bad number";
+	if ((why = keyed(s, f[1], fl[1], &se)))
+		return why;
+	if (fl[7] > NAMEMAX || fl[11] > TOKMAX)
+		return "bad fields";
+	if (tipid && (!nent || !(kind = kind_of(f[9])) ||
+	    !uuid_ok(f[10], fl[10])))
+		return "bad tip";
+	if (!tipid && (fl[9] || fl[10] || fl[11] || created))
+		return "bad tip";
+	if (dry)
+		return NULL;
+	if (!se)
+		se = sess_find(s, f[1], fl[1], 1);
+	if (tipid) {
+		e = aalloc(s, sizeof *e, 8);
+		memset(e, 0, sizeof *e);
+		e->id = tipid;
+		e->key = se->key;
+		e->kind = kind;
+		e->image = keepn(s, f[10], fl[10]);
+		e->title = "";
+		e->op = keepn(s, f[11], fl[11]);
+		e->created = created;
+	}
+	se->isize = size;
+	se->imax = max;
+	se->inent = (size_t)nent;
+	se->ibranch = fl[7] ? keepn(s, f[7], fl[7]) : NULL;
+	se->itip = e;
+	se->updated = upd;
+	se->seq = seq;
+	if (seq > (long long)s->iseq)
+		s->iseq = (unsigned long long)seq;
+	if (max > s->maxid)
+		s->maxid = max;
+	return NULL;
+}
+
 /* Record types, as the first field of a line. */
 static const struct {
 	const char *name;
@@ -1026,7 +1170,7 @@ static const struct {
 	{ "reset", h_branch }, { "unbranch", h_unbranch },
 	{ "checkout", h_checkout }, { "env", h_env }, { "unenv", h_unenv },
 	{ "pending", h_pending }, { "done", h_done }, { "hist", h_hist },
-	{ "delete", h_delete }
+	{ "delete", h_delete }, { "sess", h_sess }
 };
 
 static handler *
@@ -1044,7 +1188,7 @@ handler_of(const char *p)
  * unescapes the fields; returns the number of fields, or -1 (*why set)
  * if a field holds a NUL byte or a bad escape. */
 static long
-split(struct store *s, char *l, size_t len, const char **why)
+split(struct log *s, char *l, size_t len, const char **why)
 {
 	char *end = l + len, *q = l, *t;
 	size_t nf = 0, i;
@@ -1083,7 +1227,7 @@ split(struct store *s, char *l, size_t len, const char **why)
 /* Checks the record l[0..len) (checksum removed; rewritten in place)
  * and, unless dry, applies it.  NULL, or why it is bad. */
 static const char *
-apply_line(struct store *s, char *l, size_t len, int dry)
+apply_line(struct log *s, char *l, size_t len, int dry)
 {
 	const char *why = NULL;
 	handler *fn;
@@ -1093,6 +1237,9 @@ apply_line(struct store *s, char *l, size_t len, int dry)
 		return why;
 	if (!(fn = handler_of(s->f[0])))
 		return "unknown record type";
+	if (fn != h_maxid && (fn == h_sess) != (s->type == LOG_INDEX))
+		return s->type == LOG_INDEX ? "not an index record" :
+		    "unknown record type";
 	if (!dry)
 		s->seq++;
 	return fn(s, s->f, s->fl, (size_t)nf, dry);
@@ -1118,18 +1265,24 @@ crc_ok(const char *l, size_t len)
 	return store_crc32(0, l, len - CRCLEN - 1) == want;
 }
 
+static const char *
+hdr(const struct log *s)
+{
+	return s->type == LOG_INDEX ? HEADER2 : HEADER;
+}
+
 /* The format line p[0..len) (CR stripped); 0 or -1 (error slot set). */
 static int
-check_header(struct store *s, const char *p, size_t len)
+check_header(struct log *s, const char *p, size_t len)
 {
-	if (len == sizeof HEADER - 1 && memcmp(p, HEADER, len) == 0)
+	if (len == HDRLEN && memcmp(p, hdr(s), len) == 0)
 		return 0;
 	if (len > 12 && memcmp(p, "contree-log ", 12) == 0)
 		seterr("%s: unsupported session log version '%.*s'", s->path,
 		    (int)(len > 40 ? 40 : len), p);
 	else
-		seterr("%s: not a contree session log (first line is not '"
-		    HEADER "')", s->path);
+		seterr("%s: not a contree session log (first line is not '%s')",
+		    s->path, hdr(s));
 	return -1;
 }
 
@@ -1139,7 +1292,7 @@ check_header(struct store *s, const char *p, size_t len)
  * without it); 1 if it is instead a torn write (the last line, with a
  * bad checksum), else 0. */
 static int
-replay_line(struct store *s, char *l, size_t len, int last)
+replay_line(struct log *s, char *l, size_t len, int last)
 {
 	const char *why = "bad checksum";
 
@@ -1159,7 +1312,7 @@ replay_line(struct store *s, char *l, size_t len, int last)
 }
 
 static void
-warn_torn(struct store *s)
+warn_torn(struct log *s)
 {
 	if (s->tornwarned)
 		return;
@@ -1176,7 +1329,7 @@ warn_torn(struct store *s)
  * *torn: the rest of the file, from there on, is a torn write.  -1 (error
  * slot set) on a foreign format line. */
 static long long
-replay(struct store *s, char *p, size_t n, off_t end, int *torn)
+replay(struct log *s, char *p, size_t n, off_t end, int *torn)
 {
 	size_t pos = 0, len;
 	char *l, *nl;
@@ -1187,8 +1340,7 @@ replay(struct store *s, char *p, size_t n, off_t end, int *torn)
 		len = nl ? (size_t)(nl - p) : n;
 		if (!nl && (off_t)n < end)
 			return 0;               /* need more */
-		if (!nl && len < sizeof HEADER &&
-		    memcmp(p, HEADER "\n", len) == 0) {
+		if (!nl && len <= HDRLEN && memcmp(p, hdr(s), len) == 0) {
 			*torn = 1;      /* died while creating the file */
 			return 0;
 		}
@@ -1224,13 +1376,18 @@ replay(struct store *s, char *p, size_t n, off_t end, int *torn)
 
 /* ---- file, lock ---- */
 
+/* Open the file (create: if missing).  1 if it is missing and not
+ * created, 0, or -1 with the error slot set. */
 static int
-openfd(struct store *s)
+openfd_how(struct log *s, int create)
 {
 	struct stat st;
 
 	s->rdonly = 0;
-	s->fd = open(s->path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	s->fd = open(s->path, O_RDWR | O_APPEND | O_CLOEXEC |
+	    (create ? O_CREAT : 0), 0600);
+	if (s->fd < 0 && errno == ENOENT && !create)
+		return 1;
 	if (s->fd < 0 && (errno == EACCES || errno == EROFS || errno == EPERM)) {
 		int e = errno;
 
@@ -1259,6 +1416,12 @@ openfd(struct store *s)
 }
 
 static int
+openfd(struct log *s)
+{
+	return openfd_how(s, 1);
+}
+
+static int
 setlock(int fd, short type, int wait)
 {
 	struct flock fl;
@@ -1270,7 +1433,7 @@ setlock(int fd, short type, int wait)
 }
 
 static void
-unlock(struct store *s)
+unlock(struct log *s)
 {
 	setlock(s->fd, F_UNLCK, 0);
 }
@@ -1279,7 +1442,7 @@ unlock(struct store *s)
  * names our file (compacted, removed), reopen it and start over with an
  * empty state. */
 static int
-lockfile(struct store *s, short type)
+lockfile(struct log *s, short type)
 {
 	int64_t deadline = now_ms() + s->timeout_ms, nap = 1;
 	struct stat st;
@@ -1326,7 +1489,7 @@ lockfile(struct store *s, short type)
  * a buffer that grows only for a line longer than it.  *torn as for
  * replay().  Starts over if the file shrank below what we read. */
 static int
-catchup(struct store *s, int *torn)
+catchup(struct log *s, int *torn)
 {
 	struct stat st;
 	char *b = NULL;
@@ -1429,9 +1592,11 @@ rec_end(struct buf *b, size_t start)
 	    b->len - start));
 }
 
+static int emit_noted(struct log *s);
+
 /* Write s->rec (one record, ended) with one write and replay it. */
 static int
-emit(struct store *s)
+emit(struct log *s)
 {
 	size_t len = s->rec.len;
 	char *l = s->rec.p;
@@ -1444,6 +1609,8 @@ emit(struct store *s)
 		    why);
 		return -1;
 	}
+	if (s->owner)
+		return emit_noted(s);
 	if (writeall(s->fd, l, len) < 0) {
 		int e = errno;
 
@@ -1467,28 +1634,36 @@ emit(struct store *s)
 }
 
 static int
-write_header(struct store *s)
+write_header(struct log *s)
 {
-	static const char h[] = HEADER "\n";
+	char h[HDRLEN + 1];
 
-	if (writeall(s->fd, h, sizeof h - 1) < 0) {
+	memcpy(h, hdr(s), HDRLEN);
+	h[HDRLEN] = '\n';
+	if (writeall(s->fd, h, sizeof h) < 0) {
 		seterr("%s: write:", s->path);
 		if (ftruncate(s->fd, 0) < 0)
 			logmsg(LOG_WARNING, "%s: truncate:", s->path);
 		return -1;
 	}
 	s->dirty = 1;
-	s->off = sizeof h - 1;
+	s->off = sizeof h;
 	s->lineno = 1;
 	return 0;
 }
 
-static int compact_locked(struct store *s);
+static int compact_locked(struct log *s);
+static void lg_close(struct log *s);
+static int note(struct store *st, struct log *l, long long size,
+    int touched);
+static struct store_branch *lg_branches(struct log *s, const char *key,
+    size_t *n);
+static struct store_kv *lg_env(struct log *s, const char *key, size_t *n);
 
 /* Under the write lock: rewrite a log in which replay skipped corrupt
  * records without them.  A failure leaves the log as it was. */
 static void
-repair(struct store *s)
+repair(struct log *s)
 {
 	long long n = s->nbad;
 
@@ -1499,8 +1674,8 @@ repair(struct store *s)
 		    "record%s", s->path, n, n == 1 ? "" : "s");
 }
 
-int
-store_begin(struct store *s)
+static int
+lg_begin(struct log *s)
 {
 	int torn;
 
@@ -1533,7 +1708,7 @@ fail:
 
 /* Records that compaction would write. */
 static long long
-live_records(struct store *s)
+live_records(struct log *s)
 {
 	long long n = 1;
 	size_t i;
@@ -1541,14 +1716,18 @@ live_records(struct store *s)
 
 	for (i = 0; i < s->nsess; i++) {
 		se = &s->sess[i];
+		if (s->type == LOG_INDEX) {
+			n += se->inent > 0;
+			continue;
+		}
 		n += (long long)(se->nent + se->nbr + se->npend) +
 		    !!se->active + !!se->nenv + (se->nhist > se->hoff);
 	}
 	return n;
 }
 
-int
-store_commit(struct store *s)
+static int
+lg_commit(struct log *s)
 {
 	int rc = 0;
 
@@ -1570,9 +1749,9 @@ store_commit(struct store *s)
 
 /* End of a one-shot mutation: keeps rc's error message. */
 static int
-finish(struct store *s, int rc)
+finish(struct log *s, int rc)
 {
-	if (store_commit(s) < 0)
+	if (lg_commit(s) < 0)
 		return -1;
 	return rc;
 }
@@ -1612,109 +1791,178 @@ cmp_kv(const void *a, const void *b)
 	    ((const struct store_kv *)b)->name);
 }
 
-/* The live state as a log; returns the number of records. */
+/* Session se of s as records; returns how many. */
 static long long
-dump(struct store *s, struct buf *b)
+dump_session(struct log *s, struct session *se, struct buf *b)
 {
-	struct session **v = xreallocarray(NULL, s->nsess + 1, sizeof *v);
 	struct store_branch *br;
 	struct store_kv *env;
 	const struct store_entry *e;
-	size_t i, j, k, n = 0, nb;
-	size_t st;
+	size_t j, k, nb, st;
 	long long nrec = 0;
 
-	buf_puts(b, HEADER "\n");
-	if (s->maxid) {
-		st = rec_begin(b, "maxid");
-		rec_num(b, s->maxid);
+	for (j = 0; j < se->nent; j++) {
+		e = se->ent[j];
+		st = rec_begin(b, "entry");
+		rec_num(b, e->id);
+		rec_str(b, se->key);
+		rec_num(b, e->parent);
+		rec_num(b, e->created);
+		rec_str(b, "");
+		rec_str(b, e->kind);
+		rec_str(b, e->image);
+		rec_str(b, e->op);
+		rec_str(b, e->title);
+		for (k = 0; k < (size_t)e->nfiles; k++) {
+			rec_str(b, e->files[k].path);
+			rec_str(b, e->files[k].uuid);
+			rec_num(b, e->files[k].uid);
+			rec_num(b, e->files[k].gid);
+			buf_printf(b, "\t%04o", e->files[k].mode);
+		}
+		rec_end(b, st);
+	}
+	nrec += (long long)se->nent;
+	br = lg_branches(s, se->key, &nb);
+	for (j = 0; j < nb; j++) {
+		st = rec_begin(b, "branch");
+		rec_str(b, se->key);
+		rec_str(b, br[j].name);
+		rec_num(b, br[j].tip->id);
+		rec_end(b, st);
+	}
+	nrec += (long long)nb;
+	free(br);
+	if (se->active) {
+		st = rec_begin(b, "checkout");
+		rec_str(b, se->key);
+		rec_str(b, se->active);
+		rec_num(b, se->updated);
 		rec_end(b, st);
 		nrec++;
 	}
+	if (se->nenv) {
+		env = lg_env(s, se->key, &nb);
+		st = rec_begin(b, "env");
+		rec_str(b, se->key);
+		for (j = 0; j < nb; j++) {
+			rec_str(b, env[j].name);
+			rec_str(b, env[j].value);
+		}
+		rec_end(b, st);
+		free(env);
+		nrec++;
+	}
+	for (j = 0; j < se->npend; j++) {
+		st = rec_begin(b, "pending");
+		rec_str(b, se->key);
+		rec_str(b, se->pend[j].op);
+		rec_str(b, se->pend[j].disp ? "1" : "0");
+		rec_str(b, se->pend[j].branch);
+		rec_str(b, se->pend[j].title);
+		rec_end(b, st);
+		nrec++;
+	}
+	if (se->nhist > se->hoff) {
+		st = rec_begin(b, "hist");
+		rec_str(b, se->key);
+		for (j = se->hoff; j < se->nhist; j++)
+			rec_str(b, se->hist[j]);
+		rec_end(b, st);
+		nrec++;
+	}
+	return nrec;
+}
+
+/* The summary record of the index for key: the session se (NULL: none)
+ * of a log whose highest id is max and which is size bytes long. */
+static void
+rec_sess(struct buf *b, const char *key, struct session *se, long long max,
+    long long size, unsigned long long seq)
+{
+	const struct store_entry *tip = sess_tip(se);
+	size_t st = rec_begin(b, "sess");
+
+	rec_str(b, key);
+	rec_num(b, size);
+	rec_num(b, (long long)seq);
+	rec_num(b, max);
+	rec_num(b, se ? (long long)se->nent : 0);
+	rec_num(b, se ? se->updated : 0);
+	rec_str(b, se && se->active ? se->active : "");
+	rec_num(b, tip ? tip->id : 0);
+	rec_str(b, tip ? tip->kind : "");
+	rec_str(b, tip ? tip->image : "");
+	rec_str(b, tip ? tip->op : "");
+	rec_num(b, tip ? tip->created : 0);
+	rec_end(b, st);
+}
+
+/* An index session's summary again. */
+static void
+rec_isess(struct buf *b, struct session *se)
+{
+	const struct store_entry *tip = se->itip;
+	size_t st = rec_begin(b, "sess");
+
+	rec_str(b, se->key);
+	rec_num(b, se->isize);
+	rec_num(b, (long long)se->seq);
+	rec_num(b, se->imax);
+	rec_num(b, (long long)se->inent);
+	rec_num(b, se->updated);
+	rec_str(b, se->ibranch ? se->ibranch : "");
+	rec_num(b, tip ? tip->id : 0);
+	rec_str(b, tip ? tip->kind : "");
+	rec_str(b, tip ? tip->image : "");
+	rec_str(b, tip ? tip->op : "");
+	rec_num(b, tip ? tip->created : 0);
+	rec_end(b, st);
+}
+
+static void
+dump_maxid(struct buf *b, long long maxid)
+{
+	size_t st;
+
+	if (maxid) {
+		st = rec_begin(b, "maxid");
+		rec_num(b, maxid);
+		rec_end(b, st);
+	}
+}
+
+/* The live state as a log; returns the number of records.  The index
+ * keeps the sessions that have history. */
+static long long
+dump(struct log *s, struct buf *b)
+{
+	struct session **v = xreallocarray(NULL, s->nsess + 1, sizeof *v);
+	size_t i, n = 0;
+	long long nrec = !!s->maxid;
+
+	buf_puts(b, hdr(s));
+	buf_addc(b, '\n');
+	dump_maxid(b, s->maxid);
 	for (i = 0; i < s->nsess; i++)
-		if (!sess_empty(&s->sess[i]))
+		if (s->type == LOG_INDEX ? s->sess[i].inent > 0 :
+		    !sess_empty(&s->sess[i]))
 			v[n++] = &s->sess[i];
 	qsort(v, n, sizeof *v, cmp_sess);
 	for (i = 0; i < n; i++) {
-		struct session *se = v[i];
-
-		for (j = 0; j < se->nent; j++) {
-			e = se->ent[j];
-			st = rec_begin(b, "entry");
-			rec_num(b, e->id);
-			rec_str(b, se->key);
-			rec_num(b, e->parent);
-			rec_num(b, e->created);
-			rec_str(b, "");
-			rec_str(b, e->kind);
-			rec_str(b, e->image);
-			rec_str(b, e->op);
-			rec_str(b, e->title);
-			for (k = 0; k < (size_t)e->nfiles; k++) {
-				rec_str(b, e->files[k].path);
-				rec_str(b, e->files[k].uuid);
-				rec_num(b, e->files[k].uid);
-				rec_num(b, e->files[k].gid);
-				buf_printf(b, "\t%04o", e->files[k].mode);
-			}
-			rec_end(b, st);
-		}
-		nrec += (long long)se->nent;
-		br = store_branches(s, se->key, &nb);
-		for (j = 0; j < nb; j++) {
-			st = rec_begin(b, "branch");
-			rec_str(b, se->key);
-			rec_str(b, br[j].name);
-			rec_num(b, br[j].tip->id);
-			rec_end(b, st);
-		}
-		nrec += (long long)nb;
-		free(br);
-		if (se->active) {
-			st = rec_begin(b, "checkout");
-			rec_str(b, se->key);
-			rec_str(b, se->active);
-			rec_num(b, se->updated);
-			rec_end(b, st);
+		if (s->type == LOG_INDEX) {
+			rec_isess(b, v[i]);
 			nrec++;
-		}
-		if (se->nenv) {
-			env = store_env(s, se->key, &nb);
-			st = rec_begin(b, "env");
-			rec_str(b, se->key);
-			for (j = 0; j < nb; j++) {
-				rec_str(b, env[j].name);
-				rec_str(b, env[j].value);
-			}
-			rec_end(b, st);
-			free(env);
-			nrec++;
-		}
-		for (j = 0; j < se->npend; j++) {
-			st = rec_begin(b, "pending");
-			rec_str(b, se->key);
-			rec_str(b, se->pend[j].op);
-			rec_str(b, se->pend[j].disp ? "1" : "0");
-			rec_str(b, se->pend[j].branch);
-			rec_str(b, se->pend[j].title);
-			rec_end(b, st);
-			nrec++;
-		}
-		if (se->nhist > se->hoff) {
-			st = rec_begin(b, "hist");
-			rec_str(b, se->key);
-			for (j = se->hoff; j < se->nhist; j++)
-				rec_str(b, se->hist[j]);
-			rec_end(b, st);
-			nrec++;
+		} else {
+			nrec += dump_session(s, v[i], b);
 		}
 	}
 	free(v);
 	return nrec;
 }
 
-void
-store_dump(struct store *s, struct buf *out)
+static void
+lg_dump(struct log *s, struct buf *out)
 {
 	dump(s, out);
 }
@@ -1741,7 +1989,7 @@ syncdir(const char *path)
 /* Holding the lock: write the live state to a temp file, lock it, and
  * rename it over the log.  Our state does not change; only the file. */
 static int
-compact_locked(struct store *s)
+compact_locked(struct log *s)
 {
 	struct buf b = {0};
 	struct stat st;
@@ -1778,6 +2026,8 @@ compact_locked(struct store *s)
 	s->dirty = 0;
 	free(tmp);
 	buf_free(&b);
+	if (s->owner && note(s->owner, s, (long long)s->off, 0) < 0)
+		logmsg(LOG_WARNING, "%s", geterr());
 	return 0;
 fail:
 	if (fd >= 0) {
@@ -1789,10 +2039,10 @@ fail:
 	return -1;
 }
 
-int
-store_compact(struct store *s)
+static int
+lg_compact(struct log *s)
 {
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	return finish(s, compact_locked(s));
 }
@@ -1884,14 +2134,15 @@ db_timeout(void)
 	return (int64_t)(d * 1000);
 }
 
-struct store *
-store_open(const char *path)
+static struct log *
+lg_open(const char *path, int type)
 {
-	struct store *s = xcalloc(1, sizeof *s);
+	struct log *s = xcalloc(1, sizeof *s);
 	char *dir = xstrdup(path), *sl = strrchr(dir, '/');
 	int torn, rc;
 
 	s->fd = -1;
+	s->type = type;
 	s->path = xstrdup(path);
 	s->timeout_ms = db_timeout();
 	if (sl && sl != dir) {
@@ -1910,25 +2161,20 @@ store_open(const char *path)
 		goto fail;
 	if (s->off == 0 && !s->rdonly) {
 		/* New file (or one that died being created): format line. */
-		if (store_begin(s) < 0 || store_commit(s) < 0)
+		if (lg_begin(s) < 0 || lg_commit(s) < 0)
 			goto fail;
 	}
 	if (!s->rdonly)
 		sweep(s->path);
 	return s;
 fail:
-	store_close(s);
+	lg_close(s);
 	return NULL;
 }
 
-const char *
-store_file(const struct store *s)
-{
-	return s->path;
-}
 
-void
-store_close(struct store *s)
+static void
+lg_close(struct log *s)
 {
 	struct chunk *c, *next;
 
@@ -1936,7 +2182,7 @@ store_close(struct store *s)
 		return;
 	if (s->locked) {
 		s->locked = 1;
-		if (store_commit(s) < 0)
+		if (lg_commit(s) < 0)
 			logmsg(LOG_WARNING, "%s", geterr());
 	}
 	if (s->fd >= 0)
@@ -1944,7 +2190,10 @@ store_close(struct store *s)
 	reset_state(s);
 	for (c = s->chunks; c; c = next) {
 		next = c->next;
-		free(c);
+		if (c->mapped)
+			munmap(c, CHUNKHDR + c->cap);
+		else
+			free(c);
 	}
 	free(s->f);
 	free(s->fl);
@@ -1956,8 +2205,8 @@ store_close(struct store *s)
 
 /* ---- queries ---- */
 
-int
-store_get(struct store *s, const char *key, struct store_session *out)
+static int
+lg_get(struct log *s, const char *key, struct store_session *out)
 {
 	struct session *se = sess_get(s, key, 0);
 
@@ -1973,8 +2222,8 @@ store_get(struct store *s, const char *key, struct store_session *out)
 	return 1;
 }
 
-struct store_session *
-store_list(struct store *s, size_t *n)
+static struct store_session *
+lg_list(struct log *s, size_t *n)
 {
 	struct store_session *v;
 	struct session **o;
@@ -1988,14 +2237,14 @@ store_list(struct store *s, size_t *n)
 	qsort(o, k, sizeof *o, cmp_sess);
 	v = xreallocarray(NULL, k + 1, sizeof *v);
 	for (i = 0; i < k; i++)
-		store_get(s, o[k - 1 - i]->key, &v[i]);
+		lg_get(s, o[k - 1 - i]->key, &v[i]);
 	free(o);
 	*n = k;
 	return v;
 }
 
-size_t
-store_match(struct store *s, const char *name, const char ***keys)
+static size_t
+lg_match(struct log *s, const char *name, const char ***keys)
 {
 	const char **v = xreallocarray(NULL, s->nsess + 1, sizeof *v);
 	size_t i, k = 0, nl = strlen(name), kl;
@@ -2008,7 +2257,7 @@ store_match(struct store *s, const char *name, const char ***keys)
 		    memcmp(key + kl - nl, name, nl) == 0)
 			v[k++] = key;
 	}
-	if (!k && store_get(s, name, NULL))
+	if (!k && lg_get(s, name, NULL))
 		v[k++] = sess_get(s, name, 0)->key;
 	qsort(v, k, sizeof *v, cmp_str);
 	if (keys)
@@ -2018,22 +2267,22 @@ store_match(struct store *s, const char *name, const char ***keys)
 	return k;
 }
 
-const struct store_entry *
-store_tip(struct store *s, const char *key)
+static const struct store_entry *
+lg_tip(struct log *s, const char *key)
 {
 	return sess_tip(sess_get(s, key, 0));
 }
 
-const struct store_entry *
-store_entry(struct store *s, const char *key, long long id)
+static const struct store_entry *
+lg_entry(struct log *s, const char *key, long long id)
 {
 	struct session *se = sess_get(s, key, 0);
 
 	return se ? ent_find(se, id) : NULL;
 }
 
-const struct store_entry **
-store_entries(struct store *s, const char *key, size_t *n)
+static const struct store_entry **
+lg_entries(struct log *s, const char *key, size_t *n)
 {
 	struct session *se = sess_get(s, key, 0);
 	const struct store_entry **v;
@@ -2057,8 +2306,8 @@ store_back(const struct store_entry *e, long long n, long long *have)
 	return e;
 }
 
-const struct store_entry *
-store_forward(struct store *s, const struct store_entry *e, long long n,
+static const struct store_entry *
+lg_forward(struct log *s, const struct store_entry *e, long long n,
     long long *have)
 {
 	struct session *se = e ? sess_get(s, e->key, 0) : NULL;
@@ -2096,9 +2345,9 @@ count(const char *p)
 
 /* Move from the tip: dir -1 back, +1 forward, 0 to id n. */
 static const struct store_entry *
-walk(struct store *s, const char *key, int dir, long long n)
+walk(struct log *s, const char *key, int dir, long long n)
 {
-	const struct store_entry *tip = store_tip(s, key), *e = NULL;
+	const struct store_entry *tip = lg_tip(s, key), *e = NULL;
 	long long have = 0;
 
 	if (!tip) {
@@ -2108,15 +2357,15 @@ walk(struct store *s, const char *key, int dir, long long n)
 	if (dir < 0 && !(e = store_back(tip, n, &have)))
 		seterr("cannot go back %lld steps, only %lld ancestors", n,
 		    have);
-	else if (dir > 0 && !(e = store_forward(s, tip, n, &have)))
+	else if (dir > 0 && !(e = lg_forward(s, tip, n, &have)))
 		seterr("cannot go forward %lld steps, only %lld", n, have);
-	else if (dir == 0 && !(e = store_entry(s, key, n)))
+	else if (dir == 0 && !(e = lg_entry(s, key, n)))
 		seterr("entry %lld not found in this session", n);
 	return e;
 }
 
-const struct store_entry *
-store_target(struct store *s, const char *key, const char *t)
+static const struct store_entry *
+lg_target(struct log *s, const char *key, const char *t)
 {
 	int dir = 0;
 	long long n;
@@ -2136,8 +2385,8 @@ store_target(struct store *s, const char *key, const char *t)
 	return walk(s, key, dir, n);
 }
 
-int
-store_ref_entry(struct store *s, const char *key, const char *t,
+static int
+lg_ref_entry(struct log *s, const char *key, const char *t,
     const struct store_entry **out)
 {
 	const struct store_entry *e;
@@ -2174,10 +2423,10 @@ store_ref_entry(struct store *s, const char *key, const char *t,
 	return 1;
 }
 
-long long
-store_depth(struct store *s, const char *key)
+static long long
+lg_depth(struct log *s, const char *key)
 {
-	const struct store_entry *e = store_tip(s, key);
+	const struct store_entry *e = lg_tip(s, key);
 	long long n = 0;
 
 	for (; e; e = e->up)
@@ -2185,10 +2434,10 @@ store_depth(struct store *s, const char *key)
 	return n;
 }
 
-const char *
-store_cwd(struct store *s, const char *key)
+static const char *
+lg_cwd(struct log *s, const char *key)
 {
-	const struct store_entry *e = store_tip(s, key);
+	const struct store_entry *e = lg_tip(s, key);
 
 	for (; e; e = e->up)
 		if (e->kind == kinds[K_CD])
@@ -2196,10 +2445,10 @@ store_cwd(struct store *s, const char *key)
 	return NULL;
 }
 
-struct store_file *
-store_pending_files(struct store *s, const char *key, size_t *n)
+static struct store_file *
+lg_pending_files(struct log *s, const char *key, size_t *n)
 {
-	const struct store_entry *e = store_tip(s, key);
+	const struct store_entry *e = lg_tip(s, key);
 	struct store_file *v = NULL;
 	size_t k = 0, cap = 0, j;
 	int i;
@@ -2224,16 +2473,16 @@ store_pending_files(struct store *s, const char *key, size_t *n)
 	return v;
 }
 
-const char *
-store_active(struct store *s, const char *key)
+static const char *
+lg_active(struct log *s, const char *key)
 {
 	struct session *se = sess_get(s, key, 0);
 
 	return se ? se->active : NULL;
 }
 
-const struct store_entry *
-store_branch_tip(struct store *s, const char *key, const char *name)
+static const struct store_entry *
+lg_branch_tip(struct log *s, const char *key, const char *name)
 {
 	struct session *se = sess_get(s, key, 0);
 	struct brn *b = se ? br_find(se, name) : NULL;
@@ -2241,8 +2490,8 @@ store_branch_tip(struct store *s, const char *key, const char *name)
 	return b ? b->tip : NULL;
 }
 
-struct store_branch *
-store_branches(struct store *s, const char *key, size_t *n)
+static struct store_branch *
+lg_branches(struct log *s, const char *key, size_t *n)
 {
 	struct session *se = sess_get(s, key, 0);
 	struct store_branch *v;
@@ -2258,8 +2507,8 @@ store_branches(struct store *s, const char *key, size_t *n)
 	return v;
 }
 
-struct store_kv *
-store_env(struct store *s, const char *key, size_t *n)
+static struct store_kv *
+lg_env(struct log *s, const char *key, size_t *n)
 {
 	struct session *se = sess_get(s, key, 0);
 	struct store_kv *v;
@@ -2272,8 +2521,8 @@ store_env(struct store *s, const char *key, size_t *n)
 	return v;
 }
 
-struct store_pending *
-store_pending(struct store *s, const char *key, size_t *n)
+static struct store_pending *
+lg_pending(struct log *s, const char *key, size_t *n)
 {
 	struct session *se = sess_get(s, key, 0);
 	struct store_pending *v;
@@ -2290,8 +2539,8 @@ store_pending(struct store *s, const char *key, size_t *n)
 	return v;
 }
 
-const char **
-store_history(struct store *s, const char *key, size_t *n)
+static const char **
+lg_history(struct log *s, const char *key, size_t *n)
 {
 	struct session *se = sess_get(s, key, 0);
 	const char **v;
@@ -2318,7 +2567,7 @@ need_key(const char *key)
 /* The session must exist and (with active) have an active branch,
  * which only a damaged log can lack. */
 static int
-need_session(struct store *s, const char *key, struct session **out,
+need_session(struct log *s, const char *key, struct session **out,
     int active)
 {
 	struct session *se = sess_get(s, key, 0);
@@ -2335,8 +2584,8 @@ need_session(struct store *s, const char *key, struct session **out,
 	return 0;
 }
 
-long long
-store_append(struct store *s, const char *key, const struct store_new *n,
+static long long
+lg_append(struct log *s, const char *key, const struct store_new *n,
     int *forked)
 {
 	const struct store_entry *tip, *parent;
@@ -2376,7 +2625,7 @@ store_append(struct store *s, const char *key, const struct store_new *n,
 			return -1;
 		}
 	}
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	se = sess_get(s, key, 0);
 	tip = parent = sess_tip(se);
@@ -2392,6 +2641,8 @@ store_append(struct store *s, const char *key, const struct store_new *n,
 	branch = n->branch ? n->branch : se && se->active ? se->active :
 	    "main";
 	id = s->maxid + 1;
+	if (s->owner && s->owner->idx->maxid >= id)
+		id = s->owner->idx->maxid + 1;
 	buf_reset(&s->rec);
 	st = rec_begin(&s->rec, "entry");
 	rec_num(&s->rec, id);
@@ -2414,8 +2665,8 @@ store_append(struct store *s, const char *key, const struct store_new *n,
 	return finish(s, emit(s)) < 0 ? -1 : id;
 }
 
-int
-store_branch_create(struct store *s, const char *key, const char *name,
+static int
+lg_branch_create(struct log *s, const char *key, const char *name,
     const char *from)
 {
 	struct session *se;
@@ -2429,7 +2680,7 @@ store_branch_create(struct store *s, const char *key, const char *name,
 		seterr("empty branch name");
 		return -1;
 	}
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	if (need_session(s, key, &se, 1) < 0)
 		goto out;
@@ -2455,7 +2706,7 @@ out:
 }
 
 static void
-rec_unbranch(struct store *s, const char *key, const char **names, size_t n)
+rec_unbranch(struct log *s, const char *key, const char **names, size_t n)
 {
 	size_t st, i;
 
@@ -2468,15 +2719,15 @@ rec_unbranch(struct store *s, const char *key, const char **names, size_t n)
 	rec_end(&s->rec, st);
 }
 
-int
-store_branch_delete(struct store *s, const char *key, const char *name)
+static int
+lg_branch_delete(struct log *s, const char *key, const char *name)
 {
 	struct session *se;
 	int rc = -1;
 
 	if (need_key(key) < 0)
 		return -1;
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	if (need_session(s, key, &se, 1) < 0)
 		goto out;
@@ -2494,8 +2745,8 @@ out:
 	return finish(s, rc);
 }
 
-int
-store_prune(struct store *s, const char *key, const char ***names,
+static int
+lg_prune(struct log *s, const char *key, const char ***names,
     size_t *n)
 {
 	struct session *se;
@@ -2508,7 +2759,7 @@ store_prune(struct store *s, const char *key, const char ***names,
 		*names = NULL;
 	if (need_key(key) < 0)
 		return -1;
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	se = sess_get(s, key, 0);
 	if (se && se->nbr && se->active) {
@@ -2537,8 +2788,8 @@ store_prune(struct store *s, const char *key, const char ***names,
 	return 0;
 }
 
-int
-store_checkout(struct store *s, const char *key, const char *name)
+static int
+lg_checkout(struct log *s, const char *key, const char *name)
 {
 	struct session *se;
 	size_t st;
@@ -2546,7 +2797,7 @@ store_checkout(struct store *s, const char *key, const char *name)
 
 	if (need_key(key) < 0)
 		return -1;
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	if (need_session(s, key, &se, 0) < 0)
 		goto out;
@@ -2565,8 +2816,8 @@ out:
 	return finish(s, rc);
 }
 
-int
-store_reset(struct store *s, const char *key, long long id)
+static int
+lg_reset(struct log *s, const char *key, long long id)
 {
 	struct session *se;
 	size_t st;
@@ -2574,7 +2825,7 @@ store_reset(struct store *s, const char *key, long long id)
 
 	if (need_key(key) < 0)
 		return -1;
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	if (need_session(s, key, &se, 1) < 0)
 		goto out;
@@ -2594,8 +2845,8 @@ out:
 	return finish(s, rc);
 }
 
-int
-store_env_set(struct store *s, const char *key, const char *const *names,
+static int
+lg_env_set(struct log *s, const char *key, const char *const *names,
     const char *const *values, size_t n)
 {
 	size_t i, st;
@@ -2611,7 +2862,7 @@ store_env_set(struct store *s, const char *key, const char *const *names,
 		}
 	if (!n)
 		return 0;
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	buf_reset(&s->rec);
 	st = rec_begin(&s->rec, "env");
@@ -2624,8 +2875,8 @@ store_env_set(struct store *s, const char *key, const char *const *names,
 	return finish(s, emit(s));
 }
 
-int
-store_env_unset(struct store *s, const char *key, const char *const *names,
+static int
+lg_env_unset(struct log *s, const char *key, const char *const *names,
     size_t n)
 {
 	size_t i, st;
@@ -2639,7 +2890,7 @@ store_env_unset(struct store *s, const char *key, const char *const *names,
 		}
 	if (!n)
 		return 0;
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	buf_reset(&s->rec);
 	st = rec_begin(&s->rec, "unenv");
@@ -2650,8 +2901,8 @@ store_env_unset(struct store *s, const char *key, const char *const *names,
 	return finish(s, emit(s));
 }
 
-int
-store_pending_add(struct store *s, const char *key, const char *op,
+static int
+lg_pending_add(struct log *s, const char *key, const char *op,
     const char *title, const char *branch, int disposable)
 {
 	size_t st;
@@ -2662,7 +2913,7 @@ store_pending_add(struct store *s, const char *key, const char *op,
 		seterr("empty operation id");
 		return -1;
 	}
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	buf_reset(&s->rec);
 	st = rec_begin(&s->rec, "pending");
@@ -2675,8 +2926,8 @@ store_pending_add(struct store *s, const char *key, const char *op,
 	return finish(s, emit(s));
 }
 
-int
-store_pending_done(struct store *s, const char *key, const char *op)
+static int
+lg_pending_done(struct log *s, const char *key, const char *op)
 {
 	struct session *se;
 	size_t i, st;
@@ -2684,7 +2935,7 @@ store_pending_done(struct store *s, const char *key, const char *op)
 
 	if (need_key(key) < 0 || !op)
 		return -1;
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	se = sess_get(s, key, 0);
 	for (i = 0; se && i < se->npend; i++)
@@ -2701,8 +2952,8 @@ store_pending_done(struct store *s, const char *key, const char *op)
 	return finish(s, rc);
 }
 
-int
-store_history_add(struct store *s, const char *key, const char *const *lines,
+static int
+lg_history_add(struct log *s, const char *key, const char *const *lines,
     size_t n)
 {
 	size_t i, st;
@@ -2716,7 +2967,7 @@ store_history_add(struct store *s, const char *key, const char *const *lines,
 		}
 	if (!n)
 		return 0;
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	buf_reset(&s->rec);
 	st = rec_begin(&s->rec, "hist");
@@ -2727,8 +2978,8 @@ store_history_add(struct store *s, const char *key, const char *const *lines,
 	return finish(s, emit(s));
 }
 
-int
-store_delete(struct store *s, const char *key)
+static int
+lg_delete(struct log *s, const char *key)
 {
 	struct session *se;
 	size_t st;
@@ -2736,7 +2987,7 @@ store_delete(struct store *s, const char *key)
 
 	if (need_key(key) < 0)
 		return -1;
-	if (store_begin(s) < 0)
+	if (lg_begin(s) < 0)
 		return -1;
 	se = sess_get(s, key, 0);
 	if (se && !sess_empty(se)) {
@@ -2751,11 +3002,11 @@ store_delete(struct store *s, const char *key)
 	return finish(s, rc);
 }
 
-int
-store_ref(struct store *s, const char *key, const char *t,
+static int
+lg_ref(struct log *s, const char *key, const char *t,
     const struct store_entry **out)
 {
-	int k = store_ref_entry(s, key, t, out);
+	int k = lg_ref_entry(s, key, t, out);
 
 	if (k == 1 && !*(*out)->op) {
 		seterr("entry %lld (%s) has no operation", (*out)->id,
@@ -2764,4 +3015,1117 @@ store_ref(struct store *s, const char *key, const char *t,
 		return -1;
 	}
 	return k;
+}
+
+/* ==== the profile: an index and one log per session ====
+ *
+ * <path> is the index (format line "contree-log 2"): maxid records and
+ * one "sess" record per change of a session, summarising that session's
+ * log as it is after the change; <path>.d/<name>.log is the log of one
+ * session (the format above, every record of that key).  A writer locks
+ * the index, then the session's log; it applies the record in memory,
+ * appends the new summary to the index (with the log's size after the
+ * record), then appends the record to the session's log; fsyncs the
+ * index, then the log.  So ids are issued under the index lock, and a
+ * crash between the two appends leaves a summary whose size the log
+ * does not have: whoever sees that (session list, the next writer of
+ * the session) replays that log and appends a correct summary. */
+
+#define NAMEFILE 160            /* longer encoded names are hashed */
+
+/* Session key -> file name below <path>.d: bytes other than
+ * [A-Za-z0-9_-] and a non-leading '.' as %XX, then ".log"; a name that
+ * gets too long keeps its first part and adds 128 bits of hash. */
+static void
+sess_name(struct buf *b, const char *key)
+{
+	size_t start = b->len, n = strlen(key), i;
+	uint64_t h1 = 0xcbf29ce484222325u, h2 = 0x84222325cbf29ce4u;
+	const char *p;
+
+	for (p = key; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		    (c == '.' && p != key))
+			buf_addc(b, c);
+		else
+			buf_printf(b, "%%%02X", c);
+		if (b->len - start > NAMEFILE)
+			break;
+	}
+	if (*p) {
+		b->len = start + NAMEFILE - 40;
+		while (b->len > start && b->len - start >= 2 &&
+		    (b->p[b->len - 1] == '%' || b->p[b->len - 2] == '%'))
+			b->len--;
+		for (i = 0; i < n; i++) {
+			h1 = (h1 ^ (unsigned char)key[i]) * 0x100000001b3u;
+			h2 = (h2 ^ (unsigned char)key[n - 1 - i]) *
+			    0x100000001b3u;
+			h2 ^= h2 >> 29;
+		}
+		buf_printf(b, "~%016llx%016llx", (unsigned long long)h1,
+		    (unsigned long long)h2);
+	}
+	buf_puts(b, ".log");
+}
+
+static char *
+sess_file(const char *dir, const char *key)
+{
+	struct buf b = {0};
+
+	buf_printf(&b, "%s/", dir);
+	sess_name(&b, key);
+	return b.p;
+}
+
+char *
+store_session_file(const char *path, const char *key)
+{
+	char *dir = xasprintf("%s.d", path), *f = sess_file(dir, key);
+
+	free(dir);
+	return f;
+}
+
+static struct log *
+log_new(const char *path, int type, int64_t timeout_ms)
+{
+	struct log *l = xcalloc(1, sizeof *l);
+
+	l->fd = -1;
+	l->type = type;
+	l->path = xstrdup(path);
+	l->timeout_ms = timeout_ms;
+	return l;
+}
+
+/* The session log of key, if read already. */
+static struct log *
+slog_find(struct store *st, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < st->nlogs; i++)
+		if (strcmp(st->logs[i]->only, key) == 0)
+			return st->logs[i];
+	return NULL;
+}
+
+static void
+slog_add(struct store *st, struct log *l)
+{
+	if (st->nlogs == st->clogs) {
+		st->clogs = st->clogs ? st->clogs * 2 : 4;
+		st->logs = xreallocarray(st->logs, st->clogs, sizeof *st->logs);
+	}
+	st->logs[st->nlogs++] = l;
+}
+
+/* Read the log of key (missing: empty).  Never fails: a log that cannot
+ * be read is empty, with a warning; writing it then fails. */
+static struct log *
+slog_load(struct store *st, const char *key)
+{
+	char *path = sess_file(st->dir, key);
+	struct log *l = log_new(path, LOG_SESSION, st->timeout_ms);
+	int rc, torn;
+
+	free(path);
+	l->owner = st;
+	l->onlylen = strlen(key);
+	l->only = keepn(l, key, l->onlylen);
+	slog_add(st, l);
+	if ((rc = openfd_how(l, 0)) != 0) {
+		if (rc < 0)
+			logmsg(LOG_WARNING, "%s", geterr());
+		return l;
+	}
+	if (lockfile(l, F_RDLCK) < 0) {
+		logmsg(LOG_WARNING, "%s", geterr());
+		return l;
+	}
+	rc = catchup(l, &torn);
+	unlock(l);
+	if (rc < 0) {
+		logmsg(LOG_WARNING, "%s", geterr());
+		reset_state(l);
+	}
+	/* A process may read many sessions (the MCP server): no
+	 * descriptor kept; wlog opens it again. */
+	close(l->fd);
+	l->fd = -1;
+	return l;
+}
+
+static struct session *
+slog_sess(struct log *l)
+{
+	return sess_find(l, l->only, l->onlylen, 0);
+}
+
+/* Index summary of key, or NULL. */
+static struct session *
+isum(struct store *st, const char *key, size_t n)
+{
+	return sess_find(st->idx, key, n, 0);
+}
+
+/* Append to the index (locked) the summary of session log l, size bytes
+ * long; touched: the change counts as an update (moves the session to
+ * the top of the list). */
+static int
+note(struct store *st, struct log *l, long long size, int touched)
+{
+	struct log *ix = st->idx;
+	struct session *is = isum(st, l->only, l->onlylen);
+	unsigned long long seq = touched || !is ? ix->iseq + 1 : is->seq;
+
+	if (!ix->locked) {
+		seterr("%s: internal error: index not locked", ix->path);
+		return -1;
+	}
+	buf_reset(&ix->rec);
+	rec_sess(&ix->rec, l->only, slog_sess(l), l->maxid, size, seq);
+	return emit(ix);
+}
+
+/* Under both locks: if the index does not describe l as it is (a writer
+ * died between the index and the log, or a log was repaired), say
+ * what it is now. */
+static void
+check_sum(struct store *st, struct log *l)
+{
+	struct session *is = isum(st, l->only, l->onlylen), *se = slog_sess(l);
+
+	if (is ? is->isize != (long long)l->off : se && !sess_empty(se)) {
+		if (note(st, l, (long long)l->off, 0) < 0)
+			logmsg(LOG_WARNING, "%s", geterr());
+	}
+}
+
+/* emit() for a session log of a profile: apply, note the index, write. */
+static int
+emit_noted(struct log *s)
+{
+	size_t len = s->rec.len;
+	struct session *se = slog_sess(s);
+	unsigned long long before = se ? se->seq : 0;
+	int had = se != NULL, torn, e;
+	const char *why;
+
+	buf_reset(&s->scratch);
+	buf_add(&s->scratch, s->rec.p, len);
+	if ((why = apply_line(s, s->scratch.p, len - CRCLEN - 2, 0))) {
+		seterr("%s: internal error: a bad record (%s)", s->path, why);
+		goto reload;
+	}
+	se = slog_sess(s);
+	if (note(s->owner, s, (long long)s->off + (long long)len,
+	    !had || !se || se->seq != before) < 0)
+		goto reload;
+	hook("append: index written");
+	if (writeall(s->fd, s->rec.p, len) < 0) {
+		e = errno;
+		if (ftruncate(s->fd, s->off) < 0)
+			logmsg(LOG_WARNING, "%s: cannot undo a short write:",
+			    s->path);
+		errno = e;
+		seterr("%s: write:", s->path);
+		goto reload;
+	}
+	s->dirty = 1;
+	s->lineno++;
+	s->nrec++;
+	s->off += (off_t)len;
+	return 0;
+reload:
+	/* Our state is ahead of the file: read the file again. */
+	reset_state(s);
+	if (catchup(s, &torn) < 0)
+		logmsg(LOG_WARNING, "%s", geterr());
+	else
+		check_sum(s->owner, s);
+	return -1;
+}
+
+/* In a transaction: the log of key, locked, newest state.  NULL with
+ * the error slot set. */
+static struct log *
+wlog(struct store *st, const char *key)
+{
+	struct log *l = slog_find(st, key);
+	char *dir;
+
+	if (!l)
+		l = slog_load(st, key);
+	if (l->locked)
+		return l;
+	if (l->fd < 0) {
+		dev_t dev = l->dev;
+		ino_t ino = l->ino;
+
+		dir = xstrdup(st->dir);
+		if (access(dir, F_OK) < 0 && mkdirs(dir, 0700) < 0) {
+			free(dir);
+			return NULL;
+		}
+		free(dir);
+		if (openfd(l) < 0)
+			return NULL;
+		if (l->dev != dev || l->ino != ino)
+			reset_state(l);         /* not the file we read */
+	}
+	if (lg_begin(l) < 0)
+		return NULL;
+	check_sum(st, l);
+	sweep(l->path);
+	return l;
+}
+
+/* For a query: the log of key (in a transaction: locked, newest). */
+static struct log *
+qlog(struct store *st, const char *key)
+{
+	struct log *l;
+
+	if (st->single)
+		return st->idx;
+	if (!key)
+		key = "";
+	if (!(l = slog_find(st, key)))
+		l = slog_load(st, key);
+	if (st->locked && !l->locked && *key && !wlog(st, key))
+		logmsg(LOG_WARNING, "%s", geterr());
+	return l;
+}
+
+int
+store_begin(struct store *st)
+{
+	if (st->single)
+		return lg_begin(st->idx);
+	if (st->locked) {
+		st->locked++;
+		return 0;
+	}
+	if (lg_begin(st->idx) < 0)
+		return -1;
+	st->locked = 1;
+	return 0;
+}
+
+int
+store_commit(struct store *st)
+{
+	struct log *ix = st->idx;
+	size_t i;
+	int rc = 0;
+
+	if (st->single)
+		return lg_commit(ix);
+	if (!st->locked || --st->locked)
+		return 0;
+	/* The index first: it never lags behind a session's log. */
+	if (ix->dirty && fsync(ix->fd) < 0) {
+		seterr("%s: fsync:", ix->path);
+		rc = -1;
+	}
+	ix->dirty = 0;
+	for (i = 0; i < st->nlogs; i++)
+		if (st->logs[i]->locked) {
+			st->logs[i]->locked = 1;
+			if (lg_commit(st->logs[i]) < 0)
+				rc = -1;
+		}
+	if (lg_commit(ix) < 0)
+		rc = -1;
+	return rc;
+}
+
+/* A mutation of session key starts: the transaction and the log. */
+static struct log *
+mbegin(struct store *st, const char *key)
+{
+	struct log *l;
+
+	if (st->single)
+		return st->idx;
+	if (need_key(key) < 0 || store_begin(st) < 0)
+		return NULL;
+	if (!(l = wlog(st, key))) {
+		char *e = xstrdup(geterr());
+
+		store_commit(st);
+		seterr("%s", e);
+		free(e);
+	}
+	return l;
+}
+
+static long long
+mend(struct store *st, long long rc)
+{
+	if (!st->single && store_commit(st) < 0)
+		return -1;
+	return rc;
+}
+
+/* ---- migration from one log per profile, rebuilding the index ---- */
+
+/* Write b to path atomically (temp + fsync + rename), mode 0600. */
+static int
+write_atomic(const char *path, const struct buf *b)
+{
+	char *tmp = xasprintf("%s" TMPSUF "%ld.XXXXXX", path, (long)getpid());
+	int fd, rc = -1;
+
+	if ((fd = mkstemp(tmp)) < 0) {
+		seterr("%s:", tmp);
+		free(tmp);
+		return -1;
+	}
+	if (fchmod(fd, 0600) < 0 || writeall(fd, b->p, b->len) < 0 ||
+	    fsync(fd) < 0)
+		seterr("%s:", tmp);
+	else if (rename(tmp, path) < 0)
+		seterr("%s: rename:", path);
+	else
+		rc = 0;
+	close(fd);
+	if (rc < 0)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+/* Is name a temporary file (TMPSUF pid . XXXXXX) of a dead process? */
+static int
+stale_tmp(const char *name)
+{
+	const char *p = NULL, *q;
+	long pid = 0;
+
+	for (q = name; (q = strstr(q, TMPSUF)); q++)
+		p = q;
+	if (!p)
+		return 0;
+	for (p += sizeof TMPSUF - 1, q = p; *q >= '0' && *q <= '9' &&
+	    q - p < 9; q++)
+		pid = pid * 10 + (*q - '0');
+	return q > p && *q == '.' && strlen(q + 1) == 6 &&
+	    kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Remove from dir the temporary files of dead processes and, with
+ * logs, every log (a migration starts over). */
+static int
+clean_dir(const char *dir, int logs)
+{
+	struct dirent *d;
+	size_t n;
+	DIR *dp;
+	char *f;
+
+	if (!(dp = opendir(dir))) {
+		if (errno == ENOENT && logs)
+			return mkdirs(dir, 0700);
+		return errno == ENOENT ? 0 : (seterr("%s:", dir), -1);
+	}
+	while ((d = readdir(dp))) {
+		n = strlen(d->d_name);
+		if (!stale_tmp(d->d_name) && (!logs || strstr(d->d_name,
+		    TMPSUF) || n < 5 || strcmp(d->d_name + n - 4, ".log")))
+			continue;
+		f = xasprintf("%s/%s", dir, d->d_name);
+		unlink(f);
+		free(f);
+	}
+	closedir(dp);
+	return 0;
+}
+
+static long long
+last_id(const struct session *se)
+{
+	return se->nent ? se->ent[se->nent - 1]->id : 0;
+}
+
+/* The profile's log is a single-file log: split it into one log per
+ * session and an index, which replaces it (rename) as the last step.
+ * Until then the old log is untouched; a crash leaves it, and the
+ * next open starts over.  Holds the old log's lock throughout. */
+static int
+migrate(struct store *st)
+{
+	struct log *v = log_new(st->path, LOG_ANY, st->timeout_ms);
+	struct buf ib = {0}, b = {0};
+	struct session **ss = NULL;
+	char h[HDRLEN], *f;
+	size_t i, n = 0;
+	int torn, rc = -1;
+
+	if (openfd(v) < 0 || lockfile(v, F_WRLCK) < 0)
+		goto out;
+	if (pread(v->fd, h, HDRLEN, 0) != (ssize_t)HDRLEN ||
+	    memcmp(h, HEADER, HDRLEN) != 0) {
+		rc = 0;                 /* migrated by another process */
+		goto out;
+	}
+	if (catchup(v, &torn) < 0)
+		goto out;
+	hook("migrate: read");
+	if (clean_dir(st->dir, 1) < 0)
+		goto out;
+	ss = xreallocarray(NULL, v->nsess + 1, sizeof *ss);
+	for (i = 0; i < v->nsess; i++)
+		if (!sess_empty(&v->sess[i]))
+			ss[n++] = &v->sess[i];
+	qsort(ss, n, sizeof *ss, cmp_sess);
+	buf_puts(&ib, HEADER2 "\n");
+	dump_maxid(&ib, v->maxid);
+	for (i = 0; i < n; i++) {
+		buf_reset(&b);
+		buf_puts(&b, HEADER "\n");
+		dump_session(v, ss[i], &b);
+		f = sess_file(st->dir, ss[i]->key);
+		rc = write_atomic(f, &b);
+		free(f);
+		if (rc < 0)
+			goto out;
+		rc = -1;
+		rec_sess(&ib, ss[i]->key, ss[i], last_id(ss[i]),
+		    (long long)b.len, i + 1);
+		hook("migrate: session written");
+	}
+	f = xasprintf("%s/.", st->dir);
+	syncdir(f);
+	free(f);
+	hook("migrate: sessions written");
+	if (write_atomic(st->path, &ib) < 0)
+		goto out;
+	syncdir(st->path);
+	hook("migrate: index written");
+	logmsg(LOG_INFO, "%s: moved %zu session%s to one log each in %s",
+	    st->path, n, n == 1 ? "" : "s", st->dir);
+	rc = 0;
+out:
+	free(ss);
+	buf_free(&b);
+	buf_free(&ib);
+	lg_close(v);
+	return rc;
+}
+
+static int
+cmp_log_updated(const void *a, const void *b)
+{
+	struct log *x = *(struct log *const *)a, *y = *(struct log *const *)b;
+	struct session *p = slog_sess(x), *q = slog_sess(y);
+
+	if (p->updated != q->updated)
+		return p->updated < q->updated ? -1 : 1;
+	return strcmp(p->key, q->key);
+}
+
+/* A session log of dir, read to learn its key (NULL: not one). */
+static struct log *
+orphan(struct store *st, const char *name)
+{
+	char *path = xasprintf("%s/%s", st->dir, name), *want;
+	struct log *l = log_new(path, LOG_SESSION, st->timeout_ms);
+	size_t i;
+	int torn, ok = 0;
+
+	free(path);
+	l->owner = st;
+	if (openfd_how(l, 0) == 0 && lockfile(l, F_RDLCK) == 0) {
+		ok = catchup(l, &torn) == 0;
+		unlock(l);
+	}
+	for (i = 0; ok && i < l->nsess; i++)
+		if (l->sess[i].nent)
+			break;
+	if (!ok || i >= l->nsess) {
+		lg_close(l);
+		return NULL;
+	}
+	l->only = l->sess[i].key;
+	l->onlylen = l->sess[i].klen;
+	want = sess_file(st->dir, l->only);
+	if (strcmp(want, l->path) != 0 || slog_find(st, l->only)) {
+		logmsg(LOG_WARNING, "%s: not the log of session '%s'; ignored",
+		    l->path, l->only);
+		lg_close(l);
+		l = NULL;
+	}
+	free(want);
+	return l;
+}
+
+/* The index is empty but session logs exist (the index was lost):
+ * summarise every session log into it again. */
+static void
+rebuild(struct store *st)
+{
+	struct log **v = NULL, *l;
+	size_t n = 0, cap = 0, i;
+	struct dirent *d;
+	DIR *dp;
+
+	if (!(dp = opendir(st->dir)))
+		return;
+	if (store_begin(st) < 0) {
+		logmsg(LOG_WARNING, "%s", geterr());
+		closedir(dp);
+		return;
+	}
+	while (!st->idx->nsess && (d = readdir(dp))) {
+		size_t nl = strlen(d->d_name);
+
+		if (nl < 5 || strcmp(d->d_name + nl - 4, ".log") ||
+		    strstr(d->d_name, TMPSUF) || !(l = orphan(st, d->d_name)))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			v = xreallocarray(v, cap, sizeof *v);
+		}
+		v[n++] = l;
+		slog_add(st, l);
+	}
+	closedir(dp);
+	if (n)
+		qsort(v, n, sizeof *v, cmp_log_updated);
+	for (i = 0; i < n; i++)
+		if (!wlog(st, v[i]->only))
+			logmsg(LOG_WARNING, "%s", geterr());
+	if (store_commit(st) < 0)
+		logmsg(LOG_WARNING, "%s", geterr());
+	else if (n)
+		logmsg(LOG_WARNING, "%s: rebuilt the index from %zu session "
+		    "log%s", st->path, n, n == 1 ? "" : "s");
+	free(v);
+}
+
+/* ---- open, close (the interface) ---- */
+
+/* The first bytes of path; 0 if missing or empty. */
+static ssize_t
+peek(const char *path, char *h, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return 0;
+	r = pread(fd, h, n, 0);
+	close(fd);
+	return r < 0 ? 0 : r;
+}
+
+struct store *
+store_open(const char *path)
+{
+	struct store *st = xcalloc(1, sizeof *st);
+	char h[HDRLEN + 1];
+
+	st->path = xstrdup(path);
+	st->dir = xasprintf("%s.d", path);
+	st->timeout_ms = db_timeout();
+	if (peek(path, h, sizeof h) == (ssize_t)sizeof h &&
+	    memcmp(h, HEADER "\n", sizeof h) == 0) {
+		if (access(path, W_OK) < 0) {
+			/* Read-only: read the old log as it is. */
+			store_close(st);
+			return store_open_file(path);
+		}
+		if (migrate(st) < 0)
+			goto fail;
+	}
+	if (!(st->idx = lg_open(path, LOG_INDEX)))
+		goto fail;
+	if (!st->idx->nsess && !st->idx->maxid && !st->idx->rdonly)
+		rebuild(st);
+	return st;
+fail:
+	store_close(st);
+	return NULL;
+}
+
+struct store *
+store_open_file(const char *path)
+{
+	struct store *st = xcalloc(1, sizeof *st);
+
+	st->single = 1;
+	st->path = xstrdup(path);
+	st->timeout_ms = db_timeout();
+	if (!(st->idx = lg_open(path, LOG_ANY))) {
+		free(st->path);
+		free(st);
+		return NULL;
+	}
+	return st;
+}
+
+const char *
+store_file(const struct store *st)
+{
+	return st->path;
+}
+
+void
+store_close(struct store *st)
+{
+	size_t i;
+
+	if (!st)
+		return;
+	if (!st->single && st->locked) {
+		st->locked = 1;
+		if (store_commit(st) < 0)
+			logmsg(LOG_WARNING, "%s", geterr());
+	}
+	for (i = 0; i < st->nlogs; i++)
+		lg_close(st->logs[i]);
+	free(st->logs);
+	lg_close(st->idx);
+	free(st->dir);
+	free(st->path);
+	free(st);
+}
+
+int
+store_remove(const char *path)
+{
+	char *dir = xasprintf("%s.d", path);
+	int rc = unlink(path), e = errno;
+	struct dirent *d;
+	DIR *dp;
+	char *f;
+
+	if ((dp = opendir(dir))) {
+		while ((d = readdir(dp))) {
+			if (strcmp(d->d_name, ".") == 0 ||
+			    strcmp(d->d_name, "..") == 0)
+				continue;
+			f = xasprintf("%s/%s", dir, d->d_name);
+			unlink(f);
+			free(f);
+		}
+		closedir(dp);
+		if (rmdir(dir) == 0 && rc < 0)
+			rc = 0;
+	}
+	free(dir);
+	errno = e;
+	return rc;
+}
+
+int
+store_compact(struct store *st)
+{
+	size_t i;
+	int rc;
+
+	if (st->single)
+		return lg_compact(st->idx);
+	if (store_begin(st) < 0)
+		return -1;
+	rc = compact_locked(st->idx);
+	for (i = 0; rc == 0 && i < st->nlogs; i++)
+		if (wlog(st, st->logs[i]->only) == NULL ||
+		    compact_locked(st->logs[i]) < 0)
+			rc = -1;
+	return mend(st, rc) < 0 ? -1 : 0;
+}
+
+struct dumped {
+	struct log *l;
+	struct session *se;
+	unsigned long long seq;
+};
+
+static int
+cmp_dumped(const void *a, const void *b)
+{
+	const struct dumped *x = a, *y = b;
+
+	if (x->se->updated != y->se->updated)
+		return x->se->updated < y->se->updated ? -1 : 1;
+	if (x->seq != y->seq)
+		return x->seq < y->seq ? -1 : 1;
+	return strcmp(x->se->key, y->se->key);
+}
+
+void
+store_dump(struct store *st, struct buf *out)
+{
+	struct log *ix = st->idx;
+	struct dumped *v;
+	struct session *se;
+	size_t i, n = 0;
+
+	if (st->single) {
+		lg_dump(ix, out);
+		return;
+	}
+	v = xreallocarray(NULL, ix->nsess + 1, sizeof *v);
+	for (i = 0; i < ix->nsess; i++) {
+		v[n].l = qlog(st, ix->sess[i].key);
+		if ((se = slog_sess(v[n].l)) && !sess_empty(se)) {
+			v[n].se = se;
+			n++;
+		}
+	}
+	/* Ordered as one log would be: by update, then index order. */
+	for (i = 0; i < n; i++) {
+		struct session *is = isum(st, v[i].se->key, v[i].se->klen);
+
+		v[i].seq = is->seq;
+	}
+	qsort(v, n, sizeof *v, cmp_dumped);
+	buf_puts(out, HEADER "\n");
+	dump_maxid(out, ix->maxid);
+	for (i = 0; i < n; i++)
+		dump_session(v[i].l, v[i].se, out);
+	free(v);
+}
+
+/* ---- queries ---- */
+
+int
+store_get(struct store *st, const char *key, struct store_session *out)
+{
+	return lg_get(qlog(st, key), key, out);
+}
+
+/* Sessions with history, each with the sequence number that orders
+ * updates at the same second. */
+struct listed {
+	struct store_session s;
+	unsigned long long seq;
+};
+
+static int
+cmp_listed(const void *a, const void *b)
+{
+	const struct listed *x = a, *y = b;
+
+	if (x->s.updated != y->s.updated)
+		return x->s.updated > y->s.updated ? -1 : 1;
+	if (x->seq != y->seq)
+		return x->seq > y->seq ? -1 : 1;
+	return strcmp(x->s.key, y->s.key);
+}
+
+/* The index's view of a session is right if its log has the size the
+ * index noted; else read the log (and correct the index). */
+static int
+list_one(struct store *st, const char *key, struct listed *out)
+{
+	struct session *is = isum(st, key, strlen(key));
+	struct stat sb;
+	struct log *l;
+	char *f;
+	int same;
+
+	if (!is)
+		return 0;
+	f = sess_file(st->dir, is->key);
+	same = stat(f, &sb) == 0 ? sb.st_size == is->isize : is->isize == 0;
+	free(f);
+	if (same) {
+		if (!is->inent)
+			return 0;
+		out->s.key = is->key;
+		out->s.branch = is->ibranch;
+		out->s.tip = is->itip;
+		out->s.updated = is->updated;
+		out->s.nentries = is->inent;
+		out->seq = is->seq;
+		return 1;
+	}
+	if (!st->idx->rdonly && !st->locked) {
+		if (store_begin(st) == 0) {
+			if (!wlog(st, is->key))
+				logmsg(LOG_WARNING, "%s", geterr());
+			store_commit(st);
+		} else {
+			logmsg(LOG_WARNING, "%s", geterr());
+		}
+	}
+	/* The repair may have reread the index: find it again. */
+	is = isum(st, key, strlen(key));
+	l = qlog(st, key);
+	out->seq = is ? is->seq : 0;
+	return lg_get(l, key, &out->s);
+}
+
+struct store_session *
+store_list(struct store *st, size_t *n)
+{
+	struct store_session *v;
+	struct listed *w;
+	const char **keys;
+	size_t i, k = 0, ns;
+
+	if (st->single)
+		return lg_list(st->idx, n);
+	/* list_one may reread the index: go by keys (they stay) */
+	ns = st->idx->nsess;
+	keys = xreallocarray(NULL, ns + 1, sizeof *keys);
+	for (i = 0; i < ns; i++)
+		keys[i] = st->idx->sess[i].key;
+	w = xreallocarray(NULL, ns + 1, sizeof *w);
+	for (i = 0; i < ns; i++)
+		k += (size_t)list_one(st, keys[i], &w[k]);
+	free(keys);
+	qsort(w, k, sizeof *w, cmp_listed);
+	v = xreallocarray(NULL, k + 1, sizeof *v);
+	for (i = 0; i < k; i++)
+		v[i] = w[i].s;
+	free(w);
+	*n = k;
+	return v;
+}
+
+size_t
+store_match(struct store *st, const char *name, const char ***keys)
+{
+	struct store_session *l, one;
+	const char **v;
+	size_t i, k = 0, n, nl = strlen(name), kl;
+
+	if (st->single)
+		return lg_match(st->idx, name, keys);
+	l = store_list(st, &n);
+	v = xreallocarray(NULL, n + 1, sizeof *v);
+	for (i = 0; i < n; i++) {
+		kl = strlen(l[i].key);
+		if (kl > nl && memcmp(l[i].key + kl - nl, name, nl) == 0)
+			v[k++] = l[i].key;
+	}
+	free(l);
+	if (!k && store_get(st, name, &one))
+		v[k++] = one.key;
+	qsort(v, k, sizeof *v, cmp_str);
+	if (keys)
+		*keys = v;
+	else
+		free(v);
+	return k;
+}
+
+const struct store_entry *
+store_tip(struct store *st, const char *key)
+{
+	return lg_tip(qlog(st, key), key);
+}
+
+const struct store_entry *
+store_entry(struct store *st, const char *key, long long id)
+{
+	return lg_entry(qlog(st, key), key, id);
+}
+
+const struct store_entry **
+store_entries(struct store *st, const char *key, size_t *n)
+{
+	return lg_entries(qlog(st, key), key, n);
+}
+
+const struct store_entry *
+store_forward(struct store *st, const struct store_entry *e, long long n,
+    long long *have)
+{
+	return lg_forward(qlog(st, e ? e->key : ""), e, n, have);
+}
+
+const struct store_entry *
+store_target(struct store *st, const char *key, const char *target)
+{
+	return lg_target(qlog(st, key), key, target);
+}
+
+int
+store_ref(struct store *st, const char *key, const char *token,
+    const struct store_entry **out)
+{
+	return lg_ref(qlog(st, key), key, token, out);
+}
+
+int
+store_ref_entry(struct store *st, const char *key, const char *token,
+    const struct store_entry **out)
+{
+	return lg_ref_entry(qlog(st, key), key, token, out);
+}
+
+long long
+store_depth(struct store *st, const char *key)
+{
+	return lg_depth(qlog(st, key), key);
+}
+
+const char *
+store_cwd(struct store *st, const char *key)
+{
+	return lg_cwd(qlog(st, key), key);
+}
+
+struct store_file *
+store_pending_files(struct store *st, const char *key, size_t *n)
+{
+	return lg_pending_files(qlog(st, key), key, n);
+}
+
+const char *
+store_active(struct store *st, const char *key)
+{
+	return lg_active(qlog(st, key), key);
+}
+
+const struct store_entry *
+store_branch_tip(struct store *st, const char *key, const char *name)
+{
+	return lg_branch_tip(qlog(st, key), key, name);
+}
+
+struct store_branch *
+store_branches(struct store *st, const char *key, size_t *n)
+{
+	return lg_branches(qlog(st, key), key, n);
+}
+
+struct store_kv *
+store_env(struct store *st, const char *key, size_t *n)
+{
+	return lg_env(qlog(st, key), key, n);
+}
+
+struct store_pending *
+store_pending(struct store *st, const char *key, size_t *n)
+{
+	return lg_pending(qlog(st, key), key, n);
+}
+
+const char **
+store_history(struct store *st, const char *key, size_t *n)
+{
+	return lg_history(qlog(st, key), key, n);
+}
+
+/* ---- mutations ---- */
+
+long long
+store_append(struct store *st, const char *key, const struct store_new *e,
+    int *forked)
+{
+	struct log *l = mbegin(st, key);
+
+	if (forked)
+		*forked = 0;
+	return l ? mend(st, lg_append(l, key, e, forked)) : -1;
+}
+
+int
+store_branch_create(struct store *st, const char *key, const char *name,
+    const char *from)
+{
+	struct log *l = mbegin(st, key);
+
+	return l ? (int)mend(st, lg_branch_create(l, key, name, from)) : -1;
+}
+
+int
+store_branch_delete(struct store *st, const char *key, const char *name)
+{
+	struct log *l = mbegin(st, key);
+
+	return l ? (int)mend(st, lg_branch_delete(l, key, name)) : -1;
+}
+
+int
+store_prune(struct store *st, const char *key, const char ***names,
+    size_t *n)
+{
+	struct log *l = mbegin(st, key);
+
+	*n = 0;
+	if (names)
+		*names = NULL;
+	return l ? (int)mend(st, lg_prune(l, key, names, n)) : -1;
+}
+
+int
+store_checkout(struct store *st, const char *key, const char *name)
+{
+	struct log *l = mbegin(st, key);
+
+	return l ? (int)mend(st, lg_checkout(l, key, name)) : -1;
+}
+
+int
+store_reset(struct store *st, const char *key, long long id)
+{
+	struct log *l = mbegin(st, key);
+
+	return l ? (int)mend(st, lg_reset(l, key, id)) : -1;
+}
+
+int
+store_env_set(struct store *st, const char *key, const char *const *names,
+    const char *const *values, size_t n)
+{
+	struct log *l = mbegin(st, key);
+
+	return l ? (int)mend(st, lg_env_set(l, key, names, values, n)) : -1;
+}
+
+int
+store_env_unset(struct store *st, const char *key, const char *const *names,
+    size_t n)
+{
+	struct log *l = mbegin(st, key);
+
+	return l ? (int)mend(st, lg_env_unset(l, key, names, n)) : -1;
+}
+
+int
+store_pending_add(struct store *st, const char *key, const char *op,
+    const char *title, const char *branch, int disposable)
+{
+	struct log *l = mbegin(st, key);
+
+	return l ? (int)mend(st, lg_pending_add(l, key, op, title, branch,
+	    disposable)) : -1;
+}
+
+int
+store_pending_done(struct store *st, const char *key, const char *op)
+{
+	struct log *l = mbegin(st, key);
+
+	return l ? (int)mend(st, lg_pending_done(l, key, op)) : -1;
+}
+
+int
+store_history_add(struct store *st, const char *key,
+    const char *const *lines, size_t n)
+{
+	struct log *l = mbegin(st, key);
+
+	return l ? (int)mend(st, lg_history_add(l, key, lines, n)) : -1;
+}
+
+int
+store_delete(struct store *st, const char *key)
+{
+	struct log *l = mbegin(st, key);
+
+	return l ? (int)mend(st, lg_delete(l, key)) : -1;
 }

@@ -1,6 +1,9 @@
-/* store.h - the session store: every session of one profile, kept in an
- * append-only log file (format: top of store.c).  Commands use only this
- * interface and never see the file format.
+/* store.h - the session store: every session of one profile, kept in
+ * append-only log files, one per session, and a small index of them
+ * (format: top of store.c).  Opening the store reads the index; a
+ * session's log is read when the session is first asked about, so a
+ * command's cost does not depend on other sessions' history.  Commands
+ * use only this interface and never see the file format.
  *
  * Model (cli.md §7): a session is named by its key and has history
  * entries (ids global to the profile, never reused), branches (name ->
@@ -13,7 +16,8 @@
  * entries are immutable.  Arrays returned by store_*() list functions
  * are malloc'd: the caller free()s the array, never the strings in it.
  *
- * Concurrency: each mutation takes an exclusive lock on the file, first
+ * Concurrency: each mutation takes an exclusive lock on the index and
+ * the session's log, first
  * replays what other processes appended since (so "the tip" is the tip
  * at the moment of writing), appends one record with one write(2) and
  * fsyncs before returning.  Waiting for the lock is bounded by
@@ -106,22 +110,38 @@ struct store_new {
 	long long from;
 };
 
-/* Path of the log: $CONTREE_SESSION_DB if set and non-empty, else
+/* Path of the store: $CONTREE_SESSION_DB if set and non-empty, else
  * <home>/cli/sessions/<profile>.log (profile bytes other than
- * [A-Za-z0-9._-] and a leading '.' are written as %XX).  Caller frees. */
+ * [A-Za-z0-9._-] and a leading '.' are written as %XX).  That file is
+ * the index; the sessions' logs are in the directory <path>.d.  Caller
+ * frees. */
 char *store_path(const char *home, const char *profile);
+/* The log file of session key in the store at path.  Caller frees. */
+char *store_session_file(const char *path, const char *key);
 
-/* Open (creating directories, mode 0700, and the file, mode 0600, with
- * its format line) and replay the log.  A file we may read but not write
- * opens read-only: mutations then fail.  NULL with the error slot set
- * (naming the file) on: no permission, a foreign format line, lock
- * timeout.  A torn last line is ignored with a warning and cut off by
+/* Open (creating directories, mode 0700, and the index, mode 0600, with
+ * its format line) and read the index.  A single-file log of the
+ * previous format at path is first moved, once, to one log per session
+ * (the index replaces it by rename as the last step: a crash leaves the
+ * old log, and the next open starts over).  An index we may read but
+ * not write opens read-only: mutations then fail.  NULL with the error
+ * slot set (naming the file) on: no permission, a foreign format line,
+ * lock timeout.  The rest applies to each file, the index and every
+ * session log, when it is read:  A torn last line is ignored with a warning and cut off by
  * the next mutation; any other corrupt record (bad checksum, a field
  * out of bounds, a reference to a missing entry or branch) is skipped
  * with a warning naming file and line, and the next mutation rewrites
  * the file without it.  Removes temporary files of compactions whose
  * process no longer exists. */
 struct store *store_open(const char *path);
+/* Open one log file holding any number of sessions (the format before
+ * the per-session layout, and still each session log's format), with
+ * the same interface: for tests, the fuzzer and reading an old log
+ * that we may not write. */
+struct store *store_open_file(const char *path);
+/* Remove the store at path (index and session logs): 0, or -1 with
+ * errno as unlink(path) left it. */
+int store_remove(const char *path);
 /* Commits an open transaction; frees everything. NULL is allowed. */
 void store_close(struct store *st);
 const char *store_file(const struct store *st);
@@ -132,7 +152,12 @@ const char *store_file(const struct store *st);
 /* 1 and *out filled if the session exists (has history), else 0.
  * out may be NULL. */
 int store_get(struct store *st, const char *key, struct store_session *out);
-/* Sessions with history, most recently updated first.  Caller frees. */
+/* Sessions with history, most recently updated first.  Caller frees.
+ * Read from the index: a tip has id, kind, image, op and created (title
+ * "", no parent, no files); ask store_tip for the whole entry.  A
+ * session whose log does not have the size the index noted (a writer
+ * was killed between the two) is read from its log, and the index
+ * corrected. */
 struct store_session *store_list(struct store *st, size_t *n);
 /* Find a session by name (cli.md §7.3): the sessions whose key ends with
  * name and is longer than it; if there are none, the session whose key is
@@ -248,14 +273,16 @@ int store_history_add(struct store *st, const char *key,
  * operations, history (ids are not reused), then compact the file.
  * 1 deleted, 0 no such session (nothing stored under key), -1 error. */
 int store_delete(struct store *st, const char *key);
-/* Rewrite the live state into a new file (temp + fsync + rename).
- * Done automatically after store_delete and when the file holds much
- * more than the live state. */
+/* Rewrite the live state into a new file (temp + fsync + rename): the
+ * index and the session logs read so far.  Done automatically, per
+ * file, after store_delete and when a file holds much more than its
+ * live state. */
 int store_compact(struct store *st);
 
-/* Transactions: between store_begin and store_commit the lock is held,
- * queries see the newest state, and mutations are fsynced once at
- * commit.  Use to read-then-write atomically (e.g. rollback -N); never
+/* Transactions: between store_begin and store_commit the index's lock
+ * is held, and the lock of each session log used in between from its
+ * first use; queries see the newest state, and mutations are fsynced
+ * once at commit.  Use to read-then-write atomically (e.g. rollback -N); never
  * hold it across network I/O.  They nest.  store_commit always unlocks
  * (-1 if the fsync failed). */
 int store_begin(struct store *st);
@@ -266,9 +293,13 @@ int store_commit(struct store *st);
 /* CRC-32 (IEEE 802.3, as in zlib's crc32()) of p[0..n), continuing crc
  * (start with 0). */
 uint32_t store_crc32(uint32_t crc, const void *p, size_t n);
-/* Append the live state, as a compacted log would hold it, to out
- * (a struct buf from util.h). */
+/* Append the live state, as one compacted single-file log would hold it,
+ * to out (a struct buf from util.h).  Reads every session the index
+ * names. */
 struct buf;
 void store_dump(struct store *st, struct buf *out);
+/* Called, when set, between the steps of a migration and of a write
+ * (tests simulate a crash there); NULL in the program. */
+extern void (*store_test_hook)(const char *step);
 
 #endif

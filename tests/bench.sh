@@ -59,6 +59,9 @@ if [ -x tests/bench_store ]; then
 	echo "== session log"
 	tests/bench_store
 	echo
+	echo "== session store at scale (1,000,000 entries, 1,000 sessions)"
+	tests/bench_store -p
+	echo
 fi
 if [ -f tests/bench_run.sh ]; then
 	echo "== run"

@@ -6,7 +6,16 @@
  * (default $TMPDIR or /tmp), then reports: replay time and peak RSS of
  * store_open (each run in a fresh child process), store_list time,
  * append latency (lock + catch-up + write + fsync), compaction time,
- * and the same open for a small everyday log. */
+ * and the same open for a small everyday log (the single-file engine,
+ * which every session log uses).
+ *
+ *   tests/bench_store -p [DIR] [ENTRIES] [SESSIONS] [BIG]
+ *
+ * The profile layout against the budgets of design.md §4: a single-file
+ * log of ENTRIES (default 1,000,000) over SESSIONS (1,000) sessions, one
+ * of them BIG (100,000) entries long, migrated by store_open; then, each
+ * in a fresh process: open and read one ordinary session (CPU, peak
+ * RSS), session list, open and read the big session. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +29,57 @@
 #include "../util.h"
 
 #define RUNS 9
+
+/* What measure_open does in its child: open with open_fn, then read
+ * session what_key (its tip and working directory) or list sessions. */
+static struct store *(*open_fn)(const char *) = store_open_file;
+static const char *what_key;
+static int list_too;
+static const char *self;
+static double cpu(void);
+static double now(void);
+
+/* Peak RSS of this process image in kB (VmHWM: ru_maxrss would count
+ * the process before its exec). */
+static long
+hwm(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+
+	while (f && fgets(line, sizeof line, f))
+		if (strncmp(line, "VmHWM:", 6) == 0)
+			kb = atol(line + 6);
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+/* bench_store -c PATH KEY LIST: the measured child (see measure_open). */
+static int
+child(char **argv)
+{
+	struct store *st;
+	double r[4], t0, c0;
+	size_t nl;
+
+	r[2] = (double)hwm();
+	c0 = cpu();
+	t0 = now();
+	st = store_open(argv[0]);
+	if (st && *argv[1])
+		(void)!store_cwd(st, argv[1]);
+	if (st && argv[2][0] == '1')
+		free(store_list(st, &nl));
+	r[0] = now() - t0;
+	r[3] = cpu() - c0;
+	r[1] = (double)hwm();
+	if (!st)
+		return 1;
+	(void)!write(1, r, sizeof r);
+	return 0;
+}
 
 static double
 now(void)
@@ -57,9 +117,9 @@ uuid(char *out, unsigned long long n)
  * command line), 10% use, 10% cd and 10% file staging (these two keep
  * the session's current image, as the commands do). */
 static int
-build(const char *path, long entries)
+build_keys(const char *path, long entries, long nsess, long big)
 {
-	struct store *st = store_open(path);
+	struct store *st = store_open_file(path);
 	struct store_file f = { "/app/config.yaml", NULL, 0, 0, 0644 };
 	char key[64], img[100][40], op[40], fu[40], title[128];
 	const char *nm[] = { "PYTHONPATH", "DEBUG" }, *vl[] = { "/app", "1" };
@@ -71,8 +131,10 @@ build(const char *path, long entries)
 	if (!st || store_begin(st) < 0)
 		return -1;
 	for (i = 0; i < entries; i++) {
-		snprintf(key, sizeof key, "project%ld+%08lx", i % 100,
-		    (unsigned long)(i % 100) * 2654435761u & 0xffffffffu);
+		long k = i < big ? 0 : 1 + (i - big) % (nsess - 1);
+
+		snprintf(key, sizeof key, "project%ld+%08lx", k,
+		    (unsigned long)k * 2654435761u & 0xffffffffu);
 		uuid(op, (unsigned long long)i + 1000003);
 		memset(&n, 0, sizeof n);
 		n.image = img[i % 100];
@@ -114,6 +176,12 @@ build(const char *path, long entries)
 	return 0;
 }
 
+static int
+build(const char *path, long entries)
+{
+	return build_keys(path, entries, 101, entries / 100);
+}
+
 static double
 cpu(void)
 {
@@ -138,7 +206,13 @@ measure_open(const char *path, double *ms, double *cpums, long *rss,
 	if (pipe(fd) < 0)
 		return -1;
 	fflush(NULL);
-	if ((pid = fork()) == 0) {
+	if (open_fn == store_open && (pid = fork()) == 0) {
+		/* A fresh process, as a command is: nothing inherited. */
+		dup2(fd[1], 1);
+		execl(self, self, "-c", path, what_key ? what_key : "",
+		    list_too ? "1" : "0", (char *)NULL);
+		_exit(127);
+	} else if (open_fn != store_open && (pid = fork()) == 0) {
 		struct rusage ru;
 		struct store *st;
 		double t0, c0;
@@ -147,7 +221,14 @@ measure_open(const char *path, double *ms, double *cpums, long *rss,
 		r[2] = (double)ru.ru_maxrss;
 		c0 = cpu();
 		t0 = now();
-		st = store_open(path);
+		st = open_fn(path);
+		if (st && what_key)
+			(void)!store_cwd(st, what_key);
+		if (st && what_key == NULL && list_too) {
+			size_t nl;
+
+			free(store_list(st, &nl));
+		}
 		r[0] = now() - t0;
 		r[3] = cpu() - c0;
 		getrusage(RUSAGE_SELF, &ru);
@@ -237,6 +318,129 @@ yardstick(void)
 	    "of 20 MB %.1f ms CPU\n", crc, touch);
 }
 
+/* Median CPU and wall, and peak RSS, of measure_open (as set up). */
+static int
+medians(const char *path, double *cm, double *tm, long *rss)
+{
+	double t[RUNS], c[RUNS];
+	long r, b;
+	int i;
+
+	*rss = 0;
+	for (i = 0; i < RUNS; i++) {
+		if (measure_open(path, &t[i], &c[i], &r, &b) < 0)
+			return -1;
+		if (r > *rss)
+			*rss = r;
+	}
+	*cm = median(c, RUNS);
+	*tm = median(t, RUNS);
+	return 0;
+}
+
+static void
+verdict(const char *what, double cm, double tm, long rss, double cbudget,
+    double wbudget, double rbudget)
+{
+	int over = (cbudget > 0 && cm > cbudget) ||
+	    (wbudget > 0 && tm > wbudget) ||
+	    (rbudget > 0 && rss / 1024.0 > rbudget);
+
+	printf("bench_store: %-44s CPU %6.2f ms  wall %6.2f ms  peak RSS "
+	    "%5.2f MB  (budget", what, cm, tm, rss / 1024.0);
+	if (cbudget > 0)
+		printf(" CPU < %.0f ms", cbudget);
+	if (wbudget > 0)
+		printf(" wall < %.0f ms", wbudget);
+	if (rbudget > 0)
+		printf(", RSS < %.0f MB", rbudget);
+	printf(") %s\n", over ? "OVER" : "ok");
+}
+
+static int
+profile_bench(int argc, char **argv)
+{
+	const char *tmp = getenv("TMPDIR");
+	const char *dir = argc > 0 ? argv[0] : tmp && *tmp ? tmp : "/tmp";
+	long entries = argc > 1 ? atol(argv[1]) : 1000000;
+	long nsess = argc > 2 ? atol(argv[2]) : 1000;
+	long big = argc > 3 ? atol(argv[3]) : 100000;
+	char *d = xasprintf("%s/bench_store.%ld", dir, (long)getpid());
+	char *path = xasprintf("%s/p.log", d), bigkey[64], onekey[64];
+	struct store_new n;
+	struct store *st;
+	struct stat sb;
+	double t0, c0, cm, tm, lat[100];
+	long rss;
+	int i;
+
+	if (nsess < 2 || big >= entries) {
+		fprintf(stderr, "bench_store: need 2 sessions and BIG < ENTRIES\n");
+		return 1;
+	}
+	snprintf(bigkey, sizeof bigkey, "project0+%08lx", 0ul);
+	snprintf(onekey, sizeof onekey, "project%ld+%08lx", nsess / 2,
+	    (unsigned long)(nsess / 2) * 2654435761u & 0xffffffffu);
+	t0 = now();
+	if (build_keys(path, entries, nsess, big) < 0) {
+		fprintf(stderr, "bench_store: %s\n", geterr());
+		return 1;
+	}
+	stat(path, &sb);
+	printf("bench_store: built a single-file log of %ld entries over %ld "
+	    "sessions (%.0f MB, one of %ld entries) in %.0f ms\n", entries,
+	    nsess, sb.st_size / 1e6, big, now() - t0);
+	t0 = now();
+	c0 = cpu();
+	if (!(st = store_open(path))) {
+		fprintf(stderr, "bench_store: %s\n", geterr());
+		return 1;
+	}
+	store_close(st);
+	stat(path, &sb);
+	printf("bench_store: migration to one log per session: wall %.0f ms, "
+	    "CPU %.0f ms; index %.1f kB\n", now() - t0, cpu() - c0,
+	    sb.st_size / 1e3);
+	open_fn = store_open;
+	what_key = onekey;
+	if (medians(path, &cm, &tm, &rss) == 0)
+		verdict("open + read one session (~900 entries)", cm, tm, rss,
+		    5, 0, 4);
+	what_key = NULL;
+	list_too = 1;
+	if (medians(path, &cm, &tm, &rss) == 0)
+		verdict("open + session list (1,000 sessions)", cm, tm, rss, 0,
+		    20, 0);
+	list_too = 0;
+	what_key = bigkey;
+	if (medians(path, &cm, &tm, &rss) == 0)
+		verdict("open + read the 100,000-entry session", cm, tm, rss, 0,
+		    50, 0);
+	memset(&n, 0, sizeof n);
+	n.kind = STORE_RUN;
+	n.image = "0b9f6a1e-2c1d-4e7a-9a55-3f2f1c0d9e11";
+	n.title = "make test";
+	st = store_open(path);
+	for (i = 0; st && i < 100; i++) {
+		t0 = now();
+		if (store_append(st, onekey, &n, NULL) < 0) {
+			fprintf(stderr, "bench_store: %s\n", geterr());
+			return 1;
+		}
+		lat[i] = now() - t0;
+	}
+	store_close(st);
+	qsort(lat, 100, sizeof *lat, cmpd);
+	printf("bench_store: append (index + session log, two fsyncs) on %s: "
+	    "median %.2f ms, p90 %.2f ms\n", dir, lat[50], lat[90]);
+	if (!getenv("BENCH_KEEP"))
+		store_remove(path);
+	rmdir(d);
+	free(path);
+	free(d);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -250,6 +454,12 @@ main(int argc, char **argv)
 	double t[200], t0, c0;
 	size_t cnt;
 	int i;
+
+	self = argv[0];
+	if (argc > 4 && strcmp(argv[1], "-c") == 0)
+		return child(argv + 2);
+	if (argc > 1 && strcmp(argv[1], "-p") == 0)
+		return profile_bench(argc - 2, argv + 2);
 
 	d = xasprintf("%s/bench_store.%ld", dir, (long)getpid());
 	big = xasprintf("%s/big.log", d);

@@ -331,8 +331,11 @@ def test_auth_remove(t):
     ok(t.run("-p", "two", "-S", "k", "use", u))
     ok(t.run("-S", "k", "use", u))
     sessions = os.path.join(t.home, ".config/contree/cli/sessions")
+    # each profile: an index <profile>.log and its sessions' logs in
+    # <profile>.log.d (store.c)
     logs = sorted(os.listdir(sessions))
-    assert len(logs) == 2, logs
+    assert logs == ["default.log", "default.log.d", "two.log",
+                    "two.log.d"], logs
     before = read(auth_path(t))
     r = fails(t.run("auth", "remove", "two", stdin=b"n\n"))
     assert "Remove profile 'two'? [y/N] " in r.stdout and "Aborted." in r.stdout
@@ -344,7 +347,8 @@ def test_auth_remove(t):
     assert "[INFO]" in r.stderr, r
     text = read(auth_path(t)).decode()
     assert "[profile:two]" not in text and "[profile:three]" in text, text
-    assert len(os.listdir(sessions)) == 1, "session log of 'two' kept"
+    assert sorted(os.listdir(sessions)) == ["default.log", "default.log.d"], \
+        "session log of 'two' kept"
     # the other profile's sessions are untouched
     r = ok(t.run("-f", "json", "session", "list"))
     assert [x["session_key"] for x in rows(r)] == ["k"], r

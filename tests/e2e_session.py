@@ -35,6 +35,14 @@ def log_path(t, profile="default"):
                         profile + ".log")
 
 
+def sess_path(t, key, profile="default"):
+    """The log of one session (store.c: <index>.d/<key as %XX>.log)."""
+    name = "".join(chr(c) if chr(c).isascii() and (chr(c).isalnum() or
+                   chr(c) in "_-" or (chr(c) == "." and i)) else "%%%02X" % c
+                   for i, c in enumerate(key.encode()))
+    return log_path(t, profile) + ".d/" + name + ".log"
+
+
 def esc(s):
     return s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
@@ -44,19 +52,28 @@ def add_record(t, *fields, profile="default"):
     no command of this area can make, e.g. run-detached)."""
     line = "\t".join(esc(str(f)) for f in fields)
     line += "\t%08x\n" % (zlib.crc32(line.encode()) & 0xffffffff)
-    with open(log_path(t, profile), "a") as f:
+    path = sess_path(t, str(fields[2] if fields[0] == "entry" else fields[1]),
+                     profile)
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), 0o700, exist_ok=True)
+        line = "contree-log 1\n" + line
+    with open(path, "a") as f:
         f.write(line)
 
 
 def max_id(t):
     ids = [0]
-    with open(log_path(t)) as f:
-        for ln in f:
-            p = ln.split("\t")
-            if p[0] == "entry":
-                ids.append(int(p[1]))
-            elif p[0] == "maxid":
-                ids.append(int(p[1]))
+    d = log_path(t) + ".d"
+    for path in [log_path(t)] + [os.path.join(d, n) for n in os.listdir(d)]:
+        with open(path) as f:
+            for ln in f:
+                p = ln.split("\t")
+                if p[0] == "entry":
+                    ids.append(int(p[1]))
+                elif p[0] == "maxid":
+                    ids.append(int(p[1]))
+                elif p[0] == "sess":
+                    ids.append(int(p[4]))
     return max(ids)
 
 
@@ -773,7 +790,7 @@ def test_torn_log(t):
     ok(t.run("-S", "tl", "use", u))
     ok(t.run("-S", "tl", "cd", "/etc"))
     ok(t.run("-S", "tl", "use", u))
-    path = log_path(t)
+    path = sess_path(t, "tl")
     data = open(path, "rb").read()
     start = data.rstrip(b"\n").rfind(b"\n") + 1
     assert data[start:].startswith(b"entry"), data[start:]

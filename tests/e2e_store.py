@@ -17,6 +17,14 @@ def log_path(t, profile="default"):
                         profile + ".log")
 
 
+def sess_path(t, key, profile="default"):
+    """The log of one session (store.c: <index>.d/<key as %XX>.log)."""
+    name = "".join(chr(c) if chr(c).isascii() and (chr(c).isalnum() or
+                   chr(c) in "_-" or (chr(c) == "." and i)) else "%%%02X" % c
+                   for i, c in enumerate(key.encode()))
+    return log_path(t, profile) + ".d/" + name + ".log"
+
+
 def record(*fields):
     """One log line as store.c documents it, with a correct CRC-32."""
     line = "\t".join(str(f).replace("\\", "\\\\").replace("\t", "\\t")
@@ -34,7 +42,7 @@ def start(t, key):
     """A session with one entry on an image that has files; its log."""
     img = t.fake.add_image(IMG_FILES, tag="st:1")["uuid"]
     ok(t.run("-S", key, "use", img))
-    return img, log_path(t)
+    return img, sess_path(t, key)
 
 
 def append(path, data):

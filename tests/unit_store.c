@@ -16,6 +16,18 @@
 #include "../util.h"
 #include "unit.h"
 
+/* The tests up to test_full_disk check one log file (the engine every
+ * session log and the index use) through store_open_file, or, where
+ * profile is set, the same behaviour through a profile (store_open). */
+static int profile;
+
+static struct store *
+open_store(const char *path)
+{
+	return profile ? store_open(path) : store_open_file(path);
+}
+#define store_open open_store
+
 static char tmpdir[] = "/tmp/unit_store.XXXXXX";
 static int nfile;
 
@@ -1959,6 +1971,350 @@ test_full_disk(void)
 	free(path);
 }
 
+/* ---- the profile layout: an index and one log per session ---- */
+
+static char *
+sfile(const char *path, const char *key)
+{
+	return store_session_file(path, key);
+}
+
+static void
+test_layout(void)
+{
+	char *path = newpath(), *s, *fa, *fb;
+	struct store *st = store_open(path);
+	struct store_session *l;
+	size_t n;
+
+	T_OK(st != NULL);
+	if (!st)
+		return;
+	T_INTEQ(add(st, "a", STORE_USE, "i1", "", NULL), 1);
+	T_INTEQ(add(st, "b/x", STORE_USE, "i2", "", NULL), 2);
+	T_INTEQ(add(st, "a", STORE_CD, "i1", "/etc", NULL), 3);
+	store_close(st);
+	s = slurp(path);
+	T_OK(s && strncmp(s, "contree-log 2\nsess\ta\t", 20) == 0);
+	free(s);
+	fa = sfile(path, "a");
+	fb = sfile(path, "b/x");
+	T_OK(contains(fb, ".log.d/b%2Fx.log"));
+	s = slurp(fa);
+	T_OK(s && strncmp(s, "contree-log 1\nentry\t1\ta\t0\t", 26) == 0 &&
+	    contains(s, "entry\t3\ta\t1\t") && !contains(s, "b/x"));
+	free(s);
+	/* reading session a never reads b's log: garbage there is unseen */
+	spit(fb, "garbage", 7);
+	quiet();
+	st = store_open(path);
+	T_OK(st && store_tip(st, "a") && store_tip(st, "a")->id == 3);
+	T_STREQ(st ? store_cwd(st, "a") : NULL, "/etc");
+	/* the list comes from the index; b's log has another size now, so
+	 * it is read (and found broken) */
+	n = 0;
+	l = st ? store_list(st, &n) : NULL;
+	s = heard();
+	T_INTEQ(n, 1);
+	T_OK(l && n && strcmp(l[0].key, "a") == 0 && l[0].tip->id == 3 &&
+	    l[0].nentries == 2);
+	T_OK(contains(s, fb) && !contains(s, fa));
+	free(s);
+	free(l);
+	store_close(st);
+	/* read by one handle, rewritten by another, then written by the
+	 * first: it rereads the new file instead of trusting its offset */
+	{
+		struct store *a = store_open(path), *b = store_open(path);
+		const struct store_entry *t;
+
+		T_OK(a && store_tip(a, "a") && store_tip(a, "a")->id == 3);
+		T_OK(add(b, "a", STORE_CD, "i1", "/b", NULL) == 4);
+		T_INTEQ(store_compact(b), 0);
+		store_close(b);
+		quiet();
+		T_OK(add(a, "a", STORE_CD, "i1", "/a", NULL) == 5);
+		s = heard();
+		T_OK(s && !contains(s, "corrupt") && !contains(s, "rewrote"));
+		free(s);
+		t = store_tip(a, "a");
+		T_OK(t && t->id == 5 && t->parent == 4 && t->up &&
+		    strcmp(t->up->title, "/b") == 0);
+		store_close(a);
+		a = store_open(path);
+		T_INTEQ(store_depth(a, "a"), 4);
+		store_close(a);
+	}
+	/* a long key gets a hashed name, still its own file */
+	{
+		char key[600];
+		char *f;
+
+		memset(key, 'k', sizeof key - 1);
+		key[sizeof key - 1] = '\0';
+		st = store_open(path);
+		T_OK(add(st, key, STORE_USE, "i", "", NULL) == 6);
+		store_close(st);
+		f = sfile(path, key);
+		T_OK(strlen(strrchr(f, '/')) < 200 && access(f, F_OK) == 0);
+		st = store_open(path);
+		T_OK(store_tip(st, key) && store_tip(st, key)->id == 6);
+		store_close(st);
+		free(f);
+	}
+	free(fa);
+	free(fb);
+	free(path);
+}
+
+static const char *crash_at;
+
+static void
+crash_hook(const char *step)
+{
+	if (strcmp(step, crash_at) == 0)
+		raise(SIGKILL);
+}
+
+/* In a child, run f with the hook set to die at step; 1 if it died. */
+static int
+die_at(const char *step, const char *path, int (*f)(const char *))
+{
+	pid_t pid;
+	int ws;
+
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		crash_at = step;
+		store_test_hook = crash_hook;
+		_exit(f(path));
+	}
+	return waitpid(pid, &ws, 0) == pid && WIFSIGNALED(ws) &&
+	    WTERMSIG(ws) == SIGKILL;
+}
+
+static int
+child_open(const char *path)
+{
+	struct store *st = store_open(path);
+
+	store_close(st);
+	return st ? 0 : 1;
+}
+
+static void
+test_migration(void)
+{
+	char *path = newpath(), *v1, *before, *now, *s;
+	const char *steps[] = { "migrate: read", "migrate: session written",
+	    "migrate: sessions written" };
+	long long ids[8];
+	struct store *st;
+	size_t i;
+
+	profile = 0;
+	st = build_all(path, ids);
+	profile = 1;
+	if (!st)
+		return;
+	T_OK(store_env_set(st, "envonly", (const char *[]){ "A" },
+	    (const char *[]){ "1" }, 1) == 0);
+	before = dumpstr(st);
+	store_close(st);
+	v1 = slurp(path);
+	T_OK(v1 && strncmp(v1, "contree-log 1\n", 14) == 0);
+	/* a stale log from an earlier, interrupted try must not count */
+	{
+		char *d = xasprintf("%s.d", path), *f = sfile(path, "ghost");
+
+		mkdir(d, 0700);
+		spit(f, "contree-log 1\n", 14);
+		free(d);
+		free(f);
+	}
+	/* killed between any two steps: the old log is as it was */
+	for (i = 0; i < LEN(steps); i++) {
+		T_OK(die_at(steps[i], path, child_open));
+		s = slurp(path);
+		T_STREQ(s, v1);
+		free(s);
+	}
+	/* then the migration is done again, and loses nothing */
+	quiet();
+	st = store_open(path);
+	free(heard());
+	T_OK(st != NULL);
+	now = st ? dumpstr(st) : NULL;
+	T_STREQ(now, before);
+	T_OK(st && store_tip(st, "ghost") == NULL);
+	T_OK(st && store_get(st, "s1", NULL));
+	free(now);
+	store_close(st);
+	s = slurp(path);
+	T_OK(s && strncmp(s, "contree-log 2\n", 14) == 0);
+	free(s);
+	/* once: opening again changes nothing */
+	st = store_open(path);
+	now = st ? dumpstr(st) : NULL;
+	T_STREQ(now, before);
+	free(now);
+	/* and ids go on after the old ones */
+	T_OK(st && add(st, "s1", STORE_CD, "i", "/", NULL) > ids[7]);
+	store_close(st);
+	free(before);
+	free(v1);
+	free(path);
+}
+
+static int
+child_add_a(const char *path)
+{
+	struct store *st = store_open(path);
+
+	return st && add(st, "a", STORE_CD, "i1", "/lost", NULL) > 0 ? 0 : 1;
+}
+
+/* The last sess record of key in the index at path: its size field. */
+static long long
+indexed_size(const char *path, const char *key)
+{
+	char *s = slurp(path), *p, *want = xasprintf("\nsess\t%s\t", key);
+	long long size = -1;
+
+	for (p = s; p && (p = strstr(p, want)); p++)
+		size = atoll(p + strlen(want));
+	free(want);
+	free(s);
+	return size;
+}
+
+static void
+test_kill_mid_append(void)
+{
+	char *path = newpath(), *fa, *s;
+	struct store *st = store_open(path);
+	struct store_session *l;
+	struct stat sb;
+	size_t n, k;
+
+	add(st, "a", STORE_USE, "i1", "", NULL);
+	add(st, "b", STORE_USE, "i2", "", NULL);
+	store_close(st);
+	fa = sfile(path, "a");
+	/* killed after the index got the summary, before the log: */
+	T_OK(die_at("append: index written", path, child_add_a));
+	stat(fa, &sb);
+	T_OK(indexed_size(path, "a") > (long long)sb.st_size);
+	/* session list reads that session's log and corrects the index */
+	st = store_open(path);
+	l = store_list(st, &n);
+	T_INTEQ(n, 2);
+	k = n == 2 && strcmp(l[1].key, "a") == 0;
+	T_OK(n == 2 && strcmp(l[k].key, "a") == 0 && l[k].tip->id == 1 &&
+	    l[k].nentries == 1);
+	free(l);
+	store_close(st);
+	T_INTEQ(indexed_size(path, "a"), (long long)sb.st_size);
+	/* a torn record in the log (killed mid-write): the same */
+	st = store_open(path);
+	T_OK(add(st, "a", STORE_CD, "i1", "/x", NULL) == 4);
+	store_close(st);
+	s = slurp(fa);
+	stat(fa, &sb);
+	spit(fa, s, (size_t)sb.st_size - 5);
+	free(s);
+	quiet();
+	st = store_open(path);
+	l = store_list(st, &n);
+	free(heard());
+	T_OK(n == 2 && strcmp(l[0].key, "a") == 0 && l[0].tip->id == 1);
+	free(l);
+	T_OK(store_tip(st, "a") && store_tip(st, "a")->id == 1);
+	/* the next id is still new: 4 was issued */
+	T_INTEQ(add(st, "b", STORE_CD, "i2", "/y", NULL), 5);
+	store_close(st);
+	stat(fa, &sb);
+	T_INTEQ(indexed_size(path, "a"), (long long)sb.st_size);
+	/* the index lost: rebuilt from the session logs */
+	unlink(path);
+	quiet();
+	st = store_open(path);
+	s = heard();
+	T_OK(contains(s, "rebuilt the index"));
+	free(s);
+	n = 0;
+	l = st ? store_list(st, &n) : NULL;
+	T_INTEQ(n, 2);
+	T_OK(l && n == 2 && strcmp(l[0].key, "b") == 0 &&
+	    l[0].tip->id == 5 && strcmp(l[1].key, "a") == 0);
+	free(l);
+	T_INTEQ(add(st, "a", STORE_CD, "i1", "/z", NULL), 6);
+	store_close(st);
+	free(fa);
+	free(path);
+}
+
+static int
+child_sessions(const char *path, int who, int count)
+{
+	struct store *st = store_open(path);
+	char key[16];
+	int i, fails = 0;
+
+	snprintf(key, sizeof key, "p%d", who % 3);
+	for (i = 0; st && i < count; i++)
+		if (add(st, key, i ? STORE_RUN : STORE_USE, "img", "t", "op") < 0)
+			fails++;
+	store_close(st);
+	return st ? fails : 1;
+}
+
+/* Several processes, some in the same session, some in others. */
+static void
+test_profile_concurrency(void)
+{
+	char *path = newpath(), *seen;
+	struct store *st;
+	struct store_session *l;
+	const struct store_entry **ev;
+	pid_t pids[6];
+	int i, ws, fails = 0, dup = 0;
+	size_t n, k, tot = 0;
+	char key[16];
+
+	for (i = 0; i < 6; i++)
+		if ((pids[i] = fork()) == 0)
+			_exit(child_sessions(path, i, 30));
+	for (i = 0; i < 6; i++)
+		if (waitpid(pids[i], &ws, 0) < 0 || !WIFEXITED(ws) ||
+		    WEXITSTATUS(ws))
+			fails++;
+	T_INTEQ(fails, 0);
+	st = store_open(path);
+	seen = xcalloc(181, 1);
+	for (i = 0; i < 3; i++) {
+		snprintf(key, sizeof key, "p%d", i);
+		ev = store_entries(st, key, &n);
+		T_INTEQ(n, 60);
+		T_INTEQ(store_depth(st, key), 60);
+		for (k = 0; k < n; k++)
+			if (ev[k]->id < 1 || ev[k]->id > 180 || seen[ev[k]->id]++)
+				dup++;
+		tot += n;
+		free(ev);
+	}
+	T_INTEQ(dup, 0);
+	T_INTEQ(tot, 180);
+	l = store_list(st, &n);
+	T_INTEQ(n, 3);
+	for (k = 0; k < n; k++)
+		T_INTEQ(l[k].nentries, 60);
+	free(l);
+	free(seen);
+	store_close(st);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -1992,6 +2348,20 @@ main(void)
 	test_repair();
 	test_sweep();
 	test_full_disk();
+	/* the same behaviour through a profile */
+	profile = 1;
+	test_ids_and_delete();
+	test_derived();
+	test_refs();
+	test_list_order();
+	test_match();
+	test_history_cap();
+	test_transaction();
+	test_concurrency();
+	test_layout();
+	test_migration();
+	test_kill_mid_append();
+	test_profile_concurrency();
 	rmtree(tmpdir);
 	return T_END("unit_store");
 }
