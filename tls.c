@@ -872,10 +872,12 @@ engerr(struct tls *t, const char *host)
 
 /* The client profile: TLS 1.2 with ECDHE key exchange and AEAD ciphers
  * only (AES-GCM, ChaCha20-Poly1305), RSA and ECDSA server keys, SHA-2
- * (and SHA-1, still found in some chains) for signatures.  This is what
- * current servers offer; leaving out TLS 1.0/1.1, CBC, 3DES and static
- * RSA key exchange keeps the static binary small and the attack surface
- * narrow.  (br_ssl_client_init_full would link in all of BearSSL.) */
+ * for signatures.  This is what current servers offer; leaving out TLS
+ * 1.0/1.1, CBC, 3DES, static RSA key exchange and SHA-1 signatures
+ * (forgeable since 2020; no public CA has issued them since 2016; a root
+ * signed with SHA-1 still works: anchors are not checked by signature)
+ * keeps the static binary small and the attack surface narrow.
+ * (br_ssl_client_init_full would link in all of BearSSL.) */
 static void
 client_profile(br_ssl_client_context *c, br_x509_minimal_context *x)
 {
@@ -888,8 +890,8 @@ client_profile(br_ssl_client_context *c, br_x509_minimal_context *x)
 		BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
 	};
 	static const br_hash_class *const hashes[] = {
-		&br_sha1_vtable, &br_sha224_vtable, &br_sha256_vtable,
-		&br_sha384_vtable, &br_sha512_vtable
+		&br_sha224_vtable, &br_sha256_vtable, &br_sha384_vtable,
+		&br_sha512_vtable
 	};
 	size_t i;
 
@@ -916,6 +918,22 @@ client_profile(br_ssl_client_context *c, br_x509_minimal_context *x)
 	br_ssl_engine_set_default_chapol(&c->eng);
 }
 
+
+/* Fresh kernel entropy into the engine's DRBG before every handshake.
+ * BearSSL 0.6 seeds itself once per engine from RDRAND or /dev/urandom:
+ * the first is x86 only and the second is missing in an empty chroot;
+ * and a job forked after a connection (jobs.c) would otherwise repeat
+ * its parent's random stream: the same client random and ECDHE key in
+ * two processes. */
+static void
+reseed(void)
+{
+	unsigned char seed[32];
+
+	if (randbytes(seed, sizeof seed) == 0)
+		br_ssl_engine_inject_entropy(&cc.eng, seed, sizeof seed);
+	memzero(seed, sizeof seed);
+}
 
 /* For an IP literal host: its bytes into x (no SNI, no DNS-name check;
  * the SAN is matched in xw_end_chain). */
@@ -987,6 +1005,7 @@ tls_open(int fd, const char *host, const char *extra_ca, int timeout_ms,
 	snprintf(t->host, sizeof t->host, "%s", host);
 	iphost(&xw, host);
 	resume = lastsidlen > 0 && strcmp(lasthost, host) == 0;
+	reseed();
 	/* no SNI for an IP literal (RFC 6066); its SAN is checked by xw */
 	if (!br_ssl_client_reset(&cc, xw.iplen ? NULL : host, resume)) {
 		char words[256];
