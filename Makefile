@@ -144,7 +144,8 @@ demo:
 	$(MAKE) contree
 	sh tests/demo.sh
 
-# Static binary with musl (Debian: musl-tools), stripped: ./contree.
+# Static binary with musl (Debian: musl-tools), stripped: ./contree
+# (STATIC_OUT=path puts it elsewhere; make bench does).
 # One compiler run over the sources, so no musl object is left behind
 # for a later `make` to link with glibc.  Each flag earns its bytes (sizes
 # in README, "Static binary"):
@@ -158,13 +159,14 @@ demo:
 # Not taken: -z noseparate-code (would map rodata executable), -z norelro,
 # -fno-stack-protector (off already; not a size knob we want).
 MUSLCC = musl-gcc
+STATIC_OUT = contree
 BEARSSL_A = /usr/lib/$$(gcc -dumpmachine)/libbearssl.a
 STATIC_CFLAGS = -Os -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables -fno-pie -I/usr/include/bearssl
 STATIC_LDFLAGS = -static -no-pie -s -Wl,--gc-sections
 static: $(OBJ:.o=.c) compat_musl.c $(HDR)
 	objcopy -R .eh_frame $(BEARSSL_A) bearssl-static.a
-	$(MUSLCC) $(WFLAGS) $(STATIC_CFLAGS) $(STATIC_LDFLAGS) -o contree \
+	$(MUSLCC) $(WFLAGS) $(STATIC_CFLAGS) $(STATIC_LDFLAGS) -o $(STATIC_OUT) \
 		$(OBJ:.o=.c) compat_musl.c bearssl-static.a
 	rm -f bearssl-static.a
 
