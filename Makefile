@@ -170,10 +170,26 @@ static: $(OBJ:.o=.c) compat_musl.c $(HDR)
 		$(OBJ:.o=.c) compat_musl.c bearssl-static.a
 	rm -f bearssl-static.a
 
+# Where the static binary's bytes go, per file (numbers only).
+static-size:
+	MUSLCC="$(MUSLCC)" WFLAGS="$(WFLAGS)" STATIC_CFLAGS="$(STATIC_CFLAGS)" \
+		BEARSSL_A="$(BEARSSL_A)" SRC="$(OBJ:.o=.c) compat_musl.c" \
+		sh tests/static_size.sh
+
 # The static binary alone in an empty root: TLS and plain HTTP against
 # the fake server (CI runs it; needs root or unprivileged user namespaces).
 static-test: static
 	sh tests/static_smoke.sh ./contree
+
+# Debian package from the tree (debian/rules: dpkg-dev, no debhelper);
+# the .deb lands in ..; DEB_BUILD_OPTIONS=nocheck skips the tests.
+# Alpine: packaging/alpine/APKBUILD (abuild -r there).
+deb:
+	dpkg-buildpackage -us -uc -b
+
+# Both packages built in a scratch copy of the tree and checked (CI).
+pkg-test:
+	sh tests/packaging.sh
 
 # Install what building and testing need (Debian/Ubuntu apt-get, Alpine apk).
 deps:
@@ -190,6 +206,9 @@ install: contree
 	./contree completion bash > $(DESTDIR)$(BASHCOMPDIR)/contree
 	./contree completion zsh > $(DESTDIR)$(ZSHCOMPDIR)/_contree
 	./contree completion fish > $(DESTDIR)$(FISHCOMPDIR)/contree.fish
+	chmod 644 $(DESTDIR)$(BASHCOMPDIR)/contree \
+		$(DESTDIR)$(ZSHCOMPDIR)/_contree \
+		$(DESTDIR)$(FISHCOMPDIR)/contree.fish
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/contree \
@@ -202,5 +221,5 @@ clean:
 	rm -f contree $(OBJ) compat_musl.o $(TESTBIN) $(FUZZ) tests/bench_store \
 		bearssl-static.a
 
-.PHONY: all test asan fuzz bench demo static static-test deps install uninstall \
-	clean
+.PHONY: all test asan fuzz bench demo static static-size static-test deb \
+	pkg-test deps install uninstall clean
