@@ -45,6 +45,12 @@ row "contree --version: peak RSS" - "<2" MB
 row "session list: median wall" - "<2" ms
 row "session list: median CPU" - - ms
 row "session list: peak RSS" - "<2" MB
+row "static: contree --version: median wall" - "<2" ms
+row "static: contree --version: median CPU" - - ms
+row "static: contree --version: peak RSS" - "<2" MB
+row "static: session list: median wall" - "<2" ms
+row "static: session list: median CPU" - - ms
+row "static: session list: peak RSS" - "<2" MB
 row "shell: idle RSS" - - MB
 row "run -- true: client CPU (median)" - "<10" ms
 row "run -- true: requests" - "=2" ""
@@ -56,6 +62,10 @@ row "upload over loopback, plain" - ">500" MB/s
 row "download over loopback, plain" - ">500" MB/s
 row "upload over loopback, TLS" - ">200" MB/s
 row "download over loopback, TLS" - ">200" MB/s
+row "upload, plain: client CPU rate" - - MB/s
+row "download, plain: client CPU rate" - - MB/s
+row "upload, TLS: client CPU rate" - - MB/s
+row "download, TLS: client CPU rate" - - MB/s
 row "upload of 1 GB: peak RSS" - "<4" MB
 row "cat of 1 GB: peak RSS" - "<4" MB
 row "cp of 1 GB: peak RSS" - "<4" MB
@@ -72,10 +82,24 @@ row "mcp: 8 concurrent runs: wall / one run" - "<1.5" x
 row "static binary (make static), stripped" - "<400" KB
 row "static binary: the MCP server's share" - "<40" KB
 
+echo "== binary size"
+ls -l "$bin" | awk '{print "contree: " $5 " bytes (as built by make)"}'
+static=
+if command -v musl-gcc >/dev/null 2>&1 &&
+    make -s static STATIC_OUT="$tmp/contree-static" >"$tmp/static.log" 2>&1
+then
+	static=$tmp/contree-static
+	n=$(wc -c <"$static")
+	echo "make static: $n bytes"
+	row "static binary (make static), stripped" \
+	    "$(awk -v n="$n" 'BEGIN { printf "%.1f", n / 1000 }')" "<400" KB
+else
+	echo "make static: not built (no musl-gcc, or it failed)"
+fi
+echo
 echo "== start-up: contree --version and session list (no network)"
-python3 - "$bin" <<'PY'
+python3 - "$bin" $static <<'PY'
 import os, statistics, subprocess, sys, tempfile, time
-binary = os.path.abspath(sys.argv[1])
 home = tempfile.mkdtemp()
 env = {"HOME": home, "PATH": os.environ.get("PATH", ""),
        "CONTREE_TOKEN": "x", "CONTREE_URL": "http://127.0.0.1:9"}
@@ -83,8 +107,12 @@ rows = open(os.environ["BENCH_ROWS"], "a")
 null = os.open(os.devnull, os.O_RDWR)
 io = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
       (os.POSIX_SPAWN_DUP2, null, 2)]
-for args, name in ((["--version"], "contree --version"),
-                   (["session", "list"], "session list")):
+for binary, args, name in (
+        (sys.argv[1], ["--version"], "contree --version"),
+        (sys.argv[1], ["session", "list"], "session list"),
+        (sys.argv[-1], ["--version"], "static: contree --version"),
+        (sys.argv[-1], ["session", "list"], "static: session list"))[
+        :4 if len(sys.argv) > 2 else 2]:
     walls, cpus = [], []
     for _ in range(200):
         # posix_spawn and wait4: less of Python's own time in the wall
@@ -105,8 +133,8 @@ for args, name in ((["--version"], "contree --version"),
         rss = "%d KiB" % kib
     med = statistics.median(walls) * 1e3
     cpu = statistics.median(cpus) * 1e3
-    print("%-14s median %.2f ms wall (spawned from Python), %.2f ms CPU, "
-          "peak RSS %s" % (" ".join(args), med, cpu, rss))
+    print("%-26s median %.2f ms wall (spawned from Python), %.2f ms "
+          "CPU, peak RSS %s" % (name, med, cpu, rss))
     rows.write("%s: median wall\t%.2f\t<2\tms\n" % (name, med))
     rows.write("%s: median CPU\t%.2f\t-\tms\n" % (name, cpu))
     if kib is not None:
@@ -137,19 +165,6 @@ if hwm:
     with open(os.environ["BENCH_ROWS"], "a") as rows:
         rows.write("shell: idle RSS\t%.1f\t-\tMB\n" % (int(hwm[0]) / 1024))
 PY
-echo
-echo "== binary size"
-ls -l "$bin" | awk '{print "contree: " $5 " bytes (as built by make)"}'
-if command -v musl-gcc >/dev/null 2>&1 &&
-    make -s static STATIC_OUT="$tmp/contree-static" >"$tmp/static.log" 2>&1
-then
-	n=$(wc -c <"$tmp/contree-static")
-	echo "make static: $n bytes"
-	row "static binary (make static), stripped" \
-	    "$(awk -v n="$n" 'BEGIN { printf "%.1f", n / 1000 }')" "<400" KB
-else
-	echo "make static: not built (no musl-gcc, or it failed)"
-fi
 echo
 if [ -x tests/bench_store ]; then
 	echo "== session log"
@@ -182,6 +197,10 @@ if [ -f tests/bench_transfer.sh ]; then
 		pat=$(printf '%s' "${l%%/*}" | sed 's/[()]/./g')
 		row "${l#*/}" "$(grab transfer "^$pat  *[0-9.]* s  *\([0-9.]*\) MB\/s.*")" \
 		    "$(case $l in *TLS) echo ">200" ;; *) echo ">500" ;; esac)" MB/s
+		# the server is Python: the client's own rate, for the notes
+		c=${l#*/} c=${c%% over*}${c##*loopback}
+		row "$c: client CPU rate" "$(grab transfer \
+		    "^$pat .*client CPU  *[0-9.]* s ( *\([0-9.]*\) MB\/s).*")" - MB/s
 	done
 	row "upload of 1 GB: peak RSS" "$(grab transfer \
 	    '^upload plain .length.*peak RSS  *\([0-9.]*\) MB$')" "<4" MB

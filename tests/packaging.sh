@@ -7,7 +7,6 @@
 # functions run here with abuild's variables (no Alpine needed; check()
 # is `make test` again).  Last line "packaging: N passed, N failed".
 cd "$(dirname "$0")/.." || exit 2
-top=$(pwd)
 failed=0 checks=0
 w=$(mktemp -d) || exit 2
 trap 'rm -rf "$w"' EXIT
@@ -76,8 +75,10 @@ copy "$w/apk/tree"
 	set -e
 	startdir=$w/apk/tree/packaging/alpine
 	srcdir=$w/apk/src pkgdir=$w/apk/pkg
+	# shellcheck disable=SC2034  # read by the APKBUILD
 	CFLAGS="-Os" LDFLAGS=""
 	default_prepare() { :; }
+	# shellcheck disable=SC1091,SC2154
 	. "$startdir/APKBUILD"
 	builddir=$srcdir/$pkgname-$pkgver
 	[ "$pkgver" = "$ver" ] || { echo "pkgver $pkgver != $ver"; exit 1; }

@@ -7,6 +7,9 @@
 # images over HTTPS with auth.ini, the same over HTTP with the
 # environment.  Needs root (chroot) or unprivileged user namespaces
 # (unshare -r), python3 and openssl.  Exit 0 when every check passed.
+# $jail is a command prefix, split into words on purpose (mktemp paths
+# hold no blanks):
+# shellcheck disable=SC2086
 cd "$(dirname "$0")/.." || exit 2
 bin=${1:-./contree}
 failed=0 checks=0 pids=
