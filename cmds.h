@@ -17,6 +17,8 @@ int cmd_images_import(struct ctx *);
 int cmd_tag(struct ctx *);
 /* cmd_diff.c */
 int cmd_diff(struct ctx *);
+/* cmd_explore.c */
+int cmd_explore(struct ctx *);
 /* cmd_fs.c */
 int cmd_ls(struct ctx *);
 int cmd_cat(struct ctx *);
@@ -50,8 +52,9 @@ int cmd_op_show(struct ctx *);
 int cmd_op_cancel(struct ctx *);
 int cmd_op_wait(struct ctx *);
 /* cmd_misc.c */
-int cmd_build(struct ctx *);
 int cmd_agent(struct ctx *);
+/* cmd_build.c */
+int cmd_build(struct ctx *);
 /* cmd_shell.c */
 int cmd_shell(struct ctx *);
 int cmd_completion(struct ctx *);

@@ -140,6 +140,38 @@ resolve_ops(struct store *st, const char *session, char **args,
 	return 0;
 }
 
+int
+resolve_image(struct api *a, struct store *st, const char *session,
+    const char *ref, char image[37], const struct store_entry **entry)
+{
+	const struct store_entry *e = NULL;
+	int k = 0;
+
+	if (entry)
+		*entry = NULL;
+	if (st && !is_uuid(ref) && strncmp(ref, "tag:", 4) != 0) {
+		if ((k = store_ref_entry(st, session, ref, &e)) < 0) {
+			errwrap("image reference '%s'", ref);
+			return -1;
+		}
+		if (k == 0 && (e = store_branch_tip(st, session, ref)))
+			k = 1;
+	}
+	if (k == 1) {
+		memcpy(image, e->image, 37);
+		if (entry)
+			*entry = e;
+		return 0;
+	}
+	if (!a)
+		return -1;
+	if (api_image_resolve(a, ref, image) < 0) {
+		errwrap("unknown image '%s'", ref);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- records ---- */
 
 int
@@ -355,6 +387,8 @@ struct evrun {
 	char *status, *image, *error;
 	double duration;
 	int bad;                /* something we could not read: use GET */
+	op_live_fn live;        /* op_wait_live's hook, or NULL */
+	void *livearg;
 };
 
 /* A stdout/stderr event's bytes, appended to b. */
@@ -363,6 +397,7 @@ ev_output(struct evrun *e, struct buf *b, const struct json *j, int d)
 {
 	int val = json_get(j, d, "value"), enc = json_get(j, d, "encoding");
 	struct buf raw = {0};
+	size_t before = b->len;
 
 	if (val < 0) {
 		e->bad = 1;
@@ -374,6 +409,9 @@ ev_output(struct evrun *e, struct buf *b, const struct json *j, int d)
 	} else {
 		json_str(j, val, b);
 	}
+	if (e->live && b->len > before)
+		e->live(e->livearg, b == &e->out ? 1 : 2, b->p + before,
+		    b->len - before);
 }
 
 static void
@@ -538,11 +576,21 @@ int
 op_wait(struct api *a, const char *home, const char *uuid, int fromevents,
     struct buf *body, struct json *j)
 {
+	return op_wait_live(a, home, uuid, fromevents, NULL, NULL, body, j);
+}
+
+int
+op_wait_live(struct api *a, const char *home, const char *uuid,
+    int fromevents, op_live_fn live, void *arg, struct buf *body,
+    struct json *j)
+{
 	struct evrun ev;
 	int64_t delay = 100;
 	int rc;
 
 	memset(&ev, 0, sizeof ev);
+	ev.live = live;
+	ev.livearg = arg;
 	rc = interrupted ? -1 : api_events(a, uuid, ev_collect, &ev);
 	if (interrupted) {
 		ev_free(&ev);
@@ -572,6 +620,92 @@ op_wait(struct api *a, const char *home, const char *uuid, int fromevents,
 		}
 		delay = delay * 2 > 2000 ? 2000 : delay * 2;
 	}
+}
+
+/* ---- the environment of a run ---- */
+
+static void
+env_set(struct op_env *e, const char *k, size_t klen, const char *v)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (strlen(e->k[i]) == klen && strncmp(e->k[i], k, klen) == 0) {
+			free(e->v[i]);
+			e->v[i] = xstrdup(v);
+			return;
+		}
+	e->k = xreallocarray(e->k, e->n + 1, sizeof *e->k);
+	e->v = xreallocarray(e->v, e->n + 1, sizeof *e->v);
+	e->k[e->n] = xstrndup(k, klen);
+	e->v[e->n++] = xstrdup(v);
+}
+
+/* Drop k: the marker is ours, set anew for every spawn (and kept out
+ * of run's digest of --preserve-env). */
+static void
+env_del(struct op_env *e, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (strcmp(e->k[i], k) == 0) {
+			logmsg(LOG_WARNING, "%s is set by contree for every run; the value given is ignored",
+			    k);
+			free(e->k[i]);
+			free(e->v[i]);
+			e->k[i] = e->k[e->n - 1];
+			e->v[i] = e->v[--e->n];
+			return;
+		}
+}
+
+int
+op_env_check(char *const *pairs, int npairs)
+{
+	int i;
+
+	for (i = 0; i < npairs; i++)
+		if (pairs[i][0] == '=' || pairs[i][0] == '\0') {
+			seterr("invalid -e '%s': expected NAME=VALUE with a non-empty NAME",
+			    pairs[i]);
+			return -1;
+		}
+	return 0;
+}
+
+void
+op_env_build(struct op_env *e, const struct store_kv *base, size_t nbase,
+    char *const *pairs, int npairs)
+{
+	size_t i;
+	int k;
+
+	for (i = 0; i < nbase; i++)
+		env_set(e, base[i].name, strlen(base[i].name), base[i].value);
+	for (k = 0; k < npairs; k++) {
+		const char *eq = strchr(pairs[k], '=');
+
+		if (eq)
+			env_set(e, pairs[k], (size_t)(eq - pairs[k]), eq + 1);
+		else
+			env_set(e, pairs[k], strlen(pairs[k]), "");
+	}
+	env_del(e, OP_MARKER_ENV);
+}
+
+void
+op_env_free(struct op_env *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++) {
+		free(e->k[i]);
+		free(e->v[i]);
+	}
+	free(e->k);
+	free(e->v);
+	memset(e, 0, sizeof *e);
 }
 
 /* ---- spawn (never twice), cancel, import ---- */
@@ -612,6 +746,12 @@ op_run_json(const struct op_run *r, const char *marker, struct buf *out)
 	if (r->cwd && *r->cwd) {
 		jw_key(&w, "cwd");
 		jw_str(&w, r->cwd);
+	}
+	if (r->has_user) {
+		jw_key(&w, "uid");
+		jw_int(&w, r->uid);
+		jw_key(&w, "gid");
+		jw_int(&w, r->gid);
 	}
 	/* always sent: the marker rides along even when the rest of
 	 * the environment is baked into the image */
@@ -867,4 +1007,72 @@ op_import(struct api *a, const char *json, char uuid[37])
 		rc = api_reply_uuid(&body, "POST /images/import", uuid);
 	buf_free(&body);
 	return rc;
+}
+
+/* docker://<registry>/<path>:<tag> for a user's reference (cli.md §9.5). */
+char *
+op_registry_url(const char *ref)
+{
+	const char *slash;
+	char *first, *r, *last;
+
+	if (strncmp(ref, "docker://", 9) == 0)
+		return xstrdup(ref);
+	slash = strchr(ref, '/');
+	if (!slash) {
+		r = xasprintf("docker.io/library/%s", ref);
+	} else {
+		first = xstrndup(ref, (size_t)(slash - ref));
+		if (strpbrk(first, ".:")) {
+			if (strcmp(first, "docker.io") == 0 &&
+			    !strchr(slash + 1, '/'))
+				r = xasprintf("docker.io/library/%s", slash + 1);
+			else
+				r = xstrdup(ref);
+		} else {
+			r = xasprintf("docker.io/%s", ref);
+		}
+		free(first);
+	}
+	last = strrchr(r, '/');
+	if (!strchr(last ? last : r, ':')) {
+		char *t = xasprintf("%s:latest", r);
+
+		free(r);
+		r = t;
+	}
+	first = xasprintf("docker://%s", r);
+	free(r);
+	return first;
+}
+
+void
+op_import_json(const char *url, const char *tag, const char *user,
+    const char *pass, long long timeout, struct buf *js)
+{
+	struct jw w;
+
+	jw_init(&w, js, 0);
+	jw_obj(&w);
+	jw_key(&w, "registry");
+	jw_obj(&w);
+	jw_key(&w, "url");
+	jw_str(&w, url);
+	if (user) {
+		jw_key(&w, "credentials");
+		jw_obj(&w);
+		jw_key(&w, "username");
+		jw_str(&w, user);
+		jw_key(&w, "password");
+		jw_str(&w, pass);
+		jw_obj_end(&w);
+	}
+	jw_obj_end(&w);
+	jw_key(&w, "tag");
+	jw_str(&w, tag);
+	if (timeout >= 0) {
+		jw_key(&w, "timeout");
+		jw_int(&w, timeout);
+	}
+	jw_obj_end(&w);
 }

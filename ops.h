@@ -7,6 +7,8 @@
 #ifndef OPS_H
 #define OPS_H
 
+#include <stddef.h>
+
 struct api;
 struct buf;
 struct json;
@@ -42,6 +44,17 @@ int resolve_ops(struct store *st, const char *session, char **args,
     int nargs, char ***out, int *n);
 void free_ops(char **ops, int n);
 
+/* An image reference as every command takes it (cli.md §7.6, §8): a
+ * UUID; tag:NAME; a session reference (@, @-N, HEAD~N, @N ...) or a
+ * branch of session in st (st NULL: neither is looked up); else a tag
+ * name (api_image_resolve).  0 with image set and *entry (entry may be
+ * NULL) the session entry named, NULL for a UUID or tag; -1 with the
+ * slot set ("image reference 'X': ...", "unknown image 'X': ..."), or
+ * kept as it is when the API is needed and a is NULL. */
+struct store_entry;
+int resolve_image(struct api *a, struct store *st, const char *session,
+    const char *ref, char image[37], const struct store_entry **entry);
+
 /* ---- records (GET /v1/operations/<uuid>) ----
  * body receives the JSON and j is parsed over it (token 0 is the
  * object); on success the caller json_free()s j and buf_free()s body; on
@@ -69,6 +82,14 @@ int op_get(struct api *a, const char *home, const char *uuid,
  * Ctrl-C the slot says "User interrupted" (class ERR_INTR). */
 int op_wait(struct api *a, const char *home, const char *uuid,
     int fromevents, struct buf *body, struct json *j);
+/* op_wait that also hands every stdout (which 1) and stderr (2) chunk
+ * of the main process to live as the events stream delivers it (build
+ * shows each step's output as it runs).  Polling delivers nothing
+ * live: the caller then prints the record's output. */
+typedef void (*op_live_fn)(void *arg, int which, const char *p, size_t n);
+int op_wait_live(struct api *a, const char *home, const char *uuid,
+    int fromevents, op_live_fn live, void *arg, struct buf *body,
+    struct json *j);
 
 /* The sandbox exit code (metadata.result.state.exit_code, else
  * result.exit_code): 1 and *code set, or 0 if there is none. */
@@ -91,6 +112,24 @@ void op_stream(const struct json *j, const char *which, struct buf *out,
 void op_row(struct row *r, const struct json *j);
 
 /* ---- spawn, cancel, import ---- */
+
+/* The environment of a run (cli.md §9.2.1): the session's variables,
+ * then -e pairs over them.  k[i] = v[i], n of them; free with
+ * op_env_free. */
+struct op_env {
+	char **k, **v;
+	size_t n;
+};
+struct store_kv;
+/* Check -e pairs ("K=V", or "K" for an empty value): -1 with the slot
+ * set ("invalid -e 'X': ...") for one with an empty name. */
+int op_env_check(char *const *pairs, int npairs);
+/* e (zeroed by the caller) gets base (may be NULL), then the pairs
+ * (checked already) over it; OP_MARKER_ENV is dropped with a warning:
+ * contree sets it for every spawn. */
+void op_env_build(struct op_env *e, const struct store_kv *base,
+    size_t nbase, char *const *pairs, int npairs);
+void op_env_free(struct op_env *e);
 
 /* What POST /v1/instances is asked to run (cli.md §9.2.1, api.md).
  * Strings may be NULL where optional. */
@@ -115,6 +154,8 @@ struct op_run {
 	const char *stdin_data;         /* sent when has_stdin */
 	size_t stdin_len;
 	int has_stdin;
+	int has_user;                   /* send uid and gid (build's USER) */
+	long long uid, gid;
 };
 /* The request body for r; the marker rides in env as OP_MARKER_ENV. */
 void op_run_json(const struct op_run *r, const char *marker, struct buf *out);
@@ -139,5 +180,12 @@ int op_cancel(struct api *a, const char *uuid);
 /* POST /v1/images/import with the request json, never re-sent once
  * written: 0 with uuid set, or -1. */
 int op_import(struct api *a, const char *json, char uuid[37]);
+/* docker://<registry>/<path>:<tag> for a user's image reference
+ * (cli.md §9.5; `images import` and build's FROM).  Caller frees. */
+char *op_registry_url(const char *ref);
+/* The import request (api.md §2.3) into js: credentials when user is
+ * set, timeout when >= 0. */
+void op_import_json(const char *url, const char *tag, const char *user,
+    const char *pass, long long timeout, struct buf *js);
 
 #endif

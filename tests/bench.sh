@@ -187,6 +187,13 @@ if [ -f tests/bench_run.sh ]; then
 	    "$(grab run '.*dir (first): wall.*client CPU \([0-9.]*\) s.*')" - s
 	echo
 fi
+if [ -f tests/bench_explore.sh ]; then
+	echo "== explore"
+	part explore sh tests/bench_explore.sh
+	row "explore, 8 commands: wall / one command" \
+	    "$(grab explore '^explore of 8 \/ one run: \([0-9.]*\)x.*')" "<1.5" x
+	echo
+fi
 if [ -f tests/bench_transfer.sh ]; then
 	echo "== transfer"
 	part transfer sh tests/bench_transfer.sh
@@ -215,6 +222,11 @@ if [ -f tests/bench_diff.py ]; then
 	echo
 	echo "== diff"
 	python3 tests/bench_diff.py
+fi
+if [ -f tests/bench_build.sh ]; then
+	echo
+	echo "== build"
+	CONTREE_BIN=$bin sh tests/bench_build.sh
 fi
 
 # ---- the table
