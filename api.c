@@ -494,11 +494,7 @@ apierror(const struct api *a, int status, const char *reason,
 static long long
 retryafter(const char *v)
 {
-	static const char *const mon[] = { "Jan", "Feb", "Mar", "Apr", "May",
-	    "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-	char m[4];
-	int d, y, hh, mm, ss, i;
-	long long secs, days;
+	long long secs;
 
 	if (!v)
 		return -1;
@@ -515,23 +511,9 @@ retryafter(const char *v)
 		return (long long)(s * 1000);
 	}
 	/* IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" */
-	if (sscanf(v, "%*3s, %d %3s %d %d:%d:%d GMT", &d, m, &y, &hh, &mm,
-	    &ss) != 6)
+	if (parse_httpdate(v, &secs) < 0)
 		return -1;
-	for (i = 0; i < 12 && strcmp(m, mon[i]) != 0; i++)
-		;
-	if (i == 12)
-		return -1;
-	{
-		int yy = y - (i < 2), mo = i + 1;
-		long long era = (yy >= 0 ? yy : yy - 399) / 400;
-		long long yoe = yy - era * 400;
-		long long doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-		long long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-
-		days = era * 146097 + doe - 719468;
-	}
-	secs = days * 86400 + hh * 3600 + mm * 60 + ss - (long long)time(NULL);
+	secs -= (long long)time(NULL);
 	return secs < 0 ? 0 : secs * 1000;
 }
 

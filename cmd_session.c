@@ -189,15 +189,9 @@ uuid4(char out[37])
 {
 	unsigned char b[16];
 	char hex[33];
-	int fd = open("/dev/urandom", O_RDONLY);
-	ssize_t n = fd >= 0 ? read(fd, b, sizeof b) : -1;
 
-	if (fd >= 0)
-		close(fd);
-	if (n != (ssize_t)sizeof b) {
-		seterr("cannot read /dev/urandom:");
+	if (randbytes(b, sizeof b) < 0)
 		return -1;
-	}
 	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
 	hexstr(hex, b, sizeof b);

@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
@@ -1078,12 +1077,12 @@ excluded(const char *rel, const char *name, char *const *pats, int npats)
 	int i;
 
 	for (i = 0; default_excludes[i]; i++)
-		if (fnmatch(default_excludes[i], name, 0) == 0 ||
-		    fnmatch(default_excludes[i], rel, 0) == 0)
+		if (globmatch(default_excludes[i], name) ||
+		    globmatch(default_excludes[i], rel))
 			return 1;
 	for (i = 0; i < npats; i++)
-		if (fnmatch(pats[i], name, 0) == 0 ||
-		    fnmatch(pats[i], rel, 0) == 0)
+		if (globmatch(pats[i], name) ||
+		    globmatch(pats[i], rel))
 			return 1;
 	return 0;
 }

@@ -810,19 +810,9 @@ int
 op_marker(char hex[33])
 {
 	unsigned char r[16];
-	ssize_t n = -1;
-	int fd = open("/dev/urandom", O_RDONLY);
 
-	if (fd >= 0) {
-		do
-			n = read(fd, r, sizeof r);
-		while (n < 0 && errno == EINTR);
-		close(fd);
-	}
-	if (n != (ssize_t)sizeof r) {
-		seterr("/dev/urandom:");
+	if (randbytes(r, sizeof r) < 0)
 		return -1;
-	}
 	hexstr(hex, r, sizeof r);
 	return 0;
 }

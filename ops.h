@@ -163,7 +163,7 @@ void op_run_json(const struct op_run *r, const char *marker, struct buf *out);
 /* The environment variable that carries a spawn's marker. */
 #define OP_MARKER_ENV "CONTREE_SPAWN_ID"
 
-/* A fresh marker: 128 random bits from /dev/urandom as 32 lowercase hex
+/* A fresh marker: 128 random bits (randbytes) as 32 lowercase hex
  * digits. */
 int op_marker(char hex[33]);
 /* POST /v1/instances with the request json, whose env carries

@@ -19,6 +19,10 @@ int loglevel = LOG_INFO;
 const char *argv0 = "contree";
 volatile int interrupted;
 
+/* Not in POSIX 2008 (glibc and musl hide it under _DEFAULT_SOURCE); in
+ * every libc we build with: glibc 2.25+, musl 1.1.20+, the BSDs. */
+int getentropy(void *, size_t);
+
 static char errbuf[2048];
 static int errcls;
 
@@ -574,6 +578,181 @@ days_from_civil(long long y, int m, int d)
 	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 	return era * 146097 + doe - 719468;
+}
+
+int
+randbytes(void *p, size_t n)
+{
+	ssize_t k = -1;
+	int fd;
+
+	if (n <= 256 && getentropy(p, n) == 0)
+		return 0;
+	if ((fd = open("/dev/urandom", O_RDONLY)) >= 0) {
+		do
+			k = read(fd, p, n);
+		while (k < 0 && errno == EINTR);
+		close(fd);
+	}
+	if (k != (ssize_t)n) {
+		seterr("no random bytes: getentropy failed, and /dev/urandom:");
+		return -1;
+	}
+	return 0;
+}
+
+/* One bracket expression at p (just past '['): whether c is in it, and
+ * *end past its ']'.  -1 if the bracket is not closed: the '[' is then
+ * an ordinary character; -2 for an unknown [:class:] or an unclosed [.x.]:
+ * no match at all, as glibc (musl matches the rest). */
+static int
+bracket(const char *p, unsigned char c, const char **end)
+{
+	static const struct { const char *name; int (*f)(int); } cls[] = {
+		{"alnum", isalnum}, {"alpha", isalpha}, {"blank", isblank},
+		{"cntrl", iscntrl}, {"digit", isdigit}, {"graph", isgraph},
+		{"lower", islower}, {"print", isprint}, {"punct", ispunct},
+		{"space", isspace}, {"upper", isupper}, {"xdigit", isxdigit},
+	};
+	int neg = 0, in = 0, first = 1;
+
+	if (*p == '!' || *p == '^') {
+		neg = 1;
+		p++;
+	}
+	for (; *p && (*p != ']' || first); first = 0) {
+		unsigned char lo, hi;
+
+		if (p[0] == '[' && p[1] == ':') {
+			const char *q = strstr(p + 2, ":]");
+			size_t i, n;
+
+			if (!q)
+				return -1;
+			n = (size_t)(q - p - 2);
+			for (i = 0; i < LEN(cls); i++)
+				if (strlen(cls[i].name) == n &&
+				    memcmp(cls[i].name, p + 2, n) == 0)
+					break;
+			if (i == LEN(cls))
+				return -2;      /* the pattern is invalid */
+			if (cls[i].f(c))
+				in = 1;
+			p = q + 2;
+			continue;
+		}
+		if (p[0] == '[' && (p[1] == '.' || p[1] == '=')) {
+			/* collating symbol or equivalence class: in the C
+			 * locale only a single byte names one */
+			char z[3] = {p[1], ']', 0};
+			const char *q = strstr(p + 2, z);
+
+			if (!q)
+				return -2;
+			if (q == p + 3 && (unsigned char)p[2] == c)
+				in = 1;
+			p = q + 2;
+			continue;
+		}
+		if (*p == '\\' && p[1])
+			p++;
+		lo = hi = (unsigned char)*p++;
+		if (p[0] == '-' && p[1] && p[1] != ']') {
+			p++;
+			if (*p == '\\' && p[1])
+				p++;
+			hi = (unsigned char)*p++;
+		}
+		if (lo <= c && c <= hi)
+			in = 1;
+	}
+	if (*p != ']')
+		return -1;
+	*end = p + 1;
+	return in != neg;
+}
+
+int
+globmatch(const char *p, const char *s)
+{
+	const char *starp = NULL, *stars = NULL, *next;
+	int m;
+
+	for (;;) {
+		if (*p == '*') {
+			while (*p == '*')
+				p++;
+			if (!*p)
+				return 1;
+			starp = p;
+			stars = s;
+			continue;
+		}
+		if (!*s)
+			return !*p;
+		m = 0;
+		next = p + 1;
+		if (*p == '?')
+			m = 1;
+		else if (*p == '[' && (m = bracket(p + 1, (unsigned char)*s,
+		    &next)) >= 0)
+			;
+		else if (m == -2)
+			return 0;
+		else if (*p == '\\' && p[1])
+			m = p[1] == *s, next = p + 2;
+		else if (*p)
+			m = *p == *s, next = p + 1;
+		if (m > 0) {
+			p = next;
+			s++;
+			continue;
+		}
+		if (!starp)
+			return 0;
+		p = starp;
+		s = ++stars;
+	}
+}
+
+/* n decimal digits at *s (n = 1 also takes a second one): the value, or
+ * -1. */
+static int
+datefield(const char **s, int n)
+{
+	int v = 0, k = 0;
+
+	while (isdigit((unsigned char)**s) && (k < n || (n == 1 && k < 2))) {
+		v = v * 10 + (*(*s)++ - '0');
+		k++;
+	}
+	return k >= n ? v : -1;
+}
+
+int
+parse_httpdate(const char *s, long long *t)
+{
+	static const char mon[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	int d, m, y, hh, mm, ss;
+
+	if (!isalpha((unsigned char)s[0]) || !isalpha((unsigned char)s[1]) ||
+	    !isalpha((unsigned char)s[2]) || strncmp(s + 3, ", ", 2) != 0)
+		return -1;
+	s += 5;
+	if ((d = datefield(&s, 1)) < 1 || d > 31 || *s++ != ' ')
+		return -1;
+	for (m = 0; m < 12 && strncmp(s, mon + 3 * m, 3) != 0; m++)
+		;
+	if (m == 12 || s[3] != ' ')
+		return -1;
+	s += 4;
+	if ((y = datefield(&s, 4)) < 0 || *s++ != ' ' ||
+	    (hh = datefield(&s, 2)) < 0 || hh > 23 || *s++ != ':' ||
+	    (mm = datefield(&s, 2)) < 0 || mm > 59 || *s++ != ':' ||
+	    (ss = datefield(&s, 2)) < 0 || ss > 60 || strcmp(s, " GMT") != 0)
+		return -1;
+	*t = days_from_civil(y, m + 1, d) * 86400 + hh * 3600 + mm * 60 + ss;
+	return 0;
 }
 
 int64_t

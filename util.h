@@ -135,6 +135,22 @@ void memzero(void *p, size_t n);
  * 1-12, day 1-31; not range-checked). */
 long long days_from_civil(long long y, int m, int d);
 
+/* n (at most 256) random bytes from the kernel: getentropy(2), which
+ * needs no /dev (a static binary in an empty chroot), else
+ * /dev/urandom.  0, or -1 with the slot set. */
+int randbytes(void *p, size_t n);
+
+/* 1 if s matches the shell glob pat (POSIX fnmatch with no flags, one
+ * byte per character: '*' and '?' match '/' and a leading '.'; [...]
+ * with '!' or '^', ranges and [:class:]; '\\' quotes), else 0.  Ours
+ * because libc's fnmatch pulls wide-character tables into the static
+ * binary (16 KB). */
+int globmatch(const char *pat, const char *s);
+
+/* An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110) to Unix
+ * seconds in *t.  0, or -1 if s is not one. */
+int parse_httpdate(const char *s, long long *t);
+
 /* 1 if s is a lowercase canonical 8-4-4-4-12 UUID. */
 int is_uuid(const char *s);
 /* Time expression of cli.md §9.4.1 (--since/--until) to Unix seconds:

@@ -27,6 +27,10 @@ have zsh || need="$need zsh"            # completion script tests
 have fish || need="$need fish"
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx sh ||
 	need="$need busybox-static"
+have musl-gcc || need="$need musl-tools"            # make static
+have objcopy || need="$need binutils"               # make static
+[ -x /usr/bin/time ] || need="$need time"           # make bench
+have dpkg-buildpackage || need="$need dpkg-dev"     # make deb, pkg-test
 # libFuzzer and clang are only for `make fuzz`; not installed here.
 [ -z "$need" ] && exit 0
 if ! have apt-get; then

@@ -1,4 +1,5 @@
 /* unit_util.c - util.c through its interface. */
+#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -161,10 +162,88 @@ t_shsplit(void)
 	T_STREQ(split("\"in\\"), "MORE");
 }
 
+/* globmatch against the C library's fnmatch(pat, s, 0): fixed cases,
+ * then random patterns built from every construct it knows. */
+static void
+t_glob(void)
+{
+	static const struct { const char *p, *s; int m; } v[] = {
+		{"*.pyc", "a/b.pyc", 1}, {"*.pyc", "x.py", 0},
+		{"node_modules", "node_modules", 1}, {".git", "x.git", 0},
+		{"a?c", "a/c", 1}, {"[!a]b", "ab", 0}, {"[^a]b", "cb", 1},
+		{"[]]", "]", 1}, {"[a-c]x", "bx", 1}, {"[a-c]x", "dx", 0},
+		{"[[:digit:]]*", "7up", 1}, {"[[:upper:]]", "a", 0},
+		{"\\*", "*", 1}, {"\\*", "a", 0}, {"[ab", "[ab", 1},
+		{"*a*b*", "xxaxxbxx", 1}, {"*a*b", "ab.", 0}, {"", "", 1},
+		{"**", "", 1}, {"?", "", 0}, {"[\\]]", "]", 1},
+		{"[[:nope:]a]", "a", 0}, {"[[.a.]]", "a", 1},
+	};
+	static const char *const tok[] = {
+		"a", "b", "/", ".", "-", "*", "*", "?", "\\*", "\\a", "[ab]",
+		"[!a]", "[^b]", "[a-c]", "[]a]", "[!]]", "[[:alpha:]]",
+		"[[:punct:]b]", "[.-/]", "[\\]]", "[", "]", "!", "[[.a.]]",
+		"[[=b=]c]",
+	};
+	static const char alpha[] = "ab/.-*]![c";
+	unsigned seed = 12345;
+	size_t i;
+	int k, bad = 0;
+
+	for (i = 0; i < LEN(v); i++) {
+		T_INTEQ(globmatch(v[i].p, v[i].s), v[i].m);
+		T_INTEQ(fnmatch(v[i].p, v[i].s, 0) == 0, v[i].m);
+	}
+	for (k = 0; k < 200000; k++) {
+		char p[64] = "", s[16];
+		int j, n;
+
+		seed = seed * 1103515245 + 12345;
+		n = (int)(seed >> 16) % 5;
+		for (j = 0; j < n; j++) {
+			seed = seed * 1103515245 + 12345;
+			strcat(p, tok[(seed >> 16) % LEN(tok)]);
+		}
+		seed = seed * 1103515245 + 12345;
+		n = (int)(seed >> 16) % 6;
+		for (j = 0; j < n; j++) {
+			seed = seed * 1103515245 + 12345;
+			s[j] = alpha[(seed >> 16) % (sizeof alpha - 1)];
+		}
+		s[n] = 0;
+		if (globmatch(p, s) != (fnmatch(p, s, 0) == 0) && bad++ < 10)
+			fprintf(stderr, "glob '%s' '%s': %d\n", p, s,
+			    globmatch(p, s));
+	}
+	T_INTEQ(bad, 0);
+}
+
+/* The HTTP-date of Retry-After. */
+static void
+t_httpdate(void)
+{
+	long long t = 0;
+
+	T_INTEQ(parse_httpdate("Sun, 06 Nov 1994 08:49:37 GMT", &t), 0);
+	T_INTEQ(t, 784111777);
+	T_INTEQ(parse_httpdate("Thu, 01 Jan 1970 00:00:00 GMT", &t), 0);
+	T_INTEQ(t, 0);
+	T_INTEQ(parse_httpdate("Tue, 29 Feb 2028 23:59:60 GMT", &t), 0);
+	T_INTEQ(t, 1835481600);
+	T_INTEQ(parse_httpdate("Sun, 6 Nov 1994 08:49:37 GMT", &t), 0);
+	T_INTEQ(parse_httpdate("Sun, 06 Foo 1994 08:49:37 GMT", &t), -1);
+	T_INTEQ(parse_httpdate("Sun, 06 Nov 1994 08:49:37", &t), -1);
+	T_INTEQ(parse_httpdate("Sun, 06 Nov 1994 24:00:00 GMT", &t), -1);
+	T_INTEQ(parse_httpdate("Sunday, 06-Nov-94 08:49:37 GMT", &t), -1);
+	T_INTEQ(parse_httpdate("Sun, 06 Nov 94 08:49:37 GMT", &t), -1);
+	T_INTEQ(parse_httpdate("", &t), -1);
+}
+
 int
 main(void)
 {
 	t_shsplit();
+	t_glob();
+	t_httpdate();
 	t_b64();
 	t_parse_ll();
 	t_buf();
