@@ -1,0 +1,2684 @@
+/* cmd_mcp.c - `contree mcp`: the ConTree MCP server (mcp.c speaks the
+ * protocol), and `contree mcp config`.
+ *
+ * Tools, resources and prompts are tables.  A tool's arguments and its
+ * result fields are rows of struct arg; the same rows give the JSON
+ * Schemas of tools/list, the check of a call's arguments (done in the
+ * parent, before any job starts: a bad call is answered at once) and
+ * the defaults the tool reads.  Every tool that talks to the API runs in
+ * a job (a child process, mcp_job); the few local ones run inline. */
+#define _XOPEN_SOURCE 700    /* realpath */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cmds.h"
+#include "contree.h"
+#include "files.h"
+#include "json.h"
+#include "manual.h"
+#include "mcp.h"
+#include "ops.h"
+#include "store.h"
+#include "util.h"
+
+#define READ_MAX (1 << 20)      /* read_file refuses larger files */
+#define WAIT_MARGIN 120         /* seconds a wait may exceed its timeout */
+
+static struct ctx *C;           /* the command's context */
+static char *root;              /* --root, resolved */
+
+/* ---- tables ---- */
+
+/* Argument and result rows.  Types: s string, i integer, n number, b
+ * boolean, o object (arguments: of strings), a array of strings, A array
+ * of objects, e string from choices. */
+enum { REQ = 1, NUL = 2 };
+struct arg {
+	const char *name;
+	char type, flags;
+	const char *def;        /* default as JSON text, or NULL */
+	const char *desc;
+	const char *const *choices;
+};
+
+enum {                          /* annotations; LOCAL: no job */
+	RO = 1, DESTR = 2, IDEM = 4, OPEN = 8, LOCAL = 16
+};
+struct tc;
+struct tool {
+	const char *name, *title, *desc;
+	const struct arg *in, *out;
+	int flags;
+	int (*fn)(struct tc *);
+};
+
+/* What a tool runs with. */
+struct tc {
+	struct mcp_req *r;
+	const struct tool *t;
+	const struct json *j;
+	int args;               /* token of arguments, or -1 */
+	struct api *a;
+	struct buf out;         /* the result object */
+	struct jw w;
+	char *keep[32];         /* strings handed out by S() */
+	int nkeep;
+};
+
+#define A(...) ((const char *const[]){__VA_ARGS__, NULL})
+#define E {0, 0, 0, NULL, NULL, NULL}
+
+static const char *const statuses[] = {
+	"PENDING", "ASSIGNED", "EXECUTING", "SUCCESS", "FAILED", "CANCELLED",
+	NULL
+};
+static const char *const sections[] = {
+	"workflow", "reference", "quickstart", "state", "async", "tagging",
+	"errors", NULL
+};
+
+static const struct arg run_in[] = {
+	{"command", 's', REQ, NULL, "Command line; run by /bin/sh -c unless shell is false (then split on white space)", NULL},
+	{"image", 's', REQ, NULL, "Image to start from: a UUID or tag:NAME", NULL},
+	{"shell", 'b', 0, "true", "Run command through /bin/sh -c", NULL},
+	{"env", 'o', 0, NULL, "Environment variables {NAME: value}", NULL},
+	{"cwd", 's', 0, "\"/root\"", "Working directory in the sandbox", NULL},
+	{"timeout", 'i', 0, "30", "Time limit of the command in seconds", NULL},
+	{"disposable", 'b', 0, "true", "Discard the sandbox's changes; false keeps them as a new image (result_image_uuid)", NULL},
+	{"stdin", 's', 0, NULL, "Text given to the command on standard input", NULL},
+	{"directory_state_id", 's', 0, NULL, "Files prepared by rsync, placed before the command starts", NULL},
+	{"files", 'o', 0, NULL, "Uploaded files to place {container path: file UUID from upload}", NULL},
+	{"wait", 'b', 0, "true", "Wait for the result; false returns operation_id at once (see wait_operations)", NULL},
+	{"truncate_output_at", 'i', 0, "8000", "Keep at most this many bytes of stdout and of stderr", NULL},
+	E
+};
+static const struct arg op_out[] = {
+	{"operation_id", 's', REQ, NULL, NULL, NULL},
+	{"uuid", 's', 0, NULL, NULL, NULL},
+	{"kind", 's', 0, NULL, NULL, NULL},
+	{"status", 's', REQ, NULL, NULL, NULL},
+	{"error", 's', NUL, NULL, NULL, NULL},
+	{"exit_code", 'i', NUL, NULL, NULL, NULL},
+	{"timed_out", 'b', 0, NULL, NULL, NULL},
+	{"stdout", 's', 0, NULL, NULL, NULL},
+	{"stderr", 's', 0, NULL, NULL, NULL},
+	{"stdout_truncated", 'b', 0, NULL, NULL, NULL},
+	{"stderr_truncated", 'b', 0, NULL, NULL, NULL},
+	{"image_uuid", 's', NUL, NULL, NULL, NULL},
+	{"result_image_uuid", 's', NUL, NULL, NULL, NULL},
+	{"tag", 's', NUL, NULL, NULL, NULL},
+	{"duration", 'n', NUL, NULL, NULL, NULL},
+	{"created_at", 's', NUL, NULL, NULL, NULL},
+	E
+};
+static const struct arg images_in[] = {
+	{"limit", 'i', 0, "100", "At most this many images (1-1000)", NULL},
+	{"offset", 'i', 0, "0", "Skip this many", NULL},
+	{"tagged", 'b', 0, NULL, "Only tagged images", NULL},
+	{"tag_prefix", 's', 0, NULL, "Only images whose tag starts with this", NULL},
+	{"since", 's', 0, NULL, "Created at or after (2026-01-31, 2h30m ago)", NULL},
+	{"until", 's', 0, NULL, "Created at or before", NULL},
+	E
+};
+static const struct arg images_out[] = {
+	{"images", 'A', REQ, NULL, "{uuid, tag, created_at}", NULL}, E
+};
+static const struct arg image_in[] = {
+	{"image", 's', REQ, NULL, "A UUID or tag:NAME", NULL}, E
+};
+static const struct arg image_out[] = {
+	{"uuid", 's', REQ, NULL, NULL, NULL},
+	{"tag", 's', NUL, NULL, NULL, NULL},
+	{"created_at", 's', NUL, NULL, NULL, NULL},
+	E
+};
+static const struct arg import_in[] = {
+	{"registry_url", 's', REQ, NULL, "docker://HOST/PATH:TAG (docker://docker.io/library/alpine:3.20)", NULL},
+	{"tag", 's', 0, NULL, "Tag for the imported image", NULL},
+	{"wait", 'b', 0, "true", "Wait for the import to finish", NULL},
+	{"i_accept_that_anonymous_access_might_be_rate_limited", 'b', 0, "false", "Import without registry credentials (see registry_auth)", NULL},
+	E
+};
+static const struct arg tag_in[] = {
+	{"image_uuid", 's', REQ, NULL, "The image (a UUID or tag:NAME)", NULL},
+	{"tag", 's', NUL, NULL, "New tag; null or empty removes the tag", NULL},
+	E
+};
+static const struct arg upload_in[] = {
+	{"path", 's', 0, NULL, "A local file under the server's root", NULL},
+	{"content", 's', 0, NULL, "Text to upload", NULL},
+	{"content_base64", 's', 0, NULL, "Bytes to upload, base64", NULL},
+	E
+};
+static const struct arg upload_out[] = {
+	{"uuid", 's', REQ, NULL, NULL, NULL},
+	{"sha256", 's', REQ, NULL, NULL, NULL},
+	{"size", 'i', 0, NULL, NULL, NULL},
+	E
+};
+static const struct arg download_in[] = {
+	{"image", 's', REQ, NULL, "A UUID or tag:NAME", NULL},
+	{"path", 's', REQ, NULL, "Absolute path of a file in the image", NULL},
+	{"destination", 's', REQ, NULL, "Local file to write, under the server's root", NULL},
+	{"executable", 'b', 0, "false", "Make the local file executable", NULL},
+	E
+};
+static const struct arg download_out[] = {
+	{"success", 'b', REQ, NULL, NULL, NULL},
+	{"source", 'o', REQ, NULL, NULL, NULL},
+	{"destination", 's', REQ, NULL, NULL, NULL},
+	{"size", 'i', REQ, NULL, NULL, NULL},
+	{"executable", 'b', REQ, NULL, NULL, NULL},
+	E
+};
+static const struct arg rsync_in[] = {
+	{"source", 's', REQ, NULL, "Local directory under the server's root", NULL},
+	{"destination", 's', REQ, NULL, "Directory in the sandbox", NULL},
+	{"exclude", 'a', 0, NULL, "Glob patterns matched against every path component and relative path (as .gitignore); dot files, node_modules, __pycache__, build and dist are always left out", NULL},
+	E
+};
+static const struct arg rsync_out[] = {
+	{"directory_state_id", 's', REQ, NULL, NULL, NULL},
+	{"destination", 's', REQ, NULL, NULL, NULL},
+	{"files", 'i', REQ, NULL, NULL, NULL},
+	{"uploaded", 'i', REQ, NULL, NULL, NULL},
+	{"skipped", 'a', 0, NULL, "symlinks leading out of the root", NULL},
+	E
+};
+static const struct arg ls_in[] = {
+	{"image", 's', REQ, NULL, "A UUID or tag:NAME", NULL},
+	{"path", 's', 0, "\"/\"", "Absolute directory path", NULL},
+	E
+};
+static const struct arg ls_out[] = {
+	{"path", 's', REQ, NULL, NULL, NULL},
+	{"count", 'i', REQ, NULL, NULL, NULL},
+	{"files", 'A', REQ, NULL, "{name, path, type, size, mode, target}", NULL},
+	E
+};
+static const struct arg read_in[] = {
+	{"image", 's', REQ, NULL, "A UUID or tag:NAME", NULL},
+	{"path", 's', REQ, NULL, "Absolute path of a file (at most 1 MiB; larger: download)", NULL},
+	E
+};
+static const struct arg read_out[] = {
+	{"path", 's', REQ, NULL, NULL, NULL},
+	{"content", 's', REQ, NULL, NULL, NULL},
+	{"encoding", 'e', REQ, NULL, NULL, A("utf-8", "base64")},
+	{"bytes_size", 'i', REQ, NULL, NULL, NULL},
+	E
+};
+static const struct arg none_in[] = { E };
+static const struct arg whoami_out[] = {
+	{"token_uuid", 's', 0, NULL, NULL, NULL},
+	{"permissions", 'o', 0, NULL, NULL, NULL},
+	{"limits", 'o', 0, NULL, NULL, NULL},
+	E
+};
+static const struct arg ops_in[] = {
+	{"limit", 'i', 0, "100", "At most this many (1-1000)", NULL},
+	{"status", 'e', 0, NULL, "Only operations in this state", statuses},
+	{"type", 'e', 0, NULL, "Only this kind", A("instance", "image_import")},
+	{"since", 's', 0, NULL, "Created at or after (2026-01-31, 2h30m ago)", NULL},
+	E
+};
+static const struct arg ops_out[] = {
+	{"operations", 'A', REQ, NULL, "{uuid, kind, status, error, created_at}", NULL}, E
+};
+static const struct arg opid_in[] = {
+	{"operation_id", 's', REQ, NULL, "Operation UUID", NULL}, E
+};
+static const struct arg wait_in[] = {
+	{"operation_ids", 'a', REQ, NULL, "Operation UUIDs", NULL},
+	{"timeout", 'i', 0, "300", "Give up waiting after this many seconds", NULL},
+	{"mode", 'e', 0, "\"all\"", "all: until every one ended; any: until one ended", A("all", "any")},
+	E
+};
+static const struct arg wait_out[] = {
+	{"results", 'o', REQ, NULL, "operation UUID -> operation", NULL},
+	{"completed", 'a', REQ, NULL, NULL, NULL},
+	{"pending", 'a', REQ, NULL, NULL, NULL},
+	{"cancelled", 'a', REQ, NULL, NULL, NULL},
+	{"timed_out", 'b', REQ, NULL, NULL, NULL},
+	E
+};
+static const struct arg cancel_out[] = {
+	{"cancelled", 'b', REQ, NULL, NULL, NULL},
+	{"operation_id", 's', REQ, NULL, NULL, NULL},
+	E
+};
+static const struct arg reg_in[] = {
+	{"registry_url", 's', REQ, NULL, "docker://HOST/... or a registry host", NULL}, E
+};
+static const struct arg regtok_out[] = {
+	{"registry", 's', REQ, NULL, NULL, NULL},
+	{"url", 's', REQ, NULL, NULL, NULL},
+	{"instructions", 's', REQ, NULL, NULL, NULL},
+	E
+};
+static const struct arg regauth_in[] = {
+	{"registry_url", 's', REQ, NULL, "docker://HOST/... or a registry host", NULL},
+	{"username", 's', REQ, NULL, "Registry user name", NULL},
+	{"token", 's', REQ, NULL, "Registry token or password (kept in memory only)", NULL},
+	E
+};
+static const struct arg regauth_out[] = {
+	{"registry", 's', REQ, NULL, NULL, NULL},
+	{"username", 's', REQ, NULL, NULL, NULL},
+	{"stored", 'b', REQ, NULL, NULL, NULL},
+	{"note", 's', 0, NULL, NULL, NULL},
+	E
+};
+static const struct arg guide_in[] = {
+	{"section", 'e', 0, "\"workflow\"", "Which part of the guide", sections}, E
+};
+static const struct arg guide_out[] = {
+	{"section", 's', REQ, NULL, NULL, NULL},
+	{"content", 's', REQ, NULL, NULL, NULL},
+	{"available_sections", 'a', REQ, NULL, NULL, NULL},
+	E
+};
+
+static int t_run(struct tc *), t_images(struct tc *), t_image(struct tc *),
+    t_import(struct tc *), t_tag(struct tc *), t_upload(struct tc *),
+    t_download(struct tc *), t_rsync(struct tc *), t_ls(struct tc *),
+    t_read(struct tc *), t_whoami(struct tc *), t_ops(struct tc *),
+    t_op(struct tc *), t_wait(struct tc *), t_cancel(struct tc *),
+    t_regtok(struct tc *), t_regauth(struct tc *), t_guide(struct tc *);
+
+static const struct tool tools[] = {
+	{"run", "Run a command", "Run a command in a fresh sandbox started from an image and return its exit code and output. With disposable=false the sandbox's changes become a new image (result_image_uuid) to run the next step from. Recorded in the contree session log.",
+	    run_in, op_out, OPEN, t_run},
+	{"list_images", "List images", "List images, newest first; look for a prepared (tagged) image before building one.",
+	    images_in, images_out, RO | IDEM | OPEN, t_images},
+	{"get_image", "Get an image", "Look up one image by UUID or tag:NAME.",
+	    image_in, image_out, RO | IDEM | OPEN, t_image},
+	{"import_image", "Import an image", "Import an image from an OCI registry (docker://...).",
+	    import_in, op_out, OPEN, t_import},
+	{"set_tag", "Tag an image", "Set or remove the tag of an image. A tag names one image; setting it moves it.",
+	    tag_in, image_out, DESTR | IDEM | OPEN, t_tag},
+	{"upload", "Upload a file", "Upload a local file (under the server's root) or given content; returns the file UUID for run's files.",
+	    upload_in, upload_out, IDEM | OPEN, t_upload},
+	{"download", "Download a file", "Copy a file of an image to a local file under the server's root (written whole, then renamed into place).",
+	    download_in, download_out, DESTR | IDEM | OPEN, t_download},
+	{"rsync", "Sync a directory", "Upload a local directory (under the server's root) for run: returns a directory_state_id. Files are hashed and uploaded once; an unchanged tree gives the same id.",
+	    rsync_in, rsync_out, IDEM | OPEN, t_rsync},
+	{"list_files", "List a directory", "List a directory of an image without starting a sandbox (cheaper than run ls).",
+	    ls_in, ls_out, RO | IDEM | OPEN, t_ls},
+	{"read_file", "Read a file", "Read a file of an image without starting a sandbox: text as utf-8, other bytes as base64.",
+	    read_in, read_out, RO | IDEM | OPEN, t_read},
+	{"whoami", "Token and limits", "The API token's permissions and limits.",
+	    none_in, whoami_out, RO | IDEM | OPEN, t_whoami},
+	{"list_operations", "List operations", "List operations (runs and imports), newest first.",
+	    ops_in, ops_out, RO | IDEM | OPEN, t_ops},
+	{"get_operation", "Get an operation", "The state of one operation; a finished run with its exit code and output.",
+	    opid_in, op_out, RO | IDEM | OPEN, t_op},
+	{"wait_operations", "Wait for operations", "Wait until all (or any) of the operations ended, at most timeout seconds; says which are still pending.",
+	    wait_in, wait_out, RO | IDEM | OPEN, t_wait},
+	{"cancel_operation", "Cancel an operation", "Cancel a pending or running operation.",
+	    opid_in, cancel_out, DESTR | IDEM | OPEN, t_cancel},
+	{"registry_token_obtain", "Where to get a registry token", "Where to create an access token for a registry (for registry_auth); opens nothing.",
+	    reg_in, regtok_out, RO | IDEM | LOCAL, t_regtok},
+	{"registry_auth", "Registry credentials", "Keep registry credentials for import_image for the life of this server (in memory, never written or shown).",
+	    regauth_in, regauth_out, IDEM | LOCAL, t_regauth},
+	{"get_guide", "Read the guide", "How to use these tools well: workflow, reference, quickstart, state, async, tagging, errors.",
+	    guide_in, guide_out, RO | IDEM | LOCAL, t_guide},
+	{NULL, NULL, NULL, NULL, NULL, 0, NULL}
+};
+
+/* ---- schemas and arguments ---- */
+
+static void
+schema_type(struct jw *w, const struct arg *a)
+{
+	static const char *const names[] = {
+		"string", "integer", "number", "boolean", "object", "array",
+		"array", "string"
+	};
+	const char *p = strchr("sinboaAe", a->type);
+	const char *name = names[p ? p - "sinboaAe" : 0];
+
+	jw_key(w, "type");
+	if (a->flags & NUL) {
+		jw_arr(w);
+		jw_str(w, name);
+		jw_str(w, "null");
+		jw_arr_end(w);
+	} else {
+		jw_str(w, name);
+	}
+	if (a->type == 'a' || a->type == 'A') {
+		jw_key(w, "items");
+		jw_obj(w);
+		jw_key(w, "type");
+		jw_str(w, a->type == 'a' ? "string" : "object");
+		jw_obj_end(w);
+	}
+}
+
+static void
+schema(struct jw *w, const struct arg *args, int input)
+{
+	const struct arg *a;
+	struct json d;
+	int i;
+
+	jw_obj(w);
+	jw_key(w, "type");
+	jw_str(w, "object");
+	jw_key(w, "properties");
+	jw_obj(w);
+	for (a = args; a->name; a++) {
+		jw_key(w, a->name);
+		jw_obj(w);
+		schema_type(w, a);
+		if (input && a->type == 'o') {
+			jw_key(w, "additionalProperties");
+			jw_obj(w);
+			jw_key(w, "type");
+			jw_str(w, "string");
+			jw_obj_end(w);
+		}
+		if (a->choices) {
+			jw_key(w, "enum");
+			jw_arr(w);
+			for (i = 0; a->choices[i]; i++)
+				jw_str(w, a->choices[i]);
+			jw_arr_end(w);
+		}
+		if (a->def && json_parse_alloc(&d, a->def, strlen(a->def)) == 0) {
+			jw_key(w, "default");
+			jw_tok(w, &d, 0);
+			json_free(&d);
+		}
+		if (a->desc) {
+			jw_key(w, "description");
+			jw_str(w, a->desc);
+		}
+		jw_obj_end(w);
+	}
+	jw_obj_end(w);
+	jw_key(w, "required");
+	jw_arr(w);
+	for (a = args; a->name; a++)
+		if (a->flags & REQ)
+			jw_str(w, a->name);
+	jw_arr_end(w);
+	if (input) {
+		jw_key(w, "additionalProperties");
+		jw_bool(w, 0);
+	}
+	jw_obj_end(w);
+}
+
+static const struct arg *
+arg_find(const struct arg *args, const char *name)
+{
+	for (; args->name; args++)
+		if (strcmp(args->name, name) == 0)
+			return args;
+	return NULL;
+}
+
+/* Does value t fit a?  NULL, or what was expected. */
+static const char *
+misfit(const struct json *j, int t, const struct arg *a)
+{
+	enum json_type ty = j->tok[t].type;
+	int64_t v;
+	int c, i;
+
+	switch (a->type) {
+	case 's':
+		return ty == JSON_STRING ? NULL : "a string";
+	case 'i':
+		return ty == JSON_NUMBER && json_int64(j, t, &v) == 0 ? NULL :
+		    "an integer";
+	case 'n':
+		return ty == JSON_NUMBER ? NULL : "a number";
+	case 'b':
+		return ty == JSON_TRUE || ty == JSON_FALSE ? NULL :
+		    "true or false";
+	case 'o':
+		if (ty != JSON_OBJECT)
+			return "an object";
+		for (c = json_first(j, t); c >= 0; c = json_after(j, c))
+			if (j->tok[c + 1].type != JSON_STRING)
+				return "an object of strings";
+		return NULL;
+	case 'a':
+		if (ty != JSON_ARRAY)
+			return "an array of strings";
+		for (c = json_first(j, t); c >= 0; c = json_after(j, c))
+			if (j->tok[c].type != JSON_STRING)
+				return "an array of strings";
+		return NULL;
+	case 'e':
+		for (i = 0; a->choices[i]; i++)
+			if (json_streq(j, t, a->choices[i]))
+				return NULL;
+		return "one of the listed values";
+	}
+	return NULL;
+}
+
+/* Check arguments token args (-1: none) against t's; -1 with the slot
+ * naming the argument. */
+static int
+check_args(const struct tool *t, const struct json *j, int args)
+{
+	const struct arg *a;
+	const char *why;
+	char *k;
+	int c;
+
+	if (args >= 0 && j->tok[args].type != JSON_OBJECT) {
+		seterr("arguments must be an object");
+		return -1;
+	}
+	for (c = args < 0 ? -1 : json_first(j, args); c >= 0;
+	    c = json_after(j, c)) {
+		k = json_strdup(j, c);
+		if (!k || !(a = arg_find(t->in, k))) {
+			seterr("unknown argument '%s' for tool %s", k ? k : "?",
+			    t->name);
+			free(k);
+			return -1;
+		}
+		free(k);
+		if (j->tok[c + 1].type == JSON_NULL && !(a->flags & REQ))
+			continue;
+		if ((why = misfit(j, c + 1, a))) {
+			seterr("argument '%s' must be %s", a->name, why);
+			return -1;
+		}
+	}
+	for (a = t->in; a->name; a++) {
+		if (!(a->flags & REQ))
+			continue;
+		c = args < 0 ? -1 : json_get(j, args, a->name);
+		if (c < 0 || j->tok[c].type == JSON_NULL) {
+			seterr("missing required argument '%s'", a->name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The value token of argument name, or -1 (absent or null). */
+static int
+T(struct tc *c, const char *name)
+{
+	int t = c->args < 0 ? -1 : json_get(c->j, c->args, name);
+
+	return t >= 0 && c->j->tok[t].type != JSON_NULL ? t : -1;
+}
+
+static const char *
+keep(struct tc *c, char *s)
+{
+	if (s && c->nkeep < (int)LEN(c->keep))
+		c->keep[c->nkeep++] = s;
+	return s;
+}
+
+/* String argument (or its default), or NULL; valid during the call. */
+static const char *
+S(struct tc *c, const char *name)
+{
+	const struct arg *a = arg_find(c->t->in, name);
+	int t = T(c, name);
+	struct json d;
+	char *s = NULL;
+
+	if (t >= 0)
+		return keep(c, json_strdup(c->j, t));
+	if (a && a->def && json_parse_alloc(&d, a->def, strlen(a->def)) == 0) {
+		s = json_strdup(&d, 0);
+		json_free(&d);
+	}
+	return keep(c, s);
+}
+
+static long long
+I(struct tc *c, const char *name)
+{
+	const struct arg *a = arg_find(c->t->in, name);
+	int64_t v = 0;
+	int t = T(c, name);
+
+	if (t >= 0 && json_int64(c->j, t, &v) == 0)
+		return v;
+	return a && a->def ? atoll(a->def) : 0;
+}
+
+static int
+B(struct tc *c, const char *name)
+{
+	const struct arg *a = arg_find(c->t->in, name);
+	int t = T(c, name);
+
+	if (t >= 0)
+		return json_bool(c->j, t) == 1;
+	return a && a->def && strcmp(a->def, "true") == 0;
+}
+
+/* ---- results ---- */
+
+/* content + structuredContent from the object in c->out, or an isError
+ * result from the slot. */
+static void
+tool_result(struct tc *c, int rc, struct buf *res)
+{
+	struct jw w;
+
+	jw_init(&w, res, 0);
+	buf_puts(res, "{\"content\":[{\"type\":\"text\",\"text\":");
+	if (rc < 0) {
+		jw_str(&w, *geterr() ? geterr() : "failed");
+		buf_puts(res, "}],\"isError\":true}");
+		return;
+	}
+	jw_strn(&w, c->out.p, c->out.len);
+	buf_puts(res, "}],\"structuredContent\":");
+	buf_add(res, c->out.p, c->out.len);
+	buf_addc(res, '}');
+}
+
+static void
+tc_free(struct tc *c)
+{
+	while (c->nkeep)
+		free(c->keep[--c->nkeep]);
+	buf_free(&c->out);
+}
+
+static int
+tc_init(struct tc *c, struct mcp_req *r, const struct tool *t)
+{
+	int p;
+
+	memset(c, 0, sizeof *c);
+	c->r = r;
+	c->t = t;
+	c->j = r->j;
+	c->args = r->params < 0 ? -1 :
+	    json_get(r->j, r->params, "arguments");
+	if (c->args >= 0 && r->j->tok[c->args].type == JSON_NULL)
+		c->args = -1;
+	jw_init(&c->w, &c->out, 0);
+	(void)p;
+	return 0;
+}
+
+/* In a job: the call's tool against the API. */
+static int
+tool_job(struct mcp_req *r)
+{
+	struct tc c;
+	struct buf res = {0};
+	int rc;
+
+	tc_init(&c, r, r->user);
+	clearerr_slot();
+	if (!(c.a = ctx_api(C))) {
+		rc = -1;
+	} else {
+		api_forget(c.a);
+		jw_obj(&c.w);
+		rc = c.t->fn(&c);
+		if (rc == 0)
+			jw_obj_end(&c.w);
+	}
+	tool_result(&c, rc, &res);
+	mcp_answer(r, &res);
+	buf_free(&res);
+	tc_free(&c);
+	return 0;
+}
+
+/* ---- methods ---- */
+
+static const struct tool *
+tool_find(const char *name)
+{
+	const struct tool *t;
+
+	for (t = tools; t->name; t++)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+static int
+m_tools_list(struct mcp_req *r, struct buf *res)
+{
+	const struct tool *t;
+	struct jw w;
+
+	(void)r;
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	jw_key(&w, "tools");
+	jw_arr(&w);
+	for (t = tools; t->name; t++) {
+		jw_obj(&w);
+		jw_key(&w, "name");
+		jw_str(&w, t->name);
+		jw_key(&w, "title");
+		jw_str(&w, t->title);
+		jw_key(&w, "description");
+		jw_str(&w, t->desc);
+		jw_key(&w, "inputSchema");
+		schema(&w, t->in, 1);
+		jw_key(&w, "outputSchema");
+		schema(&w, t->out, 0);
+		jw_key(&w, "annotations");
+		jw_obj(&w);
+		jw_key(&w, "title");
+		jw_str(&w, t->title);
+		jw_key(&w, "readOnlyHint");
+		jw_bool(&w, t->flags & RO);
+		jw_key(&w, "destructiveHint");
+		jw_bool(&w, (t->flags & DESTR) != 0);
+		jw_key(&w, "idempotentHint");
+		jw_bool(&w, (t->flags & IDEM) != 0);
+		jw_key(&w, "openWorldHint");
+		jw_bool(&w, (t->flags & OPEN) != 0);
+		jw_obj_end(&w);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	return 0;
+}
+
+static int
+m_tools_call(struct mcp_req *r, struct buf *res)
+{
+	const struct tool *t;
+	struct tc c;
+	char *name;
+	int rc, nt;
+
+	nt = r->params < 0 ? -1 : json_get(r->j, r->params, "name");
+	name = nt < 0 ? NULL : json_strdup(r->j, nt);
+	if (!name || !(t = tool_find(name))) {
+		seterr("Unknown tool: %s", name ? name : "(no name)");
+		free(name);
+		return MCP_EPARAMS;
+	}
+	free(name);
+	tc_init(&c, r, t);
+	if (check_args(t, r->j, c.args) < 0) {
+		tool_result(&c, -1, res);
+		return 0;
+	}
+	r->user = t;
+	if (!(t->flags & LOCAL))
+		return mcp_job(r, tool_job);
+	jw_obj(&c.w);
+	rc = t->fn(&c);
+	if (rc == 0)
+		jw_obj_end(&c.w);
+	tool_result(&c, rc, res);
+	tc_free(&c);
+	return 0;
+}
+
+/* ---- helpers of the tools ---- */
+
+static int
+resolve(struct tc *c, const char *ref, char uuid[37])
+{
+	if (!ref || !*ref) {
+		seterr("no image given");
+		return -1;
+	}
+	return api_image_resolve(c->a, ref, uuid);
+}
+
+/* A string member of object t (or null) under key. */
+static void
+copy_str(struct jw *w, const struct json *j, int t, const char *key,
+    const char *as)
+{
+	int v = t < 0 ? -1 : json_get(j, t, key);
+
+	jw_key(w, as ? as : key);
+	if (v >= 0 && j->tok[v].type == JSON_STRING)
+		jw_tok(w, j, v);
+	else
+		jw_null(w);
+}
+
+/* The flat shape of an operation record j (token 0). */
+static void
+op_flat(struct jw *w, const struct json *j, const char *uuid,
+    const char *image)
+{
+	struct buf b = {0};
+	long long code;
+	char *s;
+	int t, tr, inst;
+
+	jw_key(w, "operation_id");
+	jw_str(w, uuid);
+	jw_key(w, "uuid");
+	jw_str(w, uuid);
+	copy_str(w, j, 0, "kind", NULL);
+	jw_key(w, "status");
+	jw_str(w, op_status_name(op_status(j, 0)) ?
+	    op_status_name(op_status(j, 0)) : "UNKNOWN");
+	copy_str(w, j, 0, "error", NULL);
+	copy_str(w, j, 0, "created_at", NULL);
+	t = json_get(j, 0, "duration");
+	jw_key(w, "duration");
+	if (t >= 0 && j->tok[t].type == JSON_NUMBER)
+		jw_tok(w, j, t);
+	else
+		jw_null(w);
+	t = json_get(j, 0, "kind");
+	inst = t < 0 || json_streq(j, t, "instance");
+	if (inst) {
+		jw_key(w, "exit_code");
+		if (op_exit_code(j, &code))
+			jw_int(w, code);
+		else
+			jw_null(w);
+		jw_key(w, "timed_out");
+		jw_bool(w, op_timed_out(j));
+		op_stream(j, "stdout", &b, &tr);
+		jw_key(w, "stdout");
+		jw_strn(w, b.p ? b.p : "", b.len);
+		jw_key(w, "stdout_truncated");
+		jw_bool(w, tr);
+		buf_reset(&b);
+		op_stream(j, "stderr", &b, &tr);
+		jw_key(w, "stderr");
+		jw_strn(w, b.p ? b.p : "", b.len);
+		jw_key(w, "stderr_truncated");
+		jw_bool(w, tr);
+		buf_free(&b);
+		if (image) {
+			jw_key(w, "image_uuid");
+			jw_str(w, image);
+		} else {
+			copy_str(w, j, json_get(j, 0, "metadata"), "image",
+			    "image_uuid");
+		}
+	}
+	s = op_result_image(j);
+	jw_key(w, "result_image_uuid");
+	jw_str(w, s);
+	free(s);
+	copy_str(w, j, json_get(j, 0, "result"), "tag", NULL);
+}
+
+/* Record a run in the session log (design.md §3): the image it started
+ * from (a `use` entry unless an entry of the session already has it),
+ * then the run.  Failures are logged, never the call's failure. */
+static void
+record(const char *img, const char *ref, const char *title,
+    const char *uuid, const struct json *j, int disp)
+{
+	struct store *st = ctx_store(C);
+	const struct store_entry **e;
+	struct store_new n;
+	char *res = NULL, *branch = NULL;
+	long long from = 0;
+	size_t ne = 0, i;
+
+	if (!st)
+		goto fail;
+	e = store_entries(st, C->session, &ne);
+	for (i = ne; i-- > 0 && !from;)
+		if (strcmp(e[i]->image, img) == 0)
+			from = e[i]->id;
+	free(e);
+	memset(&n, 0, sizeof n);
+	if (!from) {
+		n.kind = STORE_USE;
+		n.image = img;
+		n.title = ref;
+		if ((from = store_append(st, C->session, &n, NULL)) < 0)
+			goto fail;
+	}
+	memset(&n, 0, sizeof n);
+	n.title = title;
+	n.op = uuid;
+	n.from = from;
+	n.image = img;
+	if (!j) {
+		branch = xasprintf("%s-%s", disp ? "disposable" : "detached",
+		    uuid);
+		n.kind = disp ? STORE_RUN_DISPOSABLE : STORE_RUN_DETACHED;
+		n.branch = branch;
+		if (store_append(st, C->session, &n, NULL) < 0 ||
+		    store_pending_add(st, C->session, uuid, title, branch,
+		    disp) < 0)
+			goto fail;
+	} else if (op_status(j, 0) == OP_SUCCESS) {
+		if (disp) {
+			branch = xasprintf("disposable-%s", uuid);
+			n.kind = STORE_RUN_DISPOSABLE;
+			n.branch = branch;
+		} else if ((res = op_result_image(j))) {
+			n.kind = STORE_RUN;
+			n.image = res;
+		}
+		if (n.kind && store_append(st, C->session, &n, NULL) < 0)
+			goto fail;
+	}
+	free(branch);
+	free(res);
+	return;
+fail:
+	free(branch);
+	free(res);
+	mcp_log(LOG_WARNING, geterr());
+	logmsg(LOG_WARNING, "not recorded in the session log: %s", geterr());
+}
+
+/* The files of a directory state (rsync) as op_file rows appended to
+ * *f; its lines "mode uuid dest".  0 or -1. */
+static char *
+state_path(const char *id)
+{
+	return xasprintf("%s/cli/mcp-states/%s", C->home, id);
+}
+
+static int
+state_load(const char *id, struct buf *text, struct op_file **f,
+    size_t *n)
+{
+	char *path, *p, *nl;
+	int i;
+
+	for (i = 0; id[i]; i++)
+		if (!strchr("0123456789abcdef", id[i]) || i > 64)
+			break;
+	if (id[i] || i != 64) {
+		seterr("directory_state_id '%s' is not one rsync gave", id);
+		return -1;
+	}
+	path = state_path(id);
+	if (readfile(path, text) < 0) {
+		free(path);
+		seterr("directory_state_id %s is not known here: run rsync again",
+		    id);
+		return -1;
+	}
+	free(path);
+	for (p = text->p; p && *p; p = nl) {
+		char *sp1, *sp2;
+
+		if ((nl = strchr(p, '\n')))
+			*nl++ = '\0';
+		if (!(sp1 = strchr(p, ' ')) || !(sp2 = strchr(sp1 + 1, ' ')))
+			continue;
+		*sp1 = *sp2 = '\0';
+		*f = xreallocarray(*f, *n + 1, sizeof **f);
+		memset(&(*f)[*n], 0, sizeof **f);
+		(*f)[*n].mode = (unsigned)strtoul(p, NULL, 8);
+		(*f)[*n].uuid = sp1 + 1;
+		(*f)[*n].dest = sp2 + 1;
+		(*n)++;
+	}
+	return 0;
+}
+
+/* ---- tools ---- */
+
+static int
+t_run(struct tc *c)
+{
+	struct op_run o;
+	struct op_file *f = NULL;
+	struct buf body = {0}, reply = {0}, st = {0};
+	struct json j;
+	char img[37], uuid[37], mk[33];
+	const char *ref = S(c, "image"), *in, *cmd = S(c, "command");
+	char **ek = NULL, **ev = NULL, **av = NULL;
+	size_t nf = 0, ne = 0;
+	int t, k, rc = -1, disp = B(c, "disposable");
+
+	if (resolve(c, ref, img) < 0)
+		return -1;
+	memset(&o, 0, sizeof o);
+	o.image = img;
+	o.shell = B(c, "shell");
+	o.disposable = disp;
+	o.cwd = S(c, "cwd");
+	o.timeout = I(c, "timeout");
+	o.truncate = I(c, "truncate_output_at");
+	if (o.timeout < 1 || o.truncate < 0) {
+		seterr("argument '%s' must be positive", o.timeout < 1 ?
+		    "timeout" : "truncate_output_at");
+		return -1;
+	}
+	if (o.shell) {
+		o.command = cmd;
+	} else {
+		int nw;
+
+		if (shsplit(cmd, &av, &nw) != 0 || nw < 1) {
+			if (av)
+				freewords(av);
+			seterr("argument 'command' has no program to run");
+			return -1;
+		}
+		o.command = av[0];
+		o.args = av + 1;
+		o.nargs = (size_t)nw - 1;
+	}
+	if ((t = T(c, "env")) >= 0) {
+		for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
+			ek = xreallocarray(ek, ne + 1, sizeof *ek);
+			ev = xreallocarray(ev, ne + 1, sizeof *ev);
+			ek[ne] = json_strdup(c->j, k);
+			ev[ne] = json_strdup(c->j, k + 1);
+			ne++;
+		}
+		o.envk = ek;
+		o.envv = ev;
+		o.nenv = ne;
+	}
+	if ((in = S(c, "stdin"))) {
+		o.stdin_data = in;
+		o.stdin_len = strlen(in);
+		o.has_stdin = 1;
+	}
+	if ((in = S(c, "directory_state_id")) && state_load(in, &st, &f, &nf) < 0)
+		goto out;
+	if ((t = T(c, "files")) >= 0)
+		for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
+			const char *d = keep(c, json_strdup(c->j, k));
+			const char *u = keep(c, json_strdup(c->j, k + 1));
+
+			if (!d || *d != '/' || !u || !is_uuid(u)) {
+				seterr("argument 'files': each key is an absolute path and each value a file UUID from upload");
+				goto out;
+			}
+			f = xreallocarray(f, nf + 1, sizeof *f);
+			memset(&f[nf], 0, sizeof *f);
+			f[nf].dest = d;
+			f[nf].uuid = u;
+			f[nf++].mode = 0644;
+		}
+	o.files = f;
+	o.nfiles = nf;
+	if (op_marker(mk) < 0)
+		goto out;
+	op_run_json(&o, mk, &body);
+	if (op_spawn(c->a, body.p, mk, &reply, uuid) < 0)
+		goto out;
+	mcp_started(c->r, uuid);
+	if (!B(c, "wait")) {
+		record(img, ref, cmd, uuid, NULL, disp);
+		jw_key(&c->w, "operation_id");
+		jw_str(&c->w, uuid);
+		jw_key(&c->w, "uuid");
+		jw_str(&c->w, uuid);
+		jw_key(&c->w, "status");
+		jw_str(&c->w, "PENDING");
+		jw_key(&c->w, "image_uuid");
+		jw_str(&c->w, img);
+		rc = 0;
+		goto out;
+	}
+	api_set_deadline(c->a, now_ms() + (o.timeout + WAIT_MARGIN) * 1000);
+	if (op_wait(c->a, C->home, uuid, 1, &reply, &j) < 0) {
+		api_set_deadline(c->a, 0);
+		if (geterrclass() == ERR_INTR) {
+			op_cancel(c->a, uuid);
+			seterrc(ERR_INTR, "cancelled");
+		} else {
+			errwrap("operation %s (it may still be running; see get_operation)",
+			    uuid);
+		}
+		goto out;
+	}
+	record(img, ref, cmd, uuid, &j, disp);
+	op_flat(&c->w, &j, uuid, img);
+	json_free(&j);
+	rc = 0;
+out:
+	while (ne--) {
+		free(ek[ne]);
+		free(ev[ne]);
+	}
+	free(ek);
+	free(ev);
+	if (av)
+		freewords(av);
+	free(f);
+	buf_free(&body);
+	buf_free(&reply);
+	buf_free(&st);
+	return rc;
+}
+
+/* GET path (query may be NULL) into body, parsed into j.  0 or -1. */
+static int
+get_json(struct tc *c, const char *path, const char *const *query,
+    struct buf *body, struct json *j)
+{
+	struct api_resp r;
+
+	memset(&r, 0, sizeof r);
+	r.body = body;
+	if (api_call(c->a, "GET", path, query, NULL, 0, &r) < 0)
+		return -1;
+	if (json_parse_alloc(j, body->p ? body->p : "", body->len) < 0) {
+		seterr("malformed reply to GET %s: %s", path, json_strerror(j));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+image_fields(struct jw *w, const struct json *j, int t)
+{
+	copy_str(w, j, t, "uuid", NULL);
+	copy_str(w, j, t, "tag", NULL);
+	copy_str(w, j, t, "created_at", NULL);
+}
+
+static int
+t_images(struct tc *c)
+{
+	struct buf body = {0};
+	struct json j;
+	char lim[24], off[24], since[32] = "", until[32] = "";
+	const char *q[16], *s;
+	long long t;
+	int n = 0, arr, e;
+
+	if (I(c, "limit") < 1 || I(c, "limit") > 1000 || I(c, "offset") < 0) {
+		seterr("argument 'limit' must be 1-1000 and 'offset' 0 or more");
+		return -1;
+	}
+	snprintf(lim, sizeof lim, "%lld", I(c, "limit"));
+	snprintf(off, sizeof off, "%lld", I(c, "offset"));
+	q[n++] = "limit", q[n++] = lim, q[n++] = "offset", q[n++] = off;
+	if (B(c, "tagged"))
+		q[n++] = "tagged", q[n++] = "1";
+	if ((s = S(c, "tag_prefix")) && *s)
+		q[n++] = "tag", q[n++] = s;
+	if ((s = S(c, "since"))) {
+		if (parse_when(s, &t) < 0)
+			return errwrap("argument 'since'"), -1;
+		iso_utc(t, since, sizeof since);
+		q[n++] = "since", q[n++] = since;
+	}
+	if ((s = S(c, "until"))) {
+		if (parse_when(s, &t) < 0)
+			return errwrap("argument 'until'"), -1;
+		iso_utc(t, until, sizeof until);
+		q[n++] = "until", q[n++] = until;
+	}
+	q[n] = NULL;
+	if (get_json(c, "/images", q, &body, &j) < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	arr = j.tok[0].type == JSON_ARRAY ? 0 : json_get(&j, 0, "images");
+	jw_key(&c->w, "images");
+	jw_arr(&c->w);
+	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
+	    e = json_after(&j, e)) {
+		jw_obj(&c->w);
+		image_fields(&c->w, &j, e);
+		jw_obj_end(&c->w);
+	}
+	jw_arr_end(&c->w);
+	json_free(&j);
+	buf_free(&body);
+	return 0;
+}
+
+static int
+image_get(struct tc *c, const char *uuid)
+{
+	struct buf body = {0};
+	struct json j;
+	char *path = xasprintf("/inspect/%s/", uuid);
+	int rc = get_json(c, path, NULL, &body, &j);
+
+	if (rc == 0) {
+		image_fields(&c->w, &j, 0);
+		json_free(&j);
+	}
+	free(path);
+	buf_free(&body);
+	return rc;
+}
+
+static int
+t_image(struct tc *c)
+{
+	char u[37];
+
+	if (resolve(c, S(c, "image"), u) < 0)
+		return -1;
+	return image_get(c, u);
+}
+
+static int
+t_tag(struct tc *c)
+{
+	struct api_resp r;
+	struct buf js = {0};
+	struct jw w;
+	const char *tag = S(c, "tag");
+	char u[37], *path;
+	int rc;
+
+	if (resolve(c, S(c, "image_uuid"), u) < 0)
+		return -1;
+	path = xasprintf("/images/%s/tag", u);
+	memset(&r, 0, sizeof r);
+	if (!tag || !*tag) {
+		rc = api_call(c->a, "DELETE", path, NULL, NULL, 0, &r);
+	} else {
+		jw_init(&w, &js, 0);
+		jw_obj(&w);
+		jw_key(&w, "tag");
+		jw_str(&w, tag);
+		jw_obj_end(&w);
+		rc = api_call(c->a, "PATCH", path, NULL, js.p, 0, &r);
+	}
+	free(path);
+	buf_free(&js);
+	return rc < 0 ? -1 : image_get(c, u);
+}
+
+/* ---- local files under the root ---- */
+
+static int
+within(const char *p)
+{
+	size_t n = strlen(root);
+
+	if (strcmp(root, "/") == 0)
+		return 1;
+	return strncmp(p, root, n) == 0 && (p[n] == '\0' || p[n] == '/');
+}
+
+/* Argument arg's local path p, resolved (symlinks too) under the root:
+ * malloc'd, or NULL with the slot set.  With must_exist 0 the file may
+ * be missing, but its directory must be there. */
+static char *
+local_path(const char *arg, const char *p, int must_exist)
+{
+	struct stat sb;
+	char *lex = join_path(root, p), *real = NULL, *slash, *dir;
+
+	if (!within(lex))
+		goto out;
+	if (must_exist || lstat(lex, &sb) == 0) {
+		if (!(real = realpath(lex, NULL))) {
+			seterr("argument '%s': %s:", arg, p);
+			free(lex);
+			return NULL;
+		}
+	} else {
+		slash = strrchr(lex, '/');
+		dir = slash == lex ? xstrdup("/") :
+		    xstrndup(lex, (size_t)(slash - lex));
+		if ((real = realpath(dir, NULL))) {
+			char *full = xasprintf("%s/%s", strcmp(real, "/") ?
+			    real : "", slash + 1);
+
+			free(real);
+			real = full;
+		} else {
+			seterr("argument '%s': directory of %s:", arg, p);
+			free(dir);
+			free(lex);
+			return NULL;
+		}
+		free(dir);
+	}
+	if (within(real)) {
+		free(lex);
+		return real;
+	}
+out:
+	seterr("argument '%s': %s is outside the server's root %s", arg, p,
+	    root);
+	free(real);
+	free(lex);
+	return NULL;
+}
+
+static int
+upload_one(struct tc *c, const char *host, const char *home, long long *size)
+{
+	struct filelist l;
+	int rc;
+
+	memset(&l, 0, sizeof l);
+	if (files_add(&l, host, "/upload") < 0 ||
+	    files_upload(c->a, home, &l) < 0) {
+		files_free(&l);
+		return -1;
+	}
+	jw_key(&c->w, "uuid");
+	jw_str(&c->w, l.f[0].uuid);
+	jw_key(&c->w, "sha256");
+	jw_str(&c->w, l.f[0].sha);
+	*size = l.f[0].st.st_size;
+	jw_key(&c->w, "size");
+	jw_int(&c->w, *size);
+	rc = 0;
+	files_free(&l);
+	return rc;
+}
+
+static int
+t_upload(struct tc *c)
+{
+	const char *p = S(c, "path"), *text = S(c, "content");
+	const char *b64 = S(c, "content_base64"), *dir;
+	struct buf bytes = {0};
+	char *host, *tmp;
+	long long size;
+	int fd, rc;
+
+	if (!!p + !!text + !!b64 != 1) {
+		seterr("give exactly one of the arguments 'path', 'content' and 'content_base64'");
+		return -1;
+	}
+	if (p) {
+		if (!(host = local_path("path", p, 1)))
+			return -1;
+		rc = upload_one(c, host, C->home, &size);
+		free(host);
+		return rc;
+	}
+	if (text)
+		buf_add(&bytes, text, strlen(text));
+	else if (b64_decode(&bytes, b64, strlen(b64)) < 0) {
+		buf_free(&bytes);
+		seterr("argument 'content_base64' is not valid base64");
+		return -1;
+	}
+	dir = getenv("TMPDIR");
+	tmp = xasprintf("%s/contree-mcp-XXXXXX", dir && *dir ? dir : "/tmp");
+	if ((fd = mkstemp(tmp)) < 0 ||
+	    writeall(fd, bytes.p ? bytes.p : "", bytes.len) < 0) {
+		seterr("temporary file %s:", tmp);
+		rc = -1;
+	} else {
+		rc = upload_one(c, tmp, NULL, &size);
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(tmp);
+	buf_free(&bytes);
+	return rc;
+}
+
+static int
+t_download(struct tc *c)
+{
+	const char *path = S(c, "path"), *dest = S(c, "destination");
+	const char *q[3];
+	struct api_resp r;
+	struct stat sb;
+	char u[37], *local, *tmp, *url;
+	off_t size = 0;
+	int fd, rc, x = B(c, "executable");
+
+	if (*path != '/') {
+		seterr("argument 'path' must be an absolute path in the image");
+		return -1;
+	}
+	if (!(local = local_path("destination", dest, 0)))
+		return -1;
+	if (stat(local, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		seterr("argument 'destination': %s is a directory; name the file to write",
+		    dest);
+		free(local);
+		return -1;
+	}
+	if (resolve(c, S(c, "image"), u) < 0 ||
+	    (fd = dest_open(local, &tmp)) < 0) {
+		free(local);
+		return -1;
+	}
+	url = xasprintf("/inspect/%s/download", u);
+	q[0] = "path";
+	q[1] = path;
+	q[2] = NULL;
+	memset(&r, 0, sizeof r);
+	rc = api_download(c->a, url, q, fd, NULL, NULL, &r);
+	if (rc < 0 && r.status == 404)
+		seterr("no file %s in image %s", path, u);
+	rc = dest_close(fd, tmp, local, rc, &size);
+	if (rc == 0 && x && chmod(local, 0755) < 0) {
+		seterr("%s:", local);
+		rc = -1;
+	}
+	if (rc == 0) {
+		jw_key(&c->w, "success");
+		jw_bool(&c->w, 1);
+		jw_key(&c->w, "source");
+		jw_obj(&c->w);
+		jw_key(&c->w, "image");
+		jw_str(&c->w, u);
+		jw_key(&c->w, "path");
+		jw_str(&c->w, path);
+		jw_obj_end(&c->w);
+		jw_key(&c->w, "destination");
+		jw_str(&c->w, local);
+		jw_key(&c->w, "size");
+		jw_int(&c->w, (int64_t)size);
+		jw_key(&c->w, "executable");
+		jw_bool(&c->w, x);
+	}
+	free(url);
+	free(tmp);
+	free(local);
+	return rc;
+}
+
+static int
+cmpfile(const void *a, const void *b)
+{
+	return strcmp(((const struct hostfile *)a)->dest,
+	    ((const struct hostfile *)b)->dest);
+}
+
+static int
+t_rsync(struct tc *c)
+{
+	const char *dst = S(c, "destination");
+	struct filelist l;
+	struct buf st = {0}, skipped = {0};
+	char **pats = NULL, *src, *spec, *path, id[65];
+	size_t i, k, up = 0;
+	int np = 0, t, e, rc = -1;
+
+	if (*dst != '/') {
+		seterr("argument 'destination' must be an absolute path in the sandbox");
+		return -1;
+	}
+	if (!(src = local_path("source", S(c, "source"), 1)))
+		return -1;
+	if ((t = T(c, "exclude")) >= 0)
+		for (e = json_first(c->j, t); e >= 0; e = json_after(c->j, e)) {
+			pats = xreallocarray(pats, (size_t)np + 1, sizeof *pats);
+			pats[np++] = json_strdup(c->j, e);
+		}
+	memset(&l, 0, sizeof l);
+	spec = xasprintf("%s:%s", src, dst);
+	if (files_collect(&spec, 1, pats, np, &l) < 0)
+		goto out;
+	/* a symlink inside that leads out of the root stays home */
+	for (i = k = 0; i < l.n; i++) {
+		char *real = realpath(l.f[i].host, NULL);
+
+		if (real && within(real)) {
+			l.f[k++] = l.f[i];
+		} else {
+			buf_puts(&skipped, l.f[i].host);
+			buf_addc(&skipped, '\n');
+			free(l.f[i].host);
+			free(l.f[i].abs);
+			free(l.f[i].dest);
+		}
+		free(real);
+	}
+	l.n = k;
+	if (files_upload(c->a, C->home, &l) < 0)
+		goto out;
+	qsort(l.f, l.n, sizeof *l.f, cmpfile);
+	for (i = 0; i < l.n; i++) {
+		buf_printf(&st, "%04o %s %s\n", l.f[i].mode & 07777,
+		    l.f[i].uuid, l.f[i].dest);
+		up += l.f[i].how == UP_SENT;
+	}
+	sha256_hex(st.p ? st.p : "", st.len, id);
+	path = state_path(id);
+	*strrchr(path, '/') = '\0';
+	mkdirs(path, 0700);
+	path[strlen(path)] = '/';
+	if (writefile_cache(path, st.p ? st.p : "", st.len) < 0) {
+		free(path);
+		goto out;
+	}
+	free(path);
+	jw_key(&c->w, "directory_state_id");
+	jw_str(&c->w, id);
+	jw_key(&c->w, "destination");
+	jw_str(&c->w, dst);
+	jw_key(&c->w, "files");
+	jw_int(&c->w, (int64_t)l.n);
+	jw_key(&c->w, "uploaded");
+	jw_int(&c->w, (int64_t)up);
+	jw_key(&c->w, "skipped");
+	jw_arr(&c->w);
+	for (path = skipped.p; path && *path;) {
+		char *nl = strchr(path, '\n');
+
+		jw_strn(&c->w, path, (size_t)(nl - path));
+		path = nl + 1;
+	}
+	jw_arr_end(&c->w);
+	rc = 0;
+out:
+	files_free(&l);
+	while (np--)
+		free(pats[np]);
+	free(pats);
+	free(spec);
+	free(src);
+	buf_free(&st);
+	buf_free(&skipped);
+	return rc;
+}
+
+/* ---- reading images ---- */
+
+/* The JSON listing of directory path of image u into body/j; -1 with
+ * the slot set ("no directory ..." for a 404). */
+static int
+listing(struct tc *c, const char *u, const char *path, struct buf *body,
+    struct json *j)
+{
+	char *dir = xasprintf("%s/cli/inspect", C->home);
+	int rc, status = 0;
+
+	rc = api_inspect_get(c->a, dir, u, "list", path, 0, body, &status);
+	free(dir);
+	if (rc < 0) {
+		if (status == 404 || status == 422)
+			seterr("no directory %s in image %s", path, u);
+		return -1;
+	}
+	if (json_parse_alloc(j, body->p ? body->p : "", body->len) < 0 ||
+	    j->tok[0].type != JSON_OBJECT) {
+		if (j->tok)
+			json_free(j);
+		seterr("no directory %s in image %s", path, u);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+flag(const struct json *j, int t, const char *key)
+{
+	int v = json_get(j, t, key);
+
+	return v >= 0 && json_bool(j, v) == 1;
+}
+
+static int
+t_ls(struct tc *c)
+{
+	const char *path = S(c, "path");
+	struct buf body = {0};
+	struct json j;
+	char u[37], mode[16], *name, *full;
+	int arr, e, n = 0, v;
+	int64_t m;
+
+	if (*path != '/') {
+		seterr("argument 'path' must be an absolute path");
+		return -1;
+	}
+	if (resolve(c, S(c, "image"), u) < 0 ||
+	    listing(c, u, path, &body, &j) < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	arr = json_get(&j, 0, "files");
+	jw_key(&c->w, "path");
+	jw_str(&c->w, path);
+	jw_key(&c->w, "files");
+	jw_arr(&c->w);
+	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
+	    e = json_after(&j, e), n++) {
+		name = json_getstr(&j, e, "path");
+		if (!name)
+			continue;
+		full = strchr(name, '/') ? xstrdup(name) :
+		    xasprintf("%s/%s", strcmp(path, "/") ? path : "", name);
+		jw_obj(&c->w);
+		jw_key(&c->w, "name");
+		jw_str(&c->w, strrchr(full, '/') + 1);
+		jw_key(&c->w, "path");
+		jw_str(&c->w, full);
+		jw_key(&c->w, "type");
+		jw_str(&c->w, flag(&j, e, "is_dir") ? "directory" :
+		    flag(&j, e, "is_symlink") ? "symlink" :
+		    flag(&j, e, "is_regular") ? "file" : "other");
+		jw_key(&c->w, "size");
+		v = json_get(&j, e, "size");
+		jw_int(&c->w, v >= 0 && json_int64(&j, v, &m) == 0 ? m : 0);
+		v = json_get(&j, e, "mode");
+		if (v < 0 || json_int64(&j, v, &m) < 0)
+			m = 0;
+		snprintf(mode, sizeof mode, "%04o", (unsigned)m & 07777);
+		jw_key(&c->w, "mode");
+		jw_str(&c->w, mode);
+		if (flag(&j, e, "is_symlink"))
+			copy_str(&c->w, &j, e, "symlink_to", "target");
+		jw_obj_end(&c->w);
+		free(name);
+		free(full);
+	}
+	jw_arr_end(&c->w);
+	jw_key(&c->w, "count");
+	jw_int(&c->w, n);
+	json_free(&j);
+	buf_free(&body);
+	return 0;
+}
+
+static int
+utf8_ok(const unsigned char *s, size_t n)
+{
+	size_t i = 0, k, len;
+	unsigned cp;
+
+	while (i < n) {
+		if (s[i] == 0)
+			return 0;
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		len = s[i] >= 0xF0 ? 4 : s[i] >= 0xE0 ? 3 : s[i] >= 0xC2 ? 2 : 0;
+		if (!len || s[i] > 0xF4 || i + len > n)
+			return 0;
+		cp = s[i] & (0x7F >> len);
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3F);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp < 0xE000))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+static int
+t_read(struct tc *c)
+{
+	const char *path = S(c, "path");
+	struct buf body = {0}, b64 = {0};
+	struct json j;
+	char u[37], *dir, *name, *cache;
+	const char *base;
+	int arr, e, found = -1, rc, status = 0, v;
+	int64_t size = 0;
+
+	if (*path != '/' || !path[1]) {
+		seterr("argument 'path' must be an absolute path of a file");
+		return -1;
+	}
+	if (resolve(c, S(c, "image"), u) < 0)
+		return -1;
+	/* the size first, from the (cached) listing of its directory */
+	base = strrchr(path, '/') + 1;
+	dir = base - 1 == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(base - 1 - path));
+	rc = listing(c, u, dir, &body, &j);
+	free(dir);
+	if (rc < 0) {
+		buf_free(&body);
+		seterr("no file %s in image %s", path, u);
+		return -1;
+	}
+	arr = json_get(&j, 0, "files");
+	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0 && found < 0;
+	    e = json_after(&j, e)) {
+		name = json_getstr(&j, e, "path");
+		if (name && strcmp(strrchr(name, '/') ? strrchr(name, '/') + 1 :
+		    name, base) == 0)
+			found = e;
+		free(name);
+	}
+	if (found >= 0 && (v = json_get(&j, found, "size")) >= 0)
+		json_int64(&j, v, &size);
+	rc = found < 0 ? -1 : flag(&j, found, "is_dir") ? -2 : 0;
+	json_free(&j);
+	buf_reset(&body);
+	if (rc == -1) {
+		seterr("no file %s in image %s", path, u);
+	} else if (rc == -2) {
+		seterr("%s is a directory; use list_files", path);
+		rc = -1;
+	} else if (size > READ_MAX) {
+		seterr("%s is %lld bytes, more than read_file's limit of %d; use download",
+		    path, (long long)size, READ_MAX);
+		rc = -1;
+	} else {
+		cache = xasprintf("%s/cli/inspect", C->home);
+		rc = api_inspect_get(c->a, cache, u, "file", path, 0, &body,
+		    &status);
+		free(cache);
+		if (rc < 0 && status == 404)
+			seterr("no file %s in image %s", path, u);
+	}
+	if (rc == 0) {
+		int text = utf8_ok((const unsigned char *)body.p, body.len);
+
+		jw_key(&c->w, "path");
+		jw_str(&c->w, path);
+		jw_key(&c->w, "content");
+		if (text) {
+			jw_strn(&c->w, body.p ? body.p : "", body.len);
+		} else {
+			b64_encode(&b64, body.p, body.len);
+			jw_strn(&c->w, b64.p ? b64.p : "", b64.len);
+		}
+		jw_key(&c->w, "encoding");
+		jw_str(&c->w, text ? "utf-8" : "base64");
+		jw_key(&c->w, "bytes_size");
+		jw_int(&c->w, (int64_t)body.len);
+	}
+	buf_free(&body);
+	buf_free(&b64);
+	return rc;
+}
+
+/* ---- the token, operations ---- */
+
+static int
+t_whoami(struct tc *c)
+{
+	struct buf body = {0};
+	struct json j;
+	int k;
+
+	if (get_json(c, "/whoami", NULL, &body, &j) < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	for (k = json_first(&j, 0); k >= 0; k = json_after(&j, k)) {
+		char *key = json_strdup(&j, k);
+
+		if (key) {
+			jw_key(&c->w, key);
+			jw_tok(&c->w, &j, k + 1);
+		}
+		free(key);
+	}
+	json_free(&j);
+	buf_free(&body);
+	return 0;
+}
+
+static int
+t_ops(struct tc *c)
+{
+	struct buf body = {0};
+	struct json j;
+	const char *q[12], *s;
+	char lim[24], since[32];
+	long long t;
+	int n = 0, arr, e;
+
+	if (I(c, "limit") < 1 || I(c, "limit") > 1000) {
+		seterr("argument 'limit' must be 1-1000");
+		return -1;
+	}
+	snprintf(lim, sizeof lim, "%lld", I(c, "limit"));
+	q[n++] = "limit", q[n++] = lim;
+	if ((s = S(c, "status")))
+		q[n++] = "status", q[n++] = s;
+	if ((s = S(c, "type")))
+		q[n++] = "kind", q[n++] = s;
+	if ((s = S(c, "since"))) {
+		if (parse_when(s, &t) < 0)
+			return errwrap("argument 'since'"), -1;
+		iso_utc(t, since, sizeof since);
+		q[n++] = "since", q[n++] = since;
+	}
+	q[n] = NULL;
+	if ((arr = op_list(c->a, q, &body, &j)) < 0)
+		return -1;
+	jw_key(&c->w, "operations");
+	jw_arr(&c->w);
+	for (e = json_first(&j, arr); e >= 0; e = json_after(&j, e)) {
+		jw_obj(&c->w);
+		copy_str(&c->w, &j, e, "uuid", NULL);
+		copy_str(&c->w, &j, e, "kind", NULL);
+		copy_str(&c->w, &j, e, "status", NULL);
+		copy_str(&c->w, &j, e, "error", NULL);
+		copy_str(&c->w, &j, e, "created_at", NULL);
+		jw_obj_end(&c->w);
+	}
+	jw_arr_end(&c->w);
+	json_free(&j);
+	buf_free(&body);
+	return 0;
+}
+
+static const char *
+opid(struct tc *c)
+{
+	const char *id = S(c, "operation_id");
+
+	if (!is_uuid(id)) {
+		seterr("argument 'operation_id' must be an operation UUID, not '%s'",
+		    id);
+		return NULL;
+	}
+	return id;
+}
+
+static int
+t_op(struct tc *c)
+{
+	struct buf body = {0};
+	struct json j;
+	const char *id = opid(c);
+
+	if (!id || op_get(c->a, C->home, id, &body, &j) < 0)
+		return -1;
+	op_flat(&c->w, &j, id, NULL);
+	json_free(&j);
+	buf_free(&body);
+	return 0;
+}
+
+static int
+t_cancel(struct tc *c)
+{
+	const char *id = opid(c);
+
+	if (!id || op_cancel(c->a, id) < 0)
+		return -1;
+	jw_key(&c->w, "cancelled");
+	jw_bool(&c->w, 1);
+	jw_key(&c->w, "operation_id");
+	jw_str(&c->w, id);
+	return 0;
+}
+
+struct waitop {
+	char *id;
+	struct buf body;
+	struct json j;
+	int have, done;
+};
+
+static void
+id_list(struct jw *w, const char *key, const struct waitop *o, int n,
+    int which)
+{
+	int i;
+
+	jw_key(w, key);
+	jw_arr(w);
+	for (i = 0; i < n; i++)
+		if ((which == 0 && o[i].done) || (which == 1 && !o[i].done) ||
+		    (which == 2 && o[i].have &&
+		    op_status(&o[i].j, 0) == OP_CANCELLED))
+			jw_str(w, o[i].id);
+	jw_arr_end(w);
+}
+
+static int
+t_wait(struct tc *c)
+{
+	struct waitop *o;
+	int64_t deadline = now_ms() + I(c, "timeout") * 1000, delay = 100, now;
+	int t = T(c, "operation_ids"), e, n = 0, i, ndone = 0, rc = -1, late = 0;
+	int any = strcmp(S(c, "mode"), "any") == 0;
+	char msg[128];
+
+	for (e = json_first(c->j, t); e >= 0; e = json_after(c->j, e))
+		n++;
+	if (n == 0 || I(c, "timeout") < 0) {
+		seterr("argument '%s' is empty or negative", n ? "timeout" :
+		    "operation_ids");
+		return -1;
+	}
+	o = xcalloc((size_t)n, sizeof *o);
+	for (i = 0, e = json_first(c->j, t); e >= 0; e = json_after(c->j, e))
+		if (!is_uuid(o[i++].id = json_strdup(c->j, e))) {
+			seterr("argument 'operation_ids': '%s' is not an operation UUID",
+			    o[i - 1].id ? o[i - 1].id : "");
+			goto out;
+		}
+	for (;;) {
+		for (i = 0; i < n; i++) {
+			if (o[i].done)
+				continue;
+			if (o[i].have)
+				json_free(&o[i].j);
+			buf_reset(&o[i].body);
+			o[i].have = 0;
+			if (op_get(c->a, C->home, o[i].id, &o[i].body, &o[i].j) < 0)
+				goto out;
+			o[i].have = 1;
+			if (op_terminal(op_status(&o[i].j, 0))) {
+				o[i].done = 1;
+				snprintf(msg, sizeof msg, "%s ended %s (%d of %d)",
+				    o[i].id, op_status_name(op_status(&o[i].j, 0)),
+				    ++ndone, n);
+				mcp_progress(c->r, msg);
+			}
+		}
+		if (ndone == n || (any && ndone))
+			break;
+		if ((now = now_ms()) >= deadline) {
+			late = 1;
+			break;
+		}
+		if (sleep_ms(delay < deadline - now ? delay : deadline - now) < 0 ||
+		    interrupted) {
+			seterrc(ERR_INTR, "cancelled");
+			goto out;
+		}
+		delay = delay * 2 > 2000 ? 2000 : delay * 2;
+	}
+	jw_key(&c->w, "results");
+	jw_obj(&c->w);
+	for (i = 0; i < n; i++) {
+		jw_key(&c->w, o[i].id);
+		jw_obj(&c->w);
+		op_flat(&c->w, &o[i].j, o[i].id, NULL);
+		jw_obj_end(&c->w);
+	}
+	jw_obj_end(&c->w);
+	id_list(&c->w, "completed", o, n, 0);
+	id_list(&c->w, "pending", o, n, 1);
+	id_list(&c->w, "cancelled", o, n, 2);
+	jw_key(&c->w, "timed_out");
+	jw_bool(&c->w, late);
+	rc = 0;
+out:
+	for (i = 0; i < n; i++) {
+		free(o[i].id);
+		if (o[i].have)
+			json_free(&o[i].j);
+		buf_free(&o[i].body);
+	}
+	free(o);
+	return rc;
+}
+
+/* ---- registries ---- */
+
+/* Credentials given to registry_auth: in the server's memory only
+ * (jobs get them with the fork), never written anywhere. */
+struct cred {
+	char *host, *user, *token;
+};
+static struct cred *creds;
+static size_t ncreds;
+
+/* The host of docker://HOST/..., HOST/... or HOST; malloc'd. */
+static char *
+reg_host(const char *url)
+{
+	const char *p = strncmp(url, "docker://", 9) == 0 ? url + 9 : url;
+	size_t n = strcspn(p, "/");
+
+	if (!memchr(p, '.', n) && !memchr(p, ':', n) &&
+	    strncmp(p, "localhost", n) != 0)
+		return xstrdup("docker.io");    /* ubuntu, library/x */
+	return xstrndup(p, n);
+}
+
+static const struct cred *
+cred_find(const char *host)
+{
+	size_t i;
+
+	for (i = 0; i < ncreds; i++)
+		if (strcmp(creds[i].host, host) == 0)
+			return &creds[i];
+	return NULL;
+}
+
+static int
+t_import(struct tc *c)
+{
+	const char *url = S(c, "registry_url"), *tag = S(c, "tag");
+	const struct cred *cr;
+	struct buf body = {0}, b = {0};
+	struct json j;
+	struct jw w;
+	char *host = reg_host(url), *full, uuid[37];
+	int rc = -1;
+
+	full = strstr(url, "://") ? xstrdup(url) :
+	    xasprintf("docker://%s", url);
+	if (strncmp(full, "docker://", 9) != 0) {
+		seterr("argument 'registry_url' must be docker://HOST/PATH:TAG");
+		goto out;
+	}
+	if (!(cr = cred_find(host)) &&
+	    !B(c, "i_accept_that_anonymous_access_might_be_rate_limited")) {
+		seterr("no credentials for %s: call registry_auth first, or pass i_accept_that_anonymous_access_might_be_rate_limited=true to import anonymously",
+		    host);
+		goto out;
+	}
+	jw_init(&w, &body, 0);
+	jw_obj(&w);
+	jw_key(&w, "registry");
+	jw_obj(&w);
+	jw_key(&w, "url");
+	jw_str(&w, full);
+	if (cr) {
+		jw_key(&w, "credentials");
+		jw_obj(&w);
+		jw_key(&w, "username");
+		jw_str(&w, cr->user);
+		jw_key(&w, "password");
+		jw_str(&w, cr->token);
+		jw_obj_end(&w);
+	}
+	jw_obj_end(&w);
+	if (tag && *tag) {
+		jw_key(&w, "tag");
+		jw_str(&w, tag);
+	}
+	jw_obj_end(&w);
+	rc = op_import(c->a, body.p, uuid);
+	memzero(body.p, body.len);
+	if (rc < 0)
+		goto out;
+	mcp_started(c->r, uuid);
+	if (!B(c, "wait")) {
+		jw_key(&c->w, "operation_id");
+		jw_str(&c->w, uuid);
+		jw_key(&c->w, "status");
+		jw_str(&c->w, "PENDING");
+		goto out;
+	}
+	mcp_progress(c->r, "importing");
+	if ((rc = op_wait(c->a, C->home, uuid, 0, &b, &j)) < 0) {
+		if (geterrclass() == ERR_INTR) {
+			op_cancel(c->a, uuid);
+			seterrc(ERR_INTR, "cancelled");
+		}
+		goto out;
+	}
+	op_flat(&c->w, &j, uuid, NULL);
+	json_free(&j);
+out:
+	buf_free(&body);
+	buf_free(&b);
+	free(host);
+	free(full);
+	return rc;
+}
+
+static int
+t_regtok(struct tc *c)
+{
+	static const char *const where[] = {
+		"docker.io", "https://app.docker.com/settings/personal-access-tokens",
+		"ghcr.io", "https://github.com/settings/tokens (a classic token with read:packages)",
+		"quay.io", "https://quay.io/organization (a robot account of your organization)",
+		"registry.gitlab.com", "https://gitlab.com/-/user_settings/personal_access_tokens (scope read_registry)",
+		NULL
+	};
+	char *host = reg_host(S(c, "registry_url"));
+	const char *url = NULL;
+	int i;
+
+	for (i = 0; where[i]; i += 2)
+		if (strcmp(host, where[i]) == 0)
+			url = where[i + 1];
+	jw_key(&c->w, "registry");
+	jw_str(&c->w, host);
+	jw_key(&c->w, "url");
+	jw_str(&c->w, url ? url : "the registry's web console (account or access token settings)");
+	jw_key(&c->w, "instructions");
+	jw_str(&c->w, "Ask the user to create a read-only access token there and to give it to registry_auth with their user name; then import_image uses it. Nothing was opened on this machine.");
+	free(host);
+	return 0;
+}
+
+static int
+t_regauth(struct tc *c)
+{
+	char *host = reg_host(S(c, "registry_url"));
+	struct cred *cr = (struct cred *)cred_find(host);
+
+	if (!cr) {
+		creds = xreallocarray(creds, ncreds + 1, sizeof *creds);
+		cr = &creds[ncreds++];
+		cr->host = host;
+	} else {
+		free(host);
+		free(cr->user);
+		memzero(cr->token, strlen(cr->token));
+		free(cr->token);
+	}
+	cr->user = xstrdup(S(c, "username"));
+	cr->token = xstrdup(S(c, "token"));
+	jw_key(&c->w, "registry");
+	jw_str(&c->w, cr->host);
+	jw_key(&c->w, "username");
+	jw_str(&c->w, cr->user);
+	jw_key(&c->w, "stored");
+	jw_bool(&c->w, 1);
+	jw_key(&c->w, "note");
+	jw_str(&c->w, "kept in this server's memory until it exits; checked by the registry when import_image uses it");
+	return 0;
+}
+
+static int
+t_guide(struct tc *c)
+{
+	const char *s = S(c, "section");
+	const struct manual_section *m;
+	size_t i;
+
+	jw_key(&c->w, "section");
+	jw_str(&c->w, s);
+	for (i = 0; (m = mcp_guide(i)); i++)
+		if (strcmp(m->topic, s) == 0) {
+			jw_key(&c->w, "content");
+			jw_str(&c->w, m->body);
+		}
+	jw_key(&c->w, "available_sections");
+	jw_arr(&c->w);
+	for (i = 0; sections[i]; i++)
+		jw_str(&c->w, sections[i]);
+	jw_arr_end(&c->w);
+	return 0;
+}
+
+/* ---- resources ---- */
+
+enum { R_GUIDE = 1, R_READ, R_LS, R_LINEAGE, R_INSTANCE, R_IMPORT };
+
+static const struct {
+	const char *tmpl, *name, *title, *desc, *mime;
+} templates[] = {
+	{"contree://image/{image}/read/{path}", "image-file", "A file of an image",
+	    "The file at /{path} (no leading slash in the URI) of an image (UUID or tag:NAME); text, or a blob when binary", "text/plain"},
+	{"contree://image/{image}/ls/{path}", "image-listing", "A directory of an image",
+	    "The listing of /{path} (empty for the root) as JSON", "application/json"},
+	{"contree://image/{image}/lineage", "image-lineage", "Where an image came from",
+	    "The image's place in this server's session log: parent, children, ancestors, root, depth", "application/json"},
+	{"contree://operations/instance/{operation_id}", "instance-operation", "A run",
+	    "State, exit code, stdout and stderr of a run", "application/json"},
+	{"contree://operations/import/{operation_id}", "import-operation", "An image import",
+	    "State and result image of an import", "application/json"},
+};
+
+/* Decode %XX in place. */
+static void
+unpercent(char *s)
+{
+	char *o = s, h[3] = {0};
+
+	for (; *s; s++) {
+		if (*s == '%' && s[1] && s[2] && strchr("0123456789abcdefABCDEF", s[1]) &&
+		    strchr("0123456789abcdefABCDEF", s[2])) {
+			h[0] = s[1];
+			h[1] = s[2];
+			*o++ = (char)strtol(h, NULL, 16);
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* The kind of uri and its two parts (malloc'd, *b may be NULL), or 0. */
+static int
+res_parse(const char *uri, char **a, char **b)
+{
+	const char *p, *s;
+	int k = 0;
+
+	*a = *b = NULL;
+	if (strncmp(uri, "contree://guide/", 16) == 0) {
+		*a = xstrdup(uri + 16);
+		return R_GUIDE;
+	}
+	if (strncmp(uri, "contree://operations/instance/", 30) == 0)
+		k = R_INSTANCE, p = uri + 30;
+	else if (strncmp(uri, "contree://operations/import/", 28) == 0)
+		k = R_IMPORT, p = uri + 28;
+	if (k) {
+		*a = xstrdup(p);
+		return is_uuid(*a) ? k : (free(*a), *a = NULL, 0);
+	}
+	if (strncmp(uri, "contree://image/", 16) != 0)
+		return 0;
+	p = uri + 16;
+	if (!(s = strchr(p, '/')) || s == p)
+		return 0;
+	*a = xstrndup(p, (size_t)(s - p));
+	unpercent(*a);
+	if (strcmp(s, "/lineage") == 0)
+		return R_LINEAGE;
+	if (strncmp(s, "/read/", 6) == 0 && s[6])
+		k = R_READ, p = s + 6;
+	else if (strncmp(s, "/ls/", 4) == 0 || strcmp(s, "/ls") == 0)
+		k = R_LS, p = s[3] ? s + 4 : s + 3;
+	if (!k) {
+		free(*a);
+		*a = NULL;
+		return 0;
+	}
+	*b = xasprintf("/%s", p);
+	unpercent(*b);
+	return k;
+}
+
+static const struct manual_section *
+guide_find(const char *name)
+{
+	const struct manual_section *m;
+	size_t i;
+
+	for (i = 0; (m = mcp_guide(i)); i++)
+		if (strcmp(m->topic, name) == 0)
+			return m;
+	return NULL;
+}
+
+static void
+contents(struct buf *res, const char *uri, const char *mime,
+    const char *key, const char *p, size_t n)
+{
+	struct jw w;
+
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	jw_key(&w, "contents");
+	jw_arr(&w);
+	jw_obj(&w);
+	jw_key(&w, "uri");
+	jw_str(&w, uri);
+	jw_key(&w, "mimeType");
+	jw_str(&w, mime);
+	jw_key(&w, key);
+	jw_strn(&w, p, n);
+	jw_obj_end(&w);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+}
+
+static int
+lineage(struct tc *c, const char *ref)
+{
+	struct store *st;
+	const struct store_entry **e, *me = NULL, *x;
+	struct jw *w = &c->w;
+	const char *top;
+	char u[37];
+	size_t n = 0, i;
+	int depth = 0;
+
+	if (resolve(c, ref, u) < 0 || !(st = ctx_store(C)))
+		return -1;
+	e = store_entries(st, C->session, &n);
+	for (i = n; i-- > 0 && !me;)
+		if (strcmp(e[i]->image, u) == 0)
+			me = e[i];
+	jw_key(w, "image");
+	jw_str(w, u);
+	jw_key(w, "session");
+	jw_str(w, C->session);
+	jw_key(w, "known");
+	jw_bool(w, me != NULL);
+	if (me) {
+		jw_key(w, "entry");
+		jw_int(w, me->id);
+		jw_key(w, "parent");
+		jw_str(w, me->up ? me->up->image : NULL);
+		jw_key(w, "ancestors");
+		jw_arr(w);
+		top = me->image;
+		for (x = me->up; x; x = x->up, depth++) {
+			jw_obj(w);
+			jw_key(w, "entry");
+			jw_int(w, x->id);
+			jw_key(w, "image");
+			jw_str(w, x->image);
+			jw_key(w, "kind");
+			jw_str(w, x->kind);
+			jw_key(w, "title");
+			jw_str(w, x->title);
+			jw_obj_end(w);
+			top = x->image;
+		}
+		jw_arr_end(w);
+		jw_key(w, "root");
+		jw_str(w, top);
+		jw_key(w, "depth");
+		jw_int(w, depth);
+		jw_key(w, "children");
+		jw_arr(w);
+		for (i = 0; i < n; i++)
+			if (e[i]->parent == me->id) {
+				jw_obj(w);
+				jw_key(w, "entry");
+				jw_int(w, e[i]->id);
+				jw_key(w, "image");
+				jw_str(w, e[i]->image);
+				jw_key(w, "kind");
+				jw_str(w, e[i]->kind);
+				jw_key(w, "title");
+				jw_str(w, e[i]->title);
+				jw_obj_end(w);
+			}
+		jw_arr_end(w);
+	}
+	free(e);
+	return 0;
+}
+
+/* In a job: read a resource whose URI was checked by m_res_read. */
+static int
+res_job(struct mcp_req *r)
+{
+	struct tc c;
+	struct json d;
+	struct buf args = {0}, res = {0};
+	struct jw w;
+	const struct tool *t = NULL;
+	char *uri, *a, *b;
+	int k, rc = -1, e;
+
+	uri = json_getstr(r->j, r->params, "uri");
+	k = res_parse(uri, &a, &b);
+	jw_init(&w, &args, 0);
+	jw_obj(&w);
+	if (k == R_READ || k == R_LS) {
+		jw_key(&w, "image");
+		jw_str(&w, a);
+		jw_key(&w, "path");
+		jw_str(&w, b);
+		t = tool_find(k == R_READ ? "read_file" : "list_files");
+	} else if (k == R_INSTANCE || k == R_IMPORT) {
+		jw_key(&w, "operation_id");
+		jw_str(&w, a);
+		t = tool_find("get_operation");
+	}
+	jw_obj_end(&w);
+	json_parse_alloc(&d, args.p, args.len);
+	tc_init(&c, r, t ? t : tools);
+	c.j = &d;
+	c.args = 0;
+	clearerr_slot();
+	if ((c.a = ctx_api(C))) {
+		api_forget(c.a);
+		jw_obj(&c.w);
+		rc = t ? t->fn(&c) : lineage(&c, a);
+		jw_obj_end(&c.w);
+	}
+	if (rc < 0) {
+		const char *m = geterr();
+
+		rc = strstr(m, " 404 ") || strncmp(m, "no ", 3) == 0 ?
+		    MCP_ENORESOURCE : MCP_EINTERNAL;
+		mcp_fail(r, rc, m);
+	} else if (k == R_READ) {
+		struct json o;
+		struct buf txt = {0};
+
+		json_parse_alloc(&o, c.out.p, c.out.len);
+		e = json_streq(&o, json_get(&o, 0, "encoding"), "base64");
+		json_str(&o, json_get(&o, 0, "content"), &txt);
+		json_free(&o);
+		contents(&res, uri, e ? "application/octet-stream" :
+		    "text/plain", e ? "blob" : "text", txt.p ? txt.p : "",
+		    txt.len);
+		buf_free(&txt);
+		mcp_answer(r, &res);
+	} else {
+		contents(&res, uri, "application/json", "text", c.out.p,
+		    c.out.len);
+		mcp_answer(r, &res);
+	}
+	json_free(&d);
+	tc_free(&c);
+	buf_free(&args);
+	buf_free(&res);
+	free(uri);
+	free(a);
+	free(b);
+	return 0;
+}
+
+static int
+m_res_read(struct mcp_req *r, struct buf *res)
+{
+	const struct manual_section *g;
+	char *uri = r->params < 0 ? NULL : json_getstr(r->j, r->params, "uri");
+	char *a, *b;
+	int k;
+
+	if (!uri) {
+		seterr("Invalid params: uri (a string) is required");
+		return MCP_EPARAMS;
+	}
+	k = res_parse(uri, &a, &b);
+	if (k == R_GUIDE && (g = guide_find(a)))
+		contents(res, uri, "text/markdown", "text", g->body,
+		    strlen(g->body));
+	free(a);
+	free(b);
+	if (!k || (k == R_GUIDE && !res->len)) {
+		seterr("Resource not found: %s", uri);
+		free(uri);
+		return MCP_ENORESOURCE;
+	}
+	free(uri);
+	return k == R_GUIDE ? 0 : mcp_job(r, res_job);
+}
+
+static int
+m_res_list(struct mcp_req *r, struct buf *res)
+{
+	const struct manual_section *g;
+	struct jw w;
+	size_t i;
+	char *uri;
+
+	(void)r;
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	jw_key(&w, "resources");
+	jw_arr(&w);
+	for (i = 0; (g = mcp_guide(i)); i++) {
+		uri = xasprintf("contree://guide/%s", g->topic);
+		jw_obj(&w);
+		jw_key(&w, "uri");
+		jw_str(&w, uri);
+		jw_key(&w, "name");
+		jw_str(&w, g->topic);
+		jw_key(&w, "title");
+		jw_str(&w, g->title);
+		jw_key(&w, "mimeType");
+		jw_str(&w, "text/markdown");
+		jw_obj_end(&w);
+		free(uri);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	return 0;
+}
+
+static int
+m_res_templates(struct mcp_req *r, struct buf *res)
+{
+	struct jw w;
+	size_t i;
+
+	(void)r;
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	jw_key(&w, "resourceTemplates");
+	jw_arr(&w);
+	for (i = 0; i < LEN(templates); i++) {
+		jw_obj(&w);
+		jw_key(&w, "uriTemplate");
+		jw_str(&w, templates[i].tmpl);
+		jw_key(&w, "name");
+		jw_str(&w, templates[i].name);
+		jw_key(&w, "title");
+		jw_str(&w, templates[i].title);
+		jw_key(&w, "description");
+		jw_str(&w, templates[i].desc);
+		jw_key(&w, "mimeType");
+		jw_str(&w, templates[i].mime);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	return 0;
+}
+
+/* ---- prompts ---- */
+
+struct parg {
+	const char *name;
+	int req;
+	const char *def, *desc;
+};
+static const struct prompt {
+	const char *name, *desc;
+	const struct parg *args;
+	const char *text;
+} prompts[] = {
+	{"prepare-environment", "Prepare a reusable image with the tools a task needs",
+	    (const struct parg[]){{"base", 1, NULL, "base image, e.g. tag:ubuntu:24.04"},
+	    {"packages", 1, NULL, "what to install"}, {"tag", 0, "a tag of the form scope/purpose/base:version", "tag for the result"}, {0}},
+	    "Prepare an image from {base} with {packages}. First call list_images with a tag_prefix to see whether a prepared image exists already; if so, use it. Otherwise install with run (disposable=false), one step per run, each starting from the previous step's result_image_uuid, then set_tag the last image as {tag}."},
+	{"run-python", "Run Python code in a sandbox",
+	    (const struct parg[]){{"code", 1, NULL, "the Python code"}, {"image", 0, "an image with python3 (find one with list_images)", "image to use"}, {0}},
+	    "Run this Python code in {image} with run: command \"python3 -\" with the code as stdin. Report the exit code and output.\n\n{code}"},
+	{"run-shell", "Run a shell command in a sandbox",
+	    (const struct parg[]){{"command", 1, NULL, "the command"}, {"image", 0, "a suitable image (see list_images)", "image to use"}, {0}},
+	    "Run `{command}` in {image} with run (disposable=true: nothing is kept) and report its exit code, stdout and stderr."},
+	{"sync-and-run", "Upload a local directory and run a command on it",
+	    (const struct parg[]){{"source", 1, NULL, "local directory"}, {"command", 1, NULL, "command to run"},
+	    {"image", 0, "a suitable image", "image to use"}, {"destination", 0, "/app", "directory in the sandbox"}, {0}},
+	    "Call rsync with source {source} and destination {destination}, then run `{command}` in {image} with cwd {destination} and the directory_state_id rsync returned. Run rsync again after local changes: unchanged files are not sent twice."},
+	{"install-packages", "Install packages into a new image",
+	    (const struct parg[]){{"image", 1, NULL, "image to start from"}, {"packages", 1, NULL, "packages"}, {"manager", 0, "the image's package manager (apt-get, apk, dnf, pip)", "package manager"}, {0}},
+	    "Install {packages} into {image} with {manager} in one run with disposable=false and a timeout long enough for the download. Check the exit code; keep result_image_uuid for the next steps and tag it if it will be reused."},
+	{"parallel-tasks", "Run several commands at once",
+	    (const struct parg[]){{"image", 1, NULL, "image to start from"}, {"commands", 1, NULL, "the commands, one per line"}, {0}},
+	    "Start each of these commands from {image} with run and wait=false, collect the operation_ids, then call wait_operations with all of them and report each result.\n\n{commands}"},
+	{"build-project", "Build and test a local project in a sandbox",
+	    (const struct parg[]){{"source", 1, NULL, "local project directory"}, {"build_command", 1, NULL, "build command"}, {"image", 0, "an image with the project's toolchain", "image"}, {0}},
+	    "rsync {source} to /app, then run `{build_command}` in {image} with cwd /app and disposable=false, so that a failed build can be inspected with list_files and read_file on result_image_uuid. Report errors with the lines that show them."},
+	{"debug-failure", "Find out why a run failed",
+	    (const struct parg[]){{"operation_id", 1, NULL, "the failed operation"}, {0}},
+	    "Call get_operation for {operation_id}. Read its exit code, stderr and timed_out. If it kept an image, look at the files it mentions with read_file and list_files. Explain the cause and propose the next run."},
+	{"inspect-image", "Look around an image without running it",
+	    (const struct parg[]){{"image", 1, NULL, "UUID or tag:NAME"}, {0}},
+	    "Describe {image}: get_image, then list_files of /, /etc, /usr/local and /app, and read_file of /etc/os-release. Use no run: these calls start no sandbox."},
+	{"multi-stage-build", "Build an image in steps, keeping each step",
+	    (const struct parg[]){{"base", 1, NULL, "base image"}, {"steps", 1, NULL, "the steps, one per line"}, {"tag", 0, "scope/purpose/base:version", "tag of the final image"}, {0}},
+	    "Starting from {base}, run each step below with disposable=false, each from the previous step's result_image_uuid. If a step fails, fix it and rerun it from the previous image (nothing to undo). Tag the final image {tag}.\n\n{steps}"},
+};
+
+static int
+m_prompts_list(struct mcp_req *r, struct buf *res)
+{
+	const struct parg *a;
+	struct jw w;
+	size_t i;
+
+	(void)r;
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	jw_key(&w, "prompts");
+	jw_arr(&w);
+	for (i = 0; i < LEN(prompts); i++) {
+		jw_obj(&w);
+		jw_key(&w, "name");
+		jw_str(&w, prompts[i].name);
+		jw_key(&w, "description");
+		jw_str(&w, prompts[i].desc);
+		jw_key(&w, "arguments");
+		jw_arr(&w);
+		for (a = prompts[i].args; a->name; a++) {
+			jw_obj(&w);
+			jw_key(&w, "name");
+			jw_str(&w, a->name);
+			jw_key(&w, "description");
+			jw_str(&w, a->desc);
+			jw_key(&w, "required");
+			jw_bool(&w, a->req);
+			jw_obj_end(&w);
+		}
+		jw_arr_end(&w);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	return 0;
+}
+
+static int
+m_prompts_get(struct mcp_req *r, struct buf *res)
+{
+	const struct prompt *p = NULL;
+	const struct parg *a;
+	struct buf text = {0};
+	struct jw w;
+	const char *s, *e;
+	char *name, *v;
+	int args, t;
+	size_t i;
+
+	name = r->params < 0 ? NULL : json_getstr(r->j, r->params, "name");
+	for (i = 0; name && i < LEN(prompts); i++)
+		if (strcmp(prompts[i].name, name) == 0)
+			p = &prompts[i];
+	if (!p) {
+		seterr("Invalid params: unknown prompt %s", name ? name : "(none)");
+		free(name);
+		return MCP_EPARAMS;
+	}
+	free(name);
+	args = json_get(r->j, r->params, "arguments");
+	for (a = p->args; a->name; a++) {
+		t = args < 0 ? -1 : json_get(r->j, args, a->name);
+		if (a->req && (t < 0 || r->j->tok[t].type != JSON_STRING)) {
+			seterr("Invalid params: prompt %s needs the argument %s",
+			    p->name, a->name);
+			return MCP_EPARAMS;
+		}
+	}
+	for (s = p->text; (e = strchr(s, '{')); s = strchr(e, '}') + 1) {
+		buf_add(&text, s, (size_t)(e - s));
+		for (a = p->args; a->name; a++)
+			if (strncmp(e + 1, a->name, strlen(a->name)) == 0 &&
+			    e[1 + strlen(a->name)] == '}')
+				break;
+		t = args < 0 || !a->name ? -1 : json_get(r->j, args, a->name);
+		v = t < 0 ? NULL : json_strdup(r->j, t);
+		buf_puts(&text, v && *v ? v : a->def ? a->def : "");
+		free(v);
+	}
+	buf_puts(&text, s);
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	jw_key(&w, "description");
+	jw_str(&w, p->desc);
+	jw_key(&w, "messages");
+	jw_arr(&w);
+	jw_obj(&w);
+	jw_key(&w, "role");
+	jw_str(&w, "user");
+	jw_key(&w, "content");
+	jw_obj(&w);
+	jw_key(&w, "type");
+	jw_str(&w, "text");
+	jw_key(&w, "text");
+	jw_str(&w, text.p);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	buf_free(&text);
+	return 0;
+}
+
+/* ---- the commands ---- */
+
+static const struct mcp_method methods[] = {
+	{"tools/list", m_tools_list},
+	{"tools/call", m_tools_call},
+	{"resources/list", m_res_list},
+	{"resources/templates/list", m_res_templates},
+	{"resources/read", m_res_read},
+	{"prompts/list", m_prompts_list},
+	{"prompts/get", m_prompts_get},
+	{NULL, NULL}
+};
+
+int
+cmd_mcp(struct ctx *c)
+{
+	struct mcp_server s;
+	const char *r = arg_str(c, "root");
+	int rc;
+
+	if (!(root = realpath(r ? r : ".", NULL))) {
+		seterr("--root %s:", r ? r : ".");
+		return -1;
+	}
+	C = c;
+	free(c->session);
+	c->session = xstrdup(c->session_opt ? c->session_opt : "mcp");
+	memset(&s, 0, sizeof s);
+	s.methods = methods;
+	s.name = "contree";
+	s.title = "ConTree sandboxes";
+	s.version = VERSION;
+	s.instructions = mcp_instructions;
+	s.capabilities = "{\"tools\":{\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},\"prompts\":{\"listChanged\":false},\"logging\":{}}";
+	rc = mcp_serve(&s);
+	free(root);
+	while (ncreds--) {
+		free(creds[ncreds].host);
+		free(creds[ncreds].user);
+		memzero(creds[ncreds].token, strlen(creds[ncreds].token));
+		free(creds[ncreds].token);
+	}
+	free(creds);
+	return rc;
+}
+
+int
+cmd_mcp_config(struct ctx *c)
+{
+	const char *agent = arg_str(c, "agent");
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	char *exe;
+	struct buf q = {0};
+	struct jw w;
+	int all = !agent;
+
+	if (n > 0) {
+		self[n] = '\0';
+		exe = xstrdup(self);
+	} else if (!(exe = realpath(argv0, NULL))) {
+		exe = xstrdup("contree");
+	}
+	jw_init(&w, &q, 0);
+	jw_str(&w, exe);            /* the path as a JSON (and TOML) string */
+	if (all || strcmp(agent, "claude-code") == 0)
+		printf("%s%s mcp add contree -- %s mcp\n", all ?
+		    "# Claude Code\n" : "", "claude", exe);
+	if (all || strcmp(agent, "claude-desktop") == 0 ||
+	    strcmp(agent, "cursor") == 0 || strcmp(agent, "cline") == 0)
+		printf("%s{\n  \"mcpServers\": {\n    \"contree\": {\n      \"command\": %s,\n      \"args\": [\"mcp\"]\n    }\n  }\n}\n",
+		    all ? "\n# Claude Desktop (claude_desktop_config.json), Cursor (.cursor/mcp.json), Cline (cline_mcp_settings.json)\n" : "",
+		    q.p);
+	if (all || strcmp(agent, "codex") == 0)
+		printf("%s[mcp_servers.contree]\ncommand = %s\nargs = [\"mcp\"]\n",
+		    all ? "\n# Codex (~/.codex/config.toml)\n" : "", q.p);
+	buf_free(&q);
+	free(exe);
+	return 0;
+}
