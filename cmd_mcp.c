@@ -821,6 +821,20 @@ op_flat(struct jw *w, const struct json *j, const char *uuid,
 	copy_str(w, j, json_get(j, 0, "result"), "tag", NULL);
 }
 
+/* The newest entry of the session log that holds img as its own image
+ * (a use or a kept run; not a disposable or detached run, whose image
+ * is where it started), or NULL. */
+static const struct store_entry *
+producer(const struct store_entry **e, size_t n, const char *img)
+{
+	while (n-- > 0)
+		if (strcmp(e[n]->image, img) == 0 &&
+		    strcmp(e[n]->kind, STORE_RUN_DISPOSABLE) != 0 &&
+		    strcmp(e[n]->kind, STORE_RUN_DETACHED) != 0)
+			return e[n];
+	return NULL;
+}
+
 /* Record a run in the session log (design.md §3): the image it started
  * from (a `use` entry unless an entry of the session already has it),
  * then the run.  Failures are logged, never the call's failure. */
@@ -833,14 +847,12 @@ record(const char *img, const char *ref, const char *title,
 	struct store_new n;
 	char *res = NULL, *branch = NULL;
 	long long from = 0;
-	size_t ne = 0, i;
+	size_t ne = 0;
 
 	if (!st)
 		goto fail;
 	e = store_entries(st, C->session, &ne);
-	for (i = ne; i-- > 0 && !from;)
-		if (strcmp(e[i]->image, img) == 0)
-			from = e[i]->id;
+	from = producer(e, ne, img) ? producer(e, ne, img)->id : 0;
 	free(e);
 	memset(&n, 0, sizeof n);
 	if (!from) {
@@ -2234,9 +2246,7 @@ lineage(struct tc *c, const char *ref)
 	if (resolve(c, ref, u) < 0 || !(st = ctx_store(C)))
 		return -1;
 	e = store_entries(st, C->session, &n);
-	for (i = n; i-- > 0 && !me;)
-		if (strcmp(e[i]->image, u) == 0)
-			me = e[i];
+	me = producer(e, n, u);
 	jw_key(w, "image");
 	jw_str(w, u);
 	jw_key(w, "session");
