@@ -74,3 +74,8 @@ if [ -f tests/bench_diff.py ]; then
 	echo "== diff"
 	CONTREE_BIN=$bin python3 tests/bench_diff.py
 fi
+if [ -f tests/bench_mcp.py ]; then
+	echo
+	echo "== mcp"
+	CONTREE_BIN=$bin python3 tests/bench_mcp.py
+fi
