@@ -35,16 +35,19 @@ static char *root;              /* --root, resolved */
 
 /* ---- tables ---- */
 
-/* Argument and result rows.  Types: s string, i integer, n number, b
- * boolean, o object (arguments: of strings), a array of strings, A array
- * of objects, e string from choices. */
-enum { REQ = 1, NUL = 2 };
+/* A tool's arguments and its result fields are one string each, a row
+ * per line:
+ *     name:T[!][?][(a|b)][=default][ description]
+ * T is the type: s string, i integer, n number, b boolean, o object (as
+ * an argument: of strings), a array of strings, A array of objects, e a
+ * string from the choices (a|b).  ! required, ? may be null; the
+ * default is JSON text.  The same row gives the schema of tools/list,
+ * the check of a call's arguments, and the default a tool reads. */
 struct arg {
-	const char *name;
-	char type, flags;
-	const char *def;        /* default as JSON text, or NULL */
-	const char *desc;
-	const char *const *choices;
+	const char *name, *choices, *def, *desc;
+	int nname, nchoices, ndef, ndesc;
+	char type;
+	int req, nul;
 };
 
 enum {                          /* annotations; LOCAL: no job */
@@ -53,7 +56,7 @@ enum {                          /* annotations; LOCAL: no job */
 struct tc;
 struct tool {
 	const char *name, *title, *desc;
-	const struct arg *in, *out;
+	const char *in, *out;
 	int flags;
 	int (*fn)(struct tc *);
 };
@@ -71,219 +74,19 @@ struct tc {
 	int nkeep;
 };
 
-#define A(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define E {0, 0, 0, NULL, NULL, NULL}
-
-static const char *const statuses[] = {
-	"PENDING", "ASSIGNED", "EXECUTING", "SUCCESS", "FAILED", "CANCELLED",
-	NULL
-};
 static const char *const sections[] = {
 	"workflow", "reference", "quickstart", "state", "async", "tagging",
 	"errors", NULL
 };
 
-static const struct arg run_in[] = {
-	{"command", 's', REQ, NULL, "Command line; run by /bin/sh -c unless shell is false (then split on white space)", NULL},
-	{"image", 's', REQ, NULL, "Image to start from: a UUID or tag:NAME", NULL},
-	{"shell", 'b', 0, "true", "Run command through /bin/sh -c", NULL},
-	{"env", 'o', 0, NULL, "Environment variables {NAME: value}", NULL},
-	{"cwd", 's', 0, "\"/root\"", "Working directory in the sandbox", NULL},
-	{"timeout", 'i', 0, "30", "Time limit of the command in seconds", NULL},
-	{"disposable", 'b', 0, "true", "Discard the sandbox's changes; false keeps them as a new image (result_image_uuid)", NULL},
-	{"stdin", 's', 0, NULL, "Text given to the command on standard input", NULL},
-	{"directory_state_id", 's', 0, NULL, "Files prepared by rsync, placed before the command starts", NULL},
-	{"files", 'o', 0, NULL, "Uploaded files to place {container path: file UUID from upload}", NULL},
-	{"wait", 'b', 0, "true", "Wait for the result; false returns operation_id at once (see wait_operations)", NULL},
-	{"truncate_output_at", 'i', 0, "8000", "Keep at most this many bytes of stdout and of stderr", NULL},
-	E
-};
-static const struct arg op_out[] = {
-	{"operation_id", 's', REQ, NULL, NULL, NULL},
-	{"uuid", 's', 0, NULL, NULL, NULL},
-	{"kind", 's', 0, NULL, NULL, NULL},
-	{"status", 's', REQ, NULL, NULL, NULL},
-	{"error", 's', NUL, NULL, NULL, NULL},
-	{"exit_code", 'i', NUL, NULL, NULL, NULL},
-	{"timed_out", 'b', 0, NULL, NULL, NULL},
-	{"stdout", 's', 0, NULL, NULL, NULL},
-	{"stderr", 's', 0, NULL, NULL, NULL},
-	{"stdout_truncated", 'b', 0, NULL, NULL, NULL},
-	{"stderr_truncated", 'b', 0, NULL, NULL, NULL},
-	{"image_uuid", 's', NUL, NULL, NULL, NULL},
-	{"result_image_uuid", 's', NUL, NULL, NULL, NULL},
-	{"tag", 's', NUL, NULL, NULL, NULL},
-	{"duration", 'n', NUL, NULL, NULL, NULL},
-	{"created_at", 's', NUL, NULL, NULL, NULL},
-	E
-};
-static const struct arg images_in[] = {
-	{"limit", 'i', 0, "100", "At most this many images (1-1000)", NULL},
-	{"offset", 'i', 0, "0", "Skip this many", NULL},
-	{"tagged", 'b', 0, NULL, "Only tagged images", NULL},
-	{"tag_prefix", 's', 0, NULL, "Only images whose tag starts with this", NULL},
-	{"since", 's', 0, NULL, "Created at or after (2026-01-31, 2h30m ago)", NULL},
-	{"until", 's', 0, NULL, "Created at or before", NULL},
-	E
-};
-static const struct arg images_out[] = {
-	{"images", 'A', REQ, NULL, "{uuid, tag, created_at}", NULL}, E
-};
-static const struct arg image_in[] = {
-	{"image", 's', REQ, NULL, "A UUID or tag:NAME", NULL}, E
-};
-static const struct arg image_out[] = {
-	{"uuid", 's', REQ, NULL, NULL, NULL},
-	{"tag", 's', NUL, NULL, NULL, NULL},
-	{"created_at", 's', NUL, NULL, NULL, NULL},
-	E
-};
-static const struct arg import_in[] = {
-	{"registry_url", 's', REQ, NULL, "docker://HOST/PATH:TAG (docker://docker.io/library/alpine:3.20)", NULL},
-	{"tag", 's', 0, NULL, "Tag for the imported image", NULL},
-	{"wait", 'b', 0, "true", "Wait for the import to finish", NULL},
-	{"i_accept_that_anonymous_access_might_be_rate_limited", 'b', 0, "false", "Import without registry credentials (see registry_auth)", NULL},
-	E
-};
-static const struct arg tag_in[] = {
-	{"image_uuid", 's', REQ, NULL, "The image (a UUID or tag:NAME)", NULL},
-	{"tag", 's', NUL, NULL, "New tag; null or empty removes the tag", NULL},
-	E
-};
-static const struct arg upload_in[] = {
-	{"path", 's', 0, NULL, "A local file under the server's root", NULL},
-	{"content", 's', 0, NULL, "Text to upload", NULL},
-	{"content_base64", 's', 0, NULL, "Bytes to upload, base64", NULL},
-	E
-};
-static const struct arg upload_out[] = {
-	{"uuid", 's', REQ, NULL, NULL, NULL},
-	{"sha256", 's', REQ, NULL, NULL, NULL},
-	{"size", 'i', 0, NULL, NULL, NULL},
-	E
-};
-static const struct arg download_in[] = {
-	{"image", 's', REQ, NULL, "A UUID or tag:NAME", NULL},
-	{"path", 's', REQ, NULL, "Absolute path of a file in the image", NULL},
-	{"destination", 's', REQ, NULL, "Local file to write, under the server's root", NULL},
-	{"executable", 'b', 0, "false", "Make the local file executable", NULL},
-	E
-};
-static const struct arg download_out[] = {
-	{"success", 'b', REQ, NULL, NULL, NULL},
-	{"source", 'o', REQ, NULL, NULL, NULL},
-	{"destination", 's', REQ, NULL, NULL, NULL},
-	{"size", 'i', REQ, NULL, NULL, NULL},
-	{"executable", 'b', REQ, NULL, NULL, NULL},
-	E
-};
-static const struct arg rsync_in[] = {
-	{"source", 's', REQ, NULL, "Local directory under the server's root", NULL},
-	{"destination", 's', REQ, NULL, "Directory in the sandbox", NULL},
-	{"exclude", 'a', 0, NULL, "Glob patterns matched against every path component and relative path (as .gitignore); dot files, node_modules, __pycache__, build and dist are always left out", NULL},
-	E
-};
-static const struct arg rsync_out[] = {
-	{"directory_state_id", 's', REQ, NULL, NULL, NULL},
-	{"destination", 's', REQ, NULL, NULL, NULL},
-	{"files", 'i', REQ, NULL, NULL, NULL},
-	{"uploaded", 'i', REQ, NULL, NULL, NULL},
-	{"skipped", 'a', 0, NULL, "symlinks leading out of the root", NULL},
-	E
-};
-static const struct arg ls_in[] = {
-	{"image", 's', REQ, NULL, "A UUID or tag:NAME", NULL},
-	{"path", 's', 0, "\"/\"", "Absolute directory path", NULL},
-	E
-};
-static const struct arg ls_out[] = {
-	{"path", 's', REQ, NULL, NULL, NULL},
-	{"count", 'i', REQ, NULL, NULL, NULL},
-	{"files", 'A', REQ, NULL, "{name, path, type, size, mode, target}", NULL},
-	E
-};
-static const struct arg read_in[] = {
-	{"image", 's', REQ, NULL, "A UUID or tag:NAME", NULL},
-	{"path", 's', REQ, NULL, "Absolute path of a file (at most 1 MiB; larger: download)", NULL},
-	E
-};
-static const struct arg read_out[] = {
-	{"path", 's', REQ, NULL, NULL, NULL},
-	{"content", 's', REQ, NULL, NULL, NULL},
-	{"encoding", 'e', REQ, NULL, NULL, A("utf-8", "base64")},
-	{"bytes_size", 'i', REQ, NULL, NULL, NULL},
-	E
-};
-static const struct arg none_in[] = { E };
-static const struct arg whoami_out[] = {
-	{"token_uuid", 's', 0, NULL, NULL, NULL},
-	{"permissions", 'o', 0, NULL, NULL, NULL},
-	{"limits", 'o', 0, NULL, NULL, NULL},
-	E
-};
-static const struct arg ops_in[] = {
-	{"limit", 'i', 0, "100", "At most this many (1-1000)", NULL},
-	{"status", 'e', 0, NULL, "Only operations in this state", statuses},
-	{"type", 'e', 0, NULL, "Only this kind", A("instance", "image_import")},
-	{"since", 's', 0, NULL, "Created at or after (2026-01-31, 2h30m ago)", NULL},
-	E
-};
-static const struct arg ops_out[] = {
-	{"operations", 'A', REQ, NULL, "{uuid, kind, status, error, created_at}", NULL}, E
-};
-static const struct arg opid_in[] = {
-	{"operation_id", 's', REQ, NULL, "Operation UUID", NULL}, E
-};
-static const struct arg wait_in[] = {
-	{"operation_ids", 'a', REQ, NULL, "Operation UUIDs", NULL},
-	{"timeout", 'i', 0, "300", "Give up waiting after this many seconds", NULL},
-	{"mode", 'e', 0, "\"all\"", "all: until every one ended; any: until one ended", A("all", "any")},
-	E
-};
-static const struct arg wait_out[] = {
-	{"results", 'o', REQ, NULL, "operation UUID -> operation", NULL},
-	{"completed", 'a', REQ, NULL, NULL, NULL},
-	{"pending", 'a', REQ, NULL, NULL, NULL},
-	{"cancelled", 'a', REQ, NULL, NULL, NULL},
-	{"timed_out", 'b', REQ, NULL, NULL, NULL},
-	E
-};
-static const struct arg cancel_out[] = {
-	{"cancelled", 'b', REQ, NULL, NULL, NULL},
-	{"operation_id", 's', REQ, NULL, NULL, NULL},
-	E
-};
-static const struct arg reg_in[] = {
-	{"registry_url", 's', REQ, NULL, "docker://HOST/... or a registry host", NULL}, E
-};
-static const struct arg regtok_out[] = {
-	{"registry", 's', REQ, NULL, NULL, NULL},
-	{"url", 's', REQ, NULL, NULL, NULL},
-	{"instructions", 's', REQ, NULL, NULL, NULL},
-	E
-};
-static const struct arg regauth_in[] = {
-	{"registry_url", 's', REQ, NULL, "docker://HOST/... or a registry host", NULL},
-	{"username", 's', REQ, NULL, "Registry user name", NULL},
-	{"token", 's', REQ, NULL, "Registry token or password (kept in memory only)", NULL},
-	E
-};
-static const struct arg regauth_out[] = {
-	{"registry", 's', REQ, NULL, NULL, NULL},
-	{"username", 's', REQ, NULL, NULL, NULL},
-	{"stored", 'b', REQ, NULL, NULL, NULL},
-	{"note", 's', 0, NULL, NULL, NULL},
-	E
-};
-static const struct arg guide_in[] = {
-	{"section", 'e', 0, "\"workflow\"", "Which part of the guide", sections}, E
-};
-static const struct arg guide_out[] = {
-	{"section", 's', REQ, NULL, NULL, NULL},
-	{"content", 's', REQ, NULL, NULL, NULL},
-	{"available_sections", 'a', REQ, NULL, NULL, NULL},
-	E
-};
+#define IMG "image:s! A UUID or tag:NAME\n"
+#define SINCE "since:s Created at or after (2026-01-31, 2h30m ago)\n"
+static const char op_out[] =
+	"operation_id:s!\nuuid:s\nkind:s\nstatus:s!\nerror:s?\n"
+	"exit_code:i?\ntimed_out:b\nstdout:s\nstderr:s\nstdout_truncated:b\n"
+	"stderr_truncated:b\nimage_uuid:s?\nresult_image_uuid:s?\ntag:s?\n"
+	"duration:n?\ncreated_at:s?";
+static const char image_out[] = "uuid:s!\ntag:s?\ncreated_at:s?";
 
 static int t_run(struct tc *), t_images(struct tc *), t_image(struct tc *),
     t_import(struct tc *), t_tag(struct tc *), t_upload(struct tc *),
@@ -293,122 +96,228 @@ static int t_run(struct tc *), t_images(struct tc *), t_image(struct tc *),
     t_regtok(struct tc *), t_regauth(struct tc *), t_guide(struct tc *);
 
 static const struct tool tools[] = {
-	{"run", "Run a command", "Run a command in a fresh sandbox started from an image and return its exit code and output. With disposable=false the sandbox's changes become a new image (result_image_uuid) to run the next step from. Recorded in the contree session log.",
-	    run_in, op_out, OPEN, t_run},
-	{"list_images", "List images", "List images, newest first; look for a prepared (tagged) image before building one.",
-	    images_in, images_out, RO | IDEM | OPEN, t_images},
-	{"get_image", "Get an image", "Look up one image by UUID or tag:NAME.",
-	    image_in, image_out, RO | IDEM | OPEN, t_image},
-	{"import_image", "Import an image", "Import an image from an OCI registry (docker://...).",
-	    import_in, op_out, OPEN, t_import},
-	{"set_tag", "Tag an image", "Set or remove the tag of an image. A tag names one image; setting it moves it.",
-	    tag_in, image_out, DESTR | IDEM | OPEN, t_tag},
-	{"upload", "Upload a file", "Upload a local file (under the server's root) or given content; returns the file UUID for run's files.",
-	    upload_in, upload_out, IDEM | OPEN, t_upload},
-	{"download", "Download a file", "Copy a file of an image to a local file under the server's root (written whole, then renamed into place).",
-	    download_in, download_out, DESTR | IDEM | OPEN, t_download},
-	{"rsync", "Sync a directory", "Upload a local directory (under the server's root) for run: returns a directory_state_id. Files are hashed and uploaded once; an unchanged tree gives the same id.",
-	    rsync_in, rsync_out, IDEM | OPEN, t_rsync},
-	{"list_files", "List a directory", "List a directory of an image without starting a sandbox (cheaper than run ls).",
-	    ls_in, ls_out, RO | IDEM | OPEN, t_ls},
-	{"read_file", "Read a file", "Read a file of an image without starting a sandbox: text as utf-8, other bytes as base64.",
-	    read_in, read_out, RO | IDEM | OPEN, t_read},
+	{"run", "Run a command", "Run a command in a fresh sandbox started from an image; returns its exit code and output. With disposable=false the changes become a new image (result_image_uuid) to run the next step from. Recorded in the contree session log.",
+	    "command:s! Command line, run by /bin/sh -c (shell=false: split into words)\n"
+	    IMG
+	    "shell:b=true Run command through /bin/sh -c\n"
+	    "env:o Environment variables {NAME: value}\n"
+	    "cwd:s=\"/root\" Working directory\n"
+	    "timeout:i=30 Time limit in seconds\n"
+	    "disposable:b=true Discard the changes; false keeps them as a new image\n"
+	    "stdin:s Text for standard input\n"
+	    "directory_state_id:s Files prepared by rsync\n"
+	    "files:o Uploaded files to place {container path: file UUID from upload}\n"
+	    "wait:b=true Wait for the result; false returns operation_id at once\n"
+	    "truncate_output_at:i=8000 Keep at most this many bytes of stdout and of stderr",
+	    op_out, OPEN, t_run},
+	{"list_images", "List images", "List images, newest first. Look for a prepared (tagged) image before building one.",
+	    "limit:i=100 At most this many (1-1000)\noffset:i=0 Skip this many\n"
+	    "tagged:b Only tagged images\ntag_prefix:s Only tags starting with this\n"
+	    SINCE "until:s Created at or before",
+	    "images:A! {uuid, tag, created_at}", RO | IDEM | OPEN, t_images},
+	{"get_image", "Get an image", "Look up one image.",
+	    IMG, image_out, RO | IDEM | OPEN, t_image},
+	{"import_image", "Import an image", "Import an image from an OCI registry.",
+	    "registry_url:s! docker://HOST/PATH:TAG\ntag:s Tag for the image\n"
+	    "wait:b=true Wait for the import\n"
+	    "i_accept_that_anonymous_access_might_be_rate_limited:b=false Import without credentials (see registry_auth)",
+	    op_out, OPEN, t_import},
+	{"set_tag", "Tag an image", "Set or remove the tag of an image; setting a tag moves it here.",
+	    "image_uuid:s! The image (a UUID or tag:NAME)\ntag:s? New tag; null or empty removes it",
+	    image_out, DESTR | IDEM | OPEN, t_tag},
+	{"upload", "Upload a file", "Upload a local file (under the server's root) or content; the file UUID is for run's files.",
+	    "path:s A local file\ncontent:s Text\ncontent_base64:s Bytes, base64",
+	    "uuid:s!\nsha256:s!\nsize:i", IDEM | OPEN, t_upload},
+	{"download", "Download a file", "Copy a file of an image to a local file under the server's root.",
+	    IMG "path:s! Absolute path in the image\n"
+	    "destination:s! Local file to write\nexecutable:b=false Make it executable",
+	    "success:b!\nsource:o!\ndestination:s!\nsize:i!\nexecutable:b!",
+	    DESTR | IDEM | OPEN, t_download},
+	{"rsync", "Sync a directory", "Upload a local directory (under the server's root) for run's directory_state_id. Files are uploaded once; an unchanged tree gives the same id.",
+	    "source:s! Local directory\ndestination:s! Directory in the sandbox\n"
+	    "exclude:a Globs matched against every name and relative path (dot files, node_modules, __pycache__, build and dist are always left out)",
+	    "directory_state_id:s!\ndestination:s!\nfiles:i!\nuploaded:i!\nskipped:a Symlinks leading out of the root",
+	    IDEM | OPEN, t_rsync},
+	{"list_files", "List a directory", "List a directory of an image; no sandbox is started.",
+	    IMG "path:s=\"/\" Absolute path",
+	    "path:s!\ncount:i!\nfiles:A! {name, path, type, size, mode, target}",
+	    RO | IDEM | OPEN, t_ls},
+	{"read_file", "Read a file", "Read a file of an image (at most 1 MiB; text as utf-8, else base64); no sandbox is started.",
+	    IMG "path:s! Absolute path",
+	    "path:s!\ncontent:s!\nencoding:e!(utf-8|base64)\nbytes_size:i!",
+	    RO | IDEM | OPEN, t_read},
 	{"whoami", "Token and limits", "The API token's permissions and limits.",
-	    none_in, whoami_out, RO | IDEM | OPEN, t_whoami},
+	    "", "token_uuid:s\npermissions:o\nlimits:o", RO | IDEM | OPEN, t_whoami},
 	{"list_operations", "List operations", "List operations (runs and imports), newest first.",
-	    ops_in, ops_out, RO | IDEM | OPEN, t_ops},
-	{"get_operation", "Get an operation", "The state of one operation; a finished run with its exit code and output.",
-	    opid_in, op_out, RO | IDEM | OPEN, t_op},
-	{"wait_operations", "Wait for operations", "Wait until all (or any) of the operations ended, at most timeout seconds; says which are still pending.",
-	    wait_in, wait_out, RO | IDEM | OPEN, t_wait},
+	    "limit:i=100 At most this many (1-1000)\n"
+	    "status:e(PENDING|ASSIGNED|EXECUTING|SUCCESS|FAILED|CANCELLED) Only in this state\n"
+	    "type:e(instance|image_import) Only this kind\n" SINCE,
+	    "operations:A! {uuid, kind, status, error, created_at}",
+	    RO | IDEM | OPEN, t_ops},
+	{"get_operation", "Get an operation", "One operation; a finished run with its exit code and output.",
+	    "operation_id:s! Operation UUID", op_out, RO | IDEM | OPEN, t_op},
+	{"wait_operations", "Wait for operations", "Wait until all (or any) of the operations ended, at most timeout seconds.",
+	    "operation_ids:a! Operation UUIDs\ntimeout:i=300 Seconds to wait at most\n"
+	    "mode:e(all|any)=\"all\" Until every one, or any one, ended",
+	    "results:o! UUID -> operation\ncompleted:a!\npending:a!\ncancelled:a!\ntimed_out:b!",
+	    RO | IDEM | OPEN, t_wait},
 	{"cancel_operation", "Cancel an operation", "Cancel a pending or running operation.",
-	    opid_in, cancel_out, DESTR | IDEM | OPEN, t_cancel},
-	{"registry_token_obtain", "Where to get a registry token", "Where to create an access token for a registry (for registry_auth); opens nothing.",
-	    reg_in, regtok_out, RO | IDEM | LOCAL, t_regtok},
-	{"registry_auth", "Registry credentials", "Keep registry credentials for import_image for the life of this server (in memory, never written or shown).",
-	    regauth_in, regauth_out, IDEM | LOCAL, t_regauth},
-	{"get_guide", "Read the guide", "How to use these tools well: workflow, reference, quickstart, state, async, tagging, errors.",
-	    guide_in, guide_out, RO | IDEM | LOCAL, t_guide},
+	    "operation_id:s! Operation UUID", "cancelled:b!\noperation_id:s!",
+	    DESTR | IDEM | OPEN, t_cancel},
+	{"registry_token_obtain", "Where to get a registry token", "Where to create a registry access token for registry_auth; opens nothing.",
+	    "registry_url:s! docker://HOST/... or a host",
+	    "registry:s!\nurl:s!\ninstructions:s!", RO | IDEM | LOCAL, t_regtok},
+	{"registry_auth", "Registry credentials", "Keep registry credentials for import_image while this server runs (memory only, never written or shown).",
+	    "registry_url:s! docker://HOST/... or a host\nusername:s! User name\ntoken:s! Token or password",
+	    "registry:s!\nusername:s!\nstored:b!\nnote:s", IDEM | LOCAL, t_regauth},
+	{"get_guide", "Read the guide", "How to use these tools well.",
+	    "section:e(workflow|reference|quickstart|state|async|tagging|errors)=\"workflow\" Which part",
+	    "section:s!\ncontent:s!\navailable_sections:a!", RO | IDEM | LOCAL, t_guide},
 	{NULL, NULL, NULL, NULL, NULL, 0, NULL}
 };
 
 /* ---- schemas and arguments ---- */
 
-static void
-schema_type(struct jw *w, const struct arg *a)
+/* The row at *p into a, and *p past it; 0 at the end. */
+static int
+arg_next(const char **p, struct arg *a)
 {
+	const char *s = *p, *e;
+
+	if (!*s)
+		return 0;
+	if (!(e = strchr(s, '\n')))
+		e = s + strlen(s);
+	*p = *e ? e + 1 : e;
+	memset(a, 0, sizeof *a);
+	a->name = s;
+	while (*s != ':')
+		s++;
+	a->nname = (int)(s - a->name);
+	a->type = *++s;
+	for (s++; s < e && *s != ' '; s++) {
+		if (*s == '!')
+			a->req = 1;
+		else if (*s == '?')
+			a->nul = 1;
+		else if (*s == '(') {
+			for (a->choices = ++s; *s != ')'; s++)
+				;
+			a->nchoices = (int)(s - a->choices);
+		} else if (*s == '=') {
+			for (a->def = ++s; s < e && *s != ' '; s++)
+				;
+			a->ndef = (int)(s-- - a->def);
+		}
+	}
+	if (s < e) {
+		a->desc = s + 1;
+		a->ndesc = (int)(e - s - 1);
+	}
+	return 1;
+}
+
+static int
+arg_find(const char *spec, const char *name, struct arg *a)
+{
+	size_t n = strlen(name);
+
+	while (arg_next(&spec, a))
+		if ((size_t)a->nname == n && strncmp(a->name, name, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 if s is one of a's choices. */
+static int
+is_choice(const struct arg *a, const char *s)
+{
+	const char *c = a->choices, *end = c + a->nchoices, *bar;
+	size_t n = strlen(s);
+
+	for (; c < end; c = bar + 1) {
+		if (!(bar = memchr(c, '|', (size_t)(end - c))))
+			bar = end;
+		if ((size_t)(bar - c) == n && strncmp(c, s, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+key(struct jw *w, const char *p, int n)
+{
+	char *k = xstrndup(p, (size_t)n);
+
+	jw_key(w, k);
+	free(k);
+}
+
+static void
+schema(struct jw *w, const char *spec, int input)
+{
+	static const char types[] = "sinboaAe";
 	static const char *const names[] = {
 		"string", "integer", "number", "boolean", "object", "array",
 		"array", "string"
 	};
-	const char *p = strchr("sinboaAe", a->type);
-	const char *name = names[p ? p - "sinboaAe" : 0];
-
-	jw_key(w, "type");
-	if (a->flags & NUL) {
-		jw_arr(w);
-		jw_str(w, name);
-		jw_str(w, "null");
-		jw_arr_end(w);
-	} else {
-		jw_str(w, name);
-	}
-	if (a->type == 'a' || a->type == 'A') {
-		jw_key(w, "items");
-		jw_obj(w);
-		jw_key(w, "type");
-		jw_str(w, a->type == 'a' ? "string" : "object");
-		jw_obj_end(w);
-	}
-}
-
-static void
-schema(struct jw *w, const struct arg *args, int input)
-{
-	const struct arg *a;
+	const char *p = spec, *c, *bar;
+	struct arg a;
 	struct json d;
-	int i;
 
 	jw_obj(w);
 	jw_key(w, "type");
 	jw_str(w, "object");
 	jw_key(w, "properties");
 	jw_obj(w);
-	for (a = args; a->name; a++) {
-		jw_key(w, a->name);
+	while (arg_next(&p, &a)) {
+		const char *ty = names[strchr(types, a.type) - types];
+
+		key(w, a.name, a.nname);
 		jw_obj(w);
-		schema_type(w, a);
-		if (input && a->type == 'o') {
-			jw_key(w, "additionalProperties");
-			jw_obj(w);
-			jw_key(w, "type");
-			jw_str(w, "string");
-			jw_obj_end(w);
-		}
-		if (a->choices) {
-			jw_key(w, "enum");
+		jw_key(w, "type");
+		if (a.nul)
 			jw_arr(w);
-			for (i = 0; a->choices[i]; i++)
-				jw_str(w, a->choices[i]);
+		jw_str(w, ty);
+		if (a.nul) {
+			jw_str(w, "null");
 			jw_arr_end(w);
 		}
-		if (a->def && json_parse_alloc(&d, a->def, strlen(a->def)) == 0) {
+		if (a.type == 'a' || a.type == 'A' || (input && a.type == 'o')) {
+			jw_key(w, a.type == 'o' ? "additionalProperties" : "items");
+			jw_obj(w);
+			jw_key(w, "type");
+			jw_str(w, a.type == 'A' ? "object" : "string");
+			jw_obj_end(w);
+		}
+		if (a.choices) {
+			jw_key(w, "enum");
+			jw_arr(w);
+			for (c = a.choices; c < a.choices + a.nchoices; c = bar + 1) {
+				if (!(bar = memchr(c, '|', (size_t)(a.choices +
+				    a.nchoices - c))))
+					bar = a.choices + a.nchoices;
+				jw_strn(w, c, (size_t)(bar - c));
+			}
+			jw_arr_end(w);
+		}
+		if (a.def && json_parse_alloc(&d, a.def, (size_t)a.ndef) == 0) {
 			jw_key(w, "default");
 			jw_tok(w, &d, 0);
 			json_free(&d);
 		}
-		if (a->desc) {
+		if (a.desc) {
 			jw_key(w, "description");
-			jw_str(w, a->desc);
+			jw_strn(w, a.desc, (size_t)a.ndesc);
 		}
 		jw_obj_end(w);
 	}
 	jw_obj_end(w);
 	jw_key(w, "required");
 	jw_arr(w);
-	for (a = args; a->name; a++)
-		if (a->flags & REQ)
-			jw_str(w, a->name);
+	for (p = spec; arg_next(&p, &a);)
+		if (a.req)
+			jw_strn(w, a.name, (size_t)a.nname);
 	jw_arr_end(w);
 	if (input) {
 		jw_key(w, "additionalProperties");
@@ -417,22 +326,14 @@ schema(struct jw *w, const struct arg *args, int input)
 	jw_obj_end(w);
 }
 
-static const struct arg *
-arg_find(const struct arg *args, const char *name)
-{
-	for (; args->name; args++)
-		if (strcmp(args->name, name) == 0)
-			return args;
-	return NULL;
-}
-
 /* Does value t fit a?  NULL, or what was expected. */
 static const char *
 misfit(const struct json *j, int t, const struct arg *a)
 {
 	enum json_type ty = j->tok[t].type;
 	int64_t v;
-	int c, i;
+	char *s;
+	int c, ok;
 
 	switch (a->type) {
 	case 's':
@@ -446,24 +347,20 @@ misfit(const struct json *j, int t, const struct arg *a)
 		return ty == JSON_TRUE || ty == JSON_FALSE ? NULL :
 		    "true or false";
 	case 'o':
-		if (ty != JSON_OBJECT)
-			return "an object";
-		for (c = json_first(j, t); c >= 0; c = json_after(j, c))
-			if (j->tok[c + 1].type != JSON_STRING)
-				return "an object of strings";
-		return NULL;
 	case 'a':
-		if (ty != JSON_ARRAY)
-			return "an array of strings";
+		if (ty != (a->type == 'o' ? JSON_OBJECT : JSON_ARRAY))
+			return a->type == 'o' ? "an object of strings" :
+			    "an array of strings";
 		for (c = json_first(j, t); c >= 0; c = json_after(j, c))
-			if (j->tok[c].type != JSON_STRING)
-				return "an array of strings";
+			if (j->tok[c + (a->type == 'o')].type != JSON_STRING)
+				return a->type == 'o' ? "an object of strings" :
+				    "an array of strings";
 		return NULL;
 	case 'e':
-		for (i = 0; a->choices[i]; i++)
-			if (json_streq(j, t, a->choices[i]))
-				return NULL;
-		return "one of the listed values";
+		s = json_strdup(j, t);
+		ok = s && is_choice(a, s);
+		free(s);
+		return ok ? NULL : "one of the values its schema lists";
 	}
 	return NULL;
 }
@@ -473,8 +370,8 @@ misfit(const struct json *j, int t, const struct arg *a)
 static int
 check_args(const struct tool *t, const struct json *j, int args)
 {
-	const struct arg *a;
-	const char *why;
+	const char *p = t->in, *why;
+	struct arg a;
 	char *k;
 	int c;
 
@@ -485,26 +382,28 @@ check_args(const struct tool *t, const struct json *j, int args)
 	for (c = args < 0 ? -1 : json_first(j, args); c >= 0;
 	    c = json_after(j, c)) {
 		k = json_strdup(j, c);
-		if (!k || !(a = arg_find(t->in, k))) {
+		if (!k || !arg_find(t->in, k, &a)) {
 			seterr("unknown argument '%s' for tool %s", k ? k : "?",
 			    t->name);
 			free(k);
 			return -1;
 		}
 		free(k);
-		if (j->tok[c + 1].type == JSON_NULL && !(a->flags & REQ))
+		if (j->tok[c + 1].type == JSON_NULL && !a.req)
 			continue;
-		if ((why = misfit(j, c + 1, a))) {
-			seterr("argument '%s' must be %s", a->name, why);
+		if ((why = misfit(j, c + 1, &a))) {
+			seterr("argument '%.*s' must be %s", a.nname, a.name, why);
 			return -1;
 		}
 	}
-	for (a = t->in; a->name; a++) {
-		if (!(a->flags & REQ))
+	while (arg_next(&p, &a)) {
+		if (!a.req)
 			continue;
-		c = args < 0 ? -1 : json_get(j, args, a->name);
+		k = xstrndup(a.name, (size_t)a.nname);
+		c = args < 0 ? -1 : json_get(j, args, k);
+		free(k);
 		if (c < 0 || j->tok[c].type == JSON_NULL) {
-			seterr("missing required argument '%s'", a->name);
+			seterr("missing required argument '%.*s'", a.nname, a.name);
 			return -1;
 		}
 	}
@@ -532,14 +431,15 @@ keep(struct tc *c, char *s)
 static const char *
 S(struct tc *c, const char *name)
 {
-	const struct arg *a = arg_find(c->t->in, name);
-	int t = T(c, name);
+	struct arg a;
 	struct json d;
 	char *s = NULL;
+	int t = T(c, name);
 
 	if (t >= 0)
 		return keep(c, json_strdup(c->j, t));
-	if (a && a->def && json_parse_alloc(&d, a->def, strlen(a->def)) == 0) {
+	if (arg_find(c->t->in, name, &a) && a.def &&
+	    json_parse_alloc(&d, a.def, (size_t)a.ndef) == 0) {
 		s = json_strdup(&d, 0);
 		json_free(&d);
 	}
@@ -549,24 +449,25 @@ S(struct tc *c, const char *name)
 static long long
 I(struct tc *c, const char *name)
 {
-	const struct arg *a = arg_find(c->t->in, name);
+	struct arg a;
 	int64_t v = 0;
 	int t = T(c, name);
 
 	if (t >= 0 && json_int64(c->j, t, &v) == 0)
 		return v;
-	return a && a->def ? atoll(a->def) : 0;
+	return arg_find(c->t->in, name, &a) && a.def ? atoll(a.def) : 0;
 }
 
 static int
 B(struct tc *c, const char *name)
 {
-	const struct arg *a = arg_find(c->t->in, name);
+	struct arg a;
 	int t = T(c, name);
 
 	if (t >= 0)
 		return json_bool(c->j, t) == 1;
-	return a && a->def && strcmp(a->def, "true") == 0;
+	return arg_find(c->t->in, name, &a) && a.def &&
+	    strncmp(a.def, "true", 4) == 0;
 }
 
 /* ---- results ---- */
