@@ -176,6 +176,29 @@ static const struct tool tools[] = {
 	{NULL, NULL, NULL, NULL, NULL, 0, NULL}
 };
 
+/* ---- writing results ---- */
+
+static void
+ks(struct jw *w, const char *k, const char *v)
+{
+	jw_key(w, k);
+	jw_str(w, v);
+}
+
+static void
+ki(struct jw *w, const char *k, int64_t v)
+{
+	jw_key(w, k);
+	jw_int(w, v);
+}
+
+static void
+kb(struct jw *w, const char *k, int v)
+{
+	jw_key(w, k);
+	jw_bool(w, v);
+}
+
 /* ---- schemas and arguments ---- */
 
 /* The row at *p into a, and *p past it; 0 at the end. */
@@ -266,8 +289,7 @@ schema(struct jw *w, const char *spec, int input)
 	struct json d;
 
 	jw_obj(w);
-	jw_key(w, "type");
-	jw_str(w, "object");
+	ks(w, "type", "object");
 	jw_key(w, "properties");
 	jw_obj(w);
 	while (arg_next(&p, &a)) {
@@ -286,8 +308,7 @@ schema(struct jw *w, const char *spec, int input)
 		if (a.type == 'a' || a.type == 'A' || (input && a.type == 'o')) {
 			jw_key(w, a.type == 'o' ? "additionalProperties" : "items");
 			jw_obj(w);
-			jw_key(w, "type");
-			jw_str(w, a.type == 'A' ? "object" : "string");
+			ks(w, "type", a.type == 'A' ? "object" : "string");
 			jw_obj_end(w);
 		}
 		if (a.choices) {
@@ -320,8 +341,7 @@ schema(struct jw *w, const char *spec, int input)
 			jw_strn(w, a.name, (size_t)a.nname);
 	jw_arr_end(w);
 	if (input) {
-		jw_key(w, "additionalProperties");
-		jw_bool(w, 0);
+		kb(w, "additionalProperties", 0);
 	}
 	jw_obj_end(w);
 }
@@ -570,28 +590,20 @@ m_tools_list(struct mcp_req *r, struct buf *res)
 	jw_arr(&w);
 	for (t = tools; t->name; t++) {
 		jw_obj(&w);
-		jw_key(&w, "name");
-		jw_str(&w, t->name);
-		jw_key(&w, "title");
-		jw_str(&w, t->title);
-		jw_key(&w, "description");
-		jw_str(&w, t->desc);
+		ks(&w, "name", t->name);
+		ks(&w, "title", t->title);
+		ks(&w, "description", t->desc);
 		jw_key(&w, "inputSchema");
 		schema(&w, t->in, 1);
 		jw_key(&w, "outputSchema");
 		schema(&w, t->out, 0);
 		jw_key(&w, "annotations");
 		jw_obj(&w);
-		jw_key(&w, "title");
-		jw_str(&w, t->title);
-		jw_key(&w, "readOnlyHint");
-		jw_bool(&w, t->flags & RO);
-		jw_key(&w, "destructiveHint");
-		jw_bool(&w, (t->flags & DESTR) != 0);
-		jw_key(&w, "idempotentHint");
-		jw_bool(&w, (t->flags & IDEM) != 0);
-		jw_key(&w, "openWorldHint");
-		jw_bool(&w, (t->flags & OPEN) != 0);
+		ks(&w, "title", t->title);
+		kb(&w, "readOnlyHint", t->flags & RO);
+		kb(&w, "destructiveHint", (t->flags & DESTR) != 0);
+		kb(&w, "idempotentHint", (t->flags & IDEM) != 0);
+		kb(&w, "openWorldHint", (t->flags & OPEN) != 0);
 		jw_obj_end(&w);
 		jw_obj_end(&w);
 	}
@@ -669,13 +681,10 @@ op_flat(struct jw *w, const struct json *j, const char *uuid,
 	char *s;
 	int t, tr, inst;
 
-	jw_key(w, "operation_id");
-	jw_str(w, uuid);
-	jw_key(w, "uuid");
-	jw_str(w, uuid);
+	ks(w, "operation_id", uuid);
+	ks(w, "uuid", uuid);
 	copy_str(w, j, 0, "kind", NULL);
-	jw_key(w, "status");
-	jw_str(w, op_status_name(op_status(j, 0)) ?
+	ks(w, "status", op_status_name(op_status(j, 0)) ?
 	    op_status_name(op_status(j, 0)) : "UNKNOWN");
 	copy_str(w, j, 0, "error", NULL);
 	copy_str(w, j, 0, "created_at", NULL);
@@ -693,31 +702,26 @@ op_flat(struct jw *w, const struct json *j, const char *uuid,
 			jw_int(w, code);
 		else
 			jw_null(w);
-		jw_key(w, "timed_out");
-		jw_bool(w, op_timed_out(j));
+		kb(w, "timed_out", op_timed_out(j));
 		op_stream(j, "stdout", &b, &tr);
 		jw_key(w, "stdout");
 		jw_strn(w, b.p ? b.p : "", b.len);
-		jw_key(w, "stdout_truncated");
-		jw_bool(w, tr);
+		kb(w, "stdout_truncated", tr);
 		buf_reset(&b);
 		op_stream(j, "stderr", &b, &tr);
 		jw_key(w, "stderr");
 		jw_strn(w, b.p ? b.p : "", b.len);
-		jw_key(w, "stderr_truncated");
-		jw_bool(w, tr);
+		kb(w, "stderr_truncated", tr);
 		buf_free(&b);
 		if (image) {
-			jw_key(w, "image_uuid");
-			jw_str(w, image);
+			ks(w, "image_uuid", image);
 		} else {
 			copy_str(w, j, json_get(j, 0, "metadata"), "image",
 			    "image_uuid");
 		}
 	}
 	s = op_result_image(j);
-	jw_key(w, "result_image_uuid");
-	jw_str(w, s);
+	ks(w, "result_image_uuid", s);
 	free(s);
 	copy_str(w, j, json_get(j, 0, "result"), "tag", NULL);
 }
@@ -935,14 +939,10 @@ t_run(struct tc *c)
 	mcp_started(c->r, uuid);
 	if (!B(c, "wait")) {
 		record(img, ref, cmd, uuid, NULL, disp);
-		jw_key(&c->w, "operation_id");
-		jw_str(&c->w, uuid);
-		jw_key(&c->w, "uuid");
-		jw_str(&c->w, uuid);
-		jw_key(&c->w, "status");
-		jw_str(&c->w, "PENDING");
-		jw_key(&c->w, "image_uuid");
-		jw_str(&c->w, img);
+		ks(&c->w, "operation_id", uuid);
+		ks(&c->w, "uuid", uuid);
+		ks(&c->w, "status", "PENDING");
+		ks(&c->w, "image_uuid", img);
 		rc = 0;
 		goto out;
 	}
@@ -1103,8 +1103,7 @@ t_tag(struct tc *c)
 	} else {
 		jw_init(&w, &js, 0);
 		jw_obj(&w);
-		jw_key(&w, "tag");
-		jw_str(&w, tag);
+		ks(&w, "tag", tag);
 		jw_obj_end(&w);
 		rc = api_call(c->a, "PATCH", path, NULL, js.p, 0, &r);
 	}
@@ -1184,13 +1183,10 @@ upload_one(struct tc *c, const char *host, const char *home, long long *size)
 		files_free(&l);
 		return -1;
 	}
-	jw_key(&c->w, "uuid");
-	jw_str(&c->w, l.f[0].uuid);
-	jw_key(&c->w, "sha256");
-	jw_str(&c->w, l.f[0].sha);
+	ks(&c->w, "uuid", l.f[0].uuid);
+	ks(&c->w, "sha256", l.f[0].sha);
 	*size = l.f[0].st.st_size;
-	jw_key(&c->w, "size");
-	jw_int(&c->w, *size);
+	ki(&c->w, "size", *size);
 	rc = 0;
 	files_free(&l);
 	return rc;
@@ -1284,21 +1280,15 @@ t_download(struct tc *c)
 		rc = -1;
 	}
 	if (rc == 0) {
-		jw_key(&c->w, "success");
-		jw_bool(&c->w, 1);
+		kb(&c->w, "success", 1);
 		jw_key(&c->w, "source");
 		jw_obj(&c->w);
-		jw_key(&c->w, "image");
-		jw_str(&c->w, u);
-		jw_key(&c->w, "path");
-		jw_str(&c->w, path);
+		ks(&c->w, "image", u);
+		ks(&c->w, "path", path);
 		jw_obj_end(&c->w);
-		jw_key(&c->w, "destination");
-		jw_str(&c->w, local);
-		jw_key(&c->w, "size");
-		jw_int(&c->w, (int64_t)size);
-		jw_key(&c->w, "executable");
-		jw_bool(&c->w, x);
+		ks(&c->w, "destination", local);
+		ki(&c->w, "size", (int64_t)size);
+		kb(&c->w, "executable", x);
 	}
 	free(url);
 	free(tmp);
@@ -1372,14 +1362,10 @@ t_rsync(struct tc *c)
 		goto out;
 	}
 	free(path);
-	jw_key(&c->w, "directory_state_id");
-	jw_str(&c->w, id);
-	jw_key(&c->w, "destination");
-	jw_str(&c->w, dst);
-	jw_key(&c->w, "files");
-	jw_int(&c->w, (int64_t)l.n);
-	jw_key(&c->w, "uploaded");
-	jw_int(&c->w, (int64_t)up);
+	ks(&c->w, "directory_state_id", id);
+	ks(&c->w, "destination", dst);
+	ki(&c->w, "files", (int64_t)l.n);
+	ki(&c->w, "uploaded", (int64_t)up);
 	jw_key(&c->w, "skipped");
 	jw_arr(&c->w);
 	for (path = skipped.p; path && *path;) {
@@ -1458,8 +1444,7 @@ t_ls(struct tc *c)
 		return -1;
 	}
 	arr = json_get(&j, 0, "files");
-	jw_key(&c->w, "path");
-	jw_str(&c->w, path);
+	ks(&c->w, "path", path);
 	jw_key(&c->w, "files");
 	jw_arr(&c->w);
 	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
@@ -1470,12 +1455,9 @@ t_ls(struct tc *c)
 		full = strchr(name, '/') ? xstrdup(name) :
 		    xasprintf("%s/%s", strcmp(path, "/") ? path : "", name);
 		jw_obj(&c->w);
-		jw_key(&c->w, "name");
-		jw_str(&c->w, strrchr(full, '/') + 1);
-		jw_key(&c->w, "path");
-		jw_str(&c->w, full);
-		jw_key(&c->w, "type");
-		jw_str(&c->w, flag(&j, e, "is_dir") ? "directory" :
+		ks(&c->w, "name", strrchr(full, '/') + 1);
+		ks(&c->w, "path", full);
+		ks(&c->w, "type", flag(&j, e, "is_dir") ? "directory" :
 		    flag(&j, e, "is_symlink") ? "symlink" :
 		    flag(&j, e, "is_regular") ? "file" : "other");
 		jw_key(&c->w, "size");
@@ -1485,8 +1467,7 @@ t_ls(struct tc *c)
 		if (v < 0 || json_int64(&j, v, &m) < 0)
 			m = 0;
 		snprintf(mode, sizeof mode, "%04o", (unsigned)m & 07777);
-		jw_key(&c->w, "mode");
-		jw_str(&c->w, mode);
+		ks(&c->w, "mode", mode);
 		if (flag(&j, e, "is_symlink"))
 			copy_str(&c->w, &j, e, "symlink_to", "target");
 		jw_obj_end(&c->w);
@@ -1494,8 +1475,7 @@ t_ls(struct tc *c)
 		free(full);
 	}
 	jw_arr_end(&c->w);
-	jw_key(&c->w, "count");
-	jw_int(&c->w, n);
+	ki(&c->w, "count", n);
 	json_free(&j);
 	buf_free(&body);
 	return 0;
@@ -1593,8 +1573,7 @@ t_read(struct tc *c)
 	if (rc == 0) {
 		int text = utf8_ok((const unsigned char *)body.p, body.len);
 
-		jw_key(&c->w, "path");
-		jw_str(&c->w, path);
+		ks(&c->w, "path", path);
 		jw_key(&c->w, "content");
 		if (text) {
 			jw_strn(&c->w, body.p ? body.p : "", body.len);
@@ -1602,10 +1581,8 @@ t_read(struct tc *c)
 			b64_encode(&b64, body.p, body.len);
 			jw_strn(&c->w, b64.p ? b64.p : "", b64.len);
 		}
-		jw_key(&c->w, "encoding");
-		jw_str(&c->w, text ? "utf-8" : "base64");
-		jw_key(&c->w, "bytes_size");
-		jw_int(&c->w, (int64_t)body.len);
+		ks(&c->w, "encoding", text ? "utf-8" : "base64");
+		ki(&c->w, "bytes_size", (int64_t)body.len);
 	}
 	buf_free(&body);
 	buf_free(&b64);
@@ -1720,10 +1697,8 @@ t_cancel(struct tc *c)
 
 	if (!id || op_cancel(c->a, id) < 0)
 		return -1;
-	jw_key(&c->w, "cancelled");
-	jw_bool(&c->w, 1);
-	jw_key(&c->w, "operation_id");
-	jw_str(&c->w, id);
+	kb(&c->w, "cancelled", 1);
+	ks(&c->w, "operation_id", id);
 	return 0;
 }
 
@@ -1817,8 +1792,7 @@ t_wait(struct tc *c)
 	id_list(&c->w, "completed", o, n, 0);
 	id_list(&c->w, "pending", o, n, 1);
 	id_list(&c->w, "cancelled", o, n, 2);
-	jw_key(&c->w, "timed_out");
-	jw_bool(&c->w, late);
+	kb(&c->w, "timed_out", late);
 	rc = 0;
 out:
 	for (i = 0; i < n; i++) {
@@ -1892,21 +1866,17 @@ t_import(struct tc *c)
 	jw_obj(&w);
 	jw_key(&w, "registry");
 	jw_obj(&w);
-	jw_key(&w, "url");
-	jw_str(&w, full);
+	ks(&w, "url", full);
 	if (cr) {
 		jw_key(&w, "credentials");
 		jw_obj(&w);
-		jw_key(&w, "username");
-		jw_str(&w, cr->user);
-		jw_key(&w, "password");
-		jw_str(&w, cr->token);
+		ks(&w, "username", cr->user);
+		ks(&w, "password", cr->token);
 		jw_obj_end(&w);
 	}
 	jw_obj_end(&w);
 	if (tag && *tag) {
-		jw_key(&w, "tag");
-		jw_str(&w, tag);
+		ks(&w, "tag", tag);
 	}
 	jw_obj_end(&w);
 	rc = op_import(c->a, body.p, uuid);
@@ -1915,10 +1885,8 @@ t_import(struct tc *c)
 		goto out;
 	mcp_started(c->r, uuid);
 	if (!B(c, "wait")) {
-		jw_key(&c->w, "operation_id");
-		jw_str(&c->w, uuid);
-		jw_key(&c->w, "status");
-		jw_str(&c->w, "PENDING");
+		ks(&c->w, "operation_id", uuid);
+		ks(&c->w, "status", "PENDING");
 		goto out;
 	}
 	mcp_progress(c->r, "importing");
@@ -1956,10 +1924,8 @@ t_regtok(struct tc *c)
 	for (i = 0; where[i]; i += 2)
 		if (strcmp(host, where[i]) == 0)
 			url = where[i + 1];
-	jw_key(&c->w, "registry");
-	jw_str(&c->w, host);
-	jw_key(&c->w, "url");
-	jw_str(&c->w, url ? url : "the registry's web console (account or access token settings)");
+	ks(&c->w, "registry", host);
+	ks(&c->w, "url", url ? url : "the registry's web console (account or access token settings)");
 	jw_key(&c->w, "instructions");
 	jw_str(&c->w, "Ask the user to create a read-only access token there and to give it to registry_auth with their user name; then import_image uses it. Nothing was opened on this machine.");
 	free(host);
@@ -1984,12 +1950,9 @@ t_regauth(struct tc *c)
 	}
 	cr->user = xstrdup(S(c, "username"));
 	cr->token = xstrdup(S(c, "token"));
-	jw_key(&c->w, "registry");
-	jw_str(&c->w, cr->host);
-	jw_key(&c->w, "username");
-	jw_str(&c->w, cr->user);
-	jw_key(&c->w, "stored");
-	jw_bool(&c->w, 1);
+	ks(&c->w, "registry", cr->host);
+	ks(&c->w, "username", cr->user);
+	kb(&c->w, "stored", 1);
 	jw_key(&c->w, "note");
 	jw_str(&c->w, "kept in this server's memory until it exits; checked by the registry when import_image uses it");
 	return 0;
@@ -2002,12 +1965,10 @@ t_guide(struct tc *c)
 	const struct manual_section *m;
 	size_t i;
 
-	jw_key(&c->w, "section");
-	jw_str(&c->w, s);
+	ks(&c->w, "section", s);
 	for (i = 0; (m = mcp_guide(i)); i++)
 		if (strcmp(m->topic, s) == 0) {
-			jw_key(&c->w, "content");
-			jw_str(&c->w, m->body);
+			ks(&c->w, "content", m->body);
 		}
 	jw_key(&c->w, "available_sections");
 	jw_arr(&c->w);
@@ -2122,10 +2083,8 @@ contents(struct buf *res, const char *uri, const char *mime,
 	jw_key(&w, "contents");
 	jw_arr(&w);
 	jw_obj(&w);
-	jw_key(&w, "uri");
-	jw_str(&w, uri);
-	jw_key(&w, "mimeType");
-	jw_str(&w, mime);
+	ks(&w, "uri", uri);
+	ks(&w, "mimeType", mime);
 	jw_key(&w, key);
 	jw_strn(&w, p, n);
 	jw_obj_end(&w);
@@ -2148,51 +2107,36 @@ lineage(struct tc *c, const char *ref)
 		return -1;
 	e = store_entries(st, C->session, &n);
 	me = producer(e, n, u);
-	jw_key(w, "image");
-	jw_str(w, u);
-	jw_key(w, "session");
-	jw_str(w, C->session);
-	jw_key(w, "known");
-	jw_bool(w, me != NULL);
+	ks(w, "image", u);
+	ks(w, "session", C->session);
+	kb(w, "known", me != NULL);
 	if (me) {
-		jw_key(w, "entry");
-		jw_int(w, me->id);
-		jw_key(w, "parent");
-		jw_str(w, me->up ? me->up->image : NULL);
+		ki(w, "entry", me->id);
+		ks(w, "parent", me->up ? me->up->image : NULL);
 		jw_key(w, "ancestors");
 		jw_arr(w);
 		top = me->image;
 		for (x = me->up; x; x = x->up, depth++) {
 			jw_obj(w);
-			jw_key(w, "entry");
-			jw_int(w, x->id);
-			jw_key(w, "image");
-			jw_str(w, x->image);
-			jw_key(w, "kind");
-			jw_str(w, x->kind);
-			jw_key(w, "title");
-			jw_str(w, x->title);
+			ki(w, "entry", x->id);
+			ks(w, "image", x->image);
+			ks(w, "kind", x->kind);
+			ks(w, "title", x->title);
 			jw_obj_end(w);
 			top = x->image;
 		}
 		jw_arr_end(w);
-		jw_key(w, "root");
-		jw_str(w, top);
-		jw_key(w, "depth");
-		jw_int(w, depth);
+		ks(w, "root", top);
+		ki(w, "depth", depth);
 		jw_key(w, "children");
 		jw_arr(w);
 		for (i = 0; i < n; i++)
 			if (e[i]->parent == me->id) {
 				jw_obj(w);
-				jw_key(w, "entry");
-				jw_int(w, e[i]->id);
-				jw_key(w, "image");
-				jw_str(w, e[i]->image);
-				jw_key(w, "kind");
-				jw_str(w, e[i]->kind);
-				jw_key(w, "title");
-				jw_str(w, e[i]->title);
+				ki(w, "entry", e[i]->id);
+				ks(w, "image", e[i]->image);
+				ks(w, "kind", e[i]->kind);
+				ks(w, "title", e[i]->title);
 				jw_obj_end(w);
 			}
 		jw_arr_end(w);
@@ -2218,14 +2162,11 @@ res_job(struct mcp_req *r)
 	jw_init(&w, &args, 0);
 	jw_obj(&w);
 	if (k == R_READ || k == R_LS) {
-		jw_key(&w, "image");
-		jw_str(&w, a);
-		jw_key(&w, "path");
-		jw_str(&w, b);
+		ks(&w, "image", a);
+		ks(&w, "path", b);
 		t = tool_find(k == R_READ ? "read_file" : "list_files");
 	} else if (k == R_INSTANCE || k == R_IMPORT) {
-		jw_key(&w, "operation_id");
-		jw_str(&w, a);
+		ks(&w, "operation_id", a);
 		t = tool_find("get_operation");
 	}
 	jw_obj_end(&w);
@@ -2317,14 +2258,10 @@ m_res_list(struct mcp_req *r, struct buf *res)
 	for (i = 0; (g = mcp_guide(i)); i++) {
 		uri = xasprintf("contree://guide/%s", g->topic);
 		jw_obj(&w);
-		jw_key(&w, "uri");
-		jw_str(&w, uri);
-		jw_key(&w, "name");
-		jw_str(&w, g->topic);
-		jw_key(&w, "title");
-		jw_str(&w, g->title);
-		jw_key(&w, "mimeType");
-		jw_str(&w, "text/markdown");
+		ks(&w, "uri", uri);
+		ks(&w, "name", g->topic);
+		ks(&w, "title", g->title);
+		ks(&w, "mimeType", "text/markdown");
 		jw_obj_end(&w);
 		free(uri);
 	}
@@ -2346,16 +2283,11 @@ m_res_templates(struct mcp_req *r, struct buf *res)
 	jw_arr(&w);
 	for (i = 0; i < LEN(templates); i++) {
 		jw_obj(&w);
-		jw_key(&w, "uriTemplate");
-		jw_str(&w, templates[i].tmpl);
-		jw_key(&w, "name");
-		jw_str(&w, templates[i].name);
-		jw_key(&w, "title");
-		jw_str(&w, templates[i].title);
-		jw_key(&w, "description");
-		jw_str(&w, templates[i].desc);
-		jw_key(&w, "mimeType");
-		jw_str(&w, templates[i].mime);
+		ks(&w, "uriTemplate", templates[i].tmpl);
+		ks(&w, "name", templates[i].name);
+		ks(&w, "title", templates[i].title);
+		ks(&w, "description", templates[i].desc);
+		ks(&w, "mimeType", templates[i].mime);
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
@@ -2423,20 +2355,15 @@ m_prompts_list(struct mcp_req *r, struct buf *res)
 	jw_arr(&w);
 	for (i = 0; i < LEN(prompts); i++) {
 		jw_obj(&w);
-		jw_key(&w, "name");
-		jw_str(&w, prompts[i].name);
-		jw_key(&w, "description");
-		jw_str(&w, prompts[i].desc);
+		ks(&w, "name", prompts[i].name);
+		ks(&w, "description", prompts[i].desc);
 		jw_key(&w, "arguments");
 		jw_arr(&w);
 		for (a = prompts[i].args; a->name; a++) {
 			jw_obj(&w);
-			jw_key(&w, "name");
-			jw_str(&w, a->name);
-			jw_key(&w, "description");
-			jw_str(&w, a->desc);
-			jw_key(&w, "required");
-			jw_bool(&w, a->req);
+			ks(&w, "name", a->name);
+			ks(&w, "description", a->desc);
+			kb(&w, "required", a->req);
 			jw_obj_end(&w);
 		}
 		jw_arr_end(&w);
@@ -2492,19 +2419,15 @@ m_prompts_get(struct mcp_req *r, struct buf *res)
 	buf_puts(&text, s);
 	jw_init(&w, res, 0);
 	jw_obj(&w);
-	jw_key(&w, "description");
-	jw_str(&w, p->desc);
+	ks(&w, "description", p->desc);
 	jw_key(&w, "messages");
 	jw_arr(&w);
 	jw_obj(&w);
-	jw_key(&w, "role");
-	jw_str(&w, "user");
+	ks(&w, "role", "user");
 	jw_key(&w, "content");
 	jw_obj(&w);
-	jw_key(&w, "type");
-	jw_str(&w, "text");
-	jw_key(&w, "text");
-	jw_str(&w, text.p);
+	ks(&w, "type", "text");
+	ks(&w, "text", text.p);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_arr_end(&w);
