@@ -25,16 +25,16 @@ SANFLAGS = -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
 OBJ = contree.o parse.o ctx.o config.o table.o util.o json.o ini.o out.o store.o \
 	http.o tls.o api.o ops.o files.o diff.o cmd_images.o cmd_fs.o \
 	cmd_session.o cmd_auth.o cmd_run.o cmd_ops.o cmd_misc.o cmd_skill.o \
-	cmd_shell.o cmd_diff.o manual.o complete.o edit.o jobs.o \
-	mcp.o cmd_mcp.o
+	cmd_shell.o cmd_diff.o manual.o complete.o edit.o jobs.o build.o \
+	cmd_build.o mcp.o cmd_mcp.o
 HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h \
-	ops.h files.h diff.h config.h manual.h complete.h edit.h jobs.h \
+	ops.h files.h diff.h config.h manual.h complete.h edit.h jobs.h build.h \
 	mcp.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
 	tests/unit_store tests/unit_http tests/unit_parse tests/unit_edit \
 	tests/unit_files tests/unit_config tests/unit_tls tests/unit_diff \
-	tests/unit_jobs
+	tests/unit_jobs tests/unit_build
 TESTBIN = tests/jsonparse tests/apitool $(UNIT)
 
 all: contree tests/jsonparse
@@ -98,6 +98,11 @@ tests/unit_files: tests/unit_files.c files.c http.c tls.c api.c json.c util.c \
 	$(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_files.c files.c http.c \
 		tls.c api.c json.c util.c $(LDLIBS)
+
+tests/unit_build: tests/unit_build.c build.c files.c http.c tls.c api.c \
+	json.c util.c $(HDR) tests/unit.h
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_build.c build.c files.c \
+		http.c tls.c api.c json.c util.c $(LDLIBS)
 
 tests/unit_jobs: tests/unit_jobs.c jobs.c util.c jobs.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_jobs.c jobs.c util.c

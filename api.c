@@ -1417,7 +1417,7 @@ api_image_resolve(struct api *a, const char *ref, char uuid[37])
 }
 
 int
-api_image_check(struct api *a, const char *uuid)
+api_image_exists(struct api *a, const char *uuid)
 {
 	struct api_resp r;
 	char *path;
@@ -1432,8 +1432,38 @@ api_image_check(struct api *a, const char *uuid)
 	if (rc < 0 && r.status == 404) {
 		seterrc(ERR_API, "no image %s on the server ('contree images -a' lists them)",
 		    uuid);
-		return -1;
+		return 0;
 	}
+	return rc < 0 ? -1 : 1;
+}
+
+int
+api_image_check(struct api *a, const char *uuid)
+{
+	return api_image_exists(a, uuid) == 1 ? 0 : -1;
+}
+
+int
+api_image_tag(struct api *a, const char *uuid, const char *tag)
+{
+	struct buf js = {0};
+	struct api_resp r;
+	struct jw w;
+	char *path;
+	int rc;
+
+	if (!a)
+		return -1;
+	jw_init(&w, &js, 0);
+	jw_obj(&w);
+	jw_key(&w, "tag");
+	jw_str(&w, tag);
+	jw_obj_end(&w);
+	path = xasprintf("/images/%s/tag", uuid);
+	memset(&r, 0, sizeof r);
+	rc = api_call(a, "PATCH", path, NULL, js.p, 0, &r);
+	free(path);
+	buf_free(&js);
 	return rc;
 }
 

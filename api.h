@@ -123,6 +123,11 @@ int api_reply_uuid(const struct buf *body, const char *what, char uuid[37]);
 /* GET /v1/inspect/<uuid>/: 0 when the image exists; -1 with the slot
  * set ("no image UUID on the server ..." for a 404). */
 int api_image_check(struct api *a, const char *uuid);
+/* The same as 1 (exists), 0 (the server answered 404: the slot says
+ * so) or -1 (any other failure). */
+int api_image_exists(struct api *a, const char *uuid);
+/* PATCH /v1/images/<uuid>/tag with {"tag": tag}.  0, or -1. */
+int api_image_tag(struct api *a, const char *uuid, const char *tag);
 
 /* "contree-cli/<version> C/99 <sysname>-<release>-<machine>", sent as
  * User-Agent (also fit for -v).  Static storage. */

@@ -90,7 +90,6 @@ cmd_tag(struct ctx *c)
 	struct api *a;
 	struct buf body = {0}, js = {0};
 	struct api_resp r;
-	struct jw w;
 	char uuid[37], *path;
 	char **args;
 	int n, rc;
@@ -127,12 +126,7 @@ cmd_tag(struct ctx *c)
 			logmsg(LOG_INFO, "Removed tag '%s' from image %s",
 			    args[n - 1], uuid);
 	} else {
-		jw_init(&w, &js, 0);
-		jw_obj(&w);
-		jw_key(&w, "tag");
-		jw_str(&w, args[n - 1]);
-		jw_obj_end(&w);
-		rc = api_call(a, "PATCH", path, NULL, js.p, 0, &r);
+		rc = api_image_tag(a, uuid, args[n - 1]);
 		if (rc == 0)
 			logmsg(LOG_INFO, "Tagged image %s as '%s'", uuid,
 			    args[n - 1]);
@@ -148,43 +142,6 @@ cmd_tag(struct ctx *c)
 struct import {
 	char *url, *tag, *op;
 };
-
-/* docker://<registry>/<path>:<tag> for a user's reference (cli.md §9.5). */
-static char *
-registry_url(const char *ref)
-{
-	const char *slash;
-	char *first, *r, *last;
-
-	if (strncmp(ref, "docker://", 9) == 0)
-		return xstrdup(ref);
-	slash = strchr(ref, '/');
-	if (!slash) {
-		r = xasprintf("docker.io/library/%s", ref);
-	} else {
-		first = xstrndup(ref, (size_t)(slash - ref));
-		if (strpbrk(first, ".:")) {
-			if (strcmp(first, "docker.io") == 0 &&
-			    !strchr(slash + 1, '/'))
-				r = xasprintf("docker.io/library/%s", slash + 1);
-			else
-				r = xstrdup(ref);
-		} else {
-			r = xasprintf("docker.io/%s", ref);
-		}
-		free(first);
-	}
-	last = strrchr(r, '/');
-	if (!strchr(last ? last : r, ':')) {
-		char *t = xasprintf("%s:latest", r);
-
-		free(r);
-		r = t;
-	}
-	first = xasprintf("docker://%s", r);
-	free(r);
-	return first;
-}
 
 /* The tag an import gets by default: the reference without docker://,
  * without a registry host and without a leading library/. */
@@ -229,39 +186,6 @@ brace(const char *ref, char ***out, int *n)
 	}
 }
 
-/* The import request (api.md §2.3) for im, with credentials when
- * user is set. */
-static void
-import_body(struct ctx *c, const struct import *im, const char *user,
-    const char *pass, struct buf *js)
-{
-	struct jw w;
-
-	jw_init(&w, js, 0);
-	jw_obj(&w);
-	jw_key(&w, "registry");
-	jw_obj(&w);
-	jw_key(&w, "url");
-	jw_str(&w, im->url);
-	if (user) {
-		jw_key(&w, "credentials");
-		jw_obj(&w);
-		jw_key(&w, "username");
-		jw_str(&w, user);
-		jw_key(&w, "password");
-		jw_str(&w, pass);
-		jw_obj_end(&w);
-	}
-	jw_obj_end(&w);
-	jw_key(&w, "tag");
-	jw_str(&w, im->tag);
-	if (arg_given(c, "timeout")) {
-		jw_key(&w, "timeout");
-		jw_int(&w, arg_int(c, "timeout"));
-	}
-	jw_obj_end(&w);
-}
-
 /* Start importing ref ("REF" or "REF?tag=T"): im gets url, tag and, on
  * success, op.  0, or -1 (logged). */
 static int
@@ -276,7 +200,7 @@ import_start(struct ctx *c, struct api *a, char *ref, struct import *im,
 		im->tag = xstrdup(q + 5);
 		*q = '\0';
 	}
-	im->url = registry_url(ref);
+	im->url = op_registry_url(ref);
 	if (!im->tag)
 		im->tag = default_tag(im->url);
 	/* the reference shows the password's first three characters; we
@@ -287,7 +211,8 @@ import_start(struct ctx *c, struct api *a, char *ref, struct import *im,
 	else
 		logmsg(LOG_INFO, "Importing %s as %s (anonymous)", im->url,
 		    im->tag);
-	import_body(c, im, user, pass, &js);
+	op_import_json(im->url, im->tag, user, pass,
+	    arg_given(c, "timeout") ? arg_int(c, "timeout") : -1, &js);
 	rc = op_import(a, js.p, uuid);
 	memzero(js.p, js.len);
 	buf_free(&js);

@@ -1,5 +1,4 @@
-/* cmd_misc.c - contree agent (the manual of manual.c), and the commands
- * this version does not have yet (build, shell), which say so plainly. */
+/* cmd_misc.c - contree agent (the manual of manual.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -55,13 +54,3 @@ cmd_agent(struct ctx *c)
 		return -1;
 	return 0;
 }
-
-static int
-missing(struct ctx *c)
-{
-	seterr("'%s' is not available in this version of contree; see CAVEATS in contree(1)",
-	    c->path + strlen("contree "));
-	return -1;
-}
-
-int cmd_build(struct ctx *c) { return missing(c); }

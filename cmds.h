@@ -50,8 +50,9 @@ int cmd_op_show(struct ctx *);
 int cmd_op_cancel(struct ctx *);
 int cmd_op_wait(struct ctx *);
 /* cmd_misc.c */
-int cmd_build(struct ctx *);
 int cmd_agent(struct ctx *);
+/* cmd_build.c */
+int cmd_build(struct ctx *);
 /* cmd_shell.c */
 int cmd_shell(struct ctx *);
 int cmd_completion(struct ctx *);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +22,7 @@
 
 #include "api.h"
 #include "files.h"
+#include "http.h"
 #include "json.h"
 #include "util.h"
 
@@ -802,6 +804,165 @@ files_collect(char *const *specs, int nspecs, char *const *pats,
 		free(s.dest);
 	}
 	return rc;
+}
+
+/* ---- a URL streamed into an upload ---- */
+
+#define URL_REDIRECTS 5
+
+static void
+copy_hdr(char *dst, size_t n, const struct http_resp *r, const char *name)
+{
+	const char *v = http_hdr(r, name);
+
+	snprintf(dst, n, "%s", v ? v : "");
+}
+
+/* The child's half: the rest of the body into fd; exit 0 when all of
+ * it went through. */
+static void
+pump(struct http *h, int fd)
+{
+	char b[1 << 16];
+	ssize_t n;
+
+	while ((n = http_read(h, b, sizeof b)) > 0)
+		if (writeall(fd, b, (size_t)n) < 0)
+			_exit(2);
+	_exit(n == 0 ? 0 : 1);
+}
+
+/* Upload what h has still to read through a pipe; 0 or -1. */
+static int
+stream_upload(struct api *a, struct http *h, const char *url,
+    struct urlfetch *f)
+{
+	struct buf body = {0};
+	struct api_resp r;
+	struct json j;
+	int p[2], st = 0, rc;
+	pid_t pid;
+
+	if (pipe(p) < 0) {
+		seterr("pipe:");
+		return -1;
+	}
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		seterr("fork:");
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		pump(h, p[1]);
+	}
+	close(p[1]);
+	http_forget(h);         /* the child owns the connection now */
+	memset(&r, 0, sizeof r);
+	r.body = &body;
+	rc = api_upload(a, p[0], -1, &r);
+	close(p[0]);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (rc == 0 && (!WIFEXITED(st) || WEXITSTATUS(st) != 0)) {
+		seterr("fetching %s: the download broke off", url);
+		rc = -1;
+	}
+	if (rc == 0)
+		rc = api_reply_uuid(&body, "POST /files", f->uuid);
+	f->sha[0] = '\0';
+	if (rc == 0 && json_parse_alloc(&j, body.p, body.len) == 0) {
+		char *sha = json_getstr(&j, 0, "sha256");
+
+		if (sha && strlen(sha) == 64)
+			memcpy(f->sha, sha, 65);
+		free(sha);
+		json_free(&j);
+	}
+	buf_free(&body);
+	return rc;
+}
+
+int
+files_upload_url(struct api *a, const char *url, long long timeout_s,
+    struct urlfetch *f)
+{
+	char *cur = xstrdup(url);
+	int hop, rc = -1;
+
+	for (hop = 0; hop <= URL_REDIRECTS; hop++) {
+		const struct http_resp *rs;
+		struct http_req rq;
+		struct buf hdrs = {0}, target = {0};
+		struct http *h;
+		struct url u;
+		const char *q, *loc;
+
+		if (url_parse(cur, &u) < 0 || !(h = http_new(&u)))
+			break;
+		http_deadline(h, now_ms() + timeout_s * 1000);
+		/* the origin-form target: path and query of the URL */
+		q = strstr(cur, "://");
+		q = q ? strchr(q + 3, '/') : NULL;
+		buf_puts(&target, q ? q : "/");
+		if (strchr(target.p, '#'))
+			*strchr(target.p, '#') = '\0';
+		if (f->etag[0])
+			buf_printf(&hdrs, "If-None-Match: %s\r\n", f->etag);
+		if (f->lastmod[0])
+			buf_printf(&hdrs, "If-Modified-Since: %s\r\n", f->lastmod);
+		memset(&rq, 0, sizeof rq);
+		rq.method = "GET";
+		rq.target = target.p;
+		rq.headers = hdrs.p;
+		rq.fd = -1;
+		rs = http_send(h, &rq) == 0 ? http_recv(h, 0) : NULL;
+		buf_free(&hdrs);
+		buf_free(&target);
+		if (!rs) {
+			errwrap("fetching %s", cur);
+		} else if (rs->status == 304) {
+			rc = 1;
+		} else if (rs->status / 100 == 3 && rs->status != 304 &&
+		    (loc = http_hdr(rs, "Location"))) {
+			char *next;
+
+			if (strstr(loc, "://"))
+				next = xstrdup(loc);
+			else if (loc[0] == '/')
+				next = xasprintf("%s://%s:%s%s", u.tls ? "https" :
+				    "http", u.host, u.port, loc);
+			else
+				next = NULL;
+			http_free(h);
+			free(cur);
+			if (!next) {
+				seterr("fetching %s: unsupported redirect to '%s'",
+				    url, loc);
+				return -1;
+			}
+			cur = next;
+			continue;
+		} else if (rs->status != 200) {
+			seterr("fetching %s: HTTP %d %s", cur, rs->status,
+			    rs->reason ? rs->reason : "");
+		} else {
+			copy_hdr(f->etag, sizeof f->etag, rs, "ETag");
+			copy_hdr(f->lastmod, sizeof f->lastmod, rs,
+			    "Last-Modified");
+			rc = stream_upload(a, h, cur, f) < 0 ? -1 : 0;
+		}
+		http_free(h);
+		free(cur);
+		return rc;
+	}
+	if (hop > URL_REDIRECTS)
+		seterr("fetching %s: more than %d redirects", url,
+		    URL_REDIRECTS);
+	free(cur);
+	return -1;
 }
 
 /* ---- download destinations ---- */

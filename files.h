@@ -100,6 +100,22 @@ void files_free(struct filelist *l);
  * set ("User interrupted" after Ctrl-C). */
 int files_upload(struct api *a, const char *home, struct filelist *l);
 
+/* ---- a URL streamed into an upload (build's ADD <url>, cli.md §9.3) */
+
+struct urlfetch {
+	char etag[256], lastmod[128];   /* validators: in, then out */
+	char uuid[37], sha[65];         /* the upload ("" sha: unknown) */
+};
+
+/* GET url (http or https, up to 5 redirects), conditional on the
+ * validators in f when not empty (If-None-Match, If-Modified-Since),
+ * bounded by timeout_s.  A 200 body goes straight into POST /v1/files
+ * through a pipe (flat memory, no local copy) and f gets the uuid, the
+ * sha256 the server reports and the new validators: 0.  A 304: 1,
+ * nothing uploaded, f unchanged.  -1 with the slot set. */
+int files_upload_url(struct api *a, const char *url, long long timeout_s,
+    struct urlfetch *f);
+
 /* ---- --file specifications (cli.md §9.2.2) ---- */
 
 struct spec {

@@ -355,6 +355,8 @@ struct evrun {
 	char *status, *image, *error;
 	double duration;
 	int bad;                /* something we could not read: use GET */
+	op_live_fn live;        /* op_wait_live's hook, or NULL */
+	void *livearg;
 };
 
 /* A stdout/stderr event's bytes, appended to b. */
@@ -363,6 +365,7 @@ ev_output(struct evrun *e, struct buf *b, const struct json *j, int d)
 {
 	int val = json_get(j, d, "value"), enc = json_get(j, d, "encoding");
 	struct buf raw = {0};
+	size_t before = b->len;
 
 	if (val < 0) {
 		e->bad = 1;
@@ -374,6 +377,9 @@ ev_output(struct evrun *e, struct buf *b, const struct json *j, int d)
 	} else {
 		json_str(j, val, b);
 	}
+	if (e->live && b->len > before)
+		e->live(e->livearg, b == &e->out ? 1 : 2, b->p + before,
+		    b->len - before);
 }
 
 static void
@@ -538,11 +544,21 @@ int
 op_wait(struct api *a, const char *home, const char *uuid, int fromevents,
     struct buf *body, struct json *j)
 {
+	return op_wait_live(a, home, uuid, fromevents, NULL, NULL, body, j);
+}
+
+int
+op_wait_live(struct api *a, const char *home, const char *uuid,
+    int fromevents, op_live_fn live, void *arg, struct buf *body,
+    struct json *j)
+{
 	struct evrun ev;
 	int64_t delay = 100;
 	int rc;
 
 	memset(&ev, 0, sizeof ev);
+	ev.live = live;
+	ev.livearg = arg;
 	rc = interrupted ? -1 : api_events(a, uuid, ev_collect, &ev);
 	if (interrupted) {
 		ev_free(&ev);
@@ -612,6 +628,12 @@ op_run_json(const struct op_run *r, const char *marker, struct buf *out)
 	if (r->cwd && *r->cwd) {
 		jw_key(&w, "cwd");
 		jw_str(&w, r->cwd);
+	}
+	if (r->has_user) {
+		jw_key(&w, "uid");
+		jw_int(&w, r->uid);
+		jw_key(&w, "gid");
+		jw_int(&w, r->gid);
 	}
 	/* always sent: the marker rides along even when the rest of
 	 * the environment is baked into the image */
@@ -877,4 +899,72 @@ op_import(struct api *a, const char *json, char uuid[37])
 		rc = api_reply_uuid(&body, "POST /images/import", uuid);
 	buf_free(&body);
 	return rc;
+}
+
+/* docker://<registry>/<path>:<tag> for a user's reference (cli.md §9.5). */
+char *
+op_registry_url(const char *ref)
+{
+	const char *slash;
+	char *first, *r, *last;
+
+	if (strncmp(ref, "docker://", 9) == 0)
+		return xstrdup(ref);
+	slash = strchr(ref, '/');
+	if (!slash) {
+		r = xasprintf("docker.io/library/%s", ref);
+	} else {
+		first = xstrndup(ref, (size_t)(slash - ref));
+		if (strpbrk(first, ".:")) {
+			if (strcmp(first, "docker.io") == 0 &&
+			    !strchr(slash + 1, '/'))
+				r = xasprintf("docker.io/library/%s", slash + 1);
+			else
+				r = xstrdup(ref);
+		} else {
+			r = xasprintf("docker.io/%s", ref);
+		}
+		free(first);
+	}
+	last = strrchr(r, '/');
+	if (!strchr(last ? last : r, ':')) {
+		char *t = xasprintf("%s:latest", r);
+
+		free(r);
+		r = t;
+	}
+	first = xasprintf("docker://%s", r);
+	free(r);
+	return first;
+}
+
+void
+op_import_json(const char *url, const char *tag, const char *user,
+    const char *pass, long long timeout, struct buf *js)
+{
+	struct jw w;
+
+	jw_init(&w, js, 0);
+	jw_obj(&w);
+	jw_key(&w, "registry");
+	jw_obj(&w);
+	jw_key(&w, "url");
+	jw_str(&w, url);
+	if (user) {
+		jw_key(&w, "credentials");
+		jw_obj(&w);
+		jw_key(&w, "username");
+		jw_str(&w, user);
+		jw_key(&w, "password");
+		jw_str(&w, pass);
+		jw_obj_end(&w);
+	}
+	jw_obj_end(&w);
+	jw_key(&w, "tag");
+	jw_str(&w, tag);
+	if (timeout >= 0) {
+		jw_key(&w, "timeout");
+		jw_int(&w, timeout);
+	}
+	jw_obj_end(&w);
 }

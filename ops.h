@@ -7,6 +7,8 @@
 #ifndef OPS_H
 #define OPS_H
 
+#include <stddef.h>
+
 struct api;
 struct buf;
 struct json;
@@ -69,6 +71,14 @@ int op_get(struct api *a, const char *home, const char *uuid,
  * Ctrl-C the slot says "User interrupted" (class ERR_INTR). */
 int op_wait(struct api *a, const char *home, const char *uuid,
     int fromevents, struct buf *body, struct json *j);
+/* op_wait that also hands every stdout (which 1) and stderr (2) chunk
+ * of the main process to live as the events stream delivers it (build
+ * shows each step's output as it runs).  Polling delivers nothing
+ * live: the caller then prints the record's output. */
+typedef void (*op_live_fn)(void *arg, int which, const char *p, size_t n);
+int op_wait_live(struct api *a, const char *home, const char *uuid,
+    int fromevents, op_live_fn live, void *arg, struct buf *body,
+    struct json *j);
 
 /* The sandbox exit code (metadata.result.state.exit_code, else
  * result.exit_code): 1 and *code set, or 0 if there is none. */
@@ -115,6 +125,8 @@ struct op_run {
 	const char *stdin_data;         /* sent when has_stdin */
 	size_t stdin_len;
 	int has_stdin;
+	int has_user;                   /* send uid and gid (build's USER) */
+	long long uid, gid;
 };
 /* The request body for r; the marker rides in env as OP_MARKER_ENV. */
 void op_run_json(const struct op_run *r, const char *marker, struct buf *out);
@@ -139,5 +151,12 @@ int op_cancel(struct api *a, const char *uuid);
 /* POST /v1/images/import with the request json, never re-sent once
  * written: 0 with uuid set, or -1. */
 int op_import(struct api *a, const char *json, char uuid[37]);
+/* docker://<registry>/<path>:<tag> for a user's image reference
+ * (cli.md §9.5; `images import` and build's FROM).  Caller frees. */
+char *op_registry_url(const char *ref);
+/* The import request (api.md §2.3) into js: credentials when user is
+ * set, timeout when >= 0. */
+void op_import_json(const char *url, const char *tag, const char *user,
+    const char *pass, long long timeout, struct buf *js);
 
 #endif

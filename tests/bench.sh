@@ -79,3 +79,8 @@ if [ -f tests/bench_mcp.py ]; then
 	echo "== mcp"
 	CONTREE_BIN=$bin python3 tests/bench_mcp.py
 fi
+if [ -f tests/bench_build.sh ]; then
+	echo
+	echo "== build"
+	CONTREE_BIN=$bin sh tests/bench_build.sh
+fi

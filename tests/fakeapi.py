@@ -132,6 +132,7 @@ Admin interface (no auth; never logged, never faulted)
            host_path, mode, uid, gid, target}}, delete: [paths]}
            -> image record (a new image: parent's tree + changes)
     GET    /_admin/state             counts, exec mode, url prefix
+    DELETE /_admin/image/<uuid>      forget an image (the server lost it)
 """
 
 import argparse
@@ -2463,6 +2464,19 @@ def admin_route(h, st, method, p, query, obj):
         return out
     if p == "/image" and method == "POST":
         return admin_make_image(st, obj or {})
+    # -- build (e2e_build.py): the server loses an image, as a real one
+    # may after retention; its tag goes with it
+    m = re.fullmatch(r"/image/([^/]+)", p)
+    if m and method == "DELETE":
+        with st.lock:
+            img = st.images.get(m.group(1).lower())
+            if img is None:
+                raise ApiError(404, "image not found")
+            st.untag(img)
+            del st.images[img.uuid]
+            st.dirty("images")
+        return {"deleted": img.uuid}
+    # -- end build
     raise ApiError(404, "no admin route %s %s" % (method, p))
 
 
