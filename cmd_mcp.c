@@ -1088,27 +1088,18 @@ static int
 t_tag(struct tc *c)
 {
 	struct api_resp r;
-	struct buf js = {0};
-	struct jw w;
 	const char *tag = S(c, "tag");
 	char u[37], *path;
 	int rc;
 
 	if (resolve(c, S(c, "image_uuid"), u) < 0)
 		return -1;
+	if (tag && *tag)
+		return api_image_tag(c->a, u, tag) < 0 ? -1 : image_get(c, u);
 	path = xasprintf("/images/%s/tag", u);
 	memset(&r, 0, sizeof r);
-	if (!tag || !*tag) {
-		rc = api_call(c->a, "DELETE", path, NULL, NULL, 0, &r);
-	} else {
-		jw_init(&w, &js, 0);
-		jw_obj(&w);
-		ks(&w, "tag", tag);
-		jw_obj_end(&w);
-		rc = api_call(c->a, "PATCH", path, NULL, js.p, 0, &r);
-	}
+	rc = api_call(c->a, "DELETE", path, NULL, NULL, 0, &r);
 	free(path);
-	buf_free(&js);
 	return rc < 0 ? -1 : image_get(c, u);
 }
 
@@ -1815,16 +1806,20 @@ struct cred {
 static struct cred *creds;
 static size_t ncreds;
 
-/* The host of docker://HOST/..., HOST/... or HOST; malloc'd. */
+/* The registry host of docker://HOST/..., HOST/PATH, a bare HOST
+ * (ghcr.io) or an image name (alpine:3.20: docker.io); malloc'd. */
 static char *
 reg_host(const char *url)
 {
 	const char *p = strncmp(url, "docker://", 9) == 0 ? url + 9 : url;
 	size_t n = strcspn(p, "/");
 
-	if (!memchr(p, '.', n) && !memchr(p, ':', n) &&
-	    strncmp(p, "localhost", n) != 0)
-		return xstrdup("docker.io");    /* ubuntu, library/x */
+	/* a first segment is a host with a dot or a port; alone, with a
+	 * dot and no colon (alpine:3.20 is an image) */
+	if (p == url && strncmp(p, "localhost", 9) != 0 &&
+	    (p[n] ? !memchr(p, '.', n) && !memchr(p, ':', n) :
+	    !memchr(p, '.', n) || memchr(p, ':', n)))
+		return xstrdup("docker.io");
 	return xstrndup(p, n);
 }
 
@@ -1846,39 +1841,18 @@ t_import(struct tc *c)
 	const struct cred *cr;
 	struct buf body = {0}, b = {0};
 	struct json j;
-	struct jw w;
 	char *host = reg_host(url), *full, uuid[37];
 	int rc = -1;
 
-	full = strstr(url, "://") ? xstrdup(url) :
-	    xasprintf("docker://%s", url);
-	if (strncmp(full, "docker://", 9) != 0) {
-		seterr("argument 'registry_url' must be docker://HOST/PATH:TAG");
-		goto out;
-	}
+	full = op_registry_url(url);
 	if (!(cr = cred_find(host)) &&
 	    !B(c, "i_accept_that_anonymous_access_might_be_rate_limited")) {
 		seterr("no credentials for %s: call registry_auth first, or pass i_accept_that_anonymous_access_might_be_rate_limited=true to import anonymously",
 		    host);
 		goto out;
 	}
-	jw_init(&w, &body, 0);
-	jw_obj(&w);
-	jw_key(&w, "registry");
-	jw_obj(&w);
-	ks(&w, "url", full);
-	if (cr) {
-		jw_key(&w, "credentials");
-		jw_obj(&w);
-		ks(&w, "username", cr->user);
-		ks(&w, "password", cr->token);
-		jw_obj_end(&w);
-	}
-	jw_obj_end(&w);
-	if (tag && *tag) {
-		ks(&w, "tag", tag);
-	}
-	jw_obj_end(&w);
+	op_import_json(full, tag && *tag ? tag : NULL, cr ? cr->user : NULL,
+	    cr ? cr->token : NULL, -1, &body);
 	rc = op_import(c->a, body.p, uuid);
 	memzero(body.p, body.len);
 	if (rc < 0)

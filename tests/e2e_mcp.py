@@ -359,6 +359,36 @@ def test_images_files_ops(t):
     assert m.close() == 0
 
 
+def test_import_and_registry_credentials(t):
+    m = Mcp(t)
+    m.init()
+    bad(m.call("import_image", {"registry_url": "docker://docker.io/library/alpine:3.20"}),
+        "registry_auth")
+    r = good(m.call("registry_auth", {"registry_url": "docker.io",
+                                      "username": "me", "token": "s3cr3t-tok"}))
+    assert r["stored"] is True and "s3cr3t" not in json.dumps(r), r
+    imp = good(m.call("import_image", {"registry_url": "alpine:3.20",
+                                       "tag": "mine/alp:1"}))
+    assert imp["status"] == "SUCCESS" and imp["result_image_uuid"], imp
+    q = t.fake.requests("POST", "/v1/images/import")[-1]["json"]
+    assert q["registry"] == {"url": "docker://docker.io/library/alpine:3.20",
+                             "credentials": {"username": "me",
+                                             "password": "s3cr3t-tok"}}, q
+    assert q["tag"] == "mine/alp:1"
+    g = good(m.call("get_operation", {"operation_id": imp["operation_id"]}))
+    assert "s3cr3t" not in json.dumps(g)
+    tok = good(m.call("registry_token_obtain",
+                      {"registry_url": "docker://ghcr.io/o/i:1"}))
+    assert tok["registry"] == "ghcr.io" and "github.com" in tok["url"], tok
+    r = good(m.call("import_image", {"registry_url": "docker://ghcr.io/o/i:1",
+                                     "wait": False,
+                                     "i_accept_that_anonymous_access_might_be_rate_limited": True}))
+    assert r["status"] == "PENDING" and r["operation_id"], r
+    assert "credentials" not in t.fake.requests("POST", "/v1/images/import")[-1]["json"]["registry"]
+    assert m.close() == 0
+    assert b"s3cr3t" not in m.err
+
+
 def test_upload_download_rsync_root(t):
     root = os.path.join(t.tmp, "proj")
     os.makedirs(os.path.join(root, "src", "__pycache__"))
