@@ -91,7 +91,7 @@ static const char image_out[] = "uuid:s!\ntag:s?\ncreated_at:s?";
 static int t_run(struct tc *), t_images(struct tc *), t_image(struct tc *),
     t_import(struct tc *), t_tag(struct tc *), t_upload(struct tc *),
     t_download(struct tc *), t_rsync(struct tc *), t_ls(struct tc *),
-    t_read(struct tc *), t_whoami(struct tc *), t_ops(struct tc *),
+    t_read(struct tc *), t_grep(struct tc *), t_whoami(struct tc *), t_ops(struct tc *),
     t_op(struct tc *), t_wait(struct tc *), t_cancel(struct tc *),
     t_regtok(struct tc *), t_regauth(struct tc *), t_guide(struct tc *);
 
@@ -146,6 +146,14 @@ static const struct tool tools[] = {
 	    IMG "path:s! Absolute path",
 	    "path:s!\ncontent:s!\nencoding:e!(utf-8|base64)\nbytes_size:i!",
 	    RO | IDEM | OPEN, t_read},
+	{"grep", "Search files", "Search the files of an image for lines matching patterns; no sandbox is started.",
+	    IMG "pattern:s! Regular expression\npath:s=\"/\" Directory to search\n"
+	    "glob:s Only files whose name matches\n"
+	    "max_count:i=20 At most this many matches per file\n"
+	    "max_total:i=200 At most this many matches\n"
+	    "case:e(sensitive|insensitive)=\"sensitive\" Case of letters",
+	    "matches:A! {path, line_number, line_text}\ntruncated:b!",
+	    RO | IDEM | OPEN, t_grep},
 	{"whoami", "Token and limits", "The API token's permissions and limits.",
 	    "", "token_uuid:s\npermissions:o\nlimits:o", RO | IDEM | OPEN, t_whoami},
 	{"list_operations", "List operations", "List operations (runs and imports), newest first.",
@@ -1578,6 +1586,68 @@ t_read(struct tc *c)
 	buf_free(&body);
 	buf_free(&b64);
 	return rc;
+}
+
+static int
+t_grep(struct tc *c)
+{
+	struct buf body = {0};
+	struct json j;
+	const char *q[10], *s;
+	char u[37], *path, *file, *last = NULL;
+	long long per = I(c, "max_count"), total = I(c, "max_total");
+	long long n = 0, inf = 0;
+	int k = 0, arr, e, more = 0;
+
+	if (resolve(c, S(c, "image"), u) < 0)
+		return -1;
+	q[k++] = "pattern", q[k++] = S(c, "pattern");
+	q[k++] = "path", q[k++] = S(c, "path");
+	if ((s = S(c, "glob")))
+		q[k++] = "glob", q[k++] = s;
+	if (strcmp(S(c, "case"), "insensitive") == 0)
+		q[k++] = "case", q[k++] = "insensitive";
+	q[k] = NULL;
+	path = xasprintf("/inspect/%s/grep", u);
+	k = get_json(c, path, q, &body, &j);
+	free(path);
+	if (k < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	arr = json_get(&j, 0, "matches");
+	jw_key(&c->w, "matches");
+	jw_arr(&c->w);
+	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
+	    e = json_after(&j, e)) {
+		file = json_getstr(&j, e, "path");
+		if (!file || !last || strcmp(file, last) != 0)
+			inf = 0;
+		free(last);
+		last = file;
+		if ((per > 0 && inf >= per) || (total > 0 && n >= total)) {
+			more = 1;
+			continue;
+		}
+		inf++;
+		n++;
+		jw_obj(&c->w);
+		copy_str(&c->w, &j, e, "path", NULL);
+		jw_key(&c->w, "line_number");
+		if ((k = json_get(&j, e, "line_number")) >= 0 &&
+		    j.tok[k].type == JSON_NUMBER)
+			jw_tok(&c->w, &j, k);
+		else
+			jw_null(&c->w);
+		copy_str(&c->w, &j, e, "line_text", NULL);
+		jw_obj_end(&c->w);
+	}
+	free(last);
+	jw_arr_end(&c->w);
+	kb(&c->w, "truncated", more);
+	json_free(&j);
+	buf_free(&body);
+	return 0;
 }
 
 /* ---- the token, operations ---- */

@@ -136,7 +136,8 @@ static const struct manual_section guide[] = {
 	"  truncate_output_at=8000.  Result: status, exit_code, timed_out,\n"
 	"  stdout, stderr, result_image_uuid.\n"
 	"Images: list_images, get_image, import_image, set_tag.\n"
-	"Files: upload, download, rsync, list_files, read_file (1 MiB at most).\n"
+	"Files: upload, download, rsync, list_files, read_file (1 MiB at most),\n"
+	"  grep (pattern, path, glob).\n"
 	"Operations: list_operations, get_operation, wait_operations,\n"
 	"  cancel_operation.  Account: whoami, registry_auth.\n"},
 	{"Quick start", "quickstart", NULL,

@@ -247,7 +247,7 @@ def test_tools_list_schemas(t):
             "upload", "download", "rsync", "list_files", "read_file",
             "whoami", "list_operations", "get_operation", "wait_operations",
             "cancel_operation", "registry_token_obtain", "registry_auth",
-            "get_guide"}
+            "get_guide", "grep"}
     assert want <= set(tools), want - set(tools)
     for x in tools.values():
         assert x["inputSchema"]["type"] == "object"
@@ -334,6 +334,16 @@ def test_images_files_ops(t):
     bad(m.call("read_file", {"image": big, "path": "/big"}), "download")
     rb = good(m.call("read_file", {"image": big, "path": "/bin.dat"}))
     assert rb["encoding"] == "base64" and rb["content"] == "AP8=", rb
+    gr = good(m.call("grep", {"image": img, "pattern": "^3\\.19",
+                              "path": "/etc"}))
+    assert gr == {"matches": [{"path": "/etc/alpine-release",
+                               "line_number": 1, "line_text": "3.19.1"}],
+                  "truncated": False}, gr
+    gr = good(m.call("grep", {"image": img, "pattern": "ALPINE",
+                              "case": "insensitive", "max_total": 1}))
+    assert len(gr["matches"]) == 1 and gr["truncated"] is True, gr
+    bad(m.call("grep", {"image": img, "pattern": "x", "path": "/nope"}),
+        "404")
     tg = good(m.call("set_tag", {"image_uuid": big, "tag": "mine/x:1"}))
     assert tg["tag"] == "mine/x:1", tg
     assert good(m.call("set_tag", {"image_uuid": big, "tag": None}))["tag"] is None

@@ -47,6 +47,7 @@ await call('list_files', { image: img, path: '/etc' });
 const rf = await call('read_file', { image: img, path: '/etc/alpine-release' });
 check(rf.content === '3.19.1\n', 'read_file content');
 await call('whoami', {});
+await call('grep', { image: img, pattern: 'Alpine', path: '/etc' });
 const run = await call('run', { command: 'echo sdk', image: img });
 check(run.stdout === 'sdk\n' && run.exit_code === 0, 'run output');
 const kept = await call('run', { command: 'echo x > /root/x', image: img,
