@@ -705,8 +705,10 @@ mcp_serve(const struct mcp_server *s)
 		feed(chunk, (size_t)n);
 	}
 	if (interrupted && !M.broken) {
-		/* Ctrl-C reached the jobs too: they cancel their operations */
+		/* interrupted: the jobs cancel their operations and end (the
+		 * signal may have reached only us) */
 		jobs_drop(M.js);
+		jobs_kill(M.js, -1, SIGINT);
 		jobs_wait(M.js);
 		st = EXIT_INTR;
 	} else {

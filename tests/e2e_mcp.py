@@ -570,6 +570,22 @@ def test_stdin_closed_mid_call(t):
     assert op
 
 
+def test_sigint_cancels_running_calls(t):
+    t.fake.config(delay=30)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t)
+    m.init()
+    m.send(run_msg(1, "sleep 1", img))
+    for _ in range(100):
+        if t.fake.requests("POST", "/v1/instances"):
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    m.p.send_signal(2)              # the server only, not its jobs
+    assert m.p.wait(20) == 130
+    assert t.fake.requests("DELETE"), "the run was not cancelled"
+
+
 def test_mcp_config(t):
     out = ok(t.run("mcp", "config")).stdout
     exe = os.path.realpath(t.binary())
