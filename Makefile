@@ -155,7 +155,8 @@ demo:
 static:
 	$(MAKE) clean
 	$(MAKE) CC=musl-gcc \
-		CFLAGS="-Os -I/usr/include/bearssl -ffunction-sections -fdata-sections" \
+		CFLAGS="-Os -I/usr/include/bearssl -ffunction-sections \
+			-fdata-sections -fno-asynchronous-unwind-tables" \
 		LDFLAGS="-static -s -Wl,--gc-sections" \
 		LDLIBS=/usr/lib/$$(gcc -dumpmachine)/libbearssl.a \
 		OBJ="$(OBJ) compat_musl.o" contree
