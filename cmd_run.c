@@ -189,111 +189,42 @@ free_files(struct filelist *l)
 
 /* ---- environment ---- */
 
-struct env {
-	char **k, **v;
-	size_t n;
-};
-
-static void
-env_set(struct env *e, const char *k, size_t klen, const char *v)
-{
-	size_t i;
-
-	for (i = 0; i < e->n; i++)
-		if (strlen(e->k[i]) == klen && strncmp(e->k[i], k, klen) == 0) {
-			free(e->v[i]);
-			e->v[i] = xstrdup(v);
-			return;
-		}
-	e->k = xreallocarray(e->k, e->n + 1, sizeof *e->k);
-	e->v = xreallocarray(e->v, e->n + 1, sizeof *e->v);
-	e->k[e->n] = xstrndup(k, klen);
-	e->v[e->n++] = xstrdup(v);
-}
-
-/* Drop k: the marker is ours, set anew for every spawn and kept out of
- * the digest of --preserve-env. */
-static void
-env_del(struct env *e, const char *k)
-{
-	size_t i;
-
-	for (i = 0; i < e->n; i++)
-		if (strcmp(e->k[i], k) == 0) {
-			logmsg(LOG_WARNING, "%s is set by contree for every run; the value given is ignored",
-			    k);
-			free(e->k[i]);
-			free(e->v[i]);
-			e->k[i] = e->k[e->n - 1];
-			e->v[i] = e->v[--e->n];
-			return;
-		}
-}
-
-static void
-env_free(struct env *e)
-{
-	freev(e->k, e->n);
-	freev(e->v, e->n);
-	memset(e, 0, sizeof *e);
-}
-
 /* -e pairs, checked before anything is sent. */
 static int
 check_env_pairs(struct ctx *c)
 {
 	char **pairs;
-	int n, i;
+	int n;
 
 	pairs = arg_list(c, "env", &n);
-	for (i = 0; i < n; i++) {
-		const char *eq = strchr(pairs[i], '=');
-		size_t klen = eq ? (size_t)(eq - pairs[i]) : strlen(pairs[i]);
-
-		if (klen == 0 || memchr(pairs[i], '\0', klen)) {
-			seterr("invalid -e '%s': expected NAME=VALUE with a non-empty NAME",
-			    pairs[i]);
-			return -1;
-		}
-	}
-	return 0;
+	return op_env_check(pairs, n);
 }
 
-/* Session environment overlaid by -e pairs (K without '=' → ""). */
+/* Session environment overlaid by -e pairs (K without '=' -> ""). */
 static void
-build_env(struct ctx *c, struct store *st, struct env *e)
+build_env(struct ctx *c, struct store *st, struct op_env *e)
 {
 	struct store_kv *kv;
-	size_t n, i;
+	size_t n;
 	char **pairs;
-	int np, k;
+	int np;
 
 	memset(e, 0, sizeof *e);
 	kv = store_env(st, c->session, &n);
-	for (i = 0; i < n; i++)
-		env_set(e, kv[i].name, strlen(kv[i].name), kv[i].value);
-	free(kv);
 	pairs = arg_list(c, "env", &np);
-	for (k = 0; k < np; k++) {
-		const char *eq = strchr(pairs[k], '=');
-
-		if (eq)
-			env_set(e, pairs[k], (size_t)(eq - pairs[k]), eq + 1);
-		else
-			env_set(e, pairs[k], strlen(pairs[k]), "");
-	}
-	env_del(e, OP_MARKER_ENV);
+	op_env_build(e, kv, n, pairs, np);
+	free(kv);
 }
 
 static int
-cmpidx(const void *a, const void *b, const struct env *e)
+cmpidx(const void *a, const void *b, const struct op_env *e)
 {
 	return strcmp(e->k[*(const size_t *)a], e->k[*(const size_t *)b]);
 }
 
 /* Digest of the environment independent of order. */
 static void
-env_digest(const struct env *e, char hex[65])
+env_digest(const struct op_env *e, char hex[65])
 {
 	struct buf b = {0};
 	size_t *idx = xcalloc(e->n + 1, sizeof *idx), i, j;
@@ -514,7 +445,7 @@ build_command(struct ctx *c, struct spawn *s)
 }
 
 static void
-spawn_body(struct ctx *c, const struct spawn *s, const struct env *env,
+spawn_body(struct ctx *c, const struct spawn *s, const struct op_env *env,
     int send_env, const char *cwd, const struct op_file *files,
     size_t nfiles, struct buf *out)
 {
@@ -543,44 +474,6 @@ spawn_body(struct ctx *c, const struct spawn *s, const struct env *env,
 	r.stdin_data = s->stdin_data.p;
 	r.stdin_len = s->stdin_data.len;
 	op_run_json(&r, s->marker, out);
-}
-
-/* Pending files first, then --file (an explicit --file wins for the
- * same destination).  The array points into pend and l. */
-static struct op_file *
-merge_files(const struct store_file *pend, size_t npend,
-    const struct filelist *l, size_t *n)
-{
-	struct op_file *f = xcalloc(npend + l->n + 1, sizeof *f);
-	size_t i, k, m = 0;
-
-	for (i = 0; i < npend + l->n; i++) {
-		struct op_file e;
-
-		if (i < npend) {
-			e.dest = pend[i].path;
-			e.uuid = pend[i].uuid;
-			e.uid = pend[i].uid;
-			e.gid = pend[i].gid;
-			e.mode = pend[i].mode;
-		} else {
-			const struct hostfile *h = &l->f[i - npend];
-
-			e.dest = h->dest;
-			e.uuid = h->uuid;
-			e.uid = h->uid;
-			e.gid = h->gid;
-			e.mode = h->mode;
-		}
-		for (k = 0; k < m; k++)
-			if (strcmp(f[k].dest, e.dest) == 0)
-				break;
-		f[k] = e;
-		if (k == m)
-			m++;
-	}
-	*n = m;
-	return f;
 }
 
 /* ---- run ---- */
@@ -687,7 +580,7 @@ detached(struct ctx *c, struct store *st, const struct spawn *s,
 static int
 record_run(struct ctx *c, struct store *st, const struct spawn *s,
     const char *useimg, long long from, const char *uuid,
-    const struct json *j, const struct env *env)
+    const struct json *j, const struct op_env *env)
 {
 	struct store_new e;
 	char *img, *branch = NULL;
@@ -749,7 +642,7 @@ report_failed(const struct json *j, const char *uuid)
 static int
 finish_run(struct ctx *c, struct store *st, const struct spawn *s,
     const char *useimg, long long from, const char *uuid,
-    const struct json *j, const struct env *env)
+    const struct json *j, const struct op_env *env)
 {
 	struct buf so = {0}, se = {0};
 	long long code;
@@ -791,7 +684,7 @@ finish_run(struct ctx *c, struct store *st, const struct spawn *s,
  * the environment of the run.  0 or -1. */
 static int
 make_request(struct ctx *c, struct api *a, struct store *st,
-    const struct spawn *s, struct filelist *files, struct env *env,
+    const struct spawn *s, struct filelist *files, struct op_env *env,
     struct buf *body)
 {
 	struct store_file *pend;
@@ -804,7 +697,7 @@ make_request(struct ctx *c, struct api *a, struct store *st,
 	if (upload_files(c, a, files) < 0)
 		return -1;
 	pend = store_pending_files(st, c->session, &npend);
-	fe = merge_files(pend, npend, files, &nfe);
+	fe = files_merge(pend, npend, files, &nfe);
 	build_env(c, st, env);
 	env_digest(env, dig);
 	if (env->n && envcache_has(c, s->image, dig))
@@ -824,7 +717,7 @@ cmd_run(struct ctx *c)
 	struct filelist files;
 	struct store *st;
 	struct api *a;
-	struct env env;
+	struct op_env env;
 	struct buf body = {0}, reply = {0}, rec = {0};
 	struct json j;
 	const struct store_entry *tip;
@@ -906,7 +799,7 @@ out:
 	buf_free(&rec);
 	buf_free(&body);
 	buf_free(&reply);
-	env_free(&env);
+	op_env_free(&env);
 	free_files(&files);
 	spawn_free(&s);
 	return rc;

@@ -543,6 +543,106 @@ cmd_session_rollback(struct ctx *c)
 
 /* ---- show ---- */
 
+/* Index of entry x in shown (ascending ids), or -1. */
+static long
+shown_at(const struct store_entry *const *shown, size_t n,
+    const struct store_entry *x)
+{
+	size_t lo = 0, hi = n, mid;
+
+	while (x && lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (shown[mid]->id == x->id)
+			return shown[mid] == x ? (long)mid : -1;
+		if (shown[mid]->id < x->id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+struct named {
+	const struct store_entry *kid;
+	const char *name;
+	size_t at;              /* the parent's index in shown */
+};
+
+static int
+cmp_kid(const void *x, const void *y)
+{
+	const struct named *a = x, *b = y;
+
+	if (a->at != b->at)
+		return a->at < b->at ? -1 : 1;
+	return a->kid->id < b->kid->id ? -1 : a->kid->id > b->kid->id;
+}
+
+/* The default format's fan-out lines (explore, detached runs, work
+ * after a rollback): for every shown entry with two or more children,
+ * "Entry 4 forks into 3 branches: explore-1 (5), explore-2 (6), 7",
+ * each child named by the branches whose tip is it or below it.  One
+ * pass over the entries, and a walk up from each branch tip that stops
+ * below the oldest shown entry (a child's id is above its parent's). */
+static void
+show_forks(const struct store_entry **all, size_t nall,
+    const struct store_entry *const *shown, size_t nshown,
+    const struct store_branch *br, size_t nb)
+{
+	size_t *kids = xcalloc(nshown + 1, sizeof *kids), i, k, nn = 0;
+	struct named *nm = NULL, *kv = NULL;
+	struct buf l = {0};
+	size_t nkv = 0;
+	const struct store_entry *e;
+	long at;
+
+	if (!nshown)
+		goto out;
+	for (k = 0; k < nall; k++)
+		if ((at = shown_at(shown, nshown, all[k]->up)) >= 0)
+			kids[at]++;
+	for (i = 0; i < nb; i++)
+		for (e = br[i].tip; e && e->id > shown[0]->id; e = e->up)
+			if ((at = shown_at(shown, nshown, e->up)) >= 0 &&
+			    kids[at] > 1) {
+				nm = xreallocarray(nm, nn + 1, sizeof *nm);
+				nm[nn].kid = e;
+				nm[nn++].name = br[i].name;
+			}
+	/* the children of forks, grouped by parent, in id order */
+	for (k = 0; k < nall; k++)
+		if ((at = shown_at(shown, nshown, all[k]->up)) >= 0 &&
+		    kids[at] > 1) {
+			kv = xreallocarray(kv, nkv + 1, sizeof *kv);
+			kv[nkv].at = (size_t)at;
+			kv[nkv++].kid = all[k];
+		}
+	qsort(kv, nkv, sizeof *kv, cmp_kid);
+	for (i = 0; i < nkv; i++) {
+		const char *sep = "";
+		size_t j;
+
+		if (i == 0 || kv[i].at != kv[i - 1].at)
+			buf_reset(&l);
+		else
+			buf_puts(&l, ", ");
+		for (j = 0; j < nn; j++)
+			if (nm[j].kid == kv[i].kid) {
+				buf_printf(&l, "%s%s", sep, nm[j].name);
+				sep = "+";
+			}
+		buf_printf(&l, *sep ? " (%lld)" : "%lld", kv[i].kid->id);
+		if (i + 1 == nkv || kv[i + 1].at != kv[i].at)
+			printf("Entry %lld forks into %zu branches: %s\n",
+			    shown[kv[i].at]->id, kids[kv[i].at], l.p);
+	}
+out:
+	buf_free(&l);
+	free(nm);
+	free(kv);
+	free(kids);
+}
+
 int
 cmd_session_show(struct ctx *c)
 {
@@ -627,6 +727,12 @@ cmd_session_show(struct ctx *c)
 			break;
 	}
 	rc = finish(o);
+	if (rc == 0 && c->fmt == FMT_DEFAULT) {
+		const struct store_entry **all = store_entries(st, key, &n);
+
+		show_forks(all, n, e + first, m - first, br, nb);
+		free(all);
+	}
 	free(br);
 	free(e);
 	return rc;

@@ -482,9 +482,11 @@ static const char subagent_rules[] =
 static const char agent_body[] =
     "This agent works inside ConTree sandboxes and preloads the `contree`\n"
     "skill: follow its required workflow.\n\n"
-    "When there are several ways to solve a task, try each one in its own\n"
-    "isolated session (a separate `-S` key, started from the same image),\n"
-    "compare the results, and report which image holds the one that works.\n\n"
+    "When there are several ways to solve a task, try them side by side:\n"
+    "`contree explore 'A' 'B' ...` runs each from the same image at once and\n"
+    "keeps each result as a branch (explore-1, explore-2, ...); compare them\n"
+    "with `contree diff explore-1 explore-2`, keep the one that works with\n"
+    "`contree session checkout`, and report which image holds it.\n\n"
     "`contree agent` prints the full manual; `contree agent TOPIC` one part.\n";
 
 /* A manual section as Markdown. */

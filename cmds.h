@@ -17,6 +17,8 @@ int cmd_images_import(struct ctx *);
 int cmd_tag(struct ctx *);
 /* cmd_diff.c */
 int cmd_diff(struct ctx *);
+/* cmd_explore.c */
+int cmd_explore(struct ctx *);
 /* cmd_fs.c */
 int cmd_ls(struct ctx *);
 int cmd_cat(struct ctx *);

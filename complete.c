@@ -59,6 +59,9 @@ static const struct {
 	{"cp", "DEST", V_LOCAL},
 	{"", "PATH", V_SANDBOX},
 	{"run", "cwd", V_SANDBOX},
+	{"explore", "from", V_IMAGE},
+	{"explore", "file", V_LOCAL},
+	{"explore", "cwd", V_SANDBOX},
 };
 
 struct cands {

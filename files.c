@@ -24,6 +24,8 @@
 #include "files.h"
 #include "http.h"
 #include "json.h"
+#include "ops.h"
+#include "store.h"
 #include "util.h"
 
 #define UPLOAD_TTL (90LL * 86400)       /* upload cache lifetime, s */
@@ -1028,4 +1030,38 @@ dest_close(int fd, const char *tmp, const char *dest, int rc, off_t *size)
 	if (rc == 0 && tmp)
 		*size = sb.st_size;
 	return rc;
+}
+
+/* ---- what a run attaches ---- */
+
+struct op_file *
+files_merge(const struct store_file *pend, size_t npend,
+    const struct filelist *l, size_t *n)
+{
+	struct op_file *f = xcalloc(npend + l->n + 1, sizeof *f), e;
+	size_t i, k, m = 0;
+
+	for (i = 0; i < npend + l->n; i++) {
+		if (i < npend) {
+			e.dest = pend[i].path;
+			e.uuid = pend[i].uuid;
+			e.uid = pend[i].uid;
+			e.gid = pend[i].gid;
+			e.mode = pend[i].mode;
+		} else {
+			const struct hostfile *h = &l->f[i - npend];
+
+			e.dest = h->dest;
+			e.uuid = h->uuid;
+			e.uid = h->uid;
+			e.gid = h->gid;
+			e.mode = h->mode;
+		}
+		for (k = 0; k < m && strcmp(f[k].dest, e.dest) != 0; k++)
+			;
+		f[k] = e;
+		m += k == m;
+	}
+	*n = m;
+	return f;
 }

@@ -150,4 +150,15 @@ int dest_open(const char *dest, char **tmp);
 int dest_close(int fd, const char *tmp, const char *dest, int rc,
     off_t *size);
 
+/* ---- what a run attaches ---- */
+
+struct op_file;
+struct store_file;
+/* The files of a spawn: the staged ones (pend, from the store) first,
+ * then l's (uploaded: uuid set); for one destination the later wins, so
+ * an explicit --file beats a staged file.  The array (caller frees)
+ * points into pend and l. */
+struct op_file *files_merge(const struct store_file *pend, size_t npend,
+    const struct filelist *l, size_t *n);
+
 #endif

@@ -64,12 +64,30 @@ static const struct manual_section sect[] = {
 	"Everything after the command word belongs to the command:\n"
 	"contree run ls -t 5 runs `ls -t 5`.  contree's exit status is the\n"
 	"sandbox command's exit status.\n"},
+	{"Tree search", "tree_search", "search",
+	"When there are several ways to solve a task, try them side by side\n"
+	"from the same image instead of one after another:\n"
+	"1. contree -S KEY explore 'fix A && make test' 'fix B && make test'\n"
+	"   runs each shell expression in its own sandbox at the same time and\n"
+	"   keeps the result of the i-th as branch explore-i (--prefix NAME for\n"
+	"   NAME-i; -j N for at most N at once; --from REF to start elsewhere).\n"
+	"   The active branch and current image do not move.  Each command's\n"
+	"   output is shown as it finishes, then a summary (BRANCH EXIT_CODE\n"
+	"   STATUS ...; -f json gives one row per command).  Exit status 0 when\n"
+	"   at least one command exited 0.\n"
+	"2. Compare: contree -S KEY diff explore-1 explore-2 (A/C/D lines; -p\n"
+	"   adds patches); contree -S KEY diff @ explore-2 against the current\n"
+	"   image; contree -S KEY session show lists the fan-out.\n"
+	"3. Keep the winner: contree -S KEY session checkout explore-2, and go\n"
+	"   on from there with run (or explore again).\n"
+	"Ctrl-C cancels every command and records nothing.  -D runs them\n"
+	"disposable: outputs only, no branches.\n"},
 	{"Command safety", "command_safety", "command",
-	"Read-only: images, ps, show, ls, cat, cp, session, session show,\n"
+	"Read-only: images, ps, show, ls, cat, cp, diff, session, session show,\n"
 	"session list, session branch (listing), env (listing), auth list, agent.\n"
 	"Mutating local state: use, cd, env K=V, file cp, file edit, session\n"
 	"branch/checkout/rollback/delete.\n"
-	"Mutating remote state: run, tag, images import, kill, build.\n"
+	"Mutating remote state: run, explore, tag, images import, kill, build.\n"
 	"Do not run mutating auth commands (auth, auth switch, auth remove).\n"},
 	{"Output formats", "output_formats", "output",
 	"Global -f goes BEFORE the command: contree -f json images\n"
@@ -90,8 +108,8 @@ static const struct manual_section sect[] = {
 	"session show lists what an agent did.  upload, download and rsync\n"
 	"touch only files under the directory it started in (--root DIR).\n"},
 	{"All commands", "all_commands", NULL,
-	"use run build images tag ps kill show operation ls cat cp file\n"
-	"session auth skill cd env agent shell mcp.\n"
+	"use run explore build images tag ps kill show operation ls cat cp diff\n"
+	"file session auth skill cd env agent shell mcp.\n"
 	"contree COMMAND --help describes each; man contree has everything.\n"},
 };
 

@@ -140,6 +140,38 @@ resolve_ops(struct store *st, const char *session, char **args,
 	return 0;
 }
 
+int
+resolve_image(struct api *a, struct store *st, const char *session,
+    const char *ref, char image[37], const struct store_entry **entry)
+{
+	const struct store_entry *e = NULL;
+	int k = 0;
+
+	if (entry)
+		*entry = NULL;
+	if (st && !is_uuid(ref) && strncmp(ref, "tag:", 4) != 0) {
+		if ((k = store_ref_entry(st, session, ref, &e)) < 0) {
+			errwrap("image reference '%s'", ref);
+			return -1;
+		}
+		if (k == 0 && (e = store_branch_tip(st, session, ref)))
+			k = 1;
+	}
+	if (k == 1) {
+		memcpy(image, e->image, 37);
+		if (entry)
+			*entry = e;
+		return 0;
+	}
+	if (!a)
+		return -1;
+	if (api_image_resolve(a, ref, image) < 0) {
+		errwrap("unknown image '%s'", ref);
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- records ---- */
 
 int
@@ -588,6 +620,92 @@ op_wait_live(struct api *a, const char *home, const char *uuid,
 		}
 		delay = delay * 2 > 2000 ? 2000 : delay * 2;
 	}
+}
+
+/* ---- the environment of a run ---- */
+
+static void
+env_set(struct op_env *e, const char *k, size_t klen, const char *v)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (strlen(e->k[i]) == klen && strncmp(e->k[i], k, klen) == 0) {
+			free(e->v[i]);
+			e->v[i] = xstrdup(v);
+			return;
+		}
+	e->k = xreallocarray(e->k, e->n + 1, sizeof *e->k);
+	e->v = xreallocarray(e->v, e->n + 1, sizeof *e->v);
+	e->k[e->n] = xstrndup(k, klen);
+	e->v[e->n++] = xstrdup(v);
+}
+
+/* Drop k: the marker is ours, set anew for every spawn (and kept out
+ * of run's digest of --preserve-env). */
+static void
+env_del(struct op_env *e, const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++)
+		if (strcmp(e->k[i], k) == 0) {
+			logmsg(LOG_WARNING, "%s is set by contree for every run; the value given is ignored",
+			    k);
+			free(e->k[i]);
+			free(e->v[i]);
+			e->k[i] = e->k[e->n - 1];
+			e->v[i] = e->v[--e->n];
+			return;
+		}
+}
+
+int
+op_env_check(char *const *pairs, int npairs)
+{
+	int i;
+
+	for (i = 0; i < npairs; i++)
+		if (pairs[i][0] == '=' || pairs[i][0] == '\0') {
+			seterr("invalid -e '%s': expected NAME=VALUE with a non-empty NAME",
+			    pairs[i]);
+			return -1;
+		}
+	return 0;
+}
+
+void
+op_env_build(struct op_env *e, const struct store_kv *base, size_t nbase,
+    char *const *pairs, int npairs)
+{
+	size_t i;
+	int k;
+
+	for (i = 0; i < nbase; i++)
+		env_set(e, base[i].name, strlen(base[i].name), base[i].value);
+	for (k = 0; k < npairs; k++) {
+		const char *eq = strchr(pairs[k], '=');
+
+		if (eq)
+			env_set(e, pairs[k], (size_t)(eq - pairs[k]), eq + 1);
+		else
+			env_set(e, pairs[k], strlen(pairs[k]), "");
+	}
+	env_del(e, OP_MARKER_ENV);
+}
+
+void
+op_env_free(struct op_env *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->n; i++) {
+		free(e->k[i]);
+		free(e->v[i]);
+	}
+	free(e->k);
+	free(e->v);
+	memset(e, 0, sizeof *e);
 }
 
 /* ---- spawn (never twice), cancel, import ---- */

@@ -44,6 +44,17 @@ int resolve_ops(struct store *st, const char *session, char **args,
     int nargs, char ***out, int *n);
 void free_ops(char **ops, int n);
 
+/* An image reference as every command takes it (cli.md §7.6, §8): a
+ * UUID; tag:NAME; a session reference (@, @-N, HEAD~N, @N ...) or a
+ * branch of session in st (st NULL: neither is looked up); else a tag
+ * name (api_image_resolve).  0 with image set and *entry (entry may be
+ * NULL) the session entry named, NULL for a UUID or tag; -1 with the
+ * slot set ("image reference 'X': ...", "unknown image 'X': ..."), or
+ * kept as it is when the API is needed and a is NULL. */
+struct store_entry;
+int resolve_image(struct api *a, struct store *st, const char *session,
+    const char *ref, char image[37], const struct store_entry **entry);
+
 /* ---- records (GET /v1/operations/<uuid>) ----
  * body receives the JSON and j is parsed over it (token 0 is the
  * object); on success the caller json_free()s j and buf_free()s body; on
@@ -101,6 +112,24 @@ void op_stream(const struct json *j, const char *which, struct buf *out,
 void op_row(struct row *r, const struct json *j);
 
 /* ---- spawn, cancel, import ---- */
+
+/* The environment of a run (cli.md §9.2.1): the session's variables,
+ * then -e pairs over them.  k[i] = v[i], n of them; free with
+ * op_env_free. */
+struct op_env {
+	char **k, **v;
+	size_t n;
+};
+struct store_kv;
+/* Check -e pairs ("K=V", or "K" for an empty value): -1 with the slot
+ * set ("invalid -e 'X': ...") for one with an empty name. */
+int op_env_check(char *const *pairs, int npairs);
+/* e (zeroed by the caller) gets base (may be NULL), then the pairs
+ * (checked already) over it; OP_MARKER_ENV is dropped with a warning:
+ * contree sets it for every spawn. */
+void op_env_build(struct op_env *e, const struct store_kv *base,
+    size_t nbase, char *const *pairs, int npairs);
+void op_env_free(struct op_env *e);
 
 /* What POST /v1/instances is asked to run (cli.md §9.2.1, api.md).
  * Strings may be NULL where optional. */

@@ -21,7 +21,8 @@ static const char *const types[] = { "iam", "jwt", NULL };
 static const char *const topics[] = {
 	"all", "core_workflow", "core", "sessions", "images_and_tags",
 	"images", "files_and_directories", "files", "execution_modes",
-	"execution", "command_safety", "command", "output_formats", "output",
+	"execution", "tree_search", "search", "command_safety", "command",
+	"output_formats", "output",
 	"profiles", "mcp", "all_commands", NULL
 };
 
@@ -345,6 +346,23 @@ static const struct pos diff_pos[] = {
 	PEND
 };
 
+/* --- explore --- */
+static const struct opt explore_opts[] = {
+	{0, "prefix", OPT_STR, "NAME", "explore", "name the branches NAME-1, NAME-2, ... (numbered after existing ones)", NULL, NULL},
+	{'j', "jobs", OPT_POSINT, "N", NULL, "run at most N commands at once (default: all)", NULL, NULL},
+	{0, "from", OPT_STR, "REF", NULL, "start from this image: UUID, tag:NAME, @-N, a branch... (default: the session's current image)", NULL, NULL},
+	{'t', "timeout", OPT_INT, "N", "120", "time limit of each command in the sandbox, in seconds", NULL, NULL},
+	{'e', "env", OPT_APPEND, "K=V", NULL, "environment variable for every command; repeat for more", NULL, NULL},
+	{'C', "cwd", OPT_STR, "DIR", NULL, "working directory in the sandbox (default: the session's)", NULL, NULL},
+	{'F', "file", OPT_APPEND, "SPEC", NULL, "attach HOST[:/DEST][:uUID][:gGID][:mMODE] to every command (uploaded once); repeat for more", NULL, NULL},
+	{'D', "disposable", OPT_FLAG, NULL, NULL, "discard the filesystem changes: no branches", NULL, NULL},
+	END
+};
+static const struct pos explore_pos[] = {
+	{"CMD", P_SOME, "shell expressions, one sandbox run and one branch each", NULL},
+	PEND
+};
+
 static const struct opt env_opts[] = {
 	{'U', "delete", OPT_FLAG, NULL, NULL, "unset the named keys", NULL, A("rm")},
 	END
@@ -420,6 +438,10 @@ const struct cmd commands[] = {
 	    "List the files added (A), changed (C) and deleted (D) between two images (no sandbox is started). FROM and TO take a UUID, tag:NAME, a tag, a session reference (@, @-N, HEAD~N, @N) or a branch name. With -p, unified diffs of text files follow.",
 	    diff_opts, diff_pos, NULL, 0, cmd_diff, 0,
 	    "contree diff\ncontree diff -p --path /etc @-2\ncontree diff --exit-code tag:app:1 tag:app:2"},
+	{"explore", NULL, "run several commands in parallel branches",
+	    "Run each CMD (a shell expression, as run -s) in its own sandbox, all from the same image and at the same time. The result of the i-th becomes branch PREFIX-i of the session; the active branch and the current image do not move. Each command's output is shown as it finishes, then a summary. Exits 0 when at least one command exited 0.",
+	    explore_opts, explore_pos, NULL, 0, cmd_explore, 0,
+	    "contree explore 'make test CC=gcc' 'make test CC=clang'\ncontree explore -j 2 --from tag:app:1 'pip install a' 'pip install b' 'pip install c'\ncontree diff explore-1 explore-2 && contree session checkout explore-2"},
 	{"file", A("f"), "stage files for the next run and list uploads",
 	    "Files: edit or copy files into the next run; list uploads.",
 	    NULL, NULL, file_subs, 1, NULL, 0, "contree file cp ./conf.ini /etc/app.ini"},

@@ -65,6 +65,11 @@ if [ -f tests/bench_run.sh ]; then
 	sh tests/bench_run.sh 20
 	echo
 fi
+if [ -f tests/bench_explore.sh ]; then
+	echo "== explore"
+	sh tests/bench_explore.sh
+	echo
+fi
 if [ -f tests/bench_transfer.sh ]; then
 	echo "== transfer"
 	sh tests/bench_transfer.sh
