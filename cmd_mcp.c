@@ -19,12 +19,15 @@
 #include "api.h"
 #include "cmds.h"
 #include "contree.h"
+#include "explore.h"
 #include "files.h"
+#include "jobs.h"
 #include "json.h"
 #include "manual.h"
 #include "mcp.h"
 #include "ops.h"
 #include "store.h"
+#include "treediff.h"
 #include "util.h"
 
 #define READ_MAX (1 << 20)      /* read_file refuses larger files */
@@ -93,7 +96,8 @@ static int t_run(struct tc *), t_images(struct tc *), t_image(struct tc *),
     t_download(struct tc *), t_rsync(struct tc *), t_ls(struct tc *),
     t_read(struct tc *), t_grep(struct tc *), t_whoami(struct tc *), t_ops(struct tc *),
     t_op(struct tc *), t_wait(struct tc *), t_cancel(struct tc *),
-    t_regtok(struct tc *), t_regauth(struct tc *), t_guide(struct tc *);
+    t_regtok(struct tc *), t_regauth(struct tc *), t_guide(struct tc *),
+    t_explore(struct tc *), t_diff(struct tc *);
 
 static const struct tool tools[] = {
 	{"run", "Run a command", "Run a command in a fresh sandbox started from an image; returns its exit code and output. With disposable=false the changes become a new image (result_image_uuid) to run the next step from. Recorded in the contree session log.",
@@ -178,6 +182,21 @@ static const struct tool tools[] = {
 	{"registry_auth", "Registry credentials", "Keep registry credentials for import_image while this server runs (memory only, never written or shown).",
 	    "registry_url:s! docker://HOST/... or a host\nusername:s! User name\ntoken:s! Token or password",
 	    "registry:s!\nusername:s!\nstored:b!\nnote:s", IDEM | LOCAL, t_regauth},
+	{"explore", "Try commands side by side", "Run several shell commands from one image at the same time; each kept result becomes a branch (explore-N) of the session log, to continue from the best.",
+	    IMG "commands:a! Shell commands, one sandbox each\n"
+	    "env:o Environment variables\ncwd:s Working directory\n"
+	    "timeout:i=30 Time limit of each, in seconds\n"
+	    "disposable:b=false Keep nothing (no branches)\n"
+	    "truncate_output_at:i=8000 Bytes of stdout and of stderr kept",
+	    "results:A! {command, operation_id, status, exit_code, timed_out, stdout, stderr, result_image_uuid, branch, error}",
+	    OPEN, t_explore},
+	{"diff", "Compare two images", "What changed between two images (files added, changed, deleted); no sandbox is started.",
+	    "from:s! Image before (UUID or tag:NAME)\nto:s! Image after\n"
+	    "path:s=\"/\" Only below this directory\n"
+	    "patch:b=false Unified diffs of changed text files\n"
+	    "max_changes:i=500 At most this many changes",
+	    "changes:A! {what (A, C, D), path, type, differ, patch}\ncount:i!\ntruncated:b!",
+	    RO | IDEM | OPEN, t_diff},
 	{"get_guide", "Read the guide", "How to use these tools well.",
 	    "section:e(workflow|reference|quickstart|state|async|tagging|errors)=\"workflow\" Which part",
 	    "section:s!\ncontent:s!\navailable_sections:a!", RO | IDEM | LOCAL, t_guide},
@@ -1648,6 +1667,176 @@ t_grep(struct tc *c)
 	json_free(&j);
 	buf_free(&body);
 	return 0;
+}
+
+/* ---- explore and diff (explore.c, treediff.c) ---- */
+
+static int
+t_explore(struct tc *c)
+{
+	struct explore_req q;
+	struct explore_res *res;
+	struct store *st = NULL;
+	const struct store_entry **e, *from;
+	char u[37], **cmds = NULL, **names = NULL, **ek = NULL, **ev = NULL;
+	const char *ref = S(c, "image");
+	int t = T(c, "commands"), k, *rec = NULL;
+	size_t n = 0, ne = 0, i;
+
+	memset(&q, 0, sizeof q);
+	q.disposable = B(c, "disposable");
+	q.timeout = I(c, "timeout");
+	q.truncate = I(c, "truncate_output_at");
+	q.cwd = S(c, "cwd");
+	q.jobs = jobs_concurrency();
+	if (resolve(c, ref, u) < 0 || (!q.disposable && !(st = ctx_store(C))))
+		return -1;
+	for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
+		cmds = xreallocarray(cmds, n + 1, sizeof *cmds);
+		cmds[n++] = json_strdup(c->j, k);
+	}
+	if ((t = T(c, "env")) >= 0)
+		for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
+			ek = xreallocarray(ek, ne + 1, sizeof *ek);
+			ev = xreallocarray(ev, ne + 1, sizeof *ev);
+			ek[ne] = json_strdup(c->j, k);
+			ev[ne++] = json_strdup(c->j, k + 1);
+		}
+	q.image = u;
+	q.cmds = cmds;
+	q.ncmds = n;
+	q.envk = ek;
+	q.envv = ev;
+	q.nenv = ne;
+	res = xcalloc(n ? n : 1, sizeof *res);
+	rec = xcalloc(n ? n : 1, sizeof *rec);
+	mcp_progress(c->r, "running");
+	k = n ? explore_run(c->a, C->home, &q, res, NULL, NULL) : 0;
+	if (k == 0 && !q.disposable) {
+		e = store_entries(st, C->session, &i);
+		from = producer(e, i, u);
+		free(e);
+		names = explore_names(st, C->session, "explore", n);
+		if (explore_record(st, C->session, "explore", names, &q, res,
+		    from ? from->id : 0, ref, rec) < 0)
+			mcp_log(LOG_WARNING, geterr());
+	}
+	if (k == 0) {
+		jw_key(&c->w, "results");
+		jw_arr(&c->w);
+		for (i = 0; i < n; i++) {
+			const struct explore_res *x = &res[i];
+
+			jw_obj(&c->w);
+			ks(&c->w, "command", cmds[i]);
+			ks(&c->w, "operation_id", *x->op ? x->op : NULL);
+			ks(&c->w, "status", op_status_name(x->status) ?
+			    op_status_name(x->status) : "UNKNOWN");
+			jw_key(&c->w, "exit_code");
+			if (x->has_exit)
+				jw_int(&c->w, x->exit_code);
+			else
+				jw_null(&c->w);
+			kb(&c->w, "timed_out", x->timed_out);
+			jw_key(&c->w, "stdout");
+			jw_strn(&c->w, x->out.p ? x->out.p : "", x->out.len);
+			jw_key(&c->w, "stderr");
+			jw_strn(&c->w, x->err.p ? x->err.p : "", x->err.len);
+			ks(&c->w, "result_image_uuid", x->image);
+			ks(&c->w, "branch", names && rec[i] ? names[i] : NULL);
+			ks(&c->w, "error", x->error);
+			jw_obj_end(&c->w);
+		}
+		jw_arr_end(&c->w);
+	}
+	explore_res_free(res, n);
+	free(res);
+	free(rec);
+	for (i = 0; i < n; i++) {
+		free(cmds[i]);
+		free(names ? names[i] : NULL);
+	}
+	while (ne--) {
+		free(ek[ne]);
+		free(ev[ne]);
+	}
+	free(ek);
+	free(ev);
+	free(cmds);
+	free(names);
+	return k < 0 ? -1 : 0;
+}
+
+struct dw {
+	struct jw *w;
+	long long n, max;
+};
+
+static int
+diff_change(void *ctx, const struct td_change *ch)
+{
+	static const char *const bits[] = {
+		"type", "size", "mode", "uid", "gid", "target"
+	};
+	struct dw *d = ctx;
+	char what[2] = {ch->what, 0};
+	size_t i;
+
+	if (d->n++ >= d->max)
+		return 0;
+	jw_obj(d->w);
+	ks(d->w, "what", what);
+	ks(d->w, "path", ch->path);
+	ks(d->w, "type", td_type_name((ch->new ? ch->new : ch->old)->type));
+	if (ch->what == 'C') {
+		jw_key(d->w, "differ");
+		jw_arr(d->w);
+		for (i = 0; i < LEN(bits); i++)
+			if (ch->differ & (1 << i))
+				jw_str(d->w, bits[i]);
+		if (!ch->differ)
+			jw_str(d->w, "content");
+		jw_arr_end(d->w);
+	}
+	if (ch->patch && ch->patchlen) {
+		jw_key(d->w, "patch");
+		jw_strn(d->w, ch->patch, ch->patchlen);
+	}
+	jw_obj_end(d->w);
+	return 0;
+}
+
+static int
+t_diff(struct tc *c)
+{
+	struct td_side a, b;
+	struct dw d;
+	const char *path = S(c, "path");
+	char *cache, *p;
+	int rc;
+
+	if (*path != '/') {
+		seterr("argument 'path' must be an absolute path");
+		return -1;
+	}
+	a.ref = S(c, "from");
+	b.ref = S(c, "to");
+	if (resolve(c, a.ref, a.image) < 0 || resolve(c, b.ref, b.image) < 0)
+		return -1;
+	d.w = &c->w;
+	d.n = 0;
+	d.max = I(c, "max_changes");
+	cache = xasprintf("%s/cli/inspect", C->home);
+	p = join_path("/", path);
+	jw_key(&c->w, "changes");
+	jw_arr(&c->w);
+	rc = treediff(c->a, cache, &a, &b, p, B(c, "patch"), diff_change, &d);
+	jw_arr_end(&c->w);
+	ki(&c->w, "count", d.n);
+	kb(&c->w, "truncated", d.n > d.max);
+	free(cache);
+	free(p);
+	return rc;
 }
 
 /* ---- the token, operations ---- */

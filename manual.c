@@ -156,6 +156,8 @@ static const struct manual_section guide[] = {
 	"Images: list_images, get_image, import_image, set_tag.\n"
 	"Files: upload, download, rsync, list_files, read_file (1 MiB at most),\n"
 	"  grep (pattern, path, glob).\n"
+	"explore: several commands from one image at once, each result a\n"
+	"  branch.  diff: what changed between two images.\n"
 	"Operations: list_operations, get_operation, wait_operations,\n"
 	"  cancel_operation.  Account: whoami, registry_auth.\n"},
 	{"Quick start", "quickstart", NULL,

@@ -247,7 +247,7 @@ def test_tools_list_schemas(t):
             "upload", "download", "rsync", "list_files", "read_file",
             "whoami", "list_operations", "get_operation", "wait_operations",
             "cancel_operation", "registry_token_obtain", "registry_auth",
-            "get_guide", "grep"}
+            "get_guide", "grep", "explore", "diff"}
     assert want <= set(tools), want - set(tools)
     for x in tools.values():
         assert x["inputSchema"]["type"] == "object"
@@ -295,6 +295,33 @@ def test_run_and_session_log(t):
                    {"uri": "contree://image/%s/lineage" % new})["result"]
     lin = json.loads(rr["contents"][0]["text"])
     assert lin["known"] and lin["parent"] == img and lin["root"] == img, lin
+    assert m.close() == 0
+
+
+def test_explore_and_diff(t):
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t)
+    m.init()
+    r = good(m.call("explore", {"image": "tag:alpine:3.19", "commands": [
+        "echo a > /root/a", "echo b > /root/b; exit 2"]}))["results"]
+    assert [x["command"] for x in r] == ["echo a > /root/a",
+                                        "echo b > /root/b; exit 2"]
+    assert [x["exit_code"] for x in r] == [0, 2], r
+    assert all(x["status"] == "SUCCESS" and x["result_image_uuid"]
+               for x in r), r
+    assert [x["branch"] for x in r] == ["explore-1", "explore-2"], r
+    branches = ok(t.run("-S", "mcp", "-f", "json", "session", "branch")).stdout
+    assert "explore-1" in branches and "explore-2" in branches, branches
+    d = good(m.call("diff", {"from": img, "to": r[0]["result_image_uuid"],
+                             "patch": True}))
+    paths = {c["path"]: c for c in d["changes"]}
+    assert paths["/root/a"]["what"] == "A" and d["count"] == len(d["changes"])
+    assert d["truncated"] is False
+    d = good(m.call("diff", {"from": r[0]["result_image_uuid"],
+                             "to": r[1]["result_image_uuid"],
+                             "max_changes": 1}))
+    assert len(d["changes"]) == 1 and d["truncated"] is True, d
+    bad(m.call("diff", {"from": img, "to": "tag:nope"}), "nope")
     assert m.close() == 0
 
 

@@ -74,6 +74,8 @@ await call('import_image', { registry_url: 'docker://docker.io/library/alpine:3.
 await call('registry_token_obtain', { registry_url: 'docker://ghcr.io/o/i:1' });
 await call('registry_auth', { registry_url: 'ghcr.io', username: 'u', token: 't' });
 await call('get_guide', { section: 'async' });
+const ex = await call('explore', { image: img, commands: ['echo 1 > /e', 'true'] });
+await call('diff', { from: img, to: ex.results[0].result_image_uuid, patch: true });
 for (const n of names)
   check(called.has(n), `tool ${n} was not called`);
 
