@@ -95,14 +95,14 @@ tests/unit_edit: tests/unit_edit.c edit.c util.c edit.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_edit.c edit.c util.c
 
 tests/unit_files: tests/unit_files.c files.c http.c tls.c api.c json.c util.c \
-	$(HDR) tests/unit.h
+	jobs.c $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_files.c files.c http.c \
-		tls.c api.c json.c util.c $(LDLIBS)
+		tls.c api.c json.c util.c jobs.c $(LDLIBS)
 
 tests/unit_build: tests/unit_build.c build.c files.c http.c tls.c api.c \
-	json.c util.c $(HDR) tests/unit.h
+	json.c util.c jobs.c $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_build.c build.c files.c \
-		http.c tls.c api.c json.c util.c $(LDLIBS)
+		http.c tls.c api.c json.c util.c jobs.c $(LDLIBS)
 
 tests/unit_jobs: tests/unit_jobs.c jobs.c util.c jobs.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_jobs.c jobs.c util.c

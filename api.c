@@ -27,6 +27,7 @@
  * CONTREE_RETRY_SCALE (test hook) multiplies every sleep. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,7 @@
 #define MAXERRBODY   (64 << 10)      /* error answers kept */
 #define SSE_IDLE_MS  (120 * 1000)    /* silent events stream: reconnect */
 #define CONNECT_MS   (30 * 1000)     /* longest connect (and handshake) */
+#define DLBUF        (1 << 17)       /* one read of a streamed body */
 
 static const int ladder[] = { 1000, 2000, 4000, 5000, 10000, 10000, 10000 };
 static const int quickladder[] = { 500, 1000, 2000 };   /* wrong URL? */
@@ -951,12 +953,26 @@ api_upload(struct api *a, int fd, off_t size, struct api_resp *r)
 }
 
 struct dlbody {
-	int fd;
-	off_t start;            /* -1: fd cannot be rewound */
-	void (*progress)(void *, off_t, off_t);
+	int (*sink)(void *arg, const char *p, size_t n, off_t total);
 	void *arg;
 	char *buf;
 };
+
+/* A body that broke after done bytes reached the sink: the sink starts
+ * again from byte 0 (no Range requests: api.md does not promise them),
+ * or the call ends here. */
+static int
+dlbroken(struct dlbody *d, off_t done)
+{
+	char m[1024];
+
+	if (done == 0 || d->sink(d->arg, NULL, 0, -1) == 0)
+		return BODY_NET;
+	snprintf(m, sizeof m, "%s", geterr());
+	seterrc(ERR_NET, "%s after %lld bytes (they cannot be taken back, "
+	    "so the download is not retried)", m, (long long)done);
+	return BODY_FAIL;
+}
 
 static int
 readdl(struct api *a, const struct http_resp *rs, struct call *c)
@@ -966,44 +982,35 @@ readdl(struct api *a, const struct http_resp *rs, struct call *c)
 	    (off_t)rs->clen : -1;
 
 	if (loglevel <= LOG_DEBUG)
-		logmsg(LOG_DEBUG, "< <body streamed to file: %lld bytes, %s>",
+		logmsg(LOG_DEBUG, "< <body streamed: %lld bytes, %s>",
 		    (long long)total, http_hdr(rs, "Content-Type") ?
 		    http_hdr(rs, "Content-Type") : "no content type");
 	for (;;) {
-		ssize_t n = http_read(a->h, d->buf, 1 << 17);
+		ssize_t n = http_read(a->h, d->buf, DLBUF);
 
-		if (n < 0) {
-			if (done > 0 && (d->start < 0 ||
-			    lseek(d->fd, d->start, SEEK_SET) < 0 ||
-			    ftruncate(d->fd, d->start) < 0))
-				return BODY_FAIL;
-			return BODY_NET;
-		}
+		if (n < 0)
+			return dlbroken(d, done);
 		if (n == 0)
 			break;
-		if (writeall(d->fd, d->buf, (size_t)n) < 0) {
+		if (d->sink(d->arg, d->buf, (size_t)n, total) < 0) {
 			int e = errno;
 
-			seterr("write:");
 			http_close(a->h);
 			errno = e;
 			return BODY_FAIL;
 		}
 		done += n;
-		if (d->progress)
-			d->progress(d->arg, done, total);
 	}
 	return BODY_OK;
 }
 
 int
-api_download(struct api *a, const char *path, const char *const *query,
-    int fd, void (*progress)(void *arg, off_t done, off_t total),
+api_fetch(struct api *a, const char *path, const char *const *query,
+    int (*sink)(void *arg, const char *p, size_t n, off_t total),
     void *arg, struct api_resp *r)
 {
 	struct call c;
 	struct dlbody d;
-	struct stat st;
 	int rc;
 
 	memset(&c, 0, sizeof c);
@@ -1015,16 +1022,59 @@ api_download(struct api *a, const char *path, const char *const *query,
 	c.stream = 1;
 	c.onbody = readdl;
 	c.arg = &d;
-	d.fd = fd;
-	d.start = -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-		d.start = lseek(fd, 0, SEEK_CUR);
-	d.progress = progress;
+	d.sink = sink;
 	d.arg = arg;
-	d.buf = xmalloc(1 << 17);
+	d.buf = xmalloc(DLBUF);
 	rc = run(a, &c, r);
 	free(d.buf);
 	return rc;
+}
+
+struct fdsink {
+	int fd;
+	off_t start, done;      /* start -1: fd cannot be rewound */
+	void (*progress)(void *, off_t, off_t);
+	void *arg;
+};
+
+static int
+fdsink(void *arg, const char *p, size_t n, off_t total)
+{
+	struct fdsink *f = arg;
+
+	if (!p) {               /* again from the start */
+		if (f->start < 0 || lseek(f->fd, f->start, SEEK_SET) < 0 ||
+		    ftruncate(f->fd, f->start) < 0)
+			return -1;
+		f->done = 0;
+		return 0;
+	}
+	if (writeall(f->fd, p, n) < 0) {
+		seterr("write:");
+		return -1;
+	}
+	f->done += (off_t)n;
+	if (f->progress)
+		f->progress(f->arg, f->done, total);
+	return 0;
+}
+
+int
+api_download(struct api *a, const char *path, const char *const *query,
+    int fd, void (*progress)(void *arg, off_t done, off_t total),
+    void *arg, struct api_resp *r)
+{
+	struct fdsink f;
+	struct stat st;
+
+	f.fd = fd;
+	f.start = -1;
+	f.done = 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		f.start = lseek(fd, 0, SEEK_CUR);
+	f.progress = progress;
+	f.arg = arg;
+	return api_fetch(a, path, query, fdsink, &f, r);
 }
 
 /* ----------------------------------------------------------- events */
@@ -1531,6 +1581,138 @@ api_inspect_get(struct api *a, const char *cachedir, const char *image,
 			logmsg(LOG_DEBUG, "cache: %s", geterr());
 		free(d);
 	}
+	free(url);
+	free(cache);
+	return rc;
+}
+
+/* The cached copy at path to sink, a block at a time.  0, -1 (slot
+ * set: the sink's error), 1 when there is no readable copy. */
+static int
+cache_to_sink(const char *path,
+    int (*sink)(void *arg, const char *p, size_t n, off_t total), void *arg)
+{
+	struct stat st;
+	char *b;
+	ssize_t n;
+	int fd = open(path, O_RDONLY), rc = 0;
+
+	if (fd < 0)
+		return 1;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return 1;
+	}
+	b = xmalloc(DLBUF);
+	while (rc == 0 && (n = read(fd, b, DLBUF)) != 0) {
+		if (n < 0 && errno == EINTR && !interrupted)
+			continue;
+		if (n < 0) {
+			seterr("reading %s:", path);
+			rc = -1;
+		} else {
+			rc = sink(arg, b, (size_t)n, st.st_size);
+		}
+	}
+	free(b);
+	close(fd);
+	return rc;
+}
+
+/* A sink that also keeps the body in a cache file while it stays small:
+ * a file over API_INSPECT_CACHE_MAX is not kept (nor held anywhere). */
+struct tee {
+	int (*sink)(void *arg, const char *p, size_t n, off_t total);
+	void *arg;
+	int fd;                 /* the temporary cache file, -1: none */
+	char *tmp;
+	off_t n;
+};
+
+static void
+tee_drop(struct tee *t)
+{
+	if (t->fd < 0)
+		return;
+	close(t->fd);
+	unlink(t->tmp);
+	t->fd = -1;
+}
+
+static int
+teesink(void *arg, const char *p, size_t n, off_t total)
+{
+	struct tee *t = arg;
+
+	if (!p && t->fd >= 0 && (lseek(t->fd, 0, SEEK_SET) < 0 ||
+	    ftruncate(t->fd, 0) < 0))
+		tee_drop(t);
+	if (!p) {
+		t->n = 0;
+		return t->sink(t->arg, NULL, 0, -1);
+	}
+	if (t->sink(t->arg, p, n, total) < 0)
+		return -1;
+	if (t->fd >= 0 && (total > API_INSPECT_CACHE_MAX ||
+	    t->n + (off_t)n > API_INSPECT_CACHE_MAX ||
+	    writeall(t->fd, p, n) < 0))
+		tee_drop(t);
+	t->n += (off_t)n;
+	return 0;
+}
+
+int
+api_inspect_stream(struct api *a, const char *cachedir, const char *image,
+    const char *path, int (*sink)(void *arg, const char *p, size_t n,
+    off_t total), void *arg, int *status)
+{
+	struct api_resp r;
+	struct tee t;
+	char *url, *cache = NULL, *d;
+	const char *q[3] = {"path", path, NULL};
+	int rc;
+
+	if (status)
+		*status = 0;
+	if (cachedir && is_uuid(image))
+		cache = inspect_cache(cachedir, image, "file", path);
+	if (cache && (rc = cache_to_sink(cache, sink, arg)) <= 0) {
+		logmsg(LOG_DEBUG, "cache: file %s in %s", path, image);
+		free(cache);
+		if (status && rc == 0)
+			*status = 200;
+		return rc;
+	}
+	if (!a) {
+		free(cache);
+		return -1;
+	}
+	memset(&t, 0, sizeof t);
+	t.sink = sink;
+	t.arg = arg;
+	t.fd = -1;
+	if (cache) {
+		d = xasprintf("%s/%s", cachedir, image);
+		t.tmp = xasprintf("%s.tmp-XXXXXX", cache);
+		if (mkdirs(d, 0700) == 0)
+			t.fd = mkstemp(t.tmp);
+		free(d);
+	}
+	url = xasprintf("/inspect/%s/download", image);
+	memset(&r, 0, sizeof r);
+	rc = api_fetch(a, url, q, teesink, &t, &r);
+	if (status)
+		*status = r.status;
+	if (t.fd >= 0) {
+		int kept = rc == 0 && close(t.fd) == 0 &&
+		    rename(t.tmp, cache) == 0;
+
+		if (rc != 0)
+			close(t.fd);
+		if (!kept)
+			unlink(t.tmp);
+	}
+	free(t.tmp);
 	free(url);
 	free(cache);
 	return rc;

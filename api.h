@@ -78,7 +78,19 @@ int api_call(struct api *a, const char *method, const char *path,
  * retried by re-reading from offset 0.  Body of the reply into r. */
 int api_upload(struct api *a, int fd, off_t size, struct api_resp *r);
 
-/* GET path?query streaming the 2xx body to fd.  progress, if not NULL,
+/* GET path?query, the 2xx body given to sink piece by piece (total:
+ * its Content-Length, -1 when not known); sink returns 0, or -1 with
+ * the slot set to stop the call.  A body that breaks is fetched again
+ * from its start if sink(arg, NULL, 0, -1) returns 0 (it undid what it
+ * was given; no Range requests: api.md does not promise them), else the
+ * call fails.  Memory: one 128 KiB buffer whatever the size.  0, or -1
+ * with the slot set. */
+int api_fetch(struct api *a, const char *path, const char *const *query,
+    int (*sink)(void *arg, const char *p, size_t n, off_t total),
+    void *arg, struct api_resp *r);
+
+/* GET path?query streaming the 2xx body to fd (through api_fetch; a
+ * regular file is rewound for a retry, anything else is not).  progress, if not NULL,
  * is called with bytes so far and total (-1 unknown). */
 int api_download(struct api *a, const char *path, const char *const *query,
     int fd, void (*progress)(void *arg, off_t done, off_t total),
@@ -149,5 +161,12 @@ void api_stats(const struct api *a, long *conns, long *reqs);
 int api_inspect_get(struct api *a, const char *cachedir, const char *image,
     const char *what, const char *path, int text, struct buf *body,
     int *status);
+/* The same for a file, streamed to sink (as api_fetch): the cached copy,
+ * else the download, kept in the cache beside as it arrives when it is
+ * at most API_INSPECT_CACHE_MAX bytes.  Memory does not grow with the
+ * file.  0, or -1 with the slot set; *status as above. */
+int api_inspect_stream(struct api *a, const char *cachedir, const char *image,
+    const char *path, int (*sink)(void *arg, const char *p, size_t n,
+    off_t total), void *arg, int *status);
 
 #endif

@@ -2,6 +2,7 @@
  * auth list, auth switch, auth remove.  Reading the files is config.c's
  * job; this file writes them. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "config.h"
 #include "contree.h"
 #include "ini.h"
+#include "jobs.h"
 #include "json.h"
 #include "out.h"
 #include "store.h"
@@ -368,6 +370,65 @@ probe(const struct profile *p)
 	return geterrclass() == ERR_TIMEOUT ? "timeout" : "error";
 }
 
+/* Probing is mostly waiting for each server: with more than one profile
+ * the probes run in parallel, up to CONTREE_CONCURRENCY child processes
+ * (jobs.c; each opens its own connection), each sending back its
+ * profile's status word. */
+struct probes {
+	char (*st)[16];
+};
+
+static int
+probe_job(void *arg)
+{
+	const char *s = probe(arg);
+
+	return job_send(s, strlen(s)) < 0;
+}
+
+static void
+probe_msg(void *ctx, int id, const char *msg, size_t len)
+{
+	struct probes *pr = ctx;
+
+	snprintf(pr->st[id], sizeof pr->st[id], "%.*s", (int)len, msg);
+}
+
+/* The status of each of the n profiles into st (offline: not asked).
+ * 0, or -1 after Ctrl-C (slot set). */
+static int
+probe_all(const struct profile *p, size_t n, int offline, char (*st)[16])
+{
+	struct probes pr;
+	struct jobs *js;
+	size_t i;
+	int conc = offline ? 1 : jobs_concurrency();
+
+	for (i = 0; i < n; i++)
+		snprintf(st[i], sizeof st[i], "%s", offline ? "offline mode" :
+		    "error");
+	if (offline)
+		return 0;
+	if (n < 2 || conc < 2) {
+		for (i = 0; i < n && !interrupted; i++)
+			snprintf(st[i], sizeof st[i], "%s", probe(&p[i]));
+	} else {
+		pr.st = st;
+		js = jobs_new(conc, probe_msg, NULL, &pr);
+		for (i = 0; i < n; i++)
+			jobs_add(js, (int)i, probe_job, (void *)&p[i]);
+		while (jobs_pending(js) && !interrupted)
+			jobs_step(js, -1, 250);
+		jobs_kill(js, -1, SIGINT);
+		jobs_free(js);
+	}
+	if (interrupted) {
+		seterrc(ERR_INTR, "User interrupted");
+		return -1;
+	}
+	return 0;
+}
+
 int
 cmd_auth_list(struct ctx *c)
 {
@@ -376,6 +437,7 @@ cmd_auth_list(struct ctx *c)
 	struct out *o;
 	size_t n, i;
 	int offline = arg_flag(c, "offline"), configured = 0, rc = 0;
+	char (*st)[16] = NULL;
 
 	if (config_files(c->config, c->home, &auth, &cli) < 0)
 		return -1;
@@ -393,6 +455,9 @@ cmd_auth_list(struct ctx *c)
 	if (!configured)
 		logmsg(LOG_WARNING, "The active profile '%s' is not configured.",
 		    c->prof_name);
+	st = xcalloc(n, sizeof *st);
+	if ((rc = probe_all(p, n, offline, st)) < 0)
+		goto done;
 	o = out_new(c->fmt, 1);
 	for (i = 0; i < n; i++) {
 		struct row *r = row_new();
@@ -415,13 +480,14 @@ cmd_auth_list(struct ctx *c)
 			row_str(r, "token_sha256", "<no token>");
 		}
 		row_bool(r, "active", strcmp(p[i].name, c->prof_name) == 0);
-		row_str(r, "status", offline ? "offline mode" : probe(&p[i]));
+		row_str(r, "status", st[i]);
 		if (out_row(o, r) < 0)
 			break;
 	}
 	if (out_end(o) < 0)
 		rc = errno == EPIPE ? 0 : -1;
 done:
+	free(st);
 	profiles_free(p, n);
 	return rc;
 }

@@ -147,9 +147,11 @@ cmd_ls(struct ctx *c)
 	return rc < 0 ? -1 : 0;
 }
 
-/* Valid UTF-8 (no overlongs, surrogates or values past U+10FFFF). */
+/* Valid UTF-8 (no overlongs, surrogates or values past U+10FFFF); with
+ * more, a sequence cut short by the end of s is fine (the rest of it
+ * comes next). */
 static int
-utf8ok(const unsigned char *s, size_t n)
+utf8ok(const unsigned char *s, size_t n, int more)
 {
 	size_t i = 0;
 
@@ -165,7 +167,9 @@ utf8ok(const unsigned char *s, size_t n)
 		else if ((c & 0xf8) == 0xf0) { need = 3; min = 0x10000; v = c & 0x07; }
 		else return 0;
 		for (i++; need; need--, i++) {
-			if (i >= n || (s[i] & 0xc0) != 0x80)
+			if (i >= n)
+				return more;
+			if ((s[i] & 0xc0) != 0x80)
 				return 0;
 			v = v << 6 | (s[i] & 0x3f);
 		}
@@ -175,32 +179,96 @@ utf8ok(const unsigned char *s, size_t n)
 	return 1;
 }
 
+/* cat streams the file to stdout: memory does not grow with it.  On a
+ * terminal the first CAT_PEEK bytes are held back until they are known
+ * to be text (a binary file is refused before a byte is written). */
+#define CAT_PEEK (64 << 10)
+
+struct catout {
+	const char *path;
+	int tty, checked, epipe;
+	struct buf head;        /* held back on a terminal */
+	off_t written;
+};
+
+static int
+cat_write(struct catout *o, const char *p, size_t n)
+{
+	if (n && writeall(1, p, n) < 0) {
+		o->epipe = errno == EPIPE;
+		seterr("standard output:");
+		return -1;
+	}
+	o->written += (off_t)n;
+	return 0;
+}
+
+/* The held-back first block: checked, then written.  more: the file
+ * goes on after it. */
+static int
+cat_release(struct catout *o, int more)
+{
+	int rc;
+
+	o->checked = 1;
+	if (!utf8ok((const unsigned char *)o->head.p, o->head.len, more)) {
+		seterr("%s is binary; not writing it to a terminal (redirect the output or use 'contree cp')",
+		    o->path);
+		rc = -1;
+	} else {
+		rc = cat_write(o, o->head.p, o->head.len);
+	}
+	buf_free(&o->head);
+	return rc;
+}
+
+static int
+cat_sink(void *arg, const char *p, size_t n, off_t total)
+{
+	struct catout *o = arg;
+
+	(void)total;
+	if (!p) {               /* a retry from the start */
+		buf_reset(&o->head);
+		return o->written ? -1 : 0;
+	}
+	if (o->tty && !o->checked) {
+		buf_add(&o->head, p, n);
+		return o->head.len < CAT_PEEK ? 0 : cat_release(o, 1);
+	}
+	return cat_write(o, p, n);
+}
+
 int
 cmd_cat(struct ctx *c)
 {
-	struct buf body = {0};
-	char image[37], *path = NULL;
+	struct catout o;
+	char image[37], *path = NULL, *dir;
 	char **p;
-	int n, rc;
+	int n, rc, status;
 
 	if (c->fmt != FMT_DEFAULT)
 		logmsg(LOG_WARNING, "--format is ignored by cat");
 	p = arg_pos(c, "PATH", &n);
 	if ((rc = session_path(c, p[0], image, &path)) != 0)
 		return rc;
-	rc = inspect_get(c, image, "file", path, 0, &body);
-	if (rc == 0 && isatty(1) &&
-	    !utf8ok((const unsigned char *)body.p, body.len)) {
-		seterr("%s is binary; not writing it to a terminal (redirect the output or use 'contree cp')",
-		    path);
-		rc = -1;
-	} else if (rc == 0 && body.len && writeall(1, body.p, body.len) < 0 &&
-	    errno != EPIPE) {
-		seterr("standard output:");
-		rc = -1;
+	memset(&o, 0, sizeof o);
+	o.path = path;
+	o.tty = isatty(1);
+	dir = xasprintf("%s/cli/inspect", c->home);
+	rc = api_inspect_stream(ctx_api(c), dir, image, path, cat_sink, &o,
+	    &status);
+	if (rc < 0)
+		notfound(c, path, image, status);
+	if (rc == 0 && o.tty && !o.checked)
+		rc = cat_release(&o, 0);
+	if (rc < 0 && o.epipe) {
+		clearerr_slot();        /* a closed pipe ends cat quietly */
+		rc = 0;
 	}
+	buf_free(&o.head);
+	free(dir);
 	free(path);
-	buf_free(&body);
 	return rc < 0 ? -1 : 0;
 }
 

@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <grp.h>
+#include <poll.h>
+#include <signal.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@
 #include "api.h"
 #include "files.h"
 #include "http.h"
+#include "jobs.h"
 #include "json.h"
 #include "ops.h"
 #include "store.h"
@@ -350,6 +353,61 @@ upcache_free(struct upcache *u)
 
 /* ---- uploads ---- */
 
+/* ---- uploads in parallel ----
+ *
+ * files_upload works in two phases over the files the upload cache does
+ * not know: hash (unless preset), then, once per distinct content, look
+ * up and send.  A phase with enough work is split among up to
+ * CONTREE_CONCURRENCY worker processes (jobs.c): each takes a share
+ * balanced by bytes, works through it on one kept-alive connection of
+ * its own and sends back one struct res per file; the parent fills in
+ * the list and keeps the upload cache, so nothing is reported uploaded
+ * that a worker did not confirm.  Processes rather than threads: tls.c
+ * keeps one BearSSL engine per process and the error slot is per
+ * process; rather than poll(2) over several connections: http.c and
+ * tls.c are blocking, one exchange at a time.  A process costs a fork
+ * and a connection (a TLS handshake), so small phases stay in the
+ * parent on its connection. */
+
+#define PAR_HASH_MIN  (8LL << 20)   /* bytes to hash before forking */
+#define PAR_SEND_MIN  3             /* distinct contents before forking */
+
+enum { PH_HASH, PH_SEND };
+
+struct res {                    /* one file's outcome, parent or worker */
+	size_t i;               /* index in the list */
+	int cls;                /* 0: done; else the failure's class */
+	int how;
+	char sha[65], uuid[37];
+	unsigned long long ino;
+	long long mtime_ns, size;
+	/* a failure's message follows in a worker's message */
+};
+
+struct share;
+
+struct xfer {
+	struct api *a;
+	struct filelist *l;
+	int phase;
+	struct share *sh;
+	int failed;             /* a file failed: */
+	size_t failat;          /* the first in list order, */
+	int failcls;            /* its error class */
+	char *failmsg;          /* and message */
+	int conc;               /* CONTREE_CONCURRENCY */
+	int stopped;            /* the workers were told to stop */
+	int stop[2];            /* its write end closed: workers stop
+	                           between files */
+};
+
+struct share {
+	struct xfer *x;
+	size_t *idx, n;
+	long long bytes;
+	int reported;           /* a worker said why it failed */
+};
+
 /* f's content by hash on the server, else sent from fd. */
 static int
 lookup_or_send(struct api *a, int fd, off_t size, struct hostfile *f)
@@ -384,46 +442,298 @@ lookup_or_send(struct api *a, int fd, off_t size, struct hostfile *f)
 		}
 	}
 	buf_free(&body);
+	/* say which file, unless the message already does (local I/O) */
+	if (rc < 0 && geterrclass() != ERR_INTR && geterrclass() != ERR_IO)
+		errwrap("uploading %s", name);
 	return rc;
 }
 
-/* One file: the cache u (may be NULL), else hash, look up, send. */
+/* One file of a phase: open it, hash it unless known, and in PH_SEND
+ * look it up or send it.  r gets what was learnt.  0, or -1 (slot set). */
 static int
-upload_one(struct api *a, struct upcache *u, struct hostfile *f)
+work_one(struct api *a, int phase, struct hostfile *f, struct res *r)
 {
-	struct upent *e = u ? upcache_match(u, f->abs, &f->st) : NULL, ne;
 	struct stat st;
-	int fd, rc;
+	int fd, rc = 0;
 
-	if (e) {
-		memcpy(f->uuid, e->uuid, 37);
-		memcpy(f->sha, e->sha, 65);
-		f->how = UP_CACHED;
-		logmsg(LOG_DEBUG, "upload cache: %s is %s", f->host, f->uuid);
-		return 0;
-	}
+	memset(r, 0, sizeof *r);
 	if ((fd = open(f->host, O_RDONLY)) < 0 || fstat(fd, &st) < 0) {
 		seterr("cannot open %s:", f->host);
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
-	rc = f->sha[0] ? 0 : sha256_fd(fd, f->host, f->sha);
-	if (rc == 0)
+	if (!f->sha[0])
+		rc = sha256_fd(fd, f->host, f->sha);
+	if (rc == 0 && phase == PH_SEND)
 		rc = lookup_or_send(a, fd, st.st_size, f);
 	close(fd);
-	if (rc < 0 || !u)
-		return rc;
+	if (rc < 0)
+		return -1;
+	memcpy(r->sha, f->sha, 65);
+	memcpy(r->uuid, f->uuid, 37);
+	r->how = f->how;
+	r->ino = (unsigned long long)st.st_ino;
+	r->mtime_ns = mtime_ns(&st);
+	r->size = (long long)st.st_size;
+	return 0;
+}
+
+/* In the parent: a file's result into the list. */
+static void
+apply(struct xfer *x, const struct res *r)
+{
+	struct hostfile *f = &x->l->f[r->i];
+
+	memcpy(f->sha, r->sha, 65);
+	f->st.st_ino = (ino_t)r->ino;
+	f->st.st_mtim.tv_sec = (time_t)(r->mtime_ns / 1000000000LL);
+	f->st.st_mtim.tv_nsec = (long)(r->mtime_ns % 1000000000LL);
+	f->st.st_size = (off_t)r->size;
+	if (x->phase == PH_SEND) {
+		memcpy(f->uuid, r->uuid, 37);
+		f->how = r->how;
+	}
+}
+
+/* In the parent: file i failed with cls and msg.  The first failure in
+ * list order is the one reported; an interruption we caused is not
+ * one. */
+static void
+fail(struct xfer *x, size_t i, int cls, const char *msg)
+{
+	if (cls == ERR_INTR && (x->stopped || interrupted))
+		return;
+	if (x->failed && (x->failcls != ERR_INTR && i > x->failat))
+		return;
+	x->failed = 1;
+	x->failat = i;
+	x->failcls = cls;
+	free(x->failmsg);
+	x->failmsg = xstrdup(msg);
+}
+
+/* In a worker: 1 once the parent closed the stop pipe. */
+static int
+stopped(const struct xfer *x)
+{
+	struct pollfd p;
+
+	p.fd = x->stop[0];
+	p.events = POLLIN;
+	return poll(&p, 1, 0) > 0;
+}
+
+/* A worker: its share, one result message per file; stops at the first
+ * failure. */
+static int
+share_run(void *arg)
+{
+	struct share *s = arg;
+	struct xfer *x = s->x;
+	struct buf m = {0};
+	struct res r;
+	size_t k;
+	int rc = 0;
+
+	api_forget(x->a);
+	close(x->stop[1]);      /* the parent's copy alone keeps it open */
+	for (k = 0; k < s->n && rc == 0; k++) {
+		if (stopped(x))
+			break;
+		if (interrupted) {
+			seterrc(ERR_INTR, "User interrupted");
+			rc = -1;
+		} else {
+			rc = work_one(x->a, x->phase, &x->l->f[s->idx[k]], &r);
+		}
+		if (rc < 0) {
+			memset(&r, 0, sizeof r);
+			r.cls = geterrclass() ? geterrclass() : ERR_OTHER;
+		}
+		r.i = s->idx[k];
+		buf_reset(&m);
+		buf_add(&m, &r, sizeof r);
+		if (rc < 0)
+			buf_puts(&m, geterr());
+		if (job_send(m.p, m.len) < 0)
+			rc = -1;
+	}
+	buf_free(&m);
+	return rc < 0;
+}
+
+static void
+on_msg(void *ctx, int id, const char *msg, size_t len)
+{
+	struct xfer *x = ctx;
+	struct res r;
+
+	if (len < sizeof r)
+		return;
+	memcpy(&r, msg, sizeof r);
+	if (r.i >= x->l->n)
+		return;
+	if (r.cls) {
+		x->sh[id].reported = 1;
+		fail(x, r.i, r.cls, msg + sizeof r);
+	} else {
+		apply(x, &r);
+	}
+}
+
+static void
+on_end(void *ctx, int id, int status)
+{
+	struct xfer *x = ctx;
+	struct share *s = &x->sh[id];
+
+	if (status == 0 || s->reported || x->stopped || interrupted)
+		return;
+	if (status < 0)     /* not started: the slot says why */
+		fail(x, s->idx[0], geterrclass(), geterr());
+	else {
+		char m[128];
+
+		snprintf(m, sizeof m, "an upload worker ended with status %d",
+		    status);
+		fail(x, s->idx[0], ERR_OTHER, m);
+	}
+}
+
+struct bysize {
+	off_t size;
+	size_t i;
+};
+
+static int
+bysize(const void *a, const void *b)
+{
+	const struct bysize *x = a, *y = b;
+
+	return x->size < y->size ? 1 : x->size > y->size ? -1 :
+	    x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Split idx[0..n) among w shares, largest files first to the least
+ * loaded share. */
+static struct share *
+split(struct xfer *x, const size_t *idx, size_t n, int w)
+{
+	struct share *sh = xcalloc((size_t)w, sizeof *sh);
+	struct bysize *ord = xreallocarray(NULL, n, sizeof *ord);
+	size_t k;
+	int i, best;
+
+	for (k = 0; k < n; k++) {
+		ord[k].size = x->l->f[idx[k]].st.st_size;
+		ord[k].i = idx[k];
+	}
+	qsort(ord, n, sizeof *ord, bysize);
+	for (i = 0; i < w; i++) {
+		sh[i].x = x;
+		sh[i].idx = xreallocarray(NULL, n, sizeof *sh[i].idx);
+	}
+	for (k = 0; k < n; k++) {
+		best = 0;
+		for (i = 1; i < w; i++)
+			if (sh[i].bytes < sh[best].bytes)
+				best = i;
+		sh[best].idx[sh[best].n++] = ord[k].i;
+		/* a request costs something even for an empty file */
+		sh[best].bytes += (long long)ord[k].size + 4096;
+	}
+	free(ord);
+	return sh;
+}
+
+/* Run a phase over idx[0..n) in w workers; a failure sets x->failed. */
+static void
+run_workers(struct xfer *x, const size_t *idx, size_t n, int w)
+{
+	struct jobs *js;
+	int i;
+
+	if (pipe(x->stop) < 0) {
+		seterr("pipe:");
+		fail(x, idx[0], ERR_IO, geterr());
+		return;
+	}
+	x->sh = split(x, idx, n, w);
+	js = jobs_new(w, on_msg, on_end, x);
+	for (i = 0; i < w; i++)
+		jobs_add(js, i, share_run, &x->sh[i]);
+	while (jobs_pending(js)) {
+		/* bounded wait: a signal between the check and poll(2) must
+		 * not leave us waiting for the workers to finish */
+		jobs_step(js, -1, 250);
+		/* after a failure the others end the file they are at (it
+		 * is worth remembering); Ctrl-C stops them at once (from a
+		 * terminal SIGINT reached them already) */
+		if ((interrupted || x->failed) && !x->stopped) {
+			x->stopped = 1;
+			jobs_drop(js);
+			close(x->stop[1]);
+			if (interrupted)
+				jobs_kill(js, -1, SIGINT);
+		}
+	}
+	jobs_free(js);
+	if (!x->stopped)
+		close(x->stop[1]);
+	close(x->stop[0]);
+	for (i = 0; i < w; i++)
+		free(x->sh[i].idx);
+	free(x->sh);
+	x->sh = NULL;
+}
+
+/* One phase over idx[0..n): in workers when worth it, else here. */
+static void
+run_phase(struct xfer *x, int phase, const size_t *idx, size_t n,
+    int par)
+{
+	struct res r;
+	size_t k;
+	int w = x->conc;
+
+	x->phase = phase;
+	if ((size_t)w > n)
+		w = (int)n;
+	if (par && w >= 2) {
+		run_workers(x, idx, n, w);
+		return;
+	}
+	for (k = 0; k < n && !x->failed; k++) {
+		if (interrupted) {
+			fail(x, idx[k], ERR_INTR, "User interrupted");
+			break;
+		}
+		if (work_one(x->a, phase, &x->l->f[idx[k]], &r) < 0) {
+			fail(x, idx[k], geterrclass() ? geterrclass() :
+			    ERR_OTHER, geterr());
+			break;
+		}
+		r.i = idx[k];
+		apply(x, &r);
+	}
+}
+
+/* Remember in u what was learnt about f. */
+static void
+remember(struct upcache *u, const struct hostfile *f, long long now)
+{
+	struct upent ne;
+
 	memset(&ne, 0, sizeof ne);
 	ne.path = f->abs;
-	ne.ino = (unsigned long long)st.st_ino;
-	ne.mtime_ns = mtime_ns(&st);
-	ne.size = (long long)st.st_size;
-	ne.when = (long long)time(NULL);
+	ne.ino = (unsigned long long)f->st.st_ino;
+	ne.mtime_ns = mtime_ns(&f->st);
+	ne.size = (long long)f->st.st_size;
+	ne.when = now;
 	memcpy(ne.uuid, f->uuid, 37);
 	memcpy(ne.sha, f->sha, 65);
 	upcache_put(u, &ne);
-	return 0;
 }
 
 /* Save the cache without losing the message of a failed upload. */
@@ -441,27 +751,128 @@ save_keeping_error(struct upcache *u, int failed)
 	}
 }
 
+/* The files of l the cache u does not answer for (u may be NULL) into
+ * todo; *hashbytes: the bytes still to hash. */
+static size_t
+from_cache(struct upcache *u, struct filelist *l, size_t *todo,
+    long long *hashbytes)
+{
+	struct upent *e;
+	size_t i, n = 0;
+
+	*hashbytes = 0;
+	for (i = 0; i < l->n; i++) {
+		struct hostfile *f = &l->f[i];
+
+		if (u && (e = upcache_match(u, f->abs, &f->st))) {
+			memcpy(f->uuid, e->uuid, 37);
+			memcpy(f->sha, e->sha, 65);
+			f->how = UP_CACHED;
+			logmsg(LOG_DEBUG, "upload cache: %s is %s", f->host,
+			    f->uuid);
+			continue;
+		}
+		if (!f->sha[0])
+			*hashbytes += (long long)f->st.st_size;
+		todo[n++] = i;
+	}
+	return n;
+}
+
+struct bysha {
+	const char *sha;
+	size_t i;
+};
+
+static int
+bysha(const void *a, const void *b)
+{
+	const struct bysha *x = a, *y = b;
+	int c = strcmp(x->sha, y->sha);
+
+	return c ? c : x->i < y->i ? -1 : x->i > y->i;
+}
+
+/* Of todo[0..n) (all hashed), the first file of each content into uniq
+ * (in list order); first[i]: for file i of l in todo, the file whose
+ * upload it shares.  The number of distinct contents. */
+static size_t
+distinct(struct filelist *l, const size_t *todo, size_t n, size_t *uniq,
+    size_t *first)
+{
+	struct bysha *o = xreallocarray(NULL, n ? n : 1, sizeof *o);
+	size_t k, m = 0;
+
+	for (k = 0; k < n; k++) {
+		o[k].sha = l->f[todo[k]].sha;
+		o[k].i = todo[k];
+	}
+	qsort(o, n, sizeof *o, bysha);
+	for (k = 0; k < n; k++)
+		first[o[k].i] = k && strcmp(o[k].sha, o[k - 1].sha) == 0 ?
+		    first[o[k - 1].i] : o[k].i;
+	for (k = 0; k < n; k++)
+		if (first[todo[k]] == todo[k])
+			uniq[m++] = todo[k];
+	free(o);
+	return m;
+}
+
 int
 files_upload(struct api *a, const char *home, struct filelist *l)
 {
 	struct upcache u;
-	size_t i;
-	int rc = 0;
+	struct xfer x;
+	size_t *todo, *uniq, *first, n, m, k;
+	long long hashbytes, now = (long long)time(NULL);
 
 	if (!l->n)
 		return 0;
 	if (home)
 		upcache_load(&u, home);
-	for (i = 0; i < l->n && rc == 0; i++)
-		rc = upload_one(a, home ? &u : NULL, &l->f[i]);
-	/* what was uploaded before a failure is still worth remembering */
+	memset(&x, 0, sizeof x);
+	x.a = a;
+	x.l = l;
+	x.conc = jobs_concurrency();
+	todo = xreallocarray(NULL, l->n, sizeof *todo);
+	uniq = xreallocarray(NULL, l->n, sizeof *uniq);
+	first = xreallocarray(NULL, l->n, sizeof *first);
+	n = from_cache(home ? &u : NULL, l, todo, &hashbytes);
+	run_phase(&x, PH_HASH, todo, n, hashbytes >= PAR_HASH_MIN);
+	m = x.failed ? 0 : distinct(l, todo, n, uniq, first);
+	if (m)
+		run_phase(&x, PH_SEND, uniq, m, m >= PAR_SEND_MIN);
+	for (k = 0; k < n && !x.failed; k++) {
+		struct hostfile *f = &l->f[todo[k]];
+		size_t o = first[todo[k]];
+
+		if (o != todo[k]) {     /* the same content as file o */
+			memcpy(f->uuid, l->f[o].uuid, 37);
+			f->how = UP_FOUND;
+			logmsg(LOG_DEBUG, "%s has the content of %s", f->host,
+			    l->f[o].host);
+		}
+	}
+	/* what was uploaded is worth remembering, also after a failure;
+	 * only what a worker confirmed has a uuid */
+	for (k = 0; home && k < n; k++)
+		if (l->f[todo[k]].uuid[0])
+			remember(&u, &l->f[todo[k]], now);
+	if (x.failed || interrupted) {
+		if (interrupted)
+			seterrc(ERR_INTR, "User interrupted");
+		else
+			seterrc(x.failcls, "%s", x.failmsg);
+	}
 	if (home) {
-		save_keeping_error(&u, rc < 0);
+		save_keeping_error(&u, x.failed || interrupted);
 		upcache_free(&u);
 	}
-	if (rc < 0 && interrupted)
-		seterrc(ERR_INTR, "User interrupted");
-	return rc;
+	free(x.failmsg);
+	free(todo);
+	free(uniq);
+	free(first);
+	return x.failed || interrupted ? -1 : 0;
 }
 
 /* ---- host files ---- */

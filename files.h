@@ -95,9 +95,14 @@ void files_free(struct filelist *l);
 
 /* Give every file of l its file UUID: the upload cache of home (NULL:
  * no cache), else its SHA-256 (hashed once, unless preset) looked up
- * with GET /v1/files/<sha256>, else POST /v1/files.  What was learnt is
- * saved in the cache, also after a failure.  0, or -1 with the slot
- * set ("User interrupted" after Ctrl-C). */
+ * with GET /v1/files/<sha256>, else POST /v1/files; files with the same
+ * content share one lookup.  Many files are hashed and sent by up to
+ * CONTREE_CONCURRENCY worker processes (jobs.c), each on a connection of
+ * its own; a's own connection is left as it was.  What was learnt is
+ * saved in the cache, also after a failure.  0, or -1 with the slot set:
+ * the first failing file in list order is named ("uploading NAME:
+ * ..."); "User interrupted" after Ctrl-C (the workers stop too).  Each
+ * hostfile's st is refreshed from the file as read. */
 int files_upload(struct api *a, const char *home, struct filelist *l);
 
 /* ---- a URL streamed into an upload (build's ADD <url>, cli.md §9.3) */

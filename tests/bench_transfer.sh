@@ -4,7 +4,11 @@
 #   * upload and download of SIZE_MB (default 1024) over loopback, plain
 #     and TLS: seconds, MB/s and peak RSS of the client;
 #   * requests and connections used to list 2,500 images (contree images
-#     against the fake, if ./contree exists; else apitool paging).
+#     against the fake, if ./contree exists; else apitool paging);
+#   * with ./contree against the fake: peak RSS of cat, cp and file cp of
+#     a SIZE_MB file, and run -F of 2,000 files (TREE_MB, default 200)
+#     with CONTREE_CONCURRENCY=1 and 8: wall and client CPU (workers
+#     included) of the uploads alone (the fake refuses the run itself).
 # The transfer server is a small Python sink/source (below) so that the
 # client is what gets measured, not the fake's storage.
 # Usage: sh tests/bench_transfer.sh [SIZE_MB]
@@ -184,3 +188,69 @@ fi
 CONTREE_URL=$url /usr/bin/time -f '%e s wall, %U s user' -o "$tmp/time" \
 	tests/apitool -s -r 3 -q limit=1000 /images >/dev/null 2>"$tmp/err"
 echo "apitool 3 pages of 1000: $(grep conns "$tmp/err"), $(cat "$tmp/time")"
+
+# Flat memory and parallel uploads, through contree against the fake.
+[ -x ./contree ] || exit 0
+echo "contree against the fake: cat, cp, file cp of $SIZE_MB MB; run -F of 2,000 files"
+python3 - "$SIZE_MB" "${TREE_MB:-200}" <<'PY'
+import os, subprocess, sys, time
+sys.path.insert(0, "tests")
+from harness import T, ok
+size_mb, tree_mb = int(sys.argv[1]), int(sys.argv[2])
+t = T("bench")
+
+def fake_cpu():
+    """CPU seconds the fake has used so far (it is Python: one core)."""
+    with open("/proc/%d/stat" % t.fake.proc.pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+
+def timed(label, args, env=None, out=subprocess.DEVNULL):
+    f0 = fake_cpu()
+    p = subprocess.run(["/usr/bin/time", "-f", "%e %U %S %M", t.binary(),
+                        *args], env=t.env(env), cwd=t.home, stdout=out,
+                       stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    w, u, s, m = p.stderr.decode().split()[-4:]
+    print("%-34s %6.2f s wall  client CPU %5.2f s  fake CPU %5.2f s  "
+          "peak RSS %5.1f MB%s"
+          % (label, float(w), float(u) + float(s), fake_cpu() - f0,
+             int(m) / 1024,
+             "" if p.returncode in (0, 1) else "  (status %d)" % p.returncode))
+try:
+    big = os.path.join(t.tmp, "big.bin")
+    with open(big, "wb") as f:
+        f.truncate(size_mb << 20)
+    t.fake.add_image({"/data/big": {"host_path": big}}, tag="bench:big")
+    ok(t.run("-S", "b", "use", "tag:bench:big"))
+    timed("cat %d MB > /dev/null" % size_mb, ["-S", "b", "cat", "/data/big"])
+    timed("cp %d MB" % size_mb, ["-S", "b", "cp", "/data/big",
+                                 os.path.join(t.tmp, "cp.out")])
+    os.unlink(os.path.join(t.tmp, "cp.out"))
+    with open(big, "r+b") as f:
+        f.write(b"new content")      # not known to the server
+    timed("file cp %d MB" % size_mb, ["-S", "b", "file", "cp", big, "/big"])
+    os.unlink(big)
+    d = os.path.join(t.tmp, "tree")
+    nfiles, per = 2000, (tree_mb << 20) // 2000
+    names = [os.path.join(d, "d%02d" % (i % 40), "f%04d" % i)
+             for i in range(nfiles)]
+    for n in names:
+        os.makedirs(os.path.dirname(n), exist_ok=True)
+        with open(n, "wb") as f:
+            f.write(os.urandom(per))
+    t.fake.fault(path="/v1/instances$", method="POST", kind="status",
+                 status=400, count=-1)
+    for conc in ("1", "8"):
+        cache = os.path.join(t.home, ".config", "contree", "cli", "uploads")
+        if os.path.exists(cache):
+            os.unlink(cache)
+        mark = b"%s %d" % (conc.encode(), time.time_ns())
+        for n in names:             # content the server has not seen
+            with open(n, "r+b") as f:
+                f.write(mark)
+        timed("run -F %d MB in 2,000 files, C=%s" % (tree_mb, conc),
+              ["-S", "b", "run", "-F", d + ":/src", "true"],
+              env={"CONTREE_CONCURRENCY": conc})
+finally:
+    t.close()
+PY

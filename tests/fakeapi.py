@@ -95,7 +95,9 @@ remembers the merged environment.
 Admin interface (no auth; never logged, never faulted)
 ------------------------------------------------------
     GET    /_admin/requests          [{method, path, query, headers, body_b64,
-                                       body_size}]  (body capped at 1 MiB)
+                                       body_size, inflight}]  (body capped
+                                       at 1 MiB; inflight: API requests
+                                       being handled then, this one too)
     DELETE /_admin/requests          clear the log
     POST   /_admin/fault {path, method, count, kind, status, retry_after,
                           delay, after, message}            -> {"id": N}
@@ -1576,6 +1578,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
         query = urllib.parse.parse_qs(u.query, keep_blank_values=True)
         if path.startswith("/_admin/") or path == "/_admin":
             return admin_dispatch(self, path, query)
+        # -- xfer: requests in progress, so tests see parallel uploads
+        # (each log entry has "inflight": how many API requests were being
+        # handled, this one included, when it was logged)
+        with st.lock:
+            st.inflight = getattr(st, "inflight", 0) + 1
+        try:
+            self.dispatch_api(st, path, query)
+        finally:
+            with st.lock:
+                st.inflight -= 1
+
+    def dispatch_api(self, st, path, query):
+        # -- end xfer
         method = self.command
         route, params = match_route(st.prefix, method, path)
         upload = route is not None and route[2] is h_upload
@@ -1608,7 +1623,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             st.reqlog.append({"method": method, "path": path, "query": query,
                               "headers": hdrs,
                               "body_b64": base64.b64encode(body).decode(),
-                              "body_size": size})
+                              "body_size": size,
+                              "inflight": st.inflight})  # xfer
         try:
             self.route_request(st, method, path, query, route, params, body,
                                blobw, size)

@@ -292,6 +292,84 @@ t_collect(void)
 	free(d);
 }
 
+/* files_upload without a server: cached files need no request; files
+ * to hash past the parallel threshold are hashed in workers (their
+ * results reach the list) and a refused connection fails the upload
+ * naming a file, with nothing remembered. */
+static void
+t_upload_offline(void)
+{
+	struct api_cfg cfg;
+	struct api *a;
+	struct filelist l = {0};
+	struct upcache u;
+	struct upent e;
+	char *p, hex[65], name[32];
+	size_t i;
+	int j;
+
+	memset(&cfg, 0, sizeof cfg);
+	cfg.url = "http://127.0.0.1:1";
+	cfg.token = "t";
+	cfg.noretry = 1;
+	cfg.timeout_ms = 2000;
+	a = api_new(&cfg);
+	T_OK(a != NULL);
+	setenv("CONTREE_CONCURRENCY", "3", 1);
+	/* four 3 MiB files, each its own content */
+	for (j = 0; j < 4; j++) {
+		FILE *f;
+		int k;
+
+		snprintf(name, sizeof name, "big%d", j);
+		p = path(name);
+		f = fopen(p, "w");
+		for (k = 0; k < 3 << 20; k++)
+			fputc((k * (j + 3)) & 0xff, f);
+		fclose(f);
+		T_INTEQ(files_add(&l, p, "/x"), 0);
+		free(p);
+	}
+	T_INTEQ(files_upload(a, home, &l), -1);
+	T_INTEQ(geterrclass(), ERR_NET);
+	T_OK(strstr(geterr(), "uploading ") != NULL &&
+	    strstr(geterr(), home) != NULL);
+	for (i = 0; i < l.n; i++) {
+		T_INTEQ(sha256_file(l.f[i].host, hex), 0);
+		T_STREQ(l.f[i].sha, hex);
+		T_OK(l.f[i].uuid[0] == 0 && l.f[i].how == 0);
+	}
+	upcache_load(&u, home);
+	for (i = 0; i < l.n; i++)
+		T_OK(upcache_find(&u, l.f[i].abs) == NULL);
+	/* now say the cache knows them all: no request at all */
+	for (i = 0; i < l.n; i++) {
+		memset(&e, 0, sizeof e);
+		e.path = l.f[i].abs;
+		e.ino = (unsigned long long)l.f[i].st.st_ino;
+		e.mtime_ns = (long long)l.f[i].st.st_mtim.tv_sec * 1000000000LL +
+		    l.f[i].st.st_mtim.tv_nsec;
+		e.size = (long long)l.f[i].st.st_size;
+		e.when = (long long)time(NULL);
+		snprintf(e.uuid, sizeof e.uuid,
+		    "00000000-0000-4000-8000-%012d", (int)i);
+		memcpy(e.sha, l.f[i].sha, 65);
+		upcache_put(&u, &e);
+	}
+	T_INTEQ(upcache_save(&u), 0);
+	upcache_free(&u);
+	for (i = 0; i < l.n; i++)
+		l.f[i].sha[0] = 0;
+	T_INTEQ(files_upload(a, home, &l), 0);
+	for (i = 0; i < l.n; i++) {
+		T_INTEQ(l.f[i].how, UP_CACHED);
+		T_OK(strncmp(l.f[i].uuid, "00000000-0000-4000-8000-", 24) == 0);
+	}
+	files_free(&l);
+	api_free(a);
+	unsetenv("CONTREE_CONCURRENCY");
+}
+
 int
 main(void)
 {
@@ -310,6 +388,7 @@ main(void)
 	t_cache_merge();
 	t_cache_damaged();
 	t_collect();
+	t_upload_offline();
 	cmd = xasprintf("rm -rf '%s'", home);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", home);
