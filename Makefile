@@ -26,10 +26,10 @@ OBJ = contree.o parse.o ctx.o config.o table.o util.o json.o ini.o out.o store.o
 	http.o tls.o api.o ops.o files.o diff.o cmd_images.o cmd_fs.o \
 	cmd_session.o cmd_auth.o cmd_run.o cmd_ops.o cmd_misc.o cmd_skill.o \
 	cmd_shell.o cmd_diff.o manual.o complete.o edit.o jobs.o build.o \
-	cmd_build.o treediff.o explore.o cmd_explore.o
+	cmd_build.o treediff.o explore.o cmd_explore.o mcp.o cmd_mcp.o
 HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h \
 	ops.h files.h diff.h config.h manual.h complete.h edit.h jobs.h build.h \
-	treediff.h explore.h
+	treediff.h explore.h mcp.h
 
 UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
 	tests/unit_store tests/unit_http tests/unit_parse tests/unit_edit \

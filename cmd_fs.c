@@ -368,69 +368,6 @@ cp_release(const struct sigaction old[LEN(cp_sigs)])
 		raise(cp_sig);
 }
 
-/* DEST for writing: a temporary file beside it (*tmp), renamed into
- * place when complete; but a device, FIFO or symlink (cp X /dev/stdout)
- * is written through, as "created or truncated" says: never replaced.
- * -1 with the slot set. */
-static int
-open_dest(const char *dest, char **tmp)
-{
-	struct stat sb;
-	mode_t um;
-	int fd;
-
-	*tmp = NULL;
-	if (lstat(dest, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-		fd = open(dest, O_WRONLY | O_TRUNC | O_CREAT, 0666);
-	} else {
-		*tmp = xasprintf("%s.contree-XXXXXX", dest);
-		if ((fd = mkstemp(*tmp)) >= 0) {
-			um = umask(0);
-			umask(um);
-			fchmod(fd, 0666 & ~um);
-		}
-	}
-	if (fd < 0) {
-		seterr("%s:", dest);
-		free(*tmp);
-		*tmp = NULL;
-	}
-	return fd;
-}
-
-/* End the download that returned rc: sync, close and rename into place,
- * or remove the partial file.  *size: the size written, when known.
- * 0 or -1 with the slot set, naming DEST for local errors. */
-static int
-close_dest(int fd, const char *tmp, const char *dest, int rc, off_t *size)
-{
-	struct stat sb;
-
-	if (rc < 0 && geterrclass() == ERR_IO)
-		errwrap("writing %s", dest);    /* a full disk, say */
-	if (rc == 0 && ((tmp && fsync(fd) < 0) || fstat(fd, &sb) < 0)) {
-		seterr("%s:", dest);
-		rc = -1;
-	}
-	if (close(fd) < 0 && rc == 0) {
-		seterr("%s:", dest);
-		rc = -1;
-	}
-	if (rc == 0 && interrupted)
-		rc = -1;
-	if (rc < 0 && interrupted)
-		seterrc(ERR_INTR, "User interrupted");
-	if (rc == 0 && tmp && rename(tmp, dest) < 0) {
-		seterr("%s:", dest);
-		rc = -1;
-	}
-	if (rc < 0 && tmp)
-		unlink(tmp);
-	if (rc == 0 && tmp)
-		*size = sb.st_size;
-	return rc;
-}
-
 int
 cmd_cp(struct ctx *c)
 {
@@ -461,7 +398,7 @@ cmd_cp(struct ctx *c)
 		return -1;
 	}
 	cp_catch(old);
-	if ((fd = open_dest(dest, &tmp)) < 0) {
+	if ((fd = dest_open(dest, &tmp)) < 0) {
 		cp_release(old);
 		free(path);
 		return -1;
@@ -477,7 +414,7 @@ cmd_cp(struct ctx *c)
 	if (rc < 0)
 		notfound(c, path, image, r.status);
 	size = pg.done;
-	rc = close_dest(fd, tmp, dest, rc, &size);
+	rc = dest_close(fd, tmp, dest, rc, &size);
 	cp_release(old);
 	if (rc == 0) {
 		secs = (double)(now_ms() - pg.start) / 1000.0;

@@ -58,6 +58,9 @@ int cmd_build(struct ctx *);
 /* cmd_shell.c */
 int cmd_shell(struct ctx *);
 int cmd_completion(struct ctx *);
+/* cmd_mcp.c */
+int cmd_mcp(struct ctx *);
+int cmd_mcp_config(struct ctx *);
 /* cmd_skill.c */
 int cmd_skill_list(struct ctx *);
 int cmd_skill_install(struct ctx *);

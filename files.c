@@ -1377,6 +1377,71 @@ files_upload_url(struct api *a, const char *url, long long timeout_s,
 	return -1;
 }
 
+/* ---- download destinations ---- */
+
+/* DEST for writing: a temporary file beside it (*tmp), renamed into
+ * place when complete; but a device, FIFO or symlink (cp X /dev/stdout)
+ * is written through, as "created or truncated" says: never replaced.
+ * -1 with the slot set. */
+int
+dest_open(const char *dest, char **tmp)
+{
+	struct stat sb;
+	mode_t um;
+	int fd;
+
+	*tmp = NULL;
+	if (lstat(dest, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		fd = open(dest, O_WRONLY | O_TRUNC | O_CREAT, 0666);
+	} else {
+		*tmp = xasprintf("%s.contree-XXXXXX", dest);
+		if ((fd = mkstemp(*tmp)) >= 0) {
+			um = umask(0);
+			umask(um);
+			fchmod(fd, 0666 & ~um);
+		}
+	}
+	if (fd < 0) {
+		seterr("%s:", dest);
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return fd;
+}
+
+/* End the download that returned rc: sync, close and rename into place,
+ * or remove the partial file.  *size: the size written, when known.
+ * 0 or -1 with the slot set, naming DEST for local errors. */
+int
+dest_close(int fd, const char *tmp, const char *dest, int rc, off_t *size)
+{
+	struct stat sb;
+
+	if (rc < 0 && geterrclass() == ERR_IO)
+		errwrap("writing %s", dest);    /* a full disk, say */
+	if (rc == 0 && ((tmp && fsync(fd) < 0) || fstat(fd, &sb) < 0)) {
+		seterr("%s:", dest);
+		rc = -1;
+	}
+	if (close(fd) < 0 && rc == 0) {
+		seterr("%s:", dest);
+		rc = -1;
+	}
+	if (rc == 0 && interrupted)
+		rc = -1;
+	if (rc < 0 && interrupted)
+		seterrc(ERR_INTR, "User interrupted");
+	if (rc == 0 && tmp && rename(tmp, dest) < 0) {
+		seterr("%s:", dest);
+		rc = -1;
+	}
+	if (rc < 0 && tmp)
+		unlink(tmp);
+	if (rc == 0 && tmp)
+		*size = sb.st_size;
+	return rc;
+}
+
 /* ---- what a run attaches ---- */
 
 struct op_file *

@@ -142,6 +142,19 @@ int excluded(const char *rel, const char *name, char *const *pats,
 int files_collect(char *const *specs, int nspecs, char *const *pats,
     int npats, struct filelist *l);
 
+/* ---- download destinations (cp, the MCP server's download) ---- */
+
+/* Open DEST for writing: a temporary file beside it (*tmp, caller
+ * frees), renamed into place by dest_close; a device, FIFO or symlink
+ * (cp X /dev/stdout) is written through, never replaced.  The fd, or
+ * -1 with the slot set. */
+int dest_open(const char *dest, char **tmp);
+/* End the download that returned rc: sync, close and rename into place,
+ * or remove the partial file.  *size gets the size written.  0 or -1
+ * with the slot set, naming DEST for local errors. */
+int dest_close(int fd, const char *tmp, const char *dest, int rc,
+    off_t *size);
+
 /* ---- what a run attaches ---- */
 
 struct op_file;

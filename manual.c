@@ -99,9 +99,17 @@ static const struct manual_section sect[] = {
 	"~/.config/contree).  -p NAME picks one for a command; CONTREE_TOKEN,\n"
 	"CONTREE_URL and CONTREE_PROJECT supply credentials without a file.\n"
 	"contree auth list shows profiles and whether they work.\n"},
+	{"MCP server", "mcp", NULL,
+	"contree mcp is an MCP server on stdin/stdout with the same profile,\n"
+	"upload cache and session log as the commands.  Register it with your\n"
+	"agent: contree mcp config --agent claude-code (also claude-desktop,\n"
+	"cursor, cline, codex) prints the line or snippet to add.  Its runs are\n"
+	"recorded in the session \"mcp\" (-S KEY picks another): contree -S mcp\n"
+	"session show lists what an agent did.  upload, download and rsync\n"
+	"touch only files under the directory it started in (--root DIR).\n"},
 	{"All commands", "all_commands", NULL,
 	"use run explore build images tag ps kill show operation ls cat cp diff\n"
-	"file session auth skill cd env agent shell.\n"
+	"file session auth skill cd env agent shell mcp.\n"
 	"contree COMMAND --help describes each; man contree has everything.\n"},
 };
 
@@ -109,4 +117,85 @@ const struct manual_section *
 manual_section(size_t i)
 {
 	return i < LEN(sect) ? &sect[i] : NULL;
+}
+
+/* ---- the MCP server's instructions and guide (contree mcp) ---- */
+
+const char mcp_instructions[] =
+	"ConTree runs commands in disposable microVM sandboxes started from "
+	"immutable images.  Work like this:\n"
+	"1. Look for a prepared image first: list_images with tag_prefix "
+	"(tags look like scope/purpose/base:version).\n"
+	"2. None yet: start from a base image (import_image if needed), "
+	"install with run(disposable=false), one step per run, each from the "
+	"previous result_image_uuid, then set_tag the result.\n"
+	"3. Run the real work from that image; disposable=true (the default) "
+	"keeps nothing.\n"
+	"4. Read images with list_files and read_file instead of run(\"ls\") "
+	"or run(\"cat\"): no sandbox is started.\n"
+	"5. Local code goes in with rsync (a directory_state_id for run) or "
+	"upload (a file UUID for run's files).\n"
+	"6. Long or many commands: run(wait=false), then wait_operations.\n"
+	"Every image stays: a failed step is undone by running again from the "
+	"image before it.  get_guide has more.";
+
+static const struct manual_section guide[] = {
+	{"Workflow", "workflow", NULL,
+	"# Workflow\n"
+	"- Find: list_images(tag_prefix=...) for a prepared image.\n"
+	"- Prepare: run(command, image, disposable=false) per step; chain\n"
+	"  result_image_uuid; set_tag(image_uuid, tag) at the end.\n"
+	"- Use: run(command, image=\"tag:NAME\") for the work itself.\n"
+	"- Inspect: list_files / read_file / download, no sandbox needed.\n"},
+	{"Reference", "reference", NULL,
+	"# Reference\n"
+	"run: command, image, shell=true, env, cwd=/root, timeout=30,\n"
+	"  disposable=true, stdin, directory_state_id, files, wait=true,\n"
+	"  truncate_output_at=8000.  Result: status, exit_code, timed_out,\n"
+	"  stdout, stderr, result_image_uuid.\n"
+	"Images: list_images, get_image, import_image, set_tag.\n"
+	"Files: upload, download, rsync, list_files, read_file (1 MiB at most),\n"
+	"  grep (pattern, path, glob).\n"
+	"explore: several commands from one image at once, each result a\n"
+	"  branch.  diff: what changed between two images.\n"
+	"Operations: list_operations, get_operation, wait_operations,\n"
+	"  cancel_operation.  Account: whoami, registry_auth.\n"},
+	{"Quick start", "quickstart", NULL,
+	"# Quick start\n"
+	"1. list_images(tag_prefix=\"ubuntu\")\n"
+	"2. run(command=\"uname -a\", image=\"tag:ubuntu:24.04\")\n"
+	"3. run(command=\"apt-get update && apt-get install -y git\",\n"
+	"   image=\"tag:ubuntu:24.04\", disposable=false, timeout=300)\n"
+	"4. set_tag(image_uuid=<result_image_uuid>, tag=\"me/dev/ubuntu:1\")\n"},
+	{"State", "state", NULL,
+	"# State\n"
+	"Images never change: a run with disposable=false makes a new image\n"
+	"(result_image_uuid) and leaves its input as it was, so any step can\n"
+	"be repeated or undone by starting again from an earlier image.  Runs\n"
+	"are recorded in the contree session log (session \"mcp\"); the\n"
+	"resource contree://image/{image}/lineage shows an image's history.\n"},
+	{"Async", "async", NULL,
+	"# Async\n"
+	"run(wait=false) and import_image(wait=false) return operation_id at\n"
+	"once.  Start several, then wait_operations(operation_ids, mode=all\n"
+	"or any, timeout).  get_operation reads one; cancel_operation stops\n"
+	"one.  Operations keep running when this server exits.\n"},
+	{"Tagging", "tagging", NULL,
+	"# Tagging\n"
+	"Tag prepared images scope/purpose/base:version, e.g.\n"
+	"acme/ci/python3.12:2.  A tag names one image; setting it again moves\n"
+	"it.  set_tag with an empty tag removes it.  Use tag:NAME wherever an\n"
+	"image is asked for.\n"},
+	{"Errors", "errors", NULL,
+	"# Errors\n"
+	"A tool failure is a result with isError and one line saying why.\n"
+	"exit_code is the command's own; status FAILED means the platform did\n"
+	"not run it; timed_out means timeout was reached (raise it).  Read\n"
+	"stderr, fix, and run again from the same image.\n"},
+};
+
+const struct manual_section *
+mcp_guide(size_t i)
+{
+	return i < LEN(guide) ? &guide[i] : NULL;
 }

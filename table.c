@@ -23,7 +23,7 @@ static const char *const topics[] = {
 	"images", "files_and_directories", "files", "execution_modes",
 	"execution", "tree_search", "search", "command_safety", "command",
 	"output_formats", "output",
-	"profiles", "all_commands", NULL
+	"profiles", "mcp", "all_commands", NULL
 };
 
 const struct opt global_opts[] = {
@@ -371,6 +371,26 @@ static const struct pos env_pos[] = {
 	{"PAIRS", P_ANY, "KEY=VALUE pairs to set (or KEYs with -U)", NULL},
 	PEND
 };
+/* --- mcp --- */
+static const struct opt mcp_opts[] = {
+	{0, "root", OPT_STR, "DIR", NULL, "upload, download and rsync touch only files under DIR (default: the current directory)", NULL, NULL},
+	END
+};
+static const char *const agents[] = {
+	"claude-code", "claude-desktop", "cursor", "cline", "codex", NULL
+};
+static const struct opt mcpconf_opts[] = {
+	{0, "agent", OPT_CHOICE, "NAME", NULL, "only the snippet for this agent", agents, NULL},
+	END
+};
+static const struct cmd mcp_subs[] = {
+	{"config", NULL, "print the snippet that registers the MCP server",
+	    "Print what registers `contree mcp` with a coding agent: the `claude mcp add` line, the mcpServers JSON of Claude Desktop, Cursor and Cline, the TOML of Codex.",
+	    mcpconf_opts, NULL, NULL, 0, cmd_mcp_config, C_LOCAL | C_NOSTORE,
+	    "contree mcp config --agent codex >> ~/.codex/config.toml"},
+	{0}
+};
+
 static const struct pos topic_pos[] = {
 	{"TOPIC", P_OPT, "section to print (default: all)", topics},
 	PEND
@@ -445,6 +465,10 @@ const struct cmd commands[] = {
 	{"agent", A("man"), "print the manual for coding agents",
 	    "Print the built-in manual for coding agents.",
 	    NULL, topic_pos, NULL, 0, cmd_agent, C_LOCAL, "contree agent sessions"},
+	{"mcp", NULL, "serve the ConTree MCP server on stdin/stdout",
+	    "Serve the Model Context Protocol on standard input and output for coding agents: the tools, resources and prompts of the ConTree MCP server, with runs recorded in the session log (session \"mcp\" unless -S).",
+	    mcp_opts, NULL, mcp_subs, 0, cmd_mcp, C_LOCAL | C_NOSTORE,
+	    "contree mcp\ncontree mcp config --agent claude-code"},
 	{"shell", A("sh"), "interactive shell bound to the session",
 	    "Start an interactive shell: lines run in the sandbox, contree commands run locally.",
 	    NULL, NULL, NULL, 0, cmd_shell, 0, "contree shell"},

@@ -226,6 +226,11 @@ if [ -f tests/bench_diff.py ]; then
 	echo "== diff"
 	python3 tests/bench_diff.py
 fi
+if [ -f tests/bench_mcp.py ]; then
+	echo
+	echo "== mcp"
+	CONTREE_BIN=$bin python3 tests/bench_mcp.py
+fi
 if [ -f tests/bench_build.sh ]; then
 	echo
 	echo "== build"

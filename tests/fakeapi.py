@@ -84,9 +84,10 @@ code 127 / 126 and a message on stderr.  A cwd that does not exist after the
 files are written ends FAILED.  Cancel answers 202 with no body; the status
 turns CANCELLED shortly after (metadata.result stays null).  Missing or
 wrong Project header (when --project is set): 403.  `/v1/inspect/{id}`
-without the slash answers 301 to `{id}/`.  The grep and subprocess routes
-(§2.21, §2.22) are not implemented (404).  Old MCP lookups
-(`/v1/files?sha256=`) are not supported: the query is ignored.
+without the slash answers 301 to `{id}/`.  The grep route (§2.21) is
+served as h_grep says; the subprocess routes (§2.22) are not (404).  Old
+MCP lookups (`/v1/files?sha256=`) are not supported: the query is
+ignored.
 `preserve_env`: images remember an environment; a run starts from its
 image's environment plus `env`, and with preserve_env the result image
 remembers the merged environment.
@@ -2337,6 +2338,50 @@ def h_archive(h, st, q, body, ref):
 
 # (method, regex, handler, permission); regex groups are path parameters.
 SEG = r"([^/]+)"
+
+# ---- grep (api.md §2.21, [GEN] only and partial), for contree mcp's grep
+# tool.  What the sources show: pattern (repeatable), path and glob
+# (repeatable), case; the answer {path, patterns, matches: [{path,
+# line_text}]}.  Where api.md is silent the fake chooses: patterns are
+# regular expressions (Python re) and a line matching any of them is a
+# match; case=insensitive ignores case; path defaults to /; a glob matches
+# the file name; matches carry line_number too; files with a NUL byte
+# are skipped.
+def h_grep(h, st, q, body, ref):
+    import fnmatch
+    with st.lock:
+        img = get_image(st, ref)
+    pats = q.get("pattern") or []
+    if not pats or "" in pats:
+        raise ApiError(400, "pattern is required")
+    fl = re.I if q.get("case", [""])[-1] == "insensitive" else 0
+    try:
+        rx = [re.compile(p, fl) for p in pats]
+    except re.error as e:
+        raise ApiError(400, "bad pattern: %s" % e)
+    roots = [posixpath.normpath("/" + p.lstrip("/"))
+             for p in (q.get("path") or ["/"])]
+    globs = q.get("glob") or []
+    matches = []
+    for root in roots:
+        if tree_resolve(img.tree, root) not in img.tree:
+            raise ApiError(404, "path not found: %s" % root)
+        for p in subtree(img.tree, root):
+            n = img.tree[p]
+            if n.type != "file" or (globs and not any(
+                    fnmatch.fnmatch(posixpath.basename(p), g) for g in globs)):
+                continue
+            data = st.blobs.read(n.blob) if n.blob else b""
+            if b"\0" in data:
+                continue
+            for i, line in enumerate(data.decode("utf-8", "replace")
+                                     .splitlines(), 1):
+                if any(r.search(line) for r in rx):
+                    matches.append({"path": p, "line_number": i,
+                                    "line_text": line})
+    return h.reply_json(200, {"path": roots[0], "patterns": pats,
+                              "matches": matches})
+
 ROUTES = [
     ("GET", r"/v1/whoami", h_whoami, None),
     ("GET", r"/v1/images", h_images, "list"),
@@ -2357,6 +2402,7 @@ ROUTES = [
     ("GET", r"/v1/inspect/%s/list" % SEG, h_list, None),
     ("GET", r"/v1/inspect/%s/download" % SEG, h_download, None),
     ("GET", r"/v1/inspect/%s/archive" % SEG, h_archive, None),
+    ("GET", r"/v1/inspect/%s/grep" % SEG, h_grep, None),      # h_grep block
 ]
 ROUTES = [(m, re.compile(r), f, p) for m, r, f, p in ROUTES]
 

@@ -1,0 +1,2751 @@
+/* cmd_mcp.c - `contree mcp`: the ConTree MCP server (mcp.c speaks the
+ * protocol), and `contree mcp config`.
+ *
+ * Tools, resources and prompts are tables.  A tool's arguments and its
+ * result fields are rows of struct arg; the same rows give the JSON
+ * Schemas of tools/list, the check of a call's arguments (done in the
+ * parent, before any job starts: a bad call is answered at once) and
+ * the defaults the tool reads.  Every tool that talks to the API runs in
+ * a job (a child process, mcp_job); the few local ones run inline. */
+#define _XOPEN_SOURCE 700    /* realpath */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cmds.h"
+#include "contree.h"
+#include "explore.h"
+#include "files.h"
+#include "jobs.h"
+#include "json.h"
+#include "manual.h"
+#include "mcp.h"
+#include "ops.h"
+#include "store.h"
+#include "treediff.h"
+#include "util.h"
+
+#define READ_MAX (1 << 20)      /* read_file refuses larger files */
+#define WAIT_MARGIN 120         /* seconds a wait may exceed its timeout */
+
+static struct ctx *C;           /* the command's context */
+static char *root;              /* --root, resolved */
+
+/* ---- tables ---- */
+
+/* A tool's arguments and its result fields are one string each, a row
+ * per line:
+ *     name:T[!][?][(a|b)][=default][ description]
+ * T is the type: s string, i integer, n number, b boolean, o object (as
+ * an argument: of strings), a array of strings, A array of objects, e a
+ * string from the choices (a|b).  ! required, ? may be null; the
+ * default is JSON text.  The same row gives the schema of tools/list,
+ * the check of a call's arguments, and the default a tool reads. */
+struct arg {
+	const char *name, *choices, *def, *desc;
+	int nname, nchoices, ndef, ndesc;
+	char type;
+	int req, nul;
+};
+
+enum {                          /* annotations; LOCAL: no job */
+	RO = 1, DESTR = 2, IDEM = 4, OPEN = 8, LOCAL = 16
+};
+struct tc;
+struct tool {
+	const char *name, *title, *desc;
+	const char *in, *out;
+	int flags;
+	int (*fn)(struct tc *);
+};
+
+/* What a tool runs with. */
+struct tc {
+	struct mcp_req *r;
+	const struct tool *t;
+	const struct json *j;
+	int args;               /* token of arguments, or -1 */
+	struct api *a;
+	struct buf out;         /* the result object */
+	struct jw w;
+	char *keep[32];         /* strings handed out by S() */
+	int nkeep;
+};
+
+static const char *const sections[] = {
+	"workflow", "reference", "quickstart", "state", "async", "tagging",
+	"errors", NULL
+};
+
+#define IMG "image:s! A UUID or tag:NAME\n"
+#define SINCE "since:s Created at or after (2026-01-31, 2h30m ago)\n"
+static const char op_out[] =
+	"operation_id:s!\nuuid:s\nkind:s\nstatus:s!\nerror:s?\n"
+	"exit_code:i?\ntimed_out:b\nstdout:s\nstderr:s\nstdout_truncated:b\n"
+	"stderr_truncated:b\nimage_uuid:s?\nresult_image_uuid:s?\ntag:s?\n"
+	"duration:n?\ncreated_at:s?";
+static const char image_out[] = "uuid:s!\ntag:s?\ncreated_at:s?";
+
+static int t_run(struct tc *), t_images(struct tc *), t_image(struct tc *),
+    t_import(struct tc *), t_tag(struct tc *), t_upload(struct tc *),
+    t_download(struct tc *), t_rsync(struct tc *), t_ls(struct tc *),
+    t_read(struct tc *), t_grep(struct tc *), t_whoami(struct tc *), t_ops(struct tc *),
+    t_op(struct tc *), t_wait(struct tc *), t_cancel(struct tc *),
+    t_regtok(struct tc *), t_regauth(struct tc *), t_guide(struct tc *),
+    t_explore(struct tc *), t_diff(struct tc *);
+
+static const struct tool tools[] = {
+	{"run", "Run a command", "Run a command in a fresh sandbox started from an image; returns its exit code and output. With disposable=false the changes become a new image (result_image_uuid) to run the next step from. Recorded in the contree session log.",
+	    "command:s! Command line, run by /bin/sh -c (shell=false: split into words)\n"
+	    IMG
+	    "shell:b=true Run command through /bin/sh -c\n"
+	    "env:o Environment variables {NAME: value}\n"
+	    "cwd:s=\"/root\" Working directory\n"
+	    "timeout:i=30 Time limit in seconds\n"
+	    "disposable:b=true Discard the changes; false keeps them as a new image\n"
+	    "stdin:s Text for standard input\n"
+	    "directory_state_id:s Files prepared by rsync\n"
+	    "files:o Uploaded files to place {container path: file UUID from upload}\n"
+	    "wait:b=true Wait for the result; false returns operation_id at once\n"
+	    "truncate_output_at:i=8000 Keep at most this many bytes of stdout and of stderr",
+	    op_out, OPEN, t_run},
+	{"list_images", "List images", "List images, newest first. Look for a prepared (tagged) image before building one.",
+	    "limit:i=100 At most this many (1-1000)\noffset:i=0 Skip this many\n"
+	    "tagged:b Only tagged images\ntag_prefix:s Only tags starting with this\n"
+	    SINCE "until:s Created at or before",
+	    "images:A! {uuid, tag, created_at}", RO | IDEM | OPEN, t_images},
+	{"get_image", "Get an image", "Look up one image.",
+	    IMG, image_out, RO | IDEM | OPEN, t_image},
+	{"import_image", "Import an image", "Import an image from an OCI registry.",
+	    "registry_url:s! docker://HOST/PATH:TAG\ntag:s Tag for the image\n"
+	    "wait:b=true Wait for the import\n"
+	    "i_accept_that_anonymous_access_might_be_rate_limited:b=false Import without credentials (see registry_auth)",
+	    op_out, OPEN, t_import},
+	{"set_tag", "Tag an image", "Set or remove the tag of an image; setting a tag moves it here.",
+	    "image_uuid:s! The image (a UUID or tag:NAME)\ntag:s? New tag; null or empty removes it",
+	    image_out, DESTR | IDEM | OPEN, t_tag},
+	{"upload", "Upload a file", "Upload a local file (under the server's root) or content; the file UUID is for run's files.",
+	    "path:s A local file\ncontent:s Text\ncontent_base64:s Bytes, base64",
+	    "uuid:s!\nsha256:s!\nsize:i", IDEM | OPEN, t_upload},
+	{"download", "Download a file", "Copy a file of an image to a local file under the server's root.",
+	    IMG "path:s! Absolute path in the image\n"
+	    "destination:s! Local file to write\nexecutable:b=false Make it executable",
+	    "success:b!\nsource:o!\ndestination:s!\nsize:i!\nexecutable:b!",
+	    DESTR | IDEM | OPEN, t_download},
+	{"rsync", "Sync a directory", "Upload a local directory (under the server's root) for run's directory_state_id. Files are uploaded once; an unchanged tree gives the same id.",
+	    "source:s! Local directory\ndestination:s! Directory in the sandbox\n"
+	    "exclude:a Globs matched against every name and relative path (dot files, node_modules, __pycache__, build and dist are always left out)",
+	    "directory_state_id:s!\ndestination:s!\nfiles:i!\nuploaded:i!\nskipped:a Symlinks leading out of the root",
+	    IDEM | OPEN, t_rsync},
+	{"list_files", "List a directory", "List a directory of an image; no sandbox is started.",
+	    IMG "path:s=\"/\" Absolute path",
+	    "path:s!\ncount:i!\nfiles:A! {name, path, type, size, mode, target}",
+	    RO | IDEM | OPEN, t_ls},
+	{"read_file", "Read a file", "Read a file of an image (at most 1 MiB; text as utf-8, else base64); no sandbox is started.",
+	    IMG "path:s! Absolute path",
+	    "path:s!\ncontent:s!\nencoding:e!(utf-8|base64)\nbytes_size:i!",
+	    RO | IDEM | OPEN, t_read},
+	{"grep", "Search files", "Search the files of an image for lines matching patterns; no sandbox is started.",
+	    IMG "pattern:s! Regular expression\npath:s=\"/\" Directory to search\n"
+	    "glob:s Only files whose name matches\n"
+	    "max_count:i=20 At most this many matches per file\n"
+	    "max_total:i=200 At most this many matches\n"
+	    "case:e(sensitive|insensitive)=\"sensitive\" Case of letters",
+	    "matches:A! {path, line_number, line_text}\ntruncated:b!",
+	    RO | IDEM | OPEN, t_grep},
+	{"whoami", "Token and limits", "The API token's permissions and limits.",
+	    "", "token_uuid:s\npermissions:o\nlimits:o", RO | IDEM | OPEN, t_whoami},
+	{"list_operations", "List operations", "List operations (runs and imports), newest first.",
+	    "limit:i=100 At most this many (1-1000)\n"
+	    "status:e(PENDING|ASSIGNED|EXECUTING|SUCCESS|FAILED|CANCELLED) Only in this state\n"
+	    "type:e(instance|image_import) Only this kind\n" SINCE,
+	    "operations:A! {uuid, kind, status, error, created_at}",
+	    RO | IDEM | OPEN, t_ops},
+	{"get_operation", "Get an operation", "One operation; a finished run with its exit code and output.",
+	    "operation_id:s! Operation UUID", op_out, RO | IDEM | OPEN, t_op},
+	{"wait_operations", "Wait for operations", "Wait until all (or any) of the operations ended, at most timeout seconds.",
+	    "operation_ids:a! Operation UUIDs\ntimeout:i=300 Seconds to wait at most\n"
+	    "mode:e(all|any)=\"all\" Until every one, or any one, ended",
+	    "results:o! UUID -> operation\ncompleted:a!\npending:a!\ncancelled:a!\ntimed_out:b!",
+	    RO | IDEM | OPEN, t_wait},
+	{"cancel_operation", "Cancel an operation", "Cancel a pending or running operation.",
+	    "operation_id:s! Operation UUID", "cancelled:b!\noperation_id:s!",
+	    DESTR | IDEM | OPEN, t_cancel},
+	{"registry_token_obtain", "Where to get a registry token", "Where to create a registry access token for registry_auth; opens nothing.",
+	    "registry_url:s! docker://HOST/... or a host",
+	    "registry:s!\nurl:s!\ninstructions:s!", RO | IDEM | LOCAL, t_regtok},
+	{"registry_auth", "Registry credentials", "Keep registry credentials for import_image while this server runs (memory only, never written or shown).",
+	    "registry_url:s! docker://HOST/... or a host\nusername:s! User name\ntoken:s! Token or password",
+	    "registry:s!\nusername:s!\nstored:b!\nnote:s", IDEM | LOCAL, t_regauth},
+	{"explore", "Try commands side by side", "Run several shell commands from one image at the same time; each kept result becomes a branch (explore-N) of the session log, to continue from the best.",
+	    IMG "commands:a! Shell commands, one sandbox each\n"
+	    "env:o Environment variables\ncwd:s Working directory\n"
+	    "timeout:i=30 Time limit of each, in seconds\n"
+	    "disposable:b=false Keep nothing (no branches)\n"
+	    "truncate_output_at:i=8000 Bytes of stdout and of stderr kept",
+	    "results:A! {command, operation_id, status, exit_code, timed_out, stdout, stderr, result_image_uuid, branch, error}",
+	    OPEN, t_explore},
+	{"diff", "Compare two images", "What changed between two images (files added, changed, deleted); no sandbox is started.",
+	    "from:s! Image before (UUID or tag:NAME)\nto:s! Image after\n"
+	    "path:s=\"/\" Only below this directory\n"
+	    "patch:b=false Unified diffs of changed text files\n"
+	    "max_changes:i=500 At most this many changes",
+	    "changes:A! {what (A, C, D), path, type, differ, patch}\ncount:i!\ntruncated:b!",
+	    RO | IDEM | OPEN, t_diff},
+	{"get_guide", "Read the guide", "How to use these tools well.",
+	    "section:e(workflow|reference|quickstart|state|async|tagging|errors)=\"workflow\" Which part",
+	    "section:s!\ncontent:s!\navailable_sections:a!", RO | IDEM | LOCAL, t_guide},
+	{NULL, NULL, NULL, NULL, NULL, 0, NULL}
+};
+
+/* ---- writing results ---- */
+
+static void
+ks(struct jw *w, const char *k, const char *v)
+{
+	jw_key(w, k);
+	jw_str(w, v);
+}
+
+static void
+ki(struct jw *w, const char *k, int64_t v)
+{
+	jw_key(w, k);
+	jw_int(w, v);
+}
+
+static void
+kb(struct jw *w, const char *k, int v)
+{
+	jw_key(w, k);
+	jw_bool(w, v);
+}
+
+/* ---- schemas and arguments ---- */
+
+/* The row at *p into a, and *p past it; 0 at the end. */
+static int
+arg_next(const char **p, struct arg *a)
+{
+	const char *s = *p, *e;
+
+	if (!*s)
+		return 0;
+	if (!(e = strchr(s, '\n')))
+		e = s + strlen(s);
+	*p = *e ? e + 1 : e;
+	memset(a, 0, sizeof *a);
+	a->name = s;
+	while (*s != ':')
+		s++;
+	a->nname = (int)(s - a->name);
+	a->type = *++s;
+	for (s++; s < e && *s != ' '; s++) {
+		if (*s == '!')
+			a->req = 1;
+		else if (*s == '?')
+			a->nul = 1;
+		else if (*s == '(') {
+			for (a->choices = ++s; *s != ')'; s++)
+				;
+			a->nchoices = (int)(s - a->choices);
+		} else if (*s == '=') {
+			for (a->def = ++s; s < e && *s != ' '; s++)
+				;
+			a->ndef = (int)(s-- - a->def);
+		}
+	}
+	if (s < e) {
+		a->desc = s + 1;
+		a->ndesc = (int)(e - s - 1);
+	}
+	return 1;
+}
+
+static int
+arg_find(const char *spec, const char *name, struct arg *a)
+{
+	size_t n = strlen(name);
+
+	while (arg_next(&spec, a))
+		if ((size_t)a->nname == n && strncmp(a->name, name, n) == 0)
+			return 1;
+	return 0;
+}
+
+/* 1 if s is one of a's choices. */
+static int
+is_choice(const struct arg *a, const char *s)
+{
+	const char *c = a->choices, *end = c + a->nchoices, *bar;
+	size_t n = strlen(s);
+
+	for (; c < end; c = bar + 1) {
+		if (!(bar = memchr(c, '|', (size_t)(end - c))))
+			bar = end;
+		if ((size_t)(bar - c) == n && strncmp(c, s, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+key(struct jw *w, const char *p, int n)
+{
+	char *k = xstrndup(p, (size_t)n);
+
+	jw_key(w, k);
+	free(k);
+}
+
+static void
+schema(struct jw *w, const char *spec, int input)
+{
+	static const char types[] = "sinboaAe";
+	static const char *const names[] = {
+		"string", "integer", "number", "boolean", "object", "array",
+		"array", "string"
+	};
+	const char *p = spec, *c, *bar;
+	struct arg a;
+	struct json d;
+
+	jw_obj(w);
+	ks(w, "type", "object");
+	jw_key(w, "properties");
+	jw_obj(w);
+	while (arg_next(&p, &a)) {
+		const char *ty = names[strchr(types, a.type) - types];
+
+		key(w, a.name, a.nname);
+		jw_obj(w);
+		jw_key(w, "type");
+		if (a.nul)
+			jw_arr(w);
+		jw_str(w, ty);
+		if (a.nul) {
+			jw_str(w, "null");
+			jw_arr_end(w);
+		}
+		if (a.type == 'a' || a.type == 'A' || (input && a.type == 'o')) {
+			jw_key(w, a.type == 'o' ? "additionalProperties" : "items");
+			jw_obj(w);
+			ks(w, "type", a.type == 'A' ? "object" : "string");
+			jw_obj_end(w);
+		}
+		if (a.choices) {
+			jw_key(w, "enum");
+			jw_arr(w);
+			for (c = a.choices; c < a.choices + a.nchoices; c = bar + 1) {
+				if (!(bar = memchr(c, '|', (size_t)(a.choices +
+				    a.nchoices - c))))
+					bar = a.choices + a.nchoices;
+				jw_strn(w, c, (size_t)(bar - c));
+			}
+			jw_arr_end(w);
+		}
+		if (a.def && json_parse_alloc(&d, a.def, (size_t)a.ndef) == 0) {
+			jw_key(w, "default");
+			jw_tok(w, &d, 0);
+			json_free(&d);
+		}
+		if (a.desc) {
+			jw_key(w, "description");
+			jw_strn(w, a.desc, (size_t)a.ndesc);
+		}
+		jw_obj_end(w);
+	}
+	jw_obj_end(w);
+	jw_key(w, "required");
+	jw_arr(w);
+	for (p = spec; arg_next(&p, &a);)
+		if (a.req)
+			jw_strn(w, a.name, (size_t)a.nname);
+	jw_arr_end(w);
+	if (input) {
+		kb(w, "additionalProperties", 0);
+	}
+	jw_obj_end(w);
+}
+
+/* Does value t fit a?  NULL, or what was expected. */
+static const char *
+misfit(const struct json *j, int t, const struct arg *a)
+{
+	enum json_type ty = j->tok[t].type;
+	int64_t v;
+	char *s;
+	int c, ok;
+
+	switch (a->type) {
+	case 's':
+		return ty == JSON_STRING ? NULL : "a string";
+	case 'i':
+		return ty == JSON_NUMBER && json_int64(j, t, &v) == 0 ? NULL :
+		    "an integer";
+	case 'n':
+		return ty == JSON_NUMBER ? NULL : "a number";
+	case 'b':
+		return ty == JSON_TRUE || ty == JSON_FALSE ? NULL :
+		    "true or false";
+	case 'o':
+	case 'a':
+		if (ty != (a->type == 'o' ? JSON_OBJECT : JSON_ARRAY))
+			return a->type == 'o' ? "an object of strings" :
+			    "an array of strings";
+		for (c = json_first(j, t); c >= 0; c = json_after(j, c))
+			if (j->tok[c + (a->type == 'o')].type != JSON_STRING)
+				return a->type == 'o' ? "an object of strings" :
+				    "an array of strings";
+		return NULL;
+	case 'e':
+		s = json_strdup(j, t);
+		ok = s && is_choice(a, s);
+		free(s);
+		return ok ? NULL : "one of the values its schema lists";
+	}
+	return NULL;
+}
+
+/* Check arguments token args (-1: none) against t's; -1 with the slot
+ * naming the argument. */
+static int
+check_args(const struct tool *t, const struct json *j, int args)
+{
+	const char *p = t->in, *why;
+	struct arg a;
+	char *k;
+	int c;
+
+	if (args >= 0 && j->tok[args].type != JSON_OBJECT) {
+		seterr("arguments must be an object");
+		return -1;
+	}
+	for (c = args < 0 ? -1 : json_first(j, args); c >= 0;
+	    c = json_after(j, c)) {
+		k = json_strdup(j, c);
+		if (!k || !arg_find(t->in, k, &a)) {
+			seterr("unknown argument '%s' for tool %s", k ? k : "?",
+			    t->name);
+			free(k);
+			return -1;
+		}
+		free(k);
+		if (j->tok[c + 1].type == JSON_NULL && !a.req)
+			continue;
+		if ((why = misfit(j, c + 1, &a))) {
+			seterr("argument '%.*s' must be %s", a.nname, a.name, why);
+			return -1;
+		}
+	}
+	while (arg_next(&p, &a)) {
+		if (!a.req)
+			continue;
+		k = xstrndup(a.name, (size_t)a.nname);
+		c = args < 0 ? -1 : json_get(j, args, k);
+		free(k);
+		if (c < 0 || j->tok[c].type == JSON_NULL) {
+			seterr("missing required argument '%.*s'", a.nname, a.name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* The value token of argument name, or -1 (absent or null). */
+static int
+T(struct tc *c, const char *name)
+{
+	int t = c->args < 0 ? -1 : json_get(c->j, c->args, name);
+
+	return t >= 0 && c->j->tok[t].type != JSON_NULL ? t : -1;
+}
+
+static const char *
+keep(struct tc *c, char *s)
+{
+	if (s && c->nkeep < (int)LEN(c->keep))
+		c->keep[c->nkeep++] = s;
+	return s;
+}
+
+/* String argument (or its default), or NULL; valid during the call. */
+static const char *
+S(struct tc *c, const char *name)
+{
+	struct arg a;
+	struct json d;
+	char *s = NULL;
+	int t = T(c, name);
+
+	if (t >= 0)
+		return keep(c, json_strdup(c->j, t));
+	if (arg_find(c->t->in, name, &a) && a.def &&
+	    json_parse_alloc(&d, a.def, (size_t)a.ndef) == 0) {
+		s = json_strdup(&d, 0);
+		json_free(&d);
+	}
+	return keep(c, s);
+}
+
+static long long
+I(struct tc *c, const char *name)
+{
+	struct arg a;
+	int64_t v = 0;
+	int t = T(c, name);
+
+	if (t >= 0 && json_int64(c->j, t, &v) == 0)
+		return v;
+	return arg_find(c->t->in, name, &a) && a.def ? atoll(a.def) : 0;
+}
+
+static int
+B(struct tc *c, const char *name)
+{
+	struct arg a;
+	int t = T(c, name);
+
+	if (t >= 0)
+		return json_bool(c->j, t) == 1;
+	return arg_find(c->t->in, name, &a) && a.def &&
+	    strncmp(a.def, "true", 4) == 0;
+}
+
+/* ---- results ---- */
+
+/* content + structuredContent from the object in c->out, or an isError
+ * result from the slot. */
+static void
+tool_result(struct tc *c, int rc, struct buf *res)
+{
+	struct jw w;
+
+	jw_init(&w, res, 0);
+	buf_puts(res, "{\"content\":[{\"type\":\"text\",\"text\":");
+	if (rc < 0) {
+		jw_str(&w, *geterr() ? geterr() : "failed");
+		buf_puts(res, "}],\"isError\":true}");
+		return;
+	}
+	jw_strn(&w, c->out.p, c->out.len);
+	buf_puts(res, "}],\"structuredContent\":");
+	buf_add(res, c->out.p, c->out.len);
+	buf_addc(res, '}');
+}
+
+static void
+tc_free(struct tc *c)
+{
+	while (c->nkeep)
+		free(c->keep[--c->nkeep]);
+	buf_free(&c->out);
+}
+
+static int
+tc_init(struct tc *c, struct mcp_req *r, const struct tool *t)
+{
+	int p;
+
+	memset(c, 0, sizeof *c);
+	c->r = r;
+	c->t = t;
+	c->j = r->j;
+	c->args = r->params < 0 ? -1 :
+	    json_get(r->j, r->params, "arguments");
+	if (c->args >= 0 && r->j->tok[c->args].type == JSON_NULL)
+		c->args = -1;
+	jw_init(&c->w, &c->out, 0);
+	(void)p;
+	return 0;
+}
+
+/* In a job: the call's tool against the API. */
+static int
+tool_job(struct mcp_req *r)
+{
+	struct tc c;
+	struct buf res = {0};
+	int rc;
+
+	tc_init(&c, r, r->user);
+	clearerr_slot();
+	if (!(c.a = ctx_api(C))) {
+		rc = -1;
+	} else {
+		api_forget(c.a);
+		jw_obj(&c.w);
+		rc = c.t->fn(&c);
+		if (rc == 0)
+			jw_obj_end(&c.w);
+	}
+	tool_result(&c, rc, &res);
+	mcp_answer(r, &res);
+	buf_free(&res);
+	tc_free(&c);
+	return 0;
+}
+
+/* ---- methods ---- */
+
+static const struct tool *
+tool_find(const char *name)
+{
+	const struct tool *t;
+
+	for (t = tools; t->name; t++)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+static int
+m_tools_list(struct mcp_req *r, struct buf *res)
+{
+	const struct tool *t;
+	struct jw w;
+
+	(void)r;
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	jw_key(&w, "tools");
+	jw_arr(&w);
+	for (t = tools; t->name; t++) {
+		jw_obj(&w);
+		ks(&w, "name", t->name);
+		ks(&w, "title", t->title);
+		ks(&w, "description", t->desc);
+		jw_key(&w, "inputSchema");
+		schema(&w, t->in, 1);
+		jw_key(&w, "outputSchema");
+		schema(&w, t->out, 0);
+		jw_key(&w, "annotations");
+		jw_obj(&w);
+		ks(&w, "title", t->title);
+		kb(&w, "readOnlyHint", t->flags & RO);
+		kb(&w, "destructiveHint", (t->flags & DESTR) != 0);
+		kb(&w, "idempotentHint", (t->flags & IDEM) != 0);
+		kb(&w, "openWorldHint", (t->flags & OPEN) != 0);
+		jw_obj_end(&w);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	return 0;
+}
+
+static int
+m_tools_call(struct mcp_req *r, struct buf *res)
+{
+	const struct tool *t;
+	struct tc c;
+	char *name;
+	int rc, nt;
+
+	nt = r->params < 0 ? -1 : json_get(r->j, r->params, "name");
+	name = nt < 0 ? NULL : json_strdup(r->j, nt);
+	if (!name || !(t = tool_find(name))) {
+		seterr("Unknown tool: %s", name ? name : "(no name)");
+		free(name);
+		return MCP_EPARAMS;
+	}
+	free(name);
+	tc_init(&c, r, t);
+	if (check_args(t, r->j, c.args) < 0) {
+		tool_result(&c, -1, res);
+		return 0;
+	}
+	r->user = t;
+	if (!(t->flags & LOCAL))
+		return mcp_job(r, tool_job);
+	jw_obj(&c.w);
+	rc = t->fn(&c);
+	if (rc == 0)
+		jw_obj_end(&c.w);
+	tool_result(&c, rc, res);
+	tc_free(&c);
+	return 0;
+}
+
+/* ---- helpers of the tools ---- */
+
+static int
+resolve(struct tc *c, const char *ref, char uuid[37])
+{
+	if (!ref || !*ref) {
+		seterr("no image given");
+		return -1;
+	}
+	return api_image_resolve(c->a, ref, uuid);
+}
+
+/* A string member of object t (or null) under key. */
+static void
+copy_str(struct jw *w, const struct json *j, int t, const char *key,
+    const char *as)
+{
+	int v = t < 0 ? -1 : json_get(j, t, key);
+
+	jw_key(w, as ? as : key);
+	if (v >= 0 && j->tok[v].type == JSON_STRING)
+		jw_tok(w, j, v);
+	else
+		jw_null(w);
+}
+
+/* The flat shape of an operation record j (token 0). */
+static void
+op_flat(struct jw *w, const struct json *j, const char *uuid,
+    const char *image)
+{
+	struct buf b = {0};
+	long long code;
+	char *s;
+	int t, tr, inst;
+
+	ks(w, "operation_id", uuid);
+	ks(w, "uuid", uuid);
+	copy_str(w, j, 0, "kind", NULL);
+	ks(w, "status", op_status_name(op_status(j, 0)) ?
+	    op_status_name(op_status(j, 0)) : "UNKNOWN");
+	copy_str(w, j, 0, "error", NULL);
+	copy_str(w, j, 0, "created_at", NULL);
+	t = json_get(j, 0, "duration");
+	jw_key(w, "duration");
+	if (t >= 0 && j->tok[t].type == JSON_NUMBER)
+		jw_tok(w, j, t);
+	else
+		jw_null(w);
+	t = json_get(j, 0, "kind");
+	inst = t < 0 || json_streq(j, t, "instance");
+	if (inst) {
+		jw_key(w, "exit_code");
+		if (op_exit_code(j, &code))
+			jw_int(w, code);
+		else
+			jw_null(w);
+		kb(w, "timed_out", op_timed_out(j));
+		op_stream(j, "stdout", &b, &tr);
+		jw_key(w, "stdout");
+		jw_strn(w, b.p ? b.p : "", b.len);
+		kb(w, "stdout_truncated", tr);
+		buf_reset(&b);
+		op_stream(j, "stderr", &b, &tr);
+		jw_key(w, "stderr");
+		jw_strn(w, b.p ? b.p : "", b.len);
+		kb(w, "stderr_truncated", tr);
+		buf_free(&b);
+		if (image) {
+			ks(w, "image_uuid", image);
+		} else {
+			copy_str(w, j, json_get(j, 0, "metadata"), "image",
+			    "image_uuid");
+		}
+	}
+	s = op_result_image(j);
+	ks(w, "result_image_uuid", s);
+	free(s);
+	copy_str(w, j, json_get(j, 0, "result"), "tag", NULL);
+}
+
+/* The newest entry of the session log that holds img as its own image
+ * (a use or a kept run; not a disposable or detached run, whose image
+ * is where it started), or NULL. */
+static const struct store_entry *
+producer(const struct store_entry **e, size_t n, const char *img)
+{
+	while (n-- > 0)
+		if (strcmp(e[n]->image, img) == 0 &&
+		    strcmp(e[n]->kind, STORE_RUN_DISPOSABLE) != 0 &&
+		    strcmp(e[n]->kind, STORE_RUN_DETACHED) != 0)
+			return e[n];
+	return NULL;
+}
+
+/* Record a run in the session log (design.md §3): the image it started
+ * from (a `use` entry unless an entry of the session already has it),
+ * then the run.  Failures are logged, never the call's failure. */
+static void
+record(const char *img, const char *ref, const char *title,
+    const char *uuid, const struct json *j, int disp)
+{
+	struct store *st = ctx_store(C);
+	const struct store_entry **e;
+	struct store_new n;
+	char *res = NULL, *branch = NULL;
+	long long from = 0;
+	size_t ne = 0;
+
+	if (!st)
+		goto fail;
+	e = store_entries(st, C->session, &ne);
+	from = producer(e, ne, img) ? producer(e, ne, img)->id : 0;
+	free(e);
+	memset(&n, 0, sizeof n);
+	if (!from) {
+		n.kind = STORE_USE;
+		n.image = img;
+		n.title = ref;
+		if ((from = store_append(st, C->session, &n, NULL)) < 0)
+			goto fail;
+	}
+	memset(&n, 0, sizeof n);
+	n.title = title;
+	n.op = uuid;
+	n.from = from;
+	n.image = img;
+	if (!j) {
+		branch = xasprintf("%s-%s", disp ? "disposable" : "detached",
+		    uuid);
+		n.kind = disp ? STORE_RUN_DISPOSABLE : STORE_RUN_DETACHED;
+		n.branch = branch;
+		if (store_append(st, C->session, &n, NULL) < 0 ||
+		    store_pending_add(st, C->session, uuid, title, branch,
+		    disp) < 0)
+			goto fail;
+	} else if (op_status(j, 0) == OP_SUCCESS) {
+		if (disp) {
+			branch = xasprintf("disposable-%s", uuid);
+			n.kind = STORE_RUN_DISPOSABLE;
+			n.branch = branch;
+		} else if ((res = op_result_image(j))) {
+			n.kind = STORE_RUN;
+			n.image = res;
+		}
+		if (n.kind && store_append(st, C->session, &n, NULL) < 0)
+			goto fail;
+	}
+	free(branch);
+	free(res);
+	return;
+fail:
+	free(branch);
+	free(res);
+	mcp_log(LOG_WARNING, geterr());
+	logmsg(LOG_WARNING, "not recorded in the session log: %s", geterr());
+}
+
+/* The files of a directory state (rsync) as op_file rows appended to
+ * *f; its lines "mode uuid dest".  0 or -1. */
+static char *
+state_path(const char *id)
+{
+	return xasprintf("%s/cli/mcp-states/%s", C->home, id);
+}
+
+static int
+state_load(const char *id, struct buf *text, struct op_file **f,
+    size_t *n)
+{
+	char *path, *p, *nl;
+	int i;
+
+	for (i = 0; id[i]; i++)
+		if (!strchr("0123456789abcdef", id[i]) || i > 64)
+			break;
+	if (id[i] || i != 64) {
+		seterr("directory_state_id '%s' is not one rsync gave", id);
+		return -1;
+	}
+	path = state_path(id);
+	if (readfile(path, text) < 0) {
+		free(path);
+		seterr("directory_state_id %s is not known here: run rsync again",
+		    id);
+		return -1;
+	}
+	free(path);
+	for (p = text->p; p && *p; p = nl) {
+		char *sp1, *sp2;
+
+		if ((nl = strchr(p, '\n')))
+			*nl++ = '\0';
+		if (!(sp1 = strchr(p, ' ')) || !(sp2 = strchr(sp1 + 1, ' ')))
+			continue;
+		*sp1 = *sp2 = '\0';
+		*f = xreallocarray(*f, *n + 1, sizeof **f);
+		memset(&(*f)[*n], 0, sizeof **f);
+		(*f)[*n].mode = (unsigned)strtoul(p, NULL, 8);
+		(*f)[*n].uuid = sp1 + 1;
+		(*f)[*n].dest = sp2 + 1;
+		(*n)++;
+	}
+	return 0;
+}
+
+/* ---- tools ---- */
+
+static int
+t_run(struct tc *c)
+{
+	struct op_run o;
+	struct op_file *f = NULL;
+	struct buf body = {0}, reply = {0}, st = {0};
+	struct json j;
+	char img[37], uuid[37], mk[33];
+	const char *ref = S(c, "image"), *in, *cmd = S(c, "command");
+	char **ek = NULL, **ev = NULL, **av = NULL;
+	size_t nf = 0, ne = 0;
+	int t, k, rc = -1, disp = B(c, "disposable");
+
+	if (resolve(c, ref, img) < 0)
+		return -1;
+	memset(&o, 0, sizeof o);
+	o.image = img;
+	o.shell = B(c, "shell");
+	o.disposable = disp;
+	o.cwd = S(c, "cwd");
+	o.timeout = I(c, "timeout");
+	o.truncate = I(c, "truncate_output_at");
+	if (o.timeout < 1 || o.truncate < 0) {
+		seterr("argument '%s' must be positive", o.timeout < 1 ?
+		    "timeout" : "truncate_output_at");
+		return -1;
+	}
+	if (o.shell) {
+		o.command = cmd;
+	} else {
+		int nw;
+
+		if (shsplit(cmd, &av, &nw) != 0 || nw < 1) {
+			if (av)
+				freewords(av);
+			seterr("argument 'command' has no program to run");
+			return -1;
+		}
+		o.command = av[0];
+		o.args = av + 1;
+		o.nargs = (size_t)nw - 1;
+	}
+	if ((t = T(c, "env")) >= 0) {
+		for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
+			ek = xreallocarray(ek, ne + 1, sizeof *ek);
+			ev = xreallocarray(ev, ne + 1, sizeof *ev);
+			ek[ne] = json_strdup(c->j, k);
+			ev[ne] = json_strdup(c->j, k + 1);
+			ne++;
+		}
+		o.envk = ek;
+		o.envv = ev;
+		o.nenv = ne;
+	}
+	if ((in = S(c, "stdin"))) {
+		o.stdin_data = in;
+		o.stdin_len = strlen(in);
+		o.has_stdin = 1;
+	}
+	if ((in = S(c, "directory_state_id")) && state_load(in, &st, &f, &nf) < 0)
+		goto out;
+	if ((t = T(c, "files")) >= 0)
+		for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
+			const char *d = keep(c, json_strdup(c->j, k));
+			const char *u = keep(c, json_strdup(c->j, k + 1));
+
+			if (!d || *d != '/' || !u || !is_uuid(u)) {
+				seterr("argument 'files': each key is an absolute path and each value a file UUID from upload");
+				goto out;
+			}
+			f = xreallocarray(f, nf + 1, sizeof *f);
+			memset(&f[nf], 0, sizeof *f);
+			f[nf].dest = d;
+			f[nf].uuid = u;
+			f[nf++].mode = 0644;
+		}
+	o.files = f;
+	o.nfiles = nf;
+	if (op_marker(mk) < 0)
+		goto out;
+	op_run_json(&o, mk, &body);
+	if (op_spawn(c->a, body.p, mk, &reply, uuid) < 0)
+		goto out;
+	mcp_started(c->r, uuid);
+	if (!B(c, "wait")) {
+		record(img, ref, cmd, uuid, NULL, disp);
+		ks(&c->w, "operation_id", uuid);
+		ks(&c->w, "uuid", uuid);
+		ks(&c->w, "status", "PENDING");
+		ks(&c->w, "image_uuid", img);
+		rc = 0;
+		goto out;
+	}
+	api_set_deadline(c->a, now_ms() + (o.timeout + WAIT_MARGIN) * 1000);
+	if (op_wait(c->a, C->home, uuid, 1, &reply, &j) < 0) {
+		api_set_deadline(c->a, 0);
+		if (geterrclass() == ERR_INTR) {
+			op_cancel(c->a, uuid);
+			seterrc(ERR_INTR, "cancelled");
+		} else {
+			errwrap("operation %s (it may still be running; see get_operation)",
+			    uuid);
+		}
+		goto out;
+	}
+	record(img, ref, cmd, uuid, &j, disp);
+	op_flat(&c->w, &j, uuid, img);
+	json_free(&j);
+	rc = 0;
+out:
+	while (ne--) {
+		free(ek[ne]);
+		free(ev[ne]);
+	}
+	free(ek);
+	free(ev);
+	if (av)
+		freewords(av);
+	free(f);
+	buf_free(&body);
+	buf_free(&reply);
+	buf_free(&st);
+	return rc;
+}
+
+/* GET path (query may be NULL) into body, parsed into j.  0 or -1. */
+static int
+get_json(struct tc *c, const char *path, const char *const *query,
+    struct buf *body, struct json *j)
+{
+	struct api_resp r;
+
+	memset(&r, 0, sizeof r);
+	r.body = body;
+	if (api_call(c->a, "GET", path, query, NULL, 0, &r) < 0)
+		return -1;
+	if (json_parse_alloc(j, body->p ? body->p : "", body->len) < 0) {
+		seterr("malformed reply to GET %s: %s", path, json_strerror(j));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+image_fields(struct jw *w, const struct json *j, int t)
+{
+	copy_str(w, j, t, "uuid", NULL);
+	copy_str(w, j, t, "tag", NULL);
+	copy_str(w, j, t, "created_at", NULL);
+}
+
+static int
+t_images(struct tc *c)
+{
+	struct buf body = {0};
+	struct json j;
+	char lim[24], off[24], since[32] = "", until[32] = "";
+	const char *q[16], *s;
+	long long t;
+	int n = 0, arr, e;
+
+	if (I(c, "limit") < 1 || I(c, "limit") > 1000 || I(c, "offset") < 0) {
+		seterr("argument 'limit' must be 1-1000 and 'offset' 0 or more");
+		return -1;
+	}
+	snprintf(lim, sizeof lim, "%lld", I(c, "limit"));
+	snprintf(off, sizeof off, "%lld", I(c, "offset"));
+	q[n++] = "limit", q[n++] = lim, q[n++] = "offset", q[n++] = off;
+	if (B(c, "tagged"))
+		q[n++] = "tagged", q[n++] = "1";
+	if ((s = S(c, "tag_prefix")) && *s)
+		q[n++] = "tag", q[n++] = s;
+	if ((s = S(c, "since"))) {
+		if (parse_when(s, &t) < 0)
+			return errwrap("argument 'since'"), -1;
+		iso_utc(t, since, sizeof since);
+		q[n++] = "since", q[n++] = since;
+	}
+	if ((s = S(c, "until"))) {
+		if (parse_when(s, &t) < 0)
+			return errwrap("argument 'until'"), -1;
+		iso_utc(t, until, sizeof until);
+		q[n++] = "until", q[n++] = until;
+	}
+	q[n] = NULL;
+	if (get_json(c, "/images", q, &body, &j) < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	arr = j.tok[0].type == JSON_ARRAY ? 0 : json_get(&j, 0, "images");
+	jw_key(&c->w, "images");
+	jw_arr(&c->w);
+	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
+	    e = json_after(&j, e)) {
+		jw_obj(&c->w);
+		image_fields(&c->w, &j, e);
+		jw_obj_end(&c->w);
+	}
+	jw_arr_end(&c->w);
+	json_free(&j);
+	buf_free(&body);
+	return 0;
+}
+
+static int
+image_get(struct tc *c, const char *uuid)
+{
+	struct buf body = {0};
+	struct json j;
+	char *path = xasprintf("/inspect/%s/", uuid);
+	int rc = get_json(c, path, NULL, &body, &j);
+
+	if (rc == 0) {
+		image_fields(&c->w, &j, 0);
+		json_free(&j);
+	}
+	free(path);
+	buf_free(&body);
+	return rc;
+}
+
+static int
+t_image(struct tc *c)
+{
+	char u[37];
+
+	if (resolve(c, S(c, "image"), u) < 0)
+		return -1;
+	return image_get(c, u);
+}
+
+static int
+t_tag(struct tc *c)
+{
+	struct api_resp r;
+	const char *tag = S(c, "tag");
+	char u[37], *path;
+	int rc;
+
+	if (resolve(c, S(c, "image_uuid"), u) < 0)
+		return -1;
+	if (tag && *tag)
+		return api_image_tag(c->a, u, tag) < 0 ? -1 : image_get(c, u);
+	path = xasprintf("/images/%s/tag", u);
+	memset(&r, 0, sizeof r);
+	rc = api_call(c->a, "DELETE", path, NULL, NULL, 0, &r);
+	free(path);
+	return rc < 0 ? -1 : image_get(c, u);
+}
+
+/* ---- local files under the root ---- */
+
+static int
+within(const char *p)
+{
+	size_t n = strlen(root);
+
+	if (strcmp(root, "/") == 0)
+		return 1;
+	return strncmp(p, root, n) == 0 && (p[n] == '\0' || p[n] == '/');
+}
+
+/* Argument arg's local path p, resolved (symlinks too) under the root:
+ * malloc'd, or NULL with the slot set.  With must_exist 0 the file may
+ * be missing, but its directory must be there. */
+static char *
+local_path(const char *arg, const char *p, int must_exist)
+{
+	struct stat sb;
+	char *lex = join_path(root, p), *real = NULL, *slash, *dir;
+
+	if (!within(lex))
+		goto out;
+	if (must_exist || lstat(lex, &sb) == 0) {
+		if (!(real = realpath(lex, NULL))) {
+			seterr("argument '%s': %s:", arg, p);
+			free(lex);
+			return NULL;
+		}
+	} else {
+		slash = strrchr(lex, '/');
+		dir = slash == lex ? xstrdup("/") :
+		    xstrndup(lex, (size_t)(slash - lex));
+		if ((real = realpath(dir, NULL))) {
+			char *full = xasprintf("%s/%s", strcmp(real, "/") ?
+			    real : "", slash + 1);
+
+			free(real);
+			real = full;
+		} else {
+			seterr("argument '%s': directory of %s:", arg, p);
+			free(dir);
+			free(lex);
+			return NULL;
+		}
+		free(dir);
+	}
+	if (within(real)) {
+		free(lex);
+		return real;
+	}
+out:
+	seterr("argument '%s': %s is outside the server's root %s", arg, p,
+	    root);
+	free(real);
+	free(lex);
+	return NULL;
+}
+
+static int
+upload_one(struct tc *c, const char *host, const char *home, long long *size)
+{
+	struct filelist l;
+	int rc;
+
+	memset(&l, 0, sizeof l);
+	if (files_add(&l, host, "/upload") < 0 ||
+	    files_upload(c->a, home, &l) < 0) {
+		files_free(&l);
+		return -1;
+	}
+	ks(&c->w, "uuid", l.f[0].uuid);
+	ks(&c->w, "sha256", l.f[0].sha);
+	*size = l.f[0].st.st_size;
+	ki(&c->w, "size", *size);
+	rc = 0;
+	files_free(&l);
+	return rc;
+}
+
+static int
+t_upload(struct tc *c)
+{
+	const char *p = S(c, "path"), *text = S(c, "content");
+	const char *b64 = S(c, "content_base64"), *dir;
+	struct buf bytes = {0};
+	char *host, *tmp;
+	long long size;
+	int fd, rc;
+
+	if (!!p + !!text + !!b64 != 1) {
+		seterr("give exactly one of the arguments 'path', 'content' and 'content_base64'");
+		return -1;
+	}
+	if (p) {
+		if (!(host = local_path("path", p, 1)))
+			return -1;
+		rc = upload_one(c, host, C->home, &size);
+		free(host);
+		return rc;
+	}
+	if (text)
+		buf_add(&bytes, text, strlen(text));
+	else if (b64_decode(&bytes, b64, strlen(b64)) < 0) {
+		buf_free(&bytes);
+		seterr("argument 'content_base64' is not valid base64");
+		return -1;
+	}
+	dir = getenv("TMPDIR");
+	tmp = xasprintf("%s/contree-mcp-XXXXXX", dir && *dir ? dir : "/tmp");
+	if ((fd = mkstemp(tmp)) < 0 ||
+	    writeall(fd, bytes.p ? bytes.p : "", bytes.len) < 0) {
+		seterr("temporary file %s:", tmp);
+		rc = -1;
+	} else {
+		rc = upload_one(c, tmp, NULL, &size);
+	}
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(tmp);
+	buf_free(&bytes);
+	return rc;
+}
+
+static int
+t_download(struct tc *c)
+{
+	const char *path = S(c, "path"), *dest = S(c, "destination");
+	const char *q[3];
+	struct api_resp r;
+	struct stat sb;
+	char u[37], *local, *tmp, *url;
+	off_t size = 0;
+	int fd, rc, x = B(c, "executable");
+
+	if (*path != '/') {
+		seterr("argument 'path' must be an absolute path in the image");
+		return -1;
+	}
+	if (!(local = local_path("destination", dest, 0)))
+		return -1;
+	if (stat(local, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		seterr("argument 'destination': %s is a directory; name the file to write",
+		    dest);
+		free(local);
+		return -1;
+	}
+	if (resolve(c, S(c, "image"), u) < 0 ||
+	    (fd = dest_open(local, &tmp)) < 0) {
+		free(local);
+		return -1;
+	}
+	url = xasprintf("/inspect/%s/download", u);
+	q[0] = "path";
+	q[1] = path;
+	q[2] = NULL;
+	memset(&r, 0, sizeof r);
+	rc = api_download(c->a, url, q, fd, NULL, NULL, &r);
+	if (rc < 0 && r.status == 404)
+		seterr("no file %s in image %s", path, u);
+	rc = dest_close(fd, tmp, local, rc, &size);
+	if (rc == 0 && x && chmod(local, 0755) < 0) {
+		seterr("%s:", local);
+		rc = -1;
+	}
+	if (rc == 0) {
+		kb(&c->w, "success", 1);
+		jw_key(&c->w, "source");
+		jw_obj(&c->w);
+		ks(&c->w, "image", u);
+		ks(&c->w, "path", path);
+		jw_obj_end(&c->w);
+		ks(&c->w, "destination", local);
+		ki(&c->w, "size", (int64_t)size);
+		kb(&c->w, "executable", x);
+	}
+	free(url);
+	free(tmp);
+	free(local);
+	return rc;
+}
+
+static int
+cmpfile(const void *a, const void *b)
+{
+	return strcmp(((const struct hostfile *)a)->dest,
+	    ((const struct hostfile *)b)->dest);
+}
+
+static int
+t_rsync(struct tc *c)
+{
+	const char *dst = S(c, "destination");
+	struct filelist l;
+	struct buf st = {0}, skipped = {0};
+	char **pats = NULL, *src, *spec, *path, id[65];
+	size_t i, k, up = 0;
+	int np = 0, t, e, rc = -1;
+
+	if (*dst != '/') {
+		seterr("argument 'destination' must be an absolute path in the sandbox");
+		return -1;
+	}
+	if (!(src = local_path("source", S(c, "source"), 1)))
+		return -1;
+	if ((t = T(c, "exclude")) >= 0)
+		for (e = json_first(c->j, t); e >= 0; e = json_after(c->j, e)) {
+			pats = xreallocarray(pats, (size_t)np + 1, sizeof *pats);
+			pats[np++] = json_strdup(c->j, e);
+		}
+	memset(&l, 0, sizeof l);
+	spec = xasprintf("%s:%s", src, dst);
+	if (files_collect(&spec, 1, pats, np, &l) < 0)
+		goto out;
+	/* a symlink inside that leads out of the root stays home */
+	for (i = k = 0; i < l.n; i++) {
+		char *real = realpath(l.f[i].host, NULL);
+
+		if (real && within(real)) {
+			l.f[k++] = l.f[i];
+		} else {
+			buf_puts(&skipped, l.f[i].host);
+			buf_addc(&skipped, '\n');
+			free(l.f[i].host);
+			free(l.f[i].abs);
+			free(l.f[i].dest);
+		}
+		free(real);
+	}
+	l.n = k;
+	if (files_upload(c->a, C->home, &l) < 0)
+		goto out;
+	qsort(l.f, l.n, sizeof *l.f, cmpfile);
+	for (i = 0; i < l.n; i++) {
+		buf_printf(&st, "%04o %s %s\n", l.f[i].mode & 07777,
+		    l.f[i].uuid, l.f[i].dest);
+		up += l.f[i].how == UP_SENT;
+	}
+	sha256_hex(st.p ? st.p : "", st.len, id);
+	path = state_path(id);
+	*strrchr(path, '/') = '\0';
+	mkdirs(path, 0700);
+	path[strlen(path)] = '/';
+	if (writefile_cache(path, st.p ? st.p : "", st.len) < 0) {
+		free(path);
+		goto out;
+	}
+	free(path);
+	ks(&c->w, "directory_state_id", id);
+	ks(&c->w, "destination", dst);
+	ki(&c->w, "files", (int64_t)l.n);
+	ki(&c->w, "uploaded", (int64_t)up);
+	jw_key(&c->w, "skipped");
+	jw_arr(&c->w);
+	for (path = skipped.p; path && *path;) {
+		char *nl = strchr(path, '\n');
+
+		jw_strn(&c->w, path, (size_t)(nl - path));
+		path = nl + 1;
+	}
+	jw_arr_end(&c->w);
+	rc = 0;
+out:
+	files_free(&l);
+	while (np--)
+		free(pats[np]);
+	free(pats);
+	free(spec);
+	free(src);
+	buf_free(&st);
+	buf_free(&skipped);
+	return rc;
+}
+
+/* ---- reading images ---- */
+
+/* The JSON listing of directory path of image u into body/j; -1 with
+ * the slot set ("no directory ..." for a 404). */
+static int
+listing(struct tc *c, const char *u, const char *path, struct buf *body,
+    struct json *j)
+{
+	char *dir = xasprintf("%s/cli/inspect", C->home);
+	int rc, status = 0;
+
+	rc = api_inspect_get(c->a, dir, u, "list", path, 0, body, &status);
+	free(dir);
+	if (rc < 0) {
+		if (status == 404 || status == 422)
+			seterr("no directory %s in image %s", path, u);
+		return -1;
+	}
+	if (json_parse_alloc(j, body->p ? body->p : "", body->len) < 0 ||
+	    j->tok[0].type != JSON_OBJECT) {
+		if (j->tok)
+			json_free(j);
+		seterr("no directory %s in image %s", path, u);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+flag(const struct json *j, int t, const char *key)
+{
+	int v = json_get(j, t, key);
+
+	return v >= 0 && json_bool(j, v) == 1;
+}
+
+static int
+t_ls(struct tc *c)
+{
+	const char *path = S(c, "path");
+	struct buf body = {0};
+	struct json j;
+	char u[37], mode[16], *name, *full;
+	int arr, e, n = 0, v;
+	int64_t m;
+
+	if (*path != '/') {
+		seterr("argument 'path' must be an absolute path");
+		return -1;
+	}
+	if (resolve(c, S(c, "image"), u) < 0 ||
+	    listing(c, u, path, &body, &j) < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	arr = json_get(&j, 0, "files");
+	ks(&c->w, "path", path);
+	jw_key(&c->w, "files");
+	jw_arr(&c->w);
+	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
+	    e = json_after(&j, e), n++) {
+		name = json_getstr(&j, e, "path");
+		if (!name)
+			continue;
+		full = strchr(name, '/') ? xstrdup(name) :
+		    xasprintf("%s/%s", strcmp(path, "/") ? path : "", name);
+		jw_obj(&c->w);
+		ks(&c->w, "name", strrchr(full, '/') + 1);
+		ks(&c->w, "path", full);
+		ks(&c->w, "type", flag(&j, e, "is_dir") ? "directory" :
+		    flag(&j, e, "is_symlink") ? "symlink" :
+		    flag(&j, e, "is_regular") ? "file" : "other");
+		jw_key(&c->w, "size");
+		v = json_get(&j, e, "size");
+		jw_int(&c->w, v >= 0 && json_int64(&j, v, &m) == 0 ? m : 0);
+		v = json_get(&j, e, "mode");
+		if (v < 0 || json_int64(&j, v, &m) < 0)
+			m = 0;
+		snprintf(mode, sizeof mode, "%04o", (unsigned)m & 07777);
+		ks(&c->w, "mode", mode);
+		if (flag(&j, e, "is_symlink"))
+			copy_str(&c->w, &j, e, "symlink_to", "target");
+		jw_obj_end(&c->w);
+		free(name);
+		free(full);
+	}
+	jw_arr_end(&c->w);
+	ki(&c->w, "count", n);
+	json_free(&j);
+	buf_free(&body);
+	return 0;
+}
+
+static int
+utf8_ok(const unsigned char *s, size_t n)
+{
+	size_t i = 0, k, len;
+	unsigned cp;
+
+	while (i < n) {
+		if (s[i] == 0)
+			return 0;
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		len = s[i] >= 0xF0 ? 4 : s[i] >= 0xE0 ? 3 : s[i] >= 0xC2 ? 2 : 0;
+		if (!len || s[i] > 0xF4 || i + len > n)
+			return 0;
+		cp = s[i] & (0x7F >> len);
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xC0) != 0x80)
+				return 0;
+			cp = cp << 6 | (s[i + k] & 0x3F);
+		}
+		if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp < 0xE000))) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+			return 0;
+		i += len;
+	}
+	return 1;
+}
+
+static int
+t_read(struct tc *c)
+{
+	const char *path = S(c, "path");
+	struct buf body = {0}, b64 = {0};
+	struct json j;
+	char u[37], *dir, *name, *cache;
+	const char *base;
+	int arr, e, found = -1, rc, status = 0, v;
+	int64_t size = 0;
+
+	if (*path != '/' || !path[1]) {
+		seterr("argument 'path' must be an absolute path of a file");
+		return -1;
+	}
+	if (resolve(c, S(c, "image"), u) < 0)
+		return -1;
+	/* the size first, from the (cached) listing of its directory */
+	base = strrchr(path, '/') + 1;
+	dir = base - 1 == path ? xstrdup("/") :
+	    xstrndup(path, (size_t)(base - 1 - path));
+	rc = listing(c, u, dir, &body, &j);
+	free(dir);
+	if (rc < 0) {
+		buf_free(&body);
+		seterr("no file %s in image %s", path, u);
+		return -1;
+	}
+	arr = json_get(&j, 0, "files");
+	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0 && found < 0;
+	    e = json_after(&j, e)) {
+		name = json_getstr(&j, e, "path");
+		if (name && strcmp(strrchr(name, '/') ? strrchr(name, '/') + 1 :
+		    name, base) == 0)
+			found = e;
+		free(name);
+	}
+	if (found >= 0 && (v = json_get(&j, found, "size")) >= 0)
+		json_int64(&j, v, &size);
+	rc = found < 0 ? -1 : flag(&j, found, "is_dir") ? -2 : 0;
+	json_free(&j);
+	buf_reset(&body);
+	if (rc == -1) {
+		seterr("no file %s in image %s", path, u);
+	} else if (rc == -2) {
+		seterr("%s is a directory; use list_files", path);
+		rc = -1;
+	} else if (size > READ_MAX) {
+		seterr("%s is %lld bytes, more than read_file's limit of %d; use download",
+		    path, (long long)size, READ_MAX);
+		rc = -1;
+	} else {
+		cache = xasprintf("%s/cli/inspect", C->home);
+		rc = api_inspect_get(c->a, cache, u, "file", path, 0, &body,
+		    &status);
+		free(cache);
+		if (rc < 0 && status == 404)
+			seterr("no file %s in image %s", path, u);
+	}
+	if (rc == 0) {
+		int text = utf8_ok((const unsigned char *)body.p, body.len);
+
+		ks(&c->w, "path", path);
+		jw_key(&c->w, "content");
+		if (text) {
+			jw_strn(&c->w, body.p ? body.p : "", body.len);
+		} else {
+			b64_encode(&b64, body.p, body.len);
+			jw_strn(&c->w, b64.p ? b64.p : "", b64.len);
+		}
+		ks(&c->w, "encoding", text ? "utf-8" : "base64");
+		ki(&c->w, "bytes_size", (int64_t)body.len);
+	}
+	buf_free(&body);
+	buf_free(&b64);
+	return rc;
+}
+
+static int
+t_grep(struct tc *c)
+{
+	struct buf body = {0};
+	struct json j;
+	const char *q[10], *s;
+	char u[37], *path, *file, *last = NULL;
+	long long per = I(c, "max_count"), total = I(c, "max_total");
+	long long n = 0, inf = 0;
+	int k = 0, arr, e, more = 0;
+
+	if (resolve(c, S(c, "image"), u) < 0)
+		return -1;
+	q[k++] = "pattern", q[k++] = S(c, "pattern");
+	q[k++] = "path", q[k++] = S(c, "path");
+	if ((s = S(c, "glob")))
+		q[k++] = "glob", q[k++] = s;
+	if (strcmp(S(c, "case"), "insensitive") == 0)
+		q[k++] = "case", q[k++] = "insensitive";
+	q[k] = NULL;
+	path = xasprintf("/inspect/%s/grep", u);
+	k = get_json(c, path, q, &body, &j);
+	free(path);
+	if (k < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	arr = json_get(&j, 0, "matches");
+	jw_key(&c->w, "matches");
+	jw_arr(&c->w);
+	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
+	    e = json_after(&j, e)) {
+		file = json_getstr(&j, e, "path");
+		if (!file || !last || strcmp(file, last) != 0)
+			inf = 0;
+		free(last);
+		last = file;
+		if ((per > 0 && inf >= per) || (total > 0 && n >= total)) {
+			more = 1;
+			continue;
+		}
+		inf++;
+		n++;
+		jw_obj(&c->w);
+		copy_str(&c->w, &j, e, "path", NULL);
+		jw_key(&c->w, "line_number");
+		if ((k = json_get(&j, e, "line_number")) >= 0 &&
+		    j.tok[k].type == JSON_NUMBER)
+			jw_tok(&c->w, &j, k);
+		else
+			jw_null(&c->w);
+		copy_str(&c->w, &j, e, "line_text", NULL);
+		jw_obj_end(&c->w);
+	}
+	free(last);
+	jw_arr_end(&c->w);
+	kb(&c->w, "truncated", more);
+	json_free(&j);
+	buf_free(&body);
+	return 0;
+}
+
+/* ---- explore and diff (explore.c, treediff.c) ---- */
+
+static int
+t_explore(struct tc *c)
+{
+	struct explore_req q;
+	struct explore_res *res;
+	struct store *st = NULL;
+	const struct store_entry **e, *from;
+	char u[37], **cmds = NULL, **names = NULL, **ek = NULL, **ev = NULL;
+	const char *ref = S(c, "image");
+	int t = T(c, "commands"), k, *rec = NULL;
+	size_t n = 0, ne = 0, i;
+
+	memset(&q, 0, sizeof q);
+	q.disposable = B(c, "disposable");
+	q.timeout = I(c, "timeout");
+	q.truncate = I(c, "truncate_output_at");
+	q.cwd = S(c, "cwd");
+	q.jobs = jobs_concurrency();
+	if (resolve(c, ref, u) < 0 || (!q.disposable && !(st = ctx_store(C))))
+		return -1;
+	for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
+		cmds = xreallocarray(cmds, n + 1, sizeof *cmds);
+		cmds[n++] = json_strdup(c->j, k);
+	}
+	if ((t = T(c, "env")) >= 0)
+		for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
+			ek = xreallocarray(ek, ne + 1, sizeof *ek);
+			ev = xreallocarray(ev, ne + 1, sizeof *ev);
+			ek[ne] = json_strdup(c->j, k);
+			ev[ne++] = json_strdup(c->j, k + 1);
+		}
+	q.image = u;
+	q.cmds = cmds;
+	q.ncmds = n;
+	q.envk = ek;
+	q.envv = ev;
+	q.nenv = ne;
+	res = xcalloc(n ? n : 1, sizeof *res);
+	rec = xcalloc(n ? n : 1, sizeof *rec);
+	mcp_progress(c->r, "running");
+	k = n ? explore_run(c->a, C->home, &q, res, NULL, NULL) : 0;
+	if (k == 0 && !q.disposable) {
+		e = store_entries(st, C->session, &i);
+		from = producer(e, i, u);
+		free(e);
+		names = explore_names(st, C->session, "explore", n);
+		if (explore_record(st, C->session, "explore", names, &q, res,
+		    from ? from->id : 0, ref, rec) < 0)
+			mcp_log(LOG_WARNING, geterr());
+	}
+	if (k == 0) {
+		jw_key(&c->w, "results");
+		jw_arr(&c->w);
+		for (i = 0; i < n; i++) {
+			const struct explore_res *x = &res[i];
+
+			jw_obj(&c->w);
+			ks(&c->w, "command", cmds[i]);
+			ks(&c->w, "operation_id", *x->op ? x->op : NULL);
+			ks(&c->w, "status", op_status_name(x->status) ?
+			    op_status_name(x->status) : "UNKNOWN");
+			jw_key(&c->w, "exit_code");
+			if (x->has_exit)
+				jw_int(&c->w, x->exit_code);
+			else
+				jw_null(&c->w);
+			kb(&c->w, "timed_out", x->timed_out);
+			jw_key(&c->w, "stdout");
+			jw_strn(&c->w, x->out.p ? x->out.p : "", x->out.len);
+			jw_key(&c->w, "stderr");
+			jw_strn(&c->w, x->err.p ? x->err.p : "", x->err.len);
+			ks(&c->w, "result_image_uuid", x->image);
+			ks(&c->w, "branch", names && rec[i] ? names[i] : NULL);
+			ks(&c->w, "error", x->error);
+			jw_obj_end(&c->w);
+		}
+		jw_arr_end(&c->w);
+	}
+	explore_res_free(res, n);
+	free(res);
+	free(rec);
+	for (i = 0; i < n; i++) {
+		free(cmds[i]);
+		free(names ? names[i] : NULL);
+	}
+	while (ne--) {
+		free(ek[ne]);
+		free(ev[ne]);
+	}
+	free(ek);
+	free(ev);
+	free(cmds);
+	free(names);
+	return k < 0 ? -1 : 0;
+}
+
+struct dw {
+	struct jw *w;
+	long long n, max;
+};
+
+static int
+diff_change(void *ctx, const struct td_change *ch)
+{
+	static const char *const bits[] = {
+		"type", "size", "mode", "uid", "gid", "target"
+	};
+	struct dw *d = ctx;
+	char what[2] = {ch->what, 0};
+	size_t i;
+
+	if (d->n++ >= d->max)
+		return 0;
+	jw_obj(d->w);
+	ks(d->w, "what", what);
+	ks(d->w, "path", ch->path);
+	ks(d->w, "type", td_type_name((ch->new ? ch->new : ch->old)->type));
+	if (ch->what == 'C') {
+		jw_key(d->w, "differ");
+		jw_arr(d->w);
+		for (i = 0; i < LEN(bits); i++)
+			if (ch->differ & (1 << i))
+				jw_str(d->w, bits[i]);
+		if (!ch->differ)
+			jw_str(d->w, "content");
+		jw_arr_end(d->w);
+	}
+	if (ch->patch && ch->patchlen) {
+		jw_key(d->w, "patch");
+		jw_strn(d->w, ch->patch, ch->patchlen);
+	}
+	jw_obj_end(d->w);
+	return 0;
+}
+
+static int
+t_diff(struct tc *c)
+{
+	struct td_side a, b;
+	struct dw d;
+	const char *path = S(c, "path");
+	char *cache, *p;
+	int rc;
+
+	if (*path != '/') {
+		seterr("argument 'path' must be an absolute path");
+		return -1;
+	}
+	a.ref = S(c, "from");
+	b.ref = S(c, "to");
+	if (resolve(c, a.ref, a.image) < 0 || resolve(c, b.ref, b.image) < 0)
+		return -1;
+	d.w = &c->w;
+	d.n = 0;
+	d.max = I(c, "max_changes");
+	cache = xasprintf("%s/cli/inspect", C->home);
+	p = join_path("/", path);
+	jw_key(&c->w, "changes");
+	jw_arr(&c->w);
+	rc = treediff(c->a, cache, &a, &b, p, B(c, "patch"), diff_change, &d);
+	jw_arr_end(&c->w);
+	ki(&c->w, "count", d.n);
+	kb(&c->w, "truncated", d.n > d.max);
+	free(cache);
+	free(p);
+	return rc;
+}
+
+/* ---- the token, operations ---- */
+
+static int
+t_whoami(struct tc *c)
+{
+	struct buf body = {0};
+	struct json j;
+	int k;
+
+	if (get_json(c, "/whoami", NULL, &body, &j) < 0) {
+		buf_free(&body);
+		return -1;
+	}
+	for (k = json_first(&j, 0); k >= 0; k = json_after(&j, k)) {
+		char *key = json_strdup(&j, k);
+
+		if (key) {
+			jw_key(&c->w, key);
+			jw_tok(&c->w, &j, k + 1);
+		}
+		free(key);
+	}
+	json_free(&j);
+	buf_free(&body);
+	return 0;
+}
+
+static int
+t_ops(struct tc *c)
+{
+	struct buf body = {0};
+	struct json j;
+	const char *q[12], *s;
+	char lim[24], since[32];
+	long long t;
+	int n = 0, arr, e;
+
+	if (I(c, "limit") < 1 || I(c, "limit") > 1000) {
+		seterr("argument 'limit' must be 1-1000");
+		return -1;
+	}
+	snprintf(lim, sizeof lim, "%lld", I(c, "limit"));
+	q[n++] = "limit", q[n++] = lim;
+	if ((s = S(c, "status")))
+		q[n++] = "status", q[n++] = s;
+	if ((s = S(c, "type")))
+		q[n++] = "kind", q[n++] = s;
+	if ((s = S(c, "since"))) {
+		if (parse_when(s, &t) < 0)
+			return errwrap("argument 'since'"), -1;
+		iso_utc(t, since, sizeof since);
+		q[n++] = "since", q[n++] = since;
+	}
+	q[n] = NULL;
+	if ((arr = op_list(c->a, q, &body, &j)) < 0)
+		return -1;
+	jw_key(&c->w, "operations");
+	jw_arr(&c->w);
+	for (e = json_first(&j, arr); e >= 0; e = json_after(&j, e)) {
+		jw_obj(&c->w);
+		copy_str(&c->w, &j, e, "uuid", NULL);
+		copy_str(&c->w, &j, e, "kind", NULL);
+		copy_str(&c->w, &j, e, "status", NULL);
+		copy_str(&c->w, &j, e, "error", NULL);
+		copy_str(&c->w, &j, e, "created_at", NULL);
+		jw_obj_end(&c->w);
+	}
+	jw_arr_end(&c->w);
+	json_free(&j);
+	buf_free(&body);
+	return 0;
+}
+
+static const char *
+opid(struct tc *c)
+{
+	const char *id = S(c, "operation_id");
+
+	if (!is_uuid(id)) {
+		seterr("argument 'operation_id' must be an operation UUID, not '%s'",
+		    id);
+		return NULL;
+	}
+	return id;
+}
+
+static int
+t_op(struct tc *c)
+{
+	struct buf body = {0};
+	struct json j;
+	const char *id = opid(c);
+
+	if (!id || op_get(c->a, C->home, id, &body, &j) < 0)
+		return -1;
+	op_flat(&c->w, &j, id, NULL);
+	json_free(&j);
+	buf_free(&body);
+	return 0;
+}
+
+static int
+t_cancel(struct tc *c)
+{
+	const char *id = opid(c);
+
+	if (!id || op_cancel(c->a, id) < 0)
+		return -1;
+	kb(&c->w, "cancelled", 1);
+	ks(&c->w, "operation_id", id);
+	return 0;
+}
+
+struct waitop {
+	char *id;
+	struct buf body;
+	struct json j;
+	int have, done;
+};
+
+static void
+id_list(struct jw *w, const char *key, const struct waitop *o, int n,
+    int which)
+{
+	int i;
+
+	jw_key(w, key);
+	jw_arr(w);
+	for (i = 0; i < n; i++)
+		if ((which == 0 && o[i].done) || (which == 1 && !o[i].done) ||
+		    (which == 2 && o[i].have &&
+		    op_status(&o[i].j, 0) == OP_CANCELLED))
+			jw_str(w, o[i].id);
+	jw_arr_end(w);
+}
+
+static int
+t_wait(struct tc *c)
+{
+	struct waitop *o;
+	int64_t deadline = now_ms() + I(c, "timeout") * 1000, delay = 100, now;
+	int t = T(c, "operation_ids"), e, n = 0, i, ndone = 0, rc = -1, late = 0;
+	int any = strcmp(S(c, "mode"), "any") == 0;
+	char msg[128];
+
+	for (e = json_first(c->j, t); e >= 0; e = json_after(c->j, e))
+		n++;
+	if (n == 0 || I(c, "timeout") < 0) {
+		seterr("argument '%s' is empty or negative", n ? "timeout" :
+		    "operation_ids");
+		return -1;
+	}
+	o = xcalloc((size_t)n, sizeof *o);
+	for (i = 0, e = json_first(c->j, t); e >= 0; e = json_after(c->j, e))
+		if (!is_uuid(o[i++].id = json_strdup(c->j, e))) {
+			seterr("argument 'operation_ids': '%s' is not an operation UUID",
+			    o[i - 1].id ? o[i - 1].id : "");
+			goto out;
+		}
+	for (;;) {
+		for (i = 0; i < n; i++) {
+			if (o[i].done)
+				continue;
+			if (o[i].have)
+				json_free(&o[i].j);
+			buf_reset(&o[i].body);
+			o[i].have = 0;
+			if (op_get(c->a, C->home, o[i].id, &o[i].body, &o[i].j) < 0)
+				goto out;
+			o[i].have = 1;
+			if (op_terminal(op_status(&o[i].j, 0))) {
+				o[i].done = 1;
+				snprintf(msg, sizeof msg, "%s ended %s (%d of %d)",
+				    o[i].id, op_status_name(op_status(&o[i].j, 0)),
+				    ++ndone, n);
+				mcp_progress(c->r, msg);
+			}
+		}
+		if (ndone == n || (any && ndone))
+			break;
+		if ((now = now_ms()) >= deadline) {
+			late = 1;
+			break;
+		}
+		if (sleep_ms(delay < deadline - now ? delay : deadline - now) < 0 ||
+		    interrupted) {
+			seterrc(ERR_INTR, "cancelled");
+			goto out;
+		}
+		delay = delay * 2 > 2000 ? 2000 : delay * 2;
+	}
+	jw_key(&c->w, "results");
+	jw_obj(&c->w);
+	for (i = 0; i < n; i++) {
+		jw_key(&c->w, o[i].id);
+		jw_obj(&c->w);
+		op_flat(&c->w, &o[i].j, o[i].id, NULL);
+		jw_obj_end(&c->w);
+	}
+	jw_obj_end(&c->w);
+	id_list(&c->w, "completed", o, n, 0);
+	id_list(&c->w, "pending", o, n, 1);
+	id_list(&c->w, "cancelled", o, n, 2);
+	kb(&c->w, "timed_out", late);
+	rc = 0;
+out:
+	for (i = 0; i < n; i++) {
+		free(o[i].id);
+		if (o[i].have)
+			json_free(&o[i].j);
+		buf_free(&o[i].body);
+	}
+	free(o);
+	return rc;
+}
+
+/* ---- registries ---- */
+
+/* Credentials given to registry_auth: in the server's memory only
+ * (jobs get them with the fork), never written anywhere. */
+struct cred {
+	char *host, *user, *token;
+};
+static struct cred *creds;
+static size_t ncreds;
+
+/* The registry host of docker://HOST/..., HOST/PATH, a bare HOST
+ * (ghcr.io) or an image name (alpine:3.20: docker.io); malloc'd. */
+static char *
+reg_host(const char *url)
+{
+	const char *p = strncmp(url, "docker://", 9) == 0 ? url + 9 : url;
+	size_t n = strcspn(p, "/");
+
+	/* a first segment is a host with a dot or a port; alone, with a
+	 * dot and no colon (alpine:3.20 is an image) */
+	if (p == url && strncmp(p, "localhost", 9) != 0 &&
+	    (p[n] ? !memchr(p, '.', n) && !memchr(p, ':', n) :
+	    !memchr(p, '.', n) || memchr(p, ':', n)))
+		return xstrdup("docker.io");
+	return xstrndup(p, n);
+}
+
+static const struct cred *
+cred_find(const char *host)
+{
+	size_t i;
+
+	for (i = 0; i < ncreds; i++)
+		if (strcmp(creds[i].host, host) == 0)
+			return &creds[i];
+	return NULL;
+}
+
+static int
+t_import(struct tc *c)
+{
+	const char *url = S(c, "registry_url"), *tag = S(c, "tag");
+	const struct cred *cr;
+	struct buf body = {0}, b = {0};
+	struct json j;
+	char *host = reg_host(url), *full, uuid[37];
+	int rc = -1;
+
+	full = op_registry_url(url);
+	if (!(cr = cred_find(host)) &&
+	    !B(c, "i_accept_that_anonymous_access_might_be_rate_limited")) {
+		seterr("no credentials for %s: call registry_auth first, or pass i_accept_that_anonymous_access_might_be_rate_limited=true to import anonymously",
+		    host);
+		goto out;
+	}
+	op_import_json(full, tag && *tag ? tag : NULL, cr ? cr->user : NULL,
+	    cr ? cr->token : NULL, -1, &body);
+	rc = op_import(c->a, body.p, uuid);
+	memzero(body.p, body.len);
+	if (rc < 0)
+		goto out;
+	mcp_started(c->r, uuid);
+	if (!B(c, "wait")) {
+		ks(&c->w, "operation_id", uuid);
+		ks(&c->w, "status", "PENDING");
+		goto out;
+	}
+	mcp_progress(c->r, "importing");
+	if ((rc = op_wait(c->a, C->home, uuid, 0, &b, &j)) < 0) {
+		if (geterrclass() == ERR_INTR) {
+			op_cancel(c->a, uuid);
+			seterrc(ERR_INTR, "cancelled");
+		}
+		goto out;
+	}
+	op_flat(&c->w, &j, uuid, NULL);
+	json_free(&j);
+out:
+	buf_free(&body);
+	buf_free(&b);
+	free(host);
+	free(full);
+	return rc;
+}
+
+static int
+t_regtok(struct tc *c)
+{
+	static const char *const where[] = {
+		"docker.io", "https://app.docker.com/settings/personal-access-tokens",
+		"ghcr.io", "https://github.com/settings/tokens (a classic token with read:packages)",
+		"quay.io", "https://quay.io/organization (a robot account of your organization)",
+		"registry.gitlab.com", "https://gitlab.com/-/user_settings/personal_access_tokens (scope read_registry)",
+		NULL
+	};
+	char *host = reg_host(S(c, "registry_url"));
+	const char *url = NULL;
+	int i;
+
+	for (i = 0; where[i]; i += 2)
+		if (strcmp(host, where[i]) == 0)
+			url = where[i + 1];
+	ks(&c->w, "registry", host);
+	ks(&c->w, "url", url ? url : "the registry's web console (account or access token settings)");
+	jw_key(&c->w, "instructions");
+	jw_str(&c->w, "Ask the user to create a read-only access token there and to give it to registry_auth with their user name; then import_image uses it. Nothing was opened on this machine.");
+	free(host);
+	return 0;
+}
+
+static int
+t_regauth(struct tc *c)
+{
+	char *host = reg_host(S(c, "registry_url"));
+	struct cred *cr = (struct cred *)cred_find(host);
+
+	if (!cr) {
+		creds = xreallocarray(creds, ncreds + 1, sizeof *creds);
+		cr = &creds[ncreds++];
+		cr->host = host;
+	} else {
+		free(host);
+		free(cr->user);
+		memzero(cr->token, strlen(cr->token));
+		free(cr->token);
+	}
+	cr->user = xstrdup(S(c, "username"));
+	cr->token = xstrdup(S(c, "token"));
+	ks(&c->w, "registry", cr->host);
+	ks(&c->w, "username", cr->user);
+	kb(&c->w, "stored", 1);
+	jw_key(&c->w, "note");
+	jw_str(&c->w, "kept in this server's memory until it exits; checked by the registry when import_image uses it");
+	return 0;
+}
+
+static int
+t_guide(struct tc *c)
+{
+	const char *s = S(c, "section");
+	const struct manual_section *m;
+	size_t i;
+
+	ks(&c->w, "section", s);
+	for (i = 0; (m = mcp_guide(i)); i++)
+		if (strcmp(m->topic, s) == 0) {
+			ks(&c->w, "content", m->body);
+		}
+	jw_key(&c->w, "available_sections");
+	jw_arr(&c->w);
+	for (i = 0; sections[i]; i++)
+		jw_str(&c->w, sections[i]);
+	jw_arr_end(&c->w);
+	return 0;
+}
+
+/* ---- resources ---- */
+
+enum { R_GUIDE = 1, R_READ, R_LS, R_LINEAGE, R_INSTANCE, R_IMPORT };
+
+static const struct {
+	const char *tmpl, *name, *title, *desc, *mime;
+} templates[] = {
+	{"contree://image/{image}/read/{path}", "image-file", "A file of an image",
+	    "The file at /{path} (no leading slash in the URI) of an image (UUID or tag:NAME); text, or a blob when binary", "text/plain"},
+	{"contree://image/{image}/ls/{path}", "image-listing", "A directory of an image",
+	    "The listing of /{path} (empty for the root) as JSON", "application/json"},
+	{"contree://image/{image}/lineage", "image-lineage", "Where an image came from",
+	    "The image's place in this server's session log: parent, children, ancestors, root, depth", "application/json"},
+	{"contree://operations/instance/{operation_id}", "instance-operation", "A run",
+	    "State, exit code, stdout and stderr of a run", "application/json"},
+	{"contree://operations/import/{operation_id}", "import-operation", "An image import",
+	    "State and result image of an import", "application/json"},
+};
+
+/* Decode %XX in place. */
+static void
+unpercent(char *s)
+{
+	char *o = s, h[3] = {0};
+
+	for (; *s; s++) {
+		if (*s == '%' && s[1] && s[2] && strchr("0123456789abcdefABCDEF", s[1]) &&
+		    strchr("0123456789abcdefABCDEF", s[2])) {
+			h[0] = s[1];
+			h[1] = s[2];
+			*o++ = (char)strtol(h, NULL, 16);
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* The kind of uri and its two parts (malloc'd, *b may be NULL), or 0. */
+static int
+res_parse(const char *uri, char **a, char **b)
+{
+	const char *p, *s;
+	int k = 0;
+
+	*a = *b = NULL;
+	if (strncmp(uri, "contree://guide/", 16) == 0) {
+		*a = xstrdup(uri + 16);
+		return R_GUIDE;
+	}
+	if (strncmp(uri, "contree://operations/instance/", 30) == 0)
+		k = R_INSTANCE, p = uri + 30;
+	else if (strncmp(uri, "contree://operations/import/", 28) == 0)
+		k = R_IMPORT, p = uri + 28;
+	if (k) {
+		*a = xstrdup(p);
+		return is_uuid(*a) ? k : (free(*a), *a = NULL, 0);
+	}
+	if (strncmp(uri, "contree://image/", 16) != 0)
+		return 0;
+	p = uri + 16;
+	if (!(s = strchr(p, '/')) || s == p)
+		return 0;
+	*a = xstrndup(p, (size_t)(s - p));
+	unpercent(*a);
+	if (strcmp(s, "/lineage") == 0)
+		return R_LINEAGE;
+	if (strncmp(s, "/read/", 6) == 0 && s[6])
+		k = R_READ, p = s + 6;
+	else if (strncmp(s, "/ls/", 4) == 0 || strcmp(s, "/ls") == 0)
+		k = R_LS, p = s[3] ? s + 4 : s + 3;
+	if (!k) {
+		free(*a);
+		*a = NULL;
+		return 0;
+	}
+	*b = xasprintf("/%s", p);
+	unpercent(*b);
+	return k;
+}
+
+static const struct manual_section *
+guide_find(const char *name)
+{
+	const struct manual_section *m;
+	size_t i;
+
+	for (i = 0; (m = mcp_guide(i)); i++)
+		if (strcmp(m->topic, name) == 0)
+			return m;
+	return NULL;
+}
+
+static void
+contents(struct buf *res, const char *uri, const char *mime,
+    const char *key, const char *p, size_t n)
+{
+	struct jw w;
+
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	jw_key(&w, "contents");
+	jw_arr(&w);
+	jw_obj(&w);
+	ks(&w, "uri", uri);
+	ks(&w, "mimeType", mime);
+	jw_key(&w, key);
+	jw_strn(&w, p, n);
+	jw_obj_end(&w);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+}
+
+static int
+lineage(struct tc *c, const char *ref)
+{
+	struct store *st;
+	const struct store_entry **e, *me = NULL, *x;
+	struct jw *w = &c->w;
+	const char *top;
+	char u[37];
+	size_t n = 0, i;
+	int depth = 0;
+
+	if (resolve(c, ref, u) < 0 || !(st = ctx_store(C)))
+		return -1;
+	e = store_entries(st, C->session, &n);
+	me = producer(e, n, u);
+	ks(w, "image", u);
+	ks(w, "session", C->session);
+	kb(w, "known", me != NULL);
+	if (me) {
+		ki(w, "entry", me->id);
+		ks(w, "parent", me->up ? me->up->image : NULL);
+		jw_key(w, "ancestors");
+		jw_arr(w);
+		top = me->image;
+		for (x = me->up; x; x = x->up, depth++) {
+			jw_obj(w);
+			ki(w, "entry", x->id);
+			ks(w, "image", x->image);
+			ks(w, "kind", x->kind);
+			ks(w, "title", x->title);
+			jw_obj_end(w);
+			top = x->image;
+		}
+		jw_arr_end(w);
+		ks(w, "root", top);
+		ki(w, "depth", depth);
+		jw_key(w, "children");
+		jw_arr(w);
+		for (i = 0; i < n; i++)
+			if (e[i]->parent == me->id) {
+				jw_obj(w);
+				ki(w, "entry", e[i]->id);
+				ks(w, "image", e[i]->image);
+				ks(w, "kind", e[i]->kind);
+				ks(w, "title", e[i]->title);
+				jw_obj_end(w);
+			}
+		jw_arr_end(w);
+	}
+	free(e);
+	return 0;
+}
+
+/* In a job: read a resource whose URI was checked by m_res_read. */
+static int
+res_job(struct mcp_req *r)
+{
+	struct tc c;
+	struct json d;
+	struct buf args = {0}, res = {0};
+	struct jw w;
+	const struct tool *t = NULL;
+	char *uri, *a, *b;
+	int k, rc = -1, e;
+
+	uri = json_getstr(r->j, r->params, "uri");
+	k = res_parse(uri, &a, &b);
+	jw_init(&w, &args, 0);
+	jw_obj(&w);
+	if (k == R_READ || k == R_LS) {
+		ks(&w, "image", a);
+		ks(&w, "path", b);
+		t = tool_find(k == R_READ ? "read_file" : "list_files");
+	} else if (k == R_INSTANCE || k == R_IMPORT) {
+		ks(&w, "operation_id", a);
+		t = tool_find("get_operation");
+	}
+	jw_obj_end(&w);
+	json_parse_alloc(&d, args.p, args.len);
+	tc_init(&c, r, t ? t : tools);
+	c.j = &d;
+	c.args = 0;
+	clearerr_slot();
+	if ((c.a = ctx_api(C))) {
+		api_forget(c.a);
+		jw_obj(&c.w);
+		rc = t ? t->fn(&c) : lineage(&c, a);
+		jw_obj_end(&c.w);
+	}
+	if (rc < 0) {
+		const char *m = geterr();
+
+		rc = strstr(m, " 404 ") || strncmp(m, "no ", 3) == 0 ?
+		    MCP_ENORESOURCE : MCP_EINTERNAL;
+		mcp_fail(r, rc, m);
+	} else if (k == R_READ) {
+		struct json o;
+		struct buf txt = {0};
+
+		json_parse_alloc(&o, c.out.p, c.out.len);
+		e = json_streq(&o, json_get(&o, 0, "encoding"), "base64");
+		json_str(&o, json_get(&o, 0, "content"), &txt);
+		json_free(&o);
+		contents(&res, uri, e ? "application/octet-stream" :
+		    "text/plain", e ? "blob" : "text", txt.p ? txt.p : "",
+		    txt.len);
+		buf_free(&txt);
+		mcp_answer(r, &res);
+	} else {
+		contents(&res, uri, "application/json", "text", c.out.p,
+		    c.out.len);
+		mcp_answer(r, &res);
+	}
+	json_free(&d);
+	tc_free(&c);
+	buf_free(&args);
+	buf_free(&res);
+	free(uri);
+	free(a);
+	free(b);
+	return 0;
+}
+
+static int
+m_res_read(struct mcp_req *r, struct buf *res)
+{
+	const struct manual_section *g;
+	char *uri = r->params < 0 ? NULL : json_getstr(r->j, r->params, "uri");
+	char *a, *b;
+	int k;
+
+	if (!uri) {
+		seterr("Invalid params: uri (a string) is required");
+		return MCP_EPARAMS;
+	}
+	k = res_parse(uri, &a, &b);
+	if (k == R_GUIDE && (g = guide_find(a)))
+		contents(res, uri, "text/markdown", "text", g->body,
+		    strlen(g->body));
+	free(a);
+	free(b);
+	if (!k || (k == R_GUIDE && !res->len)) {
+		seterr("Resource not found: %s", uri);
+		free(uri);
+		return MCP_ENORESOURCE;
+	}
+	free(uri);
+	return k == R_GUIDE ? 0 : mcp_job(r, res_job);
+}
+
+static int
+m_res_list(struct mcp_req *r, struct buf *res)
+{
+	const struct manual_section *g;
+	struct jw w;
+	size_t i;
+	char *uri;
+
+	(void)r;
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	jw_key(&w, "resources");
+	jw_arr(&w);
+	for (i = 0; (g = mcp_guide(i)); i++) {
+		uri = xasprintf("contree://guide/%s", g->topic);
+		jw_obj(&w);
+		ks(&w, "uri", uri);
+		ks(&w, "name", g->topic);
+		ks(&w, "title", g->title);
+		ks(&w, "mimeType", "text/markdown");
+		jw_obj_end(&w);
+		free(uri);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	return 0;
+}
+
+static int
+m_res_templates(struct mcp_req *r, struct buf *res)
+{
+	struct jw w;
+	size_t i;
+
+	(void)r;
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	jw_key(&w, "resourceTemplates");
+	jw_arr(&w);
+	for (i = 0; i < LEN(templates); i++) {
+		jw_obj(&w);
+		ks(&w, "uriTemplate", templates[i].tmpl);
+		ks(&w, "name", templates[i].name);
+		ks(&w, "title", templates[i].title);
+		ks(&w, "description", templates[i].desc);
+		ks(&w, "mimeType", templates[i].mime);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	return 0;
+}
+
+/* ---- prompts ---- */
+
+struct parg {
+	const char *name;
+	int req;
+	const char *def, *desc;
+};
+static const struct prompt {
+	const char *name, *desc;
+	const struct parg *args;
+	const char *text;
+} prompts[] = {
+	{"prepare-environment", "Prepare a reusable image",
+	    (const struct parg[]){{"base", 1, NULL, "base image"},
+	    {"packages", 1, NULL, "what to install"}, {"tag", 0, "scope/purpose/base:version", "tag of the result"}, {0}},
+	    "Prepare an image from {base} with {packages}. First look for one with list_images(tag_prefix). Else install with run(disposable=false), one step per run, each from the previous result_image_uuid; then set_tag the last image as {tag}."},
+	{"run-python", "Run Python code",
+	    (const struct parg[]){{"code", 1, NULL, "the code"}, {"image", 0, "an image with python3", "image"}, {0}},
+	    "Run this code in {image} with run(command=\"python3 -\", stdin=the code) and report the exit code and output.\n\n{code}"},
+	{"run-shell", "Run a shell command",
+	    (const struct parg[]){{"command", 1, NULL, "the command"}, {"image", 0, "a suitable image", "image"}, {0}},
+	    "Run `{command}` in {image} with run and report its exit code, stdout and stderr."},
+	{"sync-and-run", "Upload a directory and run a command on it",
+	    (const struct parg[]){{"source", 1, NULL, "local directory"}, {"command", 1, NULL, "command"},
+	    {"image", 0, "a suitable image", "image"}, {"destination", 0, "/app", "directory in the sandbox"}, {0}},
+	    "rsync {source} to {destination}, then run `{command}` in {image} with cwd {destination} and the directory_state_id. After local changes rsync again: only changed files are sent."},
+	{"install-packages", "Install packages into a new image",
+	    (const struct parg[]){{"image", 1, NULL, "image"}, {"packages", 1, NULL, "packages"}, {"manager", 0, "the image's package manager", "package manager"}, {0}},
+	    "Install {packages} into {image} with {manager} in one run(disposable=false) with a long enough timeout. Check exit_code; keep result_image_uuid, tag it if reused."},
+	{"parallel-tasks", "Run several commands at once",
+	    (const struct parg[]){{"image", 1, NULL, "image"}, {"commands", 1, NULL, "one per line"}, {0}},
+	    "Start each command from {image} with run(wait=false), then wait_operations on all operation_ids and report each result.\n\n{commands}"},
+	{"build-project", "Build a local project",
+	    (const struct parg[]){{"source", 1, NULL, "project directory"}, {"build_command", 1, NULL, "build command"}, {"image", 0, "an image with the toolchain", "image"}, {0}},
+	    "rsync {source} to /app, run `{build_command}` in {image} with cwd /app and disposable=false (a failure can then be inspected with list_files/read_file on result_image_uuid). Report errors with the lines that show them."},
+	{"debug-failure", "Find out why a run failed",
+	    (const struct parg[]){{"operation_id", 1, NULL, "the operation"}, {0}},
+	    "get_operation {operation_id}: read exit_code, stderr, timed_out; look at the files it names with read_file. Explain the cause and propose the next run."},
+	{"inspect-image", "Look around an image",
+	    (const struct parg[]){{"image", 1, NULL, "UUID or tag:NAME"}, {0}},
+	    "Describe {image} with get_image, list_files (/, /etc, /app) and read_file /etc/os-release; start no sandbox."},
+	{"multi-stage-build", "Build an image step by step",
+	    (const struct parg[]){{"base", 1, NULL, "base image"}, {"steps", 1, NULL, "one per line"}, {"tag", 0, "scope/purpose/base:version", "tag"}, {0}},
+	    "From {base}, run each step with disposable=false from the previous result_image_uuid; a failed step is fixed and rerun from the image before it. Tag the last image {tag}.\n\n{steps}"},
+};
+
+static int
+m_prompts_list(struct mcp_req *r, struct buf *res)
+{
+	const struct parg *a;
+	struct jw w;
+	size_t i;
+
+	(void)r;
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	jw_key(&w, "prompts");
+	jw_arr(&w);
+	for (i = 0; i < LEN(prompts); i++) {
+		jw_obj(&w);
+		ks(&w, "name", prompts[i].name);
+		ks(&w, "description", prompts[i].desc);
+		jw_key(&w, "arguments");
+		jw_arr(&w);
+		for (a = prompts[i].args; a->name; a++) {
+			jw_obj(&w);
+			ks(&w, "name", a->name);
+			ks(&w, "description", a->desc);
+			kb(&w, "required", a->req);
+			jw_obj_end(&w);
+		}
+		jw_arr_end(&w);
+		jw_obj_end(&w);
+	}
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	return 0;
+}
+
+static int
+m_prompts_get(struct mcp_req *r, struct buf *res)
+{
+	const struct prompt *p = NULL;
+	const struct parg *a;
+	struct buf text = {0};
+	struct jw w;
+	const char *s, *e;
+	char *name, *v;
+	int args, t;
+	size_t i;
+
+	name = r->params < 0 ? NULL : json_getstr(r->j, r->params, "name");
+	for (i = 0; name && i < LEN(prompts); i++)
+		if (strcmp(prompts[i].name, name) == 0)
+			p = &prompts[i];
+	if (!p) {
+		seterr("Invalid params: unknown prompt %s", name ? name : "(none)");
+		free(name);
+		return MCP_EPARAMS;
+	}
+	free(name);
+	args = json_get(r->j, r->params, "arguments");
+	for (a = p->args; a->name; a++) {
+		t = args < 0 ? -1 : json_get(r->j, args, a->name);
+		if (a->req && (t < 0 || r->j->tok[t].type != JSON_STRING)) {
+			seterr("Invalid params: prompt %s needs the argument %s",
+			    p->name, a->name);
+			return MCP_EPARAMS;
+		}
+	}
+	for (s = p->text; (e = strchr(s, '{')); s = strchr(e, '}') + 1) {
+		buf_add(&text, s, (size_t)(e - s));
+		for (a = p->args; a->name; a++)
+			if (strncmp(e + 1, a->name, strlen(a->name)) == 0 &&
+			    e[1 + strlen(a->name)] == '}')
+				break;
+		t = args < 0 || !a->name ? -1 : json_get(r->j, args, a->name);
+		v = t < 0 ? NULL : json_strdup(r->j, t);
+		buf_puts(&text, v && *v ? v : a->def ? a->def : "");
+		free(v);
+	}
+	buf_puts(&text, s);
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	ks(&w, "description", p->desc);
+	jw_key(&w, "messages");
+	jw_arr(&w);
+	jw_obj(&w);
+	ks(&w, "role", "user");
+	jw_key(&w, "content");
+	jw_obj(&w);
+	ks(&w, "type", "text");
+	ks(&w, "text", text.p);
+	jw_obj_end(&w);
+	jw_obj_end(&w);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	buf_free(&text);
+	return 0;
+}
+
+/* ---- the commands ---- */
+
+static const struct mcp_method methods[] = {
+	{"tools/list", m_tools_list},
+	{"tools/call", m_tools_call},
+	{"resources/list", m_res_list},
+	{"resources/templates/list", m_res_templates},
+	{"resources/read", m_res_read},
+	{"prompts/list", m_prompts_list},
+	{"prompts/get", m_prompts_get},
+	{NULL, NULL}
+};
+
+int
+cmd_mcp(struct ctx *c)
+{
+	struct mcp_server s;
+	const char *r = arg_str(c, "root");
+	int rc;
+
+	if (!(root = realpath(r ? r : ".", NULL))) {
+		seterr("--root %s:", r ? r : ".");
+		return -1;
+	}
+	C = c;
+	free(c->session);
+	c->session = xstrdup(c->session_opt ? c->session_opt : "mcp");
+	memset(&s, 0, sizeof s);
+	s.methods = methods;
+	s.name = "contree";
+	s.title = "ConTree sandboxes";
+	s.version = VERSION;
+	s.instructions = mcp_instructions;
+	s.capabilities = "{\"tools\":{\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},\"prompts\":{\"listChanged\":false},\"logging\":{}}";
+	rc = mcp_serve(&s);
+	free(root);
+	while (ncreds--) {
+		free(creds[ncreds].host);
+		free(creds[ncreds].user);
+		memzero(creds[ncreds].token, strlen(creds[ncreds].token));
+		free(creds[ncreds].token);
+	}
+	free(creds);
+	return rc;
+}
+
+int
+cmd_mcp_config(struct ctx *c)
+{
+	const char *agent = arg_str(c, "agent");
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	char *exe;
+	struct buf q = {0};
+	struct jw w;
+	int all = !agent;
+
+	if (n > 0) {
+		self[n] = '\0';
+		exe = xstrdup(self);
+	} else if (!(exe = realpath(argv0, NULL))) {
+		exe = xstrdup("contree");
+	}
+	jw_init(&w, &q, 0);
+	jw_str(&w, exe);            /* the path as a JSON (and TOML) string */
+	if (all || strcmp(agent, "claude-code") == 0)
+		printf("%s%s mcp add contree -- %s mcp\n", all ?
+		    "# Claude Code\n" : "", "claude", exe);
+	if (all || strcmp(agent, "claude-desktop") == 0 ||
+	    strcmp(agent, "cursor") == 0 || strcmp(agent, "cline") == 0)
+		printf("%s{\n  \"mcpServers\": {\n    \"contree\": {\n      \"command\": %s,\n      \"args\": [\"mcp\"]\n    }\n  }\n}\n",
+		    all ? "\n# Claude Desktop (claude_desktop_config.json), Cursor (.cursor/mcp.json), Cline (cline_mcp_settings.json)\n" : "",
+		    q.p);
+	if (all || strcmp(agent, "codex") == 0)
+		printf("%s[mcp_servers.contree]\ncommand = %s\nargs = [\"mcp\"]\n",
+		    all ? "\n# Codex (~/.codex/config.toml)\n" : "", q.p);
+	buf_free(&q);
+	free(exe);
+	return 0;
+}

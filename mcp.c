@@ -1,0 +1,722 @@
+/* mcp.c - MCP over stdio: the JSON-RPC stream, lifecycle and jobs.
+ *
+ * The loop waits on stdin and on the jobs' pipes at once (jobs_step).
+ * Input is read in chunks and cut into lines; a line longer than
+ * LINE_MAX is not kept: the rest of it is skipped up to its newline and
+ * answered with one error.  Each request gets a struct call that lives
+ * until it is answered; a call handed to a job also stays while the
+ * job runs, so that a cancellation finds it and its late answer is
+ * dropped.  Only the parent writes to stdout, one write(2) per message,
+ * so answers never interleave. */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "jobs.h"
+#include "json.h"
+#include "mcp.h"
+#include "util.h"
+
+#define LINE_MAX_ (8u << 20)    /* longest message kept */
+#define TOK_MAX 200000          /* JSON values in one message */
+#define CHUNK 65536
+#define BEAT_MS 5000            /* progress while a call runs */
+
+static const char *const versions[] = {
+	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL
+};
+/* notifications/message levels by util.h LOG_* */
+static const char *const levels[] = {
+	"debug", "info", "warning", "error", "critical"
+};
+
+struct call {
+	struct mcp_req r;       /* first: a request is its call */
+	struct json j;
+	char *line;
+	char *id;               /* the id as JSON text */
+	char *token;            /* _meta.progressToken as JSON, or NULL */
+	int seq, cancelled, answered;
+	long prog;
+	int64_t beat, t0;
+	struct buf ops;         /* operations started, "uuid uuid " */
+	int (*fn)(struct mcp_req *);
+	struct call *next;
+};
+
+static struct {
+	const struct mcp_server *s;
+	struct jobs *js;
+	struct call *calls;     /* answered by jobs, in flight */
+	int seq, inited, level, broken;
+	struct buf in;          /* the line so far */
+	int skipping;           /* inside a line that is too long */
+} M;
+
+/* ---- writing ---- */
+
+static void
+emit(struct buf *b)
+{
+	buf_addc(b, '\n');
+	if (!M.broken && writeall(1, b->p, b->len) < 0)
+		M.broken = 1;   /* the client is gone: the loop ends */
+	buf_free(b);
+}
+
+static void
+respond(const char *id, const char *result, size_t n)
+{
+	struct buf b = {0};
+
+	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":", id);
+	buf_add(&b, result, n);
+	buf_addc(&b, '}');
+	emit(&b);
+}
+
+static void
+respond_err(const char *id, int code, const char *msg)
+{
+	struct buf b = {0};
+	struct jw w;
+
+	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":",
+	    id ? id : "null", code);
+	jw_init(&w, &b, 0);
+	jw_str(&w, msg);
+	buf_puts(&b, "}}");
+	emit(&b);
+}
+
+static void
+notify(const char *method, const char *params)
+{
+	struct buf b = {0};
+
+	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":%s}",
+	    method, params);
+	emit(&b);
+}
+
+static void
+progress(struct call *c, const char *msg)
+{
+	struct buf b = {0};
+	struct jw w;
+
+	if (!c->token || c->cancelled || c->answered)
+		return;
+	buf_printf(&b, "{\"progressToken\":%s,\"progress\":%ld,\"message\":",
+	    c->token, ++c->prog);
+	jw_init(&w, &b, 0);
+	jw_str(&w, msg);
+	buf_addc(&b, '}');
+	notify("notifications/progress", b.p);
+	buf_free(&b);
+	c->beat = now_ms();
+}
+
+static void
+log_note(int level, const char *text)
+{
+	struct buf b = {0};
+	struct jw w;
+
+	if (level < M.level || !M.inited)
+		return;
+	if (level < 0 || level > LOG_CRITICAL)
+		level = LOG_CRITICAL;
+	jw_init(&w, &b, 0);
+	jw_obj(&w);
+	jw_key(&w, "level");
+	jw_str(&w, levels[level]);
+	jw_key(&w, "logger");
+	jw_str(&w, "contree");
+	jw_key(&w, "data");
+	jw_str(&w, text);
+	jw_obj_end(&w);
+	notify("notifications/message", b.p);
+	buf_free(&b);
+}
+
+/* ---- calls ---- */
+
+static void
+call_free(struct call *c)
+{
+	if (!c)
+		return;
+	json_free(&c->j);
+	free(c->line);
+	free(c->id);
+	free(c->token);
+	buf_free(&c->ops);
+	free(c);
+}
+
+static struct call *
+call_find(int seq)
+{
+	struct call *c;
+
+	for (c = M.calls; c; c = c->next)
+		if (c->seq == seq)
+			return c;
+	return NULL;
+}
+
+static void
+call_drop(struct call *c)
+{
+	struct call **pp;
+
+	for (pp = &M.calls; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	call_free(c);
+}
+
+/* The JSON text of token t, re-encoded: ids compare by it. */
+static char *
+canon(const struct json *j, int t)
+{
+	struct buf b = {0};
+	struct jw w;
+
+	jw_init(&w, &b, 0);
+	jw_tok(&w, j, t);
+	return b.p ? b.p : xstrdup("null");
+}
+
+/* ---- jobs ---- */
+
+/* Messages from a job: a letter and its text.  R the result, P a
+ * progress message, E an error (code, space, message), O an operation,
+ * L a level digit and a log line. */
+static void
+on_msg(void *ctx, int seq, const char *msg, size_t len)
+{
+	struct call *c = call_find(seq);
+
+	(void)ctx;
+	if (!c || len < 1)
+		return;
+	switch (msg[0]) {
+	case 'R':
+		if (!c->cancelled && !c->answered)
+			respond(c->id, msg + 1, len - 1);
+		c->answered = 1;
+		break;
+	case 'E':
+		if (!c->cancelled && !c->answered)
+			respond_err(c->id, atoi(msg + 1), strchr(msg, ' ') ?
+			    strchr(msg, ' ') + 1 : "failed");
+		c->answered = 1;
+		break;
+	case 'P':
+		progress(c, msg + 1);
+		break;
+	case 'O':
+		buf_puts(&c->ops, msg + 1);
+		buf_addc(&c->ops, ' ');
+		break;
+	case 'L':
+		if (len >= 2 && !c->cancelled)
+			log_note(msg[1] - '0', msg + 2);
+		break;
+	}
+}
+
+static void
+on_end(void *ctx, int seq, int status)
+{
+	struct call *c = call_find(seq);
+	char *m;
+
+	(void)ctx;
+	if (!c)
+		return;
+	if (!c->answered && !c->cancelled) {
+		m = status < 0 ? xasprintf("%s", geterr()) :
+		    xasprintf("the call ended without an answer (status %d)",
+		    status);
+		respond_err(c->id, MCP_EINTERNAL, m);
+		free(m);
+	}
+	call_drop(c);
+}
+
+static struct call *cur;        /* in a job: its call */
+
+static int
+job_main(void *arg)
+{
+	struct call *c = arg;
+
+	if (c->cancelled)
+		return 0;
+	cur = c;
+	return c->fn(&c->r) < 0;
+}
+
+int
+mcp_job(struct mcp_req *r, int (*fn)(struct mcp_req *))
+{
+	struct call *c = (struct call *)r;
+
+	c->fn = fn;
+	c->seq = ++M.seq;
+	c->beat = c->t0 = now_ms();
+	c->next = M.calls;
+	M.calls = c;
+	jobs_add(M.js, c->seq, job_main, c);
+	return MCP_ASYNC;
+}
+
+static int
+send_msg(int type, const char *p, size_t n)
+{
+	struct buf b = {0};
+	int rc;
+
+	if (!job_child())
+		return 0;
+	buf_addc(&b, type);
+	buf_add(&b, p, n);
+	rc = job_send(b.p, b.len);
+	buf_free(&b);
+	return rc;
+}
+
+int
+mcp_answer(struct mcp_req *r, const struct buf *res)
+{
+	(void)r;
+	return send_msg('R', res->p ? res->p : "{}", res->p ? res->len : 2);
+}
+
+int
+mcp_fail(struct mcp_req *r, int code, const char *msg)
+{
+	char *m = xasprintf("%d %s", code, msg);
+	int rc;
+
+	(void)r;
+	rc = send_msg('E', m, strlen(m));
+	free(m);
+	return rc;
+}
+
+void
+mcp_progress(struct mcp_req *r, const char *msg)
+{
+	(void)r;
+	send_msg('P', msg, strlen(msg));
+}
+
+void
+mcp_started(struct mcp_req *r, const char *op)
+{
+	(void)r;
+	send_msg('O', op, strlen(op));
+}
+
+void
+mcp_log(int level, const char *text)
+{
+	char *m;
+
+	if (!job_child()) {
+		log_note(level, text);
+		return;
+	}
+	m = xasprintf("%c%s", '0' + (level < 0 ? 0 : level > 4 ? 4 : level),
+	    text);
+	send_msg('L', m, strlen(m));
+	free(m);
+}
+
+/* ---- the methods this layer answers itself ---- */
+
+static int
+initialize(struct call *c, struct buf *res)
+{
+	const struct mcp_server *s = M.s;
+	const char *v = versions[0];
+	struct jw w;
+	int t, i;
+
+	if (M.inited) {
+		seterr("Invalid Request: initialize was already done");
+		return MCP_EINVALID;
+	}
+	t = c->r.params < 0 ? -1 : json_get(&c->j, c->r.params,
+	    "protocolVersion");
+	if (t < 0 || c->j.tok[t].type != JSON_STRING) {
+		seterr("Invalid params: protocolVersion (a string) is required");
+		return MCP_EPARAMS;
+	}
+	for (i = 0; versions[i]; i++)
+		if (json_streq(&c->j, t, versions[i]))
+			v = versions[i];
+	jw_init(&w, res, 0);
+	jw_obj(&w);
+	jw_key(&w, "protocolVersion");
+	jw_str(&w, v);
+	jw_key(&w, "capabilities");
+	jw_obj(&w);
+	jw_obj_end(&w);
+	/* the capabilities object is the caller's text: put it in the {} */
+	res->len--;
+	buf_puts(res, s->capabilities + 1);
+	jw_key(&w, "serverInfo");
+	jw_obj(&w);
+	jw_key(&w, "name");
+	jw_str(&w, s->name);
+	jw_key(&w, "title");
+	jw_str(&w, s->title);
+	jw_key(&w, "version");
+	jw_str(&w, s->version);
+	jw_obj_end(&w);
+	jw_key(&w, "instructions");
+	jw_str(&w, s->instructions);
+	jw_obj_end(&w);
+	M.inited = 1;
+	return 0;
+}
+
+static int
+set_level(struct call *c, struct buf *res)
+{
+	static const char *const names[] = {
+		"debug", "info", "notice", "warning", "error", "critical",
+		"alert", "emergency"
+	};
+	static const int map[] = {
+		LOG_DEBUG, LOG_INFO, LOG_INFO, LOG_WARNING, LOG_ERROR,
+		LOG_CRITICAL, LOG_CRITICAL, LOG_CRITICAL
+	};
+	int t = c->r.params < 0 ? -1 : json_get(&c->j, c->r.params, "level");
+	size_t i;
+
+	for (i = 0; t >= 0 && i < LEN(names); i++)
+		if (json_streq(&c->j, t, names[i])) {
+			M.level = map[i];
+			buf_puts(res, "{}");
+			return 0;
+		}
+	seterr("Invalid params: level must be one of debug, info, notice, warning, error, critical, alert, emergency");
+	return MCP_EPARAMS;
+}
+
+/* notifications/cancelled: stop the call, never answer it. */
+static void
+cancel(const struct json *j, int params)
+{
+	int t = params < 0 ? -1 : json_get(j, params, "requestId");
+	struct call *c;
+	char *id;
+
+	if (t < 0)
+		return;
+	id = canon(j, t);
+	for (c = M.calls; c; c = c->next)
+		if (!c->answered && !c->cancelled && strcmp(c->id, id) == 0) {
+			c->cancelled = 1;
+			if (jobs_pid(M.js, c->seq))
+				jobs_kill(M.js, c->seq, SIGINT);
+			logmsg(LOG_DEBUG, "request %s cancelled", id);
+		}
+	free(id);
+}
+
+/* ---- one message ---- */
+
+static int
+id_in_use(const char *id)
+{
+	struct call *c;
+
+	for (c = M.calls; c; c = c->next)
+		if (!c->answered && !c->cancelled && strcmp(c->id, id) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+dispatch(struct call *c, const char *method, struct buf *res)
+{
+	const struct mcp_method *m;
+
+	if (strcmp(method, "initialize") == 0)
+		return initialize(c, res);
+	if (strcmp(method, "ping") == 0) {
+		buf_puts(res, "{}");
+		return 0;
+	}
+	if (!M.inited) {
+		seterr("Invalid Request: %s before initialize", method);
+		return MCP_EINVALID;
+	}
+	if (strcmp(method, "logging/setLevel") == 0)
+		return set_level(c, res);
+	for (m = M.s->methods; m->name; m++)
+		if (strcmp(m->name, method) == 0)
+			return m->fn(&c->r, res);
+	seterr("Method not found: %s", method);
+	return MCP_EMETHOD;
+}
+
+/* The envelope checks; a request's id into c->id.  0 to go on, or an
+ * error code with the slot set. */
+static int
+envelope(struct call *c, char **method)
+{
+	struct json *j = &c->j;
+	int t;
+
+	if (j->tok[0].type == JSON_ARRAY) {
+		seterr("Invalid Request: batches are not supported; send one message per line");
+		return MCP_EINVALID;
+	}
+	if (j->tok[0].type != JSON_OBJECT) {
+		seterr("Invalid Request: a message is a JSON object");
+		return MCP_EINVALID;
+	}
+	if ((t = json_get(j, 0, "id")) >= 0) {
+		int64_t v;
+
+		if (j->tok[t].type != JSON_STRING &&
+		    (j->tok[t].type != JSON_NUMBER || json_int64(j, t, &v) < 0)) {
+			seterr("Invalid Request: id must be a string or an integer");
+			return MCP_EINVALID;
+		}
+		c->id = canon(j, t);
+	}
+	t = json_get(j, 0, "jsonrpc");
+	if (t < 0 || !json_streq(j, t, "2.0")) {
+		seterr("Invalid Request: \"jsonrpc\": \"2.0\" is required");
+		return MCP_EINVALID;
+	}
+	t = json_get(j, 0, "method");
+	if (t < 0) {
+		if (c->id && (json_get(j, 0, "result") >= 0 ||
+		    json_get(j, 0, "error") >= 0))
+			return 1;       /* a response: we send no requests */
+		seterr("Invalid Request: no method");
+		return MCP_EINVALID;
+	}
+	if (!(*method = json_strdup(j, t)) || !**method) {
+		seterr("Invalid Request: method must be a non-empty string");
+		return MCP_EINVALID;
+	}
+	c->r.params = json_get(j, 0, "params");
+	if (c->r.params >= 0 && j->tok[c->r.params].type != JSON_OBJECT) {
+		seterr("Invalid params: params must be an object");
+		return MCP_EPARAMS;
+	}
+	return 0;
+}
+
+static void
+on_line(const char *p, size_t n)
+{
+	struct call *c;
+	struct buf res = {0};
+	char *method = NULL;
+	int rc, t;
+
+	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	while (n && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	if (!n)
+		return;
+	c = xcalloc(1, sizeof *c);
+	c->line = xmalloc(n + 1);
+	memcpy(c->line, p, n);
+	c->line[n] = '\0';
+	c->r.j = &c->j;
+	c->r.params = -1;
+	clearerr_slot();
+	rc = json_parse(&c->j, c->line, n, NULL, 0);
+	if (rc < 0) {
+		respond_err(NULL, MCP_EPARSE, json_strerror(&c->j));
+		call_free(c);
+		return;
+	}
+	if (rc > TOK_MAX) {
+		respond_err(NULL, MCP_EINVALID, "Invalid Request: too many JSON values in one message");
+		call_free(c);
+		return;
+	}
+	json_parse_alloc(&c->j, c->line, n);
+	if ((rc = envelope(c, &method)) != 0) {
+		if (rc < 0 && (c->id || rc != MCP_EPARAMS))
+			respond_err(c->id, rc, geterr());
+		goto done;
+	}
+	if (!c->id) {           /* a notification: never answered */
+		if (strcmp(method, "notifications/cancelled") == 0)
+			cancel(&c->j, c->r.params);
+		goto done;
+	}
+	if (id_in_use(c->id)) {
+		seterr("Invalid Request: id %s is already in use by a request in flight",
+		    c->id);
+		respond_err(c->id, MCP_EINVALID, geterr());
+		goto done;
+	}
+	if (c->r.params >= 0 && (t = json_path(&c->j, c->r.params, "_meta",
+	    "progressToken", (char *)NULL)) >= 0 &&
+	    (c->j.tok[t].type == JSON_STRING || c->j.tok[t].type == JSON_NUMBER))
+		c->token = canon(&c->j, t);
+	rc = dispatch(c, method, &res);
+	if (rc == MCP_ASYNC) {
+		free(method);
+		buf_free(&res);
+		return;         /* the call is in M.calls now */
+	}
+	if (rc == 0)
+		respond(c->id, res.p ? res.p : "{}", res.p ? res.len : 2);
+	else
+		respond_err(c->id, rc, geterr());
+done:
+	free(method);
+	buf_free(&res);
+	call_free(c);
+}
+
+/* Cut what was read into lines. */
+static void
+feed(const char *p, size_t n)
+{
+	const char *nl;
+	size_t len;
+
+	while (n) {
+		nl = memchr(p, '\n', n);
+		len = nl ? (size_t)(nl - p) : n;
+		if (!M.skipping && M.in.len + len > LINE_MAX_) {
+			M.skipping = 1;
+			buf_free(&M.in);
+		}
+		if (M.skipping) {
+			if (!nl)
+				return;
+			M.skipping = 0;
+			respond_err(NULL, MCP_EINVALID,
+			    "Invalid Request: message longer than 8 MiB refused");
+		} else if (!nl) {
+			buf_add(&M.in, p, n);
+			return;
+		} else if (M.in.len) {
+			buf_add(&M.in, p, len);
+			on_line(M.in.p, M.in.len);
+			if (M.in.cap > CHUNK)
+				buf_free(&M.in);
+			else
+				buf_reset(&M.in);
+		} else {
+			on_line(p, len);
+		}
+		p = nl + 1;
+		n -= len + 1;
+	}
+}
+
+/* ---- the loop ---- */
+
+static int
+beat(void)
+{
+	struct call *c;
+	int64_t now = now_ms();
+	int any = 0;
+
+	for (c = M.calls; c; c = c->next) {
+		if (!c->token || c->cancelled || c->answered ||
+		    !jobs_pid(M.js, c->seq))
+			continue;
+		any = 1;
+		if (now - c->beat >= BEAT_MS) {
+			char msg[64];
+
+			snprintf(msg, sizeof msg, "working (%lld s)",
+			    (long long)(now - c->t0) / 1000);
+			progress(c, msg);
+		}
+	}
+	return any;
+}
+
+/* stdin ended: name what keeps running on the server, leave it be. */
+static void
+left_running(void)
+{
+	struct buf b = {0};
+	struct call *c;
+	int n = 0;
+
+	for (c = M.calls; c; c = c->next) {
+		if (c->answered || !c->ops.len)
+			continue;
+		buf_add(&b, c->ops.p, c->ops.len);
+		n++;
+	}
+	if (b.len) {
+		b.p[--b.len] = '\0';
+		fprintf(stderr, "%s mcp: input closed; operation%s still running on the server: %s\n",
+		    argv0, strchr(b.p, ' ') ? "s" : "", b.p);
+	}
+	(void)n;
+	buf_free(&b);
+}
+
+int
+mcp_serve(const struct mcp_server *s)
+{
+	static char chunk[CHUNK];
+	ssize_t n;
+	int st = 0;
+
+	memset(&M, 0, sizeof M);
+	M.s = s;
+	M.level = LOG_WARNING;
+	M.js = jobs_new(jobs_concurrency(), on_msg, on_end, NULL);
+	while (!M.broken) {
+		if (jobs_step(M.js, 0, beat() ? 1000 : -1) != 1) {
+			if (interrupted)
+				break;
+			continue;
+		}
+		n = read(0, chunk, sizeof chunk);
+		if (n < 0 && errno == EINTR && !interrupted)
+			continue;
+		if (n <= 0)
+			break;
+		feed(chunk, (size_t)n);
+	}
+	if (interrupted && !M.broken) {
+		/* interrupted: the jobs cancel their operations and end (the
+		 * signal may have reached only us) */
+		jobs_drop(M.js);
+		jobs_kill(M.js, -1, SIGINT);
+		jobs_wait(M.js);
+		st = EXIT_INTR;
+	} else {
+		left_running();
+	}
+	jobs_free(M.js);
+	while (M.calls)
+		call_drop(M.calls);
+	buf_free(&M.in);
+	return st;
+}

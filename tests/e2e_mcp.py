@@ -1,0 +1,653 @@
+"""e2e_mcp.py - `contree mcp`, the MCP server (../shared/mcp.md): raw
+JSON-RPC lines through a pipe for every error case of the issue, the
+tools against the fake, concurrency and cancellation; and (b) the
+official TypeScript SDK as a client we did not write (tests/mcp_client.mjs,
+installed by `make deps` into tests/mcp-client)."""
+
+import base64
+import json
+import os
+import queue
+import shutil
+import subprocess
+import threading
+import time
+
+from harness import REPO, ok
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+
+
+class Mcp:
+    """A `contree mcp` process with pipes; messages read by a thread."""
+
+    def __init__(self, t, *args, env=None, cwd=None, glob=()):
+        t.fake  # credentials for the profile
+        argv = [t.binary(), *glob, "mcp", *args]
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE,
+                                  env=t.env(env), cwd=cwd or t.home)
+        self.q = queue.Queue()
+        self.notes = []
+        self.stray = []
+        self.err = b""
+        self.next_id = 100
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read_err, daemon=True).start()
+
+    def _read(self):
+        for line in self.p.stdout:
+            self.q.put(line)
+        self.q.put(None)
+
+    def _read_err(self):
+        self.err = self.p.stderr.read()
+
+    def send(self, msg):
+        raw = msg if isinstance(msg, (bytes, str)) else json.dumps(msg)
+        if isinstance(raw, str):
+            raw = raw.encode()
+        self.p.stdin.write(raw + b"\n")
+        self.p.stdin.flush()
+
+    def recv(self, timeout=20):
+        """The next message; each line must be one whole JSON object."""
+        try:
+            line = self.q.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError("no message from contree mcp in %ss" % timeout)
+        if line is None:
+            return None
+        assert line.endswith(b"\n"), line
+        m = json.loads(line)
+        assert m.get("jsonrpc") == "2.0", m
+        return m
+
+    def answer(self, id, timeout=30):
+        """The response to id; notifications on the way are kept."""
+        for m in self.stray:
+            if m["id"] == id:
+                self.stray.remove(m)
+                return m
+        end = time.time() + timeout
+        while True:
+            m = self.recv(max(0.1, end - time.time()))
+            assert m is not None, "contree mcp ended: %r" % self.err
+            if "id" in m and "method" not in m:
+                if m["id"] == id:
+                    return m
+                self.stray.append(m)
+            else:
+                self.notes.append(m)
+
+    def request(self, method, params=None, timeout=30):
+        self.next_id += 1
+        msg = {"jsonrpc": "2.0", "id": self.next_id, "method": method}
+        if params is not None:
+            msg["params"] = params
+        self.send(msg)
+        return self.answer(self.next_id, timeout)
+
+    def init(self, version="2025-06-18"):
+        r = self.request("initialize", {"protocolVersion": version,
+                                        "capabilities": {},
+                                        "clientInfo": {"name": "e2e",
+                                                       "version": "1"}})
+        self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
+        return r
+
+    def call(self, name, args=None, timeout=60):
+        r = self.request("tools/call", {"name": name, "arguments": args or {}},
+                         timeout)
+        assert "result" in r, r
+        return r["result"]
+
+    def close(self, timeout=10):
+        self.p.stdin.close()
+        self.p.wait(timeout)
+        return self.p.returncode
+
+
+def good(res):
+    """A successful tool result: structuredContent and the same JSON as
+    text; returns structuredContent."""
+    assert not res.get("isError"), res
+    sc = res["structuredContent"]
+    assert json.loads(res["content"][0]["text"]) == sc, res
+    return sc
+
+
+def bad(res, text):
+    assert res.get("isError") is True, res
+    msg = res["content"][0]["text"]
+    assert text in msg, (text, msg)
+    assert "structuredContent" not in res
+    return msg
+
+
+def rss_kb(pid, key="VmHWM"):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+# ---- the protocol ----------------------------------------------------------
+
+def test_initialize_negotiates_versions(t):
+    for v in VERSIONS + ("1999-01-01",):
+        m = Mcp(t)
+        r = m.init(v)["result"]
+        assert r["protocolVersion"] == (v if v in VERSIONS else "2025-11-25"), r
+        assert r["serverInfo"]["name"] == "contree"
+        assert set(r["capabilities"]) >= {"tools", "resources", "prompts",
+                                          "logging"}
+        assert "list_images" in r["instructions"]
+        assert m.request("ping")["result"] == {}
+        assert m.close() == 0
+
+
+def test_error_codes(t):
+    m = Mcp(t)
+    # before initialize: ping works, anything else is refused
+    assert m.request("ping")["result"] == {}
+    e = m.request("tools/list")["error"]
+    assert e["code"] == -32600 and "initialize" in e["message"], e
+    m.init()
+    e = m.request("initialize", {"protocolVersion": "2025-06-18"})["error"]
+    assert e["code"] == -32600, e
+    m.send("{not json")
+    r = m.recv()
+    assert r["id"] is None and r["error"]["code"] == -32700, r
+    m.send('{"jsonrpc":"1.0","id":7,"method":"ping"}')
+    r = m.recv()
+    assert r["id"] == 7 and r["error"]["code"] == -32600, r
+    m.send('[1,2]')
+    assert m.recv()["error"]["code"] == -32600
+    m.send('{"jsonrpc":"2.0","id":[1],"method":"ping"}')
+    assert m.recv()["error"]["code"] == -32600
+    assert m.request("no/such")["error"]["code"] == -32601
+    e = m.request("tools/call", {"name": "nope", "arguments": {}})["error"]
+    assert e["code"] == -32602 and "nope" in e["message"], e
+    e = m.request("logging/setLevel", {"level": "loud"})["error"]
+    assert e["code"] == -32602
+    assert m.request("logging/setLevel", {"level": "debug"})["result"] == {}
+    # a string id and notifications (never answered)
+    m.send('{"jsonrpc":"2.0","method":"notifications/whatever"}')
+    m.send('{"jsonrpc":"2.0","id":"s-1","method":"ping"}')
+    assert m.recv() == {"jsonrpc": "2.0", "id": "s-1", "result": {}}
+    assert m.close() == 0
+    assert m.err == b"", m.err
+
+
+def test_bad_arguments_name_the_argument(t):
+    m = Mcp(t)
+    m.init()
+    bad(m.call("run", {"image": "tag:alpine:3.19"}), "'command'")
+    bad(m.call("run", {"command": "true", "image": "tag:alpine:3.19",
+                       "timeout": "soon"}), "'timeout' must be an integer")
+    bad(m.call("run", {"command": "true", "image": "x", "bogus": 1}),
+        "'bogus'")
+    bad(m.call("run", {"command": "true", "image": "x", "env": {"A": 1}}),
+        "'env'")
+    bad(m.call("wait_operations", {"operation_ids": ["x"], "mode": "some"}),
+        "'mode'")
+    bad(m.call("get_operation", {"operation_id": "nope"}), "operation_id")
+    r = m.request("tools/call", {"name": "run", "arguments": [1]})
+    bad(r["result"], "arguments must be an object")
+    assert m.close() == 0
+
+
+def test_long_line_refused_without_memory(t):
+    m = Mcp(t)
+    m.init()
+    base = rss_kb(m.p.pid, "VmRSS")
+    chunk = b"x" * (1 << 20)
+    m.p.stdin.write(b'{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"')
+    for _ in range(100):
+        m.p.stdin.write(chunk)
+    m.p.stdin.write(b'"}}\n')
+    m.p.stdin.flush()
+    r = m.recv(60)
+    assert r["id"] is None and r["error"]["code"] == -32600, r
+    assert "longer" in r["error"]["message"]
+    peak = rss_kb(m.p.pid)
+    assert peak < base + 20 * 1024, (base, peak)    # 8 MiB kept at most
+    assert m.request("ping")["result"] == {}       # and it goes on
+    assert m.close() == 0
+
+
+def test_duplicate_id_in_flight(t):
+    t.fake.config(delay=1.5)
+    m = Mcp(t)
+    m.init()
+    run = {"jsonrpc": "2.0", "id": 9, "method": "tools/call",
+           "params": {"name": "run", "arguments": {
+               "command": "echo one", "image": "tag:alpine:3.19"}}}
+    m.send(run)
+    m.send(run)
+    r = m.recv()
+    assert r["id"] == 9 and r["error"]["code"] == -32600, r
+    assert "already in use" in r["error"]["message"]
+    r = m.answer(9)
+    assert good(r["result"])["stdout"] == "one\n", r
+    assert m.close() == 0
+
+
+# ---- tools ---------------------------------------------------------------------
+
+def test_tools_list_schemas(t):
+    m = Mcp(t)
+    m.init()
+    tools = {x["name"]: x for x in m.request("tools/list")["result"]["tools"]}
+    want = {"run", "list_images", "get_image", "import_image", "set_tag",
+            "upload", "download", "rsync", "list_files", "read_file",
+            "whoami", "list_operations", "get_operation", "wait_operations",
+            "cancel_operation", "registry_token_obtain", "registry_auth",
+            "get_guide", "grep", "explore", "diff"}
+    assert want <= set(tools), want - set(tools)
+    for x in tools.values():
+        assert x["inputSchema"]["type"] == "object"
+        assert x["outputSchema"]["type"] == "object"
+        ann = x["annotations"]
+        assert isinstance(ann["readOnlyHint"], bool)
+    assert tools["list_files"]["annotations"]["readOnlyHint"] is True
+    assert tools["run"]["annotations"]["readOnlyHint"] is False
+    p = tools["run"]["inputSchema"]["properties"]
+    assert p["timeout"]["default"] == 30 and p["shell"]["default"] is True
+    assert p["cwd"]["default"] == "/root"
+    assert p["truncate_output_at"]["default"] == 8000
+    assert tools["run"]["inputSchema"]["required"] == ["command", "image"]
+    assert m.close() == 0
+
+
+def test_run_and_session_log(t):
+    m = Mcp(t)
+    m.init()
+    r = good(m.call("run", {"command": "echo hi; echo err >&2; exit 3",
+                            "image": "tag:alpine:3.19"}))
+    assert r["status"] == "SUCCESS" and r["exit_code"] == 3, r
+    assert r["stdout"] == "hi\n" and r["stderr"] == "err\n", r
+    assert r["timed_out"] is False
+    img = t.fake.image_uuid("alpine:3.19")
+    assert r["image_uuid"] == img
+    r2 = good(m.call("run", {"command": "echo data > /root/f",
+                             "image": img, "disposable": False}))
+    new = r2["result_image_uuid"]
+    assert new and new != img, r2
+    r3 = good(m.call("run", {"command": "cat /root/f", "image": new}))
+    assert r3["stdout"] == "data\n", r3
+    # the agent's work is in the session log
+    show = ok(t.run("-S", "mcp", "-f", "json", "session", "show")).stdout
+    assert new in show and r2["uuid"] in show, show
+    # env and stdin reach the command; shell=false splits the command
+    r4 = good(m.call("run", {"command": "cat", "stdin": "piped\n",
+                             "image": img, "shell": False}))
+    assert r4["stdout"] == "piped\n", r4
+    r5 = good(m.call("run", {"command": "echo $X", "image": img,
+                             "env": {"X": "val"}}))
+    assert r5["stdout"] == "val\n", r5
+    # the lineage resource reads the session log
+    rr = m.request("resources/read",
+                   {"uri": "contree://image/%s/lineage" % new})["result"]
+    lin = json.loads(rr["contents"][0]["text"])
+    assert lin["known"] and lin["parent"] == img and lin["root"] == img, lin
+    assert m.close() == 0
+
+
+def test_explore_and_diff(t):
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t)
+    m.init()
+    r = good(m.call("explore", {"image": "tag:alpine:3.19", "commands": [
+        "echo a > /root/a", "echo b > /root/b; exit 2"]}))["results"]
+    assert [x["command"] for x in r] == ["echo a > /root/a",
+                                        "echo b > /root/b; exit 2"]
+    assert [x["exit_code"] for x in r] == [0, 2], r
+    assert all(x["status"] == "SUCCESS" and x["result_image_uuid"]
+               for x in r), r
+    assert [x["branch"] for x in r] == ["explore-1", "explore-2"], r
+    branches = ok(t.run("-S", "mcp", "-f", "json", "session", "branch")).stdout
+    assert "explore-1" in branches and "explore-2" in branches, branches
+    d = good(m.call("diff", {"from": img, "to": r[0]["result_image_uuid"],
+                             "patch": True}))
+    paths = {c["path"]: c for c in d["changes"]}
+    assert paths["/root/a"]["what"] == "A" and d["count"] == len(d["changes"])
+    assert d["truncated"] is False
+    d = good(m.call("diff", {"from": r[0]["result_image_uuid"],
+                             "to": r[1]["result_image_uuid"],
+                             "max_changes": 1}))
+    assert len(d["changes"]) == 1 and d["truncated"] is True, d
+    bad(m.call("diff", {"from": img, "to": "tag:nope"}), "nope")
+    assert m.close() == 0
+
+
+def test_run_failures_are_results(t):
+    m = Mcp(t)
+    m.init()
+    bad(m.call("run", {"command": "true", "image": "tag:no-such"}), "no-such")
+    r = good(m.call("run", {"command": "sleep 5", "image": "tag:alpine:3.19",
+                            "timeout": 1}))
+    assert r["timed_out"] is True, r
+    t.fake.config(fail_ops=1)
+    r = good(m.call("run", {"command": "true", "image": "tag:alpine:3.19"}))
+    assert r["status"] == "FAILED", r
+    assert m.close() == 0
+
+
+def test_images_files_ops(t):
+    m = Mcp(t)
+    m.init()
+    imgs = good(m.call("list_images", {"tag_prefix": "alp"}))["images"]
+    assert [i["tag"] for i in imgs] == ["alpine:3.19"], imgs
+    img = imgs[0]["uuid"]
+    assert good(m.call("get_image", {"image": "tag:alpine:3.19"}))["uuid"] == img
+    ls = good(m.call("list_files", {"image": img, "path": "/etc"}))
+    names = {f["name"]: f for f in ls["files"]}
+    assert ls["count"] == len(ls["files"]) and "alpine-release" in names, ls
+    assert names["alpine-release"]["type"] == "file"
+    assert names["alpine-release"]["path"] == "/etc/alpine-release"
+    rf = good(m.call("read_file", {"image": img, "path": "/etc/alpine-release"}))
+    assert rf == {"path": "/etc/alpine-release", "content": "3.19.1\n",
+                  "encoding": "utf-8", "bytes_size": 7}, rf
+    bad(m.call("read_file", {"image": img, "path": "/etc/nope"}), "no file")
+    big = t.fake.add_image({"/big": {"type": "file", "text": "a" * (2 << 20)},
+                            "/bin.dat": {"type": "file", "content_b64":
+                                         base64.b64encode(b"\0\xff").decode()}},
+                           parent=img)["uuid"]
+    bad(m.call("read_file", {"image": big, "path": "/big"}), "download")
+    rb = good(m.call("read_file", {"image": big, "path": "/bin.dat"}))
+    assert rb["encoding"] == "base64" and rb["content"] == "AP8=", rb
+    gr = good(m.call("grep", {"image": img, "pattern": "^3\\.19",
+                              "path": "/etc"}))
+    assert gr == {"matches": [{"path": "/etc/alpine-release",
+                               "line_number": 1, "line_text": "3.19.1"}],
+                  "truncated": False}, gr
+    gr = good(m.call("grep", {"image": img, "pattern": "ALPINE",
+                              "case": "insensitive", "max_total": 1}))
+    assert len(gr["matches"]) == 1 and gr["truncated"] is True, gr
+    bad(m.call("grep", {"image": img, "pattern": "x", "path": "/nope"}),
+        "404")
+    tg = good(m.call("set_tag", {"image_uuid": big, "tag": "mine/x:1"}))
+    assert tg["tag"] == "mine/x:1", tg
+    assert good(m.call("set_tag", {"image_uuid": big, "tag": None}))["tag"] is None
+    who = good(m.call("whoami"))
+    assert "permissions" in who
+    r = good(m.call("run", {"command": "true", "image": img, "wait": False}))
+    op = r["operation_id"]
+    w = good(m.call("wait_operations", {"operation_ids": [op], "timeout": 30}))
+    assert w["completed"] == [op] and w["timed_out"] is False, w
+    assert w["results"][op]["status"] == "SUCCESS"
+    g = good(m.call("get_operation", {"operation_id": op}))
+    assert g["status"] == "SUCCESS" and g["exit_code"] == 0, g
+    ops = good(m.call("list_operations", {"type": "instance"}))["operations"]
+    assert op in [o["uuid"] for o in ops]
+    t.fake.config(delay=30)
+    r = good(m.call("run", {"command": "true", "image": img, "wait": False}))
+    w = good(m.call("wait_operations", {"operation_ids": [r["operation_id"]],
+                                        "timeout": 1}))
+    assert w["timed_out"] is True and w["pending"] == [r["operation_id"]], w
+    c = good(m.call("cancel_operation", {"operation_id": r["operation_id"]}))
+    assert c == {"cancelled": True, "operation_id": r["operation_id"]}
+    assert t.fake.requests("DELETE", "/v1/operations/" + r["operation_id"])
+    assert m.close() == 0
+
+
+def test_import_and_registry_credentials(t):
+    m = Mcp(t)
+    m.init()
+    bad(m.call("import_image", {"registry_url": "docker://docker.io/library/alpine:3.20"}),
+        "registry_auth")
+    r = good(m.call("registry_auth", {"registry_url": "docker.io",
+                                      "username": "me", "token": "s3cr3t-tok"}))
+    assert r["stored"] is True and "s3cr3t" not in json.dumps(r), r
+    imp = good(m.call("import_image", {"registry_url": "alpine:3.20",
+                                       "tag": "mine/alp:1"}))
+    assert imp["status"] == "SUCCESS" and imp["result_image_uuid"], imp
+    q = t.fake.requests("POST", "/v1/images/import")[-1]["json"]
+    assert q["registry"] == {"url": "docker://docker.io/library/alpine:3.20",
+                             "credentials": {"username": "me",
+                                             "password": "s3cr3t-tok"}}, q
+    assert q["tag"] == "mine/alp:1"
+    g = good(m.call("get_operation", {"operation_id": imp["operation_id"]}))
+    assert "s3cr3t" not in json.dumps(g)
+    tok = good(m.call("registry_token_obtain",
+                      {"registry_url": "docker://ghcr.io/o/i:1"}))
+    assert tok["registry"] == "ghcr.io" and "github.com" in tok["url"], tok
+    r = good(m.call("import_image", {"registry_url": "docker://ghcr.io/o/i:1",
+                                     "wait": False,
+                                     "i_accept_that_anonymous_access_might_be_rate_limited": True}))
+    assert r["status"] == "PENDING" and r["operation_id"], r
+    assert "credentials" not in t.fake.requests("POST", "/v1/images/import")[-1]["json"]["registry"]
+    assert m.close() == 0
+    assert b"s3cr3t" not in m.err
+
+
+def test_upload_download_rsync_root(t):
+    root = os.path.join(t.tmp, "proj")
+    os.makedirs(os.path.join(root, "src", "__pycache__"))
+    with open(os.path.join(root, "src", "a.txt"), "w") as f:
+        f.write("alpha\n")
+    with open(os.path.join(root, "src", "__pycache__", "x.pyc"), "w") as f:
+        f.write("junk")
+    with open(os.path.join(t.tmp, "secret"), "w") as f:
+        f.write("outside\n")
+    os.symlink(os.path.join(t.tmp, "secret"), os.path.join(root, "src", "leak"))
+    m = Mcp(t, cwd=root)
+    m.init()
+    up = good(m.call("upload", {"content": "hello\n"}))
+    assert len(up["sha256"]) == 64 and up["size"] == 6, up
+    up2 = good(m.call("upload", {"path": "src/a.txt"}))
+    bad(m.call("upload", {"path": "../secret"}), "outside")
+    bad(m.call("upload", {"path": os.path.join(t.tmp, "secret")}), "outside")
+    bad(m.call("upload", {"path": "src/leak"}), "outside")
+    bad(m.call("upload", {"content": "x", "path": "src/a.txt"}), "exactly one")
+    img = t.fake.image_uuid("alpine:3.19")
+    r = good(m.call("run", {"command": "cat /in/u /in/a", "image": img,
+                            "files": {"/in/u": up["uuid"],
+                                      "/in/a": up2["uuid"]}}))
+    assert r["stdout"] == "hello\nalpha\n", r
+    rs = good(m.call("rsync", {"source": "src", "destination": "/app"}))
+    assert rs["files"] == 1 and rs["skipped"] and "leak" in rs["skipped"][0], rs
+    rs2 = good(m.call("rsync", {"source": "src", "destination": "/app"}))
+    assert rs2["directory_state_id"] == rs["directory_state_id"]
+    assert rs2["uploaded"] == 0
+    r = good(m.call("run", {"command": "ls -R /app; cat /app/a.txt",
+                            "image": img,
+                            "directory_state_id": rs["directory_state_id"]}))
+    assert "alpha" in r["stdout"] and "pyc" not in r["stdout"], r
+    bad(m.call("download", {"image": img, "path": "/etc/alpine-release",
+                            "destination": "nodir/rel"}), "destination")
+    os.makedirs(os.path.join(root, "out"), exist_ok=True)
+    d = good(m.call("download", {"image": img, "path": "/etc/alpine-release",
+                                 "destination": "out/rel", "executable": True}))
+    p = os.path.join(root, "out", "rel")
+    assert open(p).read() == "3.19.1\n" and os.access(p, os.X_OK), d
+    assert d["size"] == 7 and d["success"] is True
+    bad(m.call("download", {"image": img, "path": "/etc/alpine-release",
+                            "destination": "../x"}), "outside")
+    assert m.close() == 0
+
+
+def test_guide_resources_prompts(t):
+    m = Mcp(t)
+    m.init()
+    g = good(m.call("get_guide", {"section": "tagging"}))
+    assert g["section"] == "tagging" and "tag" in g["content"]
+    assert len(g["available_sections"]) == 7
+    res = m.request("resources/list")["result"]["resources"]
+    assert len(res) == 7
+    rd = m.request("resources/read", {"uri": res[0]["uri"]})["result"]
+    assert rd["contents"][0]["text"].startswith("#")
+    tm = m.request("resources/templates/list")["result"]["resourceTemplates"]
+    assert len(tm) == 5
+    e = m.request("resources/read", {"uri": "contree://nope"})["error"]
+    assert e["code"] == -32002, e
+    img = t.fake.image_uuid("alpine:3.19")
+    rd = m.request("resources/read", {
+        "uri": "contree://image/%s/read/etc/alpine-release" % img})["result"]
+    assert rd["contents"][0]["text"] == "3.19.1\n", rd
+    rd = m.request("resources/read", {
+        "uri": "contree://image/tag:alpine:3.19/ls/etc"})["result"]
+    assert "alpine-release" in rd["contents"][0]["text"]
+    e = m.request("resources/read", {
+        "uri": "contree://image/%s/read/nope" % img})["error"]
+    assert e["code"] == -32002, e
+    pr = m.request("prompts/list")["result"]["prompts"]
+    assert len(pr) == 10 and "run-python" in [p["name"] for p in pr]
+    g = m.request("prompts/get", {"name": "run-shell",
+                                  "arguments": {"command": "uname -a"}})
+    assert "uname -a" in g["result"]["messages"][0]["content"]["text"], g
+    e = m.request("prompts/get", {"name": "run-shell", "arguments": {}})
+    assert e["error"]["code"] == -32602
+    assert m.close() == 0
+
+
+# ---- concurrency, cancellation, end of input -----------------------------------
+
+def run_msg(id, cmd, img, token=None):
+    p = {"name": "run", "arguments": {"command": cmd, "image": img}}
+    if token is not None:
+        p["_meta"] = {"progressToken": token}
+    return {"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": p}
+
+
+def test_concurrent_calls_and_ping(t):
+    t.fake.config(delay=2)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t)
+    m.init()
+    start = time.time()
+    for i in range(4):
+        m.send(run_msg(i + 1, "echo %d" % i, img))
+    assert m.request("ping")["result"] == {}
+    assert time.time() - start < 1.5, "ping waited for the runs"
+    outs = sorted(good(m.answer(i + 1)["result"])["stdout"] for i in range(4))
+    assert outs == ["0\n", "1\n", "2\n", "3\n"], outs
+    assert time.time() - start < 6, "runs were not concurrent"
+    assert m.close() == 0
+
+
+def test_cancel_sends_no_answer_and_deletes(t):
+    t.fake.config(delay=20)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t)
+    m.init()
+    m.send(run_msg(1, "sleep 30", img, token="tok"))
+    for _ in range(100):
+        if t.fake.requests("POST", "/v1/instances"):
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    m.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
+            "params": {"requestId": 1, "reason": "user"}})
+    for _ in range(100):
+        if t.fake.requests("DELETE"):
+            break
+        time.sleep(0.1)
+    assert t.fake.requests("DELETE"), "the operation was not cancelled"
+    assert m.request("ping")["result"] == {}
+    time.sleep(0.5)
+    assert m.request("ping")["result"] == {}
+    assert not [x for x in m.stray if x.get("id") == 1], m.stray
+    assert m.close() == 0
+
+
+def test_progress_while_waiting(t):
+    t.fake.config(delay=7)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t)
+    m.init()
+    m.send(run_msg(5, "true", img, token="p5"))
+    r = m.answer(5, 60)
+    good(r["result"])
+    prog = [n["params"] for n in m.notes
+            if n["method"] == "notifications/progress"]
+    assert prog and all(p["progressToken"] == "p5" for p in prog), m.notes
+    vals = [p["progress"] for p in prog]
+    assert vals == sorted(set(vals)), vals
+    assert m.close() == 0
+test_progress_while_waiting.timeout = 90
+
+
+def test_stdin_closed_mid_call(t):
+    t.fake.config(delay=30)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t)
+    m.init()
+    m.send(run_msg(1, "sleep 1", img))
+    for _ in range(100):
+        if t.fake.requests("POST", "/v1/instances"):
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    start = time.time()
+    assert m.close(5) == 0
+    assert time.time() - start < 2
+    time.sleep(0.2)
+    op = t.fake.requests("POST", "/v1/instances")
+    ops = t.fake.call("GET", "/v1/operations",
+                      query={"kind": "instance"}).json
+    uuids = [o["uuid"] for o in ops]
+    assert uuids and uuids[0].encode() in m.err, (uuids, m.err)
+    assert not t.fake.requests("DELETE"), "operations must keep running"
+    assert op
+
+
+def test_sigint_cancels_running_calls(t):
+    t.fake.config(delay=30)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t)
+    m.init()
+    m.send(run_msg(1, "sleep 1", img))
+    for _ in range(100):
+        if t.fake.requests("POST", "/v1/instances"):
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)
+    m.p.send_signal(2)              # the server only, not its jobs
+    assert m.p.wait(20) == 130
+    assert t.fake.requests("DELETE"), "the run was not cancelled"
+
+
+def test_mcp_config(t):
+    out = ok(t.run("mcp", "config")).stdout
+    exe = os.path.realpath(t.binary())
+    assert "claude mcp add contree -- %s mcp" % exe in out, out
+    assert '"mcpServers"' in out and "[mcp_servers.contree]" in out
+    js = ok(t.run("mcp", "config", "--agent", "cursor")).stdout
+    assert json.loads(js)["mcpServers"]["contree"] == {"command": exe,
+                                                       "args": ["mcp"]}
+    toml = ok(t.run("mcp", "config", "--agent", "codex")).stdout
+    assert toml.startswith("[mcp_servers.contree]"), toml
+
+
+# ---- a client we did not write ---------------------------------------------------
+
+def test_official_sdk_client(t):
+    node = shutil.which("node")
+    sdk = os.path.join(TESTS, "mcp-client", "node_modules", "@modelcontextprotocol",
+                       "sdk")
+    if not node:
+        print("SKIP test_official_sdk_client: no node here (make deps "
+              "installs nodejs and npm)")
+        return
+    assert os.path.isdir(sdk), ("@modelcontextprotocol/sdk is not installed "
+                                "in tests/mcp-client: run make deps")
+    t.fake.config(delay=1)
+    root = os.path.join(t.tmp, "root")
+    os.makedirs(root)
+    with open(os.path.join(root, "f.txt"), "w") as f:
+        f.write("from the root\n")
+    env = t.env({"CONTREE_BIN": t.binary()})
+    p = subprocess.run([node, os.path.join(TESTS, "mcp_client.mjs"), root],
+                       capture_output=True, env=env, cwd=root, timeout=150)
+    assert p.returncode == 0, (p.stdout.decode()[-3000:],
+                               p.stderr.decode()[-3000:])
+    assert b"client: ok" in p.stdout, p.stdout
+    # cancel_operation and the cancelled run both reached the server
+    assert len(t.fake.requests("DELETE")) >= 2, t.fake.requests("DELETE")
+test_official_sdk_client.timeout = 180
