@@ -1364,7 +1364,8 @@ t_rsync(struct tc *c)
 	l.n = k;
 	if (files_upload(c->a, C->home, &l) < 0)
 		goto out;
-	qsort(l.f, l.n, sizeof *l.f, cmpfile);
+	if (l.n)
+		qsort(l.f, l.n, sizeof *l.f, cmpfile);
 	for (i = 0; i < l.n; i++) {
 		buf_printf(&st, "%04o %s %s\n", l.f[i].mode & 07777,
 		    l.f[i].uuid, l.f[i].dest);

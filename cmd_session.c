@@ -611,7 +611,8 @@ show_forks(const struct store_entry **all, size_t nall,
 			kv[nkv].at = (size_t)at;
 			kv[nkv++].kid = all[k];
 		}
-	qsort(kv, nkv, sizeof *kv, cmp_kid);
+	if (nkv)
+		qsort(kv, nkv, sizeof *kv, cmp_kid);
 	for (i = 0; i < nkv; i++) {
 		const char *sep = "";
 		size_t j;

@@ -628,7 +628,8 @@ split(struct xfer *x, const size_t *idx, size_t n, int w)
 		ord[k].size = x->l->f[idx[k]].st.st_size;
 		ord[k].i = idx[k];
 	}
-	qsort(ord, n, sizeof *ord, bysize);
+	if (n)
+		qsort(ord, n, sizeof *ord, bysize);
 	for (i = 0; i < w; i++) {
 		sh[i].x = x;
 		sh[i].idx = xreallocarray(NULL, n, sizeof *sh[i].idx);
@@ -806,7 +807,8 @@ distinct(struct filelist *l, const size_t *todo, size_t n, size_t *uniq,
 		o[k].sha = l->f[todo[k]].sha;
 		o[k].i = todo[k];
 	}
-	qsort(o, n, sizeof *o, bysha);
+	if (n)
+		qsort(o, n, sizeof *o, bysha);
 	for (k = 0; k < n; k++)
 		first[o[k].i] = k && strcmp(o[k].sha, o[k - 1].sha) == 0 ?
 		    first[o[k - 1].i] : o[k].i;
