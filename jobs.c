@@ -136,6 +136,8 @@ child_run(struct jobs *js, struct job *j, int wfd)
 
 	for (o = js->run; o; o = o->next)
 		close(o->fd);
+	if (childfd >= 0)       /* a job's job: its parent's pipe is not ours */
+		close(childfd);
 	childfd = wfd;
 	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
 		dup2(fd, 0);

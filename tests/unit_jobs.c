@@ -109,6 +109,48 @@ forever(void *arg)
 	return 0;
 }
 
+/* A job with its own pool: its job (a grandchild) outlives it. */
+static void
+nested_msg(void *ctx, int id, const char *msg, size_t len)
+{
+	(void)id;
+	(void)len;
+	if (strcmp(msg, "start") == 0)
+		*(int *)ctx = 1;
+}
+
+static int
+nested(void *arg)
+{
+	struct jobs *in;
+	int started = 0;
+	char m[32];
+
+	(void)arg;
+	in = jobs_new(1, nested_msg, NULL, &started);
+	jobs_add(in, 0, forever, NULL);
+	while (!started)
+		jobs_step(in, -1, 1000);
+	snprintf(m, sizeof m, "%ld", (long)jobs_pid(in, 0));
+	job_send(m, strlen(m));
+	return 7;       /* the grandchild keeps running */
+}
+
+static void
+grand_msg(void *ctx, int id, const char *msg, size_t len)
+{
+	(void)id;
+	(void)len;
+	*(long *)ctx = atol(msg);
+}
+
+static void
+grand_end(void *ctx, int id, int status)
+{
+	(void)id;
+	((long *)ctx)[1] = status;
+}
+
 int
 main(void)
 {
@@ -181,6 +223,23 @@ main(void)
 	/* nothing to wait for: returns at once */
 	T_INTEQ(jobs_step(js, -1, -1), 0);
 	jobs_free(js);
+
+	/* a job's pipe is not inherited by the jobs it starts: its end is
+	 * seen while its own job still runs */
+	{
+		long g[2] = { 0, -2 };
+		time_t t0 = time(NULL);
+
+		js = jobs_new(1, grand_msg, grand_end, g);
+		jobs_add(js, 0, nested, NULL);
+		while (jobs_pending(js) && time(NULL) - t0 < 5)
+			jobs_step(js, -1, 200);
+		T_INTEQ(g[1], 7);
+		T_OK(g[0] > 0);
+		if (g[0] > 0)
+			kill((pid_t)g[0], SIGKILL);
+		jobs_free(js);
+	}
 
 	/* CONTREE_CONCURRENCY and its bounds; job_send outside a job */
 	setenv("CONTREE_CONCURRENCY", "3", 1);
