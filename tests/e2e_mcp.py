@@ -220,6 +220,29 @@ def test_long_line_refused_without_memory(t):
     assert m.close() == 0
 
 
+def test_requests_in_flight_bounded(t):
+    # one job slot busy: what a client sends faster is held, but not
+    # without bound (64 MiB), the rest is refused at once
+    t.fake.config(delay=20)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t, env={"CONTREE_CONCURRENCY": "1"})
+    m.init()
+    m.send(run_msg(1, "sleep 30", img))
+    base = rss_kb(m.p.pid, "VmRSS")
+    pad = "x" * (1 << 20)
+    for i in range(120):
+        msg = run_msg(1000 + i, "echo %d" % i, img)
+        msg["params"]["pad"] = pad
+        m.send(msg)
+    busy = [m.answer(1000 + i) for i in range(64, 120)]
+    for r in busy:
+        assert r["error"]["code"] == -32000, r
+        assert "busy" in r["error"]["message"], r
+    peak = rss_kb(m.p.pid)
+    assert peak < base + 100 * 1024, (base, peak)
+    assert m.close() == 0
+
+
 def test_duplicate_id_in_flight(t):
     t.fake.config(delay=1.5)
     m = Mcp(t)
