@@ -198,6 +198,14 @@ def test_bad_arguments_name_the_argument(t):
     bad(m.call("get_operation", {"operation_id": "nope"}), "operation_id")
     r = m.request("tools/call", {"name": "run", "arguments": [1]})
     bad(r["result"], "arguments must be an object")
+    # a string holding U+0000 cannot be passed on: refused by name, not
+    # a job that dies without an answer
+    bad(m.call("run", {"command": "echo a\u0000b",
+                       "image": "tag:alpine:3.19"}), "'command'")
+    bad(m.call("explore", {"commands": ["true", "x\u0000"],
+                           "image": "tag:alpine:3.19"}), "'commands'")
+    bad(m.call("run", {"command": "true", "image": "tag:alpine:3.19",
+                       "env": {"A": "\u0000"}}), "'env'")
     assert m.close() == 0
 
 
