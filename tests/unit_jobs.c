@@ -1,5 +1,6 @@
 /* unit_jobs.c - the child-process pool: messages whole and in order, the
  * concurrency bound, exit statuses, signals, the queue, the extra fd. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,6 +137,13 @@ nested(void *arg)
 	return 7;       /* the grandchild keeps running */
 }
 
+static int
+to_stdout(void *arg)
+{
+	(void)arg;
+	return write(1, "leak", 4) == 4 ? 3 : 4;
+}
+
 static void
 grand_msg(void *ctx, int id, const char *msg, size_t len)
 {
@@ -241,7 +249,34 @@ main(void)
 		jobs_free(js);
 	}
 
-	/* CONTREE_CONCURRENCY and its bounds; job_send outside a job */
+	/* with stderr closed, what a job writes to stdout still never
+	 * reaches the parent's stdout */
+	{
+		int save1 = dup(1), save2 = dup(2), q[2], got;
+		char c;
+
+		T_OK(pipe(q) == 0);
+		fflush(stdout);
+		dup2(q[1], 1);
+		close(q[1]);
+		close(2);
+		memset(&s, 0, sizeof s);
+		js = jobs_new(1, onmsg, onend, &s);
+		jobs_add(js, 0, to_stdout, NULL);
+		jobs_wait(js);
+		jobs_free(js);
+		dup2(save1, 1);
+		dup2(save2, 2);
+		close(save1);
+		close(save2);
+		fcntl(q[0], F_SETFL, O_NONBLOCK);
+		got = (int)read(q[0], &c, 1);
+		close(q[0]);
+		T_INTEQ(s.ended, 1);
+		T_OK(got <= 0);         /* nothing came */
+	}
+
+		/* CONTREE_CONCURRENCY and its bounds; job_send outside a job */
 	setenv("CONTREE_CONCURRENCY", "3", 1);
 	T_INTEQ(jobs_concurrency(), 3);
 	setenv("CONTREE_CONCURRENCY", "0", 1);
