@@ -384,7 +384,12 @@ misfit(const struct json *j, int t, const struct arg *a)
 
 	switch (a->type) {
 	case 's':
-		return ty == JSON_STRING ? NULL : "a string";
+		if (ty != JSON_STRING)
+			return "a string";
+		/* U+0000 cannot be passed on (json_strdup refuses it) */
+		ok = (s = json_strdup(j, t)) != NULL;
+		free(s);
+		return ok ? NULL : "a string without U+0000";
 	case 'i':
 		return ty == JSON_NUMBER && json_int64(j, t, &v) == 0 ? NULL :
 		    "an integer";
@@ -398,10 +403,20 @@ misfit(const struct json *j, int t, const struct arg *a)
 		if (ty != (a->type == 'o' ? JSON_OBJECT : JSON_ARRAY))
 			return a->type == 'o' ? "an object of strings" :
 			    "an array of strings";
-		for (c = json_first(j, t); c >= 0; c = json_after(j, c))
-			if (j->tok[c + (a->type == 'o')].type != JSON_STRING)
+		for (c = json_first(j, t); c >= 0; c = json_after(j, c)) {
+			int e = c + (a->type == 'o');
+
+			if (j->tok[e].type != JSON_STRING ||
+			    !(s = json_strdup(j, e)))
 				return a->type == 'o' ? "an object of strings" :
 				    "an array of strings";
+			free(s);
+			if (e != c) {
+				if (!(s = json_strdup(j, c)))
+					return "an object of strings";
+				free(s);
+			}
+		}
 		return NULL;
 	case 'e':
 		s = json_strdup(j, t);

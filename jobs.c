@@ -136,13 +136,20 @@ child_run(struct jobs *js, struct job *j, int wfd)
 
 	for (o = js->run; o; o = o->next)
 		close(o->fd);
+	if (childfd >= 0)       /* a job's job: its parent's pipe is not ours */
+		close(childfd);
 	childfd = wfd;
 	if ((fd = open("/dev/null", O_RDONLY)) >= 0) {
 		dup2(fd, 0);
 		if (fd > 0)
 			close(fd);
 	}
-	dup2(2, 1);
+	/* with no stderr (2>&-) stdout goes nowhere, never to the parent's */
+	if (dup2(2, 1) < 0 && (fd = open("/dev/null", O_WRONLY)) >= 0) {
+		dup2(fd, 1);
+		if (fd > 1)
+			close(fd);
+	}
 	rc = j->fn(j->arg);
 	fflush(NULL);
 	_exit(rc & 255);

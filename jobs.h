@@ -7,8 +7,9 @@
  * parent only through messages (job_send) over its own pipe; the parent
  * gets each message whole, in order, and then the job's exit status.
  *
- * In the child: stdin is /dev/null and stdout is stderr, so nothing a
- * job prints can reach the parent's stdout (a protocol stream).  A job
+ * In the child: stdin is /dev/null and stdout is stderr (/dev/null
+ * when there is no stderr), so nothing a job prints can reach the
+ * parent's stdout (a protocol stream).  A job
  * that uses an API handle of the parent calls api_forget() on it first:
  * the inherited connection belongs to the parent.  SIGINT and friends
  * keep the parent's handlers (so `interrupted` works in the child). */

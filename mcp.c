@@ -25,6 +25,8 @@
 #define TOK_MAX 200000          /* JSON values in one message */
 #define CHUNK 65536
 #define BEAT_MS 5000            /* progress while a call runs */
+#define HELD_MAX (64u << 20)    /* bytes the calls in flight may hold */
+#define CALLS_MAX 1024          /* calls in flight */
 
 static const char *const versions[] = {
 	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL
@@ -41,6 +43,7 @@ struct call {
 	char *id;               /* the id as JSON text */
 	char *token;            /* _meta.progressToken as JSON, or NULL */
 	int seq, cancelled, answered;
+	size_t held;            /* its share of M.held */
 	long prog;
 	int64_t beat, t0;
 	struct buf ops;         /* operations started, "uuid uuid " */
@@ -53,6 +56,8 @@ static struct {
 	struct jobs *js;
 	struct call *calls;     /* answered by jobs, in flight */
 	int seq, inited, level, broken;
+	int ncalls;             /* in calls */
+	size_t held;            /* bytes their messages hold */
 	struct buf in;          /* the line so far */
 	int skipping;           /* inside a line that is too long */
 } M;
@@ -178,6 +183,8 @@ call_drop(struct call *c)
 	for (pp = &M.calls; *pp; pp = &(*pp)->next)
 		if (*pp == c) {
 			*pp = c->next;
+			M.ncalls--;
+			M.held -= c->held;
 			break;
 		}
 	call_free(c);
@@ -274,8 +281,12 @@ mcp_job(struct mcp_req *r, int (*fn)(struct mcp_req *))
 	c->fn = fn;
 	c->seq = ++M.seq;
 	c->beat = c->t0 = now_ms();
+	c->held = strlen(c->line) + 1 +
+	    (size_t)c->j.ntok * sizeof *c->j.tok;
 	c->next = M.calls;
 	M.calls = c;
+	M.ncalls++;
+	M.held += c->held;
 	jobs_add(M.js, c->seq, job_main, c);
 	return MCP_ASYNC;
 }
@@ -572,6 +583,15 @@ on_line(const char *p, size_t n)
 		seterr("Invalid Request: id %s is already in use by a request in flight",
 		    c->id);
 		respond_err(c->id, MCP_EINVALID, geterr());
+		goto done;
+	}
+	/* a client sending faster than the jobs answer must not make us
+	 * hold its requests without bound */
+	if (M.ncalls >= CALLS_MAX ||
+	    M.held + n + (size_t)c->j.ntok * sizeof *c->j.tok > HELD_MAX) {
+		seterr("Server busy: %d requests in flight; send more when they are answered",
+		    M.ncalls);
+		respond_err(c->id, MCP_EBUSY, geterr());
 		goto done;
 	}
 	if (c->r.params >= 0 && (t = json_path(&c->j, c->r.params, "_meta",

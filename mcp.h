@@ -18,7 +18,8 @@ struct json;
 /* JSON-RPC and MCP error codes. */
 enum {
 	MCP_EPARSE = -32700, MCP_EINVALID = -32600, MCP_EMETHOD = -32601,
-	MCP_EPARAMS = -32602, MCP_EINTERNAL = -32603, MCP_ENORESOURCE = -32002
+	MCP_EPARAMS = -32602, MCP_EINTERNAL = -32603, MCP_ENORESOURCE = -32002,
+	MCP_EBUSY = -32000
 };
 /* A handler's return when it started a job (mcp_job). */
 #define MCP_ASYNC 1

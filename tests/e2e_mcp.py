@@ -198,6 +198,14 @@ def test_bad_arguments_name_the_argument(t):
     bad(m.call("get_operation", {"operation_id": "nope"}), "operation_id")
     r = m.request("tools/call", {"name": "run", "arguments": [1]})
     bad(r["result"], "arguments must be an object")
+    # a string holding U+0000 cannot be passed on: refused by name, not
+    # a job that dies without an answer
+    bad(m.call("run", {"command": "echo a\u0000b",
+                       "image": "tag:alpine:3.19"}), "'command'")
+    bad(m.call("explore", {"commands": ["true", "x\u0000"],
+                           "image": "tag:alpine:3.19"}), "'commands'")
+    bad(m.call("run", {"command": "true", "image": "tag:alpine:3.19",
+                       "env": {"A": "\u0000"}}), "'env'")
     assert m.close() == 0
 
 
@@ -217,6 +225,29 @@ def test_long_line_refused_without_memory(t):
     peak = rss_kb(m.p.pid)
     assert peak < base + 20 * 1024, (base, peak)    # 8 MiB kept at most
     assert m.request("ping")["result"] == {}       # and it goes on
+    assert m.close() == 0
+
+
+def test_requests_in_flight_bounded(t):
+    # one job slot busy: what a client sends faster is held, but not
+    # without bound (64 MiB), the rest is refused at once
+    t.fake.config(delay=20)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t, env={"CONTREE_CONCURRENCY": "1"})
+    m.init()
+    m.send(run_msg(1, "sleep 30", img))
+    base = rss_kb(m.p.pid, "VmRSS")
+    pad = "x" * (1 << 20)
+    for i in range(120):
+        msg = run_msg(1000 + i, "echo %d" % i, img)
+        msg["params"]["pad"] = pad
+        m.send(msg)
+    busy = [m.answer(1000 + i) for i in range(64, 120)]
+    for r in busy:
+        assert r["error"]["code"] == -32000, r
+        assert "busy" in r["error"]["message"], r
+    peak = rss_kb(m.p.pid)
+    assert peak < base + 100 * 1024, (base, peak)
     assert m.close() == 0
 
 

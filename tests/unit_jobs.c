@@ -1,5 +1,6 @@
 /* unit_jobs.c - the child-process pool: messages whole and in order, the
  * concurrency bound, exit statuses, signals, the queue, the extra fd. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,55 @@ forever(void *arg)
 	return 0;
 }
 
+/* A job with its own pool: its job (a grandchild) outlives it. */
+static void
+nested_msg(void *ctx, int id, const char *msg, size_t len)
+{
+	(void)id;
+	(void)len;
+	if (strcmp(msg, "start") == 0)
+		*(int *)ctx = 1;
+}
+
+static int
+nested(void *arg)
+{
+	struct jobs *in;
+	int started = 0;
+	char m[32];
+
+	(void)arg;
+	in = jobs_new(1, nested_msg, NULL, &started);
+	jobs_add(in, 0, forever, NULL);
+	while (!started)
+		jobs_step(in, -1, 1000);
+	snprintf(m, sizeof m, "%ld", (long)jobs_pid(in, 0));
+	job_send(m, strlen(m));
+	return 7;       /* the grandchild keeps running */
+}
+
+static int
+to_stdout(void *arg)
+{
+	(void)arg;
+	return write(1, "leak", 4) == 4 ? 3 : 4;
+}
+
+static void
+grand_msg(void *ctx, int id, const char *msg, size_t len)
+{
+	(void)id;
+	(void)len;
+	*(long *)ctx = atol(msg);
+}
+
+static void
+grand_end(void *ctx, int id, int status)
+{
+	(void)id;
+	((long *)ctx)[1] = status;
+}
+
 int
 main(void)
 {
@@ -182,7 +232,51 @@ main(void)
 	T_INTEQ(jobs_step(js, -1, -1), 0);
 	jobs_free(js);
 
-	/* CONTREE_CONCURRENCY and its bounds; job_send outside a job */
+	/* a job's pipe is not inherited by the jobs it starts: its end is
+	 * seen while its own job still runs */
+	{
+		long g[2] = { 0, -2 };
+		time_t t0 = time(NULL);
+
+		js = jobs_new(1, grand_msg, grand_end, g);
+		jobs_add(js, 0, nested, NULL);
+		while (jobs_pending(js) && time(NULL) - t0 < 5)
+			jobs_step(js, -1, 200);
+		T_INTEQ(g[1], 7);
+		T_OK(g[0] > 0);
+		if (g[0] > 0)
+			kill((pid_t)g[0], SIGKILL);
+		jobs_free(js);
+	}
+
+	/* with stderr closed, what a job writes to stdout still never
+	 * reaches the parent's stdout */
+	{
+		int save1 = dup(1), save2 = dup(2), q[2], got;
+		char c;
+
+		T_OK(pipe(q) == 0);
+		fflush(stdout);
+		dup2(q[1], 1);
+		close(q[1]);
+		close(2);
+		memset(&s, 0, sizeof s);
+		js = jobs_new(1, onmsg, onend, &s);
+		jobs_add(js, 0, to_stdout, NULL);
+		jobs_wait(js);
+		jobs_free(js);
+		dup2(save1, 1);
+		dup2(save2, 2);
+		close(save1);
+		close(save2);
+		fcntl(q[0], F_SETFL, O_NONBLOCK);
+		got = (int)read(q[0], &c, 1);
+		close(q[0]);
+		T_INTEQ(s.ended, 1);
+		T_OK(got <= 0);         /* nothing came */
+	}
+
+		/* CONTREE_CONCURRENCY and its bounds; job_send outside a job */
 	setenv("CONTREE_CONCURRENCY", "3", 1);
 	T_INTEQ(jobs_concurrency(), 3);
 	setenv("CONTREE_CONCURRENCY", "0", 1);
