@@ -652,7 +652,7 @@ static void
 run_workers(struct xfer *x, const size_t *idx, size_t n, int w)
 {
 	struct jobs *js;
-	int i;
+	int i, nint = 0;
 
 	if (pipe(x->stop) < 0) {
 		seterr("pipe:");
@@ -674,9 +674,12 @@ run_workers(struct xfer *x, const size_t *idx, size_t n, int w)
 			x->stopped = 1;
 			jobs_drop(js);
 			close(x->stop[1]);
-			if (interrupted)
-				jobs_kill(js, -1, SIGINT);
 		}
+		/* again at every step: a worker that took the signal just
+		 * before its poll(2) sleeps until the next one; after 5 s
+		 * (uploads are idempotent) no more waiting */
+		if (interrupted)
+			jobs_kill(js, -1, ++nint > 20 ? SIGKILL : SIGINT);
 	}
 	jobs_free(js);
 	if (!x->stopped)
