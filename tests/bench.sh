@@ -73,7 +73,7 @@ row "store, 1M entries/1,000 sessions: open one, CPU" - "<5" ms
 row "store, 1M entries/1,000 sessions: open one, RSS" - "<4" MB
 row "store, 1M entries/1,000 sessions: session list" - "<20" ms
 row "store: open a session of 100,000 entries" - "<50" ms
-row "store: open a 100,000-entry profile log (today's layout)" - "<50" ms
+row "store: one 100,000-entry log, single-file engine" - "<50" ms
 row "explore, 8 commands: wall / one command" - "<1.5" x
 row "run -F 2,000 files (200 MB): client CPU" - - s
 row "mcp: start to first tools/list, CPU" - "<5" ms
@@ -169,12 +169,20 @@ echo
 if [ -x tests/bench_store ]; then
 	echo "== session log"
 	part store tests/bench_store
-	row "store: open a 100,000-entry profile log (today's layout)" \
+	row "store: one 100,000-entry log, single-file engine" \
 	    "$(grab store '.*open 100,000-entry log.*CPU median \([0-9.]*\) ms.*')" \
 	    "<50" ms
 	echo
 	echo "== session store at scale (1,000,000 entries, 1,000 sessions)"
-	tests/bench_store -p
+	part scale tests/bench_store -p
+	row "store, 1M entries/1,000 sessions: open one, CPU" "$(grab scale \
+	    '.*read one session .*CPU  *\([0-9.]*\) ms.*')" "<5" ms
+	row "store, 1M entries/1,000 sessions: open one, RSS" "$(grab scale \
+	    '.*read one session .*peak RSS  *\([0-9.]*\) MB.*')" "<4" MB
+	row "store, 1M entries/1,000 sessions: session list" "$(grab scale \
+	    '.*session list (1,000.*wall  *\([0-9.]*\) ms.*')" "<20" ms
+	row "store: open a session of 100,000 entries" "$(grab scale \
+	    '.*the 100,000-entry session .*wall  *\([0-9.]*\) ms.*')" "<50" ms
 	echo
 fi
 if [ -f tests/bench_run.sh ]; then
@@ -220,6 +228,12 @@ if [ -f tests/bench_transfer.sh ]; then
 	    "<50" ms
 	row "images -a, 2,500 images: connections" "$(grab transfer \
 	    '^contree images -a:.* \([0-9]*\) connections.*')" "=1" ""
+	row "cat of 1 GB: peak RSS" "$(grab transfer \
+	    '^cat [0-9]* MB .*peak RSS  *\([0-9.]*\) MB.*')" "<4" MB
+	row "cp of 1 GB: peak RSS" "$(grab transfer \
+	    '^cp [0-9]* MB .*peak RSS  *\([0-9.]*\) MB.*')" "<4" MB
+	row "run -F 2,000 files (200 MB): client CPU" "$(grab transfer \
+	    '^run -F .*C=8 .*client CPU  *\([0-9.]*\) s.*')" - s
 fi
 if [ -f tests/bench_diff.py ]; then
 	echo
@@ -229,7 +243,13 @@ fi
 if [ -f tests/bench_mcp.py ]; then
 	echo
 	echo "== mcp"
-	CONTREE_BIN=$bin python3 tests/bench_mcp.py
+	part mcp env CONTREE_BIN="$bin" python3 tests/bench_mcp.py
+	row "mcp: start to first tools/list, CPU" "$(grab mcp \
+	    '^start to tools.list answer.*median \([0-9.]*\) ms CPU.*')" "<5" ms
+	row "mcp: idle RSS" "$(grab mcp '^idle after.*RSS \([0-9]*\) kB,.*' |
+	    awk '$1 != "-" { printf "%.1f", $1 / 1024; next } { print }')" "<3" MB
+	row "mcp: 8 concurrent runs: wall / one run" "$(grab mcp \
+	    '^run .* wall (\([0-9.]*\)x;.*')" "<1.5" x
 fi
 if [ -f tests/bench_build.sh ]; then
 	echo
