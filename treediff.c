@@ -830,8 +830,12 @@ get(struct walk *w, const char *dir, int ha, int hb, struct ent **va,
 	if (!d) {
 		if (w->ntodo && !strcmp(w->todo[0]->dir, dir))
 			d = todo_pop(w);
-		else            /* not discovered (the start of the walk) */
+		else {          /* not discovered (the start of the walk) */
+			if (w->ntodo)
+				logmsg(LOG_DEBUG, "diff: %s listed out of turn",
+				    dir);
 			d = dl_new(w, dir, ha, hb);
+		}
 		ahead_push(w, d);
 	}
 	if (!w->js && w->max > 1 && w->unsent > INLINE_MAX) {

@@ -293,19 +293,26 @@ def drop_cache(t):
 
 
 def many_dirs(t, tag):
-    """Two images of 240 files in 37 directories (/dI/sJ/fK) and the
-    diff between them."""
-    a = t.fake.add_image({"/d%d/s%d/f%d" % (n // 40, n // 8 % 5, n % 8):
-                          f("x%d\n" % n) for n in range(240)},
-                         tag=tag + ":1")["uuid"]
+    """Two images of 240 files in 37 directories (/dI/sJ/fK), and 4
+    more whose names sort around "s2/" (walk order is path order with a
+    '/' after a directory's name), and the diff between them."""
+    files = {"/d%d/s%d/f%d" % (n // 40, n // 8 % 5, n % 8): f("x%d\n" % n)
+             for n in range(240)}
+    files.update({"/d1/s2-x/g": f("g\n"), "/d1/s2.y/h/i": f("i\n"),
+                  "/d1/s2 z/j": f("j\n")})
+    a = t.fake.add_image(files, tag=tag + ":1")["uuid"]
     t.fake.add_image({
+        "/d1/s2-x/g": f("G\n", mtime=T0 + 1),
+        "/d1/s2.y/h/i2": f("i\n"),
+        "/d1/s2 z/j": f("J\n", mtime=T0 + 1),
         "/d0/s0/f0": f("changed\n", mtime=T0 + 1),      # size
         "/d1/s2/f3": f("x59\n", mtime=T0 + 1),          # same bytes
         "/d2/s1/f1": f("y89\n", mtime=T0 + 1),          # other bytes
         "/d3/new/a/b/c": f("c\n"),
         "/d5/s0/f5": {"type": "symlink", "target": "f4", "mtime": T0},
     }, tag=tag + ":2", parent=a, delete=["/d4/s4"])
-    return ("C /d0/s0/f0\nC /d2/s1/f1\nA /d3/new/\nA /d3/new/a/\n"
+    return ("C /d0/s0/f0\nC /d1/s2 z/j\nC /d1/s2-x/g\nA /d1/s2.y/h/i2\n"
+            "C /d2/s1/f1\nA /d3/new/\nA /d3/new/a/\n"
             "A /d3/new/a/b/\nA /d3/new/a/b/c\nD /d4/s4/\n" +
             "".join("D /d4/s4/f%d\n" % k for k in range(8)) +
             "C /d5/s0/f5\n")
@@ -340,9 +347,9 @@ def test_many_directories_listed_in_parallel(t):
         assert r.stdout == want and r.stderr == "", (conc, r)
         log = listings(t)
         seen[conc] = sorted(x[:2] for x in log)
-        # each directory of each side listed once: 37 in m:1, 36 in m:2
+        # each directory of each side listed once: 41 in m:1, 40 in m:2
         # (/d4/s4 deleted) plus 3 added
-        assert len(seen[conc]) == 37 + 36 + 3 == len(set(seen[conc])), log
+        assert len(seen[conc]) == 41 + 40 + 3 == len(set(seen[conc])), log
         conns = {x[2] for x in log}
         if conc == "1":
             assert len(conns) == 1 and not overlap(log), log
