@@ -110,6 +110,8 @@ struct walk {
 	struct dl **ahead;      /* requested, not yet walked */
 	size_t nahead, aahead;
 	long unsent;            /* sides in state S_TODO */
+	struct dl dropped;      /* a worker's cur when its answer is not
+	                           wanted any more */
 };
 
 const char *
@@ -678,6 +680,8 @@ on_msg(void *ctx, int id, const char *msg, size_t len)
 	if (!d || len < sizeof hdr)
 		return;
 	k->cur = NULL;
+	if (d == &w->dropped)
+		return;
 	memcpy(hdr, msg, sizeof hdr);
 	if (hdr[0] == 2) {
 		d->st[k->side] = S_TODO;
@@ -702,8 +706,10 @@ on_end(void *ctx, int id, int status)
 	close(k->wfd);
 	close(k->rfd);
 	k->wfd = k->rfd = -1;
-	if (!k->cur)
+	if (!k->cur || k->cur == &w->dropped) {
+		k->cur = NULL;
 		return;
+	}
 	if (status < 0)
 		store(w, k->cur, k->side, -1, geterrclass(), geterr(), NULL);
 	else {
@@ -869,6 +875,12 @@ get(struct walk *w, const char *dir, int ha, int hb, struct ent **va,
 	for (s = 0; s < 2 && rc == 0; s++)
 		if (d->st[s] == S_DONE && (rc = d->rc[s]) < 0)
 			seterrc(d->cls[s], "%s", d->err[s]);
+	/* after a failure the other side may still be listed or to be */
+	for (s = 0; s < 2; s++)
+		w->unsent -= d->st[s] == S_TODO;
+	for (i = 0; i < (size_t)w->nw; i++)
+		if (w->wk[i].cur == d)
+			w->wk[i].cur = &w->dropped;
 	*va = d->v[0];
 	*na = d->n[0];
 	*vb = d->v[1];
@@ -914,8 +926,10 @@ walk_dir(struct walk *w, const char *dir, int ha, int hb)
 	int c, rc = 0;
 
 	rc = get(w, dir, ha, hb, &va, &na, &vb, &nb);
-	if (rc > 0)
+	if (rc > 0) {
 		seterr("%s: listed as a directory, but not found", dir);
+		rc = -1;
+	}
 	while (rc == 0 && (i < na || k < nb)) {
 		c = i == na ? 1 : k == nb ? -1 : strcmp(va[i].key, vb[k].key);
 		rc = pair(w, dir, c <= 0 ? &va[i] : NULL, c >= 0 ? &vb[k] : NULL);

@@ -458,3 +458,24 @@ def test_ctrl_c_stops_the_workers(t):
         for k in kids.split():
             assert not os.path.exists("/proc/" + k), k
         assert strays(t, "c:1", "c:2") == []
+
+
+def test_mcp_diff_tool_lists_in_parallel_too(t):
+    """The MCP server runs a diff inside a job: its listing workers are
+    jobs of that job."""
+    from e2e_mcp import Mcp, good
+    want = many_dirs(t, "q")
+    t.fake.fault(path="/list$", method="GET", kind="slow", delay=0.03,
+                 count=-1)
+    m = Mcp(t)
+    m.init()
+    t.fake.clear_requests()
+    d = good(m.call("diff", {"from": "tag:q:1", "to": "tag:q:2",
+                             "max_changes": 100}))
+    got = "".join("%s %s%s\n" % (c["what"], c["path"],
+                                 "/" if c["type"] == "dir" else "")
+                  for c in d["changes"])
+    assert got == want, got
+    log = listings(t)
+    assert len({x[2] for x in log}) >= 2 and overlap(log), log
+    assert m.close() == 0
