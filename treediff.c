@@ -21,14 +21,39 @@
  * listing entries are equal: a directory's mtime changes when entries
  * are added, removed or renamed, never when a file inside is rewritten
  * in place, and api.md gives no content hash for a subtree, so equal
- * directory metadata proves nothing below it.  Memory: the two listings
- * of each level being walked, plus one changed file pair for patches. */
+ * directory metadata proves nothing below it.  What is skipped: the
+ * whole tree when both sides are the same image.
+ *
+ * Parallel listings.  The walk consumes directories in path order (a
+ * directory's path with '/' appended, compared with strcmp, is exactly
+ * the order of the walk).  As each listing arrives its subdirectories
+ * become known and go into a min-heap (todo); listings are requested
+ * from it, smallest path first, by up to CONTREE_CONCURRENCY workers
+ * (jobs.h): long-lived child processes that take requests over a pipe
+ * and keep one kept-alive connection each.  At most WINDOW listings per
+ * worker are fetched ahead of the walk (the ahead list), so the
+ * directory the walk needs next is always in ahead or at the top of
+ * todo.  Workers start only when more than INLINE_MAX listings are
+ * known to be needed (and never at concurrency 1): a small diff is
+ * listed by this process alone, as before.  Cached listings are read
+ * here, never sent to a worker.  Content comparisons and patches are
+ * done here, in walk order.
+ *
+ * Memory: the two listings of each level being walked, the listings
+ * read ahead (at most WINDOW x workers directories) and the names of
+ * the subdirectories they and the walked levels hold, plus one changed
+ * file pair for patches.  Changes are handed on, never kept. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "diff.h"
+#include "jobs.h"
 #include "json.h"
 #include "treediff.h"
 #include "util.h"
@@ -42,6 +67,32 @@ struct ent {
 	struct td_ent e;        /* e.target owned */
 };
 
+#define WINDOW 4                        /* listings ahead per worker */
+#define INLINE_MAX 4                    /* listings known: no workers */
+#define SEND_MAX (32u << 20)            /* larger: listed by the parent */
+
+/* States of one side of a directory to list. */
+enum { S_NONE, S_TODO, S_SENT, S_DONE };
+
+/* A directory to list (on one side or both) and, once done, its
+ * listings. */
+struct dl {
+	char *dir, *key;        /* key: dir with '/' appended (walk order) */
+	char st[2];             /* S_* of side a, b */
+	int rc[2];              /* 0, 1 (missing), -1 (err[], cls[]) */
+	int cls[2];
+	char *err[2];
+	struct ent *v[2];
+	size_t n[2];
+};
+
+struct worker {
+	int wfd, rfd;           /* requests: our end, the worker's end */
+	struct dl *cur;         /* the listing it is at, or NULL */
+	int side, alive;
+	struct walk *w;
+};
+
 struct walk {
 	struct api *api;
 	const char *cache;
@@ -49,6 +100,18 @@ struct walk {
 	int patch;
 	td_fn fn;
 	void *ctx;
+	/* parallel listings */
+	int max;                /* CONTREE_CONCURRENCY */
+	struct jobs *js;        /* NULL: listing here */
+	struct worker *wk;      /* [max] */
+	int nw;                 /* workers added */
+	struct dl **todo;       /* min-heap by key */
+	size_t ntodo, atodo;
+	struct dl **ahead;      /* requested, not yet walked */
+	size_t nahead, aahead;
+	long unsent;            /* sides in state S_TODO */
+	struct dl dropped;      /* a worker's cur when its answer is not
+	                           wanted any more */
 };
 
 const char *
@@ -160,25 +223,32 @@ missing(struct walk *w, const struct td_side *s)
 	return k == 1 ? 1 : -1;
 }
 
-/* The listing of dir in side s, sorted.  0; 1 when dir does not exist
- * there; -1. */
+/* The raw listing of dir in side s into body.  0; 1 when dir does not
+ * exist there; -1. */
 static int
-list(struct walk *w, const struct td_side *s, const char *dir,
-    struct ent **out, size_t *n)
+list_raw(struct walk *w, const struct td_side *s, const char *dir,
+    struct buf *body)
 {
-	struct buf body = {0};
+	int st;
+
+	if (api_inspect_get(w->api, w->cache, s->image, "list", dir, 0, body,
+	    &st) < 0)
+		return st == 404 ? missing(w, s) : -1;
+	return 0;
+}
+
+/* A listing's body, parsed and sorted.  0 or -1. */
+static int
+parse_list(const struct td_side *s, const struct buf *body, struct ent **out,
+    size_t *n)
+{
 	struct json j;
 	struct ent *v;
-	int files, t, st, rc = 0;
+	int files, t, rc = 0;
 
 	*out = NULL;
 	*n = 0;
-	if (api_inspect_get(w->api, w->cache, s->image, "list", dir, 0, &body,
-	    &st) < 0) {
-		buf_free(&body);
-		return st == 404 ? missing(w, s) : -1;
-	}
-	if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0 ||
+	if (json_parse_alloc(&j, body->p ? body->p : "", body->len) < 0 ||
 	    (files = json_get(&j, 0, "files")) < 0 ||
 	    j.tok[files].type != JSON_ARRAY) {
 		seterr("malformed reply to GET /inspect/%s/list", s->image);
@@ -192,6 +262,22 @@ list(struct walk *w, const struct td_side *s, const char *dir,
 		*out = v;
 	}
 	json_free(&j);
+	return rc;
+}
+
+/* The listing of dir in side s, sorted.  0; 1 when dir does not exist
+ * there; -1. */
+static int
+list(struct walk *w, const struct td_side *s, const char *dir,
+    struct ent **out, size_t *n)
+{
+	struct buf body = {0};
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if ((rc = list_raw(w, s, dir, &body)) == 0)
+		rc = parse_list(s, &body, out, n);
 	buf_free(&body);
 	return rc;
 }
@@ -312,6 +398,499 @@ report(struct walk *w, char what, const char *path, const struct td_ent *a,
 	return rc;
 }
 
+/* ---- parallel listings (see the top of this file) ---- */
+
+static const struct td_side *
+side_of(const struct walk *w, int s)
+{
+	return s ? w->b : w->a;
+}
+
+static struct dl *
+dl_new(struct walk *w, const char *dir, int ha, int hb)
+{
+	struct dl *d = xcalloc(1, sizeof *d);
+
+	d->dir = xstrdup(dir);
+	d->key = xasprintf("%s%s", dir, strcmp(dir, "/") ? "/" : "");
+	d->st[0] = ha ? S_TODO : S_NONE;
+	d->st[1] = hb ? S_TODO : S_NONE;
+	w->unsent += (ha != 0) + (hb != 0);
+	return d;
+}
+
+static void
+dl_free(struct dl *d)
+{
+	int s;
+
+	if (!d)
+		return;
+	for (s = 0; s < 2; s++) {
+		free(d->err[s]);
+		ents_free(d->v[s], d->n[s]);
+	}
+	free(d->dir);
+	free(d->key);
+	free(d);
+}
+
+static int
+dl_less(const struct dl *x, const struct dl *y)
+{
+	return strcmp(x->key, y->key) < 0;
+}
+
+static void
+todo_push(struct walk *w, struct dl *d)
+{
+	size_t i, up;
+	struct dl *t;
+
+	if (w->ntodo == w->atodo) {
+		w->atodo = w->atodo ? 2 * w->atodo : 64;
+		w->todo = xreallocarray(w->todo, w->atodo, sizeof *w->todo);
+	}
+	w->todo[i = w->ntodo++] = d;
+	for (; i > 0 && dl_less(w->todo[i], w->todo[up = (i - 1) / 2]);
+	    i = up) {
+		t = w->todo[i];
+		w->todo[i] = w->todo[up];
+		w->todo[up] = t;
+	}
+}
+
+static struct dl *
+todo_pop(struct walk *w)
+{
+	struct dl *top = w->todo[0], *t;
+	size_t i = 0, c;
+
+	w->todo[0] = w->todo[--w->ntodo];
+	while ((c = 2 * i + 1) < w->ntodo) {
+		if (c + 1 < w->ntodo && dl_less(w->todo[c + 1], w->todo[c]))
+			c++;
+		if (!dl_less(w->todo[c], w->todo[i]))
+			break;
+		t = w->todo[i];
+		w->todo[i] = w->todo[c];
+		w->todo[c] = t;
+		i = c;
+	}
+	return top;
+}
+
+static void
+ahead_push(struct walk *w, struct dl *d)
+{
+	if (w->nahead == w->aahead) {
+		w->aahead = w->aahead ? 2 * w->aahead : 16;
+		w->ahead = xreallocarray(w->ahead, w->aahead, sizeof *w->ahead);
+	}
+	w->ahead[w->nahead++] = d;
+}
+
+/* A listing's subdirectories, to be listed in their turn. */
+static void
+discover(struct walk *w, const struct dl *d)
+{
+	const struct ent *va = d->v[0], *vb = d->v[1];
+	size_t na = d->n[0], nb = d->n[1], i = 0, k = 0, l;
+	const struct ent *e;
+	char *path;
+	int c;
+
+	while (i < na || k < nb) {
+		c = i == na ? 1 : k == nb ? -1 : strcmp(va[i].key, vb[k].key);
+		e = c <= 0 ? &va[i] : &vb[k];
+		if (e->e.type == 'd') {
+			l = strlen(e->key) - 1;
+			path = xasprintf("%s%s%.*s", d->dir,
+			    strcmp(d->dir, "/") ? "/" : "", (int)l, e->key);
+			todo_push(w, dl_new(w, path, c <= 0, c >= 0));
+			free(path);
+		}
+		i += c <= 0;
+		k += c >= 0;
+	}
+}
+
+/* Side s of d is done: rc 0 with its body, 1 (missing), or -1 with
+ * cls and msg. */
+static void
+store(struct walk *w, struct dl *d, int s, int rc, int cls, const char *msg,
+    const struct buf *body)
+{
+	if (rc == 0 && parse_list(side_of(w, s), body, &d->v[s], &d->n[s]) <
+	    0) {
+		rc = -1;
+		cls = geterrclass();
+		msg = geterr();
+	}
+	d->st[s] = S_DONE;
+	d->rc[s] = rc;
+	d->cls[s] = cls ? cls : ERR_OTHER;
+	if (rc < 0)
+		d->err[s] = xstrdup(msg ? msg : "listing failed");
+	clearerr_slot();
+	if ((d->st[0] == S_NONE || (d->st[0] == S_DONE && d->rc[0] == 0)) &&
+	    (d->st[1] == S_NONE || (d->st[1] == S_DONE && d->rc[1] == 0)))
+		discover(w, d);
+}
+
+/* List side s of d in this process. */
+static void
+list_here(struct walk *w, struct dl *d, int s)
+{
+	struct buf body = {0};
+	int rc;
+
+	if (d->st[s] == S_TODO)
+		w->unsent--;
+	rc = list_raw(w, side_of(w, s), d->dir, &body);
+	store(w, d, s, rc, geterrclass(), geterr(), &body);
+	buf_free(&body);
+}
+
+/* Side s of d from the cache: 1 (stored), 0 (not there). */
+static int
+from_cache(struct walk *w, struct dl *d, int s)
+{
+	struct buf body = {0};
+	int rc = 0;
+
+	if (w->cache && api_inspect_get(NULL, w->cache, side_of(w, s)->image,
+	    "list", d->dir, 0, &body, NULL) == 0) {
+		w->unsent--;
+		store(w, d, s, 0, 0, NULL, &body);
+		rc = 1;
+	}
+	clearerr_slot();
+	buf_free(&body);
+	return rc;
+}
+
+/* The next listing to send to a worker into *dp, *sp: 1, or 0 when
+ * there is none (or the window is full).  Cache hits are stored on
+ * the way. */
+static int
+next_req(struct walk *w, struct dl **dp, int *sp)
+{
+	size_t i;
+	int s;
+
+	for (;;) {
+		for (i = 0; i < w->nahead; i++)
+			for (s = 0; s < 2; s++)
+				if (w->ahead[i]->st[s] == S_TODO)
+					goto found;
+		if (!w->ntodo || w->nahead >= (size_t)(WINDOW * w->max))
+			return 0;
+		ahead_push(w, todo_pop(w));
+		continue;
+found:
+		if (from_cache(w, w->ahead[i], s))
+			continue;
+		*dp = w->ahead[i];
+		*sp = s;
+		return 1;
+	}
+}
+
+/* In a worker: read exactly n bytes.  1, 0 at EOF (or a signal), -1. */
+static int
+readn(int fd, void *p, size_t n)
+{
+	size_t off = 0;
+	ssize_t r;
+
+	while (off < n) {
+		r = read(fd, (char *)p + off, n - off);
+		if (r < 0 && errno == EINTR && !interrupted)
+			continue;
+		if (r <= 0)
+			return r == 0 || interrupted ? 0 : -1;
+		off += (size_t)r;
+	}
+	return 1;
+}
+
+/* A worker: requests (4-byte length, side byte, path) in, one message
+ * (rc, error class, then the body or the error) out per request, until
+ * the parent closes the pipe. */
+static int
+worker_run(void *arg)
+{
+	struct worker *me = arg, *o;
+	struct walk *w = me->w;
+	struct buf body = {0}, m = {0};
+	uint32_t len;
+	int32_t hdr[2];
+	char *req = NULL;
+	int i, rc = 0;
+
+	api_forget(w->api);     /* the parent's connection is not ours */
+	for (i = 0; i < w->nw; i++) {
+		o = &w->wk[i];
+		if (o->wfd >= 0)
+			close(o->wfd);
+		if (o != me && o->rfd >= 0)
+			close(o->rfd);
+	}
+	while (readn(me->rfd, &len, sizeof len) == 1) {
+		if (len < 2 || len > (1u << 20)) {
+			rc = 1;
+			break;
+		}
+		req = xrealloc(req, len + 1);
+		if (readn(me->rfd, req, len) != 1)
+			break;
+		req[len] = '\0';
+		buf_reset(&body);
+		hdr[0] = list_raw(w, side_of(w, req[0] == 'b'), req + 1, &body);
+		if (hdr[0] == 0 && body.len > SEND_MAX)
+			hdr[0] = 2;     /* too big for a message: parent lists */
+		hdr[1] = hdr[0] < 0 ? geterrclass() : 0;
+		buf_reset(&m);
+		buf_add(&m, hdr, sizeof hdr);
+		if (hdr[0] == 0)
+			buf_add(&m, body.p ? body.p : "", body.len);
+		else if (hdr[0] < 0)
+			buf_puts(&m, geterr());
+		clearerr_slot();
+		if (job_send(m.p, m.len) < 0)
+			break;
+	}
+	free(req);
+	buf_free(&body);
+	buf_free(&m);
+	return rc;
+}
+
+/* A worker's answer. */
+static void
+on_msg(void *ctx, int id, const char *msg, size_t len)
+{
+	struct walk *w = ctx;
+	struct worker *k = &w->wk[id];
+	struct dl *d = k->cur;
+	struct buf body = {0};
+	int32_t hdr[2];
+
+	if (!d || len < sizeof hdr)
+		return;
+	k->cur = NULL;
+	if (d == &w->dropped)
+		return;
+	memcpy(hdr, msg, sizeof hdr);
+	if (hdr[0] == 2) {
+		d->st[k->side] = S_TODO;
+		w->unsent++;
+		list_here(w, d, k->side);
+		return;
+	}
+	body.p = (char *)msg + sizeof hdr;
+	body.len = len - sizeof hdr;
+	store(w, d, k->side, hdr[0], hdr[1], body.p, &body);
+}
+
+/* A worker ended (or could not start: status -1, the slot says why). */
+static void
+on_end(void *ctx, int id, int status)
+{
+	struct walk *w = ctx;
+	struct worker *k = &w->wk[id];
+	char m[96];
+
+	k->alive = 0;
+	close(k->wfd);
+	close(k->rfd);
+	k->wfd = k->rfd = -1;
+	if (!k->cur || k->cur == &w->dropped) {
+		k->cur = NULL;
+		return;
+	}
+	if (status < 0)
+		store(w, k->cur, k->side, -1, geterrclass(), geterr(), NULL);
+	else {
+		snprintf(m, sizeof m, "a listing worker ended with status %d",
+		    status);
+		store(w, k->cur, k->side, -1, interrupted ? ERR_INTR :
+		    ERR_OTHER, interrupted ? "interrupted" : m, NULL);
+	}
+	k->cur = NULL;
+}
+
+/* A new worker (it starts at the next jobs_step); NULL if no pipe. */
+static struct worker *
+worker_add(struct walk *w)
+{
+	struct worker *k;
+	int i, p[2];
+
+	for (i = 0; i < w->nw && w->wk[i].alive; i++)
+		;               /* a slot of a worker that ended, or a new one */
+	k = &w->wk[i];
+	if (pipe(p) < 0)
+		return NULL;
+	fcntl(p[0], F_SETFD, FD_CLOEXEC);
+	fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	k->rfd = p[0];
+	k->wfd = p[1];
+	k->w = w;
+	k->alive = 1;
+	k->cur = NULL;
+	jobs_add(w->js, i, worker_run, k);
+	if (i == w->nw)
+		w->nw++;
+	return k;
+}
+
+/* Hand side s of d to worker k. */
+static void
+send_req(struct walk *w, struct worker *k, struct dl *d, int s)
+{
+	size_t l = strlen(d->dir);
+	uint32_t len = (uint32_t)l + 1;
+	char *m = xmalloc(4 + len);
+
+	memcpy(m, &len, 4);
+	m[4] = s ? 'b' : 'a';
+	memcpy(m + 5, d->dir, l);
+	d->st[s] = S_SENT;
+	w->unsent--;
+	k->cur = d;
+	k->side = s;
+	if (writeall(k->wfd, m, 4 + len) < 0) {
+		k->cur = NULL;
+		store(w, d, s, -1, ERR_IO, "a listing worker is gone", NULL);
+	}
+	free(m);
+}
+
+/* Give every idle worker a listing, adding workers up to max while
+ * there are listings to send. */
+static void
+dispatch(struct walk *w)
+{
+	struct worker *k;
+	struct dl *d;
+	int i, s;
+
+	for (;;) {
+		for (k = NULL, i = 0; i < w->nw && !k; i++)
+			if (w->wk[i].alive && !w->wk[i].cur)
+				k = &w->wk[i];
+		for (i = 0; i < w->nw && !k; i++)
+			if (!w->wk[i].alive)
+				break;
+		if (!k && i >= w->max)
+			return;
+		if (!next_req(w, &d, &s))
+			return;
+		if (!k && !(k = worker_add(w))) {
+			store(w, d, s, -1, ERR_IO, "pipe: cannot start a listing worker", NULL);
+			w->unsent--;
+			return;
+		}
+		send_req(w, k, d, s);
+	}
+}
+
+/* Stop the workers: they end at the end of their requests (ok), or
+ * are killed (after an error or Ctrl-C). */
+static void
+workers_stop(struct walk *w, int ok)
+{
+	int i, n;
+
+	for (i = 0; i < w->nw; i++)
+		if (w->wk[i].wfd >= 0) {
+			close(w->wk[i].wfd);
+			w->wk[i].wfd = -1;
+		}
+	for (n = 0; ok && w->js && jobs_pending(w->js) && n < 8; n++)
+		jobs_step(w->js, -1, 250);
+	jobs_free(w->js);       /* kills and reaps what still runs */
+	w->js = NULL;
+	for (i = 0; i < w->nw; i++)
+		if (w->wk[i].rfd >= 0)
+			close(w->wk[i].rfd);
+	w->nw = 0;
+}
+
+/* The listings of dir (ha, hb: present on that side), in walk order:
+ * 0, 1 when dir is missing on a side, -1.  The caller owns the
+ * vectors. */
+static int
+get(struct walk *w, const char *dir, int ha, int hb, struct ent **va,
+    size_t *na, struct ent **vb, size_t *nb)
+{
+	struct dl *d = NULL;
+	size_t i;
+	int s, rc = 0;
+
+	for (i = 0; i < w->nahead && !d; i++)
+		if (!strcmp(w->ahead[i]->dir, dir))
+			d = w->ahead[i];
+	if (!d) {
+		if (w->ntodo && !strcmp(w->todo[0]->dir, dir))
+			d = todo_pop(w);
+		else {          /* not discovered (the start of the walk) */
+			if (w->ntodo)
+				logmsg(LOG_DEBUG, "diff: %s listed out of turn",
+				    dir);
+			d = dl_new(w, dir, ha, hb);
+		}
+		ahead_push(w, d);
+	}
+	if (!w->js && w->max > 1 && w->unsent > INLINE_MAX) {
+		w->js = jobs_new(w->max, on_msg, on_end, w);
+		w->wk = xcalloc((size_t)w->max, sizeof *w->wk);
+	}
+	for (s = 0; s < 2 && !w->js; s++)
+		if (d->st[s] == S_TODO && (s == 0 || d->st[0] == S_NONE ||
+		    d->rc[0] == 0))
+			list_here(w, d, s);
+	while (w->js && ((d->st[0] != S_NONE && d->st[0] != S_DONE) ||
+	    (d->st[1] != S_NONE && d->st[1] != S_DONE &&
+	    !(d->st[0] == S_DONE && d->rc[0])))) {
+		if (interrupted) {
+			seterrc(ERR_INTR, "interrupted");
+			return -1;
+		}
+		dispatch(w);
+		if (d->st[0] != S_TODO && d->st[0] != S_SENT &&
+		    d->st[1] != S_TODO && d->st[1] != S_SENT)
+			break;
+		jobs_step(w->js, -1, 250);
+	}
+	for (i = 0; i < w->nahead; i++)
+		if (w->ahead[i] == d) {
+			memmove(w->ahead + i, w->ahead + i + 1,
+			    (w->nahead - i - 1) * sizeof *w->ahead);
+			w->nahead--;
+			break;
+		}
+	for (s = 0; s < 2 && rc == 0; s++)
+		if (d->st[s] == S_DONE && (rc = d->rc[s]) < 0)
+			seterrc(d->cls[s], "%s", d->err[s]);
+	/* after a failure the other side may still be listed or to be */
+	for (s = 0; s < 2; s++)
+		w->unsent -= d->st[s] == S_TODO;
+	for (i = 0; i < (size_t)w->nw; i++)
+		if (w->wk[i].cur == d)
+			w->wk[i].cur = &w->dropped;
+	*va = d->v[0];
+	*na = d->n[0];
+	*vb = d->v[1];
+	*nb = d->n[1];
+	d->v[0] = d->v[1] = NULL;
+	d->n[0] = d->n[1] = 0;
+	dl_free(d);
+	return rc;
+}
+
 static int walk_dir(struct walk *w, const char *dir, int ha, int hb);
 
 /* One name of directory dir, present in a, b or both. */
@@ -346,12 +925,11 @@ walk_dir(struct walk *w, const char *dir, int ha, int hb)
 	size_t na = 0, nb = 0, i = 0, k = 0;
 	int c, rc = 0;
 
-	if (ha)
-		rc = list(w, w->a, dir, &va, &na);
-	if (rc == 0 && hb)
-		rc = list(w, w->b, dir, &vb, &nb);
-	if (rc > 0)
+	rc = get(w, dir, ha, hb, &va, &na, &vb, &nb);
+	if (rc > 0) {
 		seterr("%s: listed as a directory, but not found", dir);
+		rc = -1;
+	}
 	while (rc == 0 && (i < na || k < nb)) {
 		c = i == na ? 1 : k == nb ? -1 : strcmp(va[i].key, vb[k].key);
 		rc = pair(w, dir, c <= 0 ? &va[i] : NULL, c >= 0 ? &vb[k] : NULL);
@@ -376,17 +954,54 @@ find(const struct ent *v, size_t n, const char *base)
 	return NULL;
 }
 
+/* Compare subtree p (the walk proper). */
+static int
+compare(struct walk *w, const char *p)
+{
+	struct ent *va = NULL, *vb = NULL;
+	const struct ent *ea, *eb;
+	size_t na = 0, nb = 0;
+	char *dir, *base;
+	int ra, rb = 0, rc = -1, same = !strcmp(w->a->image, w->b->image);
+
+	/* "/" is the roots; anything else is found in its parent's
+	 * listings, so it may be missing on one side, and may be a file.
+	 * One image on both sides: nothing differs once it is found. */
+	if (!strcmp(p, "/") && !same)
+		return walk_dir(w, "/", 1, 1);
+	if (!strcmp(p, "/")) {
+		if ((rc = list(w, w->a, "/", &va, &na)) > 0)
+			seterr("/: listed as a directory, but not found");
+		ents_free(va, na);
+		return rc ? -1 : 0;
+	}
+	dir = xstrdup(p);
+	base = strrchr(dir, '/');
+	*base++ = '\0';
+	if ((ra = list(w, w->a, *dir ? dir : "/", &va, &na)) >= 0 &&
+	    (same || (rb = list(w, w->b, *dir ? dir : "/", &vb, &nb)) >= 0)) {
+		ea = ra ? NULL : find(va, na, base);
+		eb = same ? ea : rb ? NULL : find(vb, nb, base);
+		if (!ea && !eb)
+			seterr("%s: not found in '%s' nor in '%s'", p,
+			    w->a->ref, w->b->ref);
+		else
+			rc = same ? 0 : pair(w, *dir ? dir : "/", ea, eb);
+	}
+	ents_free(va, na);
+	ents_free(vb, nb);
+	free(dir);
+	return rc;
+}
+
 int
 treediff(struct api *api, const char *cache, const struct td_side *a,
     const struct td_side *b, const char *p, int patchp, td_fn fn,
     void *ctx)
 {
-	struct ent *va = NULL, *vb = NULL;
-	const struct ent *ea, *eb;
 	struct walk w;
-	size_t na = 0, nb = 0;
-	char *dir, *base;
-	int ra, rb, rc = -1;
+	size_t i;
+	int rc;
 
 	memset(&w, 0, sizeof w);
 	w.api = api;
@@ -396,25 +1011,16 @@ treediff(struct api *api, const char *cache, const struct td_side *a,
 	w.patch = patchp;
 	w.fn = fn;
 	w.ctx = ctx;
-	/* "/" is the roots; anything else is found in its parent's
-	 * listings, so it may be missing on one side, and may be a file */
-	if (!strcmp(p, "/"))
-		return walk_dir(&w, "/", 1, 1);
-	dir = xstrdup(p);
-	base = strrchr(dir, '/');
-	*base++ = '\0';
-	if ((ra = list(&w, a, *dir ? dir : "/", &va, &na)) >= 0 &&
-	    (rb = list(&w, b, *dir ? dir : "/", &vb, &nb)) >= 0) {
-		ea = ra ? NULL : find(va, na, base);
-		eb = rb ? NULL : find(vb, nb, base);
-		if (!ea && !eb)
-			seterr("%s: not found in '%s' nor in '%s'", p, a->ref,
-			    b->ref);
-		else
-			rc = pair(&w, *dir ? dir : "/", ea, eb);
-	}
-	ents_free(va, na);
-	ents_free(vb, nb);
-	free(dir);
+	w.max = jobs_concurrency();
+	rc = compare(&w, p);
+	if (w.js)
+		workers_stop(&w, rc == 0);
+	for (i = 0; i < w.ntodo; i++)
+		dl_free(w.todo[i]);
+	for (i = 0; i < w.nahead; i++)
+		dl_free(w.ahead[i]);
+	free(w.todo);
+	free(w.ahead);
+	free(w.wk);
 	return rc;
 }

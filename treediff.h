@@ -49,7 +49,10 @@ const char *td_type_name(char type);
  * every change of a regular file carries its patch.  The rule of
  * equality and the costs are described at the top of treediff.c.  0,
  * or -1 with the slot set (an unknown image, a path on neither side, a
- * network error, or fn's -1). */
+ * network error, Ctrl-C (ERR_INTR), or fn's -1).  Directories may be
+ * listed by up to CONTREE_CONCURRENCY child processes (jobs.h; also
+ * from inside a job), each ended and reaped before treediff returns;
+ * fn is always called in the calling process. */
 int treediff(struct api *api, const char *cache, const struct td_side *a,
     const struct td_side *b, const char *path, int patch, td_fn fn,
     void *ctx);

@@ -279,3 +279,203 @@ def test_closed_pipe_is_quiet(t):
     p = subprocess.run("'%s' diff w:1 w:2 | head -1" % t.binary(), shell=True,
                        capture_output=True, env=t.env(), cwd=t.home)
     assert p.stdout == b"D /many/\n" and p.stderr == b"", p
+
+
+# ---- parallel listings (treediff.c): many directories, workers ----
+
+def drop_cache(t):
+    """Forget the inspect cache, so that the next diff lists again."""
+    import shutil
+    for root, dirs, _ in os.walk(t.home):
+        if "inspect" in dirs:
+            shutil.rmtree(os.path.join(root, "inspect"))
+            dirs.remove("inspect")
+
+
+def many_dirs(t, tag):
+    """Two images of 240 files in 37 directories (/dI/sJ/fK), and 4
+    more whose names sort around "s2/" (walk order is path order with a
+    '/' after a directory's name), and the diff between them."""
+    files = {"/d%d/s%d/f%d" % (n // 40, n // 8 % 5, n % 8): f("x%d\n" % n)
+             for n in range(240)}
+    files.update({"/d1/s2-x/g": f("g\n"), "/d1/s2.y/h/i": f("i\n"),
+                  "/d1/s2 z/j": f("j\n")})
+    a = t.fake.add_image(files, tag=tag + ":1")["uuid"]
+    t.fake.add_image({
+        "/d1/s2-x/g": f("G\n", mtime=T0 + 1),
+        "/d1/s2.y/h/i2": f("i\n"),
+        "/d1/s2 z/j": f("J\n", mtime=T0 + 1),
+        "/d0/s0/f0": f("changed\n", mtime=T0 + 1),      # size
+        "/d1/s2/f3": f("x59\n", mtime=T0 + 1),          # same bytes
+        "/d2/s1/f1": f("y89\n", mtime=T0 + 1),          # other bytes
+        "/d3/new/a/b/c": f("c\n"),
+        "/d5/s0/f5": {"type": "symlink", "target": "f4", "mtime": T0},
+    }, tag=tag + ":2", parent=a, delete=["/d4/s4"])
+    return ("C /d0/s0/f0\nC /d1/s2 z/j\nC /d1/s2-x/g\nA /d1/s2.y/h/i2\n"
+            "C /d2/s1/f1\nA /d3/new/\nA /d3/new/a/\n"
+            "A /d3/new/a/b/\nA /d3/new/a/b/c\nD /d4/s4/\n" +
+            "".join("D /d4/s4/f%d\n" % k for k in range(8)) +
+            "C /d5/s0/f5\n")
+
+
+def listings(t):
+    """The fake's log of listing requests: (image, path, conn, t0, t1)."""
+    out = []
+    for e in t.fake.admin("GET", "requests"):
+        if e["path"].endswith("/list"):
+            out.append((e["path"].split("/")[-2], e["query"]["path"][0],
+                        e["conn"], e["t0"], e.get("t1", 1e18)))
+    return out
+
+
+def overlap(log):
+    return any(x[3] < y[4] and y[3] < x[4]
+               for i, x in enumerate(log) for y in log[i + 1:])
+
+
+def test_many_directories_listed_in_parallel(t):
+    want = many_dirs(t, "m")
+    # every listing takes 30 ms, as over a network: overlaps show
+    t.fake.fault(path="/list$", method="GET", kind="slow", delay=0.03,
+                 count=-1)
+    seen = {}
+    for conc in ("1", "8"):
+        drop_cache(t)
+        t.fake.clear_requests()
+        r = fails(t.run("diff", "--exit-code", "m:1", "m:2",
+                        env={"CONTREE_CONCURRENCY": conc}), code=1)
+        assert r.stdout == want and r.stderr == "", (conc, r)
+        log = listings(t)
+        seen[conc] = sorted(x[:2] for x in log)
+        # each directory of each side listed once: 41 in m:1, 40 in m:2
+        # (/d4/s4 deleted) plus 3 added
+        assert len(seen[conc]) == 41 + 40 + 3 == len(set(seen[conc])), log
+        conns = {x[2] for x in log}
+        if conc == "1":
+            assert len(conns) == 1 and not overlap(log), log
+        else:
+            # workers in parallel, each keeping its connection alive
+            assert 2 <= len(conns) <= 9 and overlap(log), log
+            per = [sum(1 for x in log if x[2] == c) for c in conns]
+            assert max(per) >= 4, per
+    assert seen["1"] == seen["8"]
+    # warm: every listing from the cache, no worker, no request
+    t.fake.clear_requests()
+    r = t.run("diff", "m:1", "m:2", env={"CONTREE_CONCURRENCY": "8"})
+    assert r.code == 0 and r.stdout == want, r
+    assert listings(t) == []
+    # the rows are the same whatever the concurrency
+    drop_cache(t)
+    j8 = rows(ok(t.run("-f", "json", "diff", "m:1", "m:2")))
+    drop_cache(t)
+    j1 = rows(ok(t.run("-f", "json", "diff", "m:1", "m:2",
+                       env={"CONTREE_CONCURRENCY": "1"})))
+    assert j1 == j8 and len(j8) == want.count("\n"), j8
+
+
+def test_small_diff_is_listed_by_one_process(t):
+    session_after_run(t)
+    t.fake.clear_requests()
+    assert ok(t.run(*S, "diff")).stdout == AFTER_RUN
+    log = listings(t)
+    assert len(log) == 9 and len({x[2] for x in log}) == 1, log
+    # one image on both sides: its root is looked at, nothing more
+    drop_cache(t)
+    t.fake.clear_requests()
+    assert ok(t.run(*S, "diff", "--exit-code", "@", "@")).stdout == ""
+    assert len(listings(t)) == 1
+
+
+def strays(t, *args):
+    """Processes still running `contree diff ARGS` (workers left
+    behind)."""
+    want = ("\0".join(["diff", *args]) + "\0").encode()
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as fh:
+                if fh.read().endswith(want):
+                    found.append(pid)
+        except OSError:
+            pass
+    return found
+
+
+def test_failed_listing_fails_the_diff(t):
+    many_dirs(t, "e")
+    # one directory answers 500 on both sides, retries included
+    t.fake.admin("POST", "fault", {"path": "/list$", "query": "path=/d2/s3$",
+                                   "kind": "status", "status": 500,
+                                   "count": -1})
+    for conc in ("1", "8"):
+        drop_cache(t)
+        t.fake.clear_requests()
+        r = fails(t.run("diff", "e:1", "e:2",
+                        env={"CONTREE_CONCURRENCY": conc,
+                             "CONTREE_RETRY_SCALE": "0.01"}), code=1)
+        last = r.stderr.splitlines()[-1]
+        assert last == "[ERROR] API 500 Internal Server Error: injected "\
+            "fault", (conc, r)
+        assert r.stdout == "", r
+        tries = [x for x in listings(t) if x[1] == "/d2/s3"]
+        assert len(tries) >= 8, tries
+        assert strays(t, "e:1", "e:2") == []
+
+
+def test_ctrl_c_stops_the_workers(t):
+    import signal
+    import subprocess
+    import time
+    many_dirs(t, "c")
+    t.fake.fault(path="/list$", method="GET", kind="slow", delay=2,
+                 count=-1)
+    for group in (False, True):
+        drop_cache(t)
+        t.fake.clear_requests()
+        p = subprocess.Popen([t.binary(), "diff", "c:1", "c:2"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=t.env(), cwd=t.home,
+                             start_new_session=True)
+        deadline = time.time() + 20
+        busy = []
+        while time.time() < deadline and len({x[2] for x in busy}) < 3:
+            busy = [x for x in listings(t) if x[4] == 1e18]
+            time.sleep(0.05)
+        assert len({x[2] for x in busy}) >= 3, busy
+        kids = open("/proc/%d/task/%d/children" % (p.pid, p.pid)).read()
+        assert len(kids.split()) >= 2, kids
+        began = time.time()
+        if group:
+            os.killpg(p.pid, signal.SIGINT)     # a terminal's Ctrl-C
+        else:
+            p.send_signal(signal.SIGINT)        # the parent alone
+        out, err = p.communicate(timeout=15)
+        assert time.time() - began < 1.5, "workers went on after Ctrl-C"
+        assert p.returncode == 130, (group, p.returncode, err)
+        # as an interrupted request says it (api.c)
+        assert err.decode().splitlines()[-1] == "[ERROR] interrupted", err
+        assert out == b"", out
+        for k in kids.split():
+            assert not os.path.exists("/proc/" + k), k
+        assert strays(t, "c:1", "c:2") == []
+
+
+def test_mcp_diff_tool_lists_in_parallel_too(t):
+    """The MCP server runs a diff inside a job: its listing workers are
+    jobs of that job."""
+    from e2e_mcp import Mcp, good
+    want = many_dirs(t, "q")
+    t.fake.fault(path="/list$", method="GET", kind="slow", delay=0.03,
+                 count=-1)
+    m = Mcp(t)
+    m.init()
+    t.fake.clear_requests()
+    d = good(m.call("diff", {"from": "tag:q:1", "to": "tag:q:2",
+                             "max_changes": 100}))
+    got = "".join("%s %s%s\n" % (c["what"], c["path"],
+                                 "/" if c["type"] == "dir" else "")
+                  for c in d["changes"])
+    assert got == want, got
+    log = listings(t)
+    assert len({x[2] for x in log}) >= 2 and overlap(log), log
+    assert m.close() == 0

@@ -95,14 +95,17 @@ remembers the merged environment.
 Admin interface (no auth; never logged, never faulted)
 ------------------------------------------------------
     GET    /_admin/requests          [{method, path, query, headers, body_b64,
-                                       body_size, inflight}]  (body capped
+                                       body_size, inflight, conn, t0,
+                                       t1}]  (conn: connection number; t0, t1:
+                                       monotonic start and end; body capped
                                        at 1 MiB; inflight: API requests
                                        being handled then, this one too)
     DELETE /_admin/requests          clear the log
     POST   /_admin/fault {path, method, count, kind, status, retry_after,
                           delay, after, message}            -> {"id": N}
            path: regex searched in the request path (prefix included, query
-           excluded); method: optional; count: matches before it expires
+           excluded); query: optional regex searched in the decoded query
+           ("path=/etc&text=1"); method: optional; count: matches before it expires
            (default 1, -1 = forever).  kinds:
              status   answer `status` + JSON error (+Retry-After), NOT processed
              drop     close the connection before processing
@@ -592,6 +595,8 @@ class Fault:
         self.delay = float(spec.get("delay") or 0)
         self.after = int(spec.get("after", 1))
         self.message = spec.get("message") or "injected fault"
+        # diff: optional regex searched in the decoded query ("path=/x")
+        self.query = re.compile(spec["query"]) if spec.get("query") else None
 
     def view(self):
         return {"id": self.id, "path": self.path_src, "method": self.method,
@@ -748,10 +753,12 @@ class State:
             self.cond.notify_all()
 
     # -- faults --------------------------------------------------------------
-    def take_fault(self, method, path, is_sse):
+    def take_fault(self, method, path, is_sse, query=""):
         with self.lock:
             for f in self.faults:
                 if f.count == 0:
+                    continue
+                if f.query and not f.query.search(query):  # diff
                     continue
                 if f.method and f.method != method:
                     continue
@@ -1625,17 +1632,30 @@ class Handler(http.server.BaseHTTPRequestHandler):
                               "body_b64": base64.b64encode(body).decode(),
                               "body_size": size,
                               "inflight": st.inflight})  # xfer
+            # -- diff: when each request began and ended (monotonic
+            # seconds) and which connection carried it, so tests see
+            # overlapping requests and kept-alive connections
+            ent = st.reqlog[-1]
+            if not hasattr(self, "conn_id"):
+                st.conn_seq = getattr(st, "conn_seq", 0) + 1
+                self.conn_id = st.conn_seq
+            ent["conn"] = self.conn_id
+            ent["t0"] = time.monotonic()
+            # -- end diff
         try:
             self.route_request(st, method, path, query, route, params, body,
                                blobw, size)
         finally:
+            ent["t1"] = time.monotonic()  # diff
             if blobw is not None and not blobw.f.closed:
                 blobw.discard()
 
     def route_request(self, st, method, path, query, route, params, body, blobw,
                       size):
         is_sse = route is not None and route[2] is h_events
-        fault = st.take_fault(method, path, is_sse)
+        fault = st.take_fault(method, path, is_sse,
+                              "&".join("%s=%s" % (k, v) for k in query
+                                       for v in query[k]))  # diff: query
         self.sse_fault = None
         if fault is not None:
             k = fault.kind
