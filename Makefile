@@ -171,11 +171,21 @@ BEARSSL_A = /usr/lib/$$(gcc -dumpmachine)/libbearssl.a
 STATIC_CFLAGS = -Os -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables -fno-pie -I/usr/include/bearssl
 STATIC_LDFLAGS = -static -no-pie -s -Wl,--gc-sections
+STATIC_SRC = $(OBJ:.o=.c) compat_musl.c
 static: $(OBJ:.o=.c) compat_musl.c $(HDR)
 	objcopy -R .eh_frame $(BEARSSL_A) bearssl-static.a
 	$(MUSLCC) $(WFLAGS) $(STATIC_CFLAGS) $(STATIC_LDFLAGS) -o $(STATIC_OUT) \
-		$(OBJ:.o=.c) compat_musl.c bearssl-static.a
+		$(STATIC_SRC) bearssl-static.a
 	rm -f bearssl-static.a
+
+# The same without the MCP server: mcp.c and cmd_mcp.c replaced by the
+# stub tests/nomcp.c (their entry points only), so what only they use
+# drops out; make bench weighs the server's share as the difference.
+NOMCP_OUT = contree-nomcp
+static-nomcp:
+	$(MAKE) static STATIC_OUT="$(NOMCP_OUT)" STATIC_SRC="$$(echo \
+		' $(OBJ:.o=.c) ' | sed 's/ mcp\.c / /; s/ cmd_mcp\.c / /') \
+		compat_musl.c tests/nomcp.c"
 
 # Where the static binary's bytes go, per file (numbers only).
 static-size:
@@ -226,7 +236,8 @@ uninstall:
 
 clean:
 	rm -f contree $(OBJ) compat_musl.o $(TESTBIN) $(FUZZ) tests/bench_store \
-		bearssl-static.a
+		bearssl-static.a contree-nomcp
 
 .PHONY: all test asan fuzz bench demo static static-size static-test deb \
+	static-nomcp \
 	pkg-test deps install uninstall clean
