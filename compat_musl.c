@@ -122,3 +122,51 @@ getgrnam(const char *name)
 	gr.gr_mem = nomem;      /* members: not read */
 	return &gr;
 }
+
+/* qsort: a merge sort (stable) with one scratch buffer, or an insertion
+ * sort when there is no memory for it; takes the place of musl's
+ * smoothsort (2 KB).  Equal elements keep their order, as under glibc's
+ * merge sort. */
+static void
+msort(char *a, char *t, size_t n, size_t w, int (*cmp)(const void *,
+    const void *))
+{
+	size_t h = n / 2, i = 0, j = h, k = 0;
+
+	if (n < 2)
+		return;
+	msort(a, t, h, w, cmp);
+	msort(a + h * w, t, n - h, w, cmp);
+	if (cmp(a + (h - 1) * w, a + h * w) <= 0)
+		return;                 /* already in order */
+	while (i < h && j < n) {
+		if (cmp(a + j * w, a + i * w) < 0)
+			memcpy(t + k++ * w, a + j++ * w, w);
+		else
+			memcpy(t + k++ * w, a + i++ * w, w);
+	}
+	memcpy(t + k * w, a + i * w, (h - i) * w);
+	memcpy(a, t, (k + h - i) * w);  /* the rest of the right half stays */
+}
+
+void
+qsort(void *base, size_t n, size_t w, int (*cmp)(const void *, const void *))
+{
+	char *a = base, *t, *p, *q, c;
+	size_t i, b;
+
+	if (n < 2 || !w)
+		return;
+	if ((t = malloc(n * w))) {
+		msort(a, t, n, w, cmp);
+		free(t);
+		return;
+	}
+	for (i = 1; i < n; i++)
+		for (p = a + i * w; p > a && cmp(p - w, p) > 0; p -= w)
+			for (q = p - w, b = 0; b < w; b++) {
+				c = q[b];
+				q[b] = p[b];
+				p[b] = c;
+			}
+}
