@@ -649,7 +649,15 @@ finish_run(struct ctx *c, struct store *st, const struct spawn *s,
 	int rc = 0, has, tso, tse, status;
 
 	if (record_run(c, st, s, useimg, from, uuid, j, env) < 0) {
-		logmsg(LOG_ERROR, "%s", geterr());
+		char *img = op_result_image(j);
+
+		if (img)
+			logmsg(LOG_ERROR, "%s: operation %s finished (image %s) but is not in the session history; continue from it with 'contree use %s'",
+			    geterr(), uuid, img, img);
+		else
+			logmsg(LOG_ERROR, "%s: operation %s is not in the session history",
+			    geterr(), uuid);
+		free(img);
 		rc = -2;
 	}
 	status = status_of(j, &code, &has);

@@ -521,8 +521,6 @@ explore_record(struct store *st, const char *key, const char *prefix,
 	}
 	return store_commit(st);
 fail:
-	store_commit(st);
-	for (i = 0; i < n; i++)
-		recorded[i] = 0;
+	store_commit(st);       /* recorded[] keeps the branches made */
 	return -1;
 }

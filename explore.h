@@ -80,8 +80,8 @@ char **explore_names(struct store *st, const char *key, const char *prefix,
  * moves.  All under one lock, fsynced once.  If another process took
  * one of the names meanwhile, every name is renumbered (names[i]
  * replaced) with a warning.  recorded[i] is set to 1 for each branch
- * made.  0, or -1 with the slot set (recorded[] all 0; entries written
- * before the failure stay). */
+ * made.  0, or -1 with the slot set (the branches made before the
+ * failure stay, and stay marked in recorded[]). */
 int explore_record(struct store *st, const char *key, const char *prefix,
     char **names, const struct explore_req *q, const struct explore_res *res,
     long long from, const char *ref, int *recorded);

@@ -333,3 +333,40 @@ def test_concurrent_explores_get_their_own_names(t):
     assert sorted(names) == ["p-1", "p-2", "p-3", "p-4"], outs
     assert sum(b"appeared meanwhile" in e for _, e in outs) == 1, outs
     assert {k for k in branches(t) if k.startswith("p-")} == set(names)
+
+
+def test_log_full_midway_rows_name_the_branches_made(t):
+    """The session log stops growing part-way through recording (a file
+    size limit: EFBIG, as on a full disk): exit 1 with one error line, and
+    the rows name exactly the branches that exist, the others none (their
+    images are in the rows)."""
+    import resource
+    start(t)
+    d = os.path.join(t.home, ".config", "contree", "cli", "sessions")
+    cmds = ["echo a > /a", "echo b > /b", "echo c > /c", "echo d > /d"]
+    seen = set()
+    for extra in range(100, 2000, 120):
+        sizes = [os.path.getsize(os.path.join(r, f))
+                 for r, _, fs in os.walk(d) for f in fs]
+        cap = max(sizes) + extra
+
+        def limit():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+
+        before = set(branches(t))
+        p = subprocess.run([t.binary(), "-f", "json", *S, "explore",
+                            "--prefix", "p%d" % extra, *cmds],
+                           env=t.env(), cwd=t.home, capture_output=True,
+                           preexec_fn=limit, timeout=60)
+        got = [json.loads(x) for x in p.stdout.splitlines() if x.strip()]
+        made = set(branches(t)) - before
+        named = {r["branch"] for r in got if r["branch"]}
+        assert named == made, (extra, got, made, p.stderr)
+        assert all(len(r["image"]) == 36 for r in got), got
+        if p.returncode == 0:
+            assert len(made) == 4, (got, made)
+            break
+        assert p.returncode == 1 and p.stderr.count(b"[ERROR]") == 1, p
+        seen.add(len(made))
+    assert seen & {1, 2, 3}, "no cap recorded some of the branches: %r" % seen

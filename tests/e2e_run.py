@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import time
+from harness import ok
 
 S = ("-S", "t1")
 FAST = {"CONTREE_RETRY_SCALE": "0.001"}
@@ -689,3 +690,44 @@ def test_terminal_newline_after_cleaning(t):
     assert st == 0 and out == b"x\r\n", out
     st, out = pty_run(t, *S, "run", "-s", r"printf '\033[2J'")
     assert st == 0 and out == b"", out
+
+
+def test_store_full_names_the_unrecorded_image(t):
+    """The session log cannot grow (file size limit: EFBIG, as on a full
+    disk): the run's output is still printed, the exit status is 1, and
+    the one-line error names the operation and its result image so the
+    work is not lost; the log stays valid and the next run records."""
+    import resource
+    start(t)
+    ok(t.run(*S, "run", "true"))
+    d = os.path.join(t.home, ".config", "contree", "cli", "sessions")
+    sizes = [os.path.getsize(os.path.join(r, f))
+             for r, _, fs in os.walk(d) for f in fs]
+    cap = max(sizes) + 16                   # a partial record, then EFBIG
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+
+    p = subprocess.run([t.binary(), *S, "run", "sh", "-c",
+                        "echo lost > /f; echo out"], env=t.env(),
+                       cwd=t.home, capture_output=True, preexec_fn=limit,
+                       timeout=60)
+    err = p.stderr.decode()
+    assert p.returncode == 1, (p.returncode, err)
+    assert p.stdout == b"out\n", p.stdout
+    ops = t.fake.call("GET", "/v1/operations",
+                      query={"kind": "instance", "limit": 1000}).json
+    lost = [o for o in ops if "echo lost" in json.dumps(
+        t.fake.call("GET", "/v1/operations/" + o["uuid"]).json)]
+    assert len(lost) == 1, ops
+    op, img = lost[0], lost[0]["result_image_uuid"]
+    assert img and op["uuid"] in err and ("contree use %s" % img) in err, err
+    assert err.count("\n") == 1, err
+    # the log is still valid: the next run is recorded on top of `true`
+    ok(t.run(*S, "run", "true"))
+    show = ok(t.run(*S, "session", "show"))
+    assert "echo lost" not in show.stdout and "warning" not in \
+        show.stderr.lower(), show
+    ok(t.run(*S, "use", img))
+    assert ok(t.run(*S, "cat", "/f")).stdout == "lost\n"
