@@ -27,7 +27,7 @@ OBJ = contree.o parse.o ctx.o config.o table.o util.o json.o ini.o out.o store.o
 	cmd_session.o cmd_auth.o cmd_run.o cmd_ops.o cmd_misc.o cmd_skill.o \
 	cmd_shell.o cmd_diff.o manual.o complete.o edit.o jobs.o build.o \
 	cmd_build.o treediff.o explore.o cmd_explore.o mcp.o cmd_mcp.o \
-	prose.o
+	prose.o mcpguide.o
 HDR = util.h json.h ini.h out.h store.h http.h tls.h api.h contree.h cmds.h \
 	ops.h files.h diff.h config.h manual.h complete.h edit.h jobs.h build.h \
 	treediff.h explore.h mcp.h prose.h prose.def
@@ -201,14 +201,15 @@ static: $(OBJ:.o=.c) compat_musl.c $(HDR) prose_z.h
 		$(STATIC_SRC) bearssl-static.a
 	rm -f bearssl-static.a
 
-# The same without the MCP server: mcp.c and cmd_mcp.c replaced by the
-# stub tests/nomcp.c (their entry points only), so what only they use
-# drops out; make bench weighs the server's share as the difference.
+# The same without the MCP server: mcp.c, cmd_mcp.c and mcpguide.c out,
+# the stub tests/nomcp.c in (their entry points only), so what only they
+# use drops out; make bench weighs the server's share as the difference.
 NOMCP_OUT = contree-nomcp
 static-nomcp:
-	$(MAKE) static STATIC_OUT="$(NOMCP_OUT)" STATIC_SRC="$$(echo \
-		' $(OBJ:.o=.c) ' | sed 's/ mcp\.c / /; s/ cmd_mcp\.c / /') \
-		compat_musl.c tests/nomcp.c"
+	src=$$(echo ' $(OBJ:.o=.c) ' | \
+	    sed 's/ mcp\.c / /; s/ cmd_mcp\.c / /; s/ mcpguide\.c / /') && \
+	$(MAKE) static STATIC_OUT="$(NOMCP_OUT)" \
+		STATIC_SRC="$$src compat_musl.c tests/nomcp.c"
 
 # Where the static binary's bytes go, per file (numbers only).
 static-size: prose_z.h
