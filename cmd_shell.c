@@ -29,7 +29,8 @@ cmd_completion(struct ctx *c)
 		const char *name;
 		int text;               /* prose.h */
 	} scripts[] = {
-		{"bash", P_BASH_SCRIPT}, {"zsh", P_ZSH_SCRIPT}, {"fish", P_FISH_SCRIPT}
+		{"bash", P_BASH_SCRIPT}, {"zsh", P_ZSH_SCRIPT},
+		{"fish", P_FISH_SCRIPT}
 	};
 	struct buf out = {0};
 	char **w;
@@ -448,7 +449,8 @@ execute(struct shell *sh, const char *line)
 		sh->done = 1;
 		st = n > 1 ? atoi(w[1]) & 0xff : sh->status;
 	} else if (strcmp(w[0], "contree") == 0)
-		st = n == 1 ? (fputs(prose(P_SHELL_HELP), stdout), 0) : dispatch(sh, n, w);
+		st = n == 1 ? (fputs(prose(P_SHELL_HELP), stdout), 0) :
+		    dispatch(sh, n, w);
 	else if (strcmp(w[0], "cd") == 0)
 		st = b_cd(sh, w, n);
 	else if (strcmp(w[0], "pwd") == 0) {

@@ -424,7 +424,7 @@ targets(struct ctx *c, struct locs *l)
 	return 0;
 }
 
-/* ---- content ------------------------------------------------------------- */
+/* ---- content (the long texts are in prose.def) --------------------------- */
 
 /* A manual section as Markdown. */
 static void
@@ -466,7 +466,8 @@ skill_body(struct buf *b, int full)
 static void
 skill_md(struct buf *b, const struct kind *k)
 {
-	buf_printf(b, "---\nname: contree\ndescription: %s\n", prose(P_DESCRIPTION));
+	buf_printf(b, "---\nname: contree\ndescription: %s\n",
+	    prose(P_DESCRIPTION));
 	if (strcmp(k->name, "claude") == 0)
 		buf_puts(b, "allowed-tools: Bash(contree:*)\n");
 	buf_puts(b, "---\n\n");
