@@ -18,70 +18,19 @@
 #include "edit.h"
 #include "json.h"
 #include "out.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
-
-static const char bash_script[] =
-"# contree completion for bash: eval \"$(contree completion bash)\"\n"
-"_contree() {\n"
-"\tlocal line=${COMP_LINE:0:$COMP_POINT} cur pre w IFS\n"
-"\tlocal -a words\n"
-"\tread -ra words <<<\"$line\"\n"
-"\tcase $line in *[[:space:]]|'') words+=(\"\") ;; esac\n"
-"\tcur=${words[${#words[@]}-1]}\n"
-"\tpre=${cur%\"${cur##*[:=]}\"}\n"
-"\tCOMPREPLY=()\n"
-"\tIFS=$'\\n'\n"
-"\tfor w in $(command contree completion --words -- \"${words[@]}\" 2>/dev/null); do\n"
-"\t\tCOMPREPLY+=(\"${w#\"$pre\"}\")\n"
-"\t\tcase $w in *[:=/]) compopt -o nospace 2>/dev/null ;; esac\n"
-"\tdone\n"
-"}\n"
-"complete -o default -F _contree contree\n";
-
-static const char zsh_script[] =
-"#compdef contree\n"
-"# contree completion for zsh: eval \"$(contree completion zsh)\", or save\n"
-"# it as _contree in a directory of $fpath\n"
-"_contree() {\n"
-"\tlocal -a c more\n"
-"\tc=(\"${(@f)$(command contree completion --words -- \"${(@)words[1,CURRENT]}\" 2>/dev/null)}\")\n"
-"\tc=(${c:#})\n"
-"\tif (( ! ${#c} )); then\n"
-"\t\t_files\n"
-"\t\treturn\n"
-"\tfi\n"
-"\tmore=(${(M)c:#*[:=/]})\n"
-"\tc=(${c:#*[:=/]})\n"
-"\t(( ${#c} )) && compadd -Q -- \"${c[@]}\"\n"
-"\t(( ${#more} )) && compadd -Q -S '' -- \"${more[@]}\"\n"
-"\treturn 0\n"
-"}\n"
-"if [[ $zsh_eval_context[-1] == loadautofunc ]]; then\n"
-"\t_contree \"$@\"\n"
-"elif (( $+functions[compdef] )); then\n"
-"\tcompdef _contree contree\n"
-"fi\n";
-
-static const char fish_script[] =
-"# contree completion for fish: contree completion fish | source, or save\n"
-"# it as ~/.config/fish/completions/contree.fish\n"
-"function __contree_candidates\n"
-"\tcommand contree completion --words -- (commandline -opc) (commandline -ct) 2>/dev/null\n"
-"end\n"
-"function __contree_has_candidates\n"
-"\ttest -n \"$(__contree_candidates)\"\n"
-"end\n"
-"complete -c contree -f -n __contree_has_candidates -a '(__contree_candidates)'\n"
-"complete -c contree -F -n 'not __contree_has_candidates'\n";
 
 int
 cmd_completion(struct ctx *c)
 {
 	static const struct {
-		const char *name, *text;
+		const char *name;
+		int text;               /* prose.h */
 	} scripts[] = {
-		{"bash", bash_script}, {"zsh", zsh_script}, {"fish", fish_script}
+		{"bash", P_BASH_SCRIPT}, {"zsh", P_ZSH_SCRIPT},
+		{"fish", P_FISH_SCRIPT}
 	};
 	struct buf out = {0};
 	char **w;
@@ -97,7 +46,9 @@ cmd_completion(struct ctx *c)
 	}
 	for (i = 0; n == 1 && i < LEN(scripts); i++)
 		if (strcmp(w[0], scripts[i].name) == 0) {
-			if (writeall(1, scripts[i].text, strlen(scripts[i].text)) < 0)
+			const char *t = prose(scripts[i].text);
+
+			if (writeall(1, t, strlen(t)) < 0)
 				return seterr("writing output:"), -1;
 			return 0;
 		}
@@ -325,25 +276,6 @@ sandbox(struct shell *sh, const char *line, const char *timeout)
 
 /* ---- builtins ---- */
 
-static const char shell_help[] =
-"Lines run in the sandbox (as `contree run -s LINE` from the shell's\n"
-"directory) unless the first word is one of:\n"
-"  contree ARGS...     any contree command (not shell); -f FMT right\n"
-"                      after contree applies to that command only\n"
-"  ls [PATH], cat PATH read the image through the API (in the sandbox\n"
-"                      when files are staged, or with options or globs)\n"
-"  cd [PATH|-], pwd    the sandbox working directory (cd alone resets it)\n"
-"  vim|vi|nvim|nano PATH  edit a file of the image (contree file edit)\n"
-"  timeout DUR CMD...  run CMD with a time limit (30, 90s, 5m, 1h)\n"
-"  history [WORD]      this session's lines, filtered by WORD\n"
-"  -f, --format [FMT]  show or set the output format of this shell\n"
-"  help [TOPIC]        this text, or the help of a builtin or command\n"
-"  clear, exit [N], quit\n"
-"A line ending in \\ or inside quotes goes on with the prompt `> '.\n"
-"Tab completes commands, options, values and sandbox paths; Up, Down and\n"
-"Ctrl-R search the history; Ctrl-C drops the line or cancels the run;\n"
-"Ctrl-D leaves.\n";
-
 static int
 b_cd(struct shell *sh, char **w, int n)
 {
@@ -447,7 +379,7 @@ b_help(struct shell *sh, char **w, int n)
 
 	if (n == 1 || inlist(builtins, w[1]) || inlist(editors, w[1]) ||
 	    strcmp(w[1], "ls") == 0 || strcmp(w[1], "cat") == 0) {
-		fputs(shell_help, stdout);
+		fputs(prose(P_SHELL_HELP), stdout);
 		return 0;
 	}
 	argv[1] = w[1];
@@ -517,7 +449,8 @@ execute(struct shell *sh, const char *line)
 		sh->done = 1;
 		st = n > 1 ? atoi(w[1]) & 0xff : sh->status;
 	} else if (strcmp(w[0], "contree") == 0)
-		st = n == 1 ? (fputs(shell_help, stdout), 0) : dispatch(sh, n, w);
+		st = n == 1 ? (fputs(prose(P_SHELL_HELP), stdout), 0) :
+		    dispatch(sh, n, w);
 	else if (strcmp(w[0], "cd") == 0)
 		st = b_cd(sh, w, n);
 	else if (strcmp(w[0], "pwd") == 0) {

@@ -19,6 +19,7 @@
 #include "contree.h"
 #include "manual.h"
 #include "out.h"
+#include "prose.h"
 #include "util.h"
 
 enum { K_DIR, K_SUBAGENT, K_AGENT };
@@ -423,71 +424,7 @@ targets(struct ctx *c, struct locs *l)
 	return 0;
 }
 
-/* ---- content ------------------------------------------------------------- */
-
-static const char description[] =
-    "Run commands, builds and tests in isolated ConTree sandboxes with "
-    "versioned filesystem images, branches and rollback. Use it when a task "
-    "needs a clean Linux machine, must install packages or run untrusted "
-    "code without touching the host, or wants to try alternatives side by "
-    "side and keep the result that works.";
-
-static const char install_hint[] =
-    "## If the CLI is missing\n\n"
-    "Check with `contree --version`. If the command is not found, ask the\n"
-    "user to install it (`make install` in the contree source tree, or the\n"
-    "`contree-cli` Python package) and to register a profile with\n"
-    "`contree auth`. Do not try to work around a missing CLI.\n\n";
-
-static const char codex_perms[] =
-    "## Sandbox permissions (Codex)\n\n"
-    "contree talks to the ConTree API over the network and keeps its session\n"
-    "history under `CONTREE_HOME` (default `~/.config/contree`). Inside the\n"
-    "Codex sandbox it therefore needs network access and write access to\n"
-    "that directory. The rules file installed beside this skill lets\n"
-    "commands starting with `contree` run outside the sandbox; if they are\n"
-    "still blocked, ask the user to grant those two permissions instead of\n"
-    "retrying.\n\n";
-
-static const char workflow_extra[] =
-    "8. Never run the mutating auth commands (contree auth, auth switch,\n"
-    "   auth remove): credentials belong to the user.  The read-only\n"
-    "   contree auth ls is fine.\n"
-    "9. When a run fails, read its output, roll back if the step left the\n"
-    "   image in a bad state, and try again; never guess at results.\n";
-
-static const char history_refs[] =
-    "## History references\n\n"
-    "`show`, `kill`, the `operation` commands and `session wait` take\n"
-    "operation UUIDs or references to entries of the current session:\n\n"
-    "| Reference | Entry |\n"
-    "|---|---|\n"
-    "| `@`, `:`, `HEAD` | the tip |\n"
-    "| `@N`, `:N`, `N` | entry with id N |\n"
-    "| `@-N`, `:-N`, `HEAD~N`, `HEAD-N` | N parents back from the tip |\n"
-    "| `HEAD~` | one parent back |\n"
-    "| `@+N`, `:+N`, `HEAD+N` | N steps forward |\n\n";
-
-static const char subagent_rules[] =
-    "## Rules for subagents\n\n"
-    "- Every subagent uses its own session key: pass a unique `-S` (for\n"
-    "  example `-S task+agent2`) on every command. Two agents must never\n"
-    "  share a session.\n"
-    "- A subagent starts from an image it is given (UUID or tag) with\n"
-    "  `contree -S KEY use IMAGE`, and reports back the image UUID or tag of\n"
-    "  its result, so the caller can continue from it.\n"
-    "- Subagents do not tag over tags they did not create and do not delete\n"
-    "  or roll back sessions that are not theirs.\n\n";
-
-static const char agent_body[] =
-    "This agent works inside ConTree sandboxes and preloads the `contree`\n"
-    "skill: follow its required workflow.\n\n"
-    "When there are several ways to solve a task, try them side by side:\n"
-    "`contree explore 'A' 'B' ...` runs each from the same image at once and\n"
-    "keeps each result as a branch (explore-1, explore-2, ...); compare them\n"
-    "with `contree diff explore-1 explore-2`, keep the one that works with\n"
-    "`contree session checkout`, and report which image holds it.\n\n"
-    "`contree agent` prints the full manual; `contree agent TOPIC` one part.\n";
+/* ---- content (the long texts are in prose.def) --------------------------- */
 
 /* A manual section as Markdown. */
 static void
@@ -505,17 +442,17 @@ skill_body(struct buf *b, int full)
 
 	buf_printf(b, "# contree\n\n"
 	    "These instructions were installed by contree %s.\n\n", VERSION);
-	buf_puts(b, install_hint);
-	buf_puts(b, codex_perms);
+	buf_puts(b, prose(P_INSTALL_HINT));
+	buf_puts(b, prose(P_CODEX_PERMS));
 	for (i = 0; (m = manual_section(i)); i++) {
 		if (strcmp(m->topic, "core_workflow") == 0) {
 			buf_printf(b, "## Required workflow\n\n```text\n%s%s```\n\n",
-			    m->body, workflow_extra);
+			    m->body, prose(P_WORKFLOW_EXTRA));
 		} else if (strcmp(m->topic, "all_commands") != 0 || full)
 			add_section(b, m->title, m->body);
 	}
-	buf_puts(b, history_refs);
-	buf_puts(b, subagent_rules);
+	buf_puts(b, prose(P_HISTORY_REFS));
+	buf_puts(b, prose(P_SUBAGENT_RULES));
 	if (!full)
 		return;
 	buf_puts(b, "## More\n\n"
@@ -529,7 +466,8 @@ skill_body(struct buf *b, int full)
 static void
 skill_md(struct buf *b, const struct kind *k)
 {
-	buf_printf(b, "---\nname: contree\ndescription: %s\n", description);
+	buf_printf(b, "---\nname: contree\ndescription: %s\n",
+	    prose(P_DESCRIPTION));
 	if (strcmp(k->name, "claude") == 0)
 		buf_puts(b, "allowed-tools: Bash(contree:*)\n");
 	buf_puts(b, "---\n\n");
@@ -543,14 +481,14 @@ single_file(struct buf *b, const struct kind *k)
 		buf_printf(b, "---\nname: contree-subagent\n"
 		    "description: Carries out one self-contained task in its own "
 		    "ConTree sandbox session and reports the resulting image. %s\n"
-		    "allowed-tools: Bash(contree:*)\n---\n\n", description);
+		    "allowed-tools: Bash(contree:*)\n---\n\n", prose(P_DESCRIPTION));
 		skill_body(b, 0);
 	} else {
 		buf_printf(b, "---\nname: contree\n"
 		    "description: Works in isolated ConTree sandboxes and runs "
 		    "commands, builds and tests there instead of on the host.\n"
 		    "tools: Bash, Read, Grep\nskills: contree\n---\n\n");
-		buf_puts(b, agent_body);
+		buf_puts(b, prose(P_AGENT_BODY));
 	}
 }
 

@@ -604,30 +604,39 @@ validity(char *out, size_t outsz)
 static const char *
 alertname(int a)
 {
-	switch (a) {
-	case 0: return "close_notify";
-	case 10: return "unexpected_message";
-	case 20: return "bad_record_mac";
-	case 40: return "handshake_failure";
-	case 42: return "bad_certificate";
-	case 43: return "unsupported_certificate";
-	case 44: return "certificate_revoked";
-	case 45: return "certificate_expired";
-	case 46: return "certificate_unknown";
-	case 47: return "illegal_parameter";
-	case 48: return "unknown_ca";
-	case 50: return "decode_error";
-	case 51: return "decrypt_error";
-	case 70: return "protocol_version";
-	case 71: return "insufficient_security";
-	case 80: return "internal_error";
-	case 86: return "inappropriate_fallback";
-	case 90: return "user_canceled";
-	case 109: return "missing_extension";
-	case 112: return "unrecognized_name";
-	case 116: return "certificate_required";
-	case 120: return "no_application_protocol";
-	}
+	/* a table, not a switch: gcc makes the switch a 121-pointer array */
+	static const struct {
+		unsigned char code;
+		const char *name;
+	} alerts[] = {
+		{0, "close_notify"},
+		{10, "unexpected_message"},
+		{20, "bad_record_mac"},
+		{40, "handshake_failure"},
+		{42, "bad_certificate"},
+		{43, "unsupported_certificate"},
+		{44, "certificate_revoked"},
+		{45, "certificate_expired"},
+		{46, "certificate_unknown"},
+		{47, "illegal_parameter"},
+		{48, "unknown_ca"},
+		{50, "decode_error"},
+		{51, "decrypt_error"},
+		{70, "protocol_version"},
+		{71, "insufficient_security"},
+		{80, "internal_error"},
+		{86, "inappropriate_fallback"},
+		{90, "user_canceled"},
+		{109, "missing_extension"},
+		{112, "unrecognized_name"},
+		{116, "certificate_required"},
+		{120, "no_application_protocol"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof alerts / sizeof alerts[0]; i++)
+		if (alerts[i].code == a)
+			return alerts[i].name;
 	return "unknown alert";
 }
 

@@ -935,8 +935,14 @@ iso_utc(long long t, char *buf, size_t n)
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	gmtime_r(&tt, &tm);
-	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* snprintf, not strftime: the same text, without musl's strftime
+	 * and its locale tables in the static binary */
+	if ((long long)tt != t || !gmtime_r(&tt, &tm)) {
+		snprintf(buf, n, "%lld", t);
+		return;
+	}
+	snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 static int

@@ -39,6 +39,7 @@ grab() {   # grab NAME PATTERN
 }
 
 # ---- every budget, in table order (design.md §4, issue 15)
+row "baseline: /bin/true (dynamic), median wall" - - ms
 row "contree --version: median wall" - "<2" ms
 row "contree --version: median CPU" - - ms
 row "contree --version: peak RSS" - "<2" MB
@@ -80,6 +81,7 @@ row "mcp: start to first tools/list, CPU" - "<5" ms
 row "mcp: idle RSS" - "<3" MB
 row "mcp: 8 concurrent runs: wall / one run" - "<1.5" x
 row "static binary (make static), stripped" - "<400" KB
+row "static binary without the MCP server" - "<400" KB
 row "static binary: the MCP server's share" - "<40" KB
 
 echo "== binary size"
@@ -93,6 +95,21 @@ then
 	echo "make static: $n bytes"
 	row "static binary (make static), stripped" \
 	    "$(awk -v n="$n" 'BEGIN { printf "%.1f", n / 1000 }')" "<400" KB
+	# the same linked without mcp.c and cmd_mcp.c (tests/nomcp.c)
+	if make -s static-nomcp NOMCP_OUT="$tmp/contree-nomcp" \
+	    >>"$tmp/static.log" 2>&1; then
+		m=$(wc -c <"$tmp/contree-nomcp")
+		echo "make static-nomcp: $m bytes; the MCP server's share:" \
+		    "$((n - m)) bytes"
+		row "static binary without the MCP server" \
+		    "$(awk -v n="$m" 'BEGIN { printf "%.1f", n / 1000 }')" \
+		    "<400" KB
+		row "static binary: the MCP server's share" \
+		    "$(awk -v n="$((n - m))" 'BEGIN { printf "%.1f", n / 1000 }')" \
+		    "<40" KB
+	else
+		echo "make static-nomcp: failed"
+	fi
 else
 	echo "make static: not built (no musl-gcc, or it failed)"
 fi
@@ -108,11 +125,12 @@ null = os.open(os.devnull, os.O_RDWR)
 io = [(os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1),
       (os.POSIX_SPAWN_DUP2, null, 2)]
 for binary, args, name in (
+        ("/bin/true", [], "baseline: /bin/true (dynamic)"),
         (sys.argv[1], ["--version"], "contree --version"),
         (sys.argv[1], ["session", "list"], "session list"),
         (sys.argv[-1], ["--version"], "static: contree --version"),
         (sys.argv[-1], ["session", "list"], "static: session list"))[
-        :4 if len(sys.argv) > 2 else 2]:
+        :5 if len(sys.argv) > 2 else 3]:
     walls, cpus = [], []
     for _ in range(200):
         # posix_spawn and wait4: less of Python's own time in the wall
@@ -135,6 +153,9 @@ for binary, args, name in (
     cpu = statistics.median(cpus) * 1e3
     print("%-26s median %.2f ms wall (spawned from Python), %.2f ms "
           "CPU, peak RSS %s" % (name, med, cpu, rss))
+    if binary == "/bin/true":   # the machine's own fork+exec+ld.so cost
+        rows.write("%s, median wall\t%.2f\t-\tms\n" % (name, med))
+        continue
     rows.write("%s: median wall\t%.2f\t<2\tms\n" % (name, med))
     rows.write("%s: median CPU\t%.2f\t-\tms\n" % (name, cpu))
     if kib is not None:

@@ -19,7 +19,11 @@ for c in $SRC; do
 	objs="$objs $o"
 done
 # shellcheck disable=SC2086
-$MUSLCC -static -no-pie -Wl,--gc-sections -Wl,-Map="$w/map" -o "$w/contree" \
+# make static's link flags, less -s (the map needs the symbols)
+ldf=$(echo " ${STATIC_LDFLAGS:--static -no-pie -Wl,--gc-sections} " |
+    sed 's/ -s / /')
+# shellcheck disable=SC2086
+$MUSLCC $ldf -Wl,-Map="$w/map" -o "$w/contree" \
     $objs "$w/libbearssl.a" || exit 1
 strip -o "$w/stripped" "$w/contree"
 echo "stripped: $(wc -c <"$w/stripped") bytes"

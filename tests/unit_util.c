@@ -238,9 +238,25 @@ t_httpdate(void)
 	T_INTEQ(parse_httpdate("", &t), -1);
 }
 
+static void
+t_iso_utc(void)
+{
+	char b[32];
+
+	iso_utc(0, b, sizeof b);
+	T_STREQ(b, "1970-01-01T00:00:00Z");
+	iso_utc(1733400000, b, sizeof b);
+	T_STREQ(b, "2024-12-05T12:00:00Z");
+	iso_utc(951868799, b, sizeof b);        /* a leap day */
+	T_STREQ(b, "2000-02-29T23:59:59Z");
+	iso_utc(-1, b, sizeof b);
+	T_STREQ(b, "1969-12-31T23:59:59Z");
+}
+
 int
 main(void)
 {
+	t_iso_utc();
 	t_shsplit();
 	t_glob();
 	t_httpdate();
