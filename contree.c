@@ -76,7 +76,9 @@ resolve_profile(struct ctx *c, struct config *cf, int local)
 static int
 flushout(void)
 {
-	if (fflush(stdout) != 0 && errno != EPIPE) {
+	/* ferror too: after a failed write musl empties the buffer, so the
+	 * last fflush alone may succeed */
+	if ((fflush(stdout) != 0 || ferror(stdout)) && errno != EPIPE) {
 		logmsg(LOG_ERROR, "write error on standard output:");
 		return EXIT_ERR;
 	}
