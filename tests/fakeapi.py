@@ -95,14 +95,18 @@ remembers the merged environment.
 Admin interface (no auth; never logged, never faulted)
 ------------------------------------------------------
     GET    /_admin/requests          [{method, path, query, headers, body_b64,
-                                       body_size, inflight}]  (body capped
-                                       at 1 MiB; inflight: API requests
-                                       being handled then, this one too)
+                                       body_size, inflight, conn, t}]
+                                       (body capped at 1 MiB; inflight: API
+                                       requests being handled then, this
+                                       one too; conn: the client's port,
+                                       one per connection; t: monotonic
+                                       seconds when it was logged)
     DELETE /_admin/requests          clear the log
     POST   /_admin/fault {path, method, count, kind, status, retry_after,
                           delay, after, message}            -> {"id": N}
            path: regex searched in the request path (prefix included, query
-           excluded); method: optional; count: matches before it expires
+           excluded); query: optional regex searched in the raw query
+           string; method: optional; count: matches before it expires
            (default 1, -1 = forever).  kinds:
              status   answer `status` + JSON error (+Retry-After), NOT processed
              drop     close the connection before processing
@@ -592,6 +596,8 @@ class Fault:
         self.delay = float(spec.get("delay") or 0)
         self.after = int(spec.get("after", 1))
         self.message = spec.get("message") or "injected fault"
+        # pages: query, a regex searched in the raw query string
+        self.query = re.compile(spec["query"]) if spec.get("query") else None
 
     def view(self):
         return {"id": self.id, "path": self.path_src, "method": self.method,
@@ -748,10 +754,12 @@ class State:
             self.cond.notify_all()
 
     # -- faults --------------------------------------------------------------
-    def take_fault(self, method, path, is_sse):
+    def take_fault(self, method, path, is_sse, query=""):
         with self.lock:
             for f in self.faults:
                 if f.count == 0:
+                    continue
+                if f.query and not f.query.search(query):    # pages
                     continue
                 if f.method and f.method != method:
                     continue
@@ -1624,7 +1632,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                               "headers": hdrs,
                               "body_b64": base64.b64encode(body).decode(),
                               "body_size": size,
-                              "inflight": st.inflight})  # xfer
+                              "inflight": st.inflight,  # xfer
+                              # pages: the connection (client port) and
+                              # the time (s) each request came in on
+                              "conn": self.client_address[1],
+                              "t": time.monotonic()})
         try:
             self.route_request(st, method, path, query, route, params, body,
                                blobw, size)
@@ -1635,7 +1647,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def route_request(self, st, method, path, query, route, params, body, blobw,
                       size):
         is_sse = route is not None and route[2] is h_events
-        fault = st.take_fault(method, path, is_sse)
+        fault = st.take_fault(method, path, is_sse,
+                              urllib.parse.urlsplit(self.path).query)
         self.sse_fault = None
         if fault is not None:
             k = fault.kind
