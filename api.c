@@ -1423,12 +1423,14 @@ page_here(struct api *a, struct lister *L, long long offset)
 
 /* ---- the pages after the first in parallel (CONTREE_CONCURRENCY)
  *
- * Jobs (jobs.h) are whole clients, each on its own kept-alive
- * connection.  The parent hands out page numbers ("tickets", 4 bytes
- * each) through one pipe all jobs read; a job GETs its page at
- * number * size and sends {page, class} + the body (or the error
- * message) back.  The parent keeps at most w pages ahead of the next
- * one to emit (a window of w slots, page % w), emits them in order with
+ * w fetchers: this process, which GETs page 1 over the connection page
+ * 0 came on while w - 1 jobs (jobs.h) start, and the jobs, whole
+ * clients each on a kept-alive connection of its own.  The parent hands
+ * out the page numbers from 2 on ("tickets", 4 bytes each) through one
+ * pipe all jobs read; a job GETs its page at number * size and sends
+ * {page, class} + the body (or the error message) back.  The parent
+ * keeps at most w pages ahead of the next one to emit (a window of w
+ * slots, page % w), emits them in order with
  * the same rules as the sequential walk, hands out no ticket past a
  * short page, and ends the jobs (SIGKILL: GETs only) when done.  So at
  * most w - 1 requests go past the end, as in the reference client, and
@@ -1517,41 +1519,62 @@ page_job(void *arg)
 	return 0;
 }
 
-/* In the parent: a page (or its failure) from a job into its slot. */
+/* In the parent: page (cls 0: its body; else the error message) into
+ * its slot. */
 static void
-page_msg(void *ctx, int id, const char *msg, size_t len)
+page_store(struct par *p, long long page, int cls, const char *msg,
+    size_t len)
 {
-	struct par *p = ctx;
-	struct pagehdr h;
 	struct pslot *s;
 
-	(void)id;
-	if (len < sizeof h)
+	if (page < p->next || page >= p->issued)
 		return;
-	memcpy(&h, msg, sizeof h);
-	if (h.page < p->next || h.page >= p->issued)
-		return;
-	s = &p->slot[h.page % p->w];
+	s = &p->slot[page % p->w];
 	pslot_clear(s);
-	msg += sizeof h;
-	len -= sizeof h;
-	if (!h.cls) {
+	if (!cls) {
 		buf_add(&s->body, msg, len);
 		if ((s->arr = page_parse(p->L, s->body.p, s->body.len,
 		    &s->j)) >= 0) {
 			s->state = PS_PAGE;
 			s->n = page_count(&s->j, s->arr);
-			if (s->n < p->L->size && h.page < p->end)
-				p->end = h.page;
+			if (s->n < p->L->size && page < p->end)
+				p->end = page;
 			return;
 		}
-		h.cls = geterrclass();
+		cls = geterrclass();
 		msg = geterr();
 		len = strlen(msg);
 	}
 	s->state = PS_ERR;
-	s->cls = h.cls;
+	s->cls = cls;
 	s->msg = xstrndup(msg, len);
+}
+
+static void
+page_msg(void *ctx, int id, const char *msg, size_t len)
+{
+	struct pagehdr h;
+
+	(void)id;
+	if (len < sizeof h)
+		return;
+	memcpy(&h, msg, sizeof h);
+	page_store(ctx, h.page, h.cls, msg + sizeof h, len - sizeof h);
+}
+
+/* In the parent, while the jobs start on theirs: page 1 over the
+ * connection page 0 came on. */
+static void
+page_ours(struct par *p)
+{
+	struct buf b = {0};
+
+	if (page_get(p->a, p->L, p->L->size, &b) == 0)
+		page_store(p, 1, 0, b.p ? b.p : "", b.len);
+	else
+		page_store(p, 1, geterrclass() ? geterrclass() : ERR_OTHER,
+		    geterr(), strlen(geterr()));
+	buf_free(&b);
 }
 
 static void
@@ -1617,6 +1640,8 @@ page_drain(struct par *p)
 	return 0;
 }
 
+/* Pages 1 .. npages - 1 by w fetchers: this process (page 1, on its
+ * kept-alive connection) and w - 1 jobs (the rest). */
 static int
 list_parallel(struct api *a, struct lister *L, int w, long long npages)
 {
@@ -1629,7 +1654,8 @@ list_parallel(struct api *a, struct lister *L, int w, long long npages)
 	p.L = L;
 	p.w = w;
 	p.npages = npages;
-	p.next = p.issued = 1;
+	p.next = 1;
+	p.issued = 2;           /* page 1 is ours */
 	p.end = npages;
 	if (pipe(p.tix) < 0) {
 		seterr("pipe:");
@@ -1639,9 +1665,11 @@ list_parallel(struct api *a, struct lister *L, int w, long long npages)
 	fcntl(p.tix[1], F_SETFD, FD_CLOEXEC);
 	p.slot = xcalloc((size_t)w, sizeof *p.slot);
 	page_issue(&p);
-	js = jobs_new(w, page_msg, page_end, &p);
-	for (i = 0; i < w; i++)
+	js = jobs_new(w - 1, page_msg, page_end, &p);
+	for (i = 0; i < w - 1; i++)
 		jobs_add(js, i, page_job, &p);
+	jobs_step(js, -1, 0);   /* start them */
+	page_ours(&p);
 	for (;;) {
 		if ((rc = page_drain(&p)) != 0)
 			break;
