@@ -1460,7 +1460,8 @@ struct par {
 	int w;
 	long long npages;       /* pages the listing may need (limit + 1) */
 	long long next;         /* the next page to emit */
-	long long issued;       /* tickets handed out: pages [1, issued) */
+	long long issued;       /* pages asked for: [1, issued) (1: ours,
+	                           the rest: tickets handed out) */
 	long long end;          /* first short page seen (npages: none) */
 	int tix[2];             /* ticket pipe; tix[1] -1 once closed */
 	struct pslot *slot;     /* w of them */

@@ -66,11 +66,12 @@ def case(total, args, delay, conc):
     log = [e for e in t.fake.admin("GET", "requests")
            if e["path"].endswith("/v1/images")]
     wall, cpu = statistics.median(walls), statistics.median(cpus)
+    conns = len({e["conn"] for e in log})
     print("list %d images, C=%s, %d ms/request: wall median %6.1f ms,"
           " client CPU median %5.1f ms, %d requests on %d connections"
           " (fake CPU %.0f ms)" % (total, conc, delay, wall, cpu, len(log),
-                                   len({e["conn"] for e in log}), fcpu))
-    return wall, cpu
+                                   conns, fcpu))
+    return wall, cpu, conns
 
 
 try:
@@ -89,6 +90,12 @@ try:
         with open(rows, "a") as f:
             f.write("list 2,500 images, C=1: client CPU\t%.1f\t<50\tms\n"
                     % res[2504, 0, "1"][1])
+            # one connection at 1; at 8 the first one and 2 jobs' (the
+            # limit of 3,000 asks for pages 1-3)
+            f.write("list 2,500 images, C=1: connections\t%d\t=1\t\n"
+                    % res[2504, 0, "1"][2])
+            f.write("list 2,500 images, C=8: connections\t%d\t<4\t\n"
+                    % res[2504, 0, "8"][2])
             for n, name in ((2504, "2,500"), (10004, "10,000")):
                 f.write("list %s images, 20 ms/request: wall C=1 / C=8"
                         "\t%.2f\t-\tx\n"
