@@ -48,41 +48,51 @@ def fake_cpu():
     return (int(v[11]) + int(v[12])) * 1e3 / os.sysconf("SC_CLK_TCK")
 
 
-def case(total, args, delay, conc):
+def case(total, args, delay):
+    """C=1 and C=8 runs taken in turns, so that a busy machine weighs on
+    both alike."""
     t.fake.admin("DELETE", "faults")
     if delay:
         t.fake.fault(path="/v1/images$", kind="slow", delay=delay / 1e3,
                      count=-1)
-    once(conc, args)                                    # warm up
-    walls, cpus = [], []
-    f0 = fake_cpu()
+    m = {c: {"wall": [], "cpu": [], "fake": [], "log": None}
+         for c in ("1", "8")}
+    for c in m:
+        once(c, args)                                   # warm up
     for _ in range(runs):
-        t.fake.clear_requests()
-        w, c = once(conc, args)
-        walls.append(w)
-        cpus.append(c)
-        time.sleep(delay / 1e3 * 2)         # killed jobs' requests end
-    fcpu = (fake_cpu() - f0) / runs
-    log = [e for e in t.fake.admin("GET", "requests")
-           if e["path"].endswith("/v1/images")]
-    wall, cpu = statistics.median(walls), statistics.median(cpus)
-    conns = len({e["conn"] for e in log})
-    print("list %d images, C=%s, %d ms/request: wall median %6.1f ms,"
-          " client CPU median %5.1f ms, %d requests on %d connections"
-          " (fake CPU %.0f ms)" % (total, conc, delay, wall, cpu, len(log),
-                                   conns, fcpu))
-    return wall, cpu, conns
+        for c in m:
+            t.fake.clear_requests()
+            f0 = fake_cpu()
+            w, u = once(c, args)
+            time.sleep(delay / 1e3 * 2)     # killed jobs' requests end
+            m[c]["fake"].append(fake_cpu() - f0)
+            m[c]["wall"].append(w)
+            m[c]["cpu"].append(u)
+            m[c]["log"] = [e for e in t.fake.admin("GET", "requests")
+                           if e["path"].endswith("/v1/images")]
+    out = {}
+    for c, v in m.items():
+        wall = statistics.median(v["wall"])
+        cpu = statistics.median(v["cpu"])
+        conns = len({e["conn"] for e in v["log"]})
+        print("list %d images, C=%s, %d ms/request: wall median %6.1f ms,"
+              " client CPU median %5.1f ms, %d requests on %d connections"
+              " (fake CPU %.0f ms)" % (total, c, delay, wall, cpu,
+                                       len(v["log"]), conns,
+                                       statistics.mean(v["fake"])))
+        out[c] = wall, cpu, conns
+    return out
 
 
 try:
     res = {}
     t.fake.seed_images(2500)                            # 2,504 in all
     for delay in (0, 20):
-        for conc in ("1", "8"):
-            res[2504, delay, conc] = case(2504, [], delay, conc)
+        for c, v in case(2504, [], delay).items():
+            res[2504, delay, c] = v
     t.fake.seed_images(7500)                            # 10,004
-    for conc in ("1", "8"):
-        res[10004, 20, conc] = case(10004, ["--limit", "10000"], 20, conc)
+    for c, v in case(10004, ["--limit", "10000"], 20).items():
+        res[10004, 20, c] = v
     for n in (2504, 10004):
         print("list %d images, 20 ms/request: wall C=1 / C=8 = %.2fx"
               % (n, res[n, 20, "1"][0] / res[n, 20, "8"][0]))
