@@ -221,7 +221,7 @@ def test_ctrl_c_to_the_parent_alone(t):
 
 def test_over_tls(t):
     """Each job makes a TLS connection of its own (tls.c: one engine per
-    process) with the parent's trust anchors."""
+    process), resuming the session of the parent's connection."""
     t.start_fake(tls=True)
     t.fake.seed_images(3500)
     ca = {"CONTREE_CA_FILE": t.fake.ca_file}
@@ -230,10 +230,16 @@ def test_over_tls(t):
                env=conc(1, **ca))
     log1 = pages(t)
     t.fake.clear_requests()
-    r8 = t.run("-f", "json", "images", "-a", "--limit", "100000",
-               env=conc(8, **ca))
+    r8 = t.run("-L", "debug", "-f", "json", "images", "-a", "--limit",
+               "100000", env=conc(8, **ca))
     log8 = pages(t)
     assert r1.code == 0 and r8.code == 0, (r1, r8)
     assert r8.out == r1.out and len(r8.out.splitlines()) == 3504
     assert len({p[3] for p in log1}) == 1, log1
-    assert len({p[3] for p in log8}) > 2, log8
+    jobs = len({p[3] for p in log8}) - 1
+    assert jobs > 1, log8
+    # one full handshake: the jobs resume the session they inherited
+    assert r8.stderr.count("TLS handshake with localhost done") == 1, \
+        r8.stderr
+    assert r8.stderr.count("TLS session with localhost resumed") == jobs, \
+        r8.stderr
