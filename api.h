@@ -113,7 +113,8 @@ int api_events(struct api *a, const char *op,
  * page that produced rows.  *more is set when more than limit exist.
  * The first page is fetched here; when it is full and at least two
  * more may be needed, the rest come from up to CONTREE_CONCURRENCY
- * jobs (jobs.h: forked clients, each on its own kept-alive connection,
+ * fetchers at once: this process (page 1, on a's connection) and jobs
+ * (jobs.h: forked clients, each on a kept-alive connection of its own,
  * several pages each), at most that many pages ahead of the output,
  * given to row() in order with the same rules; up to that many - 1
  * requests may go past the end.  CONTREE_CONCURRENCY=1: one page after
