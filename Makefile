@@ -60,9 +60,9 @@ prose.o: prose_z.h
 tests/jsonparse: tests/jsonparse.c json.c util.c json.h util.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/jsonparse.c json.c util.c
 
-tests/apitool: tests/apitool.c api.c http.c tls.c json.c util.c $(HDR)
+tests/apitool: tests/apitool.c api.c http.c tls.c json.c util.c jobs.c $(HDR)
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/apitool.c api.c http.c \
-		tls.c json.c util.c $(LDLIBS)
+		tls.c json.c util.c jobs.c $(LDLIBS)
 
 tests/unit_json: tests/unit_json.c json.c util.c json.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_json.c json.c util.c
@@ -91,15 +91,15 @@ tests/unit_diff: tests/unit_diff.c diff.c util.c diff.h util.h tests/unit.h
 tests/bench_store: tests/bench_store.c store.c util.c store.h util.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/bench_store.c store.c util.c
 
-tests/unit_http: tests/unit_http.c http.c tls.c api.c json.c util.c $(HDR) \
-	tests/unit.h
+tests/unit_http: tests/unit_http.c http.c tls.c api.c json.c util.c jobs.c \
+	$(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_http.c http.c tls.c \
-		api.c json.c util.c $(LDLIBS)
+		api.c json.c util.c jobs.c $(LDLIBS)
 
 tests/unit_parse: tests/unit_parse.c parse.c out.c api.c http.c tls.c json.c \
-	util.c $(HDR) tests/unit.h
+	util.c jobs.c $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_parse.c parse.c out.c \
-		api.c http.c tls.c json.c util.c $(LDLIBS)
+		api.c http.c tls.c json.c util.c jobs.c $(LDLIBS)
 
 tests/unit_edit: tests/unit_edit.c edit.c util.c edit.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_edit.c edit.c util.c

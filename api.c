@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "jobs.h"
 #include "json.h"
 #include "http.h"
 #include "api.h"
@@ -1308,78 +1309,448 @@ api_events(struct api *a, const char *op,
 
 #define MAXPAGES 1000
 
+/* One listing (api_list_pages): what to ask and where the rows go. */
+struct lister {
+	const char *path, *arraykey;
+	long long limit, size, seen;    /* size: items asked per page */
+	int (*row)(void *arg, const struct json *j, int t);
+	void (*endbatch)(void *arg);
+	void *arg;
+	int *more;
+	const char *q[64];              /* the caller's query + offset, limit */
+	char off[32], lim[32];
+};
+
+/* GET the page at offset, its body appended to body.  0, or -1. */
+static int
+page_get(struct api *a, struct lister *L, long long offset,
+    struct buf *body)
+{
+	struct api_resp r;
+
+	snprintf(L->off, sizeof L->off, "%lld", offset);
+	memset(&r, 0, sizeof r);
+	r.body = body;
+	return api_call(a, "GET", L->path, L->q, NULL, 0, &r);
+}
+
+/* Parse a page: the token of its array (j then to be freed), or -1
+ * with the slot set (j freed). */
+static int
+page_parse(const struct lister *L, const char *p, size_t len,
+    struct json *j)
+{
+	int arr;
+
+	if (json_parse_alloc(j, p ? p : "", len) < 0) {
+		seterr("malformed reply to GET %s: %s", L->path,
+		    json_strerror(j));
+		json_free(j);
+		return -1;
+	}
+	arr = L->arraykey ? json_get(j, 0, L->arraykey) : 0;
+	if (arr < 0 || j->tok[arr].type != JSON_ARRAY) {
+		seterr("malformed reply to GET %s: no %s list", L->path,
+		    L->arraykey ? L->arraykey : "JSON");
+		json_free(j);
+		return -1;
+	}
+	return arr;
+}
+
+static long long
+page_count(const struct json *j, int arr)
+{
+	long long n = 0;
+	int t;
+
+	for (t = json_first(j, arr); t >= 0; t = json_after(j, t))
+		n++;
+	return n;
+}
+
+/* Hand the items of a parsed page to row() while fewer than limit were
+ * given (*more once one is left over), then endbatch().  The number of
+ * items, or -1 when row() failed. */
+static long long
+page_emit(struct lister *L, const struct json *j, int arr)
+{
+	long long n = 0;
+	int t, emitted = 0;
+
+	for (t = json_first(j, arr); t >= 0; t = json_after(j, t)) {
+		n++;
+		if (L->seen >= L->limit) {
+			*L->more = 1;
+			continue;
+		}
+		L->seen++;
+		emitted = 1;
+		if (L->row(L->arg, j, t) < 0)
+			return -1;
+	}
+	if (emitted && L->endbatch)
+		L->endbatch(L->arg);
+	return n;
+}
+
+/* 1 when a page of n items ends the listing: a short or empty page
+ * (api.md §5.1), or the item past the limit seen. */
+static int
+page_last(const struct lister *L, long long n)
+{
+	return *L->more || n < L->size || n == 0;
+}
+
+/* Fetch, parse and emit the page at offset here: its item count, or
+ * -1 with the slot set. */
+static long long
+page_here(struct api *a, struct lister *L, long long offset)
+{
+	struct buf body = {0};
+	struct json j;
+	long long n = -1;
+	int arr;
+
+	if (page_get(a, L, offset, &body) == 0 &&
+	    (arr = page_parse(L, body.p, body.len, &j)) >= 0) {
+		n = page_emit(L, &j, arr);
+		json_free(&j);
+	}
+	buf_free(&body);
+	return n;
+}
+
+/* ---- the pages after the first in parallel (CONTREE_CONCURRENCY)
+ *
+ * w fetchers: this process, which GETs page 1 over the connection page
+ * 0 came on while w - 1 jobs (jobs.h) start, and the jobs, whole
+ * clients each on a kept-alive connection of its own.  The parent hands
+ * out the page numbers from 2 on ("tickets", 4 bytes each) through one
+ * pipe all jobs read; a job GETs its page at number * size and sends
+ * {page, class} + the body (or the error message) back.  The parent
+ * keeps at most w pages ahead of the next one to emit (a window of w
+ * slots, page % w), emits them in order with
+ * the same rules as the sequential walk, hands out no ticket past a
+ * short page, and ends the jobs (SIGKILL: GETs only) when done.  So at
+ * most w - 1 requests go past the end, as in the reference client, and
+ * memory is w pages whatever the listing's size. */
+
+#define PAGE_REPORTED 3         /* a job's exit status after it sent an
+                                   error: not a crash */
+
+struct pagehdr {
+	int32_t page, cls;
+};
+
+struct pslot {
+	int state;                      /* PS_* */
+	int arr, cls;
+	long long n;
+	struct buf body;
+	struct json j;
+	char *msg;
+};
+
+enum { PS_NONE, PS_PAGE, PS_ERR };
+
+struct par {
+	struct api *a;
+	struct lister *L;
+	int w;
+	long long npages;       /* pages the listing may need (limit + 1) */
+	long long next;         /* the next page to emit */
+	long long issued;       /* pages asked for: [1, issued) (1: ours,
+	                           the rest: tickets handed out) */
+	long long end;          /* first short page seen (npages: none) */
+	int tix[2];             /* ticket pipe; tix[1] -1 once closed */
+	struct pslot *slot;     /* w of them */
+	int crashed;            /* a job ended without saying why */
+	char *why;              /* ... or could not start: what it said */
+	int whycls;
+};
+
+static void
+pslot_clear(struct pslot *s)
+{
+	if (s->state == PS_PAGE)
+		json_free(&s->j);
+	buf_free(&s->body);
+	free(s->msg);
+	memset(s, 0, sizeof *s);
+}
+
+/* In a job: the pages named by tickets until there are none. */
+static int
+page_job(void *arg)
+{
+	struct par *p = arg;
+	struct buf m = {0};
+	struct pagehdr h;
+	uint32_t t;
+	ssize_t r;
+	int rc;
+
+	api_forget(p->a);
+	if (p->tix[1] >= 0)
+		close(p->tix[1]);
+	for (;;) {
+		r = read(p->tix[0], &t, sizeof t);
+		if (r < 0 && errno == EINTR && !interrupted)
+			continue;
+		if (r <= 0 || r != (ssize_t)sizeof t)
+			break;
+		memset(&h, 0, sizeof h);
+		h.page = (int32_t)t;
+		buf_reset(&m);
+		buf_add(&m, &h, sizeof h);
+		if ((rc = page_get(p->a, p->L, (long long)t * p->L->size,
+		    &m)) < 0) {
+			h.cls = geterrclass() ? geterrclass() : ERR_OTHER;
+			buf_reset(&m);
+			buf_add(&m, &h, sizeof h);
+			buf_puts(&m, geterr());
+		}
+		if (job_send(m.p, m.len) < 0 || rc < 0) {
+			buf_free(&m);
+			return rc < 0 ? PAGE_REPORTED : 1;
+		}
+	}
+	buf_free(&m);
+	return 0;
+}
+
+/* In the parent: page (cls 0: its body; else the error message) into
+ * its slot. */
+static void
+page_store(struct par *p, long long page, int cls, const char *msg,
+    size_t len)
+{
+	struct pslot *s;
+
+	if (page < p->next || page >= p->issued)
+		return;
+	s = &p->slot[page % p->w];
+	pslot_clear(s);
+	if (!cls) {
+		buf_add(&s->body, msg, len);
+		if ((s->arr = page_parse(p->L, s->body.p, s->body.len,
+		    &s->j)) >= 0) {
+			s->state = PS_PAGE;
+			s->n = page_count(&s->j, s->arr);
+			if (s->n < p->L->size && page < p->end)
+				p->end = page;
+			return;
+		}
+		cls = geterrclass();
+		msg = geterr();
+		len = strlen(msg);
+	}
+	s->state = PS_ERR;
+	s->cls = cls;
+	s->msg = xstrndup(msg, len);
+}
+
+static void
+page_msg(void *ctx, int id, const char *msg, size_t len)
+{
+	struct pagehdr h;
+
+	(void)id;
+	if (len < sizeof h)
+		return;
+	memcpy(&h, msg, sizeof h);
+	page_store(ctx, h.page, h.cls, msg + sizeof h, len - sizeof h);
+}
+
+/* In the parent, while the jobs start on theirs: page 1 over the
+ * connection page 0 came on. */
+static void
+page_ours(struct par *p)
+{
+	struct buf b = {0};
+
+	if (page_get(p->a, p->L, p->L->size, &b) == 0)
+		page_store(p, 1, 0, b.p ? b.p : "", b.len);
+	else
+		page_store(p, 1, geterrclass() ? geterrclass() : ERR_OTHER,
+		    geterr(), strlen(geterr()));
+	buf_free(&b);
+}
+
+static void
+page_end(void *ctx, int id, int status)
+{
+	struct par *p = ctx;
+
+	(void)id;
+	if (status == 0 || status == PAGE_REPORTED || interrupted)
+		return;
+	if (status > 0) {
+		p->crashed = 1;
+		free(p->why);
+		p->why = xasprintf("a listing job ended with status %d", status);
+		p->whycls = ERR_OTHER;
+	} else if (!p->why) {   /* not started: the slot says why */
+		p->why = xstrdup(geterr());
+		p->whycls = geterrclass();
+	}
+}
+
+/* Hand out the tickets the window allows; close the pipe once no more
+ * will ever be. */
+static void
+page_issue(struct par *p)
+{
+	uint32_t t[64];
+	int k = 0;
+
+	while (p->issued < p->next + p->w && p->issued < p->npages &&
+	    p->issued <= p->end && k < (int)LEN(t))
+		t[k++] = (uint32_t)p->issued++;
+	if (k && writeall(p->tix[1], t, (size_t)k * sizeof t[0]) < 0)
+		p->crashed = 1;         /* no reader left: stuck */
+	if (p->tix[1] >= 0 && (p->issued >= p->npages || p->issued > p->end)) {
+		close(p->tix[1]);
+		p->tix[1] = -1;
+	}
+}
+
+/* Emit the slots that are next in order.  1 when the listing is over
+ * (0 returned by the caller), 0 to wait for more, -1 on failure. */
+static int
+page_drain(struct par *p)
+{
+	struct pslot *s;
+	long long n;
+
+	while ((s = &p->slot[p->next % p->w])->state != PS_NONE) {
+		if (s->state == PS_ERR) {
+			seterrc(s->cls ? s->cls : ERR_OTHER, "%s", s->msg);
+			return -1;
+		}
+		n = page_emit(p->L, &s->j, s->arr);
+		pslot_clear(s);
+		if (n < 0)
+			return -1;
+		if (page_last(p->L, n) || p->next + 1 >= p->npages)
+			return 1;
+		p->next++;
+		page_issue(p);
+	}
+	return 0;
+}
+
+/* Pages 1 .. npages - 1 by w fetchers: this process (page 1, on its
+ * kept-alive connection) and w - 1 jobs (the rest). */
+static int
+list_parallel(struct api *a, struct lister *L, int w, long long npages)
+{
+	struct par p;
+	struct jobs *js;
+	int i, rc = 0;
+
+	memset(&p, 0, sizeof p);
+	p.a = a;
+	p.L = L;
+	p.w = w;
+	p.npages = npages;
+	p.next = 1;
+	p.issued = 2;           /* page 1 is ours */
+	p.end = npages;
+	if (pipe(p.tix) < 0) {
+		seterr("pipe:");
+		return -1;
+	}
+	fcntl(p.tix[0], F_SETFD, FD_CLOEXEC);
+	fcntl(p.tix[1], F_SETFD, FD_CLOEXEC);
+	p.slot = xcalloc((size_t)w, sizeof *p.slot);
+	page_issue(&p);
+	js = jobs_new(w - 1, page_msg, page_end, &p);
+	for (i = 0; i < w - 1; i++)
+		jobs_add(js, i, page_job, &p);
+	jobs_step(js, -1, 0);   /* start them */
+	page_ours(&p);
+	for (;;) {
+		if ((rc = page_drain(&p)) != 0)
+			break;
+		if (interrupted) {
+			seterrc(ERR_INTR, "interrupted");
+			rc = -1;
+			break;
+		}
+		if (p.crashed || !jobs_pending(js)) {
+			seterrc(p.why ? p.whycls : ERR_OTHER, "%s", p.why ?
+			    p.why : "the listing jobs ended early");
+			rc = -1;
+			break;
+		}
+		/* bounded: a signal just before poll(2) must not hang us */
+		jobs_step(js, -1, 250);
+	}
+	jobs_free(js);          /* what still runs went past the end */
+	if (p.tix[1] >= 0)
+		close(p.tix[1]);
+	close(p.tix[0]);
+	for (i = 0; i < w; i++)
+		pslot_clear(&p.slot[i]);
+	free(p.slot);
+	free(p.why);
+	return rc < 0 ? -1 : 0;
+}
+
 int
 api_list_pages(struct api *a, const char *path, const char *const *query,
     const char *arraykey, long long limit,
     int (*row)(void *arg, const struct json *j, int t),
     void (*endbatch)(void *arg), void *arg, int *more)
 {
-	long long page = limit + 1 < 1000 ? limit + 1 : 1000, seen = 0;
-	long long offset = 0;
-	const char *q[64];
-	char off[32], lim[32];
-	int nq = 0, pages;
+	struct lister L;
+	long long n, offset, npages;
+	int nq = 0, pages, w;
 
 	*more = 0;
 	if (!a)
 		return -1;
+	memset(&L, 0, sizeof L);
+	L.path = path;
+	L.arraykey = arraykey;
+	L.limit = limit;
+	L.size = limit + 1 < 1000 ? limit + 1 : 1000;
+	L.row = row;
+	L.endbatch = endbatch;
+	L.arg = arg;
+	L.more = more;
 	while (query && query[nq] && nq < 58) {
-		q[nq] = query[nq];
-		q[nq + 1] = query[nq + 1];
+		L.q[nq] = query[nq];
+		L.q[nq + 1] = query[nq + 1];
 		nq += 2;
 	}
-	q[nq] = "offset";
-	q[nq + 1] = off;
-	q[nq + 2] = "limit";
-	q[nq + 3] = lim;
-	q[nq + 4] = NULL;
-	snprintf(lim, sizeof lim, "%lld", page);
-	for (pages = 0; pages < MAXPAGES; pages++) {
-		struct buf body = {0};
-		struct api_resp r;
-		struct json j;
-		int arr, t, n = 0, emitted = 0;
-
-		snprintf(off, sizeof off, "%lld", offset);
-		memset(&r, 0, sizeof r);
-		r.body = &body;
-		if (api_call(a, "GET", path, q, NULL, 0, &r) < 0) {
-			buf_free(&body);
+	L.q[nq] = "offset";
+	L.q[nq + 1] = L.off;
+	L.q[nq + 2] = "limit";
+	L.q[nq + 3] = L.lim;
+	L.q[nq + 4] = NULL;
+	snprintf(L.lim, sizeof L.lim, "%lld", L.size);
+	/* the first page here, as a small listing is all one page */
+	if ((n = page_here(a, &L, 0)) < 0)
+		return -1;
+	if (page_last(&L, n))
+		return 0;
+	/* pages that can hold limit + 1 items: the rest in parallel when
+	 * there are at least two more to fetch */
+	npages = limit / L.size + 1;
+	if (npages > MAXPAGES)
+		npages = MAXPAGES;
+	if (n == L.size && npages > 2 && (w = jobs_concurrency()) > 1)
+		return list_parallel(a, &L, w < npages - 1 ? w :
+		    (int)(npages - 1), npages);
+	/* CONTREE_CONCURRENCY=1: one page after the other, one connection */
+	offset = n;
+	for (pages = 1; pages < MAXPAGES; pages++) {
+		if ((n = page_here(a, &L, offset)) < 0)
 			return -1;
-		}
-		if (json_parse_alloc(&j, body.p ? body.p : "", body.len) < 0) {
-			seterr("malformed reply to GET %s: %s", path,
-			    json_strerror(&j));
-			buf_free(&body);
-			return -1;
-		}
-		arr = arraykey ? json_get(&j, 0, arraykey) : 0;
-		if (arr < 0 || j.tok[arr].type != JSON_ARRAY) {
-			seterr("malformed reply to GET %s: no %s list", path,
-			    arraykey ? arraykey : "JSON");
-			json_free(&j);
-			buf_free(&body);
-			return -1;
-		}
-		for (t = json_first(&j, arr); t >= 0; t = json_after(&j, t)) {
-			n++;
-			if (seen >= limit) {
-				*more = 1;
-				continue;
-			}
-			seen++;
-			emitted = 1;
-			if (row(arg, &j, t) < 0) {
-				json_free(&j);
-				buf_free(&body);
-				return -1;
-			}
-		}
-		json_free(&j);
-		buf_free(&body);
-		if (emitted && endbatch)
-			endbatch(arg);
-		if (*more || n < page || n == 0)
+		if (page_last(&L, n))
 			break;
 		offset += n;
 	}

@@ -111,8 +111,16 @@ int api_events(struct api *a, const char *op,
  * reply object ("images"), or NULL for a bare array.  row() is called for
  * each of the first `limit` items; endbatch() (may be NULL) after each
  * page that produced rows.  *more is set when more than limit exist.
- * a may be NULL (the slot then already says why).  0, or -1 with the
- * slot set. */
+ * The first page is fetched here; when it is full and at least two
+ * more may be needed, the rest come from up to CONTREE_CONCURRENCY
+ * fetchers at once: this process (page 1, on a's connection) and jobs
+ * (jobs.h: forked clients, each on a kept-alive connection of its own,
+ * several pages each), at most that many pages ahead of the output,
+ * given to row() in order with the same rules; up to that many - 1
+ * requests may go past the end.  CONTREE_CONCURRENCY=1: one page after
+ * the other on a's connection.  A failing page fails the listing after
+ * the rows before it, as in order.  a may be NULL (the slot then
+ * already says why).  0, or -1 with the slot set. */
 struct json;
 int api_list_pages(struct api *a, const char *path,
     const char *const *query, const char *arraykey, long long limit,

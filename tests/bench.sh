@@ -256,6 +256,14 @@ if [ -f tests/bench_transfer.sh ]; then
 	row "run -F 2,000 files (200 MB): client CPU" "$(grab transfer \
 	    '^run -F .*C=8 .*client CPU  *\([0-9.]*\) s.*')" - s
 fi
+if [ -f tests/bench_pages.sh ]; then
+	echo
+	echo "== listing pages in parallel"
+	row "list 2,500 images, C=8: client CPU" - "<50" ms
+	part pages sh tests/bench_pages.sh
+	row "list 2,500 images, C=8: client CPU" "$(grab pages \
+	    '^list .* C=8, 0 ms.*client CPU median  *\([0-9.]*\) ms.*')" "<50" ms
+fi
 if [ -f tests/bench_diff.py ]; then
 	echo
 	echo "== diff"

@@ -56,6 +56,12 @@ def test_images_paging_and_limit_warning(t):
     assert len(got) == 2504, len(got)
     assert len({x["uuid"] for x in got}) == len(got)
     offs = [q["query"]["offset"][0] for q in t.fake.requests("GET", "/v1/images")]
+    # pages 1-3 in parallel (e2e_pages.py): 3,001 images need 4 pages
+    assert sorted(offs) == ["0", "1000", "2000", "3000"], offs
+    t.fake.clear_requests()
+    r1 = t.run("-f", "json", "images", env={"CONTREE_CONCURRENCY": "1"})
+    assert r1.out == r.out, r1
+    offs = [q["query"]["offset"][0] for q in t.fake.requests("GET", "/v1/images")]
     assert offs == ["0", "1000", "2000"], offs
     r = t.run("-f", "csv", "images", "--limit", "10")
     assert r.code == 0 and len(r.out.split(b"\r\n")) == 12, r   # header + 10 + ""
