@@ -57,8 +57,8 @@ row "run -- true: client CPU (median)" - "<10" ms
 row "run -- true: requests" - "=2" ""
 row "run -F 200 MB (200 files), first: wall" - - s
 row "run -F 200 MB (200 files), first: client CPU" - - s
-row "images -a, 2,500 images: client CPU" - "<50" ms
-row "images -a, 2,500 images: connections" - "=1" ""
+row "images -a, 2,500 images, C=1: client CPU" - "<50" ms
+row "images -a, 2,500 images, C=1: connections" - "=1" ""
 row "upload over loopback, plain" - ">500" MB/s
 row "download over loopback, plain" - ">500" MB/s
 row "upload over loopback, TLS" - ">200" MB/s
@@ -243,12 +243,12 @@ if [ -f tests/bench_transfer.sh ]; then
 	done
 	row "upload of 1 GB: peak RSS" "$(grab transfer \
 	    '^upload plain .length.*peak RSS  *\([0-9.]*\) MB$')" "<4" MB
-	row "images -a, 2,500 images: client CPU" "$(grab transfer \
-	    '^contree images -a:.* s wall, \([0-9.]* s user, [0-9.]*\) s sys.*' |
+	row "images -a, 2,500 images, C=1: client CPU" "$(grab transfer \
+	    '^contree images -a (C=1):.* s wall, \([0-9.]* s user, [0-9.]*\) s sys.*' |
 	    awk '$1 != "-" { printf "%.0f", ($1 + $4) * 1000; next } { print }')" \
 	    "<50" ms
-	row "images -a, 2,500 images: connections" "$(grab transfer \
-	    '^contree images -a:.* \([0-9]*\) connections.*')" "=1" ""
+	row "images -a, 2,500 images, C=1: connections" "$(grab transfer \
+	    '^contree images -a (C=1):.* \([0-9]*\) connections.*')" "=1" ""
 	row "cat of 1 GB: peak RSS" "$(grab transfer \
 	    '^cat [0-9]* MB .*peak RSS  *\([0-9.]*\) MB.*')" "<4" MB
 	row "cp of 1 GB: peak RSS" "$(grab transfer \

@@ -176,12 +176,14 @@ if [ -x ./contree ]; then
 	printf '[DEFAULT]\nprofile = default\n\n[profile:default]\ntoken = test-token\nurl = %s\ntype = jwt\n' \
 		"$url" >"$tmp/home/.config/contree/auth.ini"
 	admin /_admin/requests DELETE >/dev/null
-	HOME=$tmp/home /usr/bin/time -f '%e s wall, %U s user, %S s sys, peak RSS %M KB' \
+	# one fetcher (CONTREE_CONCURRENCY=1): bench_pages.sh measures C=8
+	HOME=$tmp/home CONTREE_CONCURRENCY=1 \
+	    /usr/bin/time -f '%e s wall, %U s user, %S s sys, peak RSS %M KB' \
 		./contree -L debug images -a >"$tmp/out" 2>"$tmp/err"
 	rows=$(grep -c . "$tmp/out")
 	reqs=$(grep -c '^\[DEBUG\] > GET ' "$tmp/err")
 	conns=$(grep -c '^\[DEBUG\] opening connection' "$tmp/err")
-	echo "contree images -a: $rows lines of output, $reqs requests," \
+	echo "contree images -a (C=1): $rows lines of output, $reqs requests," \
 		"$conns connections ($(tail -n 1 "$tmp/err"))"
 fi
 # the same through apitool: pages of 1000 on one kept-alive connection
