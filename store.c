@@ -100,8 +100,9 @@
 #define HDRLEN (sizeof HEADER - 1)
 #define CRCLEN 8                /* hex digits of the checksum */
 #define CHUNK (64 * 1024)       /* first arena block */
-#define MAXCHUNK (4 << 20)      /* largest arena block */
+#define MAXCHUNK (8 << 20)      /* largest arena block */
 #define BIGCHUNK (512 * 1024)   /* blocks this big are mapped */
+#define HUGEBLOCK (2 << 20)     /* and these in huge pages */
 #ifdef MAP_POPULATE
 #define POPULATE MAP_POPULATE   /* fault the block in with one call */
 #else
@@ -290,26 +291,56 @@ store_crc32(uint32_t crc, const void *buf, size_t n)
 
 /* ---- arena ---- */
 
+/* A block of n bytes mapped for the arena: one of at least HUGEBLOCK
+ * is aligned to it and asks for transparent huge pages (a page fault,
+ * and in a virtual machine its shadow-table miss, per 2 MB instead of
+ * per 4 kB: replay of a big session spends most of its time touching
+ * new memory otherwise); a smaller one is populated in one call.  NULL
+ * if mmap fails. */
+static void *
+map_block(size_t n)
+{
+	char *m, *a;
+	size_t head;
+
+	if (n < HUGEBLOCK) {
+		m = mmap(NULL, n, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | POPULATE, -1, 0);
+		return m == MAP_FAILED ? NULL : m;
+	}
+	m = mmap(NULL, n + HUGEBLOCK, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	a = (char *)(((uintptr_t)m + HUGEBLOCK - 1) & ~(uintptr_t)(HUGEBLOCK - 1));
+	head = (size_t)(a - m);
+	if (head)
+		munmap(m, head);
+	munmap(a + n, HUGEBLOCK - head);
+#ifdef MADV_HUGEPAGE
+	(void)madvise(a, n, MADV_HUGEPAGE);
+#endif
+#if defined(MADV_POPULATE_WRITE) && defined(HUGEPOP)
+	(void)madvise(a, n, MADV_POPULATE_WRITE);
+#endif
+	return a;
+}
+
 /* Blocks grow with the log (a big session's replay then costs few
- * page faults: big blocks are mapped populated in one call). */
+ * page faults: see map_block).  cap counts the block's header. */
 static char *
 chunk_new(struct log *s, size_t cap)
 {
 	struct chunk *c = NULL;
-	void *m;
 
-	if (CHUNKHDR + cap >= BIGCHUNK &&
-	    (m = mmap(NULL, CHUNKHDR + cap, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | POPULATE, -1, 0)) != MAP_FAILED) {
-		c = m;
+	if (cap >= BIGCHUNK && (c = map_block(cap))) {
 		c->mapped = 1;
 	} else {
-		c = xmalloc(CHUNKHDR + cap);
+		c = xmalloc(cap);
 		c->mapped = 0;
 	}
-
 	c->used = 0;
-	c->cap = cap;
+	c->cap = cap - CHUNKHDR;
 	c->next = s->chunks;
 	s->chunks = c;
 	return (char *)c + CHUNKHDR;
@@ -326,7 +357,7 @@ aalloc(struct log *s, size_t n, size_t align)
 		c->used = (c->used + align - 1) & ~(align - 1);
 	if (!c || c->used > c->cap || c->cap - c->used < n) {
 		if (n > CHUNK / 4)
-			return chunk_new(s, n);
+			return chunk_new(s, CHUNKHDR + n);
 		if (s->chunkcap < CHUNK)
 			s->chunkcap = CHUNK;
 		chunk_new(s, s->chunkcap);
@@ -337,6 +368,23 @@ aalloc(struct log *s, size_t n, size_t align)
 	p = (char *)c + CHUNKHDR + c->used;
 	c->used += n;
 	return p;
+}
+
+/* About to replay n bytes: let the next blocks be big enough for what
+ * they will likely keep (a replayed entry keeps about 1.25 times its
+ * record's bytes), in huge pages from the first when that is much. */
+static void
+arena_hint(struct log *s, off_t n)
+{
+	off_t want = n / 4 * 5;
+
+	if (want < HUGEBLOCK)
+		return;
+	if (want > MAXCHUNK)
+		want = MAXCHUNK;
+	want = (want + HUGEBLOCK - 1) & ~(off_t)(HUGEBLOCK - 1);
+	if (s->chunkcap < (size_t)want)
+		s->chunkcap = (size_t)want;
 }
 
 /* A copy of p[0..n) and a NUL that lives until store_close. */
@@ -1184,36 +1232,73 @@ handler_of(const char *p)
 	return NULL;
 }
 
+/* Bytes equal to c in a word read from memory: 0x80 in each such byte,
+ * 0 in the others (exact: no borrow crosses bytes). */
+#define LOW7 0x7f7f7f7f7f7f7f7fu
+#define BYTES(c) (0x0101010101010101u * (unsigned char)(c))
+#define MATCH(w, c) (~(((((w) ^ BYTES(c)) & LOW7) + LOW7) | \
+	((w) ^ BYTES(c)) | LOW7))
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
+    defined(__GNUC__)
+#define FIRSTBYTE(m) ((size_t)__builtin_ctzll(m) >> 3)
+#endif
+
+/* Records field f[nf] = q[0..t) (its TAB made a NUL). */
+static void
+field(struct log *s, size_t nf, char *q, char *t)
+{
+	if (nf == s->cf) {
+		s->cf = s->cf ? s->cf * 2 : 32;
+		s->f = xreallocarray(s->f, s->cf, sizeof *s->f);
+		s->fl = xreallocarray(s->fl, s->cf, sizeof *s->fl);
+	}
+	s->f[nf] = q;
+	s->fl[nf] = (size_t)(t - q);
+	*t = '\0';
+}
+
 /* Cuts l[0..len) (checksum removed) into s->f/s->fl at the TABs and
  * unescapes the fields; returns the number of fields, or -1 (*why set)
- * if a field holds a NUL byte or a bad escape. */
+ * if a field holds a NUL byte or a bad escape.  One pass, a word at a
+ * time where the byte order allows (replay cuts every record). */
 static long
 split(struct log *s, char *l, size_t len, const char **why)
 {
-	char *end = l + len, *q = l, *t;
+	char *end = l + len, *q = l, *p = l;
 	size_t nf = 0, i;
+	int nul = 0, bs = 0;
 	long n;
 
-	if (memchr(l, '\0', len)) {
+#ifdef FIRSTBYTE
+	uint64_t w, tabs, z = 0, b = 0;
+
+	for (; end - p >= 8; p += 8) {
+		memcpy(&w, p, 8);
+		z |= MATCH(w, 0);
+		b |= MATCH(w, '\\');
+		for (tabs = MATCH(w, '\t'); tabs; tabs &= tabs - 1) {
+			field(s, nf++, q, p + FIRSTBYTE(tabs));
+			q = p + FIRSTBYTE(tabs) + 1;
+		}
+	}
+	nul = z != 0;
+	bs = b != 0;
+#endif
+	for (; p < end; p++) {
+		nul |= *p == '\0';
+		bs |= *p == '\\';
+		if (*p == '\t') {
+			field(s, nf++, q, p);
+			q = p + 1;
+		}
+	}
+	if (nul) {
 		*why = "NUL byte";
 		return -1;
 	}
-	for (;;) {
-		if (nf == s->cf) {
-			s->cf = s->cf ? s->cf * 2 : 32;
-			s->f = xreallocarray(s->f, s->cf, sizeof *s->f);
-			s->fl = xreallocarray(s->fl, s->cf, sizeof *s->fl);
-		}
-		s->f[nf] = q;
-		if (!(t = memchr(q, '\t', (size_t)(end - q))))
-			break;
-		*t = '\0';
-		s->fl[nf++] = (size_t)(t - q);
-		q = t + 1;
-	}
-	*end = '\0';
-	s->fl[nf++] = (size_t)(end - q);
-	if (memchr(l, '\\', len))
+	field(s, nf++, q, end);
+	if (bs)
 		for (i = 0; i < nf; i++) {
 			if ((n = unescape(s->f[i], s->fl[i])) < 0) {
 				*why = "bad escape";
@@ -1245,24 +1330,28 @@ apply_line(struct log *s, char *l, size_t len, int dry)
 	return fn(s, s->f, s->fl, (size_t)nf, dry);
 }
 
+/* 1 + the value of a lowercase hex digit; 0 for any other byte. */
+static const unsigned char hexval[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
+};
+
 static int
 crc_ok(const char *l, size_t len)
 {
-	const char *h;
+	const unsigned char *h;
 	uint32_t want = 0;
-	unsigned d;
-	int i;
+	int i, ok = 1;
 
 	if (len < CRCLEN + 2 || l[len - CRCLEN - 1] != '\t')
 		return 0;
-	h = l + len - CRCLEN;
-	for (i = 0; i < CRCLEN; i++) {         /* lowercase hex only */
-		if ((d = (unsigned)(h[i] - '0')) > 9 &&
-		    (d = (unsigned)(h[i] - 'a') + 10) - 10 > 5)
-			return 0;
-		want = want << 4 | d;
+	h = (const unsigned char *)l + len - CRCLEN;
+	for (i = 0; i < CRCLEN; i++) {  /* no branch per digit */
+		want = want << 4 | ((hexval[h[i]] - 1u) & 15);
+		ok &= hexval[h[i]] != 0;
 	}
-	return store_crc32(0, l, len - CRCLEN - 1) == want;
+	return ok && store_crc32(0, l, len - CRCLEN - 1) == want;
 }
 
 static const char *
@@ -1512,6 +1601,7 @@ catchup(struct log *s, int *torn)
 	end = st.st_size;
 	if (end == s->off)
 		return 0;
+	arena_hint(s, end - s->off);
 	cap = end - s->off < READBUF ? (size_t)(end - s->off) + 1 : READBUF;
 	b = xmalloc(cap);
 	for (rd = s->off; !*torn && s->off < end;) {
