@@ -109,7 +109,7 @@
 #define POPULATE 0
 #endif
 #define COMPACT_MIN 1024        /* records before auto compaction */
-#define READBUF (256 * 1024)    /* replay reads this much at a time */
+#define READBUF (64 * 1024)     /* replay reads this much at a time */
 #define TMPSUF ".tmp."          /* compaction: <log>.tmp.<pid>.XXXXXX */
 
 static const char *const kinds[] = {
