@@ -291,39 +291,61 @@ store_crc32(uint32_t crc, const void *buf, size_t n)
 
 /* ---- arena ---- */
 
-/* A block of n bytes mapped for the arena: one of at least HUGEBLOCK
- * is aligned to it and asks for transparent huge pages (a page fault,
- * and in a virtual machine its shadow-table miss, per 2 MB instead of
- * per 4 kB: replay of a big session spends most of its time touching
- * new memory otherwise); a smaller one is populated in one call.  NULL
- * if mmap fails. */
+/* 1 if the system gives transparent huge pages to the regions that
+ * ask (Linux: "always" or "madvise" in sysfs); asked once. */
+static int
+thp(void)
+{
+	static int on = -1;
+	char b[64] = "";
+	int fd;
+	ssize_t r;
+
+	if (on >= 0)
+		return on;
+	on = 0;
+	fd = open("/sys/kernel/mm/transparent_hugepage/enabled",
+	    O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		r = read(fd, b, sizeof b - 1);
+		b[r > 0 ? r : 0] = '\0';
+		on = strstr(b, "[always]") || strstr(b, "[madvise]");
+		close(fd);
+	}
+	return on;
+}
+
+/* A block of n bytes mapped for the arena.  One of at least HUGEBLOCK
+ * is aligned to it and asks for transparent huge pages: a page fault,
+ * and in a virtual machine a miss in the host's tables, per 2 MB
+ * instead of per 4 kB (replaying a big session otherwise spends most
+ * of its time touching new memory), faulted in as it is used.  Else
+ * the block is populated in one call.  NULL if mmap fails. */
 static void *
 map_block(size_t n)
 {
 	char *m, *a;
 	size_t head;
 
-	if (n < HUGEBLOCK) {
-		m = mmap(NULL, n, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE | MAP_ANONYMOUS | POPULATE, -1, 0);
-		return m == MAP_FAILED ? NULL : m;
-	}
-	m = mmap(NULL, n + HUGEBLOCK, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED)
-		return NULL;
-	a = (char *)(((uintptr_t)m + HUGEBLOCK - 1) & ~(uintptr_t)(HUGEBLOCK - 1));
-	head = (size_t)(a - m);
-	if (head)
-		munmap(m, head);
-	munmap(a + n, HUGEBLOCK - head);
 #ifdef MADV_HUGEPAGE
-	(void)madvise(a, n, MADV_HUGEPAGE);
+	if (n >= HUGEBLOCK && thp()) {
+		m = mmap(NULL, n + HUGEBLOCK, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		a = (char *)(((uintptr_t)m + HUGEBLOCK - 1) &
+		    ~(uintptr_t)(HUGEBLOCK - 1));
+		head = (size_t)(a - m);
+		if (head)
+			munmap(m, head);
+		munmap(a + n, HUGEBLOCK - head);
+		(void)madvise(a, n, MADV_HUGEPAGE);
+		return a;
+	}
 #endif
-#if defined(MADV_POPULATE_WRITE) && defined(HUGEPOP)
-	(void)madvise(a, n, MADV_POPULATE_WRITE);
-#endif
-	return a;
+	m = mmap(NULL, n, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | POPULATE, -1, 0);
+	return m == MAP_FAILED ? NULL : m;
 }
 
 /* Blocks grow with the log (a big session's replay then costs few
