@@ -576,14 +576,23 @@ reset_state(struct log *s)
 	s->maxid = 0;
 }
 
+/* strcmp(a, b) == 0 for the short names replay compares per record
+ * (record types, kinds, branches), without a call. */
+static int
+same(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
 static struct brn *
 br_find(struct session *se, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < se->nbr; i++)
-		if (se->br[i].name[0] == name[0] &&
-		    strcmp(se->br[i].name, name) == 0)
+		if (same(se->br[i].name, name))
 			return &se->br[i];
 	return NULL;
 }
@@ -734,7 +743,7 @@ kind_of(const char *k)
 	size_t i;
 
 	for (i = 0; i < LEN(kinds); i++)
-		if (k[0] == kinds[i][0] && strcmp(k, kinds[i]) == 0)
+		if (same(k, kinds[i]))
 			return kinds[i];
 	return NULL;
 }
@@ -1249,7 +1258,7 @@ handler_of(const char *p)
 	size_t i;
 
 	for (i = 0; i < LEN(rtypes); i++)
-		if (p[0] == rtypes[i].name[0] && strcmp(p, rtypes[i].name) == 0)
+		if (same(p, rtypes[i].name))
 			return rtypes[i].fn;
 	return NULL;
 }
