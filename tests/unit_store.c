@@ -190,6 +190,34 @@ test_crc(void)
 	    store_crc32(0, "The quick brown fox jumps over the lazy dog", 43));
 	T_INTEQ(store_crc32(0, "The quick brown fox jumps over the lazy dog",
 	    43), 0x414FA339u);
+	T_INTEQ(store_crc32_portable(0, "123456789", 9), 0xCBF43926u);
+	T_INTEQ(store_crc32_portable(0, "The quick brown fox jumps over the "
+	    "lazy dog", 43), 0x414FA339u);
+	{
+		/* the fast path (64 bytes and up, where the CPU has it)
+		 * against the table at every length, offset and start */
+		static unsigned char b[1200];
+		uint32_t x = 2463534242u, c;
+		size_t off, n;
+		int bad = 0;
+
+		for (n = 0; n < sizeof b; n++) {
+			x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+			b[n] = (unsigned char)x;
+		}
+		for (off = 0; off < 16; off++)
+			for (n = 0; n + off <= sizeof b - 16; n++) {
+				x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+				c = n % 3 ? x : 0;
+				if (store_crc32(c, b + off, n) !=
+				    store_crc32_portable(c, b + off, n))
+					bad++;
+			}
+		T_INTEQ(bad, 0);
+		memset(b, 0xff, sizeof b);
+		/* 1000 bytes of 0xff, as zlib's crc32() gives it */
+		T_INTEQ(store_crc32(0, b, 1000), 0xe0533230u);
+	}
 }
 
 static void
