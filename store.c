@@ -304,7 +304,7 @@ store_crc32_portable(uint32_t crc, const void *buf, size_t n)
  * each constant a 32-bit remainder in the top half of a 64-bit lane,
  * so the 127-bit products line up with the block they are added to.
  * What is left, 16 bytes and a tail under 16, goes through the table. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(STORE_NO_CLMUL)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(STORE_PORTABLE)
 #include <cpuid.h>
 #include <emmintrin.h>
 #include <wmmintrin.h>
@@ -1374,6 +1374,11 @@ handler_of(const char *p)
     defined(__GNUC__)
 #define FIRSTBYTE(m) ((size_t)__builtin_ctzll(m) >> 3)
 #endif
+/* Where SSE2 is there anyway (x86-64), 16 bytes at a time. */
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(STORE_PORTABLE)
+#include <emmintrin.h>
+#define SPLIT_SSE2
+#endif
 
 /* Records field f[nf] = q[0..t) (its TAB made a NUL). */
 static void
@@ -1401,7 +1406,25 @@ split(struct log *s, char *l, size_t len, const char **why)
 	int nul = 0, bs = 0;
 	long n;
 
-#ifdef FIRSTBYTE
+#if defined(SPLIT_SSE2)
+	const __m128i tab = _mm_set1_epi8('\t'), bsl = _mm_set1_epi8('\\');
+	__m128i v;
+	unsigned tabs, z = 0, b = 0;
+
+	for (; end - p >= 16; p += 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		z |= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v,
+		    _mm_setzero_si128()));
+		b |= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, bsl));
+		tabs = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, tab));
+		for (; tabs; tabs &= tabs - 1) {
+			field(s, nf++, q, p + __builtin_ctz(tabs));
+			q = p + __builtin_ctz(tabs) + 1;
+		}
+	}
+	nul = z != 0;
+	bs = b != 0;
+#elif defined(FIRSTBYTE)
 	uint64_t w, tabs, z = 0, b = 0;
 
 	for (; end - p >= 8; p += 8) {
