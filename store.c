@@ -103,6 +103,7 @@
 #define MAXCHUNK (8 << 20)      /* largest arena block */
 #define BIGCHUNK (512 * 1024)   /* blocks this big are mapped */
 #define HUGEBLOCK (2 << 20)     /* and these in huge pages */
+#define ENTMAP (128 * 1024)     /* entry arrays this big, too */
 #ifdef MAP_POPULATE
 #define POPULATE MAP_POPULATE   /* fault the block in with one call */
 #else
@@ -145,6 +146,7 @@ struct session {
 	size_t klen;                            /* strlen(key) */
 	const struct store_entry **ent;         /* id order */
 	size_t nent, cent;
+	size_t entmap;                          /* ent is mapped: its bytes */
 	struct brn *br;
 	size_t nbr, cbr;
 	const char *active;
@@ -642,7 +644,10 @@ sess_clear(struct session *se)
 	const char *key = se->key;
 	size_t klen = se->klen;
 
-	free(se->ent);
+	if (se->entmap)
+		munmap(se->ent, se->entmap);
+	else
+		free(se->ent);
 	free(se->br);
 	free(se->env);
 	free(se->pend);
@@ -932,6 +937,35 @@ keep_files(struct log *s, char **g, const size_t *gl, size_t nfiles)
 	return files;
 }
 
+/* Room for more entries in se->ent.  A big session's array is mapped
+ * in HUGEBLOCKs (one page fault per 2 MB where huge pages are given). */
+static void
+ent_grow(struct session *se)
+{
+	size_t cap = se->cent ? se->cent * 2 : 8, bytes = cap * sizeof *se->ent;
+	const struct store_entry **v;
+
+	if (bytes < ENTMAP || !thp() || cap > SIZE_MAX / 2 / sizeof *se->ent) {
+		se->ent = xreallocarray(se->ent, cap, sizeof *se->ent);
+		se->cent = cap;
+		return;
+	}
+	bytes = (bytes + HUGEBLOCK - 1) & ~(size_t)(HUGEBLOCK - 1);
+	if (!(v = map_block(bytes))) {
+		se->ent = xreallocarray(se->ent, cap, sizeof *se->ent);
+		se->cent = cap;
+		return;
+	}
+	memcpy(v, se->ent, se->nent * sizeof *v);
+	if (se->entmap)
+		munmap(se->ent, se->entmap);
+	else
+		free(se->ent);
+	se->ent = v;
+	se->entmap = bytes;
+	se->cent = bytes / sizeof *v;
+}
+
 /* Adds entry e (fields f as h_entry checked them) to session se. */
 static void
 add_entry(struct log *s, struct session *se, struct store_entry *e,
@@ -944,10 +978,8 @@ add_entry(struct log *s, struct session *se, struct store_entry *e,
 		e->image = put(&sp, f[7], fl[7]);
 	e->op = put(&sp, f[8], fl[8]);
 	e->title = put(&sp, f[9], fl[9]);
-	if (se->nent == se->cent) {
-		se->cent = se->cent ? se->cent * 2 : 8;
-		se->ent = xreallocarray(se->ent, se->cent, sizeof *se->ent);
-	}
+	if (se->nent == se->cent)
+		ent_grow(se);
 	se->ent[se->nent++] = e;
 	if (*f[5]) {
 		struct brn *b = br_set(s, se, f[5], e);
