@@ -1400,6 +1400,15 @@ test_big_replay(void)
 	T_OK(ok);
 	free(all);
 	T_STREQ(store_cwd(st, "k"), "/end");
+	/* dropping the big session frees its mapped entry array */
+	T_INTEQ(store_delete(st, "k"), 1);
+	T_OK(!store_get(st, "k", NULL) && store_tip(st, "k") == NULL);
+	T_OK(add(st, "k", STORE_USE, "a", "again", NULL) == 60002);
+	store_close(st);
+	st = store_open(path);
+	T_OK(st && store_tip(st, "k") && store_tip(st, "k")->id == 60002);
+	free(st ? store_entries(st, "k", &n) : NULL);
+	T_INTEQ(n, 1);
 	store_close(st);
 out:
 	free(d1);
