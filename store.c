@@ -417,8 +417,8 @@ thp(void)
 	return on;
 }
 
-/* A block of n bytes mapped for the arena.  One of at least HUGEBLOCK
- * is aligned to it and asks for transparent huge pages: a page fault,
+/* A block of n bytes mapped for the arena.  One of a multiple of
+ * HUGEBLOCK is aligned to it and asks for transparent huge pages: a page fault,
  * and in a virtual machine a miss in the host's tables, per 2 MB
  * instead of per 4 kB (replaying a big session otherwise spends most
  * of its time touching new memory), faulted in as it is used.  Else
@@ -430,7 +430,7 @@ map_block(size_t n)
 	size_t head;
 
 #ifdef MADV_HUGEPAGE
-	if (n >= HUGEBLOCK && thp()) {
+	if (n >= HUGEBLOCK && n % HUGEBLOCK == 0 && thp()) {
 		m = mmap(NULL, n + HUGEBLOCK, PROT_READ | PROT_WRITE,
 		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (m == MAP_FAILED)
