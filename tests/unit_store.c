@@ -1407,6 +1407,7 @@ test_big_replay(void)
 	store_close(st);
 	st = store_open(path);
 	T_OK(st && store_tip(st, "k") && store_tip(st, "k")->id == 60002);
+	n = 0;
 	free(st ? store_entries(st, "k", &n) : NULL);
 	T_INTEQ(n, 1);
 	store_close(st);
@@ -1877,7 +1878,7 @@ test_split(void)
 	struct buf b = {0}, rec = {0};
 	struct store *st;
 	struct store_kv *kv;
-	size_t n, i;
+	size_t n = 0, i;
 	int k, j, good = 0, bad = 0, wrong = 0;
 	static const char *const esc[] = { "\\t", "\\n", "\\\\" };
 	static const char raw[] = { '\t', '\n', '\\' };
