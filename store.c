@@ -418,11 +418,12 @@ thp(void)
 }
 
 /* A block of n bytes mapped for the arena.  One of a multiple of
- * HUGEBLOCK is aligned to it and asks for transparent huge pages: a page fault,
- * and in a virtual machine a miss in the host's tables, per 2 MB
- * instead of per 4 kB (replaying a big session otherwise spends most
- * of its time touching new memory), faulted in as it is used.  Else
- * the block is populated in one call.  NULL if mmap fails. */
+ * HUGEBLOCK is aligned to it and asks for transparent huge pages: a
+ * page fault, and in a virtual machine a miss in the host's tables,
+ * per 2 MB instead of per 4 kB (replaying a big session otherwise
+ * spends most of its time touching new memory), faulted in as it is
+ * used.  Else the block is populated in one call.  NULL if mmap
+ * fails. */
 static void *
 map_block(size_t n)
 {
@@ -1396,7 +1397,7 @@ handler_of(const char *p)
 }
 
 /* Bytes equal to c in a word read from memory: 0x80 in each such byte,
- * 0 in the others (exact: no borrow crosses bytes). */
+ * 0 in the others (exact: no carry crosses bytes). */
 #define LOW7 0x7f7f7f7f7f7f7f7fu
 #define BYTES(c) (0x0101010101010101u * (unsigned char)(c))
 #define MATCH(w, c) (~(((((w) ^ BYTES(c)) & LOW7) + LOW7) | \

@@ -1882,6 +1882,7 @@ test_split(void)
 	int k, j, good = 0, bad = 0, wrong = 0;
 	static const char *const esc[] = { "\\t", "\\n", "\\\\" };
 	static const char raw[] = { '\t', '\n', '\\' };
+	static const char zs[] = "zzzzzzzzzzzzzzzzzzzzzzzzz";
 
 	st = store_open(path);
 	T_INTEQ(add(st, "k", STORE_USE, "a", "t", NULL), 1);
@@ -1904,16 +1905,16 @@ test_split(void)
 		crafted(&b, rec.p);
 		/* a NUL byte, a bad escape, a lone final backslash */
 		buf_reset(&rec);
-		buf_printf(&rec, "env\tk\tN%d\t%.*s", k, k, "zzzzzzzzzzzzzzzzzzzzzzzzz");
+		buf_printf(&rec, "env\tk\tN%d\t%.*s", k, k, zs);
 		buf_add(&rec, "\0q", 2);
 		buf_add(&b, rec.p, rec.len);
 		buf_printf(&b, "\t%08x\n", (unsigned)store_crc32(0, rec.p,
 		    rec.len));
 		buf_reset(&rec);
-		buf_printf(&rec, "env\tk\tE%d\t%.*s\\q", k, k, "zzzzzzzzzzzzzzzzzzzzzzzzz");
+		buf_printf(&rec, "env\tk\tE%d\t%.*s\\q", k, k, zs);
 		crafted(&b, rec.p);
 		buf_reset(&rec);
-		buf_printf(&rec, "env\tk\tF%d\t%.*s\\", k, k, "zzzzzzzzzzzzzzzzzzzzzzzzz");
+		buf_printf(&rec, "env\tk\tF%d\t%.*s\\", k, k, zs);
 		crafted(&b, rec.p);
 		bad += 3;
 	}
@@ -1953,7 +1954,9 @@ test_split(void)
 	T_INTEQ(wrong, 0);
 	free(kv);
 	{
-		struct store_pending *p = st ? store_pending(st, "k", &n) : NULL;
+		struct store_pending *p;
+
+		p = st ? store_pending(st, "k", &n) : NULL;
 
 		T_INTEQ(n, 24);
 		for (i = 0, wrong = 0; p && i < n; i++)
