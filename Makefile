@@ -36,6 +36,9 @@ UNIT = tests/unit_json tests/unit_util tests/unit_ini tests/unit_out \
 	tests/unit_store tests/unit_http tests/unit_parse tests/unit_edit \
 	tests/unit_files tests/unit_config tests/unit_tls tests/unit_diff \
 	tests/unit_jobs tests/unit_build tests/unit_prose
+# unit_store again without the x86-64 fast paths (SSE2 record cutting,
+# carry-less CRC): what other machines run
+UNIT += tests/unit_store_portable
 TESTBIN = tests/jsonparse tests/apitool $(UNIT)
 
 all: contree tests/jsonparse
@@ -84,6 +87,10 @@ tests/unit_out: tests/unit_out.c out.c json.c util.c $(HDR) tests/unit.h
 
 tests/unit_store: tests/unit_store.c store.c util.c $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_store.c store.c util.c
+
+tests/unit_store_portable: tests/unit_store.c store.c util.c $(HDR) tests/unit.h
+	$(CC) $(ALL_CFLAGS) -DSTORE_PORTABLE $(LDFLAGS) -o $@ tests/unit_store.c \
+		store.c util.c
 
 tests/unit_diff: tests/unit_diff.c diff.c util.c diff.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_diff.c diff.c util.c

@@ -100,15 +100,17 @@
 #define HDRLEN (sizeof HEADER - 1)
 #define CRCLEN 8                /* hex digits of the checksum */
 #define CHUNK (64 * 1024)       /* first arena block */
-#define MAXCHUNK (4 << 20)      /* largest arena block */
+#define MAXCHUNK (8 << 20)      /* largest arena block */
 #define BIGCHUNK (512 * 1024)   /* blocks this big are mapped */
+#define HUGEBLOCK (2 << 20)     /* and these in huge pages */
+#define ENTMAP (128 * 1024)     /* entry arrays this big, too */
 #ifdef MAP_POPULATE
 #define POPULATE MAP_POPULATE   /* fault the block in with one call */
 #else
 #define POPULATE 0
 #endif
 #define COMPACT_MIN 1024        /* records before auto compaction */
-#define READBUF (256 * 1024)    /* replay reads this much at a time */
+#define READBUF (64 * 1024)     /* replay reads this much at a time */
 #define TMPSUF ".tmp."          /* compaction: <log>.tmp.<pid>.XXXXXX */
 
 static const char *const kinds[] = {
@@ -144,6 +146,7 @@ struct session {
 	size_t klen;                            /* strlen(key) */
 	const struct store_entry **ent;         /* id order */
 	size_t nent, cent;
+	size_t entmap;                          /* ent is mapped: its bytes */
 	struct brn *br;
 	size_t nbr, cbr;
 	const char *active;
@@ -224,7 +227,8 @@ hook(const char *step)
 		store_test_hook(step);
 }
 
-/* ---- CRC-32, slicing by 16 (replay checks every byte of the log) ---- */
+/* ---- CRC-32: slicing by 16, or folding with carry-less multiplication
+ * (replay checks every byte of the log) ---- */
 
 static uint32_t crctab[16][256];
 static int crcready;
@@ -251,15 +255,14 @@ crcinit(void)
 #define LE32(p) ((uint32_t)(p)[0] | (uint32_t)(p)[1] << 8 | \
 	(uint32_t)(p)[2] << 16 | (uint32_t)(p)[3] << 24)
 
-uint32_t
-store_crc32(uint32_t crc, const void *buf, size_t n)
+/* The CRC register over p[0..n), without the inversions around it. */
+static uint32_t
+crc_table(uint32_t crc, const unsigned char *p, size_t n)
 {
-	const unsigned char *p = buf;
 	uint32_t a, b, c, d;
 
 	if (!crcready)
 		crcinit();
-	crc = ~crc;
 	while (n >= 16) {
 		a = crc ^ LE32(p);
 		b = LE32(p + 4);
@@ -285,31 +288,184 @@ store_crc32(uint32_t crc, const void *buf, size_t n)
 	}
 	while (n--)
 		crc = crctab[0][(crc ^ *p++) & 0xff] ^ crc >> 8;
-	return ~crc;
+	return crc;
+}
+
+uint32_t
+store_crc32_portable(uint32_t crc, const void *buf, size_t n)
+{
+	return ~crc_table(~crc, buf, n);
+}
+
+/* On x86-64 with PCLMULQDQ, 64 bytes at a time by carry-less
+ * multiplication ("folding"), the same value.  The register is kept as
+ * 128 bits: bit i of a 16-byte block read little-endian is the
+ * coefficient of x^(127-i), as the CRC takes bits.  Moving a block F
+ * bits further on multiplies it by x^F mod P: its first 64 bits (H, bit
+ * j for x^(63-j)) by x^(63+F) mod P, its last 64 (L) by x^(F-1) mod P,
+ * each constant a 32-bit remainder in the top half of a 64-bit lane,
+ * so the 127-bit products line up with the block they are added to.
+ * What is left, 16 bytes and a tail under 16, goes through the table. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(STORE_PORTABLE)
+#include <cpuid.h>
+#include <emmintrin.h>
+#include <wmmintrin.h>
+#define CLMUL_ATTR __attribute__((target("pclmul,sse2")))
+
+static __m128i fold512, fold384, fold256, fold128;
+static int clmul = -1;          /* -1: not yet asked */
+
+/* x^k mod P, reflected, as bits 32..63 of a lane. */
+static uint64_t
+xpow(int k)
+{
+	uint32_t r = 0x80000000u;       /* x^0 */
+
+	while (k-- > 0)
+		r = r & 1 ? r >> 1 ^ 0xEDB88320u : r >> 1;
+	return (uint64_t)r << 32;
+}
+
+static __m128i
+foldk(int f)
+{
+	return _mm_set_epi64x((long long)xpow(f - 1), (long long)xpow(63 + f));
+}
+
+CLMUL_ATTR static __m128i
+fold(__m128i x, __m128i k)
+{
+	return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
+	    _mm_clmulepi64_si128(x, k, 0x11));
+}
+
+#define LOAD(p) _mm_loadu_si128((const __m128i *)(const void *)(p))
+
+CLMUL_ATTR static uint32_t
+crc_clmul(uint32_t crc, const unsigned char *p, size_t n)
+{
+	__m128i x0, x1, x2, x3;
+	unsigned char last[16];
+
+	x0 = _mm_xor_si128(LOAD(p), _mm_cvtsi32_si128((int)crc));
+	x1 = LOAD(p + 16);
+	x2 = LOAD(p + 32);
+	x3 = LOAD(p + 48);
+	for (p += 64, n -= 64; n >= 64; p += 64, n -= 64) {
+		x0 = _mm_xor_si128(fold(x0, fold512), LOAD(p));
+		x1 = _mm_xor_si128(fold(x1, fold512), LOAD(p + 16));
+		x2 = _mm_xor_si128(fold(x2, fold512), LOAD(p + 32));
+		x3 = _mm_xor_si128(fold(x3, fold512), LOAD(p + 48));
+	}
+	x0 = _mm_xor_si128(_mm_xor_si128(fold(x0, fold384),
+	    fold(x1, fold256)), _mm_xor_si128(fold(x2, fold128), x3));
+	for (; n >= 16; p += 16, n -= 16)
+		x0 = _mm_xor_si128(fold(x0, fold128), LOAD(p));
+	_mm_storeu_si128((__m128i *)(void *)last, x0);
+	return crc_table(crc_table(0, last, 16), p, n);
+}
+
+static uint32_t
+crc_raw(uint32_t crc, const unsigned char *p, size_t n)
+{
+	unsigned a, b, c, d;
+
+	if (clmul < 0) {
+		fold512 = foldk(512);
+		fold384 = foldk(384);
+		fold256 = foldk(256);
+		fold128 = foldk(128);
+		clmul = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_PCLMUL);
+	}
+	if (clmul && n >= 64)
+		return crc_clmul(crc, p, n);
+	return crc_table(crc, p, n);
+}
+#else
+#define crc_raw crc_table
+#endif
+
+uint32_t
+store_crc32(uint32_t crc, const void *buf, size_t n)
+{
+	return ~crc_raw(~crc, buf, n);
 }
 
 /* ---- arena ---- */
 
+/* 1 if the system gives transparent huge pages to the regions that
+ * ask (Linux: "always" or "madvise" in sysfs); asked once. */
+static int
+thp(void)
+{
+	static int on = -1;
+	char b[64] = "";
+	int fd;
+	ssize_t r;
+
+	if (on >= 0)
+		return on;
+	on = 0;
+	fd = open("/sys/kernel/mm/transparent_hugepage/enabled",
+	    O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		r = read(fd, b, sizeof b - 1);
+		b[r > 0 ? r : 0] = '\0';
+		on = strstr(b, "[always]") || strstr(b, "[madvise]");
+		close(fd);
+	}
+	return on;
+}
+
+/* A block of n bytes mapped for the arena.  One of a multiple of
+ * HUGEBLOCK is aligned to it and asks for transparent huge pages: a
+ * page fault, and in a virtual machine a miss in the host's tables,
+ * per 2 MB instead of per 4 kB (replaying a big session otherwise
+ * spends most of its time touching new memory), faulted in as it is
+ * used.  Else the block is populated in one call.  NULL if mmap
+ * fails. */
+static void *
+map_block(size_t n)
+{
+	char *m, *a;
+	size_t head;
+
+#ifdef MADV_HUGEPAGE
+	if (n >= HUGEBLOCK && n % HUGEBLOCK == 0 && thp()) {
+		m = mmap(NULL, n + HUGEBLOCK, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		a = (char *)(((uintptr_t)m + HUGEBLOCK - 1) &
+		    ~(uintptr_t)(HUGEBLOCK - 1));
+		head = (size_t)(a - m);
+		if (head)
+			munmap(m, head);
+		munmap(a + n, HUGEBLOCK - head);
+		(void)madvise(a, n, MADV_HUGEPAGE);
+		return a;
+	}
+#endif
+	m = mmap(NULL, n, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS | POPULATE, -1, 0);
+	return m == MAP_FAILED ? NULL : m;
+}
+
 /* Blocks grow with the log (a big session's replay then costs few
- * page faults: big blocks are mapped populated in one call). */
+ * page faults: see map_block).  cap counts the block's header. */
 static char *
 chunk_new(struct log *s, size_t cap)
 {
 	struct chunk *c = NULL;
-	void *m;
 
-	if (CHUNKHDR + cap >= BIGCHUNK &&
-	    (m = mmap(NULL, CHUNKHDR + cap, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS | POPULATE, -1, 0)) != MAP_FAILED) {
-		c = m;
+	if (cap >= BIGCHUNK && (c = map_block(cap))) {
 		c->mapped = 1;
 	} else {
-		c = xmalloc(CHUNKHDR + cap);
+		c = xmalloc(cap);
 		c->mapped = 0;
 	}
-
 	c->used = 0;
-	c->cap = cap;
+	c->cap = cap - CHUNKHDR;
 	c->next = s->chunks;
 	s->chunks = c;
 	return (char *)c + CHUNKHDR;
@@ -326,7 +482,7 @@ aalloc(struct log *s, size_t n, size_t align)
 		c->used = (c->used + align - 1) & ~(align - 1);
 	if (!c || c->used > c->cap || c->cap - c->used < n) {
 		if (n > CHUNK / 4)
-			return chunk_new(s, n);
+			return chunk_new(s, CHUNKHDR + n);
 		if (s->chunkcap < CHUNK)
 			s->chunkcap = CHUNK;
 		chunk_new(s, s->chunkcap);
@@ -337,6 +493,23 @@ aalloc(struct log *s, size_t n, size_t align)
 	p = (char *)c + CHUNKHDR + c->used;
 	c->used += n;
 	return p;
+}
+
+/* About to replay n bytes: let the next blocks be big enough for what
+ * they will likely keep (a replayed entry keeps about 1.25 times its
+ * record's bytes), in huge pages from the first when that is much. */
+static void
+arena_hint(struct log *s, off_t n)
+{
+	off_t want = n / 4 * 5;
+
+	if (want < HUGEBLOCK)
+		return;
+	if (want > MAXCHUNK)
+		want = MAXCHUNK;
+	want = (want + HUGEBLOCK - 1) & ~(off_t)(HUGEBLOCK - 1);
+	if (s->chunkcap < (size_t)want)
+		s->chunkcap = (size_t)want;
 }
 
 /* A copy of p[0..n) and a NUL that lives until store_close. */
@@ -472,7 +645,10 @@ sess_clear(struct session *se)
 	const char *key = se->key;
 	size_t klen = se->klen;
 
-	free(se->ent);
+	if (se->entmap)
+		munmap(se->ent, se->entmap);
+	else
+		free(se->ent);
 	free(se->br);
 	free(se->env);
 	free(se->pend);
@@ -506,14 +682,23 @@ reset_state(struct log *s)
 	s->maxid = 0;
 }
 
+/* strcmp(a, b) == 0 for the short names replay compares per record
+ * (record types, kinds, branches), without a call. */
+static int
+same(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
 static struct brn *
 br_find(struct session *se, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < se->nbr; i++)
-		if (se->br[i].name[0] == name[0] &&
-		    strcmp(se->br[i].name, name) == 0)
+		if (same(se->br[i].name, name))
 			return &se->br[i];
 	return NULL;
 }
@@ -664,7 +849,7 @@ kind_of(const char *k)
 	size_t i;
 
 	for (i = 0; i < LEN(kinds); i++)
-		if (k[0] == kinds[i][0] && strcmp(k, kinds[i]) == 0)
+		if (same(k, kinds[i]))
 			return kinds[i];
 	return NULL;
 }
@@ -753,6 +938,35 @@ keep_files(struct log *s, char **g, const size_t *gl, size_t nfiles)
 	return files;
 }
 
+/* Room for more entries in se->ent.  A big session's array is mapped
+ * in HUGEBLOCKs (one page fault per 2 MB where huge pages are given). */
+static void
+ent_grow(struct session *se)
+{
+	size_t cap = se->cent ? se->cent * 2 : 8, bytes = cap * sizeof *se->ent;
+	const struct store_entry **v;
+
+	if (bytes < ENTMAP || !thp() || cap > SIZE_MAX / 2 / sizeof *se->ent) {
+		se->ent = xreallocarray(se->ent, cap, sizeof *se->ent);
+		se->cent = cap;
+		return;
+	}
+	bytes = (bytes + HUGEBLOCK - 1) & ~(size_t)(HUGEBLOCK - 1);
+	if (!(v = map_block(bytes))) {
+		se->ent = xreallocarray(se->ent, cap, sizeof *se->ent);
+		se->cent = cap;
+		return;
+	}
+	memcpy(v, se->ent, se->nent * sizeof *v);
+	if (se->entmap)
+		munmap(se->ent, se->entmap);
+	else
+		free(se->ent);
+	se->ent = v;
+	se->entmap = bytes;
+	se->cent = bytes / sizeof *v;
+}
+
 /* Adds entry e (fields f as h_entry checked them) to session se. */
 static void
 add_entry(struct log *s, struct session *se, struct store_entry *e,
@@ -765,10 +979,8 @@ add_entry(struct log *s, struct session *se, struct store_entry *e,
 		e->image = put(&sp, f[7], fl[7]);
 	e->op = put(&sp, f[8], fl[8]);
 	e->title = put(&sp, f[9], fl[9]);
-	if (se->nent == se->cent) {
-		se->cent = se->cent ? se->cent * 2 : 8;
-		se->ent = xreallocarray(se->ent, se->cent, sizeof *se->ent);
-	}
+	if (se->nent == se->cent)
+		ent_grow(se);
 	se->ent[se->nent++] = e;
 	if (*f[5]) {
 		struct brn *b = br_set(s, se, f[5], e);
@@ -1179,41 +1391,101 @@ handler_of(const char *p)
 	size_t i;
 
 	for (i = 0; i < LEN(rtypes); i++)
-		if (p[0] == rtypes[i].name[0] && strcmp(p, rtypes[i].name) == 0)
+		if (same(p, rtypes[i].name))
 			return rtypes[i].fn;
 	return NULL;
 }
 
+/* Bytes equal to c in a word read from memory: 0x80 in each such byte,
+ * 0 in the others (exact: no carry crosses bytes). */
+#define LOW7 0x7f7f7f7f7f7f7f7fu
+#define BYTES(c) (0x0101010101010101u * (unsigned char)(c))
+#define MATCH(w, c) (~(((((w) ^ BYTES(c)) & LOW7) + LOW7) | \
+	((w) ^ BYTES(c)) | LOW7))
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
+    defined(__GNUC__)
+#define FIRSTBYTE(m) ((size_t)__builtin_ctzll(m) >> 3)
+#endif
+/* Where SSE2 is there anyway (x86-64), 16 bytes at a time. */
+#if defined(__SSE2__) && defined(__GNUC__) && !defined(STORE_PORTABLE)
+#include <emmintrin.h>
+#define SPLIT_SSE2
+#endif
+
+/* Records field f[nf] = q[0..t) (its TAB made a NUL). */
+static void
+field(struct log *s, size_t nf, char *q, char *t)
+{
+	if (nf == s->cf) {
+		s->cf = s->cf ? s->cf * 2 : 32;
+		s->f = xreallocarray(s->f, s->cf, sizeof *s->f);
+		s->fl = xreallocarray(s->fl, s->cf, sizeof *s->fl);
+	}
+	s->f[nf] = q;
+	s->fl[nf] = (size_t)(t - q);
+	*t = '\0';
+}
+
 /* Cuts l[0..len) (checksum removed) into s->f/s->fl at the TABs and
  * unescapes the fields; returns the number of fields, or -1 (*why set)
- * if a field holds a NUL byte or a bad escape. */
+ * if a field holds a NUL byte or a bad escape.  One pass, a word at a
+ * time where the byte order allows (replay cuts every record). */
 static long
 split(struct log *s, char *l, size_t len, const char **why)
 {
-	char *end = l + len, *q = l, *t;
+	char *end = l + len, *q = l, *p = l;
 	size_t nf = 0, i;
+	int nul = 0, bs = 0;
 	long n;
 
-	if (memchr(l, '\0', len)) {
+#if defined(SPLIT_SSE2)
+	const __m128i tab = _mm_set1_epi8('\t'), bsl = _mm_set1_epi8('\\');
+	__m128i v;
+	unsigned tabs, z = 0, b = 0;
+
+	for (; end - p >= 16; p += 16) {
+		v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		z |= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v,
+		    _mm_setzero_si128()));
+		b |= (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, bsl));
+		tabs = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, tab));
+		for (; tabs; tabs &= tabs - 1) {
+			field(s, nf++, q, p + __builtin_ctz(tabs));
+			q = p + __builtin_ctz(tabs) + 1;
+		}
+	}
+	nul = z != 0;
+	bs = b != 0;
+#elif defined(FIRSTBYTE)
+	uint64_t w, tabs, z = 0, b = 0;
+
+	for (; end - p >= 8; p += 8) {
+		memcpy(&w, p, 8);
+		z |= MATCH(w, 0);
+		b |= MATCH(w, '\\');
+		for (tabs = MATCH(w, '\t'); tabs; tabs &= tabs - 1) {
+			field(s, nf++, q, p + FIRSTBYTE(tabs));
+			q = p + FIRSTBYTE(tabs) + 1;
+		}
+	}
+	nul = z != 0;
+	bs = b != 0;
+#endif
+	for (; p < end; p++) {
+		nul |= *p == '\0';
+		bs |= *p == '\\';
+		if (*p == '\t') {
+			field(s, nf++, q, p);
+			q = p + 1;
+		}
+	}
+	if (nul) {
 		*why = "NUL byte";
 		return -1;
 	}
-	for (;;) {
-		if (nf == s->cf) {
-			s->cf = s->cf ? s->cf * 2 : 32;
-			s->f = xreallocarray(s->f, s->cf, sizeof *s->f);
-			s->fl = xreallocarray(s->fl, s->cf, sizeof *s->fl);
-		}
-		s->f[nf] = q;
-		if (!(t = memchr(q, '\t', (size_t)(end - q))))
-			break;
-		*t = '\0';
-		s->fl[nf++] = (size_t)(t - q);
-		q = t + 1;
-	}
-	*end = '\0';
-	s->fl[nf++] = (size_t)(end - q);
-	if (memchr(l, '\\', len))
+	field(s, nf++, q, end);
+	if (bs)
 		for (i = 0; i < nf; i++) {
 			if ((n = unescape(s->f[i], s->fl[i])) < 0) {
 				*why = "bad escape";
@@ -1245,24 +1517,28 @@ apply_line(struct log *s, char *l, size_t len, int dry)
 	return fn(s, s->f, s->fl, (size_t)nf, dry);
 }
 
+/* 1 + the value of a lowercase hex digit; 0 for any other byte. */
+static const unsigned char hexval[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
+};
+
 static int
 crc_ok(const char *l, size_t len)
 {
-	const char *h;
+	const unsigned char *h;
 	uint32_t want = 0;
-	unsigned d;
-	int i;
+	int i, ok = 1;
 
 	if (len < CRCLEN + 2 || l[len - CRCLEN - 1] != '\t')
 		return 0;
-	h = l + len - CRCLEN;
-	for (i = 0; i < CRCLEN; i++) {         /* lowercase hex only */
-		if ((d = (unsigned)(h[i] - '0')) > 9 &&
-		    (d = (unsigned)(h[i] - 'a') + 10) - 10 > 5)
-			return 0;
-		want = want << 4 | d;
+	h = (const unsigned char *)l + len - CRCLEN;
+	for (i = 0; i < CRCLEN; i++) {  /* no branch per digit */
+		want = want << 4 | ((hexval[h[i]] - 1u) & 15);
+		ok &= hexval[h[i]] != 0;
 	}
-	return store_crc32(0, l, len - CRCLEN - 1) == want;
+	return ok && store_crc32(0, l, len - CRCLEN - 1) == want;
 }
 
 static const char *
@@ -1512,6 +1788,7 @@ catchup(struct log *s, int *torn)
 	end = st.st_size;
 	if (end == s->off)
 		return 0;
+	arena_hint(s, end - s->off);
 	cap = end - s->off < READBUF ? (size_t)(end - s->off) + 1 : READBUF;
 	b = xmalloc(cap);
 	for (rd = s->off; !*torn && s->off < end;) {

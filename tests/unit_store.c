@@ -190,6 +190,34 @@ test_crc(void)
 	    store_crc32(0, "The quick brown fox jumps over the lazy dog", 43));
 	T_INTEQ(store_crc32(0, "The quick brown fox jumps over the lazy dog",
 	    43), 0x414FA339u);
+	T_INTEQ(store_crc32_portable(0, "123456789", 9), 0xCBF43926u);
+	T_INTEQ(store_crc32_portable(0, "The quick brown fox jumps over the "
+	    "lazy dog", 43), 0x414FA339u);
+	{
+		/* the fast path (64 bytes and up, where the CPU has it)
+		 * against the table at every length, offset and start */
+		static unsigned char b[1200];
+		uint32_t x = 2463534242u, c;
+		size_t off, n;
+		int bad = 0;
+
+		for (n = 0; n < sizeof b; n++) {
+			x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+			b[n] = (unsigned char)x;
+		}
+		for (off = 0; off < 16; off++)
+			for (n = 0; n + off <= sizeof b - 16; n++) {
+				x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+				c = n % 3 ? x : 0;
+				if (store_crc32(c, b + off, n) !=
+				    store_crc32_portable(c, b + off, n))
+					bad++;
+			}
+		T_INTEQ(bad, 0);
+		memset(b, 0xff, sizeof b);
+		/* 1000 bytes of 0xff, as zlib's crc32() gives it */
+		T_INTEQ(store_crc32(0, b, 1000), 0xe0533230u);
+	}
 }
 
 static void
@@ -1311,6 +1339,83 @@ out:
 	free(path);
 }
 
+/* A log of several MB replays into big arena blocks (huge pages where
+ * the system has them): the state is the one written, and what an
+ * earlier replay handed out stays valid while a catch-up adds more. */
+static void
+test_big_replay(void)
+{
+	char *path = newpath(), *d1 = NULL, *d2, title[160], prev[160] = "a";
+	struct store *st = store_open(path), *other;
+	const struct store_entry *tip, *e;
+	const struct store_entry **all;
+	size_t n;
+	int i, ok = 1;
+
+	T_OK(st && store_begin(st) == 0);
+	for (i = 0; st && i < 30000; i++) {
+		snprintf(title, sizeof title, "python3 -m pytest tests/test_%d"
+		    ".py -x -q --some-long-option=%0*d", i, 60, i);
+		if (add(st, "k", i % 10 == 3 ? STORE_CD : STORE_RUN,
+		    i % 10 == 3 ? prev : title, title, NULL) < 0)
+			ok = 0;
+		if (i % 10 != 3)
+			memcpy(prev, title, sizeof prev);
+	}
+	T_OK(st && store_commit(st) == 0 && ok);
+	if (st)
+		d1 = dumpstr(st);
+	store_close(st);
+	T_OK(d1 && strlen(d1) > (3 << 20));
+	st = store_open(path);
+	T_OK(st != NULL);
+	if (!st)
+		goto out;
+	d2 = dumpstr(st);
+	T_STREQ(d1, d2);
+	free(d2);
+	tip = store_tip(st, "k");
+	T_OK(tip && tip->id == 30000 && strstr(tip->title, "test_29999.py"));
+	/* another handle appends as much again; ours catches up */
+	other = store_open(path);
+	T_OK(other && store_begin(other) == 0);
+	for (i = 30000; other && i < 60000; i++) {
+		snprintf(title, sizeof title, "second half %d %0*d", i, 100, i);
+		if (add(other, "k", STORE_RUN, title, title, NULL) < 0)
+			ok = 0;
+	}
+	T_OK(other && store_commit(other) == 0 && ok);
+	store_close(other);
+	T_OK(add(st, "k", STORE_CD, "a", "/end", NULL) == 60001);
+	T_OK(strstr(tip->title, "test_29999.py") && tip->id == 30000);
+	all = store_entries(st, "k", &n);
+	T_INTEQ(n, 60001);
+	for (i = 0, ok = 1; all && i < (int)n; i++) {
+		e = all[i];
+		if (e->id != i + 1 || (i && e->up != all[i - 1]) ||
+		    strlen(e->image) != 36 || (i >= 30000 && i < 60000 &&
+		    strtol(strrchr(e->title, ' ') + 1, NULL, 10) != i))
+			ok = 0;
+	}
+	T_OK(ok);
+	free(all);
+	T_STREQ(store_cwd(st, "k"), "/end");
+	/* dropping the big session frees its mapped entry array */
+	T_INTEQ(store_delete(st, "k"), 1);
+	T_OK(!store_get(st, "k", NULL) && store_tip(st, "k") == NULL);
+	T_OK(add(st, "k", STORE_USE, "a", "again", NULL) == 60002);
+	store_close(st);
+	st = store_open(path);
+	T_OK(st && store_tip(st, "k") && store_tip(st, "k")->id == 60002);
+	n = 0;
+	free(st ? store_entries(st, "k", &n) : NULL);
+	T_INTEQ(n, 1);
+	store_close(st);
+out:
+	free(d1);
+	free(path);
+}
+
 static void
 test_autocompact(void)
 {
@@ -1761,6 +1866,111 @@ test_validate(void)
 	free(path);
 	buf_free(&rec);
 	buf_free(&line);
+}
+
+/* Replay cuts records a word at a time: TABs, escapes, NUL bytes and
+ * bad escapes at every offset from a word's start, and checksums that
+ * are not 8 lowercase hex digits. */
+static void
+test_split(void)
+{
+	char *path = newpath(), *err, *val, *name;
+	struct buf b = {0}, rec = {0};
+	struct store *st;
+	struct store_kv *kv;
+	size_t n = 0, i;
+	int k, j, good = 0, bad = 0, wrong = 0;
+	static const char *const esc[] = { "\\t", "\\n", "\\\\" };
+	static const char raw[] = { '\t', '\n', '\\' };
+	static const char zs[] = "zzzzzzzzzzzzzzzzzzzzzzzzz";
+
+	st = store_open(path);
+	T_INTEQ(add(st, "k", STORE_USE, "a", "t", NULL), 1);
+	store_close(st);
+	b.p = slurp(path);
+	b.len = b.p ? strlen(b.p) : 0;
+	b.cap = b.len + 1;
+	for (k = 0; k < 24; k++) {
+		for (j = 0; j < 3; j++) {       /* an escape at offset k */
+			buf_reset(&rec);
+			buf_printf(&rec, "env\tk\tV%d_%d\t%.*s%sy", k, j, k,
+			    "xxxxxxxxxxxxxxxxxxxxxxxxxxxx", esc[j]);
+			crafted(&b, rec.p);
+			good++;
+		}
+		/* empty fields: TABs side by side at offset k */
+		buf_reset(&rec);
+		buf_printf(&rec, "pending\tk\t%.*so\t0\t\t", k + 1,
+		    "ppppppppppppppppppppppppppppp");
+		crafted(&b, rec.p);
+		/* a NUL byte, a bad escape, a lone final backslash */
+		buf_reset(&rec);
+		buf_printf(&rec, "env\tk\tN%d\t%.*s", k, k, zs);
+		buf_add(&rec, "\0q", 2);
+		buf_add(&b, rec.p, rec.len);
+		buf_printf(&b, "\t%08x\n", (unsigned)store_crc32(0, rec.p,
+		    rec.len));
+		buf_reset(&rec);
+		buf_printf(&rec, "env\tk\tE%d\t%.*s\\q", k, k, zs);
+		crafted(&b, rec.p);
+		buf_reset(&rec);
+		buf_printf(&rec, "env\tk\tF%d\t%.*s\\", k, k, zs);
+		crafted(&b, rec.p);
+		bad += 3;
+	}
+	/* checksums in uppercase or with a non-hex digit: corrupt */
+	buf_reset(&rec);
+	buf_printf(&rec, "env\tk\tUP\t1");
+	buf_printf(&b, "%s\t%08X\n", rec.p, (unsigned)store_crc32(0, rec.p,
+	    rec.len));
+	T_OK(strcspn(b.p + b.len - 9, "ABCDEF") < 8);  /* has a letter */
+	buf_printf(&b, "%s\t%07xg\n", rec.p, (unsigned)store_crc32(0, rec.p,
+	    rec.len) >> 4);
+	bad += 2;
+	crafted(&b, "env\tk\tLAST\t1");
+	spit(path, b.p, b.len);
+	quiet();
+	st = store_open(path);
+	err = heard();
+	T_OK(st != NULL);
+	T_INTEQ(count_of(err, "skipping a corrupt record"), bad);
+	T_INTEQ(count_of(err, "(NUL byte)"), 24);
+	T_INTEQ(count_of(err, "(bad escape)"), 48);
+	T_INTEQ(count_of(err, "(bad checksum)"), 2);
+	kv = st ? store_env(st, "k", &n) : NULL;
+	T_INTEQ(n, good + 1);
+	for (k = 0; kv && k < 24; k++)
+		for (j = 0; j < 3; j++) {
+			name = xasprintf("V%d_%d", k, j);
+			val = xasprintf("%.*s%cy", k,
+			    "xxxxxxxxxxxxxxxxxxxxxxxxxxxx", raw[j]);
+			for (i = 0; i < n && strcmp(kv[i].name, name); i++)
+				;
+			if (i == n || strcmp(kv[i].value, val) != 0)
+				wrong++;
+			free(name);
+			free(val);
+		}
+	T_INTEQ(wrong, 0);
+	free(kv);
+	{
+		struct store_pending *p;
+
+		p = st ? store_pending(st, "k", &n) : NULL;
+
+		T_INTEQ(n, 24);
+		for (i = 0, wrong = 0; p && i < n; i++)
+			if (strlen(p[i].op) != i + 2 || p[i].op[i + 1] != 'o' ||
+			    *p[i].branch || *p[i].title || p[i].disposable)
+				wrong++;
+		T_INTEQ(wrong, 0);
+		free(p);
+	}
+	store_close(st);
+	free(err);
+	buf_free(&b);
+	buf_free(&rec);
+	free(path);
 }
 
 static void
@@ -2338,12 +2548,14 @@ main(void)
 	test_match();
 	test_history_cap();
 	test_big();
+	test_big_replay();
 	test_autocompact();
 	test_two_handles();
 	test_concurrency();
 	test_lock_timeout();
 	test_transaction();
 	test_validate();
+	test_split();
 	test_crlf();
 	test_repair();
 	test_sweep();
