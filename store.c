@@ -3474,12 +3474,12 @@ note(struct store *st, struct log *l, long long size, int touched)
  * died between the index and the log, or a log was repaired), say
  * what it is now. */
 static void
-check_sum(struct store *st, struct log *l)
+check_sum(struct store *st, struct log *l, int quiet)
 {
 	struct session *is = isum(st, l->only, l->onlylen), *se = slog_sess(l);
 
 	if (is ? is->isize != (long long)l->off : se && !sess_empty(se)) {
-		if (note(st, l, (long long)l->off, 0) < 0)
+		if (note(st, l, (long long)l->off, 0) < 0 && !quiet)
 			logmsg(LOG_WARNING, "%s", geterr());
 	}
 }
@@ -3524,8 +3524,16 @@ reload:
 	reset_state(s);
 	if (catchup(s, &torn) < 0)
 		logmsg(LOG_WARNING, "%s", geterr());
-	else
-		check_sum(s->owner, s);
+	else {
+		/* best effort, quietly: the write failure is the error
+		 * reported (and the next writer repairs the index) */
+		char *e = xstrdup(geterr());
+		int cls = geterrclass();
+
+		check_sum(s->owner, s, 1);
+		seterrc(cls, "%s", e);
+		free(e);
+	}
 	return -1;
 }
 
@@ -3558,7 +3566,7 @@ wlog(struct store *st, const char *key)
 	}
 	if (lg_begin(l) < 0)
 		return NULL;
-	check_sum(st, l);
+	check_sum(st, l, 0);
 	sweep(l->path);
 	return l;
 }
