@@ -10,6 +10,7 @@
 #define _XOPEN_SOURCE 700    /* realpath */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -893,6 +894,34 @@ state_load(const char *id, struct buf *text, struct op_file **f,
 	return 0;
 }
 
+/* POST a run (mk set) or an import, the cancel (SIGINT, mcp.c) held
+ * back until the server's answer names the operation: a call cancelled
+ * meanwhile cancels it then, so nothing is left running and nothing is
+ * recorded.  0 with uuid set, or -1. */
+static int
+spawn(struct tc *c, const char *body, const char *mk, char uuid[37])
+{
+	struct buf reply = {0};
+	sigset_t s, old;
+	int rc;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGINT);
+	sigprocmask(SIG_BLOCK, &s, &old);
+	rc = mk ? op_spawn(c->a, body, mk, &reply, uuid) :
+	    op_import(c->a, body, uuid);
+	sigprocmask(SIG_SETMASK, &old, NULL);   /* a held SIGINT lands */
+	buf_free(&reply);
+	if (rc == 0 && interrupted) {
+		op_cancel(c->a, uuid);
+		seterrc(ERR_INTR, "cancelled");
+		return -1;
+	}
+	if (rc == 0)
+		mcp_started(c->r, uuid);
+	return rc;
+}
+
 /* ---- tools ---- */
 
 static int
@@ -976,9 +1005,8 @@ t_run(struct tc *c)
 	if (op_marker(mk) < 0)
 		goto out;
 	op_run_json(&o, mk, &body);
-	if (op_spawn(c->a, body.p, mk, &reply, uuid) < 0)
+	if (spawn(c, body.p, mk, uuid) < 0)
 		goto out;
-	mcp_started(c->r, uuid);
 	if (!B(c, "wait")) {
 		record(img, ref, cmd, uuid, NULL, disp);
 		ks(&c->w, "operation_id", uuid);
@@ -2128,11 +2156,10 @@ t_import(struct tc *c)
 	}
 	op_import_json(full, tag && *tag ? tag : NULL, cr ? cr->user : NULL,
 	    cr ? cr->token : NULL, -1, &body);
-	rc = op_import(c->a, body.p, uuid);
+	rc = spawn(c, body.p, NULL, uuid);
 	memzero(body.p, body.len);
 	if (rc < 0)
 		goto out;
-	mcp_started(c->r, uuid);
 	if (!B(c, "wait")) {
 		ks(&c->w, "operation_id", uuid);
 		ks(&c->w, "status", "PENDING");

@@ -590,6 +590,50 @@ def test_cancel_sends_no_answer_and_deletes(t):
     assert m.close() == 0
 
 
+def test_cancel_while_spawn_in_flight(t):
+    """A cancel that arrives before the spawn's answer (the operation id
+    not yet known): the operation still ends cancelled on the server,
+    the request gets no answer, and the session log records no run.
+    slow: the server answers late and creates the operation late;
+    stall: it creates the operation, then sends half of its answer."""
+    t.fake.config(delay=20)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t)
+    m.init()
+    for n, (kind, wait) in enumerate((("slow", False), ("stall", True))):
+        t.fake.clear_requests()
+        t.fake.fault(path="/instances$", method="POST", kind=kind, delay=2.5)
+        msg = run_msg(40 + n, "echo spawned-%d" % n, img)
+        msg["params"]["arguments"]["wait"] = wait
+        m.send(msg)
+        for _ in range(100):
+            if t.fake.requests("POST", "/v1/instances"):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        m.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": {"requestId": 40 + n, "reason": "user"}})
+        end = time.time() + 20
+        ops = []
+        while time.time() < end:
+            ops = [o for o in t.fake.call("GET", "/v1/operations",
+                                          query={"kind": "instance"}).json
+                   if "spawned-%d" % n in json.dumps(
+                       t.fake.call("GET", "/v1/operations/" + o["uuid"]).json)]
+            if ops and all(o["status"] == "CANCELLED" for o in ops):
+                break
+            time.sleep(0.2)
+        assert len(ops) == 1 and ops[0]["status"] == "CANCELLED", (kind, ops)
+        time.sleep(0.5)
+        assert m.request("ping")["result"] == {}
+        assert not [x for x in m.stray if x.get("id") == 40 + n], m.stray
+        show = t.run("-S", "mcp", "-f", "json", "session", "show").stdout
+        assert ops[0]["uuid"] not in show, (kind, show)
+    assert m.close() == 0
+    assert b"still running" not in m.err, m.err
+test_cancel_while_spawn_in_flight.timeout = 90
+
+
 def test_progress_while_waiting(t):
     t.fake.config(delay=7)
     img = t.fake.image_uuid("alpine:3.19")
