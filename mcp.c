@@ -36,8 +36,17 @@ static const char *const levels[] = {
 	"debug", "info", "warning", "error", "critical"
 };
 
+/* A JSON-RPC batch (protocol 2025-03-26 only): its answers collected
+ * into one array, written when the last of its requests is answered
+ * (nothing when none is); refs counts the members not yet answered. */
+struct batch {
+	struct buf out;
+	int refs;
+};
+
 struct call {
 	struct mcp_req r;       /* first: a request is its call */
+	struct batch *b;        /* the batch it came in, or NULL */
 	struct json j;
 	char *line;
 	char *id;               /* the id as JSON text */
@@ -56,6 +65,7 @@ static struct {
 	struct jobs *js;
 	struct call *calls;     /* answered by jobs, in flight */
 	int seq, inited, level, broken;
+	int batches;            /* 2025-03-26 negotiated: batches allowed */
 	int ncalls;             /* in calls */
 	size_t held;            /* bytes their messages hold */
 	struct buf in;          /* the line so far */
@@ -73,19 +83,46 @@ emit(struct buf *b)
 	buf_free(b);
 }
 
+/* A response: written, or kept for the batch bt. */
 static void
-respond(const char *id, const char *result, size_t n)
+answer(struct batch *bt, struct buf *b)
+{
+	if (!bt) {
+		emit(b);
+		return;
+	}
+	buf_addc(&bt->out, bt->out.len ? ',' : '[');
+	buf_add(&bt->out, b->p, b->len);
+	buf_free(b);
+}
+
+/* One member of batch bt is done: the array goes out after the last. */
+static void
+batch_unref(struct batch *bt)
+{
+	if (!bt || --bt->refs > 0)
+		return;
+	if (bt->out.len) {
+		buf_addc(&bt->out, ']');
+		emit(&bt->out);
+	}
+	buf_free(&bt->out);
+	free(bt);
+}
+
+static void
+respond(struct batch *bt, const char *id, const char *result, size_t n)
 {
 	struct buf b = {0};
 
 	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":", id);
 	buf_add(&b, result, n);
 	buf_addc(&b, '}');
-	emit(&b);
+	answer(bt, &b);
 }
 
 static void
-respond_err(const char *id, int code, const char *msg)
+respond_err(struct batch *bt, const char *id, int code, const char *msg)
 {
 	struct buf b = {0};
 	struct jw w;
@@ -95,7 +132,7 @@ respond_err(const char *id, int code, const char *msg)
 	jw_init(&w, &b, 0);
 	jw_str(&w, msg);
 	buf_puts(&b, "}}");
-	emit(&b);
+	answer(bt, &b);
 }
 
 static void
@@ -156,6 +193,7 @@ call_free(struct call *c)
 {
 	if (!c)
 		return;
+	batch_unref(c->b);
 	json_free(&c->j);
 	free(c->line);
 	free(c->id);
@@ -218,12 +256,12 @@ on_msg(void *ctx, int seq, const char *msg, size_t len)
 	switch (msg[0]) {
 	case 'R':
 		if (!c->cancelled && !c->answered)
-			respond(c->id, msg + 1, len - 1);
+			respond(c->b, c->id, msg + 1, len - 1);
 		c->answered = 1;
 		break;
 	case 'E':
 		if (!c->cancelled && !c->answered)
-			respond_err(c->id, atoi(msg + 1), strchr(msg, ' ') ?
+			respond_err(c->b, c->id, atoi(msg + 1), strchr(msg, ' ') ?
 			    strchr(msg, ' ') + 1 : "failed");
 		c->answered = 1;
 		break;
@@ -254,7 +292,7 @@ on_end(void *ctx, int seq, int status)
 		m = status < 0 ? xasprintf("%s", geterr()) :
 		    xasprintf("the call ended without an answer (status %d)",
 		    status);
-		respond_err(c->id, MCP_EINTERNAL, m);
+		respond_err(c->b, c->id, MCP_EINTERNAL, m);
 		free(m);
 	}
 	call_drop(c);
@@ -400,6 +438,7 @@ initialize(struct call *c, struct buf *res)
 	jw_str(&w, s->instructions);
 	jw_obj_end(&w);
 	M.inited = 1;
+	M.batches = strcmp(v, "2025-03-26") == 0;
 	return 0;
 }
 
@@ -493,8 +532,9 @@ envelope(struct call *c, char **method)
 	struct json *j = &c->j;
 	int t;
 
-	if (j->tok[0].type == JSON_ARRAY) {
-		seterr("Invalid Request: batches are not supported; send one message per line");
+	if (j->tok[0].type == JSON_ARRAY && !c->b) {
+		seterr("Invalid Request: batches exist only in protocol 2025-03-26%s; send one message per line",
+		    M.inited ? ", not the one negotiated" : ", after initialize");
 		return MCP_EINVALID;
 	}
 	if (j->tok[0].type != JSON_OBJECT) {
@@ -536,20 +576,17 @@ envelope(struct call *c, char **method)
 	return 0;
 }
 
+static void batch(struct call *c);
+
+/* One message (of batch bt, or NULL), n > 0 bytes at p. */
 static void
-on_line(const char *p, size_t n)
+message(const char *p, size_t n, struct batch *bt)
 {
 	struct call *c;
 	struct buf res = {0};
 	char *method = NULL;
 	int rc, t;
 
-	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	while (n && (*p == ' ' || *p == '\t'))
-		p++, n--;
-	if (!n)
-		return;
 	c = xcalloc(1, sizeof *c);
 	c->line = xmalloc(n + 1);
 	memcpy(c->line, p, n);
@@ -559,19 +596,26 @@ on_line(const char *p, size_t n)
 	clearerr_slot();
 	rc = json_parse(&c->j, c->line, n, NULL, 0);
 	if (rc < 0) {
-		respond_err(NULL, MCP_EPARSE, json_strerror(&c->j));
+		respond_err(NULL, NULL, MCP_EPARSE, json_strerror(&c->j));
 		call_free(c);
 		return;
 	}
 	if (rc > TOK_MAX) {
-		respond_err(NULL, MCP_EINVALID, "Invalid Request: too many JSON values in one message");
+		respond_err(NULL, NULL, MCP_EINVALID, "Invalid Request: too many JSON values in one message");
 		call_free(c);
 		return;
 	}
 	json_parse_alloc(&c->j, c->line, n);
+	if (bt) {
+		c->b = bt;
+		bt->refs++;
+	} else if (c->j.tok[0].type == JSON_ARRAY && M.batches) {
+		batch(c);
+		return;
+	}
 	if ((rc = envelope(c, &method)) != 0) {
 		if (rc < 0 && (c->id || rc != MCP_EPARAMS))
-			respond_err(c->id, rc, geterr());
+			respond_err(c->b, c->id, rc, geterr());
 		goto done;
 	}
 	if (!c->id) {           /* a notification: never answered */
@@ -582,7 +626,7 @@ on_line(const char *p, size_t n)
 	if (id_in_use(c->id)) {
 		seterr("Invalid Request: id %s is already in use by a request in flight",
 		    c->id);
-		respond_err(c->id, MCP_EINVALID, geterr());
+		respond_err(c->b, c->id, MCP_EINVALID, geterr());
 		goto done;
 	}
 	/* a client sending faster than the jobs answer must not make us
@@ -591,7 +635,7 @@ on_line(const char *p, size_t n)
 	    M.held + n + (size_t)c->j.ntok * sizeof *c->j.tok > HELD_MAX) {
 		seterr("Server busy: %d requests in flight; send more when they are answered",
 		    M.ncalls);
-		respond_err(c->id, MCP_EBUSY, geterr());
+		respond_err(c->b, c->id, MCP_EBUSY, geterr());
 		goto done;
 	}
 	if (c->r.params >= 0 && (t = json_path(&c->j, c->r.params, "_meta",
@@ -605,13 +649,52 @@ on_line(const char *p, size_t n)
 		return;         /* the call is in M.calls now */
 	}
 	if (rc == 0)
-		respond(c->id, res.p ? res.p : "{}", res.p ? res.len : 2);
+		respond(c->b, c->id, res.p ? res.p : "{}", res.p ? res.len : 2);
 	else
-		respond_err(c->id, rc, geterr());
+		respond_err(c->b, c->id, rc, geterr());
 done:
 	free(method);
 	buf_free(&res);
 	call_free(c);
+}
+
+/* A batch (an array, c's message): each member a message of its own;
+ * an empty one is an invalid request. */
+static void
+batch(struct call *c)
+{
+	struct batch *bt;
+	struct buf m = {0};
+	struct jw w;
+	int e = json_first(&c->j, 0);
+
+	if (e < 0) {
+		respond_err(NULL, NULL, MCP_EINVALID, "Invalid Request: an empty batch");
+		call_free(c);
+		return;
+	}
+	bt = xcalloc(1, sizeof *bt);
+	bt->refs = 1;           /* until every member was read */
+	for (; e >= 0; e = json_after(&c->j, e)) {
+		jw_init(&w, &m, 0);
+		jw_tok(&w, &c->j, e);
+		message(m.p, m.len, bt);
+		buf_reset(&m);
+	}
+	buf_free(&m);
+	call_free(c);
+	batch_unref(bt);
+}
+
+static void
+on_line(const char *p, size_t n)
+{
+	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	while (n && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	if (n)
+		message(p, n, NULL);
 }
 
 /* Cut what was read into lines. */
@@ -632,7 +715,7 @@ feed(const char *p, size_t n)
 			if (!nl)
 				return;
 			M.skipping = 0;
-			respond_err(NULL, MCP_EINVALID,
+			respond_err(NULL, NULL, MCP_EINVALID,
 			    "Invalid Request: message longer than 8 MiB refused");
 		} else if (!nl) {
 			buf_add(&M.in, p, n);
@@ -735,6 +818,7 @@ mcp_serve(const struct mcp_server *s)
 		left_running();
 	}
 	jobs_free(M.js);
+	M.broken = 1;           /* no half batch goes out now */
 	while (M.calls)
 		call_drop(M.calls);
 	buf_free(&M.in);

@@ -183,6 +183,73 @@ def test_error_codes(t):
     assert m.err == b"", m.err
 
 
+def raw(m, timeout=30):
+    """The next line as JSON, whatever it is (a batch answer is a list)."""
+    line = m.q.get(timeout=timeout)
+    assert line is not None and line.endswith(b"\n"), (line, m.err)
+    return json.loads(line)
+
+
+def test_batches(t):
+    """Batches exist only in 2025-03-26 (its basic spec: receiving them is
+    a MUST); other versions refuse them with -32600."""
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    for v in ("2024-11-05", "2025-06-18", "2025-11-25"):
+        m = Mcp(t)
+        m.init(v)
+        m.send(json.dumps([ping]))
+        r = raw(m)
+        assert isinstance(r, dict) and r["error"]["code"] == -32600, r
+        assert "2025-03-26" in r["error"]["message"], r
+        assert m.close() == 0
+    t.fake.config(delay=1)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t)
+    m.init("2025-03-26")
+    m.send("[]")
+    r = raw(m)
+    assert r["id"] is None and r["error"]["code"] == -32600, r
+    # requests, a notification, a call answered by a job, junk: one
+    # array, once the slowest member is answered; other lines go on
+    m.send(json.dumps([ping,
+                       {"jsonrpc": "2.0", "method": "notifications/x"},
+                       run_msg(2, "echo in-batch", img),
+                       {"foo": 1},
+                       {"jsonrpc": "2.0", "id": "x", "method": "ping"},
+                       {"jsonrpc": "2.0", "id": 3, "method": "no/such"}]))
+    m.send({"jsonrpc": "2.0", "id": 9, "method": "ping"})
+    assert raw(m) == {"jsonrpc": "2.0", "id": 9, "result": {}}
+    r = raw(m)
+    assert isinstance(r, list) and len(r) == 5, r
+    by = {json.dumps(x["id"]): x for x in r}
+    assert by["1"]["result"] == {} and by['"x"']["result"] == {}, r
+    assert by["3"]["error"]["code"] == -32601, r
+    assert by["null"]["error"]["code"] == -32600, r
+    assert good(by["2"]["result"])["stdout"] == "in-batch\n", r
+    # members that are not objects are each an invalid request
+    m.send("[1, [2]]")
+    r = raw(m)
+    assert [x["error"]["code"] for x in r] == [-32600, -32600], r
+    # only notifications: no answer at all
+    m.send(json.dumps([{"jsonrpc": "2.0", "method": "notifications/x"}]))
+    m.send({"jsonrpc": "2.0", "id": 10, "method": "ping"})
+    assert raw(m) == {"jsonrpc": "2.0", "id": 10, "result": {}}
+    # a cancelled member is left out of the array
+    t.fake.config(delay=20)
+    m.send(json.dumps([run_msg(5, "sleep 9", img),
+                       {"jsonrpc": "2.0", "id": 6, "method": "ping"}]))
+    for _ in range(100):
+        if t.fake.requests("POST", "/v1/instances") and \
+                len(t.fake.requests("POST", "/v1/instances")) == 2:
+            break
+        time.sleep(0.05)
+    m.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
+            "params": {"requestId": 5}})
+    r = raw(m)
+    assert r == [{"jsonrpc": "2.0", "id": 6, "result": {}}], r
+    assert m.close() == 0
+
+
 def test_bad_arguments_name_the_argument(t):
     m = Mcp(t)
     m.init()
