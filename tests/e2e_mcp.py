@@ -145,6 +145,7 @@ def test_initialize_negotiates_versions(t):
         assert r["serverInfo"]["name"] == "contree"
         assert set(r["capabilities"]) >= {"tools", "resources", "prompts",
                                           "logging"}
+        assert "completions" not in r["capabilities"], r
         assert "list_images" in r["instructions"]
         assert m.request("ping")["result"] == {}
         assert m.close() == 0
@@ -169,6 +170,11 @@ def test_error_codes(t):
     assert m.recv()["error"]["code"] == -32600
     m.send('{"jsonrpc":"2.0","id":[1],"method":"ping"}')
     assert m.recv()["error"]["code"] == -32600
+    # completion/complete is optional and not announced: not found
+    e = m.request("completion/complete", {
+        "ref": {"type": "ref/prompt", "name": "run-shell"},
+        "argument": {"name": "image", "value": "tag:"}})["error"]
+    assert e["code"] == -32601, e
     assert m.request("no/such")["error"]["code"] == -32601
     e = m.request("tools/call", {"name": "nope", "arguments": {}})["error"]
     assert e["code"] == -32602 and "nope" in e["message"], e
