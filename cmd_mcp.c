@@ -558,8 +558,11 @@ tool_result(struct tc *c, int rc, struct buf *res)
 static void
 tc_free(struct tc *c)
 {
-	while (c->nkeep)
-		free(c->keep[--c->nkeep]);
+	while (c->nkeep) {      /* registry_auth's token among them */
+		c->nkeep--;
+		memzero(c->keep[c->nkeep], strlen(c->keep[c->nkeep]));
+		free(c->keep[c->nkeep]);
+	}
 	buf_free(&c->out);
 }
 
@@ -1283,7 +1286,9 @@ t_upload(struct tc *c)
 	}
 	dir = getenv("TMPDIR");
 	tmp = xasprintf("%s/contree-mcp-XXXXXX", dir && *dir ? dir : "/tmp");
-	if ((fd = mkstemp(tmp)) < 0 ||
+	if ((fd = mkstemp(tmp)) >= 0)
+		mcp_temp(c->r, tmp);
+	if (fd < 0 ||
 	    writeall(fd, bytes.p ? bytes.p : "", bytes.len) < 0) {
 		seterr("temporary file %s:", tmp);
 		rc = -1;
@@ -1327,6 +1332,8 @@ t_download(struct tc *c)
 		free(local);
 		return -1;
 	}
+	if (tmp)
+		mcp_temp(c->r, tmp);
 	url = xasprintf("/inspect/%s/download", u);
 	q[0] = "path";
 	q[1] = path;

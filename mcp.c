@@ -56,6 +56,7 @@ struct call {
 	long prog;
 	int64_t beat, t0;
 	struct buf ops;         /* operations started, "uuid uuid " */
+	struct buf temps;       /* its job's temporary files, "path\0..." */
 	int (*fn)(struct mcp_req *);
 	struct call *next;
 };
@@ -195,10 +196,13 @@ call_free(struct call *c)
 		return;
 	batch_unref(c->b);
 	json_free(&c->j);
+	if (c->line)    /* registry_auth's carries a password */
+		memzero(c->line, strlen(c->line));
 	free(c->line);
 	free(c->id);
 	free(c->token);
 	buf_free(&c->ops);
+	buf_free(&c->temps);
 	free(c);
 }
 
@@ -228,6 +232,17 @@ call_drop(struct call *c)
 	call_free(c);
 }
 
+/* The job of c was killed or died: remove the temporary files it left. */
+static void
+temps_unlink(struct call *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->temps.len; i += strlen(c->temps.p + i) + 1)
+		unlink(c->temps.p + i);
+	buf_free(&c->temps);
+}
+
 /* The JSON text of token t, re-encoded: ids compare by it. */
 static char *
 canon(const struct json *j, int t)
@@ -244,7 +259,7 @@ canon(const struct json *j, int t)
 
 /* Messages from a job: a letter and its text.  R the result, P a
  * progress message, E an error (code, space, message), O an operation,
- * L a level digit and a log line. */
+ * T a temporary file, L a level digit and a log line. */
 static void
 on_msg(void *ctx, int seq, const char *msg, size_t len)
 {
@@ -272,6 +287,10 @@ on_msg(void *ctx, int seq, const char *msg, size_t len)
 		buf_puts(&c->ops, msg + 1);
 		buf_addc(&c->ops, ' ');
 		break;
+	case 'T':
+		buf_add(&c->temps, msg + 1, len - 1);
+		buf_addc(&c->temps, '\0');
+		break;
 	case 'L':
 		if (len >= 2 && !c->cancelled)
 			log_note(msg[1] - '0', msg + 2);
@@ -288,6 +307,8 @@ on_end(void *ctx, int seq, int status)
 	(void)ctx;
 	if (!c)
 		return;
+	if (status != 0)
+		temps_unlink(c);
 	if (!c->answered && !c->cancelled) {
 		m = status < 0 ? xasprintf("%s", geterr()) :
 		    xasprintf("the call ended without an answer (status %d)",
@@ -375,6 +396,13 @@ mcp_started(struct mcp_req *r, const char *op)
 {
 	(void)r;
 	send_msg('O', op, strlen(op));
+}
+
+void
+mcp_temp(struct mcp_req *r, const char *path)
+{
+	(void)r;
+	send_msg('T', path, strlen(path));
 }
 
 void
@@ -679,6 +707,7 @@ batch(struct call *c)
 		jw_init(&w, &m, 0);
 		jw_tok(&w, &c->j, e);
 		message(m.p, m.len, bt);
+		memzero(m.p, m.len);
 		buf_reset(&m);
 	}
 	buf_free(&m);
@@ -709,6 +738,7 @@ feed(const char *p, size_t n)
 		len = nl ? (size_t)(nl - p) : n;
 		if (!M.skipping && M.in.len + len > LINE_MAX_) {
 			M.skipping = 1;
+			memzero(M.in.p, M.in.len);
 			buf_free(&M.in);
 		}
 		if (M.skipping) {
@@ -723,6 +753,7 @@ feed(const char *p, size_t n)
 		} else if (M.in.len) {
 			buf_add(&M.in, p, len);
 			on_line(M.in.p, M.in.len);
+			memzero(M.in.p, M.in.len);
 			if (M.in.cap > CHUNK)
 				buf_free(&M.in);
 			else
@@ -806,6 +837,7 @@ mcp_serve(const struct mcp_server *s)
 		if (n <= 0)
 			break;
 		feed(chunk, (size_t)n);
+		memzero(chunk, (size_t)n);
 	}
 	if (interrupted && !M.broken) {
 		/* interrupted: the jobs cancel their operations and end (the
@@ -817,10 +849,13 @@ mcp_serve(const struct mcp_server *s)
 	} else {
 		left_running();
 	}
-	jobs_free(M.js);
+	jobs_free(M.js);        /* the jobs left are killed */
 	M.broken = 1;           /* no half batch goes out now */
-	while (M.calls)
+	while (M.calls) {
+		temps_unlink(M.calls);
 		call_drop(M.calls);
+	}
+	memzero(M.in.p, M.in.len);
 	buf_free(&M.in);
 	return st;
 }

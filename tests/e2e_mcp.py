@@ -748,6 +748,38 @@ def test_stdin_closed_mid_call(t):
     assert op
 
 
+def test_stdin_closed_removes_temporary_files(t):
+    """A job killed when stdin closes leaves no temporary file: not the
+    download's beside its destination, not upload's in TMPDIR."""
+    root = os.path.join(t.tmp, "tmproot")
+    tmpdir = os.path.join(t.tmp, "tmpdir")
+    os.makedirs(os.path.join(root, "out"))
+    os.makedirs(tmpdir)
+    img = t.fake.image_uuid("alpine:3.19")
+    for n, (path, args) in enumerate((
+            ("/download", ("download", {"image": img,
+                                        "path": "/etc/alpine-release",
+                                        "destination": "out/rel"})),
+            ("/files", ("upload", {"content": "temporary\n"})))):
+        t.fake.clear_requests()
+        t.fake.fault(path=path, kind="hang", delay=30, count=-1)
+        m = Mcp(t, cwd=root, env={"TMPDIR": tmpdir})
+        m.init()
+        m.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": args[0], "arguments": args[1]}})
+        for _ in range(100):
+            if [r for r in t.fake.requests() if path in r["path"]]:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        left = os.listdir(os.path.join(root, "out")) + os.listdir(tmpdir)
+        assert len(left) == 1 and "contree" in left[0], left
+        assert m.close(5) == 0
+        left = os.listdir(os.path.join(root, "out")) + os.listdir(tmpdir)
+        assert left == [], (args[0], left)
+        t.fake.admin("DELETE", "faults")
+
+
 def test_sigint_cancels_running_calls(t):
     t.fake.config(delay=30)
     img = t.fake.image_uuid("alpine:3.19")
