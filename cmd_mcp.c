@@ -74,8 +74,8 @@ struct tc {
 	struct api *a;
 	struct buf out;         /* the result object */
 	struct jw w;
-	char *keep[32];         /* strings handed out by S() */
-	int nkeep;
+	void **keep;            /* freed with the call: S(), strs() */
+	size_t nkeep;
 };
 
 static const char *const sections[] = {
@@ -482,12 +482,11 @@ T(struct tc *c, const char *name)
 	return t >= 0 && c->j->tok[t].type != JSON_NULL ? t : -1;
 }
 
-static const char *
-keep(struct tc *c, char *s)
+static void *
+keep(struct tc *c, void *p)
 {
-	if (s && c->nkeep < (int)LEN(c->keep))
-		c->keep[c->nkeep++] = s;
-	return s;
+	c->keep = xreallocarray(c->keep, c->nkeep + 1, sizeof *c->keep);
+	return c->keep[c->nkeep++] = p;
 }
 
 /* String argument (or its default), or NULL; valid during the call. */
@@ -507,6 +506,31 @@ S(struct tc *c, const char *name)
 		json_free(&d);
 	}
 	return keep(c, s);
+}
+
+/* Argument name, an array of strings (into *v) or an object of strings
+ * (keys into *k, values into *v): the count; all kept for the call. */
+static size_t
+strs(struct tc *c, const char *name, char ***k, char ***v)
+{
+	int t = T(c, name), e, obj = t >= 0 &&
+	    c->j->tok[t].type == JSON_OBJECT;
+	size_t n = 0;
+
+	for (e = t < 0 ? -1 : json_first(c->j, t); e >= 0;
+	    e = json_after(c->j, e))
+		n++;
+	*v = keep(c, xcalloc(n + 1, sizeof **v));
+	if (k)
+		*k = keep(c, xcalloc(n + 1, sizeof **k));
+	n = 0;
+	for (e = t < 0 ? -1 : json_first(c->j, t); e >= 0;
+	    e = json_after(c->j, e)) {
+		if (k)
+			(*k)[n] = keep(c, json_strdup(c->j, e));
+		(*v)[n++] = keep(c, json_strdup(c->j, e + obj));
+	}
+	return n;
 }
 
 static long long
@@ -558,11 +582,9 @@ tool_result(struct tc *c, int rc, struct buf *res)
 static void
 tc_free(struct tc *c)
 {
-	while (c->nkeep) {      /* registry_auth's token among them */
-		c->nkeep--;
-		memzero(c->keep[c->nkeep], strlen(c->keep[c->nkeep]));
-		free(c->keep[c->nkeep]);
-	}
+	while (c->nkeep)
+		free(c->keep[--c->nkeep]);
+	free(c->keep);
 	buf_free(&c->out);
 }
 
@@ -936,9 +958,9 @@ t_run(struct tc *c)
 	struct json j;
 	char img[37], uuid[37], mk[33];
 	const char *ref = S(c, "image"), *in, *cmd = S(c, "command");
-	char **ek = NULL, **ev = NULL, **av = NULL;
-	size_t nf = 0, ne = 0;
-	int t, k, rc = -1, disp = B(c, "disposable");
+	char **ek, **ev, **av = NULL;
+	size_t nf = 0, k, n;
+	int rc = -1, disp = B(c, "disposable");
 
 	if (resolve(c, ref, img) < 0)
 		return -1;
@@ -969,18 +991,9 @@ t_run(struct tc *c)
 		o.args = av + 1;
 		o.nargs = (size_t)nw - 1;
 	}
-	if ((t = T(c, "env")) >= 0) {
-		for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
-			ek = xreallocarray(ek, ne + 1, sizeof *ek);
-			ev = xreallocarray(ev, ne + 1, sizeof *ev);
-			ek[ne] = json_strdup(c->j, k);
-			ev[ne] = json_strdup(c->j, k + 1);
-			ne++;
-		}
-		o.envk = ek;
-		o.envv = ev;
-		o.nenv = ne;
-	}
+	o.nenv = strs(c, "env", &ek, &ev);
+	o.envk = ek;
+	o.envv = ev;
 	if ((in = S(c, "stdin"))) {
 		o.stdin_data = in;
 		o.stdin_len = strlen(in);
@@ -988,21 +1001,18 @@ t_run(struct tc *c)
 	}
 	if ((in = S(c, "directory_state_id")) && state_load(in, &st, &f, &nf) < 0)
 		goto out;
-	if ((t = T(c, "files")) >= 0)
-		for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
-			const char *d = keep(c, json_strdup(c->j, k));
-			const char *u = keep(c, json_strdup(c->j, k + 1));
-
-			if (!d || *d != '/' || !u || !is_uuid(u)) {
-				seterr("argument 'files': each key is an absolute path and each value a file UUID from upload");
-				goto out;
-			}
-			f = xreallocarray(f, nf + 1, sizeof *f);
-			memset(&f[nf], 0, sizeof *f);
-			f[nf].dest = d;
-			f[nf].uuid = u;
-			f[nf++].mode = 0644;
+	n = strs(c, "files", &ek, &ev);
+	for (k = 0; k < n; k++) {
+		if (*ek[k] != '/' || !is_uuid(ev[k])) {
+			seterr("argument 'files': each key is an absolute path and each value a file UUID from upload");
+			goto out;
 		}
+		f = xreallocarray(f, nf + 1, sizeof *f);
+		memset(&f[nf], 0, sizeof *f);
+		f[nf].dest = ek[k];
+		f[nf].uuid = ev[k];
+		f[nf++].mode = 0644;
+	}
 	o.files = f;
 	o.nfiles = nf;
 	if (op_marker(mk) < 0)
@@ -1036,12 +1046,6 @@ t_run(struct tc *c)
 	json_free(&j);
 	rc = 0;
 out:
-	while (ne--) {
-		free(ek[ne]);
-		free(ev[ne]);
-	}
-	free(ek);
-	free(ev);
 	if (av)
 		freewords(av);
 	free(f);
@@ -1377,24 +1381,20 @@ t_rsync(struct tc *c)
 	const char *dst = S(c, "destination");
 	struct filelist l;
 	struct buf st = {0}, skipped = {0};
-	char **pats = NULL, *src, *spec, *path, id[65];
+	char **pats, *src, *spec, *path, id[65];
 	size_t i, k, up = 0;
-	int np = 0, t, e, rc = -1;
+	int rc = -1;
 
 	if (*dst != '/') {
 		seterr("argument 'destination' must be an absolute path in the sandbox");
 		return -1;
 	}
-	if (!(src = local_path("source", S(c, "source"), 1)))
+	if (!(src = keep(c, local_path("source", S(c, "source"), 1))))
 		return -1;
-	if ((t = T(c, "exclude")) >= 0)
-		for (e = json_first(c->j, t); e >= 0; e = json_after(c->j, e)) {
-			pats = xreallocarray(pats, (size_t)np + 1, sizeof *pats);
-			pats[np++] = json_strdup(c->j, e);
-		}
+	i = strs(c, "exclude", NULL, &pats);
 	memset(&l, 0, sizeof l);
-	spec = xasprintf("%s:%s", src, dst);
-	if (files_collect(&spec, 1, pats, np, &l) < 0)
+	spec = keep(c, xasprintf("%s:%s", src, dst));
+	if (files_collect(&spec, 1, pats, (int)i, &l) < 0)
 		goto out;
 	/* a symlink inside that leads out of the root stays home */
 	for (i = k = 0; i < l.n; i++) {
@@ -1447,11 +1447,6 @@ t_rsync(struct tc *c)
 	rc = 0;
 out:
 	files_free(&l);
-	while (np--)
-		free(pats[np]);
-	free(pats);
-	free(spec);
-	free(src);
 	buf_free(&st);
 	buf_free(&skipped);
 	return rc;
@@ -1729,10 +1724,10 @@ t_explore(struct tc *c)
 	struct explore_res *res;
 	struct store *st = NULL;
 	const struct store_entry **e, *from;
-	char u[37], **cmds = NULL, **names = NULL, **ek = NULL, **ev = NULL;
+	char u[37], **cmds, **names = NULL, **ek, **ev;
 	const char *ref = S(c, "image");
-	int t = T(c, "commands"), k, *rec = NULL;
-	size_t n = 0, ne = 0, i;
+	int k, *rec = NULL;
+	size_t n, i;
 
 	memset(&q, 0, sizeof q);
 	q.disposable = B(c, "disposable");
@@ -1742,23 +1737,12 @@ t_explore(struct tc *c)
 	q.jobs = jobs_concurrency();
 	if (resolve(c, ref, u) < 0 || (!q.disposable && !(st = ctx_store(C))))
 		return -1;
-	for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
-		cmds = xreallocarray(cmds, n + 1, sizeof *cmds);
-		cmds[n++] = json_strdup(c->j, k);
-	}
-	if ((t = T(c, "env")) >= 0)
-		for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
-			ek = xreallocarray(ek, ne + 1, sizeof *ek);
-			ev = xreallocarray(ev, ne + 1, sizeof *ev);
-			ek[ne] = json_strdup(c->j, k);
-			ev[ne++] = json_strdup(c->j, k + 1);
-		}
 	q.image = u;
+	q.ncmds = n = strs(c, "commands", NULL, &cmds);
 	q.cmds = cmds;
-	q.ncmds = n;
+	q.nenv = strs(c, "env", &ek, &ev);
 	q.envk = ek;
 	q.envv = ev;
-	q.nenv = ne;
 	res = xcalloc(n ? n : 1, sizeof *res);
 	rec = xcalloc(n ? n : 1, sizeof *rec);
 	mcp_progress(c->r, "running");
@@ -1803,17 +1787,8 @@ t_explore(struct tc *c)
 	explore_res_free(res, n);
 	free(res);
 	free(rec);
-	for (i = 0; i < n; i++) {
-		free(cmds[i]);
-		free(names ? names[i] : NULL);
-	}
-	while (ne--) {
-		free(ek[ne]);
-		free(ev[ne]);
-	}
-	free(ek);
-	free(ev);
-	free(cmds);
+	for (i = 0; names && i < n; i++)
+		free(names[i]);
 	free(names);
 	return k < 0 ? -1 : 0;
 }
@@ -2031,22 +2006,21 @@ t_wait(struct tc *c)
 {
 	struct waitop *o;
 	int64_t deadline = now_ms() + I(c, "timeout") * 1000, delay = 100, now;
-	int t = T(c, "operation_ids"), e, n = 0, i, ndone = 0, rc = -1, late = 0;
+	int n, i, ndone = 0, rc = -1, late = 0;
 	int any = strcmp(S(c, "mode"), "any") == 0;
-	char msg[128];
+	char msg[128], **ids;
 
-	for (e = json_first(c->j, t); e >= 0; e = json_after(c->j, e))
-		n++;
+	n = (int)strs(c, "operation_ids", NULL, &ids);
 	if (n == 0 || I(c, "timeout") < 0) {
 		seterr("argument '%s' is empty or negative", n ? "timeout" :
 		    "operation_ids");
 		return -1;
 	}
 	o = xcalloc((size_t)n, sizeof *o);
-	for (i = 0, e = json_first(c->j, t); e >= 0; e = json_after(c->j, e))
-		if (!is_uuid(o[i++].id = json_strdup(c->j, e))) {
+	for (i = 0; i < n; i++)
+		if (!is_uuid(o[i].id = ids[i])) {
 			seterr("argument 'operation_ids': '%s' is not an operation UUID",
-			    o[i - 1].id ? o[i - 1].id : "");
+			    ids[i]);
 			goto out;
 		}
 	for (;;) {
@@ -2097,7 +2071,6 @@ t_wait(struct tc *c)
 	rc = 0;
 out:
 	for (i = 0; i < n; i++) {
-		free(o[i].id);
 		if (o[i].have)
 			json_free(&o[i].j);
 		buf_free(&o[i].body);
@@ -2220,6 +2193,7 @@ t_regauth(struct tc *c)
 {
 	char *host = reg_host(S(c, "registry_url"));
 	struct cred *cr = (struct cred *)cred_find(host);
+	const char *tok;
 
 	if (!cr) {
 		creds = xreallocarray(creds, ncreds + 1, sizeof *creds);
@@ -2232,7 +2206,8 @@ t_regauth(struct tc *c)
 		free(cr->token);
 	}
 	cr->user = xstrdup(S(c, "username"));
-	cr->token = xstrdup(S(c, "token"));
+	cr->token = xstrdup(tok = S(c, "token"));
+	memzero((char *)tok, strlen(tok));
 	ks(&c->w, "registry", cr->host);
 	ks(&c->w, "username", cr->user);
 	kb(&c->w, "stored", 1);
@@ -2375,6 +2350,17 @@ contents(struct buf *res, const char *uri, const char *mime,
 	jw_obj_end(&w);
 }
 
+static void
+entry(struct jw *w, const struct store_entry *x)
+{
+	jw_obj(w);
+	ki(w, "entry", x->id);
+	ks(w, "image", x->image);
+	ks(w, "kind", x->kind);
+	ks(w, "title", x->title);
+	jw_obj_end(w);
+}
+
 static int
 lineage(struct tc *c, const char *ref)
 {
@@ -2400,12 +2386,7 @@ lineage(struct tc *c, const char *ref)
 		jw_arr(w);
 		top = me->image;
 		for (x = me->up; x; x = x->up, depth++) {
-			jw_obj(w);
-			ki(w, "entry", x->id);
-			ks(w, "image", x->image);
-			ks(w, "kind", x->kind);
-			ks(w, "title", x->title);
-			jw_obj_end(w);
+			entry(w, x);
 			top = x->image;
 		}
 		jw_arr_end(w);
@@ -2414,14 +2395,8 @@ lineage(struct tc *c, const char *ref)
 		jw_key(w, "children");
 		jw_arr(w);
 		for (i = 0; i < n; i++)
-			if (e[i]->parent == me->id) {
-				jw_obj(w);
-				ki(w, "entry", e[i]->id);
-				ks(w, "image", e[i]->image);
-				ks(w, "kind", e[i]->kind);
-				ks(w, "title", e[i]->title);
-				jw_obj_end(w);
-			}
+			if (e[i]->parent == me->id)
+				entry(w, e[i]);
 		jw_arr_end(w);
 	}
 	free(e);
