@@ -76,6 +76,9 @@ struct tc {
 	struct jw w;
 	void **keep;            /* freed with the call: S(), strs() */
 	size_t nkeep;
+	const char *const *kv;  /* a resource's arguments: name, value... */
+	struct buf *raw;        /* for a resource: read_file's content */
+	int bin;                /* ... is base64 */
 };
 
 static const char *const sections[] = {
@@ -500,6 +503,9 @@ S(struct tc *c, const char *name)
 
 	if (t >= 0)
 		return keep(c, json_strdup(c->j, t));
+	for (t = 0; c->kv && c->kv[t]; t += 2)
+		if (strcmp(c->kv[t], name) == 0)
+			return c->kv[t + 1];
 	if (arg_find(c->t->in, name, &a) && a.def &&
 	    json_parse_alloc(&d, a.def, (size_t)a.ndef) == 0) {
 		s = json_strdup(&d, 0);
@@ -1636,17 +1642,20 @@ t_read(struct tc *c)
 	}
 	if (rc == 0) {
 		int text = utf8_ok((const unsigned char *)body.p, body.len);
+		struct buf *b = text ? &body : &b64;
 
+		if (!text)
+			b64_encode(&b64, body.p, body.len);
 		ks(&c->w, "path", path);
 		jw_key(&c->w, "content");
-		if (text) {
-			jw_strn(&c->w, body.p ? body.p : "", body.len);
-		} else {
-			b64_encode(&b64, body.p, body.len);
-			jw_strn(&c->w, b64.p ? b64.p : "", b64.len);
-		}
+		jw_strn(&c->w, b->p ? b->p : "", b->len);
 		ks(&c->w, "encoding", text ? "utf-8" : "base64");
 		ki(&c->w, "bytes_size", (int64_t)body.len);
+		if (c->raw) {           /* a resource: the content itself */
+			*c->raw = *b;
+			memset(b, 0, sizeof *b);
+			c->bin = !text;
+		}
 	}
 	buf_free(&body);
 	buf_free(&b64);
@@ -2403,69 +2412,48 @@ lineage(struct tc *c, const char *ref)
 	return 0;
 }
 
-/* In a job: read a resource whose URI was checked by m_res_read. */
+/* In a job: read a resource whose URI was checked by m_res_read: the
+ * tool it stands for, its arguments from the URI. */
 static int
 res_job(struct mcp_req *r)
 {
 	struct tc c;
-	struct json d;
-	struct buf args = {0}, res = {0};
-	struct jw w;
-	const struct tool *t = NULL;
-	char *uri, *a, *b;
-	int k, rc = -1, e;
+	struct buf res = {0}, raw = {0};
+	const char *kv[5] = {0}, *m;
+	char *uri = json_getstr(r->j, r->params, "uri"), *a, *b;
+	int k = res_parse(uri, &a, &b), rc = -1;
 
-	uri = json_getstr(r->j, r->params, "uri");
-	k = res_parse(uri, &a, &b);
-	jw_init(&w, &args, 0);
-	jw_obj(&w);
-	if (k == R_READ || k == R_LS) {
-		ks(&w, "image", a);
-		ks(&w, "path", b);
-		t = tool_find(k == R_READ ? "read_file" : "list_files");
-	} else if (k == R_INSTANCE || k == R_IMPORT) {
-		ks(&w, "operation_id", a);
-		t = tool_find("get_operation");
-	}
-	jw_obj_end(&w);
-	json_parse_alloc(&d, args.p, args.len);
-	tc_init(&c, r, t ? t : tools);
-	c.j = &d;
-	c.args = 0;
+	tc_init(&c, r, tool_find(k == R_READ ? "read_file" : k == R_LS ?
+	    "list_files" : "get_operation"));
+	kv[0] = k >= R_INSTANCE ? "operation_id" : "image";
+	kv[1] = a;
+	kv[2] = "path";
+	kv[3] = b;
+	c.kv = kv;
+	c.raw = &raw;
 	clearerr_slot();
 	if ((c.a = ctx_api(C))) {
 		api_forget(c.a);
 		jw_obj(&c.w);
-		rc = t ? t->fn(&c) : lineage(&c, a);
+		rc = k == R_LINEAGE ? lineage(&c, a) : c.t->fn(&c);
 		jw_obj_end(&c.w);
 	}
 	if (rc < 0) {
-		const char *m = geterr();
-
-		rc = strstr(m, " 404 ") || strncmp(m, "no ", 3) == 0 ?
-		    MCP_ENORESOURCE : MCP_EINTERNAL;
-		mcp_fail(r, rc, m);
-	} else if (k == R_READ) {
-		struct json o;
-		struct buf txt = {0};
-
-		json_parse_alloc(&o, c.out.p, c.out.len);
-		e = json_streq(&o, json_get(&o, 0, "encoding"), "base64");
-		json_str(&o, json_get(&o, 0, "content"), &txt);
-		json_free(&o);
-		contents(&res, uri, e ? "application/octet-stream" :
-		    "text/plain", e ? "blob" : "text", txt.p ? txt.p : "",
-		    txt.len);
-		buf_free(&txt);
-		mcp_answer(r, &res);
+		m = geterr();
+		mcp_fail(r, strstr(m, " 404 ") || strncmp(m, "no ", 3) == 0 ?
+		    MCP_ENORESOURCE : MCP_EINTERNAL, m);
 	} else {
-		contents(&res, uri, "application/json", "text", c.out.p,
-		    c.out.len);
+		if (k == R_READ)
+			contents(&res, uri, c.bin ? "application/octet-stream" :
+			    "text/plain", c.bin ? "blob" : "text", raw.p ? raw.p :
+			    "", raw.len);
+		else
+			contents(&res, uri, "application/json", "text",
+			    c.out.p, c.out.len);
 		mcp_answer(r, &res);
 	}
-	json_free(&d);
 	tc_free(&c);
-	buf_free(&args);
+	buf_free(&raw);
 	buf_free(&res);
 	free(uri);
 	free(a);

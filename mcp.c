@@ -443,28 +443,12 @@ initialize(struct call *c, struct buf *res)
 	for (i = 0; versions[i]; i++)
 		if (json_streq(&c->j, t, versions[i]))
 			v = versions[i];
+	/* the names are plain words, the capabilities JSON text */
+	buf_printf(res, "{\"protocolVersion\":\"%s\",\"capabilities\":%s,\"serverInfo\":{\"name\":\"%s\",\"title\":\"%s\",\"version\":\"%s\"},\"instructions\":",
+	    v, s->capabilities, s->name, s->title, s->version);
 	jw_init(&w, res, 0);
-	jw_obj(&w);
-	jw_key(&w, "protocolVersion");
-	jw_str(&w, v);
-	jw_key(&w, "capabilities");
-	jw_obj(&w);
-	jw_obj_end(&w);
-	/* the capabilities object is the caller's text: put it in the {} */
-	res->len--;
-	buf_puts(res, s->capabilities + 1);
-	jw_key(&w, "serverInfo");
-	jw_obj(&w);
-	jw_key(&w, "name");
-	jw_str(&w, s->name);
-	jw_key(&w, "title");
-	jw_str(&w, s->title);
-	jw_key(&w, "version");
-	jw_str(&w, s->version);
-	jw_obj_end(&w);
-	jw_key(&w, "instructions");
 	jw_str(&w, s->instructions);
-	jw_obj_end(&w);
+	buf_addc(res, '}');
 	M.inited = 1;
 	M.batches = strcmp(v, "2025-03-26") == 0;
 	return 0;

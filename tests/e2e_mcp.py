@@ -468,6 +468,11 @@ def test_images_files_ops(t):
     bad(m.call("read_file", {"image": big, "path": "/big"}), "download")
     rb = good(m.call("read_file", {"image": big, "path": "/bin.dat"}))
     assert rb["encoding"] == "base64" and rb["content"] == "AP8=", rb
+    rr = m.request("resources/read", {
+        "uri": "contree://image/%s/read/bin.dat" % big})["result"]
+    assert rr["contents"] == [{"uri": "contree://image/%s/read/bin.dat" % big,
+                               "mimeType": "application/octet-stream",
+                               "blob": "AP8="}], rr
     gr = good(m.call("grep", {"image": img, "pattern": "^3\\.19",
                               "path": "/etc"}))
     assert gr == {"matches": [{"path": "/etc/alpine-release",
