@@ -1079,12 +1079,61 @@ get_json(struct tc *c, const char *path, const char *const *query,
 	return 0;
 }
 
+/* The string members keys ("a\0b\0", NULL if absent) of object t. */
 static void
-image_fields(struct jw *w, const struct json *j, int t)
+copy_strs(struct jw *w, const struct json *j, int t, const char *keys)
 {
-	copy_str(w, j, t, "uuid", NULL);
-	copy_str(w, j, t, "tag", NULL);
-	copy_str(w, j, t, "created_at", NULL);
+	for (; *keys; keys += strlen(keys) + 1)
+		copy_str(w, j, t, keys, NULL);
+}
+
+/* The same, as an object of its own. */
+static void
+copy_row(struct jw *w, const struct json *j, int t, const char *keys)
+{
+	jw_obj(w);
+	copy_strs(w, j, t, keys);
+	jw_obj_end(w);
+}
+
+#define IMAGE_KEYS "uuid\0tag\0created_at\0"
+
+/* Query pairs into q (NULL ended) from the arguments names, words ARG or
+ * ARG=NAME: integers in digits, a true boolean as 1, since and until as
+ * UTC times, other strings as given; absent, false or empty ones left
+ * out.  0, or -1 with the slot set. */
+static int
+query(struct tc *c, const char **q, const char *names)
+{
+	const char *p = names, *v;
+	char *w, *eq;
+	struct arg a;
+	long long t;
+	int n = 0;
+
+	while (*p) {
+		w = keep(c, xstrndup(p, strcspn(p, " ")));
+		p += strlen(w) + (p[strlen(w)] == ' ');
+		if ((eq = strchr(w, '=')))
+			*eq++ = '\0';
+		arg_find(c->t->in, w, &a);
+		if (a.type == 'i')
+			v = keep(c, xasprintf("%lld", I(c, w)));
+		else if (a.type == 'b')
+			v = B(c, w) ? "1" : NULL;
+		else if ((v = S(c, w)) && *v && strstr("since until", w)) {
+			if (parse_when(v, &t) < 0)
+				return errwrap("argument '%s'", w), -1;
+			iso_utc(t, keep(c, xmalloc(32)), 32);
+			v = c->keep[c->nkeep - 1];
+		}
+		if (v && *v) {
+			q[n++] = eq ? eq : w;
+			q[n++] = v;
+		}
+	}
+	q[n] = NULL;
+	return 0;
 }
 
 static int
@@ -1092,36 +1141,15 @@ t_images(struct tc *c)
 {
 	struct buf body = {0};
 	struct json j;
-	char lim[24], off[24], since[32] = "", until[32] = "";
-	const char *q[16], *s;
-	long long t;
-	int n = 0, arr, e;
+	const char *q[16];
+	int arr, e;
 
 	if (I(c, "limit") < 1 || I(c, "limit") > 1000 || I(c, "offset") < 0) {
 		seterr("argument 'limit' must be 1-1000 and 'offset' 0 or more");
 		return -1;
 	}
-	snprintf(lim, sizeof lim, "%lld", I(c, "limit"));
-	snprintf(off, sizeof off, "%lld", I(c, "offset"));
-	q[n++] = "limit", q[n++] = lim, q[n++] = "offset", q[n++] = off;
-	if (B(c, "tagged"))
-		q[n++] = "tagged", q[n++] = "1";
-	if ((s = S(c, "tag_prefix")) && *s)
-		q[n++] = "tag", q[n++] = s;
-	if ((s = S(c, "since"))) {
-		if (parse_when(s, &t) < 0)
-			return errwrap("argument 'since'"), -1;
-		iso_utc(t, since, sizeof since);
-		q[n++] = "since", q[n++] = since;
-	}
-	if ((s = S(c, "until"))) {
-		if (parse_when(s, &t) < 0)
-			return errwrap("argument 'until'"), -1;
-		iso_utc(t, until, sizeof until);
-		q[n++] = "until", q[n++] = until;
-	}
-	q[n] = NULL;
-	if (get_json(c, "/images", q, &body, &j) < 0) {
+	if (query(c, q, "limit offset tagged tag_prefix=tag since until") < 0 ||
+	    get_json(c, "/images", q, &body, &j) < 0) {
 		buf_free(&body);
 		return -1;
 	}
@@ -1129,11 +1157,8 @@ t_images(struct tc *c)
 	jw_key(&c->w, "images");
 	jw_arr(&c->w);
 	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
-	    e = json_after(&j, e)) {
-		jw_obj(&c->w);
-		image_fields(&c->w, &j, e);
-		jw_obj_end(&c->w);
-	}
+	    e = json_after(&j, e))
+		copy_row(&c->w, &j, e, IMAGE_KEYS);
 	jw_arr_end(&c->w);
 	json_free(&j);
 	buf_free(&body);
@@ -1149,7 +1174,7 @@ image_get(struct tc *c, const char *uuid)
 	int rc = get_json(c, path, NULL, &body, &j);
 
 	if (rc == 0) {
-		image_fields(&c->w, &j, 0);
+		copy_strs(&c->w, &j, 0, IMAGE_KEYS);
 		json_free(&j);
 	}
 	free(path);
@@ -1906,41 +1931,21 @@ t_ops(struct tc *c)
 {
 	struct buf body = {0};
 	struct json j;
-	const char *q[12], *s;
-	char lim[24], since[32];
-	long long t;
-	int n = 0, arr, e;
+	const char *q[12];
+	int arr, e;
 
 	if (I(c, "limit") < 1 || I(c, "limit") > 1000) {
 		seterr("argument 'limit' must be 1-1000");
 		return -1;
 	}
-	snprintf(lim, sizeof lim, "%lld", I(c, "limit"));
-	q[n++] = "limit", q[n++] = lim;
-	if ((s = S(c, "status")))
-		q[n++] = "status", q[n++] = s;
-	if ((s = S(c, "type")))
-		q[n++] = "kind", q[n++] = s;
-	if ((s = S(c, "since"))) {
-		if (parse_when(s, &t) < 0)
-			return errwrap("argument 'since'"), -1;
-		iso_utc(t, since, sizeof since);
-		q[n++] = "since", q[n++] = since;
-	}
-	q[n] = NULL;
-	if ((arr = op_list(c->a, q, &body, &j)) < 0)
+	if (query(c, q, "limit status type=kind since") < 0 ||
+	    (arr = op_list(c->a, q, &body, &j)) < 0)
 		return -1;
 	jw_key(&c->w, "operations");
 	jw_arr(&c->w);
-	for (e = json_first(&j, arr); e >= 0; e = json_after(&j, e)) {
-		jw_obj(&c->w);
-		copy_str(&c->w, &j, e, "uuid", NULL);
-		copy_str(&c->w, &j, e, "kind", NULL);
-		copy_str(&c->w, &j, e, "status", NULL);
-		copy_str(&c->w, &j, e, "error", NULL);
-		copy_str(&c->w, &j, e, "created_at", NULL);
-		jw_obj_end(&c->w);
-	}
+	for (e = json_first(&j, arr); e >= 0; e = json_after(&j, e))
+		copy_row(&c->w, &j, e,
+		    "uuid\0kind\0status\0error\0created_at\0");
 	jw_arr_end(&c->w);
 	json_free(&j);
 	buf_free(&body);

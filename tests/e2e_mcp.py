@@ -505,6 +505,20 @@ def test_images_files_ops(t):
     c = good(m.call("cancel_operation", {"operation_id": r["operation_id"]}))
     assert c == {"cancelled": True, "operation_id": r["operation_id"]}
     assert t.fake.requests("DELETE", "/v1/operations/" + r["operation_id"])
+    # arguments become the query: names, times in UTC, false left out
+    t.fake.clear_requests()
+    good(m.call("list_images", {"since": "2h ago", "until": "2030-01-31",
+                                "tagged": False, "offset": 2, "limit": 3}))
+    good(m.call("list_operations", {"type": "instance", "status": "SUCCESS",
+                                    "since": "2026-01-31"}))
+    qi = t.fake.requests("GET", "/v1/images")[-1]["query"]
+    qo = t.fake.requests("GET", "/v1/operations")[-1]["query"]
+    assert qi["limit"] == ["3"] and qi["offset"] == ["2"], qi
+    assert "tagged" not in qi and qi["until"][0].startswith("2030-01-31"), qi
+    assert qi["since"][0].endswith("Z"), qi
+    assert qo["kind"] == ["instance"] and qo["status"] == ["SUCCESS"], qo
+    assert qo["since"][0].startswith("2026-01-31") and qo["limit"] == ["100"]
+    bad(m.call("list_images", {"since": "2026-13-45"}), "'since'")
     assert m.close() == 0
 
 
