@@ -607,15 +607,11 @@ message(const char *p, size_t n, struct batch *bt)
 	c->r.params = -1;
 	clearerr_slot();
 	rc = json_parse(&c->j, c->line, n, NULL, 0);
-	if (rc < 0) {
-		respond_err(NULL, NULL, MCP_EPARSE, json_strerror(&c->j));
-		call_free(c);
-		return;
-	}
-	if (rc > TOK_MAX) {
-		respond_err(NULL, NULL, MCP_EINVALID, "Invalid Request: too many JSON values in one message");
-		call_free(c);
-		return;
+	if (rc < 0 || rc > TOK_MAX) {
+		seterr("%s", rc < 0 ? json_strerror(&c->j) :
+		    "Invalid Request: too many JSON values in one message");
+		rc = rc < 0 ? MCP_EPARSE : MCP_EINVALID;
+		goto fail;
 	}
 	json_parse_alloc(&c->j, c->line, n);
 	if (bt) {
@@ -627,7 +623,7 @@ message(const char *p, size_t n, struct batch *bt)
 	}
 	if ((rc = envelope(c, &method)) != 0) {
 		if (rc < 0 && (c->id || rc != MCP_EPARAMS))
-			respond_err(c->b, c->id, rc, geterr());
+			goto fail;
 		goto done;
 	}
 	if (!c->id) {           /* a notification: never answered */
@@ -635,35 +631,34 @@ message(const char *p, size_t n, struct batch *bt)
 			cancel(&c->j, c->r.params);
 		goto done;
 	}
+	rc = MCP_EINVALID;
 	if (id_in_use(c->id)) {
 		seterr("Invalid Request: id %s is already in use by a request in flight",
 		    c->id);
-		respond_err(c->b, c->id, MCP_EINVALID, geterr());
-		goto done;
+		goto fail;
 	}
 	/* a client sending faster than the jobs answer must not make us
 	 * hold its requests without bound */
+	rc = MCP_EBUSY;
 	if (M.ncalls >= CALLS_MAX ||
 	    M.held + n + (size_t)c->j.ntok * sizeof *c->j.tok > HELD_MAX) {
 		seterr("Server busy: %d requests in flight; send more when they are answered",
 		    M.ncalls);
-		respond_err(c->b, c->id, MCP_EBUSY, geterr());
-		goto done;
+		goto fail;
 	}
 	if (c->r.params >= 0 && (t = json_path(&c->j, c->r.params, "_meta",
 	    "progressToken", (char *)NULL)) >= 0 &&
 	    (c->j.tok[t].type == JSON_STRING || c->j.tok[t].type == JSON_NUMBER))
 		c->token = canon(&c->j, t);
 	rc = dispatch(c, method, &res);
-	if (rc == MCP_ASYNC) {
-		free(method);
-		buf_free(&res);
-		return;         /* the call is in M.calls now */
-	}
-	if (rc == 0)
+	if (rc == MCP_ASYNC)
+		c = NULL;       /* the call is in M.calls now */
+	else if (rc == 0)
 		respond(c->b, c->id, res.p ? res.p : "{}", res.p ? res.len : 2);
-	else
-		respond_err(c->b, c->id, rc, geterr());
+	if (rc >= 0)
+		goto done;
+fail:
+	respond_err(c->b, c->id, rc, geterr());
 done:
 	free(method);
 	buf_free(&res);
