@@ -183,6 +183,12 @@ static-size:
 		BEARSSL_A="$(BEARSSL_A)" SRC="$(OBJ:.o=.c) compat_musl.c" \
 		sh tests/static_size.sh
 
+# The MCP server's share of the static binary (numbers only).
+mcp-share:
+	MUSLCC="$(MUSLCC)" WFLAGS="$(WFLAGS)" STATIC_CFLAGS="$(STATIC_CFLAGS)" \
+		BEARSSL_A="$(BEARSSL_A)" SRC="$(OBJ:.o=.c) compat_musl.c" \
+		sh tests/mcp_share.sh
+
 # The static binary alone in an empty root: TLS and plain HTTP against
 # the fake server (CI runs it; needs root or unprivileged user namespaces).
 static-test: static
@@ -228,5 +234,5 @@ clean:
 	rm -f contree $(OBJ) compat_musl.o $(TESTBIN) $(FUZZ) tests/bench_store \
 		bearssl-static.a
 
-.PHONY: all test asan fuzz bench demo static static-size static-test deb \
+.PHONY: all test asan fuzz bench demo static static-size static-test deb mcp-share \
 	pkg-test deps install uninstall clean

@@ -93,6 +93,11 @@ then
 	echo "make static: $n bytes"
 	row "static binary (make static), stripped" \
 	    "$(awk -v n="$n" 'BEGIN { printf "%.1f", n / 1000 }')" "<400" KB
+	# the MCP server's share: linked with and without it (make mcp-share)
+	n=$(make -s mcp-share 2>/dev/null |
+	    sed -n "s/^the MCP server's share: \([0-9]*\) bytes$/\1/p")
+	[ -n "$n" ] && row "static binary: the MCP server's share" \
+	    "$(awk -v n="$n" 'BEGIN { printf "%.1f", n / 1000 }')" "<40" KB
 else
 	echo "make static: not built (no musl-gcc, or it failed)"
 fi
