@@ -42,9 +42,9 @@ static char *root;              /* --root, resolved */
 /* A tool's arguments and its result fields are one string each, a row
  * per line:
  *     name:T[!][?][(a|b)][=default][ description]
- * T is the type: s string, i integer, n number, b boolean, o object (as
- * an argument: of strings), a array of strings, A array of objects, e a
- * string from the choices (a|b).  ! required, ? may be null; the
+ * T is the type: s string, p absolute path, u UUID, i integer, n number,
+ * b boolean, o object (as an argument: of strings), a array of strings,
+ * A array of objects, e a string from the choices (a|b).  ! required, ? may be null; the
  * default is JSON text.  The same row gives the schema of tools/list,
  * the check of a call's arguments, and the default a tool reads. */
 struct arg {
@@ -137,17 +137,17 @@ static const struct tool tools[] = {
 	    "path:s A local file\ncontent:s Text\ncontent_base64:s Bytes, base64",
 	    "uuid:s!\nsha256:s!\nsize:i", IDEM | OPEN, t_upload},
 	{"download", "Download a file", "Copy a file of an image to a local file under the server's root.",
-	    IMG "path:s! Absolute path in the image\n"
+	    IMG "path:p! Absolute path in the image\n"
 	    "destination:s! Local file to write\nexecutable:b=false Make it executable",
 	    "success:b!\nsource:o!\ndestination:s!\nsize:i!\nexecutable:b!",
 	    DESTR | IDEM | OPEN, t_download},
 	{"rsync", "Sync a directory", "Upload a local directory (under the server's root) for run's directory_state_id. Files are uploaded once; an unchanged tree gives the same id.",
-	    "source:s! Local directory\ndestination:s! Directory in the sandbox\n"
+	    "source:s! Local directory\ndestination:p! Directory in the sandbox\n"
 	    "exclude:a Globs matched against every name and relative path (dot files, node_modules, __pycache__, build and dist are always left out)",
 	    "directory_state_id:s!\ndestination:s!\nfiles:i!\nuploaded:i!\nskipped:a Symlinks leading out of the root",
 	    IDEM | OPEN, t_rsync},
 	{"list_files", "List a directory", "List a directory of an image; no sandbox is started.",
-	    IMG "path:s=\"/\" Absolute path",
+	    IMG "path:p=\"/\" Absolute path",
 	    "path:s!\ncount:i!\nfiles:A! {name, path, type, size, mode, target}",
 	    RO | IDEM | OPEN, t_ls},
 	{"read_file", "Read a file", "Read a file of an image (at most 1 MiB; text as utf-8, else base64); no sandbox is started.",
@@ -155,7 +155,7 @@ static const struct tool tools[] = {
 	    "path:s!\ncontent:s!\nencoding:e!(utf-8|base64)\nbytes_size:i!",
 	    RO | IDEM | OPEN, t_read},
 	{"grep", "Search files", "Search the files of an image for lines matching patterns; no sandbox is started.",
-	    IMG "pattern:s! Regular expression\npath:s=\"/\" Directory to search\n"
+	    IMG "pattern:s! Regular expression\npath:p=\"/\" Directory to search\n"
 	    "glob:s Only files whose name matches\n"
 	    "max_count:i=20 At most this many matches per file\n"
 	    "max_total:i=200 At most this many matches\n"
@@ -171,14 +171,14 @@ static const struct tool tools[] = {
 	    "operations:A! {uuid, kind, status, error, created_at}",
 	    RO | IDEM | OPEN, t_ops},
 	{"get_operation", "Get an operation", "One operation; a finished run with its exit code and output.",
-	    "operation_id:s! Operation UUID", op_out, RO | IDEM | OPEN, t_op},
+	    "operation_id:u! Operation UUID", op_out, RO | IDEM | OPEN, t_op},
 	{"wait_operations", "Wait for operations", "Wait until all (or any) of the operations ended, at most timeout seconds.",
 	    "operation_ids:a! Operation UUIDs\ntimeout:i=300 Seconds to wait at most\n"
 	    "mode:e(all|any)=\"all\" Until every one, or any one, ended",
 	    "results:o! UUID -> operation\ncompleted:a!\npending:a!\ncancelled:a!\ntimed_out:b!",
 	    RO | IDEM | OPEN, t_wait},
 	{"cancel_operation", "Cancel an operation", "Cancel a pending or running operation.",
-	    "operation_id:s! Operation UUID", "cancelled:b!\noperation_id:s!",
+	    "operation_id:u! Operation UUID", "cancelled:b!\noperation_id:s!",
 	    DESTR | IDEM | OPEN, t_cancel},
 	{"registry_token_obtain", "Where to get a registry token", "Where to create a registry access token for registry_auth; opens nothing.",
 	    "registry_url:s! docker://HOST/... or a host",
@@ -196,7 +196,7 @@ static const struct tool tools[] = {
 	    OPEN, t_explore},
 	{"diff", "Compare two images", "What changed between two images (files added, changed, deleted); no sandbox is started.",
 	    "from:s! Image before (UUID or tag:NAME)\nto:s! Image after\n"
-	    "path:s=\"/\" Only below this directory\n"
+	    "path:p=\"/\" Only below this directory\n"
 	    "patch:b=false Unified diffs of changed text files\n"
 	    "max_changes:i=500 At most this many changes",
 	    "changes:A! {what (A, C, D), path, type, differ, patch}\ncount:i!\ntruncated:b!",
@@ -310,10 +310,10 @@ key(struct jw *w, const char *p, int n)
 static void
 schema(struct jw *w, const char *spec, int input)
 {
-	static const char types[] = "sinboaAe";
+	static const char types[] = "sinboaAepu";
 	static const char *const names[] = {
 		"string", "integer", "number", "boolean", "object", "array",
-		"array", "string"
+		"array", "string", "string", "string"
 	};
 	const char *p = spec, *c, *bar;
 	struct arg a;
@@ -382,18 +382,24 @@ static const char *
 misfit(const struct json *j, int t, const struct arg *a)
 {
 	enum json_type ty = j->tok[t].type;
+	const char *why;
 	int64_t v;
 	char *s;
 	int c, ok;
 
 	switch (a->type) {
 	case 's':
+	case 'p':
+	case 'u':
 		if (ty != JSON_STRING)
 			return "a string";
 		/* U+0000 cannot be passed on (json_strdup refuses it) */
-		ok = (s = json_strdup(j, t)) != NULL;
+		s = json_strdup(j, t);
+		why = !s ? "a string without U+0000" :
+		    a->type == 'p' && *s != '/' ? "an absolute path" :
+		    a->type == 'u' && !is_uuid(s) ? "a UUID" : NULL;
 		free(s);
-		return ok ? NULL : "a string without U+0000";
+		return why;
 	case 'i':
 		return ty == JSON_NUMBER && json_int64(j, t, &v) == 0 ? NULL :
 		    "an integer";
@@ -1350,10 +1356,6 @@ t_download(struct tc *c)
 	off_t size = 0;
 	int fd, rc, x = B(c, "executable");
 
-	if (*path != '/') {
-		seterr("argument 'path' must be an absolute path in the image");
-		return -1;
-	}
 	if (!(local = local_path("destination", dest, 0)))
 		return -1;
 	if (stat(local, &sb) == 0 && S_ISDIR(sb.st_mode)) {
@@ -1416,10 +1418,6 @@ t_rsync(struct tc *c)
 	size_t i, k, up = 0;
 	int rc = -1;
 
-	if (*dst != '/') {
-		seterr("argument 'destination' must be an absolute path in the sandbox");
-		return -1;
-	}
 	if (!(src = keep(c, local_path("source", S(c, "source"), 1))))
 		return -1;
 	i = strs(c, "exclude", NULL, &pats);
@@ -1529,10 +1527,6 @@ t_ls(struct tc *c)
 	int arr, e, n = 0, v;
 	int64_t m;
 
-	if (*path != '/') {
-		seterr("argument 'path' must be an absolute path");
-		return -1;
-	}
 	if (resolve(c, S(c, "image"), u) < 0 ||
 	    listing(c, u, path, &body, &j) < 0) {
 		buf_free(&body);
@@ -1875,10 +1869,6 @@ t_diff(struct tc *c)
 	char *cache, *p;
 	int rc;
 
-	if (*path != '/') {
-		seterr("argument 'path' must be an absolute path");
-		return -1;
-	}
 	a.ref = S(c, "from");
 	b.ref = S(c, "to");
 	if (resolve(c, a.ref, a.image) < 0 || resolve(c, b.ref, b.image) < 0)
@@ -1952,27 +1942,14 @@ t_ops(struct tc *c)
 	return 0;
 }
 
-static const char *
-opid(struct tc *c)
-{
-	const char *id = S(c, "operation_id");
-
-	if (!is_uuid(id)) {
-		seterr("argument 'operation_id' must be an operation UUID, not '%s'",
-		    id);
-		return NULL;
-	}
-	return id;
-}
-
 static int
 t_op(struct tc *c)
 {
 	struct buf body = {0};
 	struct json j;
-	const char *id = opid(c);
+	const char *id = S(c, "operation_id");
 
-	if (!id || op_get(c->a, C->home, id, &body, &j) < 0)
+	if (op_get(c->a, C->home, id, &body, &j) < 0)
 		return -1;
 	op_flat(&c->w, &j, id, NULL);
 	json_free(&j);
@@ -1983,9 +1960,9 @@ t_op(struct tc *c)
 static int
 t_cancel(struct tc *c)
 {
-	const char *id = opid(c);
+	const char *id = S(c, "operation_id");
 
-	if (!id || op_cancel(c->a, id) < 0)
+	if (op_cancel(c->a, id) < 0)
 		return -1;
 	kb(&c->w, "cancelled", 1);
 	ks(&c->w, "operation_id", id);

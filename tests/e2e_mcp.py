@@ -269,6 +269,21 @@ def test_bad_arguments_name_the_argument(t):
     bad(m.call("wait_operations", {"operation_ids": ["x"], "mode": "some"}),
         "'mode'")
     bad(m.call("get_operation", {"operation_id": "nope"}), "operation_id")
+    bad(m.call("cancel_operation", {"operation_id": "nope"}),
+        "'operation_id' must be a UUID")
+    for tool, arg in (("list_files", "path"), ("grep", "path"),
+                      ("download", "path"), ("diff", "path"),
+                      ("rsync", "destination")):
+        args = {"image": "x", "from": "x", "to": "x", "pattern": "x",
+                "path": "/", "destination": "d", "source": "."}
+        args[arg] = "relative"
+        args = {k: v for k, v in args.items() if k in
+                {"list_files": ("image", "path"),
+                 "grep": ("image", "pattern", "path"),
+                 "download": ("image", "path", "destination"),
+                 "diff": ("from", "to", "path"),
+                 "rsync": ("source", "destination")}[tool]}
+        bad(m.call(tool, args), "'%s' must be an absolute path" % arg)
     r = m.request("tools/call", {"name": "run", "arguments": [1]})
     bad(r["result"], "arguments must be an object")
     # a string holding U+0000 cannot be passed on: refused by name, not
