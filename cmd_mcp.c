@@ -41,10 +41,11 @@ static char *root;              /* --root, resolved */
 
 /* A tool's arguments and its result fields are one string each, a row
  * per line:
- *     name:T[!][?][(a|b)][=default][ description]
+ *     name:T[!][?][(a|b)][#min[-max]][=default][ description]
  * T is the type: s string, p absolute path, u UUID, i integer, n number,
  * b boolean, o object (as an argument: of strings), a array of strings,
- * A array of objects, e a string from the choices (a|b).  ! required, ? may be null; the
+ * A array of objects, e a string from the choices (a|b); an integer's
+ * bounds follow #.  ! required, ? may be null; the
  * default is JSON text.  The same row gives the schema of tools/list,
  * the check of a call's arguments, and the default a tool reads. */
 struct arg {
@@ -52,6 +53,7 @@ struct arg {
 	int nname, nchoices, ndef, ndesc;
 	char type;
 	int req, nul;
+	long lo, hi;            /* bounds, when hi >= lo */
 };
 
 enum {                          /* annotations; LOCAL: no job */
@@ -110,16 +112,16 @@ static const struct tool tools[] = {
 	    "shell:b=true Run command through /bin/sh -c\n"
 	    "env:o Environment variables {NAME: value}\n"
 	    "cwd:s=\"/root\" Working directory\n"
-	    "timeout:i=30 Time limit in seconds\n"
+	    "timeout:i#1=30 Time limit in seconds\n"
 	    "disposable:b=true Discard the changes; false keeps them as a new image\n"
 	    "stdin:s Text for standard input\n"
 	    "directory_state_id:s Files prepared by rsync\n"
 	    "files:o Uploaded files to place {container path: file UUID from upload}\n"
 	    "wait:b=true Wait for the result; false returns operation_id at once\n"
-	    "truncate_output_at:i=8000 Keep at most this many bytes of stdout and of stderr",
+	    "truncate_output_at:i#0=8000 Keep at most this many bytes of stdout and of stderr",
 	    op_out, OPEN, t_run},
 	{"list_images", "List images", "List images, newest first. Look for a prepared (tagged) image before building one.",
-	    "limit:i=100 At most this many (1-1000)\noffset:i=0 Skip this many\n"
+	    "limit:i#1-1000=100 At most this many\noffset:i#0=0 Skip this many\n"
 	    "tagged:b Only tagged images\ntag_prefix:s Only tags starting with this\n"
 	    SINCE "until:s Created at or before",
 	    "images:A! {uuid, tag, created_at}", RO | IDEM | OPEN, t_images},
@@ -165,7 +167,7 @@ static const struct tool tools[] = {
 	{"whoami", "Token and limits", "The API token's permissions and limits.",
 	    "", "token_uuid:s\npermissions:o\nlimits:o", RO | IDEM | OPEN, t_whoami},
 	{"list_operations", "List operations", "List operations (runs and imports), newest first.",
-	    "limit:i=100 At most this many (1-1000)\n"
+	    "limit:i#1-1000=100 At most this many\n"
 	    "status:e(PENDING|ASSIGNED|EXECUTING|SUCCESS|FAILED|CANCELLED) Only in this state\n"
 	    "type:e(instance|image_import) Only this kind\n" SINCE,
 	    "operations:A! {uuid, kind, status, error, created_at}",
@@ -173,7 +175,7 @@ static const struct tool tools[] = {
 	{"get_operation", "Get an operation", "One operation; a finished run with its exit code and output.",
 	    "operation_id:u! Operation UUID", op_out, RO | IDEM | OPEN, t_op},
 	{"wait_operations", "Wait for operations", "Wait until all (or any) of the operations ended, at most timeout seconds.",
-	    "operation_ids:a! Operation UUIDs\ntimeout:i=300 Seconds to wait at most\n"
+	    "operation_ids:a! Operation UUIDs\ntimeout:i#0=300 Seconds to wait at most\n"
 	    "mode:e(all|any)=\"all\" Until every one, or any one, ended",
 	    "results:o! UUID -> operation\ncompleted:a!\npending:a!\ncancelled:a!\ntimed_out:b!",
 	    RO | IDEM | OPEN, t_wait},
@@ -189,9 +191,9 @@ static const struct tool tools[] = {
 	{"explore", "Try commands side by side", "Run several shell commands from one image at the same time; each kept result becomes a branch (explore-N) of the session log, to continue from the best.",
 	    IMG "commands:a! Shell commands, one sandbox each\n"
 	    "env:o Environment variables\ncwd:s Working directory\n"
-	    "timeout:i=30 Time limit of each, in seconds\n"
+	    "timeout:i#1=30 Time limit of each, in seconds\n"
 	    "disposable:b=false Keep nothing (no branches)\n"
-	    "truncate_output_at:i=8000 Bytes of stdout and of stderr kept",
+	    "truncate_output_at:i#0=8000 Bytes of stdout and of stderr kept",
 	    "results:A! {command, operation_id, status, exit_code, timed_out, stdout, stderr, result_image_uuid, branch, error}",
 	    OPEN, t_explore},
 	{"diff", "Compare two images", "What changed between two images (files added, changed, deleted); no sandbox is started.",
@@ -244,6 +246,7 @@ arg_next(const char **p, struct arg *a)
 		e = s + strlen(s);
 	*p = *e ? e + 1 : e;
 	memset(a, 0, sizeof *a);
+	a->hi = -1;
 	a->name = s;
 	while (*s != ':')
 		s++;
@@ -258,6 +261,11 @@ arg_next(const char **p, struct arg *a)
 			for (a->choices = ++s; *s != ')'; s++)
 				;
 			a->nchoices = (int)(s - a->choices);
+		} else if (*s == '#') {
+			a->lo = strtol(s + 1, (char **)&s, 10);
+			a->hi = *s == '-' ? strtol(s + 1, (char **)&s, 10) :
+			    LONG_MAX;
+			s--;
 		} else if (*s == '=') {
 			for (a->def = ++s; s < e && *s != ' '; s++)
 				;
@@ -353,6 +361,11 @@ schema(struct jw *w, const char *spec, int input)
 			}
 			jw_arr_end(w);
 		}
+		if (a.hi >= a.lo) {
+			ki(w, "minimum", a.lo);
+			if (a.hi < LONG_MAX)
+				ki(w, "maximum", a.hi);
+		}
 		if (a.def && json_parse_alloc(&d, a.def, (size_t)a.ndef) == 0) {
 			jw_key(w, "default");
 			jw_tok(w, &d, 0);
@@ -381,6 +394,7 @@ schema(struct jw *w, const char *spec, int input)
 static const char *
 misfit(const struct json *j, int t, const struct arg *a)
 {
+	static char range[48];
 	enum json_type ty = j->tok[t].type;
 	const char *why;
 	int64_t v;
@@ -401,8 +415,13 @@ misfit(const struct json *j, int t, const struct arg *a)
 		free(s);
 		return why;
 	case 'i':
-		return ty == JSON_NUMBER && json_int64(j, t, &v) == 0 ? NULL :
-		    "an integer";
+		if (ty != JSON_NUMBER || json_int64(j, t, &v) < 0)
+			return "an integer";
+		if (a->hi < a->lo || (v >= a->lo && v <= a->hi))
+			return NULL;
+		snprintf(range, sizeof range, a->hi < LONG_MAX ? "%ld to %ld" :
+		    "%ld or more", a->lo, a->hi);
+		return range;
 	case 'n':
 		return ty == JSON_NUMBER ? NULL : "a number";
 	case 'b':
@@ -983,11 +1002,6 @@ t_run(struct tc *c)
 	o.cwd = S(c, "cwd");
 	o.timeout = I(c, "timeout");
 	o.truncate = I(c, "truncate_output_at");
-	if (o.timeout < 1 || o.truncate < 0) {
-		seterr("argument '%s' must be positive", o.timeout < 1 ?
-		    "timeout" : "truncate_output_at");
-		return -1;
-	}
 	if (o.shell) {
 		o.command = cmd;
 	} else {
@@ -1150,10 +1164,6 @@ t_images(struct tc *c)
 	const char *q[16];
 	int arr, e;
 
-	if (I(c, "limit") < 1 || I(c, "limit") > 1000 || I(c, "offset") < 0) {
-		seterr("argument 'limit' must be 1-1000 and 'offset' 0 or more");
-		return -1;
-	}
 	if (query(c, q, "limit offset tagged tag_prefix=tag since until") < 0 ||
 	    get_json(c, "/images", q, &body, &j) < 0) {
 		buf_free(&body);
@@ -1924,10 +1934,6 @@ t_ops(struct tc *c)
 	const char *q[12];
 	int arr, e;
 
-	if (I(c, "limit") < 1 || I(c, "limit") > 1000) {
-		seterr("argument 'limit' must be 1-1000");
-		return -1;
-	}
 	if (query(c, q, "limit status type=kind since") < 0 ||
 	    (arr = op_list(c->a, q, &body, &j)) < 0)
 		return -1;
@@ -2002,9 +2008,8 @@ t_wait(struct tc *c)
 	char msg[128], **ids;
 
 	n = (int)strs(c, "operation_ids", NULL, &ids);
-	if (n == 0 || I(c, "timeout") < 0) {
-		seterr("argument '%s' is empty or negative", n ? "timeout" :
-		    "operation_ids");
+	if (n == 0) {
+		seterr("argument 'operation_ids' is empty");
 		return -1;
 	}
 	o = xcalloc((size_t)n, sizeof *o);

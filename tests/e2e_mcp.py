@@ -269,6 +269,12 @@ def test_bad_arguments_name_the_argument(t):
     bad(m.call("wait_operations", {"operation_ids": ["x"], "mode": "some"}),
         "'mode'")
     bad(m.call("get_operation", {"operation_id": "nope"}), "operation_id")
+    bad(m.call("list_images", {"limit": 0}), "'limit' must be 1 to 1000")
+    bad(m.call("list_operations", {"limit": 1001}), "'limit' must be 1 to")
+    bad(m.call("run", {"command": "true", "image": "x", "timeout": 0}),
+        "'timeout' must be 1 or more")
+    bad(m.call("wait_operations", {"operation_ids": [], "timeout": -1}),
+        "'timeout' must be 0 or more")
     bad(m.call("cancel_operation", {"operation_id": "nope"}),
         "'operation_id' must be a UUID")
     for tool, arg in (("list_files", "path"), ("grep", "path"),
@@ -382,6 +388,9 @@ def test_tools_list_schemas(t):
     assert p["timeout"]["default"] == 30 and p["shell"]["default"] is True
     assert p["cwd"]["default"] == "/root"
     assert p["truncate_output_at"]["default"] == 8000
+    assert p["timeout"]["minimum"] == 1 and "maximum" not in p["timeout"]
+    lim = tools["list_images"]["inputSchema"]["properties"]["limit"]
+    assert (lim["minimum"], lim["maximum"], lim["default"]) == (1, 1000, 100)
     assert tools["run"]["inputSchema"]["required"] == ["command", "image"]
     assert m.close() == 0
 
