@@ -267,8 +267,11 @@ arg_next(const char **p, struct arg *a)
 			    LONG_MAX;
 			s--;
 		} else if (*s == '=') {
-			for (a->def = ++s; s < e && *s != ' '; s++)
-				;
+			if (*(a->def = ++s) == '"')     /* may hold spaces */
+				while (*++s != '"')
+					;
+			while (s < e && *s != ' ')
+				s++;
 			a->ndef = (int)(s-- - a->def);
 		}
 	}
@@ -2530,54 +2533,50 @@ m_res_templates(struct mcp_req *r, struct buf *res)
 
 /* ---- prompts ---- */
 
-struct parg {
-	const char *name;
-	int req;
-	const char *def, *desc;
-};
+/* A prompt's arguments are rows as a tool's (all strings); {name} in
+ * its text is the argument's value, or its default. */
 static const struct prompt {
 	const char *name, *desc;
-	const struct parg *args;
+	const char *args;
 	const char *text;
 } prompts[] = {
 	{"prepare-environment", "Prepare a reusable image",
-	    (const struct parg[]){{"base", 1, NULL, "base image"},
-	    {"packages", 1, NULL, "what to install"}, {"tag", 0, "scope/purpose/base:version", "tag of the result"}, {0}},
+	    "base:s! base image\npackages:s! what to install\ntag:s=\"scope/purpose/base:version\" tag of the result",
 	    "Prepare an image from {base} with {packages}. First look for one with list_images(tag_prefix). Else install with run(disposable=false), one step per run, each from the previous result_image_uuid; then set_tag the last image as {tag}."},
 	{"run-python", "Run Python code",
-	    (const struct parg[]){{"code", 1, NULL, "the code"}, {"image", 0, "an image with python3", "image"}, {0}},
+	    "code:s! the code\nimage:s=\"an image with python3\" image",
 	    "Run this code in {image} with run(command=\"python3 -\", stdin=the code) and report the exit code and output.\n\n{code}"},
 	{"run-shell", "Run a shell command",
-	    (const struct parg[]){{"command", 1, NULL, "the command"}, {"image", 0, "a suitable image", "image"}, {0}},
+	    "command:s! the command\nimage:s=\"a suitable image\" image",
 	    "Run `{command}` in {image} with run and report its exit code, stdout and stderr."},
 	{"sync-and-run", "Upload a directory and run a command on it",
-	    (const struct parg[]){{"source", 1, NULL, "local directory"}, {"command", 1, NULL, "command"},
-	    {"image", 0, "a suitable image", "image"}, {"destination", 0, "/app", "directory in the sandbox"}, {0}},
+	    "source:s! local directory\ncommand:s! command\nimage:s=\"a suitable image\" image\ndestination:s=\"/app\" directory in the sandbox",
 	    "rsync {source} to {destination}, then run `{command}` in {image} with cwd {destination} and the directory_state_id. After local changes rsync again: only changed files are sent."},
 	{"install-packages", "Install packages into a new image",
-	    (const struct parg[]){{"image", 1, NULL, "image"}, {"packages", 1, NULL, "packages"}, {"manager", 0, "the image's package manager", "package manager"}, {0}},
+	    "image:s! image\npackages:s! packages\nmanager:s=\"the image's package manager\" package manager",
 	    "Install {packages} into {image} with {manager} in one run(disposable=false) with a long enough timeout. Check exit_code; keep result_image_uuid, tag it if reused."},
 	{"parallel-tasks", "Run several commands at once",
-	    (const struct parg[]){{"image", 1, NULL, "image"}, {"commands", 1, NULL, "one per line"}, {0}},
+	    "image:s! image\ncommands:s! one per line",
 	    "Start each command from {image} with run(wait=false), then wait_operations on all operation_ids and report each result.\n\n{commands}"},
 	{"build-project", "Build a local project",
-	    (const struct parg[]){{"source", 1, NULL, "project directory"}, {"build_command", 1, NULL, "build command"}, {"image", 0, "an image with the toolchain", "image"}, {0}},
+	    "source:s! project directory\nbuild_command:s! build command\nimage:s=\"an image with the toolchain\" image",
 	    "rsync {source} to /app, run `{build_command}` in {image} with cwd /app and disposable=false (a failure can then be inspected with list_files/read_file on result_image_uuid). Report errors with the lines that show them."},
 	{"debug-failure", "Find out why a run failed",
-	    (const struct parg[]){{"operation_id", 1, NULL, "the operation"}, {0}},
+	    "operation_id:s! the operation",
 	    "get_operation {operation_id}: read exit_code, stderr, timed_out; look at the files it names with read_file. Explain the cause and propose the next run."},
 	{"inspect-image", "Look around an image",
-	    (const struct parg[]){{"image", 1, NULL, "UUID or tag:NAME"}, {0}},
+	    "image:s! UUID or tag:NAME",
 	    "Describe {image} with get_image, list_files (/, /etc, /app) and read_file /etc/os-release; start no sandbox."},
 	{"multi-stage-build", "Build an image step by step",
-	    (const struct parg[]){{"base", 1, NULL, "base image"}, {"steps", 1, NULL, "one per line"}, {"tag", 0, "scope/purpose/base:version", "tag"}, {0}},
+	    "base:s! base image\nsteps:s! one per line\ntag:s=\"scope/purpose/base:version\" tag",
 	    "From {base}, run each step with disposable=false from the previous result_image_uuid; a failed step is fixed and rerun from the image before it. Tag the last image {tag}.\n\n{steps}"},
 };
 
 static int
 m_prompts_list(struct mcp_req *r, struct buf *res)
 {
-	const struct parg *a;
+	const char *p;
+	struct arg a;
 	struct jw w;
 	size_t i;
 
@@ -2592,11 +2591,13 @@ m_prompts_list(struct mcp_req *r, struct buf *res)
 		ks(&w, "description", prompts[i].desc);
 		jw_key(&w, "arguments");
 		jw_arr(&w);
-		for (a = prompts[i].args; a->name; a++) {
+		for (p = prompts[i].args; arg_next(&p, &a);) {
 			jw_obj(&w);
-			ks(&w, "name", a->name);
-			ks(&w, "description", a->desc);
-			kb(&w, "required", a->req);
+			jw_key(&w, "name");
+			jw_strn(&w, a.name, (size_t)a.nname);
+			jw_key(&w, "description");
+			jw_strn(&w, a.desc, (size_t)a.ndesc);
+			kb(&w, "required", a.req);
 			jw_obj_end(&w);
 		}
 		jw_arr_end(&w);
@@ -2607,14 +2608,33 @@ m_prompts_list(struct mcp_req *r, struct buf *res)
 	return 0;
 }
 
+/* The value of prompt argument a: given (not empty), or its default. */
+static char *
+prompt_arg(const struct json *j, int args, const struct arg *a)
+{
+	struct json d;
+	char *k = xstrndup(a->name, (size_t)a->nname), *v;
+	int t = args < 0 ? -1 : json_get(j, args, k);
+
+	free(k);
+	v = t < 0 ? NULL : json_strdup(j, t);
+	if ((!v || !*v) && a->def &&
+	    json_parse_alloc(&d, a->def, (size_t)a->ndef) == 0) {
+		free(v);
+		v = json_strdup(&d, 0);
+		json_free(&d);
+	}
+	return v;
+}
+
 static int
 m_prompts_get(struct mcp_req *r, struct buf *res)
 {
 	const struct prompt *p = NULL;
-	const struct parg *a;
 	struct buf text = {0};
+	struct arg a;
 	struct jw w;
-	const char *s, *e;
+	const char *s, *e, *q;
 	char *name, *v;
 	int args, t;
 	size_t i;
@@ -2623,30 +2643,30 @@ m_prompts_get(struct mcp_req *r, struct buf *res)
 	for (i = 0; name && i < LEN(prompts); i++)
 		if (strcmp(prompts[i].name, name) == 0)
 			p = &prompts[i];
-	if (!p) {
+	if (!p)
 		seterr("Invalid params: unknown prompt %s", name ? name : "(none)");
-		free(name);
-		return MCP_EPARAMS;
-	}
 	free(name);
+	if (!p)
+		return MCP_EPARAMS;
 	args = json_get(r->j, r->params, "arguments");
-	for (a = p->args; a->name; a++) {
-		t = args < 0 ? -1 : json_get(r->j, args, a->name);
-		if (a->req && (t < 0 || r->j->tok[t].type != JSON_STRING)) {
+	for (q = p->args; arg_next(&q, &a);) {
+		name = xstrndup(a.name, (size_t)a.nname);
+		t = args < 0 ? -1 : json_get(r->j, args, name);
+		if (a.req && (t < 0 || r->j->tok[t].type != JSON_STRING)) {
 			seterr("Invalid params: prompt %s needs the argument %s",
-			    p->name, a->name);
+			    p->name, name);
+			free(name);
 			return MCP_EPARAMS;
 		}
+		free(name);
 	}
 	for (s = p->text; (e = strchr(s, '{')); s = strchr(e, '}') + 1) {
 		buf_add(&text, s, (size_t)(e - s));
-		for (a = p->args; a->name; a++)
-			if (strncmp(e + 1, a->name, strlen(a->name)) == 0 &&
-			    e[1 + strlen(a->name)] == '}')
-				break;
-		t = args < 0 || !a->name ? -1 : json_get(r->j, args, a->name);
-		v = t < 0 ? NULL : json_strdup(r->j, t);
-		buf_puts(&text, v && *v ? v : a->def ? a->def : "");
+		name = xstrndup(e + 1, strcspn(e + 1, "}"));
+		v = arg_find(p->args, name, &a) ? prompt_arg(r->j, args, &a) :
+		    NULL;
+		buf_puts(&text, v ? v : "");
+		free(name);
 		free(v);
 	}
 	buf_puts(&text, s);
