@@ -593,13 +593,14 @@ B(struct tc *c, const char *name)
 
 /* ---- results ---- */
 
-/* content + structuredContent from the object in c->out, or an isError
- * result from the slot. */
+/* content + structuredContent from the object in c->out (closed here),
+ * or an isError result from the slot. */
 static void
 tool_result(struct tc *c, int rc, struct buf *res)
 {
 	struct jw w;
 
+	jw_obj_end(&c->w);
 	jw_init(&w, res, 0);
 	buf_puts(res, "{\"content\":[{\"type\":\"text\",\"text\":");
 	if (rc < 0) {
@@ -636,6 +637,7 @@ tc_init(struct tc *c, struct mcp_req *r, const struct tool *t)
 	if (c->args >= 0 && r->j->tok[c->args].type == JSON_NULL)
 		c->args = -1;
 	jw_init(&c->w, &c->out, 0);
+	jw_obj(&c->w);          /* the result object, closed by tool_result */
 	(void)p;
 	return 0;
 }
@@ -654,10 +656,7 @@ tool_job(struct mcp_req *r)
 		rc = -1;
 	} else {
 		api_forget(c.a);
-		jw_obj(&c.w);
 		rc = c.t->fn(&c);
-		if (rc == 0)
-			jw_obj_end(&c.w);
 	}
 	tool_result(&c, rc, &res);
 	mcp_answer(r, &res);
@@ -738,10 +737,7 @@ m_tools_call(struct mcp_req *r, struct buf *res)
 	r->user = t;
 	if (!(t->flags & LOCAL))
 		return mcp_job(r, tool_job);
-	jw_obj(&c.w);
 	rc = t->fn(&c);
-	if (rc == 0)
-		jw_obj_end(&c.w);
 	tool_result(&c, rc, res);
 	tc_free(&c);
 	return 0;
@@ -2424,7 +2420,6 @@ res_job(struct mcp_req *r)
 	clearerr_slot();
 	if ((c.a = ctx_api(C))) {
 		api_forget(c.a);
-		jw_obj(&c.w);
 		rc = k == R_LINEAGE ? lineage(&c, a) : c.t->fn(&c);
 		jw_obj_end(&c.w);
 	}

@@ -174,15 +174,11 @@ log_note(int level, const char *text)
 		return;
 	if (level < 0 || level > LOG_CRITICAL)
 		level = LOG_CRITICAL;
+	buf_printf(&b, "{\"level\":\"%s\",\"logger\":\"contree\",\"data\":",
+	    levels[level]);
 	jw_init(&w, &b, 0);
-	jw_obj(&w);
-	jw_key(&w, "level");
-	jw_str(&w, levels[level]);
-	jw_key(&w, "logger");
-	jw_str(&w, "contree");
-	jw_key(&w, "data");
 	jw_str(&w, text);
-	jw_obj_end(&w);
+	buf_addc(&b, '}');
 	notify("notifications/message", b.p);
 	buf_free(&b);
 }
