@@ -1422,7 +1422,7 @@ t_rsync(struct tc *c)
 {
 	const char *dst = S(c, "destination");
 	struct filelist l;
-	struct buf st = {0}, skipped = {0};
+	struct buf st = {0};
 	char **pats, *src, *spec, *path, id[65];
 	size_t i, k, up = 0;
 	int rc = -1;
@@ -1434,15 +1434,17 @@ t_rsync(struct tc *c)
 	spec = keep(c, xasprintf("%s:%s", src, dst));
 	if (files_collect(&spec, 1, pats, (int)i, &l) < 0)
 		goto out;
-	/* a symlink inside that leads out of the root stays home */
+	/* a symlink inside that leads out of the root stays home (the
+	 * result's members are written as they come: failed, it is unused) */
+	jw_key(&c->w, "skipped");
+	jw_arr(&c->w);
 	for (i = k = 0; i < l.n; i++) {
 		char *real = realpath(l.f[i].host, NULL);
 
 		if (real && within(real)) {
 			l.f[k++] = l.f[i];
 		} else {
-			buf_puts(&skipped, l.f[i].host);
-			buf_addc(&skipped, '\n');
+			jw_str(&c->w, l.f[i].host);
 			free(l.f[i].host);
 			free(l.f[i].abs);
 			free(l.f[i].dest);
@@ -1450,6 +1452,7 @@ t_rsync(struct tc *c)
 		free(real);
 	}
 	l.n = k;
+	jw_arr_end(&c->w);
 	if (files_upload(c->a, C->home, &l) < 0)
 		goto out;
 	if (l.n)
@@ -1473,20 +1476,10 @@ t_rsync(struct tc *c)
 	ks(&c->w, "destination", dst);
 	ki(&c->w, "files", (int64_t)l.n);
 	ki(&c->w, "uploaded", (int64_t)up);
-	jw_key(&c->w, "skipped");
-	jw_arr(&c->w);
-	for (path = skipped.p; path && *path;) {
-		char *nl = strchr(path, '\n');
-
-		jw_strn(&c->w, path, (size_t)(nl - path));
-		path = nl + 1;
-	}
-	jw_arr_end(&c->w);
 	rc = 0;
 out:
 	files_free(&l);
 	buf_free(&st);
-	buf_free(&skipped);
 	return rc;
 }
 
