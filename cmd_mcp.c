@@ -730,14 +730,15 @@ m_tools_call(struct mcp_req *r, struct buf *res)
 	}
 	free(name);
 	tc_init(&c, r, t);
-	if (check_args(t, r->j, c.args) < 0) {
-		tool_result(&c, -1, res);
-		return 0;
-	}
 	r->user = t;
-	if (!(t->flags & LOCAL))
+	if (check_args(t, r->j, c.args) < 0) {
+		rc = -1;
+	} else if (!(t->flags & LOCAL)) {
+		tc_free(&c);
 		return mcp_job(r, tool_job);
-	rc = t->fn(&c);
+	} else {
+		rc = t->fn(&c);
+	}
 	tool_result(&c, rc, res);
 	tc_free(&c);
 	return 0;
