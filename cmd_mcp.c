@@ -978,6 +978,25 @@ spawn(struct tc *c, const char *body, const char *mk, char uuid[37])
 	return rc;
 }
 
+/* Wait for the operation uuid the call started; a cancelled call
+ * cancels it.  0, or -1 with the slot set. */
+static int
+await(struct tc *c, const char *uuid, int fromevents, struct buf *b,
+    struct json *j)
+{
+	if (op_wait(c->a, C->home, uuid, fromevents, b, j) == 0)
+		return 0;
+	api_set_deadline(c->a, 0);
+	if (geterrclass() == ERR_INTR) {
+		op_cancel(c->a, uuid);
+		seterrc(ERR_INTR, "cancelled");
+	} else {
+		errwrap("operation %s (it may still be running; see get_operation)",
+		    uuid);
+	}
+	return -1;
+}
+
 /* ---- tools ---- */
 
 static int
@@ -1056,17 +1075,8 @@ t_run(struct tc *c)
 		goto out;
 	}
 	api_set_deadline(c->a, now_ms() + (o.timeout + WAIT_MARGIN) * 1000);
-	if (op_wait(c->a, C->home, uuid, 1, &reply, &j) < 0) {
-		api_set_deadline(c->a, 0);
-		if (geterrclass() == ERR_INTR) {
-			op_cancel(c->a, uuid);
-			seterrc(ERR_INTR, "cancelled");
-		} else {
-			errwrap("operation %s (it may still be running; see get_operation)",
-			    uuid);
-		}
+	if (await(c, uuid, 1, &reply, &j) < 0)
 		goto out;
-	}
 	record(img, ref, cmd, uuid, &j, disp);
 	op_flat(&c->w, &j, uuid, img);
 	json_free(&j);
@@ -2135,13 +2145,8 @@ t_import(struct tc *c)
 		goto out;
 	}
 	mcp_progress(c->r, "importing");
-	if ((rc = op_wait(c->a, C->home, uuid, 0, &b, &j)) < 0) {
-		if (geterrclass() == ERR_INTR) {
-			op_cancel(c->a, uuid);
-			seterrc(ERR_INTR, "cancelled");
-		}
+	if ((rc = await(c, uuid, 0, &b, &j)) < 0)
 		goto out;
-	}
 	op_flat(&c->w, &j, uuid, NULL);
 	json_free(&j);
 out:
