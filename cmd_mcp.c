@@ -36,6 +36,7 @@
 
 static struct ctx *C;           /* the command's context */
 static char *root;              /* --root, resolved */
+static char *inspect;           /* the inspect cache: HOME/cli/inspect */
 
 /* ---- tables ---- */
 
@@ -1502,11 +1503,9 @@ static int
 listing(struct tc *c, const char *u, const char *path, struct buf *body,
     struct json *j)
 {
-	char *dir = xasprintf("%s/cli/inspect", C->home);
 	int rc, status = 0;
 
-	rc = api_inspect_get(c->a, dir, u, "list", path, 0, body, &status);
-	free(dir);
+	rc = api_inspect_get(c->a, inspect, u, "list", path, 0, body, &status);
 	if (rc < 0) {
 		if (status == 404 || status == 422)
 			seterr("no directory %s in image %s", path, u);
@@ -1619,7 +1618,7 @@ t_read(struct tc *c)
 	const char *path = S(c, "path");
 	struct buf body = {0}, b64 = {0};
 	struct json j;
-	char u[37], *dir, *name, *cache;
+	char u[37], *dir, *name;
 	const char *base;
 	int arr, e, found = -1, rc, status = 0, v;
 	int64_t size = 0;
@@ -1665,10 +1664,8 @@ t_read(struct tc *c)
 		    path, (long long)size, READ_MAX);
 		rc = -1;
 	} else {
-		cache = xasprintf("%s/cli/inspect", C->home);
-		rc = api_inspect_get(c->a, cache, u, "file", path, 0, &body,
+		rc = api_inspect_get(c->a, inspect, u, "file", path, 0, &body,
 		    &status);
-		free(cache);
 		if (rc < 0 && status == 404)
 			seterr("no file %s in image %s", path, u);
 	}
@@ -1879,7 +1876,7 @@ t_diff(struct tc *c)
 	struct td_side a, b;
 	struct dw d;
 	const char *path = S(c, "path");
-	char *cache, *p;
+	char *p;
 	int rc;
 
 	a.ref = S(c, "from");
@@ -1889,15 +1886,13 @@ t_diff(struct tc *c)
 	d.w = &c->w;
 	d.n = 0;
 	d.max = I(c, "max_changes");
-	cache = xasprintf("%s/cli/inspect", C->home);
 	p = join_path("/", path);
 	jw_key(&c->w, "changes");
 	jw_arr(&c->w);
-	rc = treediff(c->a, cache, &a, &b, p, B(c, "patch"), diff_change, &d);
+	rc = treediff(c->a, inspect, &a, &b, p, B(c, "patch"), diff_change, &d);
 	jw_arr_end(&c->w);
 	ki(&c->w, "count", d.n);
 	kb(&c->w, "truncated", d.n > d.max);
-	free(cache);
 	free(p);
 	return rc;
 }
@@ -2708,6 +2703,7 @@ cmd_mcp(struct ctx *c)
 		return -1;
 	}
 	C = c;
+	inspect = xasprintf("%s/cli/inspect", c->home);
 	free(c->session);
 	c->session = xstrdup(c->session_opt ? c->session_opt : "mcp");
 	memset(&s, 0, sizeof s);
@@ -2719,6 +2715,7 @@ cmd_mcp(struct ctx *c)
 	s.capabilities = "{\"tools\":{\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},\"prompts\":{\"listChanged\":false},\"logging\":{}}";
 	rc = mcp_serve(&s);
 	free(root);
+	free(inspect);
 	while (ncreds--) {
 		free(creds[ncreds].host);
 		free(creds[ncreds].user);
