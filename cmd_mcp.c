@@ -10,6 +10,7 @@
 #define _XOPEN_SOURCE 700    /* realpath */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,15 +36,17 @@
 
 static struct ctx *C;           /* the command's context */
 static char *root;              /* --root, resolved */
+static char *inspect;           /* the inspect cache: HOME/cli/inspect */
 
 /* ---- tables ---- */
 
 /* A tool's arguments and its result fields are one string each, a row
  * per line:
- *     name:T[!][?][(a|b)][=default][ description]
- * T is the type: s string, i integer, n number, b boolean, o object (as
- * an argument: of strings), a array of strings, A array of objects, e a
- * string from the choices (a|b).  ! required, ? may be null; the
+ *     name:T[!][?][(a|b)][#min[-max]][=default][ description]
+ * T is the type: s string, p absolute path, u UUID, i integer, n number,
+ * b boolean, o object (as an argument: of strings), a array of strings,
+ * A array of objects, e a string from the choices (a|b); an integer's
+ * bounds follow #.  ! required, ? may be null; the
  * default is JSON text.  The same row gives the schema of tools/list,
  * the check of a call's arguments, and the default a tool reads. */
 struct arg {
@@ -51,6 +54,7 @@ struct arg {
 	int nname, nchoices, ndef, ndesc;
 	char type;
 	int req, nul;
+	long lo, hi;            /* bounds, when hi >= lo */
 };
 
 enum {                          /* annotations; LOCAL: no job */
@@ -73,8 +77,11 @@ struct tc {
 	struct api *a;
 	struct buf out;         /* the result object */
 	struct jw w;
-	char *keep[32];         /* strings handed out by S() */
-	int nkeep;
+	void **keep;            /* freed with the call: S(), strs() */
+	size_t nkeep;
+	const char *const *kv;  /* a resource's arguments: name, value... */
+	struct buf *raw;        /* for a resource: read_file's content */
+	int bin;                /* ... is base64 */
 };
 
 static const char *const sections[] = {
@@ -106,16 +113,16 @@ static const struct tool tools[] = {
 	    "shell:b=true Run command through /bin/sh -c\n"
 	    "env:o Environment variables {NAME: value}\n"
 	    "cwd:s=\"/root\" Working directory\n"
-	    "timeout:i=30 Time limit in seconds\n"
+	    "timeout:i#1=30 Time limit in seconds\n"
 	    "disposable:b=true Discard the changes; false keeps them as a new image\n"
 	    "stdin:s Text for standard input\n"
 	    "directory_state_id:s Files prepared by rsync\n"
 	    "files:o Uploaded files to place {container path: file UUID from upload}\n"
 	    "wait:b=true Wait for the result; false returns operation_id at once\n"
-	    "truncate_output_at:i=8000 Keep at most this many bytes of stdout and of stderr",
+	    "truncate_output_at:i#0=8000 Keep at most this many bytes of stdout and of stderr",
 	    op_out, OPEN, t_run},
 	{"list_images", "List images", "List images, newest first. Look for a prepared (tagged) image before building one.",
-	    "limit:i=100 At most this many (1-1000)\noffset:i=0 Skip this many\n"
+	    "limit:i#1-1000=100 At most this many\noffset:i#0=0 Skip this many\n"
 	    "tagged:b Only tagged images\ntag_prefix:s Only tags starting with this\n"
 	    SINCE "until:s Created at or before",
 	    "images:A! {uuid, tag, created_at}", RO | IDEM | OPEN, t_images},
@@ -133,17 +140,17 @@ static const struct tool tools[] = {
 	    "path:s A local file\ncontent:s Text\ncontent_base64:s Bytes, base64",
 	    "uuid:s!\nsha256:s!\nsize:i", IDEM | OPEN, t_upload},
 	{"download", "Download a file", "Copy a file of an image to a local file under the server's root.",
-	    IMG "path:s! Absolute path in the image\n"
+	    IMG "path:p! Absolute path in the image\n"
 	    "destination:s! Local file to write\nexecutable:b=false Make it executable",
 	    "success:b!\nsource:o!\ndestination:s!\nsize:i!\nexecutable:b!",
 	    DESTR | IDEM | OPEN, t_download},
 	{"rsync", "Sync a directory", "Upload a local directory (under the server's root) for run's directory_state_id. Files are uploaded once; an unchanged tree gives the same id.",
-	    "source:s! Local directory\ndestination:s! Directory in the sandbox\n"
+	    "source:s! Local directory\ndestination:p! Directory in the sandbox\n"
 	    "exclude:a Globs matched against every name and relative path (dot files, node_modules, __pycache__, build and dist are always left out)",
 	    "directory_state_id:s!\ndestination:s!\nfiles:i!\nuploaded:i!\nskipped:a Symlinks leading out of the root",
 	    IDEM | OPEN, t_rsync},
 	{"list_files", "List a directory", "List a directory of an image; no sandbox is started.",
-	    IMG "path:s=\"/\" Absolute path",
+	    IMG "path:p=\"/\" Absolute path",
 	    "path:s!\ncount:i!\nfiles:A! {name, path, type, size, mode, target}",
 	    RO | IDEM | OPEN, t_ls},
 	{"read_file", "Read a file", "Read a file of an image (at most 1 MiB; text as utf-8, else base64); no sandbox is started.",
@@ -151,7 +158,7 @@ static const struct tool tools[] = {
 	    "path:s!\ncontent:s!\nencoding:e!(utf-8|base64)\nbytes_size:i!",
 	    RO | IDEM | OPEN, t_read},
 	{"grep", "Search files", "Search the files of an image for lines matching patterns; no sandbox is started.",
-	    IMG "pattern:s! Regular expression\npath:s=\"/\" Directory to search\n"
+	    IMG "pattern:s! Regular expression\npath:p=\"/\" Directory to search\n"
 	    "glob:s Only files whose name matches\n"
 	    "max_count:i=20 At most this many matches per file\n"
 	    "max_total:i=200 At most this many matches\n"
@@ -161,20 +168,20 @@ static const struct tool tools[] = {
 	{"whoami", "Token and limits", "The API token's permissions and limits.",
 	    "", "token_uuid:s\npermissions:o\nlimits:o", RO | IDEM | OPEN, t_whoami},
 	{"list_operations", "List operations", "List operations (runs and imports), newest first.",
-	    "limit:i=100 At most this many (1-1000)\n"
+	    "limit:i#1-1000=100 At most this many\n"
 	    "status:e(PENDING|ASSIGNED|EXECUTING|SUCCESS|FAILED|CANCELLED) Only in this state\n"
 	    "type:e(instance|image_import) Only this kind\n" SINCE,
 	    "operations:A! {uuid, kind, status, error, created_at}",
 	    RO | IDEM | OPEN, t_ops},
 	{"get_operation", "Get an operation", "One operation; a finished run with its exit code and output.",
-	    "operation_id:s! Operation UUID", op_out, RO | IDEM | OPEN, t_op},
+	    "operation_id:u! Operation UUID", op_out, RO | IDEM | OPEN, t_op},
 	{"wait_operations", "Wait for operations", "Wait until all (or any) of the operations ended, at most timeout seconds.",
-	    "operation_ids:a! Operation UUIDs\ntimeout:i=300 Seconds to wait at most\n"
+	    "operation_ids:a! Operation UUIDs\ntimeout:i#0=300 Seconds to wait at most\n"
 	    "mode:e(all|any)=\"all\" Until every one, or any one, ended",
 	    "results:o! UUID -> operation\ncompleted:a!\npending:a!\ncancelled:a!\ntimed_out:b!",
 	    RO | IDEM | OPEN, t_wait},
 	{"cancel_operation", "Cancel an operation", "Cancel a pending or running operation.",
-	    "operation_id:s! Operation UUID", "cancelled:b!\noperation_id:s!",
+	    "operation_id:u! Operation UUID", "cancelled:b!\noperation_id:s!",
 	    DESTR | IDEM | OPEN, t_cancel},
 	{"registry_token_obtain", "Where to get a registry token", "Where to create a registry access token for registry_auth; opens nothing.",
 	    "registry_url:s! docker://HOST/... or a host",
@@ -185,14 +192,14 @@ static const struct tool tools[] = {
 	{"explore", "Try commands side by side", "Run several shell commands from one image at the same time; each kept result becomes a branch (explore-N) of the session log, to continue from the best.",
 	    IMG "commands:a! Shell commands, one sandbox each\n"
 	    "env:o Environment variables\ncwd:s Working directory\n"
-	    "timeout:i=30 Time limit of each, in seconds\n"
+	    "timeout:i#1=30 Time limit of each, in seconds\n"
 	    "disposable:b=false Keep nothing (no branches)\n"
-	    "truncate_output_at:i=8000 Bytes of stdout and of stderr kept",
+	    "truncate_output_at:i#0=8000 Bytes of stdout and of stderr kept",
 	    "results:A! {command, operation_id, status, exit_code, timed_out, stdout, stderr, result_image_uuid, branch, error}",
 	    OPEN, t_explore},
 	{"diff", "Compare two images", "What changed between two images (files added, changed, deleted); no sandbox is started.",
 	    "from:s! Image before (UUID or tag:NAME)\nto:s! Image after\n"
-	    "path:s=\"/\" Only below this directory\n"
+	    "path:p=\"/\" Only below this directory\n"
 	    "patch:b=false Unified diffs of changed text files\n"
 	    "max_changes:i=500 At most this many changes",
 	    "changes:A! {what (A, C, D), path, type, differ, patch}\ncount:i!\ntruncated:b!",
@@ -240,6 +247,7 @@ arg_next(const char **p, struct arg *a)
 		e = s + strlen(s);
 	*p = *e ? e + 1 : e;
 	memset(a, 0, sizeof *a);
+	a->hi = -1;
 	a->name = s;
 	while (*s != ':')
 		s++;
@@ -254,9 +262,17 @@ arg_next(const char **p, struct arg *a)
 			for (a->choices = ++s; *s != ')'; s++)
 				;
 			a->nchoices = (int)(s - a->choices);
+		} else if (*s == '#') {
+			a->lo = strtol(s + 1, (char **)&s, 10);
+			a->hi = *s == '-' ? strtol(s + 1, (char **)&s, 10) :
+			    LONG_MAX;
+			s--;
 		} else if (*s == '=') {
-			for (a->def = ++s; s < e && *s != ' '; s++)
-				;
+			if (*(a->def = ++s) == '"')     /* may hold spaces */
+				while (*++s != '"')
+					;
+			while (s < e && *s != ' ')
+				s++;
 			a->ndef = (int)(s-- - a->def);
 		}
 	}
@@ -306,10 +322,10 @@ key(struct jw *w, const char *p, int n)
 static void
 schema(struct jw *w, const char *spec, int input)
 {
-	static const char types[] = "sinboaAe";
+	static const char types[] = "sinboaAepu";
 	static const char *const names[] = {
 		"string", "integer", "number", "boolean", "object", "array",
-		"array", "string"
+		"array", "string", "string", "string"
 	};
 	const char *p = spec, *c, *bar;
 	struct arg a;
@@ -349,6 +365,11 @@ schema(struct jw *w, const char *spec, int input)
 			}
 			jw_arr_end(w);
 		}
+		if (a.hi >= a.lo) {
+			ki(w, "minimum", a.lo);
+			if (a.hi < LONG_MAX)
+				ki(w, "maximum", a.hi);
+		}
 		if (a.def && json_parse_alloc(&d, a.def, (size_t)a.ndef) == 0) {
 			jw_key(w, "default");
 			jw_tok(w, &d, 0);
@@ -377,22 +398,34 @@ schema(struct jw *w, const char *spec, int input)
 static const char *
 misfit(const struct json *j, int t, const struct arg *a)
 {
+	static char range[48];
 	enum json_type ty = j->tok[t].type;
+	const char *why;
 	int64_t v;
 	char *s;
 	int c, ok;
 
 	switch (a->type) {
 	case 's':
+	case 'p':
+	case 'u':
 		if (ty != JSON_STRING)
 			return "a string";
 		/* U+0000 cannot be passed on (json_strdup refuses it) */
-		ok = (s = json_strdup(j, t)) != NULL;
+		s = json_strdup(j, t);
+		why = !s ? "a string without U+0000" :
+		    a->type == 'p' && *s != '/' ? "an absolute path" :
+		    a->type == 'u' && !is_uuid(s) ? "a UUID" : NULL;
 		free(s);
-		return ok ? NULL : "a string without U+0000";
+		return why;
 	case 'i':
-		return ty == JSON_NUMBER && json_int64(j, t, &v) == 0 ? NULL :
-		    "an integer";
+		if (ty != JSON_NUMBER || json_int64(j, t, &v) < 0)
+			return "an integer";
+		if (a->hi < a->lo || (v >= a->lo && v <= a->hi))
+			return NULL;
+		snprintf(range, sizeof range, a->hi < LONG_MAX ? "%ld to %ld" :
+		    "%ld or more", a->lo, a->hi);
+		return range;
 	case 'n':
 		return ty == JSON_NUMBER ? NULL : "a number";
 	case 'b':
@@ -481,12 +514,11 @@ T(struct tc *c, const char *name)
 	return t >= 0 && c->j->tok[t].type != JSON_NULL ? t : -1;
 }
 
-static const char *
-keep(struct tc *c, char *s)
+static void *
+keep(struct tc *c, void *p)
 {
-	if (s && c->nkeep < (int)LEN(c->keep))
-		c->keep[c->nkeep++] = s;
-	return s;
+	c->keep = xreallocarray(c->keep, c->nkeep + 1, sizeof *c->keep);
+	return c->keep[c->nkeep++] = p;
 }
 
 /* String argument (or its default), or NULL; valid during the call. */
@@ -500,12 +532,40 @@ S(struct tc *c, const char *name)
 
 	if (t >= 0)
 		return keep(c, json_strdup(c->j, t));
+	for (t = 0; c->kv && c->kv[t]; t += 2)
+		if (strcmp(c->kv[t], name) == 0)
+			return c->kv[t + 1];
 	if (arg_find(c->t->in, name, &a) && a.def &&
 	    json_parse_alloc(&d, a.def, (size_t)a.ndef) == 0) {
 		s = json_strdup(&d, 0);
 		json_free(&d);
 	}
 	return keep(c, s);
+}
+
+/* Argument name, an array of strings (into *v) or an object of strings
+ * (keys into *k, values into *v): the count; all kept for the call. */
+static size_t
+strs(struct tc *c, const char *name, char ***k, char ***v)
+{
+	int t = T(c, name), e, obj = t >= 0 &&
+	    c->j->tok[t].type == JSON_OBJECT;
+	size_t n = 0;
+
+	for (e = t < 0 ? -1 : json_first(c->j, t); e >= 0;
+	    e = json_after(c->j, e))
+		n++;
+	*v = keep(c, xcalloc(n + 1, sizeof **v));
+	if (k)
+		*k = keep(c, xcalloc(n + 1, sizeof **k));
+	n = 0;
+	for (e = t < 0 ? -1 : json_first(c->j, t); e >= 0;
+	    e = json_after(c->j, e)) {
+		if (k)
+			(*k)[n] = keep(c, json_strdup(c->j, e));
+		(*v)[n++] = keep(c, json_strdup(c->j, e + obj));
+	}
+	return n;
 }
 
 static long long
@@ -534,13 +594,14 @@ B(struct tc *c, const char *name)
 
 /* ---- results ---- */
 
-/* content + structuredContent from the object in c->out, or an isError
- * result from the slot. */
+/* content + structuredContent from the object in c->out (closed here),
+ * or an isError result from the slot. */
 static void
 tool_result(struct tc *c, int rc, struct buf *res)
 {
 	struct jw w;
 
+	jw_obj_end(&c->w);
 	jw_init(&w, res, 0);
 	buf_puts(res, "{\"content\":[{\"type\":\"text\",\"text\":");
 	if (rc < 0) {
@@ -559,6 +620,7 @@ tc_free(struct tc *c)
 {
 	while (c->nkeep)
 		free(c->keep[--c->nkeep]);
+	free(c->keep);
 	buf_free(&c->out);
 }
 
@@ -576,6 +638,7 @@ tc_init(struct tc *c, struct mcp_req *r, const struct tool *t)
 	if (c->args >= 0 && r->j->tok[c->args].type == JSON_NULL)
 		c->args = -1;
 	jw_init(&c->w, &c->out, 0);
+	jw_obj(&c->w);          /* the result object, closed by tool_result */
 	(void)p;
 	return 0;
 }
@@ -594,10 +657,7 @@ tool_job(struct mcp_req *r)
 		rc = -1;
 	} else {
 		api_forget(c.a);
-		jw_obj(&c.w);
 		rc = c.t->fn(&c);
-		if (rc == 0)
-			jw_obj_end(&c.w);
 	}
 	tool_result(&c, rc, &res);
 	mcp_answer(r, &res);
@@ -671,17 +731,15 @@ m_tools_call(struct mcp_req *r, struct buf *res)
 	}
 	free(name);
 	tc_init(&c, r, t);
-	if (check_args(t, r->j, c.args) < 0) {
-		tool_result(&c, -1, res);
-		return 0;
-	}
 	r->user = t;
-	if (!(t->flags & LOCAL))
+	if (check_args(t, r->j, c.args) < 0) {
+		rc = -1;
+	} else if (!(t->flags & LOCAL)) {
+		tc_free(&c);
 		return mcp_job(r, tool_job);
-	jw_obj(&c.w);
-	rc = t->fn(&c);
-	if (rc == 0)
-		jw_obj_end(&c.w);
+	} else {
+		rc = t->fn(&c);
+	}
 	tool_result(&c, rc, res);
 	tc_free(&c);
 	return 0;
@@ -893,6 +951,53 @@ state_load(const char *id, struct buf *text, struct op_file **f,
 	return 0;
 }
 
+/* POST a run (mk set) or an import, the cancel (SIGINT, mcp.c) held
+ * back until the server's answer names the operation: a call cancelled
+ * meanwhile cancels it then, so nothing is left running and nothing is
+ * recorded.  0 with uuid set, or -1. */
+static int
+spawn(struct tc *c, const char *body, const char *mk, char uuid[37])
+{
+	struct buf reply = {0};
+	sigset_t s, old;
+	int rc;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGINT);
+	sigprocmask(SIG_BLOCK, &s, &old);
+	rc = mk ? op_spawn(c->a, body, mk, &reply, uuid) :
+	    op_import(c->a, body, uuid);
+	sigprocmask(SIG_SETMASK, &old, NULL);   /* a held SIGINT lands */
+	buf_free(&reply);
+	if (rc == 0 && interrupted) {
+		op_cancel(c->a, uuid);
+		seterrc(ERR_INTR, "cancelled");
+		return -1;
+	}
+	if (rc == 0)
+		mcp_started(c->r, uuid);
+	return rc;
+}
+
+/* Wait for the operation uuid the call started; a cancelled call
+ * cancels it.  0, or -1 with the slot set. */
+static int
+await(struct tc *c, const char *uuid, int fromevents, struct buf *b,
+    struct json *j)
+{
+	if (op_wait(c->a, C->home, uuid, fromevents, b, j) == 0)
+		return 0;
+	api_set_deadline(c->a, 0);
+	if (geterrclass() == ERR_INTR) {
+		op_cancel(c->a, uuid);
+		seterrc(ERR_INTR, "cancelled");
+	} else {
+		errwrap("operation %s (it may still be running; see get_operation)",
+		    uuid);
+	}
+	return -1;
+}
+
 /* ---- tools ---- */
 
 static int
@@ -904,9 +1009,9 @@ t_run(struct tc *c)
 	struct json j;
 	char img[37], uuid[37], mk[33];
 	const char *ref = S(c, "image"), *in, *cmd = S(c, "command");
-	char **ek = NULL, **ev = NULL, **av = NULL;
-	size_t nf = 0, ne = 0;
-	int t, k, rc = -1, disp = B(c, "disposable");
+	char **ek, **ev, **av = NULL;
+	size_t nf = 0, k, n;
+	int rc = -1, disp = B(c, "disposable");
 
 	if (resolve(c, ref, img) < 0)
 		return -1;
@@ -917,11 +1022,6 @@ t_run(struct tc *c)
 	o.cwd = S(c, "cwd");
 	o.timeout = I(c, "timeout");
 	o.truncate = I(c, "truncate_output_at");
-	if (o.timeout < 1 || o.truncate < 0) {
-		seterr("argument '%s' must be positive", o.timeout < 1 ?
-		    "timeout" : "truncate_output_at");
-		return -1;
-	}
 	if (o.shell) {
 		o.command = cmd;
 	} else {
@@ -937,18 +1037,9 @@ t_run(struct tc *c)
 		o.args = av + 1;
 		o.nargs = (size_t)nw - 1;
 	}
-	if ((t = T(c, "env")) >= 0) {
-		for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
-			ek = xreallocarray(ek, ne + 1, sizeof *ek);
-			ev = xreallocarray(ev, ne + 1, sizeof *ev);
-			ek[ne] = json_strdup(c->j, k);
-			ev[ne] = json_strdup(c->j, k + 1);
-			ne++;
-		}
-		o.envk = ek;
-		o.envv = ev;
-		o.nenv = ne;
-	}
+	o.nenv = strs(c, "env", &ek, &ev);
+	o.envk = ek;
+	o.envv = ev;
 	if ((in = S(c, "stdin"))) {
 		o.stdin_data = in;
 		o.stdin_len = strlen(in);
@@ -956,29 +1047,25 @@ t_run(struct tc *c)
 	}
 	if ((in = S(c, "directory_state_id")) && state_load(in, &st, &f, &nf) < 0)
 		goto out;
-	if ((t = T(c, "files")) >= 0)
-		for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
-			const char *d = keep(c, json_strdup(c->j, k));
-			const char *u = keep(c, json_strdup(c->j, k + 1));
-
-			if (!d || *d != '/' || !u || !is_uuid(u)) {
-				seterr("argument 'files': each key is an absolute path and each value a file UUID from upload");
-				goto out;
-			}
-			f = xreallocarray(f, nf + 1, sizeof *f);
-			memset(&f[nf], 0, sizeof *f);
-			f[nf].dest = d;
-			f[nf].uuid = u;
-			f[nf++].mode = 0644;
+	n = strs(c, "files", &ek, &ev);
+	for (k = 0; k < n; k++) {
+		if (*ek[k] != '/' || !is_uuid(ev[k])) {
+			seterr("argument 'files': each key is an absolute path and each value a file UUID from upload");
+			goto out;
 		}
+		f = xreallocarray(f, nf + 1, sizeof *f);
+		memset(&f[nf], 0, sizeof *f);
+		f[nf].dest = ek[k];
+		f[nf].uuid = ev[k];
+		f[nf++].mode = 0644;
+	}
 	o.files = f;
 	o.nfiles = nf;
 	if (op_marker(mk) < 0)
 		goto out;
 	op_run_json(&o, mk, &body);
-	if (op_spawn(c->a, body.p, mk, &reply, uuid) < 0)
+	if (spawn(c, body.p, mk, uuid) < 0)
 		goto out;
-	mcp_started(c->r, uuid);
 	if (!B(c, "wait")) {
 		record(img, ref, cmd, uuid, NULL, disp);
 		ks(&c->w, "operation_id", uuid);
@@ -989,28 +1076,13 @@ t_run(struct tc *c)
 		goto out;
 	}
 	api_set_deadline(c->a, now_ms() + (o.timeout + WAIT_MARGIN) * 1000);
-	if (op_wait(c->a, C->home, uuid, 1, &reply, &j) < 0) {
-		api_set_deadline(c->a, 0);
-		if (geterrclass() == ERR_INTR) {
-			op_cancel(c->a, uuid);
-			seterrc(ERR_INTR, "cancelled");
-		} else {
-			errwrap("operation %s (it may still be running; see get_operation)",
-			    uuid);
-		}
+	if (await(c, uuid, 1, &reply, &j) < 0)
 		goto out;
-	}
 	record(img, ref, cmd, uuid, &j, disp);
 	op_flat(&c->w, &j, uuid, img);
 	json_free(&j);
 	rc = 0;
 out:
-	while (ne--) {
-		free(ek[ne]);
-		free(ev[ne]);
-	}
-	free(ek);
-	free(ev);
 	if (av)
 		freewords(av);
 	free(f);
@@ -1038,12 +1110,61 @@ get_json(struct tc *c, const char *path, const char *const *query,
 	return 0;
 }
 
+/* The string members keys ("a\0b\0", NULL if absent) of object t. */
 static void
-image_fields(struct jw *w, const struct json *j, int t)
+copy_strs(struct jw *w, const struct json *j, int t, const char *keys)
 {
-	copy_str(w, j, t, "uuid", NULL);
-	copy_str(w, j, t, "tag", NULL);
-	copy_str(w, j, t, "created_at", NULL);
+	for (; *keys; keys += strlen(keys) + 1)
+		copy_str(w, j, t, keys, NULL);
+}
+
+/* The same, as an object of its own. */
+static void
+copy_row(struct jw *w, const struct json *j, int t, const char *keys)
+{
+	jw_obj(w);
+	copy_strs(w, j, t, keys);
+	jw_obj_end(w);
+}
+
+#define IMAGE_KEYS "uuid\0tag\0created_at\0"
+
+/* Query pairs into q (NULL ended) from the arguments names, words ARG or
+ * ARG=NAME: integers in digits, a true boolean as 1, since and until as
+ * UTC times, other strings as given; absent, false or empty ones left
+ * out.  0, or -1 with the slot set. */
+static int
+query(struct tc *c, const char **q, const char *names)
+{
+	const char *p = names, *v;
+	char *w, *eq;
+	struct arg a;
+	long long t;
+	int n = 0;
+
+	while (*p) {
+		w = keep(c, xstrndup(p, strcspn(p, " ")));
+		p += strlen(w) + (p[strlen(w)] == ' ');
+		if ((eq = strchr(w, '=')))
+			*eq++ = '\0';
+		arg_find(c->t->in, w, &a);
+		if (a.type == 'i')
+			v = keep(c, xasprintf("%lld", I(c, w)));
+		else if (a.type == 'b')
+			v = B(c, w) ? "1" : NULL;
+		else if ((v = S(c, w)) && *v && strstr("since until", w)) {
+			if (parse_when(v, &t) < 0)
+				return errwrap("argument '%s'", w), -1;
+			iso_utc(t, keep(c, xmalloc(32)), 32);
+			v = c->keep[c->nkeep - 1];
+		}
+		if (v && *v) {
+			q[n++] = eq ? eq : w;
+			q[n++] = v;
+		}
+	}
+	q[n] = NULL;
+	return 0;
 }
 
 static int
@@ -1051,36 +1172,11 @@ t_images(struct tc *c)
 {
 	struct buf body = {0};
 	struct json j;
-	char lim[24], off[24], since[32] = "", until[32] = "";
-	const char *q[16], *s;
-	long long t;
-	int n = 0, arr, e;
+	const char *q[16];
+	int arr, e;
 
-	if (I(c, "limit") < 1 || I(c, "limit") > 1000 || I(c, "offset") < 0) {
-		seterr("argument 'limit' must be 1-1000 and 'offset' 0 or more");
-		return -1;
-	}
-	snprintf(lim, sizeof lim, "%lld", I(c, "limit"));
-	snprintf(off, sizeof off, "%lld", I(c, "offset"));
-	q[n++] = "limit", q[n++] = lim, q[n++] = "offset", q[n++] = off;
-	if (B(c, "tagged"))
-		q[n++] = "tagged", q[n++] = "1";
-	if ((s = S(c, "tag_prefix")) && *s)
-		q[n++] = "tag", q[n++] = s;
-	if ((s = S(c, "since"))) {
-		if (parse_when(s, &t) < 0)
-			return errwrap("argument 'since'"), -1;
-		iso_utc(t, since, sizeof since);
-		q[n++] = "since", q[n++] = since;
-	}
-	if ((s = S(c, "until"))) {
-		if (parse_when(s, &t) < 0)
-			return errwrap("argument 'until'"), -1;
-		iso_utc(t, until, sizeof until);
-		q[n++] = "until", q[n++] = until;
-	}
-	q[n] = NULL;
-	if (get_json(c, "/images", q, &body, &j) < 0) {
+	if (query(c, q, "limit offset tagged tag_prefix=tag since until") < 0 ||
+	    get_json(c, "/images", q, &body, &j) < 0) {
 		buf_free(&body);
 		return -1;
 	}
@@ -1088,11 +1184,8 @@ t_images(struct tc *c)
 	jw_key(&c->w, "images");
 	jw_arr(&c->w);
 	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
-	    e = json_after(&j, e)) {
-		jw_obj(&c->w);
-		image_fields(&c->w, &j, e);
-		jw_obj_end(&c->w);
-	}
+	    e = json_after(&j, e))
+		copy_row(&c->w, &j, e, IMAGE_KEYS);
 	jw_arr_end(&c->w);
 	json_free(&j);
 	buf_free(&body);
@@ -1108,7 +1201,7 @@ image_get(struct tc *c, const char *uuid)
 	int rc = get_json(c, path, NULL, &body, &j);
 
 	if (rc == 0) {
-		image_fields(&c->w, &j, 0);
+		copy_strs(&c->w, &j, 0, IMAGE_KEYS);
 		json_free(&j);
 	}
 	free(path);
@@ -1255,7 +1348,9 @@ t_upload(struct tc *c)
 	}
 	dir = getenv("TMPDIR");
 	tmp = xasprintf("%s/contree-mcp-XXXXXX", dir && *dir ? dir : "/tmp");
-	if ((fd = mkstemp(tmp)) < 0 ||
+	if ((fd = mkstemp(tmp)) >= 0)
+		mcp_temp(c->r, tmp);
+	if (fd < 0 ||
 	    writeall(fd, bytes.p ? bytes.p : "", bytes.len) < 0) {
 		seterr("temporary file %s:", tmp);
 		rc = -1;
@@ -1282,10 +1377,6 @@ t_download(struct tc *c)
 	off_t size = 0;
 	int fd, rc, x = B(c, "executable");
 
-	if (*path != '/') {
-		seterr("argument 'path' must be an absolute path in the image");
-		return -1;
-	}
 	if (!(local = local_path("destination", dest, 0)))
 		return -1;
 	if (stat(local, &sb) == 0 && S_ISDIR(sb.st_mode)) {
@@ -1299,6 +1390,8 @@ t_download(struct tc *c)
 		free(local);
 		return -1;
 	}
+	if (tmp)
+		mcp_temp(c->r, tmp);
 	url = xasprintf("/inspect/%s/download", u);
 	q[0] = "path";
 	q[1] = path;
@@ -1341,35 +1434,29 @@ t_rsync(struct tc *c)
 {
 	const char *dst = S(c, "destination");
 	struct filelist l;
-	struct buf st = {0}, skipped = {0};
-	char **pats = NULL, *src, *spec, *path, id[65];
+	struct buf st = {0};
+	char **pats, *src, *spec, *path, id[65];
 	size_t i, k, up = 0;
-	int np = 0, t, e, rc = -1;
+	int rc = -1;
 
-	if (*dst != '/') {
-		seterr("argument 'destination' must be an absolute path in the sandbox");
+	if (!(src = keep(c, local_path("source", S(c, "source"), 1))))
 		return -1;
-	}
-	if (!(src = local_path("source", S(c, "source"), 1)))
-		return -1;
-	if ((t = T(c, "exclude")) >= 0)
-		for (e = json_first(c->j, t); e >= 0; e = json_after(c->j, e)) {
-			pats = xreallocarray(pats, (size_t)np + 1, sizeof *pats);
-			pats[np++] = json_strdup(c->j, e);
-		}
+	i = strs(c, "exclude", NULL, &pats);
 	memset(&l, 0, sizeof l);
-	spec = xasprintf("%s:%s", src, dst);
-	if (files_collect(&spec, 1, pats, np, &l) < 0)
+	spec = keep(c, xasprintf("%s:%s", src, dst));
+	if (files_collect(&spec, 1, pats, (int)i, &l) < 0)
 		goto out;
-	/* a symlink inside that leads out of the root stays home */
+	/* a symlink inside that leads out of the root stays home (the
+	 * result's members are written as they come: failed, it is unused) */
+	jw_key(&c->w, "skipped");
+	jw_arr(&c->w);
 	for (i = k = 0; i < l.n; i++) {
 		char *real = realpath(l.f[i].host, NULL);
 
 		if (real && within(real)) {
 			l.f[k++] = l.f[i];
 		} else {
-			buf_puts(&skipped, l.f[i].host);
-			buf_addc(&skipped, '\n');
+			jw_str(&c->w, l.f[i].host);
 			free(l.f[i].host);
 			free(l.f[i].abs);
 			free(l.f[i].dest);
@@ -1377,6 +1464,7 @@ t_rsync(struct tc *c)
 		free(real);
 	}
 	l.n = k;
+	jw_arr_end(&c->w);
 	if (files_upload(c->a, C->home, &l) < 0)
 		goto out;
 	if (l.n)
@@ -1400,25 +1488,10 @@ t_rsync(struct tc *c)
 	ks(&c->w, "destination", dst);
 	ki(&c->w, "files", (int64_t)l.n);
 	ki(&c->w, "uploaded", (int64_t)up);
-	jw_key(&c->w, "skipped");
-	jw_arr(&c->w);
-	for (path = skipped.p; path && *path;) {
-		char *nl = strchr(path, '\n');
-
-		jw_strn(&c->w, path, (size_t)(nl - path));
-		path = nl + 1;
-	}
-	jw_arr_end(&c->w);
 	rc = 0;
 out:
 	files_free(&l);
-	while (np--)
-		free(pats[np]);
-	free(pats);
-	free(spec);
-	free(src);
 	buf_free(&st);
-	buf_free(&skipped);
 	return rc;
 }
 
@@ -1430,11 +1503,9 @@ static int
 listing(struct tc *c, const char *u, const char *path, struct buf *body,
     struct json *j)
 {
-	char *dir = xasprintf("%s/cli/inspect", C->home);
 	int rc, status = 0;
 
-	rc = api_inspect_get(c->a, dir, u, "list", path, 0, body, &status);
-	free(dir);
+	rc = api_inspect_get(c->a, inspect, u, "list", path, 0, body, &status);
 	if (rc < 0) {
 		if (status == 404 || status == 422)
 			seterr("no directory %s in image %s", path, u);
@@ -1468,10 +1539,6 @@ t_ls(struct tc *c)
 	int arr, e, n = 0, v;
 	int64_t m;
 
-	if (*path != '/') {
-		seterr("argument 'path' must be an absolute path");
-		return -1;
-	}
 	if (resolve(c, S(c, "image"), u) < 0 ||
 	    listing(c, u, path, &body, &j) < 0) {
 		buf_free(&body);
@@ -1551,7 +1618,7 @@ t_read(struct tc *c)
 	const char *path = S(c, "path");
 	struct buf body = {0}, b64 = {0};
 	struct json j;
-	char u[37], *dir, *name, *cache;
+	char u[37], *dir, *name;
 	const char *base;
 	int arr, e, found = -1, rc, status = 0, v;
 	int64_t size = 0;
@@ -1597,26 +1664,27 @@ t_read(struct tc *c)
 		    path, (long long)size, READ_MAX);
 		rc = -1;
 	} else {
-		cache = xasprintf("%s/cli/inspect", C->home);
-		rc = api_inspect_get(c->a, cache, u, "file", path, 0, &body,
+		rc = api_inspect_get(c->a, inspect, u, "file", path, 0, &body,
 		    &status);
-		free(cache);
 		if (rc < 0 && status == 404)
 			seterr("no file %s in image %s", path, u);
 	}
 	if (rc == 0) {
 		int text = utf8_ok((const unsigned char *)body.p, body.len);
+		struct buf *b = text ? &body : &b64;
 
+		if (!text)
+			b64_encode(&b64, body.p, body.len);
 		ks(&c->w, "path", path);
 		jw_key(&c->w, "content");
-		if (text) {
-			jw_strn(&c->w, body.p ? body.p : "", body.len);
-		} else {
-			b64_encode(&b64, body.p, body.len);
-			jw_strn(&c->w, b64.p ? b64.p : "", b64.len);
-		}
+		jw_strn(&c->w, b->p ? b->p : "", b->len);
 		ks(&c->w, "encoding", text ? "utf-8" : "base64");
 		ki(&c->w, "bytes_size", (int64_t)body.len);
+		if (c->raw) {           /* a resource: the content itself */
+			*c->raw = *b;
+			memset(b, 0, sizeof *b);
+			c->bin = !text;
+		}
 	}
 	buf_free(&body);
 	buf_free(&b64);
@@ -1694,10 +1762,10 @@ t_explore(struct tc *c)
 	struct explore_res *res;
 	struct store *st = NULL;
 	const struct store_entry **e, *from;
-	char u[37], **cmds = NULL, **names = NULL, **ek = NULL, **ev = NULL;
+	char u[37], **cmds, **names = NULL, **ek, **ev;
 	const char *ref = S(c, "image");
-	int t = T(c, "commands"), k, *rec = NULL;
-	size_t n = 0, ne = 0, i;
+	int k, *rec = NULL;
+	size_t n, i;
 
 	memset(&q, 0, sizeof q);
 	q.disposable = B(c, "disposable");
@@ -1707,23 +1775,12 @@ t_explore(struct tc *c)
 	q.jobs = jobs_concurrency();
 	if (resolve(c, ref, u) < 0 || (!q.disposable && !(st = ctx_store(C))))
 		return -1;
-	for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
-		cmds = xreallocarray(cmds, n + 1, sizeof *cmds);
-		cmds[n++] = json_strdup(c->j, k);
-	}
-	if ((t = T(c, "env")) >= 0)
-		for (k = json_first(c->j, t); k >= 0; k = json_after(c->j, k)) {
-			ek = xreallocarray(ek, ne + 1, sizeof *ek);
-			ev = xreallocarray(ev, ne + 1, sizeof *ev);
-			ek[ne] = json_strdup(c->j, k);
-			ev[ne++] = json_strdup(c->j, k + 1);
-		}
 	q.image = u;
+	q.ncmds = n = strs(c, "commands", NULL, &cmds);
 	q.cmds = cmds;
-	q.ncmds = n;
+	q.nenv = strs(c, "env", &ek, &ev);
 	q.envk = ek;
 	q.envv = ev;
-	q.nenv = ne;
 	res = xcalloc(n ? n : 1, sizeof *res);
 	rec = xcalloc(n ? n : 1, sizeof *rec);
 	mcp_progress(c->r, "running");
@@ -1768,17 +1825,8 @@ t_explore(struct tc *c)
 	explore_res_free(res, n);
 	free(res);
 	free(rec);
-	for (i = 0; i < n; i++) {
-		free(cmds[i]);
-		free(names ? names[i] : NULL);
-	}
-	while (ne--) {
-		free(ek[ne]);
-		free(ev[ne]);
-	}
-	free(ek);
-	free(ev);
-	free(cmds);
+	for (i = 0; names && i < n; i++)
+		free(names[i]);
 	free(names);
 	return k < 0 ? -1 : 0;
 }
@@ -1828,13 +1876,9 @@ t_diff(struct tc *c)
 	struct td_side a, b;
 	struct dw d;
 	const char *path = S(c, "path");
-	char *cache, *p;
+	char *p;
 	int rc;
 
-	if (*path != '/') {
-		seterr("argument 'path' must be an absolute path");
-		return -1;
-	}
 	a.ref = S(c, "from");
 	b.ref = S(c, "to");
 	if (resolve(c, a.ref, a.image) < 0 || resolve(c, b.ref, b.image) < 0)
@@ -1842,15 +1886,13 @@ t_diff(struct tc *c)
 	d.w = &c->w;
 	d.n = 0;
 	d.max = I(c, "max_changes");
-	cache = xasprintf("%s/cli/inspect", C->home);
 	p = join_path("/", path);
 	jw_key(&c->w, "changes");
 	jw_arr(&c->w);
-	rc = treediff(c->a, cache, &a, &b, p, B(c, "patch"), diff_change, &d);
+	rc = treediff(c->a, inspect, &a, &b, p, B(c, "patch"), diff_change, &d);
 	jw_arr_end(&c->w);
 	ki(&c->w, "count", d.n);
 	kb(&c->w, "truncated", d.n > d.max);
-	free(cache);
 	free(p);
 	return rc;
 }
@@ -1887,58 +1929,21 @@ t_ops(struct tc *c)
 {
 	struct buf body = {0};
 	struct json j;
-	const char *q[12], *s;
-	char lim[24], since[32];
-	long long t;
-	int n = 0, arr, e;
+	const char *q[12];
+	int arr, e;
 
-	if (I(c, "limit") < 1 || I(c, "limit") > 1000) {
-		seterr("argument 'limit' must be 1-1000");
-		return -1;
-	}
-	snprintf(lim, sizeof lim, "%lld", I(c, "limit"));
-	q[n++] = "limit", q[n++] = lim;
-	if ((s = S(c, "status")))
-		q[n++] = "status", q[n++] = s;
-	if ((s = S(c, "type")))
-		q[n++] = "kind", q[n++] = s;
-	if ((s = S(c, "since"))) {
-		if (parse_when(s, &t) < 0)
-			return errwrap("argument 'since'"), -1;
-		iso_utc(t, since, sizeof since);
-		q[n++] = "since", q[n++] = since;
-	}
-	q[n] = NULL;
-	if ((arr = op_list(c->a, q, &body, &j)) < 0)
+	if (query(c, q, "limit status type=kind since") < 0 ||
+	    (arr = op_list(c->a, q, &body, &j)) < 0)
 		return -1;
 	jw_key(&c->w, "operations");
 	jw_arr(&c->w);
-	for (e = json_first(&j, arr); e >= 0; e = json_after(&j, e)) {
-		jw_obj(&c->w);
-		copy_str(&c->w, &j, e, "uuid", NULL);
-		copy_str(&c->w, &j, e, "kind", NULL);
-		copy_str(&c->w, &j, e, "status", NULL);
-		copy_str(&c->w, &j, e, "error", NULL);
-		copy_str(&c->w, &j, e, "created_at", NULL);
-		jw_obj_end(&c->w);
-	}
+	for (e = json_first(&j, arr); e >= 0; e = json_after(&j, e))
+		copy_row(&c->w, &j, e,
+		    "uuid\0kind\0status\0error\0created_at\0");
 	jw_arr_end(&c->w);
 	json_free(&j);
 	buf_free(&body);
 	return 0;
-}
-
-static const char *
-opid(struct tc *c)
-{
-	const char *id = S(c, "operation_id");
-
-	if (!is_uuid(id)) {
-		seterr("argument 'operation_id' must be an operation UUID, not '%s'",
-		    id);
-		return NULL;
-	}
-	return id;
 }
 
 static int
@@ -1946,9 +1951,9 @@ t_op(struct tc *c)
 {
 	struct buf body = {0};
 	struct json j;
-	const char *id = opid(c);
+	const char *id = S(c, "operation_id");
 
-	if (!id || op_get(c->a, C->home, id, &body, &j) < 0)
+	if (op_get(c->a, C->home, id, &body, &j) < 0)
 		return -1;
 	op_flat(&c->w, &j, id, NULL);
 	json_free(&j);
@@ -1959,9 +1964,9 @@ t_op(struct tc *c)
 static int
 t_cancel(struct tc *c)
 {
-	const char *id = opid(c);
+	const char *id = S(c, "operation_id");
 
-	if (!id || op_cancel(c->a, id) < 0)
+	if (op_cancel(c->a, id) < 0)
 		return -1;
 	kb(&c->w, "cancelled", 1);
 	ks(&c->w, "operation_id", id);
@@ -1996,22 +2001,20 @@ t_wait(struct tc *c)
 {
 	struct waitop *o;
 	int64_t deadline = now_ms() + I(c, "timeout") * 1000, delay = 100, now;
-	int t = T(c, "operation_ids"), e, n = 0, i, ndone = 0, rc = -1, late = 0;
+	int n, i, ndone = 0, rc = -1, late = 0;
 	int any = strcmp(S(c, "mode"), "any") == 0;
-	char msg[128];
+	char msg[128], **ids;
 
-	for (e = json_first(c->j, t); e >= 0; e = json_after(c->j, e))
-		n++;
-	if (n == 0 || I(c, "timeout") < 0) {
-		seterr("argument '%s' is empty or negative", n ? "timeout" :
-		    "operation_ids");
+	n = (int)strs(c, "operation_ids", NULL, &ids);
+	if (n == 0) {
+		seterr("argument 'operation_ids' is empty");
 		return -1;
 	}
 	o = xcalloc((size_t)n, sizeof *o);
-	for (i = 0, e = json_first(c->j, t); e >= 0; e = json_after(c->j, e))
-		if (!is_uuid(o[i++].id = json_strdup(c->j, e))) {
+	for (i = 0; i < n; i++)
+		if (!is_uuid(o[i].id = ids[i])) {
 			seterr("argument 'operation_ids': '%s' is not an operation UUID",
-			    o[i - 1].id ? o[i - 1].id : "");
+			    ids[i]);
 			goto out;
 		}
 	for (;;) {
@@ -2062,7 +2065,6 @@ t_wait(struct tc *c)
 	rc = 0;
 out:
 	for (i = 0; i < n; i++) {
-		free(o[i].id);
 		if (o[i].have)
 			json_free(&o[i].j);
 		buf_free(&o[i].body);
@@ -2128,24 +2130,18 @@ t_import(struct tc *c)
 	}
 	op_import_json(full, tag && *tag ? tag : NULL, cr ? cr->user : NULL,
 	    cr ? cr->token : NULL, -1, &body);
-	rc = op_import(c->a, body.p, uuid);
+	rc = spawn(c, body.p, NULL, uuid);
 	memzero(body.p, body.len);
 	if (rc < 0)
 		goto out;
-	mcp_started(c->r, uuid);
 	if (!B(c, "wait")) {
 		ks(&c->w, "operation_id", uuid);
 		ks(&c->w, "status", "PENDING");
 		goto out;
 	}
 	mcp_progress(c->r, "importing");
-	if ((rc = op_wait(c->a, C->home, uuid, 0, &b, &j)) < 0) {
-		if (geterrclass() == ERR_INTR) {
-			op_cancel(c->a, uuid);
-			seterrc(ERR_INTR, "cancelled");
-		}
+	if ((rc = await(c, uuid, 0, &b, &j)) < 0)
 		goto out;
-	}
 	op_flat(&c->w, &j, uuid, NULL);
 	json_free(&j);
 out:
@@ -2186,6 +2182,7 @@ t_regauth(struct tc *c)
 {
 	char *host = reg_host(S(c, "registry_url"));
 	struct cred *cr = (struct cred *)cred_find(host);
+	const char *tok;
 
 	if (!cr) {
 		creds = xreallocarray(creds, ncreds + 1, sizeof *creds);
@@ -2198,7 +2195,8 @@ t_regauth(struct tc *c)
 		free(cr->token);
 	}
 	cr->user = xstrdup(S(c, "username"));
-	cr->token = xstrdup(S(c, "token"));
+	cr->token = xstrdup(tok = S(c, "token"));
+	memzero((char *)tok, strlen(tok));
 	ks(&c->w, "registry", cr->host);
 	ks(&c->w, "username", cr->user);
 	kb(&c->w, "stored", 1);
@@ -2341,6 +2339,17 @@ contents(struct buf *res, const char *uri, const char *mime,
 	jw_obj_end(&w);
 }
 
+static void
+entry(struct jw *w, const struct store_entry *x)
+{
+	jw_obj(w);
+	ki(w, "entry", x->id);
+	ks(w, "image", x->image);
+	ks(w, "kind", x->kind);
+	ks(w, "title", x->title);
+	jw_obj_end(w);
+}
+
 static int
 lineage(struct tc *c, const char *ref)
 {
@@ -2366,12 +2375,7 @@ lineage(struct tc *c, const char *ref)
 		jw_arr(w);
 		top = me->image;
 		for (x = me->up; x; x = x->up, depth++) {
-			jw_obj(w);
-			ki(w, "entry", x->id);
-			ks(w, "image", x->image);
-			ks(w, "kind", x->kind);
-			ks(w, "title", x->title);
-			jw_obj_end(w);
+			entry(w, x);
 			top = x->image;
 		}
 		jw_arr_end(w);
@@ -2380,83 +2384,55 @@ lineage(struct tc *c, const char *ref)
 		jw_key(w, "children");
 		jw_arr(w);
 		for (i = 0; i < n; i++)
-			if (e[i]->parent == me->id) {
-				jw_obj(w);
-				ki(w, "entry", e[i]->id);
-				ks(w, "image", e[i]->image);
-				ks(w, "kind", e[i]->kind);
-				ks(w, "title", e[i]->title);
-				jw_obj_end(w);
-			}
+			if (e[i]->parent == me->id)
+				entry(w, e[i]);
 		jw_arr_end(w);
 	}
 	free(e);
 	return 0;
 }
 
-/* In a job: read a resource whose URI was checked by m_res_read. */
+/* In a job: read a resource whose URI was checked by m_res_read: the
+ * tool it stands for, its arguments from the URI. */
 static int
 res_job(struct mcp_req *r)
 {
 	struct tc c;
-	struct json d;
-	struct buf args = {0}, res = {0};
-	struct jw w;
-	const struct tool *t = NULL;
-	char *uri, *a, *b;
-	int k, rc = -1, e;
+	struct buf res = {0}, raw = {0};
+	const char *kv[5] = {0}, *m;
+	char *uri = json_getstr(r->j, r->params, "uri"), *a, *b;
+	int k = res_parse(uri, &a, &b), rc = -1;
 
-	uri = json_getstr(r->j, r->params, "uri");
-	k = res_parse(uri, &a, &b);
-	jw_init(&w, &args, 0);
-	jw_obj(&w);
-	if (k == R_READ || k == R_LS) {
-		ks(&w, "image", a);
-		ks(&w, "path", b);
-		t = tool_find(k == R_READ ? "read_file" : "list_files");
-	} else if (k == R_INSTANCE || k == R_IMPORT) {
-		ks(&w, "operation_id", a);
-		t = tool_find("get_operation");
-	}
-	jw_obj_end(&w);
-	json_parse_alloc(&d, args.p, args.len);
-	tc_init(&c, r, t ? t : tools);
-	c.j = &d;
-	c.args = 0;
+	tc_init(&c, r, tool_find(k == R_READ ? "read_file" : k == R_LS ?
+	    "list_files" : "get_operation"));
+	kv[0] = k >= R_INSTANCE ? "operation_id" : "image";
+	kv[1] = a;
+	kv[2] = "path";
+	kv[3] = b;
+	c.kv = kv;
+	c.raw = &raw;
 	clearerr_slot();
 	if ((c.a = ctx_api(C))) {
 		api_forget(c.a);
-		jw_obj(&c.w);
-		rc = t ? t->fn(&c) : lineage(&c, a);
+		rc = k == R_LINEAGE ? lineage(&c, a) : c.t->fn(&c);
 		jw_obj_end(&c.w);
 	}
 	if (rc < 0) {
-		const char *m = geterr();
-
-		rc = strstr(m, " 404 ") || strncmp(m, "no ", 3) == 0 ?
-		    MCP_ENORESOURCE : MCP_EINTERNAL;
-		mcp_fail(r, rc, m);
-	} else if (k == R_READ) {
-		struct json o;
-		struct buf txt = {0};
-
-		json_parse_alloc(&o, c.out.p, c.out.len);
-		e = json_streq(&o, json_get(&o, 0, "encoding"), "base64");
-		json_str(&o, json_get(&o, 0, "content"), &txt);
-		json_free(&o);
-		contents(&res, uri, e ? "application/octet-stream" :
-		    "text/plain", e ? "blob" : "text", txt.p ? txt.p : "",
-		    txt.len);
-		buf_free(&txt);
-		mcp_answer(r, &res);
+		m = geterr();
+		mcp_fail(r, strstr(m, " 404 ") || strncmp(m, "no ", 3) == 0 ?
+		    MCP_ENORESOURCE : MCP_EINTERNAL, m);
 	} else {
-		contents(&res, uri, "application/json", "text", c.out.p,
-		    c.out.len);
+		if (k == R_READ)
+			contents(&res, uri, c.bin ? "application/octet-stream" :
+			    "text/plain", c.bin ? "blob" : "text", raw.p ? raw.p :
+			    "", raw.len);
+		else
+			contents(&res, uri, "application/json", "text",
+			    c.out.p, c.out.len);
 		mcp_answer(r, &res);
 	}
-	json_free(&d);
 	tc_free(&c);
-	buf_free(&args);
+	buf_free(&raw);
 	buf_free(&res);
 	free(uri);
 	free(a);
@@ -2546,54 +2522,50 @@ m_res_templates(struct mcp_req *r, struct buf *res)
 
 /* ---- prompts ---- */
 
-struct parg {
-	const char *name;
-	int req;
-	const char *def, *desc;
-};
+/* A prompt's arguments are rows as a tool's (all strings); {name} in
+ * its text is the argument's value, or its default. */
 static const struct prompt {
 	const char *name, *desc;
-	const struct parg *args;
+	const char *args;
 	const char *text;
 } prompts[] = {
 	{"prepare-environment", "Prepare a reusable image",
-	    (const struct parg[]){{"base", 1, NULL, "base image"},
-	    {"packages", 1, NULL, "what to install"}, {"tag", 0, "scope/purpose/base:version", "tag of the result"}, {0}},
+	    "base:s! base image\npackages:s! what to install\ntag:s=\"scope/purpose/base:version\" tag of the result",
 	    "Prepare an image from {base} with {packages}. First look for one with list_images(tag_prefix). Else install with run(disposable=false), one step per run, each from the previous result_image_uuid; then set_tag the last image as {tag}."},
 	{"run-python", "Run Python code",
-	    (const struct parg[]){{"code", 1, NULL, "the code"}, {"image", 0, "an image with python3", "image"}, {0}},
+	    "code:s! the code\nimage:s=\"an image with python3\" image",
 	    "Run this code in {image} with run(command=\"python3 -\", stdin=the code) and report the exit code and output.\n\n{code}"},
 	{"run-shell", "Run a shell command",
-	    (const struct parg[]){{"command", 1, NULL, "the command"}, {"image", 0, "a suitable image", "image"}, {0}},
+	    "command:s! the command\nimage:s=\"a suitable image\" image",
 	    "Run `{command}` in {image} with run and report its exit code, stdout and stderr."},
 	{"sync-and-run", "Upload a directory and run a command on it",
-	    (const struct parg[]){{"source", 1, NULL, "local directory"}, {"command", 1, NULL, "command"},
-	    {"image", 0, "a suitable image", "image"}, {"destination", 0, "/app", "directory in the sandbox"}, {0}},
+	    "source:s! local directory\ncommand:s! command\nimage:s=\"a suitable image\" image\ndestination:s=\"/app\" directory in the sandbox",
 	    "rsync {source} to {destination}, then run `{command}` in {image} with cwd {destination} and the directory_state_id. After local changes rsync again: only changed files are sent."},
 	{"install-packages", "Install packages into a new image",
-	    (const struct parg[]){{"image", 1, NULL, "image"}, {"packages", 1, NULL, "packages"}, {"manager", 0, "the image's package manager", "package manager"}, {0}},
+	    "image:s! image\npackages:s! packages\nmanager:s=\"the image's package manager\" package manager",
 	    "Install {packages} into {image} with {manager} in one run(disposable=false) with a long enough timeout. Check exit_code; keep result_image_uuid, tag it if reused."},
 	{"parallel-tasks", "Run several commands at once",
-	    (const struct parg[]){{"image", 1, NULL, "image"}, {"commands", 1, NULL, "one per line"}, {0}},
+	    "image:s! image\ncommands:s! one per line",
 	    "Start each command from {image} with run(wait=false), then wait_operations on all operation_ids and report each result.\n\n{commands}"},
 	{"build-project", "Build a local project",
-	    (const struct parg[]){{"source", 1, NULL, "project directory"}, {"build_command", 1, NULL, "build command"}, {"image", 0, "an image with the toolchain", "image"}, {0}},
+	    "source:s! project directory\nbuild_command:s! build command\nimage:s=\"an image with the toolchain\" image",
 	    "rsync {source} to /app, run `{build_command}` in {image} with cwd /app and disposable=false (a failure can then be inspected with list_files/read_file on result_image_uuid). Report errors with the lines that show them."},
 	{"debug-failure", "Find out why a run failed",
-	    (const struct parg[]){{"operation_id", 1, NULL, "the operation"}, {0}},
+	    "operation_id:s! the operation",
 	    "get_operation {operation_id}: read exit_code, stderr, timed_out; look at the files it names with read_file. Explain the cause and propose the next run."},
 	{"inspect-image", "Look around an image",
-	    (const struct parg[]){{"image", 1, NULL, "UUID or tag:NAME"}, {0}},
+	    "image:s! UUID or tag:NAME",
 	    "Describe {image} with get_image, list_files (/, /etc, /app) and read_file /etc/os-release; start no sandbox."},
 	{"multi-stage-build", "Build an image step by step",
-	    (const struct parg[]){{"base", 1, NULL, "base image"}, {"steps", 1, NULL, "one per line"}, {"tag", 0, "scope/purpose/base:version", "tag"}, {0}},
+	    "base:s! base image\nsteps:s! one per line\ntag:s=\"scope/purpose/base:version\" tag",
 	    "From {base}, run each step with disposable=false from the previous result_image_uuid; a failed step is fixed and rerun from the image before it. Tag the last image {tag}.\n\n{steps}"},
 };
 
 static int
 m_prompts_list(struct mcp_req *r, struct buf *res)
 {
-	const struct parg *a;
+	const char *p;
+	struct arg a;
 	struct jw w;
 	size_t i;
 
@@ -2608,11 +2580,13 @@ m_prompts_list(struct mcp_req *r, struct buf *res)
 		ks(&w, "description", prompts[i].desc);
 		jw_key(&w, "arguments");
 		jw_arr(&w);
-		for (a = prompts[i].args; a->name; a++) {
+		for (p = prompts[i].args; arg_next(&p, &a);) {
 			jw_obj(&w);
-			ks(&w, "name", a->name);
-			ks(&w, "description", a->desc);
-			kb(&w, "required", a->req);
+			jw_key(&w, "name");
+			jw_strn(&w, a.name, (size_t)a.nname);
+			jw_key(&w, "description");
+			jw_strn(&w, a.desc, (size_t)a.ndesc);
+			kb(&w, "required", a.req);
 			jw_obj_end(&w);
 		}
 		jw_arr_end(&w);
@@ -2623,14 +2597,33 @@ m_prompts_list(struct mcp_req *r, struct buf *res)
 	return 0;
 }
 
+/* The value of prompt argument a: given (not empty), or its default. */
+static char *
+prompt_arg(const struct json *j, int args, const struct arg *a)
+{
+	struct json d;
+	char *k = xstrndup(a->name, (size_t)a->nname), *v;
+	int t = args < 0 ? -1 : json_get(j, args, k);
+
+	free(k);
+	v = t < 0 ? NULL : json_strdup(j, t);
+	if ((!v || !*v) && a->def &&
+	    json_parse_alloc(&d, a->def, (size_t)a->ndef) == 0) {
+		free(v);
+		v = json_strdup(&d, 0);
+		json_free(&d);
+	}
+	return v;
+}
+
 static int
 m_prompts_get(struct mcp_req *r, struct buf *res)
 {
 	const struct prompt *p = NULL;
-	const struct parg *a;
 	struct buf text = {0};
+	struct arg a;
 	struct jw w;
-	const char *s, *e;
+	const char *s, *e, *q;
 	char *name, *v;
 	int args, t;
 	size_t i;
@@ -2639,30 +2632,30 @@ m_prompts_get(struct mcp_req *r, struct buf *res)
 	for (i = 0; name && i < LEN(prompts); i++)
 		if (strcmp(prompts[i].name, name) == 0)
 			p = &prompts[i];
-	if (!p) {
+	if (!p)
 		seterr("Invalid params: unknown prompt %s", name ? name : "(none)");
-		free(name);
-		return MCP_EPARAMS;
-	}
 	free(name);
+	if (!p)
+		return MCP_EPARAMS;
 	args = json_get(r->j, r->params, "arguments");
-	for (a = p->args; a->name; a++) {
-		t = args < 0 ? -1 : json_get(r->j, args, a->name);
-		if (a->req && (t < 0 || r->j->tok[t].type != JSON_STRING)) {
+	for (q = p->args; arg_next(&q, &a);) {
+		name = xstrndup(a.name, (size_t)a.nname);
+		t = args < 0 ? -1 : json_get(r->j, args, name);
+		if (a.req && (t < 0 || r->j->tok[t].type != JSON_STRING)) {
 			seterr("Invalid params: prompt %s needs the argument %s",
-			    p->name, a->name);
+			    p->name, name);
+			free(name);
 			return MCP_EPARAMS;
 		}
+		free(name);
 	}
 	for (s = p->text; (e = strchr(s, '{')); s = strchr(e, '}') + 1) {
 		buf_add(&text, s, (size_t)(e - s));
-		for (a = p->args; a->name; a++)
-			if (strncmp(e + 1, a->name, strlen(a->name)) == 0 &&
-			    e[1 + strlen(a->name)] == '}')
-				break;
-		t = args < 0 || !a->name ? -1 : json_get(r->j, args, a->name);
-		v = t < 0 ? NULL : json_strdup(r->j, t);
-		buf_puts(&text, v && *v ? v : a->def ? a->def : "");
+		name = xstrndup(e + 1, strcspn(e + 1, "}"));
+		v = arg_find(p->args, name, &a) ? prompt_arg(r->j, args, &a) :
+		    NULL;
+		buf_puts(&text, v ? v : "");
+		free(name);
 		free(v);
 	}
 	buf_puts(&text, s);
@@ -2710,6 +2703,7 @@ cmd_mcp(struct ctx *c)
 		return -1;
 	}
 	C = c;
+	inspect = xasprintf("%s/cli/inspect", c->home);
 	free(c->session);
 	c->session = xstrdup(c->session_opt ? c->session_opt : "mcp");
 	memset(&s, 0, sizeof s);
@@ -2721,6 +2715,7 @@ cmd_mcp(struct ctx *c)
 	s.capabilities = "{\"tools\":{\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},\"prompts\":{\"listChanged\":false},\"logging\":{}}";
 	rc = mcp_serve(&s);
 	free(root);
+	free(inspect);
 	while (ncreds--) {
 		free(creds[ncreds].host);
 		free(creds[ncreds].user);

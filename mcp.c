@@ -36,8 +36,17 @@ static const char *const levels[] = {
 	"debug", "info", "warning", "error", "critical"
 };
 
+/* A JSON-RPC batch (protocol 2025-03-26 only): its answers collected
+ * into one array, written when the last of its requests is answered
+ * (nothing when none is); refs counts the members not yet answered. */
+struct batch {
+	struct buf out;
+	int refs;
+};
+
 struct call {
 	struct mcp_req r;       /* first: a request is its call */
+	struct batch *b;        /* the batch it came in, or NULL */
 	struct json j;
 	char *line;
 	char *id;               /* the id as JSON text */
@@ -47,6 +56,7 @@ struct call {
 	long prog;
 	int64_t beat, t0;
 	struct buf ops;         /* operations started, "uuid uuid " */
+	struct buf temps;       /* its job's temporary files, "path\0..." */
 	int (*fn)(struct mcp_req *);
 	struct call *next;
 };
@@ -56,6 +66,7 @@ static struct {
 	struct jobs *js;
 	struct call *calls;     /* answered by jobs, in flight */
 	int seq, inited, level, broken;
+	int batches;            /* 2025-03-26 negotiated: batches allowed */
 	int ncalls;             /* in calls */
 	size_t held;            /* bytes their messages hold */
 	struct buf in;          /* the line so far */
@@ -73,19 +84,46 @@ emit(struct buf *b)
 	buf_free(b);
 }
 
+/* A response: written, or kept for the batch bt. */
 static void
-respond(const char *id, const char *result, size_t n)
+answer(struct batch *bt, struct buf *b)
+{
+	if (!bt) {
+		emit(b);
+		return;
+	}
+	buf_addc(&bt->out, bt->out.len ? ',' : '[');
+	buf_add(&bt->out, b->p, b->len);
+	buf_free(b);
+}
+
+/* One member of batch bt is done: the array goes out after the last. */
+static void
+batch_unref(struct batch *bt)
+{
+	if (!bt || --bt->refs > 0)
+		return;
+	if (bt->out.len) {
+		buf_addc(&bt->out, ']');
+		emit(&bt->out);
+	}
+	buf_free(&bt->out);
+	free(bt);
+}
+
+static void
+respond(struct batch *bt, const char *id, const char *result, size_t n)
 {
 	struct buf b = {0};
 
 	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":", id);
 	buf_add(&b, result, n);
 	buf_addc(&b, '}');
-	emit(&b);
+	answer(bt, &b);
 }
 
 static void
-respond_err(const char *id, int code, const char *msg)
+respond_err(struct batch *bt, const char *id, int code, const char *msg)
 {
 	struct buf b = {0};
 	struct jw w;
@@ -95,7 +133,7 @@ respond_err(const char *id, int code, const char *msg)
 	jw_init(&w, &b, 0);
 	jw_str(&w, msg);
 	buf_puts(&b, "}}");
-	emit(&b);
+	answer(bt, &b);
 }
 
 static void
@@ -136,15 +174,11 @@ log_note(int level, const char *text)
 		return;
 	if (level < 0 || level > LOG_CRITICAL)
 		level = LOG_CRITICAL;
+	buf_printf(&b, "{\"level\":\"%s\",\"logger\":\"contree\",\"data\":",
+	    levels[level]);
 	jw_init(&w, &b, 0);
-	jw_obj(&w);
-	jw_key(&w, "level");
-	jw_str(&w, levels[level]);
-	jw_key(&w, "logger");
-	jw_str(&w, "contree");
-	jw_key(&w, "data");
 	jw_str(&w, text);
-	jw_obj_end(&w);
+	buf_addc(&b, '}');
 	notify("notifications/message", b.p);
 	buf_free(&b);
 }
@@ -156,11 +190,15 @@ call_free(struct call *c)
 {
 	if (!c)
 		return;
+	batch_unref(c->b);
 	json_free(&c->j);
+	if (c->line)    /* registry_auth's carries a password */
+		memzero(c->line, strlen(c->line));
 	free(c->line);
 	free(c->id);
 	free(c->token);
 	buf_free(&c->ops);
+	buf_free(&c->temps);
 	free(c);
 }
 
@@ -190,6 +228,17 @@ call_drop(struct call *c)
 	call_free(c);
 }
 
+/* The job of c was killed or died: remove the temporary files it left. */
+static void
+temps_unlink(struct call *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->temps.len; i += strlen(c->temps.p + i) + 1)
+		unlink(c->temps.p + i);
+	buf_free(&c->temps);
+}
+
 /* The JSON text of token t, re-encoded: ids compare by it. */
 static char *
 canon(const struct json *j, int t)
@@ -206,7 +255,7 @@ canon(const struct json *j, int t)
 
 /* Messages from a job: a letter and its text.  R the result, P a
  * progress message, E an error (code, space, message), O an operation,
- * L a level digit and a log line. */
+ * T a temporary file, L a level digit and a log line. */
 static void
 on_msg(void *ctx, int seq, const char *msg, size_t len)
 {
@@ -218,12 +267,12 @@ on_msg(void *ctx, int seq, const char *msg, size_t len)
 	switch (msg[0]) {
 	case 'R':
 		if (!c->cancelled && !c->answered)
-			respond(c->id, msg + 1, len - 1);
+			respond(c->b, c->id, msg + 1, len - 1);
 		c->answered = 1;
 		break;
 	case 'E':
 		if (!c->cancelled && !c->answered)
-			respond_err(c->id, atoi(msg + 1), strchr(msg, ' ') ?
+			respond_err(c->b, c->id, atoi(msg + 1), strchr(msg, ' ') ?
 			    strchr(msg, ' ') + 1 : "failed");
 		c->answered = 1;
 		break;
@@ -233,6 +282,10 @@ on_msg(void *ctx, int seq, const char *msg, size_t len)
 	case 'O':
 		buf_puts(&c->ops, msg + 1);
 		buf_addc(&c->ops, ' ');
+		break;
+	case 'T':
+		buf_add(&c->temps, msg + 1, len - 1);
+		buf_addc(&c->temps, '\0');
 		break;
 	case 'L':
 		if (len >= 2 && !c->cancelled)
@@ -250,11 +303,13 @@ on_end(void *ctx, int seq, int status)
 	(void)ctx;
 	if (!c)
 		return;
+	if (status != 0)
+		temps_unlink(c);
 	if (!c->answered && !c->cancelled) {
 		m = status < 0 ? xasprintf("%s", geterr()) :
 		    xasprintf("the call ended without an answer (status %d)",
 		    status);
-		respond_err(c->id, MCP_EINTERNAL, m);
+		respond_err(c->b, c->id, MCP_EINTERNAL, m);
 		free(m);
 	}
 	call_drop(c);
@@ -340,6 +395,13 @@ mcp_started(struct mcp_req *r, const char *op)
 }
 
 void
+mcp_temp(struct mcp_req *r, const char *path)
+{
+	(void)r;
+	send_msg('T', path, strlen(path));
+}
+
+void
 mcp_log(int level, const char *text)
 {
 	char *m;
@@ -377,29 +439,14 @@ initialize(struct call *c, struct buf *res)
 	for (i = 0; versions[i]; i++)
 		if (json_streq(&c->j, t, versions[i]))
 			v = versions[i];
+	/* the names are plain words, the capabilities JSON text */
+	buf_printf(res, "{\"protocolVersion\":\"%s\",\"capabilities\":%s,\"serverInfo\":{\"name\":\"%s\",\"title\":\"%s\",\"version\":\"%s\"},\"instructions\":",
+	    v, s->capabilities, s->name, s->title, s->version);
 	jw_init(&w, res, 0);
-	jw_obj(&w);
-	jw_key(&w, "protocolVersion");
-	jw_str(&w, v);
-	jw_key(&w, "capabilities");
-	jw_obj(&w);
-	jw_obj_end(&w);
-	/* the capabilities object is the caller's text: put it in the {} */
-	res->len--;
-	buf_puts(res, s->capabilities + 1);
-	jw_key(&w, "serverInfo");
-	jw_obj(&w);
-	jw_key(&w, "name");
-	jw_str(&w, s->name);
-	jw_key(&w, "title");
-	jw_str(&w, s->title);
-	jw_key(&w, "version");
-	jw_str(&w, s->version);
-	jw_obj_end(&w);
-	jw_key(&w, "instructions");
 	jw_str(&w, s->instructions);
-	jw_obj_end(&w);
+	buf_addc(res, '}');
 	M.inited = 1;
+	M.batches = strcmp(v, "2025-03-26") == 0;
 	return 0;
 }
 
@@ -493,8 +540,9 @@ envelope(struct call *c, char **method)
 	struct json *j = &c->j;
 	int t;
 
-	if (j->tok[0].type == JSON_ARRAY) {
-		seterr("Invalid Request: batches are not supported; send one message per line");
+	if (j->tok[0].type == JSON_ARRAY && !c->b) {
+		seterr("Invalid Request: batches exist only in protocol 2025-03-26%s; send one message per line",
+		    M.inited ? ", not the one negotiated" : ", after initialize");
 		return MCP_EINVALID;
 	}
 	if (j->tok[0].type != JSON_OBJECT) {
@@ -536,20 +584,17 @@ envelope(struct call *c, char **method)
 	return 0;
 }
 
+static void batch(struct call *c);
+
+/* One message (of batch bt, or NULL), n > 0 bytes at p. */
 static void
-on_line(const char *p, size_t n)
+message(const char *p, size_t n, struct batch *bt)
 {
 	struct call *c;
 	struct buf res = {0};
 	char *method = NULL;
 	int rc, t;
 
-	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
-		n--;
-	while (n && (*p == ' ' || *p == '\t'))
-		p++, n--;
-	if (!n)
-		return;
 	c = xcalloc(1, sizeof *c);
 	c->line = xmalloc(n + 1);
 	memcpy(c->line, p, n);
@@ -558,20 +603,23 @@ on_line(const char *p, size_t n)
 	c->r.params = -1;
 	clearerr_slot();
 	rc = json_parse(&c->j, c->line, n, NULL, 0);
-	if (rc < 0) {
-		respond_err(NULL, MCP_EPARSE, json_strerror(&c->j));
-		call_free(c);
-		return;
-	}
-	if (rc > TOK_MAX) {
-		respond_err(NULL, MCP_EINVALID, "Invalid Request: too many JSON values in one message");
-		call_free(c);
-		return;
+	if (rc < 0 || rc > TOK_MAX) {
+		seterr("%s", rc < 0 ? json_strerror(&c->j) :
+		    "Invalid Request: too many JSON values in one message");
+		rc = rc < 0 ? MCP_EPARSE : MCP_EINVALID;
+		goto fail;
 	}
 	json_parse_alloc(&c->j, c->line, n);
+	if (bt) {
+		c->b = bt;
+		bt->refs++;
+	} else if (c->j.tok[0].type == JSON_ARRAY && M.batches) {
+		batch(c);
+		return;
+	}
 	if ((rc = envelope(c, &method)) != 0) {
 		if (rc < 0 && (c->id || rc != MCP_EPARAMS))
-			respond_err(c->id, rc, geterr());
+			goto fail;
 		goto done;
 	}
 	if (!c->id) {           /* a notification: never answered */
@@ -579,39 +627,78 @@ on_line(const char *p, size_t n)
 			cancel(&c->j, c->r.params);
 		goto done;
 	}
+	rc = MCP_EINVALID;
 	if (id_in_use(c->id)) {
 		seterr("Invalid Request: id %s is already in use by a request in flight",
 		    c->id);
-		respond_err(c->id, MCP_EINVALID, geterr());
-		goto done;
+		goto fail;
 	}
 	/* a client sending faster than the jobs answer must not make us
 	 * hold its requests without bound */
+	rc = MCP_EBUSY;
 	if (M.ncalls >= CALLS_MAX ||
 	    M.held + n + (size_t)c->j.ntok * sizeof *c->j.tok > HELD_MAX) {
 		seterr("Server busy: %d requests in flight; send more when they are answered",
 		    M.ncalls);
-		respond_err(c->id, MCP_EBUSY, geterr());
-		goto done;
+		goto fail;
 	}
 	if (c->r.params >= 0 && (t = json_path(&c->j, c->r.params, "_meta",
 	    "progressToken", (char *)NULL)) >= 0 &&
 	    (c->j.tok[t].type == JSON_STRING || c->j.tok[t].type == JSON_NUMBER))
 		c->token = canon(&c->j, t);
 	rc = dispatch(c, method, &res);
-	if (rc == MCP_ASYNC) {
-		free(method);
-		buf_free(&res);
-		return;         /* the call is in M.calls now */
-	}
-	if (rc == 0)
-		respond(c->id, res.p ? res.p : "{}", res.p ? res.len : 2);
-	else
-		respond_err(c->id, rc, geterr());
+	if (rc == MCP_ASYNC)
+		c = NULL;       /* the call is in M.calls now */
+	else if (rc == 0)
+		respond(c->b, c->id, res.p ? res.p : "{}", res.p ? res.len : 2);
+	if (rc >= 0)
+		goto done;
+fail:
+	respond_err(c->b, c->id, rc, geterr());
 done:
 	free(method);
 	buf_free(&res);
 	call_free(c);
+}
+
+/* A batch (an array, c's message): each member a message of its own;
+ * an empty one is an invalid request. */
+static void
+batch(struct call *c)
+{
+	struct batch *bt;
+	struct buf m = {0};
+	struct jw w;
+	int e = json_first(&c->j, 0);
+
+	if (e < 0) {
+		respond_err(NULL, NULL, MCP_EINVALID, "Invalid Request: an empty batch");
+		call_free(c);
+		return;
+	}
+	bt = xcalloc(1, sizeof *bt);
+	bt->refs = 1;           /* until every member was read */
+	for (; e >= 0; e = json_after(&c->j, e)) {
+		jw_init(&w, &m, 0);
+		jw_tok(&w, &c->j, e);
+		message(m.p, m.len, bt);
+		memzero(m.p, m.len);
+		buf_reset(&m);
+	}
+	buf_free(&m);
+	call_free(c);
+	batch_unref(bt);
+}
+
+static void
+on_line(const char *p, size_t n)
+{
+	while (n && (p[n - 1] == '\r' || p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	while (n && (*p == ' ' || *p == '\t'))
+		p++, n--;
+	if (n)
+		message(p, n, NULL);
 }
 
 /* Cut what was read into lines. */
@@ -626,13 +713,14 @@ feed(const char *p, size_t n)
 		len = nl ? (size_t)(nl - p) : n;
 		if (!M.skipping && M.in.len + len > LINE_MAX_) {
 			M.skipping = 1;
+			memzero(M.in.p, M.in.len);
 			buf_free(&M.in);
 		}
 		if (M.skipping) {
 			if (!nl)
 				return;
 			M.skipping = 0;
-			respond_err(NULL, MCP_EINVALID,
+			respond_err(NULL, NULL, MCP_EINVALID,
 			    "Invalid Request: message longer than 8 MiB refused");
 		} else if (!nl) {
 			buf_add(&M.in, p, n);
@@ -640,6 +728,7 @@ feed(const char *p, size_t n)
 		} else if (M.in.len) {
 			buf_add(&M.in, p, len);
 			on_line(M.in.p, M.in.len);
+			memzero(M.in.p, M.in.len);
 			if (M.in.cap > CHUNK)
 				buf_free(&M.in);
 			else
@@ -723,6 +812,7 @@ mcp_serve(const struct mcp_server *s)
 		if (n <= 0)
 			break;
 		feed(chunk, (size_t)n);
+		memzero(chunk, (size_t)n);
 	}
 	if (interrupted && !M.broken) {
 		/* interrupted: the jobs cancel their operations and end (the
@@ -734,9 +824,13 @@ mcp_serve(const struct mcp_server *s)
 	} else {
 		left_running();
 	}
-	jobs_free(M.js);
-	while (M.calls)
+	jobs_free(M.js);        /* the jobs left are killed */
+	M.broken = 1;           /* no half batch goes out now */
+	while (M.calls) {
+		temps_unlink(M.calls);
 		call_drop(M.calls);
+	}
+	memzero(M.in.p, M.in.len);
 	buf_free(&M.in);
 	return st;
 }

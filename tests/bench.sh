@@ -80,7 +80,7 @@ row "run -F 2,000 files (200 MB): client CPU" - - s
 row "mcp: start to first tools/list, CPU" - "<5" ms
 row "mcp: idle RSS" - "<3" MB
 row "mcp: 8 concurrent runs: wall / one run" - "<1.5" x
-row "static binary (make static), stripped" - "<400" KB
+row "static binary (make static), stripped" - "<440" KB
 row "static binary without the MCP server" - "<400" KB
 row "static binary: the MCP server's share" - "<40" KB
 
@@ -94,7 +94,7 @@ then
 	n=$(wc -c <"$static")
 	echo "make static: $n bytes"
 	row "static binary (make static), stripped" \
-	    "$(awk -v n="$n" 'BEGIN { printf "%.1f", n / 1000 }')" "<400" KB
+	    "$(awk -v n="$n" 'BEGIN { printf "%.1f", n / 1000 }')" "<440" KB
 	# the same linked without mcp.c and cmd_mcp.c (tests/nomcp.c)
 	if make -s static-nomcp NOMCP_OUT="$tmp/contree-nomcp" \
 	    >>"$tmp/static.log" 2>&1; then

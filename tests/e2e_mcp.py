@@ -145,6 +145,7 @@ def test_initialize_negotiates_versions(t):
         assert r["serverInfo"]["name"] == "contree"
         assert set(r["capabilities"]) >= {"tools", "resources", "prompts",
                                           "logging"}
+        assert "completions" not in r["capabilities"], r
         assert "list_images" in r["instructions"]
         assert m.request("ping")["result"] == {}
         assert m.close() == 0
@@ -169,6 +170,11 @@ def test_error_codes(t):
     assert m.recv()["error"]["code"] == -32600
     m.send('{"jsonrpc":"2.0","id":[1],"method":"ping"}')
     assert m.recv()["error"]["code"] == -32600
+    # completion/complete is optional and not announced: not found
+    e = m.request("completion/complete", {
+        "ref": {"type": "ref/prompt", "name": "run-shell"},
+        "argument": {"name": "image", "value": "tag:"}})["error"]
+    assert e["code"] == -32601, e
     assert m.request("no/such")["error"]["code"] == -32601
     e = m.request("tools/call", {"name": "nope", "arguments": {}})["error"]
     assert e["code"] == -32602 and "nope" in e["message"], e
@@ -181,6 +187,73 @@ def test_error_codes(t):
     assert m.recv() == {"jsonrpc": "2.0", "id": "s-1", "result": {}}
     assert m.close() == 0
     assert m.err == b"", m.err
+
+
+def raw(m, timeout=30):
+    """The next line as JSON, whatever it is (a batch answer is a list)."""
+    line = m.q.get(timeout=timeout)
+    assert line is not None and line.endswith(b"\n"), (line, m.err)
+    return json.loads(line)
+
+
+def test_batches(t):
+    """Batches exist only in 2025-03-26 (its basic spec: receiving them is
+    a MUST); other versions refuse them with -32600."""
+    ping = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    for v in ("2024-11-05", "2025-06-18", "2025-11-25"):
+        m = Mcp(t)
+        m.init(v)
+        m.send(json.dumps([ping]))
+        r = raw(m)
+        assert isinstance(r, dict) and r["error"]["code"] == -32600, r
+        assert "2025-03-26" in r["error"]["message"], r
+        assert m.close() == 0
+    t.fake.config(delay=1)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t)
+    m.init("2025-03-26")
+    m.send("[]")
+    r = raw(m)
+    assert r["id"] is None and r["error"]["code"] == -32600, r
+    # requests, a notification, a call answered by a job, junk: one
+    # array, once the slowest member is answered; other lines go on
+    m.send(json.dumps([ping,
+                       {"jsonrpc": "2.0", "method": "notifications/x"},
+                       run_msg(2, "echo in-batch", img),
+                       {"foo": 1},
+                       {"jsonrpc": "2.0", "id": "x", "method": "ping"},
+                       {"jsonrpc": "2.0", "id": 3, "method": "no/such"}]))
+    m.send({"jsonrpc": "2.0", "id": 9, "method": "ping"})
+    assert raw(m) == {"jsonrpc": "2.0", "id": 9, "result": {}}
+    r = raw(m)
+    assert isinstance(r, list) and len(r) == 5, r
+    by = {json.dumps(x["id"]): x for x in r}
+    assert by["1"]["result"] == {} and by['"x"']["result"] == {}, r
+    assert by["3"]["error"]["code"] == -32601, r
+    assert by["null"]["error"]["code"] == -32600, r
+    assert good(by["2"]["result"])["stdout"] == "in-batch\n", r
+    # members that are not objects are each an invalid request
+    m.send("[1, [2]]")
+    r = raw(m)
+    assert [x["error"]["code"] for x in r] == [-32600, -32600], r
+    # only notifications: no answer at all
+    m.send(json.dumps([{"jsonrpc": "2.0", "method": "notifications/x"}]))
+    m.send({"jsonrpc": "2.0", "id": 10, "method": "ping"})
+    assert raw(m) == {"jsonrpc": "2.0", "id": 10, "result": {}}
+    # a cancelled member is left out of the array
+    t.fake.config(delay=20)
+    m.send(json.dumps([run_msg(5, "sleep 9", img),
+                       {"jsonrpc": "2.0", "id": 6, "method": "ping"}]))
+    for _ in range(100):
+        if t.fake.requests("POST", "/v1/instances") and \
+                len(t.fake.requests("POST", "/v1/instances")) == 2:
+            break
+        time.sleep(0.05)
+    m.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
+            "params": {"requestId": 5}})
+    r = raw(m)
+    assert r == [{"jsonrpc": "2.0", "id": 6, "result": {}}], r
+    assert m.close() == 0
 
 
 def test_bad_arguments_name_the_argument(t):
@@ -196,6 +269,27 @@ def test_bad_arguments_name_the_argument(t):
     bad(m.call("wait_operations", {"operation_ids": ["x"], "mode": "some"}),
         "'mode'")
     bad(m.call("get_operation", {"operation_id": "nope"}), "operation_id")
+    bad(m.call("list_images", {"limit": 0}), "'limit' must be 1 to 1000")
+    bad(m.call("list_operations", {"limit": 1001}), "'limit' must be 1 to")
+    bad(m.call("run", {"command": "true", "image": "x", "timeout": 0}),
+        "'timeout' must be 1 or more")
+    bad(m.call("wait_operations", {"operation_ids": [], "timeout": -1}),
+        "'timeout' must be 0 or more")
+    bad(m.call("cancel_operation", {"operation_id": "nope"}),
+        "'operation_id' must be a UUID")
+    for tool, arg in (("list_files", "path"), ("grep", "path"),
+                      ("download", "path"), ("diff", "path"),
+                      ("rsync", "destination")):
+        args = {"image": "x", "from": "x", "to": "x", "pattern": "x",
+                "path": "/", "destination": "d", "source": "."}
+        args[arg] = "relative"
+        args = {k: v for k, v in args.items() if k in
+                {"list_files": ("image", "path"),
+                 "grep": ("image", "pattern", "path"),
+                 "download": ("image", "path", "destination"),
+                 "diff": ("from", "to", "path"),
+                 "rsync": ("source", "destination")}[tool]}
+        bad(m.call(tool, args), "'%s' must be an absolute path" % arg)
     r = m.request("tools/call", {"name": "run", "arguments": [1]})
     bad(r["result"], "arguments must be an object")
     # a string holding U+0000 cannot be passed on: refused by name, not
@@ -294,6 +388,9 @@ def test_tools_list_schemas(t):
     assert p["timeout"]["default"] == 30 and p["shell"]["default"] is True
     assert p["cwd"]["default"] == "/root"
     assert p["truncate_output_at"]["default"] == 8000
+    assert p["timeout"]["minimum"] == 1 and "maximum" not in p["timeout"]
+    lim = tools["list_images"]["inputSchema"]["properties"]["limit"]
+    assert (lim["minimum"], lim["maximum"], lim["default"]) == (1, 1000, 100)
     assert tools["run"]["inputSchema"]["required"] == ["command", "image"]
     assert m.close() == 0
 
@@ -395,6 +492,11 @@ def test_images_files_ops(t):
     bad(m.call("read_file", {"image": big, "path": "/big"}), "download")
     rb = good(m.call("read_file", {"image": big, "path": "/bin.dat"}))
     assert rb["encoding"] == "base64" and rb["content"] == "AP8=", rb
+    rr = m.request("resources/read", {
+        "uri": "contree://image/%s/read/bin.dat" % big})["result"]
+    assert rr["contents"] == [{"uri": "contree://image/%s/read/bin.dat" % big,
+                               "mimeType": "application/octet-stream",
+                               "blob": "AP8="}], rr
     gr = good(m.call("grep", {"image": img, "pattern": "^3\\.19",
                               "path": "/etc"}))
     assert gr == {"matches": [{"path": "/etc/alpine-release",
@@ -427,6 +529,20 @@ def test_images_files_ops(t):
     c = good(m.call("cancel_operation", {"operation_id": r["operation_id"]}))
     assert c == {"cancelled": True, "operation_id": r["operation_id"]}
     assert t.fake.requests("DELETE", "/v1/operations/" + r["operation_id"])
+    # arguments become the query: names, times in UTC, false left out
+    t.fake.clear_requests()
+    good(m.call("list_images", {"since": "2h ago", "until": "2030-01-31",
+                                "tagged": False, "offset": 2, "limit": 3}))
+    good(m.call("list_operations", {"type": "instance", "status": "SUCCESS",
+                                    "since": "2026-01-31"}))
+    qi = t.fake.requests("GET", "/v1/images")[-1]["query"]
+    qo = t.fake.requests("GET", "/v1/operations")[-1]["query"]
+    assert qi["limit"] == ["3"] and qi["offset"] == ["2"], qi
+    assert "tagged" not in qi and qi["until"][0].startswith("2030-01-31"), qi
+    assert qi["since"][0].endswith("Z"), qi
+    assert qo["kind"] == ["instance"] and qo["status"] == ["SUCCESS"], qo
+    assert qo["since"][0].startswith("2026-01-31") and qo["limit"] == ["100"]
+    bad(m.call("list_images", {"since": "2026-13-45"}), "'since'")
     assert m.close() == 0
 
 
@@ -590,6 +706,50 @@ def test_cancel_sends_no_answer_and_deletes(t):
     assert m.close() == 0
 
 
+def test_cancel_while_spawn_in_flight(t):
+    """A cancel that arrives before the spawn's answer (the operation id
+    not yet known): the operation still ends cancelled on the server,
+    the request gets no answer, and the session log records no run.
+    slow: the server answers late and creates the operation late;
+    stall: it creates the operation, then sends half of its answer."""
+    t.fake.config(delay=20)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t)
+    m.init()
+    for n, (kind, wait) in enumerate((("slow", False), ("stall", True))):
+        t.fake.clear_requests()
+        t.fake.fault(path="/instances$", method="POST", kind=kind, delay=2.5)
+        msg = run_msg(40 + n, "echo spawned-%d" % n, img)
+        msg["params"]["arguments"]["wait"] = wait
+        m.send(msg)
+        for _ in range(100):
+            if t.fake.requests("POST", "/v1/instances"):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        m.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": {"requestId": 40 + n, "reason": "user"}})
+        end = time.time() + 20
+        ops = []
+        while time.time() < end:
+            ops = [o for o in t.fake.call("GET", "/v1/operations",
+                                          query={"kind": "instance"}).json
+                   if "spawned-%d" % n in json.dumps(
+                       t.fake.call("GET", "/v1/operations/" + o["uuid"]).json)]
+            if ops and all(o["status"] == "CANCELLED" for o in ops):
+                break
+            time.sleep(0.2)
+        assert len(ops) == 1 and ops[0]["status"] == "CANCELLED", (kind, ops)
+        time.sleep(0.5)
+        assert m.request("ping")["result"] == {}
+        assert not [x for x in m.stray if x.get("id") == 40 + n], m.stray
+        show = t.run("-S", "mcp", "-f", "json", "session", "show").stdout
+        assert ops[0]["uuid"] not in show, (kind, show)
+    assert m.close() == 0
+    assert b"still running" not in m.err, m.err
+test_cancel_while_spawn_in_flight.timeout = 90
+
+
 def test_progress_while_waiting(t):
     t.fake.config(delay=7)
     img = t.fake.image_uuid("alpine:3.19")
@@ -629,6 +789,38 @@ def test_stdin_closed_mid_call(t):
     assert uuids and uuids[0].encode() in m.err, (uuids, m.err)
     assert not t.fake.requests("DELETE"), "operations must keep running"
     assert op
+
+
+def test_stdin_closed_removes_temporary_files(t):
+    """A job killed when stdin closes leaves no temporary file: not the
+    download's beside its destination, not upload's in TMPDIR."""
+    root = os.path.join(t.tmp, "tmproot")
+    tmpdir = os.path.join(t.tmp, "tmpdir")
+    os.makedirs(os.path.join(root, "out"))
+    os.makedirs(tmpdir)
+    img = t.fake.image_uuid("alpine:3.19")
+    for n, (path, args) in enumerate((
+            ("/download", ("download", {"image": img,
+                                        "path": "/etc/alpine-release",
+                                        "destination": "out/rel"})),
+            ("/files", ("upload", {"content": "temporary\n"})))):
+        t.fake.clear_requests()
+        t.fake.fault(path=path, kind="hang", delay=30, count=-1)
+        m = Mcp(t, cwd=root, env={"TMPDIR": tmpdir})
+        m.init()
+        m.send({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": args[0], "arguments": args[1]}})
+        for _ in range(100):
+            if [r for r in t.fake.requests() if path in r["path"]]:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+        left = os.listdir(os.path.join(root, "out")) + os.listdir(tmpdir)
+        assert len(left) == 1 and "contree" in left[0], left
+        assert m.close(5) == 0
+        left = os.listdir(os.path.join(root, "out")) + os.listdir(tmpdir)
+        assert left == [], (args[0], left)
+        t.fake.admin("DELETE", "faults")
 
 
 def test_sigint_cancels_running_calls(t):
