@@ -387,14 +387,19 @@ def test_small_diff_is_listed_by_one_process(t):
 
 
 def strays(t, *args):
-    """Processes still running `contree diff ARGS` (workers left
-    behind)."""
+    """Processes of this test (its HOME) still running `contree diff
+    ARGS` (workers left behind); other tests running on the machine at
+    the same time are not counted."""
     want = ("\0".join(["diff", *args]) + "\0").encode()
+    home = ("HOME=%s\0" % t.home).encode()
     found = []
     for pid in os.listdir("/proc"):
         try:
             with open("/proc/%s/cmdline" % pid, "rb") as fh:
-                if fh.read().endswith(want):
+                if not fh.read().endswith(want):
+                    continue
+            with open("/proc/%s/environ" % pid, "rb") as fh:
+                if b"\0" + home in b"\0" + fh.read():
                     found.append(pid)
         except OSError:
             pass
