@@ -1466,6 +1466,7 @@ struct par {
 	int tix[2];             /* ticket pipe; tix[1] -1 once closed */
 	struct pslot *slot;     /* w of them */
 	int crashed;            /* a job ended without saying why */
+	int nostart;            /* jobs that could not start (fork) */
 	char *why;              /* ... or could not start: what it said */
 	int whycls;
 };
@@ -1563,17 +1564,17 @@ page_msg(void *ctx, int id, const char *msg, size_t len)
 	page_store(ctx, h.page, h.cls, msg + sizeof h, len - sizeof h);
 }
 
-/* In the parent, while the jobs start on theirs: page 1 over the
- * connection page 0 came on. */
+/* In the parent: the page over the connection page 0 came on (page 1
+ * while the jobs start on theirs; any page when none could start). */
 static void
-page_ours(struct par *p)
+page_ours(struct par *p, long long page)
 {
 	struct buf b = {0};
 
-	if (page_get(p->a, p->L, p->L->size, &b) == 0)
-		page_store(p, 1, 0, b.p ? b.p : "", b.len);
+	if (page_get(p->a, p->L, page * p->L->size, &b) == 0)
+		page_store(p, page, 0, b.p ? b.p : "", b.len);
 	else
-		page_store(p, 1, geterrclass() ? geterrclass() : ERR_OTHER,
+		page_store(p, page, geterrclass() ? geterrclass() : ERR_OTHER,
 		    geterr(), strlen(geterr()));
 	buf_free(&b);
 }
@@ -1591,9 +1592,13 @@ page_end(void *ctx, int id, int status)
 		free(p->why);
 		p->why = xasprintf("a listing job ended with status %d", status);
 		p->whycls = ERR_OTHER;
-	} else if (!p->why) {   /* not started: the slot says why */
-		p->why = xstrdup(geterr());
-		p->whycls = geterrclass();
+	} else {                /* not started: the slot says why */
+		p->nostart++;
+		if (!p->why) {
+			p->why = xstrdup(geterr());
+			p->whycls = geterrclass();
+		}
+		clearerr_slot();
 	}
 }
 
@@ -1670,7 +1675,7 @@ list_parallel(struct api *a, struct lister *L, int w, long long npages)
 	for (i = 0; i < w - 1; i++)
 		jobs_add(js, i, page_job, &p);
 	jobs_step(js, -1, 0);   /* start them */
-	page_ours(&p);
+	page_ours(&p, 1);
 	for (;;) {
 		if ((rc = page_drain(&p)) != 0)
 			break;
@@ -1678,6 +1683,11 @@ list_parallel(struct api *a, struct lister *L, int w, long long npages)
 			seterrc(ERR_INTR, "interrupted");
 			rc = -1;
 			break;
+		}
+		if (!p.crashed && !jobs_pending(js) && p.nostart == w - 1) {
+			/* no job could start (fork: EAGAIN): the rest here */
+			page_ours(&p, p.next);
+			continue;
 		}
 		if (p.crashed || !jobs_pending(js)) {
 			seterrc(p.why ? p.whycls : ERR_OTHER, "%s", p.why ?
