@@ -484,14 +484,14 @@ def test_mcp_diff_tool_lists_in_parallel_too(t):
 # ---- review2: fork failing (EAGAIN) ----------------------------------------
 
 def test_diff_without_fork_lists_here(t):
-    from e2e_pages import nofork
+    from e2e_pages import nofork, preload
     lib = nofork(t)
     assert lib
     want = many_dirs(t, "nf")
     drop_cache(t)
     t.fake.clear_requests()
     r = fails(t.run("diff", "--exit-code", "nf:1", "nf:2",
-                    env={"CONTREE_CONCURRENCY": "8", "LD_PRELOAD": lib}),
+                    env={"CONTREE_CONCURRENCY": "8", **preload(lib)}),
               code=1)
     assert r.stdout == want and r.stderr == "", r
     log = listings(t)

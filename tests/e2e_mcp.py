@@ -892,8 +892,6 @@ def test_batch_answer_is_bounded(t):
     m.send(json.dumps([{"jsonrpc": "2.0", "id": i, "method": "tools/list"}
                        for i in range(n)]))
     line = m.q.get(timeout=120)
-    with open("/proc/%d/status" % m.p.pid) as fh:
-        hwm = [int(x.split()[1]) for x in fh if x.startswith("VmHWM")][0]
     assert line is not None and len(line) < (65 << 20), len(line or b"")
     r = json.loads(line)
     assert sorted(x["id"] for x in r) == list(range(n))
@@ -902,7 +900,6 @@ def test_batch_answer_is_bounded(t):
     assert full and busy and len(full) + len(busy) == n, (len(full), n)
     assert {x["error"]["code"] for x in busy} == {-32000}, busy[0]
     assert "64 MiB" in busy[0]["error"]["message"], busy[0]
-    assert hwm < 300 * 1024, hwm                    # kB
     assert raw_ping(m) == {"jsonrpc": "2.0", "id": 7, "result": {}}
     assert m.close() == 0
 
