@@ -1647,7 +1647,8 @@ page_drain(struct par *p)
 }
 
 /* Pages 1 .. npages - 1 by w fetchers: this process (page 1, on its
- * kept-alive connection) and w - 1 jobs (the rest). */
+ * kept-alive connection) and w - 1 jobs (the rest).  0, -1, or 1 when
+ * nothing was fetched (no pipe). */
 static int
 list_parallel(struct api *a, struct lister *L, int w, long long npages)
 {
@@ -1663,10 +1664,8 @@ list_parallel(struct api *a, struct lister *L, int w, long long npages)
 	p.next = 1;
 	p.issued = 2;           /* page 1 is ours */
 	p.end = npages;
-	if (pipe(p.tix) < 0) {
-		seterr("pipe:");
-		return -1;
-	}
+	if (pipe(p.tix) < 0)
+		return 1;       /* (EMFILE) the caller fetches them alone */
 	fcntl(p.tix[0], F_SETFD, FD_CLOEXEC);
 	fcntl(p.tix[1], F_SETFD, FD_CLOEXEC);
 	p.slot = xcalloc((size_t)w, sizeof *p.slot);
@@ -1717,7 +1716,7 @@ api_list_pages(struct api *a, const char *path, const char *const *query,
 {
 	struct lister L;
 	long long n, offset, npages;
-	int nq = 0, pages, w;
+	int nq = 0, pages, w, rc;
 
 	*more = 0;
 	if (!a)
@@ -1752,9 +1751,10 @@ api_list_pages(struct api *a, const char *path, const char *const *query,
 	npages = limit / L.size + 1;
 	if (npages > MAXPAGES)
 		npages = MAXPAGES;
-	if (n == L.size && npages > 2 && (w = jobs_concurrency()) > 1)
-		return list_parallel(a, &L, w < npages - 1 ? w :
-		    (int)(npages - 1), npages);
+	if (n == L.size && npages > 2 && (w = jobs_concurrency()) > 1 &&
+	    (rc = list_parallel(a, &L, w < npages - 1 ? w :
+	    (int)(npages - 1), npages)) <= 0)
+		return rc;
 	/* CONTREE_CONCURRENCY=1: one page after the other, one connection */
 	offset = n;
 	for (pages = 1; pages < MAXPAGES; pages++) {

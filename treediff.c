@@ -799,8 +799,11 @@ dispatch(struct walk *w)
 		if (!next_req(w, &d, &s))
 			return;
 		if (!k && !(k = worker_add(w))) {
-			store(w, d, s, -1, ERR_IO, "pipe: cannot start a listing worker", NULL);
-			w->unsent--;
+			/* no pipe (EMFILE): no more workers, this one here */
+			for (w->max = 0, i = 0; i < w->nw; i++)
+				w->max += w->wk[i].alive;
+			clearerr_slot();
+			list_here(w, d, s);
 			return;
 		}
 		send_req(w, k, d, s);

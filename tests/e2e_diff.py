@@ -497,3 +497,18 @@ def test_diff_without_fork_lists_here(t):
     log = listings(t)
     assert len(log) == 41 + 40 + 3 == len({x[:2] for x in log}), log
     assert len({x[2] for x in log}) == 1, log
+
+
+def test_diff_without_pipe_lists_here(t):
+    from e2e_pages import nofork, preload, NOPIPE_C
+    lib = nofork(t, NOPIPE_C)
+    assert lib
+    want = many_dirs(t, "np")
+    drop_cache(t)
+    t.fake.clear_requests()
+    r = fails(t.run("diff", "--exit-code", "np:1", "np:2",
+                    env={"CONTREE_CONCURRENCY": "8", **preload(lib)}),
+              code=1)
+    assert r.stdout == want and r.stderr == "", r
+    log = listings(t)
+    assert len(log) == 41 + 40 + 3 == len({x[:2] for x in log}), log

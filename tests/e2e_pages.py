@@ -253,13 +253,21 @@ pid_t fork(void) { errno = EAGAIN; return -1; }
 """
 
 
-def nofork(t):
+NOPIPE_C = """#include <errno.h>
+#include <unistd.h>
+int pipe(int p[2]) { (void)p; errno = EMFILE; return -1; }
+"""
+
+
+def nofork(t, code=NOFORK_C):
     """A preload library whose fork() always fails with EAGAIN (the
-    process limit reached), or None where it cannot be made."""
-    src = os.path.join(t.tmp, "nofork.c")
-    lib = os.path.join(t.tmp, "nofork.so")
+    process limit reached), or None where it cannot be made; with
+    code=NOPIPE_C, pipe() fails (EMFILE) instead."""
+    name = "nofork" if code == NOFORK_C else "nopipe"
+    src = os.path.join(t.tmp, name + ".c")
+    lib = os.path.join(t.tmp, name + ".so")
     with open(src, "w") as fh:
-        fh.write(NOFORK_C)
+        fh.write(code)
     if subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, src]).returncode:
         return None
     return lib
@@ -287,3 +295,17 @@ def test_listing_without_fork_is_fetched_here(t):
     offs = sorted(p[0] for p in log8)
     assert offs == [0, 1000, 2000, 3000], log8
     assert len({p[3] for p in log8}) == 1, log8
+
+
+def test_listing_without_pipe_is_fetched_here(t):
+    lib = nofork(t, NOPIPE_C)
+    assert lib
+    t.fake.seed_images(3500)
+    r1, log1 = listing(t, 1, "--limit", "100000")
+    t.fake.clear_requests()
+    r8 = t.run("-f", "json", "images", "-a", "--limit", "100000",
+               env=conc(8, **preload(lib)))
+    log8 = pages(t)
+    assert r1.code == 0 and r8.code == 0, r8
+    assert r8.out == r1.out and r8.stderr == r1.stderr, r8.stderr
+    assert sorted(p[0] for p in log8) == [0, 1000, 2000, 3000], log8
