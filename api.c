@@ -1466,6 +1466,7 @@ struct par {
 	int tix[2];             /* ticket pipe; tix[1] -1 once closed */
 	struct pslot *slot;     /* w of them */
 	int crashed;            /* a job ended without saying why */
+	int nostart;            /* jobs that could not start (fork) */
 	char *why;              /* ... or could not start: what it said */
 	int whycls;
 };
@@ -1563,17 +1564,17 @@ page_msg(void *ctx, int id, const char *msg, size_t len)
 	page_store(ctx, h.page, h.cls, msg + sizeof h, len - sizeof h);
 }
 
-/* In the parent, while the jobs start on theirs: page 1 over the
- * connection page 0 came on. */
+/* In the parent: the page over the connection page 0 came on (page 1
+ * while the jobs start on theirs; any page when none could start). */
 static void
-page_ours(struct par *p)
+page_ours(struct par *p, long long page)
 {
 	struct buf b = {0};
 
-	if (page_get(p->a, p->L, p->L->size, &b) == 0)
-		page_store(p, 1, 0, b.p ? b.p : "", b.len);
+	if (page_get(p->a, p->L, page * p->L->size, &b) == 0)
+		page_store(p, page, 0, b.p ? b.p : "", b.len);
 	else
-		page_store(p, 1, geterrclass() ? geterrclass() : ERR_OTHER,
+		page_store(p, page, geterrclass() ? geterrclass() : ERR_OTHER,
 		    geterr(), strlen(geterr()));
 	buf_free(&b);
 }
@@ -1591,9 +1592,13 @@ page_end(void *ctx, int id, int status)
 		free(p->why);
 		p->why = xasprintf("a listing job ended with status %d", status);
 		p->whycls = ERR_OTHER;
-	} else if (!p->why) {   /* not started: the slot says why */
-		p->why = xstrdup(geterr());
-		p->whycls = geterrclass();
+	} else {                /* not started: the slot says why */
+		p->nostart++;
+		if (!p->why) {
+			p->why = xstrdup(geterr());
+			p->whycls = geterrclass();
+		}
+		clearerr_slot();
 	}
 }
 
@@ -1642,7 +1647,8 @@ page_drain(struct par *p)
 }
 
 /* Pages 1 .. npages - 1 by w fetchers: this process (page 1, on its
- * kept-alive connection) and w - 1 jobs (the rest). */
+ * kept-alive connection) and w - 1 jobs (the rest).  0, -1, or 1 when
+ * nothing was fetched (no pipe). */
 static int
 list_parallel(struct api *a, struct lister *L, int w, long long npages)
 {
@@ -1658,10 +1664,8 @@ list_parallel(struct api *a, struct lister *L, int w, long long npages)
 	p.next = 1;
 	p.issued = 2;           /* page 1 is ours */
 	p.end = npages;
-	if (pipe(p.tix) < 0) {
-		seterr("pipe:");
-		return -1;
-	}
+	if (pipe(p.tix) < 0)
+		return 1;       /* (EMFILE) the caller fetches them alone */
 	fcntl(p.tix[0], F_SETFD, FD_CLOEXEC);
 	fcntl(p.tix[1], F_SETFD, FD_CLOEXEC);
 	p.slot = xcalloc((size_t)w, sizeof *p.slot);
@@ -1670,7 +1674,7 @@ list_parallel(struct api *a, struct lister *L, int w, long long npages)
 	for (i = 0; i < w - 1; i++)
 		jobs_add(js, i, page_job, &p);
 	jobs_step(js, -1, 0);   /* start them */
-	page_ours(&p);
+	page_ours(&p, 1);
 	for (;;) {
 		if ((rc = page_drain(&p)) != 0)
 			break;
@@ -1678,6 +1682,11 @@ list_parallel(struct api *a, struct lister *L, int w, long long npages)
 			seterrc(ERR_INTR, "interrupted");
 			rc = -1;
 			break;
+		}
+		if (!p.crashed && !jobs_pending(js) && p.nostart == w - 1) {
+			/* no job could start (fork: EAGAIN): the rest here */
+			page_ours(&p, p.next);
+			continue;
 		}
 		if (p.crashed || !jobs_pending(js)) {
 			seterrc(p.why ? p.whycls : ERR_OTHER, "%s", p.why ?
@@ -1707,7 +1716,7 @@ api_list_pages(struct api *a, const char *path, const char *const *query,
 {
 	struct lister L;
 	long long n, offset, npages;
-	int nq = 0, pages, w;
+	int nq = 0, pages, w, rc;
 
 	*more = 0;
 	if (!a)
@@ -1742,9 +1751,10 @@ api_list_pages(struct api *a, const char *path, const char *const *query,
 	npages = limit / L.size + 1;
 	if (npages > MAXPAGES)
 		npages = MAXPAGES;
-	if (n == L.size && npages > 2 && (w = jobs_concurrency()) > 1)
-		return list_parallel(a, &L, w < npages - 1 ? w :
-		    (int)(npages - 1), npages);
+	if (n == L.size && npages > 2 && (w = jobs_concurrency()) > 1 &&
+	    (rc = list_parallel(a, &L, w < npages - 1 ? w :
+	    (int)(npages - 1), npages)) <= 0)
+		return rc;
 	/* CONTREE_CONCURRENCY=1: one page after the other, one connection */
 	offset = n;
 	for (pages = 1; pages < MAXPAGES; pages++) {

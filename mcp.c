@@ -27,6 +27,8 @@
 #define BEAT_MS 5000            /* progress while a call runs */
 #define HELD_MAX (64u << 20)    /* bytes the calls in flight may hold */
 #define CALLS_MAX 1024          /* calls in flight */
+#define BATCH_MAX (64u << 20)   /* a batch's answers held: past it, an
+                                   error per member */
 
 static const char *const versions[] = {
 	"2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05", NULL
@@ -84,13 +86,18 @@ emit(struct buf *b)
 	buf_free(b);
 }
 
-/* A response: written, or kept for the batch bt. */
+/* A response to id: written, or kept for the batch bt. */
 static void
-answer(struct batch *bt, struct buf *b)
+answer(struct batch *bt, const char *id, struct buf *b)
 {
 	if (!bt) {
 		emit(b);
 		return;
+	}
+	if (bt->out.len + b->len > BATCH_MAX) {
+		buf_free(b);
+		buf_printf(b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":\"Server busy: the answers of this batch passed 64 MiB; send this request again on its own\"}}",
+		    id ? id : "null", MCP_EBUSY);
 	}
 	buf_addc(&bt->out, bt->out.len ? ',' : '[');
 	buf_add(&bt->out, b->p, b->len);
@@ -119,7 +126,7 @@ respond(struct batch *bt, const char *id, const char *result, size_t n)
 	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":", id);
 	buf_add(&b, result, n);
 	buf_addc(&b, '}');
-	answer(bt, &b);
+	answer(bt, id, &b);
 }
 
 static void
@@ -133,7 +140,7 @@ respond_err(struct batch *bt, const char *id, int code, const char *msg)
 	jw_init(&w, &b, 0);
 	jw_str(&w, msg);
 	buf_puts(&b, "}}");
-	answer(bt, &b);
+	answer(bt, id, &b);
 }
 
 static void

@@ -952,10 +952,14 @@ ent_grow(struct session *se)
 		return;
 	}
 	bytes = (bytes + HUGEBLOCK - 1) & ~(size_t)(HUGEBLOCK - 1);
-	if (!(v = map_block(bytes))) {
+	if (!(v = map_block(bytes)) && !se->entmap) {
 		se->ent = xreallocarray(se->ent, cap, sizeof *se->ent);
 		se->cent = cap;
 		return;
+	}
+	if (!v) {               /* mapped before: on to the heap */
+		v = xreallocarray(NULL, cap, sizeof *v);
+		bytes = 0;
 	}
 	memcpy(v, se->ent, se->nent * sizeof *v);
 	if (se->entmap)
@@ -964,7 +968,7 @@ ent_grow(struct session *se)
 		free(se->ent);
 	se->ent = v;
 	se->entmap = bytes;
-	se->cent = bytes / sizeof *v;
+	se->cent = bytes ? bytes / sizeof *v : cap;
 }
 
 /* Adds entry e (fields f as h_entry checked them) to session se. */

@@ -700,24 +700,34 @@ on_end(void *ctx, int id, int status)
 {
 	struct walk *w = ctx;
 	struct worker *k = &w->wk[id];
+	struct dl *d;
 	char m[96];
+	int i;
 
 	k->alive = 0;
 	close(k->wfd);
 	close(k->rfd);
 	k->wfd = k->rfd = -1;
+	if (status < 0) {       /* fork failed: no more workers */
+		for (w->max = 0, i = 0; i < w->nw; i++)
+			w->max += w->wk[i].alive;
+		clearerr_slot();
+	}
 	if (!k->cur || k->cur == &w->dropped) {
 		k->cur = NULL;
 		return;
 	}
-	if (status < 0)
-		store(w, k->cur, k->side, -1, geterrclass(), geterr(), NULL);
-	else {
-		snprintf(m, sizeof m, "a listing worker ended with status %d",
-		    status);
-		store(w, k->cur, k->side, -1, interrupted ? ERR_INTR :
-		    ERR_OTHER, interrupted ? "interrupted" : m, NULL);
+	if (status < 0) {       /* its listing is done here */
+		d = k->cur;
+		k->cur = NULL;
+		d->st[k->side] = S_TODO;
+		w->unsent++;
+		list_here(w, d, k->side);
+		return;
 	}
+	snprintf(m, sizeof m, "a listing worker ended with status %d", status);
+	store(w, k->cur, k->side, -1, interrupted ? ERR_INTR : ERR_OTHER,
+	    interrupted ? "interrupted" : m, NULL);
 	k->cur = NULL;
 }
 
@@ -789,8 +799,11 @@ dispatch(struct walk *w)
 		if (!next_req(w, &d, &s))
 			return;
 		if (!k && !(k = worker_add(w))) {
-			store(w, d, s, -1, ERR_IO, "pipe: cannot start a listing worker", NULL);
-			w->unsent--;
+			/* no pipe (EMFILE): no more workers, this one here */
+			for (w->max = 0, i = 0; i < w->nw; i++)
+				w->max += w->wk[i].alive;
+			clearerr_slot();
+			list_here(w, d, s);
 			return;
 		}
 		send_req(w, k, d, s);
@@ -863,6 +876,13 @@ get(struct walk *w, const char *dir, int ha, int hb, struct ent **va,
 		if (d->st[0] != S_TODO && d->st[0] != S_SENT &&
 		    d->st[1] != S_TODO && d->st[1] != S_SENT)
 			break;
+		if (!jobs_pending(w->js)) {     /* no worker could start */
+			for (s = 0; s < 2; s++)
+				if (d->st[s] == S_TODO && (s == 0 ||
+				    d->st[0] == S_NONE || d->rc[0] == 0))
+					list_here(w, d, s);
+			continue;
+		}
 		jobs_step(w->js, -1, 250);
 	}
 	for (i = 0; i < w->nahead; i++)

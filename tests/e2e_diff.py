@@ -484,3 +484,36 @@ def test_mcp_diff_tool_lists_in_parallel_too(t):
     log = listings(t)
     assert len({x[2] for x in log}) >= 2 and overlap(log), log
     assert m.close() == 0
+
+
+# ---- review2: fork failing (EAGAIN) ----------------------------------------
+
+def test_diff_without_fork_lists_here(t):
+    from e2e_pages import nofork, preload
+    lib = nofork(t)
+    assert lib
+    want = many_dirs(t, "nf")
+    drop_cache(t)
+    t.fake.clear_requests()
+    r = fails(t.run("diff", "--exit-code", "nf:1", "nf:2",
+                    env={"CONTREE_CONCURRENCY": "8", **preload(lib)}),
+              code=1)
+    assert r.stdout == want and r.stderr == "", r
+    log = listings(t)
+    assert len(log) == 41 + 40 + 3 == len({x[:2] for x in log}), log
+    assert len({x[2] for x in log}) == 1, log
+
+
+def test_diff_without_pipe_lists_here(t):
+    from e2e_pages import nofork, preload, NOPIPE_C
+    lib = nofork(t, NOPIPE_C)
+    assert lib
+    want = many_dirs(t, "np")
+    drop_cache(t)
+    t.fake.clear_requests()
+    r = fails(t.run("diff", "--exit-code", "np:1", "np:2",
+                    env={"CONTREE_CONCURRENCY": "8", **preload(lib)}),
+              code=1)
+    assert r.stdout == want and r.stderr == "", r
+    log = listings(t)
+    assert len(log) == 41 + 40 + 3 == len({x[:2] for x in log}), log

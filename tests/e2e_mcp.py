@@ -877,3 +877,33 @@ def test_official_sdk_client(t):
     # cancel_operation and the cancelled run both reached the server
     assert len(t.fake.requests("DELETE")) >= 2, t.fake.requests("DELETE")
 test_official_sdk_client.timeout = 180
+
+
+# ---- review2: a batch's answer is bounded ----------------------------------
+
+def test_batch_answer_is_bounded(t):
+    """A batch of small requests with big answers (tools/list, ~20 KB
+    each) cannot make the server hold an unbounded array: past 64 MiB
+    the members are answered with a short error each."""
+    m = Mcp(t)
+    m.init("2025-03-26")
+    one = len(json.dumps(m.request("tools/list")["result"]))
+    n = (80 << 20) // one + 1                       # > 80 MiB of answers
+    m.send(json.dumps([{"jsonrpc": "2.0", "id": i, "method": "tools/list"}
+                       for i in range(n)]))
+    line = m.q.get(timeout=120)
+    assert line is not None and len(line) < (65 << 20), len(line or b"")
+    r = json.loads(line)
+    assert sorted(x["id"] for x in r) == list(range(n))
+    full = [x for x in r if "result" in x]
+    busy = [x for x in r if "error" in x]
+    assert full and busy and len(full) + len(busy) == n, (len(full), n)
+    assert {x["error"]["code"] for x in busy} == {-32000}, busy[0]
+    assert "64 MiB" in busy[0]["error"]["message"], busy[0]
+    assert raw_ping(m) == {"jsonrpc": "2.0", "id": 7, "result": {}}
+    assert m.close() == 0
+
+
+def raw_ping(m):
+    m.send({"jsonrpc": "2.0", "id": 7, "method": "ping"})
+    return raw(m)

@@ -243,3 +243,69 @@ def test_over_tls(t):
         r8.stderr
     assert r8.stderr.count("TLS session with localhost resumed") == jobs, \
         r8.stderr
+
+
+# ---- review2: fork failing (EAGAIN) ----------------------------------------
+
+NOFORK_C = """#include <errno.h>
+#include <unistd.h>
+pid_t fork(void) { errno = EAGAIN; return -1; }
+"""
+
+
+NOPIPE_C = """#include <errno.h>
+#include <unistd.h>
+int pipe(int p[2]) { (void)p; errno = EMFILE; return -1; }
+"""
+
+
+def nofork(t, code=NOFORK_C):
+    """A preload library whose fork() always fails with EAGAIN (the
+    process limit reached), or None where it cannot be made; with
+    code=NOPIPE_C, pipe() fails (EMFILE) instead."""
+    name = "nofork" if code == NOFORK_C else "nopipe"
+    src = os.path.join(t.tmp, name + ".c")
+    lib = os.path.join(t.tmp, name + ".so")
+    with open(src, "w") as fh:
+        fh.write(code)
+    if subprocess.run(["cc", "-shared", "-fPIC", "-o", lib, src]).returncode:
+        return None
+    return lib
+
+
+def preload(lib):
+    """The environment that preloads lib (an ASan build lets it come
+    before its runtime)."""
+    return {"LD_PRELOAD": lib, "ASAN_OPTIONS": "verify_asan_link_order=0"}
+
+
+def test_listing_without_fork_is_fetched_here(t):
+    lib = nofork(t)
+    assert lib
+    t.fake.seed_images(3500)                        # 3,504 in all
+    r1, log1 = listing(t, 1, "--limit", "100000")
+    t.fake.clear_requests()
+    r8 = t.run("-f", "json", "images", "-a", "--limit", "100000",
+               env=conc(8, **preload(lib)))
+    log8 = pages(t)
+    assert r1.code == 0 and r8.code == 0, r8
+    assert r8.out == r1.out and r8.stderr == r1.stderr, r8.stderr
+    assert len(r8.out.splitlines()) == 3504
+    # every page asked for once, on one connection (no job started)
+    offs = sorted(p[0] for p in log8)
+    assert offs == [0, 1000, 2000, 3000], log8
+    assert len({p[3] for p in log8}) == 1, log8
+
+
+def test_listing_without_pipe_is_fetched_here(t):
+    lib = nofork(t, NOPIPE_C)
+    assert lib
+    t.fake.seed_images(3500)
+    r1, log1 = listing(t, 1, "--limit", "100000")
+    t.fake.clear_requests()
+    r8 = t.run("-f", "json", "images", "-a", "--limit", "100000",
+               env=conc(8, **preload(lib)))
+    log8 = pages(t)
+    assert r1.code == 0 and r8.code == 0, r8
+    assert r8.out == r1.out and r8.stderr == r1.stderr, r8.stderr
+    assert sorted(p[0] for p in log8) == [0, 1000, 2000, 3000], log8
