@@ -51,6 +51,7 @@ struct call {
 	struct batch *b;        /* the batch it came in, or NULL */
 	struct json j;
 	char *line;
+	size_t linelen;         /* its bytes (a raw NUL may be among them) */
 	char *id;               /* the id as JSON text */
 	char *token;            /* _meta.progressToken as JSON, or NULL */
 	int seq, cancelled, answered;
@@ -200,7 +201,7 @@ call_free(struct call *c)
 	batch_unref(c->b);
 	json_free(&c->j);
 	if (c->line)    /* registry_auth's carries a password */
-		memzero(c->line, strlen(c->line));
+		memzero(c->line, c->linelen);
 	free(c->line);
 	free(c->id);
 	free(c->token);
@@ -604,6 +605,7 @@ message(const char *p, size_t n, struct batch *bt)
 
 	c = xcalloc(1, sizeof *c);
 	c->line = xmalloc(n + 1);
+	c->linelen = n;
 	memcpy(c->line, p, n);
 	c->line[n] = '\0';
 	c->r.j = &c->j;
