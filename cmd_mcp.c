@@ -965,6 +965,8 @@ spawn(struct tc *c, const char *body, const char *mk, char uuid[37])
 	sigemptyset(&s);
 	sigaddset(&s, SIGINT);
 	sigprocmask(SIG_BLOCK, &s, &old);
+	if (mk)
+		mcp_starting(c->r, mk);
 	rc = mk ? op_spawn(c->a, body, mk, &reply, uuid) :
 	    op_import(c->a, body, uuid);
 	sigprocmask(SIG_SETMASK, &old, NULL);   /* a held SIGINT lands */

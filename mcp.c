@@ -59,6 +59,7 @@ struct call {
 	long prog;
 	int64_t beat, t0;
 	struct buf ops;         /* operations started, "uuid uuid " */
+	char *starting;         /* the marker of a spawn not yet answered */
 	struct buf temps;       /* its job's temporary files, "path\0..." */
 	int (*fn)(struct mcp_req *);
 	struct call *next;
@@ -207,6 +208,7 @@ call_free(struct call *c)
 	free(c->token);
 	buf_free(&c->ops);
 	buf_free(&c->temps);
+	free(c->starting);
 	free(c);
 }
 
@@ -290,6 +292,12 @@ on_msg(void *ctx, int seq, const char *msg, size_t len)
 	case 'O':
 		buf_puts(&c->ops, msg + 1);
 		buf_addc(&c->ops, ' ');
+		free(c->starting);
+		c->starting = NULL;
+		break;
+	case 'S':
+		free(c->starting);
+		c->starting = xstrdup(msg + 1);
 		break;
 	case 'T':
 		buf_add(&c->temps, msg + 1, len - 1);
@@ -400,6 +408,13 @@ mcp_started(struct mcp_req *r, const char *op)
 {
 	(void)r;
 	send_msg('O', op, strlen(op));
+}
+
+void
+mcp_starting(struct mcp_req *r, const char *marker)
+{
+	(void)r;
+	send_msg('S', marker, strlen(marker));
 }
 
 void
@@ -775,26 +790,28 @@ beat(void)
 	return any;
 }
 
-/* stdin ended: name what keeps running on the server, leave it be. */
+/* stdin ended: name what keeps running on the server, leave it be;
+ * a spawn not yet answered by its marker (the job is killed: the
+ * operation, if the server made it, carries it in its env). */
 static void
 left_running(void)
 {
 	struct buf b = {0};
 	struct call *c;
-	int n = 0;
 
 	for (c = M.calls; c; c = c->next) {
-		if (c->answered || !c->ops.len)
+		if (c->answered)
 			continue;
-		buf_add(&b, c->ops.p, c->ops.len);
-		n++;
+		buf_add(&b, c->ops.p ? c->ops.p : "", c->ops.len);
+		if (c->starting)
+			fprintf(stderr, "%s mcp: input closed while a run was being started; it may be running on the server with CONTREE_SPAWN_ID=%s in its environment (contree ps)\n",
+			    argv0, c->starting);
 	}
 	if (b.len) {
 		b.p[--b.len] = '\0';
 		fprintf(stderr, "%s mcp: input closed; operation%s still running on the server: %s\n",
 		    argv0, strchr(b.p, ' ') ? "s" : "", b.p);
 	}
-	(void)n;
 	buf_free(&b);
 }
 

@@ -68,6 +68,10 @@ void mcp_progress(struct mcp_req *r, const char *msg);
 /* In a job: answer with a JSON-RPC error instead (code as above). */
 int mcp_fail(struct mcp_req *r, int code, const char *msg);
 void mcp_started(struct mcp_req *r, const char *op);
+/* In a job, before a spawn request: its marker (CONTREE_SPAWN_ID), named
+ * on stderr if the server must exit before the answer names the
+ * operation. */
+void mcp_starting(struct mcp_req *r, const char *marker);
 /* In a job: path is a temporary file of this call, which the job
  * removes or renames itself; the server removes it if the job is killed
  * (stdin closed) or dies. */

@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import threading
@@ -789,6 +790,30 @@ def test_stdin_closed_mid_call(t):
     assert uuids and uuids[0].encode() in m.err, (uuids, m.err)
     assert not t.fake.requests("DELETE"), "operations must keep running"
     assert op
+
+
+def test_stdin_closed_while_spawn_in_flight_names_its_marker(t):
+    """stdin closes while a run's spawn request is unanswered: the server
+    exits at once (status 0) and names the run by the marker its
+    operation carries (CONTREE_SPAWN_ID), since no id is known yet."""
+    img = t.fake.image_uuid("alpine:3.19")
+    t.fake.fault(path="/instances$", method="POST", kind="slow", delay=3)
+    m = Mcp(t)
+    m.init()
+    m.send(run_msg(1, "echo never-named", img))
+    for _ in range(100):
+        if t.fake.requests("POST", "/v1/instances"):
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    start = time.time()
+    assert m.close(5) == 0
+    assert time.time() - start < 2
+    mark = ((t.fake.requests("POST", "/v1/instances")[0]["json"] or {})
+            .get("env") or {}).get("CONTREE_SPAWN_ID")
+    assert mark and re.fullmatch(r"[0-9a-f]{32}", mark), mark
+    assert ("CONTREE_SPAWN_ID=%s" % mark).encode() in m.err, m.err
+    assert m.err.count(b"\n") == 1, m.err
 
 
 def test_stdin_closed_removes_temporary_files(t):
