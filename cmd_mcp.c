@@ -1869,7 +1869,8 @@ diff_change(void *ctx, const struct td_change *ch)
 		jw_strn(d->w, ch->patch, ch->patchlen);
 	}
 	jw_obj_end(d->w);
-	return 0;
+	/* the rest are only counted: no patch downloads for them */
+	return d->n >= d->max ? TD_NOPATCH : 0;
 }
 
 static int

@@ -395,6 +395,10 @@ report(struct walk *w, char what, const char *path, const struct td_ent *a,
 	ch.patchlen = p.len;
 	rc = w->fn(w->ctx, &ch);
 	buf_free(&p);
+	if (rc == TD_NOPATCH) {         /* enough patches: no more fetched */
+		w->patch = 0;
+		rc = 0;
+	}
 	return rc;
 }
 

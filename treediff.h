@@ -32,7 +32,10 @@ struct td_change {
 	size_t patchlen;
 };
 
-/* 0, or -1 (with the error slot set) to stop the walk. */
+/* 0, or -1 (with the error slot set) to stop the walk, or TD_NOPATCH:
+ * go on, but the changes after this one come without patches (nothing
+ * more is downloaded to make them). */
+#define TD_NOPATCH 1
 typedef int (*td_fn)(void *ctx, const struct td_change *ch);
 
 struct td_side {

@@ -932,3 +932,27 @@ def test_batch_answer_is_bounded(t):
 def raw_ping(m):
     m.send({"jsonrpc": "2.0", "id": 7, "method": "ping"})
     return raw(m)
+
+
+def test_diff_patches_stop_at_max_changes(t):
+    """diff with patch and max_changes: changes past the limit are only
+    counted; no file is fetched to make patches nobody gets."""
+    a = t.fake.add_image({"/d/f%d" % i: "old %d\n" % i for i in range(6)})
+    b = t.fake.add_image({"/d/f%d" % i: "new, longer %d\n" % i
+                          for i in range(6)})
+    m = Mcp(t)
+    m.init()
+
+    def fetched():
+        return [q for q in t.fake.requests("GET")
+                if "/inspect/" in q["path"] and
+                q["path"].endswith("/download")]
+
+    t.fake.clear_requests()
+    d = good(m.call("diff", {"from": a["uuid"], "to": b["uuid"],
+                             "patch": True, "max_changes": 2}))
+    assert len(d["changes"]) == 2 and d["count"] == 6 and d["truncated"], d
+    assert all("+new" in c["patch"] for c in d["changes"]), d
+    assert 1 <= len(fetched()) <= 4, [(q["path"], q["query"])
+                                       for q in fetched()]
+    assert m.close() == 0
