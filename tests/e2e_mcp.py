@@ -682,17 +682,23 @@ def test_concurrent_calls_and_ping(t):
     assert m.close() == 0
 
 
+def spawn_sent(t, step, settle):
+    """Wait (up to 100 steps) for the spawn request to reach the fake,
+    then settle seconds more for the server side to get going."""
+    for _ in range(100):
+        if t.fake.requests("POST", "/v1/instances"):
+            break
+        time.sleep(step)
+    time.sleep(settle)
+
+
 def test_cancel_sends_no_answer_and_deletes(t):
     t.fake.config(delay=20)
     img = t.fake.image_uuid("alpine:3.19")
     m = Mcp(t)
     m.init()
     m.send(run_msg(1, "sleep 30", img, token="tok"))
-    for _ in range(100):
-        if t.fake.requests("POST", "/v1/instances"):
-            break
-        time.sleep(0.1)
-    time.sleep(0.5)
+    spawn_sent(t, 0.1, 0.5)
     m.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
             "params": {"requestId": 1, "reason": "user"}})
     for _ in range(100):
@@ -723,11 +729,7 @@ def test_cancel_while_spawn_in_flight(t):
         msg = run_msg(40 + n, "echo spawned-%d" % n, img)
         msg["params"]["arguments"]["wait"] = wait
         m.send(msg)
-        for _ in range(100):
-            if t.fake.requests("POST", "/v1/instances"):
-                break
-            time.sleep(0.05)
-        time.sleep(0.3)
+        spawn_sent(t, 0.05, 0.3)
         m.send({"jsonrpc": "2.0", "method": "notifications/cancelled",
                 "params": {"requestId": 40 + n, "reason": "user"}})
         end = time.time() + 20
@@ -774,11 +776,7 @@ def test_stdin_closed_mid_call(t):
     m = Mcp(t)
     m.init()
     m.send(run_msg(1, "sleep 1", img))
-    for _ in range(100):
-        if t.fake.requests("POST", "/v1/instances"):
-            break
-        time.sleep(0.1)
-    time.sleep(0.5)
+    spawn_sent(t, 0.1, 0.5)
     start = time.time()
     assert m.close(5) == 0
     assert time.time() - start < 2
@@ -801,11 +799,7 @@ def test_stdin_closed_while_spawn_in_flight_names_its_marker(t):
     m = Mcp(t)
     m.init()
     m.send(run_msg(1, "echo never-named", img))
-    for _ in range(100):
-        if t.fake.requests("POST", "/v1/instances"):
-            break
-        time.sleep(0.05)
-    time.sleep(0.3)
+    spawn_sent(t, 0.05, 0.3)
     start = time.time()
     assert m.close(5) == 0
     assert time.time() - start < 2
@@ -854,11 +848,7 @@ def test_sigint_cancels_running_calls(t):
     m = Mcp(t)
     m.init()
     m.send(run_msg(1, "sleep 1", img))
-    for _ in range(100):
-        if t.fake.requests("POST", "/v1/instances"):
-            break
-        time.sleep(0.1)
-    time.sleep(0.5)
+    spawn_sent(t, 0.1, 0.5)
     m.p.send_signal(2)              # the server only, not its jobs
     assert m.p.wait(20) == 130
     assert t.fake.requests("DELETE"), "the run was not cancelled"
