@@ -488,32 +488,30 @@ def test_mcp_diff_tool_lists_in_parallel_too(t):
 
 # ---- review2: fork failing (EAGAIN) ----------------------------------------
 
-def test_diff_without_fork_lists_here(t):
+def listed_here(t, prefix, *lib_src):
+    """diff at concurrency 8 with fork or pipe failing (a preload library
+    from lib_src): the output of the one-process diff, every directory
+    of each side listed once.  The listings' log."""
     from e2e_pages import nofork, preload
-    lib = nofork(t)
+    lib = nofork(t, *lib_src)
     assert lib
-    want = many_dirs(t, "nf")
+    want = many_dirs(t, prefix)
     drop_cache(t)
     t.fake.clear_requests()
-    r = fails(t.run("diff", "--exit-code", "nf:1", "nf:2",
+    r = fails(t.run("diff", "--exit-code", prefix + ":1", prefix + ":2",
                     env={"CONTREE_CONCURRENCY": "8", **preload(lib)}),
               code=1)
     assert r.stdout == want and r.stderr == "", r
     log = listings(t)
     assert len(log) == 41 + 40 + 3 == len({x[:2] for x in log}), log
+    return log
+
+
+def test_diff_without_fork_lists_here(t):
+    log = listed_here(t, "nf")
     assert len({x[2] for x in log}) == 1, log
 
 
 def test_diff_without_pipe_lists_here(t):
-    from e2e_pages import nofork, preload, NOPIPE_C
-    lib = nofork(t, NOPIPE_C)
-    assert lib
-    want = many_dirs(t, "np")
-    drop_cache(t)
-    t.fake.clear_requests()
-    r = fails(t.run("diff", "--exit-code", "np:1", "np:2",
-                    env={"CONTREE_CONCURRENCY": "8", **preload(lib)}),
-              code=1)
-    assert r.stdout == want and r.stderr == "", r
-    log = listings(t)
-    assert len(log) == 41 + 40 + 3 == len({x[:2] for x in log}), log
+    from e2e_pages import NOPIPE_C
+    listed_here(t, "np", NOPIPE_C)
