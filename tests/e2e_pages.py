@@ -24,7 +24,7 @@ def conc(n, **kw):
 def pages(t):
     """The log of GET /v1/images: [(offset, limit, inflight, conn, t)]."""
     return [(int(e["query"]["offset"][0]), int(e["query"]["limit"][0]),
-             e["inflight"], e["conn"], e["t"])
+             e["inflight"], e["conn"], e["t0"])
             for e in t.fake.admin("GET", "requests")
             if e["method"] == "GET" and e["path"].endswith("/v1/images")]
 

@@ -96,9 +96,9 @@ Admin interface (no auth; never logged, never faulted)
 ------------------------------------------------------
     GET    /_admin/requests          [{method, path, query, headers, body_b64,
                                        body_size, inflight, conn, t0,
-                                       t1, t}]  (conn: connection number; t0,
-                                       t1: monotonic start and end; t = t0;
-                                       body capped at 1 MiB; inflight: API
+                                       t1}]  (conn: connection number; t0,
+                                       t1: monotonic start and end; body
+                                       capped at 1 MiB; inflight: API
                                        requests being handled then, this
                                        one too)
     DELETE /_admin/requests          clear the log
@@ -1642,7 +1642,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.conn_id = st.conn_seq
             ent["conn"] = self.conn_id
             ent["t0"] = time.monotonic()
-            ent["t"] = ent["t0"]  # pages: when it came in
             # -- end diff
         try:
             self.route_request(st, method, path, query, route, params, body,
