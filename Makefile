@@ -104,9 +104,9 @@ tests/unit_http: tests/unit_http.c http.c tls.c api.c json.c util.c jobs.c \
 		api.c json.c util.c jobs.c $(LDLIBS)
 
 tests/unit_parse: tests/unit_parse.c parse.c out.c api.c http.c tls.c json.c \
-	util.c jobs.c $(HDR) tests/unit.h
+	util.c jobs.c prose.c prose_z.h $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_parse.c parse.c out.c \
-		api.c http.c tls.c json.c util.c jobs.c $(LDLIBS)
+		api.c http.c tls.c json.c util.c jobs.c prose.c $(LDLIBS)
 
 tests/unit_edit: tests/unit_edit.c edit.c util.c edit.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_edit.c edit.c util.c

@@ -21,13 +21,16 @@ enum {
 	OPT_NARGS     /* one or more values per use, collected (--file-excludes) */
 };
 
+/* The help texts of the table (help, summary, desc, examples) are ids
+ * of packed texts (prose.h; prose.def's H_*), unpacked only when help
+ * is printed; 0: none (id 0 is never a help text). */
 struct opt {
-	char s;                 /* short letter or 0 */
 	const char *l;          /* long name without "--"; the lookup key */
-	int kind;
+	char s;                 /* short letter or 0 */
+	unsigned char kind;
+	unsigned short help;
 	const char *meta;       /* value name in help, e.g. "N" */
 	const char *def;        /* default as text, or NULL */
-	const char *help;
 	const char *const *choices;
 	const char *const *alias;  /* extra long names ("no-wait", "rm") */
 };
@@ -37,8 +40,8 @@ enum { P_ONE = 1, P_OPT, P_ANY, P_SOME, P_REST };
 
 struct pos {
 	const char *name;       /* lookup key and help name */
-	int nargs;
-	const char *help;
+	unsigned char nargs;
+	unsigned short help;
 	const char *const *choices;
 };
 
@@ -53,15 +56,15 @@ struct ctx;
 struct cmd {
 	const char *name;
 	const char *const *alias;
-	const char *summary;    /* one line for lists */
-	const char *desc;       /* paragraph(s) for --help */
 	const struct opt *opts;
 	const struct pos *pos;
 	const struct cmd *subs; /* NULL-name-terminated array, or NULL */
-	int subreq;             /* 1: a subcommand is required */
 	int (*fn)(struct ctx *);
-	int flags;
-	const char *examples;
+	unsigned short summary; /* one line for lists */
+	unsigned short desc;    /* paragraph(s) for --help */
+	unsigned short examples;
+	unsigned char subreq;   /* 1: a subcommand is required */
+	unsigned char flags;
 };
 
 /* Parsed values of one option (by long name). */

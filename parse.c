@@ -9,6 +9,7 @@
 #include "api.h"
 #include "contree.h"
 #include "out.h"
+#include "prose.h"
 #include "util.h"
 
 extern const struct opt global_opts[];
@@ -17,6 +18,13 @@ extern const struct cmd commands[];
 #define AGENT_NOTE "Automated agents: read `contree agent` first."
 
 /* ---- help ---- */
+
+/* A help text of the table (contree.h): "" for none. */
+static const char *
+text(int id)
+{
+	return id ? prose(id) : "";
+}
 
 static int
 nopts(const struct opt *o)
@@ -90,9 +98,9 @@ help_opts(struct buf *b, const struct opt *o, int withhelp)
 		if (o[i].kind == OPT_NARGS)
 			buf_printf(&l, " [%s ...]", o[i].meta ? o[i].meta : "X");
 		if (l.len < 24)
-			buf_printf(b, "%-24s%s", l.p, o[i].help);
+			buf_printf(b, "%-24s%s", l.p, text(o[i].help));
 		else
-			buf_printf(b, "%s\n%24s%s", l.p, "", o[i].help);
+			buf_printf(b, "%s\n%24s%s", l.p, "", text(o[i].help));
 		if (o[i].choices) {
 			buf_puts(b, " {");
 			for (j = 0; o[i].choices[j]; j++)
@@ -115,11 +123,11 @@ print_help(const char *prog, const struct cmd *c)
 	int i;
 
 	usage_line(&b, prog, c);
-	buf_printf(&b, "\n%s\n", c->desc);
+	buf_printf(&b, "\n%s\n", text(c->desc));
 	if (c->pos && c->pos->name) {
 		buf_puts(&b, "\npositional arguments:\n");
 		for (p = c->pos; p->name; p++)
-			buf_printf(&b, "  %-22s%s\n", p->name, p->help);
+			buf_printf(&b, "  %-22s%s\n", p->name, text(p->help));
 	}
 	if (c->subs) {
 		buf_puts(&b, "\nsubcommands:\n");
@@ -130,7 +138,7 @@ print_help(const char *prog, const struct cmd *c)
 			buf_puts(&n, c->subs[i].name);
 			for (j = 0; c->subs[i].alias && c->subs[i].alias[j]; j++)
 				buf_printf(&n, ", %s", c->subs[i].alias[j]);
-			buf_printf(&b, "  %-22s%s\n", n.p, c->subs[i].summary);
+			buf_printf(&b, "  %-22s%s\n", n.p, text(c->subs[i].summary));
 			buf_free(&n);
 		}
 	}
@@ -140,7 +148,7 @@ print_help(const char *prog, const struct cmd *c)
 		const char *e;
 
 		buf_puts(&b, "\nexamples:\n  ");
-		for (e = c->examples; *e; e++) {
+		for (e = text(c->examples); *e; e++) {
 			buf_addc(&b, *e);
 			if (*e == '\n')
 				buf_puts(&b, "  ");
@@ -170,7 +178,7 @@ print_top_help(void)
 		buf_puts(&n, commands[i].name);
 		for (j = 0; commands[i].alias && commands[i].alias[j]; j++)
 			buf_printf(&n, ", %s", commands[i].alias[j]);
-		buf_printf(&b, "  %-22s%s\n", n.p, commands[i].summary);
+		buf_printf(&b, "  %-22s%s\n", n.p, text(commands[i].summary));
 		buf_free(&n);
 	}
 	buf_puts(&b, "\nglobal options (before the command):\n");
@@ -813,8 +821,8 @@ globals(struct ctx *c)
 int
 ctx_parse(struct ctx *c, int argc, char **argv, int *status)
 {
-	static const struct cmd top = {"contree", NULL, "", "", global_opts,
-	    NULL, commands, 1, NULL, 0, NULL};
+	static const struct cmd top = {"contree", NULL, global_opts, NULL,
+	    commands, NULL, 0, 0, 0, 1, 0};
 	struct parser p;
 	int r;
 

@@ -13,53 +13,51 @@
 #include "unit.h"
 
 #define A(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define END {0, NULL, 0, NULL, NULL, NULL, NULL, NULL}
-#define PEND {NULL, 0, NULL, NULL}
+#define END {NULL, 0, 0, 0, NULL, NULL, NULL, NULL}
+#define PEND {NULL, 0, 0, NULL}
 
 static int dummy(struct ctx *c) { (void)c; return 0; }
 
 const struct opt global_opts[] = {
-	{'v', "version", OPT_FLAG, NULL, NULL, "version", NULL, NULL},
-	{'p', "profile", OPT_STR, "NAME", NULL, "profile", NULL, NULL},
-	{'L', "log-level", OPT_CHOICE, "LEVEL", "info", "level", log_names, NULL},
-	{'f', "format", OPT_CHOICE, "FMT", "default", "format", fmt_names, NULL},
+	{"version", 'v', OPT_FLAG, 0, NULL, NULL, NULL, NULL},
+	{"profile", 'p', OPT_STR, 0, "NAME", NULL, NULL, NULL},
+	{"log-level", 'L', OPT_CHOICE, 0, "LEVEL", "info", log_names, NULL},
+	{"format", 'f', OPT_CHOICE, 0, "FMT", "default", fmt_names, NULL},
 	END
 };
 static const struct opt img_opts[] = {
-	{0, "limit", OPT_POSINT, "N", "3000", "limit", NULL, NULL},
-	{0, "list", OPT_FLAG, NULL, NULL, "list", NULL, NULL},
-	{'a', "all", OPT_FLAG, NULL, NULL, "all", NULL, NULL},
-	{'q', "quiet", OPT_FLAG, NULL, NULL, "quiet", NULL, A("silent")},
-	{'t', "timeout", OPT_INT, "N", NULL, "timeout", NULL, NULL},
-	{'e', "env", OPT_APPEND, "K=V", NULL, "env", NULL, NULL},
-	{0, "excl", OPT_NARGS, "P", NULL, "excludes", NULL, NULL},
+	{"limit", 0, OPT_POSINT, 0, "N", "3000", NULL, NULL},
+	{"list", 0, OPT_FLAG, 0, NULL, NULL, NULL, NULL},
+	{"all", 'a', OPT_FLAG, 0, NULL, NULL, NULL, NULL},
+	{"quiet", 'q', OPT_FLAG, 0, NULL, NULL, NULL, A("silent")},
+	{"timeout", 't', OPT_INT, 0, "N", NULL, NULL, NULL},
+	{"env", 'e', OPT_APPEND, 0, "K=V", NULL, NULL, NULL},
+	{"excl", 0, OPT_NARGS, 0, "P", NULL, NULL, NULL},
 	END
 };
 static const struct pos img_pos[] = {
-	{"NAME", P_ONE, "name", NULL},
-	{"MORE", P_ANY, "more", NULL},
+	{"NAME", P_ONE, 0, NULL},
+	{"MORE", P_ANY, 0, NULL},
 	PEND
 };
 static const struct pos run_pos[] = {
-	{"COMMAND", P_REST, "command", NULL},
+	{"COMMAND", P_REST, 0, NULL},
 	PEND
 };
 static const struct pos pick_pos[] = {
-	{"WHICH", P_ONE, "which", A("red", "blue")},
+	{"WHICH", P_ONE, 0, A("red", "blue")},
 	PEND
 };
 static const struct cmd grp_subs[] = {
-	{"sub", A("s"), "sub", "Sub.", NULL, img_pos, NULL, 0, dummy, 0, NULL},
-	{"pick", NULL, "pick", "Pick.", NULL, pick_pos, NULL, 0, dummy, 0, NULL},
-	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, NULL}
+	{"sub", A("s"), NULL, img_pos, NULL, dummy, 0, 0, 0, 0, 0},
+	{"pick", NULL, NULL, pick_pos, NULL, dummy, 0, 0, 0, 0, 0},
+	{NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0}
 };
 const struct cmd commands[] = {
-	{"img", A("i"), "images", "Images.", img_opts, img_pos, NULL, 0, dummy,
-	    0, NULL},
-	{"run", NULL, "run", "Run.", img_opts, run_pos, NULL, 0, dummy, 0, NULL},
-	{"grp", NULL, "group", "Group.", NULL, NULL, grp_subs, 1, dummy, 0,
-	    NULL},
-	{NULL, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, NULL}
+	{"img", A("i"), img_opts, img_pos, NULL, dummy, 0, 0, 0, 0, 0},
+	{"run", NULL, img_opts, run_pos, NULL, dummy, 0, 0, 0, 0, 0},
+	{"grp", NULL, NULL, NULL, grp_subs, dummy, 0, 0, 0, 1, 0},
+	{NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0}
 };
 
 static struct ctx c;
