@@ -111,8 +111,9 @@ findopt(const struct opt *o, const char *w)
 			return o;
 		if (w[1] == '-' && strcmp(w + 2, o->l) == 0)
 			return o;
-		for (i = 0; w[1] == '-' && o->alias && o->alias[i]; i++)
-			if (strcmp(w + 2, o->alias[i]) == 0)
+		for (i = 0; w[1] == '-' && opt_lists[o->alias] &&
+		    opt_lists[o->alias][i]; i++)
+			if (strcmp(w + 2, opt_lists[o->alias][i]) == 0)
 				return o;
 	}
 	return NULL;
@@ -440,8 +441,8 @@ options(const struct opt *o, struct cands *k)
 	for (; o && o->l; o++) {
 		snprintf(s, sizeof s, "--%s", o->l);
 		add(k, s);
-		for (i = 0; o->alias && o->alias[i]; i++) {
-			snprintf(s, sizeof s, "--%s", o->alias[i]);
+		for (i = 0; opt_lists[o->alias] && opt_lists[o->alias][i]; i++) {
+			snprintf(s, sizeof s, "--%s", opt_lists[o->alias][i]);
 			add(k, s);
 		}
 	}
@@ -518,7 +519,7 @@ complete_words(struct ctx *c, char **words, int n, struct buf *out)
 	walk(&w, words, n);
 	key = w.session ? w.session : c->session;
 	if (w.want) {
-		addlist(&k, w.want->choices);
+		addlist(&k, opt_lists[w.want->choices]);
 		values(c, key, kindof(w.path.p ? w.path.p : "", w.want->l), &k);
 	} else if (k.prefix[0] == '-' && !w.rest) {
 		options(w.cmd ? w.cmd->opts : global_opts, &k);
@@ -530,7 +531,7 @@ complete_words(struct ctx *c, char **words, int n, struct buf *out)
 			for (i = 0; w.cmd->subs[i].name; i++)
 				add(&k, w.cmd->subs[i].name);
 		if ((p = nextpos(w.cmd, w.npos)) && p->nargs != P_REST) {
-			addlist(&k, p->choices);
+			addlist(&k, opt_lists[p->choices]);
 			values(c, key, kindof(w.path.p, p->name), &k);
 		}
 	}

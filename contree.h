@@ -29,11 +29,16 @@ struct opt {
 	char s;                 /* short letter or 0 */
 	unsigned char kind;
 	unsigned short help;
+	unsigned char choices;  /* opt_lists index: the values of OPT_CHOICE */
+	unsigned char alias;    /* opt_lists index: extra long names ("rm") */
 	const char *meta;       /* value name in help, e.g. "N" */
 	const char *def;        /* default as text, or NULL */
-	const char *const *choices;
-	const char *const *alias;  /* extra long names ("no-wait", "rm") */
 };
+
+/* The NULL-terminated name lists of the table (choices, aliases),
+ * shared by the options and positionals that name them by index; entry
+ * 0 is NULL: none. */
+extern const char *const *const opt_lists[];
 
 /* Positional arity. */
 enum { P_ONE = 1, P_OPT, P_ANY, P_SOME, P_REST };
@@ -42,7 +47,7 @@ struct pos {
 	const char *name;       /* lookup key and help name */
 	unsigned char nargs;
 	unsigned short help;
-	const char *const *choices;
+	unsigned char choices;  /* opt_lists index, 0: any word */
 };
 
 /* Command flags. */

@@ -85,14 +85,16 @@ help_opts(struct buf *b, const struct opt *o, int withhelp)
 	if (withhelp)
 		buf_puts(b, "  -h, --help            show this help and exit\n");
 	for (i = 0; o && o[i].l; i++) {
+		const char *const *al = opt_lists[o[i].alias];
+		const char *const *ch = opt_lists[o[i].choices];
 		struct buf l = {0};
 
 		if (o[i].s)
 			buf_printf(&l, "  -%c, --%s", o[i].s, o[i].l);
 		else
 			buf_printf(&l, "  --%s", o[i].l);
-		for (j = 0; o[i].alias && o[i].alias[j]; j++)
-			buf_printf(&l, ", --%s", o[i].alias[j]);
+		for (j = 0; al && al[j]; j++)
+			buf_printf(&l, ", --%s", al[j]);
 		if (o[i].kind != OPT_FLAG)
 			buf_printf(&l, " %s", o[i].meta ? o[i].meta : "X");
 		if (o[i].kind == OPT_NARGS)
@@ -101,11 +103,10 @@ help_opts(struct buf *b, const struct opt *o, int withhelp)
 			buf_printf(b, "%-24s%s", l.p, text(o[i].help));
 		else
 			buf_printf(b, "%s\n%24s%s", l.p, "", text(o[i].help));
-		if (o[i].choices) {
+		if (ch) {
 			buf_puts(b, " {");
-			for (j = 0; o[i].choices[j]; j++)
-				buf_printf(b, "%s%s", j ? "," : "",
-				    o[i].choices[j]);
+			for (j = 0; ch[j]; j++)
+				buf_printf(b, "%s%s", j ? "," : "", ch[j]);
 			buf_puts(b, "}");
 		}
 		if (o[i].def && *o[i].def)
@@ -383,14 +384,15 @@ checkval(struct parser *p, const struct opt *o, const char *val)
 		return usage_error(p, "argument %s%s: invalid int value: '%s'",
 		    o->s ? "-" : "--", o->s ? sh : o->l, val);
 	case OPT_CHOICE:
-		for (n = 0; o->choices[n]; n++)
-			if (strcmp(o->choices[n], val) == 0)
+		for (n = 0; opt_lists[o->choices][n]; n++)
+			if (strcmp(opt_lists[o->choices][n], val) == 0)
 				return 0;
 		{
 			char what[64];
 
 			snprintf(what, sizeof what, "--%s", o->l);
-			return bad_choice(p, what, val, o->choices, NULL);
+			return bad_choice(p, what, val, opt_lists[o->choices],
+			    NULL);
 		}
 	}
 	return 0;
@@ -421,8 +423,10 @@ findlong(struct parser *p, const char *name, size_t len, int *help,
 	if (len == 4 && strncmp(name, "help", 4) == 0)
 		return *help = 1, NULL;
 	for (i = 0; opts && opts[i].l; i++) {
-		for (j = -1; j < 0 || (opts[i].alias && opts[i].alias[j]); j++) {
-			const char *n = j < 0 ? opts[i].l : opts[i].alias[j];
+		const char *const *al = opt_lists[opts[i].alias];
+
+		for (j = -1; j < 0 || (al && al[j]); j++) {
+			const char *n = j < 0 ? opts[i].l : al[j];
 
 			if ((m = optmatch(n, name, len)) == 2) {
 				buf_free(&amb);
@@ -575,6 +579,7 @@ positional(struct parser *p, int argc, char **argv, int *i)
 {
 	const struct pos *spec = p->spec;
 	const struct cmd *sub;
+	const char *const *ch;
 	char *a = argv[*i];
 	int k, ok = 0;
 
@@ -607,10 +612,11 @@ positional(struct parser *p, int argc, char **argv, int *i)
 		p->taken = 1;
 		return 0;
 	}
-	for (k = 0; spec->choices && spec->choices[k]; k++)
-		ok |= strcmp(spec->choices[k], a) == 0;
-	if (spec->choices && !ok)
-		return bad_choice(p, spec->name, a, spec->choices, NULL);
+	ch = opt_lists[spec->choices];
+	for (k = 0; ch && ch[k]; k++)
+		ok |= strcmp(ch[k], a) == 0;
+	if (ch && !ok)
+		return bad_choice(p, spec->name, a, ch, NULL);
 	addpos(p->c, spec->name, a);
 	p->taken++;
 	p->lastrun = p->run;

@@ -10,8 +10,8 @@
 #include "util.h"
 
 #define A(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define END {NULL, 0, 0, 0, NULL, NULL, NULL, NULL}
-#define PEND {NULL, 0, 0, NULL}
+#define END {NULL, 0, 0, 0, 0, 0, NULL, NULL}
+#define PEND {NULL, 0, 0, 0}
 
 static const char *const statuses[] = {
 	"PENDING", "ASSIGNED", "EXECUTING", "SUCCESS", "FAILED", "CANCELLED",
@@ -26,49 +26,59 @@ static const char *const topics[] = {
 	"output_formats", "output",
 	"profiles", "mcp", "all_commands", NULL
 };
+static const char *const agents[] = {
+	"claude-code", "claude-desktop", "cursor", "cline", "codex", NULL
+};
+
+enum { L_LOG = 1, L_FMT, L_STATUS, L_KINDS, L_TYPES, L_AGENTS, L_TOPICS, L_RM,
+    L_NO_WAIT, L_YES };
+const char *const *const opt_lists[] = {
+	NULL, log_names, fmt_names, statuses, kinds, types, agents, topics,
+	A("rm"), A("no-wait"), A("yes")
+};
 
 const struct opt global_opts[] = {
-	{"version", 'v', OPT_FLAG, H_GLOBAL_VERSION, NULL, NULL, NULL, NULL},
-	{"profile", 'p', OPT_STR, H_GLOBAL_PROFILE, "NAME", NULL, NULL, NULL},
-	{"token", 0, OPT_STR, H_GLOBAL_TOKEN, "TOKEN", NULL, NULL, NULL},
-	{"url", 'u', OPT_STR, H_GLOBAL_URL, "URL", NULL, NULL, NULL},
-	{"project", 'P', OPT_STR, H_GLOBAL_PROJECT, "ID", NULL, NULL, NULL},
-	{"config", 'c', OPT_STR, H_GLOBAL_CONFIG, "PATH", NULL, NULL, NULL},
-	{"log-level", 'L', OPT_CHOICE, H_GLOBAL_LOG_LEVEL, "LEVEL", "info", log_names, NULL},
-	{"format", 'f', OPT_CHOICE, H_GLOBAL_FORMAT, "FMT", "default", fmt_names, NULL},
-	{"session", 'S', OPT_STR, H_GLOBAL_SESSION, "KEY", NULL, NULL, NULL},
-	{"request-timeout", 0, OPT_STR, H_GLOBAL_REQUEST_TIMEOUT, "SECONDS", NULL, NULL, NULL},
+	{"version", 'v', OPT_FLAG, H_GLOBAL_VERSION, 0, 0, NULL, NULL},
+	{"profile", 'p', OPT_STR, H_GLOBAL_PROFILE, 0, 0, "NAME", NULL},
+	{"token", 0, OPT_STR, H_GLOBAL_TOKEN, 0, 0, "TOKEN", NULL},
+	{"url", 'u', OPT_STR, H_GLOBAL_URL, 0, 0, "URL", NULL},
+	{"project", 'P', OPT_STR, H_GLOBAL_PROJECT, 0, 0, "ID", NULL},
+	{"config", 'c', OPT_STR, H_GLOBAL_CONFIG, 0, 0, "PATH", NULL},
+	{"log-level", 'L', OPT_CHOICE, H_GLOBAL_LOG_LEVEL, L_LOG, 0, "LEVEL", "info"},
+	{"format", 'f', OPT_CHOICE, H_GLOBAL_FORMAT, L_FMT, 0, "FMT", "default"},
+	{"session", 'S', OPT_STR, H_GLOBAL_SESSION, 0, 0, "KEY", NULL},
+	{"request-timeout", 0, OPT_STR, H_GLOBAL_REQUEST_TIMEOUT, 0, 0, "SECONDS", NULL},
 	END
 };
 
 /* --- completion --- */
 static const struct opt completion_opts[] = {
-	{"words", 0, OPT_FLAG, H_COMPLETION_WORDS, NULL, NULL, NULL, NULL},
+	{"words", 0, OPT_FLAG, H_COMPLETION_WORDS, 0, 0, NULL, NULL},
 	END
 };
 static const struct pos completion_pos[] = {
-	{"ARGS", P_REST, H_COMPLETION_ARGS, NULL},
+	{"ARGS", P_REST, H_COMPLETION_ARGS, 0},
 	PEND
 };
 
 /* --- images --- */
 static const struct opt images_opts[] = {
-	{"prefix", 0, OPT_STR, H_IMAGES_PREFIX, "P", NULL, NULL, NULL},
-	{"uuid", 'i', OPT_STR, H_IMAGES_UUID, "UUID", NULL, NULL, NULL},
-	{"all", 'a', OPT_FLAG, H_IMAGES_ALL, NULL, NULL, NULL, NULL},
-	{"since", 0, OPT_STR, H_IMAGES_SINCE, "T", NULL, NULL, NULL},
-	{"until", 0, OPT_STR, H_IMAGES_UNTIL, "T", NULL, NULL, NULL},
-	{"limit", 0, OPT_POSINT, H_IMAGES_LIMIT, "N", "3000", NULL, NULL},
+	{"prefix", 0, OPT_STR, H_IMAGES_PREFIX, 0, 0, "P", NULL},
+	{"uuid", 'i', OPT_STR, H_IMAGES_UUID, 0, 0, "UUID", NULL},
+	{"all", 'a', OPT_FLAG, H_IMAGES_ALL, 0, 0, NULL, NULL},
+	{"since", 0, OPT_STR, H_IMAGES_SINCE, 0, 0, "T", NULL},
+	{"until", 0, OPT_STR, H_IMAGES_UNTIL, 0, 0, "T", NULL},
+	{"limit", 0, OPT_POSINT, H_IMAGES_LIMIT, 0, 0, "N", "3000"},
 	END
 };
 static const struct opt import_opts[] = {
-	{"username", 0, OPT_STR, H_IMPORT_USERNAME, "U", NULL, NULL, NULL},
-	{"password", 0, OPT_STR, H_IMPORT_PASSWORD, "P", NULL, NULL, NULL},
-	{"timeout", 't', OPT_INT, H_IMPORT_TIMEOUT, "N", NULL, NULL, NULL},
+	{"username", 0, OPT_STR, H_IMPORT_USERNAME, 0, 0, "U", NULL},
+	{"password", 0, OPT_STR, H_IMPORT_PASSWORD, 0, 0, "P", NULL},
+	{"timeout", 't', OPT_INT, H_IMPORT_TIMEOUT, 0, 0, "N", NULL},
 	END
 };
 static const struct pos import_pos[] = {
-	{"REF", P_SOME, H_IMPORT_REF, NULL},
+	{"REF", P_SOME, H_IMPORT_REF, 0},
 	PEND
 };
 static const struct cmd images_subs[] = {
@@ -80,88 +90,88 @@ static const struct cmd images_subs[] = {
 };
 
 static const struct opt tag_opts[] = {
-	{"delete", 'U', OPT_FLAG, H_TAG_DELETE, NULL, NULL, NULL, A("rm")},
+	{"delete", 'U', OPT_FLAG, H_TAG_DELETE, 0, L_RM, NULL, NULL},
 	END
 };
 static const struct pos tag_pos[] = {
-	{"ARGS", P_SOME, H_TAG_ARGS, NULL},
+	{"ARGS", P_SOME, H_TAG_ARGS, 0},
 	PEND
 };
 
 /* --- run --- */
 static const struct opt run_opts[] = {
-	{"timeout", 't', OPT_INT, H_RUN_TIMEOUT, "N", "120", NULL, NULL},
-	{"cwd", 'C', OPT_STR, H_RUN_CWD, "DIR", NULL, NULL, NULL},
-	{"env", 'e', OPT_APPEND, H_RUN_ENV, "K=V", NULL, NULL, NULL},
-	{"hostname", 'H', OPT_STR, H_RUN_HOSTNAME, "NAME", "linuxkit", NULL, NULL},
-	{"disposable", 'D', OPT_FLAG, H_RUN_DISPOSABLE, NULL, NULL, NULL, NULL},
-	{"interpreter", 'I', OPT_FLAG, H_RUN_INTERPRETER, NULL, NULL, NULL, NULL},
-	{"shell", 's', OPT_FLAG, H_RUN_SHELL, NULL, NULL, NULL, NULL},
-	{"file", 'F', OPT_APPEND, H_RUN_FILE, "SPEC", NULL, NULL, NULL},
-	{"file-excludes", 0, OPT_NARGS, H_RUN_FILE_EXCLUDES, "PAT", NULL, NULL, NULL},
-	{"truncate", 'T', OPT_INT, H_RUN_TRUNCATE, "N", "65536", NULL, NULL},
-	{"preserve-env", 0, OPT_FLAG, H_RUN_PRESERVE_ENV, NULL, NULL, NULL, NULL},
-	{"detach", 'd', OPT_FLAG, H_RUN_DETACH, NULL, NULL, NULL, A("no-wait")},
-	{"use", 0, OPT_STR, H_RUN_USE, "IMAGE", NULL, NULL, NULL},
+	{"timeout", 't', OPT_INT, H_RUN_TIMEOUT, 0, 0, "N", "120"},
+	{"cwd", 'C', OPT_STR, H_RUN_CWD, 0, 0, "DIR", NULL},
+	{"env", 'e', OPT_APPEND, H_RUN_ENV, 0, 0, "K=V", NULL},
+	{"hostname", 'H', OPT_STR, H_RUN_HOSTNAME, 0, 0, "NAME", "linuxkit"},
+	{"disposable", 'D', OPT_FLAG, H_RUN_DISPOSABLE, 0, 0, NULL, NULL},
+	{"interpreter", 'I', OPT_FLAG, H_RUN_INTERPRETER, 0, 0, NULL, NULL},
+	{"shell", 's', OPT_FLAG, H_RUN_SHELL, 0, 0, NULL, NULL},
+	{"file", 'F', OPT_APPEND, H_RUN_FILE, 0, 0, "SPEC", NULL},
+	{"file-excludes", 0, OPT_NARGS, H_RUN_FILE_EXCLUDES, 0, 0, "PAT", NULL},
+	{"truncate", 'T', OPT_INT, H_RUN_TRUNCATE, 0, 0, "N", "65536"},
+	{"preserve-env", 0, OPT_FLAG, H_RUN_PRESERVE_ENV, 0, 0, NULL, NULL},
+	{"detach", 'd', OPT_FLAG, H_RUN_DETACH, 0, L_NO_WAIT, NULL, NULL},
+	{"use", 0, OPT_STR, H_RUN_USE, 0, 0, "IMAGE", NULL},
 	END
 };
 static const struct pos run_pos[] = {
-	{"COMMAND", P_REST, H_RUN_COMMAND, NULL},
+	{"COMMAND", P_REST, H_RUN_COMMAND, 0},
 	PEND
 };
 
 static const struct opt build_opts[] = {
-	{"dockerfile", 0, OPT_STR, H_BUILD_DOCKERFILE, "PATH", NULL, NULL, NULL},
-	{"tag", 0, OPT_STR, H_BUILD_TAG, "NAME[:TAG]", NULL, NULL, NULL},
-	{"build-arg", 0, OPT_APPEND, H_BUILD_BUILD_ARG, "K=V", NULL, NULL, NULL},
-	{"no-cache", 0, OPT_FLAG, H_BUILD_NO_CACHE, NULL, NULL, NULL, NULL},
-	{"timeout", 't', OPT_INT, H_BUILD_TIMEOUT, "N", "600", NULL, NULL},
+	{"dockerfile", 0, OPT_STR, H_BUILD_DOCKERFILE, 0, 0, "PATH", NULL},
+	{"tag", 0, OPT_STR, H_BUILD_TAG, 0, 0, "NAME[:TAG]", NULL},
+	{"build-arg", 0, OPT_APPEND, H_BUILD_BUILD_ARG, 0, 0, "K=V", NULL},
+	{"no-cache", 0, OPT_FLAG, H_BUILD_NO_CACHE, 0, 0, NULL, NULL},
+	{"timeout", 't', OPT_INT, H_BUILD_TIMEOUT, 0, 0, "N", "600"},
 	END
 };
 static const struct pos build_pos[] = {
-	{"CONTEXT", P_OPT, H_BUILD_CONTEXT, NULL},
+	{"CONTEXT", P_OPT, H_BUILD_CONTEXT, 0},
 	PEND
 };
 
 static const struct opt use_opts[] = {
-	{"new", 'N', OPT_FLAG, H_USE_NEW, NULL, NULL, NULL, NULL},
+	{"new", 'N', OPT_FLAG, H_USE_NEW, 0, 0, NULL, NULL},
 	END
 };
 static const struct pos use_pos[] = {
-	{"IMAGE", P_OPT, H_USE_IMAGE, NULL},
+	{"IMAGE", P_OPT, H_USE_IMAGE, 0},
 	PEND
 };
 
 /* --- operations --- */
 static const struct opt ps_opts[] = {
-	{"quiet", 'q', OPT_FLAG, H_PS_QUIET, NULL, NULL, NULL, NULL},
-	{"all", 'a', OPT_FLAG, H_PS_ALL, NULL, NULL, NULL, NULL},
-	{"status", 0, OPT_CHOICE, H_PS_STATUS, "S", NULL, statuses, NULL},
-	{"kind", 'k', OPT_CHOICE, H_PS_KIND, "KIND", NULL, kinds, NULL},
-	{"since", 0, OPT_STR, H_PS_SINCE, "T", NULL, NULL, NULL},
-	{"until", 0, OPT_STR, H_IMAGES_UNTIL, "T", NULL, NULL, NULL},
-	{"show-max", 'M', OPT_POSINT, H_PS_SHOW_MAX, "N", "1000", NULL, NULL},
+	{"quiet", 'q', OPT_FLAG, H_PS_QUIET, 0, 0, NULL, NULL},
+	{"all", 'a', OPT_FLAG, H_PS_ALL, 0, 0, NULL, NULL},
+	{"status", 0, OPT_CHOICE, H_PS_STATUS, L_STATUS, 0, "S", NULL},
+	{"kind", 'k', OPT_CHOICE, H_PS_KIND, L_KINDS, 0, "KIND", NULL},
+	{"since", 0, OPT_STR, H_PS_SINCE, 0, 0, "T", NULL},
+	{"until", 0, OPT_STR, H_IMAGES_UNTIL, 0, 0, "T", NULL},
+	{"show-max", 'M', OPT_POSINT, H_PS_SHOW_MAX, 0, 0, "N", "1000"},
 	END
 };
 static const struct opt kill_opts[] = {
-	{"all", 'a', OPT_FLAG, H_KILL_ALL, NULL, NULL, NULL, NULL},
+	{"all", 'a', OPT_FLAG, H_KILL_ALL, 0, 0, NULL, NULL},
 	END
 };
 static const struct pos ops_any[] = {
-	{"UUID_OR_REF", P_ANY, H_OPS_ANY_UUID_OR_REF, NULL},
+	{"UUID_OR_REF", P_ANY, H_OPS_ANY_UUID_OR_REF, 0},
 	PEND
 };
 static const struct pos ops_some[] = {
-	{"UUID_OR_REF", P_SOME, H_OPS_ANY_UUID_OR_REF, NULL},
+	{"UUID_OR_REF", P_SOME, H_OPS_ANY_UUID_OR_REF, 0},
 	PEND
 };
 static const struct opt show_opts[] = {
-	{"raw", 0, OPT_FLAG, H_SHOW_RAW, NULL, NULL, NULL, NULL},
+	{"raw", 0, OPT_FLAG, H_SHOW_RAW, 0, 0, NULL, NULL},
 	END
 };
 static const struct opt wait_opts[] = {
-	{"all", 'a', OPT_FLAG, H_WAIT_ALL, NULL, NULL, NULL, NULL},
-	{"timeout", 't', OPT_POSINT, H_WAIT_TIMEOUT, "N", "60", NULL, NULL},
+	{"all", 'a', OPT_FLAG, H_WAIT_ALL, 0, 0, NULL, NULL},
+	{"timeout", 't', OPT_POSINT, H_WAIT_TIMEOUT, 0, 0, "N", "60"},
 	END
 };
 static const struct cmd op_subs[] = {
@@ -178,32 +188,32 @@ static const struct cmd op_subs[] = {
 
 /* --- files in the image --- */
 static const struct pos path_opt[] = {
-	{"PATH", P_OPT, H_PATH_OPT_PATH, NULL},
+	{"PATH", P_OPT, H_PATH_OPT_PATH, 0},
 	PEND
 };
 static const struct pos path_one[] = {
-	{"PATH", P_ONE, H_PATH_ONE_PATH, NULL},
+	{"PATH", P_ONE, H_PATH_ONE_PATH, 0},
 	PEND
 };
 static const struct pos cp_pos[] = {
-	{"PATH", P_ONE, H_CP_PATH, NULL},
-	{"DEST", P_ONE, H_CP_DEST, NULL},
+	{"PATH", P_ONE, H_CP_PATH, 0},
+	{"DEST", P_ONE, H_CP_DEST, 0},
 	PEND
 };
 static const struct opt edit_opts[] = {
-	{"editor", 'E', OPT_STR, H_EDIT_EDITOR, "EDITOR", NULL, NULL, NULL},
+	{"editor", 'E', OPT_STR, H_EDIT_EDITOR, 0, 0, "EDITOR", NULL},
 	END
 };
 static const struct pos filecp_pos[] = {
-	{"SRC", P_ONE, H_FILECP_SRC, NULL},
-	{"DEST", P_ONE, H_FILECP_DEST, NULL},
+	{"SRC", P_ONE, H_FILECP_SRC, 0},
+	{"DEST", P_ONE, H_FILECP_DEST, 0},
 	PEND
 };
 static const struct opt filels_opts[] = {
-	{"since", 0, OPT_STR, H_FILELS_SINCE, "T", NULL, NULL, NULL},
-	{"until", 0, OPT_STR, H_FILELS_UNTIL, "T", NULL, NULL, NULL},
-	{"limit", 0, OPT_POSINT, H_FILELS_LIMIT, "N", "1000", NULL, NULL},
-	{"quiet", 'q', OPT_FLAG, H_FILELS_QUIET, NULL, NULL, NULL, NULL},
+	{"since", 0, OPT_STR, H_FILELS_SINCE, 0, 0, "T", NULL},
+	{"until", 0, OPT_STR, H_FILELS_UNTIL, 0, 0, "T", NULL},
+	{"limit", 0, OPT_POSINT, H_FILELS_LIMIT, 0, 0, "N", "1000"},
+	{"quiet", 'q', OPT_FLAG, H_FILELS_QUIET, 0, 0, NULL, NULL},
 	END
 };
 static const struct cmd file_subs[] = {
@@ -218,49 +228,49 @@ static const struct cmd file_subs[] = {
 
 /* --- sessions --- */
 static const struct opt slist_opts[] = {
-	{"filter", 0, OPT_STR, H_SLIST_FILTER, "TEXT", NULL, NULL, NULL},
+	{"filter", 0, OPT_STR, H_SLIST_FILTER, 0, 0, "TEXT", NULL},
 	END
 };
 static const struct pos key_one[] = {
-	{"KEY", P_ONE, H_KEY_ONE_KEY, NULL},
+	{"KEY", P_ONE, H_KEY_ONE_KEY, 0},
 	PEND
 };
 static const struct opt branch_opts[] = {
-	{"from", 0, OPT_STR, H_BRANCH_FROM, "BRANCH", NULL, NULL, NULL},
-	{"delete", 'U', OPT_FLAG, H_BRANCH_DELETE, NULL, NULL, NULL, A("rm")},
-	{"prune", 0, OPT_FLAG, H_BRANCH_PRUNE, NULL, NULL, NULL, NULL},
+	{"from", 0, OPT_STR, H_BRANCH_FROM, 0, 0, "BRANCH", NULL},
+	{"delete", 'U', OPT_FLAG, H_BRANCH_DELETE, 0, L_RM, NULL, NULL},
+	{"prune", 0, OPT_FLAG, H_BRANCH_PRUNE, 0, 0, NULL, NULL},
 	END
 };
 static const struct pos branch_pos[] = {
-	{"NAME", P_OPT, H_BRANCH_NAME, NULL},
+	{"NAME", P_OPT, H_BRANCH_NAME, 0},
 	PEND
 };
 static const struct pos co_pos[] = {
-	{"BRANCH", P_ONE, H_CO_BRANCH, NULL},
+	{"BRANCH", P_ONE, H_CO_BRANCH, 0},
 	PEND
 };
 static const struct pos rb_pos[] = {
-	{"TARGET", P_OPT, H_RB_TARGET, NULL},
+	{"TARGET", P_OPT, H_RB_TARGET, 0},
 	PEND
 };
 static const struct opt sshow_opts[] = {
-	{"all", 'a', OPT_FLAG, H_SSHOW_ALL, NULL, NULL, NULL, NULL},
-	{"kind", 'k', OPT_STR, H_SSHOW_KIND, "KIND", NULL, NULL, NULL},
-	{"last", 'l', OPT_INT, H_SSHOW_LAST, "N", NULL, NULL, NULL},
-	{"since", 0, OPT_STR, H_PS_SINCE, "T", NULL, NULL, NULL},
-	{"until", 0, OPT_STR, H_IMAGES_UNTIL, "T", NULL, NULL, NULL},
+	{"all", 'a', OPT_FLAG, H_SSHOW_ALL, 0, 0, NULL, NULL},
+	{"kind", 'k', OPT_STR, H_SSHOW_KIND, 0, 0, "KIND", NULL},
+	{"last", 'l', OPT_INT, H_SSHOW_LAST, 0, 0, "N", NULL},
+	{"since", 0, OPT_STR, H_PS_SINCE, 0, 0, "T", NULL},
+	{"until", 0, OPT_STR, H_IMAGES_UNTIL, 0, 0, "T", NULL},
 	END
 };
 static const struct pos sshow_pos[] = {
-	{"KEY", P_OPT, H_SSHOW_KEY, NULL},
+	{"KEY", P_OPT, H_SSHOW_KEY, 0},
 	PEND
 };
 static const struct opt yes_opts[] = {
-	{"force", 'y', OPT_FLAG, H_YES_FORCE, NULL, NULL, NULL, A("yes")},
+	{"force", 'y', OPT_FLAG, H_YES_FORCE, 0, L_YES, NULL, NULL},
 	END
 };
 static const struct pos keys_some[] = {
-	{"KEY", P_SOME, H_KEYS_SOME_KEY, NULL},
+	{"KEY", P_SOME, H_KEYS_SOME_KEY, 0},
 	PEND
 };
 static const struct cmd session_subs[] = {
@@ -285,20 +295,20 @@ static const struct cmd session_subs[] = {
 
 /* --- auth --- */
 static const struct opt auth_opts[] = {
-	{"token", 0, OPT_STR, H_AUTH_TOKEN, "T", NULL, NULL, NULL},
-	{"url", 'u', OPT_STR, H_AUTH_URL, "URL", NULL, NULL, NULL},
-	{"type", 0, OPT_CHOICE, H_AUTH_TYPE, "TYPE", "iam", types, NULL},
-	{"project", 'P', OPT_STR, H_AUTH_PROJECT, "ID", NULL, NULL, NULL},
-	{"profile", 'p', OPT_STR, H_AUTH_PROFILE, "NAME", "default", NULL, NULL},
-	{"force", 'y', OPT_FLAG, H_AUTH_FORCE, NULL, NULL, NULL, NULL},
+	{"token", 0, OPT_STR, H_AUTH_TOKEN, 0, 0, "T", NULL},
+	{"url", 'u', OPT_STR, H_AUTH_URL, 0, 0, "URL", NULL},
+	{"type", 0, OPT_CHOICE, H_AUTH_TYPE, L_TYPES, 0, "TYPE", "iam"},
+	{"project", 'P', OPT_STR, H_AUTH_PROJECT, 0, 0, "ID", NULL},
+	{"profile", 'p', OPT_STR, H_AUTH_PROFILE, 0, 0, "NAME", "default"},
+	{"force", 'y', OPT_FLAG, H_AUTH_FORCE, 0, 0, NULL, NULL},
 	END
 };
 static const struct opt alist_opts[] = {
-	{"offline", 'O', OPT_FLAG, H_ALIST_OFFLINE, NULL, NULL, NULL, NULL},
+	{"offline", 'O', OPT_FLAG, H_ALIST_OFFLINE, 0, 0, NULL, NULL},
 	END
 };
 static const struct pos name_one[] = {
-	{"NAME", P_ONE, H_NAME_ONE_NAME, NULL},
+	{"NAME", P_ONE, H_NAME_ONE_NAME, 0},
 	PEND
 };
 static const struct cmd auth_subs[] = {
@@ -313,7 +323,7 @@ static const struct cmd auth_subs[] = {
 
 /* --- skills --- */
 static const struct pos specs_any[] = {
-	{"SPEC", P_ANY, H_SPECS_ANY_SPEC, NULL},
+	{"SPEC", P_ANY, H_SPECS_ANY_SPEC, 0},
 	PEND
 };
 static const struct cmd skill_subs[] = {
@@ -330,52 +340,49 @@ static const struct cmd skill_subs[] = {
 
 /* --- diff --- */
 static const struct opt diff_opts[] = {
-	{"path", 0, OPT_STR, H_DIFF_PATH, "P", NULL, NULL, NULL},
-	{"patch", 'p', OPT_FLAG, H_DIFF_PATCH, NULL, NULL, NULL, NULL},
-	{"exit-code", 0, OPT_FLAG, H_DIFF_EXIT_CODE, NULL, NULL, NULL, NULL},
+	{"path", 0, OPT_STR, H_DIFF_PATH, 0, 0, "P", NULL},
+	{"patch", 'p', OPT_FLAG, H_DIFF_PATCH, 0, 0, NULL, NULL},
+	{"exit-code", 0, OPT_FLAG, H_DIFF_EXIT_CODE, 0, 0, NULL, NULL},
 	END
 };
 static const struct pos diff_pos[] = {
-	{"FROM", P_OPT, H_DIFF_FROM, NULL},
-	{"TO", P_OPT, H_DIFF_TO, NULL},
+	{"FROM", P_OPT, H_DIFF_FROM, 0},
+	{"TO", P_OPT, H_DIFF_TO, 0},
 	PEND
 };
 
 /* --- explore --- */
 static const struct opt explore_opts[] = {
-	{"prefix", 0, OPT_STR, H_EXPLORE_PREFIX, "NAME", "explore", NULL, NULL},
-	{"jobs", 'j', OPT_POSINT, H_EXPLORE_JOBS, "N", NULL, NULL, NULL},
-	{"from", 0, OPT_STR, H_EXPLORE_FROM, "REF", NULL, NULL, NULL},
-	{"timeout", 't', OPT_INT, H_EXPLORE_TIMEOUT, "N", "120", NULL, NULL},
-	{"env", 'e', OPT_APPEND, H_EXPLORE_ENV, "K=V", NULL, NULL, NULL},
-	{"cwd", 'C', OPT_STR, H_RUN_CWD, "DIR", NULL, NULL, NULL},
-	{"file", 'F', OPT_APPEND, H_EXPLORE_FILE, "SPEC", NULL, NULL, NULL},
-	{"disposable", 'D', OPT_FLAG, H_EXPLORE_DISPOSABLE, NULL, NULL, NULL, NULL},
+	{"prefix", 0, OPT_STR, H_EXPLORE_PREFIX, 0, 0, "NAME", "explore"},
+	{"jobs", 'j', OPT_POSINT, H_EXPLORE_JOBS, 0, 0, "N", NULL},
+	{"from", 0, OPT_STR, H_EXPLORE_FROM, 0, 0, "REF", NULL},
+	{"timeout", 't', OPT_INT, H_EXPLORE_TIMEOUT, 0, 0, "N", "120"},
+	{"env", 'e', OPT_APPEND, H_EXPLORE_ENV, 0, 0, "K=V", NULL},
+	{"cwd", 'C', OPT_STR, H_RUN_CWD, 0, 0, "DIR", NULL},
+	{"file", 'F', OPT_APPEND, H_EXPLORE_FILE, 0, 0, "SPEC", NULL},
+	{"disposable", 'D', OPT_FLAG, H_EXPLORE_DISPOSABLE, 0, 0, NULL, NULL},
 	END
 };
 static const struct pos explore_pos[] = {
-	{"CMD", P_SOME, H_EXPLORE_CMD, NULL},
+	{"CMD", P_SOME, H_EXPLORE_CMD, 0},
 	PEND
 };
 
 static const struct opt env_opts[] = {
-	{"delete", 'U', OPT_FLAG, H_ENV_DELETE, NULL, NULL, NULL, A("rm")},
+	{"delete", 'U', OPT_FLAG, H_ENV_DELETE, 0, L_RM, NULL, NULL},
 	END
 };
 static const struct pos env_pos[] = {
-	{"PAIRS", P_ANY, H_ENV_PAIRS, NULL},
+	{"PAIRS", P_ANY, H_ENV_PAIRS, 0},
 	PEND
 };
 /* --- mcp --- */
 static const struct opt mcp_opts[] = {
-	{"root", 0, OPT_STR, H_MCP_ROOT, "DIR", NULL, NULL, NULL},
+	{"root", 0, OPT_STR, H_MCP_ROOT, 0, 0, "DIR", NULL},
 	END
 };
-static const char *const agents[] = {
-	"claude-code", "claude-desktop", "cursor", "cline", "codex", NULL
-};
 static const struct opt mcpconf_opts[] = {
-	{"agent", 0, OPT_CHOICE, H_MCPCONF_AGENT, "NAME", NULL, agents, NULL},
+	{"agent", 0, OPT_CHOICE, H_MCPCONF_AGENT, L_AGENTS, 0, "NAME", NULL},
 	END
 };
 static const struct cmd mcp_subs[] = {
@@ -385,7 +392,7 @@ static const struct cmd mcp_subs[] = {
 };
 
 static const struct pos topic_pos[] = {
-	{"TOPIC", P_OPT, H_TOPIC_TOPIC, topics},
+	{"TOPIC", P_OPT, H_TOPIC_TOPIC, L_TOPICS},
 	PEND
 };
 

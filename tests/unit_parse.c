@@ -13,39 +13,43 @@
 #include "unit.h"
 
 #define A(...) ((const char *const[]){__VA_ARGS__, NULL})
-#define END {NULL, 0, 0, 0, NULL, NULL, NULL, NULL}
-#define PEND {NULL, 0, 0, NULL}
+#define END {NULL, 0, 0, 0, 0, 0, NULL, NULL}
+#define PEND {NULL, 0, 0, 0}
 
 static int dummy(struct ctx *c) { (void)c; return 0; }
 
+const char *const *const opt_lists[] = {
+	NULL, log_names, fmt_names, A("silent"), A("red", "blue")
+};
+
 const struct opt global_opts[] = {
-	{"version", 'v', OPT_FLAG, 0, NULL, NULL, NULL, NULL},
-	{"profile", 'p', OPT_STR, 0, "NAME", NULL, NULL, NULL},
-	{"log-level", 'L', OPT_CHOICE, 0, "LEVEL", "info", log_names, NULL},
-	{"format", 'f', OPT_CHOICE, 0, "FMT", "default", fmt_names, NULL},
+	{"version", 'v', OPT_FLAG, 0, 0, 0, NULL, NULL},
+	{"profile", 'p', OPT_STR, 0, 0, 0, "NAME", NULL},
+	{"log-level", 'L', OPT_CHOICE, 0, 1, 0, "LEVEL", "info"},
+	{"format", 'f', OPT_CHOICE, 0, 2, 0, "FMT", "default"},
 	END
 };
 static const struct opt img_opts[] = {
-	{"limit", 0, OPT_POSINT, 0, "N", "3000", NULL, NULL},
-	{"list", 0, OPT_FLAG, 0, NULL, NULL, NULL, NULL},
-	{"all", 'a', OPT_FLAG, 0, NULL, NULL, NULL, NULL},
-	{"quiet", 'q', OPT_FLAG, 0, NULL, NULL, NULL, A("silent")},
-	{"timeout", 't', OPT_INT, 0, "N", NULL, NULL, NULL},
-	{"env", 'e', OPT_APPEND, 0, "K=V", NULL, NULL, NULL},
-	{"excl", 0, OPT_NARGS, 0, "P", NULL, NULL, NULL},
+	{"limit", 0, OPT_POSINT, 0, 0, 0, "N", "3000"},
+	{"list", 0, OPT_FLAG, 0, 0, 0, NULL, NULL},
+	{"all", 'a', OPT_FLAG, 0, 0, 0, NULL, NULL},
+	{"quiet", 'q', OPT_FLAG, 0, 0, 3, NULL, NULL},
+	{"timeout", 't', OPT_INT, 0, 0, 0, "N", NULL},
+	{"env", 'e', OPT_APPEND, 0, 0, 0, "K=V", NULL},
+	{"excl", 0, OPT_NARGS, 0, 0, 0, "P", NULL},
 	END
 };
 static const struct pos img_pos[] = {
-	{"NAME", P_ONE, 0, NULL},
-	{"MORE", P_ANY, 0, NULL},
+	{"NAME", P_ONE, 0, 0},
+	{"MORE", P_ANY, 0, 0},
 	PEND
 };
 static const struct pos run_pos[] = {
-	{"COMMAND", P_REST, 0, NULL},
+	{"COMMAND", P_REST, 0, 0},
 	PEND
 };
 static const struct pos pick_pos[] = {
-	{"WHICH", P_ONE, 0, A("red", "blue")},
+	{"WHICH", P_ONE, 0, 4},
 	PEND
 };
 static const struct cmd grp_subs[] = {
