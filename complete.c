@@ -86,21 +86,6 @@ addlist(struct cands *k, const char *const *l)
 		add(k, *l);
 }
 
-static const struct cmd *
-lookup(const struct cmd *list, const char *w)
-{
-	int i;
-
-	for (; list && list->name; list++) {
-		if (strcmp(list->name, w) == 0)
-			return list;
-		for (i = 0; list->alias && list->alias[i]; i++)
-			if (strcmp(list->alias[i], w) == 0)
-				return list;
-	}
-	return NULL;
-}
-
 static const struct opt *
 findopt(const struct opt *o, const char *w)
 {
@@ -465,7 +450,7 @@ walk(struct walk *w, char **words, int n)
 			const struct cmd *list = w->cmd ? w->cmd->subs : commands;
 
 			if (!w->rest && w->npos == 0 &&
-			    (sub = lookup(list, a))) {
+			    (sub = findcmd(list, a))) {
 				w->cmd = sub;
 				buf_printf(&w->path, "%s%s", w->path.len ? " " :
 				    "", sub->name);

@@ -112,6 +112,9 @@ struct ctx {
  * line was handled (help, the version, a usage error: printed) and
  * *status is the exit status.  Re-entrant: nothing static, no exit. */
 int ctx_parse(struct ctx *c, int argc, char **argv, int *status);
+/* The command of list (a table as struct cmd's subs) named or aliased
+ * w, or NULL. */
+const struct cmd *findcmd(const struct cmd *list, const char *w);
 /* Free what ctx_parse allocated in c (not the argv strings). */
 void ctx_free_args(struct ctx *c);
 

@@ -168,11 +168,7 @@ print_top_help(void)
 	struct buf b = {0};
 	int i, j;
 
-	buf_puts(&b, "usage: contree [-h] [-v] [-p NAME] [--token TOKEN] [-u URL] "
-	    "[-P ID] [-c PATH] [-L LEVEL] [-f FMT] [-S KEY] COMMAND ...\n\n"
-	    "Command-line client for ConTree: run commands in VM-isolated "
-	    "sandboxes whose\nfilesystem is snapshotted after every run, with "
-	    "git-like sessions, branches and rollback.\n\ncommands:\n");
+	buf_puts(&b, prose(H_TOP_HEAD));
 	for (i = 0; commands[i].name; i++) {
 		struct buf n = {0};
 
@@ -184,13 +180,7 @@ print_top_help(void)
 	}
 	buf_puts(&b, "\nglobal options (before the command):\n");
 	help_opts(&b, global_opts, 1);
-	buf_puts(&b, "\nexamples:\n"
-	    "  eval $(contree use tag:ubuntu:latest)\n"
-	    "  contree run apt-get update -qq\n"
-	    "  contree session branch experiment\n"
-	    "  contree session rollback -1\n"
-	    "\nRun 'contree COMMAND --help' for a command; see contree(1).\n"
-	    "\n" AGENT_NOTE "\n");
+	buf_puts(&b, prose(H_TOP_TAIL));
 	fwrite(b.p, 1, b.len, stdout);
 	buf_free(&b);
 }
@@ -301,7 +291,7 @@ matchname(const char *name, const char *const *alias, const char *w)
 	return 0;
 }
 
-static const struct cmd *
+const struct cmd *
 findcmd(const struct cmd *list, const char *w)
 {
 	for (; list && list->name; list++)
