@@ -36,6 +36,18 @@ nopts(const struct opt *o)
 	return n;
 }
 
+/* " META" or " META [META ...]" after an option taking values. */
+static void
+opt_meta(struct buf *b, const struct opt *o)
+{
+	const char *m = o->meta ? o->meta : "X";
+
+	if (o->kind != OPT_FLAG)
+		buf_printf(b, " %s", m);
+	if (o->kind == OPT_NARGS)
+		buf_printf(b, " [%s ...]", m);
+}
+
 static void
 usage_opt(struct buf *b, const struct opt *o)
 {
@@ -43,11 +55,25 @@ usage_opt(struct buf *b, const struct opt *o)
 		buf_printf(b, " [-%c", o->s);
 	else
 		buf_printf(b, " [--%s", o->l);
-	if (o->kind != OPT_FLAG)
-		buf_printf(b, " %s", o->meta ? o->meta : "X");
-	if (o->kind == OPT_NARGS)
-		buf_printf(b, " [%s ...]", o->meta ? o->meta : "X");
+	opt_meta(b, o);
 	buf_puts(b, "]");
+}
+
+/* "  NAME, ALIAS...          summary" for each command of list. */
+static void
+list_cmds(struct buf *b, const struct cmd *list)
+{
+	int i, j;
+
+	for (i = 0; list[i].name; i++) {
+		struct buf n = {0};
+
+		buf_puts(&n, list[i].name);
+		for (j = 0; list[i].alias && list[i].alias[j]; j++)
+			buf_printf(&n, ", %s", list[i].alias[j]);
+		buf_printf(b, "  %-22s%s\n", n.p, text(list[i].summary));
+		buf_free(&n);
+	}
 }
 
 static void
@@ -95,10 +121,7 @@ help_opts(struct buf *b, const struct opt *o, int withhelp)
 			buf_printf(&l, "  --%s", o[i].l);
 		for (j = 0; al && al[j]; j++)
 			buf_printf(&l, ", --%s", al[j]);
-		if (o[i].kind != OPT_FLAG)
-			buf_printf(&l, " %s", o[i].meta ? o[i].meta : "X");
-		if (o[i].kind == OPT_NARGS)
-			buf_printf(&l, " [%s ...]", o[i].meta ? o[i].meta : "X");
+		opt_meta(&l, &o[i]);
 		if (l.len < 24)
 			buf_printf(b, "%-24s%s", l.p, text(o[i].help));
 		else
@@ -121,7 +144,6 @@ print_help(const char *prog, const struct cmd *c)
 {
 	struct buf b = {0};
 	const struct pos *p;
-	int i;
 
 	usage_line(&b, prog, c);
 	buf_printf(&b, "\n%s\n", text(c->desc));
@@ -132,16 +154,7 @@ print_help(const char *prog, const struct cmd *c)
 	}
 	if (c->subs) {
 		buf_puts(&b, "\nsubcommands:\n");
-		for (i = 0; c->subs[i].name; i++) {
-			struct buf n = {0};
-			int j;
-
-			buf_puts(&n, c->subs[i].name);
-			for (j = 0; c->subs[i].alias && c->subs[i].alias[j]; j++)
-				buf_printf(&n, ", %s", c->subs[i].alias[j]);
-			buf_printf(&b, "  %-22s%s\n", n.p, text(c->subs[i].summary));
-			buf_free(&n);
-		}
+		list_cmds(&b, c->subs);
 	}
 	buf_puts(&b, "\noptions:\n");
 	help_opts(&b, c->opts, 1);
@@ -166,18 +179,9 @@ static void
 print_top_help(void)
 {
 	struct buf b = {0};
-	int i, j;
 
 	buf_puts(&b, prose(H_TOP_HEAD));
-	for (i = 0; commands[i].name; i++) {
-		struct buf n = {0};
-
-		buf_puts(&n, commands[i].name);
-		for (j = 0; commands[i].alias && commands[i].alias[j]; j++)
-			buf_printf(&n, ", %s", commands[i].alias[j]);
-		buf_printf(&b, "  %-22s%s\n", n.p, text(commands[i].summary));
-		buf_free(&n);
-	}
+	list_cmds(&b, commands);
 	buf_puts(&b, "\nglobal options (before the command):\n");
 	help_opts(&b, global_opts, 1);
 	buf_puts(&b, prose(H_TOP_TAIL));
