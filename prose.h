@@ -1,5 +1,7 @@
 /* prose.h - the long texts (prose.def), stored packed in the binary and
- * unpacked once, on the first call, into a static buffer.  A plain LZ77
+ * unpacked once, on the first call, into a static buffer; among them
+ * the help texts of the command table (H_*), so that only a help screen
+ * unpacks them.  A plain LZ77
  * of our own: the texts are most of a help screen each and repeat
  * themselves; packed they take about half the bytes (README, "Static
  * binary"). */
