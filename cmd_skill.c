@@ -24,31 +24,33 @@
 
 enum { K_DIR, K_SUBAGENT, K_AGENT };
 
-/* The kinds, in the order rows come out (cli.md §9.22 fix). */
+/* The kinds, in the order rows come out (cli.md §9.22 fix).  The
+ * project location is ".<name up to '-'>/<sub>" under the current
+ * directory; the claude kinds are installed by default only when
+ * ~/.claude exists. */
 static const struct kind {
 	const char *name;
 	const char *env;        /* overrides base, or NULL */
 	const char *base;       /* under $HOME */
 	const char *sub;        /* under the base: the target */
-	const char *proj;       /* under the current directory */
 	int type;
-	int claude;             /* installed by default only with ~/.claude */
 } kinds[] = {
-	{"codex", "CODEX_HOME", ".codex", "skills/contree",
-	    ".codex/skills/contree", K_DIR, 0},
-	{"claude", NULL, ".claude", "skills/contree",
-	    ".claude/skills/contree", K_DIR, 1},
+	{"codex", "CODEX_HOME", ".codex", "skills/contree", K_DIR},
+	{"claude", NULL, ".claude", "skills/contree", K_DIR},
 	{"opencode", "OPENCODE_HOME", ".config/opencode", "skills/contree",
-	    ".opencode/skills/contree", K_DIR, 0},
-	{"amp", NULL, ".config/agents", "skills/contree",
-	    ".amp/skills/contree", K_DIR, 0},
-	{"cline", "CLINE_DIR", ".cline", "skills/contree",
-	    ".cline/skills/contree", K_DIR, 0},
+	    K_DIR},
+	{"amp", NULL, ".config/agents", "skills/contree", K_DIR},
+	{"cline", "CLINE_DIR", ".cline", "skills/contree", K_DIR},
 	{"claude-subagent", NULL, ".claude", "agents/contree-subagent.md",
-	    ".claude/agents/contree-subagent.md", K_SUBAGENT, 1},
-	{"claude-agent", NULL, ".claude", "agents/contree.md",
-	    ".claude/agents/contree.md", K_AGENT, 1},
+	    K_SUBAGENT},
+	{"claude-agent", NULL, ".claude", "agents/contree.md", K_AGENT},
 };
+
+static int
+is_claude(const struct kind *k)
+{
+	return strncmp(k->name, "claude", 6) == 0;
+}
 
 /* One install location. */
 struct loc {
@@ -178,31 +180,28 @@ global_path(const struct kind *k)
 	return r;
 }
 
-/* The kind a path suggests (cli.md §9.22). */
+/* The kind a path suggests (cli.md §9.22): a component names it. */
 static const struct kind *
 guess(const char *path)
 {
-	static const struct {
-		const char *comp, *kind;
-	} comps[] = {
-		{".claude", "claude"}, {".codex", "codex"},
-		{"opencode", "opencode"}, {".opencode", "opencode"},
-		{"agents", "amp"}, {".amp", "amp"}, {".cline", "cline"},
+	static const char comps[][10] = {
+		".claude", ".codex", "opencode", ".opencode", "agents", ".amp",
+		".cline"
 	};
+	static const unsigned char kind[] = {1, 0, 2, 2, 3, 3, 4};
 	size_t n = strlen(path), i;
 	const char *s, *e;
 
 	if (n >= 3 && strcmp(path + n - 3, ".md") == 0)
-		return kind_find("claude-subagent", 15);
+		return &kinds[5];       /* claude-subagent */
 	for (i = 0; i < LEN(comps); i++)
 		for (s = path; *s; s = *e ? e + 1 : e) {
 			e = s + strcspn(s, "/");
-			if ((size_t)(e - s) == strlen(comps[i].comp) &&
-			    strncmp(s, comps[i].comp, (size_t)(e - s)) == 0)
-				return kind_find(comps[i].kind,
-				    strlen(comps[i].kind));
+			if ((size_t)(e - s) == strlen(comps[i]) &&
+			    strncmp(s, comps[i], (size_t)(e - s)) == 0)
+				return &kinds[kind[i]];
 		}
-	return kind_find("claude", 6);
+	return &kinds[1];               /* claude */
 }
 
 /* One spec to a location.  -1 with the slot set. */
@@ -235,8 +234,13 @@ parse_spec(const char *spec, struct loc *l)
 		l->guessed = 0;
 		if (strcmp(rest, "~") == 0)
 			l->path = global_path(k);
-		else if (!*rest)
-			l->path = absolute(k->proj);
+		else if (!*rest) {
+			char *p = xasprintf(".%.*s/%s",
+			    (int)strcspn(k->name, "-"), k->name, k->sub);
+
+			l->path = absolute(p);
+			free(p);
+		}
 		else {
 			while (*rest == '/')    /* peer quirk, kept */
 				rest++;
@@ -788,7 +792,7 @@ cmd_skill_install(struct ctx *c)
 		for (i = 0; i < LEN(kinds); i++) {
 			char *p;
 
-			if (kinds[i].claude && !claude)
+			if (is_claude(&kinds[i]) && !claude)
 				continue;
 			if (!(p = global_path(&kinds[i]))) {
 				locs_free(&l);

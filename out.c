@@ -320,11 +320,18 @@ setstr(struct field *f, const char *s, size_t n)
 static void
 typeby(struct field *f)
 {
-	const char *k = f->name;
+	static const char names[][11] = {
+		"created_at", "updated_at", "duration", "error", "tag", "mode",
+		"mtime"
+	};
+	size_t k;
 	int64_t sec;
 	long ns;
 
-	if (!strcmp(k, "created_at") || !strcmp(k, "updated_at")) {
+	for (k = 0; k < LEN(names) && strcmp(f->name, names[k]); k++)
+		;
+	switch (k) {
+	case 0: case 1:         /* created_at, updated_at */
 		if (f->t == V_STR && strlen(f->s) == f->n &&
 		    ts_parse(f->s, &sec, &ns) == 0) {
 			free(f->s);
@@ -333,29 +340,28 @@ typeby(struct field *f)
 			f->i = sec;
 			f->us = ns / 1000;
 		}
-	} else if (!strcmp(k, "duration")) {
+		break;
+	case 2:                 /* duration */
 		if (f->t == V_INT || f->t == V_FLOAT) {
 			f->d = dur_us(f->t == V_INT ? (double)f->i : f->d);
 			f->t = V_DUR;
 		}
-	} else if (!strcmp(k, "error") || !strcmp(k, "tag")) {
+		break;
+	case 3: case 4:         /* error, tag */
 		if (f->t == V_NULL)
 			setstr(f, "", 0);
-	} else if (!strcmp(k, "mode")) {
+		break;
+	case 5:                 /* mode */
 		if (f->t == V_INT) {
 			char o[32];
-			uint64_t u = f->i < 0 ? -(uint64_t)f->i : (uint64_t)f->i;
-			int n = sizeof o;
+			int n = snprintf(o, sizeof o, "%s%llo", f->i < 0 ? "-" : "",
+			    (unsigned long long)(f->i < 0 ? -(uint64_t)f->i :
+			    (uint64_t)f->i));
 
-			o[--n] = '\0';
-			do
-				o[--n] = (char)('0' + (u & 7));
-			while ((u >>= 3) != 0);
-			if (f->i < 0)
-				o[--n] = '-';
-			setstr(f, o + n, strlen(o + n));
+			setstr(f, o, (size_t)n);
 		}
-	} else if (!strcmp(k, "mtime")) {
+		break;
+	case 6:                 /* mtime */
 		/* datetime.fromtimestamp(v, timezone.utc), years 1..9999 */
 		if (f->t == V_INT && f->i > -62135596800LL &&
 		    f->i < 253402300800LL) {
@@ -377,6 +383,7 @@ typeby(struct field *f)
 			f->i = w;
 			f->us = (long)us;
 		}
+		break;
 	}
 }
 
@@ -421,43 +428,40 @@ row_str(struct row *r, const char *name, const char *v)
 		row_strn(r, name, v, strlen(v));
 }
 
-void
-row_int(struct row *r, const char *name, int64_t v)
+/* A value of type t (i for V_INT and V_BOOL, d for V_FLOAT). */
+static void
+row_set(struct row *r, const char *name, int t, int64_t i, double d)
 {
 	struct field *f = row_slot(r, name);
 
-	f->t = V_INT;
-	f->i = v;
+	f->t = t;
+	f->i = i;
+	f->d = d;
 	typeby(f);
+}
+
+void
+row_int(struct row *r, const char *name, int64_t v)
+{
+	row_set(r, name, V_INT, v, 0);
 }
 
 void
 row_float(struct row *r, const char *name, double v)
 {
-	struct field *f = row_slot(r, name);
-
-	f->t = V_FLOAT;
-	f->d = v;
-	typeby(f);
+	row_set(r, name, V_FLOAT, 0, v);
 }
 
 void
 row_bool(struct row *r, const char *name, int v)
 {
-	struct field *f = row_slot(r, name);
-
-	f->t = V_BOOL;
-	f->i = v != 0;
-	typeby(f);
+	row_set(r, name, V_BOOL, v != 0, 0);
 }
 
 void
 row_null(struct row *r, const char *name)
 {
-	struct field *f = row_slot(r, name);
-
-	f->t = V_NULL;
-	typeby(f);
+	row_set(r, name, V_NULL, 0, 0);
 }
 
 void
@@ -796,17 +800,25 @@ inlist(char **v, int n, const char *s)
 	return 0;
 }
 
+/* Remember name s (in the tail, or in order) unless already known. */
+static void
+addnew(struct out *o, const char *s, int tail)
+{
+	if (inlist(o->order, o->norder, s) || inlist(o->tail, o->ntail, s))
+		return;
+	if (tail)
+		addname(&o->tail, &o->ntail, &o->captail, s);
+	else
+		addname(&o->order, &o->norder, &o->caporder, s);
+}
+
 void
 out_pin(struct out *o, const char *const *head, const char *const *tail)
 {
 	for (; head && *head; head++)
-		if (!inlist(o->order, o->norder, *head) &&
-		    !inlist(o->tail, o->ntail, *head))
-			addname(&o->order, &o->norder, &o->caporder, *head);
+		addnew(o, *head, 0);
 	for (; tail && *tail; tail++)
-		if (!inlist(o->order, o->norder, *tail) &&
-		    !inlist(o->tail, o->ntail, *tail))
-			addname(&o->tail, &o->ntail, &o->captail, *tail);
+		addnew(o, *tail, 1);
 }
 
 /* Put r's fields in output order and remember new names. */
@@ -817,10 +829,7 @@ order(struct out *o, struct row *r)
 	int i, k, n = 0;
 
 	for (i = 0; i < r->n; i++)
-		if (!inlist(o->order, o->norder, r->f[i].name) &&
-		    !inlist(o->tail, o->ntail, r->f[i].name))
-			addname(&o->order, &o->norder, &o->caporder,
-			    r->f[i].name);
+		addnew(o, r->f[i].name, 0);
 	nf = xreallocarray(NULL, (size_t)(r->n ? r->n : 1), sizeof(*nf));
 	for (k = 0; k < o->norder + o->ntail; k++) {
 		const char *name = k < o->norder ? o->order[k] :
@@ -837,9 +846,9 @@ order(struct out *o, struct row *r)
 
 /* -1 with the error slot and errno telling the first write failure. */
 static int
-werr(struct out *o)
+werr(int err)
 {
-	errno = o->err;
+	errno = err;
 	seterr("writing output:");
 	return -1;
 }
@@ -851,7 +860,7 @@ flush(struct out *o, struct buf *b)
 	if (!o->err && b->len && writeall(o->fd, b->p, b->len) < 0)
 		o->err = errno ? errno : EIO;
 	buf_reset(b);
-	return o->err ? werr(o) : 0;
+	return o->err ? werr(o->err) : 0;
 }
 
 static void
@@ -1141,7 +1150,7 @@ out_batch(struct out *o)
 	int k, rc = 0;
 
 	if (o->nq == 0)
-		return o->err ? werr(o) : 0;
+		return o->err ? werr(o->err) : 0;
 	if ((o->fmt == FMT_TABLE || o->fmt == FMT_DEFAULT) && !o->laid)
 		rc = table_head(o, &b);
 	for (k = 0; k < o->nq; k++) {
@@ -1189,7 +1198,7 @@ out_row(struct out *o, struct row *r)
 			    sizeof(*o->q));
 		}
 		o->q[o->nq++] = r;
-		return o->err ? werr(o) : 0;
+		return o->err ? werr(o->err) : 0;
 	}
 	o->nrows++;
 	row_free(r);
@@ -1198,11 +1207,19 @@ out_row(struct out *o, struct row *r)
 	return rc;
 }
 
+static void
+freenames(char **v, int n)
+{
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+}
+
 int
 out_end(struct out *o)
 {
 	struct buf b = {0};
-	int i, err;
+	int err;
 
 	if (!o)
 		return 0;
@@ -1213,22 +1230,11 @@ out_end(struct out *o)
 	}
 	buf_free(&b);
 	err = o->err;
-	for (i = 0; i < o->norder; i++)
-		free(o->order[i]);
-	for (i = 0; i < o->ntail; i++)
-		free(o->tail[i]);
-	for (i = 0; i < o->ncol; i++)
-		free(o->col[i]);
-	free(o->order);
-	free(o->tail);
+	freenames(o->order, o->norder);
+	freenames(o->tail, o->ntail);
+	freenames(o->col, o->ncol);
 	free(o->q);
-	free(o->col);
 	free(o->width);
 	free(o);
-	if (err) {
-		errno = err;
-		seterr("writing output:");
-		return -1;
-	}
-	return 0;
+	return err ? werr(err) : 0;
 }
