@@ -792,75 +792,61 @@ copy_source(struct bstate *b, const char *src, const char *dest,
 
 #define URLCACHE_MAX 1000
 
-static char *
-urlcache_path(struct bstate *b)
-{
-	char *dir = xasprintf("%s/cli", b->c->home), *p;
-
-	mkdirs(dir, 0700);
-	p = xasprintf("%s/build-urls", dir);
-	free(dir);
-	return p;
-}
-
-/* The remembered fetch of url into f: 1, or 0 when none. */
+/* Look url up in the cache file (put NULL: into f, 1 if found, else 0),
+ * or record put for it (dropping its older line and the oldest beyond
+ * URLCACHE_MAX; 0). */
 static int
-urlcache_get(struct bstate *b, const char *url, struct urlfetch *f)
-{
-	struct buf t = {0};
-	char *path = urlcache_path(b), *line, *save = NULL;
-	int found = 0;
-
-	if (access(path, F_OK) == 0 && readfile(path, &t) == 0 && t.p)
-		for (line = strtok_r(t.p, "\n", &save); line && !found;
-		    line = strtok_r(NULL, "\n", &save)) {
-			char *fl[6], *p = line;
-			int k;
-
-			for (k = 0; k < 6 && p; k++) {
-				fl[k] = p;
-				if ((p = strchr(p, '\t')))
-					*p++ = '\0';
-			}
-			if (k < 6 || strcmp(fl[0], url) != 0 || !is_uuid(fl[3]) ||
-			    strlen(fl[1]) >= sizeof f->etag ||
-			    strlen(fl[2]) >= sizeof f->lastmod ||
-			    (*fl[4] && strlen(fl[4]) != 64))
-				continue;
-			strcpy(f->etag, fl[1]);
-			strcpy(f->lastmod, fl[2]);
-			memcpy(f->uuid, fl[3], 37);
-			snprintf(f->sha, sizeof f->sha, "%s", fl[4]);
-			found = 1;
-		}
-	clearerr_slot();
-	buf_free(&t);
-	free(path);
-	return found;
-}
-
-static void
-urlcache_put(struct bstate *b, const char *url, const struct urlfetch *f)
+urlcache(struct bstate *b, const char *url, struct urlfetch *f,
+    const struct urlfetch *put)
 {
 	struct buf t = {0}, out = {0};
-	char *path = urlcache_path(b), *line, *save = NULL;
+	char *dir = xasprintf("%s/cli", b->c->home), *path, *line, *save = NULL;
 	size_t n = 0, ulen = strlen(url);
+	int found = 0;
 
+	mkdirs(dir, 0700);
+	path = xasprintf("%s/build-urls", dir);
+	free(dir);
 	if (access(path, F_OK) == 0 && readfile(path, &t) < 0)
 		buf_reset(&t);
-	for (line = t.p ? strtok_r(t.p, "\n", &save) : NULL; line;
-	    line = strtok_r(NULL, "\n", &save))
-		if (!(strncmp(line, url, ulen) == 0 && line[ulen] == '\t') &&
-		    n++ < URLCACHE_MAX - 1)
-			buf_printf(&out, "%s\n", line);
-	buf_printf(&out, "%s\t%s\t%s\t%s\t%s\t%lld\n", url, f->etag, f->lastmod,
-	    f->uuid, f->sha, (long long)time(NULL));
-	if (writefile_cache(path, out.p, out.len) < 0)
-		logmsg(LOG_DEBUG, "cache: %s", geterr());
+	for (line = t.p ? strtok_r(t.p, "\n", &save) : NULL; line && !found;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char *fl[6], *p = line;
+		int k;
+
+		if (put) {
+			if (!(strncmp(line, url, ulen) == 0 &&
+			    line[ulen] == '\t') && n++ < URLCACHE_MAX - 1)
+				buf_printf(&out, "%s\n", line);
+			continue;
+		}
+		for (k = 0; k < 6 && p; k++) {
+			fl[k] = p;
+			if ((p = strchr(p, '\t')))
+				*p++ = '\0';
+		}
+		if (k < 6 || strcmp(fl[0], url) != 0 || !is_uuid(fl[3]) ||
+		    strlen(fl[1]) >= sizeof f->etag ||
+		    strlen(fl[2]) >= sizeof f->lastmod ||
+		    (*fl[4] && strlen(fl[4]) != 64))
+			continue;
+		strcpy(f->etag, fl[1]);
+		strcpy(f->lastmod, fl[2]);
+		memcpy(f->uuid, fl[3], 37);
+		snprintf(f->sha, sizeof f->sha, "%s", fl[4]);
+		found = 1;
+	}
+	if (put) {
+		buf_printf(&out, "%s\t%s\t%s\t%s\t%s\t%lld\n", url, put->etag,
+		    put->lastmod, put->uuid, put->sha, (long long)time(NULL));
+		if (writefile_cache(path, out.p, out.len) < 0)
+			logmsg(LOG_DEBUG, "cache: %s", geterr());
+	}
 	clearerr_slot();
 	buf_free(&t);
 	buf_free(&out);
 	free(path);
+	return found;
 }
 
 static int
@@ -894,7 +880,7 @@ add_url(struct bstate *b, const char *url, const char *dest, int dirdest,
 	} else {
 		u.dest = xstrdup(dest);
 	}
-	had = urlcache_get(b, url, &u.f);
+	had = urlcache(b, url, &u.f, NULL);
 	rc = files_upload_url(b->a, url, b->timeout, &u.f);
 	if (rc < 0 || (rc == 1 && !had)) {
 		if (rc == 1)
@@ -907,7 +893,7 @@ add_url(struct bstate *b, const char *url, const char *dest, int dirdest,
 		logmsg(LOG_INFO, "ADD %s: unchanged (304), upload %s reused", url,
 		    u.f.uuid);
 	else
-		urlcache_put(b, url, &u.f);
+		urlcache(b, url, NULL, &u.f);
 	u.url = xstrdup(url);
 	u.uid = o->uid;
 	u.gid = o->gid;

@@ -1,7 +1,6 @@
 /* cmd_session.c - the session commands (cli.md §7, §9.1, §9.14-9.18,
  * §9.23, §9.24): use, session and its subcommands (except wait), cd,
  * env, file edit and file cp.  All state goes through store.h. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,17 +42,18 @@ row_when(struct row *r, const char *name, long long t)
 	row_time(r, name, iso);
 }
 
-/* The session row of `use`, `session` (cli.md §9.1). */
+/* The session row of `use`, `session` (cli.md §9.1; full) and of
+ * `session list` (after its "active"). */
 static struct row *
-session_row(const struct store_session *s)
+session_row(struct row *r, const struct store_session *s, int full)
 {
-	struct row *r = row_new();
-
 	row_str(r, "session_key", s->key);
 	row_str(r, "active_branch", s->branch ? s->branch : "");
 	row_str(r, "current_image", s->tip ? s->tip->image : "");
-	row_str(r, "last_kind", s->tip ? s->tip->kind : "");
-	row_str(r, "last_title", s->tip ? s->tip->title : "");
+	if (full) {
+		row_str(r, "last_kind", s->tip ? s->tip->kind : "");
+		row_str(r, "last_title", s->tip ? s->tip->title : "");
+	}
 	row_when(r, "updated_at", s->updated);
 	return r;
 }
@@ -168,8 +168,8 @@ stage(struct store *st, const char *key, const char *image, const char *dest,
 	return 0;
 }
 
-/* The store and the current session's tip; NULL tip with the
- * no-session message printed.  -1 on a store error. */
+/* The store and the current session's tip: 0; EXIT_ERR with the
+ * no-session message printed; -1 on a store error. */
 static int
 need_session(struct ctx *c, struct store **st, const struct store_entry **tip)
 {
@@ -178,7 +178,7 @@ need_session(struct ctx *c, struct store **st, const struct store_entry **tip)
 	*tip = store_tip(*st, c->session);
 	if (!*tip) {
 		no_session();
-		return 1;
+		return EXIT_ERR;
 	}
 	return 0;
 }
@@ -228,7 +228,7 @@ show_session(struct ctx *c, int twoline)
 			logmsg(LOG_ERROR, "No active session. Start one with 'contree use IMAGE'.");
 		return EXIT_ERR;
 	}
-	return print_row(c, session_row(&s));
+	return print_row(c, session_row(row_new(), &s, 1));
 }
 
 int
@@ -305,10 +305,7 @@ cmd_session_list(struct ctx *c)
 			continue;
 		r = row_new();
 		row_bool(r, "active", strcmp(s[i].key, c->session) == 0);
-		row_str(r, "session_key", s[i].key);
-		row_str(r, "active_branch", s[i].branch ? s[i].branch : "");
-		row_str(r, "current_image", s[i].tip ? s[i].tip->image : "");
-		row_when(r, "updated_at", s[i].updated);
+		session_row(r, &s[i], 0);
 		shown++;
 		if (out_row(o, r) < 0)
 			break;
@@ -472,7 +469,7 @@ cmd_session_checkout(struct ctx *c)
 	struct row *r;
 
 	if ((rc = need_session(c, &st, &tip)) != 0)
-		return rc < 0 ? -1 : EXIT_ERR;
+		return rc;
 	if (!(tip = store_branch_tip(st, c->session, b[0]))) {
 		seterr("branch '%s' does not exist", b[0]);
 		return -1;
@@ -511,7 +508,7 @@ cmd_session_rollback(struct ctx *c)
 		return -1;
 	}
 	if ((rc = need_session(c, &st, &tip)) != 0)
-		return rc < 0 ? -1 : EXIT_ERR;
+		return rc;
 	if (store_begin(st) < 0)
 		return -1;
 	tip = store_tip(st, c->session);
@@ -1005,31 +1002,6 @@ editor(struct ctx *c)
 	return "vi";
 }
 
-/* Remove dir and everything in it. */
-static void
-rmtree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		char *p;
-		struct stat sb;
-
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		p = xasprintf("%s/%s", dir, e->d_name);
-		if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-			rmtree(p);
-		else
-			unlink(p);
-		free(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
-}
-
 /* /bin/sh -c '<editor> <quoted file>'; its exit status or -1. */
 static int
 run_editor(const char *ed, const char *file)
@@ -1083,7 +1055,7 @@ cmd_file_edit(struct ctx *c)
 	char *dir, *file, *img, *url, before[65], after[65], uuid[37];
 
 	if ((rc = need_session(c, &st, &tip)) != 0)
-		return rc < 0 ? -1 : EXIT_ERR;
+		return rc;
 	if (!(a = ctx_api(c)))
 		return -1;
 	img = xstrdup(tip->image);
@@ -1151,7 +1123,7 @@ cmd_file_edit(struct ctx *c)
 		goto done;
 	rc = stage(st, c->session, img, path, uuid);
 done:
-	rmtree(dir);
+	rmtree(dir, 0);
 	free(file);
 	free(dir);
 	free(img);
@@ -1168,7 +1140,7 @@ cmd_file_cp(struct ctx *c)
 	char uuid[37], *img;
 
 	if ((rc = need_session(c, &st, &tip)) != 0)
-		return rc < 0 ? -1 : EXIT_ERR;
+		return rc;
 	img = xstrdup(tip->image);
 	rc = upload(c, src[0], src[0], c->home, NULL, uuid);
 	if (rc == 0)
