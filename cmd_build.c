@@ -1448,16 +1448,12 @@ bstate_free(struct bstate *b)
 static int
 result_row(struct ctx *c, const struct bstate *b, const char *tag)
 {
-	struct out *o = out_new(c->fmt, 1);
 	struct row *r = row_new();
 
 	row_str(r, "image", b->image);
 	row_str(r, "tag", tag ? tag : "");
 	row_str(r, "session", b->skey);
-	out_row(o, r);
-	if (out_end(o) < 0 && errno != EPIPE)
-		return -1;
-	return 0;
+	return out_one(c->fmt, r);
 }
 
 int

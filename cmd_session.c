@@ -58,15 +58,6 @@ session_row(struct row *r, const struct store_session *s, int full)
 	return r;
 }
 
-static int
-print_row(struct ctx *c, struct row *r)
-{
-	struct out *o = out_new(c->fmt, 1);
-
-	out_row(o, r);
-	return finish(o);
-}
-
 /* Find another session by key (cli.md §7.3): sessions whose key ends
  * with name and is longer, else the one equal to it.  The key (store
  * storage) or NULL with the slot set. */
@@ -228,7 +219,7 @@ show_session(struct ctx *c, int twoline)
 			logmsg(LOG_ERROR, "No active session. Start one with 'contree use IMAGE'.");
 		return EXIT_ERR;
 	}
-	return print_row(c, session_row(row_new(), &s, 1));
+	return out_one(c->fmt, session_row(row_new(), &s, 1));
 }
 
 int
@@ -353,7 +344,7 @@ cmd_session_use(struct ctx *c)
 	row_str(r, "from_session", okey);
 	free(okey);
 	free(img);
-	return print_row(c, r);
+	return out_one(c->fmt, r);
 }
 
 /* ---- branches ---- */
@@ -479,7 +470,7 @@ cmd_session_checkout(struct ctx *c)
 	r = row_new();
 	row_str(r, "branch", b[0]);
 	row_str(r, "image", tip->image);
-	return print_row(c, r);
+	return out_one(c->fmt, r);
 }
 
 /* ---- rollback ---- */
@@ -529,7 +520,7 @@ cmd_session_rollback(struct ctx *c)
 	row_str(r, "kind", to->kind);
 	row_str(r, "title", to->title);
 	row_when(r, "created_at", to->created);
-	return print_row(c, r);
+	return out_one(c->fmt, r);
 }
 
 /* ---- show ---- */
@@ -931,9 +922,8 @@ cmd_env(struct ctx *c)
 	}
 	/* all or nothing: check every pair before saving any */
 	{
-		const char **names = xcalloc((size_t)n, sizeof *names);
 		const char **vals = xcalloc((size_t)n, sizeof *vals);
-		char **copies = xcalloc((size_t)n, sizeof *copies);
+		char **names = xcalloc((size_t)n, sizeof *names);
 		int rc = 0;
 
 		for (i = 0; i < n; i++) {
@@ -945,18 +935,16 @@ cmd_env(struct ctx *c)
 				rc = -1;
 				break;
 			}
-			copies[i] = xstrndup(args[i], (size_t)(eq - args[i]));
-			names[i] = copies[i];
+			names[i] = xstrndup(args[i], (size_t)(eq - args[i]));
 			vals[i] = eq + 1;
 		}
-		if (rc == 0 && store_env_set(st, c->session, names, vals,
-		    (size_t)n) < 0)
+		if (rc == 0 && store_env_set(st, c->session,
+		    (const char **)names, vals, (size_t)n) < 0)
 			rc = -1;
 		for (i = 0; rc == 0 && i < n; i++)
 			logmsg(LOG_INFO, "Set %s", names[i]);
 		for (i = 0; i < n; i++)
-			free(copies[i]);
-		free(copies);
+			free(names[i]);
 		free(names);
 		free(vals);
 		return rc;

@@ -103,20 +103,28 @@ fmt_name(int fmt)
 
 /* ---- time ---- */
 
-/* n decimal digits at *p into *v; advances *p.  -1 if not all digits. */
-static int
-digits(const char **p, int n, int *v)
+/* p against template t: a digit n in t reads n decimal digits into
+ * the next int of v, any other byte must be there.  The rest of p, or
+ * NULL. */
+static const char *
+scan(const char *p, const char *t, int *v)
 {
-	int i;
+	int k;
 
-	*v = 0;
-	for (i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return -1;
-		*v = *v * 10 + ((*p)[i] - '0');
+	for (; *t; t++) {
+		if (*t < '1' || *t > '9') {
+			if (*p++ != *t)
+				return NULL;
+			continue;
+		}
+		for (*v = 0, k = *t - '0'; k > 0; k--, p++) {
+			if (*p < '0' || *p > '9')
+				return NULL;
+			*v = *v * 10 + (*p - '0');
+		}
+		v++;
 	}
-	*p += n;
-	return 0;
+	return p;
 }
 
 int
@@ -124,24 +132,22 @@ ts_parse(const char *s, int64_t *sec, long *nsec)
 {
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
 	    30, 31};
-	int y, mo, d, h = 0, mi = 0, se = 0, oh = 0, om = 0, sign = 0, k;
+	int v[8] = {0};         /* year month day hour min sec; zone h m */
+	int sign = 0, k;
 	long ns = 0;
-	const char *p = s;
+	const char *p;
 
-	if (!s || digits(&p, 4, &y) < 0 || *p++ != '-' ||
-	    digits(&p, 2, &mo) < 0 || *p++ != '-' || digits(&p, 2, &d) < 0)
+	if (!s || !(p = scan(s, "4-2-2", v)))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || y < 1 ||
-	    (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))))
+	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > mdays[v[1] - 1] ||
+	    v[0] < 1 || (v[1] == 2 && v[2] == 29 && (v[0] % 4 ||
+	    (v[0] % 100 == 0 && v[0] % 400))))
 		return -1;
 	if (*p == 'T' || *p == 't' || *p == ' ') {
-		p++;
-		if (digits(&p, 2, &h) < 0 || *p++ != ':' ||
-		    digits(&p, 2, &mi) < 0)
+		if (!(p = scan(p + 1, "2:2", v + 3)))
 			return -1;
 		if (*p == ':') {
-			p++;
-			if (digits(&p, 2, &se) < 0)
+			if (!(p = scan(p + 1, "2", v + 5)))
 				return -1;
 			if (*p == '.' || *p == ',') {
 				p++;
@@ -154,35 +160,31 @@ ts_parse(const char *s, int64_t *sec, long *nsec)
 					ns *= 10;
 			}
 		}
-		if (h > 23 || mi > 59 || se > 59)
+		if (v[3] > 23 || v[4] > 59 || v[5] > 59)
 			return -1;
 		if (*p == 'Z' || *p == 'z') {
 			p++;
 		} else if (*p == '+' || *p == '-') {
 			sign = *p++ == '-' ? -1 : 1;
-			if (digits(&p, 2, &oh) < 0)
-				return -1;
-			if (*p == ':') {
-				p++;
-				if (digits(&p, 2, &om) < 0)
-					return -1;
-			} else if (*p && digits(&p, 2, &om) < 0) {
-				return -1;
-			}
-			if (oh > 23 || om > 59)
+			/* +HH, +HH:MM or +HHMM */
+			if (!(p = scan(p, "2", v + 6)) ||
+			    (*p && !(p = scan(p + (*p == ':'), "2", v + 7))) ||
+			    v[6] > 23 || v[7] > 59)
 				return -1;
 		}
 	}
 	if (*p)
 		return -1;
-	*sec = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
-	    sign * (oh * 3600 + om * 60);
+	*sec = days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 +
+	    v[4] * 60 + v[5] - sign * (v[6] * 3600 + v[7] * 60);
 	*nsec = ns;
 	return 0;
 }
 
-void
-ts_local(char *out, size_t n, int64_t sec)
+/* sec as "YYYY-MM-DD<sep>HH:MM:SS<tail>" in local time or UTC; the
+ * number when it is no time. */
+static void
+ts_fmt(char *out, size_t n, int64_t sec, int local, const char *tail)
 {
 	static int tzdone;
 	time_t t = (time_t)sec;
@@ -190,35 +192,35 @@ ts_local(char *out, size_t n, int64_t sec)
 
 	/* localtime_r need not read TZ; tzset once (it stats the zone
 	 * file each time).  A process that changes TZ calls tzset. */
-	if (!tzdone) {
+	if (local && !tzdone) {
 		tzset();
 		tzdone = 1;
 	}
-	if ((int64_t)t != sec || !localtime_r(&t, &tm)) {
+	if ((int64_t)t != sec || !(local ? localtime_r(&t, &tm) :
+	    gmtime_r(&t, &tm))) {
 		snprintf(out, n, "%lld", (long long)sec);
 		return;
 	}
-	snprintf(out, n, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,
-	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	snprintf(out, n, "%04d-%02d-%02d%c%02d:%02d:%02d%s", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, local ? ' ' : 'T', tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, tail);
+}
+
+void
+ts_local(char *out, size_t n, int64_t sec)
+{
+	ts_fmt(out, n, sec, 1, "");
 }
 
 void
 ts_iso(char *out, size_t n, int64_t sec, long nsec)
 {
-	time_t t = (time_t)sec;
-	struct tm tm;
 	long us = nsec / 1000 % 1000000;
-	char frac[24] = "";
+	char tail[24] = "+00:00";
 
-	if ((int64_t)t != sec || !gmtime_r(&t, &tm)) {
-		snprintf(out, n, "%lld", (long long)sec);
-		return;
-	}
 	if (us > 0)
-		snprintf(frac, sizeof frac, ".%06ld", us);
-	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d%s+00:00",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, frac);
+		snprintf(tail, sizeof tail, ".%06ld+00:00", us);
+	ts_fmt(out, n, sec, 0, tail);
 }
 
 void
@@ -1237,4 +1239,13 @@ out_end(struct out *o)
 	free(o->width);
 	free(o);
 	return err ? werr(err) : 0;
+}
+
+int
+out_one(int fmt, struct row *r)
+{
+	struct out *o = out_new(fmt, 1);
+
+	out_row(o, r);
+	return out_end(o) < 0 && errno != EPIPE ? -1 : 0;
 }
