@@ -470,14 +470,15 @@ owner_id(const char *s, const char *what)
 	return 0;
 }
 
+/* The leading options of words w (cut up). */
 static int
-copy_flags(char ***w, int *n, struct copyopt *o)
+copy_flags(char **w, int n, struct copyopt *o)
 {
-	int i = 0, k;
+	int i;
 
 	memset(o, 0, sizeof *o);
-	for (; i < *n && strncmp((*w)[i], "--", 2) == 0; i++) {
-		const char *f = (*w)[i];
+	for (i = 0; i < n && strncmp(w[i], "--", 2) == 0; i++) {
+		const char *f = w[i];
 
 		if (strncmp(f, "--chown=", 8) == 0) {
 			char *g = strchr(f + 8, ':');
@@ -501,10 +502,6 @@ copy_flags(char ***w, int *n, struct copyopt *o)
 			return -1;
 		}
 	}
-	for (k = 0; k < i; k++)
-		free((*w)[k]);
-	memmove(*w, *w + i, (size_t)(*n - i + 1) * sizeof **w);
-	*n -= i;
 	return 0;
 }
 
@@ -920,7 +917,7 @@ copy_words(struct bstate *b, const struct dinstr *d, struct copyopt *o,
 	opts = xstrndup(d->args, (size_t)(p - d->args));
 	rc = df_words(opts, lookup, b, w, n);
 	free(opts);
-	if (rc < 0 || copy_flags(w, n, o) < 0)
+	if (rc < 0 || copy_flags(*w, *n, o) < 0)
 		goto fail;
 	freewords(*w);
 	*w = NULL;

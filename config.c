@@ -86,6 +86,18 @@ lookup(struct ini *auth, struct ini *cli, const char *sect, const char *key)
 	return v ? xstrdup(v) : NULL;
 }
 
+/* Type "jwt" when missing, IAM_URL for IAM without a URL, trailing
+ * '/' removed. */
+static void
+profile_fill(struct profile *p)
+{
+	if (!p->type)
+		p->type = xstrdup("jwt");
+	if (!p->url && strcmp(p->type, "iam") == 0)
+		p->url = xstrdup(IAM_URL);
+	strip_slashes(p->url);
+}
+
 int
 profile_read(struct ini *auth, struct ini *cli, const char *name,
     struct profile *p)
@@ -100,11 +112,7 @@ profile_read(struct ini *auth, struct ini *cli, const char *name,
 		p->url = lookup(auth, cli, sect, "url");
 		p->project = lookup(auth, cli, sect, "project");
 		p->type = lookup(auth, cli, sect, "type");
-		if (!p->type)
-			p->type = xstrdup("jwt");
-		if (!p->url && strcmp(p->type, "iam") == 0)
-			p->url = xstrdup(IAM_URL);
-		strip_slashes(p->url);
+		profile_fill(p);
 	}
 	free(sect);
 	return found;
@@ -275,29 +283,21 @@ precedence(struct config *cf, const struct config_in *in)
 	struct profile *p = &cf->prof;
 	const char *v;
 
-	over(&p->token, cf->def.token);
-	over(&p->url, cf->def.url);
-	over(&p->project, cf->def.project);
+	/* the flag, else the environment, else [cli], else the profile */
 	v = envpick(in->env, "CONTREE_TOKEN", "NEBIUS_API_KEY", &cf->env_token);
-	over(&p->token, in->token ? NULL : v);
+	over(&p->token, in->token ? in->token : v ? v : cf->def.token);
 	v = envpick(in->env, "CONTREE_URL", NULL, &cf->env_url);
-	over(&p->url, in->url ? NULL : v);
+	over(&p->url, in->url ? in->url : v ? v : cf->def.url);
 	v = envpick(in->env, "CONTREE_PROJECT", "NEBIUS_AI_PROJECT",
 	    &cf->env_project);
-	over(&p->project, in->project ? NULL : v);
-	over(&p->token, in->token);
-	over(&p->url, in->url);
-	over(&p->project, in->project);
+	over(&p->project, in->project ? in->project : v ? v :
+	    cf->def.project);
 	if (!cf->found && p->token && (p->url || p->project)) {
 		/* credentials without a configured profile */
 		cf->found = 1;
 		over(&p->type, p->project ? "iam" : "jwt");
 	}
-	if (!p->type)
-		p->type = xstrdup("jwt");
-	if (!p->url && strcmp(p->type, "iam") == 0)
-		p->url = xstrdup(IAM_URL);
-	strip_slashes(p->url);
+	profile_fill(p);
 }
 
 /* -p > $CONTREE_PROFILE > [cli] profile > [DEFAULT] profile > default;
