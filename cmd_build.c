@@ -5,6 +5,7 @@
  * .dockerignore, boundary, keys) are build.c's; spawning, waiting and
  * uploads are the layer's (ops.c, files.c, api.c). */
 #define _XOPEN_SOURCE 700      /* realpath */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -386,13 +387,14 @@ do_arg(struct bstate *b, const struct dinstr *d)
 		return -1;
 	for (i = 0; i < n; i++) {
 		char *eq = strchr(w[i], '=');
-		const char *v;
+		const char *v, *p;
 		long k;
 
 		if (eq)
 			*eq = '\0';
-		if (!*w[i] || strspn(w[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(w[i])) {
+		for (p = w[i]; isalnum((unsigned char)*p) || *p == '_'; p++)
+			;
+		if (!*w[i] || *p) {
 			seterr("bad ARG name '%s'", w[i]);
 			freewords(w);
 			return -1;

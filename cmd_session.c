@@ -658,11 +658,6 @@ cmd_session_show(struct ctx *c)
 			continue;
 		e[m++] = e[i];
 	}
-	if (m == 0) {
-		free(e);
-		logmsg(LOG_INFO, "No history.");
-		return 0;
-	}
 	/* -l N as the reference slices [-N:]: the last N; 0 keeps all, and
 	 * a negative N drops the first -N */
 	first = 0;
@@ -674,7 +669,7 @@ cmd_session_show(struct ctx *c)
 		else if (l < 0)
 			first = (size_t)-l < m ? (size_t)-l : m;
 	}
-	if (first == m) {
+	if (first == m) {       /* also when nothing matched */
 		free(e);
 		logmsg(LOG_INFO, "No history.");
 		return 0;

@@ -870,29 +870,26 @@ emit_csv(struct out *o, const struct row *r, struct buf *b)
 {
 	int delim = o->fmt == FMT_TSV ? '\t' : ',';
 	struct buf t = {0};
-	int i;
+	int i, names;
 
-	if (o->nrows == 0) {
+	/* the names before the first row, then the values */
+	for (names = o->nrows == 0; names >= 0; names--) {
 		for (i = 0; i < r->n; i++) {
 			if (i)
 				buf_addc(b, delim);
-			add_csv(b, r->f[i].name, strlen(r->f[i].name), delim);
+			buf_reset(&t);
+			if (names)
+				buf_puts(&t, r->f[i].name);
+			else
+				add_text(&t, &r->f[i]);
+			add_csv(b, t.p ? t.p : "", t.len, delim);
 		}
-		if (r->n == 1 && !r->f[0].name[0])
+		/* Python's csv writes a lone empty field as "" (not an
+		 * empty line) */
+		if (r->n == 1 && t.len == 0)
 			buf_puts(b, "\"\"");
 		buf_puts(b, "\r\n");
 	}
-	for (i = 0; i < r->n; i++) {
-		if (i)
-			buf_addc(b, delim);
-		buf_reset(&t);
-		add_text(&t, &r->f[i]);
-		add_csv(b, t.p ? t.p : "", t.len, delim);
-	}
-	/* Python's csv writes a lone empty field as "" (not an empty line) */
-	if (r->n == 1 && t.len == 0)
-		buf_puts(b, "\"\"");
-	buf_puts(b, "\r\n");
 	buf_free(&t);
 }
 
