@@ -225,7 +225,7 @@ show_session(struct ctx *c, int twoline)
 int
 cmd_use(struct ctx *c)
 {
-	int np, isnew = arg_flag(c, "new");
+	int np, f, isnew = arg_flag(c, "new");
 	char **img = arg_pos(c, "IMAGE", &np);
 	char uuid[37], newkey[37];
 	const char *key = c->session;
@@ -258,13 +258,12 @@ cmd_use(struct ctx *c)
 	e.title = img[0];
 	if (store_append(st, key, &e, NULL) < 0)
 		return -1;
-	if (fish())
-		printf("set -gx CONTREE_SESSION %s\n", key);
-	else
-		printf("export CONTREE_SESSION=%s\n", key);
+	f = fish();
+	printf(f ? "set -gx CONTREE_SESSION %s\n" : "export CONTREE_SESSION=%s\n",
+	    key);
 	if (isnew && isatty(1))
 		logmsg(LOG_WARNING, "The new session is not active until you export it: %s",
-		    fish() ? "eval (contree use -N IMAGE)" :
+		    f ? "eval (contree use -N IMAGE)" :
 		    "eval $(contree use -N IMAGE)");
 	return 0;
 }
