@@ -1105,7 +1105,7 @@ cmd_file_edit(struct ctx *c)
 		goto done;
 	rc = stage(st, c->session, img, path, uuid);
 done:
-	rmtree(dir, 0);
+	remove_tree(dir, 0);
 	free(file);
 	free(dir);
 	free(img);

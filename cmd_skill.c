@@ -670,7 +670,7 @@ write_loc(const struct loc *l)
 	rc = 0;
 out:
 	if (tmp)
-		(void)rmtree(tmp, 0);
+		(void)remove_tree(tmp, 0);
 	buf_free(&b);
 	free(parent);
 	free(tmp);
@@ -703,12 +703,12 @@ remove_one(struct ctx *c, const struct loc *l, const char *s, int yes)
 			return -1;
 		}
 	}
-	rc = rmtree(l->path, 1);
+	rc = remove_tree(l->path, 1);
 	if (rc == 0 && strcmp(l->k->name, "codex") == 0) {
 		char *r = rules_path(l->path);
 
 		if (r)
-			rc = rmtree(r, 1);
+			rc = remove_tree(r, 1);
 		free(r);
 	}
 	if (rc == 0)

@@ -1181,7 +1181,7 @@ read_secret(const char *prompt, char *buf, size_t n)
 /* rm -r; a missing path is fine.  0, or -1 (with report: the slot says
  * "cannot remove P: why" for the last path that failed). */
 int
-rmtree(const char *path, int report)
+remove_tree(const char *path, int report)
 {
 	struct stat st;
 	struct dirent *e;
@@ -1206,7 +1206,7 @@ rmtree(const char *path, int report)
 		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
 			continue;
 		p = xasprintf("%s/%s", path, e->d_name);
-		if (rmtree(p, report) < 0)
+		if (remove_tree(p, report) < 0)
 			rc = -1;
 		free(p);
 	}

@@ -195,6 +195,6 @@ int ask_yn(const char *question);
 
 /* rm -r path; a missing path is fine.  0, or -1 (with report, the
  * slot names the last path that could not be removed). */
-int rmtree(const char *path, int report);
+int remove_tree(const char *path, int report);
 
 #endif
