@@ -38,6 +38,18 @@ trim(const char *p, const char **e)
 	return p;
 }
 
+/* The line at *p (text ends at end), trimmed: its start, and its end in
+ * *le; *p moves to the next line. */
+static const char *
+next_line(const char **p, const char *end, const char **le)
+{
+	const char *s = *p, *nl = memchr(s, '\n', (size_t)(end - s));
+
+	*le = nl ? nl : end;
+	*p = nl ? nl + 1 : end;
+	return trim(s, le);
+}
+
 void
 df_free(struct dockerfile *df)
 {
@@ -147,13 +159,10 @@ df_parse(const char *text, size_t len, const char *name,
 		return -1;
 	}
 	while (p < end && rc == 0) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end, *s;
+		const char *le, *s = next_line(&p, end, &le);
 		int more;
 
 		lineno++;
-		s = trim(p, &le);
-		p = nl ? nl + 1 : end;
 		if (s == le || *s == '#')
 			continue;       /* also inside a continuation */
 		more = le[-1] == '\\';
@@ -609,13 +618,10 @@ ignore_parse(const char *text, size_t len, struct ignore *ig)
 
 	memset(ig, 0, sizeof *ig);
 	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end, *s;
+		const char *le, *s = next_line(&p, end, &le);
 		int neg = 0, dir;
 		char *pat;
 
-		s = trim(p, &le);
-		p = nl ? nl + 1 : end;
 		if (s == le || *s == '#')
 			continue;
 		if (*s == '!') {
