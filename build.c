@@ -13,17 +13,12 @@
 
 /* ---- the Dockerfile ---- */
 
-static const struct {
-	const char *word;
-	int kind;
-} keywords[] = {
-	{"FROM", DI_FROM}, {"RUN", DI_RUN}, {"COPY", DI_COPY},
-	{"ADD", DI_ADD}, {"ENV", DI_ENV}, {"ARG", DI_ARG},
-	{"WORKDIR", DI_WORKDIR}, {"USER", DI_USER},
-	{"CMD", DI_SKIP}, {"ENTRYPOINT", DI_SKIP}, {"LABEL", DI_SKIP},
-	{"EXPOSE", DI_SKIP}, {"VOLUME", DI_SKIP}, {"STOPSIGNAL", DI_SKIP},
-	{"MAINTAINER", DI_SKIP}, {"HEALTHCHECK", DI_SKIP},
-	{"ONBUILD", DI_SKIP}, {"SHELL", DI_SKIP},
+/* The keywords: DI_FROM ... DI_USER in their order, then those that
+ * are DI_SKIP. */
+static const char keywords[][12] = {
+	"FROM", "RUN", "COPY", "ADD", "ENV", "ARG", "WORKDIR", "USER",
+	"CMD", "ENTRYPOINT", "LABEL", "EXPOSE", "VOLUME", "STOPSIGNAL",
+	"MAINTAINER", "HEALTHCHECK", "ONBUILD", "SHELL"
 };
 
 static int
@@ -41,6 +36,18 @@ trim(const char *p, const char **e)
 	while (*e > p && isblank_((unsigned char)(*e)[-1]))
 		(*e)--;
 	return p;
+}
+
+/* The line at *p (text ends at end), trimmed: its start, and its end in
+ * *le; *p moves to the next line. */
+static const char *
+next_line(const char **p, const char *end, const char **le)
+{
+	const char *s = *p, *nl = memchr(s, '\n', (size_t)(end - s));
+
+	*le = nl ? nl : end;
+	*p = nl ? nl + 1 : end;
+	return trim(s, le);
 }
 
 void
@@ -73,8 +80,8 @@ df_add(struct dockerfile *df, const char *name, int line, const char *s)
 	for (i = 0; i < n; i++)
 		d.word[i] = (char)toupper((unsigned char)d.word[i]);
 	for (i = 0; i < LEN(keywords); i++)
-		if (strcmp(keywords[i].word, d.word) == 0)
-			d.kind = keywords[i].kind;
+		if (strcmp(keywords[i], d.word) == 0)
+			d.kind = i < DI_SKIP - 1 ? (int)i + 1 : DI_SKIP;
 	e = s + strlen(s);
 	s = trim(s, &e);
 	if (!d.kind)
@@ -152,13 +159,10 @@ df_parse(const char *text, size_t len, const char *name,
 		return -1;
 	}
 	while (p < end && rc == 0) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end, *s;
+		const char *le, *s = next_line(&p, end, &le);
 		int more;
 
 		lineno++;
-		s = trim(p, &le);
-		p = nl ? nl + 1 : end;
 		if (s == le || *s == '#')
 			continue;       /* also inside a continuation */
 		more = le[-1] == '\\';
@@ -388,18 +392,29 @@ run_sub(struct sub *x, const char *s, size_t n)
 	return 0;
 }
 
+/* Substitute s into x (split: into words); -1 with x freed. */
+static int
+sub_all(struct sub *x, const char *s, df_lookup get, void *arg, int split)
+{
+	memset(x, 0, sizeof *x);
+	x->get = get;
+	x->arg = arg;
+	x->split = split;
+	if (run_sub(x, s, strlen(s)) == 0)
+		return 0;
+	buf_free(&x->cur);
+	if (x->w)
+		freewords(x->w);
+	return -1;
+}
+
 int
 df_subst(const char *s, df_lookup get, void *arg, char **out)
 {
 	struct sub x;
 
-	memset(&x, 0, sizeof x);
-	x.get = get;
-	x.arg = arg;
-	if (run_sub(&x, s, strlen(s)) < 0) {
-		buf_free(&x.cur);
+	if (sub_all(&x, s, get, arg, 0) < 0)
 		return -1;
-	}
 	*out = x.cur.p ? x.cur.p : xstrdup("");
 	return 0;
 }
@@ -409,16 +424,8 @@ df_words(const char *s, df_lookup get, void *arg, char ***words, int *n)
 {
 	struct sub x;
 
-	memset(&x, 0, sizeof x);
-	x.get = get;
-	x.arg = arg;
-	x.split = 1;
-	if (run_sub(&x, s, strlen(s)) < 0) {
-		buf_free(&x.cur);
-		if (x.w)
-			freewords(x.w);
+	if (sub_all(&x, s, get, arg, 1) < 0)
 		return -1;
-	}
 	if (x.inword)
 		push_word(&x);
 	buf_free(&x.cur);
@@ -611,13 +618,10 @@ ignore_parse(const char *text, size_t len, struct ignore *ig)
 
 	memset(ig, 0, sizeof *ig);
 	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end, *s;
+		const char *le, *s = next_line(&p, end, &le);
 		int neg = 0, dir;
 		char *pat;
 
-		s = trim(p, &le);
-		p = nl ? nl + 1 : end;
 		if (s == le || *s == '#')
 			continue;
 		if (*s == '!') {

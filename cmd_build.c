@@ -5,6 +5,7 @@
  * .dockerignore, boundary, keys) are build.c's; spawning, waiting and
  * uploads are the layer's (ops.c, files.c, api.c). */
 #define _XOPEN_SOURCE 700      /* realpath */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -139,6 +140,27 @@ urls_free(struct bstate *b)
 	b->nuh = 0;
 }
 
+/* What a stage holds: dropped at a new FROM and at the end. */
+static void
+stage_free(struct bstate *b)
+{
+	files_free(&b->held);
+	urls_free(b);
+	kv_free(&b->env);
+	kv_free(&b->args);
+	free(b->workdir);
+	free(b->user);
+	b->workdir = NULL;
+	b->user = NULL;
+}
+
+/* The host path of context path rel ("": the context itself). */
+static char *
+ctxpath(const struct bstate *b, const char *rel)
+{
+	return *rel ? xasprintf("%s/%s", b->ctxdir, rel) : xstrdup(b->ctxdir);
+}
+
 /* Substitution lookup: ENV wins over ARG; before the first FROM only
  * the global ARGs are known. */
 static const char *
@@ -179,6 +201,51 @@ step_fail(struct bstate *b, const struct dinstr *d)
 	return -1;
 }
 
+static void
+live_out(void *arg, int which, const char *p, size_t n)
+{
+	struct bstate *b = arg;
+
+	(void)which;
+	b->live = 1;
+	writeall(2, p, n);      /* both streams: stdout is the result row */
+}
+
+/* Wait for operation op (a RUN's, live, or an import's) within -t and
+ * the margin; on Ctrl-C cancel it ("<what> <op> cancelled").  0 with
+ * *j, or -1. */
+static int
+wait_op(struct bstate *b, const char *op, int live, const char *what,
+    struct buf *body, struct json *j)
+{
+	int rc;
+
+	api_set_deadline(b->a, now_ms() + (b->timeout + BUILD_MARGIN) * 1000);
+	rc = op_wait_live(b->a, b->c->home, op, live, live ? live_out : NULL,
+	    b, body, j);
+	api_set_deadline(b->a, 0);
+	if (rc < 0 && interrupted) {
+		if (op_cancel(b->a, op) < 0 && live)
+			logmsg(LOG_DEBUG, "cancel %s: %s", op, geterr());
+		logmsg(LOG_INFO, "%s %s cancelled", what, op);
+		seterrc(ERR_INTR, "User interrupted");
+	}
+	return rc;
+}
+
+/* "operation OP ended STATUS[: ERROR]" into the slot. */
+static void
+op_ended(const struct json *j, const char *op)
+{
+	char *stt = json_getstr(j, 0, "status"), *err = json_getstr(j, 0,
+	    "error");
+
+	seterr("operation %s ended %s%s%s", op, stt ? stt : "?",
+	    err && *err ? ": " : "", err ? err : "");
+	free(stt);
+	free(err);
+}
+
 /* ---- FROM ---- */
 
 /* Import ref from its registry (cli.md §9.3): tagged as written. */
@@ -201,27 +268,14 @@ from_import(struct bstate *b, const char *ref, char image[37])
 	buf_free(&js);
 	if (rc < 0)
 		return -1;
-	api_set_deadline(b->a, now_ms() + (b->timeout + BUILD_MARGIN) * 1000);
-	rc = op_wait(b->a, b->c->home, op, 0, &body, &j);
-	api_set_deadline(b->a, 0);
-	if (rc < 0) {
-		if (interrupted) {
-			op_cancel(b->a, op);
-			logmsg(LOG_INFO, "Import %s cancelled", op);
-			seterrc(ERR_INTR, "User interrupted");
-		}
+	if (wait_op(b, op, 0, "Import", &body, &j) < 0) {
 		buf_free(&body);
 		return -1;
 	}
 	img = op_result_image(&j);
 	if (op_status(&j, 0) != OP_SUCCESS || !img || !is_uuid(img)) {
-		char *stt = json_getstr(&j, 0, "status"), *err =
-		    json_getstr(&j, 0, "error");
-
-		seterr("importing %s: operation %s ended %s%s%s", ref, op,
-		    stt ? stt : "?", err && *err ? ": " : "", err ? err : "");
-		free(stt);
-		free(err);
+		op_ended(&j, op);
+		errwrap("importing %s", ref);
 		rc = -1;
 	} else {
 		memcpy(image, img, 37);
@@ -257,14 +311,8 @@ do_from(struct bstate *b, const struct dinstr *d)
 	if (b->held.n + b->nuh)
 		logmsg(LOG_WARNING, "%zu file(s) copied after the last RUN of stage %d are dropped: stages are independent (COPY --from is not supported)",
 		    b->held.n + b->nuh, b->stage);
-	files_free(&b->held);
-	urls_free(b);
-	kv_free(&b->env);
-	kv_free(&b->args);
-	free(b->workdir);
-	free(b->user);
+	stage_free(b);
 	b->workdir = xstrdup("/");
-	b->user = NULL;
 	b->entry = 0;
 	b->stage++;
 	if (is_uuid(ref)) {
@@ -339,13 +387,14 @@ do_arg(struct bstate *b, const struct dinstr *d)
 		return -1;
 	for (i = 0; i < n; i++) {
 		char *eq = strchr(w[i], '=');
-		const char *v;
+		const char *v, *p;
 		long k;
 
 		if (eq)
 			*eq = '\0';
-		if (!*w[i] || strspn(w[i], "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(w[i])) {
+		for (p = w[i]; isalnum((unsigned char)*p) || *p == '_'; p++)
+			;
+		if (!*w[i] || *p) {
 			seterr("bad ARG name '%s'", w[i]);
 			freewords(w);
 			return -1;
@@ -402,13 +451,20 @@ struct copyopt {
 	int has_mode;
 };
 
+/* A uid or gid. */
+static int
+idnum(const char *s, long long *v, const char *what)
+{
+	return parse_ll(s, 0, 4294967295LL, v, what);
+}
+
 /* --chown=U[:G] with numbers (names: 0 with a warning, cli.md §9.3). */
 static long long
 owner_id(const char *s, const char *what)
 {
 	long long v;
 
-	if (parse_ll(s, 0, 4294967295LL, &v, what) == 0)
+	if (idnum(s, &v, what) == 0)
 		return v;
 	clearerr_slot();
 	logmsg(LOG_WARNING, "--chown %s '%s' is not a number; using 0", what,
@@ -416,14 +472,15 @@ owner_id(const char *s, const char *what)
 	return 0;
 }
 
+/* The leading options of words w (cut up). */
 static int
-copy_flags(char ***w, int *n, struct copyopt *o)
+copy_flags(char **w, int n, struct copyopt *o)
 {
-	int i = 0, k;
+	int i;
 
 	memset(o, 0, sizeof *o);
-	for (; i < *n && strncmp((*w)[i], "--", 2) == 0; i++) {
-		const char *f = (*w)[i];
+	for (i = 0; i < n && strncmp(w[i], "--", 2) == 0; i++) {
+		const char *f = w[i];
 
 		if (strncmp(f, "--chown=", 8) == 0) {
 			char *g = strchr(f + 8, ':');
@@ -442,18 +499,11 @@ copy_flags(char ***w, int *n, struct copyopt *o)
 			}
 			o->mode = (unsigned)m;
 			o->has_mode = 1;
-		} else if (strncmp(f, "--from=", 7) == 0) {
-			seterr("COPY --from is not supported: contree builds one stage at a time and cannot copy between stages or images; COPY the files from the context instead");
-			return -1;
-		} else {
+		} else {        /* "--": df_check refused the others */
 			seterr("unsupported option '%s'", f);
 			return -1;
 		}
 	}
-	for (k = 0; k < i; k++)
-		free((*w)[k]);
-	memmove(*w, *w + i, (size_t)(*n - i + 1) * sizeof **w);
-	*n -= i;
 	return 0;
 }
 
@@ -476,8 +526,7 @@ static int
 hold(struct bstate *b, const char *rel, const char *dest,
     const struct copyopt *o)
 {
-	char *host = *rel ? xasprintf("%s/%s", b->ctxdir, rel) :
-	    xstrdup(b->ctxdir);
+	char *host = ctxpath(b, rel);
 	struct hostfile *h;
 	size_t i;
 	int rc;
@@ -533,8 +582,7 @@ ignored(struct bstate *b, const char *rel, int isdir)
 static int
 inside(struct bstate *b, const char *rel)
 {
-	char *host = *rel ? xasprintf("%s/%s", b->ctxdir, rel) :
-	    xstrdup(b->ctxdir);
+	char *host = ctxpath(b, rel);
 	char real[PATH_MAX];
 	int rc = 0;
 
@@ -561,8 +609,7 @@ static int
 copy_dir(struct bstate *b, const char *rel, const char *dest,
     const struct copyopt *o)
 {
-	char *host = *rel ? xasprintf("%s/%s", b->ctxdir, rel) :
-	    xstrdup(b->ctxdir);
+	char *host = ctxpath(b, rel);
 	struct dirent **ents;
 	int n, i, rc = 0;
 
@@ -580,7 +627,7 @@ copy_dir(struct bstate *b, const char *rel, const char *dest,
 		if (rc < 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 			continue;
 		r = relcat(rel, name);
-		h = xasprintf("%s/%s", b->ctxdir, r);
+		h = ctxpath(b, r);
 		dd = join_path(dest, name);
 		if (lstat(h, &st) < 0) {
 			seterr("cannot access %s:", r);
@@ -608,6 +655,30 @@ copy_dir(struct bstate *b, const char *rel, const char *dest,
 	return rc;
 }
 
+static void
+push(char ***v, int *n, char *s)
+{
+	*v = xreallocarray(*v, (size_t)*n + 1, sizeof **v);
+	(*v)[(*n)++] = s;
+}
+
+static void glob_ctx(struct bstate *, const char *, const char *, char ***,
+    int *);
+
+/* Context path r matched the pattern so far: go on with rest, or keep
+ * it (r is taken). */
+static void
+glob_hit(struct bstate *b, char *r, const char *rest, char ***out,
+    int *nout)
+{
+	if (!rest) {
+		push(out, nout, r);
+		return;
+	}
+	glob_ctx(b, r, rest, out, nout);
+	free(r);
+}
+
 /* Expand a cleaned source pattern component by component into the
  * context paths it names (sorted). */
 static void
@@ -617,52 +688,35 @@ glob_ctx(struct bstate *b, const char *rel, const char *pat, char ***out,
 	const char *sl = strchr(pat, '/');
 	char *comp = sl ? xstrndup(pat, (size_t)(sl - pat)) : xstrdup(pat);
 	const char *rest = sl ? sl + 1 : NULL;
+	char *h;
 
 	if (!has_glob(comp)) {
-		char *r = relcat(rel, comp), *h = xasprintf("%s/%s", b->ctxdir, r);
+		char *r = relcat(rel, comp);
 		struct stat st;
 
-		if (lstat(h, &st) == 0) {
-			if (rest)
-				glob_ctx(b, r, rest, out, nout);
-			else {
-				*out = xreallocarray(*out, (size_t)*nout + 1,
-				    sizeof **out);
-				(*out)[(*nout)++] = xstrdup(r);
-			}
-		}
-		free(h);
-		free(r);
+		h = xasprintf("%s/%s", b->ctxdir, r);
+		if (lstat(h, &st) == 0)
+			glob_hit(b, r, rest, out, nout);
+		else
+			free(r);
 	} else {
-		char *h = *rel ? xasprintf("%s/%s", b->ctxdir, rel) :
-		    xstrdup(b->ctxdir);
 		struct dirent **ents;
 		int n, i;
 
+		h = ctxpath(b, rel);
 		n = scandir(h, &ents, NULL, alphasort);
 		for (i = 0; i < n; i++) {
 			const char *name = ents[i]->d_name;
 
 			if (strcmp(name, ".") && strcmp(name, "..") &&
-			    glob_path(comp, name)) {
-				char *r = relcat(rel, name);
-
-				if (rest)
-					glob_ctx(b, r, rest, out, nout);
-				else {
-					*out = xreallocarray(*out,
-					    (size_t)*nout + 1, sizeof **out);
-					(*out)[(*nout)++] = r;
-					r = NULL;
-				}
-				free(r);
-			}
+			    glob_path(comp, name))
+				glob_hit(b, relcat(rel, name), rest, out, nout);
 			free(ents[i]);
 		}
 		if (n >= 0)
 			free(ents);
-		free(h);
 	}
+	free(h);
 	free(comp);
 }
 
@@ -678,14 +732,12 @@ copy_source(struct bstate *b, const char *src, const char *dest,
 		return -1;
 	named = !has_glob(clean);
 	if (named) {
-		m = xcalloc(1, sizeof *m);
-		m[nm++] = xstrdup(clean);
+		push(&m, &nm, xstrdup(clean));
 	} else {
 		glob_ctx(b, "", clean, &m, &nm);
 	}
 	for (i = 0; i < nm && rc == 0; i++) {
-		char *h = *m[i] ? xasprintf("%s/%s", b->ctxdir, m[i]) :
-		    xstrdup(b->ctxdir);
+		char *h = ctxpath(b, m[i]);
 		struct stat st;
 
 		if ((rc = inside(b, m[i])) < 0) {
@@ -739,75 +791,61 @@ copy_source(struct bstate *b, const char *src, const char *dest,
 
 #define URLCACHE_MAX 1000
 
-static char *
-urlcache_path(struct bstate *b)
-{
-	char *dir = xasprintf("%s/cli", b->c->home), *p;
-
-	mkdirs(dir, 0700);
-	p = xasprintf("%s/build-urls", dir);
-	free(dir);
-	return p;
-}
-
-/* The remembered fetch of url into f: 1, or 0 when none. */
+/* Look url up in the cache file (put NULL: into f, 1 if found, else 0),
+ * or record put for it (dropping its older line and the oldest beyond
+ * URLCACHE_MAX; 0). */
 static int
-urlcache_get(struct bstate *b, const char *url, struct urlfetch *f)
-{
-	struct buf t = {0};
-	char *path = urlcache_path(b), *line, *save = NULL;
-	int found = 0;
-
-	if (access(path, F_OK) == 0 && readfile(path, &t) == 0 && t.p)
-		for (line = strtok_r(t.p, "\n", &save); line && !found;
-		    line = strtok_r(NULL, "\n", &save)) {
-			char *fl[6], *p = line;
-			int k;
-
-			for (k = 0; k < 6 && p; k++) {
-				fl[k] = p;
-				if ((p = strchr(p, '\t')))
-					*p++ = '\0';
-			}
-			if (k < 6 || strcmp(fl[0], url) != 0 || !is_uuid(fl[3]) ||
-			    strlen(fl[1]) >= sizeof f->etag ||
-			    strlen(fl[2]) >= sizeof f->lastmod ||
-			    (*fl[4] && strlen(fl[4]) != 64))
-				continue;
-			strcpy(f->etag, fl[1]);
-			strcpy(f->lastmod, fl[2]);
-			memcpy(f->uuid, fl[3], 37);
-			snprintf(f->sha, sizeof f->sha, "%s", fl[4]);
-			found = 1;
-		}
-	clearerr_slot();
-	buf_free(&t);
-	free(path);
-	return found;
-}
-
-static void
-urlcache_put(struct bstate *b, const char *url, const struct urlfetch *f)
+urlcache(struct bstate *b, const char *url, struct urlfetch *f,
+    const struct urlfetch *put)
 {
 	struct buf t = {0}, out = {0};
-	char *path = urlcache_path(b), *line, *save = NULL;
+	char *dir = xasprintf("%s/cli", b->c->home), *path, *line, *save = NULL;
 	size_t n = 0, ulen = strlen(url);
+	int found = 0;
 
+	mkdirs(dir, 0700);
+	path = xasprintf("%s/build-urls", dir);
+	free(dir);
 	if (access(path, F_OK) == 0 && readfile(path, &t) < 0)
 		buf_reset(&t);
-	for (line = t.p ? strtok_r(t.p, "\n", &save) : NULL; line;
-	    line = strtok_r(NULL, "\n", &save))
-		if (!(strncmp(line, url, ulen) == 0 && line[ulen] == '\t') &&
-		    n++ < URLCACHE_MAX - 1)
-			buf_printf(&out, "%s\n", line);
-	buf_printf(&out, "%s\t%s\t%s\t%s\t%s\t%lld\n", url, f->etag, f->lastmod,
-	    f->uuid, f->sha, (long long)time(NULL));
-	if (writefile_cache(path, out.p, out.len) < 0)
-		logmsg(LOG_DEBUG, "cache: %s", geterr());
+	for (line = t.p ? strtok_r(t.p, "\n", &save) : NULL; line && !found;
+	    line = strtok_r(NULL, "\n", &save)) {
+		char *fl[6], *p = line;
+		int k;
+
+		if (put) {
+			if (!(strncmp(line, url, ulen) == 0 &&
+			    line[ulen] == '\t') && n++ < URLCACHE_MAX - 1)
+				buf_printf(&out, "%s\n", line);
+			continue;
+		}
+		for (k = 0; k < 6 && p; k++) {
+			fl[k] = p;
+			if ((p = strchr(p, '\t')))
+				*p++ = '\0';
+		}
+		if (k < 6 || strcmp(fl[0], url) != 0 || !is_uuid(fl[3]) ||
+		    strlen(fl[1]) >= sizeof f->etag ||
+		    strlen(fl[2]) >= sizeof f->lastmod ||
+		    (*fl[4] && strlen(fl[4]) != 64))
+			continue;
+		strcpy(f->etag, fl[1]);
+		strcpy(f->lastmod, fl[2]);
+		memcpy(f->uuid, fl[3], 37);
+		snprintf(f->sha, sizeof f->sha, "%s", fl[4]);
+		found = 1;
+	}
+	if (put) {
+		buf_printf(&out, "%s\t%s\t%s\t%s\t%s\t%lld\n", url, put->etag,
+		    put->lastmod, put->uuid, put->sha, (long long)time(NULL));
+		if (writefile_cache(path, out.p, out.len) < 0)
+			logmsg(LOG_DEBUG, "cache: %s", geterr());
+	}
 	clearerr_slot();
 	buf_free(&t);
 	buf_free(&out);
 	free(path);
+	return found;
 }
 
 static int
@@ -841,7 +879,7 @@ add_url(struct bstate *b, const char *url, const char *dest, int dirdest,
 	} else {
 		u.dest = xstrdup(dest);
 	}
-	had = urlcache_get(b, url, &u.f);
+	had = urlcache(b, url, &u.f, NULL);
 	rc = files_upload_url(b->a, url, b->timeout, &u.f);
 	if (rc < 0 || (rc == 1 && !had)) {
 		if (rc == 1)
@@ -854,7 +892,7 @@ add_url(struct bstate *b, const char *url, const char *dest, int dirdest,
 		logmsg(LOG_INFO, "ADD %s: unchanged (304), upload %s reused", url,
 		    u.f.uuid);
 	else
-		urlcache_put(b, url, &u.f);
+		urlcache(b, url, NULL, &u.f);
 	u.url = xstrdup(url);
 	u.uid = o->uid;
 	u.gid = o->gid;
@@ -881,7 +919,7 @@ copy_words(struct bstate *b, const struct dinstr *d, struct copyopt *o,
 	opts = xstrndup(d->args, (size_t)(p - d->args));
 	rc = df_words(opts, lookup, b, w, n);
 	free(opts);
-	if (rc < 0 || copy_flags(w, n, o) < 0)
+	if (rc < 0 || copy_flags(*w, *n, o) < 0)
 		goto fail;
 	freewords(*w);
 	*w = NULL;
@@ -985,10 +1023,9 @@ id_find(char *text, const char *key, int byid, long long *id,
 		}
 		if (k < 3 || (strcmp(f[0], key) != 0 &&
 		    !(byid && strcmp(f[2], key) == 0)) ||
-		    parse_ll(f[2], 0, 4294967295LL, id, "id") < 0)
+		    idnum(f[2], id, "id") < 0)
 			continue;
-		if (gid && k >= 4 && parse_ll(f[3], 0, 4294967295LL, gid,
-		    "id") < 0)
+		if (gid && k >= 4 && idnum(f[3], gid, "id") < 0)
 			*gid = 0;
 		if (home && k >= 6)
 			*home = xstrdup(f[5]);
@@ -1014,12 +1051,12 @@ user_ids(struct bstate *b, long long *uid, long long *gid, char **home)
 	if (image_file(b, "/etc/passwd", &pw) < 0)
 		goto out;
 	if (!id_find(pw.p, u, 1, uid, gid, home) &&
-	    parse_ll(u, 0, 4294967295LL, uid, "id") < 0) {
+	    idnum(u, uid, "id") < 0) {
 		seterr("USER %s: no user '%s' in /etc/passwd of the image",
 		    b->user, u);
 		goto out;
 	}
-	if (g && parse_ll(g, 0, 4294967295LL, gid, "id") < 0) {
+	if (g && idnum(g, gid, "id") < 0) {
 		if (image_file(b, "/etc/group", &gr) < 0)
 			goto out;
 		if (!id_find(gr.p, g, 0, gid, NULL, NULL)) {
@@ -1037,14 +1074,17 @@ out:
 	return rc;
 }
 
+/* A held file in a key's description. */
 static void
-live_out(void *arg, int which, const char *p, size_t n)
+desc_file(struct buf *desc, const char *dest, const char *sha,
+    long long uid, long long gid, unsigned mode)
 {
-	struct bstate *b = arg;
+	char attr[96];
 
-	(void)which;
-	b->live = 1;
-	writeall(2, p, n);      /* both streams: stdout is the result row */
+	snprintf(attr, sizeof attr, "%lld:%lld:%04o", uid, gid, mode & 07777);
+	key_field(desc, "file", dest);
+	key_field(desc, "sha256", sha);
+	key_field(desc, "attr", attr);
 }
 
 /* The description a RUN's key is made of (cli.md §9.3). */
@@ -1067,26 +1107,17 @@ run_desc(struct bstate *b, const struct dinstr *d, struct buf *desc)
 	key_field(desc, "run", d->args);
 	for (i = 0; i < b->held.n; i++) {
 		const struct hostfile *h = &b->held.f[i];
-		char attr[96];
 
-		snprintf(attr, sizeof attr, "%lld:%lld:%04o", h->uid, h->gid,
-		    h->mode & 07777);
-		key_field(desc, "file", h->dest);
-		key_field(desc, "sha256", h->sha);
-		key_field(desc, "attr", attr);
+		desc_file(desc, h->dest, h->sha, h->uid, h->gid, h->mode);
 	}
 	for (i = 0; i < b->nuh; i++) {
 		const struct urlheld *u = &b->uh[i];
-		char attr[96];
 
-		snprintf(attr, sizeof attr, "%lld:%lld:%04o", u->uid, u->gid,
-		    u->mode & 07777);
 		key_field(desc, "url", u->url);
 		key_field(desc, "etag", u->f.etag);
 		key_field(desc, "last-modified", u->f.lastmod);
-		key_field(desc, "file", u->dest);
-		key_field(desc, "sha256", u->f.sha[0] ? u->f.sha : u->f.uuid);
-		key_field(desc, "attr", attr);
+		desc_file(desc, u->dest, u->f.sha[0] ? u->f.sha : u->f.uuid,
+		    u->uid, u->gid, u->mode);
 	}
 }
 
@@ -1114,8 +1145,7 @@ run_result(struct bstate *b, const struct json *j, const char *op,
 	struct buf so = {0}, se = {0};
 	long long code = 0;
 	int has = op_exit_code(j, &code), rc = -1;
-	char *img = op_result_image(j), *stt = json_getstr(j, 0, "status");
-	char *err = json_getstr(j, 0, "error");
+	char *img = op_result_image(j);
 
 	if (!b->live) {         /* polled: show the output now */
 		op_stream(j, "stdout", &so, NULL);
@@ -1127,8 +1157,7 @@ run_result(struct bstate *b, const struct json *j, const char *op,
 		seterr("timed out after %lld seconds (operation %s; raise -t)",
 		    b->timeout, op);
 	else if (op_status(j, 0) != OP_SUCCESS)
-		seterr("operation %s ended %s%s%s", op, stt ? stt : "?",
-		    err && *err ? ": " : "", err ? err : "");
+		op_ended(j, op);
 	else if (has && code != 0)
 		seterr("the command exited with code %lld (operation %s)", code,
 		    op);
@@ -1139,8 +1168,6 @@ run_result(struct bstate *b, const struct json *j, const char *op,
 		rc = 0;
 	}
 	free(img);
-	free(stt);
-	free(err);
 	buf_free(&so);
 	buf_free(&se);
 	return rc;
@@ -1226,18 +1253,8 @@ run_spawn(struct bstate *b, const struct dinstr *d, char op[37],
 		goto out;
 	logmsg(LOG_DEBUG, "step %zu: operation %s", b->step, op);
 	b->live = 0;
-	api_set_deadline(b->a, now_ms() + (b->timeout + BUILD_MARGIN) * 1000);
-	rc = op_wait_live(b->a, b->c->home, op, 1, live_out, b, &rec, &j);
-	api_set_deadline(b->a, 0);
-	if (rc < 0) {
-		if (interrupted) {
-			if (op_cancel(b->a, op) < 0)
-				logmsg(LOG_DEBUG, "cancel %s: %s", op, geterr());
-			logmsg(LOG_INFO, "Operation %s cancelled", op);
-			seterrc(ERR_INTR, "User interrupted");
-		}
+	if ((rc = wait_op(b, op, 1, "Operation", &rec, &j)) < 0)
 		goto out;
-	}
 	rc = run_result(b, &j, op, image);
 	json_free(&j);
 out:
@@ -1250,6 +1267,16 @@ out:
 	buf_free(&reply);
 	buf_free(&rec);
 	return rc;
+}
+
+/* The layer of a RUN is the build's state now; its files are in it. */
+static void
+layer_done(struct bstate *b, const char *image, const char *key)
+{
+	memcpy(b->image, image, 37);
+	memcpy(b->key, key, 65);
+	files_free(&b->held);
+	urls_free(b);
 }
 
 /* A RUN: reuse its layer when the key is known and its image is still
@@ -1274,11 +1301,8 @@ do_run(struct bstate *b, const struct dinstr *d)
 		progress(b, d, " ... CACHED");
 		logmsg(LOG_DEBUG, "CACHED: %s %s -> %s", d->word, d->args,
 		    e->image);
-		memcpy(b->image, e->image, 37);
-		memcpy(b->key, key, 65);
 		b->entry = e->id;
-		files_free(&b->held);
-		urls_free(b);
+		layer_done(b, e->image, key);
 		return 0;
 	}
 	if (e) {
@@ -1301,10 +1325,7 @@ do_run(struct bstate *b, const struct dinstr *d)
 		    geterr());
 		b->entry = 0;
 	}
-	memcpy(b->image, image, 37);
-	memcpy(b->key, key, 65);
-	files_free(&b->held);
-	urls_free(b);
+	layer_done(b, image, key);
 	return 0;
 }
 
@@ -1313,20 +1334,16 @@ do_run(struct bstate *b, const struct dinstr *d)
 static int
 step(struct bstate *b, const struct dinstr *d)
 {
+	if (d->kind == DI_RUN)
+		return do_run(b, d);
+	progress(b, d, NULL);
 	switch (d->kind) {
 	case DI_FROM:
-		progress(b, d, NULL);
 		return do_from(b, d);
-	case DI_RUN:
-		return do_run(b, d);
 	case DI_SKIP:
-		progress(b, d, NULL);
 		logmsg(LOG_WARNING, "%s is not executed by contree build; skipped",
 		    d->word);
 		return 0;
-	}
-	progress(b, d, NULL);
-	switch (d->kind) {
 	case DI_COPY: case DI_ADD:
 		return do_copy(b, d);
 	case DI_ENV:
@@ -1423,28 +1440,19 @@ bstate_free(struct bstate *b)
 	kv_free(&b->bargs);
 	free(b->used);
 	kv_free(&b->gargs);
-	kv_free(&b->env);
-	kv_free(&b->args);
-	free(b->workdir);
-	free(b->user);
-	files_free(&b->held);
-	urls_free(b);
+	stage_free(b);
 }
 
 /* One row IMAGE TAG SESSION in the chosen format. */
 static int
 result_row(struct ctx *c, const struct bstate *b, const char *tag)
 {
-	struct out *o = out_new(c->fmt, 1);
 	struct row *r = row_new();
 
 	row_str(r, "image", b->image);
 	row_str(r, "tag", tag ? tag : "");
 	row_str(r, "session", b->skey);
-	out_row(o, r);
-	if (out_end(o) < 0 && errno != EPIPE)
-		return -1;
-	return 0;
+	return out_one(c->fmt, r);
 }
 
 int

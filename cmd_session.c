@@ -1,7 +1,6 @@
 /* cmd_session.c - the session commands (cli.md §7, §9.1, §9.14-9.18,
  * §9.23, §9.24): use, session and its subcommands (except wait), cd,
  * env, file edit and file cp.  All state goes through store.h. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,28 +42,20 @@ row_when(struct row *r, const char *name, long long t)
 	row_time(r, name, iso);
 }
 
-/* The session row of `use`, `session` (cli.md §9.1). */
+/* The session row of `use`, `session` (cli.md §9.1; full) and of
+ * `session list` (after its "active"). */
 static struct row *
-session_row(const struct store_session *s)
+session_row(struct row *r, const struct store_session *s, int full)
 {
-	struct row *r = row_new();
-
 	row_str(r, "session_key", s->key);
 	row_str(r, "active_branch", s->branch ? s->branch : "");
 	row_str(r, "current_image", s->tip ? s->tip->image : "");
-	row_str(r, "last_kind", s->tip ? s->tip->kind : "");
-	row_str(r, "last_title", s->tip ? s->tip->title : "");
+	if (full) {
+		row_str(r, "last_kind", s->tip ? s->tip->kind : "");
+		row_str(r, "last_title", s->tip ? s->tip->title : "");
+	}
 	row_when(r, "updated_at", s->updated);
 	return r;
-}
-
-static int
-print_row(struct ctx *c, struct row *r)
-{
-	struct out *o = out_new(c->fmt, 1);
-
-	out_row(o, r);
-	return finish(o);
 }
 
 /* Find another session by key (cli.md §7.3): sessions whose key ends
@@ -168,8 +159,8 @@ stage(struct store *st, const char *key, const char *image, const char *dest,
 	return 0;
 }
 
-/* The store and the current session's tip; NULL tip with the
- * no-session message printed.  -1 on a store error. */
+/* The store and the current session's tip: 0; EXIT_ERR with the
+ * no-session message printed; -1 on a store error. */
 static int
 need_session(struct ctx *c, struct store **st, const struct store_entry **tip)
 {
@@ -178,7 +169,7 @@ need_session(struct ctx *c, struct store **st, const struct store_entry **tip)
 	*tip = store_tip(*st, c->session);
 	if (!*tip) {
 		no_session();
-		return 1;
+		return EXIT_ERR;
 	}
 	return 0;
 }
@@ -228,13 +219,13 @@ show_session(struct ctx *c, int twoline)
 			logmsg(LOG_ERROR, "No active session. Start one with 'contree use IMAGE'.");
 		return EXIT_ERR;
 	}
-	return print_row(c, session_row(&s));
+	return out_one(c->fmt, session_row(row_new(), &s, 1));
 }
 
 int
 cmd_use(struct ctx *c)
 {
-	int np, isnew = arg_flag(c, "new");
+	int np, f, isnew = arg_flag(c, "new");
 	char **img = arg_pos(c, "IMAGE", &np);
 	char uuid[37], newkey[37];
 	const char *key = c->session;
@@ -267,13 +258,12 @@ cmd_use(struct ctx *c)
 	e.title = img[0];
 	if (store_append(st, key, &e, NULL) < 0)
 		return -1;
-	if (fish())
-		printf("set -gx CONTREE_SESSION %s\n", key);
-	else
-		printf("export CONTREE_SESSION=%s\n", key);
+	f = fish();
+	printf(f ? "set -gx CONTREE_SESSION %s\n" : "export CONTREE_SESSION=%s\n",
+	    key);
 	if (isnew && isatty(1))
 		logmsg(LOG_WARNING, "The new session is not active until you export it: %s",
-		    fish() ? "eval (contree use -N IMAGE)" :
+		    f ? "eval (contree use -N IMAGE)" :
 		    "eval $(contree use -N IMAGE)");
 	return 0;
 }
@@ -305,10 +295,7 @@ cmd_session_list(struct ctx *c)
 			continue;
 		r = row_new();
 		row_bool(r, "active", strcmp(s[i].key, c->session) == 0);
-		row_str(r, "session_key", s[i].key);
-		row_str(r, "active_branch", s[i].branch ? s[i].branch : "");
-		row_str(r, "current_image", s[i].tip ? s[i].tip->image : "");
-		row_when(r, "updated_at", s[i].updated);
+		session_row(r, &s[i], 0);
 		shown++;
 		if (out_row(o, r) < 0)
 			break;
@@ -356,7 +343,7 @@ cmd_session_use(struct ctx *c)
 	row_str(r, "from_session", okey);
 	free(okey);
 	free(img);
-	return print_row(c, r);
+	return out_one(c->fmt, r);
 }
 
 /* ---- branches ---- */
@@ -472,7 +459,7 @@ cmd_session_checkout(struct ctx *c)
 	struct row *r;
 
 	if ((rc = need_session(c, &st, &tip)) != 0)
-		return rc < 0 ? -1 : EXIT_ERR;
+		return rc;
 	if (!(tip = store_branch_tip(st, c->session, b[0]))) {
 		seterr("branch '%s' does not exist", b[0]);
 		return -1;
@@ -482,7 +469,7 @@ cmd_session_checkout(struct ctx *c)
 	r = row_new();
 	row_str(r, "branch", b[0]);
 	row_str(r, "image", tip->image);
-	return print_row(c, r);
+	return out_one(c->fmt, r);
 }
 
 /* ---- rollback ---- */
@@ -511,7 +498,7 @@ cmd_session_rollback(struct ctx *c)
 		return -1;
 	}
 	if ((rc = need_session(c, &st, &tip)) != 0)
-		return rc < 0 ? -1 : EXIT_ERR;
+		return rc;
 	if (store_begin(st) < 0)
 		return -1;
 	tip = store_tip(st, c->session);
@@ -532,7 +519,7 @@ cmd_session_rollback(struct ctx *c)
 	row_str(r, "kind", to->kind);
 	row_str(r, "title", to->title);
 	row_when(r, "created_at", to->created);
-	return print_row(c, r);
+	return out_one(c->fmt, r);
 }
 
 /* ---- show ---- */
@@ -670,11 +657,6 @@ cmd_session_show(struct ctx *c)
 			continue;
 		e[m++] = e[i];
 	}
-	if (m == 0) {
-		free(e);
-		logmsg(LOG_INFO, "No history.");
-		return 0;
-	}
 	/* -l N as the reference slices [-N:]: the last N; 0 keeps all, and
 	 * a negative N drops the first -N */
 	first = 0;
@@ -686,7 +668,7 @@ cmd_session_show(struct ctx *c)
 		else if (l < 0)
 			first = (size_t)-l < m ? (size_t)-l : m;
 	}
-	if (first == m) {
+	if (first == m) {       /* also when nothing matched */
 		free(e);
 		logmsg(LOG_INFO, "No history.");
 		return 0;
@@ -934,9 +916,8 @@ cmd_env(struct ctx *c)
 	}
 	/* all or nothing: check every pair before saving any */
 	{
-		const char **names = xcalloc((size_t)n, sizeof *names);
 		const char **vals = xcalloc((size_t)n, sizeof *vals);
-		char **copies = xcalloc((size_t)n, sizeof *copies);
+		char **names = xcalloc((size_t)n, sizeof *names);
 		int rc = 0;
 
 		for (i = 0; i < n; i++) {
@@ -948,18 +929,16 @@ cmd_env(struct ctx *c)
 				rc = -1;
 				break;
 			}
-			copies[i] = xstrndup(args[i], (size_t)(eq - args[i]));
-			names[i] = copies[i];
+			names[i] = xstrndup(args[i], (size_t)(eq - args[i]));
 			vals[i] = eq + 1;
 		}
-		if (rc == 0 && store_env_set(st, c->session, names, vals,
-		    (size_t)n) < 0)
+		if (rc == 0 && store_env_set(st, c->session,
+		    (const char **)names, vals, (size_t)n) < 0)
 			rc = -1;
 		for (i = 0; rc == 0 && i < n; i++)
 			logmsg(LOG_INFO, "Set %s", names[i]);
 		for (i = 0; i < n; i++)
-			free(copies[i]);
-		free(copies);
+			free(names[i]);
 		free(names);
 		free(vals);
 		return rc;
@@ -1003,31 +982,6 @@ editor(struct ctx *c)
 	if (onpath("nano"))
 		return "nano";
 	return "vi";
-}
-
-/* Remove dir and everything in it. */
-static void
-rmtree(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-
-	while (d && (e = readdir(d))) {
-		char *p;
-		struct stat sb;
-
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		p = xasprintf("%s/%s", dir, e->d_name);
-		if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
-			rmtree(p);
-		else
-			unlink(p);
-		free(p);
-	}
-	if (d)
-		closedir(d);
-	rmdir(dir);
 }
 
 /* /bin/sh -c '<editor> <quoted file>'; its exit status or -1. */
@@ -1083,7 +1037,7 @@ cmd_file_edit(struct ctx *c)
 	char *dir, *file, *img, *url, before[65], after[65], uuid[37];
 
 	if ((rc = need_session(c, &st, &tip)) != 0)
-		return rc < 0 ? -1 : EXIT_ERR;
+		return rc;
 	if (!(a = ctx_api(c)))
 		return -1;
 	img = xstrdup(tip->image);
@@ -1151,7 +1105,7 @@ cmd_file_edit(struct ctx *c)
 		goto done;
 	rc = stage(st, c->session, img, path, uuid);
 done:
-	rmtree(dir);
+	remove_tree(dir, 0);
 	free(file);
 	free(dir);
 	free(img);
@@ -1168,7 +1122,7 @@ cmd_file_cp(struct ctx *c)
 	char uuid[37], *img;
 
 	if ((rc = need_session(c, &st, &tip)) != 0)
-		return rc < 0 ? -1 : EXIT_ERR;
+		return rc;
 	img = xstrdup(tip->image);
 	rc = upload(c, src[0], src[0], c->home, NULL, uuid);
 	if (rc == 0)

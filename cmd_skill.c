@@ -24,31 +24,33 @@
 
 enum { K_DIR, K_SUBAGENT, K_AGENT };
 
-/* The kinds, in the order rows come out (cli.md §9.22 fix). */
+/* The kinds, in the order rows come out (cli.md §9.22 fix).  The
+ * project location is ".<name up to '-'>/<sub>" under the current
+ * directory; the claude kinds are installed by default only when
+ * ~/.claude exists. */
 static const struct kind {
 	const char *name;
 	const char *env;        /* overrides base, or NULL */
 	const char *base;       /* under $HOME */
 	const char *sub;        /* under the base: the target */
-	const char *proj;       /* under the current directory */
 	int type;
-	int claude;             /* installed by default only with ~/.claude */
 } kinds[] = {
-	{"codex", "CODEX_HOME", ".codex", "skills/contree",
-	    ".codex/skills/contree", K_DIR, 0},
-	{"claude", NULL, ".claude", "skills/contree",
-	    ".claude/skills/contree", K_DIR, 1},
+	{"codex", "CODEX_HOME", ".codex", "skills/contree", K_DIR},
+	{"claude", NULL, ".claude", "skills/contree", K_DIR},
 	{"opencode", "OPENCODE_HOME", ".config/opencode", "skills/contree",
-	    ".opencode/skills/contree", K_DIR, 0},
-	{"amp", NULL, ".config/agents", "skills/contree",
-	    ".amp/skills/contree", K_DIR, 0},
-	{"cline", "CLINE_DIR", ".cline", "skills/contree",
-	    ".cline/skills/contree", K_DIR, 0},
+	    K_DIR},
+	{"amp", NULL, ".config/agents", "skills/contree", K_DIR},
+	{"cline", "CLINE_DIR", ".cline", "skills/contree", K_DIR},
 	{"claude-subagent", NULL, ".claude", "agents/contree-subagent.md",
-	    ".claude/agents/contree-subagent.md", K_SUBAGENT, 1},
-	{"claude-agent", NULL, ".claude", "agents/contree.md",
-	    ".claude/agents/contree.md", K_AGENT, 1},
+	    K_SUBAGENT},
+	{"claude-agent", NULL, ".claude", "agents/contree.md", K_AGENT},
 };
+
+static int
+is_claude(const struct kind *k)
+{
+	return strncmp(k->name, "claude", 6) == 0;
+}
 
 /* One install location. */
 struct loc {
@@ -178,31 +180,28 @@ global_path(const struct kind *k)
 	return r;
 }
 
-/* The kind a path suggests (cli.md §9.22). */
+/* The kind a path suggests (cli.md §9.22): a component names it. */
 static const struct kind *
 guess(const char *path)
 {
-	static const struct {
-		const char *comp, *kind;
-	} comps[] = {
-		{".claude", "claude"}, {".codex", "codex"},
-		{"opencode", "opencode"}, {".opencode", "opencode"},
-		{"agents", "amp"}, {".amp", "amp"}, {".cline", "cline"},
+	static const char comps[][10] = {
+		".claude", ".codex", "opencode", ".opencode", "agents", ".amp",
+		".cline"
 	};
+	static const unsigned char kind[] = {1, 0, 2, 2, 3, 3, 4};
 	size_t n = strlen(path), i;
 	const char *s, *e;
 
 	if (n >= 3 && strcmp(path + n - 3, ".md") == 0)
-		return kind_find("claude-subagent", 15);
+		return &kinds[5];       /* claude-subagent */
 	for (i = 0; i < LEN(comps); i++)
 		for (s = path; *s; s = *e ? e + 1 : e) {
 			e = s + strcspn(s, "/");
-			if ((size_t)(e - s) == strlen(comps[i].comp) &&
-			    strncmp(s, comps[i].comp, (size_t)(e - s)) == 0)
-				return kind_find(comps[i].kind,
-				    strlen(comps[i].kind));
+			if ((size_t)(e - s) == strlen(comps[i]) &&
+			    strncmp(s, comps[i], (size_t)(e - s)) == 0)
+				return &kinds[kind[i]];
 		}
-	return kind_find("claude", 6);
+	return &kinds[1];               /* claude */
 }
 
 /* One spec to a location.  -1 with the slot set. */
@@ -235,8 +234,13 @@ parse_spec(const char *spec, struct loc *l)
 		l->guessed = 0;
 		if (strcmp(rest, "~") == 0)
 			l->path = global_path(k);
-		else if (!*rest)
-			l->path = absolute(k->proj);
+		else if (!*rest) {
+			char *p = xasprintf(".%.*s/%s",
+			    (int)strcspn(k->name, "-"), k->name, k->sub);
+
+			l->path = absolute(p);
+			free(p);
+		}
 		else {
 			while (*rest == '/')    /* peer quirk, kept */
 				rest++;
@@ -521,49 +525,6 @@ isdir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* rm -r.  -1 with the slot set. */
-static int
-rmtree(const char *path)
-{
-	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	int rc = 0;
-
-	if (lstat(path, &st) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		seterr("cannot remove %s:", path);
-		return -1;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		if (!(d = opendir(path))) {
-			seterr("cannot remove %s:", path);
-			return -1;
-		}
-		while ((e = readdir(d))) {
-			char *p;
-
-			if (strcmp(e->d_name, ".") == 0 ||
-			    strcmp(e->d_name, "..") == 0)
-				continue;
-			p = xasprintf("%s/%s", path, e->d_name);
-			if (rmtree(p) < 0)
-				rc = -1;
-			free(p);
-		}
-		closedir(d);
-		if (rc == 0 && rmdir(path) < 0) {
-			seterr("cannot remove %s:", path);
-			rc = -1;
-		}
-	} else if (unlink(path) < 0) {
-		seterr("cannot remove %s:", path);
-		rc = -1;
-	}
-	return rc;
-}
-
 /* 1 if what is at l->path may be replaced or removed: for a skill
  * directory, a directory holding SKILL.md, or an empty one; for the
  * single-file kinds, a regular file.  0 with the slot set. */
@@ -635,6 +596,17 @@ put(const char *path, const char *data, size_t n)
 	return writefile_atomic(path, data, n, 0644);
 }
 
+/* put dir/name. */
+static int
+put_at(const char *dir, const char *name, const char *data, size_t n)
+{
+	char *q = xasprintf("%s/%s", dir, name);
+	int rc = put(q, data, n);
+
+	free(q);
+	return rc;
+}
+
 /* Write the kind's files at l->path, replacing what is there. */
 static int
 write_loc(const struct loc *l)
@@ -664,21 +636,13 @@ write_loc(const struct loc *l)
 	if (mkdirs(q, 0755) < 0)
 		goto out;
 	free(q);
+	q = NULL;
 	skill_md(&b, l->k);
-	q = xasprintf("%s/SKILL.md", p);
-	if (put(q, b.p, b.len) < 0)
+	if (put_at(p, "SKILL.md", b.p, b.len) < 0 ||
+	    put_at(p, ".version", VERSION "\n", sizeof VERSION) < 0 ||
+	    put_at(p, "agents/openai.yaml", openai_yaml,
+	    sizeof openai_yaml - 1) < 0)
 		goto out;
-	free(q);
-	buf_reset(&b);
-	buf_printf(&b, "%s\n", VERSION);
-	q = xasprintf("%s/.version", p);
-	if (put(q, b.p, b.len) < 0)
-		goto out;
-	free(q);
-	q = xasprintf("%s/agents/openai.yaml", p);
-	if (put(q, openai_yaml, sizeof openai_yaml - 1) < 0)
-		goto out;
-	free(q);
 	q = xasprintf("%s/old", tmp);
 	if (exists(l->path) && rename(l->path, q) < 0) {
 		seterr("cannot replace %s:", l->path);
@@ -705,13 +669,8 @@ write_loc(const struct loc *l)
 	}
 	rc = 0;
 out:
-	if (tmp) {
-		char *err = xstrdup(geterr());
-
-		(void)rmtree(tmp);
-		seterr("%s", err);
-		free(err);
-	}
+	if (tmp)
+		(void)remove_tree(tmp, 0);
 	buf_free(&b);
 	free(parent);
 	free(tmp);
@@ -720,56 +679,117 @@ out:
 	return rc;
 }
 
-static void
-action_row(struct out *o, const char *action, const struct loc *l)
-{
-	struct row *r = row_new();
-	char *s = shown(l->path);
-
-	row_str(r, "action", action);
-	row_str(r, "name", "contree");
-	row_str(r, "kind", l->k->name);
-	row_str(r, "path", s);
-	free(s);
-	out_row(o, r);
-}
-
-static int
-finish(struct out *o, int failed)
-{
-	if (out_end(o) < 0)
-		return -1;
-	return failed ? EXIT_ERR : EXIT_OK;
-}
-
 /* ---- commands ------------------------------------------------------------ */
 
-/* Write the skill at loc, remember it, log it and add its row: the
- * common step of install and upgrade.  0, or -1 (already logged). */
-static int
-put_skill(struct ctx *c, struct out *o, const struct loc *loc,
-    const char *done, const char *action)
-{
-	char *s;
+enum { A_INSTALL, A_UPGRADE, A_REMOVE };
 
-	if (write_loc(loc) < 0 || reg_update(c, loc, 1) < 0) {
+/* Remove the skill at l (asked unless yes); 0 done, -1 logged. */
+static int
+remove_one(struct ctx *c, const struct loc *l, const char *s, int yes)
+{
+	char *q;
+	int rc;
+
+	if (!ours(l)) {
 		logmsg(LOG_ERROR, "%s", geterr());
 		return -1;
 	}
-	s = shown(loc->path);
-	logmsg(LOG_INFO, "%s contree skill (%s) at %s", done, loc->k->name, s);
-	free(s);
-	action_row(o, action, loc);
+	if (!yes) {
+		q = xasprintf("Remove 'contree' from %s? [y/N] ", s);
+		rc = ask_yn(q);
+		free(q);
+		if (!rc) {
+			logmsg(LOG_WARNING, "Not removed: %s", s);
+			return -1;
+		}
+	}
+	rc = remove_tree(l->path, 1);
+	if (rc == 0 && strcmp(l->k->name, "codex") == 0) {
+		char *r = rules_path(l->path);
+
+		if (r)
+			rc = remove_tree(r, 1);
+		free(r);
+	}
+	if (rc == 0)
+		rc = reg_update(c, l, 0);
+	if (rc < 0) {
+		logmsg(LOG_ERROR, "%s", geterr());
+		return -1;
+	}
+	logmsg(LOG_INFO, "Removed contree skill (%s) from %s", l->k->name, s);
 	return 0;
+}
+
+/* One location of install, upgrade or remove, its row added when done.
+ * 0, or 1 when it failed (already logged). */
+static int
+skill_one(struct ctx *c, struct out *o, const struct loc *l, int act,
+    int yes)
+{
+	static const char *const action[] = {"install", "upgrade", "remove"};
+	char *s = shown(l->path);
+	int failed = 0;
+
+	if (act == A_INSTALL && exists(l->path) && !yes) {
+		logmsg(LOG_WARNING, "contree skill (%s) is already "
+		    "installed at %s; use 'contree skill upgrade' or -y "
+		    "to replace it", l->k->name, s);
+		goto out;
+	}
+	if (act != A_INSTALL && !exists(l->path)) {
+		logmsg(LOG_ERROR, "contree skill (%s) is not installed "
+		    "at %s", l->k->name, s);
+		if (act == A_REMOVE)
+			(void)reg_update(c, l, 0);
+		failed = 1;
+		goto out;
+	}
+	if (act == A_REMOVE) {
+		failed = remove_one(c, l, s, yes) < 0;
+	} else if (write_loc(l) < 0 || reg_update(c, l, 1) < 0) {
+		logmsg(LOG_ERROR, "%s", geterr());
+		failed = 1;
+	} else {
+		logmsg(LOG_INFO, "%s contree skill (%s) at %s",
+		    act == A_INSTALL ? "Installed" : "Upgraded", l->k->name, s);
+	}
+	if (!failed) {
+		struct row *r = row_new();
+
+		row_str(r, "action", action[act]);
+		row_str(r, "name", "contree");
+		row_str(r, "kind", l->k->name);
+		row_str(r, "path", s);
+		out_row(o, r);
+	}
+out:
+	free(s);
+	return failed;
+}
+
+/* act at every location of l (freed); the status. */
+static int
+skill_all(struct ctx *c, struct locs *l, int act)
+{
+	struct out *o = out_new(c->fmt, 1);
+	size_t i;
+	int failed = 0, yes = act != A_UPGRADE && arg_flag(c, "force");
+
+	for (i = 0; i < l->n; i++)
+		failed |= skill_one(c, o, &l->v[i], act, yes);
+	locs_free(l);
+	if (out_end(o) < 0)
+		return -1;
+	return failed ? EXIT_ERR : EXIT_OK;
 }
 
 int
 cmd_skill_install(struct ctx *c)
 {
 	struct locs l = {0};
-	struct out *o;
 	size_t i;
-	int n, failed = 0, yes = arg_flag(c, "force");
+	int n;
 
 	arg_pos(c, "SPEC", &n);
 	if (n) {
@@ -788,7 +808,7 @@ cmd_skill_install(struct ctx *c)
 		for (i = 0; i < LEN(kinds); i++) {
 			char *p;
 
-			if (kinds[i].claude && !claude)
+			if (is_claude(&kinds[i]) && !claude)
 				continue;
 			if (!(p = global_path(&kinds[i]))) {
 				locs_free(&l);
@@ -797,112 +817,27 @@ cmd_skill_install(struct ctx *c)
 			locs_add(&l, &kinds[i], p);
 		}
 	}
-	o = out_new(c->fmt, 1);
-	for (i = 0; i < l.n; i++) {
-		char *s = shown(l.v[i].path);
-
-		if (exists(l.v[i].path) && !yes) {
-			logmsg(LOG_WARNING, "contree skill (%s) is already "
-			    "installed at %s; use 'contree skill upgrade' or -y "
-			    "to replace it", l.v[i].k->name, s);
-		} else if (put_skill(c, o, &l.v[i], "Installed", "install") < 0) {
-			failed = 1;
-		}
-		free(s);
-	}
-	locs_free(&l);
-	return finish(o, failed);
+	return skill_all(c, &l, A_INSTALL);
 }
 
 int
 cmd_skill_upgrade(struct ctx *c)
 {
 	struct locs l = {0};
-	struct out *o;
-	size_t i;
-	int failed = 0;
 
 	if (targets(c, &l) < 0)
 		return -1;
-	o = out_new(c->fmt, 1);
-	for (i = 0; i < l.n; i++) {
-		char *s = shown(l.v[i].path);
-
-		if (!exists(l.v[i].path)) {
-			logmsg(LOG_ERROR, "contree skill (%s) is not installed "
-			    "at %s", l.v[i].k->name, s);
-			failed = 1;
-		} else if (put_skill(c, o, &l.v[i], "Upgraded", "upgrade") < 0) {
-			failed = 1;
-		}
-		free(s);
-	}
-	locs_free(&l);
-	return finish(o, failed);
+	return skill_all(c, &l, A_UPGRADE);
 }
 
 int
 cmd_skill_remove(struct ctx *c)
 {
 	struct locs l = {0};
-	struct out *o;
-	size_t i;
-	int failed = 0, yes = arg_flag(c, "force");
 
 	if (targets(c, &l) < 0)
 		return -1;
-	o = out_new(c->fmt, 1);
-	for (i = 0; i < l.n; i++) {
-		char *s = shown(l.v[i].path), *q;
-		int rc;
-
-		if (!exists(l.v[i].path)) {
-			logmsg(LOG_ERROR, "contree skill (%s) is not installed "
-			    "at %s", l.v[i].k->name, s);
-			(void)reg_update(c, &l.v[i], 0);
-			failed = 1;
-			free(s);
-			continue;
-		}
-		if (!ours(&l.v[i])) {
-			logmsg(LOG_ERROR, "%s", geterr());
-			failed = 1;
-			free(s);
-			continue;
-		}
-		if (!yes) {
-			q = xasprintf("Remove 'contree' from %s? [y/N] ", s);
-			rc = ask_yn(q);
-			free(q);
-			if (!rc) {
-				logmsg(LOG_WARNING, "Not removed: %s", s);
-				failed = 1;
-				free(s);
-				continue;
-			}
-		}
-		rc = rmtree(l.v[i].path);
-		if (rc == 0 && strcmp(l.v[i].k->name, "codex") == 0) {
-			char *r = rules_path(l.v[i].path);
-
-			if (r)
-				rc = rmtree(r);
-			free(r);
-		}
-		if (rc == 0)
-			rc = reg_update(c, &l.v[i], 0);
-		if (rc < 0) {
-			logmsg(LOG_ERROR, "%s", geterr());
-			failed = 1;
-		} else {
-			logmsg(LOG_INFO, "Removed contree skill (%s) from %s",
-			    l.v[i].k->name, s);
-			action_row(o, "remove", &l.v[i]);
-		}
-		free(s);
-	}
-	locs_free(&l);
-	return finish(o, failed);
+	return skill_all(c, &l, A_REMOVE);
 }
 
 /* -1, 0, 1 as dotted version a is older than, equal to, newer than b. */

@@ -2,6 +2,7 @@
  * with [DEFAULT], [cli] defaults, precedence, session key, and the move
  * of the legacy layout (cli.md §3.5). */
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,18 @@ lookup(struct ini *auth, struct ini *cli, const char *sect, const char *key)
 	return v ? xstrdup(v) : NULL;
 }
 
+/* Type "jwt" when missing, IAM_URL for IAM without a URL, trailing
+ * '/' removed. */
+static void
+profile_fill(struct profile *p)
+{
+	if (!p->type)
+		p->type = xstrdup("jwt");
+	if (!p->url && strcmp(p->type, "iam") == 0)
+		p->url = xstrdup(IAM_URL);
+	strip_slashes(p->url);
+}
+
 int
 profile_read(struct ini *auth, struct ini *cli, const char *name,
     struct profile *p)
@@ -99,11 +112,7 @@ profile_read(struct ini *auth, struct ini *cli, const char *name,
 		p->url = lookup(auth, cli, sect, "url");
 		p->project = lookup(auth, cli, sect, "project");
 		p->type = lookup(auth, cli, sect, "type");
-		if (!p->type)
-			p->type = xstrdup("jwt");
-		if (!p->url && strcmp(p->type, "iam") == 0)
-			p->url = xstrdup(IAM_URL);
-		strip_slashes(p->url);
+		profile_fill(p);
 	}
 	free(sect);
 	return found;
@@ -181,42 +190,50 @@ config_files(const char *path, const char *home, struct ini **auth,
 	return 0;
 }
 
+/* The [cli] keys and where struct clidef keeps them. */
+static const char *const clikeys[] = {
+	"output_format", "log_level", "session_key", "profile", "token", "url",
+	"project", "editor"
+};
+static const unsigned char clioff[] = {
+	offsetof(struct clidef, output_format),
+	offsetof(struct clidef, log_level),
+	offsetof(struct clidef, session_key),
+	offsetof(struct clidef, profile), offsetof(struct clidef, token),
+	offsetof(struct clidef, url), offsetof(struct clidef, project),
+	offsetof(struct clidef, editor)
+};
+
+static char **
+clidef_at(struct clidef *d, size_t i)
+{
+	return (char **)(void *)((char *)d + clioff[i]);
+}
+
 /* [cli] defaults: cli.ini, then auth.ini of home (auth.ini wins, as the
  * reference merges them), whatever -c says.  The section's own keys
  * only ([DEFAULT] does not leak in: the fix of cli.md §3.3). */
 static void
 clidefaults(struct clidef *d, struct ini *cli, struct ini *auth)
 {
-	static const char *const keys[] = {
-		"output_format", "log_level", "session_key", "profile", "token",
-		"url", "project", "editor"
-	};
-	char **dst[LEN(keys)];
 	size_t i;
 
-	dst[0] = &d->output_format; dst[1] = &d->log_level;
-	dst[2] = &d->session_key; dst[3] = &d->profile;
-	dst[4] = &d->token; dst[5] = &d->url;
-	dst[6] = &d->project; dst[7] = &d->editor;
-	for (i = 0; i < LEN(keys); i++) {
-		struct ini *src = auth && ini_raw(auth, "cli", keys[i]) ? auth :
-		    cli && ini_raw(cli, "cli", keys[i]) ? cli : NULL;
+	for (i = 0; i < LEN(clikeys); i++) {
+		struct ini *src = auth && ini_raw(auth, "cli", clikeys[i]) ?
+		    auth : cli && ini_raw(cli, "cli", clikeys[i]) ? cli : NULL;
 
-		*dst[i] = src ? xstrdup(ini_get(src, "cli", keys[i])) : NULL;
+		*clidef_at(d, i) = src ? xstrdup(ini_get(src, "cli",
+		    clikeys[i])) : NULL;
 	}
 }
 
 static void
 clidef_free(struct clidef *d)
 {
-	free(d->output_format);
-	free(d->log_level);
-	free(d->session_key);
-	free(d->profile);
-	free(d->token);
-	free(d->url);
-	free(d->project);
-	free(d->editor);
+	size_t i;
+
+	for (i = 0; i < LEN(clikeys); i++)
+		free(*clidef_at(d, i));
 }
 
 /* [cli] from home/auth.ini (which may be the credentials file). */
@@ -266,29 +283,21 @@ precedence(struct config *cf, const struct config_in *in)
 	struct profile *p = &cf->prof;
 	const char *v;
 
-	over(&p->token, cf->def.token);
-	over(&p->url, cf->def.url);
-	over(&p->project, cf->def.project);
+	/* the flag, else the environment, else [cli], else the profile */
 	v = envpick(in->env, "CONTREE_TOKEN", "NEBIUS_API_KEY", &cf->env_token);
-	over(&p->token, in->token ? NULL : v);
+	over(&p->token, in->token ? in->token : v ? v : cf->def.token);
 	v = envpick(in->env, "CONTREE_URL", NULL, &cf->env_url);
-	over(&p->url, in->url ? NULL : v);
+	over(&p->url, in->url ? in->url : v ? v : cf->def.url);
 	v = envpick(in->env, "CONTREE_PROJECT", "NEBIUS_AI_PROJECT",
 	    &cf->env_project);
-	over(&p->project, in->project ? NULL : v);
-	over(&p->token, in->token);
-	over(&p->url, in->url);
-	over(&p->project, in->project);
+	over(&p->project, in->project ? in->project : v ? v :
+	    cf->def.project);
 	if (!cf->found && p->token && (p->url || p->project)) {
 		/* credentials without a configured profile */
 		cf->found = 1;
 		over(&p->type, p->project ? "iam" : "jwt");
 	}
-	if (!p->type)
-		p->type = xstrdup("jwt");
-	if (!p->url && strcmp(p->type, "iam") == 0)
-		p->url = xstrdup(IAM_URL);
-	strip_slashes(p->url);
+	profile_fill(p);
 }
 
 /* -p > $CONTREE_PROFILE > [cli] profile > [DEFAULT] profile > default;

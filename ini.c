@@ -121,6 +121,7 @@ ini_load(const char *path, int *missing)
 	struct sect *cur = NULL;
 	struct kv *last = NULL;
 	char *line, *next;
+	const char *bad = NULL;
 	int lineno = 0, kindent = 0;
 
 	if (missing)
@@ -160,9 +161,8 @@ ini_load(const char *path, int *missing)
 			char *e = strchr(t, ']');
 
 			if (!e || e == t + 1) {
-				seterr("%s:%d: malformed section header", path,
-				    lineno);
-				goto bad;
+				bad = "malformed section header";
+				break;
 			}
 			*e = '\0';
 			cur = addsect(ini, t + 1);
@@ -170,14 +170,14 @@ ini_load(const char *path, int *missing)
 			continue;
 		}
 		if (!cur) {
-			seterr("%s:%d: key outside of any section", path, lineno);
-			goto bad;
+			bad = "key outside of any section";
+			break;
 		}
 		for (i = 0; t[i] && t[i] != '=' && t[i] != ':'; i++)
 			;
 		if (!t[i] || i == 0) {
-			seterr("%s:%d: expected 'key = value'", path, lineno);
-			goto bad;
+			bad = "expected 'key = value'";
+			break;
 		}
 		sep = t + i;
 		*sep = '\0';
@@ -186,28 +186,36 @@ ini_load(const char *path, int *missing)
 		last = findkv(cur, trim(t));
 	}
 	buf_free(&b);
+	if (bad) {
+		seterr("%s:%d: %s", path, lineno, bad);
+		ini_free(ini);
+		return NULL;
+	}
 	return ini;
-bad:
-	buf_free(&b);
-	ini_free(ini);
-	return NULL;
+}
+
+static void
+sect_free(struct sect *s)
+{
+	int j;
+
+	for (j = 0; j < s->nkv; j++) {
+		free(s->kv[j].k);
+		free(s->kv[j].v);
+	}
+	free(s->kv);
+	free(s->name);
 }
 
 void
 ini_free(struct ini *ini)
 {
-	int i, j;
+	int i;
 
 	if (!ini)
 		return;
-	for (i = 0; i < ini->ns; i++) {
-		for (j = 0; j < ini->s[i].nkv; j++) {
-			free(ini->s[i].kv[j].k);
-			free(ini->s[i].kv[j].v);
-		}
-		free(ini->s[i].kv);
-		free(ini->s[i].name);
-	}
+	for (i = 0; i < ini->ns; i++)
+		sect_free(&ini->s[i]);
 	free(ini->s);
 	free(ini->val);
 	free(ini);
@@ -326,16 +334,10 @@ void
 ini_del(struct ini *ini, const char *sect)
 {
 	struct sect *s = findsect(ini, sect);
-	int j;
 
 	if (!s || s == &ini->s[0])
 		return;
-	for (j = 0; j < s->nkv; j++) {
-		free(s->kv[j].k);
-		free(s->kv[j].v);
-	}
-	free(s->kv);
-	free(s->name);
+	sect_free(s);
 	memmove(s, s + 1, (size_t)(ini->s + ini->ns - s - 1) * sizeof *s);
 	ini->ns--;
 }

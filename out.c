@@ -103,20 +103,28 @@ fmt_name(int fmt)
 
 /* ---- time ---- */
 
-/* n decimal digits at *p into *v; advances *p.  -1 if not all digits. */
-static int
-digits(const char **p, int n, int *v)
+/* p against template t: a digit n in t reads n decimal digits into
+ * the next int of v, any other byte must be there.  The rest of p, or
+ * NULL. */
+static const char *
+scan(const char *p, const char *t, int *v)
 {
-	int i;
+	int k;
 
-	*v = 0;
-	for (i = 0; i < n; i++) {
-		if ((*p)[i] < '0' || (*p)[i] > '9')
-			return -1;
-		*v = *v * 10 + ((*p)[i] - '0');
+	for (; *t; t++) {
+		if (*t < '1' || *t > '9') {
+			if (*p++ != *t)
+				return NULL;
+			continue;
+		}
+		for (*v = 0, k = *t - '0'; k > 0; k--, p++) {
+			if (*p < '0' || *p > '9')
+				return NULL;
+			*v = *v * 10 + (*p - '0');
+		}
+		v++;
 	}
-	*p += n;
-	return 0;
+	return p;
 }
 
 int
@@ -124,24 +132,22 @@ ts_parse(const char *s, int64_t *sec, long *nsec)
 {
 	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
 	    30, 31};
-	int y, mo, d, h = 0, mi = 0, se = 0, oh = 0, om = 0, sign = 0, k;
+	int v[8] = {0};         /* year month day hour min sec; zone h m */
+	int sign = 0, k;
 	long ns = 0;
-	const char *p = s;
+	const char *p;
 
-	if (!s || digits(&p, 4, &y) < 0 || *p++ != '-' ||
-	    digits(&p, 2, &mo) < 0 || *p++ != '-' || digits(&p, 2, &d) < 0)
+	if (!s || !(p = scan(s, "4-2-2", v)))
 		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || y < 1 ||
-	    (mo == 2 && d == 29 && (y % 4 || (y % 100 == 0 && y % 400))))
+	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > mdays[v[1] - 1] ||
+	    v[0] < 1 || (v[1] == 2 && v[2] == 29 && (v[0] % 4 ||
+	    (v[0] % 100 == 0 && v[0] % 400))))
 		return -1;
 	if (*p == 'T' || *p == 't' || *p == ' ') {
-		p++;
-		if (digits(&p, 2, &h) < 0 || *p++ != ':' ||
-		    digits(&p, 2, &mi) < 0)
+		if (!(p = scan(p + 1, "2:2", v + 3)))
 			return -1;
 		if (*p == ':') {
-			p++;
-			if (digits(&p, 2, &se) < 0)
+			if (!(p = scan(p + 1, "2", v + 5)))
 				return -1;
 			if (*p == '.' || *p == ',') {
 				p++;
@@ -154,35 +160,31 @@ ts_parse(const char *s, int64_t *sec, long *nsec)
 					ns *= 10;
 			}
 		}
-		if (h > 23 || mi > 59 || se > 59)
+		if (v[3] > 23 || v[4] > 59 || v[5] > 59)
 			return -1;
 		if (*p == 'Z' || *p == 'z') {
 			p++;
 		} else if (*p == '+' || *p == '-') {
 			sign = *p++ == '-' ? -1 : 1;
-			if (digits(&p, 2, &oh) < 0)
-				return -1;
-			if (*p == ':') {
-				p++;
-				if (digits(&p, 2, &om) < 0)
-					return -1;
-			} else if (*p && digits(&p, 2, &om) < 0) {
-				return -1;
-			}
-			if (oh > 23 || om > 59)
+			/* +HH, +HH:MM or +HHMM */
+			if (!(p = scan(p, "2", v + 6)) ||
+			    (*p && !(p = scan(p + (*p == ':'), "2", v + 7))) ||
+			    v[6] > 23 || v[7] > 59)
 				return -1;
 		}
 	}
 	if (*p)
 		return -1;
-	*sec = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se -
-	    sign * (oh * 3600 + om * 60);
+	*sec = days_from_civil(v[0], v[1], v[2]) * 86400 + v[3] * 3600 +
+	    v[4] * 60 + v[5] - sign * (v[6] * 3600 + v[7] * 60);
 	*nsec = ns;
 	return 0;
 }
 
-void
-ts_local(char *out, size_t n, int64_t sec)
+/* sec as "YYYY-MM-DD<sep>HH:MM:SS<tail>" in local time or UTC; the
+ * number when it is no time. */
+static void
+ts_fmt(char *out, size_t n, int64_t sec, int local, const char *tail)
 {
 	static int tzdone;
 	time_t t = (time_t)sec;
@@ -190,35 +192,35 @@ ts_local(char *out, size_t n, int64_t sec)
 
 	/* localtime_r need not read TZ; tzset once (it stats the zone
 	 * file each time).  A process that changes TZ calls tzset. */
-	if (!tzdone) {
+	if (local && !tzdone) {
 		tzset();
 		tzdone = 1;
 	}
-	if ((int64_t)t != sec || !localtime_r(&t, &tm)) {
+	if ((int64_t)t != sec || !(local ? localtime_r(&t, &tm) :
+	    gmtime_r(&t, &tm))) {
 		snprintf(out, n, "%lld", (long long)sec);
 		return;
 	}
-	snprintf(out, n, "%04d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900,
-	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	snprintf(out, n, "%04d-%02d-%02d%c%02d:%02d:%02d%s", tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, local ? ' ' : 'T', tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, tail);
+}
+
+void
+ts_local(char *out, size_t n, int64_t sec)
+{
+	ts_fmt(out, n, sec, 1, "");
 }
 
 void
 ts_iso(char *out, size_t n, int64_t sec, long nsec)
 {
-	time_t t = (time_t)sec;
-	struct tm tm;
 	long us = nsec / 1000 % 1000000;
-	char frac[24] = "";
+	char tail[24] = "+00:00";
 
-	if ((int64_t)t != sec || !gmtime_r(&t, &tm)) {
-		snprintf(out, n, "%lld", (long long)sec);
-		return;
-	}
 	if (us > 0)
-		snprintf(frac, sizeof frac, ".%06ld", us);
-	snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d%s+00:00",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-	    tm.tm_min, tm.tm_sec, frac);
+		snprintf(tail, sizeof tail, ".%06ld+00:00", us);
+	ts_fmt(out, n, sec, 0, tail);
 }
 
 void
@@ -320,11 +322,18 @@ setstr(struct field *f, const char *s, size_t n)
 static void
 typeby(struct field *f)
 {
-	const char *k = f->name;
+	static const char names[][11] = {
+		"created_at", "updated_at", "duration", "error", "tag", "mode",
+		"mtime"
+	};
+	size_t k;
 	int64_t sec;
 	long ns;
 
-	if (!strcmp(k, "created_at") || !strcmp(k, "updated_at")) {
+	for (k = 0; k < LEN(names) && strcmp(f->name, names[k]); k++)
+		;
+	switch (k) {
+	case 0: case 1:         /* created_at, updated_at */
 		if (f->t == V_STR && strlen(f->s) == f->n &&
 		    ts_parse(f->s, &sec, &ns) == 0) {
 			free(f->s);
@@ -333,29 +342,28 @@ typeby(struct field *f)
 			f->i = sec;
 			f->us = ns / 1000;
 		}
-	} else if (!strcmp(k, "duration")) {
+		break;
+	case 2:                 /* duration */
 		if (f->t == V_INT || f->t == V_FLOAT) {
 			f->d = dur_us(f->t == V_INT ? (double)f->i : f->d);
 			f->t = V_DUR;
 		}
-	} else if (!strcmp(k, "error") || !strcmp(k, "tag")) {
+		break;
+	case 3: case 4:         /* error, tag */
 		if (f->t == V_NULL)
 			setstr(f, "", 0);
-	} else if (!strcmp(k, "mode")) {
+		break;
+	case 5:                 /* mode */
 		if (f->t == V_INT) {
 			char o[32];
-			uint64_t u = f->i < 0 ? -(uint64_t)f->i : (uint64_t)f->i;
-			int n = sizeof o;
+			int n = snprintf(o, sizeof o, "%s%llo", f->i < 0 ? "-" : "",
+			    (unsigned long long)(f->i < 0 ? -(uint64_t)f->i :
+			    (uint64_t)f->i));
 
-			o[--n] = '\0';
-			do
-				o[--n] = (char)('0' + (u & 7));
-			while ((u >>= 3) != 0);
-			if (f->i < 0)
-				o[--n] = '-';
-			setstr(f, o + n, strlen(o + n));
+			setstr(f, o, (size_t)n);
 		}
-	} else if (!strcmp(k, "mtime")) {
+		break;
+	case 6:                 /* mtime */
 		/* datetime.fromtimestamp(v, timezone.utc), years 1..9999 */
 		if (f->t == V_INT && f->i > -62135596800LL &&
 		    f->i < 253402300800LL) {
@@ -377,6 +385,7 @@ typeby(struct field *f)
 			f->i = w;
 			f->us = (long)us;
 		}
+		break;
 	}
 }
 
@@ -421,43 +430,40 @@ row_str(struct row *r, const char *name, const char *v)
 		row_strn(r, name, v, strlen(v));
 }
 
-void
-row_int(struct row *r, const char *name, int64_t v)
+/* A value of type t (i for V_INT and V_BOOL, d for V_FLOAT). */
+static void
+row_set(struct row *r, const char *name, int t, int64_t i, double d)
 {
 	struct field *f = row_slot(r, name);
 
-	f->t = V_INT;
-	f->i = v;
+	f->t = t;
+	f->i = i;
+	f->d = d;
 	typeby(f);
+}
+
+void
+row_int(struct row *r, const char *name, int64_t v)
+{
+	row_set(r, name, V_INT, v, 0);
 }
 
 void
 row_float(struct row *r, const char *name, double v)
 {
-	struct field *f = row_slot(r, name);
-
-	f->t = V_FLOAT;
-	f->d = v;
-	typeby(f);
+	row_set(r, name, V_FLOAT, 0, v);
 }
 
 void
 row_bool(struct row *r, const char *name, int v)
 {
-	struct field *f = row_slot(r, name);
-
-	f->t = V_BOOL;
-	f->i = v != 0;
-	typeby(f);
+	row_set(r, name, V_BOOL, v != 0, 0);
 }
 
 void
 row_null(struct row *r, const char *name)
 {
-	struct field *f = row_slot(r, name);
-
-	f->t = V_NULL;
-	typeby(f);
+	row_set(r, name, V_NULL, 0, 0);
 }
 
 void
@@ -796,17 +802,25 @@ inlist(char **v, int n, const char *s)
 	return 0;
 }
 
+/* Remember name s (in the tail, or in order) unless already known. */
+static void
+addnew(struct out *o, const char *s, int tail)
+{
+	if (inlist(o->order, o->norder, s) || inlist(o->tail, o->ntail, s))
+		return;
+	if (tail)
+		addname(&o->tail, &o->ntail, &o->captail, s);
+	else
+		addname(&o->order, &o->norder, &o->caporder, s);
+}
+
 void
 out_pin(struct out *o, const char *const *head, const char *const *tail)
 {
 	for (; head && *head; head++)
-		if (!inlist(o->order, o->norder, *head) &&
-		    !inlist(o->tail, o->ntail, *head))
-			addname(&o->order, &o->norder, &o->caporder, *head);
+		addnew(o, *head, 0);
 	for (; tail && *tail; tail++)
-		if (!inlist(o->order, o->norder, *tail) &&
-		    !inlist(o->tail, o->ntail, *tail))
-			addname(&o->tail, &o->ntail, &o->captail, *tail);
+		addnew(o, *tail, 1);
 }
 
 /* Put r's fields in output order and remember new names. */
@@ -817,10 +831,7 @@ order(struct out *o, struct row *r)
 	int i, k, n = 0;
 
 	for (i = 0; i < r->n; i++)
-		if (!inlist(o->order, o->norder, r->f[i].name) &&
-		    !inlist(o->tail, o->ntail, r->f[i].name))
-			addname(&o->order, &o->norder, &o->caporder,
-			    r->f[i].name);
+		addnew(o, r->f[i].name, 0);
 	nf = xreallocarray(NULL, (size_t)(r->n ? r->n : 1), sizeof(*nf));
 	for (k = 0; k < o->norder + o->ntail; k++) {
 		const char *name = k < o->norder ? o->order[k] :
@@ -837,9 +848,9 @@ order(struct out *o, struct row *r)
 
 /* -1 with the error slot and errno telling the first write failure. */
 static int
-werr(struct out *o)
+werr(int err)
 {
-	errno = o->err;
+	errno = err;
 	seterr("writing output:");
 	return -1;
 }
@@ -851,7 +862,7 @@ flush(struct out *o, struct buf *b)
 	if (!o->err && b->len && writeall(o->fd, b->p, b->len) < 0)
 		o->err = errno ? errno : EIO;
 	buf_reset(b);
-	return o->err ? werr(o) : 0;
+	return o->err ? werr(o->err) : 0;
 }
 
 static void
@@ -859,29 +870,26 @@ emit_csv(struct out *o, const struct row *r, struct buf *b)
 {
 	int delim = o->fmt == FMT_TSV ? '\t' : ',';
 	struct buf t = {0};
-	int i;
+	int i, names;
 
-	if (o->nrows == 0) {
+	/* the names before the first row, then the values */
+	for (names = o->nrows == 0; names >= 0; names--) {
 		for (i = 0; i < r->n; i++) {
 			if (i)
 				buf_addc(b, delim);
-			add_csv(b, r->f[i].name, strlen(r->f[i].name), delim);
+			buf_reset(&t);
+			if (names)
+				buf_puts(&t, r->f[i].name);
+			else
+				add_text(&t, &r->f[i]);
+			add_csv(b, t.p ? t.p : "", t.len, delim);
 		}
-		if (r->n == 1 && !r->f[0].name[0])
+		/* Python's csv writes a lone empty field as "" (not an
+		 * empty line) */
+		if (r->n == 1 && t.len == 0)
 			buf_puts(b, "\"\"");
 		buf_puts(b, "\r\n");
 	}
-	for (i = 0; i < r->n; i++) {
-		if (i)
-			buf_addc(b, delim);
-		buf_reset(&t);
-		add_text(&t, &r->f[i]);
-		add_csv(b, t.p ? t.p : "", t.len, delim);
-	}
-	/* Python's csv writes a lone empty field as "" (not an empty line) */
-	if (r->n == 1 && t.len == 0)
-		buf_puts(b, "\"\"");
-	buf_puts(b, "\r\n");
 	buf_free(&t);
 }
 
@@ -1141,7 +1149,7 @@ out_batch(struct out *o)
 	int k, rc = 0;
 
 	if (o->nq == 0)
-		return o->err ? werr(o) : 0;
+		return o->err ? werr(o->err) : 0;
 	if ((o->fmt == FMT_TABLE || o->fmt == FMT_DEFAULT) && !o->laid)
 		rc = table_head(o, &b);
 	for (k = 0; k < o->nq; k++) {
@@ -1189,7 +1197,7 @@ out_row(struct out *o, struct row *r)
 			    sizeof(*o->q));
 		}
 		o->q[o->nq++] = r;
-		return o->err ? werr(o) : 0;
+		return o->err ? werr(o->err) : 0;
 	}
 	o->nrows++;
 	row_free(r);
@@ -1198,11 +1206,19 @@ out_row(struct out *o, struct row *r)
 	return rc;
 }
 
+static void
+freenames(char **v, int n)
+{
+	while (n > 0)
+		free(v[--n]);
+	free(v);
+}
+
 int
 out_end(struct out *o)
 {
 	struct buf b = {0};
-	int i, err;
+	int err;
 
 	if (!o)
 		return 0;
@@ -1213,22 +1229,20 @@ out_end(struct out *o)
 	}
 	buf_free(&b);
 	err = o->err;
-	for (i = 0; i < o->norder; i++)
-		free(o->order[i]);
-	for (i = 0; i < o->ntail; i++)
-		free(o->tail[i]);
-	for (i = 0; i < o->ncol; i++)
-		free(o->col[i]);
-	free(o->order);
-	free(o->tail);
+	freenames(o->order, o->norder);
+	freenames(o->tail, o->ntail);
+	freenames(o->col, o->ncol);
 	free(o->q);
-	free(o->col);
 	free(o->width);
 	free(o);
-	if (err) {
-		errno = err;
-		seterr("writing output:");
-		return -1;
-	}
-	return 0;
+	return err ? werr(err) : 0;
+}
+
+int
+out_one(int fmt, struct row *r)
+{
+	struct out *o = out_new(fmt, 1);
+
+	out_row(o, r);
+	return out_end(o) < 0 && errno != EPIPE ? -1 : 0;
 }

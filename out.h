@@ -89,6 +89,10 @@ int out_batch(struct out *o);
  * failed, with errno and the error slot set as above.  NULL is fine. */
 int out_end(struct out *o);
 
+/* One row r (taken) to standard output in format fmt: 0, also when
+ * the reader went away (EPIPE); -1 on another write error. */
+int out_one(int fmt, struct row *r);
+
 /* Helpers for other commands. */
 
 /* Parse an ISO-8601 timestamp: YYYY-MM-DD, optionally followed by 'T'

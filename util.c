@@ -1,5 +1,6 @@
 /* util.c - errors, logging, checked allocation, buffers, base64, files. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -1176,3 +1177,46 @@ read_secret(const char *prompt, char *buf, size_t n)
 
 /* Flush standard output at the end: a failure other than a closed pipe
  * is an error (a full disk must not pass for success). */
+
+/* rm -r; a missing path is fine.  0, or -1 (with report: the slot says
+ * "cannot remove P: why" for the last path that failed). */
+int
+remove_tree(const char *path, int report)
+{
+	struct stat st;
+	struct dirent *e;
+	DIR *d;
+	int rc = 0;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		goto fail;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0)
+			goto fail;
+		return 0;
+	}
+	if (!(d = opendir(path)))
+		goto fail;
+	while ((e = readdir(d))) {
+		char *p;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		p = xasprintf("%s/%s", path, e->d_name);
+		if (remove_tree(p, report) < 0)
+			rc = -1;
+		free(p);
+	}
+	closedir(d);
+	if (rc == 0 && rmdir(path) == 0)
+		return 0;
+	if (rc < 0)
+		return -1;
+fail:
+	if (report)
+		seterr("cannot remove %s:", path);
+	return -1;
+}

@@ -193,4 +193,8 @@ int read_line(const char *prompt, char *buf, size_t n);
 /* y/N prompt on stdout; EOF counts as no.  1 yes, 0 no. */
 int ask_yn(const char *question);
 
+/* rm -r path; a missing path is fine.  0, or -1 (with report, the
+ * slot names the last path that could not be removed). */
+int remove_tree(const char *path, int report);
+
 #endif
