@@ -24,7 +24,6 @@
 #include "files.h"
 #include "jobs.h"
 #include "json.h"
-#include "manual.h"
 #include "mcp.h"
 #include "ops.h"
 #include "store.h"
@@ -40,15 +39,9 @@ static char *inspect;           /* the inspect cache: HOME/cli/inspect */
 
 /* ---- tables ---- */
 
-/* A tool's arguments and its result fields are one string each, a row
- * per line:
- *     name:T[!][?][(a|b)][#min[-max]][=default][ description]
- * T is the type: s string, p absolute path, u UUID, i integer, n number,
- * b boolean, o object (as an argument: of strings), a array of strings,
- * A array of objects, e a string from the choices (a|b); an integer's
- * bounds follow #.  ! required, ? may be null; the
- * default is JSON text.  The same row gives the schema of tools/list,
- * the check of a call's arguments, and the default a tool reads. */
+/* A row of a tool's arguments or result fields (mcp.def has the
+ * format); the same row gives the schema of tools/list, the check of a
+ * call's arguments, and the default a tool reads. */
 struct arg {
 	const char *name, *choices, *def, *desc;
 	int nname, nchoices, ndef, ndesc;
@@ -62,16 +55,17 @@ enum {                          /* annotations; LOCAL: no job */
 };
 struct tc;
 struct tool {
-	const char *name, *title, *desc;
-	const char *in, *out;
-	int flags;
 	int (*fn)(struct tc *);
+	unsigned char text;     /* M_T_*: name, title, description,
+	                           arguments, result fields */
+	unsigned char flags;
 };
 
 /* What a tool runs with. */
 struct tc {
 	struct mcp_req *r;
 	const struct tool *t;
+	const char *in;         /* its arguments' rows */
 	const struct json *j;
 	int args;               /* token of arguments, or -1 */
 	struct api *a;
@@ -84,20 +78,6 @@ struct tc {
 	int bin;                /* ... is base64 */
 };
 
-static const char *const sections[] = {
-	"workflow", "reference", "quickstart", "state", "async", "tagging",
-	"errors", NULL
-};
-
-#define IMG "image:s! A UUID or tag:NAME\n"
-#define SINCE "since:s Created at or after (2026-01-31, 2h30m ago)\n"
-static const char op_out[] =
-	"operation_id:s!\nuuid:s\nkind:s\nstatus:s!\nerror:s?\n"
-	"exit_code:i?\ntimed_out:b\nstdout:s\nstderr:s\nstdout_truncated:b\n"
-	"stderr_truncated:b\nimage_uuid:s?\nresult_image_uuid:s?\ntag:s?\n"
-	"duration:n?\ncreated_at:s?";
-static const char image_out[] = "uuid:s!\ntag:s?\ncreated_at:s?";
-
 static int t_run(struct tc *), t_images(struct tc *), t_image(struct tc *),
     t_import(struct tc *), t_tag(struct tc *), t_upload(struct tc *),
     t_download(struct tc *), t_rsync(struct tc *), t_ls(struct tc *),
@@ -106,109 +86,38 @@ static int t_run(struct tc *), t_images(struct tc *), t_image(struct tc *),
     t_regtok(struct tc *), t_regauth(struct tc *), t_guide(struct tc *),
     t_explore(struct tc *), t_diff(struct tc *);
 
+/* Their texts are mcp.def's, in this order. */
 static const struct tool tools[] = {
-	{"run", "Run a command", "Run a command in a fresh sandbox started from an image; returns its exit code and output. With disposable=false the changes become a new image (result_image_uuid) to run the next step from. Recorded in the contree session log.",
-	    "command:s! Command line, run by /bin/sh -c (shell=false: split into words)\n"
-	    IMG
-	    "shell:b=true Run command through /bin/sh -c\n"
-	    "env:o Environment variables {NAME: value}\n"
-	    "cwd:s=\"/root\" Working directory\n"
-	    "timeout:i#1=30 Time limit in seconds\n"
-	    "disposable:b=true Discard the changes; false keeps them as a new image\n"
-	    "stdin:s Text for standard input\n"
-	    "directory_state_id:s Files prepared by rsync\n"
-	    "files:o Uploaded files to place {container path: file UUID from upload}\n"
-	    "wait:b=true Wait for the result; false returns operation_id at once\n"
-	    "truncate_output_at:i#0=8000 Keep at most this many bytes of stdout and of stderr",
-	    op_out, OPEN, t_run},
-	{"list_images", "List images", "List images, newest first. Look for a prepared (tagged) image before building one.",
-	    "limit:i#1-1000=100 At most this many\noffset:i#0=0 Skip this many\n"
-	    "tagged:b Only tagged images\ntag_prefix:s Only tags starting with this\n"
-	    SINCE "until:s Created at or before",
-	    "images:A! {uuid, tag, created_at}", RO | IDEM | OPEN, t_images},
-	{"get_image", "Get an image", "Look up one image.",
-	    IMG, image_out, RO | IDEM | OPEN, t_image},
-	{"import_image", "Import an image", "Import an image from an OCI registry.",
-	    "registry_url:s! docker://HOST/PATH:TAG\ntag:s Tag for the image\n"
-	    "wait:b=true Wait for the import\n"
-	    "i_accept_that_anonymous_access_might_be_rate_limited:b=false Import without credentials (see registry_auth)",
-	    op_out, OPEN, t_import},
-	{"set_tag", "Tag an image", "Set or remove the tag of an image; setting a tag moves it here.",
-	    "image_uuid:s! The image (a UUID or tag:NAME)\ntag:s? New tag; null or empty removes it",
-	    image_out, DESTR | IDEM | OPEN, t_tag},
-	{"upload", "Upload a file", "Upload a local file (under the server's root) or content; the file UUID is for run's files.",
-	    "path:s A local file\ncontent:s Text\ncontent_base64:s Bytes, base64",
-	    "uuid:s!\nsha256:s!\nsize:i", IDEM | OPEN, t_upload},
-	{"download", "Download a file", "Copy a file of an image to a local file under the server's root.",
-	    IMG "path:p! Absolute path in the image\n"
-	    "destination:s! Local file to write\nexecutable:b=false Make it executable",
-	    "success:b!\nsource:o!\ndestination:s!\nsize:i!\nexecutable:b!",
-	    DESTR | IDEM | OPEN, t_download},
-	{"rsync", "Sync a directory", "Upload a local directory (under the server's root) for run's directory_state_id. Files are uploaded once; an unchanged tree gives the same id.",
-	    "source:s! Local directory\ndestination:p! Directory in the sandbox\n"
-	    "exclude:a Globs matched against every name and relative path (dot files, node_modules, __pycache__, build and dist are always left out)",
-	    "directory_state_id:s!\ndestination:s!\nfiles:i!\nuploaded:i!\nskipped:a Symlinks leading out of the root",
-	    IDEM | OPEN, t_rsync},
-	{"list_files", "List a directory", "List a directory of an image; no sandbox is started.",
-	    IMG "path:p=\"/\" Absolute path",
-	    "path:s!\ncount:i!\nfiles:A! {name, path, type, size, mode, target}",
-	    RO | IDEM | OPEN, t_ls},
-	{"read_file", "Read a file", "Read a file of an image (at most 1 MiB; text as utf-8, else base64); no sandbox is started.",
-	    IMG "path:s! Absolute path",
-	    "path:s!\ncontent:s!\nencoding:e!(utf-8|base64)\nbytes_size:i!",
-	    RO | IDEM | OPEN, t_read},
-	{"grep", "Search files", "Search the files of an image for lines matching patterns; no sandbox is started.",
-	    IMG "pattern:s! Regular expression\npath:p=\"/\" Directory to search\n"
-	    "glob:s Only files whose name matches\n"
-	    "max_count:i=20 At most this many matches per file\n"
-	    "max_total:i=200 At most this many matches\n"
-	    "case:e(sensitive|insensitive)=\"sensitive\" Case of letters",
-	    "matches:A! {path, line_number, line_text}\ntruncated:b!",
-	    RO | IDEM | OPEN, t_grep},
-	{"whoami", "Token and limits", "The API token's permissions and limits.",
-	    "", "token_uuid:s\npermissions:o\nlimits:o", RO | IDEM | OPEN, t_whoami},
-	{"list_operations", "List operations", "List operations (runs and imports), newest first.",
-	    "limit:i#1-1000=100 At most this many\n"
-	    "status:e(PENDING|ASSIGNED|EXECUTING|SUCCESS|FAILED|CANCELLED) Only in this state\n"
-	    "type:e(instance|image_import) Only this kind\n" SINCE,
-	    "operations:A! {uuid, kind, status, error, created_at}",
-	    RO | IDEM | OPEN, t_ops},
-	{"get_operation", "Get an operation", "One operation; a finished run with its exit code and output.",
-	    "operation_id:u! Operation UUID", op_out, RO | IDEM | OPEN, t_op},
-	{"wait_operations", "Wait for operations", "Wait until all (or any) of the operations ended, at most timeout seconds.",
-	    "operation_ids:a! Operation UUIDs\ntimeout:i#0=300 Seconds to wait at most\n"
-	    "mode:e(all|any)=\"all\" Until every one, or any one, ended",
-	    "results:o! UUID -> operation\ncompleted:a!\npending:a!\ncancelled:a!\ntimed_out:b!",
-	    RO | IDEM | OPEN, t_wait},
-	{"cancel_operation", "Cancel an operation", "Cancel a pending or running operation.",
-	    "operation_id:u! Operation UUID", "cancelled:b!\noperation_id:s!",
-	    DESTR | IDEM | OPEN, t_cancel},
-	{"registry_token_obtain", "Where to get a registry token", "Where to create a registry access token for registry_auth; opens nothing.",
-	    "registry_url:s! docker://HOST/... or a host",
-	    "registry:s!\nurl:s!\ninstructions:s!", RO | IDEM | LOCAL, t_regtok},
-	{"registry_auth", "Registry credentials", "Keep registry credentials for import_image while this server runs (memory only, never written or shown).",
-	    "registry_url:s! docker://HOST/... or a host\nusername:s! User name\ntoken:s! Token or password",
-	    "registry:s!\nusername:s!\nstored:b!\nnote:s", IDEM | LOCAL, t_regauth},
-	{"explore", "Try commands side by side", "Run several shell commands from one image at the same time; each kept result becomes a branch (explore-N) of the session log, to continue from the best.",
-	    IMG "commands:a! Shell commands, one sandbox each\n"
-	    "env:o Environment variables\ncwd:s Working directory\n"
-	    "timeout:i#1=30 Time limit of each, in seconds\n"
-	    "disposable:b=false Keep nothing (no branches)\n"
-	    "truncate_output_at:i#0=8000 Bytes of stdout and of stderr kept",
-	    "results:A! {command, operation_id, status, exit_code, timed_out, stdout, stderr, result_image_uuid, branch, error}",
-	    OPEN, t_explore},
-	{"diff", "Compare two images", "What changed between two images (files added, changed, deleted); no sandbox is started.",
-	    "from:s! Image before (UUID or tag:NAME)\nto:s! Image after\n"
-	    "path:p=\"/\" Only below this directory\n"
-	    "patch:b=false Unified diffs of changed text files\n"
-	    "max_changes:i=500 At most this many changes",
-	    "changes:A! {what (A, C, D), path, type, differ, patch}\ncount:i!\ntruncated:b!",
-	    RO | IDEM | OPEN, t_diff},
-	{"get_guide", "Read the guide", "How to use these tools well.",
-	    "section:e(workflow|reference|quickstart|state|async|tagging|errors)=\"workflow\" Which part",
-	    "section:s!\ncontent:s!\navailable_sections:a!", RO | IDEM | LOCAL, t_guide},
-	{NULL, NULL, NULL, NULL, NULL, 0, NULL}
+	{t_run, M_T_RUN, OPEN},
+	{t_images, M_T_LIST_IMAGES, RO | IDEM | OPEN},
+	{t_image, M_T_GET_IMAGE, RO | IDEM | OPEN},
+	{t_import, M_T_IMPORT_IMAGE, OPEN},
+	{t_tag, M_T_SET_TAG, DESTR | IDEM | OPEN},
+	{t_upload, M_T_UPLOAD, IDEM | OPEN},
+	{t_download, M_T_DOWNLOAD, DESTR | IDEM | OPEN},
+	{t_rsync, M_T_RSYNC, IDEM | OPEN},
+	{t_ls, M_T_LIST_FILES, RO | IDEM | OPEN},
+	{t_read, M_T_READ_FILE, RO | IDEM | OPEN},
+	{t_grep, M_T_GREP, RO | IDEM | OPEN},
+	{t_whoami, M_T_WHOAMI, RO | IDEM | OPEN},
+	{t_ops, M_T_LIST_OPERATIONS, RO | IDEM | OPEN},
+	{t_op, M_T_GET_OPERATION, RO | IDEM | OPEN},
+	{t_wait, M_T_WAIT_OPERATIONS, RO | IDEM | OPEN},
+	{t_cancel, M_T_CANCEL_OPERATION, DESTR | IDEM | OPEN},
+	{t_regtok, M_T_REGISTRY_TOKEN_OBTAIN, RO | IDEM | LOCAL},
+	{t_regauth, M_T_REGISTRY_AUTH, IDEM | LOCAL},
+	{t_explore, M_T_EXPLORE, OPEN},
+	{t_diff, M_T_DIFF, RO | IDEM | OPEN},
+	{t_guide, M_T_GET_GUIDE, RO | IDEM | LOCAL},
 };
+
+/* Field k of tool t's text: 0 name, 1 title, 2 description, 3
+ * arguments, 4 result fields. */
+static const char *
+tool_text(const struct tool *t, int k)
+{
+	return mcp_field(mcp_text(t->text), k);
+}
 
 /* ---- writing results ---- */
 
@@ -465,7 +374,7 @@ misfit(const struct json *j, int t, const struct arg *a)
 static int
 check_args(const struct tool *t, const struct json *j, int args)
 {
-	const char *p = t->in, *why;
+	const char *in = tool_text(t, 3), *p = in, *why;
 	struct arg a;
 	char *k;
 	int c;
@@ -477,9 +386,9 @@ check_args(const struct tool *t, const struct json *j, int args)
 	for (c = args < 0 ? -1 : json_first(j, args); c >= 0;
 	    c = json_after(j, c)) {
 		k = json_strdup(j, c);
-		if (!k || !arg_find(t->in, k, &a)) {
+		if (!k || !arg_find(in, k, &a)) {
 			seterr("unknown argument '%s' for tool %s", k ? k : "?",
-			    t->name);
+			    tool_text(t, 0));
 			free(k);
 			return -1;
 		}
@@ -535,7 +444,7 @@ S(struct tc *c, const char *name)
 	for (t = 0; c->kv && c->kv[t]; t += 2)
 		if (strcmp(c->kv[t], name) == 0)
 			return c->kv[t + 1];
-	if (arg_find(c->t->in, name, &a) && a.def &&
+	if (arg_find(c->in, name, &a) && a.def &&
 	    json_parse_alloc(&d, a.def, (size_t)a.ndef) == 0) {
 		s = json_strdup(&d, 0);
 		json_free(&d);
@@ -577,7 +486,7 @@ I(struct tc *c, const char *name)
 
 	if (t >= 0 && json_int64(c->j, t, &v) == 0)
 		return v;
-	return arg_find(c->t->in, name, &a) && a.def ? atoll(a.def) : 0;
+	return arg_find(c->in, name, &a) && a.def ? atoll(a.def) : 0;
 }
 
 static int
@@ -588,7 +497,7 @@ B(struct tc *c, const char *name)
 
 	if (t >= 0)
 		return json_bool(c->j, t) == 1;
-	return arg_find(c->t->in, name, &a) && a.def &&
+	return arg_find(c->in, name, &a) && a.def &&
 	    strncmp(a.def, "true", 4) == 0;
 }
 
@@ -632,6 +541,7 @@ tc_init(struct tc *c, struct mcp_req *r, const struct tool *t)
 	memset(c, 0, sizeof *c);
 	c->r = r;
 	c->t = t;
+	c->in = tool_text(t, 3);
 	c->j = r->j;
 	c->args = r->params < 0 ? -1 :
 	    json_get(r->j, r->params, "arguments");
@@ -673,8 +583,8 @@ tool_find(const char *name)
 {
 	const struct tool *t;
 
-	for (t = tools; t->name; t++)
-		if (strcmp(t->name, name) == 0)
+	for (t = tools; t < tools + LEN(tools); t++)
+		if (strcmp(tool_text(t, 0), name) == 0)
 			return t;
 	return NULL;
 }
@@ -690,18 +600,18 @@ m_tools_list(struct mcp_req *r, struct buf *res)
 	jw_obj(&w);
 	jw_key(&w, "tools");
 	jw_arr(&w);
-	for (t = tools; t->name; t++) {
+	for (t = tools; t < tools + LEN(tools); t++) {
 		jw_obj(&w);
-		ks(&w, "name", t->name);
-		ks(&w, "title", t->title);
-		ks(&w, "description", t->desc);
+		ks(&w, "name", tool_text(t, 0));
+		ks(&w, "title", tool_text(t, 1));
+		ks(&w, "description", tool_text(t, 2));
 		jw_key(&w, "inputSchema");
-		schema(&w, t->in, 1);
+		schema(&w, tool_text(t, 3), 1);
 		jw_key(&w, "outputSchema");
-		schema(&w, t->out, 0);
+		schema(&w, tool_text(t, 4), 0);
 		jw_key(&w, "annotations");
 		jw_obj(&w);
-		ks(&w, "title", t->title);
+		ks(&w, "title", tool_text(t, 1));
 		kb(&w, "readOnlyHint", t->flags & RO);
 		kb(&w, "destructiveHint", (t->flags & DESTR) != 0);
 		kb(&w, "idempotentHint", (t->flags & IDEM) != 0);
@@ -1149,7 +1059,7 @@ query(struct tc *c, const char **q, const char *names)
 		p += strlen(w) + (p[strlen(w)] == ' ');
 		if ((eq = strchr(w, '=')))
 			*eq++ = '\0';
-		arg_find(c->t->in, w, &a);
+		arg_find(c->in, w, &a);
 		if (a.type == 'i')
 			v = keep(c, xasprintf("%lld", I(c, w)));
 		else if (a.type == 'b')
@@ -2158,24 +2068,15 @@ out:
 static int
 t_regtok(struct tc *c)
 {
-	static const char *const where[] = {
-		"docker.io", "https://app.docker.com/settings/personal-access-tokens",
-		"ghcr.io", "https://github.com/settings/tokens (a classic token with read:packages)",
-		"quay.io", "https://quay.io/organization (a robot account of your organization)",
-		"registry.gitlab.com", "https://gitlab.com/-/user_settings/personal_access_tokens (scope read_registry)",
-		NULL
-	};
 	char *host = reg_host(S(c, "registry_url"));
-	const char *url = NULL;
-	int i;
+	const char *p = mcp_text(M_REGISTRIES), *url = NULL;
 
-	for (i = 0; where[i]; i += 2)
-		if (strcmp(host, where[i]) == 0)
-			url = where[i + 1];
+	for (; *p; p = mcp_field(p, 2))
+		if (strcmp(host, p) == 0)
+			url = mcp_field(p, 1);
 	ks(&c->w, "registry", host);
-	ks(&c->w, "url", url ? url : "the registry's web console (account or access token settings)");
-	jw_key(&c->w, "instructions");
-	jw_str(&c->w, "Ask the user to create a read-only access token there and to give it to registry_auth with their user name; then import_image uses it. Nothing was opened on this machine.");
+	ks(&c->w, "url", url ? url : mcp_field(p, 1));
+	ks(&c->w, "instructions", mcp_field(p, 2));
 	free(host);
 	return 0;
 }
@@ -2203,27 +2104,40 @@ t_regauth(struct tc *c)
 	ks(&c->w, "registry", cr->host);
 	ks(&c->w, "username", cr->user);
 	kb(&c->w, "stored", 1);
-	jw_key(&c->w, "note");
-	jw_str(&c->w, "kept in this server's memory until it exits; checked by the registry when import_image uses it");
+	ks(&c->w, "note", mcp_text(M_REGAUTH_NOTE));
 	return 0;
+}
+
+/* The guide's sections: title, name, text each (mcp.def). */
+static const char *
+guide_next(const char *g)
+{
+	return mcp_field(g, 3);
+}
+
+static const char *
+guide_find(const char *name)
+{
+	const char *g;
+
+	for (g = mcp_text(M_GUIDE); *g; g = guide_next(g))
+		if (strcmp(mcp_field(g, 1), name) == 0)
+			return g;
+	return NULL;
 }
 
 static int
 t_guide(struct tc *c)
 {
-	const char *s = S(c, "section");
-	const struct manual_section *m;
-	size_t i;
+	const char *s = S(c, "section"), *g;
 
 	ks(&c->w, "section", s);
-	for (i = 0; (m = mcp_guide(i)); i++)
-		if (strcmp(m->topic, s) == 0) {
-			ks(&c->w, "content", m->body);
-		}
+	if ((g = guide_find(s)))
+		ks(&c->w, "content", mcp_field(g, 2));
 	jw_key(&c->w, "available_sections");
 	jw_arr(&c->w);
-	for (i = 0; sections[i]; i++)
-		jw_str(&c->w, sections[i]);
+	for (g = mcp_text(M_GUIDE); *g; g = guide_next(g))
+		jw_str(&c->w, mcp_field(g, 1));
 	jw_arr_end(&c->w);
 	return 0;
 }
@@ -2231,21 +2145,6 @@ t_guide(struct tc *c)
 /* ---- resources ---- */
 
 enum { R_GUIDE = 1, R_READ, R_LS, R_LINEAGE, R_INSTANCE, R_IMPORT };
-
-static const struct {
-	const char *tmpl, *name, *title, *desc, *mime;
-} templates[] = {
-	{"contree://image/{image}/read/{path}", "image-file", "A file of an image",
-	    "The file at /{path} (no leading slash in the URI) of an image (UUID or tag:NAME); text, or a blob when binary", "text/plain"},
-	{"contree://image/{image}/ls/{path}", "image-listing", "A directory of an image",
-	    "The listing of /{path} (empty for the root) as JSON", "application/json"},
-	{"contree://image/{image}/lineage", "image-lineage", "Where an image came from",
-	    "The image's place in this server's session log: parent, children, ancestors, root, depth", "application/json"},
-	{"contree://operations/instance/{operation_id}", "instance-operation", "A run",
-	    "State, exit code, stdout and stderr of a run", "application/json"},
-	{"contree://operations/import/{operation_id}", "import-operation", "An image import",
-	    "State and result image of an import", "application/json"},
-};
 
 /* Decode %XX in place. */
 static void
@@ -2308,18 +2207,6 @@ res_parse(const char *uri, char **a, char **b)
 	*b = xasprintf("/%s", p);
 	unpercent(*b);
 	return k;
-}
-
-static const struct manual_section *
-guide_find(const char *name)
-{
-	const struct manual_section *m;
-	size_t i;
-
-	for (i = 0; (m = mcp_guide(i)); i++)
-		if (strcmp(m->topic, name) == 0)
-			return m;
-	return NULL;
 }
 
 static void
@@ -2446,7 +2333,7 @@ res_job(struct mcp_req *r)
 static int
 m_res_read(struct mcp_req *r, struct buf *res)
 {
-	const struct manual_section *g;
+	const char *g;
 	char *uri = r->params < 0 ? NULL : json_getstr(r->j, r->params, "uri");
 	char *a, *b;
 	int k;
@@ -2457,8 +2344,8 @@ m_res_read(struct mcp_req *r, struct buf *res)
 	}
 	k = res_parse(uri, &a, &b);
 	if (k == R_GUIDE && (g = guide_find(a)))
-		contents(res, uri, "text/markdown", "text", g->body,
-		    strlen(g->body));
+		contents(res, uri, "text/markdown", "text", mcp_field(g, 2),
+		    strlen(mcp_field(g, 2)));
 	free(a);
 	free(b);
 	if (!k || (k == R_GUIDE && !res->len)) {
@@ -2473,9 +2360,8 @@ m_res_read(struct mcp_req *r, struct buf *res)
 static int
 m_res_list(struct mcp_req *r, struct buf *res)
 {
-	const struct manual_section *g;
+	const char *g;
 	struct jw w;
-	size_t i;
 	char *uri;
 
 	(void)r;
@@ -2483,12 +2369,12 @@ m_res_list(struct mcp_req *r, struct buf *res)
 	jw_obj(&w);
 	jw_key(&w, "resources");
 	jw_arr(&w);
-	for (i = 0; (g = mcp_guide(i)); i++) {
-		uri = xasprintf("contree://guide/%s", g->topic);
+	for (g = mcp_text(M_GUIDE); *g; g = guide_next(g)) {
+		uri = xasprintf("contree://guide/%s", mcp_field(g, 1));
 		jw_obj(&w);
 		ks(&w, "uri", uri);
-		ks(&w, "name", g->topic);
-		ks(&w, "title", g->title);
+		ks(&w, "name", mcp_field(g, 1));
+		ks(&w, "title", g);
 		ks(&w, "mimeType", "text/markdown");
 		jw_obj_end(&w);
 		free(uri);
@@ -2501,6 +2387,10 @@ m_res_list(struct mcp_req *r, struct buf *res)
 static int
 m_res_templates(struct mcp_req *r, struct buf *res)
 {
+	static const char *const keys[] = {
+		"uriTemplate", "name", "title", "description", "mimeType"
+	};
+	const char *p = mcp_text(M_TEMPLATES);
 	struct jw w;
 	size_t i;
 
@@ -2509,13 +2399,10 @@ m_res_templates(struct mcp_req *r, struct buf *res)
 	jw_obj(&w);
 	jw_key(&w, "resourceTemplates");
 	jw_arr(&w);
-	for (i = 0; i < LEN(templates); i++) {
+	while (*p) {
 		jw_obj(&w);
-		ks(&w, "uriTemplate", templates[i].tmpl);
-		ks(&w, "name", templates[i].name);
-		ks(&w, "title", templates[i].title);
-		ks(&w, "description", templates[i].desc);
-		ks(&w, "mimeType", templates[i].mime);
+		for (i = 0; i < LEN(keys); i++, p = mcp_field(p, 1))
+			ks(&w, keys[i], p);
 		jw_obj_end(&w);
 	}
 	jw_arr_end(&w);
@@ -2525,65 +2412,34 @@ m_res_templates(struct mcp_req *r, struct buf *res)
 
 /* ---- prompts ---- */
 
-/* A prompt's arguments are rows as a tool's (all strings); {name} in
- * its text is the argument's value, or its default. */
-static const struct prompt {
-	const char *name, *desc;
-	const char *args;
-	const char *text;
-} prompts[] = {
-	{"prepare-environment", "Prepare a reusable image",
-	    "base:s! base image\npackages:s! what to install\ntag:s=\"scope/purpose/base:version\" tag of the result",
-	    "Prepare an image from {base} with {packages}. First look for one with list_images(tag_prefix). Else install with run(disposable=false), one step per run, each from the previous result_image_uuid; then set_tag the last image as {tag}."},
-	{"run-python", "Run Python code",
-	    "code:s! the code\nimage:s=\"an image with python3\" image",
-	    "Run this code in {image} with run(command=\"python3 -\", stdin=the code) and report the exit code and output.\n\n{code}"},
-	{"run-shell", "Run a shell command",
-	    "command:s! the command\nimage:s=\"a suitable image\" image",
-	    "Run `{command}` in {image} with run and report its exit code, stdout and stderr."},
-	{"sync-and-run", "Upload a directory and run a command on it",
-	    "source:s! local directory\ncommand:s! command\nimage:s=\"a suitable image\" image\ndestination:s=\"/app\" directory in the sandbox",
-	    "rsync {source} to {destination}, then run `{command}` in {image} with cwd {destination} and the directory_state_id. After local changes rsync again: only changed files are sent."},
-	{"install-packages", "Install packages into a new image",
-	    "image:s! image\npackages:s! packages\nmanager:s=\"the image's package manager\" package manager",
-	    "Install {packages} into {image} with {manager} in one run(disposable=false) with a long enough timeout. Check exit_code; keep result_image_uuid, tag it if reused."},
-	{"parallel-tasks", "Run several commands at once",
-	    "image:s! image\ncommands:s! one per line",
-	    "Start each command from {image} with run(wait=false), then wait_operations on all operation_ids and report each result.\n\n{commands}"},
-	{"build-project", "Build a local project",
-	    "source:s! project directory\nbuild_command:s! build command\nimage:s=\"an image with the toolchain\" image",
-	    "rsync {source} to /app, run `{build_command}` in {image} with cwd /app and disposable=false (a failure can then be inspected with list_files/read_file on result_image_uuid). Report errors with the lines that show them."},
-	{"debug-failure", "Find out why a run failed",
-	    "operation_id:s! the operation",
-	    "get_operation {operation_id}: read exit_code, stderr, timed_out; look at the files it names with read_file. Explain the cause and propose the next run."},
-	{"inspect-image", "Look around an image",
-	    "image:s! UUID or tag:NAME",
-	    "Describe {image} with get_image, list_files (/, /etc, /app) and read_file /etc/os-release; start no sandbox."},
-	{"multi-stage-build", "Build an image step by step",
-	    "base:s! base image\nsteps:s! one per line\ntag:s=\"scope/purpose/base:version\" tag",
-	    "From {base}, run each step with disposable=false from the previous result_image_uuid; a failed step is fixed and rerun from the image before it. Tag the last image {tag}.\n\n{steps}"},
-};
+/* A prompt (mcp.def): name, description, arguments (rows as a tool's,
+ * all strings), text; {name} in its text is the argument's value, or
+ * its default. */
+static const char *
+prompt_next(const char *p)
+{
+	return mcp_field(p, 4);
+}
 
 static int
 m_prompts_list(struct mcp_req *r, struct buf *res)
 {
-	const char *p;
+	const char *p, *pr;
 	struct arg a;
 	struct jw w;
-	size_t i;
 
 	(void)r;
 	jw_init(&w, res, 0);
 	jw_obj(&w);
 	jw_key(&w, "prompts");
 	jw_arr(&w);
-	for (i = 0; i < LEN(prompts); i++) {
+	for (pr = mcp_text(M_PROMPTS); *pr; pr = prompt_next(pr)) {
 		jw_obj(&w);
-		ks(&w, "name", prompts[i].name);
-		ks(&w, "description", prompts[i].desc);
+		ks(&w, "name", pr);
+		ks(&w, "description", mcp_field(pr, 1));
 		jw_key(&w, "arguments");
 		jw_arr(&w);
-		for (p = prompts[i].args; arg_next(&p, &a);) {
+		for (p = mcp_field(pr, 2); arg_next(&p, &a);) {
 			jw_obj(&w);
 			jw_key(&w, "name");
 			jw_strn(&w, a.name, (size_t)a.nname);
@@ -2622,40 +2478,40 @@ prompt_arg(const struct json *j, int args, const struct arg *a)
 static int
 m_prompts_get(struct mcp_req *r, struct buf *res)
 {
-	const struct prompt *p = NULL;
+	const char *p = NULL, *pr, *s, *e, *q;
 	struct buf text = {0};
 	struct arg a;
 	struct jw w;
-	const char *s, *e, *q;
 	char *name, *v;
 	int args, t;
-	size_t i;
 
 	name = r->params < 0 ? NULL : json_getstr(r->j, r->params, "name");
-	for (i = 0; name && i < LEN(prompts); i++)
-		if (strcmp(prompts[i].name, name) == 0)
-			p = &prompts[i];
+	for (pr = mcp_text(M_PROMPTS); name && *pr; pr = prompt_next(pr))
+		if (strcmp(pr, name) == 0)
+			p = pr;
 	if (!p)
 		seterr("Invalid params: unknown prompt %s", name ? name : "(none)");
 	free(name);
 	if (!p)
 		return MCP_EPARAMS;
 	args = json_get(r->j, r->params, "arguments");
-	for (q = p->args; arg_next(&q, &a);) {
+	for (q = mcp_field(p, 2); arg_next(&q, &a);) {
 		name = xstrndup(a.name, (size_t)a.nname);
 		t = args < 0 ? -1 : json_get(r->j, args, name);
 		if (a.req && (t < 0 || r->j->tok[t].type != JSON_STRING)) {
 			seterr("Invalid params: prompt %s needs the argument %s",
-			    p->name, name);
+			    p, name);
 			free(name);
 			return MCP_EPARAMS;
 		}
 		free(name);
 	}
-	for (s = p->text; (e = strchr(s, '{')); s = strchr(e, '}') + 1) {
+	for (s = mcp_field(p, 3); (e = strchr(s, '{'));
+	    s = strchr(e, '}') + 1) {
 		buf_add(&text, s, (size_t)(e - s));
 		name = xstrndup(e + 1, strcspn(e + 1, "}"));
-		v = arg_find(p->args, name, &a) ? prompt_arg(r->j, args, &a) :
+		v = arg_find(mcp_field(p, 2), name, &a) ?
+		    prompt_arg(r->j, args, &a) :
 		    NULL;
 		buf_puts(&text, v ? v : "");
 		free(name);
@@ -2664,7 +2520,7 @@ m_prompts_get(struct mcp_req *r, struct buf *res)
 	buf_puts(&text, s);
 	jw_init(&w, res, 0);
 	jw_obj(&w);
-	ks(&w, "description", p->desc);
+	ks(&w, "description", mcp_field(p, 1));
 	jw_key(&w, "messages");
 	jw_arr(&w);
 	jw_obj(&w);
@@ -2714,8 +2570,8 @@ cmd_mcp(struct ctx *c)
 	s.name = "contree";
 	s.title = "ConTree sandboxes";
 	s.version = VERSION;
-	s.instructions = mcp_instructions;
-	s.capabilities = "{\"tools\":{\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},\"prompts\":{\"listChanged\":false},\"logging\":{}}";
+	s.instructions = mcp_text(M_INSTRUCTIONS);
+	s.capabilities = mcp_text(M_CAPABILITIES);
 	rc = mcp_serve(&s);
 	free(root);
 	free(inspect);
