@@ -70,12 +70,12 @@ struct tc {
 	int args;               /* token of arguments, or -1 */
 	struct api *a;
 	struct buf out;         /* the result object */
-	struct jw w;
 	void **keep;            /* freed with the call: S(), strs() */
 	size_t nkeep;
 	const char *const *kv;  /* a resource's arguments: name, value... */
 	struct buf *raw;        /* for a resource: read_file's content */
 	int bin;                /* ... is base64 */
+	struct jw w;            /* last: the fields above stay near */
 };
 
 static int t_run(struct tc *), t_images(struct tc *), t_image(struct tc *),
@@ -172,9 +172,13 @@ arg_next(const char **p, struct arg *a)
 				;
 			a->nchoices = (int)(s - a->choices);
 		} else if (*s == '#') {
-			a->lo = strtol(s + 1, (char **)&s, 10);
-			a->hi = *s == '-' ? strtol(s + 1, (char **)&s, 10) :
-			    LONG_MAX;
+			a->lo = atoi(++s);
+			s += strspn(s, "0123456789");
+			a->hi = LONG_MAX;
+			if (*s == '-') {
+				a->hi = atoi(++s);
+				s += strspn(s, "0123456789");
+			}
 			s--;
 		} else if (*s == '=') {
 			if (*(a->def = ++s) == '"')     /* may hold spaces */
@@ -486,7 +490,7 @@ I(struct tc *c, const char *name)
 
 	if (t >= 0 && json_int64(c->j, t, &v) == 0)
 		return v;
-	return arg_find(c->in, name, &a) && a.def ? atoll(a.def) : 0;
+	return arg_find(c->in, name, &a) && a.def ? atoi(a.def) : 0;
 }
 
 static int
@@ -838,7 +842,7 @@ state_load(const char *id, struct buf *text, struct op_file **f,
 	path = state_path(id);
 	if (readfile(path, text) < 0) {
 		free(path);
-		seterr("directory_state_id %s is not known here: run rsync again",
+		seterr(mcp_text(M_E_STATE_UNKNOWN),
 		    id);
 		return -1;
 	}
@@ -904,7 +908,7 @@ await(struct tc *c, const char *uuid, int fromevents, struct buf *b,
 		op_cancel(c->a, uuid);
 		seterrc(ERR_INTR, "cancelled");
 	} else {
-		errwrap("operation %s (it may still be running; see get_operation)",
+		errwrap(mcp_text(M_E_MAY_RUN),
 		    uuid);
 	}
 	return -1;
@@ -962,7 +966,7 @@ t_run(struct tc *c)
 	n = strs(c, "files", &ek, &ev);
 	for (k = 0; k < n; k++) {
 		if (*ek[k] != '/' || !is_uuid(ev[k])) {
-			seterr("argument 'files': each key is an absolute path and each value a file UUID from upload");
+			seterr("%s", mcp_text(M_E_FILES));
 			goto out;
 		}
 		f = xreallocarray(f, nf + 1, sizeof *f);
@@ -1202,7 +1206,7 @@ local_path(const char *arg, const char *p, int must_exist)
 		return real;
 	}
 out:
-	seterr("argument '%s': %s is outside the server's root %s", arg, p,
+	seterr(mcp_text(M_E_OUTSIDE_ROOT), arg, p,
 	    root);
 	free(real);
 	free(lex);
@@ -1241,7 +1245,7 @@ t_upload(struct tc *c)
 	int fd, rc;
 
 	if (!!p + !!text + !!b64 != 1) {
-		seterr("give exactly one of the arguments 'path', 'content' and 'content_base64'");
+		seterr("%s", mcp_text(M_E_UPLOAD_ONE));
 		return -1;
 	}
 	if (p) {
@@ -1292,7 +1296,7 @@ t_download(struct tc *c)
 	if (!(local = local_path("destination", dest, 0)))
 		return -1;
 	if (stat(local, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		seterr("argument 'destination': %s is a directory; name the file to write",
+		seterr(mcp_text(M_E_DESTINATION_DIR),
 		    dest);
 		free(local);
 		return -1;
@@ -1572,7 +1576,7 @@ t_read(struct tc *c)
 		seterr("%s is a directory; use list_files", path);
 		rc = -1;
 	} else if (size > READ_MAX) {
-		seterr("%s is %lld bytes, more than read_file's limit of %d; use download",
+		seterr(mcp_text(M_E_TOO_BIG),
 		    path, (long long)size, READ_MAX);
 		rc = -1;
 	} else {
@@ -1926,7 +1930,7 @@ t_wait(struct tc *c)
 	o = xcalloc((size_t)n, sizeof *o);
 	for (i = 0; i < n; i++)
 		if (!is_uuid(o[i].id = ids[i])) {
-			seterr("argument 'operation_ids': '%s' is not an operation UUID",
+			seterr(mcp_text(M_E_NOT_OPERATION),
 			    ids[i]);
 			goto out;
 		}
@@ -2037,7 +2041,7 @@ t_import(struct tc *c)
 	full = op_registry_url(url);
 	if (!(cr = cred_find(host)) &&
 	    !B(c, "i_accept_that_anonymous_access_might_be_rate_limited")) {
-		seterr("no credentials for %s: call registry_auth first, or pass i_accept_that_anonymous_access_might_be_rate_limited=true to import anonymously",
+		seterr(mcp_text(M_E_NO_CREDENTIALS),
 		    host);
 		goto out;
 	}
@@ -2150,14 +2154,14 @@ enum { R_GUIDE = 1, R_READ, R_LS, R_LINEAGE, R_INSTANCE, R_IMPORT };
 static void
 unpercent(char *s)
 {
-	char *o = s, h[3] = {0};
+	char *o = s;
+	int i, v;
 
 	for (; *s; s++) {
-		if (*s == '%' && s[1] && s[2] && strchr("0123456789abcdefABCDEF", s[1]) &&
-		    strchr("0123456789abcdefABCDEF", s[2])) {
-			h[0] = s[1];
-			h[1] = s[2];
-			*o++ = (char)strtol(h, NULL, 16);
+		if (*s == '%' && strspn(s + 1, "0123456789abcdefABCDEF") >= 2) {
+			for (v = 0, i = 1; i <= 2; i++)   /* a digit's value */
+				v = v << 4 | ((s[i] & 15) + (s[i] > '9' ? 9 : 0));
+			*o++ = (char)v;
 			s += 2;
 		} else {
 			*o++ = *s;
@@ -2588,7 +2592,7 @@ cmd_mcp(struct ctx *c)
 int
 cmd_mcp_config(struct ctx *c)
 {
-	const char *agent = arg_str(c, "agent");
+	const char *agent = arg_str(c, "agent"), *cf = mcp_text(M_CONFIG);
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	char *exe;
@@ -2609,12 +2613,9 @@ cmd_mcp_config(struct ctx *c)
 		    "# Claude Code\n" : "", "claude", exe);
 	if (all || strcmp(agent, "claude-desktop") == 0 ||
 	    strcmp(agent, "cursor") == 0 || strcmp(agent, "cline") == 0)
-		printf("%s{\n  \"mcpServers\": {\n    \"contree\": {\n      \"command\": %s,\n      \"args\": [\"mcp\"]\n    }\n  }\n}\n",
-		    all ? "\n# Claude Desktop (claude_desktop_config.json), Cursor (.cursor/mcp.json), Cline (cline_mcp_settings.json)\n" : "",
-		    q.p);
+		printf(mcp_field(cf, 1), all ? cf : "", q.p);
 	if (all || strcmp(agent, "codex") == 0)
-		printf("%s[mcp_servers.contree]\ncommand = %s\nargs = [\"mcp\"]\n",
-		    all ? "\n# Codex (~/.codex/config.toml)\n" : "", q.p);
+		printf(mcp_field(cf, 3), all ? mcp_field(cf, 2) : "", q.p);
 	buf_free(&q);
 	free(exe);
 	return 0;

@@ -88,6 +88,19 @@ emit(struct buf *b)
 	buf_free(b);
 }
 
+/* An error response to id (NULL: null) into b. */
+static void
+error_msg(struct buf *b, const char *id, int code, const char *msg)
+{
+	struct jw w;
+
+	buf_printf(b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":",
+	    id ? id : "null", code);
+	jw_init(&w, b, 0);
+	jw_str(&w, msg);
+	buf_puts(b, "}}");
+}
+
 /* A response to id: written, or kept for the batch bt. */
 static void
 answer(struct batch *bt, const char *id, struct buf *b)
@@ -98,8 +111,7 @@ answer(struct batch *bt, const char *id, struct buf *b)
 	}
 	if (bt->out.len + b->len > BATCH_MAX) {
 		buf_free(b);
-		buf_printf(b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":\"Server busy: the answers of this batch passed 64 MiB; send this request again on its own\"}}",
-		    id ? id : "null", MCP_EBUSY);
+		error_msg(b, id, MCP_EBUSY, mcp_text(M_E_BATCH_BUSY));
 	}
 	buf_addc(&bt->out, bt->out.len ? ',' : '[');
 	buf_add(&bt->out, b->p, b->len);
@@ -135,13 +147,8 @@ static void
 respond_err(struct batch *bt, const char *id, int code, const char *msg)
 {
 	struct buf b = {0};
-	struct jw w;
 
-	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":",
-	    id ? id : "null", code);
-	jw_init(&w, &b, 0);
-	jw_str(&w, msg);
-	buf_puts(&b, "}}");
+	error_msg(&b, id, code, msg);
 	answer(bt, id, &b);
 }
 
@@ -463,7 +470,7 @@ initialize(struct call *c, struct buf *res)
 		if (json_streq(&c->j, t, versions[i]))
 			v = versions[i];
 	/* the names are plain words, the capabilities JSON text */
-	buf_printf(res, "{\"protocolVersion\":\"%s\",\"capabilities\":%s,\"serverInfo\":{\"name\":\"%s\",\"title\":\"%s\",\"version\":\"%s\"},\"instructions\":",
+	buf_printf(res, mcp_text(M_INITIALIZE),
 	    v, s->capabilities, s->name, s->title, s->version);
 	jw_init(&w, res, 0);
 	jw_str(&w, s->instructions);
@@ -493,7 +500,7 @@ set_level(struct call *c, struct buf *res)
 			buf_puts(res, "{}");
 			return 0;
 		}
-	seterr("Invalid params: level must be one of debug, info, notice, warning, error, critical, alert, emergency");
+	seterr("%s", mcp_text(M_E_LEVEL));
 	return MCP_EPARAMS;
 }
 
@@ -564,7 +571,7 @@ envelope(struct call *c, char **method)
 	int t;
 
 	if (j->tok[0].type == JSON_ARRAY && !c->b) {
-		seterr("Invalid Request: batches exist only in protocol 2025-03-26%s; send one message per line",
+		seterr(mcp_text(M_E_NO_BATCHES),
 		    M.inited ? ", not the one negotiated" : ", after initialize");
 		return MCP_EINVALID;
 	}
@@ -653,7 +660,7 @@ message(const char *p, size_t n, struct batch *bt)
 	}
 	rc = MCP_EINVALID;
 	if (id_in_use(c->id)) {
-		seterr("Invalid Request: id %s is already in use by a request in flight",
+		seterr(mcp_text(M_E_ID_IN_USE),
 		    c->id);
 		goto fail;
 	}
@@ -662,7 +669,7 @@ message(const char *p, size_t n, struct batch *bt)
 	rc = MCP_EBUSY;
 	if (M.ncalls >= CALLS_MAX ||
 	    M.held + n + (size_t)c->j.ntok * sizeof *c->j.tok > HELD_MAX) {
-		seterr("Server busy: %d requests in flight; send more when they are answered",
+		seterr(mcp_text(M_E_BUSY),
 		    M.ncalls);
 		goto fail;
 	}
@@ -804,12 +811,12 @@ left_running(void)
 			continue;
 		buf_add(&b, c->ops.p ? c->ops.p : "", c->ops.len);
 		if (c->starting)
-			fprintf(stderr, "%s mcp: input closed while a run was being started; it may be running on the server with CONTREE_SPAWN_ID=%s in its environment (contree ps)\n",
+			fprintf(stderr, mcp_text(M_E_LEFT_STARTING),
 			    argv0, c->starting);
 	}
 	if (b.len) {
 		b.p[--b.len] = '\0';
-		fprintf(stderr, "%s mcp: input closed; operation%s still running on the server: %s\n",
+		fprintf(stderr, mcp_text(M_E_LEFT_RUNNING),
 		    argv0, strchr(b.p, ' ') ? "s" : "", b.p);
 	}
 	buf_free(&b);
