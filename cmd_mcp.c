@@ -142,6 +142,24 @@ kb(struct jw *w, const char *k, int v)
 	jw_bool(w, v);
 }
 
+/* A result {key: [...]} into res: begun, ended. */
+static void
+list_begin(struct jw *w, struct buf *res, const char *key)
+{
+	jw_init(w, res, 0);
+	jw_obj(w);
+	jw_key(w, key);
+	jw_arr(w);
+}
+
+static int
+list_end(struct jw *w)
+{
+	jw_arr_end(w);
+	jw_obj_end(w);
+	return 0;
+}
+
 /* ---- schemas and arguments ---- */
 
 /* The row at *p into a, and *p past it; 0 at the end. */
@@ -600,10 +618,7 @@ m_tools_list(struct mcp_req *r, struct buf *res)
 	struct jw w;
 
 	(void)r;
-	jw_init(&w, res, 0);
-	jw_obj(&w);
-	jw_key(&w, "tools");
-	jw_arr(&w);
+	list_begin(&w, res, "tools");
 	for (t = tools; t < tools + LEN(tools); t++) {
 		jw_obj(&w);
 		ks(&w, "name", tool_text(t, 0));
@@ -623,9 +638,7 @@ m_tools_list(struct mcp_req *r, struct buf *res)
 		jw_obj_end(&w);
 		jw_obj_end(&w);
 	}
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	return 0;
+	return list_end(&w);
 }
 
 static int
@@ -830,12 +843,8 @@ state_load(const char *id, struct buf *text, struct op_file **f,
     size_t *n)
 {
 	char *path, *p, *nl;
-	int i;
 
-	for (i = 0; id[i]; i++)
-		if (!strchr("0123456789abcdef", id[i]) || i > 64)
-			break;
-	if (id[i] || i != 64) {
+	if (strspn(id, "0123456789abcdef") != 64 || id[64]) {
 		seterr("directory_state_id '%s' is not one rsync gave", id);
 		return -1;
 	}
@@ -2219,18 +2228,14 @@ contents(struct buf *res, const char *uri, const char *mime,
 {
 	struct jw w;
 
-	jw_init(&w, res, 0);
-	jw_obj(&w);
-	jw_key(&w, "contents");
-	jw_arr(&w);
+	list_begin(&w, res, "contents");
 	jw_obj(&w);
 	ks(&w, "uri", uri);
 	ks(&w, "mimeType", mime);
 	jw_key(&w, key);
 	jw_strn(&w, p, n);
 	jw_obj_end(&w);
-	jw_arr_end(&w);
-	jw_obj_end(&w);
+	list_end(&w);
 }
 
 static void
@@ -2369,10 +2374,7 @@ m_res_list(struct mcp_req *r, struct buf *res)
 	char *uri;
 
 	(void)r;
-	jw_init(&w, res, 0);
-	jw_obj(&w);
-	jw_key(&w, "resources");
-	jw_arr(&w);
+	list_begin(&w, res, "resources");
 	for (g = mcp_text(M_GUIDE); *g; g = guide_next(g)) {
 		uri = xasprintf("contree://guide/%s", mcp_field(g, 1));
 		jw_obj(&w);
@@ -2383,9 +2385,7 @@ m_res_list(struct mcp_req *r, struct buf *res)
 		jw_obj_end(&w);
 		free(uri);
 	}
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	return 0;
+	return list_end(&w);
 }
 
 static int
@@ -2399,19 +2399,14 @@ m_res_templates(struct mcp_req *r, struct buf *res)
 	size_t i;
 
 	(void)r;
-	jw_init(&w, res, 0);
-	jw_obj(&w);
-	jw_key(&w, "resourceTemplates");
-	jw_arr(&w);
+	list_begin(&w, res, "resourceTemplates");
 	while (*p) {
 		jw_obj(&w);
 		for (i = 0; i < LEN(keys); i++, p = mcp_field(p, 1))
 			ks(&w, keys[i], p);
 		jw_obj_end(&w);
 	}
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	return 0;
+	return list_end(&w);
 }
 
 /* ---- prompts ---- */
@@ -2433,10 +2428,7 @@ m_prompts_list(struct mcp_req *r, struct buf *res)
 	struct jw w;
 
 	(void)r;
-	jw_init(&w, res, 0);
-	jw_obj(&w);
-	jw_key(&w, "prompts");
-	jw_arr(&w);
+	list_begin(&w, res, "prompts");
 	for (pr = mcp_text(M_PROMPTS); *pr; pr = prompt_next(pr)) {
 		jw_obj(&w);
 		ks(&w, "name", pr);
@@ -2455,9 +2447,7 @@ m_prompts_list(struct mcp_req *r, struct buf *res)
 		jw_arr_end(&w);
 		jw_obj_end(&w);
 	}
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	return 0;
+	return list_end(&w);
 }
 
 /* The value of prompt argument a: given (not empty), or its default. */

@@ -152,13 +152,19 @@ respond_err(struct batch *bt, const char *id, int code, const char *msg)
 	answer(bt, id, &b);
 }
 
+/* A notification whose params are the object begun in params (freed
+ * here), ended by the string text. */
 static void
-notify(const char *method, const char *params)
+notify(const char *method, struct buf *params, const char *text)
 {
 	struct buf b = {0};
+	struct jw w;
 
-	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":%s}",
-	    method, params);
+	jw_init(&w, params, 0);
+	jw_str(&w, text);
+	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":%s}}",
+	    method, params->p);
+	buf_free(params);
 	emit(&b);
 }
 
@@ -166,17 +172,12 @@ static void
 progress(struct call *c, const char *msg)
 {
 	struct buf b = {0};
-	struct jw w;
 
 	if (!c->token || c->cancelled || c->answered)
 		return;
 	buf_printf(&b, "{\"progressToken\":%s,\"progress\":%ld,\"message\":",
 	    c->token, ++c->prog);
-	jw_init(&w, &b, 0);
-	jw_str(&w, msg);
-	buf_addc(&b, '}');
-	notify("notifications/progress", b.p);
-	buf_free(&b);
+	notify("notifications/progress", &b, msg);
 	c->beat = now_ms();
 }
 
@@ -184,7 +185,6 @@ static void
 log_note(int level, const char *text)
 {
 	struct buf b = {0};
-	struct jw w;
 
 	if (level < M.level || !M.inited)
 		return;
@@ -192,11 +192,7 @@ log_note(int level, const char *text)
 		level = LOG_CRITICAL;
 	buf_printf(&b, "{\"level\":\"%s\",\"logger\":\"contree\",\"data\":",
 	    levels[level]);
-	jw_init(&w, &b, 0);
-	jw_str(&w, text);
-	buf_addc(&b, '}');
-	notify("notifications/message", b.p);
-	buf_free(&b);
+	notify("notifications/message", &b, text);
 }
 
 /* ---- calls ---- */
