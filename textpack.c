@@ -1,9 +1,9 @@
 /* textpack.c - the build tool that packs prose.def: prints prose_z.h
  * (the packed bytes, the length unpacked, each text's offset) on
  * standard output; `textpack mcp` packs mcp.def (the MCP server's
- * texts) the same way into mcp_z.h (MCP_LEN, mcp_off, mcp_z).  lz_pack is the packer of prose.h's format: greedy,
- * the longest match within 64 KB back, the nearest of equal ones;
- * (size_t)-1 when out of memory. */
+ * texts) the same way into mcp_z.h (MCP_LEN, mcp_off, mcp_z).  lz_pack
+ * is the packer of prose.h's format: greedy, the longest match within
+ * 64 KB back, the nearest of equal ones; (size_t)-1 when out of memory. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
