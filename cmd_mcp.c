@@ -75,6 +75,8 @@ struct tc {
 	const char *const *kv;  /* a resource's arguments: name, value... */
 	struct buf *raw;        /* for a resource: read_file's content */
 	int bin;                /* ... is base64 */
+	struct buf body;        /* a reply (get_json, op_get, op_list) */
+	struct json rj;         /* ... parsed */
 	struct jw w;            /* last: the fields above stay near */
 };
 
@@ -553,6 +555,8 @@ tc_free(struct tc *c)
 		free(c->keep[--c->nkeep]);
 	free(c->keep);
 	buf_free(&c->out);
+	buf_free(&c->body);
+	json_free(&c->rj);
 }
 
 static int
@@ -1017,19 +1021,21 @@ out:
 	return rc;
 }
 
-/* GET path (query may be NULL) into body, parsed into j.  0 or -1. */
+/* GET path (query may be NULL) into c->body, parsed into c->rj (both
+ * freed with the call).  0 or -1. */
 static int
-get_json(struct tc *c, const char *path, const char *const *query,
-    struct buf *body, struct json *j)
+get_json(struct tc *c, const char *path, const char *const *query)
 {
 	struct api_resp r;
 
 	memset(&r, 0, sizeof r);
-	r.body = body;
+	r.body = &c->body;
 	if (api_call(c->a, "GET", path, query, NULL, 0, &r) < 0)
 		return -1;
-	if (json_parse_alloc(j, body->p ? body->p : "", body->len) < 0) {
-		seterr("malformed reply to GET %s: %s", path, json_strerror(j));
+	if (json_parse_alloc(&c->rj, c->body.p ? c->body.p : "",
+	    c->body.len) < 0) {
+		seterr("malformed reply to GET %s: %s", path,
+		    json_strerror(&c->rj));
 		return -1;
 	}
 	return 0;
@@ -1043,13 +1049,23 @@ copy_strs(struct jw *w, const struct json *j, int t, const char *keys)
 		copy_str(w, j, t, keys, NULL);
 }
 
-/* The same, as an object of its own. */
+/* The objects of array arr of c->rj (-1: none) as key: [...], their
+ * string members keys. */
 static void
-copy_row(struct jw *w, const struct json *j, int t, const char *keys)
+copy_rows(struct tc *c, const char *key, int arr, const char *keys)
 {
-	jw_obj(w);
-	copy_strs(w, j, t, keys);
-	jw_obj_end(w);
+	const struct json *j = &c->rj;
+	int e;
+
+	jw_key(&c->w, key);
+	jw_arr(&c->w);
+	for (e = arr < 0 ? -1 : json_first(j, arr); e >= 0;
+	    e = json_after(j, e)) {
+		jw_obj(&c->w);
+		copy_strs(&c->w, j, e, keys);
+		jw_obj_end(&c->w);
+	}
+	jw_arr_end(&c->w);
 }
 
 #define IMAGE_KEYS "uuid\0tag\0created_at\0"
@@ -1095,42 +1111,25 @@ query(struct tc *c, const char **q, const char *names)
 static int
 t_images(struct tc *c)
 {
-	struct buf body = {0};
-	struct json j;
 	const char *q[16];
-	int arr, e;
 
 	if (query(c, q, "limit offset tagged tag_prefix=tag since until") < 0 ||
-	    get_json(c, "/images", q, &body, &j) < 0) {
-		buf_free(&body);
+	    get_json(c, "/images", q) < 0)
 		return -1;
-	}
-	arr = j.tok[0].type == JSON_ARRAY ? 0 : json_get(&j, 0, "images");
-	jw_key(&c->w, "images");
-	jw_arr(&c->w);
-	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
-	    e = json_after(&j, e))
-		copy_row(&c->w, &j, e, IMAGE_KEYS);
-	jw_arr_end(&c->w);
-	json_free(&j);
-	buf_free(&body);
+	copy_rows(c, "images", c->rj.tok[0].type == JSON_ARRAY ? 0 :
+	    json_get(&c->rj, 0, "images"), IMAGE_KEYS);
 	return 0;
 }
 
 static int
 image_get(struct tc *c, const char *uuid)
 {
-	struct buf body = {0};
-	struct json j;
 	char *path = xasprintf("/inspect/%s/", uuid);
-	int rc = get_json(c, path, NULL, &body, &j);
+	int rc = get_json(c, path, NULL);
 
-	if (rc == 0) {
-		copy_strs(&c->w, &j, 0, IMAGE_KEYS);
-		json_free(&j);
-	}
+	if (rc == 0)
+		copy_strs(&c->w, &c->rj, 0, IMAGE_KEYS);
 	free(path);
-	buf_free(&body);
 	return rc;
 }
 
@@ -1619,8 +1618,7 @@ t_read(struct tc *c)
 static int
 t_grep(struct tc *c)
 {
-	struct buf body = {0};
-	struct json j;
+	const struct json *j = &c->rj;
 	const char *q[10], *s;
 	char u[37], *path, *file, *last = NULL;
 	long long per = I(c, "max_count"), total = I(c, "max_total");
@@ -1637,18 +1635,16 @@ t_grep(struct tc *c)
 		q[k++] = "case", q[k++] = "insensitive";
 	q[k] = NULL;
 	path = xasprintf("/inspect/%s/grep", u);
-	k = get_json(c, path, q, &body, &j);
+	k = get_json(c, path, q);
 	free(path);
-	if (k < 0) {
-		buf_free(&body);
+	if (k < 0)
 		return -1;
-	}
-	arr = json_get(&j, 0, "matches");
+	arr = json_get(j, 0, "matches");
 	jw_key(&c->w, "matches");
 	jw_arr(&c->w);
-	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
-	    e = json_after(&j, e)) {
-		file = json_getstr(&j, e, "path");
+	for (e = arr < 0 ? -1 : json_first(j, arr); e >= 0;
+	    e = json_after(j, e)) {
+		file = json_getstr(j, e, "path");
 		if (!file || !last || strcmp(file, last) != 0)
 			inf = 0;
 		free(last);
@@ -1660,21 +1656,19 @@ t_grep(struct tc *c)
 		inf++;
 		n++;
 		jw_obj(&c->w);
-		copy_str(&c->w, &j, e, "path", NULL);
+		copy_str(&c->w, j, e, "path", NULL);
 		jw_key(&c->w, "line_number");
-		if ((k = json_get(&j, e, "line_number")) >= 0 &&
-		    j.tok[k].type == JSON_NUMBER)
-			jw_tok(&c->w, &j, k);
+		if ((k = json_get(j, e, "line_number")) >= 0 &&
+		    j->tok[k].type == JSON_NUMBER)
+			jw_tok(&c->w, j, k);
 		else
 			jw_null(&c->w);
-		copy_str(&c->w, &j, e, "line_text", NULL);
+		copy_str(&c->w, j, e, "line_text", NULL);
 		jw_obj_end(&c->w);
 	}
 	free(last);
 	jw_arr_end(&c->w);
 	kb(&c->w, "truncated", more);
-	json_free(&j);
-	buf_free(&body);
 	return 0;
 }
 
@@ -1828,62 +1822,45 @@ t_diff(struct tc *c)
 static int
 t_whoami(struct tc *c)
 {
-	struct buf body = {0};
-	struct json j;
+	const struct json *j = &c->rj;
 	int k;
 
-	if (get_json(c, "/whoami", NULL, &body, &j) < 0) {
-		buf_free(&body);
+	if (get_json(c, "/whoami", NULL) < 0)
 		return -1;
-	}
-	for (k = json_first(&j, 0); k >= 0; k = json_after(&j, k)) {
-		char *key = json_strdup(&j, k);
+	for (k = json_first(j, 0); k >= 0; k = json_after(j, k)) {
+		char *key = json_strdup(j, k);
 
 		if (key) {
 			jw_key(&c->w, key);
-			jw_tok(&c->w, &j, k + 1);
+			jw_tok(&c->w, j, k + 1);
 		}
 		free(key);
 	}
-	json_free(&j);
-	buf_free(&body);
 	return 0;
 }
 
 static int
 t_ops(struct tc *c)
 {
-	struct buf body = {0};
-	struct json j;
 	const char *q[12];
-	int arr, e;
+	int arr;
 
 	if (query(c, q, "limit status type=kind since") < 0 ||
-	    (arr = op_list(c->a, q, &body, &j)) < 0)
+	    (arr = op_list(c->a, q, &c->body, &c->rj)) < 0)
 		return -1;
-	jw_key(&c->w, "operations");
-	jw_arr(&c->w);
-	for (e = json_first(&j, arr); e >= 0; e = json_after(&j, e))
-		copy_row(&c->w, &j, e,
-		    "uuid\0kind\0status\0error\0created_at\0");
-	jw_arr_end(&c->w);
-	json_free(&j);
-	buf_free(&body);
+	copy_rows(c, "operations", arr,
+	    "uuid\0kind\0status\0error\0created_at\0");
 	return 0;
 }
 
 static int
 t_op(struct tc *c)
 {
-	struct buf body = {0};
-	struct json j;
 	const char *id = S(c, "operation_id");
 
-	if (op_get(c->a, C->home, id, &body, &j) < 0)
+	if (op_get(c->a, C->home, id, &c->body, &c->rj) < 0)
 		return -1;
-	op_flat(&c->w, &j, id, NULL);
-	json_free(&j);
-	buf_free(&body);
+	op_flat(&c->w, &c->rj, id, NULL);
 	return 0;
 }
 
