@@ -1,7 +1,8 @@
 /* cmd_mcp.c - `contree mcp`: the ConTree MCP server (mcp.c speaks the
  * protocol), and `contree mcp config`.
  *
- * Tools, resources and prompts are tables.  A tool's arguments and its
+ * Tools, resources and prompts are tables, their texts packed in
+ * mcp.def (mcp_text).  A tool's arguments and its
  * result fields are rows of struct arg; the same rows give the JSON
  * Schemas of tools/list, the check of a call's arguments (done in the
  * parent, before any job starts: a bad call is answered at once) and
@@ -559,11 +560,9 @@ tc_free(struct tc *c)
 	json_free(&c->rj);
 }
 
-static int
+static void
 tc_init(struct tc *c, struct mcp_req *r, const struct tool *t)
 {
-	int p;
-
 	memset(c, 0, sizeof *c);
 	c->r = r;
 	c->t = t;
@@ -575,8 +574,6 @@ tc_init(struct tc *c, struct mcp_req *r, const struct tool *t)
 		c->args = -1;
 	jw_init(&c->w, &c->out, 0);
 	jw_obj(&c->w);          /* the result object, closed by tool_result */
-	(void)p;
-	return 0;
 }
 
 /* In a job: the call's tool against the API. */
@@ -855,8 +852,7 @@ state_load(const char *id, struct buf *text, struct op_file **f,
 	path = state_path(id);
 	if (readfile(path, text) < 0) {
 		free(path);
-		seterr(mcp_text(M_E_STATE_UNKNOWN),
-		    id);
+		seterr(mcp_text(M_E_STATE_UNKNOWN), id);
 		return -1;
 	}
 	free(path);
@@ -921,8 +917,7 @@ await(struct tc *c, const char *uuid, int fromevents, struct buf *b,
 		op_cancel(c->a, uuid);
 		seterrc(ERR_INTR, "cancelled");
 	} else {
-		errwrap(mcp_text(M_E_MAY_RUN),
-		    uuid);
+		errwrap(mcp_text(M_E_MAY_RUN), uuid);
 	}
 	return -1;
 }
@@ -1304,8 +1299,7 @@ t_download(struct tc *c)
 	if (!(local = local_path("destination", dest, 0)))
 		return -1;
 	if (stat(local, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		seterr(mcp_text(M_E_DESTINATION_DIR),
-		    dest);
+		seterr(mcp_text(M_E_DESTINATION_DIR), dest);
 		free(local);
 		return -1;
 	}
@@ -1916,8 +1910,7 @@ t_wait(struct tc *c)
 	o = xcalloc((size_t)n, sizeof *o);
 	for (i = 0; i < n; i++)
 		if (!is_uuid(o[i].id = ids[i])) {
-			seterr(mcp_text(M_E_NOT_OPERATION),
-			    ids[i]);
+			seterr(mcp_text(M_E_NOT_OPERATION), ids[i]);
 			goto out;
 		}
 	for (;;) {
@@ -2027,8 +2020,7 @@ t_import(struct tc *c)
 	full = op_registry_url(url);
 	if (!(cr = cred_find(host)) &&
 	    !B(c, "i_accept_that_anonymous_access_might_be_rate_limited")) {
-		seterr(mcp_text(M_E_NO_CREDENTIALS),
-		    host);
+		seterr(mcp_text(M_E_NO_CREDENTIALS), host);
 		goto out;
 	}
 	op_import_json(full, tag && *tag ? tag : NULL, cr ? cr->user : NULL,

@@ -656,8 +656,7 @@ message(const char *p, size_t n, struct batch *bt)
 	}
 	rc = MCP_EINVALID;
 	if (id_in_use(c->id)) {
-		seterr(mcp_text(M_E_ID_IN_USE),
-		    c->id);
+		seterr(mcp_text(M_E_ID_IN_USE), c->id);
 		goto fail;
 	}
 	/* a client sending faster than the jobs answer must not make us
@@ -665,8 +664,7 @@ message(const char *p, size_t n, struct batch *bt)
 	rc = MCP_EBUSY;
 	if (M.ncalls >= CALLS_MAX ||
 	    M.held + n + (size_t)c->j.ntok * sizeof *c->j.tok > HELD_MAX) {
-		seterr(mcp_text(M_E_BUSY),
-		    M.ncalls);
+		seterr(mcp_text(M_E_BUSY), M.ncalls);
 		goto fail;
 	}
 	if (c->r.params >= 0 && (t = json_path(&c->j, c->r.params, "_meta",
