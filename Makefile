@@ -56,6 +56,13 @@ textpack: textpack.c prose.h prose.def
 prose_z.h: textpack
 	./textpack > prose_z.h.tmp && mv prose_z.h.tmp prose_z.h
 prose.o: prose_z.h
+# The MCP server's texts (mcp.def) the same way, apart: mcp_z.h.
+textpack: mcp.def
+mcp_z.h: textpack
+	./textpack mcp > mcp_z.h.tmp && mv mcp_z.h.tmp mcp_z.h
+mcpguide.o: mcp_z.h
+cmd_mcp.o mcp.o mcpguide.o: mcp.def
+static static-size: mcp_z.h
 
 .c.o:
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -268,7 +275,8 @@ uninstall:
 
 clean:
 	rm -f contree $(OBJ) compat_musl.o $(TESTBIN) $(FUZZ) tests/bench_store \
-		bearssl-static.a contree-nomcp textpack prose_z.h prose_z.h.tmp
+		bearssl-static.a contree-nomcp textpack prose_z.h prose_z.h.tmp \
+		mcp_z.h mcp_z.h.tmp
 
 .PHONY: all test asan fuzz bench demo static static-size static-test deb \
 	static-nomcp \

@@ -1,7 +1,8 @@
 /* cmd_mcp.c - `contree mcp`: the ConTree MCP server (mcp.c speaks the
  * protocol), and `contree mcp config`.
  *
- * Tools, resources and prompts are tables.  A tool's arguments and its
+ * Tools, resources and prompts are tables, their texts packed in
+ * mcp.def (mcp_text).  A tool's arguments and its
  * result fields are rows of struct arg; the same rows give the JSON
  * Schemas of tools/list, the check of a call's arguments (done in the
  * parent, before any job starts: a bad call is answered at once) and
@@ -24,7 +25,6 @@
 #include "files.h"
 #include "jobs.h"
 #include "json.h"
-#include "manual.h"
 #include "mcp.h"
 #include "ops.h"
 #include "store.h"
@@ -40,15 +40,9 @@ static char *inspect;           /* the inspect cache: HOME/cli/inspect */
 
 /* ---- tables ---- */
 
-/* A tool's arguments and its result fields are one string each, a row
- * per line:
- *     name:T[!][?][(a|b)][#min[-max]][=default][ description]
- * T is the type: s string, p absolute path, u UUID, i integer, n number,
- * b boolean, o object (as an argument: of strings), a array of strings,
- * A array of objects, e a string from the choices (a|b); an integer's
- * bounds follow #.  ! required, ? may be null; the
- * default is JSON text.  The same row gives the schema of tools/list,
- * the check of a call's arguments, and the default a tool reads. */
+/* A row of a tool's arguments or result fields (mcp.def has the
+ * format); the same row gives the schema of tools/list, the check of a
+ * call's arguments, and the default a tool reads. */
 struct arg {
 	const char *name, *choices, *def, *desc;
 	int nname, nchoices, ndef, ndesc;
@@ -62,41 +56,30 @@ enum {                          /* annotations; LOCAL: no job */
 };
 struct tc;
 struct tool {
-	const char *name, *title, *desc;
-	const char *in, *out;
-	int flags;
 	int (*fn)(struct tc *);
+	unsigned char text;     /* M_T_*: name, title, description,
+	                           arguments, result fields */
+	unsigned char flags;
 };
 
 /* What a tool runs with. */
 struct tc {
 	struct mcp_req *r;
 	const struct tool *t;
+	const char *in;         /* its arguments' rows */
 	const struct json *j;
 	int args;               /* token of arguments, or -1 */
 	struct api *a;
 	struct buf out;         /* the result object */
-	struct jw w;
 	void **keep;            /* freed with the call: S(), strs() */
 	size_t nkeep;
 	const char *const *kv;  /* a resource's arguments: name, value... */
 	struct buf *raw;        /* for a resource: read_file's content */
 	int bin;                /* ... is base64 */
+	struct buf body;        /* a reply (get_json, op_get, op_list) */
+	struct json rj;         /* ... parsed */
+	struct jw w;            /* last: the fields above stay near */
 };
-
-static const char *const sections[] = {
-	"workflow", "reference", "quickstart", "state", "async", "tagging",
-	"errors", NULL
-};
-
-#define IMG "image:s! A UUID or tag:NAME\n"
-#define SINCE "since:s Created at or after (2026-01-31, 2h30m ago)\n"
-static const char op_out[] =
-	"operation_id:s!\nuuid:s\nkind:s\nstatus:s!\nerror:s?\n"
-	"exit_code:i?\ntimed_out:b\nstdout:s\nstderr:s\nstdout_truncated:b\n"
-	"stderr_truncated:b\nimage_uuid:s?\nresult_image_uuid:s?\ntag:s?\n"
-	"duration:n?\ncreated_at:s?";
-static const char image_out[] = "uuid:s!\ntag:s?\ncreated_at:s?";
 
 static int t_run(struct tc *), t_images(struct tc *), t_image(struct tc *),
     t_import(struct tc *), t_tag(struct tc *), t_upload(struct tc *),
@@ -106,109 +89,38 @@ static int t_run(struct tc *), t_images(struct tc *), t_image(struct tc *),
     t_regtok(struct tc *), t_regauth(struct tc *), t_guide(struct tc *),
     t_explore(struct tc *), t_diff(struct tc *);
 
+/* Their texts are mcp.def's, in this order. */
 static const struct tool tools[] = {
-	{"run", "Run a command", "Run a command in a fresh sandbox started from an image; returns its exit code and output. With disposable=false the changes become a new image (result_image_uuid) to run the next step from. Recorded in the contree session log.",
-	    "command:s! Command line, run by /bin/sh -c (shell=false: split into words)\n"
-	    IMG
-	    "shell:b=true Run command through /bin/sh -c\n"
-	    "env:o Environment variables {NAME: value}\n"
-	    "cwd:s=\"/root\" Working directory\n"
-	    "timeout:i#1=30 Time limit in seconds\n"
-	    "disposable:b=true Discard the changes; false keeps them as a new image\n"
-	    "stdin:s Text for standard input\n"
-	    "directory_state_id:s Files prepared by rsync\n"
-	    "files:o Uploaded files to place {container path: file UUID from upload}\n"
-	    "wait:b=true Wait for the result; false returns operation_id at once\n"
-	    "truncate_output_at:i#0=8000 Keep at most this many bytes of stdout and of stderr",
-	    op_out, OPEN, t_run},
-	{"list_images", "List images", "List images, newest first. Look for a prepared (tagged) image before building one.",
-	    "limit:i#1-1000=100 At most this many\noffset:i#0=0 Skip this many\n"
-	    "tagged:b Only tagged images\ntag_prefix:s Only tags starting with this\n"
-	    SINCE "until:s Created at or before",
-	    "images:A! {uuid, tag, created_at}", RO | IDEM | OPEN, t_images},
-	{"get_image", "Get an image", "Look up one image.",
-	    IMG, image_out, RO | IDEM | OPEN, t_image},
-	{"import_image", "Import an image", "Import an image from an OCI registry.",
-	    "registry_url:s! docker://HOST/PATH:TAG\ntag:s Tag for the image\n"
-	    "wait:b=true Wait for the import\n"
-	    "i_accept_that_anonymous_access_might_be_rate_limited:b=false Import without credentials (see registry_auth)",
-	    op_out, OPEN, t_import},
-	{"set_tag", "Tag an image", "Set or remove the tag of an image; setting a tag moves it here.",
-	    "image_uuid:s! The image (a UUID or tag:NAME)\ntag:s? New tag; null or empty removes it",
-	    image_out, DESTR | IDEM | OPEN, t_tag},
-	{"upload", "Upload a file", "Upload a local file (under the server's root) or content; the file UUID is for run's files.",
-	    "path:s A local file\ncontent:s Text\ncontent_base64:s Bytes, base64",
-	    "uuid:s!\nsha256:s!\nsize:i", IDEM | OPEN, t_upload},
-	{"download", "Download a file", "Copy a file of an image to a local file under the server's root.",
-	    IMG "path:p! Absolute path in the image\n"
-	    "destination:s! Local file to write\nexecutable:b=false Make it executable",
-	    "success:b!\nsource:o!\ndestination:s!\nsize:i!\nexecutable:b!",
-	    DESTR | IDEM | OPEN, t_download},
-	{"rsync", "Sync a directory", "Upload a local directory (under the server's root) for run's directory_state_id. Files are uploaded once; an unchanged tree gives the same id.",
-	    "source:s! Local directory\ndestination:p! Directory in the sandbox\n"
-	    "exclude:a Globs matched against every name and relative path (dot files, node_modules, __pycache__, build and dist are always left out)",
-	    "directory_state_id:s!\ndestination:s!\nfiles:i!\nuploaded:i!\nskipped:a Symlinks leading out of the root",
-	    IDEM | OPEN, t_rsync},
-	{"list_files", "List a directory", "List a directory of an image; no sandbox is started.",
-	    IMG "path:p=\"/\" Absolute path",
-	    "path:s!\ncount:i!\nfiles:A! {name, path, type, size, mode, target}",
-	    RO | IDEM | OPEN, t_ls},
-	{"read_file", "Read a file", "Read a file of an image (at most 1 MiB; text as utf-8, else base64); no sandbox is started.",
-	    IMG "path:s! Absolute path",
-	    "path:s!\ncontent:s!\nencoding:e!(utf-8|base64)\nbytes_size:i!",
-	    RO | IDEM | OPEN, t_read},
-	{"grep", "Search files", "Search the files of an image for lines matching patterns; no sandbox is started.",
-	    IMG "pattern:s! Regular expression\npath:p=\"/\" Directory to search\n"
-	    "glob:s Only files whose name matches\n"
-	    "max_count:i=20 At most this many matches per file\n"
-	    "max_total:i=200 At most this many matches\n"
-	    "case:e(sensitive|insensitive)=\"sensitive\" Case of letters",
-	    "matches:A! {path, line_number, line_text}\ntruncated:b!",
-	    RO | IDEM | OPEN, t_grep},
-	{"whoami", "Token and limits", "The API token's permissions and limits.",
-	    "", "token_uuid:s\npermissions:o\nlimits:o", RO | IDEM | OPEN, t_whoami},
-	{"list_operations", "List operations", "List operations (runs and imports), newest first.",
-	    "limit:i#1-1000=100 At most this many\n"
-	    "status:e(PENDING|ASSIGNED|EXECUTING|SUCCESS|FAILED|CANCELLED) Only in this state\n"
-	    "type:e(instance|image_import) Only this kind\n" SINCE,
-	    "operations:A! {uuid, kind, status, error, created_at}",
-	    RO | IDEM | OPEN, t_ops},
-	{"get_operation", "Get an operation", "One operation; a finished run with its exit code and output.",
-	    "operation_id:u! Operation UUID", op_out, RO | IDEM | OPEN, t_op},
-	{"wait_operations", "Wait for operations", "Wait until all (or any) of the operations ended, at most timeout seconds.",
-	    "operation_ids:a! Operation UUIDs\ntimeout:i#0=300 Seconds to wait at most\n"
-	    "mode:e(all|any)=\"all\" Until every one, or any one, ended",
-	    "results:o! UUID -> operation\ncompleted:a!\npending:a!\ncancelled:a!\ntimed_out:b!",
-	    RO | IDEM | OPEN, t_wait},
-	{"cancel_operation", "Cancel an operation", "Cancel a pending or running operation.",
-	    "operation_id:u! Operation UUID", "cancelled:b!\noperation_id:s!",
-	    DESTR | IDEM | OPEN, t_cancel},
-	{"registry_token_obtain", "Where to get a registry token", "Where to create a registry access token for registry_auth; opens nothing.",
-	    "registry_url:s! docker://HOST/... or a host",
-	    "registry:s!\nurl:s!\ninstructions:s!", RO | IDEM | LOCAL, t_regtok},
-	{"registry_auth", "Registry credentials", "Keep registry credentials for import_image while this server runs (memory only, never written or shown).",
-	    "registry_url:s! docker://HOST/... or a host\nusername:s! User name\ntoken:s! Token or password",
-	    "registry:s!\nusername:s!\nstored:b!\nnote:s", IDEM | LOCAL, t_regauth},
-	{"explore", "Try commands side by side", "Run several shell commands from one image at the same time; each kept result becomes a branch (explore-N) of the session log, to continue from the best.",
-	    IMG "commands:a! Shell commands, one sandbox each\n"
-	    "env:o Environment variables\ncwd:s Working directory\n"
-	    "timeout:i#1=30 Time limit of each, in seconds\n"
-	    "disposable:b=false Keep nothing (no branches)\n"
-	    "truncate_output_at:i#0=8000 Bytes of stdout and of stderr kept",
-	    "results:A! {command, operation_id, status, exit_code, timed_out, stdout, stderr, result_image_uuid, branch, error}",
-	    OPEN, t_explore},
-	{"diff", "Compare two images", "What changed between two images (files added, changed, deleted); no sandbox is started.",
-	    "from:s! Image before (UUID or tag:NAME)\nto:s! Image after\n"
-	    "path:p=\"/\" Only below this directory\n"
-	    "patch:b=false Unified diffs of changed text files\n"
-	    "max_changes:i=500 At most this many changes",
-	    "changes:A! {what (A, C, D), path, type, differ, patch}\ncount:i!\ntruncated:b!",
-	    RO | IDEM | OPEN, t_diff},
-	{"get_guide", "Read the guide", "How to use these tools well.",
-	    "section:e(workflow|reference|quickstart|state|async|tagging|errors)=\"workflow\" Which part",
-	    "section:s!\ncontent:s!\navailable_sections:a!", RO | IDEM | LOCAL, t_guide},
-	{NULL, NULL, NULL, NULL, NULL, 0, NULL}
+	{t_run, M_T_RUN, OPEN},
+	{t_images, M_T_LIST_IMAGES, RO | IDEM | OPEN},
+	{t_image, M_T_GET_IMAGE, RO | IDEM | OPEN},
+	{t_import, M_T_IMPORT_IMAGE, OPEN},
+	{t_tag, M_T_SET_TAG, DESTR | IDEM | OPEN},
+	{t_upload, M_T_UPLOAD, IDEM | OPEN},
+	{t_download, M_T_DOWNLOAD, DESTR | IDEM | OPEN},
+	{t_rsync, M_T_RSYNC, IDEM | OPEN},
+	{t_ls, M_T_LIST_FILES, RO | IDEM | OPEN},
+	{t_read, M_T_READ_FILE, RO | IDEM | OPEN},
+	{t_grep, M_T_GREP, RO | IDEM | OPEN},
+	{t_whoami, M_T_WHOAMI, RO | IDEM | OPEN},
+	{t_ops, M_T_LIST_OPERATIONS, RO | IDEM | OPEN},
+	{t_op, M_T_GET_OPERATION, RO | IDEM | OPEN},
+	{t_wait, M_T_WAIT_OPERATIONS, RO | IDEM | OPEN},
+	{t_cancel, M_T_CANCEL_OPERATION, DESTR | IDEM | OPEN},
+	{t_regtok, M_T_REGISTRY_TOKEN_OBTAIN, RO | IDEM | LOCAL},
+	{t_regauth, M_T_REGISTRY_AUTH, IDEM | LOCAL},
+	{t_explore, M_T_EXPLORE, OPEN},
+	{t_diff, M_T_DIFF, RO | IDEM | OPEN},
+	{t_guide, M_T_GET_GUIDE, RO | IDEM | LOCAL},
 };
+
+/* Field k of tool t's text: 0 name, 1 title, 2 description, 3
+ * arguments, 4 result fields. */
+static const char *
+tool_text(const struct tool *t, int k)
+{
+	return mcp_field(mcp_text(t->text), k);
+}
 
 /* ---- writing results ---- */
 
@@ -231,6 +143,24 @@ kb(struct jw *w, const char *k, int v)
 {
 	jw_key(w, k);
 	jw_bool(w, v);
+}
+
+/* A result {key: [...]} into res: begun, ended. */
+static void
+list_begin(struct jw *w, struct buf *res, const char *key)
+{
+	jw_init(w, res, 0);
+	jw_obj(w);
+	jw_key(w, key);
+	jw_arr(w);
+}
+
+static int
+list_end(struct jw *w)
+{
+	jw_arr_end(w);
+	jw_obj_end(w);
+	return 0;
 }
 
 /* ---- schemas and arguments ---- */
@@ -263,9 +193,13 @@ arg_next(const char **p, struct arg *a)
 				;
 			a->nchoices = (int)(s - a->choices);
 		} else if (*s == '#') {
-			a->lo = strtol(s + 1, (char **)&s, 10);
-			a->hi = *s == '-' ? strtol(s + 1, (char **)&s, 10) :
-			    LONG_MAX;
+			a->lo = atoi(++s);
+			s += strspn(s, "0123456789");
+			a->hi = LONG_MAX;
+			if (*s == '-') {
+				a->hi = atoi(++s);
+				s += strspn(s, "0123456789");
+			}
 			s--;
 		} else if (*s == '=') {
 			if (*(a->def = ++s) == '"')     /* may hold spaces */
@@ -465,7 +399,7 @@ misfit(const struct json *j, int t, const struct arg *a)
 static int
 check_args(const struct tool *t, const struct json *j, int args)
 {
-	const char *p = t->in, *why;
+	const char *in = tool_text(t, 3), *p = in, *why;
 	struct arg a;
 	char *k;
 	int c;
@@ -477,9 +411,9 @@ check_args(const struct tool *t, const struct json *j, int args)
 	for (c = args < 0 ? -1 : json_first(j, args); c >= 0;
 	    c = json_after(j, c)) {
 		k = json_strdup(j, c);
-		if (!k || !arg_find(t->in, k, &a)) {
+		if (!k || !arg_find(in, k, &a)) {
 			seterr("unknown argument '%s' for tool %s", k ? k : "?",
-			    t->name);
+			    tool_text(t, 0));
 			free(k);
 			return -1;
 		}
@@ -535,7 +469,7 @@ S(struct tc *c, const char *name)
 	for (t = 0; c->kv && c->kv[t]; t += 2)
 		if (strcmp(c->kv[t], name) == 0)
 			return c->kv[t + 1];
-	if (arg_find(c->t->in, name, &a) && a.def &&
+	if (arg_find(c->in, name, &a) && a.def &&
 	    json_parse_alloc(&d, a.def, (size_t)a.ndef) == 0) {
 		s = json_strdup(&d, 0);
 		json_free(&d);
@@ -577,7 +511,7 @@ I(struct tc *c, const char *name)
 
 	if (t >= 0 && json_int64(c->j, t, &v) == 0)
 		return v;
-	return arg_find(c->t->in, name, &a) && a.def ? atoll(a.def) : 0;
+	return arg_find(c->in, name, &a) && a.def ? atoi(a.def) : 0;
 }
 
 static int
@@ -588,7 +522,7 @@ B(struct tc *c, const char *name)
 
 	if (t >= 0)
 		return json_bool(c->j, t) == 1;
-	return arg_find(c->t->in, name, &a) && a.def &&
+	return arg_find(c->in, name, &a) && a.def &&
 	    strncmp(a.def, "true", 4) == 0;
 }
 
@@ -622,16 +556,17 @@ tc_free(struct tc *c)
 		free(c->keep[--c->nkeep]);
 	free(c->keep);
 	buf_free(&c->out);
+	buf_free(&c->body);
+	json_free(&c->rj);
 }
 
-static int
+static void
 tc_init(struct tc *c, struct mcp_req *r, const struct tool *t)
 {
-	int p;
-
 	memset(c, 0, sizeof *c);
 	c->r = r;
 	c->t = t;
+	c->in = tool_text(t, 3);
 	c->j = r->j;
 	c->args = r->params < 0 ? -1 :
 	    json_get(r->j, r->params, "arguments");
@@ -639,8 +574,6 @@ tc_init(struct tc *c, struct mcp_req *r, const struct tool *t)
 		c->args = -1;
 	jw_init(&c->w, &c->out, 0);
 	jw_obj(&c->w);          /* the result object, closed by tool_result */
-	(void)p;
-	return 0;
 }
 
 /* In a job: the call's tool against the API. */
@@ -673,8 +606,8 @@ tool_find(const char *name)
 {
 	const struct tool *t;
 
-	for (t = tools; t->name; t++)
-		if (strcmp(t->name, name) == 0)
+	for (t = tools; t < tools + LEN(tools); t++)
+		if (strcmp(tool_text(t, 0), name) == 0)
 			return t;
 	return NULL;
 }
@@ -686,22 +619,19 @@ m_tools_list(struct mcp_req *r, struct buf *res)
 	struct jw w;
 
 	(void)r;
-	jw_init(&w, res, 0);
-	jw_obj(&w);
-	jw_key(&w, "tools");
-	jw_arr(&w);
-	for (t = tools; t->name; t++) {
+	list_begin(&w, res, "tools");
+	for (t = tools; t < tools + LEN(tools); t++) {
 		jw_obj(&w);
-		ks(&w, "name", t->name);
-		ks(&w, "title", t->title);
-		ks(&w, "description", t->desc);
+		ks(&w, "name", tool_text(t, 0));
+		ks(&w, "title", tool_text(t, 1));
+		ks(&w, "description", tool_text(t, 2));
 		jw_key(&w, "inputSchema");
-		schema(&w, t->in, 1);
+		schema(&w, tool_text(t, 3), 1);
 		jw_key(&w, "outputSchema");
-		schema(&w, t->out, 0);
+		schema(&w, tool_text(t, 4), 0);
 		jw_key(&w, "annotations");
 		jw_obj(&w);
-		ks(&w, "title", t->title);
+		ks(&w, "title", tool_text(t, 1));
 		kb(&w, "readOnlyHint", t->flags & RO);
 		kb(&w, "destructiveHint", (t->flags & DESTR) != 0);
 		kb(&w, "idempotentHint", (t->flags & IDEM) != 0);
@@ -709,9 +639,7 @@ m_tools_list(struct mcp_req *r, struct buf *res)
 		jw_obj_end(&w);
 		jw_obj_end(&w);
 	}
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	return 0;
+	return list_end(&w);
 }
 
 static int
@@ -916,20 +844,15 @@ state_load(const char *id, struct buf *text, struct op_file **f,
     size_t *n)
 {
 	char *path, *p, *nl;
-	int i;
 
-	for (i = 0; id[i]; i++)
-		if (!strchr("0123456789abcdef", id[i]) || i > 64)
-			break;
-	if (id[i] || i != 64) {
+	if (strspn(id, "0123456789abcdef") != 64 || id[64]) {
 		seterr("directory_state_id '%s' is not one rsync gave", id);
 		return -1;
 	}
 	path = state_path(id);
 	if (readfile(path, text) < 0) {
 		free(path);
-		seterr("directory_state_id %s is not known here: run rsync again",
-		    id);
+		seterr(mcp_text(M_E_STATE_UNKNOWN), id);
 		return -1;
 	}
 	free(path);
@@ -994,8 +917,7 @@ await(struct tc *c, const char *uuid, int fromevents, struct buf *b,
 		op_cancel(c->a, uuid);
 		seterrc(ERR_INTR, "cancelled");
 	} else {
-		errwrap("operation %s (it may still be running; see get_operation)",
-		    uuid);
+		errwrap(mcp_text(M_E_MAY_RUN), uuid);
 	}
 	return -1;
 }
@@ -1052,7 +974,7 @@ t_run(struct tc *c)
 	n = strs(c, "files", &ek, &ev);
 	for (k = 0; k < n; k++) {
 		if (*ek[k] != '/' || !is_uuid(ev[k])) {
-			seterr("argument 'files': each key is an absolute path and each value a file UUID from upload");
+			seterr("%s", mcp_text(M_E_FILES));
 			goto out;
 		}
 		f = xreallocarray(f, nf + 1, sizeof *f);
@@ -1094,19 +1016,21 @@ out:
 	return rc;
 }
 
-/* GET path (query may be NULL) into body, parsed into j.  0 or -1. */
+/* GET path (query may be NULL) into c->body, parsed into c->rj (both
+ * freed with the call).  0 or -1. */
 static int
-get_json(struct tc *c, const char *path, const char *const *query,
-    struct buf *body, struct json *j)
+get_json(struct tc *c, const char *path, const char *const *query)
 {
 	struct api_resp r;
 
 	memset(&r, 0, sizeof r);
-	r.body = body;
+	r.body = &c->body;
 	if (api_call(c->a, "GET", path, query, NULL, 0, &r) < 0)
 		return -1;
-	if (json_parse_alloc(j, body->p ? body->p : "", body->len) < 0) {
-		seterr("malformed reply to GET %s: %s", path, json_strerror(j));
+	if (json_parse_alloc(&c->rj, c->body.p ? c->body.p : "",
+	    c->body.len) < 0) {
+		seterr("malformed reply to GET %s: %s", path,
+		    json_strerror(&c->rj));
 		return -1;
 	}
 	return 0;
@@ -1120,13 +1044,23 @@ copy_strs(struct jw *w, const struct json *j, int t, const char *keys)
 		copy_str(w, j, t, keys, NULL);
 }
 
-/* The same, as an object of its own. */
+/* The objects of array arr of c->rj (-1: none) as key: [...], their
+ * string members keys. */
 static void
-copy_row(struct jw *w, const struct json *j, int t, const char *keys)
+copy_rows(struct tc *c, const char *key, int arr, const char *keys)
 {
-	jw_obj(w);
-	copy_strs(w, j, t, keys);
-	jw_obj_end(w);
+	const struct json *j = &c->rj;
+	int e;
+
+	jw_key(&c->w, key);
+	jw_arr(&c->w);
+	for (e = arr < 0 ? -1 : json_first(j, arr); e >= 0;
+	    e = json_after(j, e)) {
+		jw_obj(&c->w);
+		copy_strs(&c->w, j, e, keys);
+		jw_obj_end(&c->w);
+	}
+	jw_arr_end(&c->w);
 }
 
 #define IMAGE_KEYS "uuid\0tag\0created_at\0"
@@ -1149,7 +1083,7 @@ query(struct tc *c, const char **q, const char *names)
 		p += strlen(w) + (p[strlen(w)] == ' ');
 		if ((eq = strchr(w, '=')))
 			*eq++ = '\0';
-		arg_find(c->t->in, w, &a);
+		arg_find(c->in, w, &a);
 		if (a.type == 'i')
 			v = keep(c, xasprintf("%lld", I(c, w)));
 		else if (a.type == 'b')
@@ -1172,42 +1106,25 @@ query(struct tc *c, const char **q, const char *names)
 static int
 t_images(struct tc *c)
 {
-	struct buf body = {0};
-	struct json j;
 	const char *q[16];
-	int arr, e;
 
 	if (query(c, q, "limit offset tagged tag_prefix=tag since until") < 0 ||
-	    get_json(c, "/images", q, &body, &j) < 0) {
-		buf_free(&body);
+	    get_json(c, "/images", q) < 0)
 		return -1;
-	}
-	arr = j.tok[0].type == JSON_ARRAY ? 0 : json_get(&j, 0, "images");
-	jw_key(&c->w, "images");
-	jw_arr(&c->w);
-	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
-	    e = json_after(&j, e))
-		copy_row(&c->w, &j, e, IMAGE_KEYS);
-	jw_arr_end(&c->w);
-	json_free(&j);
-	buf_free(&body);
+	copy_rows(c, "images", c->rj.tok[0].type == JSON_ARRAY ? 0 :
+	    json_get(&c->rj, 0, "images"), IMAGE_KEYS);
 	return 0;
 }
 
 static int
 image_get(struct tc *c, const char *uuid)
 {
-	struct buf body = {0};
-	struct json j;
 	char *path = xasprintf("/inspect/%s/", uuid);
-	int rc = get_json(c, path, NULL, &body, &j);
+	int rc = get_json(c, path, NULL);
 
-	if (rc == 0) {
-		copy_strs(&c->w, &j, 0, IMAGE_KEYS);
-		json_free(&j);
-	}
+	if (rc == 0)
+		copy_strs(&c->w, &c->rj, 0, IMAGE_KEYS);
 	free(path);
-	buf_free(&body);
 	return rc;
 }
 
@@ -1292,7 +1209,7 @@ local_path(const char *arg, const char *p, int must_exist)
 		return real;
 	}
 out:
-	seterr("argument '%s': %s is outside the server's root %s", arg, p,
+	seterr(mcp_text(M_E_OUTSIDE_ROOT), arg, p,
 	    root);
 	free(real);
 	free(lex);
@@ -1331,7 +1248,7 @@ t_upload(struct tc *c)
 	int fd, rc;
 
 	if (!!p + !!text + !!b64 != 1) {
-		seterr("give exactly one of the arguments 'path', 'content' and 'content_base64'");
+		seterr("%s", mcp_text(M_E_UPLOAD_ONE));
 		return -1;
 	}
 	if (p) {
@@ -1382,8 +1299,7 @@ t_download(struct tc *c)
 	if (!(local = local_path("destination", dest, 0)))
 		return -1;
 	if (stat(local, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-		seterr("argument 'destination': %s is a directory; name the file to write",
-		    dest);
+		seterr(mcp_text(M_E_DESTINATION_DIR), dest);
 		free(local);
 		return -1;
 	}
@@ -1662,7 +1578,7 @@ t_read(struct tc *c)
 		seterr("%s is a directory; use list_files", path);
 		rc = -1;
 	} else if (size > READ_MAX) {
-		seterr("%s is %lld bytes, more than read_file's limit of %d; use download",
+		seterr(mcp_text(M_E_TOO_BIG),
 		    path, (long long)size, READ_MAX);
 		rc = -1;
 	} else {
@@ -1696,8 +1612,7 @@ t_read(struct tc *c)
 static int
 t_grep(struct tc *c)
 {
-	struct buf body = {0};
-	struct json j;
+	const struct json *j = &c->rj;
 	const char *q[10], *s;
 	char u[37], *path, *file, *last = NULL;
 	long long per = I(c, "max_count"), total = I(c, "max_total");
@@ -1714,18 +1629,16 @@ t_grep(struct tc *c)
 		q[k++] = "case", q[k++] = "insensitive";
 	q[k] = NULL;
 	path = xasprintf("/inspect/%s/grep", u);
-	k = get_json(c, path, q, &body, &j);
+	k = get_json(c, path, q);
 	free(path);
-	if (k < 0) {
-		buf_free(&body);
+	if (k < 0)
 		return -1;
-	}
-	arr = json_get(&j, 0, "matches");
+	arr = json_get(j, 0, "matches");
 	jw_key(&c->w, "matches");
 	jw_arr(&c->w);
-	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
-	    e = json_after(&j, e)) {
-		file = json_getstr(&j, e, "path");
+	for (e = arr < 0 ? -1 : json_first(j, arr); e >= 0;
+	    e = json_after(j, e)) {
+		file = json_getstr(j, e, "path");
 		if (!file || !last || strcmp(file, last) != 0)
 			inf = 0;
 		free(last);
@@ -1737,21 +1650,19 @@ t_grep(struct tc *c)
 		inf++;
 		n++;
 		jw_obj(&c->w);
-		copy_str(&c->w, &j, e, "path", NULL);
+		copy_str(&c->w, j, e, "path", NULL);
 		jw_key(&c->w, "line_number");
-		if ((k = json_get(&j, e, "line_number")) >= 0 &&
-		    j.tok[k].type == JSON_NUMBER)
-			jw_tok(&c->w, &j, k);
+		if ((k = json_get(j, e, "line_number")) >= 0 &&
+		    j->tok[k].type == JSON_NUMBER)
+			jw_tok(&c->w, j, k);
 		else
 			jw_null(&c->w);
-		copy_str(&c->w, &j, e, "line_text", NULL);
+		copy_str(&c->w, j, e, "line_text", NULL);
 		jw_obj_end(&c->w);
 	}
 	free(last);
 	jw_arr_end(&c->w);
 	kb(&c->w, "truncated", more);
-	json_free(&j);
-	buf_free(&body);
 	return 0;
 }
 
@@ -1905,62 +1816,45 @@ t_diff(struct tc *c)
 static int
 t_whoami(struct tc *c)
 {
-	struct buf body = {0};
-	struct json j;
+	const struct json *j = &c->rj;
 	int k;
 
-	if (get_json(c, "/whoami", NULL, &body, &j) < 0) {
-		buf_free(&body);
+	if (get_json(c, "/whoami", NULL) < 0)
 		return -1;
-	}
-	for (k = json_first(&j, 0); k >= 0; k = json_after(&j, k)) {
-		char *key = json_strdup(&j, k);
+	for (k = json_first(j, 0); k >= 0; k = json_after(j, k)) {
+		char *key = json_strdup(j, k);
 
 		if (key) {
 			jw_key(&c->w, key);
-			jw_tok(&c->w, &j, k + 1);
+			jw_tok(&c->w, j, k + 1);
 		}
 		free(key);
 	}
-	json_free(&j);
-	buf_free(&body);
 	return 0;
 }
 
 static int
 t_ops(struct tc *c)
 {
-	struct buf body = {0};
-	struct json j;
 	const char *q[12];
-	int arr, e;
+	int arr;
 
 	if (query(c, q, "limit status type=kind since") < 0 ||
-	    (arr = op_list(c->a, q, &body, &j)) < 0)
+	    (arr = op_list(c->a, q, &c->body, &c->rj)) < 0)
 		return -1;
-	jw_key(&c->w, "operations");
-	jw_arr(&c->w);
-	for (e = json_first(&j, arr); e >= 0; e = json_after(&j, e))
-		copy_row(&c->w, &j, e,
-		    "uuid\0kind\0status\0error\0created_at\0");
-	jw_arr_end(&c->w);
-	json_free(&j);
-	buf_free(&body);
+	copy_rows(c, "operations", arr,
+	    "uuid\0kind\0status\0error\0created_at\0");
 	return 0;
 }
 
 static int
 t_op(struct tc *c)
 {
-	struct buf body = {0};
-	struct json j;
 	const char *id = S(c, "operation_id");
 
-	if (op_get(c->a, C->home, id, &body, &j) < 0)
+	if (op_get(c->a, C->home, id, &c->body, &c->rj) < 0)
 		return -1;
-	op_flat(&c->w, &j, id, NULL);
-	json_free(&j);
-	buf_free(&body);
+	op_flat(&c->w, &c->rj, id, NULL);
 	return 0;
 }
 
@@ -2016,8 +1910,7 @@ t_wait(struct tc *c)
 	o = xcalloc((size_t)n, sizeof *o);
 	for (i = 0; i < n; i++)
 		if (!is_uuid(o[i].id = ids[i])) {
-			seterr("argument 'operation_ids': '%s' is not an operation UUID",
-			    ids[i]);
+			seterr(mcp_text(M_E_NOT_OPERATION), ids[i]);
 			goto out;
 		}
 	for (;;) {
@@ -2127,8 +2020,7 @@ t_import(struct tc *c)
 	full = op_registry_url(url);
 	if (!(cr = cred_find(host)) &&
 	    !B(c, "i_accept_that_anonymous_access_might_be_rate_limited")) {
-		seterr("no credentials for %s: call registry_auth first, or pass i_accept_that_anonymous_access_might_be_rate_limited=true to import anonymously",
-		    host);
+		seterr(mcp_text(M_E_NO_CREDENTIALS), host);
 		goto out;
 	}
 	op_import_json(full, tag && *tag ? tag : NULL, cr ? cr->user : NULL,
@@ -2158,24 +2050,15 @@ out:
 static int
 t_regtok(struct tc *c)
 {
-	static const char *const where[] = {
-		"docker.io", "https://app.docker.com/settings/personal-access-tokens",
-		"ghcr.io", "https://github.com/settings/tokens (a classic token with read:packages)",
-		"quay.io", "https://quay.io/organization (a robot account of your organization)",
-		"registry.gitlab.com", "https://gitlab.com/-/user_settings/personal_access_tokens (scope read_registry)",
-		NULL
-	};
 	char *host = reg_host(S(c, "registry_url"));
-	const char *url = NULL;
-	int i;
+	const char *p = mcp_text(M_REGISTRIES), *url = NULL;
 
-	for (i = 0; where[i]; i += 2)
-		if (strcmp(host, where[i]) == 0)
-			url = where[i + 1];
+	for (; *p; p = mcp_field(p, 2))
+		if (strcmp(host, p) == 0)
+			url = mcp_field(p, 1);
 	ks(&c->w, "registry", host);
-	ks(&c->w, "url", url ? url : "the registry's web console (account or access token settings)");
-	jw_key(&c->w, "instructions");
-	jw_str(&c->w, "Ask the user to create a read-only access token there and to give it to registry_auth with their user name; then import_image uses it. Nothing was opened on this machine.");
+	ks(&c->w, "url", url ? url : mcp_field(p, 1));
+	ks(&c->w, "instructions", mcp_field(p, 2));
 	free(host);
 	return 0;
 }
@@ -2203,27 +2086,40 @@ t_regauth(struct tc *c)
 	ks(&c->w, "registry", cr->host);
 	ks(&c->w, "username", cr->user);
 	kb(&c->w, "stored", 1);
-	jw_key(&c->w, "note");
-	jw_str(&c->w, "kept in this server's memory until it exits; checked by the registry when import_image uses it");
+	ks(&c->w, "note", mcp_text(M_REGAUTH_NOTE));
 	return 0;
+}
+
+/* The guide's sections: title, name, text each (mcp.def). */
+static const char *
+guide_next(const char *g)
+{
+	return mcp_field(g, 3);
+}
+
+static const char *
+guide_find(const char *name)
+{
+	const char *g;
+
+	for (g = mcp_text(M_GUIDE); *g; g = guide_next(g))
+		if (strcmp(mcp_field(g, 1), name) == 0)
+			return g;
+	return NULL;
 }
 
 static int
 t_guide(struct tc *c)
 {
-	const char *s = S(c, "section");
-	const struct manual_section *m;
-	size_t i;
+	const char *s = S(c, "section"), *g;
 
 	ks(&c->w, "section", s);
-	for (i = 0; (m = mcp_guide(i)); i++)
-		if (strcmp(m->topic, s) == 0) {
-			ks(&c->w, "content", m->body);
-		}
+	if ((g = guide_find(s)))
+		ks(&c->w, "content", mcp_field(g, 2));
 	jw_key(&c->w, "available_sections");
 	jw_arr(&c->w);
-	for (i = 0; sections[i]; i++)
-		jw_str(&c->w, sections[i]);
+	for (g = mcp_text(M_GUIDE); *g; g = guide_next(g))
+		jw_str(&c->w, mcp_field(g, 1));
 	jw_arr_end(&c->w);
 	return 0;
 }
@@ -2232,33 +2128,18 @@ t_guide(struct tc *c)
 
 enum { R_GUIDE = 1, R_READ, R_LS, R_LINEAGE, R_INSTANCE, R_IMPORT };
 
-static const struct {
-	const char *tmpl, *name, *title, *desc, *mime;
-} templates[] = {
-	{"contree://image/{image}/read/{path}", "image-file", "A file of an image",
-	    "The file at /{path} (no leading slash in the URI) of an image (UUID or tag:NAME); text, or a blob when binary", "text/plain"},
-	{"contree://image/{image}/ls/{path}", "image-listing", "A directory of an image",
-	    "The listing of /{path} (empty for the root) as JSON", "application/json"},
-	{"contree://image/{image}/lineage", "image-lineage", "Where an image came from",
-	    "The image's place in this server's session log: parent, children, ancestors, root, depth", "application/json"},
-	{"contree://operations/instance/{operation_id}", "instance-operation", "A run",
-	    "State, exit code, stdout and stderr of a run", "application/json"},
-	{"contree://operations/import/{operation_id}", "import-operation", "An image import",
-	    "State and result image of an import", "application/json"},
-};
-
 /* Decode %XX in place. */
 static void
 unpercent(char *s)
 {
-	char *o = s, h[3] = {0};
+	char *o = s;
+	int i, v;
 
 	for (; *s; s++) {
-		if (*s == '%' && s[1] && s[2] && strchr("0123456789abcdefABCDEF", s[1]) &&
-		    strchr("0123456789abcdefABCDEF", s[2])) {
-			h[0] = s[1];
-			h[1] = s[2];
-			*o++ = (char)strtol(h, NULL, 16);
+		if (*s == '%' && strspn(s + 1, "0123456789abcdefABCDEF") >= 2) {
+			for (v = 0, i = 1; i <= 2; i++)   /* a digit's value */
+				v = v << 4 | ((s[i] & 15) + (s[i] > '9' ? 9 : 0));
+			*o++ = (char)v;
 			s += 2;
 		} else {
 			*o++ = *s;
@@ -2310,36 +2191,20 @@ res_parse(const char *uri, char **a, char **b)
 	return k;
 }
 
-static const struct manual_section *
-guide_find(const char *name)
-{
-	const struct manual_section *m;
-	size_t i;
-
-	for (i = 0; (m = mcp_guide(i)); i++)
-		if (strcmp(m->topic, name) == 0)
-			return m;
-	return NULL;
-}
-
 static void
 contents(struct buf *res, const char *uri, const char *mime,
     const char *key, const char *p, size_t n)
 {
 	struct jw w;
 
-	jw_init(&w, res, 0);
-	jw_obj(&w);
-	jw_key(&w, "contents");
-	jw_arr(&w);
+	list_begin(&w, res, "contents");
 	jw_obj(&w);
 	ks(&w, "uri", uri);
 	ks(&w, "mimeType", mime);
 	jw_key(&w, key);
 	jw_strn(&w, p, n);
 	jw_obj_end(&w);
-	jw_arr_end(&w);
-	jw_obj_end(&w);
+	list_end(&w);
 }
 
 static void
@@ -2446,7 +2311,7 @@ res_job(struct mcp_req *r)
 static int
 m_res_read(struct mcp_req *r, struct buf *res)
 {
-	const struct manual_section *g;
+	const char *g;
 	char *uri = r->params < 0 ? NULL : json_getstr(r->j, r->params, "uri");
 	char *a, *b;
 	int k;
@@ -2457,8 +2322,8 @@ m_res_read(struct mcp_req *r, struct buf *res)
 	}
 	k = res_parse(uri, &a, &b);
 	if (k == R_GUIDE && (g = guide_find(a)))
-		contents(res, uri, "text/markdown", "text", g->body,
-		    strlen(g->body));
+		contents(res, uri, "text/markdown", "text", mcp_field(g, 2),
+		    strlen(mcp_field(g, 2)));
 	free(a);
 	free(b);
 	if (!k || (k == R_GUIDE && !res->len)) {
@@ -2473,117 +2338,73 @@ m_res_read(struct mcp_req *r, struct buf *res)
 static int
 m_res_list(struct mcp_req *r, struct buf *res)
 {
-	const struct manual_section *g;
+	const char *g;
 	struct jw w;
-	size_t i;
 	char *uri;
 
 	(void)r;
-	jw_init(&w, res, 0);
-	jw_obj(&w);
-	jw_key(&w, "resources");
-	jw_arr(&w);
-	for (i = 0; (g = mcp_guide(i)); i++) {
-		uri = xasprintf("contree://guide/%s", g->topic);
+	list_begin(&w, res, "resources");
+	for (g = mcp_text(M_GUIDE); *g; g = guide_next(g)) {
+		uri = xasprintf("contree://guide/%s", mcp_field(g, 1));
 		jw_obj(&w);
 		ks(&w, "uri", uri);
-		ks(&w, "name", g->topic);
-		ks(&w, "title", g->title);
+		ks(&w, "name", mcp_field(g, 1));
+		ks(&w, "title", g);
 		ks(&w, "mimeType", "text/markdown");
 		jw_obj_end(&w);
 		free(uri);
 	}
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	return 0;
+	return list_end(&w);
 }
 
 static int
 m_res_templates(struct mcp_req *r, struct buf *res)
 {
+	static const char *const keys[] = {
+		"uriTemplate", "name", "title", "description", "mimeType"
+	};
+	const char *p = mcp_text(M_TEMPLATES);
 	struct jw w;
 	size_t i;
 
 	(void)r;
-	jw_init(&w, res, 0);
-	jw_obj(&w);
-	jw_key(&w, "resourceTemplates");
-	jw_arr(&w);
-	for (i = 0; i < LEN(templates); i++) {
+	list_begin(&w, res, "resourceTemplates");
+	while (*p) {
 		jw_obj(&w);
-		ks(&w, "uriTemplate", templates[i].tmpl);
-		ks(&w, "name", templates[i].name);
-		ks(&w, "title", templates[i].title);
-		ks(&w, "description", templates[i].desc);
-		ks(&w, "mimeType", templates[i].mime);
+		for (i = 0; i < LEN(keys); i++, p = mcp_field(p, 1))
+			ks(&w, keys[i], p);
 		jw_obj_end(&w);
 	}
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	return 0;
+	return list_end(&w);
 }
 
 /* ---- prompts ---- */
 
-/* A prompt's arguments are rows as a tool's (all strings); {name} in
- * its text is the argument's value, or its default. */
-static const struct prompt {
-	const char *name, *desc;
-	const char *args;
-	const char *text;
-} prompts[] = {
-	{"prepare-environment", "Prepare a reusable image",
-	    "base:s! base image\npackages:s! what to install\ntag:s=\"scope/purpose/base:version\" tag of the result",
-	    "Prepare an image from {base} with {packages}. First look for one with list_images(tag_prefix). Else install with run(disposable=false), one step per run, each from the previous result_image_uuid; then set_tag the last image as {tag}."},
-	{"run-python", "Run Python code",
-	    "code:s! the code\nimage:s=\"an image with python3\" image",
-	    "Run this code in {image} with run(command=\"python3 -\", stdin=the code) and report the exit code and output.\n\n{code}"},
-	{"run-shell", "Run a shell command",
-	    "command:s! the command\nimage:s=\"a suitable image\" image",
-	    "Run `{command}` in {image} with run and report its exit code, stdout and stderr."},
-	{"sync-and-run", "Upload a directory and run a command on it",
-	    "source:s! local directory\ncommand:s! command\nimage:s=\"a suitable image\" image\ndestination:s=\"/app\" directory in the sandbox",
-	    "rsync {source} to {destination}, then run `{command}` in {image} with cwd {destination} and the directory_state_id. After local changes rsync again: only changed files are sent."},
-	{"install-packages", "Install packages into a new image",
-	    "image:s! image\npackages:s! packages\nmanager:s=\"the image's package manager\" package manager",
-	    "Install {packages} into {image} with {manager} in one run(disposable=false) with a long enough timeout. Check exit_code; keep result_image_uuid, tag it if reused."},
-	{"parallel-tasks", "Run several commands at once",
-	    "image:s! image\ncommands:s! one per line",
-	    "Start each command from {image} with run(wait=false), then wait_operations on all operation_ids and report each result.\n\n{commands}"},
-	{"build-project", "Build a local project",
-	    "source:s! project directory\nbuild_command:s! build command\nimage:s=\"an image with the toolchain\" image",
-	    "rsync {source} to /app, run `{build_command}` in {image} with cwd /app and disposable=false (a failure can then be inspected with list_files/read_file on result_image_uuid). Report errors with the lines that show them."},
-	{"debug-failure", "Find out why a run failed",
-	    "operation_id:s! the operation",
-	    "get_operation {operation_id}: read exit_code, stderr, timed_out; look at the files it names with read_file. Explain the cause and propose the next run."},
-	{"inspect-image", "Look around an image",
-	    "image:s! UUID or tag:NAME",
-	    "Describe {image} with get_image, list_files (/, /etc, /app) and read_file /etc/os-release; start no sandbox."},
-	{"multi-stage-build", "Build an image step by step",
-	    "base:s! base image\nsteps:s! one per line\ntag:s=\"scope/purpose/base:version\" tag",
-	    "From {base}, run each step with disposable=false from the previous result_image_uuid; a failed step is fixed and rerun from the image before it. Tag the last image {tag}.\n\n{steps}"},
-};
+/* A prompt (mcp.def): name, description, arguments (rows as a tool's,
+ * all strings), text; {name} in its text is the argument's value, or
+ * its default. */
+static const char *
+prompt_next(const char *p)
+{
+	return mcp_field(p, 4);
+}
 
 static int
 m_prompts_list(struct mcp_req *r, struct buf *res)
 {
-	const char *p;
+	const char *p, *pr;
 	struct arg a;
 	struct jw w;
-	size_t i;
 
 	(void)r;
-	jw_init(&w, res, 0);
-	jw_obj(&w);
-	jw_key(&w, "prompts");
-	jw_arr(&w);
-	for (i = 0; i < LEN(prompts); i++) {
+	list_begin(&w, res, "prompts");
+	for (pr = mcp_text(M_PROMPTS); *pr; pr = prompt_next(pr)) {
 		jw_obj(&w);
-		ks(&w, "name", prompts[i].name);
-		ks(&w, "description", prompts[i].desc);
+		ks(&w, "name", pr);
+		ks(&w, "description", mcp_field(pr, 1));
 		jw_key(&w, "arguments");
 		jw_arr(&w);
-		for (p = prompts[i].args; arg_next(&p, &a);) {
+		for (p = mcp_field(pr, 2); arg_next(&p, &a);) {
 			jw_obj(&w);
 			jw_key(&w, "name");
 			jw_strn(&w, a.name, (size_t)a.nname);
@@ -2595,9 +2416,7 @@ m_prompts_list(struct mcp_req *r, struct buf *res)
 		jw_arr_end(&w);
 		jw_obj_end(&w);
 	}
-	jw_arr_end(&w);
-	jw_obj_end(&w);
-	return 0;
+	return list_end(&w);
 }
 
 /* The value of prompt argument a: given (not empty), or its default. */
@@ -2622,40 +2441,40 @@ prompt_arg(const struct json *j, int args, const struct arg *a)
 static int
 m_prompts_get(struct mcp_req *r, struct buf *res)
 {
-	const struct prompt *p = NULL;
+	const char *p = NULL, *pr, *s, *e, *q;
 	struct buf text = {0};
 	struct arg a;
 	struct jw w;
-	const char *s, *e, *q;
 	char *name, *v;
 	int args, t;
-	size_t i;
 
 	name = r->params < 0 ? NULL : json_getstr(r->j, r->params, "name");
-	for (i = 0; name && i < LEN(prompts); i++)
-		if (strcmp(prompts[i].name, name) == 0)
-			p = &prompts[i];
+	for (pr = mcp_text(M_PROMPTS); name && *pr; pr = prompt_next(pr))
+		if (strcmp(pr, name) == 0)
+			p = pr;
 	if (!p)
 		seterr("Invalid params: unknown prompt %s", name ? name : "(none)");
 	free(name);
 	if (!p)
 		return MCP_EPARAMS;
 	args = json_get(r->j, r->params, "arguments");
-	for (q = p->args; arg_next(&q, &a);) {
+	for (q = mcp_field(p, 2); arg_next(&q, &a);) {
 		name = xstrndup(a.name, (size_t)a.nname);
 		t = args < 0 ? -1 : json_get(r->j, args, name);
 		if (a.req && (t < 0 || r->j->tok[t].type != JSON_STRING)) {
 			seterr("Invalid params: prompt %s needs the argument %s",
-			    p->name, name);
+			    p, name);
 			free(name);
 			return MCP_EPARAMS;
 		}
 		free(name);
 	}
-	for (s = p->text; (e = strchr(s, '{')); s = strchr(e, '}') + 1) {
+	for (s = mcp_field(p, 3); (e = strchr(s, '{'));
+	    s = strchr(e, '}') + 1) {
 		buf_add(&text, s, (size_t)(e - s));
 		name = xstrndup(e + 1, strcspn(e + 1, "}"));
-		v = arg_find(p->args, name, &a) ? prompt_arg(r->j, args, &a) :
+		v = arg_find(mcp_field(p, 2), name, &a) ?
+		    prompt_arg(r->j, args, &a) :
 		    NULL;
 		buf_puts(&text, v ? v : "");
 		free(name);
@@ -2664,7 +2483,7 @@ m_prompts_get(struct mcp_req *r, struct buf *res)
 	buf_puts(&text, s);
 	jw_init(&w, res, 0);
 	jw_obj(&w);
-	ks(&w, "description", p->desc);
+	ks(&w, "description", mcp_field(p, 1));
 	jw_key(&w, "messages");
 	jw_arr(&w);
 	jw_obj(&w);
@@ -2714,8 +2533,8 @@ cmd_mcp(struct ctx *c)
 	s.name = "contree";
 	s.title = "ConTree sandboxes";
 	s.version = VERSION;
-	s.instructions = mcp_instructions;
-	s.capabilities = "{\"tools\":{\"listChanged\":false},\"resources\":{\"subscribe\":false,\"listChanged\":false},\"prompts\":{\"listChanged\":false},\"logging\":{}}";
+	s.instructions = mcp_text(M_INSTRUCTIONS);
+	s.capabilities = mcp_text(M_CAPABILITIES);
 	rc = mcp_serve(&s);
 	free(root);
 	free(inspect);
@@ -2732,7 +2551,7 @@ cmd_mcp(struct ctx *c)
 int
 cmd_mcp_config(struct ctx *c)
 {
-	const char *agent = arg_str(c, "agent");
+	const char *agent = arg_str(c, "agent"), *cf = mcp_text(M_CONFIG);
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	char *exe;
@@ -2753,12 +2572,9 @@ cmd_mcp_config(struct ctx *c)
 		    "# Claude Code\n" : "", "claude", exe);
 	if (all || strcmp(agent, "claude-desktop") == 0 ||
 	    strcmp(agent, "cursor") == 0 || strcmp(agent, "cline") == 0)
-		printf("%s{\n  \"mcpServers\": {\n    \"contree\": {\n      \"command\": %s,\n      \"args\": [\"mcp\"]\n    }\n  }\n}\n",
-		    all ? "\n# Claude Desktop (claude_desktop_config.json), Cursor (.cursor/mcp.json), Cline (cline_mcp_settings.json)\n" : "",
-		    q.p);
+		printf(mcp_field(cf, 1), all ? cf : "", q.p);
 	if (all || strcmp(agent, "codex") == 0)
-		printf("%s[mcp_servers.contree]\ncommand = %s\nargs = [\"mcp\"]\n",
-		    all ? "\n# Codex (~/.codex/config.toml)\n" : "", q.p);
+		printf(mcp_field(cf, 3), all ? mcp_field(cf, 2) : "", q.p);
 	buf_free(&q);
 	free(exe);
 	return 0;

@@ -88,6 +88,19 @@ emit(struct buf *b)
 	buf_free(b);
 }
 
+/* An error response to id (NULL: null) into b. */
+static void
+error_msg(struct buf *b, const char *id, int code, const char *msg)
+{
+	struct jw w;
+
+	buf_printf(b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":",
+	    id ? id : "null", code);
+	jw_init(&w, b, 0);
+	jw_str(&w, msg);
+	buf_puts(b, "}}");
+}
+
 /* A response to id: written, or kept for the batch bt. */
 static void
 answer(struct batch *bt, const char *id, struct buf *b)
@@ -98,8 +111,7 @@ answer(struct batch *bt, const char *id, struct buf *b)
 	}
 	if (bt->out.len + b->len > BATCH_MAX) {
 		buf_free(b);
-		buf_printf(b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":\"Server busy: the answers of this batch passed 64 MiB; send this request again on its own\"}}",
-		    id ? id : "null", MCP_EBUSY);
+		error_msg(b, id, MCP_EBUSY, mcp_text(M_E_BATCH_BUSY));
 	}
 	buf_addc(&bt->out, bt->out.len ? ',' : '[');
 	buf_add(&bt->out, b->p, b->len);
@@ -135,23 +147,24 @@ static void
 respond_err(struct batch *bt, const char *id, int code, const char *msg)
 {
 	struct buf b = {0};
-	struct jw w;
 
-	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":%d,\"message\":",
-	    id ? id : "null", code);
-	jw_init(&w, &b, 0);
-	jw_str(&w, msg);
-	buf_puts(&b, "}}");
+	error_msg(&b, id, code, msg);
 	answer(bt, id, &b);
 }
 
+/* A notification whose params are the object begun in params (freed
+ * here), ended by the string text. */
 static void
-notify(const char *method, const char *params)
+notify(const char *method, struct buf *params, const char *text)
 {
 	struct buf b = {0};
+	struct jw w;
 
-	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":%s}",
-	    method, params);
+	jw_init(&w, params, 0);
+	jw_str(&w, text);
+	buf_printf(&b, "{\"jsonrpc\":\"2.0\",\"method\":\"%s\",\"params\":%s}}",
+	    method, params->p);
+	buf_free(params);
 	emit(&b);
 }
 
@@ -159,17 +172,12 @@ static void
 progress(struct call *c, const char *msg)
 {
 	struct buf b = {0};
-	struct jw w;
 
 	if (!c->token || c->cancelled || c->answered)
 		return;
 	buf_printf(&b, "{\"progressToken\":%s,\"progress\":%ld,\"message\":",
 	    c->token, ++c->prog);
-	jw_init(&w, &b, 0);
-	jw_str(&w, msg);
-	buf_addc(&b, '}');
-	notify("notifications/progress", b.p);
-	buf_free(&b);
+	notify("notifications/progress", &b, msg);
 	c->beat = now_ms();
 }
 
@@ -177,7 +185,6 @@ static void
 log_note(int level, const char *text)
 {
 	struct buf b = {0};
-	struct jw w;
 
 	if (level < M.level || !M.inited)
 		return;
@@ -185,11 +192,7 @@ log_note(int level, const char *text)
 		level = LOG_CRITICAL;
 	buf_printf(&b, "{\"level\":\"%s\",\"logger\":\"contree\",\"data\":",
 	    levels[level]);
-	jw_init(&w, &b, 0);
-	jw_str(&w, text);
-	buf_addc(&b, '}');
-	notify("notifications/message", b.p);
-	buf_free(&b);
+	notify("notifications/message", &b, text);
 }
 
 /* ---- calls ---- */
@@ -463,7 +466,7 @@ initialize(struct call *c, struct buf *res)
 		if (json_streq(&c->j, t, versions[i]))
 			v = versions[i];
 	/* the names are plain words, the capabilities JSON text */
-	buf_printf(res, "{\"protocolVersion\":\"%s\",\"capabilities\":%s,\"serverInfo\":{\"name\":\"%s\",\"title\":\"%s\",\"version\":\"%s\"},\"instructions\":",
+	buf_printf(res, mcp_text(M_INITIALIZE),
 	    v, s->capabilities, s->name, s->title, s->version);
 	jw_init(&w, res, 0);
 	jw_str(&w, s->instructions);
@@ -493,7 +496,7 @@ set_level(struct call *c, struct buf *res)
 			buf_puts(res, "{}");
 			return 0;
 		}
-	seterr("Invalid params: level must be one of debug, info, notice, warning, error, critical, alert, emergency");
+	seterr("%s", mcp_text(M_E_LEVEL));
 	return MCP_EPARAMS;
 }
 
@@ -564,7 +567,7 @@ envelope(struct call *c, char **method)
 	int t;
 
 	if (j->tok[0].type == JSON_ARRAY && !c->b) {
-		seterr("Invalid Request: batches exist only in protocol 2025-03-26%s; send one message per line",
+		seterr(mcp_text(M_E_NO_BATCHES),
 		    M.inited ? ", not the one negotiated" : ", after initialize");
 		return MCP_EINVALID;
 	}
@@ -653,8 +656,7 @@ message(const char *p, size_t n, struct batch *bt)
 	}
 	rc = MCP_EINVALID;
 	if (id_in_use(c->id)) {
-		seterr("Invalid Request: id %s is already in use by a request in flight",
-		    c->id);
+		seterr(mcp_text(M_E_ID_IN_USE), c->id);
 		goto fail;
 	}
 	/* a client sending faster than the jobs answer must not make us
@@ -662,8 +664,7 @@ message(const char *p, size_t n, struct batch *bt)
 	rc = MCP_EBUSY;
 	if (M.ncalls >= CALLS_MAX ||
 	    M.held + n + (size_t)c->j.ntok * sizeof *c->j.tok > HELD_MAX) {
-		seterr("Server busy: %d requests in flight; send more when they are answered",
-		    M.ncalls);
+		seterr(mcp_text(M_E_BUSY), M.ncalls);
 		goto fail;
 	}
 	if (c->r.params >= 0 && (t = json_path(&c->j, c->r.params, "_meta",
@@ -804,12 +805,12 @@ left_running(void)
 			continue;
 		buf_add(&b, c->ops.p ? c->ops.p : "", c->ops.len);
 		if (c->starting)
-			fprintf(stderr, "%s mcp: input closed while a run was being started; it may be running on the server with CONTREE_SPAWN_ID=%s in its environment (contree ps)\n",
+			fprintf(stderr, mcp_text(M_E_LEFT_STARTING),
 			    argv0, c->starting);
 	}
 	if (b.len) {
 		b.p[--b.len] = '\0';
-		fprintf(stderr, "%s mcp: input closed; operation%s still running on the server: %s\n",
+		fprintf(stderr, mcp_text(M_E_LEFT_RUNNING),
 		    argv0, strchr(b.p, ' ') ? "s" : "", b.p);
 	}
 	buf_free(&b);

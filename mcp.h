@@ -80,4 +80,16 @@ void mcp_temp(struct mcp_req *r, const char *path);
  * logging/setLevel lets it through. */
 void mcp_log(int level, const char *text);
 
+/* The server's texts (mcp.def, packed; mcpguide.c): text id M_*, never
+ * NULL, for the life of the process.  A text of several fields (each
+ * ended by a NUL): mcp_field(s, k) is the k-th after s. */
+enum {
+#define P(id, text) id,
+#include "mcp.def"
+#undef P
+	M_COUNT
+};
+const char *mcp_text(int id);
+const char *mcp_field(const char *s, int k);
+
 #endif

@@ -1,8 +1,9 @@
 /* textpack.c - the build tool that packs prose.def: prints prose_z.h
  * (the packed bytes, the length unpacked, each text's offset) on
- * standard output.  lz_pack is the packer of prose.h's format: greedy,
- * the longest match within 64 KB back, the nearest of equal ones;
- * (size_t)-1 when out of memory. */
+ * standard output; `textpack mcp` packs mcp.def (the MCP server's
+ * texts) the same way into mcp_z.h (MCP_LEN, mcp_off, mcp_z).  lz_pack
+ * is the packer of prose.h's format: greedy, the longest match within
+ * 64 KB back, the nearest of equal ones; (size_t)-1 when out of memory. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,39 +85,54 @@ lz_pack(const unsigned char *in, size_t n, unsigned char *out)
 }
 
 #ifndef TEXTPACK_NO_MAIN
-static const char *const texts[] = {
-#define P(id, text) text,
+/* A text may hold NULs of its own (mcp.def's fields): its size is the
+ * literal's, its NUL included. */
+struct text {
+	const char *s;
+	size_t n;
+};
+static const struct text prose_texts[] = {
+#define P(id, text) {text, sizeof text},
 #include "prose.def"
+#undef P
+}, mcp_texts[] = {
+#define P(id, text) {text, sizeof text},
+#include "mcp.def"
 #undef P
 };
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	int mcp = argc > 1 && strcmp(argv[1], "mcp") == 0;
+	const struct text *t = mcp ? mcp_texts : prose_texts;
+	size_t nt = mcp ? sizeof mcp_texts / sizeof *t :
+	    sizeof prose_texts / sizeof *t;
+	const char *name = mcp ? "mcp" : "prose";
 	unsigned char *in, *z;
-	size_t n = 0, zn, i, off[P_COUNT];
+	size_t n = 0, zn, i;
 
-	for (i = 0; i < P_COUNT; i++)
-		n += strlen(texts[i]) + 1;
+	for (i = 0; i < nt; i++)
+		n += t[i].n;
 	if (n > 65535)
-		return fprintf(stderr, "textpack: prose.def over 64 KB\n"), 1;
+		return fprintf(stderr, "textpack: %s.def over 64 KB\n", name), 1;
 	in = malloc(n + 1);
 	z = malloc(n + n / 64 + 1);
 	if (!in || !z)
 		return fprintf(stderr, "textpack: out of memory\n"), 1;
-	for (n = 0, i = 0; i < P_COUNT; i++) {
-		off[i] = n;
-		memcpy(in + n, texts[i], strlen(texts[i]) + 1);
-		n += strlen(texts[i]) + 1;
+	for (n = 0, i = 0; i < nt; i++) {
+		memcpy(in + n, t[i].s, t[i].n);
+		n += t[i].n;
 	}
 	if ((zn = lz_pack(in, n, z)) == (size_t)-1)
 		return fprintf(stderr, "textpack: out of memory\n"), 1;
-	printf("/* prose_z.h - made by textpack from prose.def; do not edit. */\n"
-	    "#define PROSE_LEN %zu\n"
-	    "static const unsigned short prose_off[] = {", n);
-	for (i = 0; i < P_COUNT; i++)
-		printf("%s%zu", !i ? "\n\t" : i % 10 ? ", " : ",\n\t", off[i]);
-	printf("\n};\nstatic const unsigned char prose_z[%zu] = {", zn);
+	printf("/* %s_z.h - made by textpack from %s.def; do not edit. */\n"
+	    "#define %s_LEN %zu\n"
+	    "static const unsigned short %s_off[] = {", name, name,
+	    mcp ? "MCP" : "PROSE", n, name);
+	for (n = 0, i = 0; i < nt; n += t[i++].n)
+		printf("%s%zu", !i ? "\n\t" : i % 10 ? ", " : ",\n\t", n);
+	printf("\n};\nstatic const unsigned char %s_z[%zu] = {", name, zn);
 	for (i = 0; i < zn; i++)
 		printf("%s%u,", i % 16 ? " " : "\n\t", z[i]);
 	printf("\n};\n");
