@@ -32,16 +32,6 @@ static const char *const tail_error[] = { "error", NULL };
 
 /* ---- small helpers ---- */
 
-static void
-freev(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 /* Escape sequences that would disturb a terminal (cli.md §9.2.4): CSI
  * sequences other than colour (final byte in ABCDEFGHJKSTfhlrsu, an
  * optional '?'), ESC c, ESC 7, ESC 8 and OSC strings.  Only used when
@@ -217,9 +207,9 @@ build_env(struct ctx *c, struct store *st, struct op_env *e)
 }
 
 static int
-cmpidx(const void *a, const void *b, const struct op_env *e)
+cmpkey(const void *a, const void *b)
 {
-	return strcmp(e->k[*(const size_t *)a], e->k[*(const size_t *)b]);
+	return strcmp(**(char **const *)a, **(char **const *)b);
 }
 
 /* Digest of the environment independent of order. */
@@ -227,20 +217,16 @@ static void
 env_digest(const struct op_env *e, char hex[65])
 {
 	struct buf b = {0};
-	size_t *idx = xcalloc(e->n + 1, sizeof *idx), i, j;
+	char ***idx = xcalloc(e->n + 1, sizeof *idx);
+	size_t i, j;
 
 	for (i = 0; i < e->n; i++)
-		idx[i] = i;
-	for (i = 1; i < e->n; i++)      /* insertion sort: env is small */
-		for (j = i; j > 0 && cmpidx(&idx[j - 1], &idx[j], e) > 0; j--) {
-			size_t t = idx[j];
-
-			idx[j] = idx[j - 1];
-			idx[j - 1] = t;
-		}
+		idx[i] = &e->k[i];
+	qsort(idx, e->n, sizeof *idx, cmpkey);  /* keys are unique */
 	for (i = 0; i < e->n; i++) {
-		buf_add(&b, e->k[idx[i]], strlen(e->k[idx[i]]) + 1);
-		buf_add(&b, e->v[idx[i]], strlen(e->v[idx[i]]) + 1);
+		j = (size_t)(idx[i] - e->k);
+		buf_add(&b, e->k[j], strlen(e->k[j]) + 1);
+		buf_add(&b, e->v[j], strlen(e->v[j]) + 1);
 	}
 	sha256_hex(b.p ? b.p : "", b.len, hex);
 	buf_free(&b);
@@ -330,7 +316,7 @@ static void
 spawn_free(struct spawn *s)
 {
 	free(s->command);
-	freev(s->args, s->nargs);
+	freewords(s->args);
 	free(s->title);
 	buf_free(&s->stdin_data);
 }
@@ -377,67 +363,57 @@ static int
 build_command(struct ctx *c, struct spawn *s)
 {
 	char **w;
-	int nw, i, script_body = 0;
+	int nw, i, script_body = 0, interp;
 	struct buf t = {0};
 
 	w = arg_pos(c, "COMMAND", &nw);
 	for (i = 0; i < nw; i++)
 		buf_printf(&t, "%s%s", i ? " " : "", w[i]);
 	s->title = xstrdup(t.p ? t.p : "");
-	buf_free(&t);
-	if (arg_flag(c, "interpreter") && nw > 0) {
-		struct buf sc = {0}, body = {0};
+	buf_reset(&t);
+	interp = arg_flag(c, "interpreter") && nw > 0;
+	s->args = xcalloc((size_t)nw + 2, sizeof *s->args);
+	if (interp) {
+		struct buf sc = {0};
 		size_t k;
 		const char *nl;
 
-		if (readfile(w[0], &sc) < 0)
+		if (readfile(w[0], &sc) < 0) {
+			buf_free(&t);
 			return -1;
+		}
 		for (k = 0; k < sc.len; k++)
 			if (!(sc.p[k] == '\r' && k + 1 < sc.len && sc.p[k + 1] == '\n'))
-				buf_addc(&body, sc.p[k]);
+				buf_addc(&t, sc.p[k]);
 		buf_free(&sc);
-		nl = body.p ? memchr(body.p, '\n', body.len) : NULL;
-		if (nl && (size_t)(nl + 1 - body.p) < body.len) {
+		nl = t.p ? memchr(t.p, '\n', t.len) : NULL;
+		if (nl && (size_t)(nl + 1 - t.p) < t.len) {
 			buf_add(&s->stdin_data, nl + 1,
-			    body.len - (size_t)(nl + 1 - body.p));
+			    t.len - (size_t)(nl + 1 - t.p));
 			s->has_stdin = 1;
 			script_body = 1;
 		}
-		buf_free(&body);
+		buf_reset(&t);
 		s->command = xstrdup("/bin/sh");
 		s->shell = 1;
-		s->nargs = nw > 1 ? (size_t)nw + 1 : 1;
-		s->args = xcalloc(s->nargs, sizeof *s->args);
-		s->args[0] = xstrdup("-s");
-		if (nw > 1) {
-			s->args[1] = xstrdup("--");
-			for (i = 1; i < nw; i++)
-				s->args[i + 1] = xstrdup(w[i]);
-		}
+		s->args[s->nargs++] = xstrdup("-s");
+		if (nw > 1)
+			s->args[s->nargs++] = xstrdup("--");
 	} else if (arg_flag(c, "shell")) {
 		s->shell = 1;
-		if (nw == 1) {
-			s->command = xstrdup(w[0]);
-		} else {
-			struct buf q = {0};
-
-			for (i = 0; i < nw; i++) {
-				if (i)
-					buf_addc(&q, ' ');
-				shquote(&q, w[i]);
-			}
-			s->command = xstrdup(q.p ? q.p : "");
-			buf_free(&q);
+		for (i = 0; i < nw && nw > 1; i++) {
+			if (i)
+				buf_addc(&t, ' ');
+			shquote(&t, w[i]);
 		}
+		s->command = xstrdup(nw == 1 ? w[0] : t.p ? t.p : "");
+		nw = 0;         /* no args */
 	} else {
 		s->command = xstrdup(nw ? w[0] : "");
-		if (nw > 1) {
-			s->nargs = (size_t)nw - 1;
-			s->args = xcalloc(s->nargs, sizeof *s->args);
-			for (i = 1; i < nw; i++)
-				s->args[i - 1] = xstrdup(w[i]);
-		}
 	}
+	for (i = 1; i < nw; i++)
+		s->args[s->nargs++] = xstrdup(w[i]);
+	buf_free(&t);
 	if (!script_body &&
 	    read_piped_stdin(&s->stdin_data, &s->has_stdin) < 0)
 		return -1;
@@ -853,8 +829,10 @@ static int
 record_waited(struct ctx *c, struct store *st, const struct waited *w,
     const struct json *j)
 {
-	long long code;
+	long long code, id = 0;
 	struct store_new e;
+	const struct store_entry *base;
+	char *own;
 	int t = json_get(j, 0, "kind");
 
 	if (op_status(j, 0) != OP_SUCCESS || (op_exit_code(j, &code) && code) ||
@@ -864,41 +842,21 @@ record_waited(struct ctx *c, struct store *st, const struct waited *w,
 	e.title = w->title;
 	e.op = w->op;
 	if (w->disposable) {
-		char *branch = xasprintf("disposable-%s", w->op);
-		const struct store_entry *bt = store_branch_tip(st, c->session,
-		    branch), *base;
-		long long id;
-
-		/* fix (cli.md §9.19): `run -d -D` made this entry already */
-		if (bt) {
-			free(branch);
-			return 0;
-		}
-		base = store_branch_tip(st, c->session, w->branch);
-		if (!base)
-			base = store_tip(st, c->session);
-		if (!base) {
-			free(branch);
-			return 0;
-		}
 		e.kind = STORE_RUN_DISPOSABLE;
-		e.image = base->image;
-		e.branch = branch;
-		id = store_append(st, c->session, &e, NULL);
-		free(branch);
-		return id < 0 ? -1 : 0;
+		e.branch = own = xasprintf("disposable-%s", w->op);
+		/* fix (cli.md §9.19): `run -d -D` made this entry already */
+		if (!store_branch_tip(st, c->session, own) &&
+		    ((base = store_branch_tip(st, c->session, w->branch)) ||
+		    (base = store_tip(st, c->session))))
+			e.image = base->image;
 	} else {
-		char *img = op_result_image(j);
-		long long id;
-
-		if (!img)
-			return 0;
 		e.kind = STORE_RUN;
-		e.image = img;
-		id = store_append(st, c->session, &e, NULL);
-		free(img);
-		return id < 0 ? -1 : 0;
+		e.image = own = op_result_image(j);
 	}
+	if (e.image)
+		id = store_append(st, c->session, &e, NULL);
+	free(own);
+	return id < 0 ? -1 : 0;
 }
 
 static void
