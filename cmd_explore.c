@@ -62,16 +62,8 @@ shown(void *arg, size_t i, const struct explore_res *r)
 		return;
 	printf("==> %s: %s\n", x->label[i], x->cmds[i]);
 	fflush(stdout);
-	if (r->out.len) {
-		writeall(1, r->out.p, r->out.len);
-		if (r->out.p[r->out.len - 1] != '\n')
-			writeall(1, "\n", 1);
-	}
-	if (r->err.len) {
-		writeall(2, r->err.p, r->err.len);
-		if (r->err.p[r->err.len - 1] != '\n')
-			writeall(2, "\n", 1);
-	}
+	writeall_nl(1, r->out.p, r->out.len);
+	writeall_nl(2, r->err.p, r->err.len);
 	if (r->error && r->op[0])
 		logmsg(LOG_ERROR, "%s: %s (details: contree show %s)",
 		    x->label[i], r->error, r->op);

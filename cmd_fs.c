@@ -147,38 +147,6 @@ cmd_ls(struct ctx *c)
 	return rc < 0 ? -1 : 0;
 }
 
-/* Valid UTF-8 (no overlongs, surrogates or values past U+10FFFF); with
- * more, a sequence cut short by the end of s is fine (the rest of it
- * comes next). */
-static int
-utf8ok(const unsigned char *s, size_t n, int more)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i], need, min, v;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) { need = 1; min = 0x80; v = c & 0x1f; }
-		else if ((c & 0xf0) == 0xe0) { need = 2; min = 0x800; v = c & 0x0f; }
-		else if ((c & 0xf8) == 0xf0) { need = 3; min = 0x10000; v = c & 0x07; }
-		else return 0;
-		for (i++; need; need--, i++) {
-			if (i >= n)
-				return more;
-			if ((s[i] & 0xc0) != 0x80)
-				return 0;
-			v = v << 6 | (s[i] & 0x3f);
-		}
-		if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-			return 0;
-	}
-	return 1;
-}
-
 /* cat streams the file to stdout: memory does not grow with it.  On a
  * terminal the first CAT_PEEK bytes are held back until they are known
  * to be text (a binary file is refused before a byte is written). */
@@ -211,7 +179,7 @@ cat_release(struct catout *o, int more)
 	int rc;
 
 	o->checked = 1;
-	if (!utf8ok((const unsigned char *)o->head.p, o->head.len, more)) {
+	if (!utf8_valid(o->head.p, o->head.len, more)) {
 		seterr("%s is binary; not writing it to a terminal (redirect the output or use 'contree cp')",
 		    o->path);
 		rc = -1;

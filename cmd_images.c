@@ -49,25 +49,18 @@ cmd_images(struct ctx *c)
 	if (arg_when_iso(c, "since", since, sizeof since) < 0 ||
 	    arg_when_iso(c, "until", until, sizeof until) < 0)
 		return EXIT_USAGE;
-	if (!arg_flag(c, "all")) {
-		q[nq++] = "tagged";
-		q[nq++] = "1";
-	}
-	if (arg_str(c, "prefix")) {
-		q[nq++] = "tag";
-		q[nq++] = arg_str(c, "prefix");
-	}
-	if (arg_str(c, "uuid")) {
-		q[nq++] = "uuid";
-		q[nq++] = arg_str(c, "uuid");
-	}
-	if (*since) {
-		q[nq++] = "since";
-		q[nq++] = since;
-	}
-	if (*until) {
-		q[nq++] = "until";
-		q[nq++] = until;
+	{
+		const char *fk[] = {"tagged", "tag", "uuid", "since", "until"};
+		const char *fv[] = {arg_flag(c, "all") ? NULL : "1",
+		    arg_str(c, "prefix"), arg_str(c, "uuid"),
+		    *since ? since : NULL, *until ? until : NULL};
+		size_t k;
+
+		for (k = 0; k < LEN(fk); k++)
+			if (fv[k]) {
+				q[nq++] = fk[k];
+				q[nq++] = fv[k];
+			}
 	}
 	q[nq] = NULL;
 	l.o = out_new(c->fmt, 1);
@@ -88,10 +81,9 @@ int
 cmd_tag(struct ctx *c)
 {
 	struct api *a;
-	struct buf body = {0}, js = {0};
-	struct api_resp r;
-	char uuid[37], *path;
+	char uuid[37];
 	char **args;
+	const char *tag;
 	int n, rc;
 
 	args = arg_pos(c, "ARGS", &n);
@@ -115,25 +107,26 @@ cmd_tag(struct ctx *c)
 	}
 	if (!(a = ctx_api(c)))
 		return -1;
-	path = xasprintf("/images/%s/tag", uuid);
-	memset(&r, 0, sizeof r);
-	r.body = &body;
+	tag = args[n - 1];
 	if (arg_flag(c, "delete")) {
-		const char *q[] = {"tag", args[n - 1], NULL};
+		struct buf body = {0};
+		struct api_resp r;
+		char *path = xasprintf("/images/%s/tag", uuid);
+		const char *q[] = {"tag", tag, NULL};
 
+		memset(&r, 0, sizeof r);
+		r.body = &body;
 		rc = api_call(a, "DELETE", path, q, NULL, 0, &r);
 		if (rc == 0)
-			logmsg(LOG_INFO, "Removed tag '%s' from image %s",
-			    args[n - 1], uuid);
+			logmsg(LOG_INFO, "Removed tag '%s' from image %s", tag,
+			    uuid);
+		free(path);
+		buf_free(&body);
 	} else {
-		rc = api_image_tag(a, uuid, args[n - 1]);
+		rc = api_image_tag(a, uuid, tag);
 		if (rc == 0)
-			logmsg(LOG_INFO, "Tagged image %s as '%s'", uuid,
-			    args[n - 1]);
+			logmsg(LOG_INFO, "Tagged image %s as '%s'", uuid, tag);
 	}
-	free(path);
-	buf_free(&body);
-	buf_free(&js);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -205,12 +198,9 @@ import_start(struct ctx *c, struct api *a, char *ref, struct import *im,
 		im->tag = default_tag(im->url);
 	/* the reference shows the password's first three characters; we
 	 * show none of it */
-	if (user)
-		logmsg(LOG_INFO, "Importing %s as %s (user:%s, password ***)",
-		    im->url, im->tag, user);
-	else
-		logmsg(LOG_INFO, "Importing %s as %s (anonymous)", im->url,
-		    im->tag);
+	logmsg(LOG_INFO, "Importing %s as %s (%s%s%s)", im->url, im->tag,
+	    user ? "user:" : "anonymous", user ? user : "",
+	    user ? ", password ***" : "");
 	op_import_json(im->url, im->tag, user, pass,
 	    arg_given(c, "timeout") ? arg_int(c, "timeout") : -1, &js);
 	rc = op_import(a, js.p, uuid);

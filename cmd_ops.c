@@ -148,19 +148,6 @@ cmd_op_list(struct ctx *c)
 
 /* ---- show / operation show ---- */
 
-/* Write bytes with a newline added when missing (cli.md §9.2.4). */
-static int
-put_stream(int fd, const struct buf *b)
-{
-	if (!b->len)
-		return 0;
-	if (writeall(fd, b->p, b->len) < 0)
-		return -1;
-	if (b->p[b->len - 1] != '\n' && writeall(fd, "\n", 1) < 0)
-		return -1;
-	return 0;
-}
-
 int
 cmd_op_show(struct ctx *c)
 {
@@ -215,9 +202,11 @@ cmd_op_show(struct ctx *c)
 					werr = 1;
 				o = NULL;
 				fflush(stdout);
-				if (!werr && put_stream(1, &so) < 0)
+				/* a newline added when missing (cli.md
+				 * §9.2.4) */
+				if (!werr && writeall_nl(1, so.p, so.len) < 0)
 					werr = 1;
-				put_stream(2, &se);
+				writeall_nl(2, se.p, se.len);
 			}
 		}
 		buf_free(&so);

@@ -86,22 +86,16 @@ static int
 emit_stream(int fd, const struct buf *b)
 {
 	struct buf clean = {0};
-	const char *p = b->p;
-	size_t n = b->len;
 	int rc;
 
-	if (!n)
+	if (!b->len)
 		return 0;
 	if (!isatty(fd))
-		return writeall(fd, p, n);
+		return writeall(fd, b->p, b->len);
 	strip_escapes(&clean, b->p, b->len);
-	p = clean.p ? clean.p : "";
-	n = clean.len;
 	/* fix: the newline rule and "nothing for an empty stream" apply
 	 * to the cleaned text (`x\n` + ESC[?25h gets no blank line) */
-	rc = n ? writeall(fd, p, n) : 0;
-	if (rc == 0 && n && p[n - 1] != '\n')
-		rc = writeall(fd, "\n", 1);
+	rc = writeall_nl(fd, clean.p, clean.len);
 	buf_free(&clean);
 	return rc;
 }

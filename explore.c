@@ -107,6 +107,13 @@ put_b64(struct jw *w, const char *key, const struct buf *v)
 	buf_free(&e);
 }
 
+static void
+put_bool(struct jw *w, const char *key, int v)
+{
+	jw_key(w, key);
+	jw_bool(w, v);
+}
+
 /* The result message: from the record j (NULL when there is none) and
  * the error in err (NULL: none). */
 static int
@@ -124,15 +131,16 @@ send_result(const struct json *j, double wall, const char *err)
 	jw_key(&w, "result");
 	jw_obj(&w);
 	if (j) {
+		const char *stn = op_status_name(op_status(j, 0));
+
 		jw_key(&w, "status");
-		jw_str(&w, op_status_name(op_status(j, 0)));
+		jw_str(&w, stn);
 		jw_key(&w, "exit_code");
 		if (op_exit_code(j, &code))
 			jw_int(&w, code);
 		else
 			jw_null(&w);
-		jw_key(&w, "timed_out");
-		jw_bool(&w, op_timed_out(j));
+		put_bool(&w, "timed_out", op_timed_out(j));
 		img = op_result_image(j);
 		jw_key(&w, "image");
 		jw_str(&w, img);
@@ -140,18 +148,14 @@ send_result(const struct json *j, double wall, const char *err)
 		op_stream(j, "stderr", &se, &tse);
 		put_b64(&w, "stdout", &so);
 		put_b64(&w, "stderr", &se);
-		jw_key(&w, "trunc_out");
-		jw_bool(&w, tso);
-		jw_key(&w, "trunc_err");
-		jw_bool(&w, tse);
+		put_bool(&w, "trunc_out", tso);
+		put_bool(&w, "trunc_err", tse);
 		if ((t = json_get(j, 0, "duration")) >= 0)
 			json_double(j, t, &d);
 		if (!err && op_status(j, 0) != OP_SUCCESS) {
 			char *why = json_getstr(j, 0, "error");
 
-			e = xasprintf("operation ended %s%s%s",
-			    op_status_name(op_status(j, 0)) ?
-			    op_status_name(op_status(j, 0)) : "?",
+			e = xasprintf("operation ended %s%s%s", stn ? stn : "?",
 			    why && *why ? ": " : "", why ? why : "");
 			free(why);
 			err = e;
@@ -249,13 +253,21 @@ set_error(struct explore_res *r, const char *msg)
 	r->error = xstrdup(msg);
 }
 
+static int
+jtrue(const struct json *j, int t, const char *key)
+{
+	int v = json_get(j, t, key);
+
+	return v >= 0 && json_bool(j, v) == 1;
+}
+
 /* The result object at token t into r. */
 static int
 take_result(struct explore_res *r, const struct json *j, int t)
 {
 	struct buf tmp = {0};
 	int64_t code;
-	int v;
+	int v, k;
 
 	r->status = OP_UNKNOWN;
 	if ((v = json_get(j, t, "status")) >= 0 &&
@@ -269,27 +281,22 @@ take_result(struct explore_res *r, const struct json *j, int t)
 		r->has_exit = 1;
 		r->exit_code = code;
 	}
-	r->timed_out = (v = json_get(j, t, "timed_out")) >= 0 &&
-	    json_bool(j, v) == 1;
-	r->trunc_out = (v = json_get(j, t, "trunc_out")) >= 0 &&
-	    json_bool(j, v) == 1;
-	r->trunc_err = (v = json_get(j, t, "trunc_err")) >= 0 &&
-	    json_bool(j, v) == 1;
+	r->timed_out = jtrue(j, t, "timed_out");
+	r->trunc_out = jtrue(j, t, "trunc_out");
+	r->trunc_err = jtrue(j, t, "trunc_err");
 	r->image = json_getstr(j, t, "image");
 	r->error = json_getstr(j, t, "error");
 	if ((v = json_get(j, t, "duration")) >= 0)
 		json_double(j, v, &r->duration);
-	if ((v = json_get(j, t, "stdout")) >= 0 && json_str(j, v, &tmp) == 0 &&
-	    b64_decode(&r->out, tmp.p ? tmp.p : "", tmp.len) < 0)
-		return -1;
-	buf_reset(&tmp);
-	if ((v = json_get(j, t, "stderr")) >= 0 && json_str(j, v, &tmp) == 0 &&
-	    b64_decode(&r->err, tmp.p ? tmp.p : "", tmp.len) < 0) {
-		buf_free(&tmp);
-		return -1;
+	for (k = 0; k < 2; k++) {
+		buf_reset(&tmp);
+		if ((v = json_get(j, t, k ? "stderr" : "stdout")) >= 0 &&
+		    json_str(j, v, &tmp) == 0 && b64_decode(k ? &r->err :
+		    &r->out, tmp.p ? tmp.p : "", tmp.len) < 0)
+			break;
 	}
 	buf_free(&tmp);
-	return 0;
+	return k < 2 ? -1 : 0;
 }
 
 static void

@@ -193,4 +193,13 @@ int read_line(const char *prompt, char *buf, size_t n);
 /* y/N prompt on stdout; EOF counts as no.  1 yes, 0 no. */
 int ask_yn(const char *question);
 
+/* writeall, then a newline if the n bytes do not end with one;
+ * nothing at all for n == 0.  0 or -1. */
+int writeall_nl(int fd, const char *p, size_t n);
+
+/* 1 if p holds valid UTF-8 (no overlongs, surrogates or values past
+ * U+10FFFF); with more, a sequence cut short by the end of p is fine
+ * (the rest of it comes next).  0 if not. */
+int utf8_valid(const char *p, size_t n, int more);
+
 #endif
