@@ -534,7 +534,8 @@ cmd_auth_remove(struct ctx *c)
 	int np, rc;
 	char **pos = arg_pos(c, "NAME", &np);
 	const char *name = pos[0];
-	char *sect = xasprintf(PREFIX "%s", name), *active;
+	char *sect = xasprintf(PREFIX "%s", name);
+	const char *active;
 	struct ini *ini;
 
 	if (!(ini = ini_load(c->config, NULL))) {
@@ -553,18 +554,17 @@ cmd_auth_remove(struct ctx *c)
 		return EXIT_ERR;
 	}
 	ini_del(ini, sect);
-	active = xstrdup(ini_get(ini, "DEFAULT", "profile") ?
-	    ini_get(ini, "DEFAULT", "profile") : "default");
+	/* save copies active before it changes ini */
+	if (!(active = ini_get(ini, "DEFAULT", "profile")))
+		active = "default";
 	if (strcmp(active, name) == 0) {
 		const char *s;
 		int i;
 
-		free(active);
-		active = xstrdup("default");
+		active = "default";
 		for (i = 0; (s = ini_section(ini, i)); i++)
 			if (profile_name(s)) {
-				free(active);
-				active = xstrdup(profile_name(s));
+				active = profile_name(s);
 				break;
 			}
 		logmsg(LOG_INFO, "Active profile is now '%s'", active);
@@ -574,7 +574,6 @@ cmd_auth_remove(struct ctx *c)
 		remove_sessions(c, name);
 		logmsg(LOG_INFO, "Removed profile '%s'", name);
 	}
-	free(active);
 	free(sect);
 	ini_free(ini);
 	return rc;

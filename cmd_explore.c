@@ -146,16 +146,6 @@ start_image(struct ctx *c, struct store *st, struct start *s)
 	return 0;
 }
 
-static void
-freev(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 int
 cmd_explore(struct ctx *c)
 {
@@ -206,7 +196,7 @@ cmd_explore(struct ctx *c)
 	rc = -1;
 	x.recorded = xcalloc(x.n, sizeof *x.recorded);
 	if (disp) {
-		x.label = xcalloc(x.n, sizeof *x.label);
+		x.label = xcalloc(x.n + 1, sizeof *x.label);
 		for (i = 0; i < x.n; i++)
 			x.label[i] = xasprintf("#%zu", i + 1);
 	} else {
@@ -251,7 +241,7 @@ out:
 	if (res)
 		explore_res_free(res, x.n);
 	free(res);
-	freev(x.label, x.n);
+	freewords(x.label);     /* NULL-terminated */
 	free(x.recorded);
 	op_env_free(&env);
 	free(fe);

@@ -73,27 +73,21 @@ inspect_get(struct ctx *c, const char *image, const char *what,
 static int
 row_entry(struct out *o, const struct json *j, int t)
 {
+	static const char *const names[] = {"owner", "uid", "group", "gid"};
 	struct row *r = row_new();
-	int own = json_get(j, t, "owner"), grp = json_get(j, t, "group");
 	int dir = json_get(j, t, "is_dir"), lnk = json_get(j, t, "is_symlink");
+	int k, v;
+	int64_t id;
 
 	row_json(r, j, t);
 	/* empty owner/group: the numeric ids */
-	if (own < 0 || (j->tok[own].type == JSON_STRING && j->tok[own].len == 0) ||
-	    j->tok[own].type == JSON_NULL) {
-		int uid = json_get(j, t, "uid");
-		int64_t v;
-
-		if (uid >= 0 && json_int64(j, uid, &v) == 0)
-			row_int(r, "owner", v);
-	}
-	if (grp < 0 || (j->tok[grp].type == JSON_STRING && j->tok[grp].len == 0) ||
-	    j->tok[grp].type == JSON_NULL) {
-		int gid = json_get(j, t, "gid");
-		int64_t v;
-
-		if (gid >= 0 && json_int64(j, gid, &v) == 0)
-			row_int(r, "group", v);
+	for (k = 0; k < 4; k += 2) {
+		v = json_get(j, t, names[k]);
+		if ((v < 0 || (j->tok[v].type == JSON_STRING &&
+		    j->tok[v].len == 0) || j->tok[v].type == JSON_NULL) &&
+		    (v = json_get(j, t, names[k + 1])) >= 0 &&
+		    json_int64(j, v, &id) == 0)
+			row_int(r, names[k], id);
 	}
 	row_str(r, "type", dir >= 0 && json_bool(j, dir) == 1 ? "d" :
 	    lnk >= 0 && json_bool(j, lnk) == 1 ? "l" : "-");

@@ -72,19 +72,30 @@ struct shell {
 	int done;               /* exit or quit */
 };
 
+/* The builtins, in B_* order. */
+enum { B_CD, B_CLEAR, B_CONTREE, B_EXIT, B_HELP, B_HISTORY, B_PWD, B_QUIT,
+	B_TIMEOUT, B_F, B_FORMAT, B_NONE };
 static const char *const builtins[] = {
 	"cd", "clear", "contree", "exit", "help", "history", "pwd", "quit",
 	"timeout", "-f", "--format", NULL
 };
 static const char *const editors[] = {"vim", "vi", "nvim", "nano", NULL};
 
+/* The index of w in l (NULL-terminated), or the count if absent. */
+static int
+inlist_at(const char *const *l, const char *w)
+{
+	int i;
+
+	for (i = 0; l[i] && strcmp(l[i], w); i++)
+		;
+	return i;
+}
+
 static int
 inlist(const char *const *l, const char *w)
 {
-	for (; *l; l++)
-		if (strcmp(*l, w) == 0)
-			return 1;
-	return 0;
+	return l[inlist_at(l, w)] != NULL;
 }
 
 /* The store for one step, closed again right after: other processes
@@ -445,47 +456,62 @@ execute(struct shell *sh, const char *line)
 		freewords(w);
 		return sh->status;
 	}
-	if (strcmp(w[0], "exit") == 0 || strcmp(w[0], "quit") == 0) {
+	switch (inlist_at(builtins, w[0])) {
+	case B_EXIT: case B_QUIT:
 		sh->done = 1;
 		st = n > 1 ? atoi(w[1]) & 0xff : sh->status;
-	} else if (strcmp(w[0], "contree") == 0)
+		break;
+	case B_CONTREE:
 		st = n == 1 ? (fputs(prose(P_SHELL_HELP), stdout), 0) :
 		    dispatch(sh, n, w);
-	else if (strcmp(w[0], "cd") == 0)
+		break;
+	case B_CD:
 		st = b_cd(sh, w, n);
-	else if (strcmp(w[0], "pwd") == 0) {
+		break;
+	case B_PWD: {
 		struct view v;
 
 		sh_view(sh, &v);
 		printf("%s\n", v.cwd ? v.cwd : "/");
 		view_free(&v);
 		st = 0;
-	} else if (strcmp(w[0], "history") == 0)
+		break;
+	}
+	case B_HISTORY:
 		st = b_history(sh, w, n);
-	else if (strcmp(w[0], "help") == 0)
+		break;
+	case B_HELP:
 		st = b_help(sh, w, n);
-	else if (strcmp(w[0], "clear") == 0)
+		break;
+	case B_CLEAR:
 		st = (fputs("\033[2J\033[H", stdout), 0);
-	else if (strcmp(w[0], "-f") == 0 || strcmp(w[0], "--format") == 0)
+		break;
+	case B_F: case B_FORMAT:
 		st = b_format(sh, w, n);
-	else if (strcmp(w[0], "ls") == 0 || strcmp(w[0], "cat") == 0)
-		st = b_inspect(sh, line, w, n);
-	else if (inlist(editors, w[0])) {
-		const char *argv[] = {"contree", "file", "edit", "--editor", w[0],
-		    n > 1 ? w[1] : NULL, NULL};
+		break;
+	case B_TIMEOUT:
+		if (n > 2 && duration(w[1], t, sizeof t)) {
+			const char *rest = line + strspn(line, " \t");
 
-		st = n == 2 ? dispatchv(sh, argv) :
-		    refuse("usage: EDITOR PATH (one file of the image)");
-	} else if (strcmp(w[0], "timeout") == 0 && n > 2 &&
-	    duration(w[1], t, sizeof t)) {
-		const char *rest = line + strspn(line, " \t");
+			rest += strcspn(rest, " \t");          /* timeout */
+			rest += strspn(rest, " \t");
+			rest += strcspn(rest, " \t");          /* DUR */
+			st = sandbox(sh, rest + strspn(rest, " \t"), t);
+			break;
+		}
+		/* FALLTHROUGH */
+	default:
+		if (strcmp(w[0], "ls") == 0 || strcmp(w[0], "cat") == 0)
+			st = b_inspect(sh, line, w, n);
+		else if (inlist(editors, w[0])) {
+			const char *argv[] = {"contree", "file", "edit",
+			    "--editor", w[0], n > 1 ? w[1] : NULL, NULL};
 
-		rest += strcspn(rest, " \t");          /* timeout */
-		rest += strspn(rest, " \t");
-		rest += strcspn(rest, " \t");          /* DUR */
-		st = sandbox(sh, rest + strspn(rest, " \t"), t);
-	} else
-		st = sandbox(sh, line, "");
+			st = n == 2 ? dispatchv(sh, argv) :
+			    refuse("usage: EDITOR PATH (one file of the image)");
+		} else
+			st = sandbox(sh, line, "");
+	}
 	freewords(w);
 	fflush(stdout);
 	return st;
