@@ -171,11 +171,12 @@ whoami(const char *url, const char *token, const char *project, int iam,
 		goto out;
 	rc = -1;
 	if (!body.p || json_parse_alloc(&j, body.p, body.len) < 0) {
-		seterr("unexpected reply from GET /v1/whoami: not JSON");
+		seterr("unexpected reply from GET /v1/whoami: not %s", "JSON");
 		goto out;
 	}
 	if (j.tok[0].type != JSON_OBJECT)
-		seterr("unexpected reply from GET /v1/whoami: not a JSON object");
+		seterr("unexpected reply from GET /v1/whoami: not %s",
+		    "a JSON object");
 	else
 		rc = (t = json_path(&j, 0, "permissions", "list", (char *)NULL)) >=
 		    0 && json_bool(&j, t) == 1;
@@ -295,14 +296,10 @@ cmd_auth(struct ctx *c)
 			    name, geterr());
 		goto done;
 	}
-	if (!perm) {
-		if (iam)
-			logmsg(LOG_WARNING, "The token is valid, but sandboxes are not enabled for project '%s'.",
-			    project);
-		else
-			logmsg(LOG_WARNING, "The token is valid, but sandboxes are not enabled at %s.",
-			    url);
-	}
+	if (!perm)
+		logmsg(LOG_WARNING, "The token is valid, but sandboxes are not enabled %s%s%s.",
+		    iam ? "for project '" : "at ", iam ? project : url,
+		    iam ? "'" : "");
 
 	/* save: the active profile stays, except that the first profile
 	 * written becomes the active one */

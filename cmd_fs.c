@@ -45,12 +45,9 @@ notfound(struct ctx *c, const char *path, const char *image, int status)
 	const char *cmd = c->path && strncmp(c->path, "contree ", 8) == 0 ?
 	    c->path + 8 : "contree";
 
-	if (status == 404)
-		seterrc(ERR_API, "%s: %s: not found in image %.8s...", cmd, path,
-		    image);
-	else if (status == 422)
-		seterrc(ERR_API, "%s: %s: not a directory in image %.8s...", cmd,
-		    path, image);
+	if (status == 404 || status == 422)
+		seterrc(ERR_API, "%s: %s: not %s in image %.8s...", cmd, path,
+		    status == 404 ? "found" : "a directory", image);
 }
 
 /* GET list or file of path in image (api_inspect_get), through the

@@ -334,8 +334,9 @@ content_differs(struct walk *w, const char *path, const struct td_ent *a)
 	if (a->type != 'f')
 		return 0;
 	if (a->size > CMP_MAX) {
-		logmsg(LOG_WARNING, "%s: larger than %d MiB, reported as changed without comparing contents",
-		    path, CMP_MAX >> 20);
+		logmsg(LOG_WARNING, "%s: larger than %d MiB, %s", path,
+		    CMP_MAX >> 20,
+		    "reported as changed without comparing contents");
 		return 1;
 	}
 	rc = fetch(w, w->a, path, &x) < 0 || fetch(w, w->b, path, &y) < 0 ?
@@ -357,8 +358,8 @@ patch(struct walk *w, const char *path, const struct td_ent *a,
 	if ((a && a->type != 'f') || (b && b->type != 'f'))
 		return 0;
 	if ((a && a->size > CMP_MAX) || (b && b->size > CMP_MAX)) {
-		logmsg(LOG_WARNING, "%s: larger than %d MiB, no patch", path,
-		    CMP_MAX >> 20);
+		logmsg(LOG_WARNING, "%s: larger than %d MiB, %s", path,
+		    CMP_MAX >> 20, "no patch");
 		return 0;
 	}
 	if ((a && fetch(w, w->a, path, &x) < 0) ||
