@@ -228,68 +228,48 @@ env_digest(const struct op_env *e, char hex[65])
 }
 
 /* The --preserve-env memory (cli.md §7.10): CONTREE_HOME/cli/
- * preserved-env, lines "image TAB env-digest TAB recorded".  1 if image
- * is remembered with this digest. */
+ * preserved-env, lines "image TAB env-digest TAB recorded", at most
+ * ENVCACHE_MAX, oldest first.  put: remember image with digest (its
+ * older line dropped); else only look.  1 if image was remembered with
+ * this digest. */
 static int
-envcache_has(struct ctx *c, const char *image, const char *digest)
-{
-	struct buf b = {0};
-	char *path = cache_file(c, "preserved-env"), *line, *want;
-	int found = 0;
-
-	if (access(path, F_OK) == 0 && readfile(path, &b) == 0 && b.p) {
-		want = xasprintf("%s\t%s\t", image, digest);
-		for (line = b.p; line && *line; ) {
-			if (strncmp(line, want, strlen(want)) == 0) {
-				found = 1;
-				break;
-			}
-			line = strchr(line, '\n');
-			if (line)
-				line++;
-		}
-		free(want);
-	}
-	buf_free(&b);
-	free(path);
-	return found;
-}
-
-static void
-envcache_put(struct ctx *c, const char *image, const char *digest)
+envcache(struct ctx *c, const char *image, const char *digest, int put)
 {
 	struct buf b = {0}, out = {0};
 	char *path = cache_file(c, "preserved-env"), *line, *nl;
-	size_t nlines = 0, keep, skip;
+	char *want = xasprintf("%s\t%s\t", image, digest);
+	size_t nlines = 0, skip, il = strlen(image);
+	int found = 0;
 
 	if (access(path, F_OK) == 0 && readfile(path, &b) < 0)
 		buf_reset(&b);
 	for (line = b.p; line && *line; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
 		nlines++;
+		found |= strncmp(line, want, strlen(want)) == 0;
 	}
-	keep = ENVCACHE_MAX - 1;
-	skip = nlines > keep ? nlines - keep : 0;
-	for (line = b.p; line && *line; line = nl ? nl + 1 : NULL) {
-		size_t len;
-
+	skip = nlines > ENVCACHE_MAX - 1 ? nlines - (ENVCACHE_MAX - 1) : 0;
+	for (line = b.p; put && line && *line; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
-		len = nl ? (size_t)(nl - line) : strlen(line);
 		if (skip) {
 			skip--;
 			continue;
 		}
-		if (strncmp(line, image, strlen(image)) == 0 &&
-		    line[strlen(image)] == '\t')
+		if (strncmp(line, image, il) == 0 && line[il] == '\t')
 			continue;
-		buf_add(&out, line, len);
+		buf_add(&out, line, nl ? (size_t)(nl - line) : strlen(line));
 		buf_addc(&out, '\n');
 	}
-	buf_printf(&out, "%s\t%s\t%lld\n", image, digest, (long long)time(NULL));
-	cache_write(path, &out);
+	if (put) {
+		buf_printf(&out, "%s\t%s\t%lld\n", image, digest,
+		    (long long)time(NULL));
+		cache_write(path, &out);
+	}
 	buf_free(&out);
 	buf_free(&b);
+	free(want);
 	free(path);
+	return found;
 }
 
 /* ---- the spawn request (cli.md §9.2.1) ---- */
@@ -586,7 +566,7 @@ record_run(struct ctx *c, struct store *st, const struct spawn *s,
 		char dig[65];
 
 		env_digest(env, dig);
-		envcache_put(c, img, dig);
+		envcache(c, img, dig, 1);
 	}
 	free(branch);
 	free(img);
@@ -678,7 +658,7 @@ make_request(struct ctx *c, struct api *a, struct store *st,
 	fe = files_merge(pend, npend, files, &nfe);
 	build_env(c, st, env);
 	env_digest(env, dig);
-	if (env->n && envcache_has(c, s->image, dig))
+	if (env->n && envcache(c, s->image, dig, 0))
 		send_env = 0;
 	if (!cwd || !*cwd)
 		cwd = store_cwd(st, c->session);
