@@ -446,7 +446,7 @@ static int
 execute(struct shell *sh, const char *line)
 {
 	char **w, t[32];
-	int n, st;
+	int n, st, k;
 
 	if (shsplit(line, &w, &n) != 0) {
 		fprintf(stderr, "contree: error: unexpected end of input (an open quote or a trailing \\)\n");
@@ -456,62 +456,47 @@ execute(struct shell *sh, const char *line)
 		freewords(w);
 		return sh->status;
 	}
-	switch (inlist_at(builtins, w[0])) {
-	case B_EXIT: case B_QUIT:
+	k = inlist_at(builtins, w[0]);
+	if (k == B_EXIT || k == B_QUIT) {
 		sh->done = 1;
 		st = n > 1 ? atoi(w[1]) & 0xff : sh->status;
-		break;
-	case B_CONTREE:
+	} else if (k == B_CONTREE)
 		st = n == 1 ? (fputs(prose(P_SHELL_HELP), stdout), 0) :
 		    dispatch(sh, n, w);
-		break;
-	case B_CD:
+	else if (k == B_CD)
 		st = b_cd(sh, w, n);
-		break;
-	case B_PWD: {
+	else if (k == B_PWD) {
 		struct view v;
 
 		sh_view(sh, &v);
 		printf("%s\n", v.cwd ? v.cwd : "/");
 		view_free(&v);
 		st = 0;
-		break;
-	}
-	case B_HISTORY:
+	} else if (k == B_HISTORY)
 		st = b_history(sh, w, n);
-		break;
-	case B_HELP:
+	else if (k == B_HELP)
 		st = b_help(sh, w, n);
-		break;
-	case B_CLEAR:
+	else if (k == B_CLEAR)
 		st = (fputs("\033[2J\033[H", stdout), 0);
-		break;
-	case B_F: case B_FORMAT:
+	else if (k == B_F || k == B_FORMAT)
 		st = b_format(sh, w, n);
-		break;
-	case B_TIMEOUT:
-		if (n > 2 && duration(w[1], t, sizeof t)) {
-			const char *rest = line + strspn(line, " \t");
+	else if (strcmp(w[0], "ls") == 0 || strcmp(w[0], "cat") == 0)
+		st = b_inspect(sh, line, w, n);
+	else if (inlist(editors, w[0])) {
+		const char *argv[] = {"contree", "file", "edit", "--editor", w[0],
+		    n > 1 ? w[1] : NULL, NULL};
 
-			rest += strcspn(rest, " \t");          /* timeout */
-			rest += strspn(rest, " \t");
-			rest += strcspn(rest, " \t");          /* DUR */
-			st = sandbox(sh, rest + strspn(rest, " \t"), t);
-			break;
-		}
-		/* FALLTHROUGH */
-	default:
-		if (strcmp(w[0], "ls") == 0 || strcmp(w[0], "cat") == 0)
-			st = b_inspect(sh, line, w, n);
-		else if (inlist(editors, w[0])) {
-			const char *argv[] = {"contree", "file", "edit",
-			    "--editor", w[0], n > 1 ? w[1] : NULL, NULL};
+		st = n == 2 ? dispatchv(sh, argv) :
+		    refuse("usage: EDITOR PATH (one file of the image)");
+	} else if (k == B_TIMEOUT && n > 2 && duration(w[1], t, sizeof t)) {
+		const char *rest = line + strspn(line, " \t");
 
-			st = n == 2 ? dispatchv(sh, argv) :
-			    refuse("usage: EDITOR PATH (one file of the image)");
-		} else
-			st = sandbox(sh, line, "");
-	}
+		rest += strcspn(rest, " \t");          /* timeout */
+		rest += strspn(rest, " \t");
+		rest += strcspn(rest, " \t");          /* DUR */
+		st = sandbox(sh, rest + strspn(rest, " \t"), t);
+	} else
+		st = sandbox(sh, line, "");
 	freewords(w);
 	fflush(stdout);
 	return st;

@@ -101,8 +101,10 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	int st;
 
-	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);  /* sigaction, not signal(): one
+	                                   libc routine fewer */
 	sa.sa_handler = onint;
 	sigaction(SIGINT, &sa, NULL);
 

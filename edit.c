@@ -439,8 +439,12 @@ restore(void)
 static void
 onfatal(int sig)
 {
+	struct sigaction sa;
+
 	restore();
-	signal(sig, SIG_DFL);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigaction(sig, &sa, NULL);
 	raise(sig);
 }
 
