@@ -457,7 +457,7 @@ cmd_file_ls(struct ctx *c)
 	if (rc < 0)
 		return -1;
 	if (more)
-		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with --since/--until",
-		    limit);
+		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with %s--since/--until",
+		    limit, "");
 	return re < 0 ? -1 : 0;
 }

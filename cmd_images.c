@@ -70,8 +70,8 @@ cmd_images(struct ctx *c)
 	if (r < 0)
 		return -1;
 	if (more)
-		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with --prefix/--since/--until",
-		    limit);
+		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with %s--since/--until",
+		    limit, "--prefix/");
 	return re < 0 ? -1 : 0;
 }
 
@@ -158,24 +158,18 @@ static void
 brace(const char *ref, char ***out, int *n)
 {
 	const char *o = strchr(ref, '{'), *e = o ? strchr(o, '}') : NULL;
-	const char *p;
+	const char *p, *q;
 
-	if (!o || !e) {
-		*out = xreallocarray(*out, (size_t)*n + 1, sizeof **out);
-		(*out)[(*n)++] = xstrdup(ref);
-		return;
-	}
-	for (p = o + 1;; ) {
-		const char *q = p;
-
-		while (q < e && *q != ',')
-			q++;
+	if (!e)                 /* no group: the reference as it is */
+		o = e = ref + strlen(ref);
+	for (p = o + 1;; p = q + 1) {
+		for (q = p; q < e && *q != ','; q++)
+			;
 		*out = xreallocarray(*out, (size_t)*n + 1, sizeof **out);
 		(*out)[(*n)++] = xasprintf("%.*s%.*s%s", (int)(o - ref), ref,
-		    (int)(q - p), p, e + 1);
+		    (int)(q - p), p, *e ? e + 1 : e);
 		if (q >= e)
 			break;
-		p = q + 1;
 	}
 }
 

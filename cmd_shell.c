@@ -448,10 +448,8 @@ execute(struct shell *sh, const char *line)
 	char **w, t[32];
 	int n, st, k;
 
-	if (shsplit(line, &w, &n) != 0) {
-		fprintf(stderr, "contree: error: unexpected end of input (an open quote or a trailing \\)\n");
-		return EXIT_USAGE;
-	}
+	if (shsplit(line, &w, &n) != 0)
+		return refuse("unexpected end of input (an open quote or a trailing \\)");
 	if (n == 0) {
 		freewords(w);
 		return sh->status;
