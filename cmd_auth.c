@@ -303,9 +303,10 @@ cmd_auth(struct ctx *c)
 
 	/* save: the active profile stays, except that the first profile
 	 * written becomes the active one */
-	active = nprofiles(ini) == 0 ? name :
-	    ini_get(ini, "DEFAULT", "profile") ? ini_get(ini, "DEFAULT",
-	    "profile") : "default";
+	if (nprofiles(ini) == 0)
+		active = name;
+	else if (!(active = ini_get(ini, "DEFAULT", "profile")))
+		active = "default";
 	{
 		char *act = xstrdup(active);
 
@@ -406,10 +407,8 @@ probe_all(const struct profile *p, size_t n, int offline, char (*st)[16])
 		jobs_kill(js, -1, SIGINT);
 		jobs_free(js);
 	}
-	if (interrupted) {
-		seterrc(ERR_INTR, "User interrupted");
-		return -1;
-	}
+	if (interrupted)
+		return user_interrupted();
 	return 0;
 }
 

@@ -250,7 +250,7 @@ import_cancel(struct api *a, const struct import *im, int from, int n)
 	for (i = from; i < n; i++)
 		if (im[i].op && op_cancel(a, im[i].op) == 0)
 			logmsg(LOG_INFO, "Cancelled import %s", im[i].op);
-	seterrc(ERR_INTR, "User interrupted");
+	user_interrupted();
 }
 
 int

@@ -422,7 +422,7 @@ cmd_op_wait(struct ctx *c)
 
 			if (sleep_ms(delay < rest ? delay : rest) < 0 ||
 			    interrupted) {
-				seterrc(ERR_INTR, "User interrupted");
+				user_interrupted();
 				goto fail;
 			}
 		}

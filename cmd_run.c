@@ -319,10 +319,8 @@ read_piped_stdin(struct buf *b, int *has)
 		if (n < 0) {
 			if (errno == EINTR && !interrupted)
 				continue;
-			if (interrupted) {
-				seterrc(ERR_INTR, "User interrupted");
-				return -1;
-			}
+			if (interrupted)
+				return user_interrupted();
 			seterr("reading standard input:");
 			return -1;
 		}
@@ -444,7 +442,7 @@ cancel_run(struct api *a, const char *uuid)
 	if (op_cancel(a, uuid) < 0)
 		logmsg(LOG_DEBUG, "cancel %s: %s", uuid, geterr());
 	logmsg(LOG_INFO, "Operation %s cancelled", uuid);
-	seterrc(ERR_INTR, "User interrupted");
+	user_interrupted();
 }
 
 /* The row of cli.md §9.2.4 for structured formats. */
@@ -719,7 +717,7 @@ cmd_run(struct ctx *c)
 	if (make_request(c, a, st, &s, &files, &env, &body) < 0)
 		goto out;
 	if (interrupted) {
-		seterrc(ERR_INTR, "User interrupted");
+		user_interrupted();
 		goto out;
 	}
 	if (op_spawn(a, body.p, s.marker, &reply, uuid) < 0) {
@@ -981,9 +979,7 @@ cmd_session_wait(struct ctx *c)
 		status = status > k ? status : k;
 	out_end(o);
 	free_waited(w, n);
-	if (interrupted) {
-		seterrc(ERR_INTR, "User interrupted");
-		return -1;
-	}
+	if (interrupted)
+		return user_interrupted();
 	return status;
 }

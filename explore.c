@@ -346,11 +346,9 @@ onend(void *arg, int id, int status)
 	else if (interrupted)
 		set_error(r, "interrupted");
 	else {
-		char *m = xasprintf("the command's job ended with status %d and no result",
+		free(r->error);
+		r->error = xasprintf("the command's job ended with status %d and no result",
 		    status);
-
-		set_error(r, m);
-		free(m);
 	}
 	s->got[id] = 1;
 	if (s->done && !interrupted)
@@ -409,10 +407,8 @@ explore_run(struct api *a, const char *home, const struct explore_req *q,
 	free(x);
 	free(s.got);
 	free(s.cancelled);
-	if (interrupted) {
-		seterrc(ERR_INTR, "User interrupted");
-		return -1;
-	}
+	if (interrupted)
+		return user_interrupted();
 	return 0;
 }
 

@@ -1218,3 +1218,10 @@ utf8_valid(const char *p, size_t n, int more)
 	}
 	return 1;
 }
+
+int
+user_interrupted(void)
+{
+	seterrc(ERR_INTR, "User interrupted");
+	return -1;
+}

@@ -202,4 +202,7 @@ int writeall_nl(int fd, const char *p, size_t n);
  * (the rest of it comes next).  0 if not. */
 int utf8_valid(const char *p, size_t n, int more);
 
+/* Ctrl-C: the slot says "User interrupted" (ERR_INTR).  Returns -1. */
+int user_interrupted(void);
+
 #endif
