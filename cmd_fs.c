@@ -207,7 +207,7 @@ cmd_cat(struct ctx *c)
 	int n, rc, status;
 
 	if (c->fmt != FMT_DEFAULT)
-		logmsg(LOG_WARNING, "--format is ignored by cat");
+		logmsg(LOG_WARNING, "--format is ignored by %s", "cat");
 	p = arg_pos(c, "PATH", &n);
 	if ((rc = session_path(c, p[0], image, &path)) != 0)
 		return rc;
@@ -343,7 +343,7 @@ cmd_cp(struct ctx *c)
 	double secs;
 
 	if (c->fmt != FMT_DEFAULT)
-		logmsg(LOG_WARNING, "--format is ignored by cp");
+		logmsg(LOG_WARNING, "--format is ignored by %s", "cp");
 	p = arg_pos(c, "PATH", &n);
 	dest = arg_pos(c, "DEST", &n)[0];
 	if (stat(dest, &sb) == 0 && S_ISDIR(sb.st_mode)) {

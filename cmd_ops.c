@@ -96,21 +96,19 @@ cmd_op_list(struct ctx *c)
 	struct psctx p;
 	struct buf filt = {0};
 	char since[32], until[32];
-	const char *q[16], *status = NULL;
+	const char *q[16], *status = arg_str(c, "status");
 	long long max = arg_int(c, "show-max");
 	int nq = 0, more = 0, rc, re = 0;
 
 	if (arg_when_iso(c, "since", since, sizeof since) < 0 ||
 	    arg_when_iso(c, "until", until, sizeof until) < 0)
 		return EXIT_USAGE;
-	if (arg_str(c, "status")) {
+	if (status) {
 		/* "S" for SUCCESS ...; anything else goes as typed */
-		status = op_status_name(op_status_parse(arg_str(c, "status"),
-		    1));
-		if (!status)
-			status = arg_str(c, "status");
-	}
-	else if (!arg_flag(c, "all"))
+		const char *full = op_status_name(op_status_parse(status, 1));
+
+		status = full ? full : status;
+	} else if (!arg_flag(c, "all"))
 		status = "EXECUTING";
 	{
 		const char *fk[] = {"status", "kind", "since", "until"};

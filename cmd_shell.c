@@ -302,12 +302,11 @@ b_cd(struct shell *sh, char **w, int n)
 		return view_free(&v), refuse("cd: too many arguments");
 	if (n == 1)
 		dir = xstrdup("");
-	else if (strcmp(w[1], "-") == 0)
+	else if (strcmp(w[1], "-") == 0) {
 		dir = xstrdup(sh->prevdir ? sh->prevdir : "/");
-	else
-		dir = join_path(v.cwd, w[1]);
-	if (n == 2 && strcmp(w[1], "-") == 0)
 		printf("%s\n", dir);
+	} else
+		dir = join_path(v.cwd, w[1]);
 	if ((st = sh_store(sh)) && store_begin(st) == 0) {
 		if ((tip = store_tip(st, sh->c->session))) {
 			memset(&e, 0, sizeof e);

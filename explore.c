@@ -107,13 +107,6 @@ put_b64(struct jw *w, const char *key, const struct buf *v)
 	buf_free(&e);
 }
 
-static void
-put_bool(struct jw *w, const char *key, int v)
-{
-	jw_key(w, key);
-	jw_bool(w, v);
-}
-
 /* The result message: from the record j (NULL when there is none) and
  * the error in err (NULL: none). */
 static int
@@ -140,7 +133,8 @@ send_result(const struct json *j, double wall, const char *err)
 			jw_int(&w, code);
 		else
 			jw_null(&w);
-		put_bool(&w, "timed_out", op_timed_out(j));
+		jw_key(&w, "timed_out");
+		jw_bool(&w, op_timed_out(j));
 		img = op_result_image(j);
 		jw_key(&w, "image");
 		jw_str(&w, img);
@@ -148,8 +142,10 @@ send_result(const struct json *j, double wall, const char *err)
 		op_stream(j, "stderr", &se, &tse);
 		put_b64(&w, "stdout", &so);
 		put_b64(&w, "stderr", &se);
-		put_bool(&w, "trunc_out", tso);
-		put_bool(&w, "trunc_err", tse);
+		jw_key(&w, "trunc_out");
+		jw_bool(&w, tso);
+		jw_key(&w, "trunc_err");
+		jw_bool(&w, tse);
 		if ((t = json_get(j, 0, "duration")) >= 0)
 			json_double(j, t, &d);
 		if (!err && op_status(j, 0) != OP_SUCCESS) {
@@ -197,6 +193,7 @@ job(void *arg)
 	struct json j;
 	char marker[33], uuid[37];
 	int64_t t0;
+	double wall;
 	int rc;
 
 	api_forget(x->a);
@@ -232,13 +229,13 @@ job(void *arg)
 	api_set_deadline(x->a, now_ms() + (q->timeout + EXPLORE_MARGIN) * 1000);
 	rc = op_wait(x->a, x->home, uuid, 1, &rec, &j);
 	api_set_deadline(x->a, 0);
+	wall = (double)(now_ms() - t0) / 1000;
 	if (rc < 0) {
 		if (interrupted)
 			return job_cancel(x->a, uuid);
-		return send_result(NULL, (double)(now_ms() - t0) / 1000,
-		    geterr()) < 0 ? 1 : 0;
+		return send_result(NULL, wall, geterr()) < 0 ? 1 : 0;
 	}
-	rc = send_result(&j, (double)(now_ms() - t0) / 1000, NULL);
+	rc = send_result(&j, wall, NULL);
 	json_free(&j);
 	buf_free(&rec);
 	return rc < 0 ? 1 : 0;
