@@ -192,9 +192,12 @@ import_start(struct ctx *c, struct api *a, char *ref, struct import *im,
 		im->tag = default_tag(im->url);
 	/* the reference shows the password's first three characters; we
 	 * show none of it */
-	logmsg(LOG_INFO, "Importing %s as %s (%s%s%s)", im->url, im->tag,
-	    user ? "user:" : "anonymous", user ? user : "",
-	    user ? ", password ***" : "");
+	if (user)
+		logmsg(LOG_INFO, "Importing %s as %s (user:%s, password ***)",
+		    im->url, im->tag, user);
+	else
+		logmsg(LOG_INFO, "Importing %s as %s (anonymous)", im->url,
+		    im->tag);
 	op_import_json(im->url, im->tag, user, pass,
 	    arg_given(c, "timeout") ? arg_int(c, "timeout") : -1, &js);
 	rc = op_import(a, js.p, uuid);

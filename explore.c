@@ -496,8 +496,8 @@ explore_record(struct store *st, const char *key, const char *prefix,
 		}
 		free(v);
 	}
+	memset(&e, 0, sizeof e);
 	if (!from) {
-		memset(&e, 0, sizeof e);
 		e.kind = STORE_USE;
 		e.image = q->image;
 		e.title = ref;
@@ -508,8 +508,7 @@ explore_record(struct store *st, const char *key, const char *prefix,
 	for (i = 0; i < n; i++) {
 		if (!keeps(&res[i]))
 			continue;
-		memset(&e, 0, sizeof e);
-		e.kind = STORE_RUN;
+		e.kind = STORE_RUN;     /* every field the use entry set too */
 		e.image = res[i].image;
 		e.title = q->cmds[i];
 		e.op = res[i].op;
