@@ -404,17 +404,16 @@ file_row(void *arg, const struct json *j, int t)
 	char *uuid = json_getstr(j, t, "uuid");
 	const char *src = uuid ? upcache_source(&f->up, uuid) : NULL;
 
-	free(uuid);
 	if (f->quiet) {
-		char *u = json_getstr(j, t, "uuid"), *s = json_getstr(j, t, "sha256");
+		char *s = json_getstr(j, t, "sha256");
 
-		row_str(r, "uuid", u ? u : "");
+		row_str(r, "uuid", uuid ? uuid : "");
 		row_str(r, "sha256", s ? s : "");
-		free(u);
 		free(s);
 	} else {
 		row_json(r, j, t);
 	}
+	free(uuid);
 	row_str(r, "source", src ? src : "");
 	out_row(f->o, r);
 	return 0;

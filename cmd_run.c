@@ -2,6 +2,7 @@
  * files, environment, stdin), upload attached files once per content,
  * spawn without ever sending twice, wait, print the output byte-exact,
  * record the result in the session (cli.md §9.2, §9.19, design.md §1). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -108,8 +109,7 @@ shquote(struct buf *b, const char *w)
 	int safe = *w != '\0';
 
 	for (s = w; *s && safe; s++)
-		safe = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr("_@%+=:,./-", *s);
+		safe = isalnum((unsigned char)*s) || strchr("_@%+=:,./-", *s);
 	if (safe) {
 		buf_puts(b, w);
 		return;

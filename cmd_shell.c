@@ -80,6 +80,7 @@ static const char *const builtins[] = {
 	"timeout", "-f", "--format", NULL
 };
 static const char *const editors[] = {"vim", "vi", "nvim", "nano", NULL};
+static const char *const inspectors[] = {"ls", "cat", NULL};
 
 /* The index of w in l (NULL-terminated), or the count if absent. */
 static int
@@ -388,7 +389,7 @@ b_help(struct shell *sh, char **w, int n)
 	const char *argv[4] = {"contree", NULL, "--help", NULL};
 
 	if (n == 1 || inlist(builtins, w[1]) || inlist(editors, w[1]) ||
-	    strcmp(w[1], "ls") == 0 || strcmp(w[1], "cat") == 0) {
+	    inlist(inspectors, w[1])) {
 		fputs(prose(P_SHELL_HELP), stdout);
 		return 0;
 	}
@@ -477,7 +478,7 @@ execute(struct shell *sh, const char *line)
 		st = (fputs("\033[2J\033[H", stdout), 0);
 	else if (k == B_F || k == B_FORMAT)
 		st = b_format(sh, w, n);
-	else if (strcmp(w[0], "ls") == 0 || strcmp(w[0], "cat") == 0)
+	else if (inlist(inspectors, w[0]))
 		st = b_inspect(sh, line, w, n);
 	else if (inlist(editors, w[0])) {
 		const char *argv[] = {"contree", "file", "edit", "--editor", w[0],

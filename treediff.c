@@ -427,7 +427,7 @@ dl_new(struct walk *w, const char *dir, int ha, int hb)
 	struct dl *d = xcalloc(1, sizeof *d);
 
 	d->dir = xstrdup(dir);
-	d->key = xasprintf("%s%s", dir, strcmp(dir, "/") ? "/" : "");
+	d->key = child(dir, "");        /* dir with '/' appended */
 	d->st[0] = ha ? S_TODO : S_NONE;
 	d->st[1] = hb ? S_TODO : S_NONE;
 	w->unsent += (ha != 0) + (hb != 0);
