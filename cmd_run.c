@@ -628,9 +628,9 @@ finish_run(struct ctx *c, struct store *st, const struct spawn *s,
 		rc = -2;
 	}
 	if (tso || tse)
-		logmsg(LOG_WARNING, "The server truncated %s%s%s at %lld bytes (raise -T/--truncate)",
-		    tso ? "stdout" : "", tso && tse ? " and " : "",
-		    tse ? "stderr" : "", arg_int(c, "truncate"));
+		logmsg(LOG_WARNING, "The server truncated %s at %lld bytes (raise -T/--truncate)",
+		    !tse ? "stdout" : !tso ? "stderr" : "stdout and stderr",
+		    arg_int(c, "truncate"));
 	buf_free(&so);
 	buf_free(&se);
 	return rc == -2 ? EXIT_ERR : status;

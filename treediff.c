@@ -863,12 +863,11 @@ list_rest(struct walk *w, struct dl *d)
 			list_here(w, d, s);
 }
 
-/* The listings of dir (ha, hb: present on that side), in walk order:
- * 0, 1 when dir is missing on a side, -1.  The caller owns the
- * vectors. */
+/* The listings of dir (ha, hb: present on that side), in walk order,
+ * in *dp (NULL after Ctrl-C; the caller frees it): 0, 1 when dir is
+ * missing on a side, -1. */
 static int
-get(struct walk *w, const char *dir, int ha, int hb, struct ent **va,
-    size_t *na, struct ent **vb, size_t *nb)
+get(struct walk *w, const char *dir, int ha, int hb, struct dl **dp)
 {
 	struct dl *d = NULL;
 	size_t i;
@@ -927,13 +926,7 @@ get(struct walk *w, const char *dir, int ha, int hb, struct ent **va,
 	for (i = 0; i < (size_t)w->nw; i++)
 		if (w->wk[i].cur == d)
 			w->wk[i].cur = &w->dropped;
-	*va = d->v[0];
-	*na = d->n[0];
-	*vb = d->v[1];
-	*nb = d->n[1];
-	d->v[0] = d->v[1] = NULL;
-	d->n[0] = d->n[1] = 0;
-	dl_free(d);
+	*dp = d;
 	return rc;
 }
 
@@ -964,23 +957,25 @@ pair(struct walk *w, const char *dir, const struct ent *a,
 static int
 walk_dir(struct walk *w, const char *dir, int ha, int hb)
 {
-	struct ent *va = NULL, *vb = NULL;
-	size_t na = 0, nb = 0, i = 0, k = 0;
+	struct dl *d = NULL;
+	size_t i = 0, k = 0;
 	int c, rc = 0;
 
-	rc = get(w, dir, ha, hb, &va, &na, &vb, &nb);
+	rc = get(w, dir, ha, hb, &d);
 	if (rc > 0) {
 		seterr("%s: listed as a directory, but not found", dir);
 		rc = -1;
 	}
-	while (rc == 0 && (i < na || k < nb)) {
-		c = i == na ? 1 : k == nb ? -1 : strcmp(va[i].key, vb[k].key);
-		rc = pair(w, dir, c <= 0 ? &va[i] : NULL, c >= 0 ? &vb[k] : NULL);
+	/* d's listings: [0] side a, [1] side b */
+	while (rc == 0 && (i < d->n[0] || k < d->n[1])) {
+		c = i == d->n[0] ? 1 : k == d->n[1] ? -1 :
+		    strcmp(d->v[0][i].key, d->v[1][k].key);
+		rc = pair(w, dir, c <= 0 ? &d->v[0][i] : NULL,
+		    c >= 0 ? &d->v[1][k] : NULL);
 		i += c <= 0;
 		k += c >= 0;
 	}
-	ents_free(va, na);
-	ents_free(vb, nb);
+	dl_free(d);
 	return rc;
 }
 
