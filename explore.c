@@ -193,14 +193,14 @@ job(void *arg)
 	struct json j;
 	char marker[33], uuid[37];
 	int64_t t0;
-	double wall;
+	double wall = 0;
 	int rc;
 
 	api_forget(x->a);
 	if (interrupted)
 		return EXIT_INTR;
 	if (op_marker(marker) < 0)
-		return send_result(NULL, 0, geterr()) < 0 ? 1 : 0;
+		goto failed;
 	memset(&r, 0, sizeof r);
 	r.image = q->image;
 	r.command = q->cmds[x->i];
@@ -222,7 +222,7 @@ job(void *arg)
 	if (rc < 0) {
 		if (interrupted)
 			return EXIT_INTR;
-		return send_result(NULL, 0, geterr()) < 0 ? 1 : 0;
+		goto failed;
 	}
 	if (send_op(uuid) < 0 || interrupted)
 		return job_cancel(x->a, uuid);
@@ -233,12 +233,14 @@ job(void *arg)
 	if (rc < 0) {
 		if (interrupted)
 			return job_cancel(x->a, uuid);
-		return send_result(NULL, wall, geterr()) < 0 ? 1 : 0;
+		goto failed;
 	}
 	rc = send_result(&j, wall, NULL);
 	json_free(&j);
 	buf_free(&rec);
 	return rc < 0 ? 1 : 0;
+failed:                 /* no record: the error as the result */
+	return send_result(NULL, wall, geterr()) < 0 ? 1 : 0;
 }
 
 /* ---- in the parent ---- */
