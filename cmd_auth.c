@@ -9,12 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <bearssl.h>
-
 #include "api.h"
 #include "cmds.h"
 #include "config.h"
 #include "contree.h"
+#include "files.h"
 #include "ini.h"
 #include "jobs.h"
 #include "json.h"
@@ -97,6 +96,24 @@ save(struct ini *ini, const char *path, const char *active)
 	return r;
 }
 
+/* A y/N question from fmt with a, b, a (--force answers yes); on a no,
+ * "Aborted." is printed.  1 yes, 0 no. */
+static int
+confirm(struct ctx *c, const char *fmt, const char *a, const char *b)
+{
+	char *q;
+	int yes = 1;
+
+	if (!arg_flag(c, "force")) {
+		q = xasprintf(fmt, a, b, a);
+		yes = ask_yn(q);
+		free(q);
+	}
+	if (!yes)
+		printf("Aborted.\n");
+	return yes;
+}
+
 /* ---- auth ---- */
 
 /* The token, URL or project from the option, else the environment
@@ -150,24 +167,21 @@ whoami(const char *url, const char *token, const char *project, int iam,
 	r.body = &body;
 	rc = api_call(a, "GET", "/whoami", NULL, NULL, 0, &r);
 	api_free(a);
-	if (rc < 0) {
-		buf_free(&body);
-		return -1;
-	}
+	if (rc < 0)
+		goto out;
+	rc = -1;
 	if (!body.p || json_parse_alloc(&j, body.p, body.len) < 0) {
-		seterr("unexpected reply from GET /v1/whoami: not JSON");
-		buf_free(&body);
-		return -1;
+		seterr("unexpected reply from GET /v1/whoami: not %s", "JSON");
+		goto out;
 	}
-	if (j.tok[0].type != JSON_OBJECT) {
-		seterr("unexpected reply from GET /v1/whoami: not a JSON object");
-		json_free(&j);
-		buf_free(&body);
-		return -1;
-	}
-	t = json_path(&j, 0, "permissions", "list", (char *)NULL);
-	rc = t >= 0 && json_bool(&j, t) == 1;
+	if (j.tok[0].type != JSON_OBJECT)
+		seterr("unexpected reply from GET /v1/whoami: not %s",
+		    "a JSON object");
+	else
+		rc = (t = json_path(&j, 0, "permissions", "list", (char *)NULL)) >=
+		    0 && json_bool(&j, t) == 1;
 	json_free(&j);
+out:
 	buf_free(&body);
 	return rc;
 }
@@ -178,20 +192,10 @@ whoami(const char *url, const char *token, const char *project, int iam,
 static struct ini *
 fresh(struct ctx *c, const char *path, const char *name)
 {
-	char *q;
-	int yes = 1;
-
 	logmsg(LOG_WARNING, "%s", geterr());
-	if (!arg_flag(c, "force")) {
-		q = xasprintf("Replace %s with a new file holding only profile '%s'? The old file is kept as %s.bak. [y/N] ",
-		    path, name, path);
-		yes = ask_yn(q);
-		free(q);
-	}
-	if (!yes) {
-		printf("Aborted.\n");
+	if (!confirm(c, "Replace %s with a new file holding only profile '%s'? The old file is kept as %s.bak. [y/N] ",
+	    path, name))
 		return NULL;
-	}
 	return ini_new();
 }
 
@@ -222,7 +226,7 @@ cmd_auth(struct ctx *c)
 	char *sect, *token = NULL, *url = NULL, *project = NULL;
 	char line[8192];
 	struct ini *ini;
-	int iam = strcmp(type, "iam") == 0, exists, rc = -1, perm, broken = 0;
+	int iam = strcmp(type, "iam") == 0, exists, rc = -1, perm, broken = 0, k;
 
 	if (!name || !*name) {
 		seterr("profile name must not be empty");
@@ -235,68 +239,52 @@ cmd_auth(struct ctx *c)
 	}
 	sect = xasprintf(PREFIX "%s", name);
 	exists = ini_has(ini, sect);
-	if (exists && !arg_flag(c, "force")) {
-		char *q = xasprintf("Profile '%s' already exists. Overwrite? [y/N] ",
-		    name);
-		int yes = ask_yn(q);
-
-		free(q);
-		if (!yes) {
-			printf("Aborted.\n");
-			rc = EXIT_ERR;
-			goto done;
-		}
+	if (exists && !confirm(c, "Profile '%s' already exists. Overwrite? [y/N] ",
+	    name, NULL)) {
+		rc = EXIT_ERR;
+		goto done;
 	}
 	logmsg(LOG_INFO, "%s token for profile '%s' (type %s)",
 	    exists ? "Updating" : "Setting", name, type);
 
-	/* token */
-	if ((v = pick(c, "token", "CONTREE_TOKEN", "NEBIUS_API_KEY", &from))) {
-		if (from)
-			logmsg(LOG_INFO, "Using the token from $%s", from);
-		token = xstrdup(v);
-	} else {
-		if (read_secret("Token: ", line, sizeof line) < 0) {
-			seterr("no token given");
-			goto done;
-		}
-		token = xstrdup(line);
-	}
-	if (!*token) {
-		seterr("no token given");
-		goto done;
-	}
-	/* URL */
-	if ((v = pick(c, "url", "CONTREE_URL", NULL, &from))) {
-		if (from)
-			logmsg(LOG_INFO, "Using the URL from $%s", from);
-		url = xstrdup(v);
-	} else if (iam) {
-		url = xstrdup(IAM_URL);
-	} else {
-		if (read_line("URL: ", line, sizeof line) < 0)
-			line[0] = '\0';
-		url = xstrdup(line);
-	}
-	strip_slashes(url);
-	if (!*url) {
-		seterr("a JWT profile needs a URL; give one with --url");
-		goto done;
-	}
-	/* project */
-	if (iam) {
-		if ((v = pick(c, "project", "CONTREE_PROJECT",
-		    "NEBIUS_AI_PROJECT", &from))) {
+	/* token, URL, project: the option, the environment, a prompt */
+	for (k = 0; k < 3; k++) {
+		static const struct {
+			const char *opt, *env1, *env2, *what, *prompt, *none;
+		} q[] = {
+			{"token", "CONTREE_TOKEN", "NEBIUS_API_KEY", "token",
+			    "Token: ", "no token given"},
+			{"url", "CONTREE_URL", NULL, "URL", "URL: ",
+			    "a JWT profile needs a URL; give one with --url"},
+			{"project", "CONTREE_PROJECT", "NEBIUS_AI_PROJECT",
+			    "project", "Project ID: ",
+			    "an IAM profile needs a project; give one with --project"}
+		};
+		char **dst = k == 0 ? &token : k == 1 ? &url : &project;
+
+		if (k == 2 && !iam)
+			break;
+		if ((v = pick(c, q[k].opt, q[k].env1, q[k].env2, &from))) {
 			if (from)
-				logmsg(LOG_INFO, "Using the project from $%s", from);
-			project = xstrdup(v);
+				logmsg(LOG_INFO, "Using the %s from $%s", q[k].what,
+				    from);
+		} else if (k == 1 && iam) {
+			v = IAM_URL;
+		} else if ((k ? read_line(q[k].prompt, line, sizeof line) :
+		    read_secret(q[k].prompt, line, sizeof line)) < 0) {
+			if (k == 0) {
+				seterr("no token given");
+				goto done;
+			}
+			line[0] = '\0';
 		} else {
-			if (read_line("Project ID: ", line, sizeof line) < 0)
-				line[0] = '\0';
-			project = xstrdup(line);
+			v = line;
 		}
-		if (!*project) {
-			seterr("an IAM profile needs a project; give one with --project");
+		*dst = xstrdup(v ? v : "");
+		if (k == 1)
+			strip_slashes(url);
+		if (!**dst) {
+			seterr("%s", q[k].none);
 			goto done;
 		}
 	}
@@ -308,20 +296,17 @@ cmd_auth(struct ctx *c)
 			    name, geterr());
 		goto done;
 	}
-	if (!perm) {
-		if (iam)
-			logmsg(LOG_WARNING, "The token is valid, but sandboxes are not enabled for project '%s'.",
-			    project);
-		else
-			logmsg(LOG_WARNING, "The token is valid, but sandboxes are not enabled at %s.",
-			    url);
-	}
+	if (!perm)
+		logmsg(LOG_WARNING, "The token is valid, but sandboxes are not enabled %s%s%s.",
+		    iam ? "for project '" : "at ", iam ? project : url,
+		    iam ? "'" : "");
 
 	/* save: the active profile stays, except that the first profile
 	 * written becomes the active one */
-	active = nprofiles(ini) == 0 ? name :
-	    ini_get(ini, "DEFAULT", "profile") ? ini_get(ini, "DEFAULT",
-	    "profile") : "default";
+	if (nprofiles(ini) == 0)
+		active = name;
+	else if (!(active = ini_get(ini, "DEFAULT", "profile")))
+		active = "default";
 	{
 		char *act = xstrdup(active);
 
@@ -422,10 +407,8 @@ probe_all(const struct profile *p, size_t n, int offline, char (*st)[16])
 		jobs_kill(js, -1, SIGINT);
 		jobs_free(js);
 	}
-	if (interrupted) {
-		seterrc(ERR_INTR, "User interrupted");
-		return -1;
-	}
+	if (interrupted)
+		return user_interrupted();
 	return 0;
 }
 
@@ -468,13 +451,8 @@ cmd_auth_list(struct ctx *c)
 		row_str(r, "url", p[i].url ? p[i].url : "");
 		row_str(r, "project", p[i].project ? p[i].project : "");
 		if (p[i].token && *p[i].token) {
-			br_sha256_context sc;
-			unsigned char d[32];
-
-			br_sha256_init(&sc);
-			br_sha256_update(&sc, p[i].token, strlen(p[i].token));
-			br_sha256_out(&sc, d);
-			hexstr(hex, d, 8);
+			sha256_hex(p[i].token, strlen(p[i].token), hex);
+			hex[16] = '\0';
 			row_str(r, "token_sha256", hex);
 		} else {
 			row_str(r, "token_sha256", "<no token>");
@@ -552,7 +530,8 @@ cmd_auth_remove(struct ctx *c)
 	int np, rc;
 	char **pos = arg_pos(c, "NAME", &np);
 	const char *name = pos[0];
-	char *sect = xasprintf(PREFIX "%s", name), *active, *q;
+	char *sect = xasprintf(PREFIX "%s", name);
+	const char *active;
 	struct ini *ini;
 
 	if (!(ini = ini_load(c->config, NULL))) {
@@ -565,32 +544,23 @@ cmd_auth_remove(struct ctx *c)
 		ini_free(ini);
 		return -1;
 	}
-	if (!arg_flag(c, "force")) {
-		int yes;
-
-		q = xasprintf("Remove profile '%s'? [y/N] ", name);
-		yes = ask_yn(q);
-		free(q);
-		if (!yes) {
-			printf("Aborted.\n");
-			free(sect);
-			ini_free(ini);
-			return EXIT_ERR;
-		}
+	if (!confirm(c, "Remove profile '%s'? [y/N] ", name, NULL)) {
+		free(sect);
+		ini_free(ini);
+		return EXIT_ERR;
 	}
 	ini_del(ini, sect);
-	active = xstrdup(ini_get(ini, "DEFAULT", "profile") ?
-	    ini_get(ini, "DEFAULT", "profile") : "default");
+	/* save copies active before it changes ini */
+	if (!(active = ini_get(ini, "DEFAULT", "profile")))
+		active = "default";
 	if (strcmp(active, name) == 0) {
 		const char *s;
 		int i;
 
-		free(active);
-		active = xstrdup("default");
+		active = "default";
 		for (i = 0; (s = ini_section(ini, i)); i++)
 			if (profile_name(s)) {
-				free(active);
-				active = xstrdup(profile_name(s));
+				active = profile_name(s);
 				break;
 			}
 		logmsg(LOG_INFO, "Active profile is now '%s'", active);
@@ -600,7 +570,6 @@ cmd_auth_remove(struct ctx *c)
 		remove_sessions(c, name);
 		logmsg(LOG_INFO, "Removed profile '%s'", name);
 	}
-	free(active);
 	free(sect);
 	ini_free(ini);
 	return rc;

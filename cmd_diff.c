@@ -120,6 +120,15 @@ resolve(struct ctx *c, const char *ref, struct side *s)
 	    NULL);
 }
 
+/* A side that is entry e of the session ("@ID"). */
+static void
+entry_side(struct side *s, const struct store_entry *e)
+{
+	snprintf(s->own, sizeof s->own, "@%lld", e->id);
+	s->s.ref = s->own;
+	memcpy(s->s.image, e->image, 37);
+}
+
 /* FROM and TO: the arguments, or the session's image (TO) and the
  * newest earlier image of its history (FROM).  0, 1 (no session:
  * message printed), -1. */
@@ -140,11 +149,8 @@ sides(struct ctx *c, const char *from, const char *to, struct side *a,
 	}
 	if (to && resolve(c, to, b) < 0)
 		return -1;
-	if (!to) {
-		snprintf(b->own, sizeof b->own, "@%lld", tip->id);
-		b->s.ref = b->own;
-		memcpy(b->s.image, tip->image, 37);
-	}
+	if (!to)
+		entry_side(b, tip);
 	if (from)
 		return resolve(c, from, a) < 0 ? -1 : 0;
 	for (e = tip->up; e && !strcmp(e->image, tip->image); e = e->up)
@@ -154,9 +160,7 @@ sides(struct ctx *c, const char *from, const char *to, struct side *a,
 		    tip->image);
 		return -1;
 	}
-	snprintf(a->own, sizeof a->own, "@%lld", e->id);
-	a->s.ref = a->own;
-	memcpy(a->s.image, e->image, 37);
+	entry_side(a, e);
 	return 0;
 }
 

@@ -62,16 +62,8 @@ shown(void *arg, size_t i, const struct explore_res *r)
 		return;
 	printf("==> %s: %s\n", x->label[i], x->cmds[i]);
 	fflush(stdout);
-	if (r->out.len) {
-		writeall(1, r->out.p, r->out.len);
-		if (r->out.p[r->out.len - 1] != '\n')
-			writeall(1, "\n", 1);
-	}
-	if (r->err.len) {
-		writeall(2, r->err.p, r->err.len);
-		if (r->err.p[r->err.len - 1] != '\n')
-			writeall(2, "\n", 1);
-	}
+	writeall_nl(1, r->out.p, r->out.len);
+	writeall_nl(2, r->err.p, r->err.len);
 	if (r->error && r->op[0])
 		logmsg(LOG_ERROR, "%s: %s (details: contree show %s)",
 		    x->label[i], r->error, r->op);
@@ -154,16 +146,6 @@ start_image(struct ctx *c, struct store *st, struct start *s)
 	return 0;
 }
 
-static void
-freev(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; v && i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 int
 cmd_explore(struct ctx *c)
 {
@@ -214,7 +196,7 @@ cmd_explore(struct ctx *c)
 	rc = -1;
 	x.recorded = xcalloc(x.n, sizeof *x.recorded);
 	if (disp) {
-		x.label = xcalloc(x.n, sizeof *x.label);
+		x.label = xcalloc(x.n + 1, sizeof *x.label);
 		for (i = 0; i < x.n; i++)
 			x.label[i] = xasprintf("#%zu", i + 1);
 	} else {
@@ -259,7 +241,7 @@ out:
 	if (res)
 		explore_res_free(res, x.n);
 	free(res);
-	freev(x.label, x.n);
+	freewords(x.label);     /* NULL-terminated */
 	free(x.recorded);
 	op_env_free(&env);
 	free(fe);

@@ -45,12 +45,9 @@ notfound(struct ctx *c, const char *path, const char *image, int status)
 	const char *cmd = c->path && strncmp(c->path, "contree ", 8) == 0 ?
 	    c->path + 8 : "contree";
 
-	if (status == 404)
-		seterrc(ERR_API, "%s: %s: not found in image %.8s...", cmd, path,
-		    image);
-	else if (status == 422)
-		seterrc(ERR_API, "%s: %s: not a directory in image %.8s...", cmd,
-		    path, image);
+	if (status == 404 || status == 422)
+		seterrc(ERR_API, "%s: %s: not %s in image %.8s...", cmd, path,
+		    status == 404 ? "found" : "a directory", image);
 }
 
 /* GET list or file of path in image (api_inspect_get), through the
@@ -73,27 +70,21 @@ inspect_get(struct ctx *c, const char *image, const char *what,
 static int
 row_entry(struct out *o, const struct json *j, int t)
 {
+	static const char *const names[] = {"owner", "uid", "group", "gid"};
 	struct row *r = row_new();
-	int own = json_get(j, t, "owner"), grp = json_get(j, t, "group");
 	int dir = json_get(j, t, "is_dir"), lnk = json_get(j, t, "is_symlink");
+	int k, v;
+	int64_t id;
 
 	row_json(r, j, t);
 	/* empty owner/group: the numeric ids */
-	if (own < 0 || (j->tok[own].type == JSON_STRING && j->tok[own].len == 0) ||
-	    j->tok[own].type == JSON_NULL) {
-		int uid = json_get(j, t, "uid");
-		int64_t v;
-
-		if (uid >= 0 && json_int64(j, uid, &v) == 0)
-			row_int(r, "owner", v);
-	}
-	if (grp < 0 || (j->tok[grp].type == JSON_STRING && j->tok[grp].len == 0) ||
-	    j->tok[grp].type == JSON_NULL) {
-		int gid = json_get(j, t, "gid");
-		int64_t v;
-
-		if (gid >= 0 && json_int64(j, gid, &v) == 0)
-			row_int(r, "group", v);
+	for (k = 0; k < 4; k += 2) {
+		v = json_get(j, t, names[k]);
+		if ((v < 0 || (j->tok[v].type == JSON_STRING &&
+		    j->tok[v].len == 0) || j->tok[v].type == JSON_NULL) &&
+		    (v = json_get(j, t, names[k + 1])) >= 0 &&
+		    json_int64(j, v, &id) == 0)
+			row_int(r, names[k], id);
 	}
 	row_str(r, "type", dir >= 0 && json_bool(j, dir) == 1 ? "d" :
 	    lnk >= 0 && json_bool(j, lnk) == 1 ? "l" : "-");
@@ -147,38 +138,6 @@ cmd_ls(struct ctx *c)
 	return rc < 0 ? -1 : 0;
 }
 
-/* Valid UTF-8 (no overlongs, surrogates or values past U+10FFFF); with
- * more, a sequence cut short by the end of s is fine (the rest of it
- * comes next). */
-static int
-utf8ok(const unsigned char *s, size_t n, int more)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i], need, min, v;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) { need = 1; min = 0x80; v = c & 0x1f; }
-		else if ((c & 0xf0) == 0xe0) { need = 2; min = 0x800; v = c & 0x0f; }
-		else if ((c & 0xf8) == 0xf0) { need = 3; min = 0x10000; v = c & 0x07; }
-		else return 0;
-		for (i++; need; need--, i++) {
-			if (i >= n)
-				return more;
-			if ((s[i] & 0xc0) != 0x80)
-				return 0;
-			v = v << 6 | (s[i] & 0x3f);
-		}
-		if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-			return 0;
-	}
-	return 1;
-}
-
 /* cat streams the file to stdout: memory does not grow with it.  On a
  * terminal the first CAT_PEEK bytes are held back until they are known
  * to be text (a binary file is refused before a byte is written). */
@@ -211,7 +170,7 @@ cat_release(struct catout *o, int more)
 	int rc;
 
 	o->checked = 1;
-	if (!utf8ok((const unsigned char *)o->head.p, o->head.len, more)) {
+	if (!utf8_valid(o->head.p, o->head.len, more)) {
 		seterr("%s is binary; not writing it to a terminal (redirect the output or use 'contree cp')",
 		    o->path);
 		rc = -1;
@@ -248,7 +207,7 @@ cmd_cat(struct ctx *c)
 	int n, rc, status;
 
 	if (c->fmt != FMT_DEFAULT)
-		logmsg(LOG_WARNING, "--format is ignored by cat");
+		logmsg(LOG_WARNING, "--format is ignored by %s", "cat");
 	p = arg_pos(c, "PATH", &n);
 	if ((rc = session_path(c, p[0], image, &path)) != 0)
 		return rc;
@@ -384,7 +343,7 @@ cmd_cp(struct ctx *c)
 	double secs;
 
 	if (c->fmt != FMT_DEFAULT)
-		logmsg(LOG_WARNING, "--format is ignored by cp");
+		logmsg(LOG_WARNING, "--format is ignored by %s", "cp");
 	p = arg_pos(c, "PATH", &n);
 	dest = arg_pos(c, "DEST", &n)[0];
 	if (stat(dest, &sb) == 0 && S_ISDIR(sb.st_mode)) {
@@ -445,17 +404,16 @@ file_row(void *arg, const struct json *j, int t)
 	char *uuid = json_getstr(j, t, "uuid");
 	const char *src = uuid ? upcache_source(&f->up, uuid) : NULL;
 
-	free(uuid);
 	if (f->quiet) {
-		char *u = json_getstr(j, t, "uuid"), *s = json_getstr(j, t, "sha256");
+		char *s = json_getstr(j, t, "sha256");
 
-		row_str(r, "uuid", u ? u : "");
+		row_str(r, "uuid", uuid ? uuid : "");
 		row_str(r, "sha256", s ? s : "");
-		free(u);
 		free(s);
 	} else {
 		row_json(r, j, t);
 	}
+	free(uuid);
 	row_str(r, "source", src ? src : "");
 	out_row(f->o, r);
 	return 0;
@@ -498,7 +456,7 @@ cmd_file_ls(struct ctx *c)
 	if (rc < 0)
 		return -1;
 	if (more)
-		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with --since/--until",
-		    limit);
+		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with %s--since/--until",
+		    limit, "");
 	return re < 0 ? -1 : 0;
 }

@@ -49,25 +49,18 @@ cmd_images(struct ctx *c)
 	if (arg_when_iso(c, "since", since, sizeof since) < 0 ||
 	    arg_when_iso(c, "until", until, sizeof until) < 0)
 		return EXIT_USAGE;
-	if (!arg_flag(c, "all")) {
-		q[nq++] = "tagged";
-		q[nq++] = "1";
-	}
-	if (arg_str(c, "prefix")) {
-		q[nq++] = "tag";
-		q[nq++] = arg_str(c, "prefix");
-	}
-	if (arg_str(c, "uuid")) {
-		q[nq++] = "uuid";
-		q[nq++] = arg_str(c, "uuid");
-	}
-	if (*since) {
-		q[nq++] = "since";
-		q[nq++] = since;
-	}
-	if (*until) {
-		q[nq++] = "until";
-		q[nq++] = until;
+	{
+		const char *fk[] = {"tagged", "tag", "uuid", "since", "until"};
+		const char *fv[] = {arg_flag(c, "all") ? NULL : "1",
+		    arg_str(c, "prefix"), arg_str(c, "uuid"),
+		    *since ? since : NULL, *until ? until : NULL};
+		size_t k;
+
+		for (k = 0; k < LEN(fk); k++)
+			if (fv[k]) {
+				q[nq++] = fk[k];
+				q[nq++] = fv[k];
+			}
 	}
 	q[nq] = NULL;
 	l.o = out_new(c->fmt, 1);
@@ -77,8 +70,8 @@ cmd_images(struct ctx *c)
 	if (r < 0)
 		return -1;
 	if (more)
-		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with --prefix/--since/--until",
-		    limit);
+		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with %s--since/--until",
+		    limit, "--prefix/");
 	return re < 0 ? -1 : 0;
 }
 
@@ -88,10 +81,9 @@ int
 cmd_tag(struct ctx *c)
 {
 	struct api *a;
-	struct buf body = {0}, js = {0};
-	struct api_resp r;
-	char uuid[37], *path;
+	char uuid[37];
 	char **args;
+	const char *tag;
 	int n, rc;
 
 	args = arg_pos(c, "ARGS", &n);
@@ -115,25 +107,26 @@ cmd_tag(struct ctx *c)
 	}
 	if (!(a = ctx_api(c)))
 		return -1;
-	path = xasprintf("/images/%s/tag", uuid);
-	memset(&r, 0, sizeof r);
-	r.body = &body;
+	tag = args[n - 1];
 	if (arg_flag(c, "delete")) {
-		const char *q[] = {"tag", args[n - 1], NULL};
+		struct buf body = {0};
+		struct api_resp r;
+		char *path = xasprintf("/images/%s/tag", uuid);
+		const char *q[] = {"tag", tag, NULL};
 
+		memset(&r, 0, sizeof r);
+		r.body = &body;
 		rc = api_call(a, "DELETE", path, q, NULL, 0, &r);
 		if (rc == 0)
-			logmsg(LOG_INFO, "Removed tag '%s' from image %s",
-			    args[n - 1], uuid);
+			logmsg(LOG_INFO, "Removed tag '%s' from image %s", tag,
+			    uuid);
+		free(path);
+		buf_free(&body);
 	} else {
-		rc = api_image_tag(a, uuid, args[n - 1]);
+		rc = api_image_tag(a, uuid, tag);
 		if (rc == 0)
-			logmsg(LOG_INFO, "Tagged image %s as '%s'", uuid,
-			    args[n - 1]);
+			logmsg(LOG_INFO, "Tagged image %s as '%s'", uuid, tag);
 	}
-	free(path);
-	buf_free(&body);
-	buf_free(&js);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -165,24 +158,18 @@ static void
 brace(const char *ref, char ***out, int *n)
 {
 	const char *o = strchr(ref, '{'), *e = o ? strchr(o, '}') : NULL;
-	const char *p;
+	const char *p, *q;
 
-	if (!o || !e) {
-		*out = xreallocarray(*out, (size_t)*n + 1, sizeof **out);
-		(*out)[(*n)++] = xstrdup(ref);
-		return;
-	}
-	for (p = o + 1;; ) {
-		const char *q = p;
-
-		while (q < e && *q != ',')
-			q++;
+	if (!e)                 /* no group: the reference as it is */
+		o = e = ref + strlen(ref);
+	for (p = o + 1;; p = q + 1) {
+		for (q = p; q < e && *q != ','; q++)
+			;
 		*out = xreallocarray(*out, (size_t)*n + 1, sizeof **out);
 		(*out)[(*n)++] = xasprintf("%.*s%.*s%s", (int)(o - ref), ref,
-		    (int)(q - p), p, e + 1);
+		    (int)(q - p), p, *e ? e + 1 : e);
 		if (q >= e)
 			break;
-		p = q + 1;
 	}
 }
 
@@ -266,7 +253,7 @@ import_cancel(struct api *a, const struct import *im, int from, int n)
 	for (i = from; i < n; i++)
 		if (im[i].op && op_cancel(a, im[i].op) == 0)
 			logmsg(LOG_INFO, "Cancelled import %s", im[i].op);
-	seterrc(ERR_INTR, "User interrupted");
+	user_interrupted();
 }
 
 int

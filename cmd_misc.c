@@ -8,13 +8,25 @@
 #include "out.h"
 #include "util.h"
 
+/* A title underlined with u, after lead. */
+static void
+title(const char *t, int u, const char *lead)
+{
+	size_t k;
+
+	printf("%s%s\n", lead, t);
+	for (k = 0; t[k]; k++)
+		putchar(u);
+	putchar('\n');
+}
+
 int
 cmd_agent(struct ctx *c)
 {
 	const struct manual_section *m;
 	const char *topic = "all";
 	struct out *o;
-	size_t i, n, k;
+	size_t i, n;
 	int np;
 	char **p = arg_pos(c, "TOPIC", &np);
 
@@ -22,22 +34,16 @@ cmd_agent(struct ctx *c)
 		topic = p[0];
 	for (n = 0; manual_section(n); n++)
 		;
-	if (c->fmt == FMT_DEFAULT) {
-		printf("%s\n", manual_title);
-		for (k = 0; k < strlen(manual_title); k++)
-			putchar('=');
-		putchar('\n');
-	}
+	if (c->fmt == FMT_DEFAULT)
+		title(manual_title, '=', "");
 	o = c->fmt == FMT_DEFAULT ? NULL : out_new(c->fmt, 1);
 	for (i = 0; (m = manual_section(i)); i++) {
 		if (strcmp(topic, "all") != 0 && strcmp(topic, m->topic) != 0 &&
 		    !(m->alias && strcmp(topic, m->alias) == 0))
 			continue;
 		if (!o) {
-			printf("\n%s\n", m->title);
-			for (k = 0; k < strlen(m->title); k++)
-				putchar('-');
-			printf("\n%s", m->body);
+			title(m->title, '-', "\n");
+			fputs(m->body, stdout);
 		} else {
 			struct row *r = row_new();
 

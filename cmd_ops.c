@@ -96,42 +96,33 @@ cmd_op_list(struct ctx *c)
 	struct psctx p;
 	struct buf filt = {0};
 	char since[32], until[32];
-	const char *q[16], *status = NULL;
+	const char *q[16], *status = arg_str(c, "status");
 	long long max = arg_int(c, "show-max");
 	int nq = 0, more = 0, rc, re = 0;
 
 	if (arg_when_iso(c, "since", since, sizeof since) < 0 ||
 	    arg_when_iso(c, "until", until, sizeof until) < 0)
 		return EXIT_USAGE;
-	if (arg_str(c, "status")) {
-		/* "S" for SUCCESS ...; anything else goes as typed */
-		status = op_status_name(op_status_parse(arg_str(c, "status"),
-		    1));
-		if (!status)
-			status = arg_str(c, "status");
-	}
-	else if (!arg_flag(c, "all"))
-		status = "EXECUTING";
 	if (status) {
-		q[nq++] = "status";
-		q[nq++] = status;
-		buf_printf(&filt, "status=%s", status);
-	}
-	if (arg_str(c, "kind")) {
-		q[nq++] = "kind";
-		q[nq++] = arg_str(c, "kind");
-		buf_printf(&filt, "%skind=%s", filt.len ? ", " : "",
-		    arg_str(c, "kind"));
-	}
-	if (*since) {
-		q[nq++] = "since";
-		q[nq++] = since;
-		buf_printf(&filt, "%ssince=%s", filt.len ? ", " : "", since);
-	}
-	if (*until) {
-		q[nq++] = "until";
-		q[nq++] = until;
-		buf_printf(&filt, "%suntil=%s", filt.len ? ", " : "", until);
+		/* "S" for SUCCESS ...; anything else goes as typed */
+		const char *full = op_status_name(op_status_parse(status, 1));
+
+		status = full ? full : status;
+	} else if (!arg_flag(c, "all"))
+		status = "EXECUTING";
+	{
+		const char *fk[] = {"status", "kind", "since", "until"};
+		const char *fv[] = {status, arg_str(c, "kind"), *since ? since :
+		    NULL, *until ? until : NULL};
+		size_t k;
+
+		for (k = 0; k < LEN(fk); k++)
+			if (fv[k]) {
+				q[nq++] = fk[k];
+				q[nq++] = fv[k];
+				buf_printf(&filt, "%s%s=%s", filt.len ? ", " : "",
+				    fk[k], fv[k]);
+			}
 	}
 	q[nq] = NULL;
 	memset(&p, 0, sizeof p);
@@ -155,19 +146,6 @@ cmd_op_list(struct ctx *c)
 
 /* ---- show / operation show ---- */
 
-/* Write bytes with a newline added when missing (cli.md §9.2.4). */
-static int
-put_stream(int fd, const struct buf *b)
-{
-	if (!b->len)
-		return 0;
-	if (writeall(fd, b->p, b->len) < 0)
-		return -1;
-	if (b->p[b->len - 1] != '\n' && writeall(fd, "\n", 1) < 0)
-		return -1;
-	return 0;
-}
-
 int
 cmd_op_show(struct ctx *c)
 {
@@ -179,7 +157,7 @@ cmd_op_show(struct ctx *c)
 	if (refs(c, args, nargs, &ops, &nops) < 0)
 		return -1;
 	for (i = 0; i < nops && !werr; i++) {
-		struct buf body, line = {0};
+		struct buf body, line = {0}, so = {0}, se = {0};
 		struct json j;
 
 		if (get_op(c, ops[i], &body, &j) < 0) {
@@ -209,34 +187,28 @@ cmd_op_show(struct ctx *c)
 				out_pin(o, NULL, tail_error);
 			}
 			op_row(r, &j);
+			op_stream(&j, "stdout", &so, NULL);
+			op_stream(&j, "stderr", &se, NULL);
 			if (c->fmt != FMT_DEFAULT) {
-				struct buf so = {0}, se = {0};
-
-				op_stream(&j, "stdout", &so, NULL);
-				op_stream(&j, "stderr", &se, NULL);
 				row_strn(r, "stdout", so.p ? so.p : "", so.len);
 				row_strn(r, "stderr", se.p ? se.p : "", se.len);
-				buf_free(&so);
-				buf_free(&se);
 			}
 			if (out_row(o, r) < 0 || out_batch(o) < 0)
 				werr = 1;
 			if (c->fmt == FMT_DEFAULT) {
-				struct buf so = {0}, se = {0};
-
 				if (out_end(o) < 0)
 					werr = 1;
 				o = NULL;
 				fflush(stdout);
-				op_stream(&j, "stdout", &so, NULL);
-				op_stream(&j, "stderr", &se, NULL);
-				if (!werr && put_stream(1, &so) < 0)
+				/* a newline added when missing (cli.md
+				 * §9.2.4) */
+				if (!werr && writeall_nl(1, so.p, so.len) < 0)
 					werr = 1;
-				put_stream(2, &se);
-				buf_free(&so);
-				buf_free(&se);
+				writeall_nl(2, se.p, se.len);
 			}
 		}
+		buf_free(&so);
+		buf_free(&se);
 		buf_free(&line);
 		json_free(&j);
 		buf_free(&body);
@@ -397,7 +369,7 @@ cmd_op_wait(struct ctx *c)
 	};
 	struct out *o;
 	char **ops;
-	int nops, i, rc, left, st = 0, *done;
+	int nops, i, rc, left, st = 0, *done, final;
 	long long secs = arg_int(c, "timeout");
 	int64_t deadline, delay = 100;
 
@@ -412,7 +384,9 @@ cmd_op_wait(struct ctx *c)
 	o = out_new(c->fmt, 1);
 	out_pin(o, head, tail_error);
 	left = nops;
-	for (;;) {
+	/* polls until all are done or the deadline; then a final pass
+	 * prints the rest as timed out */
+	for (final = 0;;) {
 		for (i = 0; i < nops; i++) {
 			struct buf body;
 			struct json j;
@@ -421,7 +395,9 @@ cmd_op_wait(struct ctx *c)
 				continue;
 			if (get_op(c, ops[i], &body, &j) < 0)
 				goto fail;
-			if (op_terminal(op_status(&j, 0))) {
+			if (final) {
+				wait_row(o, &j, 1);
+			} else if (op_terminal(op_status(&j, 0))) {
 				int e = op_outcome(&j);
 
 				done[i] = 1;
@@ -432,35 +408,25 @@ cmd_op_wait(struct ctx *c)
 			json_free(&j);
 			buf_free(&body);
 		}
-		if (out_batch(o) < 0)
+		rc = out_batch(o);
+		if (left == 0 || final)
 			break;
-		if (left == 0 || now_ms() >= deadline)
-			break;
+		if (rc < 0 || now_ms() >= deadline) {
+			final = 1;
+			continue;
+		}
 		{
 			int64_t rest = deadline - now_ms();
 
 			if (sleep_ms(delay < rest ? delay : rest) < 0 ||
 			    interrupted) {
-				seterrc(ERR_INTR, "User interrupted");
+				user_interrupted();
 				goto fail;
 			}
 		}
 		delay = delay * 2 > 2000 ? 2000 : delay * 2;
 	}
-	if (left > 0) {
-		for (i = 0; i < nops; i++) {
-			struct buf body;
-			struct json j;
-
-			if (done[i])
-				continue;
-			if (get_op(c, ops[i], &body, &j) < 0)
-				goto fail;
-			wait_row(o, &j, 1);
-			json_free(&j);
-			buf_free(&body);
-		}
-		out_batch(o);
+	if (final) {
 		logmsg(LOG_WARNING, "%d operation%s did not finish within %lld seconds",
 		    left, left == 1 ? "" : "s", secs);
 		st = st > 1 ? st : 1;

@@ -2,6 +2,7 @@
  * files, environment, stdin), upload attached files once per content,
  * spawn without ever sending twice, wait, print the output byte-exact,
  * record the result in the session (cli.md §9.2, §9.19, design.md §1). */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -31,16 +32,6 @@
 static const char *const tail_error[] = { "error", NULL };
 
 /* ---- small helpers ---- */
-
-static void
-freev(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
 
 /* Escape sequences that would disturb a terminal (cli.md §9.2.4): CSI
  * sequences other than colour (final byte in ABCDEFGHJKSTfhlrsu, an
@@ -96,22 +87,16 @@ static int
 emit_stream(int fd, const struct buf *b)
 {
 	struct buf clean = {0};
-	const char *p = b->p;
-	size_t n = b->len;
 	int rc;
 
-	if (!n)
+	if (!b->len)
 		return 0;
 	if (!isatty(fd))
-		return writeall(fd, p, n);
+		return writeall(fd, b->p, b->len);
 	strip_escapes(&clean, b->p, b->len);
-	p = clean.p ? clean.p : "";
-	n = clean.len;
 	/* fix: the newline rule and "nothing for an empty stream" apply
 	 * to the cleaned text (`x\n` + ESC[?25h gets no blank line) */
-	rc = n ? writeall(fd, p, n) : 0;
-	if (rc == 0 && n && p[n - 1] != '\n')
-		rc = writeall(fd, "\n", 1);
+	rc = writeall_nl(fd, clean.p, clean.len);
 	buf_free(&clean);
 	return rc;
 }
@@ -124,8 +109,7 @@ shquote(struct buf *b, const char *w)
 	int safe = *w != '\0';
 
 	for (s = w; *s && safe; s++)
-		safe = (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		    (*s >= '0' && *s <= '9') || strchr("_@%+=:,./-", *s);
+		safe = isalnum((unsigned char)*s) || strchr("_@%+=:,./-", *s);
 	if (safe) {
 		buf_puts(b, w);
 		return;
@@ -217,9 +201,9 @@ build_env(struct ctx *c, struct store *st, struct op_env *e)
 }
 
 static int
-cmpidx(const void *a, const void *b, const struct op_env *e)
+cmpkey(const void *a, const void *b)
 {
-	return strcmp(e->k[*(const size_t *)a], e->k[*(const size_t *)b]);
+	return strcmp(**(char **const *)a, **(char **const *)b);
 }
 
 /* Digest of the environment independent of order. */
@@ -227,20 +211,16 @@ static void
 env_digest(const struct op_env *e, char hex[65])
 {
 	struct buf b = {0};
-	size_t *idx = xcalloc(e->n + 1, sizeof *idx), i, j;
+	char ***idx = xcalloc(e->n + 1, sizeof *idx);
+	size_t i, j;
 
 	for (i = 0; i < e->n; i++)
-		idx[i] = i;
-	for (i = 1; i < e->n; i++)      /* insertion sort: env is small */
-		for (j = i; j > 0 && cmpidx(&idx[j - 1], &idx[j], e) > 0; j--) {
-			size_t t = idx[j];
-
-			idx[j] = idx[j - 1];
-			idx[j - 1] = t;
-		}
+		idx[i] = &e->k[i];
+	qsort(idx, e->n, sizeof *idx, cmpkey);  /* keys are unique */
 	for (i = 0; i < e->n; i++) {
-		buf_add(&b, e->k[idx[i]], strlen(e->k[idx[i]]) + 1);
-		buf_add(&b, e->v[idx[i]], strlen(e->v[idx[i]]) + 1);
+		j = (size_t)(idx[i] - e->k);
+		buf_add(&b, e->k[j], strlen(e->k[j]) + 1);
+		buf_add(&b, e->v[j], strlen(e->v[j]) + 1);
 	}
 	sha256_hex(b.p ? b.p : "", b.len, hex);
 	buf_free(&b);
@@ -248,68 +228,48 @@ env_digest(const struct op_env *e, char hex[65])
 }
 
 /* The --preserve-env memory (cli.md §7.10): CONTREE_HOME/cli/
- * preserved-env, lines "image TAB env-digest TAB recorded".  1 if image
- * is remembered with this digest. */
+ * preserved-env, lines "image TAB env-digest TAB recorded", at most
+ * ENVCACHE_MAX, oldest first.  put: remember image with digest (its
+ * older line dropped); else only look.  1 if image was remembered with
+ * this digest. */
 static int
-envcache_has(struct ctx *c, const char *image, const char *digest)
-{
-	struct buf b = {0};
-	char *path = cache_file(c, "preserved-env"), *line, *want;
-	int found = 0;
-
-	if (access(path, F_OK) == 0 && readfile(path, &b) == 0 && b.p) {
-		want = xasprintf("%s\t%s\t", image, digest);
-		for (line = b.p; line && *line; ) {
-			if (strncmp(line, want, strlen(want)) == 0) {
-				found = 1;
-				break;
-			}
-			line = strchr(line, '\n');
-			if (line)
-				line++;
-		}
-		free(want);
-	}
-	buf_free(&b);
-	free(path);
-	return found;
-}
-
-static void
-envcache_put(struct ctx *c, const char *image, const char *digest)
+envcache(struct ctx *c, const char *image, const char *digest, int put)
 {
 	struct buf b = {0}, out = {0};
 	char *path = cache_file(c, "preserved-env"), *line, *nl;
-	size_t nlines = 0, keep, skip;
+	char *want = xasprintf("%s\t%s\t", image, digest);
+	size_t nlines = 0, skip, il = strlen(image);
+	int found = 0;
 
 	if (access(path, F_OK) == 0 && readfile(path, &b) < 0)
 		buf_reset(&b);
 	for (line = b.p; line && *line; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
 		nlines++;
+		found |= strncmp(line, want, strlen(want)) == 0;
 	}
-	keep = ENVCACHE_MAX - 1;
-	skip = nlines > keep ? nlines - keep : 0;
-	for (line = b.p; line && *line; line = nl ? nl + 1 : NULL) {
-		size_t len;
-
+	skip = nlines > ENVCACHE_MAX - 1 ? nlines - (ENVCACHE_MAX - 1) : 0;
+	for (line = b.p; put && line && *line; line = nl ? nl + 1 : NULL) {
 		nl = strchr(line, '\n');
-		len = nl ? (size_t)(nl - line) : strlen(line);
 		if (skip) {
 			skip--;
 			continue;
 		}
-		if (strncmp(line, image, strlen(image)) == 0 &&
-		    line[strlen(image)] == '\t')
+		if (strncmp(line, image, il) == 0 && line[il] == '\t')
 			continue;
-		buf_add(&out, line, len);
+		buf_add(&out, line, nl ? (size_t)(nl - line) : strlen(line));
 		buf_addc(&out, '\n');
 	}
-	buf_printf(&out, "%s\t%s\t%lld\n", image, digest, (long long)time(NULL));
-	cache_write(path, &out);
+	if (put) {
+		buf_printf(&out, "%s\t%s\t%lld\n", image, digest,
+		    (long long)time(NULL));
+		cache_write(path, &out);
+	}
 	buf_free(&out);
 	buf_free(&b);
+	free(want);
 	free(path);
+	return found;
 }
 
 /* ---- the spawn request (cli.md §9.2.1) ---- */
@@ -330,7 +290,7 @@ static void
 spawn_free(struct spawn *s)
 {
 	free(s->command);
-	freev(s->args, s->nargs);
+	freewords(s->args);
 	free(s->title);
 	buf_free(&s->stdin_data);
 }
@@ -359,10 +319,8 @@ read_piped_stdin(struct buf *b, int *has)
 		if (n < 0) {
 			if (errno == EINTR && !interrupted)
 				continue;
-			if (interrupted) {
-				seterrc(ERR_INTR, "User interrupted");
-				return -1;
-			}
+			if (interrupted)
+				return user_interrupted();
 			seterr("reading standard input:");
 			return -1;
 		}
@@ -377,67 +335,57 @@ static int
 build_command(struct ctx *c, struct spawn *s)
 {
 	char **w;
-	int nw, i, script_body = 0;
+	int nw, i, script_body = 0, interp;
 	struct buf t = {0};
 
 	w = arg_pos(c, "COMMAND", &nw);
 	for (i = 0; i < nw; i++)
 		buf_printf(&t, "%s%s", i ? " " : "", w[i]);
 	s->title = xstrdup(t.p ? t.p : "");
-	buf_free(&t);
-	if (arg_flag(c, "interpreter") && nw > 0) {
-		struct buf sc = {0}, body = {0};
+	buf_reset(&t);
+	interp = arg_flag(c, "interpreter") && nw > 0;
+	s->args = xcalloc((size_t)nw + 2, sizeof *s->args);
+	if (interp) {
+		struct buf sc = {0};
 		size_t k;
 		const char *nl;
 
-		if (readfile(w[0], &sc) < 0)
+		if (readfile(w[0], &sc) < 0) {
+			buf_free(&t);
 			return -1;
+		}
 		for (k = 0; k < sc.len; k++)
 			if (!(sc.p[k] == '\r' && k + 1 < sc.len && sc.p[k + 1] == '\n'))
-				buf_addc(&body, sc.p[k]);
+				buf_addc(&t, sc.p[k]);
 		buf_free(&sc);
-		nl = body.p ? memchr(body.p, '\n', body.len) : NULL;
-		if (nl && (size_t)(nl + 1 - body.p) < body.len) {
+		nl = t.p ? memchr(t.p, '\n', t.len) : NULL;
+		if (nl && (size_t)(nl + 1 - t.p) < t.len) {
 			buf_add(&s->stdin_data, nl + 1,
-			    body.len - (size_t)(nl + 1 - body.p));
+			    t.len - (size_t)(nl + 1 - t.p));
 			s->has_stdin = 1;
 			script_body = 1;
 		}
-		buf_free(&body);
+		buf_reset(&t);
 		s->command = xstrdup("/bin/sh");
 		s->shell = 1;
-		s->nargs = nw > 1 ? (size_t)nw + 1 : 1;
-		s->args = xcalloc(s->nargs, sizeof *s->args);
-		s->args[0] = xstrdup("-s");
-		if (nw > 1) {
-			s->args[1] = xstrdup("--");
-			for (i = 1; i < nw; i++)
-				s->args[i + 1] = xstrdup(w[i]);
-		}
+		s->args[s->nargs++] = xstrdup("-s");
+		if (nw > 1)
+			s->args[s->nargs++] = xstrdup("--");
 	} else if (arg_flag(c, "shell")) {
 		s->shell = 1;
-		if (nw == 1) {
-			s->command = xstrdup(w[0]);
-		} else {
-			struct buf q = {0};
-
-			for (i = 0; i < nw; i++) {
-				if (i)
-					buf_addc(&q, ' ');
-				shquote(&q, w[i]);
-			}
-			s->command = xstrdup(q.p ? q.p : "");
-			buf_free(&q);
+		for (i = 0; i < nw && nw > 1; i++) {
+			if (i)
+				buf_addc(&t, ' ');
+			shquote(&t, w[i]);
 		}
+		s->command = xstrdup(nw == 1 ? w[0] : t.p ? t.p : "");
+		nw = 0;         /* no args */
 	} else {
 		s->command = xstrdup(nw ? w[0] : "");
-		if (nw > 1) {
-			s->nargs = (size_t)nw - 1;
-			s->args = xcalloc(s->nargs, sizeof *s->args);
-			for (i = 1; i < nw; i++)
-				s->args[i - 1] = xstrdup(w[i]);
-		}
 	}
+	for (i = 1; i < nw; i++)
+		s->args[s->nargs++] = xstrdup(w[i]);
+	buf_free(&t);
 	if (!script_body &&
 	    read_piped_stdin(&s->stdin_data, &s->has_stdin) < 0)
 		return -1;
@@ -494,7 +442,7 @@ cancel_run(struct api *a, const char *uuid)
 	if (op_cancel(a, uuid) < 0)
 		logmsg(LOG_DEBUG, "cancel %s: %s", uuid, geterr());
 	logmsg(LOG_INFO, "Operation %s cancelled", uuid);
-	seterrc(ERR_INTR, "User interrupted");
+	user_interrupted();
 }
 
 /* The row of cli.md §9.2.4 for structured formats. */
@@ -616,7 +564,7 @@ record_run(struct ctx *c, struct store *st, const struct spawn *s,
 		char dig[65];
 
 		env_digest(env, dig);
-		envcache_put(c, img, dig);
+		envcache(c, img, dig, 1);
 	}
 	free(branch);
 	free(img);
@@ -680,9 +628,9 @@ finish_run(struct ctx *c, struct store *st, const struct spawn *s,
 		rc = -2;
 	}
 	if (tso || tse)
-		logmsg(LOG_WARNING, "The server truncated %s%s%s at %lld bytes (raise -T/--truncate)",
-		    tso ? "stdout" : "", tso && tse ? " and " : "",
-		    tse ? "stderr" : "", arg_int(c, "truncate"));
+		logmsg(LOG_WARNING, "The server truncated %s at %lld bytes (raise -T/--truncate)",
+		    !tse ? "stdout" : !tso ? "stderr" : "stdout and stderr",
+		    arg_int(c, "truncate"));
 	buf_free(&so);
 	buf_free(&se);
 	return rc == -2 ? EXIT_ERR : status;
@@ -708,7 +656,7 @@ make_request(struct ctx *c, struct api *a, struct store *st,
 	fe = files_merge(pend, npend, files, &nfe);
 	build_env(c, st, env);
 	env_digest(env, dig);
-	if (env->n && envcache_has(c, s->image, dig))
+	if (env->n && envcache(c, s->image, dig, 0))
 		send_env = 0;
 	if (!cwd || !*cwd)
 		cwd = store_cwd(st, c->session);
@@ -769,7 +717,7 @@ cmd_run(struct ctx *c)
 	if (make_request(c, a, st, &s, &files, &env, &body) < 0)
 		goto out;
 	if (interrupted) {
-		seterrc(ERR_INTR, "User interrupted");
+		user_interrupted();
 		goto out;
 	}
 	if (op_spawn(a, body.p, s.marker, &reply, uuid) < 0) {
@@ -853,8 +801,10 @@ static int
 record_waited(struct ctx *c, struct store *st, const struct waited *w,
     const struct json *j)
 {
-	long long code;
+	long long code, id = 0;
 	struct store_new e;
+	const struct store_entry *base;
+	char *own;
 	int t = json_get(j, 0, "kind");
 
 	if (op_status(j, 0) != OP_SUCCESS || (op_exit_code(j, &code) && code) ||
@@ -864,41 +814,21 @@ record_waited(struct ctx *c, struct store *st, const struct waited *w,
 	e.title = w->title;
 	e.op = w->op;
 	if (w->disposable) {
-		char *branch = xasprintf("disposable-%s", w->op);
-		const struct store_entry *bt = store_branch_tip(st, c->session,
-		    branch), *base;
-		long long id;
-
-		/* fix (cli.md §9.19): `run -d -D` made this entry already */
-		if (bt) {
-			free(branch);
-			return 0;
-		}
-		base = store_branch_tip(st, c->session, w->branch);
-		if (!base)
-			base = store_tip(st, c->session);
-		if (!base) {
-			free(branch);
-			return 0;
-		}
 		e.kind = STORE_RUN_DISPOSABLE;
-		e.image = base->image;
-		e.branch = branch;
-		id = store_append(st, c->session, &e, NULL);
-		free(branch);
-		return id < 0 ? -1 : 0;
+		e.branch = own = xasprintf("disposable-%s", w->op);
+		/* fix (cli.md §9.19): `run -d -D` made this entry already */
+		if (!store_branch_tip(st, c->session, own) &&
+		    ((base = store_branch_tip(st, c->session, w->branch)) ||
+		    (base = store_tip(st, c->session))))
+			e.image = base->image;
 	} else {
-		char *img = op_result_image(j);
-		long long id;
-
-		if (!img)
-			return 0;
 		e.kind = STORE_RUN;
-		e.image = img;
-		id = store_append(st, c->session, &e, NULL);
-		free(img);
-		return id < 0 ? -1 : 0;
+		e.image = own = op_result_image(j);
 	}
+	if (e.image)
+		id = store_append(st, c->session, &e, NULL);
+	free(own);
+	return id < 0 ? -1 : 0;
 }
 
 static void
@@ -1049,9 +979,7 @@ cmd_session_wait(struct ctx *c)
 		status = status > k ? status : k;
 	out_end(o);
 	free_waited(w, n);
-	if (interrupted) {
-		seterrc(ERR_INTR, "User interrupted");
-		return -1;
-	}
+	if (interrupted)
+		return user_interrupted();
 	return status;
 }

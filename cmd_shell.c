@@ -72,19 +72,31 @@ struct shell {
 	int done;               /* exit or quit */
 };
 
+/* The builtins, in B_* order. */
+enum { B_CD, B_CLEAR, B_CONTREE, B_EXIT, B_HELP, B_HISTORY, B_PWD, B_QUIT,
+	B_TIMEOUT, B_F, B_FORMAT, B_NONE };
 static const char *const builtins[] = {
 	"cd", "clear", "contree", "exit", "help", "history", "pwd", "quit",
 	"timeout", "-f", "--format", NULL
 };
 static const char *const editors[] = {"vim", "vi", "nvim", "nano", NULL};
+static const char *const inspectors[] = {"ls", "cat", NULL};
+
+/* The index of w in l (NULL-terminated), or the count if absent. */
+static int
+inlist_at(const char *const *l, const char *w)
+{
+	int i;
+
+	for (i = 0; l[i] && strcmp(l[i], w); i++)
+		;
+	return i;
+}
 
 static int
 inlist(const char *const *l, const char *w)
 {
-	for (; *l; l++)
-		if (strcmp(*l, w) == 0)
-			return 1;
-	return 0;
+	return l[inlist_at(l, w)] != NULL;
 }
 
 /* The store for one step, closed again right after: other processes
@@ -291,12 +303,11 @@ b_cd(struct shell *sh, char **w, int n)
 		return view_free(&v), refuse("cd: too many arguments");
 	if (n == 1)
 		dir = xstrdup("");
-	else if (strcmp(w[1], "-") == 0)
+	else if (strcmp(w[1], "-") == 0) {
 		dir = xstrdup(sh->prevdir ? sh->prevdir : "/");
-	else
-		dir = join_path(v.cwd, w[1]);
-	if (n == 2 && strcmp(w[1], "-") == 0)
 		printf("%s\n", dir);
+	} else
+		dir = join_path(v.cwd, w[1]);
 	if ((st = sh_store(sh)) && store_begin(st) == 0) {
 		if ((tip = store_tip(st, sh->c->session))) {
 			memset(&e, 0, sizeof e);
@@ -378,7 +389,7 @@ b_help(struct shell *sh, char **w, int n)
 	const char *argv[4] = {"contree", NULL, "--help", NULL};
 
 	if (n == 1 || inlist(builtins, w[1]) || inlist(editors, w[1]) ||
-	    strcmp(w[1], "ls") == 0 || strcmp(w[1], "cat") == 0) {
+	    inlist(inspectors, w[1])) {
 		fputs(prose(P_SHELL_HELP), stdout);
 		return 0;
 	}
@@ -435,40 +446,39 @@ static int
 execute(struct shell *sh, const char *line)
 {
 	char **w, t[32];
-	int n, st;
+	int n, st, k;
 
-	if (shsplit(line, &w, &n) != 0) {
-		fprintf(stderr, "contree: error: unexpected end of input (an open quote or a trailing \\)\n");
-		return EXIT_USAGE;
-	}
+	if (shsplit(line, &w, &n) != 0)
+		return refuse("unexpected end of input (an open quote or a trailing \\)");
 	if (n == 0) {
 		freewords(w);
 		return sh->status;
 	}
-	if (strcmp(w[0], "exit") == 0 || strcmp(w[0], "quit") == 0) {
+	k = inlist_at(builtins, w[0]);
+	if (k == B_EXIT || k == B_QUIT) {
 		sh->done = 1;
 		st = n > 1 ? atoi(w[1]) & 0xff : sh->status;
-	} else if (strcmp(w[0], "contree") == 0)
+	} else if (k == B_CONTREE)
 		st = n == 1 ? (fputs(prose(P_SHELL_HELP), stdout), 0) :
 		    dispatch(sh, n, w);
-	else if (strcmp(w[0], "cd") == 0)
+	else if (k == B_CD)
 		st = b_cd(sh, w, n);
-	else if (strcmp(w[0], "pwd") == 0) {
+	else if (k == B_PWD) {
 		struct view v;
 
 		sh_view(sh, &v);
 		printf("%s\n", v.cwd ? v.cwd : "/");
 		view_free(&v);
 		st = 0;
-	} else if (strcmp(w[0], "history") == 0)
+	} else if (k == B_HISTORY)
 		st = b_history(sh, w, n);
-	else if (strcmp(w[0], "help") == 0)
+	else if (k == B_HELP)
 		st = b_help(sh, w, n);
-	else if (strcmp(w[0], "clear") == 0)
+	else if (k == B_CLEAR)
 		st = (fputs("\033[2J\033[H", stdout), 0);
-	else if (strcmp(w[0], "-f") == 0 || strcmp(w[0], "--format") == 0)
+	else if (k == B_F || k == B_FORMAT)
 		st = b_format(sh, w, n);
-	else if (strcmp(w[0], "ls") == 0 || strcmp(w[0], "cat") == 0)
+	else if (inlist(inspectors, w[0]))
 		st = b_inspect(sh, line, w, n);
 	else if (inlist(editors, w[0])) {
 		const char *argv[] = {"contree", "file", "edit", "--editor", w[0],
@@ -476,8 +486,7 @@ execute(struct shell *sh, const char *line)
 
 		st = n == 2 ? dispatchv(sh, argv) :
 		    refuse("usage: EDITOR PATH (one file of the image)");
-	} else if (strcmp(w[0], "timeout") == 0 && n > 2 &&
-	    duration(w[1], t, sizeof t)) {
+	} else if (k == B_TIMEOUT && n > 2 && duration(w[1], t, sizeof t)) {
 		const char *rest = line + strspn(line, " \t");
 
 		rest += strcspn(rest, " \t");          /* timeout */

@@ -25,10 +25,11 @@ static void
 cli_defaults(struct ctx *c, const struct clidef *d)
 {
 	size_t k;
+	int f;
 
 	if (d->output_format && !arg_given(c, "format") &&
-	    fmt_parse(d->output_format) >= 0)
-		c->fmt = fmt_parse(d->output_format);
+	    (f = fmt_parse(d->output_format)) >= 0)
+		c->fmt = f;
 	if (d->log_level && !arg_given(c, "log-level"))
 		for (k = 0; log_names[k]; k++)
 			if (strcasecmp(d->log_level, log_names[k]) == 0)
@@ -101,8 +102,10 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	int st;
 
-	signal(SIGPIPE, SIG_IGN);
 	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);  /* sigaction, not signal(): one
+	                                   libc routine fewer */
 	sa.sa_handler = onint;
 	sigaction(SIGINT, &sa, NULL);
 

@@ -16,18 +16,17 @@ ctx_api(struct ctx *c)
 	struct api_cfg cfg;
 	const char *rt;
 	char *from;
+	int iam;
 
 	if (c->api_)
 		return c->api_;
-	if (!c->prof_token || !*c->prof_token) {
-		seterr("API 0: no token configured for profile '%s'; run 'contree auth'",
-		    c->prof_name);
-		return NULL;
-	}
-	if (strcmp(c->prof_type, "iam") == 0 &&
-	    (!c->prof_project || !*c->prof_project)) {
-		seterr("API 0: no project configured for IAM profile '%s'; run 'contree auth'",
-		    c->prof_name);
+	iam = strcmp(c->prof_type, "iam") == 0;
+	if (!c->prof_token || !*c->prof_token ||
+	    (iam && (!c->prof_project || !*c->prof_project))) {
+		int tok = !c->prof_token || !*c->prof_token;
+
+		seterr("API 0: no %s configured for %sprofile '%s'; run 'contree auth'",
+		    tok ? "token" : "project", tok ? "" : "IAM ", c->prof_name);
 		return NULL;
 	}
 	memset(&cfg, 0, sizeof cfg);
@@ -36,7 +35,7 @@ ctx_api(struct ctx *c)
 		return NULL;
 	cfg.url = c->prof_url;
 	cfg.token = c->prof_token;
-	cfg.iam = strcmp(c->prof_type, "iam") == 0;
+	cfg.iam = iam;
 	cfg.project = cfg.iam ? c->prof_project : NULL;
 	cfg.cafile = config_env(NULL, "CONTREE_CA_FILE");
 	if (c->token)

@@ -253,12 +253,13 @@ diff_unified(struct buf *out, const char *a, size_t na, const char *b,
 {
 	struct line *la, *lb;
 	char *ops;
-	size_t len, i = 0, ia = 0, ib = 0, s, e, c = ctx > 0 ? (size_t)ctx : 0;
+	size_t n, m, len, i = 0, ia = 0, ib = 0, s, e;
+	size_t c = ctx > 0 ? (size_t)ctx : 0;
 	int hunks = 0;
 
-	split(a, na, &la);
-	split(b, nb, &lb);
-	len = diff_script(a, na, b, nb, &ops);
+	n = split(a, na, &la);
+	m = split(b, nb, &lb);
+	len = script(la, n, lb, m, &ops);
 	while (i < len) {
 		for (; i < len && ops[i] == DIFF_EQ; i++, ia++, ib++)
 			;
@@ -282,28 +283,8 @@ diff_unified(struct buf *out, const char *a, size_t na, const char *b,
 int
 diff_binary(const char *p, size_t n)
 {
-	const unsigned char *s = (const unsigned char *)p;
-	size_t i = 0, blk = n < 8000 ? n : 8000;
-	unsigned c, need, min, v;
+	size_t blk = n < 8000 ? n : 8000;
 
-	while (i < blk) {
-		if ((c = s[i++]) == 0)
-			return 1;
-		if (c < 0x80)
-			continue;
-		if ((c & 0xe0) == 0xc0) { need = 1; min = 0x80; v = c & 0x1f; }
-		else if ((c & 0xf0) == 0xe0) { need = 2; min = 0x800; v = c & 0x0f; }
-		else if ((c & 0xf8) == 0xf0) { need = 3; min = 0x10000; v = c & 0x07; }
-		else return 1;
-		for (; need; need--, i++) {
-			if (i >= blk)
-				return blk == n;   /* cut by the block: fine */
-			if ((s[i] & 0xc0) != 0x80)
-				return 1;
-			v = v << 6 | (s[i] & 0x3f);
-		}
-		if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-			return 1;
-	}
-	return 0;
+	/* a sequence cut by the block (not the file's end) is fine */
+	return (blk && memchr(p, 0, blk)) || !utf8_valid(p, blk, blk < n);
 }

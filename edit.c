@@ -232,23 +232,25 @@ search_key(struct ed *e, unsigned char c)
 static void
 seq_key(struct ed *e)
 {
+	/* sequences named by their key: the key's letter, then the
+	 * sequence after ESC */
+	static const char alias[][7] = {
+		"b[1;5D", "b[1;3D", "f[1;5C", "f[1;3C", "H[1~", "H[7~", "F[4~",
+		"F[8~", "x[3~"
+	};
 	const char *s = e->seq;
 	char last = s[e->nseq - 1];
+	size_t i;
 
 	if (s[0] == 'b' || s[0] == 'f') {        /* Alt-B, Alt-F */
 		e->cur = s[0] == 'b' ? prevword(e, e->cur) : nextword(e, e->cur);
 		return;
 	}
-	if (strcmp(s, "[1;5D") == 0 || strcmp(s, "[1;3D") == 0)
-		last = 'b';
-	else if (strcmp(s, "[1;5C") == 0 || strcmp(s, "[1;3C") == 0)
-		last = 'f';
-	else if (strcmp(s, "[1~") == 0 || strcmp(s, "[7~") == 0)
-		last = 'H';
-	else if (strcmp(s, "[4~") == 0 || strcmp(s, "[8~") == 0)
-		last = 'F';
-	else if (strcmp(s, "[3~") == 0)
-		last = 'x';
+	for (i = 0; i < sizeof alias / sizeof alias[0] &&
+	    strcmp(s, alias[i] + 1); i++)
+		;
+	if (i < sizeof alias / sizeof alias[0])
+		last = alias[i][0];
 	else if (last == '~')
 		return;
 	switch (last) {
@@ -437,8 +439,12 @@ restore(void)
 static void
 onfatal(int sig)
 {
+	struct sigaction sa;
+
 	restore();
-	signal(sig, SIG_DFL);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_DFL;
+	sigaction(sig, &sa, NULL);
 	raise(sig);
 }
 

@@ -124,8 +124,10 @@ send_result(const struct json *j, double wall, const char *err)
 	jw_key(&w, "result");
 	jw_obj(&w);
 	if (j) {
+		const char *stn = op_status_name(op_status(j, 0));
+
 		jw_key(&w, "status");
-		jw_str(&w, op_status_name(op_status(j, 0)));
+		jw_str(&w, stn);
 		jw_key(&w, "exit_code");
 		if (op_exit_code(j, &code))
 			jw_int(&w, code);
@@ -149,9 +151,7 @@ send_result(const struct json *j, double wall, const char *err)
 		if (!err && op_status(j, 0) != OP_SUCCESS) {
 			char *why = json_getstr(j, 0, "error");
 
-			e = xasprintf("operation ended %s%s%s",
-			    op_status_name(op_status(j, 0)) ?
-			    op_status_name(op_status(j, 0)) : "?",
+			e = xasprintf("operation ended %s%s%s", stn ? stn : "?",
 			    why && *why ? ": " : "", why ? why : "");
 			free(why);
 			err = e;
@@ -193,13 +193,14 @@ job(void *arg)
 	struct json j;
 	char marker[33], uuid[37];
 	int64_t t0;
+	double wall = 0;
 	int rc;
 
 	api_forget(x->a);
 	if (interrupted)
 		return EXIT_INTR;
 	if (op_marker(marker) < 0)
-		return send_result(NULL, 0, geterr()) < 0 ? 1 : 0;
+		goto failed;
 	memset(&r, 0, sizeof r);
 	r.image = q->image;
 	r.command = q->cmds[x->i];
@@ -221,23 +222,25 @@ job(void *arg)
 	if (rc < 0) {
 		if (interrupted)
 			return EXIT_INTR;
-		return send_result(NULL, 0, geterr()) < 0 ? 1 : 0;
+		goto failed;
 	}
 	if (send_op(uuid) < 0 || interrupted)
 		return job_cancel(x->a, uuid);
 	api_set_deadline(x->a, now_ms() + (q->timeout + EXPLORE_MARGIN) * 1000);
 	rc = op_wait(x->a, x->home, uuid, 1, &rec, &j);
 	api_set_deadline(x->a, 0);
+	wall = (double)(now_ms() - t0) / 1000;
 	if (rc < 0) {
 		if (interrupted)
 			return job_cancel(x->a, uuid);
-		return send_result(NULL, (double)(now_ms() - t0) / 1000,
-		    geterr()) < 0 ? 1 : 0;
+		goto failed;
 	}
-	rc = send_result(&j, (double)(now_ms() - t0) / 1000, NULL);
+	rc = send_result(&j, wall, NULL);
 	json_free(&j);
 	buf_free(&rec);
 	return rc < 0 ? 1 : 0;
+failed:                 /* no record: the error as the result */
+	return send_result(NULL, wall, geterr()) < 0 ? 1 : 0;
 }
 
 /* ---- in the parent ---- */
@@ -249,13 +252,21 @@ set_error(struct explore_res *r, const char *msg)
 	r->error = xstrdup(msg);
 }
 
+static int
+jtrue(const struct json *j, int t, const char *key)
+{
+	int v = json_get(j, t, key);
+
+	return v >= 0 && json_bool(j, v) == 1;
+}
+
 /* The result object at token t into r. */
 static int
 take_result(struct explore_res *r, const struct json *j, int t)
 {
 	struct buf tmp = {0};
 	int64_t code;
-	int v;
+	int v, k;
 
 	r->status = OP_UNKNOWN;
 	if ((v = json_get(j, t, "status")) >= 0 &&
@@ -269,27 +280,22 @@ take_result(struct explore_res *r, const struct json *j, int t)
 		r->has_exit = 1;
 		r->exit_code = code;
 	}
-	r->timed_out = (v = json_get(j, t, "timed_out")) >= 0 &&
-	    json_bool(j, v) == 1;
-	r->trunc_out = (v = json_get(j, t, "trunc_out")) >= 0 &&
-	    json_bool(j, v) == 1;
-	r->trunc_err = (v = json_get(j, t, "trunc_err")) >= 0 &&
-	    json_bool(j, v) == 1;
+	r->timed_out = jtrue(j, t, "timed_out");
+	r->trunc_out = jtrue(j, t, "trunc_out");
+	r->trunc_err = jtrue(j, t, "trunc_err");
 	r->image = json_getstr(j, t, "image");
 	r->error = json_getstr(j, t, "error");
 	if ((v = json_get(j, t, "duration")) >= 0)
 		json_double(j, v, &r->duration);
-	if ((v = json_get(j, t, "stdout")) >= 0 && json_str(j, v, &tmp) == 0 &&
-	    b64_decode(&r->out, tmp.p ? tmp.p : "", tmp.len) < 0)
-		return -1;
-	buf_reset(&tmp);
-	if ((v = json_get(j, t, "stderr")) >= 0 && json_str(j, v, &tmp) == 0 &&
-	    b64_decode(&r->err, tmp.p ? tmp.p : "", tmp.len) < 0) {
-		buf_free(&tmp);
-		return -1;
+	for (k = 0; k < 2; k++) {
+		buf_reset(&tmp);
+		if ((v = json_get(j, t, k ? "stderr" : "stdout")) >= 0 &&
+		    json_str(j, v, &tmp) == 0 && b64_decode(k ? &r->err :
+		    &r->out, tmp.p ? tmp.p : "", tmp.len) < 0)
+			break;
 	}
 	buf_free(&tmp);
-	return 0;
+	return k < 2 ? -1 : 0;
 }
 
 static void
@@ -339,11 +345,9 @@ onend(void *arg, int id, int status)
 	else if (interrupted)
 		set_error(r, "interrupted");
 	else {
-		char *m = xasprintf("the command's job ended with status %d and no result",
+		free(r->error);
+		r->error = xasprintf("the command's job ended with status %d and no result",
 		    status);
-
-		set_error(r, m);
-		free(m);
 	}
 	s->got[id] = 1;
 	if (s->done && !interrupted)
@@ -402,10 +406,8 @@ explore_run(struct api *a, const char *home, const struct explore_req *q,
 	free(x);
 	free(s.got);
 	free(s.cancelled);
-	if (interrupted) {
-		seterrc(ERR_INTR, "User interrupted");
-		return -1;
-	}
+	if (interrupted)
+		return user_interrupted();
 	return 0;
 }
 
@@ -496,8 +498,8 @@ explore_record(struct store *st, const char *key, const char *prefix,
 		}
 		free(v);
 	}
+	memset(&e, 0, sizeof e);
 	if (!from) {
-		memset(&e, 0, sizeof e);
 		e.kind = STORE_USE;
 		e.image = q->image;
 		e.title = ref;
@@ -508,8 +510,7 @@ explore_record(struct store *st, const char *key, const char *prefix,
 	for (i = 0; i < n; i++) {
 		if (!keeps(&res[i]))
 			continue;
-		memset(&e, 0, sizeof e);
-		e.kind = STORE_RUN;
+		e.kind = STORE_RUN;     /* every field the use entry set too */
 		e.image = res[i].image;
 		e.title = q->cmds[i];
 		e.op = res[i].op;

@@ -121,6 +121,16 @@ td_type_name(char t)
 	    "other";
 }
 
+/* The path of entry key (a directory's '/' dropped) inside dir. */
+static char *
+child(const char *dir, const char *key)
+{
+	size_t l = strlen(key);
+
+	return xasprintf("%s%s%.*s", dir, strcmp(dir, "/") ? "/" : "",
+	    (int)(l && key[l - 1] == '/' ? l - 1 : l), key);
+}
+
 static long long
 num(const struct json *j, int t, const char *k)
 {
@@ -324,8 +334,9 @@ content_differs(struct walk *w, const char *path, const struct td_ent *a)
 	if (a->type != 'f')
 		return 0;
 	if (a->size > CMP_MAX) {
-		logmsg(LOG_WARNING, "%s: larger than %d MiB, reported as changed without comparing contents",
-		    path, CMP_MAX >> 20);
+		logmsg(LOG_WARNING, "%s: larger than %d MiB, %s", path,
+		    CMP_MAX >> 20,
+		    "reported as changed without comparing contents");
 		return 1;
 	}
 	rc = fetch(w, w->a, path, &x) < 0 || fetch(w, w->b, path, &y) < 0 ?
@@ -347,8 +358,8 @@ patch(struct walk *w, const char *path, const struct td_ent *a,
 	if ((a && a->type != 'f') || (b && b->type != 'f'))
 		return 0;
 	if ((a && a->size > CMP_MAX) || (b && b->size > CMP_MAX)) {
-		logmsg(LOG_WARNING, "%s: larger than %d MiB, no patch", path,
-		    CMP_MAX >> 20);
+		logmsg(LOG_WARNING, "%s: larger than %d MiB, %s", path,
+		    CMP_MAX >> 20, "no patch");
 		return 0;
 	}
 	if ((a && fetch(w, w->a, path, &x) < 0) ||
@@ -416,7 +427,7 @@ dl_new(struct walk *w, const char *dir, int ha, int hb)
 	struct dl *d = xcalloc(1, sizeof *d);
 
 	d->dir = xstrdup(dir);
-	d->key = xasprintf("%s%s", dir, strcmp(dir, "/") ? "/" : "");
+	d->key = child(dir, "");        /* dir with '/' appended */
 	d->st[0] = ha ? S_TODO : S_NONE;
 	d->st[1] = hb ? S_TODO : S_NONE;
 	w->unsent += (ha != 0) + (hb != 0);
@@ -499,7 +510,7 @@ static void
 discover(struct walk *w, const struct dl *d)
 {
 	const struct ent *va = d->v[0], *vb = d->v[1];
-	size_t na = d->n[0], nb = d->n[1], i = 0, k = 0, l;
+	size_t na = d->n[0], nb = d->n[1], i = 0, k = 0;
 	const struct ent *e;
 	char *path;
 	int c;
@@ -508,9 +519,7 @@ discover(struct walk *w, const struct dl *d)
 		c = i == na ? 1 : k == nb ? -1 : strcmp(va[i].key, vb[k].key);
 		e = c <= 0 ? &va[i] : &vb[k];
 		if (e->e.type == 'd') {
-			l = strlen(e->key) - 1;
-			path = xasprintf("%s%s%.*s", d->dir,
-			    strcmp(d->dir, "/") ? "/" : "", (int)l, e->key);
+			path = child(d->dir, e->key);
 			todo_push(w, dl_new(w, path, c <= 0, c >= 0));
 			free(path);
 		}
@@ -599,6 +608,17 @@ found:
 		*sp = s;
 		return 1;
 	}
+}
+
+/* No more workers can start: max is the ones alive. */
+static void
+no_more_workers(struct walk *w)
+{
+	int i;
+
+	for (w->max = 0, i = 0; i < w->nw; i++)
+		w->max += w->wk[i].alive;
+	clearerr_slot();
 }
 
 /* In a worker: read exactly n bytes.  1, 0 at EOF (or a signal), -1. */
@@ -706,17 +726,13 @@ on_end(void *ctx, int id, int status)
 	struct worker *k = &w->wk[id];
 	struct dl *d;
 	char m[96];
-	int i;
 
 	k->alive = 0;
 	close(k->wfd);
 	close(k->rfd);
 	k->wfd = k->rfd = -1;
-	if (status < 0) {       /* fork failed: no more workers */
-		for (w->max = 0, i = 0; i < w->nw; i++)
-			w->max += w->wk[i].alive;
-		clearerr_slot();
-	}
+	if (status < 0)         /* fork failed: no more workers */
+		no_more_workers(w);
 	if (!k->cur || k->cur == &w->dropped) {
 		k->cur = NULL;
 		return;
@@ -804,9 +820,7 @@ dispatch(struct walk *w)
 			return;
 		if (!k && !(k = worker_add(w))) {
 			/* no pipe (EMFILE): no more workers, this one here */
-			for (w->max = 0, i = 0; i < w->nw; i++)
-				w->max += w->wk[i].alive;
-			clearerr_slot();
+			no_more_workers(w);
 			list_here(w, d, s);
 			return;
 		}
@@ -836,12 +850,24 @@ workers_stop(struct walk *w, int ok)
 	w->nw = 0;
 }
 
-/* The listings of dir (ha, hb: present on that side), in walk order:
- * 0, 1 when dir is missing on a side, -1.  The caller owns the
- * vectors. */
+/* List here the sides of d still to do (side b only if side a did
+ * not fail). */
+static void
+list_rest(struct walk *w, struct dl *d)
+{
+	int s;
+
+	for (s = 0; s < 2; s++)
+		if (d->st[s] == S_TODO && (s == 0 || d->st[0] == S_NONE ||
+		    d->rc[0] == 0))
+			list_here(w, d, s);
+}
+
+/* The listings of dir (ha, hb: present on that side), in walk order,
+ * in *dp (NULL after Ctrl-C; the caller frees it): 0, 1 when dir is
+ * missing on a side, -1. */
 static int
-get(struct walk *w, const char *dir, int ha, int hb, struct ent **va,
-    size_t *na, struct ent **vb, size_t *nb)
+get(struct walk *w, const char *dir, int ha, int hb, struct dl **dp)
 {
 	struct dl *d = NULL;
 	size_t i;
@@ -865,10 +891,8 @@ get(struct walk *w, const char *dir, int ha, int hb, struct ent **va,
 		w->js = jobs_new(w->max, on_msg, on_end, w);
 		w->wk = xcalloc((size_t)w->max, sizeof *w->wk);
 	}
-	for (s = 0; s < 2 && !w->js; s++)
-		if (d->st[s] == S_TODO && (s == 0 || d->st[0] == S_NONE ||
-		    d->rc[0] == 0))
-			list_here(w, d, s);
+	if (!w->js)
+		list_rest(w, d);
 	while (w->js && ((d->st[0] != S_NONE && d->st[0] != S_DONE) ||
 	    (d->st[1] != S_NONE && d->st[1] != S_DONE &&
 	    !(d->st[0] == S_DONE && d->rc[0])))) {
@@ -881,10 +905,7 @@ get(struct walk *w, const char *dir, int ha, int hb, struct ent **va,
 		    d->st[1] != S_TODO && d->st[1] != S_SENT)
 			break;
 		if (!jobs_pending(w->js)) {     /* no worker could start */
-			for (s = 0; s < 2; s++)
-				if (d->st[s] == S_TODO && (s == 0 ||
-				    d->st[0] == S_NONE || d->rc[0] == 0))
-					list_here(w, d, s);
+			list_rest(w, d);
 			continue;
 		}
 		jobs_step(w->js, -1, 250);
@@ -905,13 +926,7 @@ get(struct walk *w, const char *dir, int ha, int hb, struct ent **va,
 	for (i = 0; i < (size_t)w->nw; i++)
 		if (w->wk[i].cur == d)
 			w->wk[i].cur = &w->dropped;
-	*va = d->v[0];
-	*na = d->n[0];
-	*vb = d->v[1];
-	*nb = d->n[1];
-	d->v[0] = d->v[1] = NULL;
-	d->n[0] = d->n[1] = 0;
-	dl_free(d);
+	*dp = d;
 	return rc;
 }
 
@@ -923,12 +938,9 @@ pair(struct walk *w, const char *dir, const struct ent *a,
     const struct ent *b)
 {
 	const struct ent *e = a ? a : b;
-	char *path;
-	size_t kl = strlen(e->key);
+	char *path = child(dir, e->key);
 	int d = 0, rc = 0;
 
-	path = xasprintf("%s%s%.*s", dir, strcmp(dir, "/") ? "/" : "",
-	    (int)(e->e.type == 'd' ? kl - 1 : kl), e->key);
 	if (a && b && (d = differ(&a->e, &b->e)) == D_MTIME &&
 	    (rc = content_differs(w, path, &a->e)) == 0)
 		d = 0;
@@ -945,23 +957,25 @@ pair(struct walk *w, const char *dir, const struct ent *a,
 static int
 walk_dir(struct walk *w, const char *dir, int ha, int hb)
 {
-	struct ent *va = NULL, *vb = NULL;
-	size_t na = 0, nb = 0, i = 0, k = 0;
+	struct dl *d = NULL;
+	size_t i = 0, k = 0;
 	int c, rc = 0;
 
-	rc = get(w, dir, ha, hb, &va, &na, &vb, &nb);
+	rc = get(w, dir, ha, hb, &d);
 	if (rc > 0) {
 		seterr("%s: listed as a directory, but not found", dir);
 		rc = -1;
 	}
-	while (rc == 0 && (i < na || k < nb)) {
-		c = i == na ? 1 : k == nb ? -1 : strcmp(va[i].key, vb[k].key);
-		rc = pair(w, dir, c <= 0 ? &va[i] : NULL, c >= 0 ? &vb[k] : NULL);
+	/* d's listings: [0] side a, [1] side b */
+	while (rc == 0 && (i < d->n[0] || k < d->n[1])) {
+		c = i == d->n[0] ? 1 : k == d->n[1] ? -1 :
+		    strcmp(d->v[0][i].key, d->v[1][k].key);
+		rc = pair(w, dir, c <= 0 ? &d->v[0][i] : NULL,
+		    c >= 0 ? &d->v[1][k] : NULL);
 		i += c <= 0;
 		k += c >= 0;
 	}
-	ents_free(va, na);
-	ents_free(vb, nb);
+	dl_free(d);
 	return rc;
 }
 

@@ -1175,9 +1175,6 @@ read_secret(const char *prompt, char *buf, size_t n)
 	return 0;
 }
 
-/* Flush standard output at the end: a failure other than a closed pipe
- * is an error (a full disk must not pass for success). */
-
 /* rm -r; a missing path is fine.  0, or -1 (with report: the slot says
  * "cannot remove P: why" for the last path that failed). */
 int
@@ -1218,5 +1215,54 @@ remove_tree(const char *path, int report)
 fail:
 	if (report)
 		seterr("cannot remove %s:", path);
+	return -1;
+}
+
+/* ---- shared by the command files (cmd_run, cmd_ops, cmd_explore) ---- */
+
+int
+writeall_nl(int fd, const char *p, size_t n)
+{
+	if (!n)
+		return 0;
+	if (writeall(fd, p, n) < 0)
+		return -1;
+	return p[n - 1] != '\n' ? writeall(fd, "\n", 1) : 0;
+}
+
+int
+utf8_valid(const char *p, size_t n, int more)
+{
+	const unsigned char *s = (const unsigned char *)p;
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned c = s[i], need, min, v;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) { need = 1; min = 0x80; v = c & 0x1f; }
+		else if ((c & 0xf0) == 0xe0) { need = 2; min = 0x800; v = c & 0x0f; }
+		else if ((c & 0xf8) == 0xf0) { need = 3; min = 0x10000; v = c & 0x07; }
+		else return 0;
+		for (i++; need; need--, i++) {
+			if (i >= n)
+				return more;
+			if ((s[i] & 0xc0) != 0x80)
+				return 0;
+			v = v << 6 | (s[i] & 0x3f);
+		}
+		if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
+int
+user_interrupted(void)
+{
+	seterrc(ERR_INTR, "User interrupted");
 	return -1;
 }

@@ -197,4 +197,16 @@ int ask_yn(const char *question);
  * slot names the last path that could not be removed). */
 int remove_tree(const char *path, int report);
 
+/* writeall, then a newline if the n bytes do not end with one;
+ * nothing at all for n == 0.  0 or -1. */
+int writeall_nl(int fd, const char *p, size_t n);
+
+/* 1 if p holds valid UTF-8 (no overlongs, surrogates or values past
+ * U+10FFFF); with more, a sequence cut short by the end of p is fine
+ * (the rest of it comes next).  0 if not. */
+int utf8_valid(const char *p, size_t n, int more);
+
+/* Ctrl-C: the slot says "User interrupted" (ERR_INTR).  Returns -1. */
+int user_interrupted(void);
+
 #endif
