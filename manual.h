@@ -16,9 +16,4 @@ extern const char manual_title[];
 /* Section i (from 0), or NULL past the end. */
 const struct manual_section *manual_section(size_t i);
 
-/* contree mcp: the server's instructions and its guide sections (topic
- * is the section name of get_guide). */
-extern const char mcp_instructions[];
-const struct manual_section *mcp_guide(size_t i);
-
 #endif
