@@ -372,19 +372,14 @@ static ssize_t
 sock_read(void *ctx, void *p, size_t n)
 {
 	struct http *h = ctx;
-	struct pollfd pfd;
 	ssize_t r;
 	int rc;
 
 	for (;;) {
-		pfd.fd = h->fd;
-		pfd.events = POLLIN;
 		rc = waitms(h);
 		if (rc != 0)
-			rc = poll(&pfd, 1, rc);
+			rc = pollwait(h->fd, POLLIN, rc);
 		if (rc < 0) {
-			if (errno == EINTR && !interrupted)
-				continue;
 			if (interrupted)
 				seterrc(ERR_INTR, "interrupted");
 			else
@@ -413,7 +408,6 @@ static ssize_t
 sock_write(void *ctx, const void *p, size_t n)
 {
 	struct http *h = ctx;
-	struct pollfd pfd;
 	ssize_t r;
 	int rc;
 
@@ -427,11 +421,9 @@ sock_write(void *ctx, const void *p, size_t n)
 			seterrc(ERR_NET, "Network error: sending to %s:", h->u.host);
 			return -1;
 		}
-		pfd.fd = h->fd;
-		pfd.events = POLLOUT;
 		rc = waitms(h);
 		if (rc != 0)
-			rc = poll(&pfd, 1, rc);
+			rc = pollwait(h->fd, POLLOUT, rc);
 		if (rc == 0) {
 			seterrc(ERR_TIMEOUT, "Network error: sending to %s timed "
 			    "out", h->u.host);
@@ -659,25 +651,17 @@ fail(struct http *h, enum http_err e)
 static int
 connwait(int fd, int64_t deadline)
 {
-	struct pollfd pfd;
 	socklen_t len;
-	int64_t left;
+	int64_t left = deadline - now_ms();
 	int rc, err = 0;
 
-	for (;;) {
-		left = deadline - now_ms();
-		if (left <= 0)
-			return ETIMEDOUT;
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (rc > 0)
-			break;
-		if (rc == 0)
-			return ETIMEDOUT;
-		if (errno != EINTR || interrupted)
-			return errno;
-	}
+	if (left <= 0)
+		return ETIMEDOUT;
+	rc = pollwait(fd, POLLOUT, left);
+	if (rc == 0)
+		return ETIMEDOUT;
+	if (rc < 0)
+		return errno;
 	len = sizeof err;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return errno;

@@ -742,38 +742,30 @@ tlswords(int err, const char *host, char *out, size_t outsz)
 static int
 waitfd(struct tls *t, short ev)
 {
-	struct pollfd pfd;
+	int64_t ms = t->timeout_ms > 0 ? t->timeout_ms : -1, left;
 	int rc;
 
-	for (;;) {
-		int64_t ms = t->timeout_ms > 0 ? t->timeout_ms : -1, left;
-
-		if (t->deadline) {
-			left = t->deadline - now_ms();
-			if (left < 0)
-				left = 0;
-			if (ms < 0 || left < ms)
-				ms = left;
-		}
-		pfd.fd = t->fd;
-		pfd.events = ev;
-		rc = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
-		if (rc > 0)
-			return 0;
-		if (rc == 0) {
-			seterrc(ERR_TIMEOUT, "Network error: no answer from %s "
-			    "(timeout)", t->host);
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (errno != EINTR || interrupted) {
-			if (interrupted)
-				seterrc(ERR_INTR, "interrupted");
-			else
-				seterrc(ERR_NET, "Network error: poll:");
-			return -1;
-		}
+	if (t->deadline) {
+		left = t->deadline - now_ms();
+		if (left < 0)
+			left = 0;
+		if (ms < 0 || left < ms)
+			ms = left;
 	}
+	rc = pollwait(t->fd, ev, ms);
+	if (rc > 0)
+		return 0;
+	if (rc == 0) {
+		seterrc(ERR_TIMEOUT, "Network error: no answer from %s "
+		    "(timeout)", t->host);
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (interrupted)
+		seterrc(ERR_INTR, "interrupted");
+	else
+		seterrc(ERR_NET, "Network error: poll:");
+	return -1;
 }
 
 /* Run the engine until one of the target states is reached.  0; -1 on
