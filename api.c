@@ -1225,7 +1225,7 @@ evbody(struct api *a, const struct http_resp *rs, struct call *c)
 		return BODY_AGAIN;
 	}
 	if (++e->fails >= MAXTRIES * 2) {
-		seterrc(ERR_NET, "Network error: the events stream of %s keeps "
+		neterr(ERR_NET, "the events stream of %s keeps "
 		    "breaking", e->op);
 		return BODY_FAIL;
 	}

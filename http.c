@@ -383,11 +383,11 @@ sock_read(void *ctx, void *p, size_t n)
 			if (interrupted)
 				seterrc(ERR_INTR, "interrupted");
 			else
-				seterrc(ERR_NET, "Network error: poll:");
+				neterr(ERR_NET, "poll:");
 			return -1;
 		}
 		if (rc == 0) {
-			seterrc(ERR_TIMEOUT, "Network error: no answer from %s "
+			neterr(ERR_TIMEOUT, "no answer from %s "
 			    "(timeout)", h->u.host);
 			errno = ETIMEDOUT;
 			return -1;
@@ -399,7 +399,7 @@ sock_read(void *ctx, void *p, size_t n)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			continue;
-		seterrc(ERR_NET, "Network error: receiving from %s:", h->u.host);
+		neterr(ERR_NET, "receiving from %s:", h->u.host);
 		return -1;
 	}
 }
@@ -418,20 +418,20 @@ sock_write(void *ctx, const void *p, size_t n)
 		if (errno == EINTR && !interrupted)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			seterrc(ERR_NET, "Network error: sending to %s:", h->u.host);
+			neterr(ERR_NET, "sending to %s:", h->u.host);
 			return -1;
 		}
 		rc = waitms(h);
 		if (rc != 0)
 			rc = pollwait(h->fd, POLLOUT, rc);
 		if (rc == 0) {
-			seterrc(ERR_TIMEOUT, "Network error: sending to %s timed "
+			neterr(ERR_TIMEOUT, "sending to %s timed "
 			    "out", h->u.host);
 			errno = ETIMEDOUT;
 			return -1;
 		}
 		if (rc < 0 && errno != EINTR) {
-			seterrc(ERR_NET, "Network error: poll:");
+			neterr(ERR_NET, "poll:");
 			return -1;
 		}
 		if (interrupted) {
@@ -708,7 +708,7 @@ dial(struct http *h, const char *host, const char *port)
 	hints.ai_socktype = SOCK_STREAM;
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0) {
-		seterrc(ERR_NET, "Network error: cannot resolve %s: %s", host,
+		neterr(ERR_NET, "cannot resolve %s: %s", host,
 		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return fail(h, rc == EAI_AGAIN ? HTTP_ECONNECT : HTTP_EDNS);
 	}
@@ -729,12 +729,12 @@ dial(struct http *h, const char *host, const char *port)
 	}
 	errno = err;
 	if (err == ETIMEDOUT) {
-		seterrc(ERR_TIMEOUT, "Network error: connecting to %s port %s "
+		neterr(ERR_TIMEOUT, "connecting to %s port %s "
 		    "timed out after %.1f s", host, port,
 		    (now_ms() - start) / 1000.0);
 		return fail(h, HTTP_ECONNECT);
 	}
-	seterrc(ERR_NET, "Network error: cannot connect to %s port %s:", host,
+	neterr(ERR_NET, "cannot connect to %s port %s:", host,
 	    port);
 	return fail(h, err == ECONNREFUSED || err == ENETUNREACH ||
 	    err == EHOSTUNREACH || err == EADDRNOTAVAIL ? HTTP_EREFUSED :
@@ -788,13 +788,13 @@ tunnel(struct http *h)
 	if (rc < 0)
 		return fail(h, HTTP_EPROXY);
 	if (h->resp.status / 100 != 2) {
-		seterrc(ERR_NET, "Network error: proxy %s refused the tunnel to %s: "
+		neterr(ERR_NET, "proxy %s refused the tunnel to %s: "
 		    "%d %s", h->proxy.host, h->u.host, h->resp.status,
 		    h->resp.reason);
 		return fail(h, HTTP_EPROXY);
 	}
 	if (h->rpos != h->rlen) {
-		seterrc(ERR_NET, "Network error: proxy sent data after its answer");
+		neterr(ERR_NET, "proxy sent data after its answer");
 		return fail(h, HTTP_EPROXY);
 	}
 	h->rpos = h->rlen = 0;
@@ -886,7 +886,7 @@ wflush(struct http *h)
 
 		if (n <= 0) {
 			if (n == 0)
-				seterrc(ERR_NET, "Network error: connection closed "
+				neterr(ERR_NET, "connection closed "
 				    "while sending");
 			h->wlen = 0;
 			return -1;
@@ -911,7 +911,7 @@ wput(struct http *h, const void *p, size_t n)
 
 				if (w <= 0) {
 					if (w == 0)
-						seterrc(ERR_NET, "Network error: "
+						neterr(ERR_NET, ""
 						    "connection closed while "
 						    "sending");
 					return -1;
@@ -1137,12 +1137,12 @@ readfail(struct http *h, ssize_t n, const char *where)
 {
 	if (n == 0 || n == HTTP_IO_TRUNC) {
 		if (!h->gotbytes) {
-			seterrc(ERR_NET, "Network error: server closed the connection "
+			neterr(ERR_NET, "server closed the connection "
 			    "without answering");
 			return fail(h, HTTP_ELOST);
 		}
 		/* a clean close in the middle: broken framing */
-		seterrc(ERR_NET, "Network error: connection closed %s", where);
+		neterr(ERR_NET, "connection closed %s", where);
 		return fail(h, HTTP_EPROTO);
 	}
 	if (errno == ETIMEDOUT)
@@ -1153,7 +1153,7 @@ readfail(struct http *h, ssize_t n, const char *where)
 static int
 proto(struct http *h, const char *msg)
 {
-	seterrc(ERR_NET, "Network error: malformed response from %s: %s", h->u.host,
+	neterr(ERR_NET, "malformed response from %s: %s", h->u.host,
 	    msg);
 	return fail(h, HTTP_EPROTO);
 }
@@ -1400,7 +1400,7 @@ http_recv(struct http *h, int head)
 
 	h->err = HTTP_OK;
 	if (!h->open) {
-		seterrc(ERR_NET, "Network error: no connection");
+		neterr(ERR_NET, "no connection");
 		fail(h, HTTP_ELOST);
 		return NULL;
 	}
@@ -1423,7 +1423,7 @@ http_recv(struct http *h, int head)
 	if (!head && r->status != 204 && r->status != 304 && r->clen != 0 &&
 	    (c = http_hdr(r, "Content-Encoding")) && *c &&
 	    strcasecmp(c, "identity") != 0) {
-		seterrc(ERR_NET, "Network error: %s answered with "
+		neterr(ERR_NET, "%s answered with "
 		    "Content-Encoding '%.40s' although we asked for identity "
 		    "(no compression)", h->u.host, c);
 		http_close(h);
@@ -1536,10 +1536,10 @@ bodybytes(struct http *h, void *p, size_t n)
 	if (r == 0 || r == HTTP_IO_TRUNC) {
 		/* the server closed before the end it announced */
 		if (h->resp.chunked)
-			seterrc(ERR_NET, "Network error: connection closed in "
+			neterr(ERR_NET, "connection closed in "
 			    "the middle of a chunked body (no last chunk)");
 		else
-			seterrc(ERR_NET, "Network error: connection closed "
+			neterr(ERR_NET, "connection closed "
 			    "before the end of the body (%llu of %lld bytes "
 			    "missing)", h->remain, h->resp.clen);
 		return fail(h, HTTP_EPROTO);
@@ -1556,7 +1556,7 @@ chunkend(struct http *h)
 	while (h->rlen - h->rpos < 2) {
 		r = fill(h);
 		if (r == 0 || r == HTTP_IO_TRUNC) {
-			seterrc(ERR_NET, "Network error: connection closed in "
+			neterr(ERR_NET, "connection closed in "
 			    "the middle of a chunked body");
 			return fail(h, HTTP_EPROTO);
 		}
@@ -1653,7 +1653,7 @@ http_body(struct http *h, struct buf *b, size_t max)
 		b->len += (size_t)n;
 		b->p[b->len] = 0;
 		if (b->len > max) {
-			seterrc(ERR_NET, "Network error: response body larger than "
+			neterr(ERR_NET, "response body larger than "
 			    "%zu bytes", max);
 			http_close(h);
 			return fail(h, HTTP_EPROTO);
@@ -1722,7 +1722,7 @@ sse_line(struct sse *s, const char *l, size_t n, sse_cb cb, void *arg)
 	}
 	if (fl == 4 && memcmp(l, "data", 4) == 0) {
 		if (s->data.len + vl + 1 > SSE_MAXFRAME) {
-			seterrc(ERR_NET, "Network error: event stream frame larger than "
+			neterr(ERR_NET, "event stream frame larger than "
 			    "%d bytes", SSE_MAXFRAME);
 			return -1;
 		}
@@ -1773,7 +1773,7 @@ sse_feed(struct sse *s, const char *p, size_t n, sse_cb cb, void *arg)
 		m = k - i;
 		if (k == n) {
 			if (s->line.len + m > SSE_MAXFRAME + 64) {
-				seterrc(ERR_NET, "Network error: event stream line "
+				neterr(ERR_NET, "event stream line "
 				    "too long");
 				return -1;
 			}
@@ -1784,7 +1784,7 @@ sse_feed(struct sse *s, const char *p, size_t n, sse_cb cb, void *arg)
 			s->cr = 1;
 		if (s->line.len) {
 			if (s->line.len + m > SSE_MAXFRAME + 64) {
-				seterrc(ERR_NET, "Network error: event stream line "
+				neterr(ERR_NET, "event stream line "
 				    "too long");
 				return -1;
 			}

@@ -85,6 +85,20 @@ seterrc(int cls, const char *fmt, ...)
 }
 
 void
+neterr(int cls, const char *fmt, ...)
+{
+	va_list ap;
+	char f[256];
+	int e = errno;
+
+	snprintf(f, sizeof f, "Network error: %s", fmt);
+	errno = e;
+	va_start(ap, fmt);
+	vseterr(cls, f, ap);
+	va_end(ap);
+}
+
+void
 errwrap(const char *fmt, ...)
 {
 	va_list ap;

@@ -69,6 +69,8 @@ enum errclass {
  * after Ctrl-C: ERR_INTR, other errno: ERR_IO), else ERR_OTHER. */
 void seterr(const char *fmt, ...) PRINTFLIKE(1, 2);
 void seterrc(int cls, const char *fmt, ...) PRINTFLIKE(2, 3);
+/* seterrc with "Network error: " before the message. */
+void neterr(int cls, const char *fmt, ...) PRINTFLIKE(2, 3);
 /* Prefix the current message with "<text>: ", keeping its class. */
 void errwrap(const char *fmt, ...) PRINTFLIKE(1, 2);
 const char *geterr(void);
