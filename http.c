@@ -85,6 +85,13 @@ struct http {
 /* ---------------------------------------------------------------- URLs */
 
 static int
+badurl(const char *s, const char *why)
+{
+	seterr("invalid URL '%s': %s", s, why);
+	return -1;
+}
+
+static int
 validport(const char *s, size_t n)
 {
 	unsigned long v = 0;
@@ -113,26 +120,20 @@ urlhost(const char *s, const char *p, const char *end, struct url *u,
 	if (*p == '[') {
 		hs = p + 1;
 		he = memchr(hs, ']', (size_t)(end - hs));
-		if (!he || he == hs) {
-			seterr("invalid URL '%s': bad IPv6 literal", s);
-			return -1;
-		}
+		if (!he || he == hs)
+			return badurl(s, "bad IPv6 literal");
 		for (q = hs; q < he; q++) {
 			if (*q == '%' && !zone && q > hs)
 				zone = 1;
 			else if (zone ? !isalnum((unsigned char)*q) &&
 			    *q != '-' && *q != '_' && *q != '.' :
 			    !isxdigit((unsigned char)*q) && *q != ':' &&
-			    *q != '.') {
-				seterr("invalid URL '%s': bad IPv6 literal", s);
-				return -1;
-			}
+			    *q != '.')
+				return badurl(s, "bad IPv6 literal");
 		}
 		if (he + 1 < end) {
-			if (he[1] != ':') {
-				seterr("invalid URL '%s': junk after ']'", s);
-				return -1;
-			}
+			if (he[1] != ':')
+				return badurl(s, "junk after ']'");
 			*colon = he + 1;
 		}
 	} else {
@@ -144,20 +145,14 @@ urlhost(const char *s, const char *p, const char *end, struct url *u,
 			he = end;
 		for (q = hs; q < he; q++)
 			if (!isalnum((unsigned char)*q) && *q != '-' &&
-			    *q != '.' && *q != '_') {
-				seterr("invalid URL '%s': bad character in "
-				    "host name", s);
-				return -1;
-			}
+			    *q != '.' && *q != '_')
+				return badurl(s, "bad character in "
+				    "host name");
 	}
-	if (he == hs) {
-		seterr("invalid URL '%s': no host", s);
-		return -1;
-	}
-	if ((size_t)(he - hs) >= sizeof u->host) {
-		seterr("invalid URL '%s': host name too long", s);
-		return -1;
-	}
+	if (he == hs)
+		return badurl(s, "no host");
+	if ((size_t)(he - hs) >= sizeof u->host)
+		return badurl(s, "host name too long");
 	memcpy(u->host, hs, (size_t)(he - hs));
 	if (*p == '[' && (q = strstr(u->host, "%25")))
 		memmove((char *)q + 1, q + 3, strlen(q + 3) + 1); /* zone id */
@@ -176,10 +171,8 @@ url_parse(const char *s, struct url *u)
 		return -1;
 	}
 	p = strstr(s, "://");
-	if (!p) {
-		seterr("invalid URL '%s': no scheme (use https://host)", s);
-		return -1;
-	}
+	if (!p)
+		return badurl(s, "no scheme (use https://host)");
 	n = (size_t)(p - s);
 	if (n == 5 && strncasecmp(s, "https", 5) == 0)
 		u->tls = 1;
@@ -196,20 +189,16 @@ url_parse(const char *s, struct url *u)
 		if (*q == '@')
 			at = q;
 	if (at) {
-		if ((size_t)(at - p) >= sizeof u->userinfo) {
-			seterr("invalid URL '%s': user info too long", s);
-			return -1;
-		}
+		if ((size_t)(at - p) >= sizeof u->userinfo)
+			return badurl(s, "user info too long");
 		memcpy(u->userinfo, p, (size_t)(at - p));
 		p = at + 1;
 	}
 	if (urlhost(s, p, end, u, &colon) < 0)
 		return -1;
 	if (colon) {
-		if (!validport(colon + 1, (size_t)(end - colon - 1))) {
-			seterr("invalid URL '%s': bad port", s);
-			return -1;
-		}
+		if (!validport(colon + 1, (size_t)(end - colon - 1)))
+			return badurl(s, "bad port");
 		memcpy(u->port, colon + 1, (size_t)(end - colon - 1));
 	} else {
 		strcpy(u->port, u->tls ? "443" : "80");
@@ -219,15 +208,11 @@ url_parse(const char *s, struct url *u)
 	n = strcspn(p, "?#");
 	while (n > 0 && p[n - 1] == '/')
 		n--;
-	if (n >= sizeof u->prefix) {
-		seterr("invalid URL '%s': path too long", s);
-		return -1;
-	}
+	if (n >= sizeof u->prefix)
+		return badurl(s, "path too long");
 	for (q = p; q < p + n; q++)
-		if ((unsigned char)*q <= ' ' || *q == 0x7f) {
-			seterr("invalid URL '%s': bad character in path", s);
-			return -1;
-		}
+		if ((unsigned char)*q <= ' ' || *q == 0x7f)
+			return badurl(s, "bad character in path");
 	memcpy(u->prefix, p, n);
 	return 0;
 }
