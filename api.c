@@ -389,31 +389,41 @@ logbody(struct api *a, const struct http_resp *rs, const char *p, size_t n)
 static const char *
 stdreason(int st)
 {
-	switch (st) {
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 302: return "Found";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 406: return "Not Acceptable";
-	case 409: return "Conflict";
-	case 410: return "Gone";
-	case 413: return "Payload Too Large";
-	case 422: return "Unprocessable Entity";
-	case 425: return "Too Early";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 501: return "Not Implemented";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	}
+	/* the codes and their reasons packed in one string, in order */
+	static const short codes[] = {
+		200, 201, 202, 204, 302, 304, 400, 401, 403, 404, 405, 406,
+		409, 410, 413, 422, 425, 429, 500, 501, 502, 503, 504
+	};
+	static const char reasons[] =
+	    "OK\0"
+	    "Created\0"
+	    "Accepted\0"
+	    "No Content\0"
+	    "Found\0"
+	    "Not Modified\0"
+	    "Bad Request\0"
+	    "Unauthorized\0"
+	    "Forbidden\0"
+	    "Not Found\0"
+	    "Method Not Allowed\0"
+	    "Not Acceptable\0"
+	    "Conflict\0"
+	    "Gone\0"
+	    "Payload Too Large\0"
+	    "Unprocessable Entity\0"
+	    "Too Early\0"
+	    "Too Many Requests\0"
+	    "Internal Server Error\0"
+	    "Not Implemented\0"
+	    "Bad Gateway\0"
+	    "Service Unavailable\0"
+	    "Gateway Timeout";
+	const char *p = reasons;
+	size_t i;
+
+	for (i = 0; i < LEN(codes); i++, p += strlen(p) + 1)
+		if (codes[i] == st)
+			return p;
 	return "";
 }
 
@@ -1225,7 +1235,7 @@ evbody(struct api *a, const struct http_resp *rs, struct call *c)
 		return BODY_AGAIN;
 	}
 	if (++e->fails >= MAXTRIES * 2) {
-		seterrc(ERR_NET, "Network error: the events stream of %s keeps "
+		neterr(ERR_NET, "the events stream of %s keeps "
 		    "breaking", e->op);
 		return BODY_FAIL;
 	}

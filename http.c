@@ -85,6 +85,13 @@ struct http {
 /* ---------------------------------------------------------------- URLs */
 
 static int
+badurl(const char *s, const char *why)
+{
+	seterr("invalid URL '%s': %s", s, why);
+	return -1;
+}
+
+static int
 validport(const char *s, size_t n)
 {
 	unsigned long v = 0;
@@ -113,26 +120,20 @@ urlhost(const char *s, const char *p, const char *end, struct url *u,
 	if (*p == '[') {
 		hs = p + 1;
 		he = memchr(hs, ']', (size_t)(end - hs));
-		if (!he || he == hs) {
-			seterr("invalid URL '%s': bad IPv6 literal", s);
-			return -1;
-		}
+		if (!he || he == hs)
+			return badurl(s, "bad IPv6 literal");
 		for (q = hs; q < he; q++) {
 			if (*q == '%' && !zone && q > hs)
 				zone = 1;
 			else if (zone ? !isalnum((unsigned char)*q) &&
 			    *q != '-' && *q != '_' && *q != '.' :
 			    !isxdigit((unsigned char)*q) && *q != ':' &&
-			    *q != '.') {
-				seterr("invalid URL '%s': bad IPv6 literal", s);
-				return -1;
-			}
+			    *q != '.')
+				return badurl(s, "bad IPv6 literal");
 		}
 		if (he + 1 < end) {
-			if (he[1] != ':') {
-				seterr("invalid URL '%s': junk after ']'", s);
-				return -1;
-			}
+			if (he[1] != ':')
+				return badurl(s, "junk after ']'");
 			*colon = he + 1;
 		}
 	} else {
@@ -144,20 +145,14 @@ urlhost(const char *s, const char *p, const char *end, struct url *u,
 			he = end;
 		for (q = hs; q < he; q++)
 			if (!isalnum((unsigned char)*q) && *q != '-' &&
-			    *q != '.' && *q != '_') {
-				seterr("invalid URL '%s': bad character in "
-				    "host name", s);
-				return -1;
-			}
+			    *q != '.' && *q != '_')
+				return badurl(s, "bad character in "
+				    "host name");
 	}
-	if (he == hs) {
-		seterr("invalid URL '%s': no host", s);
-		return -1;
-	}
-	if ((size_t)(he - hs) >= sizeof u->host) {
-		seterr("invalid URL '%s': host name too long", s);
-		return -1;
-	}
+	if (he == hs)
+		return badurl(s, "no host");
+	if ((size_t)(he - hs) >= sizeof u->host)
+		return badurl(s, "host name too long");
 	memcpy(u->host, hs, (size_t)(he - hs));
 	if (*p == '[' && (q = strstr(u->host, "%25")))
 		memmove((char *)q + 1, q + 3, strlen(q + 3) + 1); /* zone id */
@@ -176,10 +171,8 @@ url_parse(const char *s, struct url *u)
 		return -1;
 	}
 	p = strstr(s, "://");
-	if (!p) {
-		seterr("invalid URL '%s': no scheme (use https://host)", s);
-		return -1;
-	}
+	if (!p)
+		return badurl(s, "no scheme (use https://host)");
 	n = (size_t)(p - s);
 	if (n == 5 && strncasecmp(s, "https", 5) == 0)
 		u->tls = 1;
@@ -196,20 +189,16 @@ url_parse(const char *s, struct url *u)
 		if (*q == '@')
 			at = q;
 	if (at) {
-		if ((size_t)(at - p) >= sizeof u->userinfo) {
-			seterr("invalid URL '%s': user info too long", s);
-			return -1;
-		}
+		if ((size_t)(at - p) >= sizeof u->userinfo)
+			return badurl(s, "user info too long");
 		memcpy(u->userinfo, p, (size_t)(at - p));
 		p = at + 1;
 	}
 	if (urlhost(s, p, end, u, &colon) < 0)
 		return -1;
 	if (colon) {
-		if (!validport(colon + 1, (size_t)(end - colon - 1))) {
-			seterr("invalid URL '%s': bad port", s);
-			return -1;
-		}
+		if (!validport(colon + 1, (size_t)(end - colon - 1)))
+			return badurl(s, "bad port");
 		memcpy(u->port, colon + 1, (size_t)(end - colon - 1));
 	} else {
 		strcpy(u->port, u->tls ? "443" : "80");
@@ -219,15 +208,11 @@ url_parse(const char *s, struct url *u)
 	n = strcspn(p, "?#");
 	while (n > 0 && p[n - 1] == '/')
 		n--;
-	if (n >= sizeof u->prefix) {
-		seterr("invalid URL '%s': path too long", s);
-		return -1;
-	}
+	if (n >= sizeof u->prefix)
+		return badurl(s, "path too long");
 	for (q = p; q < p + n; q++)
-		if ((unsigned char)*q <= ' ' || *q == 0x7f) {
-			seterr("invalid URL '%s': bad character in path", s);
-			return -1;
-		}
+		if ((unsigned char)*q <= ' ' || *q == 0x7f)
+			return badurl(s, "bad character in path");
 	memcpy(u->prefix, p, n);
 	return 0;
 }
@@ -372,27 +357,22 @@ static ssize_t
 sock_read(void *ctx, void *p, size_t n)
 {
 	struct http *h = ctx;
-	struct pollfd pfd;
 	ssize_t r;
 	int rc;
 
 	for (;;) {
-		pfd.fd = h->fd;
-		pfd.events = POLLIN;
 		rc = waitms(h);
 		if (rc != 0)
-			rc = poll(&pfd, 1, rc);
+			rc = pollwait(h->fd, POLLIN, rc);
 		if (rc < 0) {
-			if (errno == EINTR && !interrupted)
-				continue;
 			if (interrupted)
 				seterrc(ERR_INTR, "interrupted");
 			else
-				seterrc(ERR_NET, "Network error: poll:");
+				neterr(ERR_NET, "poll:");
 			return -1;
 		}
 		if (rc == 0) {
-			seterrc(ERR_TIMEOUT, "Network error: no answer from %s "
+			neterr(ERR_TIMEOUT, "no answer from %s "
 			    "(timeout)", h->u.host);
 			errno = ETIMEDOUT;
 			return -1;
@@ -404,7 +384,7 @@ sock_read(void *ctx, void *p, size_t n)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
 			continue;
-		seterrc(ERR_NET, "Network error: receiving from %s:", h->u.host);
+		neterr(ERR_NET, "receiving from %s:", h->u.host);
 		return -1;
 	}
 }
@@ -413,7 +393,6 @@ static ssize_t
 sock_write(void *ctx, const void *p, size_t n)
 {
 	struct http *h = ctx;
-	struct pollfd pfd;
 	ssize_t r;
 	int rc;
 
@@ -424,22 +403,20 @@ sock_write(void *ctx, const void *p, size_t n)
 		if (errno == EINTR && !interrupted)
 			continue;
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			seterrc(ERR_NET, "Network error: sending to %s:", h->u.host);
+			neterr(ERR_NET, "sending to %s:", h->u.host);
 			return -1;
 		}
-		pfd.fd = h->fd;
-		pfd.events = POLLOUT;
 		rc = waitms(h);
 		if (rc != 0)
-			rc = poll(&pfd, 1, rc);
+			rc = pollwait(h->fd, POLLOUT, rc);
 		if (rc == 0) {
-			seterrc(ERR_TIMEOUT, "Network error: sending to %s timed "
+			neterr(ERR_TIMEOUT, "sending to %s timed "
 			    "out", h->u.host);
 			errno = ETIMEDOUT;
 			return -1;
 		}
 		if (rc < 0 && errno != EINTR) {
-			seterrc(ERR_NET, "Network error: poll:");
+			neterr(ERR_NET, "poll:");
 			return -1;
 		}
 		if (interrupted) {
@@ -659,25 +636,17 @@ fail(struct http *h, enum http_err e)
 static int
 connwait(int fd, int64_t deadline)
 {
-	struct pollfd pfd;
 	socklen_t len;
-	int64_t left;
+	int64_t left = deadline - now_ms();
 	int rc, err = 0;
 
-	for (;;) {
-		left = deadline - now_ms();
-		if (left <= 0)
-			return ETIMEDOUT;
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		rc = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
-		if (rc > 0)
-			break;
-		if (rc == 0)
-			return ETIMEDOUT;
-		if (errno != EINTR || interrupted)
-			return errno;
-	}
+	if (left <= 0)
+		return ETIMEDOUT;
+	rc = pollwait(fd, POLLOUT, left);
+	if (rc == 0)
+		return ETIMEDOUT;
+	if (rc < 0)
+		return errno;
 	len = sizeof err;
 	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
 		return errno;
@@ -724,7 +693,7 @@ dial(struct http *h, const char *host, const char *port)
 	hints.ai_socktype = SOCK_STREAM;
 	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0) {
-		seterrc(ERR_NET, "Network error: cannot resolve %s: %s", host,
+		neterr(ERR_NET, "cannot resolve %s: %s", host,
 		    rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return fail(h, rc == EAI_AGAIN ? HTTP_ECONNECT : HTTP_EDNS);
 	}
@@ -745,12 +714,12 @@ dial(struct http *h, const char *host, const char *port)
 	}
 	errno = err;
 	if (err == ETIMEDOUT) {
-		seterrc(ERR_TIMEOUT, "Network error: connecting to %s port %s "
+		neterr(ERR_TIMEOUT, "connecting to %s port %s "
 		    "timed out after %.1f s", host, port,
 		    (now_ms() - start) / 1000.0);
 		return fail(h, HTTP_ECONNECT);
 	}
-	seterrc(ERR_NET, "Network error: cannot connect to %s port %s:", host,
+	neterr(ERR_NET, "cannot connect to %s port %s:", host,
 	    port);
 	return fail(h, err == ECONNREFUSED || err == ENETUNREACH ||
 	    err == EHOSTUNREACH || err == EADDRNOTAVAIL ? HTTP_EREFUSED :
@@ -804,13 +773,13 @@ tunnel(struct http *h)
 	if (rc < 0)
 		return fail(h, HTTP_EPROXY);
 	if (h->resp.status / 100 != 2) {
-		seterrc(ERR_NET, "Network error: proxy %s refused the tunnel to %s: "
+		neterr(ERR_NET, "proxy %s refused the tunnel to %s: "
 		    "%d %s", h->proxy.host, h->u.host, h->resp.status,
 		    h->resp.reason);
 		return fail(h, HTTP_EPROXY);
 	}
 	if (h->rpos != h->rlen) {
-		seterrc(ERR_NET, "Network error: proxy sent data after its answer");
+		neterr(ERR_NET, "proxy sent data after its answer");
 		return fail(h, HTTP_EPROXY);
 	}
 	h->rpos = h->rlen = 0;
@@ -902,7 +871,7 @@ wflush(struct http *h)
 
 		if (n <= 0) {
 			if (n == 0)
-				seterrc(ERR_NET, "Network error: connection closed "
+				neterr(ERR_NET, "connection closed "
 				    "while sending");
 			h->wlen = 0;
 			return -1;
@@ -927,7 +896,7 @@ wput(struct http *h, const void *p, size_t n)
 
 				if (w <= 0) {
 					if (w == 0)
-						seterrc(ERR_NET, "Network error: "
+						neterr(ERR_NET, ""
 						    "connection closed while "
 						    "sending");
 					return -1;
@@ -1153,12 +1122,12 @@ readfail(struct http *h, ssize_t n, const char *where)
 {
 	if (n == 0 || n == HTTP_IO_TRUNC) {
 		if (!h->gotbytes) {
-			seterrc(ERR_NET, "Network error: server closed the connection "
+			neterr(ERR_NET, "server closed the connection "
 			    "without answering");
 			return fail(h, HTTP_ELOST);
 		}
 		/* a clean close in the middle: broken framing */
-		seterrc(ERR_NET, "Network error: connection closed %s", where);
+		neterr(ERR_NET, "connection closed %s", where);
 		return fail(h, HTTP_EPROTO);
 	}
 	if (errno == ETIMEDOUT)
@@ -1169,7 +1138,7 @@ readfail(struct http *h, ssize_t n, const char *where)
 static int
 proto(struct http *h, const char *msg)
 {
-	seterrc(ERR_NET, "Network error: malformed response from %s: %s", h->u.host,
+	neterr(ERR_NET, "malformed response from %s: %s", h->u.host,
 	    msg);
 	return fail(h, HTTP_EPROTO);
 }
@@ -1416,7 +1385,7 @@ http_recv(struct http *h, int head)
 
 	h->err = HTTP_OK;
 	if (!h->open) {
-		seterrc(ERR_NET, "Network error: no connection");
+		neterr(ERR_NET, "no connection");
 		fail(h, HTTP_ELOST);
 		return NULL;
 	}
@@ -1439,7 +1408,7 @@ http_recv(struct http *h, int head)
 	if (!head && r->status != 204 && r->status != 304 && r->clen != 0 &&
 	    (c = http_hdr(r, "Content-Encoding")) && *c &&
 	    strcasecmp(c, "identity") != 0) {
-		seterrc(ERR_NET, "Network error: %s answered with "
+		neterr(ERR_NET, "%s answered with "
 		    "Content-Encoding '%.40s' although we asked for identity "
 		    "(no compression)", h->u.host, c);
 		http_close(h);
@@ -1552,10 +1521,10 @@ bodybytes(struct http *h, void *p, size_t n)
 	if (r == 0 || r == HTTP_IO_TRUNC) {
 		/* the server closed before the end it announced */
 		if (h->resp.chunked)
-			seterrc(ERR_NET, "Network error: connection closed in "
+			neterr(ERR_NET, "connection closed in "
 			    "the middle of a chunked body (no last chunk)");
 		else
-			seterrc(ERR_NET, "Network error: connection closed "
+			neterr(ERR_NET, "connection closed "
 			    "before the end of the body (%llu of %lld bytes "
 			    "missing)", h->remain, h->resp.clen);
 		return fail(h, HTTP_EPROTO);
@@ -1572,7 +1541,7 @@ chunkend(struct http *h)
 	while (h->rlen - h->rpos < 2) {
 		r = fill(h);
 		if (r == 0 || r == HTTP_IO_TRUNC) {
-			seterrc(ERR_NET, "Network error: connection closed in "
+			neterr(ERR_NET, "connection closed in "
 			    "the middle of a chunked body");
 			return fail(h, HTTP_EPROTO);
 		}
@@ -1669,7 +1638,7 @@ http_body(struct http *h, struct buf *b, size_t max)
 		b->len += (size_t)n;
 		b->p[b->len] = 0;
 		if (b->len > max) {
-			seterrc(ERR_NET, "Network error: response body larger than "
+			neterr(ERR_NET, "response body larger than "
 			    "%zu bytes", max);
 			http_close(h);
 			return fail(h, HTTP_EPROTO);
@@ -1738,7 +1707,7 @@ sse_line(struct sse *s, const char *l, size_t n, sse_cb cb, void *arg)
 	}
 	if (fl == 4 && memcmp(l, "data", 4) == 0) {
 		if (s->data.len + vl + 1 > SSE_MAXFRAME) {
-			seterrc(ERR_NET, "Network error: event stream frame larger than "
+			neterr(ERR_NET, "event stream frame larger than "
 			    "%d bytes", SSE_MAXFRAME);
 			return -1;
 		}
@@ -1789,7 +1758,7 @@ sse_feed(struct sse *s, const char *p, size_t n, sse_cb cb, void *arg)
 		m = k - i;
 		if (k == n) {
 			if (s->line.len + m > SSE_MAXFRAME + 64) {
-				seterrc(ERR_NET, "Network error: event stream line "
+				neterr(ERR_NET, "event stream line "
 				    "too long");
 				return -1;
 			}
@@ -1800,7 +1769,7 @@ sse_feed(struct sse *s, const char *p, size_t n, sse_cb cb, void *arg)
 			s->cr = 1;
 		if (s->line.len) {
 			if (s->line.len + m > SSE_MAXFRAME + 64) {
-				seterrc(ERR_NET, "Network error: event stream line "
+				neterr(ERR_NET, "event stream line "
 				    "too long");
 				return -1;
 			}

@@ -1181,3 +1181,32 @@ jw_tok(struct jw *w, const struct json *j, int t)
 		wclose(w, j->tok[stack[sp]].type == JSON_OBJECT ? '}' : ']');
 	}
 }
+
+/* A member: the key, then its value. */
+void
+jw_kstr(struct jw *w, const char *k, const char *s)
+{
+	jw_key(w, k);
+	jw_str(w, s);
+}
+
+void
+jw_kint(struct jw *w, const char *k, int64_t v)
+{
+	jw_key(w, k);
+	jw_int(w, v);
+}
+
+void
+jw_kbool(struct jw *w, const char *k, int v)
+{
+	jw_key(w, k);
+	jw_bool(w, v);
+}
+
+void
+jw_kobj(struct jw *w, const char *k)
+{
+	jw_key(w, k);
+	jw_obj(w);
+}

@@ -134,6 +134,11 @@ void jw_double(struct jw *w, double v);
 void jw_num(struct jw *w, const char *text);
 void jw_bool(struct jw *w, int v);
 void jw_null(struct jw *w);
+/* A key and its value in one call: jw_key, then jw_str/int/bool/obj. */
+void jw_kstr(struct jw *w, const char *k, const char *s);
+void jw_kint(struct jw *w, const char *k, int64_t v);
+void jw_kbool(struct jw *w, const char *k, int v);
+void jw_kobj(struct jw *w, const char *k);
 /* Copy token t of j (any subtree) into the writer, re-encoded. */
 void jw_tok(struct jw *w, const struct json *j, int t);
 

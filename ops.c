@@ -494,14 +494,11 @@ ev_stream(struct jw *w, const char *name, const struct buf *b, int trunc)
 	struct buf enc = {0};
 
 	b64_encode(&enc, b->p ? b->p : "", b->len);
-	jw_key(w, name);
-	jw_obj(w);
+	jw_kobj(w, name);
 	jw_key(w, "value");
 	jw_strn(w, enc.p ? enc.p : "", enc.len);
-	jw_key(w, "encoding");
-	jw_str(w, "base64");
-	jw_key(w, "truncated");
-	jw_bool(w, trunc);
+	jw_kstr(w, "encoding", "base64");
+	jw_kbool(w, "truncated", trunc);
 	jw_obj_end(w);
 	buf_free(&enc);
 }
@@ -522,38 +519,26 @@ ev_record(const struct evrun *e, const char *uuid, struct buf *body,
 		return -1;
 	jw_init(&w, body, 0);
 	jw_obj(&w);
-	jw_key(&w, "uuid");
-	jw_str(&w, uuid);
-	jw_key(&w, "kind");
-	jw_str(&w, "instance");
-	jw_key(&w, "status");
-	jw_str(&w, e->status);
-	jw_key(&w, "error");
-	jw_str(&w, e->error);   /* NULL writes null */
+	jw_kstr(&w, "uuid", uuid);
+	jw_kstr(&w, "kind", "instance");
+	jw_kstr(&w, "status", e->status);
+	jw_kstr(&w, "error", e->error);   /* NULL writes null */
 	jw_key(&w, "duration");
 	jw_double(&w, e->duration);
-	jw_key(&w, "metadata");
-	jw_obj(&w);
-	jw_key(&w, "result");
-	jw_obj(&w);
-	jw_key(&w, "state");
-	jw_obj(&w);
-	jw_key(&w, "exit_code");
-	jw_int(&w, e->code);
-	jw_key(&w, "timed_out");
-	jw_bool(&w, e->timed_out);
+	jw_kobj(&w, "metadata");
+	jw_kobj(&w, "result");
+	jw_kobj(&w, "state");
+	jw_kint(&w, "exit_code", e->code);
+	jw_kbool(&w, "timed_out", e->timed_out);
 	jw_obj_end(&w);
 	ev_stream(&w, "stdout", &e->out, e->tso);
 	ev_stream(&w, "stderr", &e->err, e->tse);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
-	jw_key(&w, "result");
-	jw_obj(&w);
-	jw_key(&w, "image");
-	jw_str(&w, e->image);
+	jw_kobj(&w, "result");
+	jw_kstr(&w, "image", e->image);
 	jw_obj_end(&w);
-	jw_key(&w, "result_image_uuid");
-	jw_str(&w, e->image);
+	jw_kstr(&w, "result_image_uuid", e->image);
 	jw_obj_end(&w);
 	if (json_parse_alloc(j, body->p, body->len) < 0) {
 		buf_free(body);
@@ -722,10 +707,8 @@ op_run_json(const struct op_run *r, const char *marker, struct buf *out)
 
 	jw_init(&w, out, 0);
 	jw_obj(&w);
-	jw_key(&w, "image");
-	jw_str(&w, r->image);
-	jw_key(&w, "command");
-	jw_str(&w, r->command ? r->command : "");
+	jw_kstr(&w, "image", r->image);
+	jw_kstr(&w, "command", r->command ? r->command : "");
 	if (r->nargs) {
 		jw_key(&w, "args");
 		jw_arr(&w);
@@ -733,55 +716,38 @@ op_run_json(const struct op_run *r, const char *marker, struct buf *out)
 			jw_str(&w, r->args[i]);
 		jw_arr_end(&w);
 	}
-	jw_key(&w, "shell");
-	jw_bool(&w, r->shell);
-	jw_key(&w, "disposable");
-	jw_bool(&w, r->disposable);
-	jw_key(&w, "hostname");
-	jw_str(&w, r->hostname ? r->hostname : "linuxkit");
-	jw_key(&w, "truncate_output_at");
-	jw_int(&w, r->truncate);
-	jw_key(&w, "timeout");
-	jw_int(&w, r->timeout);
+	jw_kbool(&w, "shell", r->shell);
+	jw_kbool(&w, "disposable", r->disposable);
+	jw_kstr(&w, "hostname", r->hostname ? r->hostname : "linuxkit");
+	jw_kint(&w, "truncate_output_at", r->truncate);
+	jw_kint(&w, "timeout", r->timeout);
 	if (r->cwd && *r->cwd) {
-		jw_key(&w, "cwd");
-		jw_str(&w, r->cwd);
+		jw_kstr(&w, "cwd", r->cwd);
 	}
 	if (r->has_user) {
-		jw_key(&w, "uid");
-		jw_int(&w, r->uid);
-		jw_key(&w, "gid");
-		jw_int(&w, r->gid);
+		jw_kint(&w, "uid", r->uid);
+		jw_kint(&w, "gid", r->gid);
 	}
 	/* always sent: the marker rides along even when the rest of
 	 * the environment is baked into the image */
-	jw_key(&w, "env");
-	jw_obj(&w);
+	jw_kobj(&w, "env");
 	for (i = 0; i < r->nenv; i++) {
-		jw_key(&w, r->envk[i]);
-		jw_str(&w, r->envv[i]);
+		jw_kstr(&w, r->envk[i], r->envv[i]);
 	}
-	jw_key(&w, OP_MARKER_ENV);
-	jw_str(&w, marker);
+	jw_kstr(&w, OP_MARKER_ENV, marker);
 	jw_obj_end(&w);
 	if (r->preserve_env) {
-		jw_key(&w, "preserve_env");
-		jw_bool(&w, 1);
+		jw_kbool(&w, "preserve_env", 1);
 	}
 	if (r->nfiles) {
 		char mode[16];
 
-		jw_key(&w, "files");
-		jw_obj(&w);
+		jw_kobj(&w, "files");
 		for (i = 0; i < r->nfiles; i++) {
-			jw_key(&w, r->files[i].dest);
-			jw_obj(&w);
-			jw_key(&w, "uuid");
-			jw_str(&w, r->files[i].uuid);
-			jw_key(&w, "uid");
-			jw_int(&w, r->files[i].uid);
-			jw_key(&w, "gid");
-			jw_int(&w, r->files[i].gid);
+			jw_kobj(&w, r->files[i].dest);
+			jw_kstr(&w, "uuid", r->files[i].uuid);
+			jw_kint(&w, "uid", r->files[i].uid);
+			jw_kint(&w, "gid", r->files[i].gid);
 			jw_key(&w, "mode");
 			snprintf(mode, sizeof mode, "%04o",
 			    r->files[i].mode & 07777);
@@ -794,12 +760,10 @@ op_run_json(const struct op_run *r, const char *marker, struct buf *out)
 		struct buf b64 = {0};
 
 		b64_encode(&b64, r->stdin_data, r->stdin_len);
-		jw_key(&w, "stdin");
-		jw_obj(&w);
+		jw_kobj(&w, "stdin");
 		jw_key(&w, "value");
 		jw_strn(&w, b64.p ? b64.p : "", b64.len);
-		jw_key(&w, "encoding");
-		jw_str(&w, "base64");
+		jw_kstr(&w, "encoding", "base64");
 		jw_obj_end(&w);
 		buf_free(&b64);
 	}
@@ -1054,25 +1018,18 @@ op_import_json(const char *url, const char *tag, const char *user,
 
 	jw_init(&w, js, 0);
 	jw_obj(&w);
-	jw_key(&w, "registry");
-	jw_obj(&w);
-	jw_key(&w, "url");
-	jw_str(&w, url);
+	jw_kobj(&w, "registry");
+	jw_kstr(&w, "url", url);
 	if (user) {
-		jw_key(&w, "credentials");
-		jw_obj(&w);
-		jw_key(&w, "username");
-		jw_str(&w, user);
-		jw_key(&w, "password");
-		jw_str(&w, pass);
+		jw_kobj(&w, "credentials");
+		jw_kstr(&w, "username", user);
+		jw_kstr(&w, "password", pass);
 		jw_obj_end(&w);
 	}
 	jw_obj_end(&w);
-	jw_key(&w, "tag");
-	jw_str(&w, tag);
+	jw_kstr(&w, "tag", tag);
 	if (timeout >= 0) {
-		jw_key(&w, "timeout");
-		jw_int(&w, timeout);
+		jw_kint(&w, "timeout", timeout);
 	}
 	jw_obj_end(&w);
 }

@@ -604,92 +604,100 @@ validity(char *out, size_t outsz)
 static const char *
 alertname(int a)
 {
-	/* a table, not a switch: gcc makes the switch a 121-pointer array */
-	static const struct {
-		unsigned char code;
-		const char *name;
-	} alerts[] = {
-		{0, "close_notify"},
-		{10, "unexpected_message"},
-		{20, "bad_record_mac"},
-		{40, "handshake_failure"},
-		{42, "bad_certificate"},
-		{43, "unsupported_certificate"},
-		{44, "certificate_revoked"},
-		{45, "certificate_expired"},
-		{46, "certificate_unknown"},
-		{47, "illegal_parameter"},
-		{48, "unknown_ca"},
-		{50, "decode_error"},
-		{51, "decrypt_error"},
-		{70, "protocol_version"},
-		{71, "insufficient_security"},
-		{80, "internal_error"},
-		{86, "inappropriate_fallback"},
-		{90, "user_canceled"},
-		{109, "missing_extension"},
-		{112, "unrecognized_name"},
-		{116, "certificate_required"},
-		{120, "no_application_protocol"},
+	/* codes and their names packed in one string, in the same order
+	 * (a switch becomes a 121-pointer array; pointers cost 8 bytes) */
+	static const unsigned char codes[] = {
+		0, 10, 20, 40, 42, 43, 44, 45, 46, 47, 48, 50, 51, 70, 71, 80,
+		86, 90, 109, 112, 116, 120
 	};
+	static const char names[] =
+	    "close_notify\0"
+	    "unexpected_message\0"
+	    "bad_record_mac\0"
+	    "handshake_failure\0"
+	    "bad_certificate\0"
+	    "unsupported_certificate\0"
+	    "certificate_revoked\0"
+	    "certificate_expired\0"
+	    "certificate_unknown\0"
+	    "illegal_parameter\0"
+	    "unknown_ca\0"
+	    "decode_error\0"
+	    "decrypt_error\0"
+	    "protocol_version\0"
+	    "insufficient_security\0"
+	    "internal_error\0"
+	    "inappropriate_fallback\0"
+	    "user_canceled\0"
+	    "missing_extension\0"
+	    "unrecognized_name\0"
+	    "certificate_required\0"
+	    "no_application_protocol";
+	const char *p = names;
 	size_t i;
 
-	for (i = 0; i < sizeof alerts / sizeof alerts[0]; i++)
-		if (alerts[i].code == a)
-			return alerts[i].name;
+	for (i = 0; i < sizeof codes; i++, p += strlen(p) + 1)
+		if (codes[i] == a)
+			return p;
 	return "unknown alert";
 }
 
-/* BearSSL errors in words; cert: a certificate problem (never retry). */
-static const struct {
-	int err, cert;
-	const char *s;
-} errwords[] = {
-	{ BR_ERR_X509_NOT_TRUSTED, 1, "certificate is not trusted (unknown "
-	    "issuer or self-signed)" },
-	{ BR_ERR_X509_WEAK_PUBLIC_KEY, 1, "certificate key is too weak (RSA "
-	    "keys need 2048 bits or more)" },
-	{ BR_ERR_X509_NOT_CA, 1, "certificate was issued by a certificate "
-	    "that is not a CA" },
-	{ BR_ERR_X509_FORBIDDEN_KEY_USAGE, 1, "certificate key usage does not "
-	    "allow a TLS server" },
-	{ BR_ERR_X509_CRITICAL_EXTENSION, 1, "certificate has an unsupported "
-	    "critical extension" },
-	{ BR_ERR_X509_BAD_SIGNATURE, 1, "certificate signature is invalid" },
-	{ BR_ERR_X509_UNSUPPORTED, 1, "certificate uses an unsupported "
-	    "algorithm" },
-	{ BR_ERR_X509_WRONG_KEY_TYPE, 1, "certificate uses an unsupported "
-	    "algorithm" },
-	{ BR_ERR_X509_EMPTY_CHAIN, 1, "server sent no certificate" },
-	{ BR_ERR_X509_LIMIT_EXCEEDED, 1, "certificate chain is too long" },
-	{ BR_ERR_X509_TIME_UNKNOWN, 1, "cannot check certificate dates (clock "
-	    "unknown)" },
-	{ BR_ERR_X509_DN_MISMATCH, 1, "certificate chain is out of order "
-	    "(issuer name mismatch)" },
-	{ BR_ERR_UNSUPPORTED_VERSION, 0, "protocol version mismatch (server "
-	    "wants a version other than TLS 1.0-1.2)" },
-	{ BR_ERR_BAD_VERSION, 0, "protocol error: unexpected protocol "
-	    "version" },
-	{ BR_ERR_BAD_MAC, 0, "record authentication failed (data corrupted "
-	    "in transit)" },
-	{ BR_ERR_BAD_CIPHER_SUITE, 0, "protocol error: server chose "
-	    "parameters we did not offer" },
-	{ BR_ERR_BAD_COMPRESSION, 0, "protocol error: server chose "
-	    "parameters we did not offer" },
-	{ BR_ERR_INVALID_ALGORITHM, 0, "protocol error: server chose "
-	    "parameters we did not offer" },
-	{ BR_ERR_BAD_SIGNATURE, 0, "server's handshake signature is invalid" },
-	{ BR_ERR_UNKNOWN_TYPE, 0, "protocol error: not a TLS server, or "
-	    "garbled records" },
-	{ BR_ERR_BAD_LENGTH, 0, "protocol error: not a TLS server, or "
-	    "garbled records" },
-	{ BR_ERR_TOO_LARGE, 0, "protocol error: not a TLS server, or garbled "
-	    "records" },
-	{ BR_ERR_BAD_FRAGLEN, 0, "protocol error: not a TLS server, or "
-	    "garbled records" },
-	{ BR_ERR_WRONG_KEY_USAGE, 0, "certificate key usage does not match "
-	    "the cipher suite" },
-	{ BR_ERR_NO_RANDOM, 0, "no source of random numbers" }
+/* BearSSL errors in words: errcodes[i] is said as errmsgs[i] (the
+ * X.509 ones, BR_ERR_X509_*, are certificate problems). */
+static const unsigned char errcodes[] = {
+	BR_ERR_X509_NOT_TRUSTED,
+	BR_ERR_X509_WEAK_PUBLIC_KEY,
+	BR_ERR_X509_NOT_CA,
+	BR_ERR_X509_FORBIDDEN_KEY_USAGE,
+	BR_ERR_X509_CRITICAL_EXTENSION,
+	BR_ERR_X509_BAD_SIGNATURE,
+	BR_ERR_X509_UNSUPPORTED,
+	BR_ERR_X509_WRONG_KEY_TYPE,
+	BR_ERR_X509_EMPTY_CHAIN,
+	BR_ERR_X509_LIMIT_EXCEEDED,
+	BR_ERR_X509_TIME_UNKNOWN,
+	BR_ERR_X509_DN_MISMATCH,
+	BR_ERR_UNSUPPORTED_VERSION,
+	BR_ERR_BAD_VERSION,
+	BR_ERR_BAD_MAC,
+	BR_ERR_BAD_CIPHER_SUITE,
+	BR_ERR_BAD_COMPRESSION,
+	BR_ERR_INVALID_ALGORITHM,
+	BR_ERR_BAD_SIGNATURE,
+	BR_ERR_UNKNOWN_TYPE,
+	BR_ERR_BAD_LENGTH,
+	BR_ERR_TOO_LARGE,
+	BR_ERR_BAD_FRAGLEN,
+	BR_ERR_WRONG_KEY_USAGE,
+	BR_ERR_NO_RANDOM,
+};
+static const char *const errmsgs[] = {
+	"certificate is not trusted (unknown issuer or self-signed)",
+	"certificate key is too weak (RSA keys need 2048 bits or more)",
+	"certificate was issued by a certificate that is not a CA",
+	"certificate key usage does not allow a TLS server",
+	"certificate has an unsupported critical extension",
+	"certificate signature is invalid",
+	"certificate uses an unsupported algorithm",
+	"certificate uses an unsupported algorithm",
+	"server sent no certificate",
+	"certificate chain is too long",
+	"cannot check certificate dates (clock unknown)",
+	"certificate chain is out of order (issuer name mismatch)",
+	"protocol version mismatch (server wants a version other than "
+	    "TLS 1.0-1.2)",
+	"protocol error: unexpected protocol version",
+	"record authentication failed (data corrupted in transit)",
+	"protocol error: server chose parameters we did not offer",
+	"protocol error: server chose parameters we did not offer",
+	"protocol error: server chose parameters we did not offer",
+	"server's handshake signature is invalid",
+	"protocol error: not a TLS server, or garbled records",
+	"protocol error: not a TLS server, or garbled records",
+	"protocol error: not a TLS server, or garbled records",
+	"protocol error: not a TLS server, or garbled records",
+	"certificate key usage does not match the cipher suite",
+	"no source of random numbers",
 };
 
 /* Words for a BearSSL error; 1 if it is a certificate problem. */
@@ -708,10 +716,10 @@ tlswords(int err, const char *host, char *out, size_t outsz)
 		    "name %s", host);
 		return 1;
 	}
-	for (i = 0; i < LEN(errwords); i++)
-		if (errwords[i].err == err) {
-			snprintf(out, outsz, "%s", errwords[i].s);
-			return errwords[i].cert;
+	for (i = 0; i < sizeof errcodes; i++)
+		if (errcodes[i] == err) {
+			snprintf(out, outsz, "%s", errmsgs[i]);
+			return err >= BR_ERR_X509_OK;
 		}
 	if (err >= BR_ERR_X509_OK && err < BR_ERR_X509_OK + 32) {
 		snprintf(out, outsz, "certificate is malformed (BearSSL "
@@ -742,38 +750,30 @@ tlswords(int err, const char *host, char *out, size_t outsz)
 static int
 waitfd(struct tls *t, short ev)
 {
-	struct pollfd pfd;
+	int64_t ms = t->timeout_ms > 0 ? t->timeout_ms : -1, left;
 	int rc;
 
-	for (;;) {
-		int64_t ms = t->timeout_ms > 0 ? t->timeout_ms : -1, left;
-
-		if (t->deadline) {
-			left = t->deadline - now_ms();
-			if (left < 0)
-				left = 0;
-			if (ms < 0 || left < ms)
-				ms = left;
-		}
-		pfd.fd = t->fd;
-		pfd.events = ev;
-		rc = poll(&pfd, 1, ms > INT_MAX ? INT_MAX : (int)ms);
-		if (rc > 0)
-			return 0;
-		if (rc == 0) {
-			seterrc(ERR_TIMEOUT, "Network error: no answer from %s "
-			    "(timeout)", t->host);
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (errno != EINTR || interrupted) {
-			if (interrupted)
-				seterrc(ERR_INTR, "interrupted");
-			else
-				seterrc(ERR_NET, "Network error: poll:");
-			return -1;
-		}
+	if (t->deadline) {
+		left = t->deadline - now_ms();
+		if (left < 0)
+			left = 0;
+		if (ms < 0 || left < ms)
+			ms = left;
 	}
+	rc = pollwait(t->fd, ev, ms);
+	if (rc > 0)
+		return 0;
+	if (rc == 0) {
+		neterr(ERR_TIMEOUT, "no answer from %s "
+		    "(timeout)", t->host);
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	if (interrupted)
+		seterrc(ERR_INTR, "interrupted");
+	else
+		neterr(ERR_NET, "poll:");
+	return -1;
 }
 
 /* Run the engine until one of the target states is reached.  0; -1 on
@@ -805,7 +805,7 @@ rununtil(struct tls *t, unsigned target)
 				}
 				/* the peer may still have said something
 				 * (an early answer): reads stay possible */
-				seterrc(ERR_NET, "Network error: sending:");
+				neterr(ERR_NET, "sending:");
 				t->sendfail = 1;
 				return -1;
 			}
@@ -814,7 +814,7 @@ rununtil(struct tls *t, unsigned target)
 		}
 		if ((st & BR_SSL_SENDREC) && !(st & (BR_SSL_RECVREC |
 		    BR_SSL_RECVAPP))) {
-			seterrc(ERR_NET, "Network error: connection broken while "
+			neterr(ERR_NET, "connection broken while "
 			    "sending");
 			goto ioerr;
 		}
@@ -824,7 +824,7 @@ rununtil(struct tls *t, unsigned target)
 			/* the peer talks while we want to write: an early
 			 * answer (e.g. 413 to an upload); the caller may
 			 * read it with tls_read */
-			seterrc(ERR_NET, "Network error: server answered before the "
+			neterr(ERR_NET, "server answered before the "
 			    "request was sent");
 			return -1;
 		}
@@ -841,7 +841,7 @@ rununtil(struct tls *t, unsigned target)
 				if ((errno == EINTR && !interrupted) ||
 				    errno == EAGAIN || errno == EWOULDBLOCK)
 					continue;
-				seterrc(ERR_NET, "Network error: receiving:");
+				neterr(ERR_NET, "receiving:");
 				goto ioerr;
 			}
 			if (t->first < 0)
@@ -867,7 +867,7 @@ engerr(struct tls *t, const char *host)
 	if (t->ioerr || t->sendfail)
 		return 0;
 	if (err == BR_ERR_OK) {
-		seterrc(ERR_NET, "Network error: connection closed by %s", host);
+		neterr(ERR_NET, "connection closed by %s", host);
 		return 0;
 	}
 	cert = tlswords(err, host, words, sizeof words);
@@ -1153,13 +1153,13 @@ tls_write(struct tls *t, const void *p, size_t n)
 	int rc;
 
 	if (!t->open) {
-		seterrc(ERR_NET, "Network error: TLS connection is closed");
+		neterr(ERR_NET, "TLS connection is closed");
 		return -1;
 	}
 	rc = rununtil(t, BR_SSL_SENDAPP);
 	if (rc < 0) {
 		if (rc == -2)
-			seterrc(ERR_NET, "Network error: connection closed by %s while "
+			neterr(ERR_NET, "connection closed by %s while "
 			    "sending", t->host);
 		else
 			engerr(t, t->host);
@@ -1179,14 +1179,14 @@ tls_flush(struct tls *t)
 	int rc;
 
 	if (!t->open) {
-		seterrc(ERR_NET, "Network error: TLS connection is closed");
+		neterr(ERR_NET, "TLS connection is closed");
 		return -1;
 	}
 	br_ssl_engine_flush(&cc.eng, 0);
 	rc = rununtil(t, BR_SSL_SENDAPP | BR_SSL_RECVAPP);
 	if (rc < 0) {
 		if (rc == -2)
-			seterrc(ERR_NET, "Network error: connection closed by %s while "
+			neterr(ERR_NET, "connection closed by %s while "
 			    "sending", t->host);
 		else
 			engerr(t, t->host);

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,20 @@ seterrc(int cls, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	vseterr(cls, fmt, ap);
+	va_end(ap);
+}
+
+void
+neterr(int cls, const char *fmt, ...)
+{
+	va_list ap;
+	char f[256];
+	int e = errno;
+
+	snprintf(f, sizeof f, "Network error: %s", fmt);
+	errno = e;
+	va_start(ap, fmt);
+	vseterr(cls, f, ap);
 	va_end(ap);
 }
 
@@ -779,6 +794,28 @@ sleep_ms(int64_t ms)
 			return -1;
 	}
 	return interrupted ? -1 : 0;
+}
+
+int
+pollwait(int fd, short ev, int64_t ms)
+{
+	struct pollfd p;
+	int64_t end = now_ms() + ms, left = ms;
+	int rc;
+
+	for (;;) {
+		if (interrupted) {
+			errno = EINTR;
+			return -1;
+		}
+		p.fd = fd;
+		p.events = ev;
+		rc = poll(&p, 1, ms < 0 || left > 250 ? 250 : (int)left);
+		if (rc > 0 || (rc < 0 && errno != EINTR))
+			return rc;
+		if (ms >= 0 && (left = end - now_ms()) <= 0 && !interrupted)
+			return 0;
+	}
 }
 
 int

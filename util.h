@@ -69,6 +69,8 @@ enum errclass {
  * after Ctrl-C: ERR_INTR, other errno: ERR_IO), else ERR_OTHER. */
 void seterr(const char *fmt, ...) PRINTFLIKE(1, 2);
 void seterrc(int cls, const char *fmt, ...) PRINTFLIKE(2, 3);
+/* seterrc with "Network error: " before the message. */
+void neterr(int cls, const char *fmt, ...) PRINTFLIKE(2, 3);
 /* Prefix the current message with "<text>: ", keeping its class. */
 void errwrap(const char *fmt, ...) PRINTFLIKE(1, 2);
 const char *geterr(void);
@@ -167,6 +169,11 @@ char *join_path(const char *cwd, const char *p);
 int64_t now_ms(void);
 /* Sleep ms milliseconds; returns early (-1) if interrupted flag set. */
 int sleep_ms(int64_t ms);
+/* poll(2) fd for events ev up to ms milliseconds (< 0: no limit), in
+ * slices of at most 250 ms: a signal that set `interrupted` while we
+ * were outside poll ends the wait within a slice.  >0 ready, 0 timed
+ * out, -1 with errno (EINTR once `interrupted` is set). */
+int pollwait(int fd, short ev, int64_t ms);
 /* Set by the SIGINT handler. */
 extern volatile int interrupted;
 

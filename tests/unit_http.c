@@ -684,6 +684,38 @@ deadlines(void)
 	api_free(a);
 }
 
+/* A signal that only set `interrupted` (it landed outside poll(2)) ends
+ * the wait for an answer at once, not after the read timeout. */
+static void
+interrupt_outside_poll(void)
+{
+	struct url u;
+	struct http *h;
+	struct http_req rq;
+	char url[64];
+	int fd, port = silent_port(&fd);
+	int64_t t0;
+
+	T_OK(port > 0);
+	snprintf(url, sizeof url, "http://127.0.0.1:%d", port);
+	T_INTEQ(url_parse(url, &u), 0);
+	h = http_new(&u);
+	http_timeouts(h, 5000, 20000);
+	memset(&rq, 0, sizeof rq);
+	rq.method = "GET";
+	rq.target = "/v1/images";
+	rq.fd = -1;
+	T_INTEQ(http_send(h, &rq), 0);
+	interrupted = 1;
+	t0 = now_ms();
+	T_OK(http_recv(h, 0) == NULL);
+	T_INTEQ(geterrclass(), ERR_INTR);
+	T_OK(now_ms() - t0 < 2000);
+	interrupted = 0;
+	http_free(h);
+	close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -698,5 +730,6 @@ main(int argc, char **argv)
 	urls();
 	sse();
 	deadlines();
+	interrupt_outside_poll();
 	return T_END("unit_http");
 }

@@ -4,9 +4,12 @@
  * malformed DER (every truncation, bad tags, huge lengths), and one
  * real certificate made by openssl (SAN DNS:localhost, IP:127.0.0.1,
  * IP:::1). */
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "../util.h"
 #include "../tls.h"
@@ -279,11 +282,51 @@ test_real(void)
 	}
 }
 
+/* The handshake against a server that never answers: a signal that
+ * only set `interrupted` (outside poll(2)) ends it at once, not after
+ * the 20 s timeout.  Trust anchors: this certificate, as PEM. */
+static void
+test_interrupt(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+	char ca[] = "/tmp/unit_tls_ca.XXXXXX";
+	struct buf pem = { 0 };
+	int lfd = socket(AF_INET, SOCK_STREAM, 0), fd, cf = 0, cafd;
+	int64_t t0;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	T_OK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+	    listen(lfd, 1) == 0 &&
+	    getsockname(lfd, (struct sockaddr *)&sa, &len) == 0);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	T_OK(connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0);
+	buf_puts(&pem, "-----BEGIN CERTIFICATE-----\n");
+	b64_encode(&pem, real, sizeof real);
+	buf_puts(&pem, "\n-----END CERTIFICATE-----\n");
+	cafd = mkstemp(ca);
+	T_OK(cafd >= 0 && write(cafd, pem.p, pem.len) == (ssize_t)pem.len);
+	close(cafd);
+	interrupted = 1;
+	t0 = now_ms();
+	T_OK(tls_open(fd, "localhost", ca, 20000, 0, &cf) == NULL);
+	T_INTEQ(geterrclass(), ERR_INTR);
+	T_OK(now_ms() - t0 < 2000);
+	interrupted = 0;
+	unlink(ca);
+	buf_free(&pem);
+	close(fd);
+	close(lfd);
+}
+
 int
 main(void)
 {
 	test_cases();
 	test_malformed();
 	test_real();
+	test_interrupt();
 	return T_END("unit_tls");
 }

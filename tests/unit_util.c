@@ -1,5 +1,7 @@
 /* unit_util.c - util.c through its interface. */
+#include <errno.h>
 #include <fnmatch.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -253,6 +255,35 @@ t_iso_utc(void)
 	T_STREQ(b, "1969-12-31T23:59:59Z");
 }
 
+/* pollwait: ready at once, times out after its ms, and ends within a
+ * slice once `interrupted` is set outside poll(2) (no signal in it). */
+static void
+t_pollwait(void)
+{
+	int p[2];
+	int64_t t0;
+
+	T_OK(pipe(p) == 0);
+	t0 = now_ms();
+	T_INTEQ(pollwait(p[0], POLLIN, 0), 0);
+	T_INTEQ(pollwait(p[0], POLLIN, 600), 0);
+	T_OK(now_ms() - t0 >= 600);
+	T_OK(now_ms() - t0 < 2000);
+	T_INTEQ(pollwait(p[1], POLLOUT, -1), 1);
+	interrupted = 1;
+	t0 = now_ms();
+	errno = 0;
+	T_INTEQ(pollwait(p[0], POLLIN, 20000), -1);
+	T_INTEQ(errno, EINTR);
+	T_INTEQ(pollwait(p[0], POLLIN, -1), -1);
+	T_OK(now_ms() - t0 < 1000);
+	interrupted = 0;
+	T_INTEQ(write(p[1], "x", 1), 1);
+	T_INTEQ(pollwait(p[0], POLLIN, 20000), 1);
+	close(p[0]);
+	close(p[1]);
+}
+
 int
 main(void)
 {
@@ -264,5 +295,6 @@ main(void)
 	t_parse_ll();
 	t_buf();
 	t_files();
+	t_pollwait();
 	return T_END("unit_util");
 }
