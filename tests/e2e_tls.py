@@ -256,6 +256,32 @@ def test_protocol_version_mismatch(t):
     assert "TLS error" in r.stderr and "protocol version" in r.stderr, r.stderr
 
 
+def test_aes_gcm_only(t):
+    """The profile is ECDHE with AES-GCM: a server that offers only
+    ChaCha20-Poly1305 or only CBC is refused with a TLS error, not
+    retried; one that offers only AES-256-GCM works."""
+    ca = Certs(t.tmp)
+    cert, key = ca.leaf("good")
+    t.fake
+    for ciphers, works in (("ECDHE-RSA-CHACHA20-POLY1305", False),
+                           ("ECDHE-RSA-AES128-SHA256", False),
+                           ("ECDHE-RSA-AES256-GCM-SHA384", True)):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.set_ciphers(ciphers)
+        ctx.load_cert_chain(cert, key)
+        port = _one_shot_server(ctx, b"HTTP/1.1 200 OK\r\nContent-Length: 2"
+                                b"\r\nConnection: close\r\n\r\n[]", True)
+        r = api(t, "/images", url="https://localhost:%d" % port,
+                env={"CONTREE_CA_FILE": ca.pem})
+        if works:
+            assert r.code == 0 and r.stdout.split() == ["status", "200", "[]"], \
+                (ciphers, r)
+        else:
+            assert r.code == 1 and "TLS error" in r.stderr, (ciphers, r)
+            assert not warnings(r), (ciphers, r.stderr)
+
+
 def test_plain_server_on_https_url(t):
     r = api(t, "/images", url=t.fake.url.replace("http://127.0.0.1",
                                                  "https://localhost"))
