@@ -776,57 +776,21 @@ record(const char *img, const char *ref, const char *title,
     const char *uuid, const struct json *j, int disp)
 {
 	struct store *st = ctx_store(C);
-	const struct store_entry **e;
-	struct store_new n;
-	char *res = NULL, *branch = NULL;
-	long long from = 0;
+	const struct store_entry **e, *p;
+	struct op_rec rec = { C->session, NULL, ref, img, title, uuid, 0,
+	    disp };
 	size_t ne = 0;
 
-	if (!st)
-		goto fail;
-	e = store_entries(st, C->session, &ne);
-	from = producer(e, ne, img) ? producer(e, ne, img)->id : 0;
-	free(e);
-	memset(&n, 0, sizeof n);
-	if (!from) {
-		n.kind = STORE_USE;
-		n.image = img;
-		n.title = ref;
-		if ((from = store_append(st, C->session, &n, NULL)) < 0)
-			goto fail;
+	if (st) {
+		e = store_entries(st, C->session, &ne);
+		if ((p = producer(e, ne, img)))
+			rec.from = p->id;
+		else
+			rec.useimg = img;
+		free(e);
+		if (op_record(st, &rec, j, NULL) >= 0)
+			return;
 	}
-	memset(&n, 0, sizeof n);
-	n.title = title;
-	n.op = uuid;
-	n.from = from;
-	n.image = img;
-	if (!j) {
-		branch = xasprintf("%s-%s", disp ? "disposable" : "detached",
-		    uuid);
-		n.kind = disp ? STORE_RUN_DISPOSABLE : STORE_RUN_DETACHED;
-		n.branch = branch;
-		if (store_append(st, C->session, &n, NULL) < 0 ||
-		    store_pending_add(st, C->session, uuid, title, branch,
-		    disp) < 0)
-			goto fail;
-	} else if (op_status(j, 0) == OP_SUCCESS) {
-		if (disp) {
-			branch = xasprintf("disposable-%s", uuid);
-			n.kind = STORE_RUN_DISPOSABLE;
-			n.branch = branch;
-		} else if ((res = op_result_image(j))) {
-			n.kind = STORE_RUN;
-			n.image = res;
-		}
-		if (n.kind && store_append(st, C->session, &n, NULL) < 0)
-			goto fail;
-	}
-	free(branch);
-	free(res);
-	return;
-fail:
-	free(branch);
-	free(res);
 	mcp_log(LOG_WARNING, geterr());
 	logmsg(LOG_WARNING, "not recorded in the session log: %s", geterr());
 }

@@ -461,55 +461,20 @@ print_row(struct ctx *c, const struct json *j, const struct buf *so,
 	return out_end(o);
 }
 
-/* Append the --use entry (when given); returns the entry the run starts
- * from: the use entry, else from. */
-static long long
-record_use(struct store *st, struct ctx *c, const char *useimg,
-    long long from)
-{
-	struct store_new u;
-	long long id;
-
-	if (!useimg)
-		return from;
-	memset(&u, 0, sizeof u);
-	u.kind = STORE_USE;
-	u.image = useimg;
-	u.title = arg_str(c, "use");
-	id = store_append(st, c->session, &u, NULL);
-	return id < 0 ? -1 : id;
-}
-
 static int
 detached(struct ctx *c, struct store *st, const struct spawn *s,
     const char *useimg, long long from, const char *uuid,
     const struct buf *reply)
 {
-	int disp = arg_flag(c, "disposable") > 0;
-	char *branch = xasprintf("%s-%s", disp ? "disposable" : "detached", uuid);
-	struct store_new e;
+	struct op_rec rec = { c->session, useimg, arg_str(c, "use"), s->image,
+	    s->title, uuid, from, arg_flag(c, "disposable") > 0 };
 	struct out *o;
 	struct row *r;
 	struct json j;
 	int rc = 0;
 
-	if ((from = record_use(st, c, useimg, from)) < 0) {
-		free(branch);
+	if (op_record(st, &rec, NULL, NULL) < 0)
 		return -1;
-	}
-	memset(&e, 0, sizeof e);
-	e.kind = disp ? STORE_RUN_DISPOSABLE : STORE_RUN_DETACHED;
-	e.image = s->image;
-	e.title = s->title;
-	e.op = uuid;
-	e.branch = branch;
-	e.from = from;
-	if (store_append(st, c->session, &e, NULL) < 0 ||
-	    store_pending_add(st, c->session, uuid, s->title, branch, disp) < 0) {
-		free(branch);
-		return -1;
-	}
-	free(branch);
 	o = out_new(c->fmt, 1);
 	r = row_new();
 	row_str(r, "uuid", uuid);
@@ -530,44 +495,21 @@ record_run(struct ctx *c, struct store *st, const struct spawn *s,
     const char *useimg, long long from, const char *uuid,
     const struct json *j, const struct op_env *env)
 {
-	struct store_new e;
-	char *img, *branch = NULL;
-	int disp = arg_flag(c, "disposable") > 0, forked = 0;
-	long long id;
+	struct op_rec rec = { c->session, useimg, arg_str(c, "use"), s->image,
+	    s->title, uuid, from, arg_flag(c, "disposable") > 0 };
+	int forked = 0;
+	long long id = op_record(st, &rec, j, &forked);
 
-	if ((from = record_use(st, c, useimg, from)) < 0)
-		return -1;
-	if (op_status(j, 0) != OP_SUCCESS)
-		return 0;
-	img = op_result_image(j);
-	memset(&e, 0, sizeof e);
-	e.title = s->title;
-	e.op = uuid;
-	e.from = from;
-	if (disp) {
-		branch = xasprintf("disposable-%s", uuid);
-		e.kind = STORE_RUN_DISPOSABLE;
-		e.image = s->image;
-		e.branch = branch;
-	} else if (img) {
-		e.kind = STORE_RUN;
-		e.image = img;
-	} else {
-		free(img);
-		return 0;
-	}
-	id = store_append(st, c->session, &e, disp ? NULL : &forked);
-	if (id >= 0 && forked)
+	if (id > 0 && forked)
 		logmsg(LOG_WARNING, "The session moved while this run was in progress: entry %lld was recorded on top of the newer work (the session forked; 'contree session show' has both)",
 		    id);
-	if (id >= 0 && !disp && arg_flag(c, "preserve-env")) {
-		char dig[65];
+	if (id > 0 && !rec.disp && arg_flag(c, "preserve-env")) {
+		char dig[65], *img = op_result_image(j);
 
 		env_digest(env, dig);
 		envcache(c, img, dig, 1);
+		free(img);
 	}
-	free(branch);
-	free(img);
 	return id < 0 ? -1 : 0;
 }
 

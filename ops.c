@@ -1033,3 +1033,50 @@ op_import_json(const char *url, const char *tag, const char *user,
 	}
 	jw_obj_end(&w);
 }
+
+long long
+op_record(struct store *st, const struct op_rec *r, const struct json *j,
+    int *forked)
+{
+	struct store_new e;
+	char *res = NULL, *branch = NULL;
+	long long id = 0, from = r->from;
+
+	memset(&e, 0, sizeof e);
+	if (r->useimg) {
+		e.kind = STORE_USE;
+		e.image = r->useimg;
+		e.title = r->usetitle;
+		if ((from = store_append(st, r->key, &e, NULL)) < 0)
+			return -1;
+		memset(&e, 0, sizeof e);
+	}
+	e.title = r->title;
+	e.op = r->op;
+	e.from = from;
+	e.image = r->image;
+	if (!j) {
+		branch = xasprintf("%s-%s", r->disp ? "disposable" : "detached",
+		    r->op);
+		e.kind = r->disp ? STORE_RUN_DISPOSABLE : STORE_RUN_DETACHED;
+		e.branch = branch;
+		if ((id = store_append(st, r->key, &e, NULL)) >= 0 &&
+		    store_pending_add(st, r->key, r->op, r->title, branch,
+		    r->disp) < 0)
+			id = -1;
+	} else if (op_status(j, 0) == OP_SUCCESS) {
+		if (r->disp) {
+			branch = xasprintf("disposable-%s", r->op);
+			e.kind = STORE_RUN_DISPOSABLE;
+			e.branch = branch;
+		} else if ((res = op_result_image(j))) {
+			e.kind = STORE_RUN;
+			e.image = res;
+		}
+		if (e.kind)
+			id = store_append(st, r->key, &e, r->disp ? NULL : forked);
+	}
+	free(branch);
+	free(res);
+	return id;
+}

@@ -188,4 +188,25 @@ char *op_registry_url(const char *ref);
 void op_import_json(const char *url, const char *tag, const char *user,
     const char *pass, long long timeout, struct buf *js);
 
+/* A run in the session log (cli.md §9.2.5). */
+struct op_rec {
+	const char *key;        /* the session */
+	const char *useimg;     /* non-NULL: a use entry of it comes first */
+	const char *usetitle;   /* that entry's title */
+	const char *image;      /* the image the run started from */
+	const char *title;      /* the command */
+	const char *op;         /* the operation's UUID */
+	long long from;         /* the entry the run started from; 0: tip */
+	int disp;               /* disposable: a branch, never the tip */
+};
+
+/* Record run r whose operation ended as j; j NULL: it runs on
+ * (detached, or disposable), and a pending entry names its branch.  A
+ * run that did not succeed records only the use entry.  The run's entry
+ * id, 0 when none was due, -1 (slot set) on failure; forked as
+ * store_append's (may be NULL). */
+struct store;
+long long op_record(struct store *st, const struct op_rec *r,
+    const struct json *j, int *forked);
+
 #endif
