@@ -124,27 +124,6 @@ tool_text(const struct tool *t, int k)
 
 /* ---- writing results ---- */
 
-static void
-ks(struct jw *w, const char *k, const char *v)
-{
-	jw_key(w, k);
-	jw_str(w, v);
-}
-
-static void
-ki(struct jw *w, const char *k, int64_t v)
-{
-	jw_key(w, k);
-	jw_int(w, v);
-}
-
-static void
-kb(struct jw *w, const char *k, int v)
-{
-	jw_key(w, k);
-	jw_bool(w, v);
-}
-
 /* A result {key: [...]} into res: begun, ended. */
 static void
 list_begin(struct jw *w, struct buf *res, const char *key)
@@ -266,9 +245,8 @@ schema(struct jw *w, const char *spec, int input)
 	struct json d;
 
 	jw_obj(w);
-	ks(w, "type", "object");
-	jw_key(w, "properties");
-	jw_obj(w);
+	jw_kstr(w, "type", "object");
+	jw_kobj(w, "properties");
 	while (arg_next(&p, &a)) {
 		const char *ty = names[strchr(types, a.type) - types];
 
@@ -283,9 +261,8 @@ schema(struct jw *w, const char *spec, int input)
 			jw_arr_end(w);
 		}
 		if (a.type == 'a' || a.type == 'A' || (input && a.type == 'o')) {
-			jw_key(w, a.type == 'o' ? "additionalProperties" : "items");
-			jw_obj(w);
-			ks(w, "type", a.type == 'A' ? "object" : "string");
+			jw_kobj(w, a.type == 'o' ? "additionalProperties" : "items");
+			jw_kstr(w, "type", a.type == 'A' ? "object" : "string");
 			jw_obj_end(w);
 		}
 		if (a.choices) {
@@ -300,9 +277,9 @@ schema(struct jw *w, const char *spec, int input)
 			jw_arr_end(w);
 		}
 		if (a.hi >= a.lo) {
-			ki(w, "minimum", a.lo);
+			jw_kint(w, "minimum", a.lo);
 			if (a.hi < LONG_MAX)
-				ki(w, "maximum", a.hi);
+				jw_kint(w, "maximum", a.hi);
 		}
 		if (a.def && json_parse_alloc(&d, a.def, (size_t)a.ndef) == 0) {
 			jw_key(w, "default");
@@ -323,7 +300,7 @@ schema(struct jw *w, const char *spec, int input)
 			jw_strn(w, a.name, (size_t)a.nname);
 	jw_arr_end(w);
 	if (input) {
-		kb(w, "additionalProperties", 0);
+		jw_kbool(w, "additionalProperties", 0);
 	}
 	jw_obj_end(w);
 }
@@ -622,20 +599,19 @@ m_tools_list(struct mcp_req *r, struct buf *res)
 	list_begin(&w, res, "tools");
 	for (t = tools; t < tools + LEN(tools); t++) {
 		jw_obj(&w);
-		ks(&w, "name", tool_text(t, 0));
-		ks(&w, "title", tool_text(t, 1));
-		ks(&w, "description", tool_text(t, 2));
+		jw_kstr(&w, "name", tool_text(t, 0));
+		jw_kstr(&w, "title", tool_text(t, 1));
+		jw_kstr(&w, "description", tool_text(t, 2));
 		jw_key(&w, "inputSchema");
 		schema(&w, tool_text(t, 3), 1);
 		jw_key(&w, "outputSchema");
 		schema(&w, tool_text(t, 4), 0);
-		jw_key(&w, "annotations");
-		jw_obj(&w);
-		ks(&w, "title", tool_text(t, 1));
-		kb(&w, "readOnlyHint", t->flags & RO);
-		kb(&w, "destructiveHint", (t->flags & DESTR) != 0);
-		kb(&w, "idempotentHint", (t->flags & IDEM) != 0);
-		kb(&w, "openWorldHint", (t->flags & OPEN) != 0);
+		jw_kobj(&w, "annotations");
+		jw_kstr(&w, "title", tool_text(t, 1));
+		jw_kbool(&w, "readOnlyHint", t->flags & RO);
+		jw_kbool(&w, "destructiveHint", (t->flags & DESTR) != 0);
+		jw_kbool(&w, "idempotentHint", (t->flags & IDEM) != 0);
+		jw_kbool(&w, "openWorldHint", (t->flags & OPEN) != 0);
 		jw_obj_end(&w);
 		jw_obj_end(&w);
 	}
@@ -709,10 +685,10 @@ op_flat(struct jw *w, const struct json *j, const char *uuid,
 	char *s;
 	int t, tr, inst;
 
-	ks(w, "operation_id", uuid);
-	ks(w, "uuid", uuid);
+	jw_kstr(w, "operation_id", uuid);
+	jw_kstr(w, "uuid", uuid);
 	copy_str(w, j, 0, "kind", NULL);
-	ks(w, "status", op_status_name(op_status(j, 0)) ?
+	jw_kstr(w, "status", op_status_name(op_status(j, 0)) ?
 	    op_status_name(op_status(j, 0)) : "UNKNOWN");
 	copy_str(w, j, 0, "error", NULL);
 	copy_str(w, j, 0, "created_at", NULL);
@@ -730,26 +706,26 @@ op_flat(struct jw *w, const struct json *j, const char *uuid,
 			jw_int(w, code);
 		else
 			jw_null(w);
-		kb(w, "timed_out", op_timed_out(j));
+		jw_kbool(w, "timed_out", op_timed_out(j));
 		op_stream(j, "stdout", &b, &tr);
 		jw_key(w, "stdout");
 		jw_strn(w, b.p ? b.p : "", b.len);
-		kb(w, "stdout_truncated", tr);
+		jw_kbool(w, "stdout_truncated", tr);
 		buf_reset(&b);
 		op_stream(j, "stderr", &b, &tr);
 		jw_key(w, "stderr");
 		jw_strn(w, b.p ? b.p : "", b.len);
-		kb(w, "stderr_truncated", tr);
+		jw_kbool(w, "stderr_truncated", tr);
 		buf_free(&b);
 		if (image) {
-			ks(w, "image_uuid", image);
+			jw_kstr(w, "image_uuid", image);
 		} else {
 			copy_str(w, j, json_get(j, 0, "metadata"), "image",
 			    "image_uuid");
 		}
 	}
 	s = op_result_image(j);
-	ks(w, "result_image_uuid", s);
+	jw_kstr(w, "result_image_uuid", s);
 	free(s);
 	copy_str(w, j, json_get(j, 0, "result"), "tag", NULL);
 }
@@ -956,10 +932,10 @@ t_run(struct tc *c)
 		goto out;
 	if (!B(c, "wait")) {
 		record(img, ref, cmd, uuid, NULL, disp);
-		ks(&c->w, "operation_id", uuid);
-		ks(&c->w, "uuid", uuid);
-		ks(&c->w, "status", "PENDING");
-		ks(&c->w, "image_uuid", img);
+		jw_kstr(&c->w, "operation_id", uuid);
+		jw_kstr(&c->w, "uuid", uuid);
+		jw_kstr(&c->w, "status", "PENDING");
+		jw_kstr(&c->w, "image_uuid", img);
 		rc = 0;
 		goto out;
 	}
@@ -1192,10 +1168,10 @@ upload_one(struct tc *c, const char *host, const char *home, long long *size)
 		files_free(&l);
 		return -1;
 	}
-	ks(&c->w, "uuid", l.f[0].uuid);
-	ks(&c->w, "sha256", l.f[0].sha);
+	jw_kstr(&c->w, "uuid", l.f[0].uuid);
+	jw_kstr(&c->w, "sha256", l.f[0].sha);
 	*size = l.f[0].st.st_size;
-	ki(&c->w, "size", *size);
+	jw_kint(&c->w, "size", *size);
 	rc = 0;
 	files_free(&l);
 	return rc;
@@ -1288,15 +1264,14 @@ t_download(struct tc *c)
 		rc = -1;
 	}
 	if (rc == 0) {
-		kb(&c->w, "success", 1);
-		jw_key(&c->w, "source");
-		jw_obj(&c->w);
-		ks(&c->w, "image", u);
-		ks(&c->w, "path", path);
+		jw_kbool(&c->w, "success", 1);
+		jw_kobj(&c->w, "source");
+		jw_kstr(&c->w, "image", u);
+		jw_kstr(&c->w, "path", path);
 		jw_obj_end(&c->w);
-		ks(&c->w, "destination", local);
-		ki(&c->w, "size", (int64_t)size);
-		kb(&c->w, "executable", x);
+		jw_kstr(&c->w, "destination", local);
+		jw_kint(&c->w, "size", (int64_t)size);
+		jw_kbool(&c->w, "executable", x);
 	}
 	free(url);
 	free(tmp);
@@ -1366,10 +1341,10 @@ t_rsync(struct tc *c)
 		goto out;
 	}
 	free(path);
-	ks(&c->w, "directory_state_id", id);
-	ks(&c->w, "destination", dst);
-	ki(&c->w, "files", (int64_t)l.n);
-	ki(&c->w, "uploaded", (int64_t)up);
+	jw_kstr(&c->w, "directory_state_id", id);
+	jw_kstr(&c->w, "destination", dst);
+	jw_kint(&c->w, "files", (int64_t)l.n);
+	jw_kint(&c->w, "uploaded", (int64_t)up);
 	rc = 0;
 out:
 	files_free(&l);
@@ -1427,7 +1402,7 @@ t_ls(struct tc *c)
 		return -1;
 	}
 	arr = json_get(&j, 0, "files");
-	ks(&c->w, "path", path);
+	jw_kstr(&c->w, "path", path);
 	jw_key(&c->w, "files");
 	jw_arr(&c->w);
 	for (e = arr < 0 ? -1 : json_first(&j, arr); e >= 0;
@@ -1438,9 +1413,9 @@ t_ls(struct tc *c)
 		full = strchr(name, '/') ? xstrdup(name) :
 		    xasprintf("%s/%s", strcmp(path, "/") ? path : "", name);
 		jw_obj(&c->w);
-		ks(&c->w, "name", strrchr(full, '/') + 1);
-		ks(&c->w, "path", full);
-		ks(&c->w, "type", flag(&j, e, "is_dir") ? "directory" :
+		jw_kstr(&c->w, "name", strrchr(full, '/') + 1);
+		jw_kstr(&c->w, "path", full);
+		jw_kstr(&c->w, "type", flag(&j, e, "is_dir") ? "directory" :
 		    flag(&j, e, "is_symlink") ? "symlink" :
 		    flag(&j, e, "is_regular") ? "file" : "other");
 		jw_key(&c->w, "size");
@@ -1450,7 +1425,7 @@ t_ls(struct tc *c)
 		if (v < 0 || json_int64(&j, v, &m) < 0)
 			m = 0;
 		snprintf(mode, sizeof mode, "%04o", (unsigned)m & 07777);
-		ks(&c->w, "mode", mode);
+		jw_kstr(&c->w, "mode", mode);
 		if (flag(&j, e, "is_symlink"))
 			copy_str(&c->w, &j, e, "symlink_to", "target");
 		jw_obj_end(&c->w);
@@ -1458,7 +1433,7 @@ t_ls(struct tc *c)
 		free(full);
 	}
 	jw_arr_end(&c->w);
-	ki(&c->w, "count", n);
+	jw_kint(&c->w, "count", n);
 	json_free(&j);
 	buf_free(&body);
 	return 0;
@@ -1557,11 +1532,11 @@ t_read(struct tc *c)
 
 		if (!text)
 			b64_encode(&b64, body.p, body.len);
-		ks(&c->w, "path", path);
+		jw_kstr(&c->w, "path", path);
 		jw_key(&c->w, "content");
 		jw_strn(&c->w, b->p ? b->p : "", b->len);
-		ks(&c->w, "encoding", text ? "utf-8" : "base64");
-		ki(&c->w, "bytes_size", (int64_t)body.len);
+		jw_kstr(&c->w, "encoding", text ? "utf-8" : "base64");
+		jw_kint(&c->w, "bytes_size", (int64_t)body.len);
 		if (c->raw) {           /* a resource: the content itself */
 			*c->raw = *b;
 			memset(b, 0, sizeof *b);
@@ -1626,7 +1601,7 @@ t_grep(struct tc *c)
 	}
 	free(last);
 	jw_arr_end(&c->w);
-	kb(&c->w, "truncated", more);
+	jw_kbool(&c->w, "truncated", more);
 	return 0;
 }
 
@@ -1678,23 +1653,23 @@ t_explore(struct tc *c)
 			const struct explore_res *x = &res[i];
 
 			jw_obj(&c->w);
-			ks(&c->w, "command", cmds[i]);
-			ks(&c->w, "operation_id", *x->op ? x->op : NULL);
-			ks(&c->w, "status", op_status_name(x->status) ?
+			jw_kstr(&c->w, "command", cmds[i]);
+			jw_kstr(&c->w, "operation_id", *x->op ? x->op : NULL);
+			jw_kstr(&c->w, "status", op_status_name(x->status) ?
 			    op_status_name(x->status) : "UNKNOWN");
 			jw_key(&c->w, "exit_code");
 			if (x->has_exit)
 				jw_int(&c->w, x->exit_code);
 			else
 				jw_null(&c->w);
-			kb(&c->w, "timed_out", x->timed_out);
+			jw_kbool(&c->w, "timed_out", x->timed_out);
 			jw_key(&c->w, "stdout");
 			jw_strn(&c->w, x->out.p ? x->out.p : "", x->out.len);
 			jw_key(&c->w, "stderr");
 			jw_strn(&c->w, x->err.p ? x->err.p : "", x->err.len);
-			ks(&c->w, "result_image_uuid", x->image);
-			ks(&c->w, "branch", names && rec[i] ? names[i] : NULL);
-			ks(&c->w, "error", x->error);
+			jw_kstr(&c->w, "result_image_uuid", x->image);
+			jw_kstr(&c->w, "branch", names && rec[i] ? names[i] : NULL);
+			jw_kstr(&c->w, "error", x->error);
 			jw_obj_end(&c->w);
 		}
 		jw_arr_end(&c->w);
@@ -1726,9 +1701,9 @@ diff_change(void *ctx, const struct td_change *ch)
 	if (d->n++ >= d->max)
 		return 0;
 	jw_obj(d->w);
-	ks(d->w, "what", what);
-	ks(d->w, "path", ch->path);
-	ks(d->w, "type", td_type_name((ch->new ? ch->new : ch->old)->type));
+	jw_kstr(d->w, "what", what);
+	jw_kstr(d->w, "path", ch->path);
+	jw_kstr(d->w, "type", td_type_name((ch->new ? ch->new : ch->old)->type));
 	if (ch->what == 'C') {
 		jw_key(d->w, "differ");
 		jw_arr(d->w);
@@ -1769,8 +1744,8 @@ t_diff(struct tc *c)
 	jw_arr(&c->w);
 	rc = treediff(c->a, inspect, &a, &b, p, B(c, "patch"), diff_change, &d);
 	jw_arr_end(&c->w);
-	ki(&c->w, "count", d.n);
-	kb(&c->w, "truncated", d.n > d.max);
+	jw_kint(&c->w, "count", d.n);
+	jw_kbool(&c->w, "truncated", d.n > d.max);
 	free(p);
 	return rc;
 }
@@ -1829,8 +1804,8 @@ t_cancel(struct tc *c)
 
 	if (op_cancel(c->a, id) < 0)
 		return -1;
-	kb(&c->w, "cancelled", 1);
-	ks(&c->w, "operation_id", id);
+	jw_kbool(&c->w, "cancelled", 1);
+	jw_kstr(&c->w, "operation_id", id);
 	return 0;
 }
 
@@ -1909,11 +1884,9 @@ t_wait(struct tc *c)
 		}
 		delay = delay * 2 > 2000 ? 2000 : delay * 2;
 	}
-	jw_key(&c->w, "results");
-	jw_obj(&c->w);
+	jw_kobj(&c->w, "results");
 	for (i = 0; i < n; i++) {
-		jw_key(&c->w, o[i].id);
-		jw_obj(&c->w);
+		jw_kobj(&c->w, o[i].id);
 		op_flat(&c->w, &o[i].j, o[i].id, NULL);
 		jw_obj_end(&c->w);
 	}
@@ -1921,7 +1894,7 @@ t_wait(struct tc *c)
 	id_list(&c->w, "completed", o, n, 0);
 	id_list(&c->w, "pending", o, n, 1);
 	id_list(&c->w, "cancelled", o, n, 2);
-	kb(&c->w, "timed_out", late);
+	jw_kbool(&c->w, "timed_out", late);
 	rc = 0;
 out:
 	for (i = 0; i < n; i++) {
@@ -1994,8 +1967,8 @@ t_import(struct tc *c)
 	if (rc < 0)
 		goto out;
 	if (!B(c, "wait")) {
-		ks(&c->w, "operation_id", uuid);
-		ks(&c->w, "status", "PENDING");
+		jw_kstr(&c->w, "operation_id", uuid);
+		jw_kstr(&c->w, "status", "PENDING");
 		goto out;
 	}
 	mcp_progress(c->r, "importing");
@@ -2020,9 +1993,9 @@ t_regtok(struct tc *c)
 	for (; *p; p = mcp_field(p, 2))
 		if (strcmp(host, p) == 0)
 			url = mcp_field(p, 1);
-	ks(&c->w, "registry", host);
-	ks(&c->w, "url", url ? url : mcp_field(p, 1));
-	ks(&c->w, "instructions", mcp_field(p, 2));
+	jw_kstr(&c->w, "registry", host);
+	jw_kstr(&c->w, "url", url ? url : mcp_field(p, 1));
+	jw_kstr(&c->w, "instructions", mcp_field(p, 2));
 	free(host);
 	return 0;
 }
@@ -2047,10 +2020,10 @@ t_regauth(struct tc *c)
 	cr->user = xstrdup(S(c, "username"));
 	cr->token = xstrdup(tok = S(c, "token"));
 	memzero((char *)tok, strlen(tok));
-	ks(&c->w, "registry", cr->host);
-	ks(&c->w, "username", cr->user);
-	kb(&c->w, "stored", 1);
-	ks(&c->w, "note", mcp_text(M_REGAUTH_NOTE));
+	jw_kstr(&c->w, "registry", cr->host);
+	jw_kstr(&c->w, "username", cr->user);
+	jw_kbool(&c->w, "stored", 1);
+	jw_kstr(&c->w, "note", mcp_text(M_REGAUTH_NOTE));
 	return 0;
 }
 
@@ -2077,9 +2050,9 @@ t_guide(struct tc *c)
 {
 	const char *s = S(c, "section"), *g;
 
-	ks(&c->w, "section", s);
+	jw_kstr(&c->w, "section", s);
 	if ((g = guide_find(s)))
-		ks(&c->w, "content", mcp_field(g, 2));
+		jw_kstr(&c->w, "content", mcp_field(g, 2));
 	jw_key(&c->w, "available_sections");
 	jw_arr(&c->w);
 	for (g = mcp_text(M_GUIDE); *g; g = guide_next(g))
@@ -2163,8 +2136,8 @@ contents(struct buf *res, const char *uri, const char *mime,
 
 	list_begin(&w, res, "contents");
 	jw_obj(&w);
-	ks(&w, "uri", uri);
-	ks(&w, "mimeType", mime);
+	jw_kstr(&w, "uri", uri);
+	jw_kstr(&w, "mimeType", mime);
 	jw_key(&w, key);
 	jw_strn(&w, p, n);
 	jw_obj_end(&w);
@@ -2175,10 +2148,10 @@ static void
 entry(struct jw *w, const struct store_entry *x)
 {
 	jw_obj(w);
-	ki(w, "entry", x->id);
-	ks(w, "image", x->image);
-	ks(w, "kind", x->kind);
-	ks(w, "title", x->title);
+	jw_kint(w, "entry", x->id);
+	jw_kstr(w, "image", x->image);
+	jw_kstr(w, "kind", x->kind);
+	jw_kstr(w, "title", x->title);
 	jw_obj_end(w);
 }
 
@@ -2197,12 +2170,12 @@ lineage(struct tc *c, const char *ref)
 		return -1;
 	e = store_entries(st, C->session, &n);
 	me = producer(e, n, u);
-	ks(w, "image", u);
-	ks(w, "session", C->session);
-	kb(w, "known", me != NULL);
+	jw_kstr(w, "image", u);
+	jw_kstr(w, "session", C->session);
+	jw_kbool(w, "known", me != NULL);
 	if (me) {
-		ki(w, "entry", me->id);
-		ks(w, "parent", me->up ? me->up->image : NULL);
+		jw_kint(w, "entry", me->id);
+		jw_kstr(w, "parent", me->up ? me->up->image : NULL);
 		jw_key(w, "ancestors");
 		jw_arr(w);
 		top = me->image;
@@ -2211,8 +2184,8 @@ lineage(struct tc *c, const char *ref)
 			top = x->image;
 		}
 		jw_arr_end(w);
-		ks(w, "root", top);
-		ki(w, "depth", depth);
+		jw_kstr(w, "root", top);
+		jw_kint(w, "depth", depth);
 		jw_key(w, "children");
 		jw_arr(w);
 		for (i = 0; i < n; i++)
@@ -2311,10 +2284,10 @@ m_res_list(struct mcp_req *r, struct buf *res)
 	for (g = mcp_text(M_GUIDE); *g; g = guide_next(g)) {
 		uri = xasprintf("contree://guide/%s", mcp_field(g, 1));
 		jw_obj(&w);
-		ks(&w, "uri", uri);
-		ks(&w, "name", mcp_field(g, 1));
-		ks(&w, "title", g);
-		ks(&w, "mimeType", "text/markdown");
+		jw_kstr(&w, "uri", uri);
+		jw_kstr(&w, "name", mcp_field(g, 1));
+		jw_kstr(&w, "title", g);
+		jw_kstr(&w, "mimeType", "text/markdown");
 		jw_obj_end(&w);
 		free(uri);
 	}
@@ -2336,7 +2309,7 @@ m_res_templates(struct mcp_req *r, struct buf *res)
 	while (*p) {
 		jw_obj(&w);
 		for (i = 0; i < LEN(keys); i++, p = mcp_field(p, 1))
-			ks(&w, keys[i], p);
+			jw_kstr(&w, keys[i], p);
 		jw_obj_end(&w);
 	}
 	return list_end(&w);
@@ -2364,8 +2337,8 @@ m_prompts_list(struct mcp_req *r, struct buf *res)
 	list_begin(&w, res, "prompts");
 	for (pr = mcp_text(M_PROMPTS); *pr; pr = prompt_next(pr)) {
 		jw_obj(&w);
-		ks(&w, "name", pr);
-		ks(&w, "description", mcp_field(pr, 1));
+		jw_kstr(&w, "name", pr);
+		jw_kstr(&w, "description", mcp_field(pr, 1));
 		jw_key(&w, "arguments");
 		jw_arr(&w);
 		for (p = mcp_field(pr, 2); arg_next(&p, &a);) {
@@ -2374,7 +2347,7 @@ m_prompts_list(struct mcp_req *r, struct buf *res)
 			jw_strn(&w, a.name, (size_t)a.nname);
 			jw_key(&w, "description");
 			jw_strn(&w, a.desc, (size_t)a.ndesc);
-			kb(&w, "required", a.req);
+			jw_kbool(&w, "required", a.req);
 			jw_obj_end(&w);
 		}
 		jw_arr_end(&w);
@@ -2447,15 +2420,14 @@ m_prompts_get(struct mcp_req *r, struct buf *res)
 	buf_puts(&text, s);
 	jw_init(&w, res, 0);
 	jw_obj(&w);
-	ks(&w, "description", mcp_field(p, 1));
+	jw_kstr(&w, "description", mcp_field(p, 1));
 	jw_key(&w, "messages");
 	jw_arr(&w);
 	jw_obj(&w);
-	ks(&w, "role", "user");
-	jw_key(&w, "content");
-	jw_obj(&w);
-	ks(&w, "type", "text");
-	ks(&w, "text", text.p);
+	jw_kstr(&w, "role", "user");
+	jw_kobj(&w, "content");
+	jw_kstr(&w, "type", "text");
+	jw_kstr(&w, "text", text.p);
 	jw_obj_end(&w);
 	jw_obj_end(&w);
 	jw_arr_end(&w);
