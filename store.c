@@ -84,6 +84,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1837,6 +1838,8 @@ rec_str(struct buf *b, const char *p)
 {
 	const char *q;
 
+	if (!p)
+		p = "";
 	buf_addc(b, '\t');
 	for (;;) {
 		for (q = p; *q && *q != '\\' && *q != '\t' && *q != '\n'; q++)
@@ -1873,28 +1876,62 @@ rec_end(struct buf *b, size_t start)
 	    b->len - start));
 }
 
+/* Appends the record TYPE to b, its fields as fmt says, a letter each:
+ * s a string (NULL: ""), n a long long, v size_t n and n strings
+ * (const char *const *), f int n and n staged files. */
+static void
+vrec(struct buf *b, const char *type, const char *fmt, va_list ap)
+{
+	size_t start = rec_begin(b, type), n;
+	const struct store_file *f;
+	const char *const *v;
+	int k;
+
+	for (; *fmt; fmt++) {
+		if (*fmt == 's') {
+			rec_str(b, va_arg(ap, const char *));
+		} else if (*fmt == 'n') {
+			rec_num(b, va_arg(ap, long long));
+		} else if (*fmt == 'v') {
+			n = va_arg(ap, size_t);
+			for (v = va_arg(ap, const char *const *); n--; v++)
+				rec_str(b, *v);
+		} else {
+			k = va_arg(ap, int);
+			for (f = va_arg(ap, const struct store_file *);
+			    k-- > 0; f++) {
+				rec_str(b, f->path);
+				rec_str(b, f->uuid);
+				rec_num(b, f->uid);
+				rec_num(b, f->gid);
+				buf_printf(b, "\t%04o", f->mode);
+			}
+		}
+	}
+	rec_end(b, start);
+}
+
+static void
+rec(struct buf *b, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vrec(b, type, fmt, ap);
+	va_end(ap);
+}
+
 static int emit_noted(struct log *s);
 
-/* Write s->rec (one record, ended) with one write and replay it. */
+/* Append s->rec to the file with one write; a failed write is cut off
+ * again. */
 static int
-emit(struct log *s)
+write_rec(struct log *s)
 {
-	size_t len = s->rec.len;
-	char *l = s->rec.p;
-	const char *why;
+	int e;
 
-	buf_reset(&s->scratch);
-	buf_add(&s->scratch, l, len);
-	if ((why = apply_line(s, s->scratch.p, len - CRCLEN - 2, 1))) {
-		seterr("%s: refusing to write an invalid record (%s)", s->path,
-		    why);
-		return -1;
-	}
-	if (s->owner)
-		return emit_noted(s);
-	if (writeall(s->fd, l, len) < 0) {
-		int e = errno;
-
+	if (writeall(s->fd, s->rec.p, s->rec.len) < 0) {
+		e = errno;
 		if (ftruncate(s->fd, s->off) < 0)
 			logmsg(LOG_WARNING, "%s: cannot undo a short write:",
 			    s->path);
@@ -1903,15 +1940,49 @@ emit(struct log *s)
 		return -1;
 	}
 	s->dirty = 1;
-	if ((why = apply_line(s, l, len - CRCLEN - 2, 0))) {
+	s->lineno++;
+	s->nrec++;
+	s->off += (off_t)s->rec.len;
+	return 0;
+}
+
+/* Write s->rec (one record, ended) with one write and replay it. */
+static int
+emit(struct log *s)
+{
+	size_t len = s->rec.len - CRCLEN - 2;
+	const char *why;
+
+	buf_reset(&s->scratch);
+	buf_add(&s->scratch, s->rec.p, s->rec.len);
+	if ((why = apply_line(s, s->scratch.p, len, 1))) {
+		seterr("%s: refusing to write an invalid record (%s)", s->path,
+		    why);
+		return -1;
+	}
+	if (s->owner)
+		return emit_noted(s);
+	if (write_rec(s) < 0)
+		return -1;
+	if ((why = apply_line(s, s->rec.p, len, 0))) {
 		seterr("%s: internal error: wrote a bad record (%s)", s->path,
 		    why);
 		return -1;
 	}
-	s->lineno++;
-	s->nrec++;
-	s->off += (off_t)len;
 	return 0;
+}
+
+/* Write the record TYPE with fields as for rec(). */
+static int
+wrec(struct log *s, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_reset(&s->rec);
+	va_start(ap, fmt);
+	vrec(&s->rec, type, fmt, ap);
+	va_end(ap);
+	return emit(s);
 }
 
 static int
@@ -2079,47 +2150,22 @@ dump_session(struct log *s, struct session *se, struct buf *b)
 	struct store_branch *br;
 	struct store_kv *env;
 	const struct store_entry *e;
-	size_t j, k, nb, st;
-	long long nrec = 0;
+	size_t j, nb, st;
+	long long nrec = (long long)se->nent;
 
 	for (j = 0; j < se->nent; j++) {
 		e = se->ent[j];
-		st = rec_begin(b, "entry");
-		rec_num(b, e->id);
-		rec_str(b, se->key);
-		rec_num(b, e->parent);
-		rec_num(b, e->created);
-		rec_str(b, "");
-		rec_str(b, e->kind);
-		rec_str(b, e->image);
-		rec_str(b, e->op);
-		rec_str(b, e->title);
-		for (k = 0; k < (size_t)e->nfiles; k++) {
-			rec_str(b, e->files[k].path);
-			rec_str(b, e->files[k].uuid);
-			rec_num(b, e->files[k].uid);
-			rec_num(b, e->files[k].gid);
-			buf_printf(b, "\t%04o", e->files[k].mode);
-		}
-		rec_end(b, st);
+		rec(b, "entry", "nsnnsssssf", e->id, se->key, e->parent,
+		    e->created, "", e->kind, e->image, e->op, e->title,
+		    e->nfiles, e->files);
 	}
-	nrec += (long long)se->nent;
 	br = lg_branches(s, se->key, &nb);
-	for (j = 0; j < nb; j++) {
-		st = rec_begin(b, "branch");
-		rec_str(b, se->key);
-		rec_str(b, br[j].name);
-		rec_num(b, br[j].tip->id);
-		rec_end(b, st);
-	}
+	for (j = 0; j < nb; j++)
+		rec(b, "branch", "ssn", se->key, br[j].name, br[j].tip->id);
 	nrec += (long long)nb;
 	free(br);
 	if (se->active) {
-		st = rec_begin(b, "checkout");
-		rec_str(b, se->key);
-		rec_str(b, se->active);
-		rec_num(b, se->updated);
-		rec_end(b, st);
+		rec(b, "checkout", "ssn", se->key, se->active, se->updated);
 		nrec++;
 	}
 	if (se->nenv) {
@@ -2134,25 +2180,29 @@ dump_session(struct log *s, struct session *se, struct buf *b)
 		free(env);
 		nrec++;
 	}
-	for (j = 0; j < se->npend; j++) {
-		st = rec_begin(b, "pending");
-		rec_str(b, se->key);
-		rec_str(b, se->pend[j].op);
-		rec_str(b, se->pend[j].disp ? "1" : "0");
-		rec_str(b, se->pend[j].branch);
-		rec_str(b, se->pend[j].title);
-		rec_end(b, st);
-		nrec++;
-	}
+	for (j = 0; j < se->npend; j++)
+		rec(b, "pending", "sssss", se->key, se->pend[j].op,
+		    se->pend[j].disp ? "1" : "0", se->pend[j].branch,
+		    se->pend[j].title);
+	nrec += (long long)se->npend;
 	if (se->nhist > se->hoff) {
-		st = rec_begin(b, "hist");
-		rec_str(b, se->key);
-		for (j = se->hoff; j < se->nhist; j++)
-			rec_str(b, se->hist[j]);
-		rec_end(b, st);
+		rec(b, "hist", "sv", se->key, se->nhist - se->hoff,
+		    (const char *const *)se->hist + se->hoff);
 		nrec++;
 	}
 	return nrec;
+}
+
+/* An index summary record: a session whose log is size bytes long. */
+static void
+rec_sum(struct buf *b, const char *key, long long size,
+    unsigned long long seq, long long max, size_t nent, long long updated,
+    const char *branch, const struct store_entry *tip)
+{
+	rec(b, "sess", "snnnnnsnsssn", key, size, (long long)seq, max,
+	    (long long)nent, updated, branch, tip ? tip->id : 0,
+	    tip ? tip->kind : "", tip ? tip->image : "", tip ? tip->op : "",
+	    tip ? tip->created : 0);
 }
 
 /* The summary record of the index for key: the session se (NULL: none)
@@ -2161,56 +2211,15 @@ static void
 rec_sess(struct buf *b, const char *key, struct session *se, long long max,
     long long size, unsigned long long seq)
 {
-	const struct store_entry *tip = sess_tip(se);
-	size_t st = rec_begin(b, "sess");
-
-	rec_str(b, key);
-	rec_num(b, size);
-	rec_num(b, (long long)seq);
-	rec_num(b, max);
-	rec_num(b, se ? (long long)se->nent : 0);
-	rec_num(b, se ? se->updated : 0);
-	rec_str(b, se && se->active ? se->active : "");
-	rec_num(b, tip ? tip->id : 0);
-	rec_str(b, tip ? tip->kind : "");
-	rec_str(b, tip ? tip->image : "");
-	rec_str(b, tip ? tip->op : "");
-	rec_num(b, tip ? tip->created : 0);
-	rec_end(b, st);
-}
-
-/* An index session's summary again. */
-static void
-rec_isess(struct buf *b, struct session *se)
-{
-	const struct store_entry *tip = se->itip;
-	size_t st = rec_begin(b, "sess");
-
-	rec_str(b, se->key);
-	rec_num(b, se->isize);
-	rec_num(b, (long long)se->seq);
-	rec_num(b, se->imax);
-	rec_num(b, (long long)se->inent);
-	rec_num(b, se->updated);
-	rec_str(b, se->ibranch ? se->ibranch : "");
-	rec_num(b, tip ? tip->id : 0);
-	rec_str(b, tip ? tip->kind : "");
-	rec_str(b, tip ? tip->image : "");
-	rec_str(b, tip ? tip->op : "");
-	rec_num(b, tip ? tip->created : 0);
-	rec_end(b, st);
+	rec_sum(b, key, size, seq, max, se ? se->nent : 0,
+	    se ? se->updated : 0, se ? se->active : NULL, sess_tip(se));
 }
 
 static void
 dump_maxid(struct buf *b, long long maxid)
 {
-	size_t st;
-
-	if (maxid) {
-		st = rec_begin(b, "maxid");
-		rec_num(b, maxid);
-		rec_end(b, st);
-	}
+	if (maxid)
+		rec(b, "maxid", "n", maxid);
 }
 
 /* The live state as a log; returns the number of records.  The index
@@ -2232,7 +2241,9 @@ dump(struct log *s, struct buf *b)
 	qsort(v, n, sizeof *v, cmp_sess);
 	for (i = 0; i < n; i++) {
 		if (s->type == LOG_INDEX) {
-			rec_isess(b, v[i]);
+			rec_sum(b, v[i]->key, v[i]->isize, v[i]->seq,
+			    v[i]->imax, v[i]->inent, v[i]->updated,
+			    v[i]->ibranch, v[i]->itip);
 			nrec++;
 		} else {
 			nrec += dump_session(s, v[i], b);
@@ -2865,424 +2876,6 @@ need_session(struct log *s, const char *key, struct session **out,
 	return 0;
 }
 
-static long long
-lg_append(struct log *s, const char *key, const struct store_new *n,
-    int *forked)
-{
-	const struct store_entry *tip, *parent;
-	struct session *se;
-	const char *kind, *branch;
-	long long id;
-	size_t st;
-	int i;
-
-	if (forked)
-		*forked = 0;
-	if (need_key(key) < 0)
-		return -1;
-	if (!n->kind || !(kind = kind_of(n->kind))) {
-		seterr("unknown history entry kind '%s'",
-		    n->kind ? n->kind : "(null)");
-		return -1;
-	}
-	if (!n->image || !*n->image) {
-		seterr("history entry without an image");
-		return -1;
-	}
-	if (!uuid_ok(n->image, strlen(n->image))) {
-		seterr("history entry image '%s' is not a UUID", n->image);
-		return -1;
-	}
-	if (n->branch && !*n->branch) {
-		seterr("empty branch name");
-		return -1;
-	}
-	for (i = 0; i < n->nfiles; i++) {
-		const struct store_file *f = &n->files[i];
-
-		if (!f->path || !*f->path || !f->uuid || f->uid < 0 ||
-		    f->gid < 0 || f->mode > 07777) {
-			seterr("bad staged file");
-			return -1;
-		}
-	}
-	if (lg_begin(s) < 0)
-		return -1;
-	se = sess_get(s, key, 0);
-	tip = parent = sess_tip(se);
-	if (n->from > 0) {
-		const struct store_entry *from = se ? ent_find(se, n->from) :
-		    NULL;
-
-		if (from)
-			parent = from;
-		if (forked)
-			*forked = !tip || tip->id != n->from;
-	}
-	branch = n->branch ? n->branch : se && se->active ? se->active :
-	    "main";
-	id = s->maxid + 1;
-	if (s->owner && s->owner->idx->maxid >= id)
-		id = s->owner->idx->maxid + 1;
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "entry");
-	rec_num(&s->rec, id);
-	rec_str(&s->rec, key);
-	rec_num(&s->rec, parent ? parent->id : 0);
-	rec_num(&s->rec, (long long)time(NULL));
-	rec_str(&s->rec, branch);
-	rec_str(&s->rec, kind);
-	rec_str(&s->rec, n->image);
-	rec_str(&s->rec, n->op ? n->op : "");
-	rec_str(&s->rec, n->title ? n->title : "");
-	for (i = 0; i < n->nfiles; i++) {
-		rec_str(&s->rec, n->files[i].path);
-		rec_str(&s->rec, n->files[i].uuid);
-		rec_num(&s->rec, n->files[i].uid);
-		rec_num(&s->rec, n->files[i].gid);
-		buf_printf(&s->rec, "\t%04o", n->files[i].mode);
-	}
-	rec_end(&s->rec, st);
-	return finish(s, emit(s)) < 0 ? -1 : id;
-}
-
-static int
-lg_branch_create(struct log *s, const char *key, const char *name,
-    const char *from)
-{
-	struct session *se;
-	struct brn *src;
-	size_t st;
-	int rc = -1;
-
-	if (need_key(key) < 0)
-		return -1;
-	if (!name || !*name) {
-		seterr("empty branch name");
-		return -1;
-	}
-	if (lg_begin(s) < 0)
-		return -1;
-	if (need_session(s, key, &se, 1) < 0)
-		goto out;
-	if (!from)
-		from = se->active;
-	if (br_find(se, name)) {
-		seterr("branch '%s' already exists", name);
-		goto out;
-	}
-	if (!from || !(src = br_find(se, from))) {
-		seterr("branch '%s' not found", from ? from : "");
-		goto out;
-	}
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "branch");
-	rec_str(&s->rec, key);
-	rec_str(&s->rec, name);
-	rec_num(&s->rec, src->tip->id);
-	rec_end(&s->rec, st);
-	rc = emit(s);
-out:
-	return finish(s, rc);
-}
-
-static void
-rec_unbranch(struct log *s, const char *key, const char **names, size_t n)
-{
-	size_t st, i;
-
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "unbranch");
-	rec_str(&s->rec, key);
-	rec_num(&s->rec, (long long)time(NULL));
-	for (i = 0; i < n; i++)
-		rec_str(&s->rec, names[i]);
-	rec_end(&s->rec, st);
-}
-
-static int
-lg_branch_delete(struct log *s, const char *key, const char *name)
-{
-	struct session *se;
-	int rc = -1;
-
-	if (need_key(key) < 0)
-		return -1;
-	if (lg_begin(s) < 0)
-		return -1;
-	if (need_session(s, key, &se, 1) < 0)
-		goto out;
-	if (!name || !br_find(se, name)) {
-		seterr("branch '%s' not found", name ? name : "");
-		goto out;
-	}
-	if (strcmp(name, se->active) == 0) {
-		seterr("cannot delete the active branch '%s'", name);
-		goto out;
-	}
-	rec_unbranch(s, key, &name, 1);
-	rc = emit(s);
-out:
-	return finish(s, rc);
-}
-
-static int
-lg_prune(struct log *s, const char *key, const char ***names,
-    size_t *n)
-{
-	struct session *se;
-	const char **v = NULL;
-	size_t i, k = 0;
-	int rc = 0;
-
-	*n = 0;
-	if (names)
-		*names = NULL;
-	if (need_key(key) < 0)
-		return -1;
-	if (lg_begin(s) < 0)
-		return -1;
-	se = sess_get(s, key, 0);
-	if (se && se->nbr && se->active) {
-		v = xreallocarray(NULL, se->nbr, sizeof *v);
-		for (i = 0; i < se->nbr; i++) {
-			const char *b = se->br[i].name;
-
-			if (strcmp(b, se->active) != 0 &&
-			    (strncmp(b, "detached-", 9) == 0 ||
-			    strncmp(b, "disposable-", 11) == 0))
-				v[k++] = b;
-		}
-		qsort(v, k, sizeof *v, cmp_str);
-	}
-	if (k) {
-		rec_unbranch(s, key, v, k);
-		rc = emit(s);
-	}
-	rc = finish(s, rc);
-	if (rc < 0 || !names || !k) {
-		free(v);
-		return rc;
-	}
-	*names = v;
-	*n = k;
-	return 0;
-}
-
-static int
-lg_checkout(struct log *s, const char *key, const char *name)
-{
-	struct session *se;
-	size_t st;
-	int rc = -1;
-
-	if (need_key(key) < 0)
-		return -1;
-	if (lg_begin(s) < 0)
-		return -1;
-	if (need_session(s, key, &se, 0) < 0)
-		goto out;
-	if (!name || !br_find(se, name)) {
-		seterr("branch '%s' not found", name ? name : "");
-		goto out;
-	}
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "checkout");
-	rec_str(&s->rec, key);
-	rec_str(&s->rec, name);
-	rec_num(&s->rec, (long long)time(NULL));
-	rec_end(&s->rec, st);
-	rc = emit(s);
-out:
-	return finish(s, rc);
-}
-
-static int
-lg_reset(struct log *s, const char *key, long long id)
-{
-	struct session *se;
-	size_t st;
-	int rc = -1;
-
-	if (need_key(key) < 0)
-		return -1;
-	if (lg_begin(s) < 0)
-		return -1;
-	if (need_session(s, key, &se, 1) < 0)
-		goto out;
-	if (!ent_find(se, id)) {
-		seterr("entry %lld not found in this session", id);
-		goto out;
-	}
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "reset");
-	rec_str(&s->rec, key);
-	rec_str(&s->rec, se->active);
-	rec_num(&s->rec, id);
-	rec_num(&s->rec, (long long)time(NULL));
-	rec_end(&s->rec, st);
-	rc = emit(s);
-out:
-	return finish(s, rc);
-}
-
-static int
-lg_env_set(struct log *s, const char *key, const char *const *names,
-    const char *const *values, size_t n)
-{
-	size_t i, st;
-
-	if (need_key(key) < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (!names[i] || !*names[i] || strchr(names[i], '=') ||
-		    !values[i]) {
-			seterr("invalid environment variable name '%s'",
-			    names[i] ? names[i] : "");
-			return -1;
-		}
-	if (!n)
-		return 0;
-	if (lg_begin(s) < 0)
-		return -1;
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "env");
-	rec_str(&s->rec, key);
-	for (i = 0; i < n; i++) {
-		rec_str(&s->rec, names[i]);
-		rec_str(&s->rec, values[i]);
-	}
-	rec_end(&s->rec, st);
-	return finish(s, emit(s));
-}
-
-static int
-lg_env_unset(struct log *s, const char *key, const char *const *names,
-    size_t n)
-{
-	size_t i, st;
-
-	if (need_key(key) < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (!names[i]) {
-			seterr("invalid environment variable name");
-			return -1;
-		}
-	if (!n)
-		return 0;
-	if (lg_begin(s) < 0)
-		return -1;
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "unenv");
-	rec_str(&s->rec, key);
-	for (i = 0; i < n; i++)
-		rec_str(&s->rec, names[i]);
-	rec_end(&s->rec, st);
-	return finish(s, emit(s));
-}
-
-static int
-lg_pending_add(struct log *s, const char *key, const char *op,
-    const char *title, const char *branch, int disposable)
-{
-	size_t st;
-
-	if (need_key(key) < 0)
-		return -1;
-	if (!op || !*op) {
-		seterr("empty operation id");
-		return -1;
-	}
-	if (lg_begin(s) < 0)
-		return -1;
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "pending");
-	rec_str(&s->rec, key);
-	rec_str(&s->rec, op);
-	rec_str(&s->rec, disposable ? "1" : "0");
-	rec_str(&s->rec, branch ? branch : "");
-	rec_str(&s->rec, title ? title : "");
-	rec_end(&s->rec, st);
-	return finish(s, emit(s));
-}
-
-static int
-lg_pending_done(struct log *s, const char *key, const char *op)
-{
-	struct session *se;
-	size_t i, st;
-	int rc = 0;
-
-	if (need_key(key) < 0 || !op)
-		return -1;
-	if (lg_begin(s) < 0)
-		return -1;
-	se = sess_get(s, key, 0);
-	for (i = 0; se && i < se->npend; i++)
-		if (strcmp(se->pend[i].op, op) == 0)
-			break;
-	if (se && i < se->npend) {
-		buf_reset(&s->rec);
-		st = rec_begin(&s->rec, "done");
-		rec_str(&s->rec, key);
-		rec_str(&s->rec, op);
-		rec_end(&s->rec, st);
-		rc = emit(s) < 0 ? -1 : 1;
-	}
-	return finish(s, rc);
-}
-
-static int
-lg_history_add(struct log *s, const char *key, const char *const *lines,
-    size_t n)
-{
-	size_t i, st;
-
-	if (need_key(key) < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (!lines[i]) {
-			seterr("null history line");
-			return -1;
-		}
-	if (!n)
-		return 0;
-	if (lg_begin(s) < 0)
-		return -1;
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "hist");
-	rec_str(&s->rec, key);
-	for (i = 0; i < n; i++)
-		rec_str(&s->rec, lines[i]);
-	rec_end(&s->rec, st);
-	return finish(s, emit(s));
-}
-
-static int
-lg_delete(struct log *s, const char *key)
-{
-	struct session *se;
-	size_t st;
-	int rc = 0;
-
-	if (need_key(key) < 0)
-		return -1;
-	if (lg_begin(s) < 0)
-		return -1;
-	se = sess_get(s, key, 0);
-	if (se && !sess_empty(se)) {
-		buf_reset(&s->rec);
-		st = rec_begin(&s->rec, "delete");
-		rec_str(&s->rec, key);
-		rec_end(&s->rec, st);
-		rc = emit(s) < 0 ? -1 : 1;
-		if (rc == 1 && compact_locked(s) < 0)
-			logmsg(LOG_WARNING, "%s", geterr());
-	}
-	return finish(s, rc);
-}
-
 static int
 lg_ref(struct log *s, const char *key, const char *t,
     const struct store_entry **out)
@@ -3495,7 +3088,7 @@ emit_noted(struct log *s)
 	size_t len = s->rec.len;
 	struct session *se = slog_sess(s);
 	unsigned long long before = se ? se->seq : 0;
-	int had = se != NULL, torn, e;
+	int had = se != NULL, torn;
 	const char *why;
 
 	buf_reset(&s->scratch);
@@ -3509,20 +3102,8 @@ emit_noted(struct log *s)
 	    !had || !se || se->seq != before) < 0)
 		goto reload;
 	hook("append: index written");
-	if (writeall(s->fd, s->rec.p, len) < 0) {
-		e = errno;
-		if (ftruncate(s->fd, s->off) < 0)
-			logmsg(LOG_WARNING, "%s: cannot undo a short write:",
-			    s->path);
-		errno = e;
-		seterr("%s: write:", s->path);
-		goto reload;
-	}
-	s->dirty = 1;
-	s->lineno++;
-	s->nrec++;
-	s->off += (off_t)len;
-	return 0;
+	if (write_rec(s) == 0)
+		return 0;
 reload:
 	/* Our state is ahead of the file: read the file again. */
 	reset_state(s);
@@ -3635,19 +3216,20 @@ store_commit(struct store *st)
 	return rc;
 }
 
-/* A mutation of session key starts: the transaction and the log. */
+/* A mutation of session key starts: the transaction and the session's
+ * log, locked and caught up.  NULL with the error slot set. */
 static struct log *
 mbegin(struct store *st, const char *key)
 {
 	struct log *l;
+	char *e;
 
-	if (st->single)
-		return st->idx;
 	if (need_key(key) < 0 || store_begin(st) < 0)
 		return NULL;
+	if (st->single)
+		return st->idx;
 	if (!(l = wlog(st, key))) {
-		char *e = xstrdup(geterr());
-
+		e = xstrdup(geterr());
 		store_commit(st);
 		seterr("%s", e);
 		free(e);
@@ -3655,12 +3237,11 @@ mbegin(struct store *st, const char *key)
 	return l;
 }
 
+/* The end of a mutation that returns rc: -1 if the commit fails. */
 static long long
 mend(struct store *st, long long rc)
 {
-	if (!st->single && store_commit(st) < 0)
-		return -1;
-	return rc;
+	return store_commit(st) < 0 ? -1 : rc;
 }
 
 /* ---- migration from one log per profile, rebuilding the index ---- */
@@ -4310,111 +3891,319 @@ store_history(struct store *st, const char *key, size_t *n)
 
 /* ---- mutations ---- */
 
+/* 0 if n may be appended, else -1 with the error slot set. */
+static int
+check_new(const struct store_new *n)
+{
+	int i;
+
+	if (!n->kind || !kind_of(n->kind))
+		seterr("unknown history entry kind '%s'",
+		    n->kind ? n->kind : "(null)");
+	else if (!n->image || !*n->image)
+		seterr("history entry without an image");
+	else if (!uuid_ok(n->image, strlen(n->image)))
+		seterr("history entry image '%s' is not a UUID", n->image);
+	else if (n->branch && !*n->branch)
+		seterr("empty branch name");
+	else
+		for (i = 0;; i++) {
+			const struct store_file *f = &n->files[i];
+
+			if (i == n->nfiles)
+				return 0;
+			if (!f->path || !*f->path || !f->uuid || f->uid < 0 ||
+			    f->gid < 0 || f->mode > 07777) {
+				seterr("bad staged file");
+				break;
+			}
+		}
+	return -1;
+}
+
 long long
-store_append(struct store *st, const char *key, const struct store_new *e,
+store_append(struct store *st, const char *key, const struct store_new *n,
     int *forked)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	const struct store_entry *tip, *parent, *from;
+	struct session *se;
+	long long id;
 
 	if (forked)
 		*forked = 0;
-	return l ? mend(st, lg_append(l, key, e, forked)) : -1;
+	if (!s)
+		return -1;
+	if (check_new(n) < 0)
+		return mend(st, -1);
+	se = sess_get(s, key, 0);
+	tip = parent = sess_tip(se);
+	if (n->from > 0) {
+		if ((from = se ? ent_find(se, n->from) : NULL))
+			parent = from;
+		if (forked)
+			*forked = !tip || tip->id != n->from;
+	}
+	id = s->maxid + 1;
+	if (s->owner && s->owner->idx->maxid >= id)
+		id = s->owner->idx->maxid + 1;
+	return mend(st, wrec(s, "entry", "nsnnsssssf", id, key,
+	    parent ? parent->id : 0, (long long)time(NULL),
+	    n->branch ? n->branch : se && se->active ? se->active : "main",
+	    kind_of(n->kind), n->image, n->op, n->title, n->nfiles, n->files)
+	    < 0 ? -1 : id);
+}
+
+/* "branch 'NAME' not found" unless se has branch name. */
+static struct brn *
+need_branch(struct session *se, const char *name)
+{
+	struct brn *b = name ? br_find(se, name) : NULL;
+
+	if (!b)
+		seterr("branch '%s' not found", name ? name : "");
+	return b;
 }
 
 int
 store_branch_create(struct store *st, const char *key, const char *name,
     const char *from)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	struct brn *src;
+	int rc = -1;
 
-	return l ? (int)mend(st, lg_branch_create(l, key, name, from)) : -1;
+	if (!s)
+		return -1;
+	if (!name || !*name) {
+		seterr("empty branch name");
+		goto out;
+	}
+	if (need_session(s, key, &se, 1) < 0)
+		goto out;
+	if (br_find(se, name)) {
+		seterr("branch '%s' already exists", name);
+		goto out;
+	}
+	if ((src = need_branch(se, from ? from : se->active)))
+		rc = wrec(s, "branch", "ssn", key, name, src->tip->id);
+out:
+	return (int)mend(st, rc);
 }
 
 int
 store_branch_delete(struct store *st, const char *key, const char *name)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	int rc = -1;
 
-	return l ? (int)mend(st, lg_branch_delete(l, key, name)) : -1;
+	if (!s)
+		return -1;
+	if (need_session(s, key, &se, 1) < 0 || !need_branch(se, name))
+		goto out;
+	if (strcmp(name, se->active) == 0)
+		seterr("cannot delete the active branch '%s'", name);
+	else
+		rc = wrec(s, "unbranch", "snv", key, (long long)time(NULL),
+		    (size_t)1, &name);
+out:
+	return (int)mend(st, rc);
 }
 
 int
 store_prune(struct store *st, const char *key, const char ***names,
     size_t *n)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	const char **v = NULL;
+	size_t i, k = 0;
+	int rc = 0;
 
 	*n = 0;
 	if (names)
 		*names = NULL;
-	return l ? (int)mend(st, lg_prune(l, key, names, n)) : -1;
+	if (!s)
+		return -1;
+	se = sess_get(s, key, 0);
+	if (se && se->nbr && se->active) {
+		v = xreallocarray(NULL, se->nbr, sizeof *v);
+		for (i = 0; i < se->nbr; i++) {
+			const char *b = se->br[i].name;
+
+			if (strcmp(b, se->active) != 0 &&
+			    (strncmp(b, "detached-", 9) == 0 ||
+			    strncmp(b, "disposable-", 11) == 0))
+				v[k++] = b;
+		}
+		qsort(v, k, sizeof *v, cmp_str);
+	}
+	if (k)
+		rc = wrec(s, "unbranch", "snv", key, (long long)time(NULL), k,
+		    v);
+	rc = (int)mend(st, rc);
+	if (rc < 0 || !names || !k) {
+		free(v);
+		return rc;
+	}
+	*names = v;
+	*n = k;
+	return 0;
 }
 
 int
 store_checkout(struct store *st, const char *key, const char *name)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	int rc = -1;
 
-	return l ? (int)mend(st, lg_checkout(l, key, name)) : -1;
+	if (!s)
+		return -1;
+	if (need_session(s, key, &se, 0) == 0 && need_branch(se, name))
+		rc = wrec(s, "checkout", "ssn", key, name,
+		    (long long)time(NULL));
+	return (int)mend(st, rc);
 }
 
 int
 store_reset(struct store *st, const char *key, long long id)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	int rc = -1;
 
-	return l ? (int)mend(st, lg_reset(l, key, id)) : -1;
+	if (!s)
+		return -1;
+	if (need_session(s, key, &se, 1) < 0)
+		;
+	else if (!ent_find(se, id))
+		seterr("entry %lld not found in this session", id);
+	else
+		rc = wrec(s, "reset", "ssnn", key, se->active, id,
+		    (long long)time(NULL));
+	return (int)mend(st, rc);
 }
 
 int
 store_env_set(struct store *st, const char *key, const char *const *names,
     const char *const *values, size_t n)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	const char **v;
+	size_t i;
+	int rc = 0;
 
-	return l ? (int)mend(st, lg_env_set(l, key, names, values, n)) : -1;
+	if (!s)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!names[i] || !*names[i] || strchr(names[i], '=') ||
+		    !values[i]) {
+			seterr("invalid environment variable name '%s'",
+			    names[i] ? names[i] : "");
+			return (int)mend(st, -1);
+		}
+	v = xreallocarray(NULL, 2 * n + 1, sizeof *v);
+	for (i = 0; i < n; i++) {
+		v[2 * i] = names[i];
+		v[2 * i + 1] = values[i];
+	}
+	if (n)
+		rc = wrec(s, "env", "sv", key, 2 * n, v);
+	free(v);
+	return (int)mend(st, rc);
+}
+
+/* A record TYPE of key and the n strings v, in one write; none of them
+ * may be NULL (else the error what). */
+static int
+store_strings(struct store *st, const char *key, const char *type,
+    const char *const *v, size_t n, const char *what)
+{
+	struct log *s = mbegin(st, key);
+	size_t i;
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!v[i]) {
+			seterr("%s", what);
+			return (int)mend(st, -1);
+		}
+	if (n)
+		rc = wrec(s, type, "sv", key, n, v);
+	return (int)mend(st, rc);
 }
 
 int
 store_env_unset(struct store *st, const char *key, const char *const *names,
     size_t n)
 {
-	struct log *l = mbegin(st, key);
-
-	return l ? (int)mend(st, lg_env_unset(l, key, names, n)) : -1;
-}
-
-int
-store_pending_add(struct store *st, const char *key, const char *op,
-    const char *title, const char *branch, int disposable)
-{
-	struct log *l = mbegin(st, key);
-
-	return l ? (int)mend(st, lg_pending_add(l, key, op, title, branch,
-	    disposable)) : -1;
-}
-
-int
-store_pending_done(struct store *st, const char *key, const char *op)
-{
-	struct log *l = mbegin(st, key);
-
-	return l ? (int)mend(st, lg_pending_done(l, key, op)) : -1;
+	return store_strings(st, key, "unenv", names, n,
+	    "invalid environment variable name");
 }
 
 int
 store_history_add(struct store *st, const char *key,
     const char *const *lines, size_t n)
 {
-	struct log *l = mbegin(st, key);
+	return store_strings(st, key, "hist", lines, n, "null history line");
+}
 
-	return l ? (int)mend(st, lg_history_add(l, key, lines, n)) : -1;
+int
+store_pending_add(struct store *st, const char *key, const char *op,
+    const char *title, const char *branch, int disposable)
+{
+	struct log *s = mbegin(st, key);
+
+	if (!s)
+		return -1;
+	if (!op || !*op) {
+		seterr("empty operation id");
+		return (int)mend(st, -1);
+	}
+	return (int)mend(st, wrec(s, "pending", "sssss", key, op,
+	    disposable ? "1" : "0", branch, title));
+}
+
+int
+store_pending_done(struct store *st, const char *key, const char *op)
+{
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	size_t i;
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	if (!op)
+		return (int)mend(st, -1);
+	se = sess_get(s, key, 0);
+	for (i = 0; se && i < se->npend; i++)
+		if (strcmp(se->pend[i].op, op) == 0) {
+			rc = wrec(s, "done", "ss", key, op) < 0 ? -1 : 1;
+			break;
+		}
+	return (int)mend(st, rc);
 }
 
 int
 store_delete(struct store *st, const char *key)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	int rc = 0;
 
-	return l ? (int)mend(st, lg_delete(l, key)) : -1;
+	if (!s)
+		return -1;
+	se = sess_get(s, key, 0);
+	if (se && !sess_empty(se)) {
+		rc = wrec(s, "delete", "s", key) < 0 ? -1 : 1;
+		if (rc == 1 && compact_locked(s) < 0)
+			logmsg(LOG_WARNING, "%s", geterr());
+	}
+	return (int)mend(st, rc);
 }
