@@ -228,10 +228,10 @@ hook(const char *step)
 		store_test_hook(step);
 }
 
-/* ---- CRC-32: slicing by 16, or folding with carry-less multiplication
+/* ---- CRC-32: slicing by 8, or folding with carry-less multiplication
  * (replay checks every byte of the log) ---- */
 
-static uint32_t crctab[16][256];
+static uint32_t crctab[8][256];
 static int crcready;
 
 static void
@@ -247,7 +247,7 @@ crcinit(void)
 		crctab[0][i] = c;
 	}
 	for (i = 0; i < 256; i++)
-		for (k = 1; k < 16; k++)
+		for (k = 1; k < 8; k++)
 			crctab[k][i] = crctab[k - 1][i] >> 8 ^
 			    crctab[0][crctab[k - 1][i] & 0xff];
 	crcready = 1;
@@ -260,32 +260,19 @@ crcinit(void)
 static uint32_t
 crc_table(uint32_t crc, const unsigned char *p, size_t n)
 {
-	uint32_t a, b, c, d;
+	uint32_t a, b;
 
 	if (!crcready)
 		crcinit();
-	while (n >= 16) {
+	while (n >= 8) {
 		a = crc ^ LE32(p);
 		b = LE32(p + 4);
-		c = LE32(p + 8);
-		d = LE32(p + 12);
-		crc = crctab[15][a & 0xff] ^ crctab[14][a >> 8 & 0xff] ^
-		    crctab[13][a >> 16 & 0xff] ^ crctab[12][a >> 24] ^
-		    crctab[11][b & 0xff] ^ crctab[10][b >> 8 & 0xff] ^
-		    crctab[9][b >> 16 & 0xff] ^ crctab[8][b >> 24] ^
-		    crctab[7][c & 0xff] ^ crctab[6][c >> 8 & 0xff] ^
-		    crctab[5][c >> 16 & 0xff] ^ crctab[4][c >> 24] ^
-		    crctab[3][d & 0xff] ^ crctab[2][d >> 8 & 0xff] ^
-		    crctab[1][d >> 16 & 0xff] ^ crctab[0][d >> 24];
-		p += 16;
-		n -= 16;
-	}
-	while (n >= 4) {
-		a = crc ^ LE32(p);
-		crc = crctab[3][a & 0xff] ^ crctab[2][a >> 8 & 0xff] ^
-		    crctab[1][a >> 16 & 0xff] ^ crctab[0][a >> 24];
-		p += 4;
-		n -= 4;
+		crc = crctab[7][a & 0xff] ^ crctab[6][a >> 8 & 0xff] ^
+		    crctab[5][a >> 16 & 0xff] ^ crctab[4][a >> 24] ^
+		    crctab[3][b & 0xff] ^ crctab[2][b >> 8 & 0xff] ^
+		    crctab[1][b >> 16 & 0xff] ^ crctab[0][b >> 24];
+		p += 8;
+		n -= 8;
 	}
 	while (n--)
 		crc = crctab[0][(crc ^ *p++) & 0xff] ^ crc >> 8;
@@ -1522,28 +1509,23 @@ apply_line(struct log *s, char *l, size_t len, int dry)
 	return fn(s, s->f, s->fl, (size_t)nf, dry);
 }
 
-/* 1 + the value of a lowercase hex digit; 0 for any other byte. */
-static const unsigned char hexval[256] = {
-	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
-	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
-	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
-};
-
 static int
 crc_ok(const char *l, size_t len)
 {
 	const unsigned char *h;
 	uint32_t want = 0;
-	int i, ok = 1;
+	unsigned c;
+	int i;
 
 	if (len < CRCLEN + 2 || l[len - CRCLEN - 1] != '\t')
 		return 0;
 	h = (const unsigned char *)l + len - CRCLEN;
-	for (i = 0; i < CRCLEN; i++) {  /* no branch per digit */
-		want = want << 4 | ((hexval[h[i]] - 1u) & 15);
-		ok &= hexval[h[i]] != 0;
+	for (i = 0; i < CRCLEN; i++) {
+		if ((c = h[i] - '0') > 9 && (c = h[i] - 'a' + 10) - 10 > 5)
+			return 0;
+		want = want << 4 | c;
 	}
-	return ok && store_crc32(0, l, len - CRCLEN - 1) == want;
+	return store_crc32(0, l, len - CRCLEN - 1) == want;
 }
 
 static const char *
