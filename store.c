@@ -1684,6 +1684,26 @@ openfd(struct log *s)
 	return openfd_how(s, 1);
 }
 
+static int setlock(int fd, short type, int wait);
+static int lockfile(struct log *s, short type);
+static int catchup(struct log *s, int *torn);
+
+/* Open the file (create: if missing) and replay it under a read lock:
+ * 0; 1 if it is missing and not created; -1 with the error slot set. */
+static int
+lg_read(struct log *s, int create)
+{
+	int rc, torn;
+
+	if ((rc = openfd_how(s, create)) != 0)
+		return rc;
+	if (lockfile(s, F_RDLCK) < 0)
+		return -1;
+	rc = catchup(s, &torn);
+	setlock(s->fd, F_UNLCK, 0);
+	return rc;
+}
+
 static int
 setlock(int fd, short type, int wait)
 {
@@ -2347,19 +2367,18 @@ store_path(const char *home, const char *profile)
 	return b.p;
 }
 
-/* The pid in name if it is base TMPSUF <pid> "." XXXXXX; else 0. */
+/* The pid in p if p is <pid> "." XXXXXX (what follows TMPSUF in the
+ * name of a temporary file) and that process no longer exists; else 0. */
 static long
-tmp_pid(const char *name, const char *base, size_t bl)
+dead_pid(const char *p)
 {
-	const char *p = name + bl + sizeof TMPSUF - 1, *q;
+	const char *q;
 	long pid = 0;
 
-	if (strncmp(name, base, bl) || strncmp(name + bl, TMPSUF,
-	    sizeof TMPSUF - 1))
-		return 0;
 	for (q = p; *q >= '0' && *q <= '9' && q - p < 9; q++)
 		pid = pid * 10 + (*q - '0');
-	return q > p && *q == '.' && strlen(q + 1) == 6 ? pid : 0;
+	return pid > 0 && *q == '.' && strlen(q + 1) == 6 &&
+	    kill((pid_t)pid, 0) < 0 && errno == ESRCH ? pid : 0;
 }
 
 /* Remove the temp files that compactions of processes which no longer
@@ -2381,8 +2400,9 @@ sweep(const char *path)
 		return;
 	}
 	while ((d = readdir(dp)))
-		if ((pid = tmp_pid(d->d_name, base, bl)) > 0 &&
-		    kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+		if (strncmp(d->d_name, base, bl) == 0 &&
+		    strncmp(d->d_name + bl, TMPSUF, sizeof TMPSUF - 1) == 0 &&
+		    (pid = dead_pid(d->d_name + bl + sizeof TMPSUF - 1))) {
 			f = xasprintf("%s%s", dir, d->d_name);
 			if (unlink(f) == 0)
 				logmsg(LOG_INFO, "%s: removed a stale temporary "
@@ -2408,17 +2428,14 @@ db_timeout(void)
 	return (int64_t)(d * 1000);
 }
 
+static struct log *log_new(const char *path, int type, int64_t timeout_ms);
+
 static struct log *
 lg_open(const char *path, int type)
 {
-	struct log *s = xcalloc(1, sizeof *s);
+	struct log *s = log_new(path, type, db_timeout());
 	char *dir = xstrdup(path), *sl = strrchr(dir, '/');
-	int torn, rc;
 
-	s->fd = -1;
-	s->type = type;
-	s->path = xstrdup(path);
-	s->timeout_ms = db_timeout();
 	if (sl && sl != dir) {
 		*sl = '\0';
 		if (access(dir, F_OK) < 0 && mkdirs(dir, 0700) < 0) {
@@ -2427,11 +2444,7 @@ lg_open(const char *path, int type)
 		}
 	}
 	free(dir);
-	if (openfd(s) < 0 || lockfile(s, F_RDLCK) < 0)
-		goto fail;
-	rc = catchup(s, &torn);
-	unlock(s);
-	if (rc < 0)
+	if (lg_read(s, 1) < 0)
 		goto fail;
 	if (s->off == 0 && !s->rdonly) {
 		/* New file (or one that died being created): format line. */
@@ -2515,30 +2528,6 @@ lg_list(struct log *s, size_t *n)
 	free(o);
 	*n = k;
 	return v;
-}
-
-static size_t
-lg_match(struct log *s, const char *name, const char ***keys)
-{
-	const char **v = xreallocarray(NULL, s->nsess + 1, sizeof *v);
-	size_t i, k = 0, nl = strlen(name), kl;
-
-	for (i = 0; i < s->nsess; i++) {
-		const char *key = s->sess[i].key;
-
-		kl = strlen(key);
-		if (s->sess[i].nent && kl > nl &&
-		    memcmp(key + kl - nl, name, nl) == 0)
-			v[k++] = key;
-	}
-	if (!k && lg_get(s, name, NULL))
-		v[k++] = sess_get(s, name, 0)->key;
-	qsort(v, k, sizeof *v, cmp_str);
-	if (keys)
-		*keys = v;
-	else
-		free(v);
-	return k;
 }
 
 static const struct store_entry *
@@ -2988,31 +2977,20 @@ slog_load(struct store *st, const char *key)
 {
 	char *path = sess_file(st->dir, key);
 	struct log *l = log_new(path, LOG_SESSION, st->timeout_ms);
-	int rc, torn;
 
 	free(path);
 	l->owner = st;
 	l->onlylen = strlen(key);
 	l->only = keepn(l, key, l->onlylen);
 	slog_add(st, l);
-	if ((rc = openfd_how(l, 0)) != 0) {
-		if (rc < 0)
-			logmsg(LOG_WARNING, "%s", geterr());
-		return l;
-	}
-	if (lockfile(l, F_RDLCK) < 0) {
-		logmsg(LOG_WARNING, "%s", geterr());
-		return l;
-	}
-	rc = catchup(l, &torn);
-	unlock(l);
-	if (rc < 0) {
+	if (lg_read(l, 0) < 0) {
 		logmsg(LOG_WARNING, "%s", geterr());
 		reset_state(l);
 	}
 	/* A process may read many sessions (the MCP server): no
 	 * descriptor kept; wlog opens it again. */
-	close(l->fd);
+	if (l->fd >= 0)
+		close(l->fd);
 	l->fd = -1;
 	return l;
 }
@@ -3259,17 +3237,10 @@ static int
 stale_tmp(const char *name)
 {
 	const char *p = NULL, *q;
-	long pid = 0;
 
 	for (q = name; (q = strstr(q, TMPSUF)); q++)
 		p = q;
-	if (!p)
-		return 0;
-	for (p += sizeof TMPSUF - 1, q = p; *q >= '0' && *q <= '9' &&
-	    q - p < 9; q++)
-		pid = pid * 10 + (*q - '0');
-	return q > p && *q == '.' && strlen(q + 1) == 6 &&
-	    kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	return p && dead_pid(p + sizeof TMPSUF - 1);
 }
 
 /* Remove from dir the temporary files of dead processes and, with
@@ -3390,14 +3361,11 @@ orphan(struct store *st, const char *name)
 	char *path = xasprintf("%s/%s", st->dir, name), *want;
 	struct log *l = log_new(path, LOG_SESSION, st->timeout_ms);
 	size_t i;
-	int torn, ok = 0;
+	int ok;
 
 	free(path);
 	l->owner = st;
-	if (openfd_how(l, 0) == 0 && lockfile(l, F_RDLCK) == 0) {
-		ok = catchup(l, &torn) == 0;
-		unlock(l);
-	}
+	ok = lg_read(l, 0) == 0;
 	for (i = 0; ok && i < l->nsess; i++)
 		if (l->sess[i].nent)
 			break;
@@ -3752,8 +3720,6 @@ store_match(struct store *st, const char *name, const char ***keys)
 	const char **v;
 	size_t i, k = 0, n, nl = strlen(name), kl;
 
-	if (st->single)
-		return lg_match(st->idx, name, keys);
 	l = store_list(st, &n);
 	v = xreallocarray(NULL, n + 1, sizeof *v);
 	for (i = 0; i < n; i++) {
