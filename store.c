@@ -2280,6 +2280,30 @@ syncdir(const char *path)
 	free(d);
 }
 
+/* A temporary file next to path holding b, synced: its descriptor, and
+ * *tmp its name (caller frees).  -1 with the error slot set ("TMP" what
+ * ":"), nothing left behind. */
+static int
+tmp_write(const char *path, const struct buf *b, char **tmp,
+    const char *what)
+{
+	int fd;
+
+	*tmp = xasprintf("%s" TMPSUF "%ld.XXXXXX", path, (long)getpid());
+	if ((fd = mkstemp(*tmp)) < 0) {
+		seterr("%s%s:", *tmp, what);
+		return -1;
+	}
+	if (fchmod(fd, 0600) < 0 || writeall(fd, b->p, b->len) < 0 ||
+	    fsync(fd) < 0) {
+		seterr("%s%s:", *tmp, what);
+		close(fd);
+		unlink(*tmp);
+		return -1;
+	}
+	return fd;
+}
+
 /* Holding the lock: write the live state to a temp file, lock it, and
  * rename it over the log.  Our state does not change; only the file. */
 static int
@@ -2287,18 +2311,13 @@ compact_locked(struct log *s)
 {
 	struct buf b = {0};
 	struct stat st;
-	char *tmp = xasprintf("%s" TMPSUF "%ld.XXXXXX", s->path,
-	    (long)getpid());
-	long long nrec;
-	int fd;
+	char *tmp;
+	long long nrec = dump(s, &b);
+	int fd = tmp_write(s->path, &b, &tmp, ": compaction");
 
-	nrec = dump(s, &b);
-	if ((fd = mkstemp(tmp)) < 0) {
-		seterr("%s: compaction:", tmp);
+	if (fd < 0)
 		goto fail;
-	}
-	if (fchmod(fd, 0600) < 0 || writeall(fd, b.p, b.len) < 0 ||
-	    fsync(fd) < 0 || fcntl(fd, F_SETFL, O_APPEND) < 0 ||
+	if (fcntl(fd, F_SETFL, O_APPEND) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fstat(fd, &st) < 0 ||
 	    setlock(fd, F_WRLCK, 0) < 0) {
 		seterr("%s: compaction:", tmp);
@@ -2343,26 +2362,40 @@ lg_compact(struct log *s)
 
 /* ---- open, close ---- */
 
+/* Appends s as a file name: bytes other than [A-Za-z0-9_-] and a
+ * non-leading '.' as %XX; stops once that added more than max bytes.
+ * Returns where it stopped. */
+static const char *
+fname(struct buf *b, const char *s, size_t max)
+{
+	size_t start = b->len;
+	const char *p;
+
+	for (p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		    (c == '.' && p != s))
+			buf_addc(b, c);
+		else
+			buf_printf(b, "%%%02X", c);
+		if (b->len - start > max)
+			break;
+	}
+	return p;
+}
+
 char *
 store_path(const char *home, const char *profile)
 {
 	const char *db = getenv("CONTREE_SESSION_DB");
 	struct buf b = {0};
-	const char *p;
 
 	if (db && *db)
 		return xstrdup(db);
 	buf_printf(&b, "%s/cli/sessions/", home);
-	for (p = profile; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		    (c == '.' && p != profile))
-			buf_addc(&b, c);
-		else
-			buf_printf(&b, "%%%02X", c);
-	}
+	fname(&b, profile, SIZE_MAX);
 	buf_puts(&b, ".log");
 	return b.p;
 }
@@ -2886,21 +2919,8 @@ sess_name(struct buf *b, const char *key)
 {
 	size_t start = b->len, n = strlen(key), i;
 	uint64_t h1 = 0xcbf29ce484222325u, h2 = 0x84222325cbf29ce4u;
-	const char *p;
 
-	for (p = key; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		    (c == '.' && p != key))
-			buf_addc(b, c);
-		else
-			buf_printf(b, "%%%02X", c);
-		if (b->len - start > NAMEFILE)
-			break;
-	}
-	if (*p) {
+	if (*fname(b, key, NAMEFILE)) {
 		b->len = start + NAMEFILE - 40;
 		while (b->len > start && b->len - start >= 2 &&
 		    (b->p[b->len - 1] == '%' || b->p[b->len - 2] == '%'))
@@ -3210,18 +3230,14 @@ mend(struct store *st, long long rc)
 static int
 write_atomic(const char *path, const struct buf *b)
 {
-	char *tmp = xasprintf("%s" TMPSUF "%ld.XXXXXX", path, (long)getpid());
-	int fd, rc = -1;
+	char *tmp;
+	int fd = tmp_write(path, b, &tmp, ""), rc = -1;
 
-	if ((fd = mkstemp(tmp)) < 0) {
-		seterr("%s:", tmp);
+	if (fd < 0) {
 		free(tmp);
 		return -1;
 	}
-	if (fchmod(fd, 0600) < 0 || writeall(fd, b->p, b->len) < 0 ||
-	    fsync(fd) < 0)
-		seterr("%s:", tmp);
-	else if (rename(tmp, path) < 0)
+	if (rename(tmp, path) < 0)
 		seterr("%s: rename:", path);
 	else
 		rc = 0;
