@@ -534,6 +534,44 @@ keep(struct log *s, const char *p)
 	return keepn(s, p, strlen(p));
 }
 
+/* ---- arrays ---- */
+
+/* p, an array of *cap elements of size bytes, with room for element n
+ * (doubled when full). */
+static void *
+grow(void *p, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 8;
+	return xreallocarray(p, *cap, size);
+}
+
+/* A malloc'd copy of v[0..n), each size bytes (room for one more). */
+static void *
+dup_array(const void *v, size_t n, size_t size)
+{
+	void *p = xreallocarray(NULL, n + 1, size);
+
+	if (n)
+		memcpy(p, v, n * size);
+	return p;
+}
+
+/* The index of the element of v[0..n), each size bytes and a string
+ * first, that is s; n if none is. */
+static size_t
+find_str(const void *v, size_t n, size_t size, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(*(const char *const *)(const void *)
+		    ((const char *)v + i * size), s) == 0)
+			break;
+	return i;
+}
+
 /* ---- sessions ---- */
 
 /* Hash of p[0..n), eight bytes at a time (replay hashes a key per
@@ -601,10 +639,7 @@ sess_find(struct log *s, const char *key, size_t n, int create)
 	}
 	if (!create)
 		return NULL;
-	if (s->nsess == s->csess) {
-		s->csess = s->csess ? s->csess * 2 : 16;
-		s->sess = xreallocarray(s->sess, s->csess, sizeof *s->sess);
-	}
+	s->sess = grow(s->sess, s->nsess, &s->csess, sizeof *s->sess);
 	key = keepn(s, key, n);
 	se = &s->sess[s->nsess++];
 	memset(se, 0, sizeof *se);
@@ -725,10 +760,7 @@ br_set(struct log *s, struct session *se, const char *name,
 	struct brn *b = br_find(se, name);
 
 	if (!b) {
-		if (se->nbr == se->cbr) {
-			se->cbr = se->cbr ? se->cbr * 2 : 4;
-			se->br = xreallocarray(se->br, se->cbr, sizeof *se->br);
-		}
+		se->br = grow(se->br, se->nbr, &se->cbr, sizeof *se->br);
 		b = &se->br[se->nbr++];
 		b->name = keep(s, name);
 	}
@@ -1150,15 +1182,9 @@ h_env(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	if (!se)
 		se = sess_find(s, f[1], fl[1], 1);
 	for (i = 2; i < nf; i += 2) {
-		for (j = 0; j < se->nenv; j++)
-			if (strcmp(se->env[j].name, f[i]) == 0)
-				break;
+		j = find_str(se->env, se->nenv, sizeof *se->env, f[i]);
 		if (j == se->nenv) {
-			if (se->nenv == se->cenv) {
-				se->cenv = se->cenv ? se->cenv * 2 : 8;
-				se->env = xreallocarray(se->env, se->cenv,
-				    sizeof *se->env);
-			}
+			se->env = grow(se->env, j, &se->cenv, sizeof *se->env);
 			se->nenv++;
 			se->env[j].name = keepn(s, f[i], fl[i]);
 		}
@@ -1183,11 +1209,9 @@ h_unenv(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 		if (fl[i] > NAMEMAX)
 			return "bad variable";
 	for (i = 2; !dry && se && i < nf; i++)
-		for (j = 0; j < se->nenv; j++)
-			if (strcmp(se->env[j].name, f[i]) == 0) {
-				se->env[j] = se->env[--se->nenv];
-				break;
-			}
+		if ((j = find_str(se->env, se->nenv, sizeof *se->env, f[i])) <
+		    se->nenv)
+			se->env[j] = se->env[--se->nenv];
 	return NULL;
 }
 
@@ -1207,15 +1231,9 @@ h_pending(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 		return why;
 	if (!se)
 		se = sess_find(s, f[1], fl[1], 1);
-	for (j = 0; j < se->npend; j++)
-		if (strcmp(se->pend[j].op, f[2]) == 0)
-			break;
+	j = find_str(se->pend, se->npend, sizeof *se->pend, f[2]);
 	if (j == se->npend) {
-		if (se->npend == se->cpend) {
-			se->cpend = se->cpend ? se->cpend * 2 : 4;
-			se->pend = xreallocarray(se->pend, se->cpend,
-			    sizeof *se->pend);
-		}
+		se->pend = grow(se->pend, j, &se->cpend, sizeof *se->pend);
 		se->npend++;
 	}
 	se->pend[j].op = keepn(s, f[2], fl[2]);
@@ -1237,13 +1255,12 @@ h_done(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 		return "bad fields";
 	if ((why = keyed(s, f[1], fl[1], &se)) || dry)
 		return why;
-	for (j = 0; se && j < se->npend; j++)
-		if (strcmp(se->pend[j].op, f[2]) == 0) {
-			memmove(se->pend + j, se->pend + j + 1,
-			    (se->npend - j - 1) * sizeof *se->pend);
-			se->npend--;
-			break;
-		}
+	if (se && (j = find_str(se->pend, se->npend, sizeof *se->pend,
+	    f[2])) < se->npend) {
+		memmove(se->pend + j, se->pend + j + 1,
+		    (se->npend - j - 1) * sizeof *se->pend);
+		se->npend--;
+	}
 	return NULL;
 }
 
@@ -2581,13 +2598,8 @@ static const struct store_entry **
 lg_entries(struct log *s, const char *key, size_t *n)
 {
 	struct session *se = sess_get(s, key, 0);
-	const struct store_entry **v;
-
 	*n = se ? se->nent : 0;
-	v = xreallocarray(NULL, *n + 1, sizeof *v);
-	if (*n)
-		memcpy(v, se->ent, *n * sizeof *v);
-	return v;
+	return dup_array(se ? se->ent : NULL, *n, sizeof *se->ent);
 }
 
 const struct store_entry *
@@ -2746,24 +2758,17 @@ lg_pending_files(struct log *s, const char *key, size_t *n)
 {
 	const struct store_entry *e = lg_tip(s, key);
 	struct store_file *v = NULL;
-	size_t k = 0, cap = 0, j;
+	size_t k = 0, cap = 0;
 	int i;
 
 	for (; e && e->kind != kinds[K_RUN]; e = e->up) {
 		if (e->kind != kinds[K_FILE])
 			continue;
-		for (i = e->nfiles - 1; i >= 0; i--) {
-			for (j = 0; j < k; j++)
-				if (strcmp(v[j].path, e->files[i].path) == 0)
-					break;
-			if (j < k)
-				continue;
-			if (k == cap) {
-				cap = cap ? cap * 2 : 8;
-				v = xreallocarray(v, cap, sizeof *v);
+		for (i = e->nfiles - 1; i >= 0; i--)
+			if (find_str(v, k, sizeof *v, e->files[i].path) == k) {
+				v = grow(v, k, &cap, sizeof *v);
+				v[k++] = e->files[i];
 			}
-			v[k++] = e->files[i];
-		}
 	}
 	*n = k;
 	return v;
@@ -2810,9 +2815,7 @@ lg_env(struct log *s, const char *key, size_t *n)
 	struct store_kv *v;
 
 	*n = se ? se->nenv : 0;
-	v = xreallocarray(NULL, *n + 1, sizeof *v);
-	if (*n)
-		memcpy(v, se->env, *n * sizeof *v);
+	v = dup_array(se ? se->env : NULL, *n, sizeof *v);
 	qsort(v, *n, sizeof *v, cmp_kv);
 	return v;
 }
@@ -2839,13 +2842,8 @@ static const char **
 lg_history(struct log *s, const char *key, size_t *n)
 {
 	struct session *se = sess_get(s, key, 0);
-	const char **v;
-
 	*n = se ? se->nhist - se->hoff : 0;
-	v = xreallocarray(NULL, *n + 1, sizeof *v);
-	if (*n)
-		memcpy(v, se->hist + se->hoff, *n * sizeof *v);
-	return v;
+	return dup_array(se ? se->hist + se->hoff : NULL, *n, sizeof *se->hist);
 }
 
 /* ---- mutations ---- */
@@ -2983,10 +2981,7 @@ slog_find(struct store *st, const char *key)
 static void
 slog_add(struct store *st, struct log *l)
 {
-	if (st->nlogs == st->clogs) {
-		st->clogs = st->clogs ? st->clogs * 2 : 4;
-		st->logs = xreallocarray(st->logs, st->clogs, sizeof *st->logs);
-	}
+	st->logs = grow(st->logs, st->nlogs, &st->clogs, sizeof *st->logs);
 	st->logs[st->nlogs++] = l;
 }
 
@@ -3425,10 +3420,7 @@ rebuild(struct store *st)
 		if (nl < 5 || strcmp(d->d_name + nl - 4, ".log") ||
 		    strstr(d->d_name, TMPSUF) || !(l = orphan(st, d->d_name)))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xreallocarray(v, cap, sizeof *v);
-		}
+		v = grow(v, n, &cap, sizeof *v);
 		v[n++] = l;
 		slog_add(st, l);
 	}
@@ -4138,7 +4130,6 @@ store_pending_done(struct store *st, const char *key, const char *op)
 {
 	struct log *s = mbegin(st, key);
 	struct session *se;
-	size_t i;
 	int rc = 0;
 
 	if (!s)
@@ -4146,11 +4137,9 @@ store_pending_done(struct store *st, const char *key, const char *op)
 	if (!op)
 		return (int)mend(st, -1);
 	se = sess_get(s, key, 0);
-	for (i = 0; se && i < se->npend; i++)
-		if (strcmp(se->pend[i].op, op) == 0) {
-			rc = wrec(s, "done", "ss", key, op) < 0 ? -1 : 1;
-			break;
-		}
+	if (se && find_str(se->pend, se->npend, sizeof *se->pend, op) <
+	    se->npend)
+		rc = wrec(s, "done", "ss", key, op) < 0 ? -1 : 1;
 	return (int)mend(st, rc);
 }
 
