@@ -2129,17 +2129,47 @@ finish(struct log *s, int rc)
 
 /* ---- dump and compaction ---- */
 
+/* Sessions in the order of their last update: time, then sequence,
+ * then key (sessions without history). */
+static int
+order(long long t1, unsigned long long q1, const char *k1, long long t2,
+    unsigned long long q2, const char *k2)
+{
+	if (t1 != t2)
+		return t1 < t2 ? -1 : 1;
+	if (q1 != q2)
+		return q1 < q2 ? -1 : 1;
+	return strcmp(k1, k2);
+}
+
 static int
 cmp_sess(const void *a, const void *b)
 {
 	const struct session *x = *(struct session *const *)a;
 	const struct session *y = *(struct session *const *)b;
 
-	if (x->updated != y->updated)
-		return x->updated < y->updated ? -1 : 1;
-	if (x->seq != y->seq)
-		return x->seq < y->seq ? -1 : 1;
-	return strcmp(x->key, y->key);      /* sessions without history */
+	return order(x->updated, x->seq, x->key, y->updated, y->seq, y->key);
+}
+
+/* The sessions of s with history (hist), else those a dump keeps (in
+ * the index: with history; in a log: with any state), oldest update
+ * first.  Caller frees. */
+static struct session **
+sessions(struct log *s, int hist, size_t *n)
+{
+	struct session **v = xreallocarray(NULL, s->nsess + 1, sizeof *v);
+	struct session *se;
+	size_t i, k = 0;
+
+	for (i = 0; i < s->nsess; i++) {
+		se = &s->sess[i];
+		if (hist || s->type == LOG_INDEX ? se->nent || se->inent :
+		    !sess_empty(se))
+			v[k++] = se;
+	}
+	qsort(v, k, sizeof *v, cmp_sess);
+	*n = k;
+	return v;
 }
 
 static int
@@ -2246,18 +2276,13 @@ dump_maxid(struct buf *b, long long maxid)
 static long long
 dump(struct log *s, struct buf *b)
 {
-	struct session **v = xreallocarray(NULL, s->nsess + 1, sizeof *v);
-	size_t i, n = 0;
+	size_t i, n;
+	struct session **v = sessions(s, 0, &n);
 	long long nrec = !!s->maxid;
 
 	buf_puts(b, hdr(s));
 	buf_addc(b, '\n');
 	dump_maxid(b, s->maxid);
-	for (i = 0; i < s->nsess; i++)
-		if (s->type == LOG_INDEX ? s->sess[i].inent > 0 :
-		    !sess_empty(&s->sess[i]))
-			v[n++] = &s->sess[i];
-	qsort(v, n, sizeof *v, cmp_sess);
 	for (i = 0; i < n; i++) {
 		if (s->type == LOG_INDEX) {
 			rec_sum(b, v[i]->key, v[i]->isize, v[i]->seq,
@@ -2563,15 +2588,10 @@ static struct store_session *
 lg_list(struct log *s, size_t *n)
 {
 	struct store_session *v;
-	struct session **o;
-	size_t i, k = 0;
-
-	o = xreallocarray(NULL, s->nsess + 1, sizeof *o);
-	for (i = 0; i < s->nsess; i++)
-		if (s->sess[i].nent)
-			o[k++] = &s->sess[i];
+	size_t i, k;
 	/* Oldest first by (updated, seq); reversed below. */
-	qsort(o, k, sizeof *o, cmp_sess);
+	struct session **o = sessions(s, 1, &k);
+
 	v = xreallocarray(NULL, k + 1, sizeof *v);
 	for (i = 0; i < k; i++)
 		lg_get(s, o[k - 1 - i]->key, &v[i]);
@@ -3314,11 +3334,7 @@ migrate(struct store *st)
 	hook("migrate: read");
 	if (clean_dir(st->dir, 1) < 0)
 		goto out;
-	ss = xreallocarray(NULL, v->nsess + 1, sizeof *ss);
-	for (i = 0; i < v->nsess; i++)
-		if (!sess_empty(&v->sess[i]))
-			ss[n++] = &v->sess[i];
-	qsort(ss, n, sizeof *ss, cmp_sess);
+	ss = sessions(v, 0, &n);
 	buf_puts(&ib, HEADER2 "\n");
 	dump_maxid(&ib, v->maxid);
 	for (i = 0; i < n; i++) {
@@ -3360,9 +3376,7 @@ cmp_log_updated(const void *a, const void *b)
 	struct log *x = *(struct log *const *)a, *y = *(struct log *const *)b;
 	struct session *p = slog_sess(x), *q = slog_sess(y);
 
-	if (p->updated != q->updated)
-		return p->updated < q->updated ? -1 : 1;
-	return strcmp(p->key, q->key);
+	return order(p->updated, 0, p->key, q->updated, 0, q->key);
 }
 
 /* A session log of dir, read to learn its key (NULL: not one). */
@@ -3582,11 +3596,8 @@ cmp_dumped(const void *a, const void *b)
 {
 	const struct dumped *x = a, *y = b;
 
-	if (x->se->updated != y->se->updated)
-		return x->se->updated < y->se->updated ? -1 : 1;
-	if (x->seq != y->seq)
-		return x->seq < y->seq ? -1 : 1;
-	return strcmp(x->se->key, y->se->key);
+	return order(x->se->updated, x->seq, x->se->key, y->se->updated,
+	    y->seq, y->se->key);
 }
 
 void
@@ -3643,11 +3654,9 @@ cmp_listed(const void *a, const void *b)
 {
 	const struct listed *x = a, *y = b;
 
-	if (x->s.updated != y->s.updated)
-		return x->s.updated > y->s.updated ? -1 : 1;
-	if (x->seq != y->seq)
-		return x->seq > y->seq ? -1 : 1;
-	return strcmp(x->s.key, y->s.key);
+	/* newest first; keys still in ascending order */
+	return order(y->s.updated, y->seq, x->s.key, x->s.updated, x->seq,
+	    y->s.key);
 }
 
 /* The index's view of a session is right if its log has the size the
