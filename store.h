@@ -293,7 +293,8 @@ int store_commit(struct store *st);
 /* CRC-32 (IEEE 802.3, as in zlib's crc32()) of p[0..n), continuing crc
  * (start with 0). */
 uint32_t store_crc32(uint32_t crc, const void *p, size_t n);
-/* The same (once a second implementation tests compared with it). */
+/* The same by table lookups alone (store_crc32 may use the CPU's
+ * carry-less multiplication): tests compare the two. */
 uint32_t store_crc32_portable(uint32_t crc, const void *p, size_t n);
 /* Append the live state, as one compacted single-file log would hold it,
  * to out (a struct buf from util.h).  Reads every session the index
