@@ -912,8 +912,11 @@ typedef const char *handler(struct log *, char **, const size_t *, size_t,
 
 /* The session of a record's key field, which must be sane. */
 static const char *
-keyed(struct log *s, const char *key, size_t n, struct session **se)
+keyed(struct log *s, int i, struct session **se)
 {
+	const char *key = s->f[i];
+	size_t n = s->fl[i];
+
 	if (!NAME_OK(n))
 		return "bad session key";
 	if (s->type == LOG_SESSION && s->only && (n != s->onlylen ||
@@ -1034,7 +1037,7 @@ h_entry(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	    !inrange(f[3], 0, id - 1, &parent) ||
 	    !inrange(f[4], 0, TIMEMAX, &t))
 		return "bad number";
-	if ((why = keyed(s, f[2], fl[2], &se)))
+	if ((why = keyed(s, 2, &se)))
 		return why;
 	if (fl[5] > NAMEMAX)
 		return "bad branch name";
@@ -1098,7 +1101,7 @@ h_branch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	if (nf != 4u + reset || !inrange(f[3], 1, IDMAX, &id) ||
 	    (reset && !inrange(f[4], 0, TIMEMAX, &tm)))
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	if (!NAME_OK(fl[2]))
 		return "bad branch name";
@@ -1122,10 +1125,11 @@ h_unbranch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	const char *why;
 	long long tm;
 	size_t i;
+	(void)fl;
 
 	if (nf < 4 || !inrange(f[2], 0, TIMEMAX, &tm))
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	for (i = 3; i < nf; i++)
 		if (!se || !se->active || !br_find(se, f[i]) ||
@@ -1148,9 +1152,10 @@ h_checkout(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	const char *why;
 	long long tm;
 
+	(void)fl;
 	if (nf != 4 || !inrange(f[3], 0, TIMEMAX, &tm))
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	if (!se || !(b = br_find(se, f[2])))
 		return "no such branch";
@@ -1171,7 +1176,7 @@ h_env(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 	if (nf < 4 || nf % 2)
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	for (i = 2; i < nf; i += 2)
 		if (!NAME_OK(fl[i]) || strchr(f[i], '=') ||
@@ -1203,7 +1208,7 @@ h_unenv(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 	if (nf < 3)
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	for (i = 2; i < nf; i++)
 		if (fl[i] > NAMEMAX)
@@ -1227,7 +1232,7 @@ h_pending(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	    (strcmp(f[3], "0") && strcmp(f[3], "1")) || fl[4] > NAMEMAX ||
 	    fl[5] > TEXTMAX)
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)) || dry)
+	if ((why = keyed(s, 1, &se)) || dry)
 		return why;
 	if (!se)
 		se = sess_find(s, f[1], fl[1], 1);
@@ -1253,7 +1258,7 @@ h_done(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 	if (nf != 3 || fl[2] > TOKMAX)
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)) || dry)
+	if ((why = keyed(s, 1, &se)) || dry)
 		return why;
 	if (se && (j = find_str(se->pend, se->npend, sizeof *se->pend,
 	    f[2])) < se->npend) {
@@ -1295,7 +1300,7 @@ h_hist(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 	if (nf < 3)
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	for (i = 2; i < nf; i++)
 		if (fl[i] > TEXTMAX)
@@ -1316,9 +1321,11 @@ h_delete(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	struct session *se;
 	const char *why;
 
+	(void)f;
+	(void)fl;
 	if (nf != 2)
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)) || dry)
+	if ((why = keyed(s, 1, &se)) || dry)
 		return why;
 	if (se)
 		sess_clear(se);
@@ -1344,7 +1351,7 @@ h_sess(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	    !inrange(f[8], 0, max, &tipid) ||
 	    !inrange(f[12], 0, TIMEMAX, &created))
 		return "bad number";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	if (fl[7] > NAMEMAX || fl[11] > TOKMAX)
 		return "bad fields";
@@ -3274,25 +3281,33 @@ stale_tmp(const char *name)
 	return p && dead_pid(p + sizeof TMPSUF - 1);
 }
 
-/* Remove from dir the temporary files of dead processes and, with
- * logs, every log (a migration starts over). */
+/* Is name that of a session log (not a temporary file)? */
 static int
-clean_dir(const char *dir, int logs)
+is_log(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 5 && strcmp(name + n - 4, ".log") == 0 &&
+	    !strstr(name, TMPSUF);
+}
+
+/* Remove from dir (made if missing) every log and the temporary files
+ * of dead processes: a migration starts over. */
+static int
+clean_dir(const char *dir)
 {
 	struct dirent *d;
-	size_t n;
 	DIR *dp;
 	char *f;
 
 	if (!(dp = opendir(dir))) {
-		if (errno == ENOENT && logs)
+		if (errno == ENOENT)
 			return mkdirs(dir, 0700);
-		return errno == ENOENT ? 0 : (seterr("%s:", dir), -1);
+		seterr("%s:", dir);
+		return -1;
 	}
 	while ((d = readdir(dp))) {
-		n = strlen(d->d_name);
-		if (!stale_tmp(d->d_name) && (!logs || strstr(d->d_name,
-		    TMPSUF) || n < 5 || strcmp(d->d_name + n - 4, ".log")))
+		if (!stale_tmp(d->d_name) && !is_log(d->d_name))
 			continue;
 		f = xasprintf("%s/%s", dir, d->d_name);
 		unlink(f);
@@ -3332,7 +3347,7 @@ migrate(struct store *st)
 	if (catchup(v, &torn) < 0)
 		goto out;
 	hook("migrate: read");
-	if (clean_dir(st->dir, 1) < 0)
+	if (clean_dir(st->dir) < 0)
 		goto out;
 	ss = sessions(v, 0, &n);
 	buf_puts(&ib, HEADER2 "\n");
@@ -3429,10 +3444,7 @@ rebuild(struct store *st)
 		return;
 	}
 	while (!st->idx->nsess && (d = readdir(dp))) {
-		size_t nl = strlen(d->d_name);
-
-		if (nl < 5 || strcmp(d->d_name + nl - 4, ".log") ||
-		    strstr(d->d_name, TMPSUF) || !(l = orphan(st, d->d_name)))
+		if (!is_log(d->d_name) || !(l = orphan(st, d->d_name)))
 			continue;
 		v = grow(v, n, &cap, sizeof *v);
 		v[n++] = l;
