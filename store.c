@@ -1533,23 +1533,28 @@ apply_line(struct log *s, char *l, size_t len, int dry)
 	return fn(s, s->f, s->fl, (size_t)nf, dry);
 }
 
+/* 1 + the value of a lowercase hex digit; 0 for any other byte. */
+static const unsigned char hexval[256] = {
+	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
+	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
+	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
+};
+
 static int
 crc_ok(const char *l, size_t len)
 {
 	const unsigned char *h;
 	uint32_t want = 0;
-	unsigned c;
-	int i;
+	int i, ok = 1;
 
 	if (len < CRCLEN + 2 || l[len - CRCLEN - 1] != '\t')
 		return 0;
 	h = (const unsigned char *)l + len - CRCLEN;
-	for (i = 0; i < CRCLEN; i++) {
-		if ((c = h[i] - '0') > 9 && (c = h[i] - 'a' + 10) - 10 > 5)
-			return 0;
-		want = want << 4 | c;
+	for (i = 0; i < CRCLEN; i++) {  /* no branch per digit */
+		want = want << 4 | ((hexval[h[i]] - 1u) & 15);
+		ok &= hexval[h[i]] != 0;
 	}
-	return store_crc32(0, l, len - CRCLEN - 1) == want;
+	return ok && store_crc32(0, l, len - CRCLEN - 1) == want;
 }
 
 static const char *
