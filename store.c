@@ -3877,6 +3877,7 @@ store_history(struct store *st, const char *key, size_t *n)
 static int
 check_new(const struct store_new *n)
 {
+	const struct store_file *f;
 	int i;
 
 	if (!n->kind || !kind_of(n->kind))
@@ -3890,10 +3891,9 @@ check_new(const struct store_new *n)
 		seterr("empty branch name");
 	else
 		for (i = 0;; i++) {
-			const struct store_file *f = &n->files[i];
-
 			if (i == n->nfiles)
 				return 0;
+			f = &n->files[i];
 			if (!f->path || !*f->path || !f->uuid || f->uid < 0 ||
 			    f->gid < 0 || f->mode > 07777) {
 				seterr("bad staged file");
