@@ -84,6 +84,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,10 +228,10 @@ hook(const char *step)
 		store_test_hook(step);
 }
 
-/* ---- CRC-32: slicing by 16, or folding with carry-less multiplication
+/* ---- CRC-32: slicing by 8, or folding with carry-less multiplication
  * (replay checks every byte of the log) ---- */
 
-static uint32_t crctab[16][256];
+static uint32_t crctab[8][256];
 static int crcready;
 
 static void
@@ -246,7 +247,7 @@ crcinit(void)
 		crctab[0][i] = c;
 	}
 	for (i = 0; i < 256; i++)
-		for (k = 1; k < 16; k++)
+		for (k = 1; k < 8; k++)
 			crctab[k][i] = crctab[k - 1][i] >> 8 ^
 			    crctab[0][crctab[k - 1][i] & 0xff];
 	crcready = 1;
@@ -259,32 +260,19 @@ crcinit(void)
 static uint32_t
 crc_table(uint32_t crc, const unsigned char *p, size_t n)
 {
-	uint32_t a, b, c, d;
+	uint32_t a, b;
 
 	if (!crcready)
 		crcinit();
-	while (n >= 16) {
+	while (n >= 8) {
 		a = crc ^ LE32(p);
 		b = LE32(p + 4);
-		c = LE32(p + 8);
-		d = LE32(p + 12);
-		crc = crctab[15][a & 0xff] ^ crctab[14][a >> 8 & 0xff] ^
-		    crctab[13][a >> 16 & 0xff] ^ crctab[12][a >> 24] ^
-		    crctab[11][b & 0xff] ^ crctab[10][b >> 8 & 0xff] ^
-		    crctab[9][b >> 16 & 0xff] ^ crctab[8][b >> 24] ^
-		    crctab[7][c & 0xff] ^ crctab[6][c >> 8 & 0xff] ^
-		    crctab[5][c >> 16 & 0xff] ^ crctab[4][c >> 24] ^
-		    crctab[3][d & 0xff] ^ crctab[2][d >> 8 & 0xff] ^
-		    crctab[1][d >> 16 & 0xff] ^ crctab[0][d >> 24];
-		p += 16;
-		n -= 16;
-	}
-	while (n >= 4) {
-		a = crc ^ LE32(p);
-		crc = crctab[3][a & 0xff] ^ crctab[2][a >> 8 & 0xff] ^
-		    crctab[1][a >> 16 & 0xff] ^ crctab[0][a >> 24];
-		p += 4;
-		n -= 4;
+		crc = crctab[7][a & 0xff] ^ crctab[6][a >> 8 & 0xff] ^
+		    crctab[5][a >> 16 & 0xff] ^ crctab[4][a >> 24] ^
+		    crctab[3][b & 0xff] ^ crctab[2][b >> 8 & 0xff] ^
+		    crctab[1][b >> 16 & 0xff] ^ crctab[0][b >> 24];
+		p += 8;
+		n -= 8;
 	}
 	while (n--)
 		crc = crctab[0][(crc ^ *p++) & 0xff] ^ crc >> 8;
@@ -546,6 +534,44 @@ keep(struct log *s, const char *p)
 	return keepn(s, p, strlen(p));
 }
 
+/* ---- arrays ---- */
+
+/* p, an array of *cap elements of size bytes, with room for element n
+ * (doubled when full). */
+static void *
+grow(void *p, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return p;
+	*cap = *cap ? *cap * 2 : 8;
+	return xreallocarray(p, *cap, size);
+}
+
+/* A malloc'd copy of v[0..n), each size bytes (room for one more). */
+static void *
+dup_array(const void *v, size_t n, size_t size)
+{
+	void *p = xreallocarray(NULL, n + 1, size);
+
+	if (n)
+		memcpy(p, v, n * size);
+	return p;
+}
+
+/* The index of the element of v[0..n), each size bytes and a string
+ * first, that is s; n if none is. */
+static size_t
+find_str(const void *v, size_t n, size_t size, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(*(const char *const *)(const void *)
+		    ((const char *)v + i * size), s) == 0)
+			break;
+	return i;
+}
+
 /* ---- sessions ---- */
 
 /* Hash of p[0..n), eight bytes at a time (replay hashes a key per
@@ -613,10 +639,7 @@ sess_find(struct log *s, const char *key, size_t n, int create)
 	}
 	if (!create)
 		return NULL;
-	if (s->nsess == s->csess) {
-		s->csess = s->csess ? s->csess * 2 : 16;
-		s->sess = xreallocarray(s->sess, s->csess, sizeof *s->sess);
-	}
+	s->sess = grow(s->sess, s->nsess, &s->csess, sizeof *s->sess);
 	key = keepn(s, key, n);
 	se = &s->sess[s->nsess++];
 	memset(se, 0, sizeof *se);
@@ -737,10 +760,7 @@ br_set(struct log *s, struct session *se, const char *name,
 	struct brn *b = br_find(se, name);
 
 	if (!b) {
-		if (se->nbr == se->cbr) {
-			se->cbr = se->cbr ? se->cbr * 2 : 4;
-			se->br = xreallocarray(se->br, se->cbr, sizeof *se->br);
-		}
+		se->br = grow(se->br, se->nbr, &se->cbr, sizeof *se->br);
 		b = &se->br[se->nbr++];
 		b->name = keep(s, name);
 	}
@@ -892,8 +912,11 @@ typedef const char *handler(struct log *, char **, const size_t *, size_t,
 
 /* The session of a record's key field, which must be sane. */
 static const char *
-keyed(struct log *s, const char *key, size_t n, struct session **se)
+keyed(struct log *s, int i, struct session **se)
 {
+	const char *key = s->f[i];
+	size_t n = s->fl[i];
+
 	if (!NAME_OK(n))
 		return "bad session key";
 	if (s->type == LOG_SESSION && s->only && (n != s->onlylen ||
@@ -1014,7 +1037,7 @@ h_entry(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	    !inrange(f[3], 0, id - 1, &parent) ||
 	    !inrange(f[4], 0, TIMEMAX, &t))
 		return "bad number";
-	if ((why = keyed(s, f[2], fl[2], &se)))
+	if ((why = keyed(s, 2, &se)))
 		return why;
 	if (fl[5] > NAMEMAX)
 		return "bad branch name";
@@ -1078,7 +1101,7 @@ h_branch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	if (nf != 4u + reset || !inrange(f[3], 1, IDMAX, &id) ||
 	    (reset && !inrange(f[4], 0, TIMEMAX, &tm)))
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	if (!NAME_OK(fl[2]))
 		return "bad branch name";
@@ -1102,10 +1125,11 @@ h_unbranch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	const char *why;
 	long long tm;
 	size_t i;
+	(void)fl;
 
 	if (nf < 4 || !inrange(f[2], 0, TIMEMAX, &tm))
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	for (i = 3; i < nf; i++)
 		if (!se || !se->active || !br_find(se, f[i]) ||
@@ -1128,9 +1152,10 @@ h_checkout(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	const char *why;
 	long long tm;
 
+	(void)fl;
 	if (nf != 4 || !inrange(f[3], 0, TIMEMAX, &tm))
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	if (!se || !(b = br_find(se, f[2])))
 		return "no such branch";
@@ -1151,7 +1176,7 @@ h_env(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 	if (nf < 4 || nf % 2)
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	for (i = 2; i < nf; i += 2)
 		if (!NAME_OK(fl[i]) || strchr(f[i], '=') ||
@@ -1162,15 +1187,9 @@ h_env(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	if (!se)
 		se = sess_find(s, f[1], fl[1], 1);
 	for (i = 2; i < nf; i += 2) {
-		for (j = 0; j < se->nenv; j++)
-			if (strcmp(se->env[j].name, f[i]) == 0)
-				break;
+		j = find_str(se->env, se->nenv, sizeof *se->env, f[i]);
 		if (j == se->nenv) {
-			if (se->nenv == se->cenv) {
-				se->cenv = se->cenv ? se->cenv * 2 : 8;
-				se->env = xreallocarray(se->env, se->cenv,
-				    sizeof *se->env);
-			}
+			se->env = grow(se->env, j, &se->cenv, sizeof *se->env);
 			se->nenv++;
 			se->env[j].name = keepn(s, f[i], fl[i]);
 		}
@@ -1189,17 +1208,15 @@ h_unenv(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 	if (nf < 3)
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	for (i = 2; i < nf; i++)
 		if (fl[i] > NAMEMAX)
 			return "bad variable";
 	for (i = 2; !dry && se && i < nf; i++)
-		for (j = 0; j < se->nenv; j++)
-			if (strcmp(se->env[j].name, f[i]) == 0) {
-				se->env[j] = se->env[--se->nenv];
-				break;
-			}
+		if ((j = find_str(se->env, se->nenv, sizeof *se->env, f[i])) <
+		    se->nenv)
+			se->env[j] = se->env[--se->nenv];
 	return NULL;
 }
 
@@ -1215,19 +1232,13 @@ h_pending(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	    (strcmp(f[3], "0") && strcmp(f[3], "1")) || fl[4] > NAMEMAX ||
 	    fl[5] > TEXTMAX)
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)) || dry)
+	if ((why = keyed(s, 1, &se)) || dry)
 		return why;
 	if (!se)
 		se = sess_find(s, f[1], fl[1], 1);
-	for (j = 0; j < se->npend; j++)
-		if (strcmp(se->pend[j].op, f[2]) == 0)
-			break;
+	j = find_str(se->pend, se->npend, sizeof *se->pend, f[2]);
 	if (j == se->npend) {
-		if (se->npend == se->cpend) {
-			se->cpend = se->cpend ? se->cpend * 2 : 4;
-			se->pend = xreallocarray(se->pend, se->cpend,
-			    sizeof *se->pend);
-		}
+		se->pend = grow(se->pend, j, &se->cpend, sizeof *se->pend);
 		se->npend++;
 	}
 	se->pend[j].op = keepn(s, f[2], fl[2]);
@@ -1247,15 +1258,14 @@ h_done(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 	if (nf != 3 || fl[2] > TOKMAX)
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)) || dry)
+	if ((why = keyed(s, 1, &se)) || dry)
 		return why;
-	for (j = 0; se && j < se->npend; j++)
-		if (strcmp(se->pend[j].op, f[2]) == 0) {
-			memmove(se->pend + j, se->pend + j + 1,
-			    (se->npend - j - 1) * sizeof *se->pend);
-			se->npend--;
-			break;
-		}
+	if (se && (j = find_str(se->pend, se->npend, sizeof *se->pend,
+	    f[2])) < se->npend) {
+		memmove(se->pend + j, se->pend + j + 1,
+		    (se->npend - j - 1) * sizeof *se->pend);
+		se->npend--;
+	}
 	return NULL;
 }
 
@@ -1290,7 +1300,7 @@ h_hist(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 	if (nf < 3)
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	for (i = 2; i < nf; i++)
 		if (fl[i] > TEXTMAX)
@@ -1311,9 +1321,11 @@ h_delete(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	struct session *se;
 	const char *why;
 
+	(void)f;
+	(void)fl;
 	if (nf != 2)
 		return "bad fields";
-	if ((why = keyed(s, f[1], fl[1], &se)) || dry)
+	if ((why = keyed(s, 1, &se)) || dry)
 		return why;
 	if (se)
 		sess_clear(se);
@@ -1339,7 +1351,7 @@ h_sess(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	    !inrange(f[8], 0, max, &tipid) ||
 	    !inrange(f[12], 0, TIMEMAX, &created))
 		return "bad number";
-	if ((why = keyed(s, f[1], fl[1], &se)))
+	if ((why = keyed(s, 1, &se)))
 		return why;
 	if (fl[7] > NAMEMAX || fl[11] > TOKMAX)
 		return "bad fields";
@@ -1701,6 +1713,26 @@ openfd(struct log *s)
 	return openfd_how(s, 1);
 }
 
+static int setlock(int fd, short type, int wait);
+static int lockfile(struct log *s, short type);
+static int catchup(struct log *s, int *torn);
+
+/* Open the file (create: if missing) and replay it under a read lock:
+ * 0; 1 if it is missing and not created; -1 with the error slot set. */
+static int
+lg_read(struct log *s, int create)
+{
+	int rc, torn;
+
+	if ((rc = openfd_how(s, create)) != 0)
+		return rc;
+	if (lockfile(s, F_RDLCK) < 0)
+		return -1;
+	rc = catchup(s, &torn);
+	setlock(s->fd, F_UNLCK, 0);
+	return rc;
+}
+
 static int
 setlock(int fd, short type, int wait)
 {
@@ -1837,6 +1869,8 @@ rec_str(struct buf *b, const char *p)
 {
 	const char *q;
 
+	if (!p)
+		p = "";
 	buf_addc(b, '\t');
 	for (;;) {
 		for (q = p; *q && *q != '\\' && *q != '\t' && *q != '\n'; q++)
@@ -1873,28 +1907,62 @@ rec_end(struct buf *b, size_t start)
 	    b->len - start));
 }
 
+/* Appends the record TYPE to b, its fields as fmt says, a letter each:
+ * s a string (NULL: ""), n a long long, v size_t n and n strings
+ * (const char *const *), f int n and n staged files. */
+static void
+vrec(struct buf *b, const char *type, const char *fmt, va_list ap)
+{
+	size_t start = rec_begin(b, type), n;
+	const struct store_file *f;
+	const char *const *v;
+	int k;
+
+	for (; *fmt; fmt++) {
+		if (*fmt == 's') {
+			rec_str(b, va_arg(ap, const char *));
+		} else if (*fmt == 'n') {
+			rec_num(b, va_arg(ap, long long));
+		} else if (*fmt == 'v') {
+			n = va_arg(ap, size_t);
+			for (v = va_arg(ap, const char *const *); n--; v++)
+				rec_str(b, *v);
+		} else {
+			k = va_arg(ap, int);
+			for (f = va_arg(ap, const struct store_file *);
+			    k-- > 0; f++) {
+				rec_str(b, f->path);
+				rec_str(b, f->uuid);
+				rec_num(b, f->uid);
+				rec_num(b, f->gid);
+				buf_printf(b, "\t%04o", f->mode);
+			}
+		}
+	}
+	rec_end(b, start);
+}
+
+static void
+rec(struct buf *b, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vrec(b, type, fmt, ap);
+	va_end(ap);
+}
+
 static int emit_noted(struct log *s);
 
-/* Write s->rec (one record, ended) with one write and replay it. */
+/* Append s->rec to the file with one write; a failed write is cut off
+ * again. */
 static int
-emit(struct log *s)
+write_rec(struct log *s)
 {
-	size_t len = s->rec.len;
-	char *l = s->rec.p;
-	const char *why;
+	int e;
 
-	buf_reset(&s->scratch);
-	buf_add(&s->scratch, l, len);
-	if ((why = apply_line(s, s->scratch.p, len - CRCLEN - 2, 1))) {
-		seterr("%s: refusing to write an invalid record (%s)", s->path,
-		    why);
-		return -1;
-	}
-	if (s->owner)
-		return emit_noted(s);
-	if (writeall(s->fd, l, len) < 0) {
-		int e = errno;
-
+	if (writeall(s->fd, s->rec.p, s->rec.len) < 0) {
+		e = errno;
 		if (ftruncate(s->fd, s->off) < 0)
 			logmsg(LOG_WARNING, "%s: cannot undo a short write:",
 			    s->path);
@@ -1903,15 +1971,49 @@ emit(struct log *s)
 		return -1;
 	}
 	s->dirty = 1;
-	if ((why = apply_line(s, l, len - CRCLEN - 2, 0))) {
+	s->lineno++;
+	s->nrec++;
+	s->off += (off_t)s->rec.len;
+	return 0;
+}
+
+/* Write s->rec (one record, ended) with one write and replay it. */
+static int
+emit(struct log *s)
+{
+	size_t len = s->rec.len - CRCLEN - 2;
+	const char *why;
+
+	buf_reset(&s->scratch);
+	buf_add(&s->scratch, s->rec.p, s->rec.len);
+	if ((why = apply_line(s, s->scratch.p, len, 1))) {
+		seterr("%s: refusing to write an invalid record (%s)", s->path,
+		    why);
+		return -1;
+	}
+	if (s->owner)
+		return emit_noted(s);
+	if (write_rec(s) < 0)
+		return -1;
+	if ((why = apply_line(s, s->rec.p, len, 0))) {
 		seterr("%s: internal error: wrote a bad record (%s)", s->path,
 		    why);
 		return -1;
 	}
-	s->lineno++;
-	s->nrec++;
-	s->off += (off_t)len;
 	return 0;
+}
+
+/* Write the record TYPE with fields as for rec(). */
+static int
+wrec(struct log *s, const char *type, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_reset(&s->rec);
+	va_start(ap, fmt);
+	vrec(&s->rec, type, fmt, ap);
+	va_end(ap);
+	return emit(s);
 }
 
 static int
@@ -2039,17 +2141,47 @@ finish(struct log *s, int rc)
 
 /* ---- dump and compaction ---- */
 
+/* Sessions in the order of their last update: time, then sequence,
+ * then key (sessions without history). */
+static int
+order(long long t1, unsigned long long q1, const char *k1, long long t2,
+    unsigned long long q2, const char *k2)
+{
+	if (t1 != t2)
+		return t1 < t2 ? -1 : 1;
+	if (q1 != q2)
+		return q1 < q2 ? -1 : 1;
+	return strcmp(k1, k2);
+}
+
 static int
 cmp_sess(const void *a, const void *b)
 {
 	const struct session *x = *(struct session *const *)a;
 	const struct session *y = *(struct session *const *)b;
 
-	if (x->updated != y->updated)
-		return x->updated < y->updated ? -1 : 1;
-	if (x->seq != y->seq)
-		return x->seq < y->seq ? -1 : 1;
-	return strcmp(x->key, y->key);      /* sessions without history */
+	return order(x->updated, x->seq, x->key, y->updated, y->seq, y->key);
+}
+
+/* The sessions of s with history (hist), else those a dump keeps (in
+ * the index: with history; in a log: with any state), oldest update
+ * first.  Caller frees. */
+static struct session **
+sessions(struct log *s, int hist, size_t *n)
+{
+	struct session **v = xreallocarray(NULL, s->nsess + 1, sizeof *v);
+	struct session *se;
+	size_t i, k = 0;
+
+	for (i = 0; i < s->nsess; i++) {
+		se = &s->sess[i];
+		if (hist || s->type == LOG_INDEX ? se->nent || se->inent :
+		    !sess_empty(se))
+			v[k++] = se;
+	}
+	qsort(v, k, sizeof *v, cmp_sess);
+	*n = k;
+	return v;
 }
 
 static int
@@ -2079,47 +2211,22 @@ dump_session(struct log *s, struct session *se, struct buf *b)
 	struct store_branch *br;
 	struct store_kv *env;
 	const struct store_entry *e;
-	size_t j, k, nb, st;
-	long long nrec = 0;
+	size_t j, nb, st;
+	long long nrec = (long long)se->nent;
 
 	for (j = 0; j < se->nent; j++) {
 		e = se->ent[j];
-		st = rec_begin(b, "entry");
-		rec_num(b, e->id);
-		rec_str(b, se->key);
-		rec_num(b, e->parent);
-		rec_num(b, e->created);
-		rec_str(b, "");
-		rec_str(b, e->kind);
-		rec_str(b, e->image);
-		rec_str(b, e->op);
-		rec_str(b, e->title);
-		for (k = 0; k < (size_t)e->nfiles; k++) {
-			rec_str(b, e->files[k].path);
-			rec_str(b, e->files[k].uuid);
-			rec_num(b, e->files[k].uid);
-			rec_num(b, e->files[k].gid);
-			buf_printf(b, "\t%04o", e->files[k].mode);
-		}
-		rec_end(b, st);
+		rec(b, "entry", "nsnnsssssf", e->id, se->key, e->parent,
+		    e->created, "", e->kind, e->image, e->op, e->title,
+		    e->nfiles, e->files);
 	}
-	nrec += (long long)se->nent;
 	br = lg_branches(s, se->key, &nb);
-	for (j = 0; j < nb; j++) {
-		st = rec_begin(b, "branch");
-		rec_str(b, se->key);
-		rec_str(b, br[j].name);
-		rec_num(b, br[j].tip->id);
-		rec_end(b, st);
-	}
+	for (j = 0; j < nb; j++)
+		rec(b, "branch", "ssn", se->key, br[j].name, br[j].tip->id);
 	nrec += (long long)nb;
 	free(br);
 	if (se->active) {
-		st = rec_begin(b, "checkout");
-		rec_str(b, se->key);
-		rec_str(b, se->active);
-		rec_num(b, se->updated);
-		rec_end(b, st);
+		rec(b, "checkout", "ssn", se->key, se->active, se->updated);
 		nrec++;
 	}
 	if (se->nenv) {
@@ -2134,25 +2241,29 @@ dump_session(struct log *s, struct session *se, struct buf *b)
 		free(env);
 		nrec++;
 	}
-	for (j = 0; j < se->npend; j++) {
-		st = rec_begin(b, "pending");
-		rec_str(b, se->key);
-		rec_str(b, se->pend[j].op);
-		rec_str(b, se->pend[j].disp ? "1" : "0");
-		rec_str(b, se->pend[j].branch);
-		rec_str(b, se->pend[j].title);
-		rec_end(b, st);
-		nrec++;
-	}
+	for (j = 0; j < se->npend; j++)
+		rec(b, "pending", "sssss", se->key, se->pend[j].op,
+		    se->pend[j].disp ? "1" : "0", se->pend[j].branch,
+		    se->pend[j].title);
+	nrec += (long long)se->npend;
 	if (se->nhist > se->hoff) {
-		st = rec_begin(b, "hist");
-		rec_str(b, se->key);
-		for (j = se->hoff; j < se->nhist; j++)
-			rec_str(b, se->hist[j]);
-		rec_end(b, st);
+		rec(b, "hist", "sv", se->key, se->nhist - se->hoff,
+		    (const char *const *)se->hist + se->hoff);
 		nrec++;
 	}
 	return nrec;
+}
+
+/* An index summary record: a session whose log is size bytes long. */
+static void
+rec_sum(struct buf *b, const char *key, long long size,
+    unsigned long long seq, long long max, size_t nent, long long updated,
+    const char *branch, const struct store_entry *tip)
+{
+	rec(b, "sess", "snnnnnsnsssn", key, size, (long long)seq, max,
+	    (long long)nent, updated, branch, tip ? tip->id : 0,
+	    tip ? tip->kind : "", tip ? tip->image : "", tip ? tip->op : "",
+	    tip ? tip->created : 0);
 }
 
 /* The summary record of the index for key: the session se (NULL: none)
@@ -2161,56 +2272,15 @@ static void
 rec_sess(struct buf *b, const char *key, struct session *se, long long max,
     long long size, unsigned long long seq)
 {
-	const struct store_entry *tip = sess_tip(se);
-	size_t st = rec_begin(b, "sess");
-
-	rec_str(b, key);
-	rec_num(b, size);
-	rec_num(b, (long long)seq);
-	rec_num(b, max);
-	rec_num(b, se ? (long long)se->nent : 0);
-	rec_num(b, se ? se->updated : 0);
-	rec_str(b, se && se->active ? se->active : "");
-	rec_num(b, tip ? tip->id : 0);
-	rec_str(b, tip ? tip->kind : "");
-	rec_str(b, tip ? tip->image : "");
-	rec_str(b, tip ? tip->op : "");
-	rec_num(b, tip ? tip->created : 0);
-	rec_end(b, st);
-}
-
-/* An index session's summary again. */
-static void
-rec_isess(struct buf *b, struct session *se)
-{
-	const struct store_entry *tip = se->itip;
-	size_t st = rec_begin(b, "sess");
-
-	rec_str(b, se->key);
-	rec_num(b, se->isize);
-	rec_num(b, (long long)se->seq);
-	rec_num(b, se->imax);
-	rec_num(b, (long long)se->inent);
-	rec_num(b, se->updated);
-	rec_str(b, se->ibranch ? se->ibranch : "");
-	rec_num(b, tip ? tip->id : 0);
-	rec_str(b, tip ? tip->kind : "");
-	rec_str(b, tip ? tip->image : "");
-	rec_str(b, tip ? tip->op : "");
-	rec_num(b, tip ? tip->created : 0);
-	rec_end(b, st);
+	rec_sum(b, key, size, seq, max, se ? se->nent : 0,
+	    se ? se->updated : 0, se ? se->active : NULL, sess_tip(se));
 }
 
 static void
 dump_maxid(struct buf *b, long long maxid)
 {
-	size_t st;
-
-	if (maxid) {
-		st = rec_begin(b, "maxid");
-		rec_num(b, maxid);
-		rec_end(b, st);
-	}
+	if (maxid)
+		rec(b, "maxid", "n", maxid);
 }
 
 /* The live state as a log; returns the number of records.  The index
@@ -2218,21 +2288,18 @@ dump_maxid(struct buf *b, long long maxid)
 static long long
 dump(struct log *s, struct buf *b)
 {
-	struct session **v = xreallocarray(NULL, s->nsess + 1, sizeof *v);
-	size_t i, n = 0;
+	size_t i, n;
+	struct session **v = sessions(s, 0, &n);
 	long long nrec = !!s->maxid;
 
 	buf_puts(b, hdr(s));
 	buf_addc(b, '\n');
 	dump_maxid(b, s->maxid);
-	for (i = 0; i < s->nsess; i++)
-		if (s->type == LOG_INDEX ? s->sess[i].inent > 0 :
-		    !sess_empty(&s->sess[i]))
-			v[n++] = &s->sess[i];
-	qsort(v, n, sizeof *v, cmp_sess);
 	for (i = 0; i < n; i++) {
 		if (s->type == LOG_INDEX) {
-			rec_isess(b, v[i]);
+			rec_sum(b, v[i]->key, v[i]->isize, v[i]->seq,
+			    v[i]->imax, v[i]->inent, v[i]->updated,
+			    v[i]->ibranch, v[i]->itip);
 			nrec++;
 		} else {
 			nrec += dump_session(s, v[i], b);
@@ -2267,6 +2334,30 @@ syncdir(const char *path)
 	free(d);
 }
 
+/* A temporary file next to path holding b, synced: its descriptor, and
+ * *tmp its name (caller frees).  -1 with the error slot set ("TMP" what
+ * ":"), nothing left behind. */
+static int
+tmp_write(const char *path, const struct buf *b, char **tmp,
+    const char *what)
+{
+	int fd;
+
+	*tmp = xasprintf("%s" TMPSUF "%ld.XXXXXX", path, (long)getpid());
+	if ((fd = mkstemp(*tmp)) < 0) {
+		seterr("%s%s:", *tmp, what);
+		return -1;
+	}
+	if (fchmod(fd, 0600) < 0 || writeall(fd, b->p, b->len) < 0 ||
+	    fsync(fd) < 0) {
+		seterr("%s%s:", *tmp, what);
+		close(fd);
+		unlink(*tmp);
+		return -1;
+	}
+	return fd;
+}
+
 /* Holding the lock: write the live state to a temp file, lock it, and
  * rename it over the log.  Our state does not change; only the file. */
 static int
@@ -2274,18 +2365,13 @@ compact_locked(struct log *s)
 {
 	struct buf b = {0};
 	struct stat st;
-	char *tmp = xasprintf("%s" TMPSUF "%ld.XXXXXX", s->path,
-	    (long)getpid());
-	long long nrec;
-	int fd;
+	char *tmp;
+	long long nrec = dump(s, &b);
+	int fd = tmp_write(s->path, &b, &tmp, ": compaction");
 
-	nrec = dump(s, &b);
-	if ((fd = mkstemp(tmp)) < 0) {
-		seterr("%s: compaction:", tmp);
+	if (fd < 0)
 		goto fail;
-	}
-	if (fchmod(fd, 0600) < 0 || writeall(fd, b.p, b.len) < 0 ||
-	    fsync(fd) < 0 || fcntl(fd, F_SETFL, O_APPEND) < 0 ||
+	if (fcntl(fd, F_SETFL, O_APPEND) < 0 ||
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fstat(fd, &st) < 0 ||
 	    setlock(fd, F_WRLCK, 0) < 0) {
 		seterr("%s: compaction:", tmp);
@@ -2330,43 +2416,56 @@ lg_compact(struct log *s)
 
 /* ---- open, close ---- */
 
+/* Appends s as a file name: bytes other than [A-Za-z0-9_-] and a
+ * non-leading '.' as %XX; stops once that added more than max bytes.
+ * Returns where it stopped. */
+static const char *
+fname(struct buf *b, const char *s, size_t max)
+{
+	size_t start = b->len;
+	const char *p;
+
+	for (p = s; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+		    (c == '.' && p != s))
+			buf_addc(b, c);
+		else
+			buf_printf(b, "%%%02X", c);
+		if (b->len - start > max)
+			break;
+	}
+	return p;
+}
+
 char *
 store_path(const char *home, const char *profile)
 {
 	const char *db = getenv("CONTREE_SESSION_DB");
 	struct buf b = {0};
-	const char *p;
 
 	if (db && *db)
 		return xstrdup(db);
 	buf_printf(&b, "%s/cli/sessions/", home);
-	for (p = profile; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		    (c == '.' && p != profile))
-			buf_addc(&b, c);
-		else
-			buf_printf(&b, "%%%02X", c);
-	}
+	fname(&b, profile, SIZE_MAX);
 	buf_puts(&b, ".log");
 	return b.p;
 }
 
-/* The pid in name if it is base TMPSUF <pid> "." XXXXXX; else 0. */
+/* The pid in p if p is <pid> "." XXXXXX (what follows TMPSUF in the
+ * name of a temporary file) and that process no longer exists; else 0. */
 static long
-tmp_pid(const char *name, const char *base, size_t bl)
+dead_pid(const char *p)
 {
-	const char *p = name + bl + sizeof TMPSUF - 1, *q;
+	const char *q;
 	long pid = 0;
 
-	if (strncmp(name, base, bl) || strncmp(name + bl, TMPSUF,
-	    sizeof TMPSUF - 1))
-		return 0;
 	for (q = p; *q >= '0' && *q <= '9' && q - p < 9; q++)
 		pid = pid * 10 + (*q - '0');
-	return q > p && *q == '.' && strlen(q + 1) == 6 ? pid : 0;
+	return pid > 0 && *q == '.' && strlen(q + 1) == 6 &&
+	    kill((pid_t)pid, 0) < 0 && errno == ESRCH ? pid : 0;
 }
 
 /* Remove the temp files that compactions of processes which no longer
@@ -2388,8 +2487,9 @@ sweep(const char *path)
 		return;
 	}
 	while ((d = readdir(dp)))
-		if ((pid = tmp_pid(d->d_name, base, bl)) > 0 &&
-		    kill((pid_t)pid, 0) < 0 && errno == ESRCH) {
+		if (strncmp(d->d_name, base, bl) == 0 &&
+		    strncmp(d->d_name + bl, TMPSUF, sizeof TMPSUF - 1) == 0 &&
+		    (pid = dead_pid(d->d_name + bl + sizeof TMPSUF - 1))) {
 			f = xasprintf("%s%s", dir, d->d_name);
 			if (unlink(f) == 0)
 				logmsg(LOG_INFO, "%s: removed a stale temporary "
@@ -2415,17 +2515,14 @@ db_timeout(void)
 	return (int64_t)(d * 1000);
 }
 
+static struct log *log_new(const char *path, int type, int64_t timeout_ms);
+
 static struct log *
 lg_open(const char *path, int type)
 {
-	struct log *s = xcalloc(1, sizeof *s);
+	struct log *s = log_new(path, type, db_timeout());
 	char *dir = xstrdup(path), *sl = strrchr(dir, '/');
-	int torn, rc;
 
-	s->fd = -1;
-	s->type = type;
-	s->path = xstrdup(path);
-	s->timeout_ms = db_timeout();
 	if (sl && sl != dir) {
 		*sl = '\0';
 		if (access(dir, F_OK) < 0 && mkdirs(dir, 0700) < 0) {
@@ -2434,11 +2531,7 @@ lg_open(const char *path, int type)
 		}
 	}
 	free(dir);
-	if (openfd(s) < 0 || lockfile(s, F_RDLCK) < 0)
-		goto fail;
-	rc = catchup(s, &torn);
-	unlock(s);
-	if (rc < 0)
+	if (lg_read(s, 1) < 0)
 		goto fail;
 	if (s->off == 0 && !s->rdonly) {
 		/* New file (or one that died being created): format line. */
@@ -2507,45 +2600,16 @@ static struct store_session *
 lg_list(struct log *s, size_t *n)
 {
 	struct store_session *v;
-	struct session **o;
-	size_t i, k = 0;
-
-	o = xreallocarray(NULL, s->nsess + 1, sizeof *o);
-	for (i = 0; i < s->nsess; i++)
-		if (s->sess[i].nent)
-			o[k++] = &s->sess[i];
+	size_t i, k;
 	/* Oldest first by (updated, seq); reversed below. */
-	qsort(o, k, sizeof *o, cmp_sess);
+	struct session **o = sessions(s, 1, &k);
+
 	v = xreallocarray(NULL, k + 1, sizeof *v);
 	for (i = 0; i < k; i++)
 		lg_get(s, o[k - 1 - i]->key, &v[i]);
 	free(o);
 	*n = k;
 	return v;
-}
-
-static size_t
-lg_match(struct log *s, const char *name, const char ***keys)
-{
-	const char **v = xreallocarray(NULL, s->nsess + 1, sizeof *v);
-	size_t i, k = 0, nl = strlen(name), kl;
-
-	for (i = 0; i < s->nsess; i++) {
-		const char *key = s->sess[i].key;
-
-		kl = strlen(key);
-		if (s->sess[i].nent && kl > nl &&
-		    memcmp(key + kl - nl, name, nl) == 0)
-			v[k++] = key;
-	}
-	if (!k && lg_get(s, name, NULL))
-		v[k++] = sess_get(s, name, 0)->key;
-	qsort(v, k, sizeof *v, cmp_str);
-	if (keys)
-		*keys = v;
-	else
-		free(v);
-	return k;
 }
 
 static const struct store_entry *
@@ -2566,13 +2630,8 @@ static const struct store_entry **
 lg_entries(struct log *s, const char *key, size_t *n)
 {
 	struct session *se = sess_get(s, key, 0);
-	const struct store_entry **v;
-
 	*n = se ? se->nent : 0;
-	v = xreallocarray(NULL, *n + 1, sizeof *v);
-	if (*n)
-		memcpy(v, se->ent, *n * sizeof *v);
-	return v;
+	return dup_array(se ? se->ent : NULL, *n, sizeof *se->ent);
 }
 
 const struct store_entry *
@@ -2731,24 +2790,17 @@ lg_pending_files(struct log *s, const char *key, size_t *n)
 {
 	const struct store_entry *e = lg_tip(s, key);
 	struct store_file *v = NULL;
-	size_t k = 0, cap = 0, j;
+	size_t k = 0, cap = 0;
 	int i;
 
 	for (; e && e->kind != kinds[K_RUN]; e = e->up) {
 		if (e->kind != kinds[K_FILE])
 			continue;
-		for (i = e->nfiles - 1; i >= 0; i--) {
-			for (j = 0; j < k; j++)
-				if (strcmp(v[j].path, e->files[i].path) == 0)
-					break;
-			if (j < k)
-				continue;
-			if (k == cap) {
-				cap = cap ? cap * 2 : 8;
-				v = xreallocarray(v, cap, sizeof *v);
+		for (i = e->nfiles - 1; i >= 0; i--)
+			if (find_str(v, k, sizeof *v, e->files[i].path) == k) {
+				v = grow(v, k, &cap, sizeof *v);
+				v[k++] = e->files[i];
 			}
-			v[k++] = e->files[i];
-		}
 	}
 	*n = k;
 	return v;
@@ -2795,9 +2847,7 @@ lg_env(struct log *s, const char *key, size_t *n)
 	struct store_kv *v;
 
 	*n = se ? se->nenv : 0;
-	v = xreallocarray(NULL, *n + 1, sizeof *v);
-	if (*n)
-		memcpy(v, se->env, *n * sizeof *v);
+	v = dup_array(se ? se->env : NULL, *n, sizeof *v);
 	qsort(v, *n, sizeof *v, cmp_kv);
 	return v;
 }
@@ -2824,13 +2874,8 @@ static const char **
 lg_history(struct log *s, const char *key, size_t *n)
 {
 	struct session *se = sess_get(s, key, 0);
-	const char **v;
-
 	*n = se ? se->nhist - se->hoff : 0;
-	v = xreallocarray(NULL, *n + 1, sizeof *v);
-	if (*n)
-		memcpy(v, se->hist + se->hoff, *n * sizeof *v);
-	return v;
+	return dup_array(se ? se->hist + se->hoff : NULL, *n, sizeof *se->hist);
 }
 
 /* ---- mutations ---- */
@@ -2863,424 +2908,6 @@ need_session(struct log *s, const char *key, struct session **out,
 	}
 	*out = se;
 	return 0;
-}
-
-static long long
-lg_append(struct log *s, const char *key, const struct store_new *n,
-    int *forked)
-{
-	const struct store_entry *tip, *parent;
-	struct session *se;
-	const char *kind, *branch;
-	long long id;
-	size_t st;
-	int i;
-
-	if (forked)
-		*forked = 0;
-	if (need_key(key) < 0)
-		return -1;
-	if (!n->kind || !(kind = kind_of(n->kind))) {
-		seterr("unknown history entry kind '%s'",
-		    n->kind ? n->kind : "(null)");
-		return -1;
-	}
-	if (!n->image || !*n->image) {
-		seterr("history entry without an image");
-		return -1;
-	}
-	if (!uuid_ok(n->image, strlen(n->image))) {
-		seterr("history entry image '%s' is not a UUID", n->image);
-		return -1;
-	}
-	if (n->branch && !*n->branch) {
-		seterr("empty branch name");
-		return -1;
-	}
-	for (i = 0; i < n->nfiles; i++) {
-		const struct store_file *f = &n->files[i];
-
-		if (!f->path || !*f->path || !f->uuid || f->uid < 0 ||
-		    f->gid < 0 || f->mode > 07777) {
-			seterr("bad staged file");
-			return -1;
-		}
-	}
-	if (lg_begin(s) < 0)
-		return -1;
-	se = sess_get(s, key, 0);
-	tip = parent = sess_tip(se);
-	if (n->from > 0) {
-		const struct store_entry *from = se ? ent_find(se, n->from) :
-		    NULL;
-
-		if (from)
-			parent = from;
-		if (forked)
-			*forked = !tip || tip->id != n->from;
-	}
-	branch = n->branch ? n->branch : se && se->active ? se->active :
-	    "main";
-	id = s->maxid + 1;
-	if (s->owner && s->owner->idx->maxid >= id)
-		id = s->owner->idx->maxid + 1;
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "entry");
-	rec_num(&s->rec, id);
-	rec_str(&s->rec, key);
-	rec_num(&s->rec, parent ? parent->id : 0);
-	rec_num(&s->rec, (long long)time(NULL));
-	rec_str(&s->rec, branch);
-	rec_str(&s->rec, kind);
-	rec_str(&s->rec, n->image);
-	rec_str(&s->rec, n->op ? n->op : "");
-	rec_str(&s->rec, n->title ? n->title : "");
-	for (i = 0; i < n->nfiles; i++) {
-		rec_str(&s->rec, n->files[i].path);
-		rec_str(&s->rec, n->files[i].uuid);
-		rec_num(&s->rec, n->files[i].uid);
-		rec_num(&s->rec, n->files[i].gid);
-		buf_printf(&s->rec, "\t%04o", n->files[i].mode);
-	}
-	rec_end(&s->rec, st);
-	return finish(s, emit(s)) < 0 ? -1 : id;
-}
-
-static int
-lg_branch_create(struct log *s, const char *key, const char *name,
-    const char *from)
-{
-	struct session *se;
-	struct brn *src;
-	size_t st;
-	int rc = -1;
-
-	if (need_key(key) < 0)
-		return -1;
-	if (!name || !*name) {
-		seterr("empty branch name");
-		return -1;
-	}
-	if (lg_begin(s) < 0)
-		return -1;
-	if (need_session(s, key, &se, 1) < 0)
-		goto out;
-	if (!from)
-		from = se->active;
-	if (br_find(se, name)) {
-		seterr("branch '%s' already exists", name);
-		goto out;
-	}
-	if (!from || !(src = br_find(se, from))) {
-		seterr("branch '%s' not found", from ? from : "");
-		goto out;
-	}
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "branch");
-	rec_str(&s->rec, key);
-	rec_str(&s->rec, name);
-	rec_num(&s->rec, src->tip->id);
-	rec_end(&s->rec, st);
-	rc = emit(s);
-out:
-	return finish(s, rc);
-}
-
-static void
-rec_unbranch(struct log *s, const char *key, const char **names, size_t n)
-{
-	size_t st, i;
-
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "unbranch");
-	rec_str(&s->rec, key);
-	rec_num(&s->rec, (long long)time(NULL));
-	for (i = 0; i < n; i++)
-		rec_str(&s->rec, names[i]);
-	rec_end(&s->rec, st);
-}
-
-static int
-lg_branch_delete(struct log *s, const char *key, const char *name)
-{
-	struct session *se;
-	int rc = -1;
-
-	if (need_key(key) < 0)
-		return -1;
-	if (lg_begin(s) < 0)
-		return -1;
-	if (need_session(s, key, &se, 1) < 0)
-		goto out;
-	if (!name || !br_find(se, name)) {
-		seterr("branch '%s' not found", name ? name : "");
-		goto out;
-	}
-	if (strcmp(name, se->active) == 0) {
-		seterr("cannot delete the active branch '%s'", name);
-		goto out;
-	}
-	rec_unbranch(s, key, &name, 1);
-	rc = emit(s);
-out:
-	return finish(s, rc);
-}
-
-static int
-lg_prune(struct log *s, const char *key, const char ***names,
-    size_t *n)
-{
-	struct session *se;
-	const char **v = NULL;
-	size_t i, k = 0;
-	int rc = 0;
-
-	*n = 0;
-	if (names)
-		*names = NULL;
-	if (need_key(key) < 0)
-		return -1;
-	if (lg_begin(s) < 0)
-		return -1;
-	se = sess_get(s, key, 0);
-	if (se && se->nbr && se->active) {
-		v = xreallocarray(NULL, se->nbr, sizeof *v);
-		for (i = 0; i < se->nbr; i++) {
-			const char *b = se->br[i].name;
-
-			if (strcmp(b, se->active) != 0 &&
-			    (strncmp(b, "detached-", 9) == 0 ||
-			    strncmp(b, "disposable-", 11) == 0))
-				v[k++] = b;
-		}
-		qsort(v, k, sizeof *v, cmp_str);
-	}
-	if (k) {
-		rec_unbranch(s, key, v, k);
-		rc = emit(s);
-	}
-	rc = finish(s, rc);
-	if (rc < 0 || !names || !k) {
-		free(v);
-		return rc;
-	}
-	*names = v;
-	*n = k;
-	return 0;
-}
-
-static int
-lg_checkout(struct log *s, const char *key, const char *name)
-{
-	struct session *se;
-	size_t st;
-	int rc = -1;
-
-	if (need_key(key) < 0)
-		return -1;
-	if (lg_begin(s) < 0)
-		return -1;
-	if (need_session(s, key, &se, 0) < 0)
-		goto out;
-	if (!name || !br_find(se, name)) {
-		seterr("branch '%s' not found", name ? name : "");
-		goto out;
-	}
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "checkout");
-	rec_str(&s->rec, key);
-	rec_str(&s->rec, name);
-	rec_num(&s->rec, (long long)time(NULL));
-	rec_end(&s->rec, st);
-	rc = emit(s);
-out:
-	return finish(s, rc);
-}
-
-static int
-lg_reset(struct log *s, const char *key, long long id)
-{
-	struct session *se;
-	size_t st;
-	int rc = -1;
-
-	if (need_key(key) < 0)
-		return -1;
-	if (lg_begin(s) < 0)
-		return -1;
-	if (need_session(s, key, &se, 1) < 0)
-		goto out;
-	if (!ent_find(se, id)) {
-		seterr("entry %lld not found in this session", id);
-		goto out;
-	}
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "reset");
-	rec_str(&s->rec, key);
-	rec_str(&s->rec, se->active);
-	rec_num(&s->rec, id);
-	rec_num(&s->rec, (long long)time(NULL));
-	rec_end(&s->rec, st);
-	rc = emit(s);
-out:
-	return finish(s, rc);
-}
-
-static int
-lg_env_set(struct log *s, const char *key, const char *const *names,
-    const char *const *values, size_t n)
-{
-	size_t i, st;
-
-	if (need_key(key) < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (!names[i] || !*names[i] || strchr(names[i], '=') ||
-		    !values[i]) {
-			seterr("invalid environment variable name '%s'",
-			    names[i] ? names[i] : "");
-			return -1;
-		}
-	if (!n)
-		return 0;
-	if (lg_begin(s) < 0)
-		return -1;
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "env");
-	rec_str(&s->rec, key);
-	for (i = 0; i < n; i++) {
-		rec_str(&s->rec, names[i]);
-		rec_str(&s->rec, values[i]);
-	}
-	rec_end(&s->rec, st);
-	return finish(s, emit(s));
-}
-
-static int
-lg_env_unset(struct log *s, const char *key, const char *const *names,
-    size_t n)
-{
-	size_t i, st;
-
-	if (need_key(key) < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (!names[i]) {
-			seterr("invalid environment variable name");
-			return -1;
-		}
-	if (!n)
-		return 0;
-	if (lg_begin(s) < 0)
-		return -1;
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "unenv");
-	rec_str(&s->rec, key);
-	for (i = 0; i < n; i++)
-		rec_str(&s->rec, names[i]);
-	rec_end(&s->rec, st);
-	return finish(s, emit(s));
-}
-
-static int
-lg_pending_add(struct log *s, const char *key, const char *op,
-    const char *title, const char *branch, int disposable)
-{
-	size_t st;
-
-	if (need_key(key) < 0)
-		return -1;
-	if (!op || !*op) {
-		seterr("empty operation id");
-		return -1;
-	}
-	if (lg_begin(s) < 0)
-		return -1;
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "pending");
-	rec_str(&s->rec, key);
-	rec_str(&s->rec, op);
-	rec_str(&s->rec, disposable ? "1" : "0");
-	rec_str(&s->rec, branch ? branch : "");
-	rec_str(&s->rec, title ? title : "");
-	rec_end(&s->rec, st);
-	return finish(s, emit(s));
-}
-
-static int
-lg_pending_done(struct log *s, const char *key, const char *op)
-{
-	struct session *se;
-	size_t i, st;
-	int rc = 0;
-
-	if (need_key(key) < 0 || !op)
-		return -1;
-	if (lg_begin(s) < 0)
-		return -1;
-	se = sess_get(s, key, 0);
-	for (i = 0; se && i < se->npend; i++)
-		if (strcmp(se->pend[i].op, op) == 0)
-			break;
-	if (se && i < se->npend) {
-		buf_reset(&s->rec);
-		st = rec_begin(&s->rec, "done");
-		rec_str(&s->rec, key);
-		rec_str(&s->rec, op);
-		rec_end(&s->rec, st);
-		rc = emit(s) < 0 ? -1 : 1;
-	}
-	return finish(s, rc);
-}
-
-static int
-lg_history_add(struct log *s, const char *key, const char *const *lines,
-    size_t n)
-{
-	size_t i, st;
-
-	if (need_key(key) < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (!lines[i]) {
-			seterr("null history line");
-			return -1;
-		}
-	if (!n)
-		return 0;
-	if (lg_begin(s) < 0)
-		return -1;
-	buf_reset(&s->rec);
-	st = rec_begin(&s->rec, "hist");
-	rec_str(&s->rec, key);
-	for (i = 0; i < n; i++)
-		rec_str(&s->rec, lines[i]);
-	rec_end(&s->rec, st);
-	return finish(s, emit(s));
-}
-
-static int
-lg_delete(struct log *s, const char *key)
-{
-	struct session *se;
-	size_t st;
-	int rc = 0;
-
-	if (need_key(key) < 0)
-		return -1;
-	if (lg_begin(s) < 0)
-		return -1;
-	se = sess_get(s, key, 0);
-	if (se && !sess_empty(se)) {
-		buf_reset(&s->rec);
-		st = rec_begin(&s->rec, "delete");
-		rec_str(&s->rec, key);
-		rec_end(&s->rec, st);
-		rc = emit(s) < 0 ? -1 : 1;
-		if (rc == 1 && compact_locked(s) < 0)
-			logmsg(LOG_WARNING, "%s", geterr());
-	}
-	return finish(s, rc);
 }
 
 static int
@@ -3322,21 +2949,8 @@ sess_name(struct buf *b, const char *key)
 {
 	size_t start = b->len, n = strlen(key), i;
 	uint64_t h1 = 0xcbf29ce484222325u, h2 = 0x84222325cbf29ce4u;
-	const char *p;
 
-	for (p = key; *p; p++) {
-		unsigned char c = (unsigned char)*p;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-		    (c == '.' && p != key))
-			buf_addc(b, c);
-		else
-			buf_printf(b, "%%%02X", c);
-		if (b->len - start > NAMEFILE)
-			break;
-	}
-	if (*p) {
+	if (*fname(b, key, NAMEFILE)) {
 		b->len = start + NAMEFILE - 40;
 		while (b->len > start && b->len - start >= 2 &&
 		    (b->p[b->len - 1] == '%' || b->p[b->len - 2] == '%'))
@@ -3399,10 +3013,7 @@ slog_find(struct store *st, const char *key)
 static void
 slog_add(struct store *st, struct log *l)
 {
-	if (st->nlogs == st->clogs) {
-		st->clogs = st->clogs ? st->clogs * 2 : 4;
-		st->logs = xreallocarray(st->logs, st->clogs, sizeof *st->logs);
-	}
+	st->logs = grow(st->logs, st->nlogs, &st->clogs, sizeof *st->logs);
 	st->logs[st->nlogs++] = l;
 }
 
@@ -3413,31 +3024,20 @@ slog_load(struct store *st, const char *key)
 {
 	char *path = sess_file(st->dir, key);
 	struct log *l = log_new(path, LOG_SESSION, st->timeout_ms);
-	int rc, torn;
 
 	free(path);
 	l->owner = st;
 	l->onlylen = strlen(key);
 	l->only = keepn(l, key, l->onlylen);
 	slog_add(st, l);
-	if ((rc = openfd_how(l, 0)) != 0) {
-		if (rc < 0)
-			logmsg(LOG_WARNING, "%s", geterr());
-		return l;
-	}
-	if (lockfile(l, F_RDLCK) < 0) {
-		logmsg(LOG_WARNING, "%s", geterr());
-		return l;
-	}
-	rc = catchup(l, &torn);
-	unlock(l);
-	if (rc < 0) {
+	if (lg_read(l, 0) < 0) {
 		logmsg(LOG_WARNING, "%s", geterr());
 		reset_state(l);
 	}
 	/* A process may read many sessions (the MCP server): no
 	 * descriptor kept; wlog opens it again. */
-	close(l->fd);
+	if (l->fd >= 0)
+		close(l->fd);
 	l->fd = -1;
 	return l;
 }
@@ -3495,7 +3095,7 @@ emit_noted(struct log *s)
 	size_t len = s->rec.len;
 	struct session *se = slog_sess(s);
 	unsigned long long before = se ? se->seq : 0;
-	int had = se != NULL, torn, e;
+	int had = se != NULL, torn;
 	const char *why;
 
 	buf_reset(&s->scratch);
@@ -3509,20 +3109,8 @@ emit_noted(struct log *s)
 	    !had || !se || se->seq != before) < 0)
 		goto reload;
 	hook("append: index written");
-	if (writeall(s->fd, s->rec.p, len) < 0) {
-		e = errno;
-		if (ftruncate(s->fd, s->off) < 0)
-			logmsg(LOG_WARNING, "%s: cannot undo a short write:",
-			    s->path);
-		errno = e;
-		seterr("%s: write:", s->path);
-		goto reload;
-	}
-	s->dirty = 1;
-	s->lineno++;
-	s->nrec++;
-	s->off += (off_t)len;
-	return 0;
+	if (write_rec(s) == 0)
+		return 0;
 reload:
 	/* Our state is ahead of the file: read the file again. */
 	reset_state(s);
@@ -3635,19 +3223,20 @@ store_commit(struct store *st)
 	return rc;
 }
 
-/* A mutation of session key starts: the transaction and the log. */
+/* A mutation of session key starts: the transaction and the session's
+ * log, locked and caught up.  NULL with the error slot set. */
 static struct log *
 mbegin(struct store *st, const char *key)
 {
 	struct log *l;
+	char *e;
 
-	if (st->single)
-		return st->idx;
 	if (need_key(key) < 0 || store_begin(st) < 0)
 		return NULL;
+	if (st->single)
+		return st->idx;
 	if (!(l = wlog(st, key))) {
-		char *e = xstrdup(geterr());
-
+		e = xstrdup(geterr());
 		store_commit(st);
 		seterr("%s", e);
 		free(e);
@@ -3655,12 +3244,11 @@ mbegin(struct store *st, const char *key)
 	return l;
 }
 
+/* The end of a mutation that returns rc: -1 if the commit fails. */
 static long long
 mend(struct store *st, long long rc)
 {
-	if (!st->single && store_commit(st) < 0)
-		return -1;
-	return rc;
+	return store_commit(st) < 0 ? -1 : rc;
 }
 
 /* ---- migration from one log per profile, rebuilding the index ---- */
@@ -3669,18 +3257,14 @@ mend(struct store *st, long long rc)
 static int
 write_atomic(const char *path, const struct buf *b)
 {
-	char *tmp = xasprintf("%s" TMPSUF "%ld.XXXXXX", path, (long)getpid());
-	int fd, rc = -1;
+	char *tmp;
+	int fd = tmp_write(path, b, &tmp, ""), rc = -1;
 
-	if ((fd = mkstemp(tmp)) < 0) {
-		seterr("%s:", tmp);
+	if (fd < 0) {
 		free(tmp);
 		return -1;
 	}
-	if (fchmod(fd, 0600) < 0 || writeall(fd, b->p, b->len) < 0 ||
-	    fsync(fd) < 0)
-		seterr("%s:", tmp);
-	else if (rename(tmp, path) < 0)
+	if (rename(tmp, path) < 0)
 		seterr("%s: rename:", path);
 	else
 		rc = 0;
@@ -3696,38 +3280,39 @@ static int
 stale_tmp(const char *name)
 {
 	const char *p = NULL, *q;
-	long pid = 0;
 
 	for (q = name; (q = strstr(q, TMPSUF)); q++)
 		p = q;
-	if (!p)
-		return 0;
-	for (p += sizeof TMPSUF - 1, q = p; *q >= '0' && *q <= '9' &&
-	    q - p < 9; q++)
-		pid = pid * 10 + (*q - '0');
-	return q > p && *q == '.' && strlen(q + 1) == 6 &&
-	    kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	return p && dead_pid(p + sizeof TMPSUF - 1);
 }
 
-/* Remove from dir the temporary files of dead processes and, with
- * logs, every log (a migration starts over). */
+/* Is name that of a session log (not a temporary file)? */
 static int
-clean_dir(const char *dir, int logs)
+is_log(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 5 && strcmp(name + n - 4, ".log") == 0 &&
+	    !strstr(name, TMPSUF);
+}
+
+/* Remove from dir (made if missing) every log and the temporary files
+ * of dead processes: a migration starts over. */
+static int
+clean_dir(const char *dir)
 {
 	struct dirent *d;
-	size_t n;
 	DIR *dp;
 	char *f;
 
 	if (!(dp = opendir(dir))) {
-		if (errno == ENOENT && logs)
+		if (errno == ENOENT)
 			return mkdirs(dir, 0700);
-		return errno == ENOENT ? 0 : (seterr("%s:", dir), -1);
+		seterr("%s:", dir);
+		return -1;
 	}
 	while ((d = readdir(dp))) {
-		n = strlen(d->d_name);
-		if (!stale_tmp(d->d_name) && (!logs || strstr(d->d_name,
-		    TMPSUF) || n < 5 || strcmp(d->d_name + n - 4, ".log")))
+		if (!stale_tmp(d->d_name) && !is_log(d->d_name))
 			continue;
 		f = xasprintf("%s/%s", dir, d->d_name);
 		unlink(f);
@@ -3767,13 +3352,9 @@ migrate(struct store *st)
 	if (catchup(v, &torn) < 0)
 		goto out;
 	hook("migrate: read");
-	if (clean_dir(st->dir, 1) < 0)
+	if (clean_dir(st->dir) < 0)
 		goto out;
-	ss = xreallocarray(NULL, v->nsess + 1, sizeof *ss);
-	for (i = 0; i < v->nsess; i++)
-		if (!sess_empty(&v->sess[i]))
-			ss[n++] = &v->sess[i];
-	qsort(ss, n, sizeof *ss, cmp_sess);
+	ss = sessions(v, 0, &n);
 	buf_puts(&ib, HEADER2 "\n");
 	dump_maxid(&ib, v->maxid);
 	for (i = 0; i < n; i++) {
@@ -3815,9 +3396,7 @@ cmp_log_updated(const void *a, const void *b)
 	struct log *x = *(struct log *const *)a, *y = *(struct log *const *)b;
 	struct session *p = slog_sess(x), *q = slog_sess(y);
 
-	if (p->updated != q->updated)
-		return p->updated < q->updated ? -1 : 1;
-	return strcmp(p->key, q->key);
+	return order(p->updated, 0, p->key, q->updated, 0, q->key);
 }
 
 /* A session log of dir, read to learn its key (NULL: not one). */
@@ -3827,14 +3406,11 @@ orphan(struct store *st, const char *name)
 	char *path = xasprintf("%s/%s", st->dir, name), *want;
 	struct log *l = log_new(path, LOG_SESSION, st->timeout_ms);
 	size_t i;
-	int torn, ok = 0;
+	int ok;
 
 	free(path);
 	l->owner = st;
-	if (openfd_how(l, 0) == 0 && lockfile(l, F_RDLCK) == 0) {
-		ok = catchup(l, &torn) == 0;
-		unlock(l);
-	}
+	ok = lg_read(l, 0) == 0;
 	for (i = 0; ok && i < l->nsess; i++)
 		if (l->sess[i].nent)
 			break;
@@ -3873,15 +3449,9 @@ rebuild(struct store *st)
 		return;
 	}
 	while (!st->idx->nsess && (d = readdir(dp))) {
-		size_t nl = strlen(d->d_name);
-
-		if (nl < 5 || strcmp(d->d_name + nl - 4, ".log") ||
-		    strstr(d->d_name, TMPSUF) || !(l = orphan(st, d->d_name)))
+		if (!is_log(d->d_name) || !(l = orphan(st, d->d_name)))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			v = xreallocarray(v, cap, sizeof *v);
-		}
+		v = grow(v, n, &cap, sizeof *v);
 		v[n++] = l;
 		slog_add(st, l);
 	}
@@ -4043,11 +3613,8 @@ cmp_dumped(const void *a, const void *b)
 {
 	const struct dumped *x = a, *y = b;
 
-	if (x->se->updated != y->se->updated)
-		return x->se->updated < y->se->updated ? -1 : 1;
-	if (x->seq != y->seq)
-		return x->seq < y->seq ? -1 : 1;
-	return strcmp(x->se->key, y->se->key);
+	return order(x->se->updated, x->seq, x->se->key, y->se->updated,
+	    y->seq, y->se->key);
 }
 
 void
@@ -4104,11 +3671,9 @@ cmp_listed(const void *a, const void *b)
 {
 	const struct listed *x = a, *y = b;
 
-	if (x->s.updated != y->s.updated)
-		return x->s.updated > y->s.updated ? -1 : 1;
-	if (x->seq != y->seq)
-		return x->seq > y->seq ? -1 : 1;
-	return strcmp(x->s.key, y->s.key);
+	/* newest first; keys still in ascending order */
+	return order(y->s.updated, y->seq, x->s.key, x->s.updated, x->seq,
+	    y->s.key);
 }
 
 /* The index's view of a session is right if its log has the size the
@@ -4189,8 +3754,6 @@ store_match(struct store *st, const char *name, const char ***keys)
 	const char **v;
 	size_t i, k = 0, n, nl = strlen(name), kl;
 
-	if (st->single)
-		return lg_match(st->idx, name, keys);
 	l = store_list(st, &n);
 	v = xreallocarray(NULL, n + 1, sizeof *v);
 	for (i = 0; i < n; i++) {
@@ -4310,111 +3873,316 @@ store_history(struct store *st, const char *key, size_t *n)
 
 /* ---- mutations ---- */
 
+/* 0 if n may be appended, else -1 with the error slot set. */
+static int
+check_new(const struct store_new *n)
+{
+	const struct store_file *f;
+	int i;
+
+	if (!n->kind || !kind_of(n->kind))
+		seterr("unknown history entry kind '%s'",
+		    n->kind ? n->kind : "(null)");
+	else if (!n->image || !*n->image)
+		seterr("history entry without an image");
+	else if (!uuid_ok(n->image, strlen(n->image)))
+		seterr("history entry image '%s' is not a UUID", n->image);
+	else if (n->branch && !*n->branch)
+		seterr("empty branch name");
+	else
+		for (i = 0;; i++) {
+			if (i == n->nfiles)
+				return 0;
+			f = &n->files[i];
+			if (!f->path || !*f->path || !f->uuid || f->uid < 0 ||
+			    f->gid < 0 || f->mode > 07777) {
+				seterr("bad staged file");
+				break;
+			}
+		}
+	return -1;
+}
+
 long long
-store_append(struct store *st, const char *key, const struct store_new *e,
+store_append(struct store *st, const char *key, const struct store_new *n,
     int *forked)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	const struct store_entry *tip, *parent, *from;
+	struct session *se;
+	long long id;
 
 	if (forked)
 		*forked = 0;
-	return l ? mend(st, lg_append(l, key, e, forked)) : -1;
+	if (!s)
+		return -1;
+	if (check_new(n) < 0)
+		return mend(st, -1);
+	se = sess_get(s, key, 0);
+	tip = parent = sess_tip(se);
+	if (n->from > 0) {
+		if ((from = se ? ent_find(se, n->from) : NULL))
+			parent = from;
+		if (forked)
+			*forked = !tip || tip->id != n->from;
+	}
+	id = s->maxid + 1;
+	if (s->owner && s->owner->idx->maxid >= id)
+		id = s->owner->idx->maxid + 1;
+	return mend(st, wrec(s, "entry", "nsnnsssssf", id, key,
+	    parent ? parent->id : 0, (long long)time(NULL),
+	    n->branch ? n->branch : se && se->active ? se->active : "main",
+	    kind_of(n->kind), n->image, n->op, n->title, n->nfiles, n->files)
+	    < 0 ? -1 : id);
+}
+
+/* "branch 'NAME' not found" unless se has branch name. */
+static struct brn *
+need_branch(struct session *se, const char *name)
+{
+	struct brn *b = name ? br_find(se, name) : NULL;
+
+	if (!b)
+		seterr("branch '%s' not found", name ? name : "");
+	return b;
 }
 
 int
 store_branch_create(struct store *st, const char *key, const char *name,
     const char *from)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	struct brn *src;
+	int rc = -1;
 
-	return l ? (int)mend(st, lg_branch_create(l, key, name, from)) : -1;
+	if (!s)
+		return -1;
+	if (!name || !*name) {
+		seterr("empty branch name");
+		goto out;
+	}
+	if (need_session(s, key, &se, 1) < 0)
+		goto out;
+	if (br_find(se, name)) {
+		seterr("branch '%s' already exists", name);
+		goto out;
+	}
+	if ((src = need_branch(se, from ? from : se->active)))
+		rc = wrec(s, "branch", "ssn", key, name, src->tip->id);
+out:
+	return (int)mend(st, rc);
 }
 
 int
 store_branch_delete(struct store *st, const char *key, const char *name)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	int rc = -1;
 
-	return l ? (int)mend(st, lg_branch_delete(l, key, name)) : -1;
+	if (!s)
+		return -1;
+	if (need_session(s, key, &se, 1) < 0 || !need_branch(se, name))
+		goto out;
+	if (strcmp(name, se->active) == 0)
+		seterr("cannot delete the active branch '%s'", name);
+	else
+		rc = wrec(s, "unbranch", "snv", key, (long long)time(NULL),
+		    (size_t)1, &name);
+out:
+	return (int)mend(st, rc);
 }
 
 int
 store_prune(struct store *st, const char *key, const char ***names,
     size_t *n)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	const char **v = NULL;
+	size_t i, k = 0;
+	int rc = 0;
 
 	*n = 0;
 	if (names)
 		*names = NULL;
-	return l ? (int)mend(st, lg_prune(l, key, names, n)) : -1;
+	if (!s)
+		return -1;
+	se = sess_get(s, key, 0);
+	if (se && se->nbr && se->active) {
+		v = xreallocarray(NULL, se->nbr, sizeof *v);
+		for (i = 0; i < se->nbr; i++) {
+			const char *b = se->br[i].name;
+
+			if (strcmp(b, se->active) != 0 &&
+			    (strncmp(b, "detached-", 9) == 0 ||
+			    strncmp(b, "disposable-", 11) == 0))
+				v[k++] = b;
+		}
+		qsort(v, k, sizeof *v, cmp_str);
+	}
+	if (k)
+		rc = wrec(s, "unbranch", "snv", key, (long long)time(NULL), k,
+		    v);
+	rc = (int)mend(st, rc);
+	if (rc < 0 || !names || !k) {
+		free(v);
+		return rc;
+	}
+	*names = v;
+	*n = k;
+	return 0;
 }
 
 int
 store_checkout(struct store *st, const char *key, const char *name)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	int rc = -1;
 
-	return l ? (int)mend(st, lg_checkout(l, key, name)) : -1;
+	if (!s)
+		return -1;
+	if (need_session(s, key, &se, 0) == 0 && need_branch(se, name))
+		rc = wrec(s, "checkout", "ssn", key, name,
+		    (long long)time(NULL));
+	return (int)mend(st, rc);
 }
 
 int
 store_reset(struct store *st, const char *key, long long id)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	int rc = -1;
 
-	return l ? (int)mend(st, lg_reset(l, key, id)) : -1;
+	if (!s)
+		return -1;
+	if (need_session(s, key, &se, 1) < 0)
+		;
+	else if (!ent_find(se, id))
+		seterr("entry %lld not found in this session", id);
+	else
+		rc = wrec(s, "reset", "ssnn", key, se->active, id,
+		    (long long)time(NULL));
+	return (int)mend(st, rc);
 }
 
 int
 store_env_set(struct store *st, const char *key, const char *const *names,
     const char *const *values, size_t n)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	const char **v;
+	size_t i;
+	int rc = 0;
 
-	return l ? (int)mend(st, lg_env_set(l, key, names, values, n)) : -1;
+	if (!s)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!names[i] || !*names[i] || strchr(names[i], '=') ||
+		    !values[i]) {
+			seterr("invalid environment variable name '%s'",
+			    names[i] ? names[i] : "");
+			return (int)mend(st, -1);
+		}
+	v = xreallocarray(NULL, 2 * n + 1, sizeof *v);
+	for (i = 0; i < n; i++) {
+		v[2 * i] = names[i];
+		v[2 * i + 1] = values[i];
+	}
+	if (n)
+		rc = wrec(s, "env", "sv", key, 2 * n, v);
+	free(v);
+	return (int)mend(st, rc);
+}
+
+/* A record TYPE of key and the n strings v, in one write; none of them
+ * may be NULL (else the error what). */
+static int
+store_strings(struct store *st, const char *key, const char *type,
+    const char *const *v, size_t n, const char *what)
+{
+	struct log *s = mbegin(st, key);
+	size_t i;
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!v[i]) {
+			seterr("%s", what);
+			return (int)mend(st, -1);
+		}
+	if (n)
+		rc = wrec(s, type, "sv", key, n, v);
+	return (int)mend(st, rc);
 }
 
 int
 store_env_unset(struct store *st, const char *key, const char *const *names,
     size_t n)
 {
-	struct log *l = mbegin(st, key);
-
-	return l ? (int)mend(st, lg_env_unset(l, key, names, n)) : -1;
-}
-
-int
-store_pending_add(struct store *st, const char *key, const char *op,
-    const char *title, const char *branch, int disposable)
-{
-	struct log *l = mbegin(st, key);
-
-	return l ? (int)mend(st, lg_pending_add(l, key, op, title, branch,
-	    disposable)) : -1;
-}
-
-int
-store_pending_done(struct store *st, const char *key, const char *op)
-{
-	struct log *l = mbegin(st, key);
-
-	return l ? (int)mend(st, lg_pending_done(l, key, op)) : -1;
+	return store_strings(st, key, "unenv", names, n,
+	    "invalid environment variable name");
 }
 
 int
 store_history_add(struct store *st, const char *key,
     const char *const *lines, size_t n)
 {
-	struct log *l = mbegin(st, key);
+	return store_strings(st, key, "hist", lines, n, "null history line");
+}
 
-	return l ? (int)mend(st, lg_history_add(l, key, lines, n)) : -1;
+int
+store_pending_add(struct store *st, const char *key, const char *op,
+    const char *title, const char *branch, int disposable)
+{
+	struct log *s = mbegin(st, key);
+
+	if (!s)
+		return -1;
+	if (!op || !*op) {
+		seterr("empty operation id");
+		return (int)mend(st, -1);
+	}
+	return (int)mend(st, wrec(s, "pending", "sssss", key, op,
+	    disposable ? "1" : "0", branch, title));
+}
+
+int
+store_pending_done(struct store *st, const char *key, const char *op)
+{
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	int rc = 0;
+
+	if (!s)
+		return -1;
+	if (!op)
+		return (int)mend(st, -1);
+	se = sess_get(s, key, 0);
+	if (se && find_str(se->pend, se->npend, sizeof *se->pend, op) <
+	    se->npend)
+		rc = wrec(s, "done", "ss", key, op) < 0 ? -1 : 1;
+	return (int)mend(st, rc);
 }
 
 int
 store_delete(struct store *st, const char *key)
 {
-	struct log *l = mbegin(st, key);
+	struct log *s = mbegin(st, key);
+	struct session *se;
+	int rc = 0;
 
-	return l ? (int)mend(st, lg_delete(l, key)) : -1;
+	if (!s)
+		return -1;
+	se = sess_get(s, key, 0);
+	if (se && !sess_empty(se)) {
+		rc = wrec(s, "delete", "s", key) < 0 ? -1 : 1;
+		if (rc == 1 && compact_locked(s) < 0)
+			logmsg(LOG_WARNING, "%s", geterr());
+	}
+	return (int)mend(st, rc);
 }
