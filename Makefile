@@ -207,7 +207,7 @@ BEARSSL_A = /usr/lib/$$(gcc -dumpmachine)/libbearssl.a
 STATIC_CFLAGS = -Os -ffunction-sections -fdata-sections \
 	-fno-asynchronous-unwind-tables -fno-pie -I/usr/include/bearssl
 STATIC_LDFLAGS = -static -no-pie -s -Wl,--gc-sections \
-	-Wl,-z,noseparate-code -Wl,-z,norelro
+	-Wl,-z,noseparate-code -Wl,-z,norelro -Wl,-z,common-page-size=64
 STATIC_SRC = $(OBJ:.o=.c) compat_musl.c
 static: $(OBJ:.o=.c) compat_musl.c $(HDR) prose_z.h
 	objcopy -R .eh_frame $(BEARSSL_A) bearssl-static.a
