@@ -29,21 +29,20 @@ getbits(struct bits *b, unsigned k)
 	return v;
 }
 
+/* The code of len[0..n-1]: the symbols of each length in turn. */
 static void
 huff_make(struct huff *h, const unsigned char *len, unsigned n)
 {
-	unsigned short next[LZ_MAXBITS + 1];
-	unsigned i;
+	unsigned i, k, o = 0;
 
-	memset(h->count, 0, sizeof h->count);
-	for (i = 0; i < n; i++)
-		h->count[len[i]]++;
-	next[1] = 0;
-	for (i = 1; i < LZ_MAXBITS; i++)
-		next[i + 1] = next[i] + h->count[i];
-	for (i = 0; i < n; i++)
-		if (len[i])
-			h->sym[next[len[i]]++] = (unsigned short)i;
+	for (k = 1; k <= LZ_MAXBITS; k++) {
+		h->count[k] = 0;
+		for (i = 0; i < n; i++)
+			if (len[i] == k) {
+				h->sym[o++] = (unsigned short)i;
+				h->count[k]++;
+			}
+	}
 }
 
 /* The next symbol, or -1 for a code not in h.  The codes of one length
@@ -126,18 +125,22 @@ lz_unpack(const unsigned char *z, size_t zn, char *out, size_t cap)
 	return unpack(z, zn, NULL, 0, out, cap);
 }
 
+/* The texts one after the other, each with its NUL (prose.def's have no
+ * NULs of their own): a text is found by counting NULs. */
 const char *
 prose(int id)
 {
 	static char text[PROSE_LEN];
-	static int done;
+	const char *s = text;
 
-	if (!done) {
+	if (!*text)     /* the first text is not empty: not unpacked yet */
 		/* prose_z.h is ours and checked by unit_prose: cannot fail */
 		lz_unpack(prose_z, sizeof prose_z, text, sizeof text);
-		done = 1;
-	}
-	return id >= 0 && id < P_COUNT ? text + prose_off[id] : "";
+	if (id < 0 || id >= P_COUNT)
+		return "";
+	while (id--)
+		s += strlen(s) + 1;
+	return s;
 }
 
 size_t

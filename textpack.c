@@ -1,12 +1,12 @@
 /* textpack.c - the build tool that packs prose.def: prints prose_z.h
- * (the packed bytes, the length unpacked, each text's offset) on
- * standard output; `textpack mcp` packs mcp.def (the MCP server's
- * texts) the same way into mcp_z.h (MCP_LEN, mcp_off, mcp_z), with
- * prose.def's texts before them as a dictionary.  lz_pack
- * is the packer of prose.h's format: an optimal parse (the cheapest
- * path through literals and matches within 64 KB back) under the bit
- * costs of the Huffman codes of the parse before, a few rounds, the
- * smallest kept; (size_t)-1 when out of memory. */
+ * (the packed bytes, the length unpacked) on standard output; `textpack
+ * mcp` packs mcp.def (the MCP server's texts) the same way into mcp_z.h
+ * (MCP_LEN, mcp_off: each text's offset, mcp_z), with prose.def's texts
+ * before them as a dictionary.  lz_pack is the packer of prose.h's
+ * format: an optimal parse (the cheapest path through literals and
+ * matches within 64 KB back) under the bit costs of the Huffman codes
+ * of the parse before, a few rounds, the smallest kept; (size_t)-1 when
+ * out of memory. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -346,8 +346,13 @@ main(int argc, char **argv)
 	unsigned char *in, *z;
 	size_t n = 0, start = 0, zn, i;
 
-	for (i = 0; i < np; i++)
+	for (i = 0; i < np; i++) {
 		start += prose_texts[i].n;
+		if (strlen(prose_texts[i].s) + 1 != prose_texts[i].n ||
+		    prose_texts[0].n == 1)  /* prose() counts NULs */
+			return fprintf(stderr, "textpack: prose.def: a NUL in "
+			    "text %zu, or the first one empty\n", i), 1;
+	}
 	for (i = 0; i < nt; i++)
 		n += t[i].n;
 	if (n > 65535)
@@ -365,12 +370,16 @@ main(int argc, char **argv)
 	if ((zn = lz_pack(in, start, n, z)) == (size_t)-1)
 		return fprintf(stderr, "textpack: out of memory\n"), 1;
 	printf("/* %s_z.h - made by textpack from %s.def; do not edit. */\n"
-	    "#define %s_LEN %zu\n"
-	    "static const unsigned short %s_off[] = {", name, name,
-	    mcp ? "MCP" : "PROSE", n - start, name);
-	for (n = 0, i = 0; i < nt; n += t[i++].n)
-		printf("%s%zu", !i ? "\n\t" : i % 10 ? ", " : ",\n\t", n);
-	printf("\n};\nstatic const unsigned char %s_z[%zu] = {", name, zn);
+	    "#define %s_LEN %zu\n", name, name, mcp ? "MCP" : "PROSE",
+	    n - start);
+	if (mcp) {      /* prose() counts NULs instead */
+		printf("static const unsigned short mcp_off[] = {");
+		for (n = 0, i = 0; i < nt; n += t[i++].n)
+			printf("%s%zu", !i ? "\n\t" : i % 10 ? ", " : ",\n\t",
+			    n);
+		printf("\n};\n");
+	}
+	printf("static const unsigned char %s_z[%zu] = {", name, zn);
 	for (i = 0; i < zn; i++)
 		printf("%s%u,", i % 16 ? " " : "\n\t", z[i]);
 	printf("\n};\n");
