@@ -87,13 +87,12 @@ unpack(const unsigned char *z, size_t zn, const char *dict, size_t dn,
 	int s;
 
 	for (i = 0; i < sizeof len; ) {
-		if ((len[i++] = (unsigned char)getbits(&b, 4)))
-			continue;
-		n = getbits(&b, 5);             /* more zeros */
+		d = getbits(&b, 4);
+		n = d ? 1 : getbits(&b, 5) + 1;         /* a run of zeros */
 		if (n > sizeof len - i)
 			return (size_t)-1;
-		memset(len + i, 0, n);
-		i += n;
+		while (n--)
+			len[i++] = (unsigned char)d;
 	}
 	huff_make(&lit, len, LZ_NLIT);
 	huff_make(&dist, len + LZ_NLIT, LZ_NDIST);
