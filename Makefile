@@ -132,7 +132,7 @@ tests/unit_jobs: tests/unit_jobs.c jobs.c util.c jobs.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_jobs.c jobs.c util.c
 
 tests/unit_prose: tests/unit_prose.c prose.c textpack.c prose.h prose.def \
-	prose_z.h tests/unit.h
+	prose_z.h mcp.def mcp_z.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -DTEXTPACK_NO_MAIN -o $@ \
 		tests/unit_prose.c prose.c textpack.c
 

@@ -18,7 +18,7 @@ mcp_text(int id)
 	if (!text) {
 		text = xmalloc(MCP_LEN);
 		/* mcp_z.h is ours, made at build time: cannot fail */
-		lz_unpack(mcp_z, sizeof mcp_z, text, MCP_LEN);
+		lz_unpack_dict(mcp_z, sizeof mcp_z, text, MCP_LEN);
 	}
 	return text + mcp_off[id];
 }
