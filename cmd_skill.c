@@ -482,30 +482,14 @@ static void
 single_file(struct buf *b, const struct kind *k)
 {
 	if (k->type == K_SUBAGENT) {
-		buf_printf(b, "---\nname: contree-subagent\n"
-		    "description: Carries out one self-contained task in its own "
-		    "ConTree sandbox session and reports the resulting image. %s\n"
-		    "allowed-tools: Bash(contree:*)\n---\n\n", prose(P_DESCRIPTION));
+		/* P_SUBAGENT_HEAD: one %s */
+		buf_printf(b, prose(P_SUBAGENT_HEAD), prose(P_DESCRIPTION));
 		skill_body(b, 0);
 	} else {
-		buf_printf(b, "---\nname: contree\n"
-		    "description: Works in isolated ConTree sandboxes and runs "
-		    "commands, builds and tests there instead of on the host.\n"
-		    "tools: Bash, Read, Grep\nskills: contree\n---\n\n");
+		buf_puts(b, prose(P_AGENT_HEAD));
 		buf_puts(b, prose(P_AGENT_BODY));
 	}
 }
-
-static const char openai_yaml[] =
-    "interface:\n"
-    "  display_name: \"ConTree\"\n"
-    "  short_description: \"Run commands in isolated, versioned sandboxes\"\n"
-    "  default_prompt: \"Use the contree skill to run this task in a ConTree "
-    "sandbox session instead of on the host.\"\n";
-
-static const char codex_rules[] =
-    "# Installed by contree skill install: let contree commands run.\n"
-    "prefix_rule(pattern = [\"contree\"], decision = \"allow\")\n";
 
 /* ---- files --------------------------------------------------------------- */
 
@@ -640,8 +624,8 @@ write_loc(const struct loc *l)
 	skill_md(&b, l->k);
 	if (put_at(p, "SKILL.md", b.p, b.len) < 0 ||
 	    put_at(p, ".version", VERSION "\n", sizeof VERSION) < 0 ||
-	    put_at(p, "agents/openai.yaml", openai_yaml,
-	    sizeof openai_yaml - 1) < 0)
+	    put_at(p, "agents/openai.yaml", prose(P_OPENAI_YAML),
+	    strlen(prose(P_OPENAI_YAML))) < 0)
 		goto out;
 	q = xasprintf("%s/old", tmp);
 	if (exists(l->path) && rename(l->path, q) < 0) {
@@ -660,7 +644,8 @@ write_loc(const struct loc *l)
 		if (r) {
 			rd = parent_of(r);
 			rc = mkdirs(rd, 0755) < 0 ? -1 :
-			    put(r, codex_rules, sizeof codex_rules - 1);
+			    put(r, prose(P_CODEX_RULES),
+			    strlen(prose(P_CODEX_RULES)));
 			free(rd);
 			free(r);
 			if (rc < 0)
