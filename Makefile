@@ -84,9 +84,9 @@ tests/unit_ini: tests/unit_ini.c ini.c util.c ini.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_ini.c ini.c util.c
 
 tests/unit_config: tests/unit_config.c config.c ini.c util.c config.h ini.h \
-	util.h tests/unit.h
+	util.h tests/unit.h prose.c prose_z.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_config.c config.c \
-		ini.c util.c $(LDLIBS)
+		ini.c util.c prose.c $(LDLIBS)
 
 tests/unit_out: tests/unit_out.c out.c json.c util.c $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_out.c out.c json.c \
@@ -119,14 +119,14 @@ tests/unit_edit: tests/unit_edit.c edit.c util.c edit.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_edit.c edit.c util.c
 
 tests/unit_files: tests/unit_files.c files.c http.c tls.c api.c json.c util.c \
-	jobs.c $(HDR) tests/unit.h
+	jobs.c prose.c prose_z.h $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_files.c files.c http.c \
-		tls.c api.c json.c util.c jobs.c $(LDLIBS)
+		tls.c api.c json.c util.c jobs.c prose.c $(LDLIBS)
 
 tests/unit_build: tests/unit_build.c build.c files.c http.c tls.c api.c \
-	json.c util.c jobs.c $(HDR) tests/unit.h
+	json.c util.c jobs.c prose.c prose_z.h $(HDR) tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_build.c build.c files.c \
-		http.c tls.c api.c json.c util.c jobs.c $(LDLIBS)
+		http.c tls.c api.c json.c util.c jobs.c prose.c $(LDLIBS)
 
 tests/unit_jobs: tests/unit_jobs.c jobs.c util.c jobs.h util.h tests/unit.h
 	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ tests/unit_jobs.c jobs.c util.c

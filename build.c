@@ -9,6 +9,7 @@
 #include "build.h"
 #include "files.h"
 #include "json.h"
+#include "prose.h"
 #include "util.h"
 
 /* ---- the Dockerfile ---- */
@@ -97,7 +98,7 @@ df_add(struct dockerfile *df, const char *name, int line, const char *s)
 		for (i = 0; i < df->n && df->v[i].kind != DI_FROM; i++)
 			;
 		if (i == df->n) {
-			seterr("%s:%d: the first instruction other than ARG must be FROM, not %s",
+			seterr(prose(P_DF_FIRST),
 			    name, line, d.word);
 			free(d.word);
 			return -1;
@@ -128,7 +129,7 @@ df_check(const struct dinstr *d, const char *name)
 			return -1;
 		}
 		if (strncmp(p, "--from=", 7) == 0) {
-			seterr("%s:%d: %s --from is not supported: contree builds one stage at a time and cannot copy between stages or images; %s the files from the context instead",
+			seterr(prose(P_DF_FROM),
 			    name, d->line, d->word, d->word);
 			return -1;
 		}

@@ -18,6 +18,7 @@
 #include "jobs.h"
 #include "json.h"
 #include "out.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -193,7 +194,7 @@ static struct ini *
 fresh(struct ctx *c, const char *path, const char *name)
 {
 	logmsg(LOG_WARNING, "%s", geterr());
-	if (!confirm(c, "Replace %s with a new file holding only profile '%s'? The old file is kept as %s.bak. [y/N] ",
+	if (!confirm(c, prose(P_AUTH_REPLACE),
 	    path, name))
 		return NULL;
 	return ini_new();
@@ -486,7 +487,7 @@ cmd_auth_switch(struct ctx *c)
 	profile_free(&p);
 	ini_free(cli);
 	if (!known) {
-		seterr("Profile '%s' not found. Run 'contree auth list' to see the profiles.",
+		seterr(prose(P_AUTH_NOPROF),
 		    pos[0]);
 		rc = -1;
 	} else if ((rc = save(ini, c->config, pos[0])) == 0) {

@@ -25,6 +25,7 @@
 #include "json.h"
 #include "ops.h"
 #include "out.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -309,7 +310,7 @@ do_from(struct bstate *b, const struct dinstr *d)
 	ref = w[i];
 	/* a new stage: nothing carries over (issue 12) */
 	if (b->held.n + b->nuh)
-		logmsg(LOG_WARNING, "%zu file(s) copied after the last RUN of stage %d are dropped: stages are independent (COPY --from is not supported)",
+		logmsg(LOG_WARNING, prose(P_BUILD_DROPPED),
 		    b->held.n + b->nuh, b->stage);
 	stage_free(b);
 	b->workdir = xstrdup("/");
@@ -1307,7 +1308,7 @@ do_run(struct bstate *b, const struct dinstr *d)
 	}
 	if (e) {
 		clearerr_slot();
-		logmsg(LOG_INFO, "The cached image %s of this step is gone from the server; running the step again",
+		logmsg(LOG_INFO, prose(P_BUILD_GONE),
 		    e->image);
 	}
 	progress(b, d, NULL);

@@ -12,6 +12,7 @@
 #include "contree.h"
 #include "ops.h"
 #include "out.h"
+#include "prose.h"
 #include "store.h"
 #include "treediff.h"
 #include "util.h"
@@ -156,7 +157,7 @@ sides(struct ctx *c, const char *from, const char *to, struct side *a,
 	for (e = tip->up; e && !strcmp(e->image, tip->image); e = e->up)
 		;
 	if (!e) {
-		seterr("the session's history has no image before %s; name one: contree diff FROM",
+		seterr(prose(P_DIFF_NOBASE),
 		    tip->image);
 		return -1;
 	}

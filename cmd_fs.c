@@ -15,6 +15,7 @@
 #include "files.h"
 #include "json.h"
 #include "out.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -171,7 +172,7 @@ cat_release(struct catout *o, int more)
 
 	o->checked = 1;
 	if (!utf8_valid(o->head.p, o->head.len, more)) {
-		seterr("%s is binary; not writing it to a terminal (redirect the output or use 'contree cp')",
+		seterr(prose(P_FS_BINARY),
 		    o->path);
 		rc = -1;
 	} else {
@@ -456,7 +457,7 @@ cmd_file_ls(struct ctx *c)
 	if (rc < 0)
 		return -1;
 	if (more)
-		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with %s--since/--until",
+		logmsg(LOG_WARNING, prose(P_TRUNC_LIMIT),
 		    limit, "");
 	return re < 0 ? -1 : 0;
 }

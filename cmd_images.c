@@ -11,6 +11,7 @@
 #include "json.h"
 #include "ops.h"
 #include "out.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -70,7 +71,7 @@ cmd_images(struct ctx *c)
 	if (r < 0)
 		return -1;
 	if (more)
-		logmsg(LOG_WARNING, "Output truncated at --limit=%lld; raise --limit or narrow with %s--since/--until",
+		logmsg(LOG_WARNING, prose(P_TRUNC_LIMIT),
 		    limit, "--prefix/");
 	return re < 0 ? -1 : 0;
 }

@@ -15,6 +15,7 @@
 #include "json.h"
 #include "ops.h"
 #include "out.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -136,7 +137,7 @@ cmd_op_list(struct ctx *c)
 	if (p.o)
 		re = out_end(p.o);
 	if (rc == 0 && more)
-		logmsg(LOG_WARNING, "Output truncated at --show-max=%lld (filters: %s); raise --show-max or narrow the filters",
+		logmsg(LOG_WARNING, prose(P_OPS_TRUNC),
 		    max, filt.len ? filt.p : "none");
 	buf_free(&filt);
 	if (p.werr || re < 0)

@@ -20,6 +20,7 @@
 #include "json.h"
 #include "ops.h"
 #include "out.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -501,7 +502,7 @@ record_run(struct ctx *c, struct store *st, const struct spawn *s,
 	long long id = op_record(st, &rec, j, &forked);
 
 	if (id > 0 && forked)
-		logmsg(LOG_WARNING, "The session moved while this run was in progress: entry %lld was recorded on top of the newer work (the session forked; 'contree session show' has both)",
+		logmsg(LOG_WARNING, prose(P_RUN_FORKED),
 		    id);
 	if (id > 0 && !rec.disp && arg_flag(c, "preserve-env")) {
 		char dig[65], *img = op_result_image(j);
@@ -521,7 +522,7 @@ report_failed(const struct json *j, const char *uuid)
 	char *stt = json_getstr(j, 0, "status");
 	char *err = json_getstr(j, 0, "error");
 
-	logmsg(LOG_CRITICAL, "Operation %s finished with status %s%s%s (details: contree show %s)",
+	logmsg(LOG_CRITICAL, prose(P_RUN_STATUS),
 	    uuid, stt ? stt : "?", err && *err ? ": " : "", err ? err : "",
 	    uuid);
 	free(stt);
@@ -542,7 +543,7 @@ finish_run(struct ctx *c, struct store *st, const struct spawn *s,
 		char *img = op_result_image(j);
 
 		if (img)
-			logmsg(LOG_ERROR, "%s: operation %s finished (image %s) but is not in the session history; continue from it with 'contree use %s'",
+			logmsg(LOG_ERROR, prose(P_RUN_NOTREC),
 			    geterr(), uuid, img, img);
 		else
 			logmsg(LOG_ERROR, "%s: operation %s is not in the session history",
@@ -664,7 +665,7 @@ cmd_run(struct ctx *c)
 	}
 	if (op_spawn(a, body.p, s.marker, &reply, uuid) < 0) {
 		if (interrupted)
-			seterr("User interrupted (the spawn request's outcome is unknown: check 'contree ps -a')");
+			seterr("%s", prose(P_RUN_INTR));
 		goto out;
 	}
 	logmsg(LOG_DEBUG, "operation %s", uuid);

@@ -17,6 +17,7 @@
 #include "files.h"
 #include "json.h"
 #include "out.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -489,7 +490,7 @@ cmd_session_rollback(struct ctx *c)
 		digits++;
 	if (parse_ll(digits, 0, 1LL << 62, &n, "x") < 0 || *digits == '+' ||
 	    *digits == '-') {
-		seterr("invalid rollback target '%s': use -N (back), +N (forward) or an entry id",
+		seterr(prose(P_SESS_ROLLBACK),
 		    arg);
 		return -1;
 	}
@@ -674,7 +675,7 @@ cmd_session_show(struct ctx *c)
 		return 0;
 	}
 	if (!arg_flag(c, "all") && m - first > SHOW_DEFAULT) {
-		logmsg(LOG_INFO, "Showing the last %d of %zu entries; use --all to see all of them.",
+		logmsg(LOG_INFO, prose(P_SESS_SHOWING),
 		    SHOW_DEFAULT, m - first);
 		first = m - SHOW_DEFAULT;
 	}

@@ -53,10 +53,10 @@ cmd_completion(struct ctx *c)
 			return 0;
 		}
 	if (n == 1)
-		usage_fail(c, "argument SHELL: invalid choice: '%s' (choose from 'bash', 'zsh', 'fish')",
+		usage_fail(c, prose(P_SHELL_CHOICE),
 		    w[0]);
 	else
-		usage_fail(c, "expected one SHELL (bash, zsh or fish), or --words -- WORDS...");
+		usage_fail(c, "%s", prose(P_SHELL_ONE));
 	return EXIT_USAGE;
 }
 
@@ -220,7 +220,7 @@ dispatch(struct shell *sh, int argc, char **argv)
 	if (l.cmd->fn == cmd_shell)
 		st = refuse("already in the shell");
 	else if (l.profile || l.token || l.url || l.project || l.config)
-		st = refuse("-p, --token, -u, -P and -c cannot change inside the shell; start it with them: contree -p NAME shell");
+		st = refuse(prose(P_SHELL_GLOBALS));
 	else {
 		inherit(&l, sh->c);
 		if (!arg_given(&l, "format"))

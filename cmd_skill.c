@@ -222,7 +222,7 @@ parse_spec(const char *spec, struct loc *l)
 
 		for (i = 0; i < LEN(kinds); i++)
 			buf_printf(&names, "%s%s", i ? ", " : "", kinds[i].name);
-		seterrc(ERR_USAGE, "unknown agent '%.*s' in '%s' (known: %s; a path with a colon: ./%s)",
+		seterrc(ERR_USAGE, prose(P_SKILL_AGENT),
 		    (int)(colon - spec), spec, spec, names.p, spec);
 		buf_free(&names);
 		return -1;

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "ini.h"
+#include "prose.h"
 #include "util.h"
 
 #define PREFIX "profile:"
@@ -382,7 +383,7 @@ config_check(const struct config *cf)
 	const struct profile *p = &cf->prof;
 
 	if (strcmp(p->type, "iam") != 0 && strcmp(p->type, "jwt") != 0) {
-		seterr("profile '%s' in %s has an unknown type '%s' (expected iam or jwt)",
+		seterr(prose(P_CONF_TYPE),
 		    p->name, cf->path, p->type);
 		return -1;
 	}
@@ -391,7 +392,7 @@ config_check(const struct config *cf)
 		return -1;
 	}
 	if (!p->url) {
-		seterr("No URL configured for profile '%s'. Run 'contree auth --url URL'.",
+		seterr(prose(P_CONF_NOURL),
 		    p->name);
 		return -1;
 	}

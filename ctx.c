@@ -7,6 +7,7 @@
 #include "api.h"
 #include "config.h"
 #include "contree.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -25,7 +26,7 @@ ctx_api(struct ctx *c)
 	    (iam && (!c->prof_project || !*c->prof_project))) {
 		int tok = !c->prof_token || !*c->prof_token;
 
-		seterr("API 0: no %s configured for %sprofile '%s'; run 'contree auth'",
+		seterr(prose(P_CTX_NOCRED),
 		    tok ? "token" : "project", tok ? "" : "IAM ", c->prof_name);
 		return NULL;
 	}
@@ -67,5 +68,5 @@ ctx_store(struct ctx *c)
 void
 no_session(void)
 {
-	logmsg(LOG_ERROR, "No active session. Start one with 'contree use IMAGE' (automated agents: read 'contree agent' first).");
+	logmsg(LOG_ERROR, "%s", prose(P_CTX_NOSESS));
 }

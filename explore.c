@@ -38,6 +38,7 @@
 #include "jobs.h"
 #include "json.h"
 #include "ops.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -490,7 +491,7 @@ explore_record(struct store *st, const char *key, const char *prefix,
 	if (i < n) {
 		char **v = explore_names(st, key, prefix, n);
 
-		logmsg(LOG_WARNING, "Branch %s appeared meanwhile; the new branches are numbered after it",
+		logmsg(LOG_WARNING, prose(P_EXPL_APPEARED),
 		    names[i]);
 		for (i = 0; i < n; i++) {
 			free(names[i]);

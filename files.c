@@ -27,6 +27,7 @@
 #include "jobs.h"
 #include "json.h"
 #include "ops.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -1007,7 +1008,7 @@ parse_mode(const char *text, const char *v, unsigned *mode)
 	m = strtoul(v, &end, 8);
 	if (!*v || *end || errno || m > 07777 ||
 	    !isdigit((unsigned char)*v)) {
-		seterr("invalid --file '%s': mode '%s' is not an octal number up to 7777",
+		seterr(prose(P_FILE_MODE),
 		    text, v);
 		return -1;
 	}
@@ -1038,7 +1039,7 @@ parse_field(const char *text, char *p, struct spec *s)
 			return -1;
 		s->has_mode = 1;
 	} else {
-		seterr("invalid --file '%s': unknown field '%s' (expected /DEST, uUID, gGID or mMODE)",
+		seterr(prose(P_FILE_FIELD),
 		    text, p);
 		return -1;
 	}
