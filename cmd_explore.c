@@ -17,6 +17,7 @@
 #include "files.h"
 #include "ops.h"
 #include "out.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -174,7 +175,7 @@ cmd_explore(struct ctx *c)
 	x.cmds = arg_pos(c, "CMD", &ncmds);
 	x.n = (size_t)ncmds;
 	if (!prefix || !*prefix || strpbrk(prefix, " \t\n\r")) {
-		usage_fail(c, "--prefix must be a non-empty name without blanks");
+		usage_fail(c, "%s", prose(P_M20));
 		return EXIT_USAGE;
 	}
 	for (i = 0; i < x.n; i++)

@@ -298,7 +298,7 @@ targets(struct ctx *c, char ***ops, int *nops)
 	args = arg_pos(c, "UUID_OR_REF", &nargs);
 	if (arg_flag(c, "all")) {
 		if (nargs)
-			logmsg(LOG_WARNING, "--all takes precedence over the operations given");
+			logmsg(LOG_WARNING, "%s", prose(P_M22));
 		if (list_active(c, ops, nops) < 0)
 			return -1;
 		if (*nops == 0) {
@@ -309,7 +309,7 @@ targets(struct ctx *c, char ***ops, int *nops)
 		return 0;
 	}
 	if (nargs == 0) {
-		seterr("give at least one operation UUID or reference, or --all");
+		seterr("%s", prose(P_M23));
 		return -1;
 	}
 	return refs(c, args, nargs, ops, nops);
@@ -428,7 +428,7 @@ cmd_op_wait(struct ctx *c)
 		delay = delay * 2 > 2000 ? 2000 : delay * 2;
 	}
 	if (final) {
-		logmsg(LOG_WARNING, "%d operation%s did not finish within %lld seconds",
+		logmsg(LOG_WARNING, prose(P_M24),
 		    left, left == 1 ? "" : "s", secs);
 		st = st > 1 ? st : 1;
 	}

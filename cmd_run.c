@@ -546,7 +546,7 @@ finish_run(struct ctx *c, struct store *st, const struct spawn *s,
 			logmsg(LOG_ERROR, prose(P_RUN_NOTREC),
 			    geterr(), uuid, img, img);
 		else
-			logmsg(LOG_ERROR, "%s: operation %s is not in the session history",
+			logmsg(LOG_ERROR, prose(P_M25),
 			    geterr(), uuid);
 		free(img);
 		rc = -2;
@@ -571,7 +571,7 @@ finish_run(struct ctx *c, struct store *st, const struct spawn *s,
 		rc = -2;
 	}
 	if (tso || tse)
-		logmsg(LOG_WARNING, "The server truncated %s at %lld bytes (raise -T/--truncate)",
+		logmsg(LOG_WARNING, prose(P_M26),
 		    !tse ? "stdout" : !tso ? "stderr" : "stdout and stderr",
 		    arg_int(c, "truncate"));
 	buf_free(&so);
@@ -629,7 +629,7 @@ cmd_run(struct ctx *c)
 	memset(&files, 0, sizeof files);
 	memset(&env, 0, sizeof env);
 	if (!arg_pos(c, "COMMAND", &rc)) {
-		usage_fail(c, "the following arguments are required: COMMAND");
+		usage_fail(c, "%s", prose(P_M27));
 		return EXIT_USAGE;
 	}
 	rc = -1;

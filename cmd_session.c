@@ -106,7 +106,7 @@ upload(struct ctx *c, const char *path, const char *shown, const char *home,
 		if (f->how == UP_SENT)
 			logmsg(LOG_INFO, "Uploaded %s as %s", shown, uuid);
 		else if (f->how == UP_CACHED)
-			logmsg(LOG_INFO, "Reusing uploaded file %s for %s (unchanged since uploaded)",
+			logmsg(LOG_INFO, prose(P_M28),
 			    uuid, shown);
 	}
 	files_free(&l);
@@ -156,7 +156,7 @@ stage(struct store *st, const char *key, const char *image, const char *dest,
 	free(title);
 	if (rc < 0)
 		return -1;
-	logmsg(LOG_INFO, "Staged %s: it will be included in next run", dest);
+	logmsg(LOG_INFO, prose(P_M29), dest);
 	return 0;
 }
 
@@ -217,7 +217,7 @@ show_session(struct ctx *c, int twoline)
 		if (twoline)
 			no_session();
 		else
-			logmsg(LOG_ERROR, "No active session. Start one with 'contree use IMAGE'.");
+			logmsg(LOG_ERROR, "%s", prose(P_M30));
 		return EXIT_ERR;
 	}
 	return out_one(c->fmt, session_row(row_new(), &s, 1));
@@ -235,7 +235,7 @@ cmd_use(struct ctx *c)
 
 	if (!np) {
 		if (isnew) {
-			logmsg(LOG_ERROR, "--new needs an IMAGE: contree use -N IMAGE");
+			logmsg(LOG_ERROR, "%s", prose(P_M31));
 			return EXIT_ERR;
 		}
 		return show_session(c, 0);
@@ -263,7 +263,7 @@ cmd_use(struct ctx *c)
 	printf(f ? "set -gx CONTREE_SESSION %s\n" : "export CONTREE_SESSION=%s\n",
 	    key);
 	if (isnew && isatty(1))
-		logmsg(LOG_WARNING, "The new session is not active until you export it: %s",
+		logmsg(LOG_WARNING, prose(P_M32),
 		    f ? "eval (contree use -N IMAGE)" :
 		    "eval $(contree use -N IMAGE)");
 	return 0;
@@ -848,7 +848,7 @@ cmd_cd(struct ctx *c)
 	if (rc < 0 && r.status == 404) {
 		seterr("no such directory: %s", dir);
 	} else if (rc == 0 && falsy(&body) < 0) {
-		seterr("malformed reply to GET /v1/inspect/%s/list", img);
+		seterr(prose(P_M33), img);
 		rc = -1;
 	} else if ((rc < 0 && r.status == 422) || (rc == 0 && falsy(&body))) {
 		seterr("not a directory: %s", dir);
@@ -880,7 +880,7 @@ cmd_env(struct ctx *c)
 		return -1;
 	if (arg_flag(c, "delete")) {
 		if (n == 0) {
-			seterr("no keys given; usage: contree env -U KEY...");
+			seterr("%s", prose(P_M34));
 			return -1;
 		}
 		if (store_env_unset(st, c->session, (const char *const *)args,
@@ -1068,7 +1068,7 @@ cmd_file_edit(struct ctx *c)
 	code = api_download(a, url, q, fd, NULL, NULL, &r);
 	free(url);
 	if (code < 0 && r.status == 404) {
-		logmsg(LOG_INFO, "%s does not exist in the image; starting with an empty file",
+		logmsg(LOG_INFO, prose(P_M35),
 		    path);
 		if (ftruncate(fd, 0) < 0) {
 			seterr("%s:", file);
@@ -1091,7 +1091,7 @@ cmd_file_edit(struct ctx *c)
 	if (code < 0)
 		goto done;
 	if (code != 0) {
-		seterr("the editor exited with code %d; nothing staged", code);
+		seterr(prose(P_M36), code);
 		goto done;
 	}
 	if (sha256_file(file, after) < 0)

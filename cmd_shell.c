@@ -449,7 +449,7 @@ execute(struct shell *sh, const char *line)
 	int n, st, k;
 
 	if (shsplit(line, &w, &n) != 0)
-		return refuse("unexpected end of input (an open quote or a trailing \\)");
+		return refuse(prose(P_M37));
 	if (n == 0) {
 		freewords(w);
 		return sh->status;
@@ -485,7 +485,7 @@ execute(struct shell *sh, const char *line)
 		    n > 1 ? w[1] : NULL, NULL};
 
 		st = n == 2 ? dispatchv(sh, argv) :
-		    refuse("usage: EDITOR PATH (one file of the image)");
+		    refuse(prose(P_M38));
 	} else if (k == B_TIMEOUT && n > 2 && duration(w[1], t, sizeof t)) {
 		const char *rest = line + strspn(line, " \t");
 
@@ -712,8 +712,7 @@ cmd_shell(struct ctx *c)
 	ed_init(&sh.ed, STORE_HIST_MAX);
 	if (sh.tty) {
 		load_history(&sh);
-		fprintf(stderr, "contree shell: lines run in the sandbox; "
-		    "'help' for more, 'exit' or Ctrl-D to leave.\n");
+		fputs(prose(P_SHELL_WELCOME), stderr);
 	}
 	while (!sh.done) {
 		if (sh.tty)

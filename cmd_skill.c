@@ -444,8 +444,7 @@ skill_body(struct buf *b, int full)
 	const struct manual_section *m;
 	size_t i;
 
-	buf_printf(b, "# contree\n\n"
-	    "These instructions were installed by contree %s.\n\n", VERSION);
+	buf_printf(b, prose(P_SKILL_TOP), VERSION);
 	buf_puts(b, prose(P_INSTALL_HINT));
 	buf_puts(b, prose(P_CODEX_PERMS));
 	for (i = 0; (m = manual_section(i)); i++) {
@@ -459,9 +458,7 @@ skill_body(struct buf *b, int full)
 	buf_puts(b, prose(P_SUBAGENT_RULES));
 	if (!full)
 		return;
-	buf_puts(b, "## More\n\n"
-	    "`contree agent` prints the whole manual; `contree agent TOPIC`\n"
-	    "prints one section.  Topics:");
+	buf_puts(b, prose(P_SKILL_MORE));
 	for (i = 0; (m = manual_section(i)); i++)
 		buf_printf(b, "%s\n`%s`", i ? "," : "", m->topic);
 	buf_puts(b, ".\n`contree COMMAND --help` describes each command.\n");
@@ -547,7 +544,7 @@ ours(const struct loc *l)
 		closedir(d);
 	}
 	if (!r)
-		seterr("%s has no SKILL.md and is not empty; not touching it",
+		seterr(prose(P_M39),
 		    l->path);
 	return r;
 }
@@ -717,9 +714,7 @@ skill_one(struct ctx *c, struct out *o, const struct loc *l, int act,
 	int failed = 0;
 
 	if (act == A_INSTALL && exists(l->path) && !yes) {
-		logmsg(LOG_WARNING, "contree skill (%s) is already "
-		    "installed at %s; use 'contree skill upgrade' or -y "
-		    "to replace it", l->k->name, s);
+		logmsg(LOG_WARNING, prose(P_SKILL_INSTALLED), l->k->name, s);
 		goto out;
 	}
 	if (act != A_INSTALL && !exists(l->path)) {

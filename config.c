@@ -365,15 +365,12 @@ notconfigured(const struct config *cf)
 	const struct profile *p = &cf->prof;
 
 	if (cf->env_token && !p->url && !p->project)
-		seterr("$%s is set but $CONTREE_URL is not: set $CONTREE_URL "
-		    "(and $CONTREE_PROJECT for IAM), or run 'contree auth'.",
-		    cf->env_token);
+		seterr(prose(P_CONF_NOURLENV), cf->env_token);
 	else if ((cf->env_url || cf->env_project) && !p->token)
-		seterr("$%s is set but $CONTREE_TOKEN is not: set "
-		    "$CONTREE_TOKEN, or run 'contree auth'.",
+		seterr(prose(P_CONF_NOTOKENV),
 		    cf->env_url ? cf->env_url : cf->env_project);
 	else
-		seterr("Profile '%s' is not configured. Run 'contree auth' first.",
+		seterr(prose(P_M41),
 		    p->name);
 }
 
@@ -563,7 +560,7 @@ config_migrate(const char *home)
 	if (!(d = opendir(home)))
 		return;
 	if (migrate_files(home, d))
-		logmsg(LOG_INFO, "Moved session and skill files under %s/cli",
+		logmsg(LOG_INFO, prose(P_M42),
 		    home);
 	closedir(d);
 }

@@ -347,7 +347,7 @@ onend(void *arg, int id, int status)
 		set_error(r, "interrupted");
 	else {
 		free(r->error);
-		r->error = xasprintf("the command's job ended with status %d and no result",
+		r->error = xasprintf(prose(P_M43),
 		    status);
 	}
 	s->got[id] = 1;

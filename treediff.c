@@ -55,6 +55,7 @@
 #include "diff.h"
 #include "jobs.h"
 #include "json.h"
+#include "prose.h"
 #include "treediff.h"
 #include "util.h"
 
@@ -334,9 +335,8 @@ content_differs(struct walk *w, const char *path, const struct td_ent *a)
 	if (a->type != 'f')
 		return 0;
 	if (a->size > CMP_MAX) {
-		logmsg(LOG_WARNING, "%s: larger than %d MiB, %s", path,
-		    CMP_MAX >> 20,
-		    "reported as changed without comparing contents");
+		logmsg(LOG_WARNING, prose(P_TREEDIFF_LARGE), path,
+		    CMP_MAX >> 20);
 		return 1;
 	}
 	rc = fetch(w, w->a, path, &x) < 0 || fetch(w, w->b, path, &y) < 0 ?
