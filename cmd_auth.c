@@ -172,11 +172,11 @@ whoami(const char *url, const char *token, const char *project, int iam,
 		goto out;
 	rc = -1;
 	if (!body.p || json_parse_alloc(&j, body.p, body.len) < 0) {
-		seterr(prose(P_M1), "JSON");
+		seterr(prose(P_AUTH_UNEXPECTED_REPLY), "JSON");
 		goto out;
 	}
 	if (j.tok[0].type != JSON_OBJECT)
-		seterr(prose(P_M1),
+		seterr(prose(P_AUTH_UNEXPECTED_REPLY),
 		    "a JSON object");
 	else
 		rc = (t = json_path(&j, 0, "permissions", "list", (char *)NULL)) >=
@@ -240,7 +240,7 @@ cmd_auth(struct ctx *c)
 	}
 	sect = xasprintf(PREFIX "%s", name);
 	exists = ini_has(ini, sect);
-	if (exists && !confirm(c, prose(P_M2),
+	if (exists && !confirm(c, prose(P_AUTH_PROFILE_ALREADY),
 	    name, NULL)) {
 		rc = EXIT_ERR;
 		goto done;
@@ -293,12 +293,12 @@ cmd_auth(struct ctx *c)
 	perm = whoami(url, token, project, iam, 0);
 	if (perm < 0) {
 		if (geterrclass() == ERR_API)
-			seterrc(ERR_API, prose(P_M3),
+			seterrc(ERR_API, prose(P_AUTH_TOKEN_VERIFICATION),
 			    name, geterr());
 		goto done;
 	}
 	if (!perm)
-		logmsg(LOG_WARNING, prose(P_M4),
+		logmsg(LOG_WARNING, prose(P_AUTH_TOKEN_VALID),
 		    iam ? "for project '" : "at ", iam ? project : url,
 		    iam ? "'" : "");
 
@@ -437,7 +437,7 @@ cmd_auth_list(struct ctx *c)
 	for (i = 0; i < n; i++)
 		configured |= strcmp(p[i].name, c->prof_name) == 0;
 	if (!configured)
-		logmsg(LOG_WARNING, prose(P_M5),
+		logmsg(LOG_WARNING, prose(P_AUTH_ACTIVE_PROFILE),
 		    c->prof_name);
 	st = xcalloc(n, sizeof *st);
 	if ((rc = probe_all(p, n, offline, st)) < 0)

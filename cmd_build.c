@@ -297,7 +297,7 @@ do_from(struct bstate *b, const struct dinstr *d)
 	if (df_words(d->args, lookup, b, &w, &n) < 0)
 		return -1;
 	while (i < n && strncmp(w[i], "--platform=", 11) == 0) {
-		logmsg(LOG_WARNING, prose(P_M6),
+		logmsg(LOG_WARNING, prose(P_BUILD_FROM_IGNORED),
 		    w[i]);
 		i++;
 	}
@@ -348,7 +348,7 @@ do_env(struct bstate *b, const struct dinstr *d)
 	if (!memchr(d->args, '=', (size_t)(sp - d->args))) {
 		/* old form: ENV NAME VALUE... */
 		if (!*sp) {
-			seterr("%s", prose(P_M7));
+			seterr("%s", prose(P_BUILD_EXPECTED_ENV));
 			return -1;
 		}
 		k = xstrndup(d->args, (size_t)(sp - d->args));
@@ -591,7 +591,7 @@ inside(struct bstate *b, const char *rel)
 		seterr("%s:", rel);
 		rc = -1;
 	} else if (!path_inside(b->ctxreal, real)) {
-		seterr(prose(P_M8),
+		seterr(prose(P_BUILD_RESOLVES_OUTSIDE),
 		    rel, real, b->ctxreal);
 		rc = -1;
 	}
@@ -743,7 +743,7 @@ copy_source(struct bstate *b, const char *src, const char *dest,
 
 		if ((rc = inside(b, m[i])) < 0) {
 			if (errno == ENOENT && named)
-				seterr(prose(P_M9),
+				seterr(prose(P_BUILD_SOURCE_FOUND),
 				    src);
 		} else if (stat(h, &st) < 0) {
 			seterr("%s:", src);
@@ -751,7 +751,7 @@ copy_source(struct bstate *b, const char *src, const char *dest,
 		} else if (S_ISDIR(st.st_mode)) {
 			if (named && ignored(b, m[i], 1) &&
 			    !ignore_descend(&b->ig, m[i])) {
-				seterr(prose(P_M10),
+				seterr(prose(P_BUILD_EXCLUDED_DOCKERIGNORE),
 				    src);
 				rc = -1;
 			} else {
@@ -759,7 +759,7 @@ copy_source(struct bstate *b, const char *src, const char *dest,
 			}
 		} else if (ignored(b, m[i], 0)) {
 			if (named) {
-				seterr(prose(P_M10),
+				seterr(prose(P_BUILD_EXCLUDED_DOCKERIGNORE),
 				    src);
 				rc = -1;
 			}
@@ -870,7 +870,7 @@ add_url(struct bstate *b, const char *url, const char *dest, int dirdest,
 		while (s > url && s[-1] != '/')
 			s--;
 		if (s == url + n || strstr(url, "://") + 3 > s) {
-			seterr(prose(P_M11),
+			seterr(prose(P_BUILD_ADD_FILE),
 			    url);
 			return -1;
 		}
@@ -884,7 +884,7 @@ add_url(struct bstate *b, const char *url, const char *dest, int dirdest,
 	rc = files_upload_url(b->a, url, b->timeout, &u.f);
 	if (rc < 0 || (rc == 1 && !had)) {
 		if (rc == 1)
-			seterr(prose(P_M12),
+			seterr(prose(P_BUILD_ADD_SERVER),
 			    url);
 		free(u.dest);
 		return -1;
@@ -957,7 +957,7 @@ do_copy(struct bstate *b, const struct dinstr *d)
 	if (copy_words(b, d, &o, &w, &n) < 0)
 		return -1;
 	if (n < 2) {
-		seterr(prose(P_M13),
+		seterr(prose(P_BUILD_EXPECTED_CHOWN),
 		    d->word);
 		freewords(w);
 		return -1;
@@ -1053,7 +1053,7 @@ user_ids(struct bstate *b, long long *uid, long long *gid, char **home)
 		goto out;
 	if (!id_find(pw.p, u, 1, uid, gid, home) &&
 	    idnum(u, uid, "id") < 0) {
-		seterr(prose(P_M14),
+		seterr(prose(P_BUILD_USER_USER),
 		    b->user, u);
 		goto out;
 	}
@@ -1061,7 +1061,7 @@ user_ids(struct bstate *b, long long *uid, long long *gid, char **home)
 		if (image_file(b, "/etc/group", &gr) < 0)
 			goto out;
 		if (!id_find(gr.p, g, 0, gid, NULL, NULL)) {
-			seterr(prose(P_M15),
+			seterr(prose(P_BUILD_USER_GROUP),
 			    b->user, g);
 			goto out;
 		}
@@ -1155,12 +1155,12 @@ run_result(struct bstate *b, const struct json *j, const char *op,
 		writeall(2, se.p ? se.p : "", se.len);
 	}
 	if (op_timed_out(j))
-		seterr(prose(P_M16),
+		seterr(prose(P_BUILD_TIMED_OUT),
 		    b->timeout, op);
 	else if (op_status(j, 0) != OP_SUCCESS)
 		op_ended(j, op);
 	else if (has && code != 0)
-		seterr(prose(P_M17), code,
+		seterr(prose(P_BUILD_COMMAND_EXITED), code,
 		    op);
 	else if (!img || !is_uuid(img))
 		seterr("operation %s gave no result image", op);
@@ -1342,7 +1342,7 @@ step(struct bstate *b, const struct dinstr *d)
 	case DI_FROM:
 		return do_from(b, d);
 	case DI_SKIP:
-		logmsg(LOG_WARNING, prose(P_M18),
+		logmsg(LOG_WARNING, prose(P_BUILD_EXECUTED_BUILD),
 		    d->word);
 		return 0;
 	case DI_COPY: case DI_ADD:
@@ -1371,7 +1371,7 @@ build_args(struct ctx *c, struct bstate *b)
 		char *eq = strchr(v[i], '='), *k;
 
 		if (!eq || eq == v[i]) {
-			seterr(prose(P_M19),
+			seterr(prose(P_BUILD_INVALID_BUILD),
 			    v[i]);
 			return -1;
 		}

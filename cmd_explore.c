@@ -175,7 +175,7 @@ cmd_explore(struct ctx *c)
 	x.cmds = arg_pos(c, "CMD", &ncmds);
 	x.n = (size_t)ncmds;
 	if (!prefix || !*prefix || strpbrk(prefix, " \t\n\r")) {
-		usage_fail(c, "%s", prose(P_M20));
+		usage_fail(c, "%s", prose(P_EXPLORE_PREFIX_MUST));
 		return EXIT_USAGE;
 	}
 	for (i = 0; i < x.n; i++)

@@ -194,7 +194,7 @@ import_start(struct ctx *c, struct api *a, char *ref, struct import *im,
 	/* the reference shows the password's first three characters; we
 	 * show none of it */
 	if (user)
-		logmsg(LOG_INFO, prose(P_M21),
+		logmsg(LOG_INFO, prose(P_IMAGES_IMPORTING_USER),
 		    im->url, im->tag, user);
 	else
 		logmsg(LOG_INFO, "Importing %s as %s (anonymous)", im->url,

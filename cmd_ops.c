@@ -298,7 +298,7 @@ targets(struct ctx *c, char ***ops, int *nops)
 	args = arg_pos(c, "UUID_OR_REF", &nargs);
 	if (arg_flag(c, "all")) {
 		if (nargs)
-			logmsg(LOG_WARNING, "%s", prose(P_M22));
+			logmsg(LOG_WARNING, "%s", prose(P_OPS_ALL_TAKES));
 		if (list_active(c, ops, nops) < 0)
 			return -1;
 		if (*nops == 0) {
@@ -309,7 +309,7 @@ targets(struct ctx *c, char ***ops, int *nops)
 		return 0;
 	}
 	if (nargs == 0) {
-		seterr("%s", prose(P_M23));
+		seterr("%s", prose(P_OPS_GIVE_LEAST));
 		return -1;
 	}
 	return refs(c, args, nargs, ops, nops);
@@ -428,7 +428,7 @@ cmd_op_wait(struct ctx *c)
 		delay = delay * 2 > 2000 ? 2000 : delay * 2;
 	}
 	if (final) {
-		logmsg(LOG_WARNING, prose(P_M24),
+		logmsg(LOG_WARNING, prose(P_OPS_OPERATION_DID),
 		    left, left == 1 ? "" : "s", secs);
 		st = st > 1 ? st : 1;
 	}

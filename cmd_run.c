@@ -546,7 +546,7 @@ finish_run(struct ctx *c, struct store *st, const struct spawn *s,
 			logmsg(LOG_ERROR, prose(P_RUN_NOTREC),
 			    geterr(), uuid, img, img);
 		else
-			logmsg(LOG_ERROR, prose(P_M25),
+			logmsg(LOG_ERROR, prose(P_RUN_OPERATION_SESSION),
 			    geterr(), uuid);
 		free(img);
 		rc = -2;
@@ -571,7 +571,7 @@ finish_run(struct ctx *c, struct store *st, const struct spawn *s,
 		rc = -2;
 	}
 	if (tso || tse)
-		logmsg(LOG_WARNING, prose(P_M26),
+		logmsg(LOG_WARNING, prose(P_RUN_SERVER_TRUNCATED),
 		    !tse ? "stdout" : !tso ? "stderr" : "stdout and stderr",
 		    arg_int(c, "truncate"));
 	buf_free(&so);
@@ -629,7 +629,7 @@ cmd_run(struct ctx *c)
 	memset(&files, 0, sizeof files);
 	memset(&env, 0, sizeof env);
 	if (!arg_pos(c, "COMMAND", &rc)) {
-		usage_fail(c, "%s", prose(P_M27));
+		usage_fail(c, "%s", prose(P_RUN_FOLLOWING_ARGUMENTS));
 		return EXIT_USAGE;
 	}
 	rc = -1;

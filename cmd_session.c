@@ -106,7 +106,7 @@ upload(struct ctx *c, const char *path, const char *shown, const char *home,
 		if (f->how == UP_SENT)
 			logmsg(LOG_INFO, "Uploaded %s as %s", shown, uuid);
 		else if (f->how == UP_CACHED)
-			logmsg(LOG_INFO, prose(P_M28),
+			logmsg(LOG_INFO, prose(P_SESSION_REUSING_UPLOADED),
 			    uuid, shown);
 	}
 	files_free(&l);
@@ -156,7 +156,7 @@ stage(struct store *st, const char *key, const char *image, const char *dest,
 	free(title);
 	if (rc < 0)
 		return -1;
-	logmsg(LOG_INFO, prose(P_M29), dest);
+	logmsg(LOG_INFO, prose(P_SESSION_STAGED_WILL), dest);
 	return 0;
 }
 
@@ -217,7 +217,7 @@ show_session(struct ctx *c, int twoline)
 		if (twoline)
 			no_session();
 		else
-			logmsg(LOG_ERROR, "%s", prose(P_M30));
+			logmsg(LOG_ERROR, "%s", prose(P_SESSION_ACTIVE_SESSION));
 		return EXIT_ERR;
 	}
 	return out_one(c->fmt, session_row(row_new(), &s, 1));
@@ -235,7 +235,7 @@ cmd_use(struct ctx *c)
 
 	if (!np) {
 		if (isnew) {
-			logmsg(LOG_ERROR, "%s", prose(P_M31));
+			logmsg(LOG_ERROR, "%s", prose(P_SESSION_NEW_NEEDS));
 			return EXIT_ERR;
 		}
 		return show_session(c, 0);
@@ -263,7 +263,7 @@ cmd_use(struct ctx *c)
 	printf(f ? "set -gx CONTREE_SESSION %s\n" : "export CONTREE_SESSION=%s\n",
 	    key);
 	if (isnew && isatty(1))
-		logmsg(LOG_WARNING, prose(P_M32),
+		logmsg(LOG_WARNING, prose(P_SESSION_NEW_SESSION),
 		    f ? "eval (contree use -N IMAGE)" :
 		    "eval $(contree use -N IMAGE)");
 	return 0;
@@ -848,7 +848,7 @@ cmd_cd(struct ctx *c)
 	if (rc < 0 && r.status == 404) {
 		seterr("no such directory: %s", dir);
 	} else if (rc == 0 && falsy(&body) < 0) {
-		seterr(prose(P_M33), img);
+		seterr(prose(P_SESSION_MALFORMED_REPLY), img);
 		rc = -1;
 	} else if ((rc < 0 && r.status == 422) || (rc == 0 && falsy(&body))) {
 		seterr("not a directory: %s", dir);
@@ -880,7 +880,7 @@ cmd_env(struct ctx *c)
 		return -1;
 	if (arg_flag(c, "delete")) {
 		if (n == 0) {
-			seterr("%s", prose(P_M34));
+			seterr("%s", prose(P_SESSION_KEYS_GIVEN));
 			return -1;
 		}
 		if (store_env_unset(st, c->session, (const char *const *)args,
@@ -1068,7 +1068,7 @@ cmd_file_edit(struct ctx *c)
 	code = api_download(a, url, q, fd, NULL, NULL, &r);
 	free(url);
 	if (code < 0 && r.status == 404) {
-		logmsg(LOG_INFO, prose(P_M35),
+		logmsg(LOG_INFO, prose(P_SESSION_DOES_EXIST),
 		    path);
 		if (ftruncate(fd, 0) < 0) {
 			seterr("%s:", file);
@@ -1091,7 +1091,7 @@ cmd_file_edit(struct ctx *c)
 	if (code < 0)
 		goto done;
 	if (code != 0) {
-		seterr(prose(P_M36), code);
+		seterr(prose(P_SESSION_EDITOR_EXITED), code);
 		goto done;
 	}
 	if (sha256_file(file, after) < 0)

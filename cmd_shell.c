@@ -449,7 +449,7 @@ execute(struct shell *sh, const char *line)
 	int n, st, k;
 
 	if (shsplit(line, &w, &n) != 0)
-		return refuse(prose(P_M37));
+		return refuse(prose(P_SHELL_UNEXPECTED_END));
 	if (n == 0) {
 		freewords(w);
 		return sh->status;
@@ -485,7 +485,7 @@ execute(struct shell *sh, const char *line)
 		    n > 1 ? w[1] : NULL, NULL};
 
 		st = n == 2 ? dispatchv(sh, argv) :
-		    refuse(prose(P_M38));
+		    refuse(prose(P_SHELL_USAGE_EDITOR));
 	} else if (k == B_TIMEOUT && n > 2 && duration(w[1], t, sizeof t)) {
 		const char *rest = line + strspn(line, " \t");
 

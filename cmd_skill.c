@@ -544,7 +544,7 @@ ours(const struct loc *l)
 		closedir(d);
 	}
 	if (!r)
-		seterr(prose(P_M39),
+		seterr(prose(P_SKILL_HAS_SKILL),
 		    l->path);
 	return r;
 }

@@ -370,7 +370,7 @@ notconfigured(const struct config *cf)
 		seterr(prose(P_CONF_NOTOKENV),
 		    cf->env_url ? cf->env_url : cf->env_project);
 	else
-		seterr(prose(P_M41),
+		seterr(prose(P_CONFIG_PROFILE_CONFIGURED),
 		    p->name);
 }
 
@@ -560,7 +560,7 @@ config_migrate(const char *home)
 	if (!(d = opendir(home)))
 		return;
 	if (migrate_files(home, d))
-		logmsg(LOG_INFO, prose(P_M42),
+		logmsg(LOG_INFO, prose(P_CONFIG_MOVED_SESSION),
 		    home);
 	closedir(d);
 }

@@ -347,7 +347,7 @@ onend(void *arg, int id, int status)
 		set_error(r, "interrupted");
 	else {
 		free(r->error);
-		r->error = xasprintf(prose(P_M43),
+		r->error = xasprintf(prose(P_EXPLORE_COMMAND_JOB),
 		    status);
 	}
 	s->got[id] = 1;

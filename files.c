@@ -1021,7 +1021,7 @@ parse_field(const char *text, char *p, struct spec *s)
 {
 	if (p[0] == '/') {
 		if (s->dest) {
-			seterr(prose(P_M44),
+			seterr(prose(P_FILES_INVALID_FILE),
 			    text);
 			return -1;
 		}
@@ -1196,7 +1196,7 @@ collect_one(const char *text, const struct spec *s, char *const *pats,
 	} else if (S_ISDIR(st.st_mode)) {
 		rc = walk(&w, s->host, abs, s->dest, "");
 	} else {
-		seterr(prose(P_M45),
+		seterr(prose(P_FILES_FILE_NEITHER),
 		    text, s->host);
 		rc = -1;
 	}

@@ -109,7 +109,7 @@ help_opts(struct buf *b, const struct opt *o, int withhelp)
 	int i, j;
 
 	if (withhelp)
-		buf_puts(b, prose(P_M46));
+		buf_puts(b, prose(P_PARSE_HELP_SHOW));
 	for (i = 0; o && o[i].l; i++) {
 		const char *const *al = opt_lists[o[i].alias];
 		const char *const *ch = opt_lists[o[i].choices];
@@ -276,7 +276,7 @@ bad_choice(struct parser *p, const char *what, const char *w,
 	struct buf b = {0};
 	int r;
 
-	r = usage_error(p, prose(P_M47),
+	r = usage_error(p, prose(P_PARSE_ARGUMENT_INVALID),
 	    what, w, quoted_list(&b, names, cmds));
 	buf_free(&b);
 	return r;
@@ -373,7 +373,7 @@ checkval(struct parser *p, const struct opt *o, const char *val)
 			return 0;
 		if (o->kind == OPT_POSINT && parse_ll(val, -(1LL << 62),
 		    1LL << 62, &n, "x") == 0)
-			return usage_error(p, prose(P_M48),
+			return usage_error(p, prose(P_PARSE_ARGUMENT_MUST),
 			    o->s ? "-" : "--", o->s ? sh : o->l, val);
 		return usage_error(p, "argument %s%s: invalid int value: '%s'",
 		    o->s ? "-" : "--", o->s ? sh : o->l, val);
@@ -519,7 +519,7 @@ longopt(struct parser *p, int argc, char **argv, int *i)
 		return unknown(p, a);
 	if (o->kind == OPT_FLAG) {
 		if (eq)
-			return usage_error(p, prose(P_M49),
+			return usage_error(p, prose(P_PARSE_ARGUMENT_IGNORED),
 			    o->l, eq + 1);
 		return flag(p, o);
 	}
