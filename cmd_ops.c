@@ -346,13 +346,8 @@ static void
 wait_row(struct out *o, const struct json *j, int timed_out)
 {
 	struct row *r = row_new();
-	long long code;
 
-	row_json(r, j, 0);
-	if (op_exit_code(j, &code))
-		row_int(r, "exit_code", code);
-	else
-		row_null(r, "exit_code");
+	op_row_head(r, j, NULL);
 	row_bool(r, "timed_out", timed_out);
 	if (json_get(j, 0, "duration") < 0)
 		row_null(r, "duration");

@@ -260,17 +260,32 @@ op_stream(const struct json *j, const char *which, struct buf *out,
 }
 
 void
-op_row(struct row *r, const struct json *j)
+op_row_code(struct row *r, int has, long long code)
 {
-	long long code;
-	char *img;
-	int res = json_get(j, 0, "result"), tag;
-
-	row_json(r, j, 0);
-	if (op_exit_code(j, &code))
+	if (has)
 		row_int(r, "exit_code", code);
 	else
 		row_null(r, "exit_code");
+}
+
+void
+op_row_head(struct row *r, const struct json *j, const char *uuid)
+{
+	long long code = 0;
+
+	row_json(r, j, 0);
+	if (uuid)
+		row_str(r, "uuid", uuid);
+	op_row_code(r, op_exit_code(j, &code), code);
+}
+
+void
+op_row(struct row *r, const struct json *j)
+{
+	char *img;
+	int res = json_get(j, 0, "result"), tag;
+
+	op_row_head(r, j, NULL);
 	img = op_result_image(j);
 	row_str(r, "image", img ? img : "");
 	free(img);
@@ -677,6 +692,19 @@ op_env_build(struct op_env *e, const struct store_kv *base, size_t nbase,
 			env_set(e, pairs[k], strlen(pairs[k]), "");
 	}
 	env_del(e, OP_MARKER_ENV);
+}
+
+void
+op_env_session(struct op_env *e, struct store *st, const char *session,
+    char *const *pairs, int npairs)
+{
+	struct store_kv *kv;
+	size_t n;
+
+	memset(e, 0, sizeof *e);
+	kv = store_env(st, session, &n);
+	op_env_build(e, kv, n, pairs, npairs);
+	free(kv);
 }
 
 void

@@ -110,6 +110,11 @@ void op_stream(const struct json *j, const char *which, struct buf *out,
 /* Row of cli.md §9.8: the record's scalar fields, then exit_code (or
  * null), image and tag (result values or ""); "error" always present. */
 void op_row(struct row *r, const struct json *j);
+/* Its first columns: the record's scalar fields, uuid (when not NULL)
+ * over them, then exit_code (or null). */
+void op_row_head(struct row *r, const struct json *j, const char *uuid);
+/* exit_code: code when has, else null. */
+void op_row_code(struct row *r, int has, long long code);
 
 /* ---- spawn, cancel, import ---- */
 
@@ -129,6 +134,11 @@ int op_env_check(char *const *pairs, int npairs);
  * contree sets it for every spawn. */
 void op_env_build(struct op_env *e, const struct store_kv *base,
     size_t nbase, char *const *pairs, int npairs);
+/* e (zeroed here) gets the environment of session in st with the pairs
+ * (checked already) over it. */
+struct store;
+void op_env_session(struct op_env *e, struct store *st, const char *session,
+    char *const *pairs, int npairs);
 void op_env_free(struct op_env *e);
 
 /* What POST /v1/instances is asked to run (cli.md §9.2.1, api.md).
