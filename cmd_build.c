@@ -1208,9 +1208,9 @@ run_spawn(struct bstate *b, const struct dinstr *d, char op[37],
 	struct op_run r;
 	struct op_file *fe = NULL;
 	struct kv env = {0};
-	struct buf body = {0}, reply = {0}, rec = {0};
+	struct buf rec = {0};
 	struct json j;
-	char marker[33], **w = NULL, *home = NULL;
+	char **w = NULL, *home = NULL;
 	int nw = 0, rc = -1;
 
 	memset(&r, 0, sizeof r);
@@ -1242,14 +1242,11 @@ run_spawn(struct bstate *b, const struct dinstr *d, char op[37],
 	r.nenv = env.n;
 	r.files = fe;
 	r.nfiles = b->held.n + b->nuh;
-	if (op_marker(marker) < 0)
-		goto out;
-	op_run_json(&r, marker, &body);
 	if (interrupted) {
 		seterrc(ERR_INTR, "User interrupted");
 		goto out;
 	}
-	if (op_spawn(b->a, body.p, marker, &reply, op) < 0)
+	if (op_spawn_run(b->a, &r, op) < 0)
 		goto out;
 	logmsg(LOG_DEBUG, "step %zu: operation %s", b->step, op);
 	b->live = 0;
@@ -1263,8 +1260,6 @@ out:
 	kv_free(&env);
 	free(home);
 	free(fe);
-	buf_free(&body);
-	buf_free(&reply);
 	buf_free(&rec);
 	return rc;
 }

@@ -970,6 +970,22 @@ op_spawn(struct api *a, const char *json, const char *marker,
 }
 
 int
+op_spawn_run(struct api *a, const struct op_run *r, char uuid[37])
+{
+	struct buf body = {0}, reply = {0};
+	char marker[33];
+	int rc;
+
+	if (op_marker(marker) < 0)
+		return -1;
+	op_run_json(r, marker, &body);
+	rc = op_spawn(a, body.p, marker, &reply, uuid);
+	buf_free(&body);
+	buf_free(&reply);
+	return rc;
+}
+
+int
 op_cancel(struct api *a, const char *uuid)
 {
 	struct api_resp r;

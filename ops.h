@@ -184,6 +184,8 @@ int op_marker(char hex[33]);
  * answer (empty when looked up), or -1. */
 int op_spawn(struct api *a, const char *json, const char *marker,
     struct buf *reply, char uuid[37]);
+/* op_spawn of r with a fresh marker: 0 with uuid set, or -1. */
+int op_spawn_run(struct api *a, const struct op_run *r, char uuid[37]);
 /* DELETE /v1/operations/<uuid>, let through even after Ctrl-C (the flag
  * is kept).  0 or -1. */
 int op_cancel(struct api *a, const char *uuid);
