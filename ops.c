@@ -272,11 +272,12 @@ void
 op_row_head(struct row *r, const struct json *j, const char *uuid)
 {
 	long long code = 0;
+	int has = op_exit_code(j, &code);
 
 	row_json(r, j, 0);
 	if (uuid)
 		row_str(r, "uuid", uuid);
-	op_row_code(r, op_exit_code(j, &code), code);
+	op_row_code(r, has, code);
 }
 
 void
@@ -624,21 +625,51 @@ op_wait_live(struct api *a, const char *home, const char *uuid,
 
 /* ---- the environment of a run ---- */
 
-static void
-env_set(struct op_env *e, const char *k, size_t klen, const char *v)
+static long
+env_find(const struct op_env *e, const char *k, size_t klen)
 {
 	size_t i;
 
 	for (i = 0; i < e->n; i++)
-		if (strlen(e->k[i]) == klen && strncmp(e->k[i], k, klen) == 0) {
-			free(e->v[i]);
-			e->v[i] = xstrdup(v);
-			return;
-		}
+		if (strlen(e->k[i]) == klen && strncmp(e->k[i], k, klen) == 0)
+			return (long)i;
+	return -1;
+}
+
+static void
+env_set(struct op_env *e, const char *k, size_t klen, const char *v)
+{
+	long i = env_find(e, k, klen);
+
+	if (i >= 0) {
+		free(e->v[i]);
+		e->v[i] = v ? xstrdup(v) : NULL;
+		return;
+	}
 	e->k = xreallocarray(e->k, e->n + 1, sizeof *e->k);
 	e->v = xreallocarray(e->v, e->n + 1, sizeof *e->v);
 	e->k[e->n] = xstrndup(k, klen);
-	e->v[e->n++] = xstrdup(v);
+	e->v[e->n++] = v ? xstrdup(v) : NULL;
+}
+
+long
+op_env_find(const struct op_env *e, const char *k)
+{
+	return env_find(e, k, strlen(k));
+}
+
+const char *
+op_env_get(const struct op_env *e, const char *k)
+{
+	long i = op_env_find(e, k);
+
+	return i >= 0 ? e->v[i] : NULL;
+}
+
+void
+op_env_set(struct op_env *e, const char *k, const char *v)
+{
+	env_set(e, k, strlen(k), v);
 }
 
 /* Drop k: the marker is ours, set anew for every spawn (and kept out
@@ -646,18 +677,16 @@ env_set(struct op_env *e, const char *k, size_t klen, const char *v)
 static void
 env_del(struct op_env *e, const char *k)
 {
-	size_t i;
+	long i = op_env_find(e, k);
 
-	for (i = 0; i < e->n; i++)
-		if (strcmp(e->k[i], k) == 0) {
-			logmsg(LOG_WARNING, "%s is set by contree for every run; the value given is ignored",
-			    k);
-			free(e->k[i]);
-			free(e->v[i]);
-			e->k[i] = e->k[e->n - 1];
-			e->v[i] = e->v[--e->n];
-			return;
-		}
+	if (i < 0)
+		return;
+	logmsg(LOG_WARNING, "%s is set by contree for every run; the value given is ignored",
+	    k);
+	free(e->k[i]);
+	free(e->v[i]);
+	e->k[i] = e->k[e->n - 1];
+	e->v[i] = e->v[--e->n];
 }
 
 int

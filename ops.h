@@ -139,6 +139,11 @@ void op_env_build(struct op_env *e, const struct store_kv *base,
 struct store;
 void op_env_session(struct op_env *e, struct store *st, const char *session,
     char *const *pairs, int npairs);
+/* The index of name k in e, or -1; its value (NULL when absent); set
+ * it (v NULL: declared without a value) or add it last. */
+long op_env_find(const struct op_env *e, const char *k);
+const char *op_env_get(const struct op_env *e, const char *k);
+void op_env_set(struct op_env *e, const char *k, const char *v);
 void op_env_free(struct op_env *e);
 
 /* What POST /v1/instances is asked to run (cli.md §9.2.1, api.md).
