@@ -90,10 +90,7 @@ summary(struct xp *x, const struct explore_res *res)
 		row_str(w, "image", r->image ? r->image : "");
 		row_str(w, "command", x->cmds[i]);
 		if (x->c->fmt != FMT_DEFAULT) {
-			row_strn(w, "stdout", r->out.p ? r->out.p : "",
-			    r->out.len);
-			row_strn(w, "stderr", r->err.p ? r->err.p : "",
-			    r->err.len);
+			op_row_streams(w, &r->out, &r->err);
 			row_str(w, "operation", r->op);
 			row_str(w, "error", r->error ? r->error : "");
 		}

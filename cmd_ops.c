@@ -189,10 +189,8 @@ cmd_op_show(struct ctx *c)
 			op_row(r, &j);
 			op_stream(&j, "stdout", &so, NULL);
 			op_stream(&j, "stderr", &se, NULL);
-			if (c->fmt != FMT_DEFAULT) {
-				row_strn(r, "stdout", so.p ? so.p : "", so.len);
-				row_strn(r, "stderr", se.p ? se.p : "", se.len);
-			}
+			if (c->fmt != FMT_DEFAULT)
+				op_row_streams(r, &so, &se);
 			if (out_row(o, r) < 0 || out_batch(o) < 0)
 				werr = 1;
 			if (c->fmt == FMT_DEFAULT) {

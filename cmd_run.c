@@ -439,8 +439,7 @@ print_row(struct ctx *c, const struct json *j, const struct buf *so,
 
 	out_pin(o, NULL, tail_error);
 	op_row(r, j);
-	row_strn(r, "stdout", so->p ? so->p : "", so->len);
-	row_strn(r, "stderr", se->p ? se->p : "", se->len);
+	op_row_streams(r, so, se);
 	out_row(o, r);
 	return out_end(o);
 }

@@ -269,6 +269,13 @@ op_row_code(struct row *r, int has, long long code)
 }
 
 void
+op_row_streams(struct row *r, const struct buf *so, const struct buf *se)
+{
+	row_strn(r, "stdout", so->p ? so->p : "", so->len);
+	row_strn(r, "stderr", se->p ? se->p : "", se->len);
+}
+
+void
 op_row_head(struct row *r, const struct json *j, const char *uuid)
 {
 	long long code = 0;

@@ -113,6 +113,8 @@ void op_row(struct row *r, const struct json *j);
 /* Its first columns: the record's scalar fields, uuid (when not NULL)
  * over them, then exit_code (or null). */
 void op_row_head(struct row *r, const struct json *j, const char *uuid);
+/* stdout and stderr columns: the bytes of so and se. */
+void op_row_streams(struct row *r, const struct buf *so, const struct buf *se);
 /* exit_code: code when has, else null. */
 void op_row_code(struct row *r, int has, long long code);
 
