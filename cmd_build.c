@@ -167,10 +167,8 @@ wait_op(struct bstate *b, const char *op, int live, const char *what,
 {
 	int rc;
 
-	api_set_deadline(b->a, now_ms() + (b->timeout + BUILD_MARGIN) * 1000);
-	rc = op_wait_live(b->a, b->c->home, op, live, live ? live_out : NULL,
-	    b, body, j);
-	api_set_deadline(b->a, 0);
+	rc = op_wait_live(b->a, b->c->home, op, live, b->timeout + BUILD_MARGIN,
+	    live ? live_out : NULL, b, body, j);
 	if (rc < 0 && interrupted) {
 		if (op_cancel(b->a, op) < 0 && live)
 			logmsg(LOG_DEBUG, "cancel %s: %s", op, geterr());

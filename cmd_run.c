@@ -663,10 +663,8 @@ cmd_run(struct ctx *c)
 	/* 4. wait, at most the run's time limit plus a margin for a queue
 	 * on the server (every request inside, the final fetch too);
 	 * Ctrl-C cancels and records nothing */
-	api_set_deadline(a, now_ms() + (arg_int(c, "timeout") + RUN_MARGIN) *
-	    1000);
-	rc = op_wait(a, c->home, uuid, c->fmt == FMT_DEFAULT, &rec, &j);
-	api_set_deadline(a, 0);
+	rc = op_wait_live(a, c->home, uuid, c->fmt == FMT_DEFAULT,
+	    arg_int(c, "timeout") + RUN_MARGIN, NULL, NULL, &rec, &j);
 	if (rc < 0) {
 		rc = -1;
 		if (interrupted)

@@ -221,9 +221,8 @@ job(void *arg)
 	}
 	if (send_op(uuid) < 0 || interrupted)
 		return job_cancel(x->a, uuid);
-	api_set_deadline(x->a, now_ms() + (q->timeout + EXPLORE_MARGIN) * 1000);
-	rc = op_wait(x->a, x->home, uuid, 1, &rec, &j);
-	api_set_deadline(x->a, 0);
+	rc = op_wait_live(x->a, x->home, uuid, 1, q->timeout + EXPLORE_MARGIN,
+	    NULL, NULL, &rec, &j);
 	wall = (double)(now_ms() - t0) / 1000;
 	if (rc < 0) {
 		if (interrupted)

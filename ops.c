@@ -580,15 +580,31 @@ ev_free(struct evrun *e)
 	free(e->error);
 }
 
+static int wait_live(struct api *, const char *, const char *, int,
+    op_live_fn, void *, struct buf *, struct json *);
+
 int
 op_wait(struct api *a, const char *home, const char *uuid, int fromevents,
     struct buf *body, struct json *j)
 {
-	return op_wait_live(a, home, uuid, fromevents, NULL, NULL, body, j);
+	return wait_live(a, home, uuid, fromevents, NULL, NULL, body, j);
 }
 
 int
 op_wait_live(struct api *a, const char *home, const char *uuid,
+    int fromevents, long long secs, op_live_fn live, void *arg,
+    struct buf *body, struct json *j)
+{
+	int rc;
+
+	api_set_deadline(a, now_ms() + secs * 1000);
+	rc = wait_live(a, home, uuid, fromevents, live, arg, body, j);
+	api_set_deadline(a, 0);
+	return rc;
+}
+
+static int
+wait_live(struct api *a, const char *home, const char *uuid,
     int fromevents, op_live_fn live, void *arg, struct buf *body,
     struct json *j)
 {

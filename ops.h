@@ -85,11 +85,13 @@ int op_wait(struct api *a, const char *home, const char *uuid,
 /* op_wait that also hands every stdout (which 1) and stderr (2) chunk
  * of the main process to live as the events stream delivers it (build
  * shows each step's output as it runs).  Polling delivers nothing
- * live: the caller then prints the record's output. */
+ * live: the caller then prints the record's output.  Every request
+ * inside (the final fetch too) ends within secs from now; live may be
+ * NULL. */
 typedef void (*op_live_fn)(void *arg, int which, const char *p, size_t n);
 int op_wait_live(struct api *a, const char *home, const char *uuid,
-    int fromevents, op_live_fn live, void *arg, struct buf *body,
-    struct json *j);
+    int fromevents, long long secs, op_live_fn live, void *arg,
+    struct buf *body, struct json *j);
 
 /* The sandbox exit code (metadata.result.state.exit_code, else
  * result.exit_code): 1 and *code set, or 0 if there is none. */
