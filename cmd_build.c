@@ -32,63 +32,10 @@
 #define BUILD_TRUNCATE 65536    /* truncate_output_at of every step */
 #define BUILD_MARGIN 120        /* s a step may queue beyond its -t */
 
-/* ---- name/value lists (ENV, ARG, --build-arg) ---- */
-
-struct kv {
-	char **k, **v;          /* v[i] NULL: declared without a value */
-	size_t n;
-};
-
-static long
-kv_find(const struct kv *l, const char *k)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->k[i], k) == 0)
-			return (long)i;
-	return -1;
-}
-
-static void
-kv_set(struct kv *l, const char *k, const char *v)
-{
-	long i = kv_find(l, k);
-
-	if (i >= 0) {
-		free(l->v[i]);
-		l->v[i] = v ? xstrdup(v) : NULL;
-		return;
-	}
-	l->k = xreallocarray(l->k, l->n + 1, sizeof *l->k);
-	l->v = xreallocarray(l->v, l->n + 1, sizeof *l->v);
-	l->k[l->n] = xstrdup(k);
-	l->v[l->n++] = v ? xstrdup(v) : NULL;
-}
-
-static const char *
-kv_get(const struct kv *l, const char *k)
-{
-	long i = kv_find(l, k);
-
-	return i >= 0 ? l->v[i] : NULL;
-}
-
-static void
-kv_free(struct kv *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++) {
-		free(l->k[i]);
-		free(l->v[i]);
-	}
-	free(l->k);
-	free(l->v);
-	memset(l, 0, sizeof *l);
-}
-
 /* ---- the state of a build ---- */
+
+/* Name/value lists (ENV, ARG, --build-arg) are struct op_env (ops.h):
+ * a NULL value is declared without one. */
 
 struct bstate {
 	struct ctx *c;
@@ -99,12 +46,12 @@ struct bstate {
 	char *ctxreal;          /* its resolved absolute path */
 	struct ignore ig;
 	struct upcache up;      /* for hashes without reading files */
-	struct kv bargs;        /* --build-arg */
+	struct op_env bargs;        /* --build-arg */
 	unsigned char *used;    /* bargs consumed by an ARG */
-	struct kv gargs;        /* ARGs before the first FROM */
+	struct op_env gargs;        /* ARGs before the first FROM */
 	/* the stage */
 	int stage;
-	struct kv env, args;
+	struct op_env env, args;
 	char *workdir, *user;
 	struct filelist held;   /* COPY/ADD files waiting for a RUN */
 	struct urlheld *uh;     /* ADD <url> files waiting for a RUN */
@@ -147,8 +94,8 @@ stage_free(struct bstate *b)
 {
 	files_free(&b->held);
 	urls_free(b);
-	kv_free(&b->env);
-	kv_free(&b->args);
+	op_env_free(&b->env);
+	op_env_free(&b->args);
 	free(b->workdir);
 	free(b->user);
 	b->workdir = NULL;
@@ -171,10 +118,10 @@ lookup(void *arg, const char *name)
 	const char *v;
 
 	if (!b->stage)
-		return kv_get(&b->gargs, name);
-	if ((v = kv_get(&b->env, name)))
+		return op_env_get(&b->gargs, name);
+	if ((v = op_env_get(&b->env, name)))
 		return v;
-	return kv_get(&b->args, name);
+	return op_env_get(&b->args, name);
 }
 
 static void
@@ -221,10 +168,8 @@ wait_op(struct bstate *b, const char *op, int live, const char *what,
 {
 	int rc;
 
-	api_set_deadline(b->a, now_ms() + (b->timeout + BUILD_MARGIN) * 1000);
-	rc = op_wait_live(b->a, b->c->home, op, live, live ? live_out : NULL,
-	    b, body, j);
-	api_set_deadline(b->a, 0);
+	rc = op_wait_live(b->a, b->c->home, op, live, b->timeout + BUILD_MARGIN,
+	    live ? live_out : NULL, b, body, j);
 	if (rc < 0 && interrupted) {
 		if (op_cancel(b->a, op) < 0 && live)
 			logmsg(LOG_DEBUG, "cancel %s: %s", op, geterr());
@@ -356,7 +301,7 @@ do_env(struct bstate *b, const struct dinstr *d)
 			free(k);
 			return -1;
 		}
-		kv_set(&b->env, k, v);
+		op_env_set(&b->env, k, v);
 		free(k);
 		free(v);
 		return 0;
@@ -372,7 +317,7 @@ do_env(struct bstate *b, const struct dinstr *d)
 			return -1;
 		}
 		*eq = '\0';
-		kv_set(&b->env, w[i], eq + 1);
+		op_env_set(&b->env, w[i], eq + 1);
 	}
 	freewords(w);
 	return 0;
@@ -401,13 +346,13 @@ do_arg(struct bstate *b, const struct dinstr *d)
 			return -1;
 		}
 		v = eq ? eq + 1 : NULL;
-		if ((k = kv_find(&b->bargs, w[i])) >= 0) {
+		if ((k = op_env_find(&b->bargs, w[i])) >= 0) {
 			v = b->bargs.v[k];
 			b->used[k] = 1;
 		} else if (!v && b->stage) {
-			v = kv_get(&b->gargs, w[i]);   /* the global default */
+			v = op_env_get(&b->gargs, w[i]);   /* the global default */
 		}
-		kv_set(b->stage ? &b->args : &b->gargs, w[i], v);
+		op_env_set(b->stage ? &b->args : &b->gargs, w[i], v);
 	}
 	freewords(w);
 	return 0;
@@ -1125,17 +1070,17 @@ run_desc(struct bstate *b, const struct dinstr *d, struct buf *desc)
 /* The environment of a step: ARG values, then ENV (which wins), then
  * HOME of a USER when ENV has none. */
 static void
-run_env(struct bstate *b, struct kv *e, const char *home)
+run_env(struct bstate *b, struct op_env *e, const char *home)
 {
 	size_t i;
 
 	for (i = 0; i < b->args.n; i++)
 		if (b->args.v[i])
-			kv_set(e, b->args.k[i], b->args.v[i]);
+			op_env_set(e, b->args.k[i], b->args.v[i]);
 	for (i = 0; i < b->env.n; i++)
-		kv_set(e, b->env.k[i], b->env.v[i] ? b->env.v[i] : "");
-	if (home && !kv_get(&b->env, "HOME"))
-		kv_set(e, "HOME", home);
+		op_env_set(e, b->env.k[i], b->env.v[i] ? b->env.v[i] : "");
+	if (home && !op_env_get(&b->env, "HOME"))
+		op_env_set(e, "HOME", home);
 }
 
 /* What a finished step says: 0 with image set, or -1. */
@@ -1208,10 +1153,10 @@ run_spawn(struct bstate *b, const struct dinstr *d, char op[37],
 {
 	struct op_run r;
 	struct op_file *fe = NULL;
-	struct kv env = {0};
-	struct buf body = {0}, reply = {0}, rec = {0};
+	struct op_env env = {0};
+	struct buf rec = {0};
 	struct json j;
-	char marker[33], **w = NULL, *home = NULL;
+	char **w = NULL, *home = NULL;
 	int nw = 0, rc = -1;
 
 	memset(&r, 0, sizeof r);
@@ -1243,14 +1188,11 @@ run_spawn(struct bstate *b, const struct dinstr *d, char op[37],
 	r.nenv = env.n;
 	r.files = fe;
 	r.nfiles = b->held.n + b->nuh;
-	if (op_marker(marker) < 0)
-		goto out;
-	op_run_json(&r, marker, &body);
 	if (interrupted) {
 		seterrc(ERR_INTR, "User interrupted");
 		goto out;
 	}
-	if (op_spawn(b->a, body.p, marker, &reply, op) < 0)
+	if (op_spawn_run(b->a, &r, op) < 0)
 		goto out;
 	logmsg(LOG_DEBUG, "step %zu: operation %s", b->step, op);
 	b->live = 0;
@@ -1261,11 +1203,9 @@ run_spawn(struct bstate *b, const struct dinstr *d, char op[37],
 out:
 	if (w)
 		freewords(w);
-	kv_free(&env);
+	op_env_free(&env);
 	free(home);
 	free(fe);
-	buf_free(&body);
-	buf_free(&reply);
 	buf_free(&rec);
 	return rc;
 }
@@ -1376,7 +1316,7 @@ build_args(struct ctx *c, struct bstate *b)
 			return -1;
 		}
 		k = xstrndup(v[i], (size_t)(eq - v[i]));
-		kv_set(&b->bargs, k, eq + 1);
+		op_env_set(&b->bargs, k, eq + 1);
 		free(k);
 	}
 	b->used = xcalloc(b->bargs.n + 1, 1);
@@ -1438,9 +1378,9 @@ bstate_free(struct bstate *b)
 	free(b->ctxreal);
 	ignore_free(&b->ig);
 	upcache_free(&b->up);
-	kv_free(&b->bargs);
+	op_env_free(&b->bargs);
 	free(b->used);
-	kv_free(&b->gargs);
+	op_env_free(&b->gargs);
 	stage_free(b);
 }
 

@@ -36,17 +36,13 @@ struct xp {
 static int
 build_env(struct ctx *c, struct store *st, struct op_env *e)
 {
-	struct store_kv *kv;
-	size_t n;
 	char **pairs;
 	int np;
 
 	pairs = arg_list(c, "env", &np);
 	if (op_env_check(pairs, np) < 0)
 		return -1;
-	kv = store_env(st, c->session, &n);
-	op_env_build(e, kv, n, pairs, np);
-	free(kv);
+	op_env_session(e, st, c->session, pairs, np);
 	return 0;
 }
 
@@ -89,19 +85,13 @@ summary(struct xp *x, const struct explore_res *res)
 		struct row *w = row_new();
 
 		row_str(w, "branch", x->recorded[i] ? x->label[i] : "");
-		if (r->has_exit)
-			row_int(w, "exit_code", r->exit_code);
-		else
-			row_null(w, "exit_code");
+		op_row_code(w, r->has_exit, r->exit_code);
 		row_str(w, "status", st ? st : "ERROR");
 		row_float(w, "duration", r->duration);
 		row_str(w, "image", r->image ? r->image : "");
 		row_str(w, "command", x->cmds[i]);
 		if (x->c->fmt != FMT_DEFAULT) {
-			row_strn(w, "stdout", r->out.p ? r->out.p : "",
-			    r->out.len);
-			row_strn(w, "stderr", r->err.p ? r->err.p : "",
-			    r->err.len);
+			op_row_streams(w, &r->out, &r->err);
 			row_str(w, "operation", r->op);
 			row_str(w, "error", r->error ? r->error : "");
 		}

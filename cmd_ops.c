@@ -190,10 +190,8 @@ cmd_op_show(struct ctx *c)
 			op_row(r, &j);
 			op_stream(&j, "stdout", &so, NULL);
 			op_stream(&j, "stderr", &se, NULL);
-			if (c->fmt != FMT_DEFAULT) {
-				row_strn(r, "stdout", so.p ? so.p : "", so.len);
-				row_strn(r, "stderr", se.p ? se.p : "", se.len);
-			}
+			if (c->fmt != FMT_DEFAULT)
+				op_row_streams(r, &so, &se);
 			if (out_row(o, r) < 0 || out_batch(o) < 0)
 				werr = 1;
 			if (c->fmt == FMT_DEFAULT) {
@@ -347,13 +345,8 @@ static void
 wait_row(struct out *o, const struct json *j, int timed_out)
 {
 	struct row *r = row_new();
-	long long code;
 
-	row_json(r, j, 0);
-	if (op_exit_code(j, &code))
-		row_int(r, "exit_code", code);
-	else
-		row_null(r, "exit_code");
+	op_row_head(r, j, NULL);
 	row_bool(r, "timed_out", timed_out);
 	if (json_get(j, 0, "duration") < 0)
 		row_null(r, "duration");

@@ -185,22 +185,6 @@ check_env_pairs(struct ctx *c)
 	return op_env_check(pairs, n);
 }
 
-/* Session environment overlaid by -e pairs (K without '=' -> ""). */
-static void
-build_env(struct ctx *c, struct store *st, struct op_env *e)
-{
-	struct store_kv *kv;
-	size_t n;
-	char **pairs;
-	int np;
-
-	memset(e, 0, sizeof *e);
-	kv = store_env(st, c->session, &n);
-	pairs = arg_list(c, "env", &np);
-	op_env_build(e, kv, n, pairs, np);
-	free(kv);
-}
-
 static int
 cmpkey(const void *a, const void *b)
 {
@@ -456,8 +440,7 @@ print_row(struct ctx *c, const struct json *j, const struct buf *so,
 
 	out_pin(o, NULL, tail_error);
 	op_row(r, j);
-	row_strn(r, "stdout", so->p ? so->p : "", so->len);
-	row_strn(r, "stderr", se->p ? se->p : "", se->len);
+	op_row_streams(r, so, se);
 	out_row(o, r);
 	return out_end(o);
 }
@@ -590,14 +573,15 @@ make_request(struct ctx *c, struct api *a, struct store *st,
 	struct op_file *fe;
 	size_t npend = 0, nfe = 0;
 	const char *cwd = arg_str(c, "cwd");
-	char dig[65];
-	int send_env = 1;
+	char dig[65], **pairs;
+	int send_env = 1, np;
 
 	if (upload_files(c, a, files) < 0)
 		return -1;
 	pend = store_pending_files(st, c->session, &npend);
 	fe = files_merge(pend, npend, files, &nfe);
-	build_env(c, st, env);
+	pairs = arg_list(c, "env", &np);
+	op_env_session(env, st, c->session, pairs, np);
 	env_digest(env, dig);
 	if (env->n && envcache(c, s->image, dig, 0))
 		send_env = 0;
@@ -680,10 +664,8 @@ cmd_run(struct ctx *c)
 	/* 4. wait, at most the run's time limit plus a margin for a queue
 	 * on the server (every request inside, the final fetch too);
 	 * Ctrl-C cancels and records nothing */
-	api_set_deadline(a, now_ms() + (arg_int(c, "timeout") + RUN_MARGIN) *
-	    1000);
-	rc = op_wait(a, c->home, uuid, c->fmt == FMT_DEFAULT, &rec, &j);
-	api_set_deadline(a, 0);
+	rc = op_wait_live(a, c->home, uuid, c->fmt == FMT_DEFAULT,
+	    arg_int(c, "timeout") + RUN_MARGIN, NULL, NULL, &rec, &j);
 	if (rc < 0) {
 		rc = -1;
 		if (interrupted)
@@ -855,7 +837,6 @@ wait_one(struct ctx *c, struct api *a, struct store *st, struct out *o,
 	struct buf body;
 	struct json j;
 	struct row *r;
-	long long code;
 	int status;
 
 	if (op_wait(a, c->home, w->op, 0, &body, &j) < 0) {
@@ -871,12 +852,7 @@ wait_one(struct ctx *c, struct api *a, struct store *st, struct out *o,
 		status = status > 1 ? status : 1;
 	}
 	r = row_new();
-	row_json(r, &j, 0);
-	row_str(r, "uuid", w->op);
-	if (op_exit_code(&j, &code))
-		row_int(r, "exit_code", code);
-	else
-		row_null(r, "exit_code");
+	op_row_head(r, &j, w->op);
 	row_str(r, "title", w->title ? w->title : "");
 	if (json_get(&j, 0, "error") < 0)
 		row_str(r, "error", "");

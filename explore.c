@@ -190,9 +190,9 @@ job(void *arg)
 	struct xjob *x = arg;
 	const struct explore_req *q = x->q;
 	struct op_run r;
-	struct buf body = {0}, reply = {0}, rec = {0};
+	struct buf rec = {0};
 	struct json j;
-	char marker[33], uuid[37];
+	char uuid[37];
 	int64_t t0;
 	double wall = 0;
 	int rc;
@@ -200,8 +200,6 @@ job(void *arg)
 	api_forget(x->a);
 	if (interrupted)
 		return EXIT_INTR;
-	if (op_marker(marker) < 0)
-		goto failed;
 	memset(&r, 0, sizeof r);
 	r.image = q->image;
 	r.command = q->cmds[x->i];
@@ -215,11 +213,8 @@ job(void *arg)
 	r.nenv = q->nenv;
 	r.files = q->files;
 	r.nfiles = q->nfiles;
-	op_run_json(&r, marker, &body);
 	t0 = now_ms();
-	rc = op_spawn(x->a, body.p, marker, &reply, uuid);
-	buf_free(&body);
-	buf_free(&reply);
+	rc = op_spawn_run(x->a, &r, uuid);
 	if (rc < 0) {
 		if (interrupted)
 			return EXIT_INTR;
@@ -227,9 +222,8 @@ job(void *arg)
 	}
 	if (send_op(uuid) < 0 || interrupted)
 		return job_cancel(x->a, uuid);
-	api_set_deadline(x->a, now_ms() + (q->timeout + EXPLORE_MARGIN) * 1000);
-	rc = op_wait(x->a, x->home, uuid, 1, &rec, &j);
-	api_set_deadline(x->a, 0);
+	rc = op_wait_live(x->a, x->home, uuid, 1, q->timeout + EXPLORE_MARGIN,
+	    NULL, NULL, &rec, &j);
 	wall = (double)(now_ms() - t0) / 1000;
 	if (rc < 0) {
 		if (interrupted)

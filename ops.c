@@ -260,17 +260,40 @@ op_stream(const struct json *j, const char *which, struct buf *out,
 }
 
 void
-op_row(struct row *r, const struct json *j)
+op_row_code(struct row *r, int has, long long code)
 {
-	long long code;
-	char *img;
-	int res = json_get(j, 0, "result"), tag;
-
-	row_json(r, j, 0);
-	if (op_exit_code(j, &code))
+	if (has)
 		row_int(r, "exit_code", code);
 	else
 		row_null(r, "exit_code");
+}
+
+void
+op_row_streams(struct row *r, const struct buf *so, const struct buf *se)
+{
+	row_strn(r, "stdout", so->p ? so->p : "", so->len);
+	row_strn(r, "stderr", se->p ? se->p : "", se->len);
+}
+
+void
+op_row_head(struct row *r, const struct json *j, const char *uuid)
+{
+	long long code = 0;
+	int has = op_exit_code(j, &code);
+
+	row_json(r, j, 0);
+	if (uuid)
+		row_str(r, "uuid", uuid);
+	op_row_code(r, has, code);
+}
+
+void
+op_row(struct row *r, const struct json *j)
+{
+	char *img;
+	int res = json_get(j, 0, "result"), tag;
+
+	op_row_head(r, j, NULL);
 	img = op_result_image(j);
 	row_str(r, "image", img ? img : "");
 	free(img);
@@ -557,15 +580,31 @@ ev_free(struct evrun *e)
 	free(e->error);
 }
 
+static int wait_live(struct api *, const char *, const char *, int,
+    op_live_fn, void *, struct buf *, struct json *);
+
 int
 op_wait(struct api *a, const char *home, const char *uuid, int fromevents,
     struct buf *body, struct json *j)
 {
-	return op_wait_live(a, home, uuid, fromevents, NULL, NULL, body, j);
+	return wait_live(a, home, uuid, fromevents, NULL, NULL, body, j);
 }
 
 int
 op_wait_live(struct api *a, const char *home, const char *uuid,
+    int fromevents, long long secs, op_live_fn live, void *arg,
+    struct buf *body, struct json *j)
+{
+	int rc;
+
+	api_set_deadline(a, now_ms() + secs * 1000);
+	rc = wait_live(a, home, uuid, fromevents, live, arg, body, j);
+	api_set_deadline(a, 0);
+	return rc;
+}
+
+static int
+wait_live(struct api *a, const char *home, const char *uuid,
     int fromevents, op_live_fn live, void *arg, struct buf *body,
     struct json *j)
 {
@@ -609,21 +648,51 @@ op_wait_live(struct api *a, const char *home, const char *uuid,
 
 /* ---- the environment of a run ---- */
 
-static void
-env_set(struct op_env *e, const char *k, size_t klen, const char *v)
+static long
+env_find(const struct op_env *e, const char *k, size_t klen)
 {
 	size_t i;
 
 	for (i = 0; i < e->n; i++)
-		if (strlen(e->k[i]) == klen && strncmp(e->k[i], k, klen) == 0) {
-			free(e->v[i]);
-			e->v[i] = xstrdup(v);
-			return;
-		}
+		if (strlen(e->k[i]) == klen && strncmp(e->k[i], k, klen) == 0)
+			return (long)i;
+	return -1;
+}
+
+static void
+env_set(struct op_env *e, const char *k, size_t klen, const char *v)
+{
+	long i = env_find(e, k, klen);
+
+	if (i >= 0) {
+		free(e->v[i]);
+		e->v[i] = v ? xstrdup(v) : NULL;
+		return;
+	}
 	e->k = xreallocarray(e->k, e->n + 1, sizeof *e->k);
 	e->v = xreallocarray(e->v, e->n + 1, sizeof *e->v);
 	e->k[e->n] = xstrndup(k, klen);
-	e->v[e->n++] = xstrdup(v);
+	e->v[e->n++] = v ? xstrdup(v) : NULL;
+}
+
+long
+op_env_find(const struct op_env *e, const char *k)
+{
+	return env_find(e, k, strlen(k));
+}
+
+const char *
+op_env_get(const struct op_env *e, const char *k)
+{
+	long i = op_env_find(e, k);
+
+	return i >= 0 ? e->v[i] : NULL;
+}
+
+void
+op_env_set(struct op_env *e, const char *k, const char *v)
+{
+	env_set(e, k, strlen(k), v);
 }
 
 /* Drop k: the marker is ours, set anew for every spawn (and kept out
@@ -631,18 +700,16 @@ env_set(struct op_env *e, const char *k, size_t klen, const char *v)
 static void
 env_del(struct op_env *e, const char *k)
 {
-	size_t i;
+	long i = op_env_find(e, k);
 
-	for (i = 0; i < e->n; i++)
-		if (strcmp(e->k[i], k) == 0) {
-			logmsg(LOG_WARNING, "%s is set by contree for every run; the value given is ignored",
-			    k);
-			free(e->k[i]);
-			free(e->v[i]);
-			e->k[i] = e->k[e->n - 1];
-			e->v[i] = e->v[--e->n];
-			return;
-		}
+	if (i < 0)
+		return;
+	logmsg(LOG_WARNING, "%s is set by contree for every run; the value given is ignored",
+	    k);
+	free(e->k[i]);
+	free(e->v[i]);
+	e->k[i] = e->k[e->n - 1];
+	e->v[i] = e->v[--e->n];
 }
 
 int
@@ -677,6 +744,19 @@ op_env_build(struct op_env *e, const struct store_kv *base, size_t nbase,
 			env_set(e, pairs[k], strlen(pairs[k]), "");
 	}
 	env_del(e, OP_MARKER_ENV);
+}
+
+void
+op_env_session(struct op_env *e, struct store *st, const char *session,
+    char *const *pairs, int npairs)
+{
+	struct store_kv *kv;
+	size_t n;
+
+	memset(e, 0, sizeof *e);
+	kv = store_env(st, session, &n);
+	op_env_build(e, kv, n, pairs, npairs);
+	free(kv);
 }
 
 void
@@ -939,6 +1019,22 @@ op_spawn(struct api *a, const char *json, const char *marker,
 		return -1;      /* never sent (refused): nothing started */
 	buf_reset(reply);
 	return find_lost(a, marker, t0, r.status, uuid);
+}
+
+int
+op_spawn_run(struct api *a, const struct op_run *r, char uuid[37])
+{
+	struct buf body = {0}, reply = {0};
+	char marker[33];
+	int rc;
+
+	if (op_marker(marker) < 0)
+		return -1;
+	op_run_json(r, marker, &body);
+	rc = op_spawn(a, body.p, marker, &reply, uuid);
+	buf_free(&body);
+	buf_free(&reply);
+	return rc;
 }
 
 int

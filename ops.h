@@ -85,11 +85,13 @@ int op_wait(struct api *a, const char *home, const char *uuid,
 /* op_wait that also hands every stdout (which 1) and stderr (2) chunk
  * of the main process to live as the events stream delivers it (build
  * shows each step's output as it runs).  Polling delivers nothing
- * live: the caller then prints the record's output. */
+ * live: the caller then prints the record's output.  Every request
+ * inside (the final fetch too) ends within secs from now; live may be
+ * NULL. */
 typedef void (*op_live_fn)(void *arg, int which, const char *p, size_t n);
 int op_wait_live(struct api *a, const char *home, const char *uuid,
-    int fromevents, op_live_fn live, void *arg, struct buf *body,
-    struct json *j);
+    int fromevents, long long secs, op_live_fn live, void *arg,
+    struct buf *body, struct json *j);
 
 /* The sandbox exit code (metadata.result.state.exit_code, else
  * result.exit_code): 1 and *code set, or 0 if there is none. */
@@ -110,6 +112,13 @@ void op_stream(const struct json *j, const char *which, struct buf *out,
 /* Row of cli.md §9.8: the record's scalar fields, then exit_code (or
  * null), image and tag (result values or ""); "error" always present. */
 void op_row(struct row *r, const struct json *j);
+/* Its first columns: the record's scalar fields, uuid (when not NULL)
+ * over them, then exit_code (or null). */
+void op_row_head(struct row *r, const struct json *j, const char *uuid);
+/* stdout and stderr columns: the bytes of so and se. */
+void op_row_streams(struct row *r, const struct buf *so, const struct buf *se);
+/* exit_code: code when has, else null. */
+void op_row_code(struct row *r, int has, long long code);
 
 /* ---- spawn, cancel, import ---- */
 
@@ -129,6 +138,16 @@ int op_env_check(char *const *pairs, int npairs);
  * contree sets it for every spawn. */
 void op_env_build(struct op_env *e, const struct store_kv *base,
     size_t nbase, char *const *pairs, int npairs);
+/* e (zeroed here) gets the environment of session in st with the pairs
+ * (checked already) over it. */
+struct store;
+void op_env_session(struct op_env *e, struct store *st, const char *session,
+    char *const *pairs, int npairs);
+/* The index of name k in e, or -1; its value (NULL when absent); set
+ * it (v NULL: declared without a value) or add it last. */
+long op_env_find(const struct op_env *e, const char *k);
+const char *op_env_get(const struct op_env *e, const char *k);
+void op_env_set(struct op_env *e, const char *k, const char *v);
 void op_env_free(struct op_env *e);
 
 /* What POST /v1/instances is asked to run (cli.md §9.2.1, api.md).
@@ -174,6 +193,8 @@ int op_marker(char hex[33]);
  * answer (empty when looked up), or -1. */
 int op_spawn(struct api *a, const char *json, const char *marker,
     struct buf *reply, char uuid[37]);
+/* op_spawn of r with a fresh marker: 0 with uuid set, or -1. */
+int op_spawn_run(struct api *a, const struct op_run *r, char uuid[37]);
 /* DELETE /v1/operations/<uuid>, let through even after Ctrl-C (the flag
  * is kept).  0 or -1. */
 int op_cancel(struct api *a, const char *uuid);
