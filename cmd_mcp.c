@@ -675,6 +675,32 @@ copy_str(struct jw *w, const struct json *j, int t, const char *key,
 		jw_null(w);
 }
 
+/* key: the bytes of b as a string; key: an exit code, or null without
+ * one; key "status": the status's name. */
+static void
+kbuf(struct jw *w, const char *k, const struct buf *b)
+{
+	jw_key(w, k);
+	jw_strn(w, b->p ? b->p : "", b->len);
+}
+
+static void
+kcode(struct jw *w, int has, long long code)
+{
+	jw_key(w, "exit_code");
+	if (has)
+		jw_int(w, code);
+	else
+		jw_null(w);
+}
+
+static void
+kstatus(struct jw *w, enum opstatus st)
+{
+	jw_kstr(w, "status", op_status_name(st) ? op_status_name(st) :
+	    "UNKNOWN");
+}
+
 /* The flat shape of an operation record j (token 0). */
 static void
 op_flat(struct jw *w, const struct json *j, const char *uuid,
@@ -683,13 +709,12 @@ op_flat(struct jw *w, const struct json *j, const char *uuid,
 	struct buf b = {0};
 	long long code;
 	char *s;
-	int t, tr, inst;
+	int t, tr, inst, has;
 
 	jw_kstr(w, "operation_id", uuid);
 	jw_kstr(w, "uuid", uuid);
 	copy_str(w, j, 0, "kind", NULL);
-	jw_kstr(w, "status", op_status_name(op_status(j, 0)) ?
-	    op_status_name(op_status(j, 0)) : "UNKNOWN");
+	kstatus(w, op_status(j, 0));
 	copy_str(w, j, 0, "error", NULL);
 	copy_str(w, j, 0, "created_at", NULL);
 	t = json_get(j, 0, "duration");
@@ -701,20 +726,15 @@ op_flat(struct jw *w, const struct json *j, const char *uuid,
 	t = json_get(j, 0, "kind");
 	inst = t < 0 || json_streq(j, t, "instance");
 	if (inst) {
-		jw_key(w, "exit_code");
-		if (op_exit_code(j, &code))
-			jw_int(w, code);
-		else
-			jw_null(w);
+		has = op_exit_code(j, &code);   /* before code is read */
+		kcode(w, has, code);
 		jw_kbool(w, "timed_out", op_timed_out(j));
 		op_stream(j, "stdout", &b, &tr);
-		jw_key(w, "stdout");
-		jw_strn(w, b.p ? b.p : "", b.len);
+		kbuf(w, "stdout", &b);
 		jw_kbool(w, "stdout_truncated", tr);
 		buf_reset(&b);
 		op_stream(j, "stderr", &b, &tr);
-		jw_key(w, "stderr");
-		jw_strn(w, b.p ? b.p : "", b.len);
+		kbuf(w, "stderr", &b);
 		jw_kbool(w, "stderr_truncated", tr);
 		buf_free(&b);
 		if (image) {
@@ -1655,18 +1675,11 @@ t_explore(struct tc *c)
 			jw_obj(&c->w);
 			jw_kstr(&c->w, "command", cmds[i]);
 			jw_kstr(&c->w, "operation_id", *x->op ? x->op : NULL);
-			jw_kstr(&c->w, "status", op_status_name(x->status) ?
-			    op_status_name(x->status) : "UNKNOWN");
-			jw_key(&c->w, "exit_code");
-			if (x->has_exit)
-				jw_int(&c->w, x->exit_code);
-			else
-				jw_null(&c->w);
+			kstatus(&c->w, x->status);
+			kcode(&c->w, x->has_exit, x->exit_code);
 			jw_kbool(&c->w, "timed_out", x->timed_out);
-			jw_key(&c->w, "stdout");
-			jw_strn(&c->w, x->out.p ? x->out.p : "", x->out.len);
-			jw_key(&c->w, "stderr");
-			jw_strn(&c->w, x->err.p ? x->err.p : "", x->err.len);
+			kbuf(&c->w, "stdout", &x->out);
+			kbuf(&c->w, "stderr", &x->err);
 			jw_kstr(&c->w, "result_image_uuid", x->image);
 			jw_kstr(&c->w, "branch", names && rec[i] ? names[i] : NULL);
 			jw_kstr(&c->w, "error", x->error);
