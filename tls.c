@@ -684,8 +684,8 @@ static const char *const errmsgs[] = {
 	"certificate chain is too long",
 	"cannot check certificate dates (clock unknown)",
 	"certificate chain is out of order (issuer name mismatch)",
-	"protocol version mismatch (server wants a version other than "
-	    "TLS 1.0-1.2)",
+	("protocol version mismatch (server wants a version other than "
+	    "TLS 1.0-1.2)"),
 	"protocol error: unexpected protocol version",
 	"record authentication failed (data corrupted in transit)",
 	"protocol error: server chose parameters we did not offer",
