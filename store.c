@@ -3907,17 +3907,16 @@ long long
 store_append(struct store *st, const char *key, const struct store_new *n,
     int *forked)
 {
-	struct log *s = mbegin(st, key);
+	struct log *s;
 	const struct store_entry *tip, *parent, *from;
 	struct session *se;
 	long long id;
 
 	if (forked)
 		*forked = 0;
-	if (!s)
+	/* before the lock: a bad entry must not write a header or repair */
+	if (check_new(n) < 0 || !(s = mbegin(st, key)))
 		return -1;
-	if (check_new(n) < 0)
-		return mend(st, -1);
 	se = sess_get(s, key, 0);
 	tip = parent = sess_tip(se);
 	if (n->from > 0) {

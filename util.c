@@ -89,14 +89,14 @@ void
 neterr(int cls, const char *fmt, ...)
 {
 	va_list ap;
-	char f[256];
 	int e = errno;
+	char *f = xasprintf("Network error: %s", fmt);  /* any length */
 
-	snprintf(f, sizeof f, "Network error: %s", fmt);
 	errno = e;
 	va_start(ap, fmt);
 	vseterr(cls, f, ap);
 	va_end(ap);
+	free(f);
 }
 
 void

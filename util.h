@@ -172,7 +172,9 @@ int sleep_ms(int64_t ms);
 /* poll(2) fd for events ev up to ms milliseconds (< 0: no limit), in
  * slices of at most 250 ms: a signal that set `interrupted` while we
  * were outside poll ends the wait within a slice.  >0 ready, 0 timed
- * out, -1 with errno (EINTR once `interrupted` is set). */
+ * out, -1 with errno (EINTR once `interrupted` is set, even when fd
+ * is ready: a request after Ctrl-C, such as a cancel, clears the flag
+ * first, as op_cancel does). */
 int pollwait(int fd, short ev, int64_t ms);
 /* Set by the SIGINT handler. */
 extern volatile int interrupted;

@@ -1751,6 +1751,42 @@ with_record(const char *extra, size_t n, long long *line, char **want)
 	return path;
 }
 
+/* A bad entry is refused before the log is locked: nothing is written,
+ * not even the header of a new log. */
+static void
+test_bad_entry_writes_nothing(void)
+{
+	char *path = newpath();
+	struct store *st;
+	struct store_new n;
+	struct stat sb;
+	off_t before;
+	char *dir = xstrdup(path);
+	int fd;
+
+	*strrchr(dir, '/') = '\0';
+	mkdir(dir, 0700);
+	free(dir);
+	if ((fd = open(path, O_WRONLY | O_CREAT, 0600)) >= 0)
+		close(fd);          /* an empty log: the next writer adds a header */
+	st = store_open(path);
+
+	T_OK(st != NULL);
+	if (!st) {
+		free(path);
+		return;
+	}
+	before = stat(path, &sb) == 0 ? sb.st_size : -1;
+	memset(&n, 0, sizeof n);
+	n.kind = "bogus";
+	n.image = "0123abcd-0000-4000-8000-000000000001";
+	T_INTEQ(store_append(st, "k", &n, NULL), -1);
+	T_OK(strstr(geterr(), "unknown history entry kind") != NULL);
+	T_INTEQ(stat(path, &sb) == 0 ? sb.st_size : -1, before);
+	store_close(st);
+	free(path);
+}
+
 static void
 test_validate(void)
 {
@@ -2620,6 +2656,7 @@ main(void)
 	test_lock_timeout();
 	test_transaction();
 	test_validate();
+	test_bad_entry_writes_nothing();
 	test_split();
 	test_crlf();
 	test_repair();
