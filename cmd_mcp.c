@@ -1460,36 +1460,6 @@ t_ls(struct tc *c)
 }
 
 static int
-utf8_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0, k, len;
-	unsigned cp;
-
-	while (i < n) {
-		if (s[i] == 0)
-			return 0;
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		len = s[i] >= 0xF0 ? 4 : s[i] >= 0xE0 ? 3 : s[i] >= 0xC2 ? 2 : 0;
-		if (!len || s[i] > 0xF4 || i + len > n)
-			return 0;
-		cp = s[i] & (0x7F >> len);
-		for (k = 1; k < len; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + k] & 0x3F);
-		}
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp < 0xE000))) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-			return 0;
-		i += len;
-	}
-	return 1;
-}
-
-static int
 t_read(struct tc *c)
 {
 	const char *path = S(c, "path");
@@ -1547,14 +1517,14 @@ t_read(struct tc *c)
 			seterr("no file %s in image %s", path, u);
 	}
 	if (rc == 0) {
-		int text = utf8_ok((const unsigned char *)body.p, body.len);
+		int text = !memchr(body.p ? body.p : "", 0, body.len) &&
+		    utf8_valid(body.p, body.len, 0);
 		struct buf *b = text ? &body : &b64;
 
 		if (!text)
 			b64_encode(&b64, body.p, body.len);
 		jw_kstr(&c->w, "path", path);
-		jw_key(&c->w, "content");
-		jw_strn(&c->w, b->p ? b->p : "", b->len);
+		kbuf(&c->w, "content", b);
 		jw_kstr(&c->w, "encoding", text ? "utf-8" : "base64");
 		jw_kint(&c->w, "bytes_size", (int64_t)body.len);
 		if (c->raw) {           /* a resource: the content itself */
