@@ -119,6 +119,24 @@ dumpstr(struct store *st)
 	return b.p;
 }
 
+/* Close st, open path again and check that it dumps as d1.  The new
+ * handle, or NULL when it did not open (counted as a failure). */
+static struct store *
+reopen_same(struct store *st, const char *path, const char *d1)
+{
+	char *d2;
+
+	store_close(st);
+	st = store_open(path);
+	T_OK(st != NULL);
+	if (!st)
+		return NULL;
+	d2 = dumpstr(st);
+	T_STREQ(d1, d2);
+	free(d2);
+	return st;
+}
+
 /* stderr goes to a file between quiet() and heard(), which returns
  * what was written (caller frees). */
 static int saved_err = -1;
@@ -1295,7 +1313,7 @@ count_lines(const char *path)
 static void
 test_big(void)
 {
-	char *path = newpath(), *d1, *d2, *full;
+	char *path = newpath(), *d1, *full;
 	struct store *st = store_open(path);
 	char *title = xmalloc(700), *huge = xmalloc(600001);
 	const char *lines[2];
@@ -1322,14 +1340,8 @@ test_big(void)
 	T_INTEQ(store_commit(st), 0);
 	T_OK(ok);
 	d1 = dumpstr(st);
-	store_close(st);
-	st = store_open(path);
-	T_OK(st != NULL);
-	if (!st)
+	if (!(st = reopen_same(st, path, d1)))
 		goto out;
-	d2 = dumpstr(st);
-	T_STREQ(d1, d2);
-	free(d2);
 	T_STREQ(store_cwd(st, "k"), "/end");
 	{
 		size_t n;
@@ -1374,7 +1386,7 @@ out:
 static void
 test_big_replay(void)
 {
-	char *path = newpath(), *d1 = NULL, *d2, title[160], prev[160] = "a";
+	char *path = newpath(), *d1 = NULL, title[160], prev[160] = "a";
 	struct store *st = store_open(path), *other;
 	const struct store_entry *tip, *e;
 	const struct store_entry **all;
@@ -1394,15 +1406,9 @@ test_big_replay(void)
 	T_OK(st && store_commit(st) == 0 && ok);
 	if (st)
 		d1 = dumpstr(st);
-	store_close(st);
 	T_OK(d1 && strlen(d1) > (3 << 20));
-	st = store_open(path);
-	T_OK(st != NULL);
-	if (!st)
+	if (!(st = reopen_same(st, path, d1)))
 		goto out;
-	d2 = dumpstr(st);
-	T_STREQ(d1, d2);
-	free(d2);
 	tip = store_tip(st, "k");
 	T_OK(tip && tip->id == 30000 && strstr(tip->title, "test_29999.py"));
 	/* another handle appends as much again; ours catches up */
