@@ -238,11 +238,16 @@ def test_over_tls(t):
     assert len({p[3] for p in log1}) == 1, log1
     jobs = len({p[3] for p in log8}) - 1
     assert jobs > 1, log8
-    # one full handshake: the jobs resume the session they inherited
-    assert r8.stderr.count("TLS handshake with localhost done") == 1, \
-        r8.stderr
-    assert r8.stderr.count("TLS session with localhost resumed") == jobs, \
-        r8.stderr
+    # one full handshake: the jobs resume the session they inherited.
+    # A job still connecting when the listing reached its end is killed
+    # (jobs_free): it may have resumed without its request reaching the
+    # fake, or be killed before it printed anything; so every job the
+    # fake saw resumed, and no job connected without resuming.
+    err = r8.stderr
+    opened = err.count("opening connection ") - 1   # the parent's
+    resumed = err.count("TLS session with localhost resumed")
+    assert err.count("TLS handshake with localhost done") == 1, err
+    assert jobs <= resumed <= opened, (jobs, resumed, opened, err)
 
 
 # ---- review2: fork failing (EAGAIN) ----------------------------------------
