@@ -40,7 +40,9 @@ void jobs_free(struct jobs *js);
  * caller's name for it (need not be unique). */
 void jobs_add(struct jobs *js, int id, job_fn fn, void *arg);
 /* Start what may start, then wait up to timeout_ms (-1: no limit) for
- * messages and endings and dispatch them.  With extrafd >= 0, also
+ * messages and endings and dispatch them; never longer than 250 ms, so
+ * a signal that set `interrupted` just before poll(2) is seen by the
+ * caller's loop within that.  With extrafd >= 0, also
  * returns when it is readable (or at EOF).  1 if extrafd is readable, 0
  * otherwise (also on a signal: the caller checks `interrupted`).  Does
  * not start queued jobs once `interrupted` is set. */

@@ -785,13 +785,17 @@ sleep_ms(int64_t ms)
 {
 	struct timespec ts;
 
-	if (ms <= 0)
-		return interrupted ? -1 : 0;
-	ts.tv_sec = ms / 1000;
-	ts.tv_nsec = (long)(ms % 1000) * 1000000;
-	while (nanosleep(&ts, &ts) < 0) {
-		if (errno != EINTR || interrupted)
-			return -1;
+	/* in slices, as pollwait: a signal that lands between the
+	 * caller's last look at the flag and nanosleep costs one slice */
+	while (!interrupted && ms > 0) {
+		int64_t n = ms < 250 ? ms : 250;
+
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)n * 1000000;
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR &&
+		    !interrupted)
+			;
+		ms -= n;
 	}
 	return interrupted ? -1 : 0;
 }

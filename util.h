@@ -167,7 +167,8 @@ char *join_path(const char *cwd, const char *p);
 
 /* Monotonic time in milliseconds. */
 int64_t now_ms(void);
-/* Sleep ms milliseconds; returns early (-1) if interrupted flag set. */
+/* Sleep ms milliseconds in slices of at most 250 ms; -1 within a slice
+ * once the interrupted flag is set (before the sleep too), else 0. */
 int sleep_ms(int64_t ms);
 /* poll(2) fd for events ev up to ms milliseconds (< 0: no limit), in
  * slices of at most 250 ms: a signal that set `interrupted` while we

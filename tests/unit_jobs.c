@@ -232,6 +232,29 @@ main(void)
 	T_INTEQ(jobs_step(js, -1, -1), 0);
 	jobs_free(js);
 
+	/* no limit is at most 250 ms: a signal that set `interrupted`
+	 * just before poll(2) (here: no signal at all) is seen soon */
+	{
+		time_t t0;
+
+		memset(&s, 0, sizeof s);
+		js = jobs_new(1, onmsg, onend, &s);
+		jobs_add(js, 0, forever, NULL);
+		t0 = time(NULL);
+		while (!s.running && time(NULL) - t0 < 5)  /* its "start" */
+			jobs_step(js, -1, 1000);
+		T_INTEQ(s.running, 1);
+		interrupted = 1;
+		t0 = time(NULL);
+		T_INTEQ(jobs_step(js, -1, -1), 0);
+		T_OK(time(NULL) - t0 < 3);
+		interrupted = 0;
+		jobs_kill(js, -1, SIGKILL);
+		jobs_wait(js);
+		T_INTEQ(s.status[0], 128 + SIGKILL);
+		jobs_free(js);
+	}
+
 	/* a job's pipe is not inherited by the jobs it starts: its end is
 	 * seen while its own job still runs */
 	{

@@ -284,6 +284,25 @@ t_pollwait(void)
 	close(p[1]);
 }
 
+/* sleep_ms: sleeps its ms; with `interrupted` already set (a signal
+ * that landed after the caller's last look, before nanosleep) it ends
+ * at once rather than after the whole sleep. */
+static void
+t_sleep_ms(void)
+{
+	int64_t t0 = now_ms();
+
+	T_INTEQ(sleep_ms(0), 0);
+	T_INTEQ(sleep_ms(300), 0);
+	T_OK(now_ms() - t0 >= 300);
+	interrupted = 1;
+	t0 = now_ms();
+	T_INTEQ(sleep_ms(20000), -1);
+	T_INTEQ(sleep_ms(0), -1);
+	T_OK(now_ms() - t0 < 1000);
+	interrupted = 0;
+}
+
 int
 main(void)
 {
@@ -296,5 +315,6 @@ main(void)
 	t_buf();
 	t_files();
 	t_pollwait();
+	t_sleep_ms();
 	return T_END("unit_util");
 }
