@@ -2,7 +2,6 @@
  * and the list of uploaded files (file ls). */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,48 +285,6 @@ cp_progress(void *arg, off_t done, off_t total)
 	}
 }
 
-/* SIGTERM and SIGHUP end cp too, after the partial download is gone
- * (SIGINT is main's: it sets `interrupted`). */
-static volatile sig_atomic_t cp_sig;
-static const int cp_sigs[] = { SIGTERM, SIGHUP };
-
-static void
-cp_onsig(int sig)
-{
-	cp_sig = sig;
-	interrupted = 1;
-}
-
-/* Catch cp_sigs (unless ignored, as under nohup); old keeps what was. */
-static void
-cp_catch(struct sigaction old[LEN(cp_sigs)])
-{
-	struct sigaction sa;
-	size_t i;
-
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = cp_onsig;
-	sigemptyset(&sa.sa_mask);
-	cp_sig = 0;
-	for (i = 0; i < LEN(cp_sigs); i++) {
-		sigaction(cp_sigs[i], NULL, &old[i]);
-		if (old[i].sa_handler != SIG_IGN)
-			sigaction(cp_sigs[i], &sa, NULL);
-	}
-}
-
-/* Put the old actions back and deliver a signal caught meanwhile. */
-static void
-cp_release(const struct sigaction old[LEN(cp_sigs)])
-{
-	size_t i;
-
-	for (i = 0; i < LEN(cp_sigs); i++)
-		sigaction(cp_sigs[i], &old[i], NULL);
-	if (cp_sig)
-		raise(cp_sig);
-}
-
 int
 cmd_cp(struct ctx *c)
 {
@@ -335,7 +292,6 @@ cmd_cp(struct ctx *c)
 	struct api_resp r;
 	struct progress pg;
 	struct stat sb;
-	struct sigaction old[LEN(cp_sigs)];
 	char image[37], *path = NULL, *url, *tmp, sz[32], sp[32];
 	const char *dest, *q[3];
 	char **p;
@@ -357,9 +313,7 @@ cmd_cp(struct ctx *c)
 		free(path);
 		return -1;
 	}
-	cp_catch(old);
 	if ((fd = dest_open(dest, &tmp)) < 0) {
-		cp_release(old);
 		free(path);
 		return -1;
 	}
@@ -375,7 +329,6 @@ cmd_cp(struct ctx *c)
 		notfound(c, path, image, r.status);
 	size = pg.done;
 	rc = dest_close(fd, tmp, dest, rc, &size);
-	cp_release(old);
 	if (rc == 0) {
 		secs = (double)(now_ms() - pg.start) / 1000.0;
 		human(sz, sizeof sz, (double)size);

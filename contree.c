@@ -86,11 +86,37 @@ flushout(void)
 	return EXIT_OK;
 }
 
+/* SIGINT, and SIGTERM and SIGHUP (unless ignored, as under nohup): the
+ * command stops as on Ctrl-C (a run cancels its operation, cp removes
+ * its partial file, the session log stays whole); a SIGTERM or SIGHUP
+ * is then delivered again with its default action, so the caller (a
+ * CI runner, timeout(1)) sees the process killed by it. */
+static volatile sig_atomic_t termsig;
+
 static void
 onint(int sig)
 {
-	(void)sig;
+	if (sig != SIGINT)
+		termsig = sig;
 	interrupted = 1;
+}
+
+static void
+catchsigs(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa, old;
+	size_t i;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);  /* sigaction, not signal(): one
+	                                   libc routine fewer */
+	sa.sa_handler = onint;
+	for (i = 0; i < LEN(sigs); i++)
+		if (sigaction(sigs[i], NULL, &old) == 0 &&
+		    (old.sa_handler != SIG_IGN || sigs[i] == SIGINT))
+			sigaction(sigs[i], &sa, NULL);
 }
 
 int
@@ -99,15 +125,9 @@ main(int argc, char **argv)
 	static struct ctx ctx;
 	static struct config conf;
 	struct ctx *c = &ctx;
-	struct sigaction sa;
 	int st;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);  /* sigaction, not signal(): one
-	                                   libc routine fewer */
-	sa.sa_handler = onint;
-	sigaction(SIGINT, &sa, NULL);
+	catchsigs();
 
 	if (!ctx_parse(c, argc, argv, &st))
 		return st == EXIT_OK ? flushout() : st;
@@ -143,5 +163,13 @@ main(int argc, char **argv)
 	free(c->session);
 	config_free(&conf);
 	ctx_free_args(c);
+	if (termsig) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = SIG_DFL;
+		sigaction(termsig, &sa, NULL);
+		raise(termsig);
+	}
 	return st;
 }

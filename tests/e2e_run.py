@@ -635,6 +635,41 @@ def test_ctrl_c_cancels(t):
     assert history(t) == before
 
 
+def test_sigterm_and_sighup_cancel_as_ctrl_c(t):
+    """timeout(1), a CI runner or a closed terminal: the operation is
+    cancelled as on Ctrl-C, nothing recorded, and the process then dies
+    of the signal (status -sig to Python, 128+sig to a shell)."""
+    start(t)
+    before = history(t)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        t.fake.clear_requests()
+        p, op = sleeping_run(t)
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == -sig, (sig, p.returncode, err)
+        assert b"cancelled" in err, err
+        assert [q for q in t.fake.requests("DELETE")
+                if q["path"].endswith(op)], t.fake.requests()
+        assert t.fake.wait_op(op)["status"] == "CANCELLED"
+        assert history(t) == before
+
+
+def test_ignored_sighup_is_left_ignored(t):
+    """Under nohup a SIGHUP must not stop the run."""
+    start(t)
+    p = subprocess.Popen(["sh", "-c", "trap '' HUP; exec \"$0\" \"$@\"",
+                          t.binary(), *S, "run", "-s", "sleep 1; echo done"],
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=t.env(), cwd=t.home)
+    deadline = time.time() + 20
+    while time.time() < deadline and not t.fake.call(
+            "GET", "/v1/operations", query={"status": "EXECUTING"}).json:
+        time.sleep(0.05)
+    p.send_signal(signal.SIGHUP)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0 and out == b"done\n", (p.returncode, out, err)
+
+
 def test_cancelled_elsewhere_exits_1(t):
     """A run cancelled from outside (kill): the record has no result, so
     the exit status is 1 (cli.md §9.2.5), although the events stream saw
