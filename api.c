@@ -1793,6 +1793,10 @@ api_image_resolve(struct api *a, const char *ref, char uuid[37])
 	}
 	if (strncmp(name, "tag:", 4) == 0)
 		name += 4;
+	if (!*name) {   /* the server's filter would match every image */
+		seterr("empty image reference '%s': give a UUID or a tag", ref);
+		return -1;
+	}
 	if (!a)
 		return -1;
 	q[1] = name;

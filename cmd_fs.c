@@ -40,14 +40,18 @@ session_path(struct ctx *c, const char *arg, char image[37], char **path)
 /* A 404 or 422 of the inspect API as the user asked it: "cat: /root/x:
  * not found in image 1d98a3b2..." (the server's words kept for others). */
 static void
-notfound(struct ctx *c, const char *path, const char *image, int status)
+notfound(struct ctx *c, const char *path, const char *image, int status,
+    int wantdir)
 {
 	const char *cmd = c->path && strncmp(c->path, "contree ", 8) == 0 ?
 	    c->path + 8 : "contree";
 
+	/* 422: a file where ls wants a directory, a directory (or other)
+	 * where cat and cp want a file */
 	if (status == 404 || status == 422)
 		seterrc(ERR_API, "%s: %s: not %s in image %.8s...", cmd, path,
-		    status == 404 ? "found" : "a directory", image);
+		    status == 404 ? "found" : wantdir ? "a directory" :
+		    "a regular file", image);
 }
 
 /* GET list or file of path in image (api_inspect_get), through the
@@ -62,7 +66,7 @@ inspect_get(struct ctx *c, const char *image, const char *what,
 	rc = api_inspect_get(ctx_api(c), dir, image, what, path, text, body,
 	    &status);
 	if (rc < 0)
-		notfound(c, path, image, status);
+		notfound(c, path, image, status, !strcmp(what, "list"));
 	free(dir);
 	return rc;
 }
@@ -218,7 +222,7 @@ cmd_cat(struct ctx *c)
 	rc = api_inspect_stream(ctx_api(c), dir, image, path, cat_sink, &o,
 	    &status);
 	if (rc < 0)
-		notfound(c, path, image, status);
+		notfound(c, path, image, status, 0);
 	if (rc == 0 && o.tty && !o.checked)
 		rc = cat_release(&o, 0);
 	if (rc < 0 && o.epipe) {
@@ -326,7 +330,7 @@ cmd_cp(struct ctx *c)
 	pg.done = 0;
 	rc = api_download(a, url, q, fd, cp_progress, &pg, &r);
 	if (rc < 0)
-		notfound(c, path, image, r.status);
+		notfound(c, path, image, r.status, 0);
 	size = pg.done;
 	rc = dest_close(fd, tmp, dest, rc, &size);
 	if (rc == 0) {

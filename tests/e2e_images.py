@@ -216,6 +216,34 @@ def test_cat_binary_and_errors(t):
     assert r.code == 0 and "[WARNING]" in r.stderr, r
     r = t.run("-S", "none", "cat", "/x")
     assert r.code == 1 and "no active session" in r.stderr.lower(), r
+    # the server's 422 says which: a directory where a file is wanted,
+    # a file where a directory is
+    for args, what in ((("cat", "/bin"), "/bin: not a regular file"),
+                       (("cp", "/bin", os.path.join(t.tmp, "b")),
+                        "/bin: not a regular file"),
+                       (("ls", "/bin/blob"), "/bin/blob: not a directory")):
+        r = t.run(*S, *args)
+        assert r.code == 1 and re.match(
+            r"\[ERROR\] %s: %s in image [0-9a-f]{8}\.\.\.\n$"
+            % (args[0], what), r.stderr), r
+    assert not os.path.exists(os.path.join(t.tmp, "b"))
+
+
+def test_empty_image_reference_is_refused(t):
+    """An unset $IMAGE must not pick an image: the tag filter of an
+    empty name matches them all."""
+    start(t, "tag:alpine:3.19")
+    before = t.run(*S, "session", "show", "-a").stdout
+    t.fake.clear_requests()
+    for args in (("use", ""), ("use", "tag:"), ("tag", "", "x:1"),
+                 ("run", "--use", "", "--", "true"),
+                 ("explore", "--from", "tag:", "true")):
+        r = t.run(*S, *args)
+        assert r.code == 1 and "empty image reference" in r.stderr \
+            and r.stderr.count("\n") == 1, (args, r)
+    assert not t.fake.requests("GET", "/v1/images"), t.fake.requests()
+    assert not t.fake.requests("POST"), t.fake.requests()
+    assert t.run(*S, "session", "show", "-a").stdout == before
 
 
 def test_cp_downloads_atomically(t):
