@@ -674,7 +674,10 @@ cmd_session_show(struct ctx *c)
 		logmsg(LOG_INFO, "No history.");
 		return 0;
 	}
-	if (!arg_flag(c, "all") && m - first > SHOW_DEFAULT) {
+	/* the cap of 20 is for a bare show: -l N asked for N (the Python
+	 * client capped -l 30 at 20 too) */
+	if (!arg_flag(c, "all") && !arg_given(c, "last") &&
+	    m - first > SHOW_DEFAULT) {
 		logmsg(LOG_INFO, prose(P_SESS_SHOWING),
 		    SHOW_DEFAULT, m - first);
 		first = m - SHOW_DEFAULT;
