@@ -1,6 +1,7 @@
 /* cmd_session.c - the session commands (cli.md §7, §9.1, §9.14-9.18,
  * §9.23, §9.24): use, session and its subcommands (except wait), cd,
  * env, file edit and file cp.  All state goes through store.h. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -223,6 +224,33 @@ show_session(struct ctx *c, int twoline)
 	return out_one(c->fmt, session_row(row_new(), &s, 1));
 }
 
+/* The key as a shell word for eval: as is when nothing in it is special
+ * to sh or fish (every automatic key but odd directory names), else in
+ * single quotes (the Python client never quotes: a key with a space or
+ * a ';' broke or ran through eval). */
+static void
+putkey(const char *key, int fish)
+{
+	const char *k;
+
+	for (k = key; *k && (isalnum((unsigned char)*k) || (*k & 0x80) ||
+	    strchr("_+-.,:@%/=", *k)); k++)
+		;
+	if (!*k && *key) {
+		printf("%s\n", key);
+		return;
+	}
+	putchar('\'');
+	for (k = key; *k; k++)
+		if (*k == '\'')
+			fputs(fish ? "\\'" : "'\\''", stdout);
+		else if (*k == '\\' && fish)
+			fputs("\\\\", stdout);
+		else
+			putchar(*k);
+	fputs("'\n", stdout);
+}
+
 int
 cmd_use(struct ctx *c)
 {
@@ -260,8 +288,8 @@ cmd_use(struct ctx *c)
 	if (store_append(st, key, &e, NULL) < 0)
 		return -1;
 	f = fish();
-	printf(f ? "set -gx CONTREE_SESSION %s\n" : "export CONTREE_SESSION=%s\n",
-	    key);
+	fputs(f ? "set -gx CONTREE_SESSION " : "export CONTREE_SESSION=", stdout);
+	putkey(key, f);
 	if (isnew && isatty(1))
 		logmsg(LOG_WARNING, prose(P_SESSION_NEW_SESSION),
 		    f ? "eval (contree use -N IMAGE)" :

@@ -125,6 +125,7 @@ main(int argc, char **argv)
 	static struct ctx ctx;
 	static struct config conf;
 	struct ctx *c = &ctx;
+	const char *k;
 	int st;
 
 	catchsigs();
@@ -139,6 +140,15 @@ main(int argc, char **argv)
 		return EXIT_ERR;
 	}
 	c->session = config_session(&conf, c->session_opt, NULL);
+	for (k = c->session; *k && (unsigned char)*k >= ' ' && *k != 0x7f; k++)
+		;
+	if (*k) {       /* it would break the export line, listings, logs */
+		logmsg(LOG_ERROR, "the session key has a control character "
+		    "(from -S, CONTREE_SESSION or the directory name); "
+		    "choose another with -S KEY");
+		st = EXIT_ERR;
+		goto out;
+	}
 	logmsg(LOG_DEBUG, "session key %s", c->session);
 
 	clearerr_slot();
@@ -154,6 +164,7 @@ main(int argc, char **argv)
 	}
 	if (interrupted && st == EXIT_ERR)
 		st = EXIT_INTR;
+out:
 	if (flushout() != EXIT_OK)
 		st = EXIT_ERR;
 	if (c->store_)

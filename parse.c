@@ -388,6 +388,12 @@ checkval(struct parser *p, const struct opt *o, const char *val)
 			return bad_choice(p, what, val, opt_lists[o->choices],
 			    NULL);
 		}
+	default:
+		/* -S "$KEY" with KEY unset must not fall back to another
+		 * session (the Python client does) */
+		if (!*val && o->s == 'S')
+			return usage_error(p, "argument -S/--session: empty "
+			    "session key");
 	}
 	return 0;
 }

@@ -133,9 +133,38 @@ def test_key_root_dir_and_precedence(t):
     r = ok(t.run("use", u, env={"CONTREE_SESSION": ""}, stdin=b"", cwd=d))
     assert r.stdout.strip().endswith(expected_key("proj2", "default",
                                                   os.getpid())), r
-    # so is an empty -S: never a session with an empty key
-    r = ok(t.run("-S", "", "use", u, env={"CONTREE_SESSION": "envkey"}))
-    assert r.stdout.strip() == "export CONTREE_SESSION=envkey", r
+    # an empty -S is an error: -S "$KEY" with KEY unset must not move
+    # another session (the Python client falls back, as for the env)
+    before = t.run("-S", "envkey", "session", "show", "-a").stdout
+    r = t.run("-S", "", "use", u, env={"CONTREE_SESSION": "envkey"})
+    assert r.code == 2 and r.stdout == "" and r.stderr.endswith(
+        "contree: error: argument -S/--session: empty session key\n"), r
+    assert t.run("-S", "envkey", "session", "show", "-a").stdout == before
+
+
+def test_key_quoted_for_eval_and_control_characters_refused(t):
+    """use prints a line for eval: a key with a space, a quote or a ';'
+    (from -S, the environment or a directory name) is quoted so that
+    eval sets exactly it and runs nothing; a control character in a key
+    (a newline from a directory name) is refused."""
+    u = img(t, "alpine:3.19")
+    mark = os.path.join(t.tmp, "ran")
+    for key in ("my dir+1", "k;touch " + mark, "it's", "a\\b", "x$(id)",
+                "plain-key_1.2+3"):
+        r = ok(t.run("-S", key, "use", u))
+        quoted = r.stdout != "export CONTREE_SESSION=%s\n" % key
+        assert quoted == (key != "plain-key_1.2+3"), r
+        got = subprocess.run(["sh", "-c", r.stdout.strip() +
+                              '; printf %s "$CONTREE_SESSION"'],
+                             capture_output=True, text=True).stdout
+        assert got == key, (key, r.stdout, got)
+    assert not os.path.exists(mark)
+    d = os.path.join(t.tmp, "new\nline")
+    os.makedirs(d)
+    for env, cwd in (({}, d), ({"CONTREE_SESSION": "a\tb"}, t.home)):
+        r = t.run("use", u, env=env, cwd=cwd, stdin=b"")
+        assert r.code == 1 and r.stdout == "" and \
+            r.stderr.count("\n") == 1 and "control character" in r.stderr, r
 
 
 # ---- use / session ---------------------------------------------------------------
