@@ -394,6 +394,17 @@ checkval(struct parser *p, const struct opt *o, const char *val)
 		if (!*val && o->s == 'S')
 			return usage_error(p, "argument -S/--session: empty "
 			    "session key");
+		if (!o->s && strcmp(o->l, "request-timeout") == 0) {
+			int ms;
+
+			if (api_parse_timeout(val, &ms) < 0) {
+				clearerr_slot();
+				return usage_error(p, "argument "
+				    "--request-timeout: invalid request timeout "
+				    "'%s' (want seconds, more than 0 and at "
+				    "most 86400)", val);
+			}
+		}
 	}
 	return 0;
 }

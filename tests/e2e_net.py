@@ -67,8 +67,16 @@ def test_request_timeout_flag_beats_the_variable(t):
               env=dict(FAST, CONTREE_REQUEST_TIMEOUT="20"), timeout=20)
     assert r.code == 1 and "in 0.5 s" in r.stderr, r
     assert time.monotonic() - t0 < 5
-    r = t.run("--request-timeout", "x", "images")
-    assert r.code != 0 and "invalid request timeout" in r.stderr, r
+    # a usage error, as any bad option value: the usage line, then
+    # "contree: error:", exit 2, before any request
+    for bad in ("x", "0", "-1", "86401"):
+        t.fake.clear_requests()
+        r = t.run("--request-timeout", bad, "images")
+        assert r.code == 2 and r.stderr.startswith("usage: contree ") and \
+            r.stderr.endswith("contree: error: argument --request-timeout: "
+                              "invalid request timeout '%s' (want seconds, "
+                              "more than 0 and at most 86400)\n" % bad), r
+        assert not t.fake.requests(), bad
 
 
 def test_apitool_timeout_bounds_silent_server(t):
