@@ -325,6 +325,7 @@ config_load(struct config *cf, const struct config_in *in)
 	cf->home = in->home ? xstrdup(in->home) : config_home(in->env);
 	cf->path = in->config ? xstrdup(in->config) :
 	    xasprintf("%s/auth.ini", cf->home);
+	cf->given = in->config != NULL;
 	if (config_files(cf->path, cf->home, &auth, &cli) < 0) {
 		if (!in->lenient) {
 			config_free(cf);
@@ -369,6 +370,10 @@ notconfigured(const struct config *cf)
 	else if ((cf->env_url || cf->env_project) && !p->token)
 		seterr(prose(P_CONF_NOTOKENV),
 		    cf->env_url ? cf->env_url : cf->env_project);
+	else if (cf->given && access(cf->path, F_OK) < 0)
+		seterr("Profile '%s' is not configured: -c %s: %s. Run "
+		    "'contree -c %s auth' first.", p->name, cf->path,
+		    strerror(errno), cf->path);
 	else
 		seterr(prose(P_CONFIG_PROFILE_CONFIGURED),
 		    p->name);

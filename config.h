@@ -75,6 +75,7 @@ struct clidef {
 struct config {
 	char *home;             /* CONTREE_HOME */
 	char *path;             /* the credentials file */
+	int given;              /* path came from -c */
 	struct clidef def;
 	struct profile prof;    /* resolved: name, and the values after the
 	                         * precedence rule */

@@ -131,6 +131,12 @@ def test_data_dir(t):
     r = ok(t.run("-f", "json", "-c", other, "auth", "list", "-O"))
     assert [x["name"] for x in rows(r)] == ["viac"], r
     ok(t.run("-c", other, "-p", "viac", "images"))
+    # a -c file that is not there is named, not just "not configured"
+    gone = os.path.join(t.tmp, "gone.ini")
+    r = t.run("-c", gone, "images")
+    assert r.code == 1 and r.stderr == (
+        "[ERROR] Profile 'default' is not configured: -c %s: No such file "
+        "or directory. Run 'contree -c %s auth' first.\n" % (gone, gone)), r
 
 
 def test_cli_ini(t):
