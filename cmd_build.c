@@ -1101,7 +1101,7 @@ run_result(struct bstate *b, const struct json *j, const char *op,
 	}
 	if (op_timed_out(j))
 		seterr(prose(P_BUILD_TIMED_OUT),
-		    b->timeout, op);
+		    b->timeout, b->timeout == 1 ? "" : "s", op);
 	else if (op_status(j, 0) != OP_SUCCESS)
 		op_ended(j, op);
 	else if (has && code != 0)

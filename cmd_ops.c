@@ -422,7 +422,7 @@ cmd_op_wait(struct ctx *c)
 	}
 	if (final) {
 		logmsg(LOG_WARNING, prose(P_OPS_OPERATION_DID),
-		    left, left == 1 ? "" : "s", secs);
+		    left, left == 1 ? "" : "s", secs, secs == 1 ? "" : "s");
 		st = st > 1 ? st : 1;
 	}
 	free(done);

@@ -536,8 +536,9 @@ finish_run(struct ctx *c, struct store *st, const struct spawn *s,
 	}
 	status = status_of(j, &code, &has);
 	if (op_timed_out(j))
-		logmsg(LOG_WARNING, "Operation %s timed out after %lld seconds",
-		    uuid, arg_int(c, "timeout"));
+		logmsg(LOG_WARNING, "Operation %s timed out after %lld second%s",
+		    uuid, arg_int(c, "timeout"), arg_int(c, "timeout") == 1 ?
+		    "" : "s");
 	else if (op_status(j, 0) != OP_SUCCESS)
 		report_failed(j, uuid);
 	op_stream(j, "stdout", &so, &tso);

@@ -236,7 +236,7 @@ def test_op_wait_deadline(t):
     row = json.loads(r.out)
     assert row["uuid"] == live and row["timed_out"] is True, row
     assert row["status"] == "EXECUTING", row
-    assert "[WARNING]" in r.stderr and "1 operation did not finish within 1 seconds" in r.stderr, r
+    assert "[WARNING]" in r.stderr and "1 operation did not finish within 1 second\n" in r.stderr, r
     r = t.run(*S, "-f", "json", "op", "wait", "-a", "-t", "1")
     assert r.code == 1 and json.loads(r.out)["uuid"] == live, r
     t.fake.call("DELETE", "/v1/operations/" + live)

@@ -231,7 +231,7 @@ def test_truncation_reported(t):
 def test_timeout_warning(t):
     start(t)
     r = t.run(*S, "run", "-t", "1", "sleep", "10")
-    assert "[WARNING]" in r.stderr and "timed out after 1 seconds" in r.stderr, r
+    assert "[WARNING]" in r.stderr and "timed out after 1 second\n" in r.stderr, r
     assert r.code == 137, r
 
 
