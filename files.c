@@ -892,20 +892,34 @@ join(const char *a, const char *b)
 	return xasprintf("%s/%s", a, b);
 }
 
-/* host joined to the working directory unless absolute; NULL with the
- * slot set. */
+/* host joined to the working directory unless absolute, without "."
+ * segments and repeated '/' (".." stays: a symlink may come before it);
+ * NULL with the slot set. */
 static char *
 abspath(const char *host)
 {
-	char cwd[4096];
+	char cwd[4096], *s, *r, *w;
 
 	if (host[0] == '/')
-		return xstrdup(host);
-	if (!getcwd(cwd, sizeof cwd)) {
+		s = xstrdup(host);
+	else if (getcwd(cwd, sizeof cwd))
+		s = join(cwd, host);
+	else {
 		seterr("cannot get the current directory:");
 		return NULL;
 	}
-	return join(cwd, host);
+	for (r = w = s; *r; ) {
+		if (r[0] == '/' && (r[1] == '/' || (r[1] == '.' &&
+		    (r[2] == '/' || !r[2])))) {
+			r += r[1] == '/' ? 1 : 2;
+			continue;
+		}
+		*w++ = *r++;
+	}
+	if (w == s)
+		*w++ = '/';
+	*w = '\0';
+	return s;
 }
 
 static void

@@ -82,6 +82,11 @@ def test_file_ls_shows_source_of_file_cp(t):
     assert list(got.values()) == [src], got
     r = ok(t.run("-f", "json", "file", "ls", "-q"))
     assert [x["source"] for x in rows(r)] == [src], r
+    # without "." segments and doubled slashes (".." stays: symlinks)
+    t.write("rel/two.txt", "2\n")
+    ok(t.run(*S, "file", "cp", "./rel//./two.txt", "/two.txt", cwd=t.tmp))
+    two = os.path.join(t.tmp, "rel", "two.txt")
+    assert sorted(sources(t).values()) == sorted([src, two]), sources(t)
 
 
 def test_cache_invalidated_by_mtime_and_size(t):
