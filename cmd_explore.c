@@ -57,7 +57,9 @@ shown(void *arg, size_t i, const struct explore_res *r)
 
 	if (x->c->fmt != FMT_DEFAULT)
 		return;
-	printf("==> %s: %s\n", x->label[i], x->cmds[i]);
+	/* the name is the command's; a failed one makes no branch */
+	printf("==> %s%s: %s\n", x->label[i], x->label[i][0] != '#' &&
+	    !explore_keeps(r) ? " (no branch)" : "", x->cmds[i]);
 	fflush(stdout);
 	writeall_nl(1, r->out.p, r->out.len);
 	writeall_nl(2, r->err.p, r->err.len);

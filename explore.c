@@ -457,8 +457,8 @@ explore_names(struct store *st, const char *key, const char *prefix,
 	return v;
 }
 
-static int
-keeps(const struct explore_res *r)
+int
+explore_keeps(const struct explore_res *r)
 {
 	return r->status == OP_SUCCESS && r->image && is_uuid(r->image);
 }
@@ -472,7 +472,7 @@ explore_record(struct store *st, const char *key, const char *prefix,
 	size_t i, n = q->ncmds, first = n;
 
 	for (i = n; i-- > 0; )
-		if (keeps(&res[i]))
+		if (explore_keeps(&res[i]))
 			first = i;
 	if (first == n)
 		return 0;
@@ -480,7 +480,7 @@ explore_record(struct store *st, const char *key, const char *prefix,
 		return -1;
 	/* another explore may have taken the names meanwhile */
 	for (i = 0; i < n; i++)
-		if (keeps(&res[i]) && store_branch_tip(st, key, names[i]))
+		if (explore_keeps(&res[i]) && store_branch_tip(st, key, names[i]))
 			break;
 	if (i < n) {
 		char **v = explore_names(st, key, prefix, n);
@@ -503,7 +503,7 @@ explore_record(struct store *st, const char *key, const char *prefix,
 			goto fail;
 	}
 	for (i = 0; i < n; i++) {
-		if (!keeps(&res[i]))
+		if (!explore_keeps(&res[i]))
 			continue;
 		e.kind = STORE_RUN;     /* every field the use entry set too */
 		e.image = res[i].image;

@@ -82,6 +82,9 @@ char **explore_names(struct store *st, const char *key, const char *prefix,
  * replaced) with a warning.  recorded[i] is set to 1 for each branch
  * made.  0, or -1 with the slot set (the branches made before the
  * failure stay, and stay marked in recorded[]). */
+/* Does the result become a branch: the operation succeeded (whatever
+ * the command's exit code) and left an image. */
+int explore_keeps(const struct explore_res *r);
 int explore_record(struct store *st, const char *key, const char *prefix,
     char **names, const struct explore_req *q, const struct explore_res *res,
     long long from, const char *ref, int *recorded);

@@ -150,6 +150,12 @@ def test_all_failed_exits_1(t):
     assert "OOM killed" in got[0]["error"] and got[0]["branch"] == "", got
     assert got[1]["branch"] == "explore-4", got
     assert "explore-3" not in branches(t)
+    # the default output's header says so (a user took it for a branch)
+    t.fake.config(fail_ops=1, fail_error="OOM killed")
+    r = ok(t.run(*S, "explore", "-j", "1", "true", "true"))
+    assert "==> explore-5 (no branch): true\n" in r.stdout and \
+        "==> explore-6: true\n" in r.stdout, r
+    assert "explore-5" not in branches(t) and "explore-6" in branches(t)
 
 
 def test_disposable_records_nothing(t):
