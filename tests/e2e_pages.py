@@ -224,6 +224,7 @@ def test_over_tls(t):
     process), resuming the session of the parent's connection."""
     t.start_fake(tls=True)
     t.fake.seed_images(3500)
+    slow(t, 0.1)        # no job fetches every page before the others start
     ca = {"CONTREE_CA_FILE": t.fake.ca_file}
     t.fake.clear_requests()
     r1 = t.run("-f", "json", "images", "-a", "--limit", "100000",

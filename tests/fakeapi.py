@@ -1546,6 +1546,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         out = self.head_lines(status, hdrs)
         if self.command != "HEAD":
             out += body
+        self.answered()
         self.wfile.write(out)
         self.log_request(status, len(body))
 
@@ -1591,11 +1592,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
         # handled, this one included, when it was logged)
         with st.lock:
             st.inflight = getattr(st, "inflight", 0) + 1
+        self.req_open, self.req_ent = True, None
         try:
             self.dispatch_api(st, path, query)
         finally:
-            with st.lock:
+            self.answered()
+
+    def answered(self):
+        """The request is no longer in flight: when its whole answer is
+        about to be written (reply), else when its handler returns (a
+        stream, a cut).  Before the write, so a client that sends its
+        next request as soon as it has the answer never sees this one
+        counted in `inflight` or still without its end time."""
+        st = self.server.state
+        with st.lock:
+            if getattr(self, "req_open", False):
                 st.inflight -= 1
+                self.req_open = False
+            ent = getattr(self, "req_ent", None)
+            if ent is not None and "t1" not in ent:
+                ent["t1"] = time.monotonic()  # diff
 
     def dispatch_api(self, st, path, query):
         # -- end xfer
@@ -1642,12 +1658,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.conn_id = st.conn_seq
             ent["conn"] = self.conn_id
             ent["t0"] = time.monotonic()
+            self.req_ent = ent
             # -- end diff
         try:
             self.route_request(st, method, path, query, route, params, body,
                                blobw, size)
         finally:
-            ent["t1"] = time.monotonic()  # diff
+            self.answered()
             if blobw is not None and not blobw.f.closed:
                 blobw.discard()
 
@@ -2479,7 +2496,7 @@ def admin_dispatch(h, path, query):
 def admin_route(h, st, method, p, query, obj):
     if p == "/requests" and method == "GET":
         with st.lock:
-            return list(st.reqlog)
+            return [dict(e) for e in st.reqlog]
     if p == "/requests" and method == "DELETE":
         with st.lock:
             n = len(st.reqlog)
