@@ -6,6 +6,7 @@ Dockerfiles, the context boundary and Ctrl-C."""
 
 import hashlib
 import os
+import select
 import signal
 import subprocess
 import time
@@ -345,14 +346,18 @@ def test_ctrl_c_mid_step(t):
     p = subprocess.Popen([t.binary(), "build", root], env=t.env(),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          cwd=t.home)
+    # until the step's output has been streamed (not a fixed second)
+    os.set_blocking(p.stderr.fileno(), False)
+    seen = b""
     deadline = time.time() + 30
-    while time.time() < deadline and len(spawns(t)) < 2:
-        time.sleep(0.1)
-    time.sleep(1)
+    while time.time() < deadline and b"\nstarted\n" not in b"\n" + seen:
+        if select.select([p.stderr], [], [], 0.2)[0]:
+            seen += os.read(p.stderr.fileno(), 65536) or b""
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)
+    err = seen + err
     assert p.returncode == 130, (p.returncode, err)
-    assert b"started" in err, err          # streamed live
+    assert b"\nstarted\n" in b"\n" + err, err          # streamed live
     op = spawns(t)[1]
     ops = t.fake.requests("DELETE")
     assert ops and ops[0]["path"].startswith("/v1/operations/"), ops

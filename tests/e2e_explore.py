@@ -53,9 +53,11 @@ def window(t, op):
 def test_parallel_branches(t):
     img = start(t)
     before = show(t)
-    cmds = ["sleep 1; echo one > /f1; echo out-1",
-            "sleep 1; echo two > /f2; echo out-2 >&2",
-            "sleep 1; echo 3 > /f3; exit 3"]
+    # 3 s each: a job whose spawn lags under load still starts before
+    # the others end
+    cmds = ["sleep 3; echo one > /f1; echo out-1",
+            "sleep 3; echo two > /f2; echo out-2 >&2",
+            "sleep 3; echo 3 > /f3; exit 3"]
     r = ok(t.run(*S, "explore", *cmds))
     # each command's output under a header naming its branch
     for i, want in ((1, "out-1"), (3, None)):
@@ -328,7 +330,7 @@ def test_session_env_cwd_and_staged_files(t):
 def test_concurrent_explores_get_their_own_names(t):
     start(t)
     cmd = [t.binary(), *S, "-f", "json", "explore", "--prefix", "p",
-           "sleep 1; echo a > /a", "sleep 1; echo b > /b"]
+           "sleep 3; echo a > /a", "sleep 3; echo b > /b"]
     ps = [subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            env=t.env(), cwd=t.home) for _ in range(2)]

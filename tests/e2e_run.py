@@ -478,10 +478,15 @@ def test_session_wait_exit_status_and_args(t):
 def test_session_moved_meanwhile(t):
     start(t)
     env = t.env()
-    p = subprocess.Popen([t.binary(), *S, "run", "-s", "sleep 2; echo slow"],
+    p = subprocess.Popen([t.binary(), *S, "run", "-s", "sleep 6; echo slow"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=env, cwd=t.home)
-    time.sleep(0.5)
+    # the slow run has read the tip once its operation executes (not
+    # after a fixed 0.5 s); 6 s outlasts the fast run under load
+    deadline = time.time() + 20
+    while time.time() < deadline and not t.fake.call(
+            "GET", "/v1/operations", query={"status": "EXECUTING"}).json:
+        time.sleep(0.05)
     r = t.run(*S, "run", "echo", "fast")
     assert r.code == 0, r
     out, err = p.communicate(timeout=60)
@@ -492,7 +497,7 @@ def test_session_moved_meanwhile(t):
     assert kinds == ["use", "run", "run"], h
     # the slow run's parent is the entry it started from
     assert h[2]["parent_id"] == h[0]["id"] and h[1]["parent_id"] == h[0]["id"], h
-    assert h[2]["title"] == "sleep 2; echo slow", h
+    assert h[2]["title"] == "sleep 6; echo slow", h
 
 
 # ---- faults ---------------------------------------------------------------------
