@@ -371,8 +371,7 @@ notconfigured(const struct config *cf)
 		seterr(prose(P_CONF_NOTOKENV),
 		    cf->env_url ? cf->env_url : cf->env_project);
 	else if (cf->given && access(cf->path, F_OK) < 0)
-		seterr("Profile '%s' is not configured: -c %s: %s. Run "
-		    "'contree -c %s auth' first.", p->name, cf->path,
+		seterr(prose(P_CONFIG_NO_FILE), p->name, cf->path,
 		    strerror(errno), cf->path);
 	else
 		seterr(prose(P_CONFIG_PROFILE_CONFIGURED),

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "contree.h"
 #include "out.h"
+#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -143,9 +144,7 @@ main(int argc, char **argv)
 	for (k = c->session; *k && (unsigned char)*k >= ' ' && *k != 0x7f; k++)
 		;
 	if (*k) {       /* it would break the export line, listings, logs */
-		logmsg(LOG_ERROR, "the session key has a control character "
-		    "(from -S, CONTREE_SESSION or the directory name); "
-		    "choose another with -S KEY");
+		logmsg(LOG_ERROR, "%s", prose(P_MAIN_KEY_CONTROL));
 		st = EXIT_ERR;
 		goto out;
 	}

@@ -397,13 +397,9 @@ checkval(struct parser *p, const struct opt *o, const char *val)
 		if (!o->s && strcmp(o->l, "request-timeout") == 0) {
 			int ms;
 
-			if (api_parse_timeout(val, &ms) < 0) {
-				clearerr_slot();
+			if (api_parse_timeout(val, &ms) < 0)
 				return usage_error(p, "argument "
-				    "--request-timeout: invalid request timeout "
-				    "'%s' (want seconds, more than 0 and at "
-				    "most 86400)", val);
-			}
+				    "--request-timeout: %s", geterr());
 		}
 	}
 	return 0;
