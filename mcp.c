@@ -9,6 +9,7 @@
  * dropped.  Only the parent writes to stdout, one write(2) per message,
  * so answers never interleave. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,6 +76,8 @@ static struct {
 	size_t held;            /* bytes their messages hold */
 	struct buf in;          /* the line so far */
 	int skipping;           /* inside a line that is too long */
+	int stop;               /* ending: 1 on a signal, 2 stdin closed */
+	struct buf left;        /* operations left running, "uuid uuid " */
 } M;
 
 /* ---- writing ---- */
@@ -313,6 +316,31 @@ on_msg(void *ctx, int seq, const char *msg, size_t len)
 	}
 }
 
+/* The server ends with c unanswered: named on stderr.  A job never
+ * started (queued, dropped): "not started"; one killed because stdin
+ * closed: by what it started (the operations, or the marker of a
+ * spawn not yet answered), else "stopped". */
+static void
+left(struct call *c, int queued)
+{
+	char *m, *n;
+
+	if (c->answered)
+		return;
+	buf_add(&M.left, c->ops.p, c->ops.len);
+	if (c->starting)
+		fprintf(stderr, mcp_text(M_E_LEFT_STARTING), argv0, c->starting);
+	if (c->cancelled || c->ops.len || c->starting)
+		return;
+	m = json_getstr(&c->j, 0, "method");
+	n = json_getstr(&c->j, c->r.params, "name");   /* a tool's */
+	fprintf(stderr, "%s mcp: %s; request %s (%s%s%s) %s\n", argv0,
+	    M.stop > 1 ? "input closed" : "interrupted", c->id, m,
+	    n ? " " : "", n ? n : "", queued ? "not started" : "stopped");
+	free(m);
+	free(n);
+}
+
 static void
 on_end(void *ctx, int seq, int status)
 {
@@ -324,7 +352,9 @@ on_end(void *ctx, int seq, int status)
 		return;
 	if (status != 0)
 		temps_unlink(c);
-	if (!c->answered && !c->cancelled) {
+	if (M.stop && (status < 0 || (M.stop > 1 && status)))
+		left(c, status < 0);
+	else if (!c->answered && !c->cancelled) {
 		m = status < 0 ? xasprintf("%s", geterr()) :
 		    xasprintf("the call ended without an answer (status %d)",
 		    status);
@@ -791,44 +821,20 @@ beat(void)
 	return any;
 }
 
-/* stdin ended: name what keeps running on the server, leave it be;
- * a spawn not yet answered by its marker (the job is killed: the
- * operation, if the server made it, carries it in its env). */
-static void
-left_running(void)
-{
-	struct buf b = {0};
-	struct call *c;
-
-	for (c = M.calls; c; c = c->next) {
-		if (c->answered)
-			continue;
-		buf_add(&b, c->ops.p ? c->ops.p : "", c->ops.len);
-		if (c->starting)
-			fprintf(stderr, mcp_text(M_E_LEFT_STARTING),
-			    argv0, c->starting);
-	}
-	if (b.len) {
-		b.p[--b.len] = '\0';
-		fprintf(stderr, mcp_text(M_E_LEFT_RUNNING),
-		    argv0, strchr(b.p, ' ') ? "s" : "", b.p);
-	}
-	buf_free(&b);
-}
-
 int
 mcp_serve(const struct mcp_server *s)
 {
 	static char chunk[CHUNK];
-	ssize_t n;
-	int st = 0;
+	struct pollfd in = { 0, POLLIN, 0 };
+	ssize_t n = -1;
+	int more = 0;
 
 	memset(&M, 0, sizeof M);
 	M.s = s;
 	M.level = LOG_WARNING;
 	M.js = jobs_new(jobs_concurrency(), on_msg, on_end, NULL);
 	while (!M.broken) {
-		if (jobs_step(M.js, 0, beat() ? 1000 : -1) != 1) {
+		if (!more && jobs_step(M.js, 0, beat() ? 1000 : -1) != 1) {
 			if (interrupted)
 				break;
 			continue;
@@ -840,24 +846,29 @@ mcp_serve(const struct mcp_server *s)
 			break;
 		feed(chunk, (size_t)n);
 		memzero(chunk, (size_t)n);
+		/* input that ends in the same burst ends before its jobs
+		 * start: read on once before they may */
+		more = !more && poll(&in, 1, 0) > 0;
 	}
-	if (interrupted && !M.broken) {
-		/* interrupted: the jobs cancel their operations and end (the
-		 * signal may have reached only us) */
-		jobs_drop(M.js);
-		jobs_kill(M.js, -1, SIGINT);
-		jobs_wait(M.js);
-		st = EXIT_INTR;
-	} else {
-		left_running();
+	if (n == 0)
+		feed("\n", 1);         /* a last line without its newline */
+	/* What was read and not answered is named on stderr (left): the
+	 * queued calls never start.  On a signal the jobs cancel their
+	 * operations and answer (the signal may have reached only us);
+	 * stdin closed, they are killed and what they started keeps
+	 * running.  Answers they sent before still go out, a batch's too. */
+	M.stop = interrupted && !M.broken ? 1 : 2;
+	jobs_drop(M.js);
+	jobs_kill(M.js, -1, M.stop > 1 ? SIGKILL : SIGINT);
+	jobs_wait(M.js);
+	jobs_free(M.js);
+	if (M.left.len) {
+		M.left.p[--M.left.len] = '\0';
+		fprintf(stderr, mcp_text(M_E_LEFT_RUNNING), argv0,
+		    strchr(M.left.p, ' ') ? "s" : "", M.left.p);
 	}
-	jobs_free(M.js);        /* the jobs left are killed */
-	M.broken = 1;           /* no half batch goes out now */
-	while (M.calls) {
-		temps_unlink(M.calls);
-		call_drop(M.calls);
-	}
+	buf_free(&M.left);
 	memzero(M.in.p, M.in.len);
 	buf_free(&M.in);
-	return st;
+	return M.stop > 1 ? 0 : EXIT_INTR;
 }

@@ -48,8 +48,11 @@ struct mcp_server {
 };
 
 /* Serve stdin/stdout until stdin ends: 0.  Calls still running then are
- * not waited for; the operations they started are named on stderr and
- * keep running on the server. */
+ * killed, not waited for; the operations they started are named on
+ * stderr and keep running on the server.  Calls not started yet never
+ * start and are named on stderr, as are calls killed with nothing left
+ * running.  On a signal (`interrupted`): the running calls cancel and
+ * answer, the queued ones are named; EXIT_INTR. */
 int mcp_serve(const struct mcp_server *s);
 
 /* In a handler: answer this request from a job, fn run in a child

@@ -36,7 +36,8 @@ class Mcp:
         self.err = b""
         self.next_id = 100
         threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        self.err_done = threading.Thread(target=self._read_err, daemon=True)
+        self.err_done.start()
 
     def _read(self):
         for line in self.p.stdout:
@@ -108,6 +109,7 @@ class Mcp:
     def close(self, timeout=10):
         self.p.stdin.close()
         self.p.wait(timeout)
+        self.err_done.join(timeout)     # m.err is whole
         return self.p.returncode
 
 
@@ -842,6 +844,8 @@ def test_stdin_closed_removes_temporary_files(t):
         assert m.close(5) == 0
         left = os.listdir(os.path.join(root, "out")) + os.listdir(tmpdir)
         assert left == [], (args[0], left)
+        assert m.err == b"contree mcp: input closed; request 1 (tools/call "\
+            b"%s) stopped\n" % args[0].encode(), m.err
         t.fake.admin("DELETE", "faults")
 
 
@@ -855,6 +859,117 @@ def test_sigint_cancels_running_calls(t):
     m.p.send_signal(2)              # the server only, not its jobs
     assert m.p.wait(20) == 130
     assert t.fake.requests("DELETE"), "the run was not cancelled"
+
+
+# ---- requests read but not answered when the input ends ---------------------
+
+def piped(t, msgs, env=None, tail=b"\n"):
+    """contree mcp with all of msgs already in its stdin pipe and the pipe
+    closed (as `printf ... | contree mcp` once printf is done): (exit
+    status, answers by id, stderr)."""
+    r, w = os.pipe()
+    os.write(w, b"\n".join(json.dumps(x).encode() if isinstance(x, dict)
+                           else x for x in msgs) + tail)
+    os.close(w)
+    t.fake  # credentials for the profile
+    p = subprocess.run([t.binary(), "mcp"], stdin=r, capture_output=True,
+                       env=t.env(env), cwd=t.home, timeout=30)
+    os.close(r)
+    out = [json.loads(x) for x in p.stdout.splitlines()]
+    return p.returncode, out, p.stderr
+
+
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "e2e", "version": "1"}}}
+INITED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+
+def test_stdin_closed_names_requests_not_started(t):
+    """The user's report: a call read in the same burst as the end of
+    input is never started and is named on stderr; what is answered as
+    it is read (tools/list, ping, even an unterminated last line) is
+    answered; status 0."""
+    t.fake.image_uuid("alpine:3.19")
+    t.fake.clear_requests()
+    st, out, err = piped(t, [
+        INIT, INITED,
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+        run_msg(5, "sleep 3; echo x", "tag:alpine:3.19"),
+        {"jsonrpc": "2.0", "id": "six", "method": "ping"},
+        b'{"jsonrpc":"2.0","id":7,"method":"ping"}'], tail=b"")
+    assert st == 0, (st, err)
+    assert [x["id"] for x in out] == [1, 2, "six", 7], err
+    assert all("result" in x for x in out), [x.get("error") for x in out]
+    assert err == b"contree mcp: input closed; request 5 (tools/call run) "\
+        b"not started\n", err
+    assert not t.fake.requests("POST", "/v1/instances"), "a run started"
+    assert not t.fake.call("GET", "/v1/operations").json
+
+
+def test_stdin_closed_batch_answers_what_it_can(t):
+    """A 2025-03-26 batch cut short by the end of input: its answered
+    members still go out as an array; the rest are named."""
+    img = t.fake.image_uuid("alpine:3.19")
+    init = dict(INIT, params=dict(INIT["params"],
+                                  protocolVersion="2025-03-26"))
+    st, out, err = piped(t, [init, INITED, json.dumps(
+        [{"jsonrpc": "2.0", "id": 2, "method": "ping"},
+         run_msg(3, "true", img)]).encode()])
+    assert st == 0, (st, err)
+    assert out[1:] == [[{"jsonrpc": "2.0", "id": 2, "result": {}}]], \
+        (out[1:], err)
+    assert err == b"contree mcp: input closed; request 3 (tools/call run) "\
+        b"not started\n", err
+
+
+def in_flight_and_queued(t):
+    """CONTREE_CONCURRENCY=1: run 1's operation running on the fake,
+    run 2 read (the ping after it answered) and waiting for its turn."""
+    t.fake.config(delay=30)
+    img = t.fake.image_uuid("alpine:3.19")
+    m = Mcp(t, env={"CONTREE_CONCURRENCY": "1"})
+    m.init()
+    m.send(run_msg(1, "sleep 20", img))
+    spawn_sent(t, 0.1, 0.5)
+    m.send(run_msg(2, "echo queued", img))
+    assert m.request("ping")["result"] == {}
+    return m
+
+
+def test_stdin_closed_with_a_call_queued(t):
+    m = in_flight_and_queued(t)
+    start = time.time()
+    assert m.close(5) == 0
+    assert time.time() - start < 2
+    ops = t.fake.call("GET", "/v1/operations", query={"kind": "instance"}).json
+    assert len(ops) == 1, ops
+    assert len(t.fake.requests("POST", "/v1/instances")) == 1
+    assert not t.fake.requests("DELETE"), "operations must keep running"
+    assert sorted(m.err.decode().splitlines()) == [
+        "contree mcp: input closed; operation still running on the "
+        "server: " + ops[0]["uuid"],
+        "contree mcp: input closed; request 2 (tools/call run) not "
+        "started"], m.err
+test_stdin_closed_with_a_call_queued.timeout = 60
+
+
+def test_sigterm_names_queued_calls(t):
+    """SIGTERM stops the server as Ctrl-C does: the running call cancels
+    its operation and is answered; the queued one is never started and
+    is named; then the server dies of the signal."""
+    m = in_flight_and_queued(t)
+    m.p.send_signal(15)
+    assert m.p.wait(20) == -15
+    m.err_done.join(5)
+    r = m.answer(1)
+    assert "error" in r or r["result"].get("isError"), r
+    assert m.recv() is None and not m.stray, "request 2 was answered"
+    assert t.fake.requests("DELETE"), "the run was not cancelled"
+    assert len(t.fake.requests("POST", "/v1/instances")) == 1
+    assert b"contree mcp: interrupted; request 2 (tools/call run) not "\
+        b"started\n" in m.err, m.err
+test_sigterm_names_queued_calls.timeout = 60
 
 
 def test_mcp_config(t):
