@@ -2,8 +2,9 @@
  *
  * A row is an array of typed fields.  out_row orders it (head, then the
  * names in the order first seen by this output, then tail) and either
- * writes it at once (csv, tsv, json, plain) or queues it until
- * out_batch (table, default, toml, json-pretty).
+ * writes it at once (json, plain) or queues it until out_batch (table,
+ * default, toml, json-pretty; csv and tsv until their header, the
+ * names of the first batch, is written: a page of results at most).
  *
  * Widths and cuts count code points, not display cells, as the peer's
  * len() does; wide characters therefore misalign a table the same way.
@@ -64,8 +65,9 @@ struct out {
 	struct row **q;         /* queued rows of the current batch */
 	int nq, capq;
 	long nrows;             /* rows written so far */
-	/* table layout, fixed by the first batch */
+	/* table layout and csv/tsv columns, fixed by the first batch */
 	int laid, ncol;
+	int fixed;              /* csv/tsv: columns declared (out_cols) */
 	char **col;
 	size_t *width;
 };
@@ -823,6 +825,14 @@ out_pin(struct out *o, const char *const *head, const char *const *tail)
 		addnew(o, *tail, 1);
 }
 
+void
+out_cols(struct out *o, const char *const *cols, int n)
+{
+	while (n-- > 0)
+		addnew(o, *cols++, 0);
+	o->fixed = o->fmt == FMT_CSV || o->fmt == FMT_TSV;
+}
+
 /* Put r's fields in output order and remember new names. */
 static void
 order(struct out *o, struct row *r)
@@ -865,28 +875,50 @@ flush(struct out *o, struct buf *b)
 	return o->err ? werr(o->err) : 0;
 }
 
+/* Fix the columns (table, csv, tsv) from the queued rows of the first
+ * batch: the names, in output order, that one of them has (all of them
+ * for csv and tsv after out_cols). */
+static void
+columns(struct out *o)
+{
+	int i, k, n = o->norder + o->ntail;
+	const char *name;
+
+	o->laid = 1;
+	o->col = xreallocarray(NULL, (size_t)(n ? n : 1), sizeof(*o->col));
+	for (k = 0; k < n; k++) {
+		name = k < o->norder ? o->order[k] : o->tail[k - o->norder];
+		for (i = 0; i < o->nq && !row_find(o->q[i], name); i++)
+			;
+		if (i < o->nq || o->fixed)
+			o->col[o->ncol++] = xstrdup(name);
+	}
+}
+
+/* Row r under the columns, after their names if it is the first: a
+ * column the row lacks is empty, a name not among them left out. */
 static void
 emit_csv(struct out *o, const struct row *r, struct buf *b)
 {
 	int delim = o->fmt == FMT_TSV ? '\t' : ',';
 	struct buf t = {0};
-	int i, names;
+	struct field *f;
+	int k, names;
 
-	/* the names before the first row, then the values */
 	for (names = o->nrows == 0; names >= 0; names--) {
-		for (i = 0; i < r->n; i++) {
-			if (i)
+		for (k = 0; k < o->ncol; k++) {
+			if (k)
 				buf_addc(b, delim);
 			buf_reset(&t);
 			if (names)
-				buf_puts(&t, r->f[i].name);
-			else
-				add_text(&t, &r->f[i]);
+				buf_puts(&t, o->col[k]);
+			else if ((f = row_find(r, o->col[k])))
+				add_text(&t, f);
 			add_csv(b, t.p ? t.p : "", t.len, delim);
 		}
 		/* Python's csv writes a lone empty field as "" (not an
 		 * empty line) */
-		if (r->n == 1 && t.len == 0)
+		if (k == 1 && t.len == 0)
 			buf_puts(b, "\"\"");
 		buf_puts(b, "\r\n");
 	}
@@ -1037,23 +1069,18 @@ static const char *const palette[] = {
 	"\033[36m", "\033[32m", "\033[33m", "\033[34m", "\033[35m", "\033[0m"
 };
 
-/* Lay the table out from the queued rows and write its header. */
+/* Lay the table out in the columns from the queued rows and write its
+ * header. */
 static int
 table_head(struct out *o, struct buf *b)
 {
-	struct row *r0 = o->q[0];
 	struct buf t = {0};
 	size_t w, s, e;
 	int i, k, cut = 0;
 
-	o->laid = 1;
-	o->ncol = r0->n;
-	o->col = xreallocarray(NULL, (size_t)(o->ncol ? o->ncol : 1),
-	    sizeof(*o->col));
 	o->width = xreallocarray(NULL, (size_t)(o->ncol ? o->ncol : 1),
 	    sizeof(*o->width));
 	for (i = 0; i < o->ncol; i++) {
-		o->col[i] = xstrdup(r0->f[i].name);
 		o->width[i] = cpcount(o->col[i], strlen(o->col[i]));
 		for (k = 0; k < o->nq; k++) {
 			struct field *f = row_find(o->q[k], o->col[i]);
@@ -1150,12 +1177,17 @@ out_batch(struct out *o)
 
 	if (o->nq == 0)
 		return o->err ? werr(o->err) : 0;
-	if ((o->fmt == FMT_TABLE || o->fmt == FMT_DEFAULT) && !o->laid)
-		rc = table_head(o, &b);
+	if (!o->laid) {
+		columns(o);
+		if (o->fmt == FMT_TABLE || o->fmt == FMT_DEFAULT)
+			rc = table_head(o, &b);
+	}
 	for (k = 0; k < o->nq; k++) {
 		if (o->fmt == FMT_TABLE || o->fmt == FMT_DEFAULT) {
 			if (rc == 0 && o->ncol)
 				table_row(o, o->q[k], &b);
+		} else if (o->fmt == FMT_CSV || o->fmt == FMT_TSV) {
+			emit_csv(o, o->q[k], &b);
 		} else if (o->fmt == FMT_JSON_PRETTY) {
 			buf_puts(&b, o->nrows ? ",\n" : "[\n");
 			add_json(&b, o->q[k], JW_PRETTY | JW_ASCII);
@@ -1178,32 +1210,29 @@ out_row(struct out *o, struct row *r)
 	int rc;
 
 	order(o, r);
-	switch (o->fmt) {
-	case FMT_CSV:
-	case FMT_TSV:
-		emit_csv(o, r, &b);
-		break;
-	case FMT_JSON:
-		add_json(&b, r, JW_SPACED | JW_ASCII);
-		buf_addc(&b, '\n');
-		break;
-	case FMT_PLAIN:
-		emit_plain(o, r, &b);
-		break;
-	default:
-		if (o->nq == o->capq) {
-			o->capq = o->capq ? o->capq * 2 : 64;
-			o->q = xreallocarray(o->q, (size_t)o->capq,
-			    sizeof(*o->q));
+	if (o->fmt == FMT_JSON || o->fmt == FMT_PLAIN) {
+		if (o->fmt == FMT_JSON) {
+			add_json(&b, r, JW_SPACED | JW_ASCII);
+			buf_addc(&b, '\n');
+		} else {
+			emit_plain(o, r, &b);
 		}
-		o->q[o->nq++] = r;
-		return o->err ? werr(o->err) : 0;
+		o->nrows++;
+		row_free(r);
+		rc = flush(o, &b);
+		buf_free(&b);
+		return rc;
 	}
-	o->nrows++;
-	row_free(r);
-	rc = flush(o, &b);
-	buf_free(&b);
-	return rc;
+	if (o->nq == o->capq) {
+		o->capq = o->capq ? o->capq * 2 : 64;
+		o->q = xreallocarray(o->q, (size_t)o->capq, sizeof(*o->q));
+	}
+	o->q[o->nq++] = r;
+	/* csv and tsv hold the first batch to learn its names, unless
+	 * out_cols gave them */
+	if ((o->fmt == FMT_CSV || o->fmt == FMT_TSV) && (o->laid || o->fixed))
+		return out_batch(o);
+	return o->err ? werr(o->err) : 0;
 }
 
 static void
