@@ -105,8 +105,10 @@ report(void *arg, const struct td_change *ch)
 			row_strn(r, "patch", ch->patch, ch->patchlen);
 		return out_row(w->o, r);
 	}
-	buf_printf(&w->text, "%c %s%s\n", ch->what, ch->path,
-	    e->type == 'd' && strcmp(ch->path, "/") ? "/" : "");
+	buf_printf(&w->text, "%c ", ch->what);
+	td_quote(&w->text, "", ch->path, e->type == 'd' &&
+	    strcmp(ch->path, "/") ? "/" : "");
+	buf_addc(&w->text, '\n');
 	if (ch->patch)
 		buf_add(&w->text, ch->patch, ch->patchlen);
 	if (w->text.len > (64 << 10))
