@@ -877,22 +877,43 @@ flush(struct out *o, struct buf *b)
 
 /* Fix the columns (table, csv, tsv) from the queued rows of the first
  * batch: the names, in output order, that one of them has (all of them
- * for csv and tsv after out_cols). */
+ * for csv and tsv after out_cols), with their widths: the longest
+ * line of the name and the values. */
 static void
 columns(struct out *o)
 {
-	int i, k, n = o->norder + o->ntail;
+	struct buf t = {0};
+	struct field *f;
 	const char *name;
+	size_t w, s, e, max;
+	int i, k, seen, n = o->norder + o->ntail;
 
 	o->laid = 1;
 	o->col = xreallocarray(NULL, (size_t)(n ? n : 1), sizeof(*o->col));
+	o->width = xreallocarray(NULL, (size_t)(n ? n : 1),
+	    sizeof(*o->width));
 	for (k = 0; k < n; k++) {
 		name = k < o->norder ? o->order[k] : o->tail[k - o->norder];
-		for (i = 0; i < o->nq && !row_find(o->q[i], name); i++)
-			;
-		if (i < o->nq || o->fixed)
+		max = cpcount(name, strlen(name));
+		for (seen = o->fixed, i = 0; i < o->nq; i++) {
+			if (!(f = row_find(o->q[i], name)))
+				continue;
+			seen = 1;
+			buf_reset(&t);
+			add_text(&t, f);
+			for (s = 0; s <= t.len; s = e + 1) {
+				for (e = s; e < t.len && t.p[e] != '\n'; e++)
+					;
+				if ((w = cpcount(t.p + s, e - s)) > max)
+					max = w;
+			}
+		}
+		if (seen) {
+			o->width[o->ncol] = max;
 			o->col[o->ncol++] = xstrdup(name);
+		}
 	}
+	buf_free(&t);
 }
 
 /* Row r under the columns, after their names if it is the first: a
@@ -1069,35 +1090,12 @@ static const char *const palette[] = {
 	"\033[36m", "\033[32m", "\033[33m", "\033[34m", "\033[35m", "\033[0m"
 };
 
-/* Lay the table out in the columns from the queued rows and write its
- * header. */
+/* Fit the table's columns to the terminal and write its header. */
 static int
 table_head(struct out *o, struct buf *b)
 {
-	struct buf t = {0};
-	size_t w, s, e;
-	int i, k, cut = 0;
+	int i, cut = 0;
 
-	o->width = xreallocarray(NULL, (size_t)(o->ncol ? o->ncol : 1),
-	    sizeof(*o->width));
-	for (i = 0; i < o->ncol; i++) {
-		o->width[i] = cpcount(o->col[i], strlen(o->col[i]));
-		for (k = 0; k < o->nq; k++) {
-			struct field *f = row_find(o->q[k], o->col[i]);
-
-			if (!f)
-				continue;
-			buf_reset(&t);
-			add_text(&t, f);
-			for (s = 0; s <= t.len; s = e + 1) {
-				for (e = s; e < t.len && t.p[e] != '\n'; e++)
-					;
-				if ((w = cpcount(t.p + s, e - s)) > o->width[i])
-					o->width[i] = w;
-			}
-		}
-	}
-	buf_free(&t);
 	if (o->ncol == 0)
 		return 0;
 	if (o->term)
@@ -1173,29 +1171,37 @@ int
 out_batch(struct out *o)
 {
 	struct buf b = {0};
+	struct row *r;
 	int k, rc = 0;
 
 	if (o->nq == 0)
 		return o->err ? werr(o->err) : 0;
-	if (!o->laid) {
+	/* table, default, csv, tsv: their columns (out.h's FMT_ order) */
+	if (!o->laid && o->fmt <= FMT_TSV) {
 		columns(o);
-		if (o->fmt == FMT_TABLE || o->fmt == FMT_DEFAULT)
+		if (o->fmt <= FMT_TABLE)
 			rc = table_head(o, &b);
 	}
 	for (k = 0; k < o->nq; k++) {
-		if (o->fmt == FMT_TABLE || o->fmt == FMT_DEFAULT) {
+		r = o->q[k];
+		if (o->fmt <= FMT_TABLE) {
 			if (rc == 0 && o->ncol)
-				table_row(o, o->q[k], &b);
-		} else if (o->fmt == FMT_CSV || o->fmt == FMT_TSV) {
-			emit_csv(o, o->q[k], &b);
+				table_row(o, r, &b);
+		} else if (o->fmt <= FMT_TSV) {
+			emit_csv(o, r, &b);
+		} else if (o->fmt == FMT_JSON) {
+			add_json(&b, r, JW_SPACED | JW_ASCII);
+			buf_addc(&b, '\n');
 		} else if (o->fmt == FMT_JSON_PRETTY) {
 			buf_puts(&b, o->nrows ? ",\n" : "[\n");
-			add_json(&b, o->q[k], JW_PRETTY | JW_ASCII);
+			add_json(&b, r, JW_PRETTY | JW_ASCII);
+		} else if (o->fmt == FMT_PLAIN) {
+			emit_plain(o, r, &b);
 		} else {
-			emit_toml(o, o->q[k], &b);
+			emit_toml(o, r, &b);
 		}
 		o->nrows++;
-		row_free(o->q[k]);
+		row_free(r);
 	}
 	o->nq = 0;
 	rc = flush(o, &b);
@@ -1206,31 +1212,16 @@ out_batch(struct out *o)
 int
 out_row(struct out *o, struct row *r)
 {
-	struct buf b = {0};
-	int rc;
-
 	order(o, r);
-	if (o->fmt == FMT_JSON || o->fmt == FMT_PLAIN) {
-		if (o->fmt == FMT_JSON) {
-			add_json(&b, r, JW_SPACED | JW_ASCII);
-			buf_addc(&b, '\n');
-		} else {
-			emit_plain(o, r, &b);
-		}
-		o->nrows++;
-		row_free(r);
-		rc = flush(o, &b);
-		buf_free(&b);
-		return rc;
-	}
 	if (o->nq == o->capq) {
 		o->capq = o->capq ? o->capq * 2 : 64;
 		o->q = xreallocarray(o->q, (size_t)o->capq, sizeof(*o->q));
 	}
 	o->q[o->nq++] = r;
-	/* csv and tsv hold the first batch to learn its names, unless
-	 * out_cols gave them */
-	if ((o->fmt == FMT_CSV || o->fmt == FMT_TSV) && (o->laid || o->fixed))
+	/* json and plain write each row at once; csv and tsv too once
+	 * their columns are known (the first batch's names, or out_cols) */
+	if (o->fmt == FMT_JSON || o->fmt == FMT_PLAIN ||
+	    ((o->fmt == FMT_CSV || o->fmt == FMT_TSV) && (o->laid || o->fixed)))
 		return out_batch(o);
 	return o->err ? werr(o->err) : 0;
 }

@@ -26,6 +26,7 @@
 
 struct json;
 
+/* The formats with columns first (out.c relies on the order). */
 enum {
 	FMT_DEFAULT, FMT_TABLE, FMT_CSV, FMT_TSV, FMT_JSON, FMT_JSON_PRETTY,
 	FMT_PLAIN, FMT_TOML
