@@ -3,8 +3,10 @@
  * A row is an array of typed fields.  out_row orders it (head, then the
  * names in the order first seen by this output, then tail) and either
  * writes it at once (json, plain) or queues it until out_batch (table,
- * default, toml, json-pretty; csv and tsv until their header, the
- * names of the first batch, is written: a page of results at most).
+ * default, toml, json-pretty; csv and tsv only until their columns are
+ * known).  The columns of table, csv and tsv are the names that rows of
+ * the first batch (a page of results) have, unless out_cols declared
+ * them: every line has them all.
  *
  * Widths and cuts count code points, not display cells, as the peer's
  * len() does; wide characters therefore misalign a table the same way.
