@@ -48,6 +48,14 @@ octal(struct row *r, const char *name, long long mode)
 	row_str(r, name, o);
 }
 
+/* The fields of change_row in order, then the patch (-p only: the
+ * last one). */
+static const char *const cols[] = {
+	"change", "path", "type", "size", "mode", "uid", "gid", "target",
+	"old_type", "old_size", "old_mode", "old_uid", "old_gid",
+	"old_target", "patch"
+};
+
 /* The row of one change: the new values (the old ones for D), then the
  * old values that changed. */
 static struct row *
@@ -97,8 +105,10 @@ report(void *arg, const struct td_change *ch)
 			row_strn(r, "patch", ch->patch, ch->patchlen);
 		return out_row(w->o, r);
 	}
-	buf_printf(&w->text, "%c %s%s\n", ch->what, ch->path,
-	    e->type == 'd' && strcmp(ch->path, "/") ? "/" : "");
+	buf_printf(&w->text, "%c ", ch->what);
+	td_quote(&w->text, "", ch->path, e->type == 'd' &&
+	    strcmp(ch->path, "/") ? "/" : "");
+	buf_addc(&w->text, '\n');
 	if (ch->patch)
 		buf_add(&w->text, ch->patch, ch->patchlen);
 	if (w->text.len > (64 << 10))
@@ -205,7 +215,13 @@ cmd_diff(struct ctx *c)
 	}
 	cache = xasprintf("%s/cli/inspect", c->home);
 	w.patch = arg_flag(c, "patch");
-	w.o = c->fmt == FMT_DEFAULT ? NULL : out_new(c->fmt, 1);
+	if (c->fmt != FMT_DEFAULT) {
+		/* every field a row can have: csv and tsv then write
+		 * each row at once (a diff is one batch, patches and
+		 * all) */
+		w.o = out_new(c->fmt, 1);
+		out_cols(w.o, cols, LEN(cols) - !w.patch);
+	}
 	logmsg(LOG_DEBUG, "diff %s (%s) %s (%s) under %s", a.s.ref, a.s.image,
 	    b.s.ref, b.s.image, path);
 	rc = treediff(api, cache, &a.s, &b.s, path, w.patch, report, &w);

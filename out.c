@@ -2,8 +2,11 @@
  *
  * A row is an array of typed fields.  out_row orders it (head, then the
  * names in the order first seen by this output, then tail) and either
- * writes it at once (csv, tsv, json, plain) or queues it until
- * out_batch (table, default, toml, json-pretty).
+ * writes it at once (json, plain) or queues it until out_batch (table,
+ * default, toml, json-pretty; csv and tsv only until their columns are
+ * known).  The columns of table, csv and tsv are the names that rows of
+ * the first batch (a page of results) have, unless out_cols declared
+ * them: every line has them all.
  *
  * Widths and cuts count code points, not display cells, as the peer's
  * len() does; wide characters therefore misalign a table the same way.
@@ -64,8 +67,9 @@ struct out {
 	struct row **q;         /* queued rows of the current batch */
 	int nq, capq;
 	long nrows;             /* rows written so far */
-	/* table layout, fixed by the first batch */
+	/* table layout and csv/tsv columns, fixed by the first batch */
 	int laid, ncol;
+	int fixed;              /* csv/tsv: columns declared (out_cols) */
 	char **col;
 	size_t *width;
 };
@@ -823,6 +827,14 @@ out_pin(struct out *o, const char *const *head, const char *const *tail)
 		addnew(o, *tail, 1);
 }
 
+void
+out_cols(struct out *o, const char *const *cols, int n)
+{
+	while (n-- > 0)
+		addnew(o, *cols++, 0);
+	o->fixed = o->fmt == FMT_CSV || o->fmt == FMT_TSV;
+}
+
 /* Put r's fields in output order and remember new names. */
 static void
 order(struct out *o, struct row *r)
@@ -865,28 +877,71 @@ flush(struct out *o, struct buf *b)
 	return o->err ? werr(o->err) : 0;
 }
 
+/* Fix the columns (table, csv, tsv) from the queued rows of the first
+ * batch: the names, in output order, that one of them has (all of them
+ * for csv and tsv after out_cols), with their widths: the longest
+ * line of the name and the values. */
+static void
+columns(struct out *o)
+{
+	struct buf t = {0};
+	struct field *f;
+	const char *name;
+	size_t w, s, e, max;
+	int i, k, seen, n = o->norder + o->ntail;
+
+	o->laid = 1;
+	o->col = xreallocarray(NULL, (size_t)(n ? n : 1), sizeof(*o->col));
+	o->width = xreallocarray(NULL, (size_t)(n ? n : 1),
+	    sizeof(*o->width));
+	for (k = 0; k < n; k++) {
+		name = k < o->norder ? o->order[k] : o->tail[k - o->norder];
+		max = cpcount(name, strlen(name));
+		for (seen = o->fixed, i = 0; i < o->nq; i++) {
+			if (!(f = row_find(o->q[i], name)))
+				continue;
+			seen = 1;
+			buf_reset(&t);
+			add_text(&t, f);
+			for (s = 0; s <= t.len; s = e + 1) {
+				for (e = s; e < t.len && t.p[e] != '\n'; e++)
+					;
+				if ((w = cpcount(t.p + s, e - s)) > max)
+					max = w;
+			}
+		}
+		if (seen) {
+			o->width[o->ncol] = max;
+			o->col[o->ncol++] = xstrdup(name);
+		}
+	}
+	buf_free(&t);
+}
+
+/* Row r under the columns, after their names if it is the first: a
+ * column the row lacks is empty, a name not among them left out. */
 static void
 emit_csv(struct out *o, const struct row *r, struct buf *b)
 {
 	int delim = o->fmt == FMT_TSV ? '\t' : ',';
 	struct buf t = {0};
-	int i, names;
+	struct field *f;
+	int k, names;
 
-	/* the names before the first row, then the values */
 	for (names = o->nrows == 0; names >= 0; names--) {
-		for (i = 0; i < r->n; i++) {
-			if (i)
+		for (k = 0; k < o->ncol; k++) {
+			if (k)
 				buf_addc(b, delim);
 			buf_reset(&t);
 			if (names)
-				buf_puts(&t, r->f[i].name);
-			else
-				add_text(&t, &r->f[i]);
+				buf_puts(&t, o->col[k]);
+			else if ((f = row_find(r, o->col[k])))
+				add_text(&t, f);
 			add_csv(b, t.p ? t.p : "", t.len, delim);
 		}
 		/* Python's csv writes a lone empty field as "" (not an
 		 * empty line) */
-		if (r->n == 1 && t.len == 0)
+		if (k == 1 && t.len == 0)
 			buf_puts(b, "\"\"");
 		buf_puts(b, "\r\n");
 	}
@@ -1037,40 +1092,12 @@ static const char *const palette[] = {
 	"\033[36m", "\033[32m", "\033[33m", "\033[34m", "\033[35m", "\033[0m"
 };
 
-/* Lay the table out from the queued rows and write its header. */
+/* Fit the table's columns to the terminal and write its header. */
 static int
 table_head(struct out *o, struct buf *b)
 {
-	struct row *r0 = o->q[0];
-	struct buf t = {0};
-	size_t w, s, e;
-	int i, k, cut = 0;
+	int i, cut = 0;
 
-	o->laid = 1;
-	o->ncol = r0->n;
-	o->col = xreallocarray(NULL, (size_t)(o->ncol ? o->ncol : 1),
-	    sizeof(*o->col));
-	o->width = xreallocarray(NULL, (size_t)(o->ncol ? o->ncol : 1),
-	    sizeof(*o->width));
-	for (i = 0; i < o->ncol; i++) {
-		o->col[i] = xstrdup(r0->f[i].name);
-		o->width[i] = cpcount(o->col[i], strlen(o->col[i]));
-		for (k = 0; k < o->nq; k++) {
-			struct field *f = row_find(o->q[k], o->col[i]);
-
-			if (!f)
-				continue;
-			buf_reset(&t);
-			add_text(&t, f);
-			for (s = 0; s <= t.len; s = e + 1) {
-				for (e = s; e < t.len && t.p[e] != '\n'; e++)
-					;
-				if ((w = cpcount(t.p + s, e - s)) > o->width[i])
-					o->width[i] = w;
-			}
-		}
-	}
-	buf_free(&t);
 	if (o->ncol == 0)
 		return 0;
 	if (o->term)
@@ -1146,24 +1173,37 @@ int
 out_batch(struct out *o)
 {
 	struct buf b = {0};
+	struct row *r;
 	int k, rc = 0;
 
 	if (o->nq == 0)
 		return o->err ? werr(o->err) : 0;
-	if ((o->fmt == FMT_TABLE || o->fmt == FMT_DEFAULT) && !o->laid)
-		rc = table_head(o, &b);
+	/* table, default, csv, tsv: their columns (out.h's FMT_ order) */
+	if (!o->laid && o->fmt <= FMT_TSV) {
+		columns(o);
+		if (o->fmt <= FMT_TABLE)
+			rc = table_head(o, &b);
+	}
 	for (k = 0; k < o->nq; k++) {
-		if (o->fmt == FMT_TABLE || o->fmt == FMT_DEFAULT) {
+		r = o->q[k];
+		if (o->fmt <= FMT_TABLE) {
 			if (rc == 0 && o->ncol)
-				table_row(o, o->q[k], &b);
+				table_row(o, r, &b);
+		} else if (o->fmt <= FMT_TSV) {
+			emit_csv(o, r, &b);
+		} else if (o->fmt == FMT_JSON) {
+			add_json(&b, r, JW_SPACED | JW_ASCII);
+			buf_addc(&b, '\n');
 		} else if (o->fmt == FMT_JSON_PRETTY) {
 			buf_puts(&b, o->nrows ? ",\n" : "[\n");
-			add_json(&b, o->q[k], JW_PRETTY | JW_ASCII);
+			add_json(&b, r, JW_PRETTY | JW_ASCII);
+		} else if (o->fmt == FMT_PLAIN) {
+			emit_plain(o, r, &b);
 		} else {
-			emit_toml(o, o->q[k], &b);
+			emit_toml(o, r, &b);
 		}
 		o->nrows++;
-		row_free(o->q[k]);
+		row_free(r);
 	}
 	o->nq = 0;
 	rc = flush(o, &b);
@@ -1174,36 +1214,18 @@ out_batch(struct out *o)
 int
 out_row(struct out *o, struct row *r)
 {
-	struct buf b = {0};
-	int rc;
-
 	order(o, r);
-	switch (o->fmt) {
-	case FMT_CSV:
-	case FMT_TSV:
-		emit_csv(o, r, &b);
-		break;
-	case FMT_JSON:
-		add_json(&b, r, JW_SPACED | JW_ASCII);
-		buf_addc(&b, '\n');
-		break;
-	case FMT_PLAIN:
-		emit_plain(o, r, &b);
-		break;
-	default:
-		if (o->nq == o->capq) {
-			o->capq = o->capq ? o->capq * 2 : 64;
-			o->q = xreallocarray(o->q, (size_t)o->capq,
-			    sizeof(*o->q));
-		}
-		o->q[o->nq++] = r;
-		return o->err ? werr(o->err) : 0;
+	if (o->nq == o->capq) {
+		o->capq = o->capq ? o->capq * 2 : 64;
+		o->q = xreallocarray(o->q, (size_t)o->capq, sizeof(*o->q));
 	}
-	o->nrows++;
-	row_free(r);
-	rc = flush(o, &b);
-	buf_free(&b);
-	return rc;
+	o->q[o->nq++] = r;
+	/* json and plain write each row at once; csv and tsv too once
+	 * their columns are known (the first batch's names, or out_cols) */
+	if (o->fmt == FMT_JSON || o->fmt == FMT_PLAIN ||
+	    ((o->fmt == FMT_CSV || o->fmt == FMT_TSV) && (o->laid || o->fixed)))
+		return out_batch(o);
+	return o->err ? werr(o->err) : 0;
 }
 
 static void

@@ -26,6 +26,7 @@
 
 struct json;
 
+/* The formats with columns first (out.c relies on the order). */
 enum {
 	FMT_DEFAULT, FMT_TABLE, FMT_CSV, FMT_TSV, FMT_JSON, FMT_JSON_PRETTY,
 	FMT_PLAIN, FMT_TOML
@@ -76,13 +77,23 @@ struct out *out_new(int fmt, int fd);
  * NULL; call before the first row.  The names are copied. */
 void out_pin(struct out *o, const char *const *head,
     const char *const *tail);
-/* Emit (csv, tsv, json, plain) or queue (table, default, toml,
- * json-pretty) one row.  Takes ownership of r in every case.  0, or -1
+/* The complete column set, n names in order (pinned as head): csv and
+ * tsv then have them all as columns and write the header and each row
+ * at once, instead of holding the first batch to learn its names.  Call
+ * before the first row. */
+void out_cols(struct out *o, const char *const *cols, int n);
+/* Emit (json, plain; csv and tsv once their columns are known) or
+ * queue (table, default, toml, json-pretty; csv and tsv in the first
+ * batch) one row.  The columns of table, csv and tsv are the names that
+ * rows of the first batch have (in the order above); every line has
+ * them all, empty where its row lacks the field; a name first seen
+ * later is left out.  Takes ownership of r in every case.  0, or -1
  * on a write error (see above). */
 int out_row(struct out *o, struct row *r);
 /* End a batch (one page of results): queued rows are written.  The
- * table layout (columns, widths, terminal fitting) is decided by the
- * first non-empty batch and reused.  0 or -1 on a write error. */
+ * table layout (columns, widths, terminal fitting) and the csv/tsv
+ * columns are decided by the first non-empty batch and reused.  0 or
+ * -1 on a write error. */
 int out_batch(struct out *o);
 /* End the batch and the output (json-pretty's closing bracket; nothing
  * at all when there were no rows) and free o.  0, or -1 if any write

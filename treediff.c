@@ -122,6 +122,35 @@ td_type_name(char t)
 	    "other";
 }
 
+/* A byte that makes td_quote quote a name. */
+static int
+odd(unsigned char c)
+{
+	return c < ' ' || c == 0x7f || c == '"' || c == '\\';
+}
+
+void
+td_quote(struct buf *b, const char *pre, const char *path, const char *post)
+{
+	static const char esc[] = "\n\t\"\\", as[] = "nt\"\\";
+	const unsigned char *p;
+	const char *q = "", *e;
+
+	for (p = (const unsigned char *)path; *p; p++)
+		if (odd(*p))
+			q = "\"";
+	buf_printf(b, "%s%s", q, pre);
+	for (p = (const unsigned char *)path; *p; p++) {
+		if (!*q || !odd(*p))
+			buf_addc(b, (char)*p);
+		else if ((e = strchr(esc, *p)))
+			buf_printf(b, "\\%c", as[e - esc]);
+		else
+			buf_printf(b, "\\%03o", *p);
+	}
+	buf_printf(b, "%s%s", post, q);
+}
+
 /* The path of entry key (a directory's '/' dropped) inside dir. */
 static char *
 child(const char *dir, const char *key)
@@ -352,7 +381,7 @@ static int
 patch(struct walk *w, const char *path, const struct td_ent *a,
     const struct td_ent *b, struct buf *out)
 {
-	struct buf x = {0}, y = {0}, h = {0};
+	struct buf x = {0}, y = {0}, h = {0}, na = {0}, nb = {0};
 	int rc = 0;
 
 	if ((a && a->type != 'f') || (b && b->type != 'f'))
@@ -362,23 +391,27 @@ patch(struct walk *w, const char *path, const struct td_ent *a,
 		    CMP_MAX >> 20, "no patch");
 		return 0;
 	}
+	/* the names, quoted as git does */
+	td_quote(&na, "a", path, "");
+	td_quote(&nb, "b", path, "");
 	if ((a && fetch(w, w->a, path, &x) < 0) ||
 	    (b && fetch(w, w->b, path, &y) < 0)) {
 		rc = -1;
 	} else if (diff_binary(x.p, x.len) || diff_binary(y.p, y.len)) {
 		if (x.len != y.len || (x.len && memcmp(x.p, y.p, x.len)))
-			buf_printf(out, "Binary files %s%s and %s%s differ\n",
-			    a ? "a" : "/dev/null", a ? path : "",
-			    b ? "b" : "/dev/null", b ? path : "");
+			buf_printf(out, "Binary files %s and %s differ\n",
+			    a ? na.p : "/dev/null", b ? nb.p : "/dev/null");
 	} else if (diff_unified(&h, x.p ? x.p : "", x.len, y.p ? y.p : "",
 	    y.len, 3) > 0) {
-		buf_printf(out, "--- %s%s\n+++ %s%s\n", a ? "a" : "/dev/null",
-		    a ? path : "", b ? "b" : "/dev/null", b ? path : "");
+		buf_printf(out, "--- %s\n+++ %s\n", a ? na.p : "/dev/null",
+		    b ? nb.p : "/dev/null");
 		buf_add(out, h.p, h.len);
 	}
 	buf_free(&x);
 	buf_free(&y);
 	buf_free(&h);
+	buf_free(&na);
+	buf_free(&nb);
 	return rc;
 }
 

@@ -43,6 +43,14 @@ struct td_side {
 	char image[37];         /* UUID */
 };
 
+/* pre, path and post appended to b; inside double quotes, with \n, \t,
+ * \", \\ and \ooo (other control bytes) escapes, when path holds a
+ * control byte, a quote or a backslash (git's quoted names).  Other
+ * bytes, UTF-8 included, are kept. */
+struct buf;
+void td_quote(struct buf *b, const char *pre, const char *path,
+    const char *post);
+
 /* "file", "dir", "symlink" or "other" for a td_ent type. */
 const char *td_type_name(char type);
 

@@ -515,3 +515,85 @@ def test_diff_without_fork_lists_here(t):
 def test_diff_without_pipe_lists_here(t):
     from e2e_pages import NOPIPE_C
     listed_here(t, "np", NOPIPE_C)
+
+
+def test_column_formats_keep_every_field_in_its_column(t):
+    # rows with different fields (old_size on a C row, none on a D row,
+    # target on a symlink, patch) all sit under one header
+    import csv
+    import io
+    session_after_run(t)
+    # table: the columns the rows have, each value under its name
+    lines = ok(t.run("-f", "table", *S, "diff")).stdout.splitlines()
+    assert lines[0].split() == ["CHANGE", "PATH", "TYPE", "SIZE", "MODE",
+                                "UID", "GID", "TARGET", "OLD_SIZE",
+                                "OLD_MODE"], lines
+    col = {n: lines[0].index(n) for n in lines[0].split()}
+    cell = {l.split()[1]: {n: l[i:].split(" ")[0] for n, i in col.items()}
+            for l in lines[1:]}
+    assert cell["/app/mod.txt"]["OLD_SIZE"] == "6" and \
+        cell["/app/mod.txt"]["OLD_MODE"] == "", cell
+    assert cell["/app/keep.txt"]["OLD_MODE"] == "644" and \
+        cell["/app/link"]["TARGET"] == "keep.txt", cell
+    for fmt, delim in (("csv", ","), ("tsv", "\t")):
+        for extra in ((), ("-p",)):
+            r = ok(t.run("-f", fmt, *S, "diff", *extra))
+            got = list(csv.reader(io.StringIO(r.stdout, newline=""),
+                                  delimiter=delim))
+            head, body = got[0], got[1:]
+            assert head[:7] == ["change", "path", "type", "size", "mode",
+                                "uid", "gid"], head
+            assert ("patch" in head) == bool(extra), head
+            assert len(body) == 9 and all(len(x) == len(head)
+                                          for x in body), got
+            by = {x[head.index("path")]: dict(zip(head, x)) for x in body}
+            mod = by["/app/mod.txt"]
+            assert mod["size"] == "8" and mod["old_size"] == "6" and \
+                mod["old_mode"] == "", mod
+            assert by["/app/keep.txt"]["old_mode"] == "644" and \
+                by["/app/keep.txt"]["old_size"] == "", by
+            assert by["/app/link"]["target"] == "keep.txt", by
+            assert by["/app/gone.txt"]["change"] == "D" and \
+                by["/app/gone.txt"]["target"] == "", by
+            if extra:
+                assert mod["patch"].startswith("--- a/app/mod.txt\n"), mod
+
+
+def test_odd_path_names_are_quoted(t):
+    names = {"/q/new\nline": "n\n", "/q/tab\there": "t\n",
+             "/q/back\\slash": "b\n", '/q/dq"x': "d\n",
+             "/q/esc\x1b\x7f": "e\n", "/q/caf\u00e9": "c\n",
+             "/q/d\tir/f": "f\n"}
+    a = t.fake.add_image({"/q/keep": f("k\n")}, tag="q:1")["uuid"]
+    t.fake.add_image(dict({"/q/keep": f("k\n"), "/q/b\tin": {
+        "content_b64": "AAECAw==", "mtime": T0}},
+        **{k: f(v) for k, v in names.items()}), tag="q:2", parent=a)
+    r = ok(t.run("diff", "tag:q:1", "tag:q:2"))
+    assert r.stdout == (
+        'A "/q/b\\tin"\n'
+        'A "/q/back\\\\slash"\n'
+        "A /q/caf\u00e9\n"
+        'A "/q/d\\tir/"\n'
+        'A "/q/d\\tir/f"\n'
+        'A "/q/dq\\"x"\n'
+        'A "/q/esc\\033\\177"\n'
+        'A "/q/new\\nline"\n'
+        'A "/q/tab\\there"\n'), r.stdout
+    assert r.stdout.count("\n") == len(names) + 2, r.stdout
+    r = ok(t.run("diff", "-p", "--path", "/q/new\nline", "tag:q:1",
+                 "tag:q:2"))
+    assert r.stdout == ('A "/q/new\\nline"\n--- /dev/null\n'
+                        '+++ "b/q/new\\nline"\n@@ -0,0 +1 @@\n+n\n'), r.stdout
+    r = ok(t.run("diff", "-p", "--path", "/q/b\tin", "tag:q:1", "tag:q:2"))
+    assert r.stdout == ('A "/q/b\\tin"\n'
+                        'Binary files /dev/null and "b/q/b\\tin" differ\n'), \
+        r.stdout
+    # deleted, and a directory: the slash inside the quotes
+    r = ok(t.run("diff", "-p", "--path", "/q/d\tir", "tag:q:2", "tag:q:1"))
+    assert r.stdout == ('D "/q/d\\tir/"\nD "/q/d\\tir/f"\n'
+                        '--- "a/q/d\\tir/f"\n+++ /dev/null\n'
+                        '@@ -1 +0,0 @@\n-f\n'), r.stdout
+    # other formats carry the name as it is (their own escaping)
+    got = [x["path"] for x in rows(ok(t.run("-f", "json", "diff", "tag:q:1",
+                                            "tag:q:2")))]
+    assert sorted(got) == sorted(list(names) + ["/q/d\tir", "/q/b\tin"]), got

@@ -475,6 +475,61 @@ test_quoting(void)
 	    ROWS("{\"x\": \"\"}", "{\"x\": \"y\"}"));
 }
 
+/* table, csv, tsv: the columns are the names the rows of the first
+ * batch have (a pinned name that none has is not one); every line has
+ * them all; a name first seen in a later batch is left out. */
+static void
+test_columns(void)
+{
+	const char *const *rows = ROWS("{\"a\": 1}",
+	    "{\"b\": \"x,y\", \"a\": 2}", "{\"c\": null}", NULL,
+	    "{\"d\": 4, \"a\": 5}");
+
+	check_json_rows("columns.csv", "csv", NULL, NULL, rows);
+	check_json_rows("columns.tsv", "tsv", NULL, NULL, rows);
+	check_json_rows("columns.table", "table", NULL, NULL, rows);
+	check_json_rows("columns-pinned.csv", "csv", NAMES("c"), NAMES("z"),
+	    rows);
+}
+
+/* out_cols: the columns are known, so each csv row is written at once,
+ * in the declared order, empty where the row lacks the field. */
+static void
+test_cols_stream(void)
+{
+	int fd = tmpfd();
+	struct out *o = out_new(FMT_CSV, fd);
+	struct row *r = row_new();
+	size_t n;
+	char *got;
+
+	out_cols(o, NAMES("x", "y", "z"), 2);
+	row_int(r, "y", 1);
+	T_INTEQ(out_row(o, r), 0);
+	got = slurp(fd, &n);
+	T_STREQ(got, "x,y\r\n,1\r\n");
+	free(got);
+	r = row_new();
+	row_str(r, "w", "late");
+	row_str(r, "x", "a\tb");
+	T_INTEQ(out_row(o, r), 0);
+	T_INTEQ(out_end(o), 0);
+	got = slurp(fd, &n);
+	T_STREQ(got, "x,y\r\n,1\r\na\tb,\r\n");
+	free(got);
+	close(fd);
+
+	fd = tmpfd();
+	o = out_new(FMT_TSV, fd);
+	out_cols(o, NAMES("x"), 1);
+	out_row(o, row_new());
+	T_INTEQ(out_end(o), 0);
+	got = slurp(fd, &n);
+	T_STREQ(got, "x\r\n\"\"\r\n");
+	free(got);
+	close(fd);
+}
+
 static void
 test_batches(void)
 {
@@ -846,6 +901,8 @@ main(void)
 	test_order();
 	test_multiline();
 	test_quoting();
+	test_columns();
+	test_cols_stream();
 	test_batches();
 	test_empty();
 	test_unicode();
