@@ -3,6 +3,7 @@ engine, complete.c, read from the command table) and the bash, zsh and
 fish scripts loaded into the real shells, which ask the binary."""
 
 import os
+import shlex
 import shutil
 import subprocess
 
@@ -150,3 +151,48 @@ def test_fish_script(t):
     assert r.returncode == 0, r
     got = [l.split("\t")[0] for l in r.stdout.splitlines()]
     assert got == ["session", "checkout", "toml"], r
+
+
+def bash_complete(t, *lines):
+    """COMPREPLY of the bash script for each partial line, as lists."""
+    path = t.write("c.bash", script(t, "bash"))
+    prog = 'source %s\n' % path
+    for line in lines:
+        prog += ("line=%s; COMP_LINE=$line; COMP_POINT=${#line}; _contree; "
+                 "printf '%%s\\0' \"${COMPREPLY[@]}\"; echo\n"
+                 % shlex.quote(line))
+    r = subprocess.run(["bash", "-c", prog], capture_output=True, text=True,
+                       env=shell_env(t), timeout=30)
+    assert r.returncode == 0, r
+    return [l.split("\0")[:-1] for l in r.stdout.splitlines()]
+
+
+def spaced_image(t):
+    t.fake.add_image({"/etc/my dir/a b": "1", "/etc/my dir/it's": "2",
+                      "/etc/my dir/g*[1]": "3", "/etc/my dir/q\"$x": "4"},
+                     tag="sp:1")
+    ok(t.run("-S", "sp", "use", "tag:sp:1"))
+
+
+def test_bash_quoting(t):
+    spaced_image(t)
+    got = bash_complete(
+        t, "contree -S sp cat /etc/my", "contree -S sp cat /etc/my\\ dir/",
+        "contree -S sp cat \"/etc/my dir/", "contree -S sp cat '/etc/my dir/i",
+        "contree -S sp cat /etc/my\\ dir/a", "contree -S sp ls \"/etc/my\"\\ d",
+        "contree -S sp cat \"/etc/my dir/\"a", "contree use tag:s")
+    # unquoted: backslash-escaped, one word each
+    assert got[0] == ["/etc/my\\ dir/"], got
+    assert got[1] == ["/etc/my\\ dir/a\\ b", "/etc/my\\ dir/g\\*\\[1\\]",
+                      "/etc/my\\ dir/it\\'s", "/etc/my\\ dir/q\\\"\\$x"], got
+    # inside double quotes: only \ " $ ` escaped
+    assert got[2] == ["/etc/my dir/a b", "/etc/my dir/g*[1]",
+                      "/etc/my dir/it's", "/etc/my dir/q\\\"\\$x"], got
+    # inside single quotes: ' as '\''
+    assert got[3] == ["/etc/my dir/it'\\''s"], got
+    assert got[4] == ["/etc/my\\ dir/a\\ b"], got
+    assert got[5] == ["/etc/my\\ dir/"], got
+    # a closed quote does not split the word for readline: all replaced
+    assert got[6] == ["/etc/my\\ dir/a\\ b"], got
+    # after a ':' too (COMP_WORDBREAKS)
+    assert got[7] == ["sp:1"], got
