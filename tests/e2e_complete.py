@@ -126,9 +126,10 @@ def test_zsh_script(t):
             '{ shift; break; }; shift; done; print -rl -- "${@/%%/$s}" }; '
             '_files() { print -r -- FILES }; '
             'source %s; print -r -- "${functions[_contree]:+loaded}"; '
-            'words=(contree sess); CURRENT=2; _contree; '
-            'words=(contree -S k1 env DE); CURRENT=5; _contree; '
-            'words=(contree run -t ""); CURRENT=4; _contree' % path)
+            'words=(contree sess); CURRENT=2; PREFIX=sess; _contree; '
+            'words=(contree -S k1 env DE); CURRENT=5; PREFIX=DE; '
+            '_contree; '
+            'words=(contree run -t ""); CURRENT=4; PREFIX=; _contree' % path)
     r = subprocess.run(["zsh", "-f", "-c", prog], capture_output=True,
                        text=True, env=shell_env(t), timeout=30)
     assert r.returncode == 0, r
@@ -196,3 +197,43 @@ def test_bash_quoting(t):
     assert got[6] == ["/etc/my\\ dir/a\\ b"], got
     # after a ':' too (COMP_WORDBREAKS)
     assert got[7] == ["sp:1"], got
+
+
+def test_zsh_quoting(t):
+    spaced_image(t)
+    if not shutil.which("zsh"):
+        raise AssertionError("zsh is not installed (make deps installs it)")
+    path = t.write("c.zsh", script(t, "zsh"))
+    # compadd prints its flags and matches: zsh itself quotes the matches
+    # for the word's context unless -Q says they are quoted already
+    prog = ('compadd() { print -r -- "$*" }; _files() { print FILES }; '
+            'source %s; '
+            'words=(contree -S sp cat "/etc/my\\\\ dir/a"); CURRENT=5; '
+            'PREFIX="/etc/my\\\\ dir/a"; _contree; '
+            'words=(contree -S sp ls "\\"/etc/my"); CURRENT=5; '
+            'PREFIX="/etc/my"; _contree' % path)
+    r = subprocess.run(["zsh", "-f", "-c", prog], capture_output=True,
+                       text=True, env=shell_env(t), timeout=30)
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == ["-- /etc/my dir/a b",
+                                     "-S  -- /etc/my dir/"], r
+
+
+def test_fish_quoting(t):
+    spaced_image(t)
+    if not shutil.which("fish"):
+        raise AssertionError("fish is not installed (make deps installs it)")
+    path = t.write("c.fish", script(t, "fish"))
+    # fish quotes the candidates itself; they must match the unescaped word
+    prog = ("source %s; complete -C 'contree -S sp cat \"/etc/my dir/i'; "
+            "complete -C 'contree -S sp cat /etc/my\\ dir/q'; "
+            "complete -C \"contree -S sp cat '/etc/my dir/g\"" % path)
+    env = shell_env(t)
+    # contree's data directory is under XDG_CONFIG_HOME too
+    env["XDG_CONFIG_HOME"] = os.path.join(t.home, ".config")
+    r = subprocess.run(["fish", "--no-config", "-c", prog],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r
+    got = [l.split("\t")[0] for l in r.stdout.splitlines()]
+    assert got == ["/etc/my dir/it's", "/etc/my dir/q\"$x",
+                   "/etc/my dir/g*[1]"], r
