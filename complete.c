@@ -22,7 +22,7 @@
 extern const struct opt global_opts[];
 extern const struct cmd commands[];
 
-enum { V_NONE, V_BRANCH, V_SESSION, V_PROFILE, V_IMAGE, V_OP, V_ENV,
+enum { V_NONE, V_BRANCH, V_SESSION, V_PROFILE, V_IMAGE, V_REF, V_OP, V_ENV,
     V_AGENT, V_EDITOR, V_LOCAL, V_SANDBOX };
 
 /* Values that are not choices, by command path and option or
@@ -59,7 +59,10 @@ static const struct {
 	{"cp", "DEST", V_LOCAL},
 	{"", "PATH", V_SANDBOX},
 	{"run", "cwd", V_SANDBOX},
-	{"explore", "from", V_IMAGE},
+	{"explore", "from", V_REF},
+	{"diff", "FROM", V_REF},
+	{"diff", "TO", V_REF},
+	{"diff", "path", V_SANDBOX},
 	{"explore", "file", V_LOCAL},
 	{"explore", "cwd", V_SANDBOX},
 };
@@ -383,6 +386,9 @@ values(struct ctx *c, const char *key, int kind, struct cands *k)
 	case V_ENV: envkeys(c, key, k); break;
 	case V_AGENT: addlist(k, agents); break;
 	case V_EDITOR: addlist(k, editors); break;
+	case V_REF:             /* what use takes, and branches */
+		branches(c, key, k);
+		/* FALLTHROUGH */
 	case V_IMAGE:
 		listing(c, k, "images", "/images", "images", images, 60);
 		break;

@@ -237,3 +237,25 @@ def test_fish_quoting(t):
     got = [l.split("\t")[0] for l in r.stdout.splitlines()]
     assert got == ["/etc/my dir/it's", "/etc/my dir/q\"$x",
                    "/etc/my dir/g*[1]"], r
+
+
+def test_image_references(t):
+    base = t.fake.image_uuid("ubuntu:latest")
+    ok(t.run("-S", "k1", "use", "tag:ubuntu:latest"))
+    ok(t.run("-S", "k1", "session", "branch", "work-x"))
+    # diff's FROM and TO take what use takes, and branches
+    got = words(t, "-S", "k1", "diff", "")
+    assert "work-x" in got and "tag:ubuntu:latest" in got, got
+    assert base in got, got
+    # (branch names that are not hex: a UUID could start with them)
+    assert words(t, "-S", "k1", "diff", "tag:ubuntu:latest", "wo") == \
+        ["work-x"]
+    assert words(t, "-S", "k1", "diff", "-p", base[:8]) == [base]
+    assert words(t, "-S", "k1", "diff", "a", "b", "wo") == []
+    assert words(t, "-S", "k1", "diff", "--path", "/et") == ["/etc/"]
+    # explore --from the same
+    assert words(t, "-S", "k1", "explore", "--from", "wo") == ["work-x"]
+    assert words(t, "-S", "k1", "explore", "--from", "tag:ubuntu:l") == \
+        ["tag:ubuntu:latest"]
+    # use takes no branch
+    assert words(t, "-S", "k1", "use", "wo") == []
