@@ -45,8 +45,17 @@ def test_commands_options_choices(t):
 
 def test_usage_errors(t):
     t.noauth()
-    fails(t.run("completion"), "expected one SHELL", code=2)
-    fails(t.run("completion", "tcsh"), "invalid choice: 'tcsh'", code=2)
+    # the usage line, the help and the errors name the one positional
+    r = fails(t.run("completion"), code=2)
+    assert r.stderr.splitlines() == [
+        "usage: contree completion [-h] [--words] [--] ARGS ...",
+        "contree completion: error: argument ARGS: expected one shell "
+        "(bash, zsh or fish), or --words and a command line"], r
+    r = fails(t.run("completion", "tcsh"), code=2)
+    assert "error: argument ARGS: invalid choice: 'tcsh'" in r.stderr, r
+    h = ok(t.run("completion", "--help")).stdout
+    assert "[--] ARGS ..." in h and "the last of ARGS, one per line" in h, h
+    assert "SHELL" not in h and "WORDS" not in h, h
 
 
 def test_dynamic_values(t):
