@@ -22,46 +22,47 @@
 extern const struct opt global_opts[];
 extern const struct cmd commands[];
 
-enum { V_NONE, V_BRANCH, V_SESSION, V_PROFILE, V_IMAGE, V_OP, V_ENV,
+enum { V_NONE, V_BRANCH, V_SESSION, V_PROFILE, V_IMAGE, V_REF, V_OP, V_ENV,
     V_AGENT, V_EDITOR, V_LOCAL, V_SANDBOX };
 
-/* Values that are not choices, by command path and option or
- * positional name ("" path: any command). */
+/* Values that are not choices: "NAME" is the option or positional NAME
+ * of any command, "PATH NAME" that of the command PATH ("file cp"). */
 static const struct {
-	const char *path, *name;
-	int kind;
+	const char *name;
+	unsigned char kind;
 } kinds[] = {
-	{"", "profile", V_PROFILE},
-	{"", "session", V_SESSION},
-	{"", "use", V_IMAGE},
-	{"", "editor", V_EDITOR},
-	{"", "BRANCH", V_BRANCH},
-	{"session branch", "from", V_BRANCH},
-	{"session branch", "NAME", V_BRANCH},
-	{"session use", "KEY", V_SESSION},
-	{"session show", "KEY", V_SESSION},
-	{"session delete", "KEY", V_SESSION},
-	{"auth switch", "NAME", V_PROFILE},
-	{"auth remove", "NAME", V_PROFILE},
-	{"use", "IMAGE", V_IMAGE},
-	{"tag", "ARGS", V_IMAGE},
-	{"", "UUID_OR_REF", V_OP},
-	{"env", "PAIRS", V_ENV},
-	{"skill install", "SPEC", V_AGENT},
-	{"skill remove", "SPEC", V_AGENT},
-	{"", "config", V_LOCAL},
-	{"", "dockerfile", V_LOCAL},
-	{"", "CONTEXT", V_LOCAL},
-	{"run", "file", V_LOCAL},
-	{"file cp", "SRC", V_LOCAL},
-	{"file cp", "DEST", V_SANDBOX},
-	{"file edit", "PATH", V_SANDBOX},
-	{"cp", "DEST", V_LOCAL},
-	{"", "PATH", V_SANDBOX},
-	{"run", "cwd", V_SANDBOX},
-	{"explore", "from", V_IMAGE},
-	{"explore", "file", V_LOCAL},
-	{"explore", "cwd", V_SANDBOX},
+	{"profile", V_PROFILE},
+	{"session", V_SESSION},
+	{"use", V_IMAGE},
+	{"editor", V_EDITOR},
+	{"BRANCH", V_BRANCH},
+	{"session branch from", V_BRANCH},
+	{"session branch NAME", V_BRANCH},
+	{"session use KEY", V_SESSION},
+	{"session show KEY", V_SESSION},
+	{"session delete KEY", V_SESSION},
+	{"auth switch NAME", V_PROFILE},
+	{"auth remove NAME", V_PROFILE},
+	{"use IMAGE", V_IMAGE},
+	{"tag ARGS", V_IMAGE},
+	{"UUID_OR_REF", V_OP},
+	{"env PAIRS", V_ENV},
+	{"skill install SPEC", V_AGENT},
+	{"skill remove SPEC", V_AGENT},
+	{"config", V_LOCAL},
+	{"dockerfile", V_LOCAL},
+	{"CONTEXT", V_LOCAL},
+	{"file", V_LOCAL},
+	{"file cp SRC", V_LOCAL},
+	{"file cp DEST", V_SANDBOX},
+	{"file edit PATH", V_SANDBOX},
+	{"cp DEST", V_LOCAL},
+	{"PATH", V_SANDBOX},
+	{"cwd", V_SANDBOX},
+	{"explore from", V_REF},
+	{"diff FROM", V_REF},
+	{"diff TO", V_REF},
+	{"diff path", V_SANDBOX},
 };
 
 struct cands {
@@ -383,6 +384,9 @@ values(struct ctx *c, const char *key, int kind, struct cands *k)
 	case V_ENV: envkeys(c, key, k); break;
 	case V_AGENT: addlist(k, agents); break;
 	case V_EDITOR: addlist(k, editors); break;
+	case V_REF:             /* what use takes, and branches */
+		branches(c, key, k);
+		/* FALLTHROUGH */
 	case V_IMAGE:
 		listing(c, k, "images", "/images", "images", images, 60);
 		break;
@@ -397,12 +401,16 @@ values(struct ctx *c, const char *key, int kind, struct cands *k)
 static int
 kindof(const char *path, const char *name)
 {
-	size_t i;
+	size_t i, n = strlen(path);
 
-	for (i = 0; i < LEN(kinds); i++)
-		if ((!*kinds[i].path || strcmp(kinds[i].path, path) == 0) &&
-		    strcmp(kinds[i].name, name) == 0)
+	for (i = 0; i < LEN(kinds); i++) {
+		const char *s = kinds[i].name;
+
+		if (strncmp(s, path, n) == 0 && s[n] == ' ')
+			s += n + 1;
+		if (strcmp(s, name) == 0)
 			return kinds[i].kind;
+	}
 	return V_NONE;
 }
 

@@ -3,6 +3,7 @@ engine, complete.c, read from the command table) and the bash, zsh and
 fish scripts loaded into the real shells, which ask the binary."""
 
 import os
+import shlex
 import shutil
 import subprocess
 
@@ -44,8 +45,17 @@ def test_commands_options_choices(t):
 
 def test_usage_errors(t):
     t.noauth()
-    fails(t.run("completion"), "expected one SHELL", code=2)
-    fails(t.run("completion", "tcsh"), "invalid choice: 'tcsh'", code=2)
+    # the usage line, the help and the errors name the one positional
+    r = fails(t.run("completion"), code=2)
+    assert r.stderr.splitlines() == [
+        "usage: contree completion [-h] [--words] [--] ARGS ...",
+        "contree completion: error: argument ARGS: expected one shell "
+        "(bash, zsh or fish), or --words and a command line"], r
+    r = fails(t.run("completion", "tcsh"), code=2)
+    assert "error: argument ARGS: invalid choice: 'tcsh'" in r.stderr, r
+    h = ok(t.run("completion", "--help")).stdout
+    assert "[--] ARGS ..." in h and "the last of ARGS, one per line" in h, h
+    assert "SHELL" not in h and "WORDS" not in h, h
 
 
 def test_dynamic_values(t):
@@ -125,9 +135,10 @@ def test_zsh_script(t):
             '{ shift; break; }; shift; done; print -rl -- "${@/%%/$s}" }; '
             '_files() { print -r -- FILES }; '
             'source %s; print -r -- "${functions[_contree]:+loaded}"; '
-            'words=(contree sess); CURRENT=2; _contree; '
-            'words=(contree -S k1 env DE); CURRENT=5; _contree; '
-            'words=(contree run -t ""); CURRENT=4; _contree' % path)
+            'words=(contree sess); CURRENT=2; PREFIX=sess; _contree; '
+            'words=(contree -S k1 env DE); CURRENT=5; PREFIX=DE; '
+            '_contree; '
+            'words=(contree run -t ""); CURRENT=4; PREFIX=; _contree' % path)
     r = subprocess.run(["zsh", "-f", "-c", prog], capture_output=True,
                        text=True, env=shell_env(t), timeout=30)
     assert r.returncode == 0, r
@@ -150,3 +161,110 @@ def test_fish_script(t):
     assert r.returncode == 0, r
     got = [l.split("\t")[0] for l in r.stdout.splitlines()]
     assert got == ["session", "checkout", "toml"], r
+
+
+def bash_complete(t, *lines):
+    """COMPREPLY of the bash script for each partial line, as lists."""
+    path = t.write("c.bash", script(t, "bash"))
+    prog = 'source %s\n' % path
+    for line in lines:
+        prog += ("line=%s; COMP_LINE=$line; COMP_POINT=${#line}; _contree; "
+                 "printf '%%s\\0' \"${COMPREPLY[@]}\"; echo\n"
+                 % shlex.quote(line))
+    r = subprocess.run(["bash", "-c", prog], capture_output=True, text=True,
+                       env=shell_env(t), timeout=30)
+    assert r.returncode == 0, r
+    return [l.split("\0")[:-1] for l in r.stdout.splitlines()]
+
+
+def spaced_image(t):
+    t.fake.add_image({"/etc/my dir/a b": "1", "/etc/my dir/it's": "2",
+                      "/etc/my dir/g*[1]": "3", "/etc/my dir/q\"$x": "4"},
+                     tag="sp:1")
+    ok(t.run("-S", "sp", "use", "tag:sp:1"))
+
+
+def test_bash_quoting(t):
+    spaced_image(t)
+    got = bash_complete(
+        t, "contree -S sp cat /etc/my", "contree -S sp cat /etc/my\\ dir/",
+        "contree -S sp cat \"/etc/my dir/", "contree -S sp cat '/etc/my dir/i",
+        "contree -S sp cat /etc/my\\ dir/a", "contree -S sp ls \"/etc/my\"\\ d",
+        "contree -S sp cat \"/etc/my dir/\"a", "contree use tag:s")
+    # unquoted: backslash-escaped, one word each
+    assert got[0] == ["/etc/my\\ dir/"], got
+    assert got[1] == ["/etc/my\\ dir/a\\ b", "/etc/my\\ dir/g\\*\\[1\\]",
+                      "/etc/my\\ dir/it\\'s", "/etc/my\\ dir/q\\\"\\$x"], got
+    # inside double quotes: only \ " $ ` escaped
+    assert got[2] == ["/etc/my dir/a b", "/etc/my dir/g*[1]",
+                      "/etc/my dir/it's", "/etc/my dir/q\\\"\\$x"], got
+    # inside single quotes: ' as '\''
+    assert got[3] == ["/etc/my dir/it'\\''s"], got
+    assert got[4] == ["/etc/my\\ dir/a\\ b"], got
+    assert got[5] == ["/etc/my\\ dir/"], got
+    # a closed quote does not split the word for readline: all replaced
+    assert got[6] == ["/etc/my\\ dir/a\\ b"], got
+    # after a ':' too (COMP_WORDBREAKS)
+    assert got[7] == ["sp:1"], got
+
+
+def test_zsh_quoting(t):
+    spaced_image(t)
+    if not shutil.which("zsh"):
+        raise AssertionError("zsh is not installed (make deps installs it)")
+    path = t.write("c.zsh", script(t, "zsh"))
+    # compadd prints its flags and matches: zsh itself quotes the matches
+    # for the word's context unless -Q says they are quoted already
+    prog = ('compadd() { print -r -- "$*" }; _files() { print FILES }; '
+            'source %s; '
+            'words=(contree -S sp cat "/etc/my\\\\ dir/a"); CURRENT=5; '
+            'PREFIX="/etc/my\\\\ dir/a"; _contree; '
+            'words=(contree -S sp ls "\\"/etc/my"); CURRENT=5; '
+            'PREFIX="/etc/my"; _contree' % path)
+    r = subprocess.run(["zsh", "-f", "-c", prog], capture_output=True,
+                       text=True, env=shell_env(t), timeout=30)
+    assert r.returncode == 0, r
+    assert r.stdout.splitlines() == ["-- /etc/my dir/a b",
+                                     "-S  -- /etc/my dir/"], r
+
+
+def test_fish_quoting(t):
+    spaced_image(t)
+    if not shutil.which("fish"):
+        raise AssertionError("fish is not installed (make deps installs it)")
+    path = t.write("c.fish", script(t, "fish"))
+    # fish quotes the candidates itself; they must match the unescaped word
+    prog = ("source %s; complete -C 'contree -S sp cat \"/etc/my dir/i'; "
+            "complete -C 'contree -S sp cat /etc/my\\ dir/q'; "
+            "complete -C \"contree -S sp cat '/etc/my dir/g\"" % path)
+    env = shell_env(t)
+    # contree's data directory is under XDG_CONFIG_HOME too
+    env["XDG_CONFIG_HOME"] = os.path.join(t.home, ".config")
+    r = subprocess.run(["fish", "--no-config", "-c", prog],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r
+    got = [l.split("\t")[0] for l in r.stdout.splitlines()]
+    assert got == ["/etc/my dir/it's", "/etc/my dir/q\"$x",
+                   "/etc/my dir/g*[1]"], r
+
+
+def test_image_references(t):
+    base = t.fake.image_uuid("ubuntu:latest")
+    ok(t.run("-S", "k1", "use", "tag:ubuntu:latest"))
+    ok(t.run("-S", "k1", "session", "branch", "work-x"))
+    # diff's FROM and TO take what use takes, and branches
+    got = words(t, "-S", "k1", "diff", "")
+    assert "work-x" in got and "tag:ubuntu:latest" in got, got
+    assert base in got, got
+    # (branch names that are not hex: a UUID could start with them)
+    assert words(t, "-S", "k1", "diff", "tag:ubuntu:latest", "wo") == \
+        ["work-x"]
+    assert words(t, "-S", "k1", "diff", "-p", base[:8]) == [base]
+    assert words(t, "-S", "k1", "diff", "a", "b", "wo") == []
+    assert words(t, "-S", "k1", "diff", "--path", "/et") == ["/etc/"]
+    # explore --from the same
+    assert words(t, "-S", "k1", "explore", "--from", "wo") == ["work-x"]
+    assert words(t, "-S", "k1", "explore", "--from", "tag:ubuntu:l") == \
+        ["tag:ubuntu:latest"]
+    # use takes no branch
+    assert words(t, "-S", "k1", "use", "wo") == []
