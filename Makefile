@@ -204,8 +204,11 @@ demo:
 MUSLCC = musl-gcc
 STATIC_OUT = contree
 BEARSSL_A = /usr/lib/$$(gcc -dumpmachine)/libbearssl.a
+# -flto with one partition: the whole program optimised at once (1.3 KB
+# smaller than per-file -Os, no parallel LTRANS jobs to warn about)
 STATIC_CFLAGS = -Os -ffunction-sections -fdata-sections \
-	-fno-asynchronous-unwind-tables -fno-pie -I/usr/include/bearssl
+	-fno-asynchronous-unwind-tables -fno-pie -I/usr/include/bearssl \
+	-flto -flto-partition=one
 STATIC_LDFLAGS = -static -no-pie -s -Wl,--gc-sections \
 	-Wl,-z,noseparate-code -Wl,-z,norelro -Wl,-z,common-page-size=64
 STATIC_SRC = $(OBJ:.o=.c) compat_musl.c
