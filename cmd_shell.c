@@ -520,10 +520,22 @@ lines(struct buf *out, char ***v)
 	return n;
 }
 
-/* Replace the word [start, cur) with the candidates' common part, or
- * show them all. */
+/* n bytes of a candidate as one shell word: what the line splitter
+ * would split or expand gets a backslash ("my dir" -> my\ dir). */
 static void
-apply(struct ed *e, size_t start, char **c, size_t n)
+addword(struct buf *b, const char *w, size_t n)
+{
+	for (; n--; w++) {
+		if (strchr(" \t\\'\"$`*?[]{}()<>|&;#~!", *w))
+			buf_addc(b, '\\');
+		buf_addc(b, *w);
+	}
+}
+
+/* Replace the word [start, cur), typed as the words splitter read it,
+ * with the candidates' common part, or show them all. */
+static void
+apply(struct ed *e, size_t start, const char *typed, char **c, size_t n)
 {
 	size_t i, common = n ? strlen(c[0]) : 0;
 	struct buf b = {0};
@@ -538,12 +550,12 @@ apply(struct ed *e, size_t start, char **c, size_t n)
 	if (n == 1) {
 		char last = c[0][common ? common - 1 : 0];
 
-		buf_puts(&b, c[0]);
+		addword(&b, c[0], strlen(c[0]));
 		if (!strchr("/=:", last))
 			buf_addc(&b, ' ');
 		ed_replace(e, start, e->cur, b.p);
-	} else if (common > e->cur - start) {
-		buf_add(&b, c[0], common);
+	} else if (common > strlen(typed)) {
+		addword(&b, c[0], common);
 		ed_replace(e, start, e->cur, b.p);
 	} else {
 		buf_puts(&b, "\n");
@@ -563,7 +575,9 @@ complete_tab(void *arg, struct ed *e)
 	struct buf out = {0};
 	int nw;
 
-	while (start > 0 && e->line.p[start - 1] != ' ')
+	/* back to the space before the word, not an escaped one */
+	while (start > 0 && (e->line.p[start - 1] != ' ' ||
+	    (start > 1 && e->line.p[start - 2] == '\\')))
 		start--;
 	if (shsplit(before, &w, &nw) != 0) {
 		free(before);
@@ -589,7 +603,7 @@ complete_tab(void *arg, struct ed *e)
 		sh_store_done(sh);
 	}
 	n = lines(&out, &c);
-	apply(e, start, c, n);
+	apply(e, start, w[nw - 1], c, n);
 	free(c);
 	buf_free(&out);
 	freewords(w);

@@ -218,6 +218,25 @@ def test_pty_tab_completion(t):
     assert p.wait() == 0
 
 
+def test_pty_tab_completion_escapes_what_the_shell_splits(t):
+    """A candidate with a space or a quote is inserted escaped, as one
+    word, and a word with an escaped space completes on."""
+    t.fake.add_image({"/srv/my dir/a b'c.txt": "x\n", "/srv/my dir/z": "y"},
+                     tag="sh:sp")
+    ok(t.run(*S, "use", "tag:sh:sp"))
+    p = Pty(t)
+    p.prompt()
+    p.send("cat /srv/my\t")
+    p.expect(r"cat /srv/my\\ dir/\x1b\[K")
+    p.send("a\t")
+    p.expect(r"cat /srv/my\\ dir/a\\ b\\'c\.txt \x1b\[K")
+    p.send("\r")
+    p.expect(r"\r\nx\r\n")
+    p.prompt()
+    p.send("\x04")
+    assert p.wait() == 0
+
+
 def test_pty_history_up_and_search_across_shells(t):
     start(t)
     p = Pty(t)
