@@ -200,6 +200,7 @@ struct log {
 	char **f;               /* fields of the record being replayed */
 	size_t *fl;             /* and their lengths */
 	size_t cf;
+	long long v[13];        /* numeric fields of that record */
 	struct buf rec;         /* record being written */
 	struct buf scratch;     /* its copy, checked before writing */
 	long long nbad;         /* corrupt records skipped in the file */
@@ -901,14 +902,16 @@ unescape(char *p, size_t n)
 
 /* ---- replay: one handler per record type ----
  *
- * A handler gets the unescaped fields f[0..nf) (f[0] is the type) and
- * their lengths.  It checks every field and every reference against the
- * state first and returns why the record is bad, or NULL; with dry set
- * it stops there (writers check a record before writing it), else it
- * applies the record. */
+ * A handler gets the unescaped fields f[0..nf) (f[0] is the type), their
+ * lengths and the session of the key field (NULL if it has none yet),
+ * after check_fields passed the record's number of fields, its fixed
+ * fields and its key (s->v holds their numbers).  It checks the rest
+ * and every reference against the state first and returns why the
+ * record is bad, or NULL; with dry set it stops there (writers check a
+ * record before writing it), else it applies the record. */
 
-typedef const char *handler(struct log *, char **, const size_t *, size_t,
-    int);
+typedef const char *handler(struct log *, struct session *, char **,
+    const size_t *, size_t, int);
 
 /* The session of a record's key field, which must be sane. */
 static const char *
@@ -1022,23 +1025,15 @@ add_entry(struct log *s, struct session *se, struct store_entry *e,
 
 /* entry ID KEY PARENT TIME BRANCH KIND IMAGE OP TITLE [files] */
 static const char *
-h_entry(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_entry(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	long long id, parent, t;
+	long long id = s->v[1], parent = s->v[3];
 	const struct store_entry *up = NULL;
 	const char *kind, *why, *image;
 	struct store_entry *e;
-	struct session *se;
 	size_t nfiles = (nf - 10) / 5;
 
-	if (nf < 10 || (nf - 10) % 5 || nfiles > FILESMAX)
-		return "wrong number of fields";
-	if (!inrange(f[1], 1, IDMAX, &id) ||
-	    !inrange(f[3], 0, id - 1, &parent) ||
-	    !inrange(f[4], 0, TIMEMAX, &t))
-		return "bad number";
-	if ((why = keyed(s, 2, &se)))
-		return why;
 	if (fl[5] > NAMEMAX)
 		return "bad branch name";
 	if (!(kind = kind_of(f[6])))
@@ -1067,7 +1062,7 @@ h_entry(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	e->parent = parent;
 	e->up = up;
 	e->kind = kind;
-	e->created = t;
+	e->created = s->v[4];
 	e->files = keep_files(s, f + 10, fl + 10, nfiles);
 	e->nfiles = (int)nfiles;
 	add_entry(s, se, e, f, fl);
@@ -1076,36 +1071,29 @@ h_entry(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* maxid ID */
 static const char *
-h_maxid(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_maxid(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	long long id;
-
+	(void)se;
+	(void)f;
 	(void)fl;
-	if (nf != 2 || !inrange(f[1], 0, IDMAX, &id))
-		return "bad fields";
-	if (!dry && id > s->maxid)
-		s->maxid = id;
+	(void)nf;
+	if (!dry && s->v[1] > s->maxid)
+		s->maxid = s->v[1];
 	return NULL;
 }
 
 /* branch KEY NAME ID, reset KEY NAME ID TIME */
 static const char *
-h_branch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_branch(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	int reset = f[0][0] == 'r';
+	int reset = nf == 5;
 	const struct store_entry *e;
-	struct session *se;
-	long long id, tm = 0;
-	const char *why;
 
-	if (nf != 4u + reset || !inrange(f[3], 1, IDMAX, &id) ||
-	    (reset && !inrange(f[4], 0, TIMEMAX, &tm)))
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)))
-		return why;
 	if (!NAME_OK(fl[2]))
 		return "bad branch name";
-	if (!se || !(e = ent_find(se, id)))
+	if (!se || !(e = ent_find(se, s->v[3])))
 		return "branch target not in session";
 	if (reset && (!se->active || strcmp(se->active, f[2])))
 		return "not the active branch";
@@ -1113,24 +1101,18 @@ h_branch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 		return NULL;
 	br_set(s, se, f[2], e);
 	if (reset)
-		touch(s, se, tm);
+		touch(s, se, s->v[4]);
 	return NULL;
 }
 
 /* unbranch KEY TIME NAME... */
 static const char *
-h_unbranch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_unbranch(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
-	long long tm;
 	size_t i;
 	(void)fl;
 
-	if (nf < 4 || !inrange(f[2], 0, TIMEMAX, &tm))
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)))
-		return why;
 	for (i = 3; i < nf; i++)
 		if (!se || !se->active || !br_find(se, f[i]) ||
 		    strcmp(f[i], se->active) == 0)
@@ -1139,45 +1121,35 @@ h_unbranch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 		return NULL;
 	for (i = 3; i < nf; i++)
 		br_del(se, f[i]);
-	touch(s, se, tm);
+	touch(s, se, s->v[2]);
 	return NULL;
 }
 
 /* checkout KEY NAME TIME */
 static const char *
-h_checkout(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_checkout(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
 	struct brn *b;
-	const char *why;
-	long long tm;
 
 	(void)fl;
-	if (nf != 4 || !inrange(f[3], 0, TIMEMAX, &tm))
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)))
-		return why;
+	(void)nf;
 	if (!se || !(b = br_find(se, f[2])))
 		return "no such branch";
 	if (dry)
 		return NULL;
 	se->active = b->name;
-	touch(s, se, tm);
+	touch(s, se, s->v[3]);
 	return NULL;
 }
 
 /* env KEY NAME VALUE [NAME VALUE]... */
 static const char *
-h_env(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_env(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
 	size_t i, j;
 
-	if (nf < 4 || nf % 2)
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)))
-		return why;
 	for (i = 2; i < nf; i += 2)
 		if (!NAME_OK(fl[i]) || strchr(f[i], '=') ||
 		    fl[i + 1] > TEXTMAX)
@@ -1200,16 +1172,12 @@ h_env(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* unenv KEY NAME... */
 static const char *
-h_unenv(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_unenv(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
 	size_t i, j;
 
-	if (nf < 3)
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)))
-		return why;
+	(void)s;
 	for (i = 2; i < nf; i++)
 		if (fl[i] > NAMEMAX)
 			return "bad variable";
@@ -1222,18 +1190,14 @@ h_unenv(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* pending KEY OP DISPOSABLE BRANCH TITLE */
 static const char *
-h_pending(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_pending(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
 	size_t j;
 
-	if (nf != 6 || fl[2] == 0 || fl[2] > TOKMAX ||
-	    (strcmp(f[3], "0") && strcmp(f[3], "1")) || fl[4] > NAMEMAX ||
-	    fl[5] > TEXTMAX)
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)) || dry)
-		return why;
+	(void)nf;
+	if (dry)
+		return NULL;
 	if (!se)
 		se = sess_find(s, f[1], fl[1], 1);
 	j = find_str(se->pend, se->npend, sizeof *se->pend, f[2]);
@@ -1250,18 +1214,16 @@ h_pending(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* done KEY OP */
 static const char *
-h_done(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_done(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
 	size_t j;
 
-	if (nf != 3 || fl[2] > TOKMAX)
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)) || dry)
-		return why;
-	if (se && (j = find_str(se->pend, se->npend, sizeof *se->pend,
-	    f[2])) < se->npend) {
+	(void)s;
+	(void)fl;
+	(void)nf;
+	if (!dry && se && (j = find_str(se->pend, se->npend,
+	    sizeof *se->pend, f[2])) < se->npend) {
 		memmove(se->pend + j, se->pend + j + 1,
 		    (se->npend - j - 1) * sizeof *se->pend);
 		se->npend--;
@@ -1292,16 +1254,11 @@ hist_push(struct log *s, struct session *se, const char *p, size_t n)
 
 /* hist KEY LINE... */
 static const char *
-h_hist(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_hist(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
 	size_t i;
 
-	if (nf < 3)
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)))
-		return why;
 	for (i = 2; i < nf; i++)
 		if (fl[i] > TEXTMAX)
 			return "history line too long";
@@ -1316,18 +1273,14 @@ h_hist(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* delete KEY */
 static const char *
-h_delete(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_delete(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
-
+	(void)s;
 	(void)f;
 	(void)fl;
-	if (nf != 2)
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)) || dry)
-		return why;
-	if (se)
+	(void)nf;
+	if (!dry && se)
 		sess_clear(se);
 	return NULL;
 }
@@ -1336,29 +1289,20 @@ h_delete(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
  * (the index): the summary of the session's own log, SIZE bytes long
  * when it was written. */
 static const char *
-h_sess(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_sess(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	long long size, seq, max, nent, upd, tipid, created;
+	long long *v = s->v, tipid = v[8];
 	struct store_entry *e = NULL;
-	const char *kind = NULL, *why;
-	struct session *se;
+	const char *kind = NULL;
 
-	if (nf != 13)
-		return "wrong number of fields";
-	if (!inrange(f[2], 0, IDMAX, &size) || !inrange(f[3], 0, IDMAX, &seq) ||
-	    !inrange(f[4], 0, IDMAX, &max) || !inrange(f[5], 0, IDMAX, &nent) ||
-	    !inrange(f[6], 0, TIMEMAX, &upd) ||
-	    !inrange(f[8], 0, max, &tipid) ||
-	    !inrange(f[12], 0, TIMEMAX, &created))
-		return "bad number";
-	if ((why = keyed(s, 1, &se)))
-		return why;
+	(void)nf;
 	if (fl[7] > NAMEMAX || fl[11] > TOKMAX)
 		return "bad fields";
-	if (tipid && (!nent || !(kind = kind_of(f[9])) ||
+	if (tipid && (!v[5] || !(kind = kind_of(f[9])) ||
 	    !uuid_ok(f[10], fl[10])))
 		return "bad tip";
-	if (!tipid && (fl[9] || fl[10] || fl[11] || created))
+	if (!tipid && (fl[9] || fl[10] || fl[11] || v[12]))
 		return "bad tip";
 	if (dry)
 		return NULL;
@@ -1373,43 +1317,106 @@ h_sess(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 		e->image = keepn(s, f[10], fl[10]);
 		e->title = "";
 		e->op = keepn(s, f[11], fl[11]);
-		e->created = created;
+		e->created = v[12];
 	}
-	se->isize = size;
-	se->imax = max;
-	se->inent = (size_t)nent;
+	se->isize = v[2];
+	se->imax = v[4];
+	se->inent = (size_t)v[5];
 	se->ibranch = fl[7] ? keepn(s, f[7], fl[7]) : NULL;
 	se->itip = e;
-	se->updated = upd;
-	se->seq = seq;
-	if (seq > (long long)s->iseq)
-		s->iseq = (unsigned long long)seq;
-	if (max > s->maxid)
-		s->maxid = max;
+	se->updated = v[6];
+	se->seq = v[3];
+	if (v[3] > (long long)s->iseq)
+		s->iseq = (unsigned long long)v[3];
+	if (v[4] > s->maxid)
+		s->maxid = v[4];
 	return NULL;
 }
 
-/* Record types, as the first field of a line. */
+/* Record types, as the first field of a line, and what check_fields
+ * checks before the handler runs, as spec says: "#" first if a bad
+ * number of fields is "wrong number of fields" and a bad field "bad
+ * number" (else both are "bad fields"); then a letter for each of the
+ * fixed fields f[1], f[2]...; then, if more fields may follow, a digit:
+ * they come in groups of that many (groups of 5 are staged files, at
+ * most FILESMAX).  Letters: k the session key;
+ * numbers: i an id 1..IDMAX, n 0..IDMAX, t a TIME, p 0..f[1] - 1 (a
+ * parent, before its entry), m 0..f[4] (a tip, up to MAXID); lengths:
+ * O 1..TOKMAX, P 0..TOKMAX, N 0..NAMEMAX, T 0..TEXTMAX; B "0" or "1";
+ * "_" is checked by the handler.  The key is checked last. */
 static const struct {
 	const char *name;
 	handler *fn;
+	const char *spec;
 } rtypes[] = {
-	{ "entry", h_entry }, { "maxid", h_maxid }, { "branch", h_branch },
-	{ "reset", h_branch }, { "unbranch", h_unbranch },
-	{ "checkout", h_checkout }, { "env", h_env }, { "unenv", h_unenv },
-	{ "pending", h_pending }, { "done", h_done }, { "hist", h_hist },
-	{ "delete", h_delete }, { "sess", h_sess }
+	{ "entry", h_entry, "#ikpt_____5" }, { "maxid", h_maxid, "n" },
+	{ "branch", h_branch, "k_i" }, { "reset", h_branch, "k_it" },
+	{ "unbranch", h_unbranch, "kt_1" }, { "checkout", h_checkout, "k_t" },
+	{ "env", h_env, "k__2" }, { "unenv", h_unenv, "k_1" },
+	{ "pending", h_pending, "kOBNT" }, { "done", h_done, "kP" },
+	{ "hist", h_hist, "k_1" }, { "delete", h_delete, "k" },
+	{ "sess", h_sess, "#knnnnt_m___t" }
 };
 
-static handler *
-handler_of(const char *p)
+/* Checks the number of fields of a record of type spec, its fixed
+ * fields (numbers to s->v) and its key (*se: its session, if any). */
+static const char *
+check_fields(struct log *s, const char *spec, size_t nf,
+    struct session **se)
 {
-	size_t i;
+	char **f = s->f;
+	const size_t *fl = s->fl;
+	int num = *spec == '#';
+	long long lo, hi;
+	size_t i, key = 0, rep = 0;
+	int ok;
 
-	for (i = 0; i < LEN(rtypes); i++)
+	*se = NULL;
+	spec += num;
+	for (i = 1; spec[i - 1] > '9'; i++)
+		;
+	if (spec[i - 1])
+		rep = (size_t)(spec[i - 1] - '0');
+	if (nf < i || (rep ? (nf - i) % rep != 0 : nf != i) ||
+	    (rep == 5 && (nf - i) / 5 > FILESMAX))
+		return num ? "wrong number of fields" : "bad fields";
+	for (i = 1; spec[i - 1] > '9'; i++) {
+		lo = 0;
+		switch (spec[i - 1]) {
+		case 'k': key = i; continue;
+		case 'i': lo = 1; /* FALLTHROUGH */
+		case 'n': hi = IDMAX; break;
+		case 't': hi = TIMEMAX; break;
+		case 'p': hi = s->v[1] - 1; break;
+		case 'm': hi = s->v[4]; break;
+		case 'O': lo = 1; /* FALLTHROUGH */
+		case 'P': hi = -TOKMAX; break;
+		case 'N': hi = -NAMEMAX; break;
+		case 'T': hi = -TEXTMAX; break;
+		case 'B': lo = -1; hi = -1; break;
+		default: continue;
+		}
+		if (hi >= 0)
+			ok = inrange(f[i], lo, hi, &s->v[i]);
+		else if (lo < 0)
+			ok = fl[i] == 1 && (f[i][0] | 1) == '1';
+		else
+			ok = fl[i] >= (size_t)lo && fl[i] <= (size_t)-hi;
+		if (!ok)
+			return num ? "bad number" : "bad fields";
+	}
+	return key ? keyed(s, key, se) : NULL;
+}
+
+static int
+rtype_of(const char *p)
+{
+	int i;
+
+	for (i = 0; i < (int)LEN(rtypes); i++)
 		if (same(p, rtypes[i].name))
-			return rtypes[i].fn;
-	return NULL;
+			return i;
+	return -1;
 }
 
 /* Bytes equal to c in a word read from memory: 0x80 in each such byte,
@@ -1518,19 +1525,24 @@ static const char *
 apply_line(struct log *s, char *l, size_t len, int dry)
 {
 	const char *why = NULL;
+	struct session *se;
 	handler *fn;
 	long nf;
+	int t;
 
 	if ((nf = split(s, l, len, &why)) < 0)
 		return why;
-	if (!(fn = handler_of(s->f[0])))
+	if ((t = rtype_of(s->f[0])) < 0)
 		return "unknown record type";
+	fn = rtypes[t].fn;
 	if (fn != h_maxid && (fn == h_sess) != (s->type == LOG_INDEX))
 		return s->type == LOG_INDEX ? "not an index record" :
 		    "unknown record type";
 	if (!dry)
 		s->seq++;
-	return fn(s, s->f, s->fl, (size_t)nf, dry);
+	if ((why = check_fields(s, rtypes[t].spec, (size_t)nf, &se)))
+		return why;
+	return fn(s, se, s->f, s->fl, (size_t)nf, dry);
 }
 
 /* 1 + the value of a lowercase hex digit; 0 for any other byte. */
