@@ -132,15 +132,6 @@ struct chunk {
 };
 #define CHUNKHDR ((sizeof(struct chunk) + 7) & ~(size_t)7)
 
-struct brn {
-	const char *name;
-	const struct store_entry *tip;
-};
-
-struct pend {
-	const char *op, *title, *branch;
-	int disp;
-};
 
 struct session {
 	const char *key;
@@ -148,12 +139,12 @@ struct session {
 	const struct store_entry **ent;         /* id order */
 	size_t nent, cent;
 	size_t entmap;                          /* ent is mapped: its bytes */
-	struct brn *br;
+	struct store_branch *br;
 	size_t nbr, cbr;
 	const char *active;
 	struct store_kv *env;
 	size_t nenv, cenv;
-	struct pend *pend;
+	struct store_pending *pend;    /* kept as the queries return them */
 	size_t npend, cpend;
 	const char **hist;                      /* live: hist[hoff..nhist) */
 	size_t hoff, nhist, chist;
@@ -597,20 +588,27 @@ hashstr(const char *p, size_t n)
 	return (uint32_t)(h ^ h >> 32);
 }
 
+/* Enters session i into the hash table. */
+static void
+ht_put(struct log *s, size_t i)
+{
+	size_t j = hashstr(s->sess[i].key, s->sess[i].klen) & (s->hcap - 1);
+
+	while (s->htab[j])
+		j = (j + 1) & (s->hcap - 1);
+	s->htab[j] = (uint32_t)(i + 1);
+}
+
 static void
 rehash(struct log *s)
 {
-	size_t i, j, cap = s->hcap ? s->hcap * 2 : 64;
+	size_t i, cap = s->hcap ? s->hcap * 2 : 64;
 
 	free(s->htab);
 	s->htab = xcalloc(cap, sizeof *s->htab);
 	s->hcap = cap;
-	for (i = 0; i < s->nsess; i++) {
-		j = hashstr(s->sess[i].key, s->sess[i].klen) & (cap - 1);
-		while (s->htab[j])
-			j = (j + 1) & (cap - 1);
-		s->htab[j] = (uint32_t)(i + 1);
-	}
+	for (i = 0; i < s->nsess; i++)
+		ht_put(s, i);
 }
 
 static int
@@ -646,14 +644,10 @@ sess_find(struct log *s, const char *key, size_t n, int create)
 	memset(se, 0, sizeof *se);
 	se->key = key;
 	se->klen = n;
-	if (s->nsess * 2 > s->hcap) {
+	if (s->nsess * 2 > s->hcap)
 		rehash(s);
-	} else {
-		j = hashstr(key, n) & (s->hcap - 1);
-		while (s->htab[j])
-			j = (j + 1) & (s->hcap - 1);
-		s->htab[j] = (uint32_t)s->nsess;
-	}
+	else
+		ht_put(s, s->nsess - 1);
 	return se;
 }
 
@@ -716,7 +710,7 @@ same(const char *a, const char *b)
 	return *a == *b;
 }
 
-static struct brn *
+static struct store_branch *
 br_find(struct session *se, const char *name)
 {
 	size_t i;
@@ -730,7 +724,7 @@ br_find(struct session *se, const char *name)
 static const struct store_entry *
 sess_tip(struct session *se)
 {
-	struct brn *b;
+	struct store_branch *b;
 
 	if (!se || !se->active || !(b = br_find(se, se->active)))
 		return NULL;
@@ -754,11 +748,11 @@ ent_find(const struct session *se, long long id)
 	return lo < se->nent && se->ent[lo]->id == id ? se->ent[lo] : NULL;
 }
 
-static struct brn *
+static struct store_branch *
 br_set(struct log *s, struct session *se, const char *name,
     const struct store_entry *e)
 {
-	struct brn *b = br_find(se, name);
+	struct store_branch *b = br_find(se, name);
 
 	if (!b) {
 		se->br = grow(se->br, se->nbr, &se->cbr, sizeof *se->br);
@@ -772,7 +766,7 @@ br_set(struct log *s, struct session *se, const char *name,
 static void
 br_del(struct session *se, const char *name)
 {
-	struct brn *b = br_find(se, name);
+	struct store_branch *b = br_find(se, name);
 
 	if (b) {
 		*b = se->br[se->nbr - 1];
@@ -1013,7 +1007,7 @@ add_entry(struct log *s, struct session *se, struct store_entry *e,
 		ent_grow(se);
 	se->ent[se->nent++] = e;
 	if (*f[5]) {
-		struct brn *b = br_set(s, se, f[5], e);
+		struct store_branch *b = br_set(s, se, f[5], e);
 
 		if (!se->active)
 			se->active = b->name;
@@ -1130,7 +1124,7 @@ static const char *
 h_checkout(struct log *s, struct session *se, char **f, const size_t *fl,
     size_t nf, int dry)
 {
-	struct brn *b;
+	struct store_branch *b;
 
 	(void)fl;
 	(void)nf;
@@ -1206,7 +1200,7 @@ h_pending(struct log *s, struct session *se, char **f, const size_t *fl,
 		se->npend++;
 	}
 	se->pend[j].op = keepn(s, f[2], fl[2]);
-	se->pend[j].disp = f[3][0] == '1';
+	se->pend[j].disposable = f[3][0] == '1';
 	se->pend[j].branch = keepn(s, f[4], fl[4]);
 	se->pend[j].title = keepn(s, f[5], fl[5]);
 	return NULL;
@@ -1545,13 +1539,6 @@ apply_line(struct log *s, char *l, size_t len, int dry)
 	return fn(s, se, s->f, s->fl, (size_t)nf, dry);
 }
 
-/* 1 + the value of a lowercase hex digit; 0 for any other byte. */
-static const unsigned char hexval[256] = {
-	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
-	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
-	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
-};
-
 static int
 crc_ok(const char *l, size_t len)
 {
@@ -1563,8 +1550,10 @@ crc_ok(const char *l, size_t len)
 		return 0;
 	h = (const unsigned char *)l + len - CRCLEN;
 	for (i = 0; i < CRCLEN; i++) {  /* no branch per digit */
-		want = want << 4 | ((hexval[h[i]] - 1u) & 15);
-		ok &= hexval[h[i]] != 0;
+		ok &= ((unsigned)(h[i] - '0') < 10) |
+		    ((unsigned)(h[i] - 'a') < 6);
+		/* the value of a lowercase hex digit: '0' 0x30, 'a' 0x61 */
+		want = want << 4 | ((h[i] & 15) + (h[i] >> 6) * 9);
 	}
 	return ok && store_crc32(0, l, len - CRCLEN - 1) == want;
 }
@@ -1989,6 +1978,15 @@ write_rec(struct log *s)
 	return 0;
 }
 
+/* apply_line() on a copy of s->rec (one record, ended). */
+static const char *
+apply_rec(struct log *s, int dry)
+{
+	buf_reset(&s->scratch);
+	buf_add(&s->scratch, s->rec.p, s->rec.len);
+	return apply_line(s, s->scratch.p, s->rec.len - CRCLEN - 2, dry);
+}
+
 /* Write s->rec (one record, ended) with one write and replay it. */
 static int
 emit(struct log *s)
@@ -1996,9 +1994,7 @@ emit(struct log *s)
 	size_t len = s->rec.len - CRCLEN - 2;
 	const char *why;
 
-	buf_reset(&s->scratch);
-	buf_add(&s->scratch, s->rec.p, s->rec.len);
-	if ((why = apply_line(s, s->scratch.p, len, 1))) {
+	if ((why = apply_rec(s, 1))) {
 		seterr("%s: refusing to write an invalid record (%s)", s->path,
 		    why);
 		return -1;
@@ -2051,9 +2047,8 @@ static int compact_locked(struct log *s);
 static void lg_close(struct log *s);
 static int note(struct store *st, struct log *l, long long size,
     int touched);
-static struct store_branch *lg_branches(struct log *s, const char *key,
-    size_t *n);
-static struct store_kv *lg_env(struct log *s, const char *key, size_t *n);
+static struct store_branch *se_branches(struct session *se, size_t *n);
+static struct store_kv *se_env(struct session *se, size_t *n);
 
 /* Under the write lock: rewrite a log in which replay skipped corrupt
  * records without them.  A failure leaves the log as it was. */
@@ -2196,29 +2191,17 @@ sessions(struct log *s, int hist, size_t *n)
 	return v;
 }
 
+/* Strings, or structures that start with one, by that string. */
 static int
 cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int
-cmp_br(const void *a, const void *b)
-{
-	return strcmp(((const struct store_branch *)a)->name,
-	    ((const struct store_branch *)b)->name);
-}
 
-static int
-cmp_kv(const void *a, const void *b)
-{
-	return strcmp(((const struct store_kv *)a)->name,
-	    ((const struct store_kv *)b)->name);
-}
-
-/* Session se of s as records; returns how many. */
+/* Session se as records; returns how many. */
 static long long
-dump_session(struct log *s, struct session *se, struct buf *b)
+dump_session(struct session *se, struct buf *b)
 {
 	struct store_branch *br;
 	struct store_kv *env;
@@ -2232,7 +2215,7 @@ dump_session(struct log *s, struct session *se, struct buf *b)
 		    e->created, "", e->kind, e->image, e->op, e->title,
 		    e->nfiles, e->files);
 	}
-	br = lg_branches(s, se->key, &nb);
+	br = se_branches(se, &nb);
 	for (j = 0; j < nb; j++)
 		rec(b, "branch", "ssn", se->key, br[j].name, br[j].tip->id);
 	nrec += (long long)nb;
@@ -2242,7 +2225,7 @@ dump_session(struct log *s, struct session *se, struct buf *b)
 		nrec++;
 	}
 	if (se->nenv) {
-		env = lg_env(s, se->key, &nb);
+		env = se_env(se, &nb);
 		st = rec_begin(b, "env");
 		rec_str(b, se->key);
 		for (j = 0; j < nb; j++) {
@@ -2255,7 +2238,7 @@ dump_session(struct log *s, struct session *se, struct buf *b)
 	}
 	for (j = 0; j < se->npend; j++)
 		rec(b, "pending", "sssss", se->key, se->pend[j].op,
-		    se->pend[j].disp ? "1" : "0", se->pend[j].branch,
+		    se->pend[j].disposable ? "1" : "0", se->pend[j].branch,
 		    se->pend[j].title);
 	nrec += (long long)se->npend;
 	if (se->nhist > se->hoff) {
@@ -2314,7 +2297,7 @@ dump(struct log *s, struct buf *b)
 			    v[i]->ibranch, v[i]->itip);
 			nrec++;
 		} else {
-			nrec += dump_session(s, v[i], b);
+			nrec += dump_session(v[i], b);
 		}
 	}
 	free(v);
@@ -2639,9 +2622,8 @@ lg_entry(struct log *s, const char *key, long long id)
 }
 
 static const struct store_entry **
-lg_entries(struct log *s, const char *key, size_t *n)
+se_entries(struct session *se, size_t *n)
 {
-	struct session *se = sess_get(s, key, 0);
 	*n = se ? se->nent : 0;
 	return dup_array(se ? se->ent : NULL, *n, sizeof *se->ent);
 }
@@ -2818,74 +2800,57 @@ lg_pending_files(struct log *s, const char *key, size_t *n)
 	return v;
 }
 
-static const char *
-lg_active(struct log *s, const char *key)
-{
-	struct session *se = sess_get(s, key, 0);
+/* Below: what the queries return about session se (NULL: none). */
 
+static const char *
+se_active(struct session *se)
+{
 	return se ? se->active : NULL;
 }
 
 static const struct store_entry *
-lg_branch_tip(struct log *s, const char *key, const char *name)
+se_branch_tip(struct session *se, const char *name)
 {
-	struct session *se = sess_get(s, key, 0);
-	struct brn *b = se ? br_find(se, name) : NULL;
+	struct store_branch *b = se ? br_find(se, name) : NULL;
 
 	return b ? b->tip : NULL;
 }
 
-static struct store_branch *
-lg_branches(struct log *s, const char *key, size_t *n)
+/* A malloc'd copy of v[0..n), each size bytes and a string first,
+ * sorted by those strings. */
+static void *
+sorted(const void *v, size_t n, size_t size)
 {
-	struct session *se = sess_get(s, key, 0);
-	struct store_branch *v;
-	size_t i;
+	void *p = dup_array(v, n, size);
 
+	qsort(p, n, size, cmp_str);
+	return p;
+}
+
+static struct store_branch *
+se_branches(struct session *se, size_t *n)
+{
 	*n = se ? se->nbr : 0;
-	v = xreallocarray(NULL, *n + 1, sizeof *v);
-	for (i = 0; i < *n; i++) {
-		v[i].name = se->br[i].name;
-		v[i].tip = se->br[i].tip;
-	}
-	qsort(v, *n, sizeof *v, cmp_br);
-	return v;
+	return sorted(se ? se->br : NULL, *n, sizeof *se->br);
 }
 
 static struct store_kv *
-lg_env(struct log *s, const char *key, size_t *n)
+se_env(struct session *se, size_t *n)
 {
-	struct session *se = sess_get(s, key, 0);
-	struct store_kv *v;
-
 	*n = se ? se->nenv : 0;
-	v = dup_array(se ? se->env : NULL, *n, sizeof *v);
-	qsort(v, *n, sizeof *v, cmp_kv);
-	return v;
+	return sorted(se ? se->env : NULL, *n, sizeof *se->env);
 }
 
 static struct store_pending *
-lg_pending(struct log *s, const char *key, size_t *n)
+se_pending(struct session *se, size_t *n)
 {
-	struct session *se = sess_get(s, key, 0);
-	struct store_pending *v;
-	size_t i;
-
 	*n = se ? se->npend : 0;
-	v = xreallocarray(NULL, *n + 1, sizeof *v);
-	for (i = 0; i < *n; i++) {
-		v[i].op = se->pend[i].op;
-		v[i].title = se->pend[i].title;
-		v[i].branch = se->pend[i].branch;
-		v[i].disposable = se->pend[i].disp;
-	}
-	return v;
+	return dup_array(se ? se->pend : NULL, *n, sizeof *se->pend);
 }
 
 static const char **
-lg_history(struct log *s, const char *key, size_t *n)
+se_history(struct session *se, size_t *n)
 {
-	struct session *se = sess_get(s, key, 0);
 	*n = se ? se->nhist - se->hoff : 0;
 	return dup_array(se ? se->hist + se->hoff : NULL, *n, sizeof *se->hist);
 }
@@ -3110,9 +3075,7 @@ emit_noted(struct log *s)
 	int had = se != NULL, torn;
 	const char *why;
 
-	buf_reset(&s->scratch);
-	buf_add(&s->scratch, s->rec.p, len);
-	if ((why = apply_line(s, s->scratch.p, len - CRCLEN - 2, 0))) {
+	if ((why = apply_rec(s, 0))) {
 		seterr("%s: internal error: a bad record (%s)", s->path, why);
 		goto reload;
 	}
@@ -3372,7 +3335,7 @@ migrate(struct store *st)
 	for (i = 0; i < n; i++) {
 		buf_reset(&b);
 		buf_puts(&b, HEADER "\n");
-		dump_session(v, ss[i], &b);
+		dump_session(ss[i], &b);
 		f = sess_file(st->dir, ss[i]->key);
 		rc = write_atomic(f, &b);
 		free(f);
@@ -3615,7 +3578,6 @@ store_compact(struct store *st)
 }
 
 struct dumped {
-	struct log *l;
 	struct session *se;
 	unsigned long long seq;
 };
@@ -3643,8 +3605,8 @@ store_dump(struct store *st, struct buf *out)
 	}
 	v = xreallocarray(NULL, ix->nsess + 1, sizeof *v);
 	for (i = 0; i < ix->nsess; i++) {
-		v[n].l = qlog(st, ix->sess[i].key);
-		if ((se = slog_sess(v[n].l)) && !sess_empty(se)) {
+		if ((se = slog_sess(qlog(st, ix->sess[i].key))) &&
+		    !sess_empty(se)) {
 			v[n].se = se;
 			n++;
 		}
@@ -3659,11 +3621,18 @@ store_dump(struct store *st, struct buf *out)
 	buf_puts(out, HEADER "\n");
 	dump_maxid(out, ix->maxid);
 	for (i = 0; i < n; i++)
-		dump_session(v[i].l, v[i].se, out);
+		dump_session(v[i].se, out);
 	free(v);
 }
 
 /* ---- queries ---- */
+
+/* For a query: the session key, or NULL. */
+static struct session *
+qsess(struct store *st, const char *key)
+{
+	return sess_get(qlog(st, key), key, 0);
+}
 
 int
 store_get(struct store *st, const char *key, struct store_session *out)
@@ -3799,7 +3768,7 @@ store_entry(struct store *st, const char *key, long long id)
 const struct store_entry **
 store_entries(struct store *st, const char *key, size_t *n)
 {
-	return lg_entries(qlog(st, key), key, n);
+	return se_entries(qsess(st, key), n);
 }
 
 const struct store_entry *
@@ -3850,37 +3819,37 @@ store_pending_files(struct store *st, const char *key, size_t *n)
 const char *
 store_active(struct store *st, const char *key)
 {
-	return lg_active(qlog(st, key), key);
+	return se_active(qsess(st, key));
 }
 
 const struct store_entry *
 store_branch_tip(struct store *st, const char *key, const char *name)
 {
-	return lg_branch_tip(qlog(st, key), key, name);
+	return se_branch_tip(qsess(st, key), name);
 }
 
 struct store_branch *
 store_branches(struct store *st, const char *key, size_t *n)
 {
-	return lg_branches(qlog(st, key), key, n);
+	return se_branches(qsess(st, key), n);
 }
 
 struct store_kv *
 store_env(struct store *st, const char *key, size_t *n)
 {
-	return lg_env(qlog(st, key), key, n);
+	return se_env(qsess(st, key), n);
 }
 
 struct store_pending *
 store_pending(struct store *st, const char *key, size_t *n)
 {
-	return lg_pending(qlog(st, key), key, n);
+	return se_pending(qsess(st, key), n);
 }
 
 const char **
 store_history(struct store *st, const char *key, size_t *n)
 {
-	return lg_history(qlog(st, key), key, n);
+	return se_history(qsess(st, key), n);
 }
 
 /* ---- mutations ---- */
@@ -3948,10 +3917,10 @@ store_append(struct store *st, const char *key, const struct store_new *n,
 }
 
 /* "branch 'NAME' not found" unless se has branch name. */
-static struct brn *
+static struct store_branch *
 need_branch(struct session *se, const char *name)
 {
-	struct brn *b = name ? br_find(se, name) : NULL;
+	struct store_branch *b = name ? br_find(se, name) : NULL;
 
 	if (!b)
 		seterr("branch '%s' not found", name ? name : "");
@@ -3964,7 +3933,7 @@ store_branch_create(struct store *st, const char *key, const char *name,
 {
 	struct log *s = mbegin(st, key);
 	struct session *se;
-	struct brn *src;
+	struct store_branch *src;
 	int rc = -1;
 
 	if (!s)
