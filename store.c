@@ -1017,6 +1017,13 @@ add_entry(struct log *s, struct session *se, struct store_entry *e,
 	touch(s, se, e->created);
 }
 
+/* se, else the session of the key in f[1], made. */
+static struct session *
+made(struct log *s, struct session *se)
+{
+	return se ? se : sess_find(s, s->f[1], s->fl[1], 1);
+}
+
 /* entry ID KEY PARENT TIME BRANCH KIND IMAGE OP TITLE [files] */
 static const char *
 h_entry(struct log *s, struct session *se, char **f, const size_t *fl,
@@ -1150,8 +1157,7 @@ h_env(struct log *s, struct session *se, char **f, const size_t *fl,
 			return "bad variable";
 	if (dry)
 		return NULL;
-	if (!se)
-		se = sess_find(s, f[1], fl[1], 1);
+	se = made(s, se);
 	for (i = 2; i < nf; i += 2) {
 		j = find_str(se->env, se->nenv, sizeof *se->env, f[i]);
 		if (j == se->nenv) {
@@ -1192,8 +1198,7 @@ h_pending(struct log *s, struct session *se, char **f, const size_t *fl,
 	(void)nf;
 	if (dry)
 		return NULL;
-	if (!se)
-		se = sess_find(s, f[1], fl[1], 1);
+	se = made(s, se);
 	j = find_str(se->pend, se->npend, sizeof *se->pend, f[2]);
 	if (j == se->npend) {
 		se->pend = grow(se->pend, j, &se->cpend, sizeof *se->pend);
@@ -1258,8 +1263,7 @@ h_hist(struct log *s, struct session *se, char **f, const size_t *fl,
 			return "history line too long";
 	if (dry)
 		return NULL;
-	if (!se)
-		se = sess_find(s, f[1], fl[1], 1);
+	se = made(s, se);
 	for (i = 2; i < nf; i++)
 		hist_push(s, se, f[i], fl[i]);
 	return NULL;
@@ -1300,8 +1304,7 @@ h_sess(struct log *s, struct session *se, char **f, const size_t *fl,
 		return "bad tip";
 	if (dry)
 		return NULL;
-	if (!se)
-		se = sess_find(s, f[1], fl[1], 1);
+	se = made(s, se);
 	if (tipid) {
 		e = aalloc(s, sizeof *e, 8);
 		memset(e, 0, sizeof *e);
@@ -1360,10 +1363,9 @@ check_fields(struct log *s, const char *spec, size_t nf,
 {
 	char **f = s->f;
 	const size_t *fl = s->fl;
-	int num = *spec == '#';
-	long long lo, hi;
+	int num = *spec == '#', ok;
 	size_t i, key = 0, rep = 0;
-	int ok;
+	char c;
 
 	*se = NULL;
 	spec += num;
@@ -1374,28 +1376,20 @@ check_fields(struct log *s, const char *spec, size_t nf,
 	if (nf < i || (rep ? (nf - i) % rep != 0 : nf != i) ||
 	    (rep == 5 && (nf - i) / 5 > FILESMAX))
 		return num ? "wrong number of fields" : "bad fields";
-	for (i = 1; spec[i - 1] > '9'; i++) {
-		lo = 0;
-		switch (spec[i - 1]) {
-		case 'k': key = i; continue;
-		case 'i': lo = 1; /* FALLTHROUGH */
-		case 'n': hi = IDMAX; break;
-		case 't': hi = TIMEMAX; break;
-		case 'p': hi = s->v[1] - 1; break;
-		case 'm': hi = s->v[4]; break;
-		case 'O': lo = 1; /* FALLTHROUGH */
-		case 'P': hi = -TOKMAX; break;
-		case 'N': hi = -NAMEMAX; break;
-		case 'T': hi = -TEXTMAX; break;
-		case 'B': lo = -1; hi = -1; break;
-		default: continue;
-		}
-		if (hi >= 0)
-			ok = inrange(f[i], lo, hi, &s->v[i]);
-		else if (lo < 0)
+	for (i = 1; (c = spec[i - 1]) > '9'; i++) {
+		if (c == 'k')
+			key = i;
+		if (c == 'k' || c == '_')
+			continue;
+		if (c == 'B')
 			ok = fl[i] == 1 && (f[i][0] | 1) == '1';
-		else
-			ok = fl[i] >= (size_t)lo && fl[i] <= (size_t)-hi;
+		else if (c < 'a')       /* a length */
+			ok = fl[i] >= (c == 'O') && fl[i] <= (c == 'N' ?
+			    NAMEMAX : c == 'T' ? TEXTMAX : TOKMAX);
+		else                    /* a number */
+			ok = inrange(f[i], c == 'i', c == 't' ? TIMEMAX :
+			    c == 'p' ? s->v[1] - 1 : c == 'm' ? s->v[4] : IDMAX,
+			    &s->v[i]);
 		if (!ok)
 			return num ? "bad number" : "bad fields";
 	}
@@ -2757,10 +2751,11 @@ lg_ref_entry(struct log *s, const char *key, const char *t,
 	return 1;
 }
 
+/* Below: what the queries return about the tip e (NULL: none). */
+
 static long long
-lg_depth(struct log *s, const char *key)
+lg_depth(const struct store_entry *e)
 {
-	const struct store_entry *e = lg_tip(s, key);
 	long long n = 0;
 
 	for (; e; e = e->up)
@@ -2769,10 +2764,8 @@ lg_depth(struct log *s, const char *key)
 }
 
 static const char *
-lg_cwd(struct log *s, const char *key)
+lg_cwd(const struct store_entry *e)
 {
-	const struct store_entry *e = lg_tip(s, key);
-
 	for (; e; e = e->up)
 		if (e->kind == kinds[K_CD])
 			return *e->title ? e->title : NULL;
@@ -2780,9 +2773,8 @@ lg_cwd(struct log *s, const char *key)
 }
 
 static struct store_file *
-lg_pending_files(struct log *s, const char *key, size_t *n)
+lg_pending_files(const struct store_entry *e, size_t *n)
 {
-	const struct store_entry *e = lg_tip(s, key);
 	struct store_file *v = NULL;
 	size_t k = 0, cap = 0;
 	int i;
@@ -3271,14 +3263,32 @@ is_log(const char *name)
 	    !strstr(name, TMPSUF);
 }
 
+/* Remove the files of directory dir (open as dp, closed here): all, or
+ * the logs and the temporary files of dead processes. */
+static void
+unlink_in(const char *dir, DIR *dp, int all)
+{
+	struct dirent *d;
+	char *f;
+
+	while ((d = readdir(dp))) {
+		if (all ? strcmp(d->d_name, ".") == 0 ||
+		    strcmp(d->d_name, "..") == 0 :
+		    !stale_tmp(d->d_name) && !is_log(d->d_name))
+			continue;
+		f = xasprintf("%s/%s", dir, d->d_name);
+		unlink(f);
+		free(f);
+	}
+	closedir(dp);
+}
+
 /* Remove from dir (made if missing) every log and the temporary files
  * of dead processes: a migration starts over. */
 static int
 clean_dir(const char *dir)
 {
-	struct dirent *d;
 	DIR *dp;
-	char *f;
 
 	if (!(dp = opendir(dir))) {
 		if (errno == ENOENT)
@@ -3286,14 +3296,7 @@ clean_dir(const char *dir)
 		seterr("%s:", dir);
 		return -1;
 	}
-	while ((d = readdir(dp))) {
-		if (!stale_tmp(d->d_name) && !is_log(d->d_name))
-			continue;
-		f = xasprintf("%s/%s", dir, d->d_name);
-		unlink(f);
-		free(f);
-	}
-	closedir(dp);
+	unlink_in(dir, dp, 0);
 	return 0;
 }
 
@@ -3460,22 +3463,39 @@ peek(const char *path, char *h, size_t n)
 	return r < 0 ? 0 : r;
 }
 
-struct store *
-store_open(const char *path)
+static struct store *
+store_new(const char *path)
 {
 	struct store *st = xcalloc(1, sizeof *st);
-	char h[HDRLEN + 1];
 
 	st->path = xstrdup(path);
 	st->dir = xasprintf("%s.d", path);
 	st->timeout_ms = db_timeout();
+	return st;
+}
+
+/* Open st as one single-file log; NULL (st freed) on failure. */
+static struct store *
+open_single(struct store *st)
+{
+	st->single = 1;
+	if (!(st->idx = lg_open(st->path, LOG_ANY))) {
+		store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+struct store *
+store_open(const char *path)
+{
+	struct store *st = store_new(path);
+	char h[HDRLEN + 1];
+
 	if (peek(path, h, sizeof h) == (ssize_t)sizeof h &&
 	    memcmp(h, HEADER "\n", sizeof h) == 0) {
-		if (access(path, W_OK) < 0) {
-			/* Read-only: read the old log as it is. */
-			store_close(st);
-			return store_open_file(path);
-		}
+		if (access(path, W_OK) < 0)
+			return open_single(st); /* read the old log as it is */
 		if (migrate(st) < 0)
 			goto fail;
 	}
@@ -3492,17 +3512,7 @@ fail:
 struct store *
 store_open_file(const char *path)
 {
-	struct store *st = xcalloc(1, sizeof *st);
-
-	st->single = 1;
-	st->path = xstrdup(path);
-	st->timeout_ms = db_timeout();
-	if (!(st->idx = lg_open(path, LOG_ANY))) {
-		free(st->path);
-		free(st);
-		return NULL;
-	}
-	return st;
+	return open_single(store_new(path));
 }
 
 const char *
@@ -3537,20 +3547,10 @@ store_remove(const char *path)
 {
 	char *dir = xasprintf("%s.d", path);
 	int rc = unlink(path), e = errno;
-	struct dirent *d;
 	DIR *dp;
-	char *f;
 
 	if ((dp = opendir(dir))) {
-		while ((d = readdir(dp))) {
-			if (strcmp(d->d_name, ".") == 0 ||
-			    strcmp(d->d_name, "..") == 0)
-				continue;
-			f = xasprintf("%s/%s", dir, d->d_name);
-			unlink(f);
-			free(f);
-		}
-		closedir(dp);
+		unlink_in(dir, dp, 1);
 		if (rmdir(dir) == 0 && rc < 0)
 			rc = 0;
 	}
@@ -3756,7 +3756,7 @@ store_match(struct store *st, const char *name, const char ***keys)
 const struct store_entry *
 store_tip(struct store *st, const char *key)
 {
-	return lg_tip(qlog(st, key), key);
+	return sess_tip(qsess(st, key));
 }
 
 const struct store_entry *
@@ -3801,19 +3801,19 @@ store_ref_entry(struct store *st, const char *key, const char *token,
 long long
 store_depth(struct store *st, const char *key)
 {
-	return lg_depth(qlog(st, key), key);
+	return lg_depth(store_tip(st, key));
 }
 
 const char *
 store_cwd(struct store *st, const char *key)
 {
-	return lg_cwd(qlog(st, key), key);
+	return lg_cwd(store_tip(st, key));
 }
 
 struct store_file *
 store_pending_files(struct store *st, const char *key, size_t *n)
 {
-	return lg_pending_files(qlog(st, key), key, n);
+	return lg_pending_files(store_tip(st, key), n);
 }
 
 const char *
