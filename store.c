@@ -1355,28 +1355,37 @@ static const struct {
 	{ "sess", h_sess, "#knnnnt_m___t" }
 };
 
-/* Checks the number of fields of a record of type spec, its fixed
+/* Checks the number of fields of a record of type rtypes[t], its fixed
  * fields (numbers to s->v) and its key (*se: its session, if any). */
 static const char *
-check_fields(struct log *s, const char *spec, size_t nf,
-    struct session **se)
+check_fields(struct log *s, int t, size_t nf, struct session **se)
 {
+	/* Per type, read from its spec once: 1 + the fixed fields, the
+	 * group size, 1 + the last field checked here. */
+	static unsigned char min[LEN(rtypes)], rep[LEN(rtypes)],
+	    end[LEN(rtypes)];
+	const char *spec = rtypes[t].spec;
 	char **f = s->f;
 	const size_t *fl = s->fl;
 	int num = *spec == '#', ok;
-	size_t i, key = 0, rep = 0;
+	size_t i, key = 0;
 	char c;
 
 	*se = NULL;
 	spec += num;
-	for (i = 1; spec[i - 1] > '9'; i++)
-		;
-	if (spec[i - 1])
-		rep = (size_t)(spec[i - 1] - '0');
-	if (nf < i || (rep ? (nf - i) % rep != 0 : nf != i) ||
-	    (rep == 5 && (nf - i) / 5 > FILESMAX))
+	if (!min[t]) {
+		for (i = 1; (c = spec[i - 1]) > '9'; i++)
+			if (c != '_')
+				end[t] = (unsigned char)(i + 1);
+		rep[t] = c ? (unsigned char)(c - '0') : 0;
+		min[t] = (unsigned char)i;
+	}
+	i = min[t];
+	if (nf < i || (rep[t] ? (nf - i) % rep[t] != 0 : nf != i) ||
+	    (rep[t] == 5 && (nf - i) / 5 > FILESMAX))
 		return num ? "wrong number of fields" : "bad fields";
-	for (i = 1; (c = spec[i - 1]) > '9'; i++) {
+	for (i = 1; i < end[t]; i++) {
+		c = spec[i - 1];
 		if (c == 'k')
 			key = i;
 		if (c == 'k' || c == '_')
@@ -1528,7 +1537,7 @@ apply_line(struct log *s, char *l, size_t len, int dry)
 		    "unknown record type";
 	if (!dry)
 		s->seq++;
-	if ((why = check_fields(s, rtypes[t].spec, (size_t)nf, &se)))
+	if ((why = check_fields(s, t, (size_t)nf, &se)))
 		return why;
 	return fn(s, se, s->f, s->fl, (size_t)nf, dry);
 }
