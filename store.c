@@ -2119,21 +2119,28 @@ live_records(struct log *s)
 	return n;
 }
 
+/* fsync the file if written since the last: 0, or -1 (error slot). */
 static int
-lg_commit(struct log *s)
+lg_sync(struct log *s)
 {
 	int rc = 0;
 
+	if (s->dirty && fsync(s->fd) < 0) {
+		seterr("%s: fsync:", s->path);
+		rc = -1;
+	}
+	s->dirty = 0;
+	return rc;
+}
+
+static int
+lg_commit(struct log *s)
+{
+	int rc;
+
 	if (!s->locked || --s->locked)
 		return 0;
-	if (s->dirty) {
-		if (fsync(s->fd) < 0) {
-			seterr("%s: fsync:", s->path);
-			rc = -1;
-		}
-		s->dirty = 0;
-	}
-	if (rc == 0 && s->nrec >= COMPACT_MIN &&
+	if ((rc = lg_sync(s)) == 0 && s->nrec >= COMPACT_MIN &&
 	    s->nrec > 2 * live_records(s) && compact_locked(s) < 0)
 		logmsg(LOG_WARNING, "%s", geterr());
 	unlock(s);
@@ -2342,15 +2349,13 @@ tmp_write(const char *path, const struct buf *b, char **tmp,
 	int fd;
 
 	*tmp = xasprintf("%s" TMPSUF "%ld.XXXXXX", path, (long)getpid());
-	if ((fd = mkstemp(*tmp)) < 0) {
+	if ((fd = mkstemp(*tmp)) < 0 || fchmod(fd, 0600) < 0 ||
+	    writeall(fd, b->p, b->len) < 0 || fsync(fd) < 0) {
 		seterr("%s%s:", *tmp, what);
-		return -1;
-	}
-	if (fchmod(fd, 0600) < 0 || writeall(fd, b->p, b->len) < 0 ||
-	    fsync(fd) < 0) {
-		seterr("%s%s:", *tmp, what);
-		close(fd);
-		unlink(*tmp);
+		if (fd >= 0) {
+			close(fd);
+			unlink(*tmp);
+		}
 		return -1;
 	}
 	return fd;
@@ -3183,11 +3188,7 @@ store_commit(struct store *st)
 	if (!st->locked || --st->locked)
 		return 0;
 	/* The index first: it never lags behind a session's log. */
-	if (ix->dirty && fsync(ix->fd) < 0) {
-		seterr("%s: fsync:", ix->path);
-		rc = -1;
-	}
-	ix->dirty = 0;
+	rc = lg_sync(ix);
 	for (i = 0; i < st->nlogs; i++)
 		if (st->logs[i]->locked) {
 			st->logs[i]->locked = 1;
