@@ -831,28 +831,40 @@ octal(const char *p, unsigned *v)
 	return 0;
 }
 
+/* Byte classes, filled on first use (replay looks up every byte of
+ * checksums and images): hexval[c] is 1 + the value of a lowercase hex
+ * digit, else 0; uuidw[c] the weight of c in a UUID (below). */
+static unsigned char hexval[256], uuidw[256];
+
+static void
+classes(void)
+{
+	int c;
+
+	for (c = 0; c < 256; c++) {
+		hexval[c] = (unsigned char)(c >= '0' && c <= '9' ? c - '0' + 1 :
+		    c >= 'a' && c <= 'f' ? c - 'a' + 11 : 0);
+		uuidw[c] = hexval[c] ? 0 : c == '-' ? 1 : 64;
+	}
+}
+
 /* Canonical lowercase UUID: 8-4-4-4-12 hex digits.  Branch-free (replay
  * checks one per entry): hex digits weigh 0, '-' 1, anything else 64,
  * so a weight of 4 with the four dashes in place is a UUID. */
 static int
 uuid_ok(const char *p, size_t n)
 {
-	static unsigned char w[256];
 	const unsigned char *u = (const unsigned char *)p;
 	unsigned sum = 0;
 	size_t i;
 
-	if (!w['-']) {
-		memset(w, 64, sizeof w);
-		memset(&w['0'], 0, 10);
-		memset(&w['a'], 0, 6);
-		w['-'] = 1;
-	}
+	if (!uuidw[0])
+		classes();
 	if (n != 36 || p[8] != '-' || p[13] != '-' || p[18] != '-' ||
 	    p[23] != '-')
 		return 0;
 	for (i = 0; i < 36; i++)
-		sum += w[u[i]];
+		sum += uuidw[u[i]];
 	return sum == 4;
 }
 
@@ -1552,11 +1564,11 @@ crc_ok(const char *l, size_t len)
 	if (len < CRCLEN + 2 || l[len - CRCLEN - 1] != '\t')
 		return 0;
 	h = (const unsigned char *)l + len - CRCLEN;
+	if (!uuidw[0])
+		classes();
 	for (i = 0; i < CRCLEN; i++) {  /* no branch per digit */
-		ok &= ((unsigned)(h[i] - '0') < 10) |
-		    ((unsigned)(h[i] - 'a') < 6);
-		/* the value of a lowercase hex digit: '0' 0x30, 'a' 0x61 */
-		want = want << 4 | ((h[i] & 15) + (h[i] >> 6) * 9);
+		want = want << 4 | ((hexval[h[i]] - 1u) & 15);
+		ok &= hexval[h[i]] != 0;
 	}
 	return ok && store_crc32(0, l, len - CRCLEN - 1) == want;
 }
@@ -2520,18 +2532,24 @@ db_timeout(void)
 
 static struct log *log_new(const char *path, int type, int64_t timeout_ms);
 
+/* Make directory dir (mode 0700) if missing: 0, or -1 (error slot). */
+static int
+need_dir(const char *dir)
+{
+	return access(dir, F_OK) < 0 && mkdirs(dir, 0700) < 0 ? -1 : 0;
+}
+
 static struct log *
 lg_open(const char *path, int type)
 {
 	struct log *s = log_new(path, type, db_timeout());
 	char *dir = xstrdup(path), *sl = strrchr(dir, '/');
 
-	if (sl && sl != dir) {
+	if (sl && sl != dir)
 		*sl = '\0';
-		if (access(dir, F_OK) < 0 && mkdirs(dir, 0700) < 0) {
-			free(dir);
-			goto fail;
-		}
+	if (sl && sl != dir && need_dir(dir) < 0) {
+		free(dir);
+		goto fail;
 	}
 	free(dir);
 	if (lg_read(s, 1) < 0)
@@ -3116,7 +3134,6 @@ static struct log *
 wlog(struct store *st, const char *key)
 {
 	struct log *l = slog_find(st, key);
-	char *dir;
 
 	if (!l)
 		l = slog_load(st, key);
@@ -3126,13 +3143,7 @@ wlog(struct store *st, const char *key)
 		dev_t dev = l->dev;
 		ino_t ino = l->ino;
 
-		dir = xstrdup(st->dir);
-		if (access(dir, F_OK) < 0 && mkdirs(dir, 0700) < 0) {
-			free(dir);
-			return NULL;
-		}
-		free(dir);
-		if (openfd(l) < 0)
+		if (need_dir(st->dir) < 0 || openfd(l) < 0)
 			return NULL;
 		if (l->dev != dev || l->ino != ino)
 			reset_state(l);         /* not the file we read */
