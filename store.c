@@ -1393,8 +1393,9 @@ check_fields(struct log *s, int t, size_t nf, struct session **se)
 		min[t] = (unsigned char)i;
 	}
 	i = min[t];
-	if (nf < i || (rep[t] ? (nf - i) % rep[t] != 0 : nf != i) ||
-	    (rep[t] == 5 && (nf - i) / 5 > FILESMAX))
+	/* groups of 1, 2 or 5: no division per record */
+	if (nf < i || (!rep[t] ? nf != i : rep[t] == 5 ? (nf - i) % 5 != 0 ||
+	    (nf - i) / 5 > FILESMAX : rep[t] == 2 && (nf - i) % 2 != 0))
 		return num ? "wrong number of fields" : "bad fields";
 	for (i = 1; i < end[t]; i++) {
 		c = spec[i - 1];
