@@ -132,15 +132,6 @@ struct chunk {
 };
 #define CHUNKHDR ((sizeof(struct chunk) + 7) & ~(size_t)7)
 
-struct brn {
-	const char *name;
-	const struct store_entry *tip;
-};
-
-struct pend {
-	const char *op, *title, *branch;
-	int disp;
-};
 
 struct session {
 	const char *key;
@@ -148,12 +139,12 @@ struct session {
 	const struct store_entry **ent;         /* id order */
 	size_t nent, cent;
 	size_t entmap;                          /* ent is mapped: its bytes */
-	struct brn *br;
+	struct store_branch *br;
 	size_t nbr, cbr;
 	const char *active;
 	struct store_kv *env;
 	size_t nenv, cenv;
-	struct pend *pend;
+	struct store_pending *pend;    /* kept as the queries return them */
 	size_t npend, cpend;
 	const char **hist;                      /* live: hist[hoff..nhist) */
 	size_t hoff, nhist, chist;
@@ -200,6 +191,7 @@ struct log {
 	char **f;               /* fields of the record being replayed */
 	size_t *fl;             /* and their lengths */
 	size_t cf;
+	long long v[13];        /* numeric fields of that record */
 	struct buf rec;         /* record being written */
 	struct buf scratch;     /* its copy, checked before writing */
 	long long nbad;         /* corrupt records skipped in the file */
@@ -596,20 +588,27 @@ hashstr(const char *p, size_t n)
 	return (uint32_t)(h ^ h >> 32);
 }
 
+/* Enters session i into the hash table. */
+static void
+ht_put(struct log *s, size_t i)
+{
+	size_t j = hashstr(s->sess[i].key, s->sess[i].klen) & (s->hcap - 1);
+
+	while (s->htab[j])
+		j = (j + 1) & (s->hcap - 1);
+	s->htab[j] = (uint32_t)(i + 1);
+}
+
 static void
 rehash(struct log *s)
 {
-	size_t i, j, cap = s->hcap ? s->hcap * 2 : 64;
+	size_t i, cap = s->hcap ? s->hcap * 2 : 64;
 
 	free(s->htab);
 	s->htab = xcalloc(cap, sizeof *s->htab);
 	s->hcap = cap;
-	for (i = 0; i < s->nsess; i++) {
-		j = hashstr(s->sess[i].key, s->sess[i].klen) & (cap - 1);
-		while (s->htab[j])
-			j = (j + 1) & (cap - 1);
-		s->htab[j] = (uint32_t)(i + 1);
-	}
+	for (i = 0; i < s->nsess; i++)
+		ht_put(s, i);
 }
 
 static int
@@ -645,14 +644,10 @@ sess_find(struct log *s, const char *key, size_t n, int create)
 	memset(se, 0, sizeof *se);
 	se->key = key;
 	se->klen = n;
-	if (s->nsess * 2 > s->hcap) {
+	if (s->nsess * 2 > s->hcap)
 		rehash(s);
-	} else {
-		j = hashstr(key, n) & (s->hcap - 1);
-		while (s->htab[j])
-			j = (j + 1) & (s->hcap - 1);
-		s->htab[j] = (uint32_t)s->nsess;
-	}
+	else
+		ht_put(s, s->nsess - 1);
 	return se;
 }
 
@@ -715,7 +710,7 @@ same(const char *a, const char *b)
 	return *a == *b;
 }
 
-static struct brn *
+static struct store_branch *
 br_find(struct session *se, const char *name)
 {
 	size_t i;
@@ -729,7 +724,7 @@ br_find(struct session *se, const char *name)
 static const struct store_entry *
 sess_tip(struct session *se)
 {
-	struct brn *b;
+	struct store_branch *b;
 
 	if (!se || !se->active || !(b = br_find(se, se->active)))
 		return NULL;
@@ -753,11 +748,11 @@ ent_find(const struct session *se, long long id)
 	return lo < se->nent && se->ent[lo]->id == id ? se->ent[lo] : NULL;
 }
 
-static struct brn *
+static struct store_branch *
 br_set(struct log *s, struct session *se, const char *name,
     const struct store_entry *e)
 {
-	struct brn *b = br_find(se, name);
+	struct store_branch *b = br_find(se, name);
 
 	if (!b) {
 		se->br = grow(se->br, se->nbr, &se->cbr, sizeof *se->br);
@@ -771,7 +766,7 @@ br_set(struct log *s, struct session *se, const char *name,
 static void
 br_del(struct session *se, const char *name)
 {
-	struct brn *b = br_find(se, name);
+	struct store_branch *b = br_find(se, name);
 
 	if (b) {
 		*b = se->br[se->nbr - 1];
@@ -836,28 +831,40 @@ octal(const char *p, unsigned *v)
 	return 0;
 }
 
+/* Byte classes, filled on first use (replay looks up every byte of
+ * checksums and images): hexval[c] is 1 + the value of a lowercase hex
+ * digit, else 0; uuidw[c] the weight of c in a UUID (below). */
+static unsigned char hexval[256], uuidw[256];
+
+static void
+classes(void)
+{
+	int c;
+
+	for (c = 0; c < 256; c++) {
+		hexval[c] = (unsigned char)(c >= '0' && c <= '9' ? c - '0' + 1 :
+		    c >= 'a' && c <= 'f' ? c - 'a' + 11 : 0);
+		uuidw[c] = hexval[c] ? 0 : c == '-' ? 1 : 64;
+	}
+}
+
 /* Canonical lowercase UUID: 8-4-4-4-12 hex digits.  Branch-free (replay
  * checks one per entry): hex digits weigh 0, '-' 1, anything else 64,
  * so a weight of 4 with the four dashes in place is a UUID. */
 static int
 uuid_ok(const char *p, size_t n)
 {
-	static unsigned char w[256];
 	const unsigned char *u = (const unsigned char *)p;
 	unsigned sum = 0;
 	size_t i;
 
-	if (!w['-']) {
-		memset(w, 64, sizeof w);
-		memset(&w['0'], 0, 10);
-		memset(&w['a'], 0, 6);
-		w['-'] = 1;
-	}
+	if (!uuidw[0])
+		classes();
 	if (n != 36 || p[8] != '-' || p[13] != '-' || p[18] != '-' ||
 	    p[23] != '-')
 		return 0;
 	for (i = 0; i < 36; i++)
-		sum += w[u[i]];
+		sum += uuidw[u[i]];
 	return sum == 4;
 }
 
@@ -901,14 +908,16 @@ unescape(char *p, size_t n)
 
 /* ---- replay: one handler per record type ----
  *
- * A handler gets the unescaped fields f[0..nf) (f[0] is the type) and
- * their lengths.  It checks every field and every reference against the
- * state first and returns why the record is bad, or NULL; with dry set
- * it stops there (writers check a record before writing it), else it
- * applies the record. */
+ * A handler gets the unescaped fields f[0..nf) (f[0] is the type), their
+ * lengths and the session of the key field (NULL if it has none yet),
+ * after check_fields passed the record's number of fields, its fixed
+ * fields and its key (s->v holds their numbers).  It checks the rest
+ * and every reference against the state first and returns why the
+ * record is bad, or NULL; with dry set it stops there (writers check a
+ * record before writing it), else it applies the record. */
 
-typedef const char *handler(struct log *, char **, const size_t *, size_t,
-    int);
+typedef const char *handler(struct log *, struct session *, char **,
+    const size_t *, size_t, int);
 
 /* The session of a record's key field, which must be sane. */
 static const char *
@@ -1010,7 +1019,7 @@ add_entry(struct log *s, struct session *se, struct store_entry *e,
 		ent_grow(se);
 	se->ent[se->nent++] = e;
 	if (*f[5]) {
-		struct brn *b = br_set(s, se, f[5], e);
+		struct store_branch *b = br_set(s, se, f[5], e);
 
 		if (!se->active)
 			se->active = b->name;
@@ -1020,25 +1029,24 @@ add_entry(struct log *s, struct session *se, struct store_entry *e,
 	touch(s, se, e->created);
 }
 
+/* se, else the session of the key in f[1], made. */
+static struct session *
+made(struct log *s, struct session *se)
+{
+	return se ? se : sess_find(s, s->f[1], s->fl[1], 1);
+}
+
 /* entry ID KEY PARENT TIME BRANCH KIND IMAGE OP TITLE [files] */
 static const char *
-h_entry(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_entry(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	long long id, parent, t;
+	long long id = s->v[1], parent = s->v[3];
 	const struct store_entry *up = NULL;
 	const char *kind, *why, *image;
 	struct store_entry *e;
-	struct session *se;
 	size_t nfiles = (nf - 10) / 5;
 
-	if (nf < 10 || (nf - 10) % 5 || nfiles > FILESMAX)
-		return "wrong number of fields";
-	if (!inrange(f[1], 1, IDMAX, &id) ||
-	    !inrange(f[3], 0, id - 1, &parent) ||
-	    !inrange(f[4], 0, TIMEMAX, &t))
-		return "bad number";
-	if ((why = keyed(s, 2, &se)))
-		return why;
 	if (fl[5] > NAMEMAX)
 		return "bad branch name";
 	if (!(kind = kind_of(f[6])))
@@ -1067,7 +1075,7 @@ h_entry(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 	e->parent = parent;
 	e->up = up;
 	e->kind = kind;
-	e->created = t;
+	e->created = s->v[4];
 	e->files = keep_files(s, f + 10, fl + 10, nfiles);
 	e->nfiles = (int)nfiles;
 	add_entry(s, se, e, f, fl);
@@ -1076,36 +1084,29 @@ h_entry(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* maxid ID */
 static const char *
-h_maxid(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_maxid(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	long long id;
-
+	(void)se;
+	(void)f;
 	(void)fl;
-	if (nf != 2 || !inrange(f[1], 0, IDMAX, &id))
-		return "bad fields";
-	if (!dry && id > s->maxid)
-		s->maxid = id;
+	(void)nf;
+	if (!dry && s->v[1] > s->maxid)
+		s->maxid = s->v[1];
 	return NULL;
 }
 
 /* branch KEY NAME ID, reset KEY NAME ID TIME */
 static const char *
-h_branch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_branch(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	int reset = f[0][0] == 'r';
+	int reset = nf == 5;
 	const struct store_entry *e;
-	struct session *se;
-	long long id, tm = 0;
-	const char *why;
 
-	if (nf != 4u + reset || !inrange(f[3], 1, IDMAX, &id) ||
-	    (reset && !inrange(f[4], 0, TIMEMAX, &tm)))
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)))
-		return why;
 	if (!NAME_OK(fl[2]))
 		return "bad branch name";
-	if (!se || !(e = ent_find(se, id)))
+	if (!se || !(e = ent_find(se, s->v[3])))
 		return "branch target not in session";
 	if (reset && (!se->active || strcmp(se->active, f[2])))
 		return "not the active branch";
@@ -1113,24 +1114,18 @@ h_branch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 		return NULL;
 	br_set(s, se, f[2], e);
 	if (reset)
-		touch(s, se, tm);
+		touch(s, se, s->v[4]);
 	return NULL;
 }
 
 /* unbranch KEY TIME NAME... */
 static const char *
-h_unbranch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_unbranch(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
-	long long tm;
 	size_t i;
 	(void)fl;
 
-	if (nf < 4 || !inrange(f[2], 0, TIMEMAX, &tm))
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)))
-		return why;
 	for (i = 3; i < nf; i++)
 		if (!se || !se->active || !br_find(se, f[i]) ||
 		    strcmp(f[i], se->active) == 0)
@@ -1139,53 +1134,42 @@ h_unbranch(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 		return NULL;
 	for (i = 3; i < nf; i++)
 		br_del(se, f[i]);
-	touch(s, se, tm);
+	touch(s, se, s->v[2]);
 	return NULL;
 }
 
 /* checkout KEY NAME TIME */
 static const char *
-h_checkout(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_checkout(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	struct brn *b;
-	const char *why;
-	long long tm;
+	struct store_branch *b;
 
 	(void)fl;
-	if (nf != 4 || !inrange(f[3], 0, TIMEMAX, &tm))
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)))
-		return why;
+	(void)nf;
 	if (!se || !(b = br_find(se, f[2])))
 		return "no such branch";
 	if (dry)
 		return NULL;
 	se->active = b->name;
-	touch(s, se, tm);
+	touch(s, se, s->v[3]);
 	return NULL;
 }
 
 /* env KEY NAME VALUE [NAME VALUE]... */
 static const char *
-h_env(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_env(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
 	size_t i, j;
 
-	if (nf < 4 || nf % 2)
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)))
-		return why;
 	for (i = 2; i < nf; i += 2)
 		if (!NAME_OK(fl[i]) || strchr(f[i], '=') ||
 		    fl[i + 1] > TEXTMAX)
 			return "bad variable";
 	if (dry)
 		return NULL;
-	if (!se)
-		se = sess_find(s, f[1], fl[1], 1);
+	se = made(s, se);
 	for (i = 2; i < nf; i += 2) {
 		j = find_str(se->env, se->nenv, sizeof *se->env, f[i]);
 		if (j == se->nenv) {
@@ -1200,16 +1184,12 @@ h_env(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* unenv KEY NAME... */
 static const char *
-h_unenv(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_unenv(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
 	size_t i, j;
 
-	if (nf < 3)
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)))
-		return why;
+	(void)s;
 	for (i = 2; i < nf; i++)
 		if (fl[i] > NAMEMAX)
 			return "bad variable";
@@ -1222,27 +1202,22 @@ h_unenv(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* pending KEY OP DISPOSABLE BRANCH TITLE */
 static const char *
-h_pending(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_pending(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
 	size_t j;
 
-	if (nf != 6 || fl[2] == 0 || fl[2] > TOKMAX ||
-	    (strcmp(f[3], "0") && strcmp(f[3], "1")) || fl[4] > NAMEMAX ||
-	    fl[5] > TEXTMAX)
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)) || dry)
-		return why;
-	if (!se)
-		se = sess_find(s, f[1], fl[1], 1);
+	(void)nf;
+	if (dry)
+		return NULL;
+	se = made(s, se);
 	j = find_str(se->pend, se->npend, sizeof *se->pend, f[2]);
 	if (j == se->npend) {
 		se->pend = grow(se->pend, j, &se->cpend, sizeof *se->pend);
 		se->npend++;
 	}
 	se->pend[j].op = keepn(s, f[2], fl[2]);
-	se->pend[j].disp = f[3][0] == '1';
+	se->pend[j].disposable = f[3][0] == '1';
 	se->pend[j].branch = keepn(s, f[4], fl[4]);
 	se->pend[j].title = keepn(s, f[5], fl[5]);
 	return NULL;
@@ -1250,18 +1225,16 @@ h_pending(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* done KEY OP */
 static const char *
-h_done(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_done(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
 	size_t j;
 
-	if (nf != 3 || fl[2] > TOKMAX)
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)) || dry)
-		return why;
-	if (se && (j = find_str(se->pend, se->npend, sizeof *se->pend,
-	    f[2])) < se->npend) {
+	(void)s;
+	(void)fl;
+	(void)nf;
+	if (!dry && se && (j = find_str(se->pend, se->npend,
+	    sizeof *se->pend, f[2])) < se->npend) {
 		memmove(se->pend + j, se->pend + j + 1,
 		    (se->npend - j - 1) * sizeof *se->pend);
 		se->npend--;
@@ -1292,23 +1265,17 @@ hist_push(struct log *s, struct session *se, const char *p, size_t n)
 
 /* hist KEY LINE... */
 static const char *
-h_hist(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_hist(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
 	size_t i;
 
-	if (nf < 3)
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)))
-		return why;
 	for (i = 2; i < nf; i++)
 		if (fl[i] > TEXTMAX)
 			return "history line too long";
 	if (dry)
 		return NULL;
-	if (!se)
-		se = sess_find(s, f[1], fl[1], 1);
+	se = made(s, se);
 	for (i = 2; i < nf; i++)
 		hist_push(s, se, f[i], fl[i]);
 	return NULL;
@@ -1316,18 +1283,14 @@ h_hist(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 
 /* delete KEY */
 static const char *
-h_delete(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_delete(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	struct session *se;
-	const char *why;
-
+	(void)s;
 	(void)f;
 	(void)fl;
-	if (nf != 2)
-		return "bad fields";
-	if ((why = keyed(s, 1, &se)) || dry)
-		return why;
-	if (se)
+	(void)nf;
+	if (!dry && se)
 		sess_clear(se);
 	return NULL;
 }
@@ -1336,34 +1299,24 @@ h_delete(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
  * (the index): the summary of the session's own log, SIZE bytes long
  * when it was written. */
 static const char *
-h_sess(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
+h_sess(struct log *s, struct session *se, char **f, const size_t *fl,
+    size_t nf, int dry)
 {
-	long long size, seq, max, nent, upd, tipid, created;
+	long long *v = s->v, tipid = v[8];
 	struct store_entry *e = NULL;
-	const char *kind = NULL, *why;
-	struct session *se;
+	const char *kind = NULL;
 
-	if (nf != 13)
-		return "wrong number of fields";
-	if (!inrange(f[2], 0, IDMAX, &size) || !inrange(f[3], 0, IDMAX, &seq) ||
-	    !inrange(f[4], 0, IDMAX, &max) || !inrange(f[5], 0, IDMAX, &nent) ||
-	    !inrange(f[6], 0, TIMEMAX, &upd) ||
-	    !inrange(f[8], 0, max, &tipid) ||
-	    !inrange(f[12], 0, TIMEMAX, &created))
-		return "bad number";
-	if ((why = keyed(s, 1, &se)))
-		return why;
+	(void)nf;
 	if (fl[7] > NAMEMAX || fl[11] > TOKMAX)
 		return "bad fields";
-	if (tipid && (!nent || !(kind = kind_of(f[9])) ||
+	if (tipid && (!v[5] || !(kind = kind_of(f[9])) ||
 	    !uuid_ok(f[10], fl[10])))
 		return "bad tip";
-	if (!tipid && (fl[9] || fl[10] || fl[11] || created))
+	if (!tipid && (fl[9] || fl[10] || fl[11] || v[12]))
 		return "bad tip";
 	if (dry)
 		return NULL;
-	if (!se)
-		se = sess_find(s, f[1], fl[1], 1);
+	se = made(s, se);
 	if (tipid) {
 		e = aalloc(s, sizeof *e, 8);
 		memset(e, 0, sizeof *e);
@@ -1373,43 +1326,107 @@ h_sess(struct log *s, char **f, const size_t *fl, size_t nf, int dry)
 		e->image = keepn(s, f[10], fl[10]);
 		e->title = "";
 		e->op = keepn(s, f[11], fl[11]);
-		e->created = created;
+		e->created = v[12];
 	}
-	se->isize = size;
-	se->imax = max;
-	se->inent = (size_t)nent;
+	se->isize = v[2];
+	se->imax = v[4];
+	se->inent = (size_t)v[5];
 	se->ibranch = fl[7] ? keepn(s, f[7], fl[7]) : NULL;
 	se->itip = e;
-	se->updated = upd;
-	se->seq = seq;
-	if (seq > (long long)s->iseq)
-		s->iseq = (unsigned long long)seq;
-	if (max > s->maxid)
-		s->maxid = max;
+	se->updated = v[6];
+	se->seq = v[3];
+	if (v[3] > (long long)s->iseq)
+		s->iseq = (unsigned long long)v[3];
+	if (v[4] > s->maxid)
+		s->maxid = v[4];
 	return NULL;
 }
 
-/* Record types, as the first field of a line. */
+/* Record types, as the first field of a line, and what check_fields
+ * checks before the handler runs, as spec says: "#" first if a bad
+ * number of fields is "wrong number of fields" and a bad field "bad
+ * number" (else both are "bad fields"); then a letter for each of the
+ * fixed fields f[1], f[2]...; then, if more fields may follow, a digit:
+ * they come in groups of that many (groups of 5 are staged files, at
+ * most FILESMAX).  Letters: k the session key;
+ * numbers: i an id 1..IDMAX, n 0..IDMAX, t a TIME, p 0..f[1] - 1 (a
+ * parent, before its entry), m 0..f[4] (a tip, up to MAXID); lengths:
+ * O 1..TOKMAX, P 0..TOKMAX, N 0..NAMEMAX, T 0..TEXTMAX; B "0" or "1";
+ * "_" is checked by the handler.  The key is checked last. */
 static const struct {
 	const char *name;
 	handler *fn;
+	const char *spec;
 } rtypes[] = {
-	{ "entry", h_entry }, { "maxid", h_maxid }, { "branch", h_branch },
-	{ "reset", h_branch }, { "unbranch", h_unbranch },
-	{ "checkout", h_checkout }, { "env", h_env }, { "unenv", h_unenv },
-	{ "pending", h_pending }, { "done", h_done }, { "hist", h_hist },
-	{ "delete", h_delete }, { "sess", h_sess }
+	{ "entry", h_entry, "#ikpt_____5" }, { "maxid", h_maxid, "n" },
+	{ "branch", h_branch, "k_i" }, { "reset", h_branch, "k_it" },
+	{ "unbranch", h_unbranch, "kt_1" }, { "checkout", h_checkout, "k_t" },
+	{ "env", h_env, "k__2" }, { "unenv", h_unenv, "k_1" },
+	{ "pending", h_pending, "kOBNT" }, { "done", h_done, "kP" },
+	{ "hist", h_hist, "k_1" }, { "delete", h_delete, "k" },
+	{ "sess", h_sess, "#knnnnt_m___t" }
 };
 
-static handler *
-handler_of(const char *p)
+/* Checks the number of fields of a record of type rtypes[t], its fixed
+ * fields (numbers to s->v) and its key (*se: its session, if any). */
+static const char *
+check_fields(struct log *s, int t, size_t nf, struct session **se)
 {
-	size_t i;
+	/* Per type, read from its spec once: 1 + the fixed fields, the
+	 * group size, 1 + the last field checked here. */
+	static unsigned char min[LEN(rtypes)], rep[LEN(rtypes)],
+	    end[LEN(rtypes)];
+	const char *spec = rtypes[t].spec;
+	char **f = s->f;
+	const size_t *fl = s->fl;
+	int num = *spec == '#', ok;
+	size_t i, key = 0;
+	char c;
 
-	for (i = 0; i < LEN(rtypes); i++)
+	*se = NULL;
+	spec += num;
+	if (!min[t]) {
+		for (i = 1; (c = spec[i - 1]) > '9'; i++)
+			if (c != '_')
+				end[t] = (unsigned char)(i + 1);
+		rep[t] = c ? (unsigned char)(c - '0') : 0;
+		min[t] = (unsigned char)i;
+	}
+	i = min[t];
+	/* groups of 1, 2 or 5: no division per record */
+	if (nf < i || (!rep[t] ? nf != i : rep[t] == 5 ? (nf - i) % 5 != 0 ||
+	    (nf - i) / 5 > FILESMAX : rep[t] == 2 && (nf - i) % 2 != 0))
+		return num ? "wrong number of fields" : "bad fields";
+	for (i = 1; i < end[t]; i++) {
+		c = spec[i - 1];
+		if (c == 'k')
+			key = i;
+		if (c == 'k' || c == '_')
+			continue;
+		if (c == 'B')
+			ok = fl[i] == 1 && (f[i][0] | 1) == '1';
+		else if (c < 'a')       /* a length */
+			ok = fl[i] >= (c == 'O') && fl[i] <= (c == 'N' ?
+			    NAMEMAX : c == 'T' ? TEXTMAX : TOKMAX);
+		else                    /* a number */
+			ok = inrange(f[i], c == 'i', c == 't' ? TIMEMAX :
+			    c == 'p' ? s->v[1] - 1 : c == 'm' ? s->v[4] : IDMAX,
+			    &s->v[i]);
+		if (!ok)
+			return num ? "bad number" : "bad fields";
+	}
+	return key ? keyed(s, key, se) : NULL;
+}
+
+static int
+rtype_of(const char *p)
+{
+	int i;
+
+	for (i = 0; i < (int)LEN(rtypes); i++)
 		if (same(p, rtypes[i].name))
-			return rtypes[i].fn;
-	return NULL;
+			return i;
+	return -1;
 }
 
 /* Bytes equal to c in a word read from memory: 0x80 in each such byte,
@@ -1518,27 +1535,25 @@ static const char *
 apply_line(struct log *s, char *l, size_t len, int dry)
 {
 	const char *why = NULL;
+	struct session *se;
 	handler *fn;
 	long nf;
+	int t;
 
 	if ((nf = split(s, l, len, &why)) < 0)
 		return why;
-	if (!(fn = handler_of(s->f[0])))
+	if ((t = rtype_of(s->f[0])) < 0)
 		return "unknown record type";
+	fn = rtypes[t].fn;
 	if (fn != h_maxid && (fn == h_sess) != (s->type == LOG_INDEX))
 		return s->type == LOG_INDEX ? "not an index record" :
 		    "unknown record type";
 	if (!dry)
 		s->seq++;
-	return fn(s, s->f, s->fl, (size_t)nf, dry);
+	if ((why = check_fields(s, t, (size_t)nf, &se)))
+		return why;
+	return fn(s, se, s->f, s->fl, (size_t)nf, dry);
 }
-
-/* 1 + the value of a lowercase hex digit; 0 for any other byte. */
-static const unsigned char hexval[256] = {
-	['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6,
-	['6'] = 7, ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12,
-	['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16
-};
 
 static int
 crc_ok(const char *l, size_t len)
@@ -1550,6 +1565,8 @@ crc_ok(const char *l, size_t len)
 	if (len < CRCLEN + 2 || l[len - CRCLEN - 1] != '\t')
 		return 0;
 	h = (const unsigned char *)l + len - CRCLEN;
+	if (!uuidw[0])
+		classes();
 	for (i = 0; i < CRCLEN; i++) {  /* no branch per digit */
 		want = want << 4 | ((hexval[h[i]] - 1u) & 15);
 		ok &= hexval[h[i]] != 0;
@@ -1977,6 +1994,15 @@ write_rec(struct log *s)
 	return 0;
 }
 
+/* apply_line() on a copy of s->rec (one record, ended). */
+static const char *
+apply_rec(struct log *s, int dry)
+{
+	buf_reset(&s->scratch);
+	buf_add(&s->scratch, s->rec.p, s->rec.len);
+	return apply_line(s, s->scratch.p, s->rec.len - CRCLEN - 2, dry);
+}
+
 /* Write s->rec (one record, ended) with one write and replay it. */
 static int
 emit(struct log *s)
@@ -1984,9 +2010,7 @@ emit(struct log *s)
 	size_t len = s->rec.len - CRCLEN - 2;
 	const char *why;
 
-	buf_reset(&s->scratch);
-	buf_add(&s->scratch, s->rec.p, s->rec.len);
-	if ((why = apply_line(s, s->scratch.p, len, 1))) {
+	if ((why = apply_rec(s, 1))) {
 		seterr("%s: refusing to write an invalid record (%s)", s->path,
 		    why);
 		return -1;
@@ -2039,9 +2063,8 @@ static int compact_locked(struct log *s);
 static void lg_close(struct log *s);
 static int note(struct store *st, struct log *l, long long size,
     int touched);
-static struct store_branch *lg_branches(struct log *s, const char *key,
-    size_t *n);
-static struct store_kv *lg_env(struct log *s, const char *key, size_t *n);
+static struct store_branch *se_branches(struct session *se, size_t *n);
+static struct store_kv *se_env(struct session *se, size_t *n);
 
 /* Under the write lock: rewrite a log in which replay skipped corrupt
  * records without them.  A failure leaves the log as it was. */
@@ -2109,21 +2132,28 @@ live_records(struct log *s)
 	return n;
 }
 
+/* fsync the file if written since the last: 0, or -1 (error slot). */
 static int
-lg_commit(struct log *s)
+lg_sync(struct log *s)
 {
 	int rc = 0;
 
+	if (s->dirty && fsync(s->fd) < 0) {
+		seterr("%s: fsync:", s->path);
+		rc = -1;
+	}
+	s->dirty = 0;
+	return rc;
+}
+
+static int
+lg_commit(struct log *s)
+{
+	int rc;
+
 	if (!s->locked || --s->locked)
 		return 0;
-	if (s->dirty) {
-		if (fsync(s->fd) < 0) {
-			seterr("%s: fsync:", s->path);
-			rc = -1;
-		}
-		s->dirty = 0;
-	}
-	if (rc == 0 && s->nrec >= COMPACT_MIN &&
+	if ((rc = lg_sync(s)) == 0 && s->nrec >= COMPACT_MIN &&
 	    s->nrec > 2 * live_records(s) && compact_locked(s) < 0)
 		logmsg(LOG_WARNING, "%s", geterr());
 	unlock(s);
@@ -2184,29 +2214,17 @@ sessions(struct log *s, int hist, size_t *n)
 	return v;
 }
 
+/* Strings, or structures that start with one, by that string. */
 static int
 cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-static int
-cmp_br(const void *a, const void *b)
-{
-	return strcmp(((const struct store_branch *)a)->name,
-	    ((const struct store_branch *)b)->name);
-}
 
-static int
-cmp_kv(const void *a, const void *b)
-{
-	return strcmp(((const struct store_kv *)a)->name,
-	    ((const struct store_kv *)b)->name);
-}
-
-/* Session se of s as records; returns how many. */
+/* Session se as records; returns how many. */
 static long long
-dump_session(struct log *s, struct session *se, struct buf *b)
+dump_session(struct session *se, struct buf *b)
 {
 	struct store_branch *br;
 	struct store_kv *env;
@@ -2220,7 +2238,7 @@ dump_session(struct log *s, struct session *se, struct buf *b)
 		    e->created, "", e->kind, e->image, e->op, e->title,
 		    e->nfiles, e->files);
 	}
-	br = lg_branches(s, se->key, &nb);
+	br = se_branches(se, &nb);
 	for (j = 0; j < nb; j++)
 		rec(b, "branch", "ssn", se->key, br[j].name, br[j].tip->id);
 	nrec += (long long)nb;
@@ -2230,7 +2248,7 @@ dump_session(struct log *s, struct session *se, struct buf *b)
 		nrec++;
 	}
 	if (se->nenv) {
-		env = lg_env(s, se->key, &nb);
+		env = se_env(se, &nb);
 		st = rec_begin(b, "env");
 		rec_str(b, se->key);
 		for (j = 0; j < nb; j++) {
@@ -2243,7 +2261,7 @@ dump_session(struct log *s, struct session *se, struct buf *b)
 	}
 	for (j = 0; j < se->npend; j++)
 		rec(b, "pending", "sssss", se->key, se->pend[j].op,
-		    se->pend[j].disp ? "1" : "0", se->pend[j].branch,
+		    se->pend[j].disposable ? "1" : "0", se->pend[j].branch,
 		    se->pend[j].title);
 	nrec += (long long)se->npend;
 	if (se->nhist > se->hoff) {
@@ -2302,7 +2320,7 @@ dump(struct log *s, struct buf *b)
 			    v[i]->ibranch, v[i]->itip);
 			nrec++;
 		} else {
-			nrec += dump_session(s, v[i], b);
+			nrec += dump_session(v[i], b);
 		}
 	}
 	free(v);
@@ -2344,15 +2362,13 @@ tmp_write(const char *path, const struct buf *b, char **tmp,
 	int fd;
 
 	*tmp = xasprintf("%s" TMPSUF "%ld.XXXXXX", path, (long)getpid());
-	if ((fd = mkstemp(*tmp)) < 0) {
+	if ((fd = mkstemp(*tmp)) < 0 || fchmod(fd, 0600) < 0 ||
+	    writeall(fd, b->p, b->len) < 0 || fsync(fd) < 0) {
 		seterr("%s%s:", *tmp, what);
-		return -1;
-	}
-	if (fchmod(fd, 0600) < 0 || writeall(fd, b->p, b->len) < 0 ||
-	    fsync(fd) < 0) {
-		seterr("%s%s:", *tmp, what);
-		close(fd);
-		unlink(*tmp);
+		if (fd >= 0) {
+			close(fd);
+			unlink(*tmp);
+		}
 		return -1;
 	}
 	return fd;
@@ -2517,18 +2533,24 @@ db_timeout(void)
 
 static struct log *log_new(const char *path, int type, int64_t timeout_ms);
 
+/* Make directory dir (mode 0700) if missing: 0, or -1 (error slot). */
+static int
+need_dir(const char *dir)
+{
+	return access(dir, F_OK) < 0 && mkdirs(dir, 0700) < 0 ? -1 : 0;
+}
+
 static struct log *
 lg_open(const char *path, int type)
 {
 	struct log *s = log_new(path, type, db_timeout());
 	char *dir = xstrdup(path), *sl = strrchr(dir, '/');
 
-	if (sl && sl != dir) {
+	if (sl && sl != dir)
 		*sl = '\0';
-		if (access(dir, F_OK) < 0 && mkdirs(dir, 0700) < 0) {
-			free(dir);
-			goto fail;
-		}
+	if (sl && sl != dir && need_dir(dir) < 0) {
+		free(dir);
+		goto fail;
 	}
 	free(dir);
 	if (lg_read(s, 1) < 0)
@@ -2627,9 +2649,8 @@ lg_entry(struct log *s, const char *key, long long id)
 }
 
 static const struct store_entry **
-lg_entries(struct log *s, const char *key, size_t *n)
+se_entries(struct session *se, size_t *n)
 {
-	struct session *se = sess_get(s, key, 0);
 	*n = se ? se->nent : 0;
 	return dup_array(se ? se->ent : NULL, *n, sizeof *se->ent);
 }
@@ -2763,10 +2784,11 @@ lg_ref_entry(struct log *s, const char *key, const char *t,
 	return 1;
 }
 
+/* Below: what the queries return about the tip e (NULL: none). */
+
 static long long
-lg_depth(struct log *s, const char *key)
+lg_depth(const struct store_entry *e)
 {
-	const struct store_entry *e = lg_tip(s, key);
 	long long n = 0;
 
 	for (; e; e = e->up)
@@ -2775,10 +2797,8 @@ lg_depth(struct log *s, const char *key)
 }
 
 static const char *
-lg_cwd(struct log *s, const char *key)
+lg_cwd(const struct store_entry *e)
 {
-	const struct store_entry *e = lg_tip(s, key);
-
 	for (; e; e = e->up)
 		if (e->kind == kinds[K_CD])
 			return *e->title ? e->title : NULL;
@@ -2786,9 +2806,8 @@ lg_cwd(struct log *s, const char *key)
 }
 
 static struct store_file *
-lg_pending_files(struct log *s, const char *key, size_t *n)
+lg_pending_files(const struct store_entry *e, size_t *n)
 {
-	const struct store_entry *e = lg_tip(s, key);
 	struct store_file *v = NULL;
 	size_t k = 0, cap = 0;
 	int i;
@@ -2806,74 +2825,57 @@ lg_pending_files(struct log *s, const char *key, size_t *n)
 	return v;
 }
 
-static const char *
-lg_active(struct log *s, const char *key)
-{
-	struct session *se = sess_get(s, key, 0);
+/* Below: what the queries return about session se (NULL: none). */
 
+static const char *
+se_active(struct session *se)
+{
 	return se ? se->active : NULL;
 }
 
 static const struct store_entry *
-lg_branch_tip(struct log *s, const char *key, const char *name)
+se_branch_tip(struct session *se, const char *name)
 {
-	struct session *se = sess_get(s, key, 0);
-	struct brn *b = se ? br_find(se, name) : NULL;
+	struct store_branch *b = se ? br_find(se, name) : NULL;
 
 	return b ? b->tip : NULL;
 }
 
-static struct store_branch *
-lg_branches(struct log *s, const char *key, size_t *n)
+/* A malloc'd copy of v[0..n), each size bytes and a string first,
+ * sorted by those strings. */
+static void *
+sorted(const void *v, size_t n, size_t size)
 {
-	struct session *se = sess_get(s, key, 0);
-	struct store_branch *v;
-	size_t i;
+	void *p = dup_array(v, n, size);
 
+	qsort(p, n, size, cmp_str);
+	return p;
+}
+
+static struct store_branch *
+se_branches(struct session *se, size_t *n)
+{
 	*n = se ? se->nbr : 0;
-	v = xreallocarray(NULL, *n + 1, sizeof *v);
-	for (i = 0; i < *n; i++) {
-		v[i].name = se->br[i].name;
-		v[i].tip = se->br[i].tip;
-	}
-	qsort(v, *n, sizeof *v, cmp_br);
-	return v;
+	return sorted(se ? se->br : NULL, *n, sizeof *se->br);
 }
 
 static struct store_kv *
-lg_env(struct log *s, const char *key, size_t *n)
+se_env(struct session *se, size_t *n)
 {
-	struct session *se = sess_get(s, key, 0);
-	struct store_kv *v;
-
 	*n = se ? se->nenv : 0;
-	v = dup_array(se ? se->env : NULL, *n, sizeof *v);
-	qsort(v, *n, sizeof *v, cmp_kv);
-	return v;
+	return sorted(se ? se->env : NULL, *n, sizeof *se->env);
 }
 
 static struct store_pending *
-lg_pending(struct log *s, const char *key, size_t *n)
+se_pending(struct session *se, size_t *n)
 {
-	struct session *se = sess_get(s, key, 0);
-	struct store_pending *v;
-	size_t i;
-
 	*n = se ? se->npend : 0;
-	v = xreallocarray(NULL, *n + 1, sizeof *v);
-	for (i = 0; i < *n; i++) {
-		v[i].op = se->pend[i].op;
-		v[i].title = se->pend[i].title;
-		v[i].branch = se->pend[i].branch;
-		v[i].disposable = se->pend[i].disp;
-	}
-	return v;
+	return dup_array(se ? se->pend : NULL, *n, sizeof *se->pend);
 }
 
 static const char **
-lg_history(struct log *s, const char *key, size_t *n)
+se_history(struct session *se, size_t *n)
 {
-	struct session *se = sess_get(s, key, 0);
 	*n = se ? se->nhist - se->hoff : 0;
 	return dup_array(se ? se->hist + se->hoff : NULL, *n, sizeof *se->hist);
 }
@@ -3098,9 +3100,7 @@ emit_noted(struct log *s)
 	int had = se != NULL, torn;
 	const char *why;
 
-	buf_reset(&s->scratch);
-	buf_add(&s->scratch, s->rec.p, len);
-	if ((why = apply_line(s, s->scratch.p, len - CRCLEN - 2, 0))) {
+	if ((why = apply_rec(s, 0))) {
 		seterr("%s: internal error: a bad record (%s)", s->path, why);
 		goto reload;
 	}
@@ -3135,7 +3135,6 @@ static struct log *
 wlog(struct store *st, const char *key)
 {
 	struct log *l = slog_find(st, key);
-	char *dir;
 
 	if (!l)
 		l = slog_load(st, key);
@@ -3145,13 +3144,7 @@ wlog(struct store *st, const char *key)
 		dev_t dev = l->dev;
 		ino_t ino = l->ino;
 
-		dir = xstrdup(st->dir);
-		if (access(dir, F_OK) < 0 && mkdirs(dir, 0700) < 0) {
-			free(dir);
-			return NULL;
-		}
-		free(dir);
-		if (openfd(l) < 0)
+		if (need_dir(st->dir) < 0 || openfd(l) < 0)
 			return NULL;
 		if (l->dev != dev || l->ino != ino)
 			reset_state(l);         /* not the file we read */
@@ -3207,11 +3200,7 @@ store_commit(struct store *st)
 	if (!st->locked || --st->locked)
 		return 0;
 	/* The index first: it never lags behind a session's log. */
-	if (ix->dirty && fsync(ix->fd) < 0) {
-		seterr("%s: fsync:", ix->path);
-		rc = -1;
-	}
-	ix->dirty = 0;
+	rc = lg_sync(ix);
 	for (i = 0; i < st->nlogs; i++)
 		if (st->logs[i]->locked) {
 			st->logs[i]->locked = 1;
@@ -3296,14 +3285,32 @@ is_log(const char *name)
 	    !strstr(name, TMPSUF);
 }
 
+/* Remove the files of directory dir (open as dp, closed here): all, or
+ * the logs and the temporary files of dead processes. */
+static void
+unlink_in(const char *dir, DIR *dp, int all)
+{
+	struct dirent *d;
+	char *f;
+
+	while ((d = readdir(dp))) {
+		if (all ? strcmp(d->d_name, ".") == 0 ||
+		    strcmp(d->d_name, "..") == 0 :
+		    !stale_tmp(d->d_name) && !is_log(d->d_name))
+			continue;
+		f = xasprintf("%s/%s", dir, d->d_name);
+		unlink(f);
+		free(f);
+	}
+	closedir(dp);
+}
+
 /* Remove from dir (made if missing) every log and the temporary files
  * of dead processes: a migration starts over. */
 static int
 clean_dir(const char *dir)
 {
-	struct dirent *d;
 	DIR *dp;
-	char *f;
 
 	if (!(dp = opendir(dir))) {
 		if (errno == ENOENT)
@@ -3311,14 +3318,7 @@ clean_dir(const char *dir)
 		seterr("%s:", dir);
 		return -1;
 	}
-	while ((d = readdir(dp))) {
-		if (!stale_tmp(d->d_name) && !is_log(d->d_name))
-			continue;
-		f = xasprintf("%s/%s", dir, d->d_name);
-		unlink(f);
-		free(f);
-	}
-	closedir(dp);
+	unlink_in(dir, dp, 0);
 	return 0;
 }
 
@@ -3360,7 +3360,7 @@ migrate(struct store *st)
 	for (i = 0; i < n; i++) {
 		buf_reset(&b);
 		buf_puts(&b, HEADER "\n");
-		dump_session(v, ss[i], &b);
+		dump_session(ss[i], &b);
 		f = sess_file(st->dir, ss[i]->key);
 		rc = write_atomic(f, &b);
 		free(f);
@@ -3485,22 +3485,39 @@ peek(const char *path, char *h, size_t n)
 	return r < 0 ? 0 : r;
 }
 
-struct store *
-store_open(const char *path)
+static struct store *
+store_new(const char *path)
 {
 	struct store *st = xcalloc(1, sizeof *st);
-	char h[HDRLEN + 1];
 
 	st->path = xstrdup(path);
 	st->dir = xasprintf("%s.d", path);
 	st->timeout_ms = db_timeout();
+	return st;
+}
+
+/* Open st as one single-file log; NULL (st freed) on failure. */
+static struct store *
+open_single(struct store *st)
+{
+	st->single = 1;
+	if (!(st->idx = lg_open(st->path, LOG_ANY))) {
+		store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+struct store *
+store_open(const char *path)
+{
+	struct store *st = store_new(path);
+	char h[HDRLEN + 1];
+
 	if (peek(path, h, sizeof h) == (ssize_t)sizeof h &&
 	    memcmp(h, HEADER "\n", sizeof h) == 0) {
-		if (access(path, W_OK) < 0) {
-			/* Read-only: read the old log as it is. */
-			store_close(st);
-			return store_open_file(path);
-		}
+		if (access(path, W_OK) < 0)
+			return open_single(st); /* read the old log as it is */
 		if (migrate(st) < 0)
 			goto fail;
 	}
@@ -3517,17 +3534,7 @@ fail:
 struct store *
 store_open_file(const char *path)
 {
-	struct store *st = xcalloc(1, sizeof *st);
-
-	st->single = 1;
-	st->path = xstrdup(path);
-	st->timeout_ms = db_timeout();
-	if (!(st->idx = lg_open(path, LOG_ANY))) {
-		free(st->path);
-		free(st);
-		return NULL;
-	}
-	return st;
+	return open_single(store_new(path));
 }
 
 const char *
@@ -3562,20 +3569,10 @@ store_remove(const char *path)
 {
 	char *dir = xasprintf("%s.d", path);
 	int rc = unlink(path), e = errno;
-	struct dirent *d;
 	DIR *dp;
-	char *f;
 
 	if ((dp = opendir(dir))) {
-		while ((d = readdir(dp))) {
-			if (strcmp(d->d_name, ".") == 0 ||
-			    strcmp(d->d_name, "..") == 0)
-				continue;
-			f = xasprintf("%s/%s", dir, d->d_name);
-			unlink(f);
-			free(f);
-		}
-		closedir(dp);
+		unlink_in(dir, dp, 1);
 		if (rmdir(dir) == 0 && rc < 0)
 			rc = 0;
 	}
@@ -3603,7 +3600,6 @@ store_compact(struct store *st)
 }
 
 struct dumped {
-	struct log *l;
 	struct session *se;
 	unsigned long long seq;
 };
@@ -3631,8 +3627,8 @@ store_dump(struct store *st, struct buf *out)
 	}
 	v = xreallocarray(NULL, ix->nsess + 1, sizeof *v);
 	for (i = 0; i < ix->nsess; i++) {
-		v[n].l = qlog(st, ix->sess[i].key);
-		if ((se = slog_sess(v[n].l)) && !sess_empty(se)) {
+		if ((se = slog_sess(qlog(st, ix->sess[i].key))) &&
+		    !sess_empty(se)) {
 			v[n].se = se;
 			n++;
 		}
@@ -3647,11 +3643,18 @@ store_dump(struct store *st, struct buf *out)
 	buf_puts(out, HEADER "\n");
 	dump_maxid(out, ix->maxid);
 	for (i = 0; i < n; i++)
-		dump_session(v[i].l, v[i].se, out);
+		dump_session(v[i].se, out);
 	free(v);
 }
 
 /* ---- queries ---- */
+
+/* For a query: the session key, or NULL. */
+static struct session *
+qsess(struct store *st, const char *key)
+{
+	return sess_get(qlog(st, key), key, 0);
+}
 
 int
 store_get(struct store *st, const char *key, struct store_session *out)
@@ -3775,7 +3778,7 @@ store_match(struct store *st, const char *name, const char ***keys)
 const struct store_entry *
 store_tip(struct store *st, const char *key)
 {
-	return lg_tip(qlog(st, key), key);
+	return sess_tip(qsess(st, key));
 }
 
 const struct store_entry *
@@ -3787,7 +3790,7 @@ store_entry(struct store *st, const char *key, long long id)
 const struct store_entry **
 store_entries(struct store *st, const char *key, size_t *n)
 {
-	return lg_entries(qlog(st, key), key, n);
+	return se_entries(qsess(st, key), n);
 }
 
 const struct store_entry *
@@ -3820,55 +3823,55 @@ store_ref_entry(struct store *st, const char *key, const char *token,
 long long
 store_depth(struct store *st, const char *key)
 {
-	return lg_depth(qlog(st, key), key);
+	return lg_depth(store_tip(st, key));
 }
 
 const char *
 store_cwd(struct store *st, const char *key)
 {
-	return lg_cwd(qlog(st, key), key);
+	return lg_cwd(store_tip(st, key));
 }
 
 struct store_file *
 store_pending_files(struct store *st, const char *key, size_t *n)
 {
-	return lg_pending_files(qlog(st, key), key, n);
+	return lg_pending_files(store_tip(st, key), n);
 }
 
 const char *
 store_active(struct store *st, const char *key)
 {
-	return lg_active(qlog(st, key), key);
+	return se_active(qsess(st, key));
 }
 
 const struct store_entry *
 store_branch_tip(struct store *st, const char *key, const char *name)
 {
-	return lg_branch_tip(qlog(st, key), key, name);
+	return se_branch_tip(qsess(st, key), name);
 }
 
 struct store_branch *
 store_branches(struct store *st, const char *key, size_t *n)
 {
-	return lg_branches(qlog(st, key), key, n);
+	return se_branches(qsess(st, key), n);
 }
 
 struct store_kv *
 store_env(struct store *st, const char *key, size_t *n)
 {
-	return lg_env(qlog(st, key), key, n);
+	return se_env(qsess(st, key), n);
 }
 
 struct store_pending *
 store_pending(struct store *st, const char *key, size_t *n)
 {
-	return lg_pending(qlog(st, key), key, n);
+	return se_pending(qsess(st, key), n);
 }
 
 const char **
 store_history(struct store *st, const char *key, size_t *n)
 {
-	return lg_history(qlog(st, key), key, n);
+	return se_history(qsess(st, key), n);
 }
 
 /* ---- mutations ---- */
@@ -3936,10 +3939,10 @@ store_append(struct store *st, const char *key, const struct store_new *n,
 }
 
 /* "branch 'NAME' not found" unless se has branch name. */
-static struct brn *
+static struct store_branch *
 need_branch(struct session *se, const char *name)
 {
-	struct brn *b = name ? br_find(se, name) : NULL;
+	struct store_branch *b = name ? br_find(se, name) : NULL;
 
 	if (!b)
 		seterr("branch '%s' not found", name ? name : "");
@@ -3952,7 +3955,7 @@ store_branch_create(struct store *st, const char *key, const char *name,
 {
 	struct log *s = mbegin(st, key);
 	struct session *se;
-	struct brn *src;
+	struct store_branch *src;
 	int rc = -1;
 
 	if (!s)
