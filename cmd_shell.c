@@ -728,7 +728,7 @@ cmd_shell(struct ctx *c)
 		load_history(&sh);
 		fputs(prose(P_SHELL_WELCOME), stderr);
 	}
-	while (!sh.done) {
+	while (!sh.done && !terminated) {
 		if (sh.tty)
 			prompt(&sh, &p);
 		r = readlogical(&sh, p.p ? p.p : "contree> ", &line);

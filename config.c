@@ -427,7 +427,11 @@ config_autokey(const char *profile, long ppid, const char *tty,
 	free(name);
 	dir = strrchr(cwd, '/');
 	dir = dir && dir[1] ? dir + 1 : "session";
-	return xasprintf("%s+%.8s", dir, hex);
+	name = xasprintf("%s+%.8s", dir, hex);
+	for (p = name; *p; p++)         /* a newline in a directory name */
+		if ((unsigned char)*p < ' ' || *p == 0x7f)
+			*p = '_';
+	return name;
 }
 
 char *

@@ -15,7 +15,6 @@
 #include "config.h"
 #include "contree.h"
 #include "out.h"
-#include "prose.h"
 #include "store.h"
 #include "util.h"
 
@@ -87,18 +86,17 @@ flushout(void)
 	return EXIT_OK;
 }
 
-/* SIGINT, and SIGTERM and SIGHUP (unless ignored, as under nohup): the
+/* SIGINT, SIGTERM and SIGHUP (unless ignored: nohup, a script's
+ * background job, which must not see the terminal's Ctrl-C): the
  * command stops as on Ctrl-C (a run cancels its operation, cp removes
  * its partial file, the session log stays whole); a SIGTERM or SIGHUP
  * is then delivered again with its default action, so the caller (a
  * CI runner, timeout(1)) sees the process killed by it. */
-static volatile sig_atomic_t termsig;
-
 static void
 onint(int sig)
 {
 	if (sig != SIGINT)
-		termsig = sig;
+		terminated = sig;
 	interrupted = 1;
 }
 
@@ -116,20 +114,18 @@ catchsigs(void)
 	sa.sa_handler = onint;
 	for (i = 0; i < LEN(sigs); i++)
 		if (sigaction(sigs[i], NULL, &old) == 0 &&
-		    (old.sa_handler != SIG_IGN || sigs[i] == SIGINT))
+		    old.sa_handler != SIG_IGN)
 			sigaction(sigs[i], &sa, NULL);
 }
 
-int
-main(int argc, char **argv)
+/* Parse, configure, run the command; its exit status. */
+static int
+run(int argc, char **argv)
 {
 	static struct ctx ctx;
 	static struct config conf;
 	struct ctx *c = &ctx;
-	const char *k;
 	int st;
-
-	catchsigs();
 
 	if (!ctx_parse(c, argc, argv, &st))
 		return st == EXIT_OK ? flushout() : st;
@@ -141,13 +137,6 @@ main(int argc, char **argv)
 		return EXIT_ERR;
 	}
 	c->session = config_session(&conf, c->session_opt, NULL);
-	for (k = c->session; *k && (unsigned char)*k >= ' ' && *k != 0x7f; k++)
-		;
-	if (*k) {       /* it would break the export line, listings, logs */
-		logmsg(LOG_ERROR, "%s", prose(P_MAIN_KEY_CONTROL));
-		st = EXIT_ERR;
-		goto out;
-	}
 	logmsg(LOG_DEBUG, "session key %s", c->session);
 
 	clearerr_slot();
@@ -163,7 +152,6 @@ main(int argc, char **argv)
 	}
 	if (interrupted && st == EXIT_ERR)
 		st = EXIT_INTR;
-out:
 	if (flushout() != EXIT_OK)
 		st = EXIT_ERR;
 	if (c->store_)
@@ -173,13 +161,23 @@ out:
 	free(c->session);
 	config_free(&conf);
 	ctx_free_args(c);
-	if (termsig) {
+	return st;
+}
+
+int
+main(int argc, char **argv)
+{
+	int st;
+
+	catchsigs();
+	st = run(argc, argv);
+	if (terminated) {
 		struct sigaction sa;
 
 		memset(&sa, 0, sizeof sa);
 		sa.sa_handler = SIG_DFL;
-		sigaction(termsig, &sa, NULL);
-		raise(termsig);
+		sigaction(terminated, &sa, NULL);
+		raise(terminated);
 	}
 	return st;
 }

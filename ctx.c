@@ -59,6 +59,10 @@ ctx_store(struct ctx *c)
 
 	if (c->store_)
 		return c->store_;
+	if (ctrlchar(c->session)) {     /* CONTREE_SESSION, [cli] */
+		seterr("%s", prose(P_CTX_KEY_CONTROL));
+		return NULL;
+	}
 	path = store_path(c->home, c->prof_name);
 	c->store_ = store_open(path);
 	free(path);

@@ -427,12 +427,23 @@ ed_render(const struct ed *e, const char *prompt, int cols, struct buf *out)
 static struct termios saved_tio;
 static volatile sig_atomic_t raw_on, winched;
 
+/* The fatal signals rawmode catches, and what they did before (main's
+ * handler: a command typed in the shell stops on SIGTERM as on Ctrl-C;
+ * an inherited ignore stays). */
+static const int fatal[] = {SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS,
+    SIGABRT, SIGFPE, SIGILL};
+static struct sigaction fatal_old[LEN(fatal)];
+
 static void
 restore(void)
 {
+	size_t i;
+
 	if (raw_on) {
 		tcsetattr(0, TCSAFLUSH, &saved_tio);
 		raw_on = 0;
+		for (i = 0; i < LEN(fatal); i++)
+			sigaction(fatal[i], &fatal_old[i], NULL);
 	}
 }
 
@@ -458,8 +469,6 @@ onwinch(int sig)
 static int
 rawmode(void)
 {
-	static const int fatal[] = {SIGTERM, SIGHUP, SIGQUIT, SIGSEGV, SIGBUS,
-	    SIGABRT, SIGFPE, SIGILL};
 	struct termios t;
 	struct sigaction sa;
 	size_t i;
@@ -474,16 +483,18 @@ rawmode(void)
 	t.c_lflag &= ~(tcflag_t)(ECHO | ICANON | IEXTEN | ISIG);
 	t.c_cc[VMIN] = 1;
 	t.c_cc[VTIME] = 0;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = onfatal;
-	for (i = 0; i < LEN(fatal); i++)
-		sigaction(fatal[i], &sa, NULL);
-	sa.sa_handler = onwinch;       /* no SA_RESTART: read returns */
-	sigaction(SIGWINCH, &sa, NULL);
 	if (tcsetattr(0, TCSAFLUSH, &t) < 0) {
 		seterr("terminal:");
 		return -1;
 	}
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = onfatal;
+	for (i = 0; i < LEN(fatal); i++)
+		if (sigaction(fatal[i], NULL, &fatal_old[i]) == 0 &&
+		    fatal_old[i].sa_handler != SIG_IGN)
+			sigaction(fatal[i], &sa, NULL);
+	sa.sa_handler = onwinch;       /* no SA_RESTART: read returns */
+	sigaction(SIGWINCH, &sa, NULL);
 	raw_on = 1;
 	return 0;
 }

@@ -335,7 +335,8 @@ left(struct call *c, int queued)
 	m = json_getstr(&c->j, 0, "method");
 	n = json_getstr(&c->j, c->r.params, "name");   /* a tool's */
 	fprintf(stderr, "%s mcp: %s; request %s (%s%s%s) %s\n", argv0,
-	    M.stop > 1 ? "input closed" : "interrupted", c->id, m,
+	    M.stop < 2 ? "interrupted" : M.broken ? "output closed" :
+	    "input closed", c->id, m,
 	    n ? " " : "", n ? n : "", queued ? "not started" : "stopped");
 	free(m);
 	free(n);
@@ -846,8 +847,8 @@ mcp_serve(const struct mcp_server *s)
 			break;
 		feed(chunk, (size_t)n);
 		memzero(chunk, (size_t)n);
-		/* input that ends in the same burst ends before its jobs
-		 * start: read on once before they may */
+		/* input that ends right after a read (a piped batch) ends
+		 * before its jobs start: one more read first, if ready */
 		more = !more && poll(&in, 1, 0) > 0;
 	}
 	if (n == 0)

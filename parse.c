@@ -391,9 +391,10 @@ checkval(struct parser *p, const struct opt *o, const char *val)
 	default:
 		/* -S "$KEY" with KEY unset must not fall back to another
 		 * session (the Python client does) */
-		if (!*val && o->s == 'S')
-			return usage_error(p, "argument -S/--session: empty "
-			    "session key");
+		if (o->s == 'S' && (!*val || ctrlchar(val)))
+			return usage_error(p, "argument -S/--session: %s "
+			    "session key", *val ? "a control character in the" :
+			    "empty");
 		if (!o->s && strcmp(o->l, "request-timeout") == 0) {
 			int ms;
 

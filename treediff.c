@@ -132,7 +132,7 @@ odd(unsigned char c)
 void
 td_quote(struct buf *b, const char *pre, const char *path, const char *post)
 {
-	static const char esc[] = "\n\t\"\\", as[] = "nt\"\\";
+	static const char esc[] = "\n\t\"\\\a\b\f\r\v", as[] = "nt\"\\abfrv";
 	const unsigned char *p;
 	const char *q = "", *e;
 

@@ -20,6 +20,7 @@
 int loglevel = LOG_INFO;
 const char *argv0 = "contree";
 volatile int interrupted;
+volatile int terminated;
 
 /* Not in POSIX 2008 (glibc and musl hide it under _DEFAULT_SOURCE); in
  * every libc we build with: glibc 2.25+, musl 1.1.20+, the BSDs. */
@@ -1306,4 +1307,13 @@ user_interrupted(void)
 {
 	seterrc(ERR_INTR, "User interrupted");
 	return -1;
+}
+
+int
+ctrlchar(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			return 1;
+	return 0;
 }

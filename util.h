@@ -179,6 +179,9 @@ int sleep_ms(int64_t ms);
 int pollwait(int fd, short ev, int64_t ms);
 /* Set by the SIGINT handler. */
 extern volatile int interrupted;
+/* The SIGTERM or SIGHUP caught (interrupted is set too): the program
+ * ends once the command stopped, killed by it (main re-raises). */
+extern volatile int terminated;
 
 /* Read a whole file into b (appending).  0 or -1 (error slot set). */
 int readfile(const char *path, struct buf *b);
@@ -215,6 +218,8 @@ int writeall_nl(int fd, const char *p, size_t n);
  * U+10FFFF); with more, a sequence cut short by the end of p is fine
  * (the rest of it comes next).  0 if not. */
 int utf8_valid(const char *p, size_t n, int more);
+/* Does s hold a control character (below ' ', or DEL)? */
+int ctrlchar(const char *s);
 
 /* Ctrl-C: the slot says "User interrupted" (ERR_INTR).  Returns -1. */
 int user_interrupted(void);

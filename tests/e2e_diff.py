@@ -563,6 +563,7 @@ def test_odd_path_names_are_quoted(t):
     names = {"/q/new\nline": "n\n", "/q/tab\there": "t\n",
              "/q/back\\slash": "b\n", '/q/dq"x': "d\n",
              "/q/esc\x1b\x7f": "e\n", "/q/caf\u00e9": "c\n",
+             "/q/cr\r\a\b\f\v": "r\n",
              "/q/d\tir/f": "f\n"}
     a = t.fake.add_image({"/q/keep": f("k\n")}, tag="q:1")["uuid"]
     t.fake.add_image(dict({"/q/keep": f("k\n"), "/q/b\tin": {
@@ -573,6 +574,7 @@ def test_odd_path_names_are_quoted(t):
         'A "/q/b\\tin"\n'
         'A "/q/back\\\\slash"\n'
         "A /q/caf\u00e9\n"
+        'A "/q/cr\\r\\a\\b\\f\\v"\n'
         'A "/q/d\\tir/"\n'
         'A "/q/d\\tir/f"\n'
         'A "/q/dq\\"x"\n'

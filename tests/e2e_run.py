@@ -659,20 +659,26 @@ def test_sigterm_and_sighup_cancel_as_ctrl_c(t):
         assert history(t) == before
 
 
-def test_ignored_sighup_is_left_ignored(t):
-    """Under nohup a SIGHUP must not stop the run."""
+def test_ignored_signals_are_left_ignored(t):
+    """Under nohup a SIGHUP must not stop the run, nor a terminal's
+    Ctrl-C a script's background job (its shell ignores SIGINT)."""
     start(t)
-    p = subprocess.Popen(["sh", "-c", "trap '' HUP; exec \"$0\" \"$@\"",
-                          t.binary(), *S, "run", "-s", "sleep 1; echo done"],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=t.env(), cwd=t.home)
-    deadline = time.time() + 20
-    while time.time() < deadline and not t.fake.call(
-            "GET", "/v1/operations", query={"status": "EXECUTING"}).json:
-        time.sleep(0.05)
-    p.send_signal(signal.SIGHUP)
-    out, err = p.communicate(timeout=30)
-    assert p.returncode == 0 and out == b"done\n", (p.returncode, out, err)
+    for name, sig in (("HUP", signal.SIGHUP), ("INT", signal.SIGINT)):
+        t.fake.clear_requests()
+        p = subprocess.Popen(["sh", "-c", "trap '' %s; exec \"$0\" \"$@\""
+                              % name, t.binary(), *S, "run", "-s",
+                              "sleep 1; echo done"],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, env=t.env(), cwd=t.home)
+        deadline = time.time() + 20
+        while time.time() < deadline and not t.fake.call(
+                "GET", "/v1/operations", query={"status": "EXECUTING"}).json:
+            time.sleep(0.05)
+        p.send_signal(sig)
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0 and out == b"done\n", \
+            (name, p.returncode, out, err)
+        assert not t.fake.requests("DELETE"), name
 
 
 def test_cancelled_elsewhere_exits_1(t):

@@ -159,12 +159,23 @@ def test_key_quoted_for_eval_and_control_characters_refused(t):
                              capture_output=True, text=True).stdout
         assert got == key, (key, r.stdout, got)
     assert not os.path.exists(mark)
+    # -S with one: a usage error; from the environment: refused where
+    # the session log is opened (commands without a session still work)
+    r = t.run("-S", "a\nb", "use", u)
+    assert r.code == 2 and r.stderr.endswith("contree: error: argument "
+                                             "-S/--session: a control "
+                                             "character in the session "
+                                             "key\n"), r
+    r = t.run("use", u, env={"CONTREE_SESSION": "a\tb"})
+    assert r.code == 1 and r.stdout == "" and \
+        r.stderr.count("\n") == 1 and "control character" in r.stderr, r
+    ok(t.run("completion", "bash", env={"CONTREE_SESSION": "a\tb"}))
+    # a directory name with one: the automatic key has '_' for it
     d = os.path.join(t.tmp, "new\nline")
     os.makedirs(d)
-    for env, cwd in (({}, d), ({"CONTREE_SESSION": "a\tb"}, t.home)):
-        r = t.run("use", u, env=env, cwd=cwd, stdin=b"")
-        assert r.code == 1 and r.stdout == "" and \
-            r.stderr.count("\n") == 1 and "control character" in r.stderr, r
+    r = ok(t.run("use", u, cwd=d, stdin=b""))
+    assert re.fullmatch(r"export CONTREE_SESSION=new_line\+[0-9a-f]{8}\n",
+                        r.stdout), r
 
 
 # ---- use / session ---------------------------------------------------------------

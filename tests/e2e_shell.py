@@ -237,6 +237,28 @@ def test_pty_tab_completion_escapes_what_the_shell_splits(t):
     assert p.wait() == 0
 
 
+def test_pty_sigterm_during_a_run_cancels_it(t):
+    """SIGTERM while a line runs in the sandbox: the operation is
+    cancelled (not left running untracked), the shell ends, killed by
+    the signal; at the prompt the terminal is put back as before."""
+    start(t)
+    p = Pty(t)
+    p.prompt()
+    p.send("sleep 30\r")
+    deadline = time.time() + 20
+    ops = []
+    while time.time() < deadline and not ops:
+        ops = t.fake.call("GET", "/v1/operations",
+                          query={"status": "EXECUTING"}).json
+        time.sleep(0.05)
+    assert ops, "the run never started"
+    os.kill(p.pid, signal.SIGTERM)
+    assert p.wait() == -signal.SIGTERM
+    assert t.fake.wait_op(ops[0]["uuid"])["status"] == "CANCELLED"
+    assert [q for q in t.fake.requests("DELETE")
+            if q["path"].endswith(ops[0]["uuid"])], t.fake.requests()
+
+
 def test_pty_history_up_and_search_across_shells(t):
     start(t)
     p = Pty(t)
