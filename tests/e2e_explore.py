@@ -177,12 +177,7 @@ def test_ctrl_c_cancels_everything_records_nothing(t):
                           "sleep 30"], stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=t.env(), cwd=t.home, start_new_session=True)
-    deadline = time.time() + 30
-    ops = []
-    while time.time() < deadline and len(ops) < 3:
-        ops = t.fake.call("GET", "/v1/operations",
-                          query={"status": "EXECUTING"}).json
-        time.sleep(0.05)
+    ops = t.fake.executing(3, 30)
     assert len(ops) == 3, ops
     time.sleep(0.2)
     os.killpg(p.pid, signal.SIGINT)       # as a terminal's Ctrl-C
@@ -203,13 +198,7 @@ def test_ctrl_c_to_the_parent_alone(t):
                           "sleep 30"], stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          env=t.env(), cwd=t.home, start_new_session=True)
-    deadline = time.time() + 30
-    ops = []
-    while time.time() < deadline and not ops:
-        ops = t.fake.call("GET", "/v1/operations",
-                          query={"status": "EXECUTING"}).json
-        time.sleep(0.05)
-    assert ops
+    ops = t.fake.executing(1, 30)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=30)
     assert p.returncode == 130, (p.returncode, err)

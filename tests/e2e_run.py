@@ -483,10 +483,7 @@ def test_session_moved_meanwhile(t):
                          stderr=subprocess.PIPE, env=env, cwd=t.home)
     # the slow run has read the tip once its operation executes (not
     # after a fixed 0.5 s); 6 s outlasts the fast run under load
-    deadline = time.time() + 20
-    while time.time() < deadline and not t.fake.call(
-            "GET", "/v1/operations", query={"status": "EXECUTING"}).json:
-        time.sleep(0.05)
+    t.fake.executing()
     r = t.run(*S, "run", "echo", "fast")
     assert r.code == 0, r
     out, err = p.communicate(timeout=60)
@@ -615,13 +612,7 @@ def sleeping_run(t):
     p = subprocess.Popen([t.binary(), *S, "run", "sleep", "30"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, env=t.env(), cwd=t.home)
-    op = None
-    deadline = time.time() + 20
-    while time.time() < deadline and not op:
-        ops = t.fake.call("GET", "/v1/operations", query={"status": "EXECUTING"}).json
-        op = ops[0]["uuid"] if ops else None
-        time.sleep(0.05)
-    assert op, "the run never started"
+    op = t.fake.executing()[0]["uuid"]
     time.sleep(0.2)
     return p, op
 
@@ -670,10 +661,7 @@ def test_ignored_signals_are_left_ignored(t):
                               "sleep 1; echo done"],
                              stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, env=t.env(), cwd=t.home)
-        deadline = time.time() + 20
-        while time.time() < deadline and not t.fake.call(
-                "GET", "/v1/operations", query={"status": "EXECUTING"}).json:
-            time.sleep(0.05)
+        t.fake.executing()
         p.send_signal(sig)
         out, err = p.communicate(timeout=30)
         assert p.returncode == 0 and out == b"done\n", \

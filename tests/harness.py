@@ -335,6 +335,19 @@ class Fake:
                 raise AssertionError("operation %s still %s" % (op, r.json["status"]))
             time.sleep(0.02)
 
+    def executing(self, n=1, timeout=20):
+        """Wait until at least n operations execute; their list."""
+        deadline = time.monotonic() + timeout
+        while True:
+            ops = self.call("GET", "/v1/operations",
+                            query={"status": "EXECUTING"}).json
+            if len(ops) >= n:
+                return ops
+            if time.monotonic() > deadline:
+                raise AssertionError("%d of %d operations executing"
+                                     % (len(ops), n))
+            time.sleep(0.05)
+
     def run_op(self, **body):
         return self.wait_op(self.spawn(**body))
 
