@@ -177,7 +177,7 @@ int sleep_ms(int64_t ms);
  * is ready: a request after Ctrl-C, such as a cancel, clears the flag
  * first, as op_cancel does). */
 int pollwait(int fd, short ev, int64_t ms);
-/* Set by the SIGINT handler. */
+/* Set by the SIGINT, SIGTERM and SIGHUP handler (contree.c). */
 extern volatile int interrupted;
 /* The SIGTERM or SIGHUP caught (interrupted is set too): the program
  * ends once the command stopped, killed by it (main re-raises). */
