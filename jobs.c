@@ -308,8 +308,8 @@ jobs_step(struct jobs *js, int extrafd, int timeout_ms)
 		free(jv);
 		return 0;
 	}
-	if (timeout_ms < 0 || timeout_ms > 250)
-		timeout_ms = 250;
+	if (timeout_ms < 0 || timeout_ms > WAIT_SLICE_MS)
+		timeout_ms = WAIT_SLICE_MS;
 	rc = poll(pfd, (nfds_t)n + (extrafd >= 0), timeout_ms);
 	if (rc > 0) {
 		for (i = 0; i < n; i++)

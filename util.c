@@ -789,7 +789,7 @@ sleep_ms(int64_t ms)
 	/* in slices, as pollwait: a signal that lands between the
 	 * caller's last look at the flag and nanosleep costs one slice */
 	while (!interrupted && ms > 0) {
-		int64_t n = ms < 250 ? ms : 250;
+		int64_t n = ms < WAIT_SLICE_MS ? ms : WAIT_SLICE_MS;
 
 		ts.tv_sec = 0;
 		ts.tv_nsec = (long)n * 1000000;
@@ -815,7 +815,8 @@ pollwait(int fd, short ev, int64_t ms)
 		}
 		p.fd = fd;
 		p.events = ev;
-		rc = poll(&p, 1, ms < 0 || left > 250 ? 250 : (int)left);
+		rc = poll(&p, 1, ms < 0 || left > WAIT_SLICE_MS ?
+		    WAIT_SLICE_MS : (int)left);
 		if (rc > 0 || (rc < 0 && errno != EINTR))
 			return rc;
 		if (ms >= 0 && (left = end - now_ms()) <= 0 && !interrupted)

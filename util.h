@@ -177,6 +177,9 @@ int sleep_ms(int64_t ms);
  * is ready: a request after Ctrl-C, such as a cancel, clears the flag
  * first, as op_cancel does). */
 int pollwait(int fd, short ev, int64_t ms);
+/* The longest single wait of pollwait, sleep_ms and jobs_step: how late
+ * a signal that lands just before it is seen at most. */
+#define WAIT_SLICE_MS 250
 /* Set by the SIGINT, SIGTERM and SIGHUP handler (contree.c). */
 extern volatile int interrupted;
 /* The SIGTERM or SIGHUP caught (interrupted is set too): the program
