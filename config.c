@@ -1,6 +1,7 @@
 /* config.c - the configuration (see config.h): data directory, profiles
  * with [DEFAULT], [cli] defaults, precedence, session key, and the move
  * of the legacy layout (cli.md §3.5). */
+#include <ctype.h>
 #include <dirent.h>
 #include <stddef.h>
 #include <errno.h>
@@ -429,7 +430,7 @@ config_autokey(const char *profile, long ppid, const char *tty,
 	dir = dir && dir[1] ? dir + 1 : "session";
 	name = xasprintf("%s+%.8s", dir, hex);
 	for (p = name; *p; p++)         /* a newline in a directory name */
-		if ((unsigned char)*p < ' ' || *p == 0x7f)
+		if (iscntrl((unsigned char)*p))
 			*p = '_';
 	return name;
 }

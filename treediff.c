@@ -43,6 +43,7 @@
  * read ahead (at most WINDOW x workers directories) and the names of
  * the subdirectories they and the walked levels hold, plus one changed
  * file pair for patches.  Changes are handed on, never kept. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -126,7 +127,7 @@ td_type_name(char t)
 static int
 odd(unsigned char c)
 {
-	return c < ' ' || c == 0x7f || c == '"' || c == '\\';
+	return iscntrl(c) || c == '"' || c == '\\';
 }
 
 void

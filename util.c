@@ -1314,7 +1314,7 @@ int
 ctrlchar(const char *s)
 {
 	for (; *s; s++)
-		if ((unsigned char)*s < ' ' || *s == 0x7f)
+		if (iscntrl((unsigned char)*s))  /* C locale: < ' ', DEL */
 			return 1;
 	return 0;
 }
