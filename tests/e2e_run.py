@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import time
@@ -684,23 +685,39 @@ def test_cancelled_elsewhere_exits_1(t):
 
 
 def pty_run(t, *args):
-    """Run contree with stdout and stderr on a terminal; (status, bytes)."""
+    """Run contree with stdout and stderr on a terminal; (status, bytes).
+    This process keeps the terminal's other end open until contree has
+    exited and everything it wrote is read: Linux hands a pty's last
+    bytes to the reader asynchronously, and a reader that stops at the
+    first EIO after the writer's exit can miss them (a CI failure)."""
     import pty
-    pid, fd = pty.fork()
+    master, slave = pty.openpty()
+    pid = os.fork()
     if pid == 0:
+        os.close(master)
+        os.setsid()
+        import fcntl
+        import termios
+        fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+        for k in (0, 1, 2):
+            os.dup2(slave, k)
         os.chdir(t.home)
         os.execve(t.binary(), [t.binary(), *args], t.env())
     out = b""
+    st = None
     while True:
-        try:
-            d = os.read(fd, 4096)
-        except OSError:
-            break
-        if not d:
-            break
-        out += d
-    _, st = os.waitpid(pid, 0)
-    os.close(fd)
+        ready = select.select([master], [], [], 0.2)[0]
+        if ready:
+            out += os.read(master, 4096)
+            continue
+        if st is None:
+            pid_, status = os.waitpid(pid, os.WNOHANG)
+            if pid_:
+                st = status
+            continue
+        break   # exited, and nothing more for 0.2 s
+    os.close(slave)
+    os.close(master)
     return os.waitstatus_to_exitcode(st), out
 
 
